@@ -1,0 +1,198 @@
+"""The schema: SQLAlchemy 2 typed models. Alembic migrations in ``db/migrations`` create it.
+
+Conventions that every clinical table shares (``Recorded``):
+
+- ``created_at``/``created_by``: who wrote the row. ``created_by`` is the username once accounts exist;
+  rows written by the command line (import, demo) carry ``cli:<command>``.
+- ``version``: incremented on every edit, for optimistic concurrency (a stale edit is refused, never
+  silently applied).
+- ``deleted_at``/``deleted_by``/``deleted_reason``: removals are soft deletes with a reason.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names so that migrations are identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Recorded:
+    """Who wrote a row, its edit version, and its soft deletion."""
+
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(120))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_by: Mapped[str | None] = mapped_column(String(120))
+    deleted_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Protocol(Base):
+    """A named expected course: band points and milestone windows, with its evidence note.
+
+    ``band`` is a list of ``{"month", "low", "high"}``; ``windows`` a list of
+    ``{"name", "start_month", "end_month", "target_month"}``. ``tracker.protocols`` validates both.
+    """
+
+    __tablename__ = "protocol"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    band: Mapped[list] = mapped_column(JSON)
+    windows: Mapped[list] = mapped_column(JSON)
+    evidence_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(120))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Patient(Recorded, Base):
+    __tablename__ = "patient"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mrn: Mapped[str] = mapped_column(String(40), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    sex: Mapped[str] = mapped_column(String(10))
+    birth_date: Mapped[date] = mapped_column(Date)
+    condition: Mapped[str] = mapped_column(String(40))
+    baseline_scale: Mapped[str | None] = mapped_column(String(20))
+    baseline_stage: Mapped[str | None] = mapped_column(String(20))
+    target_areas: Mapped[str | None] = mapped_column(String(200))
+    protocol_id: Mapped[int | None] = mapped_column(ForeignKey("protocol.id"))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    protocol: Mapped[Protocol | None] = relationship()
+    __table_args__ = (
+        CheckConstraint(
+            "condition IN ('androgenetic_alopecia','alopecia_areata','telogen_effluvium','other')",
+            name="condition",
+        ),
+    )
+
+
+class TreatmentSession(Recorded, Base):
+    __tablename__ = "treatment_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    date: Mapped[date] = mapped_column(Date)
+    treatment: Mapped[str] = mapped_column(String(20))
+    product: Mapped[str] = mapped_column(String(200), default="")
+    lot_number: Mapped[str] = mapped_column(String(80), default="", index=True)
+    volume_ml: Mapped[float | None] = mapped_column(Float)
+    areas: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    checklist: Mapped[dict | None] = mapped_column(JSON)
+    adverse_events: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (CheckConstraint("treatment IN ('exosome','prp','other')", name="treatment"),)
+
+
+class BatchDocument(Recorded, Base):
+    """A screening certificate or batch record attached to a session (kept like a photo original)."""
+
+    __tablename__ = "batch_document"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_session.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(80))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+
+
+class ConcurrentTherapy(Recorded, Base):
+    __tablename__ = "concurrent_therapy"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    dose: Mapped[str | None] = mapped_column(String(120))
+    start: Mapped[date] = mapped_column(Date)
+    stop: Mapped[date | None] = mapped_column(Date)
+
+
+class Visit(Recorded, Base):
+    __tablename__ = "visit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    date: Mapped[date] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text)
+    capture_conditions: Mapped[dict | None] = mapped_column(JSON)
+
+    measurements: Mapped[list[DensityMeasurement]] = relationship(back_populates="visit")
+
+
+class DensityMeasurement(Recorded, Base):
+    __tablename__ = "density_measurement"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), index=True)
+    site: Mapped[str] = mapped_column(String(60), default="primary")
+    density_per_cm2: Mapped[float] = mapped_column(Float)
+    shaft_diameter_um: Mapped[float | None] = mapped_column(Float)
+    terminal_pct: Mapped[float | None] = mapped_column(Float)
+    anagen_pct: Mapped[float | None] = mapped_column(Float)
+
+    visit: Mapped[Visit] = relationship(back_populates="measurements")
+    __table_args__ = (
+        CheckConstraint("density_per_cm2 > 0 AND density_per_cm2 <= 600", name="density_range"),
+    )
+
+
+class ScaleScore(Recorded, Base):
+    """A stage on Norwood–Hamilton, Ludwig or Sinclair, or a SALT score (with its regional inputs)."""
+
+    __tablename__ = "scale_score"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), index=True)
+    scale: Mapped[str] = mapped_column(String(20))
+    stage: Mapped[str | None] = mapped_column(String(20))
+    salt_score: Mapped[float | None] = mapped_column(Float)
+    salt_vertex_pct: Mapped[float | None] = mapped_column(Float)
+    salt_posterior_pct: Mapped[float | None] = mapped_column(Float)
+    salt_left_pct: Mapped[float | None] = mapped_column(Float)
+    salt_right_pct: Mapped[float | None] = mapped_column(Float)
+    __table_args__ = (CheckConstraint("scale IN ('norwood','ludwig','sinclair','salt')", name="scale"),)
+
+
+class Photo(Recorded, Base):
+    """A scalp photo: the original kept unaltered (``sha256``) plus a display copy and a thumbnail."""
+
+    __tablename__ = "photo"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), index=True)
+    view: Mapped[str] = mapped_column(String(30))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    original_key: Mapped[str] = mapped_column(String(200))
+    display_key: Mapped[str] = mapped_column(String(200))
+    thumbnail_key: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(40))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    captured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    original_file_name: Mapped[str | None] = mapped_column(String(255))
+    __table_args__ = (UniqueConstraint("visit_id", "view", "sha256", name="visit_view_sha256"),)

@@ -1,0 +1,96 @@
+"""Constants with a clinical meaning, in one place, each with the source of its value.
+
+Every number here comes from ``shared/DESIGN.md`` (the team's domain reference). A clinic changes the
+band and windows per protocol in the database; these are only the defaults seeded on first run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# DESIGN.md §3: months are converted from days with the mean Gregorian month, so that a band given
+# "at month 3" means the same day count whatever month the course started in.
+DAYS_PER_MONTH = 30.4375
+
+
+@dataclass(frozen=True)
+class BandPoint:
+    """One point of an expected band: change from baseline in hairs/cm² at ``month`` after day 0."""
+
+    month: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class MilestoneWindow:
+    """A milestone's window in calendar months after day 0; ``target_month`` picks the visit used."""
+
+    name: str
+    start_month: int
+    end_month: int
+    target_month: int
+
+
+# DESIGN.md §3, "Default expected band (change from baseline, hairs/cm²)".
+DEFAULT_BAND: tuple[BandPoint, ...] = (
+    BandPoint(0, -10, 5),  # early shedding is normal
+    BandPoint(2, -10, 5),  # still inside the shedding phase
+    BandPoint(3, 5, 20),  # minoxidil 5%: about +21 at 3 months (TrichoScan study, 2005)
+    BandPoint(6, 10, 35),  # minoxidil foam about +21 at 16 weeks; PRP pooled about +26
+    BandPoint(12, 15, 35),  # exosome open-label series about +35 at 12 months (n = 16, limited evidence)
+)
+
+# DESIGN.md §1 and the core issue: first results at 2–3 months, noticeable growth around 6 months,
+# continued improvement up to 12 months.
+DEFAULT_WINDOWS: tuple[MilestoneWindow, ...] = (
+    MilestoneWindow("early_response", 2, 3, 3),
+    MilestoneWindow("noticeable_growth", 5, 7, 6),
+    MilestoneWindow("continued_improvement", 11, 13, 12),
+)
+
+MILESTONE_LABELS = {
+    "early_response": "Early response (2–3 months)",
+    "noticeable_growth": "Noticeable growth (about 6 months)",
+    "continued_improvement": "Continued improvement (up to 12 months)",
+}
+
+DEFAULT_PROTOCOL_NAME = "Exosome (default)"
+DEFAULT_EVIDENCE_NOTE = (
+    "Exosome evidence is limited: a handful of small studies, the largest an open-label series of 16 "
+    "patients (about +35 hairs/cm² at 12 months). Bands borrow from minoxidil (about +21 at 3 months, "
+    "TrichoScan 2005) and pooled PRP data (about +26). The band is a guide, never a promised outcome."
+)
+
+# DESIGN.md §1: a repeat session is considered 3–6 months after the latest one.
+REPEAT_SESSION_MONTHS = (3, 6)
+# DESIGN.md §1: the product's effect lasts about 6–8 months after a session.
+EFFECT_MONTHS = (6, 8)
+# DESIGN.md §1: NSAIDs (aspirin, ibuprofen…) are avoided 3 days before to 3 weeks after each session,
+# since they blunt the platelet/inflammatory signalling that PRP and exosomes rely on.
+NSAID_DAYS_BEFORE = 3
+NSAID_DAYS_AFTER = 21
+
+# DESIGN.md §2: automated counts vary ~10% between repeat measurements of the same scalp, so a change
+# inside ±10% of baseline is "no measurable change".
+NO_MEASURABLE_CHANGE_PCT = 10.0
+
+# Plausible density range for input validation: healthy scalps are roughly 150–300 hairs/cm²
+# (DESIGN.md §2); anything above 600 is a typing error, and a density must be positive.
+MAX_DENSITY_PER_CM2 = 600.0
+
+CONDITIONS = ("androgenetic_alopecia", "alopecia_areata", "telogen_effluvium", "other")
+TREATMENTS = ("exosome", "prp", "other")
+SEXES = ("female", "male", "other")
+
+# DESIGN.md §4: the standard photographic views.
+SCALP_VIEWS = ("frontal", "vertex", "left_temporal", "right_temporal", "occipital", "closeup")
+
+# DESIGN.md §2: SALT regional weights (vertex 40%, posterior 24%, each side 18%).
+SALT_WEIGHTS = {"vertex": 0.40, "posterior": 0.24, "left_side": 0.18, "right_side": 0.18}
+# Stage scales by condition; alopecia areata is scored with SALT, androgenetic alopecia in men with
+# Norwood–Hamilton and in women with Ludwig or Sinclair.
+STAGE_SCALES = ("norwood", "ludwig", "sinclair", "salt")
+NORWOOD_STAGES = ("I", "II", "IIA", "III", "IIIA", "III vertex", "IV", "IVA", "V", "VA", "VI", "VII")
+LUDWIG_STAGES = ("I", "II", "III")
+SINCLAIR_STAGES = ("1", "2", "3", "4", "5")

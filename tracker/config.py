@@ -1,0 +1,35 @@
+"""Configuration from the environment, read once per call so that tests can point it elsewhere.
+
+- ``TRACKER_DATA_DIR``: where the SQLite file and the photo store live (default ``data/``).
+- ``DATABASE_URL``: overrides the embedded SQLite database (PostgreSQL supported).
+- ``TRACKER_MAX_UPLOAD_MB`` / ``TRACKER_MAX_MEGAPIXELS``: photo store limits (25 MB, 50 MP).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    max_upload_bytes: int
+    max_pixels: int
+
+    @property
+    def photo_dir(self) -> Path:
+        return self.data_dir / "photos"
+
+
+def settings() -> Settings:
+    data_dir = Path(os.environ.get("TRACKER_DATA_DIR", "data")).resolve()
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'tracker.db'}"
+    return Settings(
+        data_dir=data_dir,
+        database_url=url,
+        max_upload_bytes=int(float(os.environ.get("TRACKER_MAX_UPLOAD_MB", "25")) * 1024 * 1024),
+        max_pixels=int(float(os.environ.get("TRACKER_MAX_MEGAPIXELS", "50")) * 1_000_000),
+    )
