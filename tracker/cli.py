@@ -1,0 +1,143 @@
+"""``python -m tracker …``: the command line for admins and scripts.
+
+Every command first brings the database to the newest migration (creating it on first run), so a new
+installation needs no separate set-up step. User errors print one line and exit 1; unknown failures print
+one line and exit 3 (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+
+from tracker.database import initialize
+from tracker.errors import NotFound, TrackerError, ValidationError
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD")
+
+
+def cmd_init(args) -> int:
+    print("Database ready (migrated to the newest schema).")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from tracker.demo import load_demo
+
+    if args.if_empty and _patient_count() > 0:
+        print("The database already holds patients: demo data not loaded.")
+        return 0
+    result = load_demo(with_photos=not args.no_photos)
+    print(result.summary() if hasattr(result, "summary") else result)
+    return 0
+
+
+def _patient_count() -> int:
+    from sqlalchemy import func, select
+
+    from db import models
+    from tracker.database import transaction
+
+    with transaction() as session:
+        return session.scalar(select(func.count(models.Patient.id))) or 0
+
+
+def cmd_import(args) -> int:
+    from tracker.spreadsheet_import import import_spreadsheets
+
+    result = import_spreadsheets(args.patients, args.sessions, args.visits)
+    print(result.summary() if hasattr(result, "summary") else result)
+    return 0
+
+
+def cmd_progress(args) -> int:
+    from tracker.progress import progress_json
+
+    report = progress_json(args.mrn, args.as_of)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{report['mrn']}  day 0: {report['day0'] or 'no treatment session yet'}  as of {report['as_of']}")
+    for site in report["sites"]:
+        baseline = site["baseline"]
+        print(f"  site {site['site']}: baseline "
+              + (f"{baseline['density']} hairs/cm² on {baseline['date']}" if baseline else "none"))
+        for m in site["milestones"]:
+            change = "" if m["change"] is None else f" change {m['change']:+} ({m['change_pct']:+}%)"
+            print(f"    {m['name']:<22} {m['window_start']}…{m['window_end']}  {m['status']}{change}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from tracker.consistency import repair_interrupted, run_check
+
+    report = run_check()
+    for line in report.lines():
+        print(line)
+    if args.repair and not report.ok:
+        repair_interrupted(report)
+        report = run_check()
+        print("After repair:")
+        for line in report.lines():
+            print(line)
+    return 0 if report.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tracker", description="Regrowth Tracker administration")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("init", help="create or migrate the database (idempotent)").set_defaults(run=cmd_init)
+
+    demo = commands.add_parser("demo", help="load the fictional demo clinic (idempotent)")
+    demo.add_argument("--no-photos", action="store_true", help="skip generating demo photos")
+    demo.add_argument("--if-empty", action="store_true", help="only when the database has no patients yet")
+    demo.set_defaults(run=cmd_demo)
+
+    importer = commands.add_parser("import", help="import the clinic's spreadsheets (CSV or XLSX)")
+    importer.add_argument("patients")
+    importer.add_argument("sessions")
+    importer.add_argument("visits")
+    importer.set_defaults(run=cmd_import)
+
+    progress = commands.add_parser("progress", help="one patient's progress against the milestones")
+    progress.add_argument("mrn")
+    progress.add_argument("--as-of", type=_iso_date, default=None, help="YYYY-MM-DD (default: today)")
+    progress.add_argument("--json", action="store_true", help="print the documented JSON")
+    progress.set_defaults(run=cmd_progress)
+
+    check = commands.add_parser("check", help="database ↔ photo store consistency")
+    check.add_argument("--repair", action="store_true", help="remove files left by interrupted ingests")
+    check.set_defaults(run=cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        initialize()
+        return args.run(args)
+    except ValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        for problem in exc.problems if len(exc.problems) > 1 else []:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    except (NotFound, TrackerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last guard: one line for the admin, details only on request
+        if args.debug:
+            raise
+        print(f"unexpected error ({type(exc).__name__}): {exc}. Re-run with --debug for details.", file=sys.stderr)
+        return 3
