@@ -29,12 +29,21 @@ def normalize_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection) -> None:
+    # BEGIN IMMEDIATE takes the write lock up front. With the sqlite3 module's deferred BEGIN, two
+    # transactions that both read and then write (the audit chain does) fail with "database is locked"
+    # instead of waiting their turn; readers are never blocked under WAL either way.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def engine_for(url: str) -> Engine:
@@ -49,6 +58,7 @@ def engine_for(url: str) -> Engine:
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
                 engine = create_engine(url, connect_args={"timeout": 15})
                 event.listen(engine, "connect", _sqlite_pragmas)
+                event.listen(engine, "begin", _sqlite_begin)
             else:
                 engine = create_engine(url, pool_pre_ping=True)
             _engines[url] = engine

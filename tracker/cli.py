@@ -8,6 +8,7 @@ one line and exit 3 (``--debug`` shows the traceback).
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from datetime import date
@@ -90,6 +91,61 @@ def cmd_check(args) -> int:
     return 0 if report.ok else 1
 
 
+def _read_new_password(args) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise ValidationError("No terminal to prompt for the password: pass it with --password-stdin.")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise ValidationError("The two passwords differ.")
+    return first
+
+
+def cmd_user_add(args) -> int:
+    from tracker.access import command_line_actor
+    from tracker.accounts import create_user
+
+    name = create_user(command_line_actor("user"), username=args.username, password=_read_new_password(args),
+                       role=args.role, patient_mrn=args.patient)
+    print(f"Created {args.role} account {name!r}" + (f" linked to patient {args.patient}." if args.patient else "."))
+    return 0
+
+
+def cmd_user_unlock(args) -> int:
+    from tracker.access import command_line_actor
+    from tracker.accounts import unlock_user
+
+    unlock_user(command_line_actor("user"), args.username)
+    print(f"Unlocked {args.username!r}.")
+    return 0
+
+
+def cmd_user_list(args) -> int:
+    from tracker.access import command_line_actor
+    from tracker.accounts import list_users
+
+    for user in list_users(command_line_actor("user")):
+        flags = " ".join(f for f, on in (("demo", user["demo"]), ("LOCKED", user["locked"])) if on)
+        print(f"{user['username']:<24} {user['role']:<10} {user['patient'] or '':<12} {flags}")
+    return 0
+
+
+def cmd_audit_verify(args) -> int:
+    from tracker import audit
+    from tracker.database import transaction
+
+    with transaction() as session:
+        result = audit.verify(session)
+    if result.ok:
+        print(f"Audit trail intact: {result.entries} entries, every hash and link verified.")
+        return 0
+    print(f"Audit trail TAMPERED: {len(result.problems)} problem(s) in {result.entries} entries:")
+    for problem in result.problems:
+        print(f"  - {problem}")
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tracker", description="Regrowth Tracker administration")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
@@ -117,6 +173,21 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="database ↔ photo store consistency")
     check.add_argument("--repair", action="store_true", help="remove files left by interrupted ingests")
     check.set_defaults(run=cmd_check)
+
+    user = commands.add_parser("user", help="accounts").add_subparsers(dest="user_command", required=True)
+    add = user.add_parser("add", help="create an account (prompts for the password)")
+    add.add_argument("--role", required=True, choices=("admin", "clinician", "patient"))
+    add.add_argument("--username", required=True)
+    add.add_argument("--patient", metavar="MRN", help="the patient record a patient account belongs to")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(run=cmd_user_add)
+    unlock = user.add_parser("unlock", help="unlock an account locked by failed sign-ins")
+    unlock.add_argument("username")
+    unlock.set_defaults(run=cmd_user_unlock)
+    user.add_parser("list", help="list accounts").set_defaults(run=cmd_user_list)
+
+    audit_commands = commands.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser("verify", help="detect edited or removed entries").set_defaults(run=cmd_audit_verify)
     return parser
 
 

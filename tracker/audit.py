@@ -1,0 +1,81 @@
+"""The audit trail: append-only, each entry chained to the previous one by a SHA-256 hash.
+
+An edited entry no longer matches its own hash; a removed one breaks the chain (the next entry's
+``previous_hash`` points at nothing). ``verify`` walks the chain and says where it breaks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from db import models
+from tracker.access import Actor
+
+GENESIS = "0" * 64
+# What is recorded (Trust issue): views, creations, changes, soft deletes, exports, report downloads,
+# and sign-ins.
+ACTIONS = ("view", "create", "update", "delete", "export", "report", "sign_in", "sign_in_failed",
+           "sign_out", "account", "import", "restore")
+
+
+def _entry_hash(previous_hash: str, at: datetime, username: str | None, role: str | None,
+                patient_id: int | None, action: str, detail: str, address: str | None) -> str:
+    payload = json.dumps(
+        [previous_hash, at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f"), username, role,
+         patient_id, action, detail, address],
+        separators=(",", ":"), ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def record(session: Session, actor: Actor | None, action: str, *, patient_id: int | None = None,
+           detail: str = "", username: str | None = None) -> None:
+    """Append one entry inside the caller's transaction (it is kept only if the use case commits)."""
+    if session.bind.dialect.name == "postgresql":
+        # Serialise writers of the chain: two entries must never share a predecessor.
+        session.execute(text("SELECT pg_advisory_xact_lock(7312001)"))
+    previous = session.scalar(select(models.AuditEntry.entry_hash).order_by(models.AuditEntry.id.desc()).limit(1))
+    previous = previous or GENESIS
+    at = datetime.now(timezone.utc)
+    name = actor.username if actor else username
+    role = actor.role if actor else None
+    address = actor.address if actor else None
+    session.add(models.AuditEntry(
+        at=at, username=name, role=role, patient_id=patient_id, action=action, detail=detail,
+        address=address, previous_hash=previous,
+        entry_hash=_entry_hash(previous, at, name, role, patient_id, action, detail, address),
+    ))
+    session.flush()
+
+
+@dataclass(frozen=True)
+class Verification:
+    entries: int
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(session: Session) -> Verification:
+    problems: list[str] = []
+    expected_previous = GENESIS
+    count = 0
+    for entry in session.scalars(select(models.AuditEntry).order_by(models.AuditEntry.id)):
+        count += 1
+        if entry.previous_hash != expected_previous:
+            problems.append(f"entry {entry.id}: chain broken before it (an entry was removed or reordered)")
+        at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=timezone.utc)
+        actual = _entry_hash(entry.previous_hash, at, entry.username, entry.role, entry.patient_id,
+                             entry.action, entry.detail, entry.address)
+        if actual != entry.entry_hash:
+            problems.append(f"entry {entry.id}: content does not match its hash (edited)")
+        expected_previous = entry.entry_hash
+    return Verification(count, tuple(problems))
