@@ -1,0 +1,98 @@
+"""What every page shares: the signed-in actor, the selected patient, and showing errors plainly.
+
+Only plain values live in ``st.session_state`` (the ``Actor`` dataclass, an MRN string): never ORM
+objects. Tests sign in by setting ``st.session_state["actor"]`` to an ``Actor`` before running a page.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any, Callable, TypeVar
+
+import streamlit as st
+
+from tracker.access import Actor
+from tracker.errors import TrackerError
+
+log = logging.getLogger("regrowth")
+T = TypeVar("T")
+
+ACTOR, LAST_SEEN, MRN = "actor", "last_seen", "mrn"
+
+
+def idle_limit_seconds() -> float:
+    """Sessions end after this much inactivity (``TRACKER_IDLE_MINUTES``, default 15)."""
+    return float(os.environ.get("TRACKER_IDLE_MINUTES", "15")) * 60
+
+
+def client_address() -> str | None:
+    try:
+        return st.context.ip_address
+    except Exception:  # AppTest and some proxies have no address
+        return None
+
+
+def current_actor() -> Actor | None:
+    """The signed-in actor, or None; ends the session once it has been idle too long."""
+    actor = st.session_state.get(ACTOR)
+    if not isinstance(actor, Actor):
+        return None
+    now = time.time()
+    last_seen = st.session_state.get(LAST_SEEN, now)
+    if now - last_seen > idle_limit_seconds():
+        sign_out(reason="Your session ended after a period of inactivity. Please sign in again.")
+        return None
+    st.session_state[LAST_SEEN] = now
+    return actor
+
+
+def require_actor() -> Actor:
+    actor = current_actor()
+    if actor is None:
+        st.warning("Please sign in.")
+        st.stop()
+    return actor
+
+
+def sign_out(reason: str | None = None) -> None:
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    st.query_params.clear()
+    if reason:
+        st.session_state["signed_out_reason"] = reason
+
+
+def selected_mrn() -> str | None:
+    """The patient the clinician is working on: from the URL (?mrn=) or the session."""
+    mrn = st.query_params.get(MRN) or st.session_state.get(MRN)
+    return mrn.strip() if isinstance(mrn, str) and mrn.strip() else None
+
+
+def select_patient(mrn: str) -> None:
+    st.session_state[MRN] = mrn
+    st.query_params[MRN] = mrn
+
+
+def show_error(error: TrackerError) -> None:
+    problems = getattr(error, "problems", None) or []
+    if len(problems) > 1:
+        st.error(f"{error}\n\n" + "\n".join(f"- {p}" for p in problems))
+    else:
+        st.error(str(error))
+
+
+def call(service: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Run one service; a user error is shown as a message, anything else as a plain apology.
+
+    Returns None when the call failed (and nothing was saved: services run in one transaction).
+    """
+    try:
+        return service(*args, **kwargs)
+    except TrackerError as error:
+        show_error(error)
+    except Exception:  # never a traceback in front of a clinician; the server log keeps it
+        log.exception("unexpected error in %s", getattr(service, "__name__", service))
+        st.error("Something went wrong and nothing was saved. Please try again; if it persists, tell your administrator.")
+    return None
