@@ -36,6 +36,10 @@ def parse_band(points: list[dict]) -> tuple[BandPoint, ...]:
             raise ValidationError(f"Band month {point.month:g} is before day 0.")
         if point.low > point.high:
             raise ValidationError(f"At month {point.month:g} the band's low ({point.low:g}) is above its high ({point.high:g}).")
+    if band[0].month != 0:
+        # The engine judges every milestone against the band; one that starts later would leave early
+        # visits with nothing to compare against.
+        raise ValidationError("The band must start at month 0 (day of the first session).")
     months = [p.month for p in band]
     if len(set(months)) != len(months):
         raise ValidationError("Two band points share the same month.")
