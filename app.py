@@ -54,7 +54,7 @@ if actor is None:
     navigation = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon="🔐")], position="hidden")
 elif st.session_state.get("consult"):
     # Consult mode: one screen for the patient, no menu, no other patient anywhere.
-    navigation = st.navigation([st.Page("pages/consult.py", title="Consult")], position="hidden")
+    navigation = st.navigation([st.Page("pages/progress.py", title="Consult")], position="hidden")
 else:
     navigation = st.navigation(pages_for(actor.role))
     with st.sidebar:

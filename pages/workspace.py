@@ -75,6 +75,14 @@ def select_patient(mrn: str) -> None:
     st.query_params[MRN] = mrn
 
 
+_MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>~$:&")
+
+
+def plain(text: object) -> str:
+    """User-typed text made safe for Streamlit markdown: shown literally, never as markup or HTML."""
+    return "".join("\\" + c if c in _MARKDOWN_SPECIALS else c for c in str(text))
+
+
 def show_error(error: TrackerError) -> None:
     problems = getattr(error, "problems", None) or []
     if len(problems) > 1:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 from datetime import datetime, timezone
 
 from sqlalchemy import select, text
@@ -16,12 +18,13 @@ from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access import Actor
+from tracker.errors import PermissionDenied
 
 GENESIS = "0" * 64
 # What is recorded (Trust issue): views, creations, changes, soft deletes, exports, report downloads,
 # and sign-ins.
 ACTIONS = ("view", "create", "update", "delete", "export", "report", "sign_in", "sign_in_failed",
-           "sign_out", "account", "import", "restore")
+           "sign_out", "account", "import", "restore", "refused")
 
 
 def _entry_hash(previous_hash: str, at: datetime, username: str | None, role: str | None,
@@ -52,6 +55,20 @@ def record(session: Session, actor: Actor | None, action: str, *, patient_id: in
         entry_hash=_entry_hash(previous, at, name, role, patient_id, action, detail, address),
     ))
     session.flush()
+
+
+@contextmanager
+def refusals_recorded(actor: Actor | None, what: str, mrn: str | None, url: str | None = None) -> Iterator[None]:
+    """Record a refused access in a transaction of its own (the refused use case's is rolled back)."""
+    try:
+        yield
+    except PermissionDenied:
+        from tracker.database import transaction
+
+        with transaction(url) as session:
+            record(session, actor, "refused", patient_id=actor.patient_id if actor else None,
+                   detail=f"{what}: asked for MRN {mrn!r}"[:500])
+        raise
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,109 @@
+"""Plotly figures drawn from ``tracker.chart_data``: this module only draws, it computes nothing.
+
+Kept apart from the page scripts so that tests can inspect a figure's traces against the engine.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from tracker.chart_data import ProgressChart, SiteChart
+from tracker.progress_view import SecondarySeries
+from tracker.wording import milestone_title
+
+STATUS_COLOURS = {
+    "ahead": "#1b7f3b",
+    "on_track": "#2f6f8f",
+    "behind": "#c0392b",
+    "baseline": "#555555",
+    "before_day0": "#999999",
+    "no_baseline": "#8e44ad",
+}
+STATUS_LABELS = {
+    "ahead": "ahead of expected",
+    "on_track": "on track",
+    "behind": "behind expected",
+    "baseline": "baseline",
+    "before_day0": "before treatment",
+    "no_baseline": "no baseline",
+}
+
+
+def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, large: bool = False) -> go.Figure:
+    """Change from baseline against months since day 0, with band, noise zone, windows and sessions."""
+    unit = "% of baseline" if percent else "hairs/cm²"
+    figure = go.Figure()
+    band = site.band
+    low = band.low_pct if percent else band.low
+    high = band.high_pct if percent else band.high
+    if low is not None and high is not None:
+        figure.add_trace(go.Scatter(x=list(band.months), y=list(high), mode="lines", line={"width": 0},
+                                    name="expected range (high)", hoverinfo="skip", showlegend=False))
+        figure.add_trace(go.Scatter(x=list(band.months), y=list(low), mode="lines", line={"width": 0},
+                                    fill="tonexty", fillcolor="rgba(47,111,143,0.18)",
+                                    name="expected range", hoverinfo="skip"))
+    if site.no_change_zone:
+        zone = (-chart.no_change_pct, chart.no_change_pct) if percent else site.no_change_zone
+        figure.add_hrect(y0=zone[0], y1=zone[1], fillcolor="rgba(120,120,120,0.12)", line_width=0,
+                         annotation_text=f"±{chart.no_change_pct:.0f}%: no measurable change",
+                         annotation_position="top left", annotation_font_size=11)
+    for window in site.windows:
+        figure.add_vrect(x0=window.start_month, x1=window.end_month, fillcolor="rgba(241,196,15,0.10)",
+                         line_width=0, annotation_text=milestone_title(window.name),
+                         annotation_position="top", annotation_font_size=11)
+    points = [p for p in site.points if (p.change_pct if percent else p.change) is not None]
+    if points:
+        figure.add_trace(go.Scatter(
+            x=[p.months for p in points],
+            y=[p.change_pct if percent else p.change for p in points],
+            mode="lines+markers",
+            name="measured change",
+            line={"color": "#444444", "width": 1.5},
+            marker={"size": 14 if large else 10, "color": [STATUS_COLOURS[p.status] for p in points],
+                    "line": {"width": 1, "color": "white"}},
+            customdata=[[p.date.isoformat(), p.density, STATUS_LABELS[p.status]] for p in points],
+            hovertemplate=("%{customdata[0]}: %{customdata[1]:.0f} hairs/cm²<br>change %{y:+.1f} "
+                           + ("%" if percent else "hairs/cm²") + "<br>%{customdata[2]}<extra></extra>"),
+        ))
+    if chart.sessions:
+        figure.add_trace(go.Scatter(
+            x=[s.months for s in chart.sessions], y=[0] * len(chart.sessions), mode="markers",
+            name="treatment session", marker={"symbol": "triangle-up", "size": 14, "color": "#e67e22"},
+            customdata=[[s.date.isoformat(), s.product or s.treatment, s.lot_number or "—"] for s in chart.sessions],
+            hovertemplate="session %{customdata[0]}<br>%{customdata[1]}<br>lot %{customdata[2]}<extra></extra>",
+        ))
+    bars = [("active", bar) for bar in chart.active_spans] + [("therapy", bar) for bar in chart.therapies]
+    for row, (kind, bar) in enumerate(bars):
+        figure.add_trace(go.Scatter(
+            x=[bar.start_month, bar.end_month], y=[row, row], mode="lines", yaxis="y2",
+            line={"width": 8, "color": "#e67e22" if kind == "active" else "#7f8c8d"},
+            name=bar.label, hovertemplate=f"{bar.label}<extra></extra>", showlegend=False,
+        ))
+    figure.update_layout(
+        height=560 if large else 440,
+        font={"size": 18 if large else 13},
+        margin={"l": 60, "r": 20, "t": 40, "b": 50},
+        xaxis={"title": "months since first session", "range": [-0.5, chart.x_max], "dtick": 1},
+        yaxis={"title": f"change from baseline ({unit})", "domain": [0.22 if bars else 0.0, 1.0],
+               "zeroline": True},
+        yaxis2={"domain": [0.0, 0.16], "showticklabels": True, "tickvals": list(range(len(bars))),
+                "ticktext": [bar.label for _, bar in bars], "range": [-0.7, max(len(bars), 1) - 0.3],
+                "showgrid": False} if bars else {"visible": False},
+        legend={"orientation": "h", "y": 1.08},
+        hovermode="closest",
+    )
+    return figure
+
+
+def secondary_figure(series: SecondarySeries) -> go.Figure:
+    figure = go.Figure()
+    for site, points in series.by_site.items():
+        figure.add_trace(go.Scatter(
+            x=[p.date for p in points], y=[p.value for p in points], mode="lines+markers", name=site,
+            text=[p.label for p in points],
+            hovertemplate="%{x|%d %b %Y}: %{y}" + (" %{text}" if any(p.label for p in points) else "")
+                          + "<extra></extra>",
+        ))
+    figure.update_layout(height=280, margin={"l": 50, "r": 20, "t": 30, "b": 40},
+                         title={"text": f"{series.title} ({series.unit})", "font": {"size": 14}})
+    return figure

@@ -1,0 +1,103 @@
+"""AppTest: progress and consult pages per role."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+from tests.test_progress_view import make_patient
+from tracker.access import Actor, command_line_actor
+from tracker.accounts import create_user, sign_in
+
+
+def _app(actor: Actor | None, mrn: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    if actor is not None:
+        at.session_state["actor"] = actor
+    if mrn:
+        at.session_state["mrn"] = mrn
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    parts = [e.value for e in at.markdown] + [e.value for e in at.caption] + [e.value for e in at.header]
+    parts += [e.value for e in at.info] + [e.value for e in at.warning] + [e.value for e in at.error]
+    parts += [getattr(e, "value", "") for e in at.get("text")]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_clinician_sees_progress_of_selected_patient_and_enters_consult(sqlite_clinic):
+    make_patient(sqlite_clinic, "P-1", "Ada Example")
+    make_patient(sqlite_clinic, "P-2", "Bea Other")
+    create_user(command_line_actor("test"), username="dr.lee", password="a long clinic phrase", role="clinician")
+    clinician = sign_in("dr.lee", "a long clinic phrase")
+    at = _app(clinician, "P-1")
+    at.run()
+    at.switch_page("pages/progress.py")
+    at.run()
+    assert not at.exception
+    text = _texts(at)
+    assert "Ada Example" in text and "Bea Other" not in text
+    assert any("3 months" in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) >= 1
+
+    at.button(key="consult_start").click()
+    at.run()
+    at.run()  # AppTest does not follow st.rerun() on its own
+    assert not at.exception
+    with pytest.raises(ValueError):  # in consult mode no other page is registered
+        at.switch_page("pages/patients.py")
+    assert at.session_state["consult"] is True
+    text = _texts(at)
+    assert "Ada Example" in text and "Bea Other" not in text
+    assert "Sign out" not in [b.label for b in at.button]  # no sidebar, no menu
+    # wrong password keeps the consult screen; the right one returns to the workspace
+    at.text_input(key="consult_password").input("guess")
+    at.button[-1].click()
+    at.run()
+    assert at.session_state["consult"] is True
+    assert any("not right" in e.value for e in at.error)
+    at.text_input(key="consult_password").input("a long clinic phrase")
+    at.button[-1].click()
+    at.run()
+    assert "consult" not in at.session_state
+
+
+def test_patient_sees_own_progress_only(sqlite_clinic):
+    own = make_patient(sqlite_clinic, "P-1", "Ada Example")
+    make_patient(sqlite_clinic, "P-2", "Bea Other")
+    at = _app(Actor("ada", "patient", patient_id=own), mrn="P-2")  # a crafted session value
+    at.run()
+    at.switch_page("pages/progress.py")
+    at.run()
+    assert not at.exception
+    text = _texts(at)
+    assert "Bea Other" not in text
+    assert any("not available" in e.value for e in at.error)
+
+    at = _app(Actor("ada", "patient", patient_id=own))
+    at.run()
+    at.switch_page("pages/progress.py")
+    at.run()
+    text = _texts(at)
+    assert "Ada Example" in text and "Bea Other" not in text
+    assert "What comes next" in [s.value for s in at.subheader]
+
+
+def test_pages_absent_for_wrong_role(sqlite_clinic):
+    own = make_patient(sqlite_clinic, "P-1", "Ada Example")
+    at = _app(Actor("ada", "patient", patient_id=own))
+    at.run()
+    at.session_state["consult"] = True  # a crafted session value does not give a patient the consult screen
+    at.run()
+    assert not at.exception and "What comes next" in [s.value for s in at.subheader]
+    with pytest.raises(ValueError):
+        at.switch_page("pages/log_visit.py")
+    at = _app(None)
+    at.run()
+    assert any(b.label == "Sign in" for b in at.button)
+    with pytest.raises(ValueError):
+        at.switch_page("pages/progress.py")

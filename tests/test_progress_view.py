@@ -1,0 +1,118 @@
+"""Progress page data: the chart draws exactly what the engine computed; cards say it plainly;
+a patient account sees only its own record."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from db import models
+from pages.charts import site_figure
+from tracker.access import Actor
+from tracker.database import transaction
+from tracker.errors import NotFound, PermissionDenied
+from tracker.milestones import DEFAULT_PROTOCOL, expected_band
+from tracker.progress_view import progress_view
+
+AS_OF = date(2026, 2, 1)
+CLINICIAN = Actor("dr.lee", "clinician")
+
+
+def make_patient(url: str, mrn: str, name: str, *, therapies: bool = True) -> int:
+    """Day 0 2025-01-15; vertex baseline 150 then 175 (3 mo), 150 (6 mo), 200 (12 mo)."""
+    with transaction(url) as session:
+        patient = models.Patient(mrn=mrn, full_name=name, sex="female", birth_date=date(1980, 5, 1),
+                                 condition="androgenetic_alopecia")
+        session.add(patient)
+        session.flush()
+        session.add(models.TreatmentSession(patient_id=patient.id, date=date(2025, 1, 15), treatment="exosome",
+                                            product="ExoHair", lot_number="EXO-1"))
+        if therapies:
+            session.add(models.ConcurrentTherapy(patient_id=patient.id, name="Minoxidil 5%", dose="1 ml twice daily",
+                                                 start=date(2024, 12, 1), stop=date(2025, 9, 1)))
+        for day, density, shaft in ((date(2025, 1, 15), 150.0, 60.0), (date(2025, 4, 14), 175.0, 62.0),
+                                    (date(2025, 7, 15), 150.0, None), (date(2026, 1, 20), 200.0, 66.0)):
+            visit = models.Visit(patient_id=patient.id, date=day)
+            session.add(visit)
+            session.flush()
+            session.add(models.DensityMeasurement(visit_id=visit.id, site="vertex", density_per_cm2=density,
+                                                  shaft_diameter_um=shaft))
+        return patient.id
+
+
+def test_chart_traces_match_the_engine(clinic):
+    make_patient(clinic, "P-1", "Ada Example")
+    view = progress_view(CLINICIAN, "P-1", AS_OF, clinic)
+    site = view.chart.sites[0]
+    milestones = view.progress.sites[0].milestones
+    # windows drawn where the engine put them (months since day 0 of the calendar dates)
+    assert [w.name for w in site.windows] == [m.name for m in milestones]
+    assert site.windows[0].start_month == pytest.approx((date(2025, 3, 15) - date(2025, 1, 15)).days / 30.4375, abs=1e-3)
+    # band samples are the engine's interpolation at each x
+    for month, low, high in zip(site.band.months, site.band.low, site.band.high):
+        assert (low, high) == pytest.approx(expected_band(DEFAULT_PROTOCOL, month))
+    # every milestone visit is a point with the engine's change and status
+    by_date = {p.date: p for p in site.points}
+    for m in milestones:
+        assert by_date[m.visit_date].change == pytest.approx(m.change)
+        assert by_date[m.visit_date].status == m.status
+    assert by_date[date(2025, 1, 15)].status == "baseline"
+    assert site.no_change_zone == (-15.0, 15.0)  # ±10% of 150
+
+    figure = site_figure(view.chart, site)
+    traces = {t.name: t for t in figure.data}
+    assert list(traces["measured change"].y) == [p.change for p in site.points]
+    assert list(traces["expected range"].y) == list(site.band.low)
+    assert list(traces["expected range (high)"].y) == list(site.band.high)
+    session_trace = traces["treatment session"]
+    assert list(session_trace.x) == [0.0] and session_trace.customdata[0][2] == "EXO-1"
+    shapes = [s for s in figure.layout.shapes if s.type == "rect"]
+    window_rects = [(s.x0, s.x1) for s in shapes if s.xref == "x"]
+    assert window_rects == [(w.start_month, w.end_month) for w in site.windows]
+    assert any(t.name.startswith("Minoxidil") for t in figure.data)  # therapy bar along the time axis
+    percent = site_figure(view.chart, site, percent=True)
+    assert list({t.name: t for t in percent.data}["measured change"].y) == [p.change_pct for p in site.points]
+
+
+def test_cards_say_it_plainly_and_carry_the_evidence_note(clinic):
+    make_patient(clinic, "P-1", "Ada Example")
+    view = progress_view(CLINICIAN, "P-1", AS_OF, clinic)
+    sentences = [c.sentence for c in view.cards]
+    assert sentences[0] == "3 months: +25 hairs/cm² (+17%), above the expected range (+4 to +19)."
+    assert sentences[1].startswith("6 months: +0 hairs/cm² (+0%), below the expected range (+10 to +35).")
+    assert "no measurable change" in sentences[1]
+    assert "limited" in view.evidence_note
+    assert [s.title for s in view.secondary] == ["Shaft diameter"]
+
+
+def test_patient_sees_only_their_own_record(clinic):
+    own = make_patient(clinic, "P-1", "Ada Example")
+    make_patient(clinic, "P-2", "Bea Other")
+    patient = Actor("ada", "patient", patient_id=own)
+    assert progress_view(patient, None, AS_OF, clinic).full_name == "Ada Example"
+    assert progress_view(patient, "P-1", AS_OF, clinic).mrn == "P-1"
+    with pytest.raises(PermissionDenied):
+        progress_view(patient, "P-2", AS_OF, clinic)
+    with pytest.raises(PermissionDenied):
+        progress_view(patient, "DOES-NOT-EXIST", AS_OF, clinic)
+    with pytest.raises(PermissionDenied):
+        progress_view(None, "P-1", AS_OF, clinic)
+    forged = Actor("mallory", "superuser")
+    with pytest.raises(PermissionDenied):
+        progress_view(forged, "P-1", AS_OF, clinic)
+    with pytest.raises(NotFound):
+        progress_view(CLINICIAN, "NOPE", AS_OF, clinic)
+    with transaction(clinic) as session:
+        from sqlalchemy import select
+        refused = session.scalars(select(models.AuditEntry).where(models.AuditEntry.action == "refused")).all()
+    assert len(refused) >= 2 and all(r.username == "ada" for r in refused[:2])
+
+
+def test_next_steps_for_the_patient(clinic):
+    make_patient(clinic, "P-1", "Ada Example")
+    view = progress_view(CLINICIAN, "P-1", date(2025, 1, 20), clinic)
+    texts = {s.topic: s.text for s in view.next_steps}
+    assert texts["Medication"].startswith("Avoid aspirin and ibuprofen (NSAIDs) until 5 February")
+    assert "15 March 2025 and 15 April 2025" in texts["Next follow-up visit"]
+    assert "15 April 2025 and 15 July 2025" in texts["Repeat session"]

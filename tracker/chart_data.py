@@ -1,0 +1,182 @@
+"""The progress chart as plain data: everything the page draws, computed here from the engine's output.
+
+Pages only draw these series (x = months since day 0); they do no arithmetic of their own. Values are
+given both in hairs/cm² and in % of the site's baseline so that the page's toggle just picks a field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from tracker.calendar_months import add_months, months_between
+from tracker.clinical import EFFECT_MONTHS, NO_MEASURABLE_CHANGE_PCT
+from tracker.milestones import Progress, Protocol, SessionRecord, classify, expected_band
+
+# Band samples: the band's own corner points plus a regular grid, so the shaded area is exact.
+_GRID_STEP_MONTHS = 0.5
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    date: date
+    months: float
+    density: float
+    change: float | None
+    change_pct: float | None
+    status: str  # baseline | ahead | on_track | behind | no_baseline | before_day0
+
+
+@dataclass(frozen=True)
+class BandSeries:
+    months: tuple[float, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    low_pct: tuple[float, ...] | None
+    high_pct: tuple[float, ...] | None
+
+
+@dataclass(frozen=True)
+class WindowSpan:
+    name: str
+    start_month: float
+    end_month: float
+    target_month: float
+    status: str
+
+
+@dataclass(frozen=True)
+class SessionMarker:
+    date: date
+    months: float
+    treatment: str
+    product: str
+    lot_number: str
+
+
+@dataclass(frozen=True)
+class TimeBar:
+    """A span along the time axis: the product's active span or a concurrent therapy."""
+
+    label: str
+    start_month: float
+    end_month: float
+    ongoing: bool = False
+
+
+@dataclass(frozen=True)
+class TherapyRecord:
+    name: str
+    start: date
+    stop: date | None
+    dose: str = ""
+
+
+@dataclass(frozen=True)
+class SiteChart:
+    site: str
+    baseline_density: float | None
+    points: tuple[ChartPoint, ...]
+    band: BandSeries
+    no_change_zone: tuple[float, float] | None  # ± hairs/cm² around baseline (±10 %)
+    windows: tuple[WindowSpan, ...]
+
+
+@dataclass(frozen=True)
+class ProgressChart:
+    day0: date | None
+    x_max: float
+    sites: tuple[SiteChart, ...]
+    sessions: tuple[SessionMarker, ...]
+    active_spans: tuple[TimeBar, ...]
+    therapies: tuple[TimeBar, ...]
+    no_change_pct: float = NO_MEASURABLE_CHANGE_PCT
+
+
+def _band_series(protocol: Protocol, x_max: float, baseline: float | None) -> BandSeries:
+    months = sorted({p.month for p in protocol.band if p.month <= x_max}
+                    | {round(i * _GRID_STEP_MONTHS, 4) for i in range(int(x_max / _GRID_STEP_MONTHS) + 1)}
+                    | {x_max})
+    bands = [expected_band(protocol, m) for m in months]
+    low = tuple(b[0] for b in bands)
+    high = tuple(b[1] for b in bands)
+    if baseline:
+        return BandSeries(tuple(months), low, high, tuple(v / baseline * 100 for v in low),
+                          tuple(v / baseline * 100 for v in high))
+    return BandSeries(tuple(months), low, high, None, None)
+
+
+def build_chart(
+    progress: Progress,
+    protocol: Protocol,
+    sessions: list[SessionRecord],
+    therapies: list[TherapyRecord] | None = None,
+) -> ProgressChart:
+    """Chart data for every site in ``progress`` (sessions/therapies after ``as_of`` are left out)."""
+    day0 = progress.day0
+    if day0 is None:
+        return ProgressChart(None, 0.0, (), (), (), ())
+    as_of = progress.as_of
+    past_sessions = sorted((s for s in sessions if day0 <= s.date <= as_of), key=lambda s: s.date)
+    latest_window_end = max((m.window_end for site in progress.sites for m in site.milestones), default=as_of)
+    x_max = max(months_between(day0, max(as_of, latest_window_end)), 1.0)
+    x_max = round(x_max + 0.25, 2)
+
+    def month(d: date) -> float:
+        return round(months_between(day0, d), 4)
+
+    site_charts = []
+    for site in progress.sites:
+        baseline = site.baseline.density if site.baseline else None
+        points = []
+        for measurement in site.measurements:
+            m = months_between(day0, measurement.date)
+            if site.baseline and measurement.date == site.baseline.date:
+                status = "baseline"
+            elif measurement.date <= day0:
+                status = "before_day0"
+            elif baseline is None:
+                status = "no_baseline"
+            else:
+                low, high = expected_band(protocol, m)
+                status = classify(measurement.density - baseline, low, high)
+            change = None if baseline is None else measurement.density - baseline
+            points.append(ChartPoint(
+                measurement.date, round(m, 4), measurement.density, change,
+                None if change is None or not baseline else change / baseline * 100, status,
+            ))
+        site_charts.append(SiteChart(
+            site=site.site,
+            baseline_density=baseline,
+            points=tuple(points),
+            band=_band_series(protocol, x_max, baseline),
+            no_change_zone=(
+                (-baseline * NO_MEASURABLE_CHANGE_PCT / 100, baseline * NO_MEASURABLE_CHANGE_PCT / 100)
+                if baseline else None
+            ),
+            windows=tuple(
+                WindowSpan(m.name, month(m.window_start), month(m.window_end), month(m.target), m.status)
+                for m in site.milestones
+            ),
+        ))
+
+    # The product's effect lasts about 6–8 months after each session (DESIGN.md §1): drawn from the
+    # session to the later bound, as the engine's ``active_until`` gives for the latest session.
+    active = tuple(
+        TimeBar(f"{s.product or s.treatment} active", month(s.date), month(add_months(s.date, EFFECT_MONTHS[1])))
+        for s in past_sessions
+    )
+    therapy_bars = tuple(
+        TimeBar(f"{t.name} {t.dose}".strip(), month(t.start), month(t.stop) if t.stop else x_max,
+                ongoing=t.stop is None)
+        for t in (therapies or []) if t.start <= as_of
+    )
+    return ProgressChart(
+        day0=day0,
+        x_max=x_max,
+        sites=tuple(site_charts),
+        sessions=tuple(SessionMarker(s.date, month(s.date), s.treatment, s.product, s.lot_number)
+                       for s in past_sessions),
+        active_spans=active,
+        therapies=therapy_bars,
+    )
