@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from db import models
+from tracker import audit
 from tracker.database import transaction
 from tracker.errors import ConflictError, ValidationError
 from tracker.spreadsheets import Sheet, SheetRow, read_sheet
@@ -235,7 +236,7 @@ def import_spreadsheets(patients_path: str | Path, sessions_path: str | Path, vi
         visits_skipped = len({(m.mrn, m.date) for m in measurements} & set(existing_visits))
         visits_added = _write(session, actor, new_patients, context.known, new_sessions, new_measurements,
                               existing_visits)
-        return ImportResult(
+        result = ImportResult(
             patients_added=len(new_patients),
             patients_skipped=patients_skipped,
             sessions_added=len(new_sessions),
@@ -246,6 +247,9 @@ def import_spreadsheets(patients_path: str | Path, sessions_path: str | Path, vi
             measurements_skipped=measurements_skipped,
             duplicate_rows=duplicates + session_duplicates + visit_duplicates,
         )
+        audit.record(session, None, "import", username=actor,
+                     detail=" ".join(result.summary().split())[:1000])
+        return result
 
 
 def _read(problems: _Problems, order: int, path: str | Path, required: tuple[str, ...],
