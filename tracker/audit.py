@@ -11,7 +11,7 @@ import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -96,3 +96,74 @@ def verify(session: Session) -> Verification:
             problems.append(f"entry {entry.id}: content does not match its hash (edited)")
         expected_previous = entry.entry_hash
     return Verification(count, tuple(problems))
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    at: datetime
+    username: str | None
+    role: str | None
+    patient_mrn: str | None
+    action: str
+    detail: str
+    address: str | None
+
+
+AUDIT_COLUMNS = ("id", "at (UTC)", "username", "role", "patient MRN", "action", "detail", "address")
+
+
+def browse(actor: Actor, *, username: str = "", mrn: str = "", action: str = "", since: date | None = None,
+           until: date | None = None, limit: int = 500, url: str | None = None) -> list[AuditRow]:
+    """Admins browse the trail, newest first, filtered; browsing it is itself recorded."""
+    from tracker.access import ADMIN, require_role
+    from tracker.database import transaction
+
+    require_role(actor, ADMIN)
+    with transaction(url) as session:
+        rows = _query(session, username=username, mrn=mrn, action=action, since=since, until=until, limit=limit)
+        record(session, actor, "view", detail="audit trail")
+        return rows
+
+
+def export_csv(actor: Actor, *, username: str = "", mrn: str = "", action: str = "", since: date | None = None,
+               until: date | None = None, url: str | None = None) -> bytes:
+    from tracker.access import ADMIN, require_role
+    from tracker.database import transaction
+    from tracker.exports import to_csv
+
+    require_role(actor, ADMIN)
+    with transaction(url) as session:
+        rows = _query(session, username=username, mrn=mrn, action=action, since=since, until=until, limit=None)
+        record(session, actor, "export", detail=f"audit trail CSV, {len(rows)} entries")
+    return to_csv(AUDIT_COLUMNS, (
+        (r.id, r.at.strftime("%Y-%m-%d %H:%M:%S"), r.username, r.role, r.patient_mrn, r.action, r.detail, r.address)
+        for r in rows
+    ))
+
+
+def _query(session: Session, *, username: str, mrn: str, action: str, since: date | None, until: date | None,
+           limit: int | None) -> list[AuditRow]:
+    query = (
+        select(models.AuditEntry, models.Patient.mrn)
+        .outerjoin(models.Patient, models.Patient.id == models.AuditEntry.patient_id)
+        .order_by(models.AuditEntry.id.desc())
+    )
+    if username.strip():
+        query = query.where(models.AuditEntry.username == username.strip().lower())
+    if mrn.strip():
+        query = query.where(models.Patient.mrn == mrn.strip())
+    if action.strip():
+        query = query.where(models.AuditEntry.action == action.strip())
+    if since:
+        query = query.where(models.AuditEntry.at >= datetime.combine(since, time.min, tzinfo=timezone.utc))
+    if until:
+        query = query.where(models.AuditEntry.at < datetime.combine(until + timedelta(days=1), time.min,
+                                                                    tzinfo=timezone.utc))
+    if limit:
+        query = query.limit(limit)
+    return [
+        AuditRow(e.id, e.at if e.at.tzinfo else e.at.replace(tzinfo=timezone.utc), e.username, e.role, patient_mrn,
+                 e.action, e.detail, e.address)
+        for e, patient_mrn in session.execute(query)
+    ]
