@@ -83,12 +83,12 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def migrate(url: str) -> None:
-    """Create the schema or bring it to the newest migration; safe to run on every start."""
+def migrate(url: str, revision: str = "head") -> None:
+    """Create the schema or bring it to the newest migration (or ``revision``); safe on every start."""
     config = alembic_config(url)
     with engine_for(url).begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def current_revision(url: str) -> str | None:
