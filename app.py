@@ -8,8 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages.registry import CONSULT_PAGE, PAGES
 from pages.workspace import current_actor, sign_out
-from tracker.access import ADMIN, CLINICIAN, PATIENT
 from tracker.database import initialize
 
 st.set_page_config(page_title="Regrowth Tracker", page_icon="🌱", layout="wide")
@@ -24,23 +24,6 @@ def _database_ready() -> bool:
 _database_ready()
 HERE = Path(__file__).parent
 
-# (file, title, icon, roles) in menu order.
-PAGES = (
-    ("pages/patients.py", "Patients", "👥", (CLINICIAN, ADMIN)),
-    ("pages/schedule.py", "Schedule", "📅", (CLINICIAN, ADMIN)),
-    ("pages/new_patient.py", "New patient", "➕", (CLINICIAN, ADMIN)),
-    ("pages/patient_record.py", "Patient record", "🗂️", (CLINICIAN, ADMIN)),
-    ("pages/log_visit.py", "Log visit", "📷", (CLINICIAN, ADMIN)),
-    ("pages/log_session.py", "Log treatment session", "💉", (CLINICIAN, ADMIN)),
-    ("pages/progress.py", "Progress", "📈", (CLINICIAN, ADMIN, PATIENT)),
-    ("pages/photos.py", "Photos", "🖼️", (CLINICIAN, ADMIN, PATIENT)),
-    ("pages/lot_lookup.py", "Lot lookup", "🔎", (CLINICIAN, ADMIN)),
-    ("pages/protocols.py", "Protocols", "📐", (ADMIN,)),
-    ("pages/accounts.py", "Accounts", "🔑", (ADMIN,)),
-    ("pages/audit_trail.py", "Audit trail", "🧾", (ADMIN,)),
-)
-
-
 def pages_for(role: str) -> list:
     return [
         st.Page(file, title=title, icon=icon)
@@ -54,7 +37,7 @@ if actor is None:
     navigation = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon="🔐")], position="hidden")
 elif st.session_state.get("consult"):
     # Consult mode: one screen for the patient, no menu, no other patient anywhere.
-    navigation = st.navigation([st.Page("pages/progress.py", title="Consult")], position="hidden")
+    navigation = st.navigation([st.Page(CONSULT_PAGE, title="Consult")], position="hidden")
 else:
     navigation = st.navigation(pages_for(actor.role))
     with st.sidebar:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from typing import Any, Callable, TypeVar
 
@@ -49,9 +50,24 @@ def current_actor() -> Actor | None:
 
 
 def require_actor() -> Actor:
+    """The signed-in actor, allowed on the calling page; otherwise the page stops here.
+
+    ``app.py`` registers only the pages a role may use, but Streamlit can still run a page script
+    directly (its ``pages/`` folder convention), so each page checks again against the same table.
+    In consult mode only the consult screen may run.
+    """
+    from pages.registry import is_consult_page, roles_for
+
     actor = current_actor()
     if actor is None:
         st.warning("Please sign in.")
+        st.stop()
+    page_file = sys._getframe(1).f_globals.get("__file__", "")
+    if actor.role not in roles_for(page_file):
+        st.error("This page is not available to your account.")
+        st.stop()
+    if st.session_state.get("consult") and not is_consult_page(page_file):
+        st.error("The consult screen is open: end the consult first.")
         st.stop()
     return actor
 

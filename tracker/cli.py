@@ -30,24 +30,30 @@ def cmd_init(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from tracker.demo import load_demo
+    from tracker.demo import MRN_PREFIX, load_demo
+    from tracker.demo_accounts import demo_accounts_banner, ensure_demo_accounts
 
     if args.if_empty and _patient_count() > 0:
-        print("The database already holds patients: demo data not loaded.")
+        if _patient_count(MRN_PREFIX):
+            print(demo_accounts_banner(ensure_demo_accounts()))
+        else:
+            print("The database already holds patients: demo data not loaded.")
         return 0
-    result = load_demo(with_photos=not args.no_photos)
-    print(result.summary() if hasattr(result, "summary") else result)
+    print(load_demo(with_photos=not args.no_photos).summary())
+    print(demo_accounts_banner(ensure_demo_accounts()))
     return 0
 
 
-def _patient_count() -> int:
+def _patient_count(mrn_prefix: str = "") -> int:
     from sqlalchemy import func, select
 
     from db import models
     from tracker.database import transaction
 
     with transaction() as session:
-        return session.scalar(select(func.count(models.Patient.id))) or 0
+        return session.scalar(
+            select(func.count(models.Patient.id)).where(models.Patient.mrn.like(f"{mrn_prefix}%"))
+        ) or 0
 
 
 def cmd_import(args) -> int:
@@ -146,6 +152,23 @@ def cmd_audit_verify(args) -> int:
     return 1
 
 
+def cmd_backup(args) -> int:
+    from tracker.access import command_line_actor
+    from tracker.backup import backup
+
+    print(backup(args.destination, command_line_actor("backup")).summary())
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from tracker.access import command_line_actor
+    from tracker.backup import restore
+
+    result = restore(args.source, command_line_actor("restore"))
+    print(f"Restored {sum(result.rows.values())} rows and {result.files} files from {result.folder}.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tracker", description="Regrowth Tracker administration")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
@@ -173,6 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="database ↔ photo store consistency")
     check.add_argument("--repair", action="store_true", help="remove files left by interrupted ingests")
     check.set_defaults(run=cmd_check)
+
+    backup = commands.add_parser("backup", help="consistent snapshot of database and photos (app may run)")
+    backup.add_argument("destination", help="a new or empty folder")
+    backup.set_defaults(run=cmd_backup)
+    restore = commands.add_parser("restore", help="restore a backup into a new, empty installation")
+    restore.add_argument("source")
+    restore.set_defaults(run=cmd_restore)
 
     user = commands.add_parser("user", help="accounts").add_subparsers(dest="user_command", required=True)
     add = user.add_parser("add", help="create an account (prompts for the password)")
