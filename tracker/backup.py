@@ -97,9 +97,10 @@ def backup(destination: str | Path, actor: Actor, url: str | None = None) -> Bac
     tables_dir.mkdir(parents=True, exist_ok=True)
     taken_at = datetime.now(timezone.utc)
     with session_factory(url)() as session:
-        if session.bind.dialect.name == "postgresql":
-            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         with session.begin():
+            if session.bind.dialect.name == "postgresql":
+                # One snapshot for every table, as the first statement of the transaction.
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             revision = session.execute(text("select version_num from alembic_version")).scalar()
             rows, keys = _snapshot(session, tables_dir)
     store = photo_store()
