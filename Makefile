@@ -17,14 +17,19 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-# Debian's Chromium for the browser tests and the PDF report's chart rendering.
+# Debian packages the tests and reports need: Chromium (browser tests), poppler-utils (PDF to PNG),
+# DejaVu (report font) and Noto emoji (status badges in headless screenshots). Installed when missing.
+DEBIAN_NEEDS := /usr/bin/chromium:chromium /usr/bin/pdftoppm:poppler-utils \
+	/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core \
+	/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf:fonts-noto-color-emoji
+
 chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  echo "Installing Debian's chromium (browser tests, report charts)…"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null \
-	  || echo "WARNING: could not install chromium; browser tests will be skipped"; \
+	@missing=""; for need in $(DEBIAN_NEEDS); do [ -e "$${need%%:*}" ] || missing="$$missing $${need#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	  || echo "WARNING: could not install$$missing; browser tests will say they were skipped"; \
 	fi
-	@command -v pdftoppm >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null || true
 
 run: install chromium
 	$(PY) -m tracker init

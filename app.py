@@ -12,7 +12,7 @@ from pages.registry import CONSULT_PAGE, PAGES
 from pages.workspace import current_actor, sign_out
 from tracker.database import initialize
 
-st.set_page_config(page_title="Regrowth Tracker", page_icon="🌱", layout="wide")
+st.set_page_config(page_title="Regrowth Tracker", page_icon=":material/spa:", layout="wide")
 
 
 @st.cache_resource(show_spinner=False)
@@ -34,7 +34,7 @@ def pages_for(role: str) -> list:
 
 actor = current_actor()
 if actor is None:
-    navigation = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon="🔐")], position="hidden")
+    navigation = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/lock:")], position="hidden")
 elif st.session_state.get("consult"):
     # Consult mode: one screen for the patient, no menu, no other patient anywhere.
     navigation = st.navigation([st.Page(CONSULT_PAGE, title="Consult")], position="hidden")

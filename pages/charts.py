@@ -77,18 +77,21 @@ def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, la
         figure.add_trace(go.Scatter(
             x=[bar.start_month, bar.end_month], y=[row, row], mode="lines", yaxis="y2",
             line={"width": 8, "color": "#e67e22" if kind == "active" else "#7f8c8d"},
-            name=bar.label, hovertemplate=f"{bar.label}<extra></extra>", showlegend=False,
+            name=bar.label, hovertemplate="%{fullData.name}<extra></extra>", showlegend=False,
         ))
+        # The label sits on its bar (not as an axis tick) so long product names do not squeeze the chart.
+        figure.add_annotation(x=max(bar.start_month, -0.5), y=row, yref="y2", text=bar.label, showarrow=False,
+                              xanchor="left", yshift=11, font={"size": 12 if large else 10, "color": "#444444"})
     figure.update_layout(
-        height=560 if large else 440,
+        height=(620 if large else 500) if bars else (560 if large else 440),
         font={"size": 18 if large else 13},
         margin={"l": 60, "r": 20, "t": 40, "b": 50},
-        xaxis={"title": "months since first session", "range": [-0.5, chart.x_max], "dtick": 1},
-        yaxis={"title": f"change from baseline ({unit})", "domain": [0.22 if bars else 0.0, 1.0],
+        xaxis={"title": {"text": "months since first session", "standoff": 4}, "range": [-0.5, chart.x_max],
+               "dtick": 1},
+        yaxis={"title": f"change from baseline ({unit})", "domain": [0.34 if bars else 0.0, 1.0],
                "zeroline": True},
-        yaxis2={"domain": [0.0, 0.16], "showticklabels": True, "tickvals": list(range(len(bars))),
-                "ticktext": [bar.label for _, bar in bars], "range": [-0.7, max(len(bars), 1) - 0.3],
-                "showgrid": False} if bars else {"visible": False},
+        yaxis2={"domain": [0.0, 0.2], "showticklabels": False, "range": [-0.6, len(bars) - 0.2],
+                "showgrid": False, "zeroline": False, "title": "treatment & therapies"} if bars else {"visible": False},
         legend={"orientation": "h", "y": 1.08},
         hovermode="closest",
     )

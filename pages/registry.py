@@ -11,18 +11,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # (file, title, icon, roles) in menu order.
 PAGES = (
-    ("pages/patients.py", "Patients", "👥", (CLINICIAN, ADMIN)),
-    ("pages/schedule.py", "Schedule", "📅", (CLINICIAN, ADMIN)),
-    ("pages/new_patient.py", "New patient", "➕", (CLINICIAN, ADMIN)),
-    ("pages/patient_record.py", "Patient record", "🗂️", (CLINICIAN, ADMIN)),
-    ("pages/log_visit.py", "Log visit", "📷", (CLINICIAN, ADMIN)),
-    ("pages/log_session.py", "Log treatment session", "💉", (CLINICIAN, ADMIN)),
-    ("pages/progress.py", "Progress", "📈", (CLINICIAN, ADMIN, PATIENT)),
-    ("pages/photos.py", "Photos", "🖼️", (CLINICIAN, ADMIN, PATIENT)),
-    ("pages/lot_lookup.py", "Lot lookup", "🔎", (CLINICIAN, ADMIN)),
-    ("pages/protocols.py", "Protocols", "📐", (ADMIN,)),
-    ("pages/accounts.py", "Accounts", "🔑", (ADMIN,)),
-    ("pages/audit_trail.py", "Audit trail", "🧾", (ADMIN,)),
+    ("pages/patients.py", "Patients", ":material/groups:", (CLINICIAN, ADMIN)),
+    ("pages/schedule.py", "Schedule", ":material/event:", (CLINICIAN, ADMIN)),
+    ("pages/new_patient.py", "New patient", ":material/person_add:", (CLINICIAN, ADMIN)),
+    ("pages/patient_record.py", "Patient record", ":material/folder_shared:", (CLINICIAN, ADMIN)),
+    ("pages/log_visit.py", "Log visit", ":material/photo_camera:", (CLINICIAN, ADMIN)),
+    ("pages/log_session.py", "Log treatment session", ":material/vaccines:", (CLINICIAN, ADMIN)),
+    ("pages/progress.py", "Progress", ":material/show_chart:", (CLINICIAN, ADMIN, PATIENT)),
+    ("pages/photos.py", "Photos", ":material/photo_library:", (CLINICIAN, ADMIN, PATIENT)),
+    ("pages/lot_lookup.py", "Lot lookup", ":material/search:", (CLINICIAN, ADMIN)),
+    ("pages/protocols.py", "Protocols", ":material/tune:", (ADMIN,)),
+    ("pages/accounts.py", "Accounts", ":material/key:", (ADMIN,)),
+    ("pages/audit_trail.py", "Audit trail", ":material/receipt_long:", (ADMIN,)),
 )
 CONSULT_PAGE = "pages/progress.py"
 

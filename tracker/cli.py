@@ -39,7 +39,7 @@ def cmd_demo(args) -> int:
         else:
             print("The database already holds patients: demo data not loaded.")
         return 0
-    print(load_demo(with_photos=not args.no_photos).summary())
+    print(load_demo(with_photos=not args.no_photos, limit=args.limit).summary())
     print(demo_accounts_banner(ensure_demo_accounts()))
     return 0
 
@@ -179,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="load the fictional demo clinic (idempotent)")
     demo.add_argument("--no-photos", action="store_true", help="skip generating demo photos")
     demo.add_argument("--if-empty", action="store_true", help="only when the database has no patients yet")
+    demo.add_argument("--limit", type=int, default=None, help="only the first N demo patients (quick tests)")
     demo.set_defaults(run=cmd_demo)
 
     importer = commands.add_parser("import", help="import the clinic's spreadsheets (CSV or XLSX)")

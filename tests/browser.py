@@ -1,0 +1,125 @@
+"""Real-browser test support: ``streamlit run`` on a free localhost port with a fresh data dir, and
+Debian's Chromium driven by Playwright (headless). Screenshots go to ``test-artifacts/`` (git-ignored).
+
+Browser tests are skipped, saying why, when ``/usr/bin/chromium`` is missing (``make test`` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+# Flags the workplace's closed network needs (no background calls home) and root needs (no sandbox).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+def require_chromium() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("browser test skipped: /usr/bin/chromium is not installed (make test installs it)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        pytest.skip("browser test skipped: playwright is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(data_dir: Path, env_extra: dict | None = None) -> Iterator[str]:
+    """A real ``streamlit run app.py`` on localhost; yields its base URL; always stopped afterwards."""
+    port = free_port()
+    env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir), **(env_extra or {})}
+    env.pop("DATABASE_URL", None) if "DATABASE_URL" not in (env_extra or {}) else None
+    log = open(data_dir.parent / f"streamlit-{port}.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError(f"streamlit did not start; see {log.name}")
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@contextmanager
+def browser_page(viewport=(1400, 1000)) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                      accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.dialogs = dialogs  # any alert() would land here: the XSS test asserts it stays empty
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def shot(page, journey: str, step: str) -> Path:
+    folder = ARTIFACTS / journey
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{re.sub(r'[^a-z0-9_-]+', '-', step.lower())}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def wait_idle(page) -> None:
+    """Wait until Streamlit has finished the current script run."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(300)
+
+
+def sign_in(page, base: str, username: str, password: str) -> None:
+    page.goto(base)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    wait_idle(page)
+    page.get_by_text(f"Signed in as").wait_for()
