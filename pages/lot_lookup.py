@@ -1,0 +1,76 @@
+"""Lot lookup: every patient and session that received a lot, for a recall in one step.
+
+The search runs once per "Look up" (one audited view) and its plain result is kept in the session so
+that the page can be redrawn without searching again. The CSV is built only when the download button is
+clicked (``tracker.lots.export_lot_csv`` searches again and audits the export).
+"""
+
+import logging
+
+import streamlit as st
+
+from pages.workspace import call, require_actor
+from tracker.errors import TrackerError
+from tracker.lots import MAX_LOT_LENGTH, LotSearch, csv_file_name, export_lot_csv, sessions_with_lot
+
+log = logging.getLogger("regrowth")
+RESULT = "lot_lookup_result"
+
+actor = require_actor()
+st.title("Lot lookup")
+st.caption("Find every patient and session that received a lot. Upper and lower case are treated alike.")
+
+with st.form("lot_lookup", clear_on_submit=False):
+    lot = st.text_input("Lot number", key="lot_query", max_chars=MAX_LOT_LENGTH)
+    partial = st.checkbox("Also find lot numbers that contain this text", key="lot_partial")
+    submitted = st.form_submit_button("Look up", type="primary")
+
+if submitted:
+    st.session_state.pop(RESULT, None)
+    found = call(sessions_with_lot, actor, lot, partial=partial)
+    if found is not None:
+        st.session_state[RESULT] = found
+
+result = st.session_state.get(RESULT)
+if isinstance(result, LotSearch):
+    match = "lot numbers containing" if result.partial else "lot number (exact)"
+    st.text(f"Searched {match}: {result.lot}")
+    if result.sessions:
+        st.success(f"{len(result.sessions)} sessions, {result.patient_count} patients.")
+        st.dataframe(
+            [
+                {
+                    "MRN": s.mrn,
+                    "Name": s.full_name,
+                    "Session date": s.session_date,
+                    "Product": s.product,
+                    "Treatment": s.treatment,
+                    "Volume (mL)": s.volume_ml,
+                    "Lot number": s.lot_number,
+                }
+                for s in result.sessions
+            ],
+            hide_index=True, key="lot_results",
+        )
+    else:
+        st.info("No session on record received this lot.")
+    if result.excluded_deleted:
+        st.caption(f"{result.excluded_deleted} deleted sessions (or sessions of deleted patient records) matched "
+                   "and are not shown.")
+
+    if result.sessions:
+        def _csv(lot: str = result.lot, partial: bool = result.partial) -> bytes:
+            """Built when the button is clicked, on a thread of its own: errors cannot use st.error here."""
+            try:
+                return export_lot_csv(actor, lot, partial=partial).data
+            except TrackerError as error:
+                raise RuntimeError(str(error)) from None
+            except Exception:
+                log.exception("lot CSV export failed")
+                raise RuntimeError("The export failed; nothing was exported.") from None
+
+        st.download_button(
+            "Download CSV", data=_csv, file_name=csv_file_name(result.lot), mime="text/csv",
+            on_click="ignore", key="lot_download",
+            help="The file is built when you click; the export is recorded in the audit trail.",
+        )

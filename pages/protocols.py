@@ -1,0 +1,160 @@
+"""Protocols (admins): the expected band, milestone windows and evidence note of each protocol.
+
+An edit starts from a snapshot of the version opened (kept in the session as plain data) and is saved
+against that version, so a change someone else saved meanwhile is never overwritten: the save is refused
+and the admin's typed edits stay on screen until they choose to load the latest version. Editor keys
+carry the protocol's name and version, so a saved edit starts a fresh editor on the new version.
+"""
+
+import pandas as pd
+import streamlit as st
+
+from pages.workspace import call, require_actor, show_error
+from tracker.access import ADMIN
+from tracker.errors import ValidationError
+from tracker.protocol_admin import (
+    MAX_NAME_LENGTH,
+    ProtocolDetail,
+    copy_protocol,
+    get_protocol,
+    list_protocols,
+    preview_band,
+    save_protocol,
+)
+
+SELECTED, PENDING, DRAFTS, FLASH, RESET_COPY = (
+    "protocols_selected", "protocols_pending_select", "protocols_drafts", "protocols_flash", "protocols_reset_copy",
+)
+BAND_COLUMNS = ("month", "low", "high")
+WINDOW_COLUMNS = ("name", "start_month", "end_month", "target_month")
+
+
+def snapshot(detail: ProtocolDetail) -> dict:
+    """The version being edited, as plain values."""
+    return {
+        "version": detail.version,
+        "band": [{"month": p.month, "low": p.low, "high": p.high} for p in detail.band],
+        "windows": [
+            {"name": w.name, "start_month": w.start_month, "end_month": w.end_month, "target_month": w.target_month}
+            for w in detail.windows
+        ],
+        "note": detail.evidence_note,
+    }
+
+
+def rows(table: pd.DataFrame) -> list[dict]:
+    return table.to_dict("records")
+
+
+actor = require_actor()
+if actor.role != ADMIN:
+    st.error("Only administrators manage protocols.")
+    st.stop()
+
+st.title("Protocols")
+flash = st.session_state.pop(FLASH, None)
+if flash:
+    st.success(flash)
+
+protocols = call(list_protocols, actor)
+if protocols is None:
+    st.stop()
+st.dataframe(
+    [
+        {"Protocol": p.name, "Version": p.version, "Patients linked": p.patients, "Band points": p.band_points,
+         "Milestone windows": p.windows, "Created by": p.created_by or ""}
+        for p in protocols
+    ],
+    hide_index=True, key="protocols_table",
+)
+st.caption("Patients with no protocol linked follow the built-in default course, which this page does not change.")
+
+names = [p.name for p in protocols]
+pending = st.session_state.pop(PENDING, None)
+if pending in names:
+    st.session_state[SELECTED] = pending
+name = st.selectbox("Protocol to view or edit", names, key=SELECTED)
+
+detail = call(get_protocol, actor, name) if name else None
+if detail is not None:
+    drafts: dict = st.session_state.setdefault(DRAFTS, {})
+    draft = drafts.get(detail.name)
+    if draft is None:
+        draft = drafts[detail.name] = snapshot(detail)
+    if detail.version != draft["version"]:
+        st.warning(
+            f"Someone saved version {detail.version} of this protocol after you opened version {draft['version']}. "
+            "Your edits below are still based on the older version and cannot be saved over theirs."
+        )
+        if st.button("Load the latest version (discard my edits)", key="protocols_reload"):
+            drafts.pop(detail.name, None)
+            st.rerun()
+
+    suffix = f"{detail.name}::{draft['version']}"
+    st.caption(f"Version {draft['version']} · {detail.patients} patient records linked.")
+
+    st.subheader("Expected band")
+    st.caption("Change from the patient's own baseline in hairs/cm², at months after the first session; "
+               "linear in between, flat after the last point. The first point must be month 0.")
+    band_table = st.data_editor(
+        pd.DataFrame(draft["band"], columns=list(BAND_COLUMNS)),
+        num_rows="dynamic", hide_index=True, key=f"protocol_band::{suffix}",
+        column_config={
+            "month": st.column_config.NumberColumn("Month", min_value=0, step=0.5, required=True),
+            "low": st.column_config.NumberColumn("Low (hairs/cm²)", required=True),
+            "high": st.column_config.NumberColumn("High (hairs/cm²)", required=True),
+        },
+    )
+
+    st.subheader("Milestone windows")
+    st.caption("Whole calendar months after the first session; the visit closest to the target month is used.")
+    window_table = st.data_editor(
+        pd.DataFrame(draft["windows"], columns=list(WINDOW_COLUMNS)),
+        num_rows="dynamic", hide_index=True, key=f"protocol_windows::{suffix}",
+        column_config={
+            "name": st.column_config.TextColumn("Name", max_chars=60, required=True),
+            "start_month": st.column_config.NumberColumn("Start month", min_value=0, step=1, required=True),
+            "end_month": st.column_config.NumberColumn("End month", min_value=0, step=1, required=True),
+            "target_month": st.column_config.NumberColumn("Target month", min_value=0, step=1, required=True),
+        },
+    )
+
+    note = st.text_area(
+        "Evidence note (required)", value=draft["note"], key=f"protocol_note::{suffix}", height=120,
+        help="What the band and windows are based on, and how strong that evidence is.",
+    )
+
+    st.subheader("Band preview")
+    try:
+        preview = preview_band(rows(band_table))
+    except ValidationError as error:
+        show_error(error)
+    else:
+        st.dataframe(
+            [{"Month": p.month, "Low (hairs/cm²)": p.low, "High (hairs/cm²)": p.high} for p in preview],
+            hide_index=True, key="protocols_preview",
+        )
+
+    if st.button("Save changes", type="primary", key="protocols_save"):
+        saved = call(save_protocol, actor, detail.name, rows(band_table), rows(window_table), note,
+                     expected_version=draft["version"])
+        if saved is not None:
+            drafts.pop(detail.name, None)
+            st.session_state[FLASH] = f"Saved: the protocol is now at version {saved.version}."
+            st.rerun()
+
+st.divider()
+st.subheader("New protocol")
+if st.session_state.pop(RESET_COPY, False):
+    st.session_state.pop("protocol_copy_name", None)
+with st.form("protocol_copy", clear_on_submit=False):
+    source = st.selectbox("Copy band, windows and evidence note from", names, key="protocol_copy_source")
+    new_name = st.text_input("Name of the new protocol", key="protocol_copy_name", max_chars=MAX_NAME_LENGTH)
+    create = st.form_submit_button("Create protocol")
+if create:
+    created = call(copy_protocol, actor, source, new_name)
+    if created is not None:
+        st.session_state[PENDING] = created.name
+        st.session_state[RESET_COPY] = True
+        st.session_state[FLASH] = "Protocol created as a copy. Adjust its band, windows and evidence note below."
+        st.rerun()
