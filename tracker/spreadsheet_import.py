@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from db import models
 from tracker import audit
+from tracker.clinical import DEFAULT_PROTOCOL_NAME
 from tracker.database import transaction
 from tracker.errors import ConflictError, ValidationError
 from tracker.spreadsheets import Sheet, SheetRow, read_sheet
@@ -517,11 +518,13 @@ def _write(session: Session, actor: str, patients: list[_Patient], known: dict[s
            sessions: list[_Session], measurements: list[_Measurement],
            open_visits: dict[tuple[str, date], models.Visit]) -> int:
     """Adds the new records; returns the number of visits created."""
+    # Imported patients follow the clinic's stored default protocol, as patients created on the page do.
+    default_protocol = session.scalar(select(models.Protocol.id).where(models.Protocol.name == DEFAULT_PROTOCOL_NAME))
     try:
         for patient in patients:
             known[patient.mrn] = models.Patient(
                 mrn=patient.mrn, full_name=patient.full_name, sex=patient.sex, birth_date=patient.birth_date,
-                condition=patient.condition, created_by=actor,
+                condition=patient.condition, protocol_id=default_protocol, created_by=actor,
             )
             session.add(known[patient.mrn])
         session.flush()
