@@ -1,0 +1,156 @@
+"""Log treatment session: date, treatment, product and lot, volume, areas, batch documents, the
+pre-session checklist and adverse events; after saving, the NSAID-free span and the next-session window.
+
+One service call saves everything (``tracker.treatment_sessions.log_session``); the dates shown after
+saving come from it (computed by ``tracker.milestones``), never from arithmetic here. The form belongs to
+one patient: choosing another patient starts a fresh form.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Callable
+
+import pandas as pd
+import streamlit as st
+
+from pages.workspace import MRN, call, plain, require_actor, select_patient, selected_mrn
+from tracker.clinical import TREATMENTS
+from tracker.errors import TrackerError, ValidationError
+from tracker.treatment_sessions import (
+    PRE_SESSION_CHECKS,
+    DocumentUpload,
+    SessionEntry,
+    SessionSaved,
+    log_session,
+    session_form_defaults,
+)
+from tracker.visits import find_patients
+
+DOCUMENT_TYPES = ["pdf", "jpg", "jpeg", "png", "tif", "tiff", "webp", "heic", "heif"]
+TREATMENT_LABELS = {"exosome": "Exosome", "prp": "PRP", "other": "Other"}
+FORM_FOR, ROUND, SAVED = "session_form_for", "session_round", "session_saved"
+
+
+def _as_plain_text(service: Callable[..., Any]) -> Callable[..., Any]:
+    """The service, with its error messages escaped: they quote what was typed (file names, lots)."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return service(*args, **kwargs)
+        except ValidationError as error:
+            raise ValidationError(plain(str(error)), [plain(p) for p in error.problems]) from error
+        except TrackerError as error:
+            raise type(error)(plain(str(error))) from error
+
+    run.__name__ = getattr(service, "__name__", "service")
+    return run
+
+
+def _start_form(mrn: str, areas: str, treatment: str | None, product: str) -> None:
+    """A fresh form for ``mrn``: forget every value typed for anyone (or for the session just saved)."""
+    for key in [k for k in st.session_state if str(k).startswith("session_") and k not in (SAVED, ROUND)]:
+        del st.session_state[key]
+    st.session_state[FORM_FOR] = mrn
+    st.session_state["session_areas"] = areas
+    st.session_state["session_treatment"] = treatment if treatment in TREATMENTS else TREATMENTS[0]
+    st.session_state["session_product"] = product
+    st.session_state[ROUND] = st.session_state.get(ROUND, 0) + 1  # a new, empty document uploader
+
+
+def _choose_patient(actor) -> None:
+    st.info("Choose the patient whose treatment session you are logging.")
+    query = st.text_input("Find a patient by MRN or name", key="pick_session_query")
+    choices = call(_as_plain_text(find_patients), actor, query) or []
+    if not choices:
+        st.write("No patient matches.")
+        st.stop()
+    picked = st.selectbox(
+        "Patient", choices, key="pick_session_patient",
+        format_func=lambda c: f"{c.full_name} · MRN {c.mrn} · born {c.birth_date.isoformat()}",
+    )
+    if st.button("Log a session for this patient", key="pick_session_go", type="primary"):
+        select_patient(picked.mrn)
+        st.rerun()
+    st.stop()
+
+
+def _show_saved(saved: SessionSaved) -> None:
+    lot = f", lot {saved.lot_number}" if saved.lot_number else ""
+    st.success(plain(f"{TREATMENT_LABELS[saved.treatment]} session of {saved.date.isoformat()} saved{lot}."))
+    for warning in saved.warnings:
+        st.warning(warning)
+    span = saved.nsaid_free
+    st.info(f"Avoid aspirin and ibuprofen (NSAIDs) from {span.start.isoformat()} until {span.end.isoformat()}.")
+    if saved.next_session_window is not None:
+        window = saved.next_session_window
+        st.info(f"Next session window: {window.start.isoformat()} to {window.end.isoformat()}.")
+    if saved.documents:
+        st.dataframe(
+            pd.DataFrame([
+                {"Batch document": d.file_name, "Type": d.media_type, "Size (KB)": round(d.size_bytes / 1024, 1)}
+                for d in saved.documents
+            ]),
+            hide_index=True,
+        )
+
+
+actor = require_actor()
+st.title("Log treatment session")
+mrn = selected_mrn()
+if mrn is None:
+    _choose_patient(actor)
+
+defaults = call(_as_plain_text(session_form_defaults), actor, mrn)
+if defaults is None:
+    if st.button("Choose another patient", key="pick_session_other"):
+        st.session_state.pop(MRN, None)
+        st.query_params.pop(MRN, None)
+        st.rerun()
+    st.stop()
+if st.session_state.get(FORM_FOR) != defaults.mrn:
+    _start_form(defaults.mrn, defaults.areas, defaults.last_treatment, defaults.last_product)
+
+st.subheader(plain(f"{defaults.full_name} · MRN {defaults.mrn}"))
+if defaults.last_session_date:
+    st.caption(f"Last session: {defaults.last_session_date.isoformat()}")
+
+saved = st.session_state.get(SAVED)
+if isinstance(saved, SessionSaved) and saved.mrn == defaults.mrn:
+    _show_saved(saved)
+
+with st.form("log_session", clear_on_submit=False):
+    session_date = st.date_input("Session date", value=date.today(), min_value=date(1900, 1, 1),
+                                 format="YYYY-MM-DD", key="session_date")
+    treatment = st.selectbox("Treatment", TREATMENTS, format_func=TREATMENT_LABELS.get, key="session_treatment")
+    product = st.text_input("Product", key="session_product")
+    lot_number = st.text_input("Lot / batch number (required for exosome)", key="session_lot")
+    volume = st.number_input("Volume (ml)", value=None, step=0.5, key="session_volume")
+    areas = st.text_input("Areas treated", key="session_areas")
+    files = st.file_uploader(
+        "Batch documents (screening certificates: PDF or image)", type=DOCUMENT_TYPES,
+        accept_multiple_files=True, key=f"session_documents_{st.session_state[ROUND]}",
+    )
+    st.markdown("**Pre-session checklist** (an unticked item is recorded as not confirmed)")
+    checklist = {key: st.checkbox(label, key=f"session_check_{key}") for key, label in PRE_SESSION_CHECKS.items()}
+    adverse_events = st.text_area("Adverse events", key="session_adverse_events")
+    notes = st.text_area("Notes", key="session_notes")
+    submitted = st.form_submit_button("Save session", type="primary")
+
+if submitted:
+    entry = SessionEntry(
+        date=session_date, treatment=treatment, product=product, lot_number=lot_number, volume_ml=volume,
+        areas=areas, checklist=checklist, adverse_events=adverse_events, notes=notes,
+    )
+    documents = [DocumentUpload(f.name, f.getvalue()) for f in files or []]
+    with st.spinner("Saving the session and storing its documents…"):
+        result = call(_as_plain_text(log_session), actor, defaults.mrn, entry, documents)
+    if result is not None:
+        st.session_state[SAVED] = result
+        st.session_state[FORM_FOR] = None  # the next run starts a fresh form
+        st.rerun()
+
+if st.button("Choose another patient", key="pick_session_other"):
+    st.session_state.pop(MRN, None)
+    st.query_params.pop(MRN, None)
+    st.rerun()

@@ -1,0 +1,254 @@
+"""Log visit: density per site, a scale score, standard-view photos and capture conditions for the
+selected patient; after saving, where the visit puts the patient on the expected course.
+
+Everything is saved by one service call (``tracker.visits.log_visit``); this page only reads the form and
+draws. The form belongs to one patient: choosing another patient starts a fresh form, so a number typed
+for one patient can never be saved for another.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Callable
+
+import pandas as pd
+import streamlit as st
+
+from pages.workspace import MRN, call, plain, require_actor, select_patient, selected_mrn
+from tracker.clinical import SCALP_VIEWS
+from tracker.errors import TrackerError, ValidationError
+from tracker.milestones import AHEAD, BEHIND, NO_BASELINE, ON_TRACK
+from tracker.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry
+from tracker.visits import (
+    BASELINE_RECORDED,
+    CAPTURE_CHECKS,
+    VIEW_LABELS,
+    PhotoUpload,
+    SiteEntry,
+    VisitEntry,
+    VisitSaved,
+    find_patients,
+    log_visit,
+    visit_form_defaults,
+)
+
+PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif"]
+STATUS_LABELS = {
+    BASELINE_RECORDED: "Baseline recorded",
+    AHEAD: "Ahead of the expected band",
+    ON_TRACK: "On track",
+    BEHIND: "Behind the expected band",
+    NO_BASELINE: "No baseline for this site",
+}
+FORM_FOR, SITES, ROUND, SHOTS, SAVED = (
+    "visit_form_for", "visit_sites", "visit_round", "visit_camera_shots", "visit_saved",
+)
+
+
+def _as_plain_text(service: Callable[..., Any]) -> Callable[..., Any]:
+    """The service, with its error messages escaped: they quote what was typed (file names, lots)."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return service(*args, **kwargs)
+        except ValidationError as error:
+            raise ValidationError(plain(str(error)), [plain(p) for p in error.problems]) from error
+        except TrackerError as error:
+            raise type(error)(plain(str(error))) from error
+
+    run.__name__ = getattr(service, "__name__", "service")
+    return run
+
+
+def _start_form(mrn: str, sites: tuple[str, ...]) -> None:
+    """A fresh form for ``mrn``: forget every value typed for anyone (or for the visit just saved)."""
+    for key in [k for k in st.session_state if str(k).startswith("visit_") and k not in (SAVED, ROUND)]:
+        del st.session_state[key]
+    st.session_state[FORM_FOR] = mrn
+    st.session_state[SITES] = list(sites)
+    st.session_state[SHOTS] = []
+    st.session_state[ROUND] = st.session_state.get(ROUND, 0) + 1  # new upload widgets, empty
+
+
+def _choose_patient(actor) -> None:
+    st.info("Choose the patient whose visit you are logging.")
+    query = st.text_input("Find a patient by MRN or name", key="pick_visit_query")
+    choices = call(_as_plain_text(find_patients), actor, query) or []
+    if not choices:
+        st.write("No patient matches.")
+        st.stop()
+    picked = st.selectbox(
+        "Patient", choices, key="pick_visit_patient",
+        format_func=lambda c: f"{c.full_name} · MRN {c.mrn} · born {c.birth_date.isoformat()}",
+    )
+    if st.button("Log a visit for this patient", key="pick_visit_go", type="primary"):
+        select_patient(picked.mrn)
+        st.rerun()
+    st.stop()
+
+
+def _show_saved(saved: VisitSaved) -> None:
+    st.success(f"Visit of {saved.date.isoformat()} saved.")
+    if saved.sites:
+        rows = []
+        for site in saved.sites:
+            band = (
+                f"{site.expected_low:+.0f} to {site.expected_high:+.0f}"
+                if site.expected_low is not None and site.expected_high is not None else ""
+            )
+            change = ""
+            if site.change is not None:
+                change = f"{site.change:+.1f}"
+                if site.change_pct is not None:
+                    change += f" ({site.change_pct:+.0f}%)"
+            rows.append({
+                "Site": site.site,
+                "Density (hairs/cm²)": round(site.density, 1),
+                "Milestone": site.milestone_label or ("" if site.status == BASELINE_RECORDED else "Between milestones"),
+                "Change vs baseline (hairs/cm²)": change,
+                "Expected band (hairs/cm²)": band,
+                "Status": STATUS_LABELS.get(site.status, site.status),
+            })
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        if saved.day0 is None:
+            st.caption("No treatment session yet: this visit is the baseline; day 0 will be the first session.")
+        else:
+            st.caption(f"Day 0 (first session): {saved.day0.isoformat()}. Protocol: {plain(saved.protocol_name)}.")
+        if saved.evidence_note:
+            st.caption(plain(saved.evidence_note))
+    if saved.scale is not None:
+        if saved.scale.salt_score is not None:
+            st.write(f"SALT score: {saved.scale.salt_score:.1f}")
+        else:
+            st.write(plain(f"{SCALE_LABELS[saved.scale.scale]} stage: {saved.scale.stage}"))
+    if saved.photos:
+        st.write(f"{len(saved.photos)} photo(s) stored.")
+    if saved.photos and saved.capture_missing:
+        st.warning(
+            "Not confirmed when the photos were taken: " + ", ".join(m.lower() for m in saved.capture_missing)
+            + ". Comparisons with other visits may not be fair."
+        )
+
+
+def _camera(mrn: str) -> None:
+    """Camera shots are collected here, one view at a time, and saved with the form."""
+    shots: list[tuple[str, str, bytes]] = st.session_state[SHOTS]
+    if not st.toggle("Take photos with this device's camera", key="visit_use_camera"):
+        return
+    view = st.selectbox("View", SCALP_VIEWS, format_func=VIEW_LABELS.get, key="visit_camera_view")
+    shot = st.camera_input(f"{VIEW_LABELS[view]} photo", key=f"visit_camera_{st.session_state[ROUND]}_{len(shots)}")
+    if shot is not None and st.button("Add this photo to the visit", key="visit_camera_add"):
+        shots.append((view, f"camera-{view}-{len(shots) + 1}.jpg", shot.getvalue()))
+        st.rerun()
+    if shots:
+        st.caption("Camera photos to save: " + ", ".join(plain(name) for _view, name, _data in shots))
+        if st.button("Discard the camera photos", key="visit_camera_discard"):
+            shots.clear()
+            st.rerun()
+
+
+actor = require_actor()
+st.title("Log visit")
+mrn = selected_mrn()
+if mrn is None:
+    _choose_patient(actor)
+
+defaults = call(_as_plain_text(visit_form_defaults), actor, mrn)
+if defaults is None:
+    if st.button("Choose another patient", key="pick_visit_other"):
+        st.session_state.pop(MRN, None)
+        st.query_params.pop(MRN, None)
+        st.rerun()
+    st.stop()
+if st.session_state.get(FORM_FOR) != defaults.mrn:
+    _start_form(defaults.mrn, defaults.sites)
+
+st.subheader(plain(f"{defaults.full_name} · MRN {defaults.mrn}"))
+if defaults.last_visit_date:
+    st.caption(f"Last visit with measurements: {defaults.last_visit_date.isoformat()}")
+
+saved = st.session_state.get(SAVED)
+if isinstance(saved, VisitSaved) and saved.mrn == defaults.mrn:
+    _show_saved(saved)
+
+# Outside the form, because they change what the form shows: the scale, extra sites, the camera.
+scale = st.selectbox("Scale", defaults.scales, format_func=SCALE_LABELS.get, key="visit_scale")
+with st.expander("Add a measured site"):
+    new_site = st.text_input("Site name (for example frontal or left_temporal)", key="visit_new_site")
+    if st.button("Add site", key="visit_add_site") and new_site.strip():
+        name = "_".join(new_site.strip().lower().split())
+        if name not in st.session_state[SITES]:
+            st.session_state[SITES].append(name)
+        st.rerun()
+_camera(defaults.mrn)
+
+round_ = st.session_state[ROUND]
+with st.form("log_visit", clear_on_submit=False):
+    visit_date = st.date_input("Visit date", value=date.today(), min_value=date(1900, 1, 1),
+                               format="YYYY-MM-DD", key="visit_date")
+
+    st.markdown("**Density and hair metrics per site** (leave a site blank if it was not measured)")
+    site_values: list[SiteEntry] = []
+    for site in st.session_state[SITES]:
+        density_col, shaft_col, terminal_col, anagen_col = st.columns(4)
+        site_values.append(SiteEntry(
+            site=site,
+            density=density_col.number_input(plain(f"{site}: density (hairs/cm²)"), value=None, step=1.0,
+                                             key=f"visit_density_{site}"),
+            shaft_diameter_um=shaft_col.number_input("Shaft diameter (µm)", value=None, step=1.0,
+                                                     key=f"visit_shaft_{site}"),
+            terminal_pct=terminal_col.number_input("Terminal hairs (%)", value=None, step=1.0,
+                                                   key=f"visit_terminal_{site}"),
+            anagen_pct=anagen_col.number_input("Anagen (%)", value=None, step=1.0, key=f"visit_anagen_{site}"),
+        ))
+
+    st.markdown(f"**{SCALE_LABELS[scale]}**")
+    if scale == SALT:
+        st.caption("Percentage of hair lost in each region; SALT = vertex × 0.40 + posterior × 0.24 + "
+                   "left × 0.18 + right × 0.18 (0 = no loss, 100 = total loss).")
+        salt_columns = st.columns(4)
+        salt = {
+            region: column.number_input(f"{label} % loss", value=None, step=1.0, key=f"visit_salt_{region}")
+            for column, (region, label) in zip(salt_columns, SALT_REGIONS)
+        }
+        scale_entry = ScaleEntry(SALT, vertex_pct=salt["vertex"], posterior_pct=salt["posterior"],
+                                 left_pct=salt["left_side"], right_pct=salt["right_side"])
+    else:
+        stage = st.selectbox("Stage", ["", *defaults.stages[scale]], format_func=lambda s: s or "Not scored",
+                             key=f"visit_stage_{scale}")
+        scale_entry = ScaleEntry(scale, stage=stage or None)
+
+    st.markdown("**Photos per standard view**")
+    uploads: list[PhotoUpload] = []
+    view_columns = st.columns(3)
+    for index, view in enumerate(SCALP_VIEWS):
+        files = view_columns[index % 3].file_uploader(
+            VIEW_LABELS[view], type=PHOTO_TYPES, accept_multiple_files=True, key=f"visit_photos_{view}_{round_}",
+        )
+        uploads.extend(PhotoUpload(view, f.name, f.getvalue()) for f in files or [])
+
+    st.markdown("**Capture checklist**")
+    check_columns = st.columns(len(CAPTURE_CHECKS))
+    capture = {
+        key: column.checkbox(label, key=f"visit_check_{key}")
+        for column, (key, label) in zip(check_columns, CAPTURE_CHECKS.items())
+    }
+    device = st.text_input("Camera or device", key="visit_device")
+    notes = st.text_area("Notes", key="visit_notes")
+    submitted = st.form_submit_button("Save visit", type="primary")
+
+if submitted:
+    uploads.extend(PhotoUpload(view, name, data) for view, name, data in st.session_state[SHOTS])
+    entry = VisitEntry(date=visit_date, sites=tuple(site_values), scale=scale_entry, capture=capture,
+                       device=device, notes=notes)
+    with st.spinner("Saving the visit and storing its photos…"):
+        result = call(_as_plain_text(log_visit), actor, defaults.mrn, entry, uploads)
+    if result is not None:
+        st.session_state[SAVED] = result
+        st.session_state[FORM_FOR] = None  # the next run starts a fresh form (sites from this visit)
+        st.rerun()
+
+if st.button("Choose another patient", key="pick_visit_other"):
+    st.session_state.pop(MRN, None)
+    st.query_params.pop(MRN, None)
+    st.rerun()

@@ -1,0 +1,357 @@
+"""The "Log visit" and "Log treatment session" pages, driven through the real entry script with AppTest.
+
+Streamlit 1.67's AppTest can stage uploads (``file_uploader(...).upload``) and camera shots, so photos and
+batch documents go through the pages as a browser would send them.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from db import models
+from tracker.access import Actor
+from tracker.calendar_months import add_months
+from tracker.database import transaction
+from tracker.treatment_sessions import SessionEntry, log_session
+from tracker.visits import SiteEntry, VisitEntry, log_visit
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+CLINICIAN = Actor(username="dr.lee", role="clinician")
+SAVE_VISIT = "FormSubmitter:log_visit-Save visit"
+SAVE_SESSION = "FormSubmitter:log_session-Save session"
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def add_patient(url, mrn="RT-0001", *, full_name="Ana Souza", condition="androgenetic_alopecia",
+                target_areas="vertex, frontal", sex="female") -> int:
+    with transaction(url) as session:
+        patient = models.Patient(mrn=mrn, full_name=full_name, sex=sex, birth_date=date(1980, 5, 1),
+                                 condition=condition, target_areas=target_areas, created_by="test")
+        session.add(patient)
+        session.flush()
+        return patient.id
+
+
+def jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 80, 60)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def count(url, model) -> int:
+    with transaction(url) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def shown(text: str) -> str:
+    """What the reader sees of a Markdown string: the pages escape punctuation with backslashes."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def errors(at) -> str:
+    return shown("\n".join(e.value for e in at.error))
+
+
+def open_page(page: str, actor: Actor = CLINICIAN, mrn: str | None = "RT-0001") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state["actor"] = actor
+    if mrn:
+        at.session_state["mrn"] = mrn
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception
+    return at
+
+
+# --- Log visit --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["clinician", "admin"])
+def test_visit_page_renders_for_staff_with_sites_prefilled(clinic, role):
+    add_patient(clinic, full_name="Ana [Souza]")
+    at = open_page("pages/log_visit.py", Actor(username="dr.lee", role=role))
+    assert at.title[0].value == "Log visit"
+    assert shown(at.subheader[0].value) == "Ana [Souza] · MRN RT-0001"  # brackets shown, not a link
+    assert [w.key for w in at.number_input if w.key.startswith("visit_density_")] == [
+        "visit_density_vertex", "visit_density_frontal"]
+    assert len(at.file_uploader) == 6  # one per standard view
+    assert at.selectbox(key="visit_scale").value == "ludwig"
+
+
+@pytest.mark.parametrize("page", ["pages/log_visit.py", "pages/log_session.py"])
+def test_logging_pages_are_absent_for_a_patient_account(clinic, page):
+    patient_id = add_patient(clinic)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state["actor"] = Actor(username="ana", role="patient", patient_id=patient_id)
+    at.run()
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(page)
+
+
+def test_visit_page_without_a_patient_offers_a_search(clinic):
+    add_patient(clinic, "RT-0001", full_name="Ana Souza")
+    add_patient(clinic, "RT-0002", full_name="Bruno Lima")
+    at = open_page("pages/log_visit.py", mrn=None)
+    at.text_input(key="pick_visit_query").set_value("bruno").run()
+    assert at.selectbox(key="pick_visit_patient").value.mrn == "RT-0002"
+    at.button(key="pick_visit_go").click().run()
+    assert not at.exception
+    assert at.session_state["mrn"] == "RT-0002"
+    assert shown(at.subheader[0].value) == "Bruno Lima · MRN RT-0002"
+
+
+def test_visit_validation_lists_every_problem_and_keeps_what_was_typed(clinic):
+    add_patient(clinic)
+    at = open_page("pages/log_visit.py")
+    tomorrow = date.today() + timedelta(days=1)
+    at.date_input(key="visit_date").set_value(tomorrow)
+    at.number_input(key="visit_density_vertex").set_value(0)
+    at.number_input(key="visit_density_frontal").set_value(700)
+    at.number_input(key="visit_terminal_frontal").set_value(120)
+    at.selectbox(key="visit_stage_ludwig").set_value("II")
+    at.checkbox(key="visit_check_dry_hair").check()
+    at.text_area(key="visit_notes").set_value("Patient *reports* less shedding")
+    at.button(key=SAVE_VISIT).click().run()
+
+    assert not at.exception
+    text = errors(at)
+    assert f"visit date {tomorrow.isoformat()} is in the future" in text
+    assert "density at vertex 0 is out of range" in text
+    assert "density at frontal 700 is out of range" in text
+    assert "terminal % at frontal 120 is out of range" in text
+    # Everything typed is still there.
+    assert at.date_input(key="visit_date").value == tomorrow
+    assert at.number_input(key="visit_density_vertex").value == 0
+    assert at.number_input(key="visit_density_frontal").value == 700
+    assert at.number_input(key="visit_terminal_frontal").value == 120
+    assert at.selectbox(key="visit_stage_ludwig").value == "II"
+    assert at.checkbox(key="visit_check_dry_hair").value is True
+    assert at.text_area(key="visit_notes").value == "Patient *reports* less shedding"
+    assert count(clinic, models.Visit) == 0
+
+
+def test_visit_saved_from_the_page_with_a_photo_and_the_form_starts_afresh(clinic):
+    patient_id = add_patient(clinic)
+    at = open_page("pages/log_visit.py")
+    at.date_input(key="visit_date").set_value(date(2025, 3, 1))
+    at.number_input(key="visit_density_vertex").set_value(151.5)
+    at.number_input(key="visit_shaft_vertex").set_value(64)
+    at.selectbox(key="visit_stage_ludwig").set_value("II")
+    for check in ("dry_hair", "same_parting", "same_distance", "same_lighting"):
+        at.checkbox(key=f"visit_check_{check}").check()
+    at.text_area(key="visit_notes").set_value("baseline")
+    uploader = next(u for u in at.file_uploader if u.key.startswith("visit_photos_vertex_"))
+    uploader.upload("top.jpg", jpeg(), "image/jpeg")
+    at.button(key=SAVE_VISIT).click().run()
+
+    assert not at.exception, at.exception
+    assert not at.error
+    assert at.success[0].value == "Visit of 2025-03-01 saved."
+    outcome = at.dataframe[0].value
+    assert list(outcome["Site"]) == ["vertex"] and list(outcome["Status"]) == ["Baseline recorded"]
+    assert at.number_input(key="visit_density_vertex").value is None  # a fresh form
+    with transaction(clinic) as session:
+        visit = session.scalars(select(models.Visit)).one()
+        assert (visit.patient_id, visit.date, visit.notes, visit.created_by) == (
+            patient_id, date(2025, 3, 1), "baseline", "dr.lee")
+        assert visit.capture_conditions["dry_hair"] is True
+        (measurement,) = visit.measurements
+        assert (measurement.site, measurement.density_per_cm2, measurement.shaft_diameter_um) == ("vertex", 151.5, 64)
+        assert session.scalars(select(models.ScaleScore.stage)).one() == "II"
+        photo = session.scalars(select(models.Photo)).one()
+        assert (photo.view, photo.original_file_name) == ("vertex", "top.jpg")
+
+
+def test_visit_page_shows_the_milestone_status_at_once(clinic):
+    patient_id = add_patient(clinic, target_areas="vertex")
+    day0 = add_months(date.today(), -3)
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=day0 - timedelta(days=3), sites=(SiteEntry("vertex", 150.0),)))
+    log_session(CLINICIAN, "RT-0001", SessionEntry(date=day0, treatment="exosome", lot_number="L-1"))
+    at = open_page("pages/log_visit.py")
+    at.number_input(key="visit_density_vertex").set_value(162)  # +12: inside the 3-month band (≈ +5 … +20)
+    at.button(key=SAVE_VISIT).click().run()
+
+    assert not at.exception and not at.error
+    row = at.dataframe[0].value.iloc[0]
+    assert row["Milestone"] == "Early response (2–3 months)"
+    assert row["Change vs baseline (hairs/cm²)"] == "+12.0 (+8%)"
+    assert row["Status"] == "On track"
+    assert count(clinic, models.Visit) == 2
+    assert patient_id
+
+
+def test_salt_calculator_for_alopecia_areata(clinic):
+    add_patient(clinic, condition="alopecia_areata")
+    at = open_page("pages/log_visit.py")
+    assert at.selectbox(key="visit_scale").value == "salt"
+    for region, value in (("vertex", 10), ("posterior", 20), ("left_side", 30), ("right_side", 40)):
+        at.number_input(key=f"visit_salt_{region}").set_value(value)
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.exception and not at.error
+    assert "SALT score: 21.4" in [m.value for m in at.markdown]
+    with transaction(clinic) as session:
+        assert session.scalars(select(models.ScaleScore.salt_score)).one() == 21.4
+
+
+def test_salt_region_out_of_range_is_reported(clinic):
+    add_patient(clinic, condition="alopecia_areata")
+    at = open_page("pages/log_visit.py")
+    at.number_input(key="visit_salt_vertex").set_value(150)
+    at.button(key=SAVE_VISIT).click().run()
+    assert "SALT vertex (top) % hair loss 150 is out of range" in errors(at)
+    assert "posterior (back) % hair loss is required" in errors(at)
+    assert at.number_input(key="visit_salt_vertex").value == 150
+    assert count(clinic, models.ScaleScore) == 0
+
+
+def test_a_site_can_be_added(clinic):
+    add_patient(clinic)
+    at = open_page("pages/log_visit.py")
+    at.text_input(key="visit_new_site").set_value("Left temporal")
+    at.button(key="visit_add_site").click().run()
+    assert not at.exception
+    at.number_input(key="visit_density_left_temporal").set_value(120)
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.error
+    with transaction(clinic) as session:
+        assert session.scalars(select(models.DensityMeasurement.site)).all() == ["left_temporal"]
+
+
+def test_a_refused_photo_is_named_and_nothing_is_saved(clinic):
+    add_patient(clinic)
+    at = open_page("pages/log_visit.py")
+    at.number_input(key="visit_density_vertex").set_value(150)
+    uploader = next(u for u in at.file_uploader if u.key.startswith("visit_photos_occipital_"))
+    uploader.upload("[scan](x).jpg", b"%PDF-1.7 not a photo", "image/jpeg")
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.exception
+    assert 'Occipital photo: The file "[scan](x).jpg" is a PDF document, not a photo' in errors(at)
+    assert "\\[scan\\]" in at.error[0].value  # the name is escaped, never a Markdown link
+    assert at.number_input(key="visit_density_vertex").value == 150
+    assert count(clinic, models.Visit) == 0 and count(clinic, models.Photo) == 0
+
+
+def test_camera_photos_are_collected_per_view_and_saved_with_the_visit(clinic):
+    add_patient(clinic)
+    at = open_page("pages/log_visit.py")
+    at.toggle(key="visit_use_camera").set_value(True).run()
+    at.selectbox(key="visit_camera_view").set_value("occipital").run()
+    next(c for c in at.camera_input).upload("image.jpg", jpeg()).run()
+    at.button(key="visit_camera_add").click().run()
+    assert not at.exception
+    assert "camera-occipital-1.jpg" in shown(at.caption[-1].value)
+    at.number_input(key="visit_density_vertex").set_value(150)
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.exception and not at.error
+    with transaction(clinic) as session:
+        photo = session.scalars(select(models.Photo)).one()
+        assert (photo.view, photo.original_file_name) == ("occipital", "camera-occipital-1.jpg")
+
+
+def test_choosing_another_patient_starts_a_fresh_form(clinic):
+    add_patient(clinic, "RT-0001")
+    add_patient(clinic, "RT-0002", full_name="Bruno Lima", target_areas="vertex")
+    at = open_page("pages/log_visit.py")
+    at.number_input(key="visit_density_vertex").set_value(150)
+    at.text_area(key="visit_notes").set_value("for Ana")
+    at.button(key="pick_visit_other").click().run()
+    at.text_input(key="pick_visit_query").set_value("RT-0002").run()
+    at.button(key="pick_visit_go").click().run()
+    assert not at.exception
+    assert shown(at.subheader[0].value) == "Bruno Lima · MRN RT-0002"
+    assert at.number_input(key="visit_density_vertex").value is None
+    assert at.text_area(key="visit_notes").value == ""
+
+
+# --- Log treatment session -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["clinician", "admin"])
+def test_session_page_renders_for_staff(clinic, role):
+    add_patient(clinic)
+    at = open_page("pages/log_session.py", Actor(username="dr.lee", role=role))
+    assert at.title[0].value == "Log treatment session"
+    assert at.text_input(key="session_areas").value == "vertex, frontal"
+    assert at.selectbox(key="session_treatment").value == "exosome"
+    assert len(at.file_uploader) == 1
+
+
+def test_session_validation_lists_every_problem_and_keeps_what_was_typed(clinic):
+    add_patient(clinic)
+    at = open_page("pages/log_session.py")
+    at.date_input(key="session_date").set_value(date(2025, 1, 31))
+    at.text_input(key="session_product").set_value("ExoVial 5")
+    at.number_input(key="session_volume").set_value(50)
+    at.text_area(key="session_notes").set_value("calm patient")
+    at.button(key=SAVE_SESSION).click().run()
+    assert not at.exception
+    text = errors(at)
+    assert "lot number is required for exosome sessions" in text
+    assert "volume 50 ml is out of range" in text
+    assert at.text_input(key="session_product").value == "ExoVial 5"
+    assert at.number_input(key="session_volume").value == 50
+    assert at.text_area(key="session_notes").value == "calm patient"
+    assert at.date_input(key="session_date").value == date(2025, 1, 31)
+    assert count(clinic, models.TreatmentSession) == 0
+
+
+def test_session_saved_from_the_page_shows_nsaid_span_and_next_window(clinic):
+    patient_id = add_patient(clinic)
+    at = open_page("pages/log_session.py")
+    at.date_input(key="session_date").set_value(date(2025, 1, 31))
+    at.text_input(key="session_product").set_value("ExoVial 5")
+    at.text_input(key="session_lot").set_value("LOT-17")
+    at.number_input(key="session_volume").set_value(4)
+    at.checkbox(key="session_check_hydrated").check()
+    at.checkbox(key="session_check_no_nsaids").check()
+    at.file_uploader(key="session_documents_1").upload("certificate.pdf", PDF, "application/pdf")
+    at.button(key=SAVE_SESSION).click().run()
+
+    assert not at.exception and not at.error
+    assert shown(at.success[0].value) == "Exosome session of 2025-01-31 saved, lot LOT-17."
+    assert [w.value for w in at.warning] == ["Not confirmed: Ate breakfast this morning"]
+    infos = [i.value for i in at.info]
+    assert "Avoid aspirin and ibuprofen (NSAIDs) from 2025-01-28 until 2025-02-21." in infos
+    assert "Next session window: 2025-04-30 to 2025-07-31." in infos
+    assert at.text_input(key="session_lot").value == ""  # a fresh form; the lot is never carried over
+    assert at.text_input(key="session_product").value == "ExoVial 5"
+    with transaction(clinic) as session:
+        row = session.scalars(select(models.TreatmentSession)).one()
+        assert (row.patient_id, row.lot_number, row.volume_ml, row.created_by) == (patient_id, "LOT-17", 4, "dr.lee")
+        assert row.checklist == {"hydrated": True, "breakfast": False, "no_nsaids": True}
+        document = session.scalars(select(models.BatchDocument)).one()
+        assert (document.file_name, document.media_type) == ("certificate.pdf", "application/pdf")
+
+
+def test_a_refused_document_is_named_and_nothing_is_saved(clinic):
+    add_patient(clinic)
+    at = open_page("pages/log_session.py")
+    at.date_input(key="session_date").set_value(date(2025, 1, 31))
+    at.selectbox(key="session_treatment").set_value("prp")
+    at.file_uploader(key="session_documents_1").upload("consent.pdf", b"PK\x03\x04 a zip", "application/pdf")
+    at.button(key=SAVE_SESSION).click().run()
+    assert not at.exception
+    assert 'The file "consent.pdf" is not a PDF or an image we can read' in errors(at)
+    assert at.selectbox(key="session_treatment").value == "prp"
+    assert count(clinic, models.TreatmentSession) == 0 and count(clinic, models.BatchDocument) == 0
+
+
+@pytest.mark.parametrize("page", ["log_visit.py", "log_session.py"])
+def test_logging_pages_refuse_a_patient_account_even_when_run_directly(clinic, page):
+    patient_id = add_patient(clinic)
+    at = AppTest.from_file(str(Path(APP).parent / "pages" / page), default_timeout=30)
+    at.session_state["actor"] = Actor(username="ana", role="patient", patient_id=patient_id)
+    at.session_state["mrn"] = "RT-0001"
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["This page is not available to your account."]
+    assert not at.number_input and not at.file_uploader

@@ -1,0 +1,330 @@
+"""Logging a visit: what is saved, what the visit means on the expected course, and what is refused.
+
+Runs on SQLite and PostgreSQL (the ``clinic`` fixture). Expected bands are worked by hand from the
+default protocol (DESIGN.md §3): between month 2 (−10, +5) and month 3 (+5, +20) the band rises 15 per
+month; months are days / 30.4375.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from db import models
+from tracker.access import Actor
+from tracker.blob_store import LocalDirectoryStore
+from tracker.config import settings
+from tracker.database import transaction
+from tracker.errors import NotFound, PermissionDenied, ValidationError
+from tracker.scales import ScaleEntry
+from tracker.visits import (
+    BASELINE_RECORDED,
+    PhotoUpload,
+    SiteEntry,
+    VisitEntry,
+    find_patients,
+    log_visit,
+    visit_form_defaults,
+)
+
+CLINICIAN = Actor(username="dr.lee", role="clinician")
+TODAY = date(2025, 6, 1)
+
+
+def add_patient(url, mrn="RT-0001", *, full_name="Ana Souza", sex="female", birth_date=date(1980, 5, 1),
+                condition="androgenetic_alopecia", target_areas="vertex, frontal", baseline_scale=None) -> int:
+    with transaction(url) as session:
+        patient = models.Patient(mrn=mrn, full_name=full_name, sex=sex, birth_date=birth_date,
+                                 condition=condition, target_areas=target_areas, baseline_scale=baseline_scale,
+                                 created_by="test")
+        session.add(patient)
+        session.flush()
+        return patient.id
+
+
+def add_session(url, patient_id, on: date) -> None:
+    with transaction(url) as session:
+        session.add(models.TreatmentSession(patient_id=patient_id, date=on, treatment="exosome",
+                                            product="X", lot_number="L1", created_by="test"))
+
+
+def jpeg(width=64, height=48, colour=(120, 80, 60)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def counts(url) -> dict[str, int]:
+    with transaction(url) as session:
+        return {
+            model.__name__: session.scalar(select(func.count()).select_from(model))
+            for model in (models.Visit, models.DensityMeasurement, models.ScaleScore, models.Photo,
+                          models.AuditEntry)
+        }
+
+
+def stored_files() -> list[str]:
+    store = LocalDirectoryStore(settings().photo_dir)
+    return list(store.keys()) + [p.name for p in store.partial_writes()]
+
+
+def visit(on, **sites) -> VisitEntry:
+    return VisitEntry(date=on, sites=tuple(SiteEntry(site, density) for site, density in sites.items()))
+
+
+# --- form defaults and patient search -------------------------------------------------------------------
+
+
+def test_form_defaults_prefill_target_areas_then_last_measured_sites(clinic):
+    add_patient(clinic, target_areas="Vertex, Frontal hairline", baseline_scale="sinclair")
+    defaults = visit_form_defaults(CLINICIAN, "RT-0001")
+    assert defaults.full_name == "Ana Souza"
+    assert defaults.sites == ("vertex", "frontal_hairline")
+    assert defaults.last_visit_date is None
+    assert defaults.scale == "sinclair"  # the patient's own baseline scale comes first
+    assert defaults.stages["sinclair"] == ("1", "2", "3", "4", "5")
+
+    log_visit(CLINICIAN, "RT-0001", visit(date(2025, 1, 10), occipital=140.0, temporal=120.0), today=TODAY)
+    defaults = visit_form_defaults(CLINICIAN, "RT-0001")
+    assert defaults.sites == ("occipital", "temporal")
+    assert defaults.last_visit_date == date(2025, 1, 10)
+
+
+def test_form_defaults_for_alopecia_areata_offer_salt_and_a_patient_without_areas_gets_primary(clinic):
+    add_patient(clinic, condition="alopecia_areata", target_areas=None)
+    defaults = visit_form_defaults(CLINICIAN, "RT-0001")
+    assert defaults.scale == "salt"
+    assert defaults.sites == ("primary",)
+
+
+def test_form_defaults_are_audited_as_a_view(clinic):
+    patient_id = add_patient(clinic)
+    visit_form_defaults(CLINICIAN, "RT-0001")
+    with transaction(clinic) as session:
+        entry = session.scalars(select(models.AuditEntry).order_by(models.AuditEntry.id.desc())).first()
+    assert (entry.action, entry.patient_id, entry.username) == ("view", patient_id, "dr.lee")
+
+
+def test_find_patients_by_mrn_or_name(clinic):
+    add_patient(clinic, "RT-0001", full_name="Ana Souza")
+    add_patient(clinic, "RT-0002", full_name="Bruno Lima")
+    add_patient(clinic, "XY_9", full_name="100% Sure")
+    assert [p.mrn for p in find_patients(CLINICIAN, "souza")] == ["RT-0001"]
+    assert [p.mrn for p in find_patients(CLINICIAN, "rt-000")] == ["RT-0001", "RT-0002"]
+    assert [p.mrn for p in find_patients(CLINICIAN, "%")] == ["XY_9"]  # wildcards are matched literally
+    assert [p.mrn for p in find_patients(CLINICIAN, "lima rt")] == ["RT-0002"]  # every word must match
+    assert len(find_patients(CLINICIAN, "")) == 3
+
+
+# --- saving and the milestone status ---------------------------------------------------------------------
+
+
+def test_baseline_visit_before_any_session_is_saved_whole(clinic):
+    patient_id = add_patient(clinic)
+    entry = VisitEntry(
+        date=date(2025, 1, 10),
+        sites=(SiteEntry("vertex", 150.0, shaft_diameter_um=62.5, terminal_pct=71, anagen_pct=85.5),
+               SiteEntry("frontal", "132.5"), SiteEntry("temporal")),  # temporal left blank: not measured
+        scale=ScaleEntry("ludwig", stage="II"),
+        capture={"dry_hair": True, "same_parting": True, "same_distance": False, "same_lighting": True},
+        device="iPhone 15",
+        notes="  first\x00 visit  ",  # a pasted NUL byte is dropped (PostgreSQL cannot store it)
+    )
+    saved = log_visit(CLINICIAN, "RT-0001", entry, [PhotoUpload("vertex", "top.jpg", jpeg())], today=TODAY)
+
+    assert [s.site for s in saved.sites] == ["vertex", "frontal"]
+    assert all(s.status == BASELINE_RECORDED for s in saved.sites)
+    assert saved.day0 is None
+    assert saved.capture_missing == ("Same camera distance",)
+    with transaction(clinic) as session:
+        row = session.get(models.Visit, saved.visit_id)
+        assert (row.patient_id, row.date, row.notes, row.created_by) == (
+            patient_id, date(2025, 1, 10), "first visit", "dr.lee")
+        assert row.capture_conditions == {"dry_hair": True, "same_parting": True, "same_distance": False,
+                                          "same_lighting": True, "device": "iPhone 15"}
+        vertex, frontal = sorted(row.measurements, key=lambda m: m.site, reverse=True)
+        assert (vertex.density_per_cm2, vertex.shaft_diameter_um, vertex.terminal_pct, vertex.anagen_pct) == (
+            150.0, 62.5, 71.0, 85.5)
+        assert (frontal.density_per_cm2, frontal.shaft_diameter_um, frontal.created_by) == (132.5, None, "dr.lee")
+        score = session.scalars(select(models.ScaleScore)).one()
+        assert (score.scale, score.stage, score.salt_score, score.created_by) == ("ludwig", "II", None, "dr.lee")
+        photo = session.scalars(select(models.Photo)).one()
+        assert (photo.view, photo.original_file_name, photo.created_by) == ("vertex", "top.jpg", "dr.lee")
+        audit = session.scalars(select(models.AuditEntry).where(models.AuditEntry.action == "create")).one()
+        assert audit.patient_id == patient_id and f"visit {saved.visit_id}" in audit.detail
+    files = stored_files()
+    assert len(files) == 3 and not [f for f in files if f.startswith("pending/")]
+
+
+def test_salt_score_is_calculated_and_stored_with_its_regions(clinic):
+    add_patient(clinic, condition="alopecia_areata")
+    entry = VisitEntry(date=date(2025, 1, 10),
+                       scale=ScaleEntry("salt", vertex_pct=10, posterior_pct=20, left_pct=30, right_pct=40))
+    saved = log_visit(CLINICIAN, "RT-0001", entry, today=TODAY)
+    assert saved.scale.salt_score == 21.4
+    with transaction(clinic) as session:
+        score = session.scalars(select(models.ScaleScore)).one()
+        assert (score.salt_score, score.salt_vertex_pct, score.salt_posterior_pct, score.salt_left_pct,
+                score.salt_right_pct) == (21.4, 10, 20, 30, 40)
+
+
+@pytest.mark.parametrize(
+    ("density", "status", "change", "change_pct"),
+    [(170.0, "ahead", 20.0, 13.33), (165.0, "on_track", 15.0, 10.0), (140.0, "behind", -10.0, -6.67)],
+)
+def test_visit_at_three_months_is_judged_in_the_early_response_window(clinic, density, status, change, change_pct):
+    patient_id = add_patient(clinic)
+    log_visit(CLINICIAN, "RT-0001", visit(date(2025, 1, 10), vertex=150.0), today=TODAY)
+    add_session(clinic, patient_id, date(2025, 1, 15))  # day 0
+
+    saved = log_visit(CLINICIAN, "RT-0001", visit(date(2025, 4, 15), vertex=density), today=TODAY)
+
+    (site,) = saved.sites
+    assert saved.day0 == date(2025, 1, 15)
+    assert site.milestone == "early_response"  # window 15 Mar – 15 Apr, both ends included
+    assert site.milestone_label.startswith("Early response")
+    # 90 days = 2.9569 months; band = (−10 + 0.9569 × 15, 5 + 0.9569 × 15) = (4.35, 19.35)
+    assert site.months == pytest.approx(2.9569, abs=1e-4)
+    assert site.expected_low == pytest.approx(4.35, abs=0.01)
+    assert site.expected_high == pytest.approx(19.35, abs=0.01)
+    assert (site.baseline_date, site.baseline_density) == (date(2025, 1, 10), 150.0)
+    assert site.change == pytest.approx(change)
+    assert site.change_pct == pytest.approx(change_pct, abs=0.01)
+    assert site.status == status
+
+
+def test_visit_between_windows_has_no_milestone_but_is_judged_against_the_band(clinic):
+    patient_id = add_patient(clinic)
+    log_visit(CLINICIAN, "RT-0001", visit(date(2025, 1, 10), vertex=150.0), today=TODAY)
+    add_session(clinic, patient_id, date(2025, 1, 15))
+    saved = log_visit(CLINICIAN, "RT-0001", visit(date(2025, 5, 20), vertex=160.0), today=TODAY)
+    (site,) = saved.sites
+    # 125 days = 4.1068 months; band between month 3 (5, 20) and 6 (10, 35): share 0.3689
+    assert site.milestone is None
+    assert site.expected_low == pytest.approx(6.84, abs=0.01)
+    assert site.expected_high == pytest.approx(25.53, abs=0.01)
+    assert site.status == "on_track"
+
+
+def test_visit_on_day_zero_records_the_baseline_and_a_new_site_without_one_says_so(clinic):
+    patient_id = add_patient(clinic)
+    add_session(clinic, patient_id, date(2025, 1, 15))
+    saved = log_visit(CLINICIAN, "RT-0001", visit(date(2025, 1, 15), vertex=150.0), today=TODAY)
+    assert saved.sites[0].status == BASELINE_RECORDED
+    saved = log_visit(CLINICIAN, "RT-0001", visit(date(2025, 4, 10), vertex=160.0, crown=90.0), today=TODAY)
+    by_site = {s.site: s for s in saved.sites}
+    assert by_site["vertex"].status == "on_track"
+    assert by_site["crown"].status == "no_baseline" and by_site["crown"].change is None
+
+
+# --- refusals: everything listed, nothing written --------------------------------------------------------
+
+
+def test_every_problem_is_listed_and_nothing_is_written(clinic):
+    add_patient(clinic)
+    before = counts(clinic)
+    entry = VisitEntry(
+        date=date(2025, 6, 2),  # tomorrow
+        sites=(SiteEntry("vertex", 0), SiteEntry("frontal", 700, terminal_pct=120),
+               SiteEntry("crown", None, anagen_pct=-1), SiteEntry("Left temporal", 100)),
+        scale=ScaleEntry("salt", vertex_pct=101, posterior_pct=0, left_pct=0, right_pct=0),
+    )
+    photos = [PhotoUpload("vertex", "scan.pdf", b"%PDF-1.7 a consent form"),
+              PhotoUpload("frontal", "ok.jpg", jpeg())]
+    with pytest.raises(ValidationError) as error:
+        log_visit(CLINICIAN, "RT-0001", entry, photos, today=TODAY)
+    problems = error.value.problems
+    text = "\n".join(problems)
+    assert "visit date 2025-06-02 is in the future" in text
+    assert "density at vertex 0 is out of range" in text
+    assert "density at frontal 700 is out of range" in text
+    assert "terminal % at frontal 120" in text
+    assert "density at crown is required" in text and "anagen % at crown -1" in text
+    assert "site 'left temporal' may contain only" in text
+    assert "SALT vertex (top) % hair loss 101" in text
+    assert 'Vertex photo: The file "scan.pdf" is a PDF document, not a photo' in text
+    assert not any("ok.jpg" in p for p in problems)
+    assert len(problems) == 9
+    assert counts(clinic) == before
+    assert stored_files() == []
+
+
+def test_visit_before_birth_is_refused(clinic):
+    add_patient(clinic, birth_date=date(1990, 1, 1))
+    with pytest.raises(ValidationError) as error:
+        log_visit(CLINICIAN, "RT-0001", visit(date(1989, 12, 31), vertex=150.0), today=TODAY)
+    assert "before the patient's birth date 1990-01-01" in error.value.problems[0]
+
+
+def test_an_empty_visit_is_refused(clinic):
+    add_patient(clinic)
+    with pytest.raises(ValidationError, match="nothing to record"):
+        log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 1, 10), sites=(SiteEntry("vertex"),),
+                                                   scale=ScaleEntry("norwood")), today=TODAY)
+
+
+def test_a_refused_photo_after_a_stored_one_leaves_no_row_and_no_file(clinic):
+    add_patient(clinic)
+    before = counts(clinic)
+    photos = [PhotoUpload("vertex", "good.jpg", jpeg()), PhotoUpload("occipital", "empty.jpg", b"")]
+    with pytest.raises(ValidationError) as error:
+        log_visit(CLINICIAN, "RT-0001", visit(date(2025, 1, 10), vertex=150.0), photos, today=TODAY)
+    assert error.value.problems == ['Occipital photo: The file "empty.jpg" is empty (0 bytes). '
+                                    'Upload a JPEG, PNG, WebP or HEIC image.']
+    assert counts(clinic) == before
+    assert stored_files() == []
+
+
+def test_a_failure_after_the_photos_were_written_removes_them(clinic, monkeypatch):
+    add_patient(clinic)
+    before = counts(clinic)
+
+    def broken_audit(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("tracker.visits.audit.record", broken_audit)
+    with pytest.raises(RuntimeError):
+        log_visit(CLINICIAN, "RT-0001", visit(date(2025, 1, 10), vertex=150.0),
+                  [PhotoUpload("vertex", "a.jpg", jpeg()), PhotoUpload("frontal", "b.jpg", jpeg(colour=(1, 2, 3)))],
+                  today=TODAY)
+    monkeypatch.undo()
+    assert counts(clinic) == before
+    assert stored_files() == []
+
+
+def test_the_same_photo_twice_for_one_view_is_refused_by_name(clinic):
+    add_patient(clinic)
+    data = jpeg()
+    with pytest.raises(ValidationError) as error:
+        log_visit(CLINICIAN, "RT-0001", visit(date(2025, 1, 10), vertex=150.0),
+                  [PhotoUpload("vertex", "a.jpg", data), PhotoUpload("vertex", "copy.jpg", data)], today=TODAY)
+    assert error.value.problems == ['Vertex photo "copy.jpg": this is the same photo as "a.jpg"; attach it once']
+    # The same file for two different views is fine.
+    saved = log_visit(CLINICIAN, "RT-0001", visit(date(2025, 1, 10), vertex=150.0),
+                      [PhotoUpload("vertex", "a.jpg", data), PhotoUpload("closeup", "a.jpg", data)], today=TODAY)
+    assert [p.view for p in saved.photos] == ["vertex", "closeup"]
+
+
+@pytest.mark.parametrize("actor", [Actor(username="ana", role="patient", patient_id=1), None,
+                                   Actor(username="x", role="superuser")])
+def test_only_staff_may_log_visits_or_search(clinic, actor):
+    add_patient(clinic)
+    before = counts(clinic)
+    with pytest.raises(PermissionDenied):
+        log_visit(actor, "RT-0001", visit(date(2025, 1, 10), vertex=150.0), today=TODAY)
+    with pytest.raises(PermissionDenied):
+        visit_form_defaults(actor, "RT-0001")
+    with pytest.raises(PermissionDenied):
+        find_patients(actor, "")
+    assert counts(clinic) == before
+
+
+def test_unknown_or_deleted_patient(clinic):
+    with pytest.raises(NotFound):
+        log_visit(CLINICIAN, "NOPE", visit(date(2025, 1, 10), vertex=150.0), today=TODAY)
+    with pytest.raises(NotFound):
+        visit_form_defaults(CLINICIAN, "NOPE")
