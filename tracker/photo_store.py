@@ -38,6 +38,7 @@ from tracker.clinical import SCALP_VIEWS
 from tracker.config import settings
 from tracker.errors import NotFound, ValidationError
 from tracker.photos import PreparedPhoto, prepare_photo
+from tracker.validation import clean_file_name
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +216,7 @@ def store_photo(
         width=prepared.width,
         height=prepared.height,
         captured_at=prepared.captured_at,
-        original_file_name=file_name[:255] if file_name else None,
+        original_file_name=clean_file_name(file_name) or None,
         created_by=actor,
     )
     session.add(photo)

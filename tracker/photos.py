@@ -27,6 +27,7 @@ from PIL import Image, ImageCms, ImageOps
 from tracker.config import settings
 from tracker.errors import ValidationError
 from tracker.photo_formats import UPLOAD_HINT, identify
+from tracker.validation import clean_file_name
 
 # iPhones save HEIC by default (DESIGN.md §4); pillow_heif teaches Pillow to read it.
 pillow_heif.register_heif_opener()
@@ -92,7 +93,8 @@ def prepare_photo(
         limits = settings()
         max_bytes = limits.max_upload_bytes if max_bytes is None else max_bytes
         max_pixels = limits.max_pixels if max_pixels is None else max_pixels
-    subject = f'The file "{file_name}"' if file_name else "This file"
+    shown = clean_file_name(file_name)
+    subject = f'The file "{shown}"' if shown else "This file"
 
     if not data:
         raise ValidationError(f"{subject} is empty (0 bytes). {UPLOAD_HINT}")

@@ -284,3 +284,21 @@ def parse_site(value: object, label: str = "site") -> str:
             f"{label} {_shown(text)} may contain only letters, digits, '_' and '-' (for example left_temporal)"
         )
     return text
+
+
+def clean_file_name(file_name: str | None, fallback: str = "") -> str:
+    """An uploaded file's own name, safe to store and to echo in a message: no folders (``../``), no
+    control characters, at most 255 characters. The name is never used to build a path.
+
+    >>> clean_file_name("../../etc/pass\\x07wd.jpg")
+    'passwd.jpg'
+    >>> clean_file_name("C:\\\\Users\\\\me\\\\scalp.heic")
+    'scalp.heic'
+    >>> clean_file_name("..", "photo")
+    'photo'
+    """
+    text = (file_name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc").strip()
+    if text in ("", ".", ".."):
+        return fallback
+    return text[:255]
