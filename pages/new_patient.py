@@ -1,0 +1,94 @@
+"""New patient: identity, diagnosis with the baseline stage on the matching scale, target areas, protocol.
+
+The diagnosis choices sit above the form because the staging scale, and so the stage list, follows the
+condition and sex; everything typed stays in place when the form is refused.
+"""
+
+from datetime import date
+
+import streamlit as st
+
+from pages.workspace import call, plain, require_actor, select_patient
+from tracker.calendar_months import add_months
+from tracker.clinical import CONDITIONS, SEXES
+from tracker.patients import (
+    CONDITION_LABELS,
+    SCALE_LABELS,
+    TARGET_AREA_CHOICES,
+    NewPatient,
+    create_patient,
+    protocol_names,
+    scales_for,
+    stages_for,
+)
+from tracker.validation import MAX_AGE_YEARS
+
+SAVED = "new_patient_saved"
+KEYS = ("np_sex", "np_condition", "np_scales", "np_scale", "np_mrn", "np_name", "np_birth", "np_stage", "np_salt",
+        "np_areas", "np_other_areas", "np_protocol", "np_notes")
+
+actor = require_actor()
+st.title("New patient")
+
+saved = st.session_state.get(SAVED)
+if saved:
+    st.success(f"Patient {plain(saved)} registered.")
+    if st.button("Open the record", key="np_open", type="primary"):
+        select_patient(saved)
+        st.switch_page("pages/patient_record.py")
+
+protocols = call(protocol_names, actor)
+if protocols is None:
+    st.stop()
+
+st.subheader("Diagnosis")
+sex_col, condition_col, scale_col = st.columns(3)
+sex = sex_col.selectbox("Sex", SEXES, index=None, key="np_sex", placeholder="Choose")
+condition = condition_col.selectbox("Condition", CONDITIONS, index=None, format_func=CONDITION_LABELS.get,
+                                    key="np_condition", placeholder="Choose")
+scales = scales_for(condition, sex) if condition and sex else ()
+if st.session_state.get("np_scales") != scales:  # new choices: start the scale afresh (preselected if one)
+    st.session_state.pop("np_scale", None)
+    st.session_state["np_scales"] = scales
+scale = scale_col.selectbox("Baseline scale", scales, index=0 if len(scales) == 1 else None,
+                            format_func=SCALE_LABELS.get, key="np_scale", disabled=not scales,
+                            placeholder="Choose" if scales else "None for this condition")
+if not (condition and sex):
+    st.caption("Choose sex and condition: the staging scale follows them (Norwood–Hamilton for men with "
+               "androgenetic alopecia, Ludwig or Sinclair for women, SALT for alopecia areata).")
+
+today = date.today()
+with st.form("new_patient", clear_on_submit=False):
+    st.subheader("Patient")
+    mrn = st.text_input("MRN", key="np_mrn", max_chars=40)
+    full_name = st.text_input("Full name", key="np_name", max_chars=200)
+    birth_date = st.date_input("Birth date", value=None, min_value=add_months(today, -12 * MAX_AGE_YEARS),
+                               max_value=today, format="YYYY-MM-DD", key="np_birth")
+    stage = None
+    if scale == "salt":
+        stage = st.number_input("Baseline SALT score (0–100)", min_value=0.0, max_value=100.0, value=None,
+                                step=1.0, key="np_salt")
+    elif scale:
+        stage = st.selectbox(f"Baseline stage ({SCALE_LABELS[scale]})", stages_for(scale), index=None,
+                             key="np_stage", placeholder="Choose")
+    st.subheader("Follow-up")
+    areas = st.multiselect("Target areas to measure", TARGET_AREA_CHOICES, key="np_areas",
+                           help="These sites pre-fill the patient's first visit.")
+    other_areas = st.text_input("Other areas (comma-separated)", key="np_other_areas")
+    protocol = st.selectbox("Protocol", protocols, index=0 if protocols else None, key="np_protocol")
+    notes = st.text_area("Notes", key="np_notes")
+    submitted = st.form_submit_button("Register patient", type="primary", key="np_submit")
+
+if submitted:
+    st.session_state.pop(SAVED, None)
+    created = call(create_patient, actor, NewPatient(
+        mrn=mrn, full_name=full_name, sex=sex or "", birth_date=birth_date, condition=condition or "",
+        baseline_scale=scale, baseline_stage=stage, target_areas=[*areas, *other_areas.split(",")],
+        protocol=protocol, notes=notes,
+    ))
+    if created:
+        select_patient(created)
+        for key in KEYS:
+            st.session_state.pop(key, None)
+        st.session_state[SAVED] = created
+        st.rerun()

@@ -1,0 +1,281 @@
+"""Patient record: header and milestone strip, timeline of visits and sessions, concurrent therapies,
+corrections (each with its reason), removals, and the record's history.
+
+A correction is checked against the version of the record the clinician opened (kept in the session as
+``edit_version``): if someone else changed the record meanwhile, nothing is saved and the page says so.
+"""
+
+from datetime import date
+
+import streamlit as st
+
+from pages.workspace import call, plain, require_actor, select_patient, selected_mrn
+from tracker.calendar_months import add_months
+from tracker.clinical import CONDITIONS, SEXES
+from tracker.history import soft_delete
+from tracker.milestones import AHEAD, BEHIND, DUE, MISSED, ON_TRACK
+from tracker.patients import (
+    COMMON_THERAPIES,
+    CONDITION_LABELS,
+    SCALE_LABELS,
+    add_therapy,
+    patient_record,
+    scales_for,
+    stages_for,
+    stop_therapy,
+    update_patient,
+)
+from tracker.validation import MAX_AGE_YEARS
+
+NOTICE = "record_notice"
+OTHER = "other (type the name)"
+EDIT_KEYS = ("edit_sex", "edit_condition", "edit_scales", "edit_scale", "edit_name", "edit_mrn", "edit_birth",
+             "edit_salt", "edit_areas", "edit_protocol", "edit_notes", "edit_reason")
+THERAPY_KEYS = ("therapy_name", "therapy_other", "therapy_dose", "therapy_start", "therapy_stop")
+STOP_KEYS = ("stop_choice", "stop_date", "stop_reason")
+REMOVE_KEYS = ("remove_choice", "remove_reason")
+
+
+def _done(message: str, keys: tuple[str, ...]) -> None:
+    """After a save: forget the form's values (they are in the record now) and show the record afresh."""
+    stage_keys = [k for k in st.session_state if str(k).startswith("edit_stage_")] if keys == EDIT_KEYS else []
+    for key in (*keys, *stage_keys):
+        st.session_state.pop(key, None)
+    st.session_state[NOTICE] = message
+    st.rerun()
+
+
+def _day(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+actor = require_actor()
+mrn = selected_mrn()
+if not mrn:
+    st.title("Patient record")
+    st.info("Choose a patient on the Patients page first.")
+    st.page_link("pages/patients.py", label="Patients", icon="👥")
+    st.stop()
+
+record = call(patient_record, actor, mrn)
+if record is None:
+    st.page_link("pages/patients.py", label="Back to the patient list", icon="👥")
+    st.stop()
+details = record.details
+today = date.today()
+
+notice = st.session_state.pop(NOTICE, None)
+if notice:
+    st.success(plain(notice))
+
+# --- Header and milestone strip ---------------------------------------------------------------------
+st.title(plain(details.full_name))
+st.caption(plain(
+    f"MRN {details.mrn} · {details.age} years · {details.sex} · {details.condition_label} · "
+    f"day 0: {_day(record.day0) or 'no treatment session yet'}"
+))
+baseline = (f"{SCALE_LABELS.get(details.baseline_scale, details.baseline_scale)} {details.baseline_stage}"
+            if details.baseline_scale else "none recorded")
+st.caption(plain(
+    f"Baseline stage: {baseline} · target areas: {', '.join(details.target_areas) or 'none'} · "
+    f"protocol: {details.protocol}"
+))
+
+if record.milestone_note:
+    st.info(record.milestone_note)
+BOXES = {AHEAD: st.success, ON_TRACK: st.success, BEHIND: st.warning, MISSED: st.error, DUE: st.info}
+for column, milestone in zip(st.columns(3), record.milestones):
+    with column:
+        st.markdown(f"**{plain(milestone.label)}**")
+        st.caption(f"window {_day(milestone.window_start)} to {_day(milestone.window_end)} · "
+                   f"target {_day(milestone.target)}")
+        box = st.error if milestone.overdue else BOXES.get(milestone.status, st.info)
+        box(plain(milestone.status_text))
+        for note in milestone.site_notes:
+            st.caption(plain(note))
+
+timeline_tab, therapy_tab, edit_tab, remove_tab, history_tab = st.tabs(
+    ["Timeline", "Concurrent therapies", "Correct details", "Remove an entry", "History"])
+
+# --- Timeline -----------------------------------------------------------------------------------------
+with timeline_tab:
+    if not record.timeline:
+        st.info("No visit or session recorded yet.")
+    else:
+        st.dataframe([
+            {
+                "Date": _day(entry.date),
+                "Entry": entry.title,
+                "Density (hairs/cm²)": " · ".join(f"{d.site} {d.density:g}" for d in entry.densities),
+                "Photos": len(entry.photos) if entry.kind == "visit" else None,
+                "Product": entry.product,
+                "Lot": entry.lot_number,
+                "Volume (ml)": entry.volume_ml,
+                "Adverse events": entry.adverse_events,
+                "Notes": entry.notes,
+            }
+            for entry in record.timeline
+        ], hide_index=True)
+
+# --- Concurrent therapies -------------------------------------------------------------------------------
+with therapy_tab:
+    if record.therapies:
+        st.dataframe([
+            {"Therapy": t.name, "Dose": t.dose, "Start": _day(t.start), "Stop": _day(t.stop),
+             "Taking now": "yes" if t.active else "no"}
+            for t in record.therapies
+        ], hide_index=True)
+    else:
+        st.caption("No concurrent therapy recorded.")
+
+    with st.form("add_therapy", clear_on_submit=False):
+        st.markdown("**Add a therapy**")
+        chosen = st.selectbox("Therapy", [*COMMON_THERAPIES, OTHER], index=None, key="therapy_name",
+                              placeholder="Choose")
+        other_name = st.text_input("Other therapy's name", key="therapy_other")
+        dose = st.text_input("Dose", key="therapy_dose", placeholder="e.g. 5% foam twice daily")
+        start = st.date_input("Start", value=None, max_value=today, format="YYYY-MM-DD", key="therapy_start",
+                              min_value=details.birth_date)
+        stop = st.date_input("Stop (leave empty while taken)", value=None, max_value=today, format="YYYY-MM-DD",
+                             key="therapy_stop", min_value=details.birth_date)
+        if st.form_submit_button("Add therapy", key="therapy_submit"):
+            name = other_name if chosen in (None, OTHER) else chosen
+            if call(add_therapy, actor, details.mrn, name, dose, start, stop) is not None:
+                _done("Therapy added.", THERAPY_KEYS)
+
+    therapies = {t.id: t for t in record.therapies}
+    if therapies:
+        with st.form("stop_therapy", clear_on_submit=False):
+            st.markdown("**Stop a therapy** (or correct its stop date)")
+            therapy_id = st.selectbox(
+                "Therapy", list(therapies), index=None, key="stop_choice", placeholder="Choose",
+                format_func=lambda i: f"{therapies[i].name} ({therapies[i].dose or 'no dose'}) from "
+                                      f"{_day(therapies[i].start)}",
+            )
+            stop_day = st.date_input("Stopped on", value=None, max_value=today, format="YYYY-MM-DD",
+                                     key="stop_date", min_value=details.birth_date)
+            stop_reason = st.text_input("Reason", key="stop_reason")
+            if st.form_submit_button("Stop therapy", key="stop_submit"):
+                if therapy_id is None:
+                    st.error("Choose the therapy to stop.")
+                else:
+                    if call(stop_therapy, actor, therapy_id, stop_day, stop_reason,
+                            expected_version=therapies[therapy_id].version) is not None:
+                        _done("Stop date saved; the previous value is in the history.", STOP_KEYS)
+
+# --- Corrections --------------------------------------------------------------------------------------
+with edit_tab:
+    # The version the clinician opened: kept until the form is saved, discarded or left.
+    if st.session_state.get("edit_of") != details.mrn or "edit_name" not in st.session_state:
+        for key in EDIT_KEYS:
+            st.session_state.pop(key, None)
+        st.session_state["edit_of"] = details.mrn
+        st.session_state["edit_version"] = details.version
+    st.caption("Corrections keep the previous value, who changed it, when and why. A reason is required.")
+    sex_col, condition_col, scale_col = st.columns(3)
+    sex = sex_col.selectbox("Sex", SEXES, index=SEXES.index(details.sex) if details.sex in SEXES else None,
+                            key="edit_sex")
+    condition = condition_col.selectbox(
+        "Condition", CONDITIONS, format_func=CONDITION_LABELS.get, key="edit_condition",
+        index=CONDITIONS.index(details.condition) if details.condition in CONDITIONS else None)
+    scales = scales_for(condition, sex) if condition and sex else ()
+    if st.session_state.get("edit_scales") != scales:  # new choices: start the scale afresh
+        st.session_state.pop("edit_scale", None)
+        st.session_state["edit_scales"] = scales
+    scale = scale_col.selectbox(
+        "Baseline scale", scales, format_func=SCALE_LABELS.get, key="edit_scale", disabled=not scales,
+        index=(scales.index(details.baseline_scale) if details.baseline_scale in scales
+               else 0 if len(scales) == 1 else None),
+        placeholder="Choose" if scales else "None for this condition")
+
+    with st.form("edit_patient", clear_on_submit=False):
+        full_name = st.text_input("Full name", value=details.full_name, key="edit_name", max_chars=200)
+        new_mrn = st.text_input("MRN", value=details.mrn, key="edit_mrn", max_chars=40)
+        birth_date = st.date_input("Birth date", value=details.birth_date, format="YYYY-MM-DD", key="edit_birth",
+                                   min_value=min(add_months(today, -12 * MAX_AGE_YEARS), details.birth_date),
+                                   max_value=max(today, details.birth_date))
+        stage = None
+        if scale == "salt":
+            recorded_salt = None
+            if details.baseline_scale == "salt" and details.baseline_stage:
+                try:
+                    recorded_salt = float(details.baseline_stage)
+                except ValueError:
+                    recorded_salt = None
+            stage = st.number_input("Baseline SALT score (0–100)", min_value=0.0, max_value=100.0,
+                                    value=recorded_salt, step=1.0, key="edit_salt")
+        elif scale:
+            stages = stages_for(scale)
+            stage = st.selectbox(
+                f"Baseline stage ({SCALE_LABELS[scale]})", stages, key=f"edit_stage_{scale}", placeholder="Choose",
+                index=stages.index(details.baseline_stage)
+                if details.baseline_scale == scale and details.baseline_stage in stages else None)
+        areas = st.text_input("Target areas (comma-separated)", value=", ".join(details.target_areas),
+                              key="edit_areas")
+        choices = list(record.protocol_choices) or [details.protocol]
+        protocol = st.selectbox("Protocol", choices, key="edit_protocol",
+                                index=choices.index(details.protocol) if details.protocol in choices else 0)
+        notes = st.text_area("Notes", value=details.notes, key="edit_notes")
+        reason = st.text_input("Reason for the correction", key="edit_reason",
+                               placeholder="e.g. birth year mistyped at intake")
+        if st.form_submit_button("Save corrections", type="primary", key="edit_submit"):
+            changes = {
+                "full_name": full_name, "mrn": new_mrn, "sex": sex or "", "birth_date": birth_date,
+                "condition": condition or "", "baseline_scale": scale, "baseline_stage": stage,
+                "target_areas": areas, "protocol": protocol, "notes": notes,
+            }
+            version = call(update_patient, actor, details.mrn, changes, reason, st.session_state["edit_version"])
+            if version is not None:
+                select_patient(new_mrn.strip())
+                st.session_state.pop("edit_of", None)
+                _done("Corrections saved; the previous values are in the history.", EDIT_KEYS)
+    if st.button("Discard my changes and reload the record", key="edit_reload"):
+        st.session_state.pop("edit_of", None)
+        _done("The record was reloaded.", EDIT_KEYS)
+
+# --- Removals -----------------------------------------------------------------------------------------
+with remove_tab:
+    removable: dict[str, tuple[str, int, int, str]] = {}
+    for entry in record.timeline:
+        if entry.kind == "visit":
+            sites = " · ".join(f"{d.site} {d.density:g}" for d in entry.densities)
+            removable[f"visit:{entry.row_id}"] = ("visit", entry.row_id, entry.version,
+                                                 f"Visit {_day(entry.date)}" + (f" ({sites})" if sites else ""))
+            for photo in entry.photos:
+                removable[f"photo:{photo.id}"] = (
+                    "photo", photo.id, photo.version,
+                    f"Photo {photo.view} {photo.file_name} from the visit of {_day(entry.date)}")
+        else:
+            removable[f"session:{entry.row_id}"] = ("session", entry.row_id, entry.version,
+                                                   f"{entry.title} {_day(entry.date)}"
+                                                   + (f", lot {entry.lot_number}" if entry.lot_number else ""))
+    for therapy in record.therapies:
+        removable[f"therapy:{therapy.id}"] = ("therapy", therapy.id, therapy.version,
+                                             f"Therapy {therapy.name} from {_day(therapy.start)}")
+    if not removable:
+        st.caption("Nothing to remove.")
+    else:
+        with st.form("remove_entry", clear_on_submit=False):
+            st.caption("A removed entry leaves the timeline and the charts but stays in the record's history, "
+                       "with who removed it, when and why.")
+            choice = st.selectbox("Entry", list(removable), index=None, key="remove_choice", placeholder="Choose",
+                                  format_func=lambda k: removable[k][3])
+            remove_reason = st.text_input("Reason", key="remove_reason")
+            if st.form_submit_button("Remove", key="remove_submit"):
+                if choice is None:
+                    st.error("Choose the entry to remove.")
+                else:
+                    kind, row_id, version, label = removable[choice]
+                    if call(soft_delete, actor, kind, row_id, remove_reason, expected_version=version) is not None:
+                        _done(f"{label} removed; it stays in the history.", REMOVE_KEYS)
+
+# --- History ------------------------------------------------------------------------------------------
+with history_tab:
+    if not record.history:
+        st.caption("No correction or removal yet.")
+    else:
+        st.dataframe([
+            {"When": h.at.strftime("%Y-%m-%d %H:%M UTC"), "Who": h.by, "What": h.what, "Field": h.field or "",
+             "Previous value": h.old_value or "", "New value": h.new_value or "", "Reason": h.reason}
+            for h in record.history
+        ], hide_index=True)
