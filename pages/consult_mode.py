@@ -7,6 +7,7 @@ in consult mode (``app.py`` then registers that page alone, without a menu).
 
 import streamlit as st
 
+from pages import photo_panels
 from pages import progress_panels as panels
 from pages.workspace import call, sign_out
 from tracker.access import Actor
@@ -34,6 +35,7 @@ def show(actor: Actor) -> None:
         panels.header(view)
         panels.milestone_cards(view)
         panels.charts(view, large=True, key="consult")
+        photo_panels.before_after_panel(actor, view.mrn, key_prefix="consult")
         panels.next_steps(view)
 
     st.divider()
