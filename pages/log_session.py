@@ -9,14 +9,12 @@ one patient: choosing another patient starts a fresh form.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Callable
 
 import pandas as pd
 import streamlit as st
 
-from pages.workspace import MRN, call, plain, require_actor, select_patient, selected_mrn
+from pages.workspace import MRN, call, choose_patient, plain, require_actor, selected_mrn
 from tracker.clinical import TREATMENTS
-from tracker.errors import TrackerError, ValidationError
 from tracker.treatment_sessions import (
     PRE_SESSION_CHECKS,
     DocumentUpload,
@@ -25,26 +23,11 @@ from tracker.treatment_sessions import (
     log_session,
     session_form_defaults,
 )
-from tracker.visits import find_patients
 
 DOCUMENT_TYPES = ["pdf", "jpg", "jpeg", "png", "tif", "tiff", "webp", "heic", "heif"]
 TREATMENT_LABELS = {"exosome": "Exosome", "prp": "PRP", "other": "Other"}
 FORM_FOR, ROUND, SAVED = "session_form_for", "session_round", "session_saved"
 
-
-def _as_plain_text(service: Callable[..., Any]) -> Callable[..., Any]:
-    """The service, with its error messages escaped: they quote what was typed (file names, lots)."""
-
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return service(*args, **kwargs)
-        except ValidationError as error:
-            raise ValidationError(plain(str(error)), [plain(p) for p in error.problems]) from error
-        except TrackerError as error:
-            raise type(error)(plain(str(error))) from error
-
-    run.__name__ = getattr(service, "__name__", "service")
-    return run
 
 
 def _start_form(mrn: str, areas: str, treatment: str | None, product: str) -> None:
@@ -57,22 +40,6 @@ def _start_form(mrn: str, areas: str, treatment: str | None, product: str) -> No
     st.session_state["session_product"] = product
     st.session_state[ROUND] = st.session_state.get(ROUND, 0) + 1  # a new, empty document uploader
 
-
-def _choose_patient(actor) -> None:
-    st.info("Choose the patient whose treatment session you are logging.")
-    query = st.text_input("Find a patient by MRN or name", key="pick_session_query")
-    choices = call(_as_plain_text(find_patients), actor, query) or []
-    if not choices:
-        st.write("No patient matches.")
-        st.stop()
-    picked = st.selectbox(
-        "Patient", choices, key="pick_session_patient",
-        format_func=lambda c: f"{c.full_name} · MRN {c.mrn} · born {c.birth_date.isoformat()}",
-    )
-    if st.button("Log a session for this patient", key="pick_session_go", type="primary"):
-        select_patient(picked.mrn)
-        st.rerun()
-    st.stop()
 
 
 def _show_saved(saved: SessionSaved) -> None:
@@ -99,9 +66,9 @@ actor = require_actor()
 st.title("Log treatment session")
 mrn = selected_mrn()
 if mrn is None:
-    _choose_patient(actor)
+    choose_patient(actor, "session", "session")
 
-defaults = call(_as_plain_text(session_form_defaults), actor, mrn)
+defaults = call(session_form_defaults, actor, mrn)
 if defaults is None:
     if st.button("Choose another patient", key="pick_session_other"):
         st.session_state.pop(MRN, None)
@@ -144,7 +111,7 @@ if submitted:
     )
     documents = [DocumentUpload(f.name, f.getvalue()) for f in files or []]
     with st.spinner("Saving the session and storing its documents…"):
-        result = call(_as_plain_text(log_session), actor, defaults.mrn, entry, documents)
+        result = call(log_session, actor, defaults.mrn, entry, documents)
     if result is not None:
         st.session_state[SAVED] = result
         st.session_state[FORM_FOR] = None  # the next run starts a fresh form

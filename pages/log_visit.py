@@ -9,14 +9,12 @@ for one patient can never be saved for another.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Callable
 
 import pandas as pd
 import streamlit as st
 
-from pages.workspace import MRN, call, plain, require_actor, select_patient, selected_mrn
+from pages.workspace import MRN, call, choose_patient, plain, require_actor, selected_mrn
 from tracker.clinical import SCALP_VIEWS
-from tracker.errors import TrackerError, ValidationError
 from tracker.milestones import AHEAD, BEHIND, NO_BASELINE, ON_TRACK
 from tracker.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry
 from tracker.visits import (
@@ -27,7 +25,6 @@ from tracker.visits import (
     SiteEntry,
     VisitEntry,
     VisitSaved,
-    find_patients,
     log_visit,
     visit_form_defaults,
 )
@@ -45,20 +42,6 @@ FORM_FOR, SITES, ROUND, SHOTS, SAVED = (
 )
 
 
-def _as_plain_text(service: Callable[..., Any]) -> Callable[..., Any]:
-    """The service, with its error messages escaped: they quote what was typed (file names, lots)."""
-
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return service(*args, **kwargs)
-        except ValidationError as error:
-            raise ValidationError(plain(str(error)), [plain(p) for p in error.problems]) from error
-        except TrackerError as error:
-            raise type(error)(plain(str(error))) from error
-
-    run.__name__ = getattr(service, "__name__", "service")
-    return run
-
 
 def _start_form(mrn: str, sites: tuple[str, ...]) -> None:
     """A fresh form for ``mrn``: forget every value typed for anyone (or for the visit just saved)."""
@@ -69,22 +52,6 @@ def _start_form(mrn: str, sites: tuple[str, ...]) -> None:
     st.session_state[SHOTS] = []
     st.session_state[ROUND] = st.session_state.get(ROUND, 0) + 1  # new upload widgets, empty
 
-
-def _choose_patient(actor) -> None:
-    st.info("Choose the patient whose visit you are logging.")
-    query = st.text_input("Find a patient by MRN or name", key="pick_visit_query")
-    choices = call(_as_plain_text(find_patients), actor, query) or []
-    if not choices:
-        st.write("No patient matches.")
-        st.stop()
-    picked = st.selectbox(
-        "Patient", choices, key="pick_visit_patient",
-        format_func=lambda c: f"{c.full_name} · MRN {c.mrn} · born {c.birth_date.isoformat()}",
-    )
-    if st.button("Log a visit for this patient", key="pick_visit_go", type="primary"):
-        select_patient(picked.mrn)
-        st.rerun()
-    st.stop()
 
 
 def _show_saved(saved: VisitSaved) -> None:
@@ -151,9 +118,9 @@ actor = require_actor()
 st.title("Log visit")
 mrn = selected_mrn()
 if mrn is None:
-    _choose_patient(actor)
+    choose_patient(actor, "visit", "visit")
 
-defaults = call(_as_plain_text(visit_form_defaults), actor, mrn)
+defaults = call(visit_form_defaults, actor, mrn)
 if defaults is None:
     if st.button("Choose another patient", key="pick_visit_other"):
         st.session_state.pop(MRN, None)
@@ -242,7 +209,7 @@ if submitted:
     entry = VisitEntry(date=visit_date, sites=tuple(site_values), scale=scale_entry, capture=capture,
                        device=device, notes=notes)
     with st.spinner("Saving the visit and storing its photos…"):
-        result = call(_as_plain_text(log_visit), actor, defaults.mrn, entry, uploads)
+        result = call(log_visit, actor, defaults.mrn, entry, uploads)
     if result is not None:
         st.session_state[SAVED] = result
         st.session_state[FORM_FOR] = None  # the next run starts a fresh form (sites from this visit)

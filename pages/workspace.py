@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from typing import Any, Callable, TypeVar
@@ -91,20 +92,36 @@ def select_patient(mrn: str) -> None:
     st.query_params[MRN] = mrn
 
 
-_MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>~$:&")
+_ALWAYS = re.compile(r"([\\`*_\[\]<>|~$])")  # inline markup, links, HTML tags, tables, maths
+_ENTITY = re.compile(r"&(?=#?\w+;)")  # &lt; and friends
+_SHORTCODE = re.compile(r":(?=[\w/+-]+:|//)|(?<=www)\.")  # :smile: icon codes; http:// and www. autolinks
+_LINE_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])", re.M)  # headings, quotes, lists, rules
 
 
 def plain(text: object) -> str:
-    """User-typed text made safe for Streamlit markdown: shown literally, never as markup or HTML."""
-    return "".join("\\" + c if c in _MARKDOWN_SPECIALS else c for c in str(text))
+    r"""User-typed text made safe for Streamlit markdown: shown literally, never as markup or HTML.
+
+    >>> print(plain("<img src=x onerror=alert(1)>"))
+    \<img src=x onerror=alert(1)\>
+    >>> print(plain("MRN rt-0100: [click](javascript:x) *bold*"))
+    MRN rt-0100: \[click\](javascript:x) \*bold\*
+    >>> print(plain("# 1. :smile: http://x.org www.x.org"))
+    \# 1. \:smile: http\://x.org www\.x.org
+    """
+    text = _ALWAYS.sub(r"\\\1", str(text))
+    text = _ENTITY.sub(r"\\&", text)
+    text = _SHORTCODE.sub(lambda m: "\\" + m.group(0), text)
+    return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
 
 
 def show_error(error: TrackerError) -> None:
-    problems = getattr(error, "problems", None) or []
-    if len(problems) > 1:
-        st.error(f"{error}\n\n" + "\n".join(f"- {p}" for p in problems))
-    else:
-        st.error(str(error))
+    """The message and every listed problem, shown as plain text (they may quote what was typed)."""
+    message = str(error)
+    problems = [p for p in (getattr(error, "problems", None) or []) if p and p != message]
+    text = plain(message)
+    if problems:
+        text += "\n\n" + "\n".join(f"- {plain(p)}" for p in problems)
+    st.error(text)
 
 
 def call(service: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -120,3 +137,23 @@ def call(service: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         log.exception("unexpected error in %s", getattr(service, "__name__", service))
         st.error("Something went wrong and nothing was saved. Please try again; if it persists, tell your administrator.")
     return None
+
+
+def choose_patient(actor: Actor, purpose: str, key: str) -> None:
+    """A search-and-pick box for pages that need a patient first; selects it and reruns, else stops."""
+    from tracker.visits import find_patients
+
+    st.info(f"Choose the patient whose {purpose} you are logging.")
+    query = st.text_input("Find a patient by MRN or name", key=f"pick_{key}_query")
+    choices = call(find_patients, actor, query) or []
+    if not choices:
+        st.write("No patient matches.")
+        st.stop()
+    picked = st.selectbox(
+        "Patient", choices, key=f"pick_{key}_patient",
+        format_func=lambda c: f"{c.full_name} · MRN {c.mrn} · born {c.birth_date.isoformat()}",
+    )
+    if st.button(f"Log a {purpose} for this patient", key=f"pick_{key}_go", type="primary"):
+        select_patient(picked.mrn)
+        st.rerun()
+    st.stop()

@@ -122,4 +122,4 @@ def sign_in(page, base: str, username: str, password: str) -> None:
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     wait_idle(page)
-    page.get_by_text(f"Signed in as").wait_for()
+    page.get_by_text("Signed in as").wait_for()

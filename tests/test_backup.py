@@ -19,7 +19,7 @@ from tracker import audit
 from tracker.access import command_line_actor
 from tracker.backup import backup, restore
 from tracker.consistency import run_check
-from tracker.database import initialize, transaction
+from tracker.database import transaction
 from tracker.demo import load_demo
 from tracker.errors import ValidationError
 

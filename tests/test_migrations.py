@@ -8,7 +8,7 @@ from db.engine import alembic_config, current_revision, engine_for, migrate
 from db.models import Base
 from tracker.database import initialize, transaction
 from db import models
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 
 def test_upgrade_from_empty_to_head_creates_every_table(db_url):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT

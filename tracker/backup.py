@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -27,7 +26,7 @@ from sqlalchemy import Date, DateTime, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from db import models
-from db.engine import current_revision, migrate, session_factory
+from db.engine import migrate, session_factory
 from tracker import audit
 from tracker.access import Actor
 from tracker.database import database_url, transaction

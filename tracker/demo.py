@@ -28,7 +28,6 @@ from db import models
 from tracker.calendar_months import add_months, months_between
 from tracker.clinical import (
     DAYS_PER_MONTH,
-    DEFAULT_PROTOCOL_NAME,
     DEFAULT_WINDOWS,
     SALT_WEIGHTS,
     BandPoint,

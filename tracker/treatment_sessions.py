@@ -46,6 +46,7 @@ from tracker.progress import find_patient, patient_progress
 from tracker.validation import (
     check_not_before_birth,
     check_not_in_future,
+    clean_file_name,
     parse_iso_date,
     parse_lot_number,
     parse_product,
@@ -245,9 +246,7 @@ def _check_image(data: bytes, subject: str, max_pixels: int) -> str:
 
 def _file_name(file_name: str | None) -> str:
     """The file's own name (no folders), without control characters, at most 255 characters."""
-    text = (file_name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc").strip()
-    return (text or "document")[:FILE_NAME_MAX]
+    return clean_file_name(file_name, "document")[:FILE_NAME_MAX]
 
 
 def _megabytes(size: int) -> str:

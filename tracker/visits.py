@@ -26,7 +26,14 @@ from tracker.calendar_months import months_between
 from tracker.clinical import MILESTONE_LABELS, SCALP_VIEWS
 from tracker.database import transaction
 from tracker.errors import ValidationError
-from tracker.milestones import NO_BASELINE, ON_TRACK, Progress, Protocol, classify, expected_band
+from tracker.milestones import (
+    NO_BASELINE,
+    ON_TRACK,
+    Progress,
+    Protocol,
+    classify,
+    expected_band,
+)
 from tracker.photo_store import PhotoStore, store_photo
 from tracker.photos import prepare_photo
 from tracker.progress import find_patient, patient_progress
@@ -43,6 +50,7 @@ from tracker.validation import (
     DEFAULT_SITE,
     check_not_before_birth,
     check_not_in_future,
+    clean_file_name,
     parse_density,
     parse_iso_date,
     parse_site,
@@ -338,10 +346,12 @@ def _clean_text(value: str | None, label: str, limit: int) -> str | None:
 
 
 def _photo_problem(upload: PhotoUpload, message: str) -> str:
+    """A photo's problem, naming its view and file (the file's own name only: no folders or controls)."""
     label = VIEW_LABELS.get(upload.view, upload.view)
-    if upload.file_name and f'"{upload.file_name}"' in message:
+    name = clean_file_name(upload.file_name)
+    if name and f'"{name}"' in message:
         return f"{label} photo: {message}"
-    return f'{label} photo "{upload.file_name}": {message}'
+    return f'{label} photo "{name}": {message}'
 
 
 def _check_photo_list(photos: Sequence[PhotoUpload], problems: list[str]) -> None:
@@ -350,13 +360,14 @@ def _check_photo_list(photos: Sequence[PhotoUpload], problems: list[str]) -> Non
     for upload in photos:
         if upload.view not in SCALP_VIEWS:
             problems.append(
-                f'photo "{upload.file_name}": unknown view {upload.view!r}; choose one of {", ".join(SCALP_VIEWS)}'
+                f'photo "{clean_file_name(upload.file_name)}": unknown view {clean_file_name(upload.view)!r}; '
+                f'choose one of {", ".join(SCALP_VIEWS)}'
             )
             continue
         digest = hashlib.sha256(upload.data).hexdigest()
         earlier = first_of.setdefault((upload.view, digest), upload)
         if earlier is not upload:
-            problems.append(_photo_problem(upload, f'this is the same photo as "{earlier.file_name}"; attach it once'))
+            problems.append(_photo_problem(upload, f'this is the same photo as "{clean_file_name(earlier.file_name)}"; attach it once'))
 
 
 def log_visit(
@@ -456,7 +467,7 @@ def log_visit(
             except ValidationError as error:
                 problems.append(_photo_problem(upload, str(error)))
                 continue
-            saved_photos.append(SavedPhoto(upload.view, upload.file_name, row.id))
+            saved_photos.append(SavedPhoto(upload.view, clean_file_name(upload.file_name), row.id))
         if problems:
             raise _refusal(problems)  # rolls back: the rows go, and the photo store removes its files
         session.flush()
