@@ -16,12 +16,13 @@ from db import models
 from db.engine import dispose_all
 from tests.conftest import ROOT
 from tracker import audit
-from tracker.access import command_line_actor
+from tracker.access import Actor, command_line_actor
 from tracker.backup import backup, restore
 from tracker.consistency import run_check
 from tracker.database import transaction
 from tracker.demo import load_demo
 from tracker.errors import ValidationError
+from tracker.treatment_sessions import DocumentUpload, SessionEntry, log_session
 
 ADMIN = command_line_actor("test")
 
@@ -50,10 +51,15 @@ def _normalise(rows: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
 
 def test_demo_clinic_round_trips_every_row_and_file(clinic, tmp_path, monkeypatch):
     load_demo(clinic, today=date(2026, 3, 1), limit=5)
+    log_session(Actor("dr.lee", "clinician"), "DEMO-0001",
+                SessionEntry(date=date(2026, 2, 20), treatment="exosome", product="Exo", lot_number="EXO-9"),
+                [DocumentUpload("certificate.pdf", b"%PDF-1.4\n% screening certificate\n%%EOF\n")],
+                url=clinic, today=date(2026, 3, 1))
     before_rows = _all_rows(clinic)
-    photo_dir = tmp_path / "data" / "photos"
-    before_files = {k: v for k, v in _file_hashes(photo_dir).items() if not k.startswith(("pending", "tmp"))}
-    assert before_rows["photo"] and before_files
+    data_dir = tmp_path / "data"
+    before_files = {k: v for k, v in _file_hashes(data_dir).items()
+                    if k.startswith(("photos/", "documents/")) and "/pending/" not in k and "/tmp" not in k}
+    assert before_rows["photo"] and before_rows["batch_document"] and before_files
 
     result = backup(tmp_path / "backup", ADMIN, clinic)
     assert result.files == len(before_files)
@@ -72,7 +78,7 @@ def test_demo_clinic_round_trips_every_row_and_file(clinic, tmp_path, monkeypatc
             assert [r[5] for r in restored[len(rows):]] == ["restore"]
         else:
             assert restored == rows, table
-    assert {k: v for k, v in _file_hashes(new_data / "photos").items()} == before_files
+    assert {k: v for k, v in _file_hashes(new_data).items() if k.startswith(("photos/", "documents/"))} == before_files
     assert run_check(new_url).ok
     with transaction(new_url) as session:
         assert audit.verify(session).ok
@@ -86,7 +92,7 @@ def test_demo_clinic_round_trips_every_row_and_file(clinic, tmp_path, monkeypatc
 def test_damaged_or_unfinished_backup_is_refused(sqlite_clinic, tmp_path, monkeypatch):
     load_demo(sqlite_clinic, today=date(2026, 3, 1), limit=2)
     backup(tmp_path / "b", ADMIN, sqlite_clinic)
-    victim = next((tmp_path / "b" / "files").rglob("*.jpg"))
+    victim = next((tmp_path / "b" / "files" / "photos").rglob("*.jpg"))
     victim.write_bytes(b"corrupted")
     new_url = f"sqlite:///{tmp_path / 'new' / 'tracker.db'}"
     monkeypatch.setenv("TRACKER_DATA_DIR", str(tmp_path / "new"))

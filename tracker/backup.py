@@ -5,7 +5,8 @@ Layout of a backup folder (readable without the app)::
     manifest.json      schema revision, time, row counts, every file's key, size and SHA-256 (written last:
                        a folder without it is an unfinished backup and restore refuses it)
     tables/NAME.jsonl  one JSON object per row, tables in foreign-key order
-    files/KEY          the photo store's files (originals, display copies, thumbnails, batch documents)
+    files/photos/KEY     the photo store's files (originals, display copies, thumbnails)
+    files/documents/KEY  batch documents (screening certificates) of treatment sessions
 
 Consistency: every table is read inside one read transaction (a snapshot on PostgreSQL with REPEATABLE
 READ; on SQLite the transaction holds the write lock, so writers wait a moment). Files are copied after
@@ -31,11 +32,24 @@ from tracker import audit
 from tracker.access import Actor
 from tracker.database import database_url, transaction
 from tracker.errors import ValidationError
+from tracker.blob_store import BlobStore
 from tracker.photo_store import photo_store
+from tracker.treatment_sessions import document_key, document_store
 
 FORMAT = "regrowth-tracker-backup/1"
-# Columns that name a file in the store, per table.
-FILE_COLUMNS = {"photo": ("original_key", "display_key", "thumbnail_key"), "batch_document": ("storage_key",)}
+
+
+def _stores() -> dict[str, BlobStore]:
+    return {"photos": photo_store().blobs, "documents": document_store()}
+
+
+def _files_of(table_name: str, row) -> list[tuple[str, str]]:
+    """(store, key) of every file a row references."""
+    if table_name == "photo":
+        return [("photos", row[column]) for column in ("original_key", "display_key", "thumbnail_key")]
+    if table_name == "batch_document":
+        return [("documents", document_key(row["sha256"], row["media_type"]))]
+    return []
 
 
 @dataclass(frozen=True)
@@ -67,18 +81,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _snapshot(session: Session, tables_dir: Path) -> tuple[dict[str, int], set[str]]:
+def _snapshot(session: Session, tables_dir: Path) -> tuple[dict[str, int], set[tuple[str, str]]]:
     rows: dict[str, int] = {}
-    keys: set[str] = set()
+    keys: set[tuple[str, str]] = set()
     for table in models.Base.metadata.sorted_tables:
         count = 0
         with (tables_dir / f"{table.name}.jsonl").open("w", encoding="utf-8") as out:
             for row in session.execute(select(table).order_by(*table.primary_key.columns)).mappings():
                 out.write(json.dumps({k: _encode(v) for k, v in row.items()}, ensure_ascii=False) + "\n")
                 count += 1
-                for column in FILE_COLUMNS.get(table.name, ()):
-                    if row.get(column):
-                        keys.add(row[column])
+                keys.update(_files_of(table.name, row))
         rows[table.name] = count
     return rows, keys
 
@@ -102,15 +114,19 @@ def backup(destination: str | Path, actor: Actor, url: str | None = None) -> Bac
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             revision = session.execute(text("select version_num from alembic_version")).scalar()
             rows, keys = _snapshot(session, tables_dir)
-    store = photo_store()
+    stores = _stores()
     files = []
     total = 0
-    for key in sorted(keys):
-        data = store.read(key)  # raises a clear error if the store is inconsistent
-        target = folder / "files" / key
+    for store_name, key in sorted(keys):
+        try:
+            data = stores[store_name].get(key)
+        except KeyError:
+            raise ValidationError(f"The {store_name} store lacks {key}: run `python -m tracker check` first.") from None
+        target = folder / "files" / store_name / key
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-        files.append({"key": key, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        files.append({"store": store_name, "key": key, "size": len(data),
+                      "sha256": hashlib.sha256(data).hexdigest()})
         total += len(data)
     manifest = {"format": FORMAT, "taken_at": taken_at.isoformat(), "schema_revision": revision,
                 "rows": rows, "files": files}
@@ -149,7 +165,7 @@ def restore(source: str | Path, actor: Actor, url: str | None = None, *, batch: 
         raise ValidationError(f"{folder} is not a Regrowth Tracker backup this version can read.")
     problems = []
     for entry in manifest["files"]:
-        path = folder / "files" / entry["key"]
+        path = folder / "files" / entry["store"] / entry["key"]
         if not path.exists() or _sha256(path) != entry["sha256"]:
             problems.append(f"file {entry['key']} is missing or damaged in the backup")
     if problems:
@@ -176,11 +192,11 @@ def restore(source: str | Path, actor: Actor, url: str | None = None, *, batch: 
                 session.execute(text(
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                     f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"))
-    store = photo_store()
+    stores = _stores()
     total = 0
     for entry in manifest["files"]:
-        data = (folder / "files" / entry["key"]).read_bytes()
-        store.blobs.put(entry["key"], data)
+        data = (folder / "files" / entry["store"] / entry["key"]).read_bytes()
+        stores[entry["store"]].put(entry["key"], data)
         total += len(data)
     migrate(url)
     with transaction(url) as session:
