@@ -116,3 +116,16 @@ def test_next_steps_for_the_patient(clinic):
     assert texts["Medication"].startswith("Avoid aspirin and ibuprofen (NSAIDs) until 5 February")
     assert "15 March 2025 and 15 April 2025" in texts["Next follow-up visit"]
     assert "15 April 2025 and 15 July 2025" in texts["Repeat session"]
+
+
+def test_treated_but_never_measured_patient_still_has_visits_due(clinic):
+    from tracker.followup import outlook
+    from tracker.milestones import SessionRecord, assess
+
+    progress = assess([SessionRecord(date(2025, 1, 15))], [], as_of=date(2025, 4, 1))
+    assert progress.sites == ()
+    assert [m.status for m in progress.unmeasured] == ["due", "upcoming", "upcoming"]
+    ahead = outlook(progress)
+    assert (ahead.next_name, ahead.next_status, ahead.next_due) == ("early_response", "due", date(2025, 4, 15))
+    late = outlook(assess([SessionRecord(date(2025, 1, 15))], [], as_of=date(2025, 5, 1)))
+    assert late.overdue and late.next_name == "noticeable_growth"

@@ -37,6 +37,8 @@ class Outlook:
 
 def _by_milestone(progress: Progress) -> dict[str, list[MilestoneResult]]:
     grouped: dict[str, list[MilestoneResult]] = {}
+    for milestone in progress.unmeasured:
+        grouped.setdefault(milestone.name, []).append(milestone)
     for site in progress.sites:
         for milestone in site.milestones:
             grouped.setdefault(milestone.name, []).append(milestone)

@@ -123,6 +123,8 @@ class Progress:
     next_session_window: DateSpan | None
     nsaid_free: tuple[NsaidFreeSpan, ...]
     active_until: DateSpan | None
+    # A treated patient with no density measured yet still has visits due: the windows, by date alone.
+    unmeasured: tuple[MilestoneResult, ...] = ()
 
 
 def expected_band(protocol: Protocol, months: float) -> tuple[float, float] | None:
@@ -238,6 +240,9 @@ def assess(
         sites.append(SiteProgress(site, baseline, milestones, tuple(site_measurements)))
 
     latest = past_sessions[-1].date if past_sessions else None
+    unmeasured: tuple[MilestoneResult, ...] = ()
+    if day0 is not None and not sites:
+        unmeasured = tuple(_assess_milestone(w, day0, None, [], protocol, as_of) for w in protocol.windows)
     return Progress(
         as_of=as_of,
         day0=day0,
@@ -251,4 +256,5 @@ def assess(
             DateSpan(add_months(latest, EFFECT_MONTHS[0]), add_months(latest, EFFECT_MONTHS[1]))
             if latest else None
         ),
+        unmeasured=unmeasured,
     )
