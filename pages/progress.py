@@ -4,6 +4,8 @@ Clinicians see the selected patient; a patient account always sees its own recor
 In consult mode this page is the only one registered and draws the consult screen instead.
 """
 
+from datetime import date
+
 import streamlit as st
 
 from pages import consult_mode
@@ -11,6 +13,7 @@ from pages import progress_panels as panels
 from pages.workspace import call, require_actor, selected_mrn
 from tracker.access import PATIENT
 from tracker.progress_view import progress_view
+from tracker.report import progress_report_pdf, report_file_name
 
 actor = require_actor()
 if st.session_state.get("consult") and actor.role != PATIENT:
@@ -28,6 +31,11 @@ if view is None:
     st.stop()
 
 panels.header(view)
+today = date.today()
+# The PDF is made (and audited) only when the button is clicked: Streamlit calls ``data`` then.
+st.download_button("Download progress report", data=lambda: progress_report_pdf(actor, view.mrn, today)[1],
+                   file_name=report_file_name(view.mrn, today), mime="application/pdf", on_click="ignore",
+                   key="report_download", icon=":material/picture_as_pdf:")
 if actor.role != PATIENT and st.button("Consult mode: show this to the patient", key="consult_start", type="primary"):
     consult_mode.start(view.mrn)
     st.rerun()
