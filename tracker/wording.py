@@ -44,7 +44,12 @@ def day_month(day: date) -> str:
 
 
 def signed(value: float) -> str:
-    return f"{value:+.0f}"
+    """Whole hairs/cm² with a sign; a change that rounds to nothing is "+0", never "-0".
+
+    >>> signed(-0.4)
+    '+0'
+    """
+    return f"{round(value) or 0:+d}"
 
 
 def milestone_title(name: str) -> str:
