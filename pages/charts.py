@@ -7,26 +7,12 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from tracker.chart_data import ProgressChart, SiteChart
+from tracker.chart_data import POINT_LABELS, ProgressChart, SiteChart
+from tracker.chart_data import STATUS_COLOURS as STATUS_COLOURS_RGB
 from tracker.progress_view import SecondarySeries
 from tracker.wording import milestone_title
 
-STATUS_COLOURS = {
-    "ahead": "#1b7f3b",
-    "on_track": "#2f6f8f",
-    "behind": "#c0392b",
-    "baseline": "#555555",
-    "before_day0": "#999999",
-    "no_baseline": "#8e44ad",
-}
-STATUS_LABELS = {
-    "ahead": "ahead of expected",
-    "on_track": "on track",
-    "behind": "behind expected",
-    "baseline": "baseline",
-    "before_day0": "before treatment",
-    "no_baseline": "no baseline",
-}
+STATUS_COLOURS = {status: "#%02x%02x%02x" % rgb for status, rgb in STATUS_COLOURS_RGB.items()}
 
 
 def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, large: bool = False) -> go.Figure:
@@ -61,7 +47,7 @@ def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, la
             line={"color": "#444444", "width": 1.5},
             marker={"size": 14 if large else 10, "color": [STATUS_COLOURS[p.status] for p in points],
                     "line": {"width": 1, "color": "white"}},
-            customdata=[[p.date.isoformat(), p.density, STATUS_LABELS[p.status]] for p in points],
+            customdata=[[p.date.isoformat(), p.density, POINT_LABELS[p.status]] for p in points],
             hovertemplate=("%{customdata[0]}: %{customdata[1]:.0f} hairs/cm²<br>change %{y:+.1f} "
                            + ("%" if percent else "hairs/cm²") + "<br>%{customdata[2]}<extra></extra>"),
         ))

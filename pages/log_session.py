@@ -13,7 +13,14 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from pages.workspace import MRN, call, choose_patient, plain, require_actor, selected_mrn
+from pages.workspace import (
+    MRN,
+    call,
+    choose_patient,
+    plain,
+    require_actor,
+    selected_mrn,
+)
 from tracker.clinical import TREATMENTS
 from tracker.treatment_sessions import (
     PRE_SESSION_CHECKS,

@@ -13,7 +13,14 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from pages.workspace import MRN, call, choose_patient, plain, require_actor, selected_mrn
+from pages.workspace import (
+    MRN,
+    call,
+    choose_patient,
+    plain,
+    require_actor,
+    selected_mrn,
+)
 from tracker.clinical import SCALP_VIEWS
 from tracker.milestones import AHEAD, BEHIND, NO_BASELINE, ON_TRACK
 from tracker.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry

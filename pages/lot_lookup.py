@@ -11,7 +11,13 @@ import streamlit as st
 
 from pages.workspace import call, require_actor
 from tracker.errors import TrackerError
-from tracker.lots import MAX_LOT_LENGTH, LotSearch, csv_file_name, export_lot_csv, sessions_with_lot
+from tracker.lots import (
+    MAX_LOT_LENGTH,
+    LotSearch,
+    csv_file_name,
+    export_lot_csv,
+    sessions_with_lot,
+)
 
 log = logging.getLogger("regrowth")
 RESULT = "lot_lookup_result"

@@ -12,7 +12,14 @@ import streamlit as st
 
 from pages.workspace import call, plain
 from tracker.access import Actor
-from tracker.photo_views import BeforeAfter, ComparedPhoto, PhotoTimeline, before_after, photo_image, view_label
+from tracker.photo_views import (
+    BeforeAfter,
+    ComparedPhoto,
+    PhotoTimeline,
+    before_after,
+    photo_image,
+    view_label,
+)
 
 DEFAULT_FADE = 50
 

@@ -13,7 +13,8 @@ from db import models
 from tracker.access import Actor
 from tracker.database import transaction
 from tracker.errors import PermissionDenied, ValidationError
-from tracker.lots import csv_file_name, export_lot_csv, sessions_with_lot, spreadsheet_safe
+from tracker.exports import spreadsheet_safe
+from tracker.lots import csv_file_name, export_lot_csv, sessions_with_lot
 
 D = date.fromisoformat
 CLINICIAN = Actor(username="dr_a", role="clinician")
@@ -119,7 +120,7 @@ def test_csv_export_is_spreadsheet_safe_and_audited(lots_clinic):
 
 
 @pytest.mark.parametrize("text, safe", [
-    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@x", "'@x"), ("\tx", "'\tx"), ("AB-1", "AB-1"), (None, ""),
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@x", "'@x"), ("\tx", "'\tx"), ("AB-1", "AB-1"), (None, None), (12, 12),
 ])
 def test_spreadsheet_safe(text, safe):
     assert spreadsheet_safe(text) == safe

@@ -10,8 +10,8 @@ import hashlib
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Iterator
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session

@@ -30,9 +30,9 @@ from db import models
 from db.engine import migrate, session_factory
 from tracker import audit
 from tracker.access import Actor
+from tracker.blob_store import BlobStore
 from tracker.database import database_url, transaction
 from tracker.errors import ValidationError
-from tracker.blob_store import BlobStore
 from tracker.photo_store import photo_store
 from tracker.treatment_sessions import document_key, document_store
 

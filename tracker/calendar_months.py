@@ -33,3 +33,12 @@ def add_months(start: date, months: int) -> date:
 def months_between(start: date, end: date) -> float:
     """Elapsed months as days / 30.4375 (DESIGN.md §3), the unit the expected band is given in."""
     return (end - start).days / DAYS_PER_MONTH
+
+
+def age_on(birth: date, day: date) -> int:
+    """Whole years of age on ``day``.
+
+    >>> age_on(date(1980, 6, 15), date(2025, 6, 14)), age_on(date(1980, 6, 15), date(2025, 6, 15))
+    (44, 45)
+    """
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))

@@ -11,7 +11,31 @@ from datetime import date
 
 from tracker.calendar_months import add_months, months_between
 from tracker.clinical import EFFECT_MONTHS, NO_MEASURABLE_CHANGE_PCT
-from tracker.milestones import Progress, Protocol, SessionRecord, classify, expected_band
+from tracker.milestones import (
+    Progress,
+    Protocol,
+    SessionRecord,
+    classify,
+    expected_band,
+)
+
+# One palette for the screen chart and the printed report, so that both read alike (RGB).
+STATUS_COLOURS = {
+    "ahead": (27, 127, 59),
+    "on_track": (47, 111, 143),
+    "behind": (192, 57, 43),
+    "baseline": (85, 85, 85),
+    "before_day0": (153, 153, 153),
+    "no_baseline": (142, 68, 173),
+}
+POINT_LABELS = {
+    "ahead": "ahead of expected",
+    "on_track": "on track",
+    "behind": "behind expected",
+    "baseline": "baseline",
+    "before_day0": "before treatment",
+    "no_baseline": "no baseline",
+}
 
 # Band samples: the band's own corner points plus a regular grid, so the shaded area is exact.
 _GRID_STEP_MONTHS = 0.5

@@ -8,7 +8,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from tracker.milestones import AHEAD, BEHIND, DUE, MISSED, NO_BASELINE, ON_TRACK, UPCOMING, MilestoneResult, Progress
+from tracker.milestones import (
+    AHEAD,
+    BEHIND,
+    DUE,
+    MISSED,
+    NO_BASELINE,
+    ON_TRACK,
+    UPCOMING,
+    MilestoneResult,
+    Progress,
+)
 
 ASSESSED = (AHEAD, ON_TRACK, BEHIND, NO_BASELINE)
 

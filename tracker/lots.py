@@ -7,20 +7,11 @@ counted, so the clinician knows they exist and can look them up in the audit tra
 
 The CSV export is what a clinic hands to a recall coordinator or opens in a spreadsheet. A spreadsheet
 runs a cell that begins with ``=``, ``+``, ``-`` or ``@`` (and some also tab or carriage return) as a
-formula, so such cells are written with a leading apostrophe:
-
->>> spreadsheet_safe("=1+1")
-"'=1+1"
->>> spreadsheet_safe("@SUM(A1)")
-"'@SUM(A1)"
->>> spreadsheet_safe("AB-12")
-'AB-12'
+formula, so such cells are written with a leading apostrophe (``tracker.exports``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -32,8 +23,8 @@ from tracker import audit
 from tracker.access import STAFF, Actor, require_role
 from tracker.database import transaction
 from tracker.errors import ValidationError
+from tracker.exports import to_csv
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MAX_LOT_LENGTH = 80  # the column's width (db.models.TreatmentSession.lot_number)
 CSV_COLUMNS = ("MRN", "Name", "Session date", "Treatment", "Product", "Lot number", "Volume (mL)")
 
@@ -106,7 +97,7 @@ def export_lot_csv(actor: Actor, lot: str, partial: bool = False, url: str | Non
     with transaction(url) as session:
         result = _search(session, lot, partial)
         audit.record(session, actor, "export", detail=_audit_detail("lot CSV export", result))
-    return LotExport(file_name=csv_file_name(lot), data=lot_csv(result).encode("utf-8-sig"), rows=len(result.sessions))
+    return LotExport(file_name=csv_file_name(lot), data=lot_csv(result), rows=len(result.sessions))
 
 
 def _search(session, lot: str, partial: bool) -> LotSearch:
@@ -144,23 +135,13 @@ def _audit_detail(what: str, result: LotSearch) -> str:
     return detail
 
 
-def spreadsheet_safe(value: object) -> str:
-    """The cell's text, with a leading apostrophe when a spreadsheet would run it as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def lot_csv(result: LotSearch) -> str:
-    """The result as CSV text, one row per session, every cell made spreadsheet-safe."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for s in result.sessions:
-        volume = "" if s.volume_ml is None else f"{s.volume_ml:g}"
-        writer.writerow([spreadsheet_safe(v) for v in (
-            s.mrn, s.full_name, s.session_date.isoformat(), s.treatment, s.product, s.lot_number, volume,
-        )])
-    return buffer.getvalue()
+def lot_csv(result: LotSearch) -> bytes:
+    """The result as CSV, one row per session, every cell made spreadsheet-safe."""
+    return to_csv(CSV_COLUMNS, (
+        (s.mrn, s.full_name, s.session_date.isoformat(), s.treatment, s.product, s.lot_number,
+         "" if s.volume_ml is None else f"{s.volume_ml:g}")
+        for s in result.sessions
+    ))
 
 
 def csv_file_name(lot: str) -> str:

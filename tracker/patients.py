@@ -28,7 +28,15 @@ from sqlalchemy.orm import Session
 
 from db import models
 from tracker import audit
-from tracker.access import PATIENT, ROLES, STAFF, Actor, require_patient_access, require_role
+from tracker.access import (
+    PATIENT,
+    ROLES,
+    STAFF,
+    Actor,
+    require_patient_access,
+    require_role,
+)
+from tracker.calendar_months import age_on
 from tracker.clinical import (
     DEFAULT_PROTOCOL_NAME,
     LUDWIG_STAGES,
@@ -52,7 +60,17 @@ from tracker.history import (
     soft_delete,
 )
 from tracker.milestones import (
-    AHEAD, BEHIND, DUE, MISSED, NO_BASELINE, ON_TRACK, UPCOMING, DensityRecord, Progress, SessionRecord, assess,
+    AHEAD,
+    BEHIND,
+    DUE,
+    MISSED,
+    NO_BASELINE,
+    ON_TRACK,
+    UPCOMING,
+    DensityRecord,
+    Progress,
+    SessionRecord,
+    assess,
 )
 from tracker.progress import find_patient, patient_progress
 from tracker.protocols import to_engine
@@ -260,13 +278,6 @@ def parse_notes(value: object, label: str = "notes") -> str | None:
     return text
 
 
-def age_on(birth: date, day: date) -> int:
-    """Whole years of age on ``day``.
-
-    >>> age_on(date(1980, 6, 15), date(2025, 6, 14)), age_on(date(1980, 6, 15), date(2025, 6, 15))
-    (44, 45)
-    """
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
 def _collect(problems: list[str], parser, *args):

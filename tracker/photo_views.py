@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from db import models
 from tracker import audit
-from tracker.access import PATIENT, Actor, ROLES, require_patient_access, require_role
+from tracker.access import PATIENT, ROLES, Actor, require_patient_access, require_role
 from tracker.calendar_months import months_between
 from tracker.clinical import SCALP_VIEWS
 from tracker.database import transaction

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from db import models
 from tracker import audit
-from tracker.access import PATIENT, Actor, require_patient_access, require_role, ROLES
+from tracker.access import PATIENT, ROLES, Actor, require_patient_access, require_role
+from tracker.calendar_months import age_on, months_between
 from tracker.chart_data import ProgressChart, TherapyRecord, build_chart
 from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied
@@ -66,8 +67,6 @@ class ProgressView:
     next_steps: tuple[NextStep, ...]
 
 
-def age_on(birth: date, day: date) -> int:
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
 def resolve_patient(session: Session, actor: Actor, mrn: str | None) -> models.Patient:
@@ -92,7 +91,6 @@ def resolve_patient(session: Session, actor: Actor, mrn: str | None) -> models.P
 
 
 def _secondary(session: Session, patient_id: int, day0: date | None) -> tuple[SecondarySeries, ...]:
-    from tracker.calendar_months import months_between
 
     rows = session.execute(
         select(models.Visit.date, models.DensityMeasurement)

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker import audit
 from tracker.access import Actor
-from tracker.calendar_months import months_between
+from tracker.calendar_months import age_on, months_between
 from tracker.clinical import (
     CONDITIONS,
     MILESTONE_LABELS,
@@ -55,7 +55,7 @@ from tracker.photo_views import (
     shape_and_size_warnings,
     view_label,
 )
-from tracker.progress_view import ProgressView, age_on, build_view, resolve_patient
+from tracker.progress_view import ProgressView, build_view, resolve_patient
 from tracker.report_chart import STATUS_COLOURS, chart_height, draw_site_chart, fit_text
 from tracker.wording import STATUS_WORDS, long_date, signed
 

@@ -19,26 +19,15 @@ from dataclasses import dataclass
 
 from fpdf import FPDF
 
-from tracker.chart_data import ProgressChart, SiteChart, TimeBar
+from tracker.chart_data import (
+    POINT_LABELS,
+    STATUS_COLOURS,
+    ProgressChart,
+    SiteChart,
+    TimeBar,
+)
 from tracker.wording import milestone_title
 
-# Same colours as the page (pages/charts.py) so that a printed chart reads like the screen.
-STATUS_COLOURS = {
-    "ahead": (27, 127, 59),
-    "on_track": (47, 111, 143),
-    "behind": (192, 57, 43),
-    "baseline": (85, 85, 85),
-    "before_day0": (153, 153, 153),
-    "no_baseline": (142, 68, 173),
-}
-STATUS_LABELS = {
-    "ahead": "ahead of expected",
-    "on_track": "on track",
-    "behind": "behind expected",
-    "baseline": "baseline",
-    "before_day0": "before treatment",
-    "no_baseline": "no baseline",
-}
 BAND = (47, 111, 143)
 ZONE = (120, 120, 120)
 WINDOW = (241, 196, 15)
@@ -331,7 +320,7 @@ def _legend_items(chart: ProgressChart, site: SiteChart) -> list[tuple[str, tupl
     shown = {p.status for p in site.points if p.change is not None}
     for status in ("baseline", "ahead", "on_track", "behind", "before_day0", "no_baseline"):
         if status in shown or status in ("baseline", "ahead", "on_track", "behind"):
-            items.append(("dot", STATUS_COLOURS[status], STATUS_LABELS[status], 1.0))
+            items.append(("dot", STATUS_COLOURS[status], POINT_LABELS[status], 1.0))
     if chart.sessions:
         items.append(("triangle", SESSION, "treatment session", 1.0))
     if chart.active_spans:

@@ -15,7 +15,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tracker.clinical import LUDWIG_STAGES, NORWOOD_STAGES, SALT_WEIGHTS, SINCLAIR_STAGES, STAGE_SCALES
+from tracker.clinical import (
+    LUDWIG_STAGES,
+    NORWOOD_STAGES,
+    SALT_WEIGHTS,
+    SINCLAIR_STAGES,
+    STAGE_SCALES,
+)
 from tracker.errors import ValidationError
 
 NORWOOD, LUDWIG, SINCLAIR, SALT = "norwood", "ludwig", "sinclair", "salt"

@@ -34,7 +34,16 @@ from tracker.clinical import MILESTONE_LABELS
 from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.followup import ASSESSED, outlook
-from tracker.milestones import DUE, MISSED, UPCOMING, DensityRecord, MilestoneResult, Progress, SessionRecord, assess
+from tracker.milestones import (
+    DUE,
+    MISSED,
+    UPCOMING,
+    DensityRecord,
+    MilestoneResult,
+    Progress,
+    SessionRecord,
+    assess,
+)
 from tracker.protocols import to_engine
 
 OVERDUE = "overdue"

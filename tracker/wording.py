@@ -16,7 +16,15 @@ from datetime import date
 from tracker.clinical import NO_MEASURABLE_CHANGE_PCT
 from tracker.followup import outlook
 from tracker.milestones import (
-    AHEAD, BEHIND, DUE, MISSED, NO_BASELINE, ON_TRACK, UPCOMING, MilestoneResult, Progress,
+    AHEAD,
+    BEHIND,
+    DUE,
+    MISSED,
+    NO_BASELINE,
+    ON_TRACK,
+    UPCOMING,
+    MilestoneResult,
+    Progress,
 )
 
 SHORT_NAMES = {
