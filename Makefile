@@ -37,7 +37,7 @@ run: install chromium
 	$(PY) -m streamlit run app.py --server.address localhost --server.port $(PORT)
 
 test: install chromium
-	$(PY) -m pytest tests tracker --doctest-modules -q -ra
+	$(PY) -m pytest tests tracker pages/workspace.py --doctest-modules -q -ra
 
 bench: install
 	$(PY) tests/bench/bench_photos.py

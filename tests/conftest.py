@@ -88,7 +88,18 @@ def sqlite_clinic(tmp_path, monkeypatch):
     dispose_all()
 
 
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def figure():
+    """Record a measured figure (cases tried, writers, crash points…) for the run's closing summary."""
+    return _FIGURES.append
+
+
 def pytest_terminal_summary(terminalreporter):
+    for line in _FIGURES:
+        terminalreporter.write_line(f"figure: {line}")
     if _pg_state["url"]:
         terminalreporter.write_line(f"PostgreSQL: database tests ran against {_pg_state['url']}")
     elif _pg_state["why"]:

@@ -101,7 +101,7 @@ for n in range(int(sys.argv[1])):
 """
 
 
-def test_concurrent_writers_keep_one_unbroken_chain(clinic):
+def test_concurrent_writers_keep_one_unbroken_chain(clinic, figure):
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, "25", f"writer{i}"], cwd=ROOT, env={**os.environ},
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
     for writer in writers:
@@ -111,4 +111,4 @@ def test_concurrent_writers_keep_one_unbroken_chain(clinic):
         assert session.scalar(select(func.count(models.AuditEntry.id))) == 100
     result = _verify(clinic)
     assert result.ok, result.problems
-    print(f"audit chain: 4 concurrent writers x 25 entries, {result.entries} entries verified intact")
+    figure(f"audit chain ({clinic.split(':')[0]}): 4 concurrent writers x 25 entries, {result.entries} entries verified intact")

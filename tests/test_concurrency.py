@@ -45,7 +45,7 @@ def _patient(url: str, mrn: str) -> None:
                    url=url)
 
 
-def test_parallel_visit_writers_lose_nothing(clinic):
+def test_parallel_visit_writers_lose_nothing(clinic, figure):
     for mrn in ("C-0", "C-2", "C-3"):
         _patient(clinic, mrn)
     processes = [
@@ -62,7 +62,7 @@ def test_parallel_visit_writers_lose_nothing(clinic):
     expected = sorted(100 + w * 10 + n for w in range(WRITERS) for n in range(VISITS_EACH))
     assert visits == WRITERS * VISITS_EACH
     assert sorted(measurements) == expected  # every value written, none twice, none lost
-    print(f"concurrency: {WRITERS} writer processes x {VISITS_EACH} visits = {visits} saved, 0 lost")
+    figure(f"concurrency ({clinic.split(':')[0]}): {WRITERS} writer processes x {VISITS_EACH} visits = {visits} saved, 0 lost")
 
 
 def test_conflicting_edit_is_refused_not_overwritten(clinic):

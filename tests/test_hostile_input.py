@@ -181,7 +181,7 @@ def hostile_clinic(clinic, tmp_path, monkeypatch):
     return clinic, tmp_path / "data" / "photos"
 
 
-def test_hostile_corpus_is_refused_clearly_and_changes_nothing(hostile_clinic, tmp_path):
+def test_hostile_corpus_is_refused_clearly_and_changes_nothing(hostile_clinic, tmp_path, figure, db_url):
     url, photo_root = hostile_clinic
     before = _state(url, photo_root)
     tried = 0
@@ -252,7 +252,7 @@ def test_hostile_corpus_is_refused_clearly_and_changes_nothing(hostile_clinic, t
             lambda: import_spreadsheets(tmp_path / "fake.xlsx", csv_ok / "s.csv", csv_ok / "v.csv", url=url, today=TODAY))
 
     assert tried == len(refused)
-    print(f"\nhostile inputs tried: {tried}, every one refused with a clear message and nothing changed")
+    figure(f"hostile inputs ({db_url.split(':')[0]}): {tried} tried, {tried} refused with a clear message, 0 changed the database or the photo store")
     assert tried == (len(PHOTO_CASES) + len(NAME_CASES) + len(DOCUMENT_CASES) + len(VISIT_CASES)
                      + len(SESSION_CASES) + len(PATIENT_CASES) + 1 + len(SPREADSHEET_CASES) + 2)
 
