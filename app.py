@@ -42,7 +42,6 @@ else:
     navigation = st.navigation(pages_for(actor.role))
     with st.sidebar:
         st.caption(f"Signed in as **{actor.username}** ({actor.role})")
-        if st.button("Sign out", key="sign_out"):
-            sign_out(reason="You are signed out.")
-            st.rerun()
+        # A callback runs before the next script run, so that run already starts signed out.
+        st.button("Sign out", key="sign_out", on_click=sign_out, kwargs={"reason": "You are signed out."})
 navigation.run()
