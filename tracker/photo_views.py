@@ -151,8 +151,16 @@ def photo_timeline(actor: Actor | None, mrn: str | None = None, url: str | None 
     with audit.refusals_recorded(actor, "photo timeline", mrn, url):
         with transaction(url) as session:
             patient = resolve_patient(session, actor, mrn)
-            visits = [TimelineVisit(v.id, v.date) for v in _live_visits(session, patient.id)]
-            photos = [(p.id, p.view, p.visit_id) for p in _live_photos(session, patient.id)]
+            # Only the columns the grid needs: no ORM objects for a patient's hundreds of photos.
+            visits = [TimelineVisit(visit_id, day) for visit_id, day in session.execute(
+                select(models.Visit.id, models.Visit.date)
+                .where(models.Visit.patient_id == patient.id, models.Visit.deleted_at.is_(None))
+                .order_by(models.Visit.date, models.Visit.id))]
+            photos = [tuple(row) for row in session.execute(
+                select(models.Photo.id, models.Photo.view, models.Photo.visit_id)
+                .join(models.Visit, models.Visit.id == models.Photo.visit_id)
+                .where(models.Visit.patient_id == patient.id, models.Visit.deleted_at.is_(None),
+                       models.Photo.deleted_at.is_(None)))]
             timeline = PhotoTimeline(patient.mrn, patient.full_name, tuple(visits), build_timeline(visits, photos))
             audit.record(session, actor, "view", patient_id=patient.id,
                          detail=f"photo timeline ({timeline.photo_count} photos)")

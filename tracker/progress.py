@@ -29,14 +29,13 @@ def find_patient(session: Session, mrn: str) -> models.Patient:
 
 def load_records(session: Session, patient_id: int) -> tuple[list[SessionRecord], list[DensityRecord]]:
     """A patient's live sessions and density measurements (soft-deleted rows are left out)."""
+    treatment = models.TreatmentSession
     sessions = [
-        SessionRecord(row.date, row.treatment, row.product, row.lot_number)
+        SessionRecord(*row)
         for row in session.execute(
-            select(models.TreatmentSession).where(
-                models.TreatmentSession.patient_id == patient_id,
-                models.TreatmentSession.deleted_at.is_(None),
-            )
-        ).scalars()
+            select(treatment.date, treatment.treatment, treatment.product, treatment.lot_number)
+            .where(treatment.patient_id == patient_id, treatment.deleted_at.is_(None))
+        )
     ]
     measurements = [
         DensityRecord(visit_date, site, density)

@@ -91,12 +91,11 @@ def resolve_patient(session: Session, actor: Actor, mrn: str | None) -> models.P
 
 
 def _secondary(session: Session, patient_id: int, day0: date | None) -> tuple[SecondarySeries, ...]:
-
+    measure = models.DensityMeasurement
     rows = session.execute(
-        select(models.Visit.date, models.DensityMeasurement)
-        .join(models.DensityMeasurement, models.DensityMeasurement.visit_id == models.Visit.id)
-        .where(models.Visit.patient_id == patient_id, models.Visit.deleted_at.is_(None),
-               models.DensityMeasurement.deleted_at.is_(None))
+        select(models.Visit.date, measure.site, measure.shaft_diameter_um, measure.terminal_pct, measure.anagen_pct)
+        .join(measure, measure.visit_id == models.Visit.id)
+        .where(models.Visit.patient_id == patient_id, models.Visit.deleted_at.is_(None), measure.deleted_at.is_(None))
         .order_by(models.Visit.date)
     ).all()
 
@@ -104,29 +103,28 @@ def _secondary(session: Session, patient_id: int, day0: date | None) -> tuple[Se
         return round(months_between(day0, day), 4) if day0 else None
 
     series = []
-    for title, unit, attribute in (("Shaft diameter", "µm", "shaft_diameter_um"),
-                                   ("Terminal hairs", "%", "terminal_pct"),
-                                   ("Anagen hairs", "%", "anagen_pct")):
+    for column, (title, unit) in enumerate((("Shaft diameter", "µm"), ("Terminal hairs", "%"), ("Anagen hairs", "%"))):
         by_site: dict[str, list[SeriesPoint]] = {}
-        for visit_date, measurement in rows:
-            value = getattr(measurement, attribute)
+        for row in rows:
+            value = row[2 + column]
             if value is not None:
-                by_site.setdefault(measurement.site, []).append(SeriesPoint(visit_date, months(visit_date), value))
+                by_site.setdefault(row.site, []).append(SeriesPoint(row.date, months(row.date), value))
         if by_site:
             series.append(SecondarySeries(title, unit, {k: tuple(v) for k, v in by_site.items()}))
+    scale = models.ScaleScore
     scores = session.execute(
-        select(models.Visit.date, models.ScaleScore)
-        .join(models.ScaleScore, models.ScaleScore.visit_id == models.Visit.id)
-        .where(models.Visit.patient_id == patient_id, models.Visit.deleted_at.is_(None),
-               models.ScaleScore.deleted_at.is_(None))
+        select(models.Visit.date, scale.scale, scale.stage, scale.salt_score)
+        .join(scale, scale.visit_id == models.Visit.id)
+        .where(models.Visit.patient_id == patient_id, models.Visit.deleted_at.is_(None), scale.deleted_at.is_(None))
         .order_by(models.Visit.date)
     ).all()
-    salt = tuple(SeriesPoint(d, months(d), s.salt_score) for d, s in scores if s.scale == "salt" and s.salt_score is not None)
+    salt = tuple(SeriesPoint(r.date, months(r.date), r.salt_score) for r in scores
+                 if r.scale == "salt" and r.salt_score is not None)
     if salt:
         series.append(SecondarySeries("SALT score", "points (0–100)", {"scalp": salt}))
-    for scale, title in (("norwood", "Norwood–Hamilton stage"), ("ludwig", "Ludwig stage"), ("sinclair", "Sinclair stage")):
-        staged = tuple(SeriesPoint(d, months(d), _stage_rank(scale, s.stage), s.stage or "")
-                       for d, s in scores if s.scale == scale and s.stage)
+    for name, title in (("norwood", "Norwood–Hamilton stage"), ("ludwig", "Ludwig stage"), ("sinclair", "Sinclair stage")):
+        staged = tuple(SeriesPoint(r.date, months(r.date), _stage_rank(name, r.stage), r.stage or "")
+                       for r in scores if r.scale == name and r.stage)
         if staged:
             series.append(SecondarySeries(title, "stage", {"scalp": staged}))
     return tuple(series)
@@ -143,10 +141,12 @@ def build_view(session: Session, patient: models.Patient, as_of: date) -> Progre
     sessions, measurements = load_records(session, patient.id)
     protocol = to_engine(patient.protocol)
     progress = assess(sessions, measurements, protocol, as_of)
+    therapy = models.ConcurrentTherapy
     therapies = [
-        TherapyRecord(t.name, t.start, t.stop, t.dose or "")
-        for t in session.scalars(select(models.ConcurrentTherapy).where(
-            models.ConcurrentTherapy.patient_id == patient.id, models.ConcurrentTherapy.deleted_at.is_(None)))
+        TherapyRecord(name, start, stop, dose or "")
+        for name, start, stop, dose in session.execute(
+            select(therapy.name, therapy.start, therapy.stop, therapy.dose)
+            .where(therapy.patient_id == patient.id, therapy.deleted_at.is_(None)))
     ]
     cards = tuple(
         MilestoneCard(site.site, m.name, m.status, milestone_sentence(m))

@@ -1,0 +1,114 @@
+"""Benchmark: building the progress page's data for a patient with 30 visits and 150 photos, as a ratio
+to the raw database reads that page needs (target ≤ 2×).
+
+"Page data" is what the progress and photos pages call: ``progress_view`` (engine, chart series, cards,
+secondary series, next steps) and ``photo_timeline`` (grid of 150 photos), each in its own audited
+transaction. "Raw reads" are the same rows fetched with plain SQL on one connection, nothing computed.
+Both are timed in one process, medians of repeated runs. Figures only, never assertions.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from sqlalchemy import insert, text  # noqa: E402
+
+from db import models  # noqa: E402
+from db.engine import engine_for  # noqa: E402
+from tracker.access import Actor  # noqa: E402
+from tracker.clinical import SCALP_VIEWS  # noqa: E402
+from tracker.database import initialize  # noqa: E402
+from tracker.photo_views import photo_timeline  # noqa: E402
+from tracker.progress_view import progress_view  # noqa: E402
+
+MRN = "BENCH-1"
+AS_OF = date(2026, 6, 1)
+RAW_READS = (
+    "SELECT * FROM patient WHERE mrn = :mrn",
+    "SELECT * FROM protocol WHERE id = (SELECT protocol_id FROM patient WHERE mrn = :mrn)",
+    "SELECT * FROM treatment_session WHERE patient_id = :pid AND deleted_at IS NULL",
+    "SELECT v.date, m.* FROM visit v JOIN density_measurement m ON m.visit_id = v.id "
+    "WHERE v.patient_id = :pid AND v.deleted_at IS NULL AND m.deleted_at IS NULL",
+    "SELECT v.date, s.* FROM visit v JOIN scale_score s ON s.visit_id = v.id WHERE v.patient_id = :pid",
+    "SELECT * FROM concurrent_therapy WHERE patient_id = :pid AND deleted_at IS NULL",
+    "SELECT * FROM visit WHERE patient_id = :pid AND deleted_at IS NULL ORDER BY date",
+    "SELECT p.id, p.view, p.visit_id FROM photo p JOIN visit v ON v.id = p.visit_id "
+    "WHERE v.patient_id = :pid AND p.deleted_at IS NULL",
+)
+
+
+def build_patient(url: str) -> int:
+    engine = engine_for(url)
+    with engine.begin() as connection:
+        connection.execute(insert(models.Patient), [dict(
+            id=1, mrn=MRN, full_name="Bench Patient", sex="female", birth_date=date(1975, 1, 1),
+            condition="androgenetic_alopecia", version=1, protocol_id=1)])
+        day0 = date(2024, 6, 1)
+        connection.execute(insert(models.TreatmentSession), [
+            dict(patient_id=1, date=day0 + timedelta(days=d), treatment="exosome", product="Exo", lot_number=f"L{d}",
+                 version=1) for d in (0, 120, 240)])
+        connection.execute(insert(models.ConcurrentTherapy), [
+            dict(patient_id=1, name="Minoxidil 5%", dose="1 ml", start=day0 - timedelta(days=30), version=1)])
+        photo_id = 1
+        for n in range(30):
+            visit_day = day0 - timedelta(days=2) + timedelta(days=n * 24)
+            connection.execute(insert(models.Visit), [dict(id=n + 1, patient_id=1, date=visit_day, version=1)])
+            connection.execute(insert(models.DensityMeasurement), [
+                dict(visit_id=n + 1, site=site, density_per_cm2=140 + n + offset, shaft_diameter_um=60 + n / 3,
+                     version=1) for site, offset in (("vertex", 0), ("frontal", 10))])
+            connection.execute(insert(models.Photo), [
+                dict(id=photo_id + k, visit_id=n + 1, view=view, sha256=f"{photo_id + k:064x}",
+                     original_key=f"o/{photo_id + k}", display_key=f"d/{photo_id + k}", thumbnail_key=f"t/{photo_id + k}",
+                     media_type="image/jpeg", width=1600, height=1200, version=1)
+                for k, view in enumerate(SCALP_VIEWS[:5])])
+            photo_id += 5
+    return 1
+
+
+def time_it(function, repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["TRACKER_DATA_DIR"] = tmp
+        url = f"sqlite:///{tmp}/bench.db"
+        initialize(url)
+        patient_id = build_patient(url)
+        actor = Actor("bench", "clinician")
+        engine = engine_for(url)
+
+        def page_data() -> None:
+            view = progress_view(actor, MRN, AS_OF, url)
+            timeline = photo_timeline(actor, MRN, url)
+            assert len(view.progress.sites) == 2 and timeline.photo_count == 150
+
+        def raw_reads() -> None:
+            with engine.connect() as connection:
+                for statement in RAW_READS:
+                    connection.execute(text(statement), {"mrn": MRN, "pid": patient_id}).all()
+
+        page_data(), raw_reads()  # warm up
+        page = time_it(page_data, 30)
+        raw = time_it(raw_reads, 30)
+    print("progress page data, 30 visits, 150 photos, 2 sites (SQLite, median of 30)")
+    print(f"  page data (progress_view + photo_timeline): {page * 1000:.1f} ms")
+    print(f"  raw database reads it needs:                 {raw * 1000:.1f} ms")
+    print(f"  ratio: {page / raw:.2f}  (target ≤ 2)")
+
+
+if __name__ == "__main__":
+    main()
