@@ -42,3 +42,4 @@ test: install chromium
 bench: install
 	$(PY) tests/bench/bench_photos.py
 	$(PY) tests/bench/bench_progress.py
+	$(PY) tests/bench/bench_progress_page.py
