@@ -45,8 +45,54 @@ def test_patient_sees_own_chart_cards_photos_and_report(demo_clinic):
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
         assert "Progress" in nav and "Patients" not in nav and "Log visit" not in nav
         # a crafted URL for another record shows nothing of it
-        page.goto(f"{base}/progress?mrn=DEMO-0002")
+        # (in the same signed-in session, as typing the address into the running app does)
+        page.evaluate("path => { history.pushState({}, '', path); dispatchEvent(new PopStateEvent('popstate')); }",
+                      "/progress?mrn=DEMO-0002")
         wait_idle(page)
+        page.get_by_text("not available to your account").first.wait_for()
         body = page.inner_text("body")
-        assert "not available" in body and "DEMO-0002" not in body.replace("DEMO-0002", "", 0) or "DEMO-0001" not in body
+        assert all(name not in body for name in other_names(data_dir, ""))
         shot(page, "patient", "04-other-mrn-refused")
+
+        # before/after on the Photos page
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name="Photos", exact=True).click()
+        wait_idle(page)
+        page.get_by_text("Before and after").first.wait_for()
+        page.get_by_text("Fade from before").first.wait_for()
+        assert page.locator('[data-testid="stImage"] img').count() >= 3
+        body = page.inner_text("body")
+        assert "DEMO-0002" not in body
+        page.get_by_text("Before and after").first.scroll_into_view_if_needed()
+        shot(page, "patient", "05-before-after")
+
+        # the PDF report: valid, with this patient's name and nobody else's
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name="Progress", exact=True).click()
+        wait_idle(page)
+        with page.expect_download(timeout=120_000) as download_info:
+            page.get_by_role("button", name="Download progress report").click()
+        pdf = download_info.value.path().read_bytes()
+        assert pdf.startswith(b"%PDF-") and len(pdf) > 10_000
+        pdf_path = data_dir.parent / "report.pdf"
+        pdf_path.write_bytes(pdf)
+        text = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, text=True).stdout
+        own_name = text_of_own_name(data_dir)
+        assert own_name in text and "DEMO-0001" in text
+        assert not any(other in text for other in other_names(data_dir, own_name))
+
+
+def _names(data_dir) -> dict[str, str]:
+    env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    script = ("from tracker.database import transaction\nfrom db import models\nfrom sqlalchemy import select\n"
+              "with transaction() as s:\n    [print(m, n, sep='|') for m, n in s.execute(select(models.Patient.mrn, "
+              "models.Patient.full_name))]")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True).stdout
+    return dict(line.split("|", 1) for line in out.splitlines() if "|" in line)
+
+
+def text_of_own_name(data_dir) -> str:
+    return _names(data_dir)["DEMO-0001"]
+
+
+def other_names(data_dir, own: str) -> list[str]:
+    return [name for mrn, name in _names(data_dir).items() if mrn != "DEMO-0001"]
