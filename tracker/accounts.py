@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from db import models
 from tracker import audit
-from tracker.access import ADMIN, PATIENT, ROLES, Actor, require_role
+from tracker.access import ADMIN, PATIENT, ROLES, STAFF, Actor, require_role
 from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
 
@@ -155,7 +155,11 @@ def unlock_user(actor: Actor, username: str, url: str | None = None) -> None:
 
 
 def verify_password(actor: Actor, password: str, url: str | None = None) -> bool:
-    """Re-check the signed-in user's password (leaving consult mode) without counting as a sign-in."""
+    """Re-check the signed-in user's password (leaving consult mode) without counting as a sign-in.
+
+    Staff only (consult mode is theirs): unchecked, any caller could test guesses against any account.
+    """
+    require_role(actor, *STAFF)
     with transaction(url) as session:
         user = session.get(models.User, actor.user_id) if actor.user_id else None
         if user is None:

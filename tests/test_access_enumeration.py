@@ -1,0 +1,518 @@
+"""Every service refuses whoever may not use it (Trust issue), found by enumeration, not by memory.
+
+The services are discovered: every public function of every ``tracker`` module that takes an ``actor``.
+Each one must be in ``SERVICES`` (with the calls that aim it at patient B's record) or in
+``BUILDING_BLOCKS`` (with the reason it checks nobody itself, and a check that no page can reach it), so a
+new service cannot appear without a refusal test.
+
+Then, in a clinic of two patients A and B (sessions with lots, visits with densities and JPEG photos, a
+concurrent therapy, a batch document, accounts), every aimed call is made by four hostile actors: nobody
+(``None``), patient A's account, an ``Actor`` with a forged role and an object that only looks like an
+admin ``Actor``. Each must raise ``PermissionDenied`` (patient A may get ``NotFound`` where a service hides
+whether something exists), say nothing of B (name, MRN), write no row and store no file. Positive
+controls show the set-up is sound: patient A reads its own progress, photos and report; staff reach B.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import inspect
+import io
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+
+from PIL import Image
+from sqlalchemy import select, update
+
+import tracker
+from db import models
+from tracker.access import ADMIN, CLINICIAN, Actor, command_line_actor
+from tracker.accounts import create_user, verify_password
+from tracker.backup import backup
+from tracker.clinical import DEFAULT_PROTOCOL_NAME
+from tracker.config import settings
+from tracker.database import transaction
+from tracker.errors import NotFound, PermissionDenied
+from tracker.lots import sessions_with_lot
+from tracker.patients import (
+    NewPatient,
+    add_therapy,
+    create_patient,
+    list_patients,
+    patient_record,
+)
+from tracker.photo_views import before_after, photo_image, photo_timeline
+from tracker.progress_view import progress_view
+from tracker.schedule import schedule
+from tracker.treatment_sessions import DocumentUpload, SessionEntry, log_session
+from tracker.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = date(2025, 9, 1)
+# Modules another change adds: their services are checked when the module is there.
+OPTIONAL_MODULES = {"tracker.report"}
+# Written by refused calls on purpose (the refusal is audited; sign-ins are throttled): not compared.
+UNCOMPARED_TABLES = {"audit_entry", "sign_in_attempt"}
+
+
+# --- discovery ------------------------------------------------------------------------------------------
+
+
+def discover() -> dict[str, Callable]:
+    """Every public module-level function of ``tracker`` with a parameter named ``actor``, by qualified name."""
+    found: dict[str, Callable] = {}
+    for module_info in pkgutil.iter_modules(tracker.__path__):
+        if module_info.name == "__main__":  # runs the command line when imported
+            continue
+        module = importlib.import_module(f"tracker.{module_info.name}")
+        for name, obj in vars(module).items():
+            if name.startswith("_") or not inspect.isfunction(obj) or obj.__module__ != module.__name__:
+                continue
+            if "actor" in inspect.signature(obj).parameters:
+                found[f"{module.__name__}.{name}"] = obj
+    return found
+
+
+def actor_first(functions: dict[str, Callable]) -> set[str]:
+    return {name for name, f in functions.items() if next(iter(inspect.signature(f).parameters)) == "actor"}
+
+
+# --- the clinic -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientFile:
+    """One patient's ids, as the aimed calls need them."""
+
+    id: int
+    mrn: str
+    full_name: str
+    version: int
+    lot: str
+    session_id: int
+    therapy_id: int
+    visit_ids: tuple[int, int]
+    photo_ids: tuple[int, int]
+    username: str
+    password: str
+    user_id: int
+
+
+@dataclass(frozen=True)
+class Clinic:
+    url: str
+    data_dir: Path
+    elsewhere: Path  # outside the data dir: backup destinations
+    a: PatientFile
+    b: PatientFile
+    clinician: Actor
+    clinician_password: str
+    protocol: dict  # the default protocol's band, windows and version, as stored
+    backup_folder: Path
+
+    @property
+    def b_words(self) -> tuple[str, ...]:
+        """What a refusal must never say."""
+        return (self.b.full_name, self.b.mrn)
+
+
+def jpeg(colour: tuple[int, int, int], size: tuple[int, int] = (320, 240)) -> bytes:
+    image = Image.new("RGB", size, colour)
+    image.paste((40, 29, 24), (size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def png(colour: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def _make_patient(url: str, staff: Actor, admin: Actor, letter: str, full_name: str, shade: int) -> PatientFile:
+    new = NewPatient(mrn=f"RT-{letter}-100", full_name=full_name, sex="female", birth_date=date(1982, 3, 4),
+                     condition="androgenetic_alopecia", baseline_scale="ludwig", baseline_stage="II",
+                     target_areas="vertex")
+    mrn = create_patient(staff, new, today=TODAY, url=url)
+    lot = f"LOT-{letter}-0042"
+    session = log_session(
+        staff, mrn,
+        SessionEntry(date=date(2025, 1, 15), treatment="exosome", product="ExoVial 5", lot_number=lot, volume_ml=4.0,
+                     areas="vertex", checklist={"hydrated": True, "breakfast": True, "no_nsaids": True}),
+        [DocumentUpload(f"certificate-{letter}.png", png((shade, 200, 200)))], url=url, today=TODAY,
+    )
+    visits, photos = [], []
+    # Each photo goes through log_visit, which stores it with tracker.photo_store.store_photo.
+    for day, density, colour in ((date(2025, 1, 15), 150.0, (224, 184, shade)),
+                                 (date(2025, 7, 15), 172.0, (shade, 184, 154))):
+        saved = log_visit(staff, mrn, VisitEntry(date=day, sites=[SiteEntry("vertex", density)]),
+                          [PhotoUpload("vertex", f"vertex-{letter}-{day.isoformat()}.jpg", jpeg(colour))],
+                          url=url, today=TODAY)
+        visits.append(saved.visit_id)
+        photos.append(saved.photos[0].photo_id)
+    therapy_id = add_therapy(staff, mrn, "Minoxidil", "5% topical", date(2025, 2, 1), today=TODAY, url=url)
+    username, password = f"pat.{letter.lower()}", f"Regrowth-{letter}-passphrase-2025"
+    create_user(admin, username=username, password=password, role="patient", patient_mrn=mrn, url=url)
+    with transaction(url) as db:
+        patient = db.scalar(select(models.Patient).where(models.Patient.mrn == mrn))
+        user_id = db.scalar(select(models.User.id).where(models.User.username == username))
+        return PatientFile(patient.id, mrn, full_name, patient.version, lot, session.session_id, therapy_id,
+                           tuple(visits), tuple(photos), username, password, user_id)
+
+
+def build_clinic(url: str, tmp_path: Path) -> Clinic:
+    admin = command_line_actor("test")
+    create_user(admin, username="dr.lee", password="Clinician-passphrase-2025", role=CLINICIAN, url=url)
+    with transaction(url) as db:
+        clinician_id = db.scalar(select(models.User.id).where(models.User.username == "dr.lee"))
+    clinician = Actor("dr.lee", CLINICIAN, user_id=clinician_id)
+    a = _make_patient(url, clinician, admin, "A", "Alice Ashworth", 60)
+    b = _make_patient(url, clinician, admin, "B", "Beatrix Blackwood", 120)
+    with transaction(url) as db:
+        # pat.b is locked out: a refused unlock must leave it so.
+        db.execute(update(models.User).where(models.User.id == b.user_id)
+                   .values(locked_at=models.utcnow(), failed_attempts=5))
+        row = db.scalar(select(models.Protocol).where(models.Protocol.name == DEFAULT_PROTOCOL_NAME))
+        protocol = {"band": row.band, "windows": row.windows, "version": row.version}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    folder = backup(elsewhere / "nightly", Actor("admin.kim", ADMIN), url=url).folder
+    return Clinic(url, settings().data_dir, elsewhere, a, b, clinician, "Clinician-passphrase-2025", protocol, folder)
+
+
+# --- what every service is asked (aimed at patient B's record, or, for staff-only ones, at anything) ----
+
+Call = Callable[[Clinic, object], object]
+
+
+@dataclass(frozen=True)
+class Aim:
+    label: str
+    call: Call
+    # Patient A may get NotFound instead of PermissionDenied: the service hides whether the thing exists.
+    hides_existence: bool = False
+
+
+def aims(*pairs: tuple[str, Call], hides_existence: bool = False) -> tuple[Aim, ...]:
+    return tuple(Aim(label, call, hides_existence) for label, call in pairs)
+
+
+def _in_session(c: Clinic, use: Callable):
+    with transaction(c.url) as session:
+        return use(session)
+
+
+def svc(qualified: str) -> Callable:
+    """The service by qualified name, looked up when called (a module may be absent: OPTIONAL_MODULES)."""
+    module, name = qualified.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
+
+
+def _new_patient() -> NewPatient:
+    return NewPatient(mrn="RT-X-900", full_name="Mallory Intruder", sex="female", birth_date=date(1990, 1, 1),
+                      condition="androgenetic_alopecia", baseline_scale="ludwig", baseline_stage="I")
+
+
+def _visit() -> dict:
+    return {"entry": VisitEntry(date=date(2025, 8, 20), sites=[SiteEntry("vertex", 190.0)]),
+            "photos": [PhotoUpload("vertex", "planted.jpg", jpeg((10, 220, 10)))], "today": TODAY}
+
+
+def _session() -> dict:
+    return {"entry": SessionEntry(date=date(2025, 8, 20), treatment="exosome", product="ExoVial 5",
+                                  lot_number="LOT-X-0001", volume_ml=4.0, areas="vertex"),
+            "documents": [DocumentUpload("planted.png", png((10, 10, 220)))], "today": TODAY}
+
+
+SERVICES: dict[str, tuple[Aim, ...]] = {
+    # The gate itself.
+    "tracker.access.require_role": aims(
+        ("staff rights", lambda c, actor: svc("tracker.access.require_role")(actor, ADMIN, CLINICIAN))),
+    "tracker.access.require_patient_access": aims(
+        ("B's record", lambda c, actor: svc("tracker.access.require_patient_access")(actor, c.b.id))),
+    # Accounts (admin only; re-checking a password is for staff leaving consult mode).
+    "tracker.accounts.create_user": aims(
+        ("an admin account", lambda c, actor: svc("tracker.accounts.create_user")(
+            actor, username="mallory", password="Intruder-passphrase-2025", role=ADMIN))),
+    "tracker.accounts.unlock_user": aims(
+        ("B's locked account", lambda c, actor: svc("tracker.accounts.unlock_user")(actor, c.b.username))),
+    "tracker.accounts.verify_password": aims(
+        ("B's password", lambda c, actor: svc("tracker.accounts.verify_password")(actor, c.b.password))),
+    "tracker.accounts.list_users": aims(
+        ("every account", lambda c, actor: svc("tracker.accounts.list_users")(actor))),
+    # Audit trail (admin only).
+    "tracker.audit.browse": aims(
+        ("B's entries", lambda c, actor: svc("tracker.audit.browse")(actor, mrn=c.b.mrn))),
+    "tracker.audit.export_csv": aims(
+        ("B's entries as CSV", lambda c, actor: svc("tracker.audit.export_csv")(actor, mrn=c.b.mrn))),
+    # Backup and restore (admin only).
+    "tracker.backup.backup": aims(
+        ("a copy of everything", lambda c, actor: svc("tracker.backup.backup")(c.elsewhere / "stolen", actor))),
+    "tracker.backup.restore": aims(
+        ("last night's backup", lambda c, actor: svc("tracker.backup.restore")(c.backup_folder, actor))),
+    # Removals (staff only).
+    "tracker.history.soft_delete": aims(
+        ("B's visit", lambda c, actor: svc("tracker.history.soft_delete")(actor, "visit", c.b.visit_ids[1], "x")),
+        ("B's session", lambda c, actor: svc("tracker.history.soft_delete")(actor, "session", c.b.session_id, "x")),
+        ("B's therapy", lambda c, actor: svc("tracker.history.soft_delete")(actor, "therapy", c.b.therapy_id, "x")),
+        ("B's photo", lambda c, actor: svc("tracker.history.soft_delete")(actor, "photo", c.b.photo_ids[0], "x")),
+    ),
+    # Lot traceability (staff only).
+    "tracker.lots.sessions_with_lot": aims(
+        ("B's lot", lambda c, actor: svc("tracker.lots.sessions_with_lot")(actor, c.b.lot)),
+        ("B's lot, partly", lambda c, actor: svc("tracker.lots.sessions_with_lot")(actor, "LOT-B", partial=True)),
+    ),
+    "tracker.lots.export_lot_csv": aims(
+        ("B's lot as CSV", lambda c, actor: svc("tracker.lots.export_lot_csv")(actor, c.b.lot))),
+    # Patients.
+    "tracker.patients.list_patients": aims(
+        ("B by name", lambda c, actor: svc("tracker.patients.list_patients")(actor, query=c.b.full_name, today=TODAY))),
+    "tracker.patients.protocol_names": aims(
+        ("protocol names", lambda c, actor: svc("tracker.patients.protocol_names")(actor))),
+    "tracker.patients.create_patient": aims(
+        ("a new patient", lambda c, actor: svc("tracker.patients.create_patient")(actor, _new_patient(), today=TODAY))),
+    "tracker.patients.patient_record": aims(
+        ("B's record", lambda c, actor: svc("tracker.patients.patient_record")(actor, c.b.mrn, today=TODAY)),
+        ("an unknown MRN", lambda c, actor: svc("tracker.patients.patient_record")(actor, "RT-NOBODY", today=TODAY)),
+    ),
+    "tracker.patients.update_patient": aims(
+        ("B's notes", lambda c, actor: svc("tracker.patients.update_patient")(
+            actor, c.b.mrn, {"notes": "changed by someone else"}, "correction", c.b.version, today=TODAY))),
+    "tracker.patients.add_therapy": aims(
+        ("B's therapies", lambda c, actor: svc("tracker.patients.add_therapy")(
+            actor, c.b.mrn, "Finasteride", "1 mg", date(2025, 3, 1), today=TODAY))),
+    "tracker.patients.stop_therapy": aims(
+        ("B's therapy", lambda c, actor: svc("tracker.patients.stop_therapy")(
+            actor, c.b.therapy_id, date(2025, 8, 1), "stopped", today=TODAY))),
+    # Photos.
+    "tracker.photo_views.photo_timeline": aims(
+        ("B's photos", lambda c, actor: svc("tracker.photo_views.photo_timeline")(actor, c.b.mrn))),
+    "tracker.photo_views.photo_image": aims(
+        ("B's thumbnail", lambda c, actor: svc("tracker.photo_views.photo_image")(actor, c.b.photo_ids[0])),
+        ("B's display copy", lambda c, actor: svc("tracker.photo_views.photo_image")(
+            actor, c.b.photo_ids[1], "display")),
+        ("a photo id that does not exist", lambda c, actor: svc("tracker.photo_views.photo_image")(actor, 999_999)),
+    ),
+    "tracker.photo_views.before_after": aims(
+        ("B's before/after", lambda c, actor: svc("tracker.photo_views.before_after")(actor, c.b.mrn, "vertex")),
+    ) + aims(
+        # No MRN (a patient's own), but B's visits: A's own record must not show B's photos.
+        ("B's visits under A's own record", lambda c, actor: svc("tracker.photo_views.before_after")(
+            actor, None, "vertex", c.b.visit_ids[0], c.b.visit_ids[1], fade=50)),
+        hides_existence=True,
+    ),
+    # Progress.
+    "tracker.progress_view.progress_view": aims(
+        ("B's progress", lambda c, actor: svc("tracker.progress_view.progress_view")(actor, c.b.mrn, as_of=TODAY))),
+    "tracker.progress_view.resolve_patient": aims(
+        ("B's record", lambda c, actor: _in_session(
+            c, lambda s: svc("tracker.progress_view.resolve_patient")(s, actor, c.b.mrn)))),
+    "tracker.report.progress_report_pdf": aims(
+        ("B's report", lambda c, actor: svc("tracker.report.progress_report_pdf")(actor, c.b.mrn, as_of=TODAY))),
+    # Protocols (reading: staff; editing: admins).
+    "tracker.protocol_admin.list_protocols": aims(
+        ("every protocol", lambda c, actor: svc("tracker.protocol_admin.list_protocols")(actor))),
+    "tracker.protocol_admin.get_protocol": aims(
+        ("B's protocol", lambda c, actor: svc("tracker.protocol_admin.get_protocol")(actor, DEFAULT_PROTOCOL_NAME))),
+    "tracker.protocol_admin.save_protocol": aims(
+        ("B's protocol", lambda c, actor: svc("tracker.protocol_admin.save_protocol")(
+            actor, DEFAULT_PROTOCOL_NAME, c.protocol["band"], c.protocol["windows"], "Rewritten by an intruder.",
+            c.protocol["version"]))),
+    "tracker.protocol_admin.copy_protocol": aims(
+        ("B's protocol", lambda c, actor: svc("tracker.protocol_admin.copy_protocol")(
+            actor, DEFAULT_PROTOCOL_NAME, "Intruder's copy"))),
+    # Schedule (staff only).
+    "tracker.schedule.schedule": aims(
+        ("every follow-up", lambda c, actor: svc("tracker.schedule.schedule")(actor, today=TODAY))),
+    # Treatment sessions (staff only).
+    "tracker.treatment_sessions.session_form_defaults": aims(
+        ("B's session form", lambda c, actor: svc("tracker.treatment_sessions.session_form_defaults")(actor, c.b.mrn))),
+    "tracker.treatment_sessions.log_session": aims(
+        ("a session with a document for B", lambda c, actor: svc("tracker.treatment_sessions.log_session")(
+            actor, c.b.mrn, **_session()))),
+    # Visits (staff only).
+    "tracker.visits.find_patients": aims(
+        ("B by name", lambda c, actor: svc("tracker.visits.find_patients")(actor, c.b.full_name))),
+    "tracker.visits.visit_form_defaults": aims(
+        ("B's visit form", lambda c, actor: svc("tracker.visits.visit_form_defaults")(actor, c.b.mrn))),
+    "tracker.visits.log_visit": aims(
+        ("a visit with a photo for B", lambda c, actor: svc("tracker.visits.log_visit")(actor, c.b.mrn, **_visit()))),
+}
+
+# Functions that take an ``actor`` but check nobody themselves; none may be reachable from a page.
+BUILDING_BLOCKS: dict[str, str] = {
+    "tracker.audit.record": "appends an audit entry in the caller's transaction; it records unauthenticated "
+                            "attempts too, so it must accept actor=None",
+    "tracker.audit.refusals_recorded": "context manager that audits a PermissionDenied raised inside it; the "
+                                       "service it wraps does the refusing",
+    "tracker.history.record_change": "adds a ChangeRecord in the caller's transaction, after the calling "
+                                     "service checked the actor",
+    "tracker.photo_store.store_photo": "adds a photo in the caller's transaction (log_visit checks the actor "
+                                       "first); its actor is the username written to created_by",
+    "tracker.spreadsheet_import.import_spreadsheets": "command line only (`python -m tracker import`: whoever "
+                                                      "reaches the server's shell acts as admin); its actor is "
+                                                      "the created_by string, not an Actor",
+}
+# What a page would need to call a building block that takes an open session.
+SESSION_OPENERS = {"tracker.database.transaction", "db.engine.session_factory"}
+
+
+def hostile_actors(c: Clinic) -> dict[str, object]:
+    return {
+        "nobody": None,
+        "patient A": Actor(username=c.a.username, role="patient", patient_id=c.a.id, user_id=c.a.user_id),
+        "forged role": Actor(username="mallory", role="superuser", patient_id=c.b.id, user_id=c.b.user_id),
+        "look-alike admin": SimpleNamespace(username="admin.kim", role=ADMIN, patient_id=None, address=None,
+                                            user_id=c.b.user_id, is_staff=True),
+    }
+
+
+# --- what a refused call must leave unchanged ------------------------------------------------------------
+
+
+def database_state(url: str) -> dict[str, list[tuple]]:
+    """Every row of every compared table (so an update or a soft delete shows, not only an insert)."""
+    state = {}
+    with transaction(url) as session:
+        for table in models.Base.metadata.sorted_tables:
+            if table.name not in UNCOMPARED_TABLES:
+                state[table.name] = sorted((tuple(row) for row in session.execute(select(table))), key=repr)
+    return state
+
+
+def stored_files(c: Clinic) -> dict[str, int]:
+    files = {}
+    for root in (c.data_dir, c.elsewhere):
+        for path in root.rglob("*"):
+            if path.is_file() and not path.name.startswith("tracker.db"):
+                files[str(path.relative_to(root.parent))] = path.stat().st_size
+    return files
+
+
+def describe_change(before: dict[str, list[tuple]], after: dict[str, list[tuple]]) -> str:
+    return ", ".join(f"{name}: {len(before[name])} → {len(after[name])} rows"
+                     + ("" if len(before[name]) != len(after[name]) else " (changed)")
+                     for name in before if before[name] != after[name])
+
+
+# --- tests ----------------------------------------------------------------------------------------------
+
+
+def test_every_service_taking_an_actor_is_known():
+    found = discover()
+    present = {name for name in SERVICES if name.rsplit(".", 1)[0] not in OPTIONAL_MODULES
+               or importlib.util.find_spec(name.rsplit(".", 1)[0]) is not None}
+    known = present | set(BUILDING_BLOCKS)
+    services = sorted(set(found) - set(BUILDING_BLOCKS))
+    print(f"\naccess: discovered {len(found)} functions taking `actor` ({len(actor_first(found))} with it first): "
+          f"{len(services)} services, {len(set(found) & set(BUILDING_BLOCKS))} building blocks")
+    for name in services:
+        print(f"  service  {name}")
+    assert not set(found) - known, (
+        f"new functions taking `actor` that this test does not know how to call: {sorted(set(found) - known)}; "
+        "add each to SERVICES (aimed at patient B's record) or, if it checks nobody itself, to BUILDING_BLOCKS")
+    assert not known - set(found), f"no longer in tracker (remove from the tables): {sorted(known - set(found))}"
+
+
+def test_no_page_reaches_a_building_block():
+    """A building block checks nobody, so pages must not call it, nor open the session the others need."""
+    forbidden = set(BUILDING_BLOCKS) | SESSION_OPENERS
+    reached = []
+    for path in sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]:
+        tree = ast.parse(path.read_text(), str(path))
+        modules: dict[str, str] = {}  # local name -> module, for `from tracker import audit` and `import x as y`
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    modules[alias.asname or alias.name] = full
+                    if full in forbidden:
+                        reached.append(f"{path.name} imports {full}")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    modules[alias.asname or alias.name] = alias.name
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                full = f"{modules.get(node.value.id, node.value.id)}.{node.attr}"
+                if full in forbidden:
+                    reached.append(f"{path.name} uses {full}")
+    assert not reached, reached
+
+
+def test_hostile_actors_are_refused_by_every_service(clinic, tmp_path):
+    c = build_clinic(clinic, tmp_path)
+    services = {name: SERVICES[name] for name in discover() if name in SERVICES}
+    problems: list[str] = []
+    calls = 0
+    for name, service_aims in services.items():
+        for aim in service_aims:
+            for who, actor in hostile_actors(c).items():
+                calls += 1
+                where = f"{name} ({aim.label}) by {who}"
+                rows, files = database_state(c.url), stored_files(c)
+                try:
+                    result = aim.call(c, actor)
+                except PermissionDenied as refusal:
+                    message = str(refusal)
+                except NotFound as refusal:
+                    message = str(refusal)
+                    if not (aim.hides_existence and who == "patient A"):
+                        problems.append(f"{where}: NotFound ({message!r}) instead of PermissionDenied")
+                except Exception as error:  # noqa: BLE001 - any other outcome is a finding, listed below
+                    problems.append(f"{where}: {type(error).__name__}: {error} instead of PermissionDenied")
+                    message = str(error)
+                else:
+                    problems.append(f"{where}: returned {type(result).__name__} instead of refusing")
+                    message = repr(result)
+                leaked = [word for word in c.b_words if word.lower() in message.lower()]
+                if leaked:
+                    problems.append(f"{where}: the answer names {leaked}")
+                rows_after, files_after = database_state(c.url), stored_files(c)
+                if rows_after != rows:
+                    problems.append(f"{where}: wrote to the database ({describe_change(rows, rows_after)})")
+                if files_after != files:
+                    problems.append(f"{where}: stored files {sorted(set(files_after) ^ set(files))}")
+    aimed = sum(len(a) for a in services.values())
+    print(f"\naccess: {len(services)} services ({aimed} aimed calls) × {len(hostile_actors(c))} hostile actors: "
+          f"{calls - len(problems)} of {calls} refused cleanly; {len(problems)} problems")
+    assert not problems, "\n".join(problems)
+    print(f"access: {len(services)} services × {len(hostile_actors(c))} hostile actors refused; 0 leaks")
+
+
+def test_patient_reads_its_own_record_and_staff_reach_both(clinic, tmp_path):
+    c = build_clinic(clinic, tmp_path)
+    patient = Actor(username=c.a.username, role="patient", patient_id=c.a.id, user_id=c.a.user_id)
+
+    for mrn in (None, c.a.mrn):  # a patient account names no MRN, or its own
+        view = progress_view(patient, mrn, as_of=TODAY)
+        assert (view.mrn, view.full_name) == (c.a.mrn, c.a.full_name)
+        timeline = photo_timeline(patient, mrn)
+        assert (timeline.mrn, timeline.photo_count) == (c.a.mrn, 2)
+    assert photo_image(patient, c.a.photo_ids[0])[:2] == b"\xff\xd8"  # a JPEG
+    assert photo_image(patient, c.a.photo_ids[1], "display")[:2] == b"\xff\xd8"
+    compared = before_after(patient, None, "vertex")
+    assert (compared.mrn, compared.first.visit_id, compared.second.visit_id) == (c.a.mrn, *c.a.visit_ids)
+    assert patient_record(patient, c.a.mrn, today=TODAY).details.full_name == c.a.full_name
+    if importlib.util.find_spec("tracker.report") is not None:
+        from tracker.report import progress_report_pdf
+
+        file_name, pdf = progress_report_pdf(patient, as_of=TODAY)
+        assert pdf.startswith(b"%PDF") and c.a.mrn in file_name
+
+    staff = c.clinician
+    assert progress_view(staff, c.b.mrn, as_of=TODAY).full_name == c.b.full_name
+    assert photo_timeline(staff, c.b.mrn).photo_count == 2
+    assert photo_image(staff, c.b.photo_ids[0])[:2] == b"\xff\xd8"
+    assert patient_record(staff, c.b.mrn, today=TODAY).details.mrn == c.b.mrn
+    assert [s.mrn for s in sessions_with_lot(staff, c.b.lot).sessions] == [c.b.mrn]
+    assert {p.mrn for p in list_patients(staff, today=TODAY)} == {c.a.mrn, c.b.mrn}
+    assert schedule(staff, today=TODAY) is not None
+    assert verify_password(staff, c.clinician_password) is True
+    assert verify_password(staff, c.b.password) is False
