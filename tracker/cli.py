@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     progress.add_argument("--json", action="store_true", help="print the documented JSON")
     progress.set_defaults(run=cmd_progress)
 
-    check = commands.add_parser("check", help="database ↔ photo store consistency")
+    check = commands.add_parser("check", help="database ↔ photo and document stores consistency")
     check.add_argument("--repair", action="store_true", help="remove files left by interrupted ingests")
     check.set_defaults(run=cmd_check)
 
