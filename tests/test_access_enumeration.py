@@ -342,9 +342,23 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("B by name", lambda c, actor: svc("tracker.visits.find_patients")(actor, c.b.full_name))),
     "tracker.visits.visit_form_defaults": aims(
         ("B's visit form", lambda c, actor: svc("tracker.visits.visit_form_defaults")(actor, c.b.mrn))),
+    "tracker.spreadsheet_import.import_spreadsheets": aims(
+        ("an import adding a visit to B", lambda c, actor: svc("tracker.spreadsheet_import.import_spreadsheets")(
+            *_sheets_for(c), actor=actor, today=TODAY))),
     "tracker.visits.log_visit": aims(
         ("a visit with a photo for B", lambda c, actor: svc("tracker.visits.log_visit")(actor, c.b.mrn, **_visit()))),
 }
+
+def _sheets_for(c) -> list:
+    """Three CSV files that would add a visit to B's record."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp())
+    (folder / "p.csv").write_text("mrn,full_name,sex,birth_date,condition\n")
+    (folder / "s.csv").write_text("mrn,date,treatment,product,lot_number\n")
+    (folder / "v.csv").write_text(f"mrn,date,density_per_cm2,site\n{c.b.mrn},{TODAY.isoformat()},150,vertex\n")
+    return [folder / "p.csv", folder / "s.csv", folder / "v.csv"]
+
 
 # Functions that take an ``actor`` but check nobody themselves; none may be reachable from a page.
 BUILDING_BLOCKS: dict[str, str] = {
@@ -356,9 +370,6 @@ BUILDING_BLOCKS: dict[str, str] = {
                                      "service checked the actor",
     "tracker.photo_store.store_photo": "adds a photo in the caller's transaction (log_visit checks the actor "
                                        "first); its actor is the username written to created_by",
-    "tracker.spreadsheet_import.import_spreadsheets": "command line only (`python -m tracker import`: whoever "
-                                                      "reaches the server's shell acts as admin); its actor is "
-                                                      "the created_by string, not an Actor",
 }
 # What a page would need to call a building block that takes an open session.
 SESSION_OPENERS = {"tracker.database.transaction", "db.engine.session_factory"}
@@ -446,7 +457,7 @@ def test_no_page_reaches_a_building_block():
     assert not reached, reached
 
 
-def test_hostile_actors_are_refused_by_every_service(clinic, tmp_path):
+def test_hostile_actors_are_refused_by_every_service(clinic, tmp_path, figure):
     c = build_clinic(clinic, tmp_path)
     services = {name: SERVICES[name] for name in discover() if name in SERVICES}
     problems: list[str] = []
@@ -484,6 +495,8 @@ def test_hostile_actors_are_refused_by_every_service(clinic, tmp_path):
           f"{calls - len(problems)} of {calls} refused cleanly; {len(problems)} problems")
     assert not problems, "\n".join(problems)
     print(f"access: {len(services)} services × {len(hostile_actors(c))} hostile actors refused; 0 leaks")
+    figure(f"access ({c.url.split(':')[0]}): {len(services)} services, {aimed} calls aimed at another patient's "
+           f"record × {len(hostile_actors(c))} hostile actors = {calls} refused; 0 leaks, 0 writes")
 
 
 def test_patient_reads_its_own_record_and_staff_reach_both(clinic, tmp_path):

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 import photo_samples as samples
 from db import models
-from tracker.access import Actor
+from tracker.access import Actor, command_line_actor
 from tracker.blob_store import LocalDirectoryStore
 from tracker.config import settings
 from tracker.consistency import run_check
@@ -194,7 +194,7 @@ def perform(operation: dict):
                              checklist={"hydrated": True, "breakfast": True, "no_nsaids": True})
         return log_session(CLINICIAN, operation["mrn"], entry, documents, today=TODAY)
     if use_case == "import":
-        return import_spreadsheets(*operation["files"], today=TODAY, actor="cli:import")
+        return import_spreadsheets(*operation["files"], actor=command_line_actor("import"), today=TODAY)
     raise ValueError(use_case)
 
 
@@ -388,7 +388,7 @@ def children(clinic):
 # --- the test ------------------------------------------------------------------------------------------
 
 
-def test_kills_at_every_point_leave_a_consistent_clinic(clinic, children, tmp_path, capsys):
+def test_kills_at_every_point_leave_a_consistent_clinic(clinic, children, tmp_path, capsys, figure):
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     shared_photo, shared_document = _photo(inputs / "shared.jpg", 0), _png(inputs / "batch record.png")
@@ -472,6 +472,7 @@ def test_kills_at_every_point_leave_a_consistent_clinic(clinic, children, tmp_pa
     with capsys.disabled():
         database = "SQLite" if clinic.startswith("sqlite") else "PostgreSQL"
         print(f"\ncrash safety ({database}): {tested} kill points tested, store consistent after each")
+    figure(f"crash safety ({database}): {tested} kill points tested (real SIGKILL), store consistent after each")
 
 
 def test_interrupted_document_uploads_are_reported_and_repaired_by_the_command_line(clinic, children, tmp_path):

@@ -236,7 +236,7 @@ def test_hostile_corpus_is_refused_clearly_and_changes_nothing(hostile_clinic, t
         for name, text in (("patients.csv", patients), ("sessions.csv", sessions), ("visits.csv", visits)):
             (folder / name).write_text(text, encoding="utf-8")
             paths.append(folder / name)
-        attempt(f"spreadsheet: {label}", lambda paths=paths: import_spreadsheets(*paths, url=url, today=TODAY))
+        attempt(f"spreadsheet: {label}", lambda paths=paths: import_spreadsheets(*paths, actor=CLINICIAN, url=url, today=TODAY))
     workbook = Workbook()
     workbook.active.append(["mrn", "full_name"])  # an .xlsx missing columns
     xlsx = tmp_path / "patients.xlsx"
@@ -246,10 +246,10 @@ def test_hostile_corpus_is_refused_clearly_and_changes_nothing(hostile_clinic, t
     (csv_ok / "s.csv").write_text(SESSIONS_HEADER)
     (csv_ok / "v.csv").write_text(VISITS_HEADER)
     attempt("spreadsheet: xlsx missing columns",
-            lambda: import_spreadsheets(xlsx, csv_ok / "s.csv", csv_ok / "v.csv", url=url, today=TODAY))
+            lambda: import_spreadsheets(xlsx, csv_ok / "s.csv", csv_ok / "v.csv", actor=CLINICIAN, url=url, today=TODAY))
     (tmp_path / "fake.xlsx").write_bytes(b"PK\x03\x04 definitely not a workbook")
     attempt("spreadsheet: corrupt xlsx",
-            lambda: import_spreadsheets(tmp_path / "fake.xlsx", csv_ok / "s.csv", csv_ok / "v.csv", url=url, today=TODAY))
+            lambda: import_spreadsheets(tmp_path / "fake.xlsx", csv_ok / "s.csv", csv_ok / "v.csv", actor=CLINICIAN, url=url, today=TODAY))
 
     assert tried == len(refused)
     figure(f"hostile inputs ({db_url.split(':')[0]}): {tried} tried, {tried} refused with a clear message, 0 changed the database or the photo store")

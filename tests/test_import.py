@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from db import models
+from tracker.access import Actor, command_line_actor
 from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.spreadsheet_import import ImportResult, import_spreadsheets
@@ -58,7 +59,7 @@ def files(tmp_path: Path, patients=PATIENTS, sessions=SESSIONS, visits=VISITS, e
 
 
 def run(url: str, paths, **kwargs) -> ImportResult:
-    return import_spreadsheets(*paths, url=url, today=TODAY, **kwargs)
+    return import_spreadsheets(*paths, url=url, today=TODAY, **{"actor": command_line_actor("import"), **kwargs})
 
 
 def refused(url: str, paths) -> list[str]:
@@ -171,7 +172,7 @@ def test_exact_duplicate_rows_are_imported_once(clinic, tmp_path):
 
 
 def test_rows_carry_the_acting_user(clinic, tmp_path):
-    run(clinic, files(tmp_path), actor="dr.smith")
+    run(clinic, files(tmp_path), actor=Actor("dr.smith", "clinician"))
     assert {row[4] for row in measurements(clinic)} == {"dr.smith"}
 
 
@@ -374,7 +375,7 @@ def test_dates_in_the_future(clinic, tmp_path):
 
 def test_today_defaults_to_the_current_date(clinic, tmp_path):
     with pytest.raises(ValidationError) as caught:
-        import_spreadsheets(*files(tmp_path, sessions=SESSIONS + [["RT-001", "2999-01-01", "prp", "", ""]]),
+        import_spreadsheets(*files(tmp_path, sessions=SESSIONS + [["RT-001", "2999-01-01", "prp", "", ""]]), actor=command_line_actor("import"),
                             url=clinic)
     assert f"(today is {date.today().isoformat()})" in caught.value.problems[0]
 

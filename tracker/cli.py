@@ -57,9 +57,10 @@ def _patient_count(mrn_prefix: str = "") -> int:
 
 
 def cmd_import(args) -> int:
+    from tracker.access import command_line_actor
     from tracker.spreadsheet_import import import_spreadsheets
 
-    result = import_spreadsheets(args.patients, args.sessions, args.visits)
+    result = import_spreadsheets(args.patients, args.sessions, args.visits, actor=command_line_actor("import"))
     print(result.summary() if hasattr(result, "summary") else result)
     return 0
 

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from db import models
 from tracker import audit
+from tracker.access import STAFF, Actor, require_role
 from tracker.clinical import DEFAULT_PROTOCOL_NAME
 from tracker.database import transaction
 from tracker.errors import ConflictError, ValidationError
@@ -192,15 +193,17 @@ class _Rows:
 
 
 def import_spreadsheets(patients_path: str | Path, sessions_path: str | Path, visits_path: str | Path, *,
-                        url: str | None = None, actor: str = "cli:import",
+                        actor: Actor, url: str | None = None,
                         today: date | None = None) -> ImportResult:
     """Import the three spreadsheets (CSV or .xlsx) in one transaction, or nothing at all.
 
-    ``url`` selects the database (default: the configured one); ``actor`` is written to every row's
-    ``created_by``; ``today`` (default: the current date) is the last date a record may carry.
+    ``actor`` must be staff (the command line acts as admin), and its username is written to every
+    row's ``created_by``; ``url`` selects the database (default: the configured one);
+    ``today`` (default: the current date) is the last date a record may carry.
     Raises ``ValidationError`` whose ``problems`` lists every problem, each naming file, row and reason;
     ``ConflictError`` when another user added the same patient during the import.
     """
+    require_role(actor, *STAFF)
     today = today or date.today()
     problems = _Problems()
     sheets = [
@@ -235,7 +238,7 @@ def import_spreadsheets(patients_path: str | Path, sessions_path: str | Path, vi
             raise ValidationError(summary, messages)
 
         visits_skipped = len({(m.mrn, m.date) for m in measurements} & set(existing_visits))
-        visits_added = _write(session, actor, new_patients, context.known, new_sessions, new_measurements,
+        visits_added = _write(session, actor.username, new_patients, context.known, new_sessions, new_measurements,
                               existing_visits)
         result = ImportResult(
             patients_added=len(new_patients),
@@ -248,7 +251,7 @@ def import_spreadsheets(patients_path: str | Path, sessions_path: str | Path, vi
             measurements_skipped=measurements_skipped,
             duplicate_rows=duplicates + session_duplicates + visit_duplicates,
         )
-        audit.record(session, None, "import", username=actor,
+        audit.record(session, actor, "import",
                      detail=" ".join(result.summary().split())[:1000])
         return result
 
