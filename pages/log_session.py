@@ -17,6 +17,7 @@ from pages.workspace import (
     MRN,
     call,
     choose_patient,
+    offer_another_patient,
     plain,
     require_actor,
     selected_mrn,
@@ -77,11 +78,7 @@ if mrn is None:
 
 defaults = call(session_form_defaults, actor, mrn)
 if defaults is None:
-    if st.button("Choose another patient", key="pick_session_other"):
-        st.session_state.pop(MRN, None)
-        st.query_params.pop(MRN, None)
-        st.rerun()
-    st.stop()
+    offer_another_patient("session")
 if st.session_state.get(FORM_FOR) != defaults.mrn:
     _start_form(defaults.mrn, defaults.areas, defaults.last_treatment, defaults.last_product)
 

@@ -17,6 +17,7 @@ from pages.workspace import (
     MRN,
     call,
     choose_patient,
+    offer_another_patient,
     plain,
     require_actor,
     selected_mrn,
@@ -129,11 +130,7 @@ if mrn is None:
 
 defaults = call(visit_form_defaults, actor, mrn)
 if defaults is None:
-    if st.button("Choose another patient", key="pick_visit_other"):
-        st.session_state.pop(MRN, None)
-        st.query_params.pop(MRN, None)
-        st.rerun()
-    st.stop()
+    offer_another_patient("visit")
 if st.session_state.get(FORM_FOR) != defaults.mrn:
     _start_form(defaults.mrn, defaults.sites)
 

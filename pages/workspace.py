@@ -93,6 +93,15 @@ def select_patient(mrn: str) -> None:
     st.query_params[MRN] = mrn
 
 
+def offer_another_patient(key: str) -> None:
+    """After a patient could not be opened: a way back to choosing one; the page stops here."""
+    if st.button("Choose another patient", key=f"pick_{key}_other"):
+        st.session_state.pop(MRN, None)
+        st.query_params.pop(MRN, None)
+        st.rerun()
+    st.stop()
+
+
 _ALWAYS = re.compile(r"([\\`*_\[\]<>|~$])")  # inline markup, links, HTML tags, tables, maths
 _ENTITY = re.compile(r"&(?=#?\w+;)")  # &lt; and friends
 _SHORTCODE = re.compile(r":(?=[\w/+-]+:|//)|(?<=www)\.")  # :smile: icon codes; http:// and www. autolinks
