@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages import photo_panels
 from pages import progress_panels as panels
-from pages.workspace import call, sign_out
+from pages.workspace import call, select_patient, sign_out
 from tracker.access import Actor
 from tracker.accounts import verify_password
 from tracker.progress_view import progress_view
@@ -46,7 +46,9 @@ def show(actor: Actor) -> None:
         if leave:
             if verify_password(actor, password):
                 st.session_state.pop("consult", None)
-                st.session_state.pop("consult_mrn", None)
+                mrn = st.session_state.pop("consult_mrn", None)
+                if mrn:  # back to this patient, even if another record's URL was typed during the consult
+                    select_patient(mrn)
                 st.rerun()
             else:
                 failures = st.session_state.get("consult_failures", 0) + 1

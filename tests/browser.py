@@ -123,3 +123,55 @@ def sign_in(page, base: str, username: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
     wait_idle(page)
     page.get_by_text("Signed in as").wait_for()
+
+
+# Signs that Streamlit is still at work: the running icon, placeholders of elements not drawn yet, and
+# elements left from the previous run (marked stale until the new run replaces them).
+RENDERING = ('[data-testid^="stStatusWidgetRunning"], [data-testid="stSkeleton"], '
+             '[data-testid="stSkeletonElement"], [data-testid="stAppSkeleton"], [data-stale="true"]')
+
+
+def wait_rendered(page, timeout: float = 60_000) -> None:
+    """Wait until the script run has finished and every element is drawn (stricter than ``wait_idle``)."""
+    page.wait_for_timeout(250)
+    page.wait_for_function("selector => !document.querySelector(selector)", arg=RENDERING, timeout=timeout)
+    page.wait_for_timeout(100)
+
+
+def navigate(page, path: str) -> None:
+    """Open an app URL (``/patients``, ``/progress?mrn=X``) inside the current session, as typing it in
+    the address bar of a running app does for Streamlit's router. ``page.goto`` would load the app afresh:
+    a new session, signed out."""
+    page.evaluate("path => { history.pushState({}, '', path); dispatchEvent(new PopStateEvent('popstate')); }",
+                  path)
+    wait_rendered(page)
+
+
+def open_menu(page, title: str) -> None:
+    """Click a page in the sidebar menu."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+    wait_rendered(page)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox or multiselect labelled ``label``."""
+    page.get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_rendered(page)
+
+
+def type_date(page, label: str, day) -> None:
+    """Type a date into the date input labelled ``label`` (its segments: year, month, day)."""
+    page.get_by_role("spinbutton", name=f"year, {label}", exact=True).click()
+    page.keyboard.type(day.strftime("%Y%m%d"))
+    page.keyboard.press("Tab")
+
+
+def dataframe_rows(frame) -> list[dict[str, str]]:
+    """The rows of an ``st.dataframe`` (a locator for its ``stDataFrame``), each as column → text.
+
+    The grid is drawn on a canvas; it keeps an accessible table of the rows in view, read here."""
+    frame.locator("tr").first.wait_for(state="attached")
+    header, *rows = frame.evaluate(
+        "el => [...el.querySelectorAll('tr')].map(tr => [...tr.querySelectorAll('th, td')].map(c => c.textContent))")
+    return [dict(zip(header, row)) for row in rows]

@@ -1,0 +1,231 @@
+"""Browser journey (clinician), as in the product issue: sign in → register a patient → baseline visit with a
+real JPEG and densities → exosome session with its lot → 3-month visit → the record shows the early-response
+milestone ahead of the expected band; the command line reads the same status from the database.
+
+Dates sit in the past (visits may not be in the future): baseline at today−81, the session (day 0) at
+today−80, the "3-month" visit today, 80 days after day 0, inside the 2–3 calendar-month window.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+from datetime import date, timedelta
+
+import pytest
+
+from tests.browser import (
+    ROOT,
+    browser_page,
+    choose,
+    dataframe_rows,
+    open_menu,
+    require_chromium,
+    shot,
+    sign_in,
+    streamlit_server,
+    type_date,
+    wait_rendered,
+)
+
+USERNAME, PASSWORD = "dr.test", "Follicle-Journey-7319"
+MRN, NAME = "RT-7001", "Paulo Journey"
+SITES = {"frontal": (150.0, 172.0), "vertex": (140.0, 161.0)}  # baseline, 3-month densities (hairs/cm²)
+JOURNEY = "clinician"
+
+
+def expected_early_status(baseline: float, later: float, days_after_day0: int) -> str:
+    """Worked independently of ``tracker.milestones``: the default band (DESIGN.md §3) runs from
+    −10…+5 at month 2 to +5…+20 at month 3, linearly in months of 30.4375 days."""
+    months = days_after_day0 / 30.4375
+    assert 2 <= months <= 3
+    low, high = -10 + (months - 2) * 15, 5 + (months - 2) * 15
+    change = later - baseline
+    if change > high:
+        return "ahead"
+    return "behind" if change < low else "on_track"
+
+
+def scalp_jpeg(width: int = 1200, height: int = 900) -> bytes:
+    """A scalp-like photo: skin tone with a few thousand dark hair strokes, saved as a real JPEG."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    rng = random.Random(7)
+    image = Image.new("RGB", (width, height), (206, 168, 140))
+    draw = ImageDraw.Draw(image)
+    for _ in range(4000):
+        x, y = rng.randrange(width), rng.randrange(height)
+        shade = rng.randint(20, 60)
+        draw.line((x, y, x + rng.randint(-8, 8), y + rng.randint(10, 26)), fill=(shade, shade - 10, shade - 15),
+                  width=rng.choice((1, 2, 2, 3)))
+    buffer = io.BytesIO()
+    image.filter(ImageFilter.GaussianBlur(0.6)).save(buffer, "JPEG", quality=88)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory):
+    require_chromium()
+    data_dir = tmp_path_factory.mktemp("browser-clinician") / "data"
+    env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    subprocess.run([sys.executable, "-m", "tracker", "user", "add", "--role", "clinician", "--username", USERNAME,
+                    "--password-stdin"], input=PASSWORD + "\n", cwd=ROOT, env=env, capture_output=True, text=True,
+                   timeout=120, check=True)
+    with streamlit_server(data_dir) as base:
+        yield base, env
+
+
+def body_text(page) -> str:
+    return page.inner_text("body")
+
+
+def assert_no_error_box(page) -> None:
+    errors = page.locator('[data-testid="stAlertContentError"], [data-testid="stException"]')
+    assert errors.count() == 0, errors.all_inner_texts()
+
+
+def fill_visit(page, visit_day: date, densities: dict[str, float]) -> None:
+    page.get_by_role("button", name="Save visit").wait_for()
+    wait_rendered(page)
+    type_date(page, "Visit date", visit_day)
+    for site, density in densities.items():
+        box = page.get_by_role("spinbutton", name=f"{site}: density (hairs/cm²)", exact=True)
+        box.fill(f"{density:g}")
+        box.press("Tab")
+
+
+def test_clinician_registers_logs_and_sees_early_response(clinic):
+    base, env = clinic
+    today = date.today()
+    baseline_day, day0, three_months = today - timedelta(days=81), today - timedelta(days=80), today
+    expected = expected_early_status(*SITES["frontal"], (three_months - day0).days)
+    assert expected == expected_early_status(*SITES["vertex"], (three_months - day0).days) == "ahead"
+
+    with browser_page(viewport=(1400, 2000)) as page:
+        # 1. Sign in as the clinician created on the command line.
+        sign_in(page, base, USERNAME, PASSWORD)
+        page.get_by_text("No patients yet").wait_for()
+        shot(page, JOURNEY, "01-signed-in")
+        assert f"Signed in as {USERNAME} (clinician)" in body_text(page)
+
+        # 2. New patient: diagnosis above the form, identity, staging, target areas, protocol.
+        open_menu(page, "New patient")
+        page.get_by_role("button", name="Register patient").wait_for()
+        choose(page, "Sex", "male")
+        choose(page, "Condition", "Androgenetic alopecia")
+        page.get_by_role("textbox", name="MRN").fill(MRN)
+        page.get_by_role("textbox", name="Full name").fill(NAME)
+        type_date(page, "Birth date", date(1980, 3, 15))
+        choose(page, "Baseline stage (Norwood–Hamilton)", "III")
+        for area in SITES:
+            choose(page, "Target areas to measure", area)
+        page.keyboard.press("Escape")
+        page.get_by_role("listbox").wait_for(state="hidden")
+        assert page.get_by_role("combobox", name="Protocol").input_value() == "Exosome (default)"
+        shot(page, JOURNEY, "02-new-patient-filled")
+        page.get_by_role("button", name="Register patient").click()
+        page.get_by_text(f"Patient {MRN} registered.").wait_for()
+        wait_rendered(page)
+        assert_no_error_box(page)
+        shot(page, JOURNEY, "03-patient-registered")
+
+        page.get_by_role("button", name="Open the record").click()
+        page.get_by_role("heading", name=NAME).wait_for()
+        wait_rendered(page)
+        record = body_text(page)
+        assert f"MRN {MRN}" in record and "Norwood–Hamilton III" in record and "frontal, vertex" in record
+        assert "no treatment session yet" in record
+        shot(page, JOURNEY, "04-record-new")
+
+        # 3. Baseline visit: densities for both target sites and a real JPEG for the frontal view.
+        open_menu(page, "Log visit")
+        page.get_by_role("heading", name=f"{NAME} · MRN {MRN}").wait_for()
+        fill_visit(page, baseline_day, {site: values[0] for site, values in SITES.items()})
+        frontal = page.get_by_test_id("stFileUploader").filter(has=page.get_by_text("Frontal", exact=True))
+        frontal.locator("input[type=file]").set_input_files(
+            files=[{"name": "frontal-baseline.jpg", "mimeType": "image/jpeg", "buffer": scalp_jpeg()}])
+        frontal.get_by_text("frontal-baseline.jpg").wait_for()
+        for check in ("Hair dry", "Same parting as last time", "Same camera distance", "Same lighting"):
+            page.get_by_text(check, exact=True).click()
+        page.get_by_role("textbox", name="Camera or device").fill("Dermoscope FotoFinder")
+        shot(page, JOURNEY, "05-baseline-visit-filled")
+        page.get_by_role("button", name="Save visit").click()
+        page.get_by_text(f"Visit of {baseline_day.isoformat()} saved.").wait_for()
+        wait_rendered(page)
+        assert_no_error_box(page)
+        saved = body_text(page)
+        assert "1 photo(s) stored." in saved
+        rows = dataframe_rows(page.get_by_test_id("stDataFrame").first)
+        assert [(r["Site"], r["Density (hairs/cm²)"], r["Status"]) for r in rows] == [
+            ("frontal", "150", "Baseline recorded"), ("vertex", "140", "Baseline recorded")]
+        shot(page, JOURNEY, "06-baseline-visit-saved")
+
+        # 4. Exosome session (day 0) with its lot number.
+        open_menu(page, "Log treatment session")
+        page.get_by_role("button", name="Save session").wait_for()
+        wait_rendered(page)
+        type_date(page, "Session date", day0)
+        assert page.get_by_role("combobox", name="Treatment").input_value() == "Exosome"
+        page.get_by_role("textbox", name="Product").fill("ExoHair serum")
+        page.get_by_role("textbox", name="Lot / batch number (required for exosome)").fill("EXO-2024-117")
+        page.get_by_role("spinbutton", name="Volume (ml)").fill("5")
+        page.get_by_role("textbox", name="Areas treated").fill("frontal, vertex")
+        shot(page, JOURNEY, "07-session-filled")
+        page.get_by_role("button", name="Save session").click()
+        page.get_by_text(f"Exosome session of {day0.isoformat()} saved, lot EXO-2024-117.").wait_for()
+        wait_rendered(page)
+        assert_no_error_box(page)
+        shot(page, JOURNEY, "08-session-saved")
+
+        # 5. The 3-month visit, 80 days after day 0.
+        open_menu(page, "Log visit")
+        page.get_by_role("heading", name=f"{NAME} · MRN {MRN}").wait_for()
+        fill_visit(page, three_months, {site: values[1] for site, values in SITES.items()})
+        shot(page, JOURNEY, "09-three-month-visit-filled")
+        page.get_by_role("button", name="Save visit").click()
+        page.get_by_text(f"Visit of {three_months.isoformat()} saved.").wait_for()
+        wait_rendered(page)
+        assert_no_error_box(page)
+        saved = body_text(page)
+        rows = dataframe_rows(page.get_by_test_id("stDataFrame").first)
+        assert [(r["Site"], r["Milestone"], r["Change vs baseline (hairs/cm²)"], r["Status"]) for r in rows] == [
+            ("frontal", "Early response (2–3 months)", "+22.0 (+15%)", "Ahead of the expected band"),
+            ("vertex", "Early response (2–3 months)", "+21.0 (+15%)", "Ahead of the expected band"),
+        ], rows
+        shot(page, JOURNEY, "10-three-month-visit-saved")
+
+        # 6. The record: day 0, the timeline, and the early-response milestone ahead of the band.
+        open_menu(page, "Patient record")
+        page.get_by_role("heading", name=NAME).wait_for()
+        page.get_by_text("Early response (2–3 months)").wait_for()
+        wait_rendered(page)
+        assert_no_error_box(page)
+        record = body_text(page)
+        assert f"day 0: {day0.isoformat()}" in record
+        early = page.locator('[data-testid="stColumn"]').filter(has_text="Early response (2–3 months)").last
+        early_text = early.inner_text()
+        assert "ahead of the expected range" in early_text, early_text
+        assert "frontal: +22.0 hairs/cm²" in early_text and "vertex: +21.0 hairs/cm²" in early_text
+        timeline = [(r["Date"], r["Entry"], r["Density (hairs/cm²)"], r["Lot"])
+                    for r in dataframe_rows(page.get_by_test_id("stDataFrame").first)]
+        assert timeline == [
+            (baseline_day.isoformat(), "Visit", "frontal 150 · vertex 140", ""),
+            (day0.isoformat(), "Exosome session", "", "EXO-2024-117"),
+            (three_months.isoformat(), "Visit", "frontal 172 · vertex 161", ""),
+        ]
+        shot(page, JOURNEY, "11-record-early-response")
+
+    # 7. The database says the same, through the command line.
+    report = json.loads(subprocess.run([sys.executable, "-m", "tracker", "progress", MRN, "--json"], cwd=ROOT,
+                                       env=env, capture_output=True, text=True, timeout=120, check=True).stdout)
+    assert report["day0"] == day0.isoformat()
+    for site in report["sites"]:
+        early = next(m for m in site["milestones"] if m["name"] == "early_response")
+        assert early["status"] == expected, (site["site"], early)
+        assert site["baseline"]["density"] == SITES[site["site"]][0]
+    assert {site["site"] for site in report["sites"]} == set(SITES)
