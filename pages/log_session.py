@@ -16,6 +16,7 @@ import streamlit as st
 from pages.workspace import (
     MRN,
     call,
+    blank_form,
     choose_patient,
     offer_another_patient,
     plain,
@@ -40,8 +41,7 @@ FORM_FOR, ROUND, SAVED = "session_form_for", "session_round", "session_saved"
 
 def _start_form(mrn: str, areas: str, treatment: str | None, product: str) -> None:
     """A fresh form for ``mrn``: forget every value typed for anyone (or for the session just saved)."""
-    for key in [k for k in st.session_state if str(k).startswith("session_") and k not in (SAVED, ROUND)]:
-        del st.session_state[key]
+    blank_form("session_", keep=(SAVED, ROUND, FORM_FOR), choices=("session_treatment", "session_documents"))
     st.session_state[FORM_FOR] = mrn
     st.session_state["session_areas"] = areas
     st.session_state["session_treatment"] = treatment if treatment in TREATMENTS else TREATMENTS[0]

@@ -16,6 +16,7 @@ import streamlit as st
 from pages.workspace import (
     MRN,
     call,
+    blank_form,
     choose_patient,
     offer_another_patient,
     plain,
@@ -53,8 +54,9 @@ FORM_FOR, SITES, ROUND, SHOTS, SAVED = (
 
 def _start_form(mrn: str, sites: tuple[str, ...]) -> None:
     """A fresh form for ``mrn``: forget every value typed for anyone (or for the visit just saved)."""
-    for key in [k for k in st.session_state if str(k).startswith("visit_") and k not in (SAVED, ROUND)]:
-        del st.session_state[key]
+    blank_form("visit_", keep=(SAVED, ROUND, SITES, SHOTS, FORM_FOR, "visit_add_site", "visit_camera_add",
+                               "visit_camera_discard"),
+               choices=("visit_scale", "visit_stage_", "visit_camera_view", "visit_photos_", "visit_camera_"))
     st.session_state[FORM_FOR] = mrn
     st.session_state[SITES] = list(sites)
     st.session_state[SHOTS] = []

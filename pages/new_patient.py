@@ -29,6 +29,15 @@ KEYS = ("np_sex", "np_condition", "np_scales", "np_scale", "np_mrn", "np_name", 
 
 actor = require_actor()
 st.title("New patient")
+if st.session_state.pop("np_fresh", False):
+    # A fresh form for the next patient. Values are written, not deleted: a deleted key lets the
+    # browser send the previous patient's choices back with the next submit.
+    blank = {"np_areas": [], "np_mrn": "", "np_name": "", "np_other_areas": "", "np_notes": ""}
+    for key in KEYS:
+        if key in ("np_protocol", "np_scales"):
+            st.session_state.pop(key, None)
+        else:
+            st.session_state[key] = blank.get(key)
 
 saved = st.session_state.get(SAVED)
 if saved:
@@ -48,7 +57,8 @@ condition = condition_col.selectbox("Condition", CONDITIONS, index=None, format_
                                     key="np_condition", placeholder="Choose")
 scales = scales_for(condition, sex) if condition and sex else ()
 if st.session_state.get("np_scales") != scales:  # new choices: start the scale afresh (preselected if one)
-    st.session_state.pop("np_scale", None)
+    # Written, not deleted: a deleted key leaves the browser showing (and sending) its old choice.
+    st.session_state["np_scale"] = scales[0] if len(scales) == 1 else None
     st.session_state["np_scales"] = scales
 scale = scale_col.selectbox("Baseline scale", scales, index=0 if len(scales) == 1 else None,
                             format_func=SCALE_LABELS.get, key="np_scale", disabled=not scales,
@@ -88,7 +98,6 @@ if submitted:
     ))
     if created:
         select_patient(created)
-        for key in KEYS:
-            st.session_state.pop(key, None)
+        st.session_state["np_fresh"] = True  # emptied at the top of the next run, before the widgets
         st.session_state[SAVED] = created
         st.rerun()

@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import time
+from datetime import date
 from typing import Any, Callable, TypeVar
 
 import streamlit as st
@@ -91,6 +92,36 @@ def selected_mrn() -> str | None:
 def select_patient(mrn: str) -> None:
     st.session_state[MRN] = mrn
     st.query_params[MRN] = mrn
+
+
+def blank_form(prefix: str, keep: tuple[str, ...] = (), choices: tuple[str, ...] = ()) -> None:
+    """Empty every widget whose key starts with ``prefix`` (except ``keep``), for a fresh form.
+
+    Values are overwritten rather than deleted: a deleted key lets the browser send its old value back
+    with the next submit, so a form that looks fresh could save the previous visit again. Keys starting
+    with one of ``choices`` (select boxes, whose blank is not a valid option) are dropped instead.
+    """
+    for key in [k for k in st.session_state if str(k).startswith(prefix) and k not in keep]:
+        value = st.session_state[key]
+        if any(str(key).startswith(choice) for choice in choices):
+            blank = _DROP
+        elif isinstance(value, bool):
+            blank = False
+        elif isinstance(value, str):
+            blank = ""
+        elif isinstance(value, date):
+            blank = date.today()
+        elif isinstance(value, (int, float)) or value is None:
+            blank = None
+        else:
+            blank = _DROP
+        if blank is _DROP:
+            del st.session_state[key]
+        else:
+            st.session_state[key] = blank  # (buttons may not be assigned: name them in ``keep``)
+
+
+_DROP = object()
 
 
 def offer_another_patient(key: str) -> None:

@@ -198,6 +198,13 @@ def test_clinician_registers_logs_and_sees_early_response(clinic):
             ("vertex", "Early response (2–3 months)", "+21.0 (+15%)", "Ahead of the expected band"),
         ], rows
         shot(page, JOURNEY, "10-three-month-visit-saved")
+        # The form starts afresh: nothing typed for the saved visit is left to be saved a second time.
+        for site in SITES:
+            assert page.get_by_role("spinbutton", name=f"{site}: density (hairs/cm²)", exact=True).input_value() == ""
+        page.get_by_role("button", name="Save visit").click()
+        wait_rendered(page)
+        assert page.get_by_test_id("stAlertContentError").count() >= 1  # refused: nothing measured
+        assert body_text(page).count(f"Visit of {three_months.isoformat()} saved.") <= 1
 
         # 6. The record: day 0, the timeline, and the early-response milestone ahead of the band.
         open_menu(page, "Patient record")
