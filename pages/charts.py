@@ -93,6 +93,8 @@ def secondary_figure(series: SecondarySeries) -> go.Figure:
             hovertemplate="%{x|%d %b %Y}: %{y}" + (" %{text}" if any(p.label for p in points) else "")
                           + "<extra></extra>",
         ))
+    # Dates on the axis (a single point would otherwise get a sub-second scale).
+    figure.update_xaxes(type="date", tickformat="%d %b %Y")
     figure.update_layout(height=280, margin={"l": 50, "r": 20, "t": 30, "b": 40},
                          title={"text": f"{series.title} ({series.unit})", "font": {"size": 14}})
     return figure

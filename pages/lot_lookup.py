@@ -18,6 +18,7 @@ from tracker.lots import (
     export_lot_csv,
     sessions_with_lot,
 )
+from tracker.wording import count
 
 log = logging.getLogger("regrowth")
 RESULT = "lot_lookup_result"
@@ -42,7 +43,7 @@ if isinstance(result, LotSearch):
     match = "lot numbers containing" if result.partial else "lot number (exact)"
     st.text(f"Searched {match}: {result.lot}")
     if result.sessions:
-        st.success(f"{len(result.sessions)} sessions, {result.patient_count} patients.")
+        st.success(f"{count(len(result.sessions), 'session')}, {count(result.patient_count, 'patient')}.")
         st.dataframe(
             [
                 {

@@ -43,6 +43,15 @@ STATUS_WORDS = {
 }
 
 
+def count(number: int, noun: str) -> str:
+    """A number with its noun, singular or plural.
+
+    >>> count(1, "session"), count(2, "patient")
+    ('1 session', '2 patients')
+    """
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def long_date(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
@@ -121,9 +130,13 @@ def what_comes_next(progress: Progress, today: date) -> list[NextStep]:
         steps.append(NextStep("Next follow-up visit", "A follow-up visit is overdue — please book one."))
     if progress.next_session_window:
         window = progress.next_session_window
-        text = (f"A repeat session can be considered between {long_date(window.start)} and "
-                f"{long_date(window.end)}. Avoid NSAIDs for 3 days before it; drink plenty of water the day "
-                "before and have breakfast that morning.")
+        if today > window.end:
+            text = (f"The usual window for a repeat session ({long_date(window.start)} to {long_date(window.end)}) "
+                    "has passed; ask the clinic whether another session is planned.")
+        else:
+            text = (f"A repeat session can be considered between {long_date(window.start)} and "
+                    f"{long_date(window.end)}. Avoid NSAIDs for 3 days before it; drink plenty of water the day "
+                    "before and have breakfast that morning.")
         steps.append(NextStep("Repeat session", text))
     if progress.active_until:
         steps.append(NextStep("How long it works", (
