@@ -107,10 +107,10 @@ with timeline_tab:
                 "Date": _day(entry.date),
                 "Entry": entry.title,
                 "Density (hairs/cm²)": " · ".join(f"{d.site} {d.density:g}" for d in entry.densities),
-                "Photos": len(entry.photos) if entry.kind == "visit" else None,
+                "Photos": str(len(entry.photos)) if entry.kind == "visit" else "",
                 "Product": entry.product,
                 "Lot": entry.lot_number,
-                "Volume (ml)": entry.volume_ml,
+                "Volume (ml)": "" if entry.volume_ml is None else f"{entry.volume_ml:g}",
                 "Adverse events": entry.adverse_events,
                 "Notes": entry.notes,
             }
