@@ -39,11 +39,8 @@ from tracker.access import (
 from tracker.calendar_months import age_on
 from tracker.clinical import (
     DEFAULT_PROTOCOL_NAME,
-    LUDWIG_STAGES,
     MILESTONE_LABELS,
-    NORWOOD_STAGES,
     SCALP_VIEWS,
-    SINCLAIR_STAGES,
 )
 from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
@@ -74,6 +71,7 @@ from tracker.milestones import (
 )
 from tracker.progress import find_patient, patient_progress
 from tracker.protocols import to_engine
+from tracker.scales import scales_for, stages_for
 from tracker.validation import (
     check_not_before_birth,
     check_not_in_future,
@@ -104,7 +102,6 @@ CONDITION_LABELS = {
     "other": "Other",
 }
 SCALE_LABELS = {"norwood": "Norwood–Hamilton", "ludwig": "Ludwig", "sinclair": "Sinclair", "salt": "SALT (0–100)"}
-STAGES = {"norwood": NORWOOD_STAGES, "ludwig": LUDWIG_STAGES, "sinclair": SINCLAIR_STAGES}
 SALT_RANGE = (0.0, 100.0)
 
 # Sites offered for the target areas (the standard views, DESIGN.md §4, less the close-up); any other
@@ -138,30 +135,6 @@ FIELD_LABELS = {
 
 
 # --- Staging and field rules (pure) -----------------------------------------------------------------
-
-def scales_for(condition: str, sex: str) -> tuple[str, ...]:
-    """The staging scales that fit a condition in a patient of this sex.
-
-    >>> scales_for("androgenetic_alopecia", "male"), scales_for("androgenetic_alopecia", "female")
-    (('norwood',), ('ludwig', 'sinclair'))
-    >>> scales_for("alopecia_areata", "female"), scales_for("telogen_effluvium", "male")
-    (('salt',), ())
-    """
-    if condition == "androgenetic_alopecia":
-        return {"male": ("norwood",), "female": ("ludwig", "sinclair")}.get(sex, ("norwood", "ludwig", "sinclair"))
-    if condition == "alopecia_areata":
-        return ("salt",)
-    return ()
-
-
-def stages_for(scale: str | None) -> tuple[str, ...]:
-    """The stages of a staged scale; empty for SALT (a score 0–100) and for no scale.
-
-    >>> stages_for("ludwig")
-    ('I', 'II', 'III')
-    """
-    return STAGES.get(scale or "", ())
-
 
 def _describe_fit(condition: str, sex: str) -> str:
     return f"{CONDITION_LABELS.get(condition, condition).lower()} in a {sex} patient"
@@ -210,11 +183,11 @@ def parse_baseline(condition: str, sex: str, scale: object, stage: object) -> tu
         if not SALT_RANGE[0] <= score <= SALT_RANGE[1]:
             raise ValidationError(f"baseline SALT score {score:g} is out of range: it must be from 0 to 100")
         return scale_text, f"{score:g}"
-    by_upper = {s.upper(): s for s in STAGES[scale_text]}
+    by_upper = {s.upper(): s for s in stages_for(scale_text)}
     stage_clean = by_upper.get(" ".join(stage_text.split()).upper())
     if stage_clean is None:
         raise ValidationError(
-            f"baseline stage {stage_text!r} is not a {label} stage: one of {', '.join(STAGES[scale_text])}"
+            f"baseline stage {stage_text!r} is not a {label} stage: one of {', '.join(stages_for(scale_text))}"
         )
     return scale_text, stage_clean
 

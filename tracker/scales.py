@@ -55,6 +55,30 @@ def stages(scale: str) -> tuple[str, ...]:
     return _STAGES[scale]
 
 
+def scales_for(condition: str, sex: str) -> tuple[str, ...]:
+    """The staging scales that fit a condition in a patient of this sex.
+
+    >>> scales_for("androgenetic_alopecia", "male"), scales_for("androgenetic_alopecia", "female")
+    (('norwood',), ('ludwig', 'sinclair'))
+    >>> scales_for("alopecia_areata", "female"), scales_for("telogen_effluvium", "male")
+    (('salt',), ())
+    """
+    if condition == "androgenetic_alopecia":
+        return {"male": ("norwood",), "female": ("ludwig", "sinclair")}.get(sex, ("norwood", "ludwig", "sinclair"))
+    if condition == "alopecia_areata":
+        return ("salt",)
+    return ()
+
+
+def stages_for(scale: str | None) -> tuple[str, ...]:
+    """The stages of a staged scale; empty for SALT (a score 0–100) and for no scale.
+
+    >>> stages_for("ludwig")
+    ('I', 'II', 'III')
+    """
+    return _STAGES.get(scale or "", ())
+
+
 def scale_choices(condition: str | None, sex: str | None, baseline_scale: str | None = None) -> tuple[str, ...]:
     """Every scale, the one that fits the patient first.
 
