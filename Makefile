@@ -31,7 +31,7 @@ chromium:
 	  || echo "WARNING: could not install$$missing; browser tests will say they were skipped"; \
 	fi
 
-run: install chromium
+run: install
 	$(PY) -m tracker init
 	$(PY) -m tracker demo --if-empty
 	$(PY) -m streamlit run app.py --server.address localhost --server.port $(PORT)
