@@ -328,3 +328,22 @@ def test_unknown_or_deleted_patient(clinic):
         log_visit(CLINICIAN, "NOPE", visit(date(2025, 1, 10), vertex=150.0), today=TODAY)
     with pytest.raises(NotFound):
         visit_form_defaults(CLINICIAN, "NOPE")
+
+
+def test_the_very_same_visit_is_not_recorded_twice(clinic):
+    """A double click or a retry after a committed save is refused; a different visit that day is not."""
+    from tracker.access import Actor
+    from tracker.errors import ValidationError
+    from tracker.patients import NewPatient, create_patient
+    from tracker.visits import SiteEntry, VisitEntry, log_visit
+
+    staff = Actor("dr.twice", "clinician")
+    create_patient(staff, NewPatient(mrn="TW-1", full_name="Twice Tested", sex="male", birth_date="1980-01-01",
+                                     condition="androgenetic_alopecia", baseline_scale="norwood",
+                                     baseline_stage="III", target_areas="vertex"), url=clinic)
+    entry = VisitEntry(date="2026-01-10", sites=[SiteEntry("vertex", 150)])
+    log_visit(staff, "TW-1", entry, url=clinic, today=date(2026, 2, 1))
+    with pytest.raises(ValidationError, match="already recorded"):
+        log_visit(staff, "TW-1", entry, url=clinic, today=date(2026, 2, 1))
+    log_visit(staff, "TW-1", VisitEntry(date="2026-01-10", sites=[SiteEntry("vertex", 152)]), url=clinic,
+              today=date(2026, 2, 1))

@@ -367,6 +367,18 @@ def log_session(
                     problems,
                 )
             assert session_date is not None and treatment is not None
+            # The very same session twice (a double click, or a retry after a save that did commit) is
+            # refused; a second session that day with any other detail is recorded as usual.
+            already = session.scalar(select(models.TreatmentSession.id).where(
+                models.TreatmentSession.patient_id == patient.id, models.TreatmentSession.date == session_date,
+                models.TreatmentSession.treatment == treatment, models.TreatmentSession.product == product,
+                models.TreatmentSession.lot_number == lot_number, models.TreatmentSession.deleted_at.is_(None),
+            ))
+            if already is not None:
+                raise ValidationError(
+                    f"This session is already recorded ({treatment} on {session_date.isoformat()}, lot "
+                    f"{lot_number or 'none'}): nothing was saved again. Open the patient record to see it."
+                )
             row = models.TreatmentSession(
                 patient_id=patient.id, date=session_date, treatment=treatment, product=product,
                 lot_number=lot_number, volume_ml=volume_ml, areas=areas, notes=notes, checklist=checklist,

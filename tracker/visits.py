@@ -439,6 +439,7 @@ def log_visit(
                         problems.append(_photo_problem(upload, str(error)))
             raise _refusal(problems)
         assert visit_date is not None
+        _refuse_resubmission(session, patient.id, visit_date, measurements, photos)
 
         visit = models.Visit(
             patient_id=patient.id, date=visit_date, notes=notes, capture_conditions=capture,
@@ -492,6 +493,31 @@ def log_visit(
             protocol_name=protocol.name,
             evidence_note=protocol.evidence_note,
         )
+
+
+def _refuse_resubmission(session, patient_id: int, visit_date: date, measurements: list[_Measurement],
+                         photos: Sequence[PhotoUpload]) -> None:
+    """Refuse the very same visit a second time (a double click, or a retry after a save that did commit).
+
+    Same patient, date, densities per site and photos: never two real visits. A second visit that day
+    with anything different is recorded as usual.
+    """
+    new = ({(m.site, round(m.density, 2)) for m in measurements},
+           {(u.view, hashlib.sha256(u.data).hexdigest()) for u in photos})
+    same_day = session.scalars(select(models.Visit).where(
+        models.Visit.patient_id == patient_id, models.Visit.date == visit_date, models.Visit.deleted_at.is_(None)))
+    for visit in same_day:
+        densities = set(session.execute(
+            select(models.DensityMeasurement.site, models.DensityMeasurement.density_per_cm2)
+            .where(models.DensityMeasurement.visit_id == visit.id, models.DensityMeasurement.deleted_at.is_(None))))
+        shots = set(session.execute(
+            select(models.Photo.view, models.Photo.sha256)
+            .where(models.Photo.visit_id == visit.id, models.Photo.deleted_at.is_(None))))
+        if ({(site, round(d, 2)) for site, d in densities}, shots) == new:
+            raise ValidationError(
+                f"This visit is already recorded (visit of {visit_date.isoformat()} with the same measurements "
+                "and photos): nothing was saved again. Open the patient record to see it."
+            )
 
 
 def _refusal(problems: list[str]) -> ValidationError:
