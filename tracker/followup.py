@@ -37,6 +37,8 @@ class Outlook:
     overdue: bool
     behind: bool
     latest_status: str | None
+    next: MilestoneResult | None = None  # the next milestone itself (first site's result)
+    missed: MilestoneResult | None = None  # the latest window that closed with no visit and none since
 
     def due_within(self, today: date, days: int = 7) -> bool:
         """The next milestone's window is open at some point between today and ``days`` from now."""
@@ -60,17 +62,17 @@ def outlook(progress: Progress) -> Outlook:
     ordered = sorted(grouped.items(), key=lambda item: item[1][0].window_start)
     next_item = None
     latest_assessed: list[MilestoneResult] = []
-    missed_without_later_visit = False
+    missed: MilestoneResult | None = None
     for name, results in ordered:
         visited = [r for r in results if r.status in ASSESSED]
         if visited:
             latest_assessed = visited
-            missed_without_later_visit = False
+            missed = None
         elif results[0].status == MISSED:
-            missed_without_later_visit = True
+            missed = results[0]
         elif next_item is None and results[0].status in (UPCOMING, DUE):
             next_item = results[0]
-    overdue = missed_without_later_visit or (
+    overdue = missed is not None or (
         next_item is not None and next_item.status == DUE and progress.as_of > next_item.target
     )
     statuses = [r.status for r in latest_assessed]
@@ -84,4 +86,6 @@ def outlook(progress: Progress) -> Outlook:
         overdue=overdue,
         behind=BEHIND in statuses,
         latest_status=latest_status,
+        next=next_item,
+        missed=missed,
     )

@@ -33,13 +33,11 @@ from tracker.access import STAFF, Actor, require_role
 from tracker.clinical import MILESTONE_LABELS
 from tracker.database import transaction
 from tracker.errors import ValidationError
-from tracker.followup import ASSESSED, outlook
+from tracker.followup import outlook
 from tracker.milestones import (
     DUE,
-    MISSED,
     UPCOMING,
     DensityRecord,
-    MilestoneResult,
     Progress,
     SessionRecord,
     assess,
@@ -163,34 +161,12 @@ def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, ur
     return Schedule(today, horizon_days, tuple(follow_ups), tuple(repeats), tuple(unmeasured))
 
 
-def _ordered_milestones(progress: Progress) -> list[list[MilestoneResult]]:
-    """Each milestone's results across sites, in window order (all sites share day 0 and windows)."""
-    grouped: dict[str, list[MilestoneResult]] = {}
-    for site in progress.sites:
-        for milestone in site.milestones:
-            grouped.setdefault(milestone.name, []).append(milestone)
-    return sorted(grouped.values(), key=lambda results: results[0].window_start)
-
-
-def _missed_without_later_visit(progress: Progress) -> MilestoneResult | None:
-    """The latest milestone whose window closed with no visit and after which nothing was assessed."""
-    missed = None
-    for results in _ordered_milestones(progress):
-        if any(r.status in ASSESSED for r in results):
-            missed = None
-        elif results[0].status == MISSED:
-            missed = results[0]
-    return missed
-
-
 def _follow_up(mrn: str, full_name: str, progress: Progress, today: date, horizon_days: int) -> FollowUp | None:
     view = outlook(progress)
-    next_milestone = None
-    if view.next_name is not None:
-        (next_milestone,) = [results[0] for results in _ordered_milestones(progress) if results[0].name == view.next_name]
+    next_milestone = view.next
     note = ""
     if view.overdue:
-        missed = _missed_without_later_visit(progress)
+        missed = view.missed
         if next_milestone is not None and next_milestone.status == DUE:
             chosen = next_milestone
             if missed is not None:
