@@ -17,8 +17,10 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from db import models
-from tracker.access import Actor
+from tracker.access import ADMIN, Actor, require_role
+from tracker.database import transaction
 from tracker.errors import PermissionDenied
+from tracker.exports import to_csv
 
 GENESIS = "0" * 64
 # What is recorded (Trust issue): views, creations, changes, soft deletes, exports, report downloads,
@@ -63,8 +65,6 @@ def refusals_recorded(actor: Actor | None, what: str, mrn: str | None, url: str 
     try:
         yield
     except PermissionDenied:
-        from tracker.database import transaction
-
         with transaction(url) as session:
             record(session, actor, "refused", patient_id=actor.patient_id if actor else None,
                    detail=f"{what}: asked for MRN {mrn!r}"[:500])
@@ -116,9 +116,6 @@ AUDIT_COLUMNS = ("id", "at (UTC)", "username", "role", "patient MRN", "action", 
 def browse(actor: Actor, *, username: str = "", mrn: str = "", action: str = "", since: date | None = None,
            until: date | None = None, limit: int = 500, url: str | None = None) -> list[AuditRow]:
     """Admins browse the trail, newest first, filtered; browsing it is itself recorded."""
-    from tracker.access import ADMIN, require_role
-    from tracker.database import transaction
-
     require_role(actor, ADMIN)
     with transaction(url) as session:
         rows = _query(session, username=username, mrn=mrn, action=action, since=since, until=until, limit=limit)
@@ -128,10 +125,6 @@ def browse(actor: Actor, *, username: str = "", mrn: str = "", action: str = "",
 
 def export_csv(actor: Actor, *, username: str = "", mrn: str = "", action: str = "", since: date | None = None,
                until: date | None = None, url: str | None = None) -> bytes:
-    from tracker.access import ADMIN, require_role
-    from tracker.database import transaction
-    from tracker.exports import to_csv
-
     require_role(actor, ADMIN)
     with transaction(url) as session:
         rows = _query(session, username=username, mrn=mrn, action=action, since=since, until=until, limit=None)

@@ -61,7 +61,7 @@ def cmd_import(args) -> int:
     from tracker.spreadsheet_import import import_spreadsheets
 
     result = import_spreadsheets(args.patients, args.sessions, args.visits, actor=command_line_actor("import"))
-    print(result.summary() if hasattr(result, "summary") else result)
+    print(result.summary())
     return 0
 
 

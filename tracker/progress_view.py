@@ -22,6 +22,7 @@ from tracker.errors import NotFound, PermissionDenied
 from tracker.milestones import Progress, assess
 from tracker.progress import find_patient, load_records
 from tracker.protocols import to_engine
+from tracker.scales import stages_for
 from tracker.wording import NextStep, milestone_sentence, what_comes_next
 
 
@@ -131,9 +132,8 @@ def _secondary(session: Session, patient_id: int, day0: date | None) -> tuple[Se
 
 
 def _stage_rank(scale: str, stage: str) -> float:
-    from tracker.clinical import LUDWIG_STAGES, NORWOOD_STAGES, SINCLAIR_STAGES
-
-    stages = {"norwood": NORWOOD_STAGES, "ludwig": LUDWIG_STAGES, "sinclair": SINCLAIR_STAGES}[scale]
+    """A stage's place on its scale (1 = mildest), so stages can be drawn over time."""
+    stages = stages_for(scale)
     return float(stages.index(stage) + 1) if stage in stages else 0.0
 
 
