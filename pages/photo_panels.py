@@ -36,7 +36,8 @@ def _enlarged(actor: Actor, photo_id: int, caption: str) -> None:
         st.caption(plain(caption))
 
 
-def timeline_grid(actor: Actor, timeline: PhotoTimeline, key_prefix: str = "timeline") -> None:
+def timeline_grid(actor: Actor, timeline: PhotoTimeline, thumbnails: dict[int, bytes],
+                  key_prefix: str = "timeline") -> None:
     """One row per view, one column per visit; each thumbnail opens its display copy."""
     st.subheader("Photo timeline")
     if not timeline.rows:
@@ -55,8 +56,9 @@ def timeline_grid(actor: Actor, timeline: PhotoTimeline, key_prefix: str = "time
                 if photo_id is None:
                     st.caption("no photo")
                     continue
-                thumbnail = call(photo_image, actor, photo_id, "thumbnail")
+                thumbnail = thumbnails.get(photo_id)
                 if thumbnail is None:
+                    st.caption("file missing")
                     continue
                 st.image(thumbnail, width="stretch")
                 if st.button("Enlarge", key=f"{key_prefix}_open_{photo_id}", icon="🔍"):

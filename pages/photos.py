@@ -5,21 +5,19 @@ Clinicians and admins see the selected patient; a patient account always sees it
 passes no MRN for it (never one from the URL or the session), and the services check again.
 """
 
-from pathlib import Path
 
 import streamlit as st
 
 from pages import photo_panels
 from pages.workspace import call, plain, require_actor, selected_mrn
 from tracker.access import PATIENT
-from tracker.photo_views import photo_timeline
+from tracker.photo_views import photo_timeline, timeline_thumbnails
 
 actor = require_actor()
 mrn = None if actor.role == PATIENT else selected_mrn()
 if actor.role != PATIENT and mrn is None:
     st.info("Choose a patient first.")
-    if (Path(__file__).parent / "patients.py").exists():
-        st.page_link("pages/patients.py", label="Go to the patient list", icon="👥")
+    st.page_link("pages/patients.py", label="Go to the patient list", icon="👥")
     st.stop()
 
 timeline = call(photo_timeline, actor, mrn)
@@ -28,6 +26,6 @@ if timeline is None:
 
 st.header(plain(timeline.full_name))
 st.caption(plain(f"MRN {timeline.mrn} · photos are shown as recorded; the originals are kept unaltered"))
-photo_panels.timeline_grid(actor, timeline)
+photo_panels.timeline_grid(actor, timeline, call(timeline_thumbnails, actor, mrn) or {})
 st.divider()
 photo_panels.before_after_panel(actor, None if actor.role == PATIENT else timeline.mrn, key_prefix="photos")

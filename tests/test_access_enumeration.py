@@ -294,6 +294,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     # Photos.
     "tracker.photo_views.photo_timeline": aims(
         ("B's photos", lambda c, actor: svc("tracker.photo_views.photo_timeline")(actor, c.b.mrn))),
+    "tracker.photo_views.timeline_thumbnails": aims(
+        ("B's thumbnails", lambda c, actor: svc("tracker.photo_views.timeline_thumbnails")(actor, c.b.mrn))),
     "tracker.photo_views.photo_image": aims(
         ("B's thumbnail", lambda c, actor: svc("tracker.photo_views.photo_image")(actor, c.b.photo_ids[0])),
         ("B's display copy", lambda c, actor: svc("tracker.photo_views.photo_image")(

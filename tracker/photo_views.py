@@ -200,6 +200,28 @@ def _read(photo: models.Photo, kind: PhotoKind) -> bytes:
         ) from None
 
 
+def timeline_thumbnails(actor: Actor | None, mrn: str | None = None, url: str | None = None) -> dict[int, bytes]:
+    """Every live photo's thumbnail of one patient, by photo id, read with one access check in one
+    transaction (the grid would otherwise open a transaction per thumbnail on every page run). A photo
+    whose file is missing is left out; the consistency check reports it."""
+    with audit.refusals_recorded(actor, "photo thumbnails", mrn, url):
+        with transaction(url) as session:
+            patient = resolve_patient(session, actor, mrn)
+            photos = session.scalars(
+                select(models.Photo)
+                .join(models.Visit, models.Visit.id == models.Photo.visit_id)
+                .where(models.Visit.patient_id == patient.id, models.Visit.deleted_at.is_(None),
+                       models.Photo.deleted_at.is_(None))
+            ).all()
+    thumbnails: dict[int, bytes] = {}
+    for photo in photos:
+        try:
+            thumbnails[photo.id] = _read(photo, "thumbnail")
+        except NotFound:
+            continue
+    return thumbnails
+
+
 def photo_image(actor: Actor | None, photo_id: int, kind: PhotoKind = "thumbnail", url: str | None = None) -> bytes:
     """The JPEG bytes of one photo's thumbnail (≤ 320 px) or display copy (≤ 2048 px, upright, no EXIF).
 
