@@ -93,8 +93,17 @@ def secondary_figure(series: SecondarySeries) -> go.Figure:
             hovertemplate="%{x|%d %b %Y}: %{y}" + (" %{text}" if any(p.label for p in points) else "")
                           + "<extra></extra>",
         ))
-    # Dates on the axis (a single point would otherwise get a sub-second scale).
-    figure.update_xaxes(type="date", tickformat="%d %b %Y")
+    days = {p.date for points in series.by_site.values() for p in points}
+    if len(days) == 1:
+        # One day only: a date axis would zoom to hours and print that day over and over.
+        figure.update_xaxes(type="category")
+        for trace in figure.data:
+            trace.x = [f"{day.day} {day:%b %Y}" for day in trace.x]
+    else:
+        figure.update_xaxes(type="date", tickformat="%d %b %Y")
+    labels = {p.value: p.label for points in series.by_site.values() for p in points if p.label}
+    if labels:  # stages: their names on the axis, not their ranks
+        figure.update_yaxes(tickvals=list(labels), ticktext=list(labels.values()))
     figure.update_layout(height=280, margin={"l": 50, "r": 20, "t": 30, "b": 40},
                          title={"text": f"{series.title} ({series.unit})", "font": {"size": 14}})
     return figure

@@ -129,3 +129,19 @@ def test_treated_but_never_measured_patient_still_has_visits_due(clinic):
     assert (ahead.next_name, ahead.next_status, ahead.next_due) == ("early_response", "due", date(2025, 4, 15))
     late = outlook(assess([SessionRecord(date(2025, 1, 15))], [], as_of=date(2025, 5, 1)))
     assert late.overdue and late.next_name == "noticeable_growth"
+
+
+def test_secondary_charts_read_as_dates_and_stage_names():
+    from pages.charts import secondary_figure
+    from tracker.progress_view import SecondarySeries, SeriesPoint
+
+    one_day = SecondarySeries("Norwood–Hamilton stage", "stage",
+                              {"scalp": (SeriesPoint(date(2026, 3, 31), 0.0, 7.0, "VI"),)})
+    figure = secondary_figure(one_day)
+    assert figure.layout.xaxis.type == "category" and list(figure.data[0].x) == ["31 Mar 2026"]
+    assert list(figure.layout.yaxis.tickvals) == [7.0] and list(figure.layout.yaxis.ticktext) == ["VI"]
+
+    shaft = SecondarySeries("Shaft diameter", "µm", {"vertex": (
+        SeriesPoint(date(2025, 1, 15), 0.0, 60.0), SeriesPoint(date(2025, 7, 15), 5.9, 66.0))})
+    figure = secondary_figure(shaft)
+    assert figure.layout.xaxis.type == "date" and figure.layout.yaxis.tickvals is None
