@@ -46,6 +46,7 @@ from tracker.patients import (
     create_patient,
     list_patients,
     patient_record,
+    update_patient,
 )
 from tracker.photo_views import before_after, photo_image, photo_timeline
 from tracker.progress_view import progress_view
@@ -514,7 +515,13 @@ def test_patient_reads_its_own_record_and_staff_reach_both(clinic, tmp_path):
     assert photo_image(patient, c.a.photo_ids[1], "display")[:2] == b"\xff\xd8"
     compared = before_after(patient, None, "vertex")
     assert (compared.mrn, compared.first.visit_id, compared.second.visit_id) == (c.a.mrn, *c.a.visit_ids)
-    assert patient_record(patient, c.a.mrn, today=TODAY).details.full_name == c.a.full_name
+    version = patient_record(c.clinician, c.a.mrn, today=TODAY).details.version
+    update_patient(c.clinician, c.a.mrn, {"notes": "Prefers morning visits."}, "Told at reception.", version,
+                   today=TODAY)
+    assert [h.reason for h in patient_record(c.clinician, c.a.mrn, today=TODAY).history] == ["Told at reception."]
+    own_record = patient_record(patient, c.a.mrn, today=TODAY)
+    assert own_record.details.full_name == c.a.full_name
+    assert own_record.history == ()  # the clinicians' correction reasons are staff reading
     if importlib.util.find_spec("tracker.report") is not None:
         from tracker.report import progress_report_pdf
 

@@ -708,7 +708,8 @@ def patient_record(actor: Actor, mrn: str, today: date | None = None, url: str |
             milestone_note=note,
             timeline=_timeline(session, patient.id),
             therapies=_therapies(session, patient.id, today),
-            history=tuple(patient_history(session, patient.id)),
+            # The change history carries the clinicians' reasons for corrections: staff reading only.
+            history=tuple(patient_history(session, patient.id)) if actor.is_staff else (),
             protocol_choices=tuple(_protocol_names(session)) if actor.is_staff else (),
         )
         audit.record(session, actor, "view", patient_id=patient.id, detail="patient record")
