@@ -12,7 +12,7 @@ from pages import progress_panels as panels
 from pages.workspace import call, select_patient, sign_out
 from tracker.access import Actor
 from tracker.accounts import verify_password
-from tracker.progress_view import progress_view
+from tracker.progress_page import progress_page
 
 
 def start(mrn: str) -> None:
@@ -30,8 +30,9 @@ def show(actor: Actor) -> None:
         </style>""",
         unsafe_allow_html=True,
     )
-    view = call(progress_view, actor, st.session_state.get("consult_mrn"))
-    if view is not None:
+    page = call(progress_page, actor, st.session_state.get("consult_mrn"))
+    if page is not None:
+        view = page.view
         panels.header(view)
         panels.milestone_cards(view)
         panels.charts(view, large=True, key="consult")

@@ -23,13 +23,12 @@ from pages.workspace import (
     require_actor,
     selected_mrn,
 )
-from tracker.clinical import SCALP_VIEWS
+from tracker.clinical import SCALP_VIEWS, VIEW_LABELS
 from tracker.milestones import AHEAD, BEHIND, NO_BASELINE, ON_TRACK
 from tracker.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry
 from tracker.visits import (
     BASELINE_RECORDED,
     CAPTURE_CHECKS,
-    VIEW_LABELS,
     PhotoUpload,
     SiteEntry,
     VisitEntry,

@@ -12,7 +12,7 @@ from pages import consult_mode
 from pages import progress_panels as panels
 from pages.workspace import call, require_actor, selected_mrn
 from tracker.access import PATIENT
-from tracker.progress_view import progress_view
+from tracker.progress_page import progress_page
 from tracker.report import progress_report_pdf, report_file_name
 
 actor = require_actor()
@@ -26,9 +26,10 @@ if actor.role != PATIENT and mrn is None:
     st.page_link("pages/patients.py", label="Go to the patient list", icon="👥")
     st.stop()
 
-view = call(progress_view, actor, mrn)
-if view is None:
+page = call(progress_page, actor, mrn)
+if page is None:
     st.stop()
+view = page.view
 
 panels.header(view)
 today = date.today()
@@ -42,4 +43,5 @@ if actor.role != PATIENT and st.button("Consult mode: show this to the patient",
 panels.milestone_cards(view)
 panels.charts(view)
 panels.secondary(view)
+panels.photo_record(page.coverage)
 panels.next_steps(view)

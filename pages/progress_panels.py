@@ -7,7 +7,9 @@ import streamlit as st
 from pages.charts import secondary_figure, site_figure
 from pages.workspace import plain
 from tracker.clinical import CONDITIONS
+from tracker.photo_coverage import PhotoCoverage
 from tracker.progress_view import ProgressView
+from tracker.wording import long_date
 
 STATUS_BADGES = {
     "ahead": ("🟢", "Ahead"),
@@ -75,3 +77,24 @@ def next_steps(view: ProgressView) -> None:
     st.subheader("What comes next")
     for step in view.next_steps:
         st.markdown(f"**{step.topic}.** {plain(step.text)}")
+
+
+def photo_record(coverage: PhotoCoverage, *, link_to_photos: bool = True) -> None:
+    """Which views have been photographed, when, and which the latest photographed visit lacks."""
+    st.subheader("Photo record")
+    if not coverage.photo_count:
+        st.info("No photos have been recorded yet.")
+        return
+    st.caption(f"{coverage.photo_count} photos at {coverage.visits_with_photos} visits")
+    st.dataframe(
+        [{"View": v.label, "Visits with a photo": v.visits,
+          "First": long_date(v.first) if v.first else "—", "Latest": long_date(v.latest) if v.latest else "—"}
+         for v in coverage.views],
+        hide_index=True, width="stretch",
+    )
+    if coverage.missing_at_latest and coverage.latest_visit:
+        st.info(f"The latest visit with photos ({long_date(coverage.latest_visit)}) has none of: "
+                f"{', '.join(coverage.missing_at_latest)}. Before/after comparisons need the same view at both visits.",
+                icon="📷")
+    if link_to_photos:
+        st.page_link("pages/photos.py", label="Open the photo timeline and before/after", icon="🖼️")

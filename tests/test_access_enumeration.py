@@ -49,6 +49,7 @@ from tracker.patients import (
     update_patient,
 )
 from tracker.photo_views import before_after, photo_image, photo_timeline
+from tracker.progress_page import progress_page
 from tracker.progress_view import progress_view
 from tracker.schedule import schedule
 from tracker.treatment_sessions import DocumentUpload, SessionEntry, log_session
@@ -314,6 +315,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     # Progress.
     "tracker.progress_view.progress_view": aims(
         ("B's progress", lambda c, actor: svc("tracker.progress_view.progress_view")(actor, c.b.mrn, as_of=TODAY))),
+    "tracker.progress_page.progress_page": aims(
+        ("B's progress page", lambda c, actor: svc("tracker.progress_page.progress_page")(actor, c.b.mrn, as_of=TODAY))),
     "tracker.progress_view.resolve_patient": aims(
         ("B's record", lambda c, actor: _in_session(
             c, lambda s: svc("tracker.progress_view.resolve_patient")(s, actor, c.b.mrn)))),
@@ -375,7 +378,8 @@ BUILDING_BLOCKS: dict[str, str] = {
                                        "first); its actor is the username written to created_by",
 }
 # What a page would need to call a building block that takes an open session.
-SESSION_OPENERS = {"tracker.database.transaction", "db.engine.session_factory"}
+SESSION_OPENERS = {"tracker.database.transaction", "tracker.database.read_transaction",
+                   "db.engine.session_factory"}
 
 
 def hostile_actors(c: Clinic) -> dict[str, object]:
@@ -511,6 +515,8 @@ def test_patient_reads_its_own_record_and_staff_reach_both(clinic, tmp_path):
         assert (view.mrn, view.full_name) == (c.a.mrn, c.a.full_name)
         timeline = photo_timeline(patient, mrn)
         assert (timeline.mrn, timeline.photo_count) == (c.a.mrn, 2)
+        page = progress_page(patient, mrn, as_of=TODAY)
+        assert (page.view.mrn, page.photos.mrn, page.coverage.photo_count) == (c.a.mrn, c.a.mrn, 2)
     assert photo_image(patient, c.a.photo_ids[0])[:2] == b"\xff\xd8"  # a JPEG
     assert photo_image(patient, c.a.photo_ids[1], "display")[:2] == b"\xff\xd8"
     compared = before_after(patient, None, "vertex")
@@ -531,6 +537,7 @@ def test_patient_reads_its_own_record_and_staff_reach_both(clinic, tmp_path):
     staff = c.clinician
     assert progress_view(staff, c.b.mrn, as_of=TODAY).full_name == c.b.full_name
     assert photo_timeline(staff, c.b.mrn).photo_count == 2
+    assert progress_page(staff, c.b.mrn, as_of=TODAY).photos.full_name == c.b.full_name
     assert photo_image(staff, c.b.photo_ids[0])[:2] == b"\xff\xd8"
     assert patient_record(staff, c.b.mrn, today=TODAY).details.mrn == c.b.mrn
     assert [s.mrn for s in sessions_with_lot(staff, c.b.lot).sessions] == [c.b.mrn]

@@ -90,13 +90,15 @@ def test_browse_and_export_are_admin_only_filtered_and_neutralised(clinic):
     assert "export" in actions and "view" in actions  # browsing and exporting are themselves recorded
 
 
+# Every other entry on a plain connection (``read_transaction``, as the progress page writes its entry),
+# the rest in an ORM session: both must queue for the chain's head.
 WRITER = """
 import sys
 from tracker.access import Actor
-from tracker.database import transaction
+from tracker.database import read_transaction, transaction
 from tracker import audit
 for n in range(int(sys.argv[1])):
-    with transaction() as session:
+    with (read_transaction() if n % 2 else transaction()) as session:
         audit.record(session, Actor(sys.argv[2], "clinician"), "view", detail=f"{sys.argv[2]} {n}")
 """
 

@@ -41,6 +41,12 @@ def test_patient_sees_own_chart_cards_photos_and_report(demo_clinic):
         chart = page.locator(".js-plotly-plot").first
         chart.scroll_into_view_if_needed()
         chart.screenshot(path=str(shot(page, "patient", "03-progress-chart")))
+        # the photo record: which views were photographed at which visits
+        record = page.get_by_text("Photo record").first
+        record.scroll_into_view_if_needed()
+        page.get_by_text("Open the photo timeline and before/after").first.wait_for()
+        assert re.search(r"\d+ photos at \d+ visits", page.inner_text("body"))
+        shot(page, "patient", "03b-photo-record")
         # the menu offers only the patient's own pages
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
         assert "Progress" in nav and "Patients" not in nav and "Log visit" not in nav

@@ -90,6 +90,31 @@ def test_patient_sees_own_progress_only(sqlite_clinic):
     assert "What comes next" in [s.value for s in at.subheader]
 
 
+def test_progress_page_shows_the_photo_record(sqlite_clinic):
+    from tests.test_photo_views import make_photo_patient
+
+    own = make_photo_patient(sqlite_clinic, "P-1", "Ada Example")
+    make_patient(sqlite_clinic, "P-2", "Bea Other")
+    for actor, mrn in ((Actor("dr.lee", "clinician"), "P-1"), (Actor("ada", "patient", patient_id=own.patient_id), None)):
+        at = _app(actor, mrn)
+        at.run()
+        at.switch_page("pages/progress.py")
+        at.run()
+        assert not at.exception
+        assert "Photo record" in [s.value for s in at.subheader]
+        assert "7 photos at 4 visits" in _texts(at)
+        table = at.dataframe[0].value
+        assert list(table["View"])[:2] == ["Frontal", "Vertex"] and list(table["Visits with a photo"])[:2] == [2, 4]
+        assert any("20 January 2026" in e.value and "Occipital" in e.value for e in at.info)
+
+    at = _app(Actor("dr.lee", "clinician"), "P-2")  # no photos at all
+    at.run()
+    at.switch_page("pages/progress.py")
+    at.run()
+    assert any(e.value == "No photos have been recorded yet." for e in at.info)
+    assert not at.dataframe
+
+
 def test_pages_absent_for_wrong_role(sqlite_clinic):
     own = make_patient(sqlite_clinic, "P-1", "Ada Example")
     at = _app(Actor("ada", "patient", patient_id=own))

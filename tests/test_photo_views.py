@@ -136,7 +136,7 @@ def test_timeline_has_a_row_per_photographed_view_and_a_column_per_live_visit(cl
         TimelineVisit(v["month12"], date(2026, 1, 20)),
     )  # date order; the soft-deleted visit is not a column
     assert [(row.view, row.label) for row in timeline.rows] == [
-        ("frontal", "Frontal"), ("vertex", "Vertex"), ("closeup", "Closeup")]  # SCALP_VIEWS order
+        ("frontal", "Frontal"), ("vertex", "Vertex"), ("closeup", "Close-up (trichoscopy)")]  # SCALP_VIEWS order
     cells = {row.view: row.cells for row in timeline.rows}
     assert cells["frontal"] == (None, p["baseline_frontal"], None, None, p["month12_frontal"])  # deleted photo gone
     assert cells["vertex"] == (p["pre_vertex"], p["baseline_vertex"], None, p["month6_vertex"], p["month12_vertex"])

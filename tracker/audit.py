@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access import ADMIN, Actor, require_role
-from tracker.database import transaction
+from tracker.database import Reads, read_connection, transaction
 from tracker.errors import PermissionDenied
 from tracker.exports import to_csv
 
@@ -39,24 +39,31 @@ def _entry_hash(previous_hash: str, at: datetime, username: str | None, role: st
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def record(session: Session, actor: Actor | None, action: str, *, patient_id: int | None = None,
+_entry = models.AuditEntry.__table__
+# Built once: every page run records a view, so the entry is written with Core statements (the ORM's
+# unit of work cost more than the page's reads; bench_progress_page.py).
+_LATEST_HASH = select(_entry.c.entry_hash).order_by(_entry.c.id.desc()).limit(1)
+_APPEND = insert(_entry)
+_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(7312001)")
+
+
+def record(session: Reads, actor: Actor | None, action: str, *, patient_id: int | None = None,
            detail: str = "", username: str | None = None) -> None:
     """Append one entry inside the caller's transaction (it is kept only if the use case commits)."""
-    if session.bind.dialect.name == "postgresql":
+    connection = read_connection(session)
+    if connection.dialect.name == "postgresql":
         # Serialise writers of the chain: two entries must never share a predecessor.
-        session.execute(text("SELECT pg_advisory_xact_lock(7312001)"))
-    previous = session.scalar(select(models.AuditEntry.entry_hash).order_by(models.AuditEntry.id.desc()).limit(1))
-    previous = previous or GENESIS
+        connection.execute(_CHAIN_LOCK)
+    previous = connection.execute(_LATEST_HASH).scalar() or GENESIS
     at = datetime.now(timezone.utc)
     name = actor.username if actor else username
     role = actor.role if actor else None
     address = actor.address if actor else None
-    session.add(models.AuditEntry(
-        at=at, username=name, role=role, patient_id=patient_id, action=action, detail=detail,
-        address=address, previous_hash=previous,
-        entry_hash=_entry_hash(previous, at, name, role, patient_id, action, detail, address),
-    ))
-    session.flush()
+    connection.execute(_APPEND, {
+        "at": at, "username": name, "role": role, "patient_id": patient_id, "action": action, "detail": detail,
+        "address": address, "previous_hash": previous,
+        "entry_hash": _entry_hash(previous, at, name, role, patient_id, action, detail, address),
+    })
 
 
 @contextmanager

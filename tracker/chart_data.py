@@ -6,8 +6,10 @@ given both in hairs/cm² and in % of the site's baseline so that the page's togg
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from tracker.calendar_months import add_months, months_between
 from tracker.clinical import EFFECT_MONTHS, NO_MEASURABLE_CHANGE_PCT
@@ -41,8 +43,9 @@ POINT_LABELS = {
 _GRID_STEP_MONTHS = 0.5
 
 
-@dataclass(frozen=True)
-class ChartPoint:
+class ChartPoint(NamedTuple):
+    """One measurement on a site's chart (a tuple: a patient's chart has hundreds, made on every page run)."""
+
     date: date
     months: float
     density: float
@@ -117,17 +120,48 @@ class ProgressChart:
     no_change_pct: float = NO_MEASURABLE_CHANGE_PCT
 
 
-def _band_series(protocol: Protocol, x_max: float, baseline: float | None) -> BandSeries:
-    months = sorted({p.month for p in protocol.band if p.month <= x_max}
-                    | {round(i * _GRID_STEP_MONTHS, 4) for i in range(int(x_max / _GRID_STEP_MONTHS) + 1)}
-                    | {x_max})
-    bands = [expected_band(protocol, m) for m in months]
-    low = tuple(b[0] for b in bands)
-    high = tuple(b[1] for b in bands)
-    if baseline:
-        return BandSeries(tuple(months), low, high, tuple(v / baseline * 100 for v in low),
-                          tuple(v / baseline * 100 for v in high))
-    return BandSeries(tuple(months), low, high, None, None)
+def _band_series(protocol: Protocol, x_max: float) -> Callable[[float | None], BandSeries]:
+    """The expected band on the chart's grid; the same for every site but for its % of that site's baseline."""
+    months = tuple(sorted({p.month for p in protocol.band if p.month <= x_max}
+                          | {i * _GRID_STEP_MONTHS for i in range(int(x_max / _GRID_STEP_MONTHS) + 1)}
+                          | {x_max}))
+    low, high = _band_at(protocol, months)
+
+    def for_baseline(baseline: float | None) -> BandSeries:
+        if baseline:
+            return BandSeries(months, low, high, tuple(v / baseline * 100 for v in low),
+                              tuple(v / baseline * 100 for v in high))
+        return BandSeries(months, low, high, None, None)
+
+    return for_baseline
+
+
+def _band_at(protocol: Protocol, months: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``expected_band`` at each of ``months`` (ascending, none before month 0), in one sweep of the band.
+
+    >>> from tracker.milestones import DEFAULT_PROTOCOL
+    >>> grid = (0.0, 1.0, 2.5, 7.25, 12.0, 30.0)
+    >>> _band_at(DEFAULT_PROTOCOL, grid) == tuple(zip(*(expected_band(DEFAULT_PROTOCOL, m) for m in grid)))
+    True
+    """
+    points = protocol.band
+    low, high = [], []
+    right = 0
+    for month in months:
+        while right < len(points) and points[right].month < month:
+            right += 1
+        if right == len(points):  # flat after the last point
+            low.append(float(points[-1].low))
+            high.append(float(points[-1].high))
+        elif right == 0 or points[right].month == month:
+            low.append(float(points[right].low))
+            high.append(float(points[right].high))
+        else:
+            left, upper = points[right - 1], points[right]
+            share = (month - left.month) / (upper.month - left.month)
+            low.append(left.low + share * (upper.low - left.low))
+            high.append(left.high + share * (upper.high - left.high))
+    return tuple(low), tuple(high)
 
 
 def build_chart(
@@ -146,15 +180,20 @@ def build_chart(
     x_max = max(months_between(day0, max(as_of, latest_window_end)), 1.0)
     x_max = round(x_max + 0.25, 2)
 
-    def month(d: date) -> float:
-        return round(months_between(day0, d), 4)
+    month_of: dict[date, float] = {}
 
+    def month(d: date) -> float:
+        if d not in month_of:
+            month_of[d] = round(months_between(day0, d), 4)
+        return month_of[d]
+
+    band_for = _band_series(protocol, x_max)
     site_charts = []
     for site in progress.sites:
         baseline = site.baseline.density if site.baseline else None
         points = []
         for measurement in site.measurements:
-            m = months_between(day0, measurement.date)
+            m = months_between(day0, measurement.date)  # unrounded: the status is the engine's
             if site.baseline and measurement.date == site.baseline.date:
                 status = "baseline"
             elif measurement.date <= day0:
@@ -166,14 +205,14 @@ def build_chart(
                 status = classify(measurement.density - baseline, low, high)
             change = None if baseline is None else measurement.density - baseline
             points.append(ChartPoint(
-                measurement.date, round(m, 4), measurement.density, change,
+                measurement.date, month(measurement.date), measurement.density, change,
                 None if change is None or not baseline else change / baseline * 100, status,
             ))
         site_charts.append(SiteChart(
             site=site.site,
             baseline_density=baseline,
             points=tuple(points),
-            band=_band_series(protocol, x_max, baseline),
+            band=band_for(baseline),
             no_change_zone=(
                 (-baseline * NO_MEASURABLE_CHANGE_PCT / 100, baseline * NO_MEASURABLE_CHANGE_PCT / 100)
                 if baseline else None

@@ -85,6 +85,8 @@ SEXES = ("female", "male", "other")
 
 # DESIGN.md §4: the standard photographic views.
 SCALP_VIEWS = ("frontal", "vertex", "left_temporal", "right_temporal", "occipital", "closeup")
+VIEW_LABELS = {"frontal": "Frontal", "vertex": "Vertex", "left_temporal": "Left temporal",
+               "right_temporal": "Right temporal", "occipital": "Occipital", "closeup": "Close-up (trichoscopy)"}
 
 # DESIGN.md §2: SALT regional weights (vertex 40%, posterior 24%, each side 18%).
 SALT_WEIGHTS = {"vertex": 0.40, "posterior": 0.24, "left_side": 0.18, "right_side": 0.18}

@@ -1,15 +1,15 @@
-"""The tracker's access to the database: one short-lived session per use case, and first-run set-up."""
+"""The tracker's access to the database: one short-lived transaction per use case, and first-run set-up."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from db import models
-from db.engine import migrate, session_factory
+from db.engine import engine_for, migrate, session_factory
 from tracker.config import settings
 from tracker.milestones import DEFAULT_PROTOCOL
 
@@ -24,6 +24,32 @@ def transaction(url: str | None = None) -> Iterator[Session]:
     with session_factory(url or database_url())() as session:
         with session.begin():
             yield session
+
+
+# What the pre-built Core reads run on: a use case's ORM session, or the plain connection of a
+# ``read_transaction``.
+Reads = Session | Connection
+
+
+@contextmanager
+def read_transaction(url: str | None = None) -> Iterator[Connection]:
+    """One use case that reads with pre-built Core statements and writes at most its audit entry, on a plain
+    connection: the progress page runs on every click, and an ORM session's bookkeeping cost more than a
+    third of its reads (``bench_progress_page.py``). Commits on success, rolls back on any error."""
+    with engine_for(url or database_url()).begin() as connection:
+        yield connection
+
+
+def read_connection(reads: Reads) -> Connection:
+    """The connection to run pre-built Core statements on (hot paths: pages rerun on every click).
+
+    From a session, pending ORM changes are flushed first, as the ORM's autoflush would, so a read sees
+    what this use case has already written.
+    """
+    if isinstance(reads, Connection):
+        return reads
+    reads.flush()
+    return reads.connection()
 
 
 def initialize(url: str | None = None) -> None:

@@ -49,6 +49,10 @@ class Protocol:
     windows: tuple[MilestoneWindow, ...]
     evidence_note: str = ""
 
+    def __post_init__(self) -> None:
+        # Sorted once here, so ``expected_band`` (called for every chart grid point) need not sort.
+        object.__setattr__(self, "band", tuple(sorted(self.band, key=lambda p: p.month)))
+
 
 DEFAULT_PROTOCOL = Protocol(DEFAULT_PROTOCOL_NAME, DEFAULT_BAND, DEFAULT_WINDOWS, DEFAULT_EVIDENCE_NOTE)
 
@@ -135,7 +139,7 @@ def expected_band(protocol: Protocol, months: float) -> tuple[float, float] | No
     >>> expected_band(DEFAULT_PROTOCOL, 24)
     (15.0, 35.0)
     """
-    points = sorted(protocol.band, key=lambda p: p.month)
+    points = protocol.band
     if not points or months < points[0].month:
         return None
     if months >= points[-1].month:

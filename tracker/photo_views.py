@@ -20,21 +20,22 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Literal
 
 from PIL import Image, ImageOps
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from db import models
 from tracker import audit
 from tracker.access import PATIENT, ROLES, Actor, require_patient_access, require_role
 from tracker.calendar_months import months_between
-from tracker.clinical import SCALP_VIEWS
-from tracker.database import transaction
+from tracker.clinical import SCALP_VIEWS, VIEW_LABELS
+from tracker.database import Reads, read_connection, transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
 from tracker.photo_store import read_display, read_thumbnail
-from tracker.progress_view import resolve_patient
+from tracker.progress_view import PatientBasics, resolve_patient
 
 PhotoKind = Literal["thumbnail", "display"]
 
@@ -64,10 +65,10 @@ _DRY_HAIR = "dry_hair"
 
 def view_label(view: str) -> str:
     """
-    >>> view_label("left_temporal")
-    'Left temporal'
+    >>> view_label("left_temporal"), view_label("closeup"), view_label("crown_left")
+    ('Left temporal', 'Close-up (trichoscopy)', 'Crown left')
     """
-    return view.replace("_", " ").capitalize()
+    return VIEW_LABELS.get(view) or view.replace("_", " ").capitalize()
 
 
 # --- the timeline grid --------------------------------------------------------------------------------
@@ -100,7 +101,7 @@ class PhotoTimeline:
     visits: tuple[TimelineVisit, ...]
     rows: tuple[TimelineRow, ...]
 
-    @property
+    @cached_property
     def photo_count(self) -> int:
         return sum(cell is not None for row in self.rows for cell in row.cells)
 
@@ -146,25 +147,38 @@ TimelineRow(view='vertex', label='Vertex', cells=(13, 10)))
     return tuple(TimelineRow(view, view_label(view), tuple(grid[view])) for view in sorted(grid, key=_view_order))
 
 
+_visit = models.Visit.__table__
+_photo = models.Photo.__table__
+# Only the columns the grid needs, as Core statements built once: no ORM objects for a patient's hundreds of
+# photos on every page run.
+# Every live visit with its live photos (a visit without one still makes a column), oldest first.
+_TIMELINE = (
+    select(_visit.c.id, _visit.c.date, _photo.c.id, _photo.c.view)
+    .select_from(_visit.outerjoin(_photo, (_photo.c.visit_id == _visit.c.id) & _photo.c.deleted_at.is_(None)))
+    .where(_visit.c.patient_id == bindparam("patient_id"), _visit.c.deleted_at.is_(None))
+    .order_by(_visit.c.date, _visit.c.id, _photo.c.id)
+)
+
+
+def read_timeline(session: Reads, patient: PatientBasics) -> PhotoTimeline:
+    visits: list[TimelineVisit] = []
+    photos: list[tuple[int, str, int]] = []
+    for visit_id, day, photo_id, view in read_connection(session).execute(_TIMELINE, {"patient_id": patient.id}).all():
+        if not visits or visits[-1].id != visit_id:
+            visits.append(TimelineVisit(visit_id, day))
+        if photo_id is not None:
+            photos.append((photo_id, view, visit_id))
+    return PhotoTimeline(patient.mrn, patient.full_name, tuple(visits), build_timeline(visits, photos))
+
+
 def photo_timeline(actor: Actor | None, mrn: str | None = None, url: str | None = None) -> PhotoTimeline:
     """One patient's photo grid (audited as a view). A patient account passes ``mrn=None`` for its own."""
-    with audit.refusals_recorded(actor, "photo timeline", mrn, url):
-        with transaction(url) as session:
-            patient = resolve_patient(session, actor, mrn)
-            # Only the columns the grid needs: no ORM objects for a patient's hundreds of photos.
-            visits = [TimelineVisit(visit_id, day) for visit_id, day in session.execute(
-                select(models.Visit.id, models.Visit.date)
-                .where(models.Visit.patient_id == patient.id, models.Visit.deleted_at.is_(None))
-                .order_by(models.Visit.date, models.Visit.id))]
-            photos = [tuple(row) for row in session.execute(
-                select(models.Photo.id, models.Photo.view, models.Photo.visit_id)
-                .join(models.Visit, models.Visit.id == models.Photo.visit_id)
-                .where(models.Visit.patient_id == patient.id, models.Visit.deleted_at.is_(None),
-                       models.Photo.deleted_at.is_(None)))]
-            timeline = PhotoTimeline(patient.mrn, patient.full_name, tuple(visits), build_timeline(visits, photos))
-            audit.record(session, actor, "view", patient_id=patient.id,
-                         detail=f"photo timeline ({timeline.photo_count} photos)")
-            return timeline
+    with audit.refusals_recorded(actor, "photo timeline", mrn, url), transaction(url) as session:
+        patient = resolve_patient(session, actor, mrn)
+        timeline = read_timeline(session, patient)
+        audit.record(session, actor, "view", patient_id=patient.id,
+                     detail=f"photo timeline ({timeline.photo_count} photos)")
+        return timeline
 
 
 # --- one photo's image --------------------------------------------------------------------------------
@@ -497,7 +511,7 @@ def before_after(actor: Actor | None, mrn: str | None, view: str | None = None, 
             return result
 
 
-def _compare(session: Session, patient: models.Patient, view: str | None, first_visit_id: int | None,
+def _compare(session: Session, patient: PatientBasics, view: str | None, first_visit_id: int | None,
              second_visit_id: int | None, fade_percent: int | None) -> BeforeAfter:
     visits = _live_visits(session, patient.id)
     by_id = {v.id: v for v in visits}

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from db import models
-from tracker.database import transaction
+from tracker.database import Reads, read_connection, transaction
 from tracker.errors import NotFound
 from tracker.milestones import DensityRecord, Progress, SessionRecord, assess
 from tracker.protocols import to_engine
@@ -27,29 +27,41 @@ def find_patient(session: Session, mrn: str) -> models.Patient:
     return patient
 
 
-def load_records(session: Session, patient_id: int) -> tuple[list[SessionRecord], list[DensityRecord]]:
-    """A patient's live sessions and density measurements (soft-deleted rows are left out)."""
-    treatment = models.TreatmentSession
-    sessions = [
-        SessionRecord(*row)
-        for row in session.execute(
-            select(treatment.date, treatment.treatment, treatment.product, treatment.lot_number)
-            .where(treatment.patient_id == patient_id, treatment.deleted_at.is_(None))
-        )
-    ]
-    measurements = [
-        DensityRecord(visit_date, site, density)
-        for visit_date, site, density in session.execute(
-            select(models.Visit.date, models.DensityMeasurement.site, models.DensityMeasurement.density_per_cm2)
-            .join(models.DensityMeasurement, models.DensityMeasurement.visit_id == models.Visit.id)
-            .where(
-                models.Visit.patient_id == patient_id,
-                models.Visit.deleted_at.is_(None),
-                models.DensityMeasurement.deleted_at.is_(None),
-            )
-        )
-    ]
-    return sessions, measurements
+# The reads every progress view repeats, built once as Core statements: pages call them on every rerun,
+# and building an ORM query costs more than running it (bench_progress_page.py).
+_session = models.TreatmentSession.__table__
+_visit = models.Visit.__table__
+_measure = models.DensityMeasurement.__table__
+SESSIONS = (
+    select(_session.c.date, _session.c.treatment, _session.c.product, _session.c.lot_number)
+    .where(_session.c.patient_id == bindparam("patient_id"), _session.c.deleted_at.is_(None))
+    .order_by(_session.c.date, _session.c.id)
+)
+MEASUREMENTS = (
+    select(_visit.c.date, _measure.c.site, _measure.c.density_per_cm2, _measure.c.shaft_diameter_um,
+           _measure.c.terminal_pct, _measure.c.anagen_pct)
+    .select_from(_visit.join(_measure, _measure.c.visit_id == _visit.c.id))
+    .where(_visit.c.patient_id == bindparam("patient_id"), _visit.c.deleted_at.is_(None),
+           _measure.c.deleted_at.is_(None))
+    .order_by(_visit.c.date, _measure.c.id)
+)
+
+
+def read_measurements(session: Reads, patient_id: int) -> list[Row]:
+    """A patient's live density measurements with their visit date and optional metrics, oldest first."""
+    return read_connection(session).execute(MEASUREMENTS, {"patient_id": patient_id}).all()
+
+
+def load_records(session: Reads, patient_id: int,
+                 measurements: list[Row] | None = None) -> tuple[list[SessionRecord], list[DensityRecord]]:
+    """A patient's live sessions and density measurements (soft-deleted rows are left out).
+
+    ``measurements`` are rows of ``read_measurements`` when the caller has read them already.
+    """
+    if measurements is None:
+        measurements = read_measurements(session, patient_id)
+    sessions = [SessionRecord(*row) for row in read_connection(session).execute(SESSIONS, {"patient_id": patient_id}).all()]
+    return sessions, [DensityRecord(day, site, density) for day, site, density, *_ in measurements]
 
 
 def patient_progress(session: Session, patient: models.Patient, as_of: date | None = None) -> Progress:

@@ -12,12 +12,12 @@ def to_engine(row: models.Protocol | None) -> Protocol:
     """The engine's view of a stored protocol; a patient without one follows the default."""
     if row is None:
         return DEFAULT_PROTOCOL
-    return Protocol(
-        name=row.name,
-        band=parse_band(row.band),
-        windows=parse_windows(row.windows),
-        evidence_note=row.evidence_note or "",
-    )
+    return from_stored(row.name, row.band, row.windows, row.evidence_note)
+
+
+def from_stored(name: str, band: list[dict], windows: list[dict], evidence_note: str | None) -> Protocol:
+    """The engine's view of a protocol's stored columns (read without an ORM object on hot paths)."""
+    return Protocol(name=name, band=parse_band(band), windows=parse_windows(windows), evidence_note=evidence_note or "")
 
 
 def parse_band(points: list[dict]) -> tuple[BandPoint, ...]:

@@ -55,7 +55,7 @@ from tracker.photo_views import (
     shape_and_size_warnings,
     view_label,
 )
-from tracker.progress_view import ProgressView, build_view, resolve_patient
+from tracker.progress_view import PatientBasics, ProgressView, build_view, resolve_patient
 from tracker.report_chart import STATUS_COLOURS, chart_height, draw_site_chart, fit_text
 from tracker.wording import STATUS_WORDS, long_date, signed
 
@@ -181,7 +181,7 @@ def progress_report_pdf(actor: Actor | None, mrn: str | None = None, as_of: date
     return report_file_name(content.view.mrn, as_of), render_report(content)
 
 
-def gather(session: Session, patient: models.Patient, as_of: date, generated_by: str = "") -> ReportContent:
+def gather(session: Session, patient: PatientBasics, as_of: date, generated_by: str = "") -> ReportContent:
     """Everything the report prints, as plain data (photos as bytes): no ORM object leaves this call."""
     view = build_view(session, patient, as_of)
     sessions = tuple(

@@ -23,7 +23,7 @@ from db import models
 from tracker import audit
 from tracker.access import STAFF, Actor, require_patient_access, require_role
 from tracker.calendar_months import months_between
-from tracker.clinical import MILESTONE_LABELS, SCALP_VIEWS
+from tracker.clinical import MILESTONE_LABELS, SCALP_VIEWS, VIEW_LABELS
 from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.milestones import (
@@ -72,9 +72,6 @@ NOTES_MAX = 10_000
 DEVICE_MAX = 120
 
 BASELINE_RECORDED = "baseline_recorded"
-VIEW_LABELS = {view: view.replace("_", " ").capitalize() for view in SCALP_VIEWS}
-
-
 @dataclass(frozen=True)
 class SiteEntry:
     """One measured scalp site as typed: density is required for a measured site, the rest optional.

@@ -27,6 +27,9 @@ from tracker.milestones import (
     Progress,
 )
 
+# English month names whatever the server's locale (``%B`` follows it): the app's wording is English.
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
 SHORT_NAMES = {
     "early_response": "3 months",
     "noticeable_growth": "6 months",
@@ -53,11 +56,11 @@ def count(number: int, noun: str) -> str:
 
 
 def long_date(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def day_month(day: date) -> str:
-    return f"{day.day} {day:%B}"
+    return f"{day.day} {_MONTHS[day.month - 1]}"
 
 
 def signed(value: float) -> str:
@@ -83,13 +86,14 @@ def milestone_sentence(m: MilestoneResult) -> str:
     '6 months: +18 hairs/cm² (+12%), within the expected range (+10 to +35).'
     """
     title = milestone_title(m.name)
-    window = f"{long_date(m.window_start)} and {long_date(m.window_end)}"
     if m.status == UPCOMING:
         return f"{title}: not yet due — the visit window opens on {long_date(m.window_start)}."
     if m.status == DUE:
-        return f"{title}: due now — a follow-up visit belongs between {window}."
+        return (f"{title}: due now — a follow-up visit belongs between {long_date(m.window_start)} and "
+                f"{long_date(m.window_end)}.")
     if m.status == MISSED:
-        return f"{title}: missed — there was no visit between {window}."
+        return (f"{title}: missed — there was no visit between {long_date(m.window_start)} and "
+                f"{long_date(m.window_end)}.")
     if m.status == NO_BASELINE or m.change is None:
         return (f"{title}: {m.density:.0f} hairs/cm² measured on {long_date(m.visit_date)}, but there is no "
                 f"baseline measurement from before the first session, so the change cannot be judged.")
