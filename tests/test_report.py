@@ -193,14 +193,25 @@ def test_without_dejavu_the_report_falls_back_to_helvetica(sqlite_clinic, tmp_pa
 
 
 def test_user_typed_text_is_printed_as_text(sqlite_clinic, tmp_path):
-    own = make_patient(sqlite_clinic, "P-1", "**Bold** <b>x</b> {nb} $(rm) 王")
+    own = make_patient(sqlite_clinic, "P-1", "**Bold** <b>x</b> {nb} $(rm) 𝔘")
     with transaction(sqlite_clinic) as session:
         session.add(models.TreatmentSession(patient_id=own, date=date(2025, 3, 1), treatment="prp",
                                             product="<script>", lot_number="LOT_1*2"))
     _, data = progress_report_pdf(CLINICIAN, "P-1", AS_OF, sqlite_clinic)
     text = pdf_text(data, tmp_path)
-    assert "**Bold** <b>x</b> {nb} $(rm) ?" in text  # a character the font lacks shows as "?", never vanishes
+    assert "**Bold** <b>x</b> {nb} $(rm) ?" in text  # a character no font has shows as "?", never vanishes
     assert "<script>" in text and "LOT_1*2" in text
+
+
+def test_chinese_japanese_and_korean_names_print_with_the_cjk_fallback(sqlite_clinic, tmp_path):
+    if report.find_unicode_font() is None or report.find_cjk_font() is None:
+        pytest.skip("DejaVu Sans or a CJK font is missing: `make chromium` installs fonts-dejavu-core and "
+                    "fonts-wqy-microhei")
+    make_patient(sqlite_clinic, "P-1", "Łukasz 王小明 김민준 さくら")
+    _, data = progress_report_pdf(CLINICIAN, "P-1", AS_OF, sqlite_clinic)
+    assert_valid_pdf(data)
+    text = pdf_text(data, tmp_path)
+    assert "Łukasz 王小明 김민준 さくら" in text and "?" not in text.split("Łukasz", 1)[1].split("\n", 1)[0]
 
 
 def test_file_name_is_safe():

@@ -11,9 +11,10 @@ fitted into the same frame, pair chosen as ``tracker.photo_views`` chooses it); 
 and volume; concurrent therapies; the evidence note for exosome courses; when and by whom it was
 generated, and page numbers.
 
-Text is set in DejaVu Sans when the system has it (names with accents, "hairs/cm²", "±", "–"); otherwise
-in the PDF core font Helvetica with text reduced to Windows-1252 (``latin_safe``), so a missing font never
-stops a report. User-typed text (names, lots, notes) is only ever printed as text.
+Text is set in DejaVu Sans when the system has it (names with accents, "hairs/cm²", "±", "–"), with a
+CJK font (WenQuanYi Micro Hei or Noto Sans CJK) as fallback for Chinese, Japanese and Korean names when one
+is installed; otherwise in the PDF core font Helvetica with text reduced to Windows-1252 (``latin_safe``),
+so a missing font never stops a report. A character no installed font has prints as "?", never vanishes. User-typed text (names, lots, notes) is only ever printed as text.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ DEFAULT_CLINIC_NAME = "Regrowth Tracker clinic"
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/share/fonts/dejavu-sans-fonts",
              "/usr/share/fonts/TTF")
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
+# Chinese, Japanese and Korean names: the first of these that is installed backs DejaVu up (Debian's
+# fonts-wqy-microhei, which ``make test`` installs, then fonts-noto-cjk; Fedora's and Arch's Noto paths).
+CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+             "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc", "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc")
 # Long side of each photo in the PDF: 1000 px over an 86 mm box is about 300 dpi, sharp in print, and
 # keeps a report with six photographed views to a few megabytes.
 PHOTO_LONG_SIDE = 1000
@@ -298,6 +303,10 @@ def find_unicode_font() -> dict[str, Path] | None:
     return None
 
 
+def find_cjk_font() -> Path | None:
+    return next((Path(path) for path in CJK_FONTS if Path(path).is_file()), None)
+
+
 class _ReportPDF(FPDF):
     """A4 pages with a running header (from page 2), a footer with generation time and page numbers."""
 
@@ -306,6 +315,7 @@ class _ReportPDF(FPDF):
         self.running_title = running_title
         self.footer_note = footer_note
         fonts = find_unicode_font()
+        self._fallback_cmaps: tuple[dict, ...] | None = None  # loaded on the first character DejaVu lacks
         if fonts:
             for style, path in fonts.items():
                 self.add_font("report", style, str(path))
@@ -325,11 +335,25 @@ class _ReportPDF(FPDF):
         if not self.is_ttf_font:
             text = latin_safe(text)
         elif self.current_font is not None:
-            # A character DejaVu lacks (e.g. Chinese) would silently vanish from a name: show "?" instead.
             cmap = self.current_font.cmap
-            if any(ord(c) not in cmap for c in text):
-                text = "".join(c if ord(c) in cmap or c in "\n\t" else "?" for c in text)
+            if any(ord(c) not in cmap and c not in "\n\t" for c in text):
+                # A character neither DejaVu nor the CJK fallback has would silently vanish from a name: "?".
+                cmaps = (cmap, *self._cjk_fallback())
+                text = "".join(c if c in "\n\t" or any(ord(c) in m for m in cmaps) else "?" for c in text)
         return super().normalize_text(text)
+
+    def _cjk_fallback(self) -> tuple[dict, ...]:
+        """The CJK fallback font's character map, loaded the first time a text needs it: parsing the font
+        takes about a second, which a report with only Latin names should not pay."""
+        if self._fallback_cmaps is None:
+            self._fallback_cmaps = ()
+            cjk = find_cjk_font()
+            if cjk:
+                for style in ("", "B", "I"):  # one weight: bold and italic CJK print upright and regular
+                    self.add_font("fallback", style, str(cjk))
+                self.set_fallback_fonts(["fallback"], exact_match=False)
+                self._fallback_cmaps = (self.fonts["fallback"].cmap,)
+        return self._fallback_cmaps
 
     def header(self) -> None:
         if self.page_no() == 1:
