@@ -22,10 +22,19 @@ with st.form("audit_filter"):
 filters = dict(username=username, mrn=mrn, action=action, since=since, until=until)
 rows = call(audit.browse, actor, **filters)
 if rows is not None:
-    st.caption(f"{len(rows)} most recent matching entries (newest first, at most 500 shown).")
+    collapse = st.toggle("Show repeated entries as one line", value=True, key="audit_collapse",
+                         help="A page redrawn while someone works on it records the same view each time. "
+                              "The trail and the CSV export keep every entry.")
+    lines = audit.collapse_repeats(rows) if collapse else [audit.RepeatedEntry(r, 1, r.at) for r in rows]
+    st.caption(f"{len(rows)} most recent matching entries (newest first, at most 500 shown)"
+               + (f", in {len(lines)} lines." if collapse else "."))
     st.dataframe(
-        [{"at (UTC)": r.at.strftime("%Y-%m-%d %H:%M:%S"), "user": r.username, "role": r.role,
-          "patient": r.patient_mrn, "action": r.action, "detail": r.detail, "address": r.address} for r in rows],
+        [{"at (UTC)": line.latest.at.strftime("%Y-%m-%d %H:%M:%S"),
+          "times": "" if line.count == 1 else f"×{line.count} since "
+                   + line.since.strftime("%H:%M:%S" if line.since.date() == line.latest.at.date() else "%Y-%m-%d %H:%M:%S"),
+          "user": line.latest.username, "role": line.latest.role, "patient": line.latest.patient_mrn,
+          "action": line.latest.action, "detail": line.latest.detail, "address": line.latest.address}
+         for line in lines],
         hide_index=True,
     )
     if st.button("Prepare CSV export", key="audit_export"):

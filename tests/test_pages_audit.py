@@ -44,6 +44,24 @@ def test_admin_browses_filters_and_exports(sqlite_clinic):
     assert at.get("download_button")
 
 
+def test_repeated_views_read_as_one_line_and_stay_in_the_trail(sqlite_clinic):
+    with transaction() as session:
+        for _ in range(3):  # a form redrawn three times
+            audit.record(session, Actor("dr.lee", "clinician"), "view", detail="visit form")
+        audit.record(session, Actor("dr.lee", "clinician"), "create", detail="visit")
+    at = _open(ADMIN)
+    at.switch_page("pages/audit_trail.py")
+    at.run()
+    table = at.dataframe[0].value
+    lee = table[table["user"] == "dr.lee"]
+    assert list(lee["action"]) == ["create", "view"] and lee["times"].iloc[1].startswith("×3 since ")
+    at.toggle(key="audit_collapse").set_value(False)
+    at.run()
+    table = at.dataframe[0].value
+    assert list(table[table["user"] == "dr.lee"]["action"]) == ["create", "view", "view", "view"]
+    assert (table["times"] == "").all()
+
+
 def test_audit_trail_is_absent_for_clinicians_and_patients(sqlite_clinic):
     _seed()
     for actor in (Actor("dr.lee", "clinician"), Actor("pat", "patient", patient_id=1)):

@@ -120,6 +120,41 @@ class AuditRow:
 AUDIT_COLUMNS = ("id", "at (UTC)", "username", "role", "patient MRN", "action", "detail", "address")
 
 
+@dataclass(frozen=True)
+class RepeatedEntry:
+    """A run of consecutive entries that differ only in time (a page redrawn while its user works on it):
+    ``latest`` as browsed, how many there were, and when the run began."""
+
+    latest: AuditRow
+    count: int
+    since: datetime
+
+
+def collapse_repeats(rows: list[AuditRow]) -> list[RepeatedEntry]:
+    """Consecutive entries (newest first, as ``browse`` returns them) by the same user, from the same address,
+    with the same action, patient and detail, as one line. For reading only: the trail and its CSV export
+    keep every entry.
+
+    >>> at = [datetime(2026, 1, 5, 9, minute, tzinfo=timezone.utc) for minute in range(4)]
+    >>> rows = [AuditRow(4, at[3], "dr.lee", "clinician", "P-1", "view", "visit form", None),
+    ...         AuditRow(3, at[2], "dr.lee", "clinician", "P-1", "view", "visit form", None),
+    ...         AuditRow(2, at[1], "dr.lee", "clinician", "P-1", "create", "visit", None),
+    ...         AuditRow(1, at[0], "dr.lee", "clinician", "P-1", "view", "visit form", None)]
+    >>> [(line.latest.id, line.count, line.since.minute) for line in collapse_repeats(rows)]
+    [(4, 2, 2), (2, 1, 1), (1, 1, 0)]
+    """
+    lines: list[RepeatedEntry] = []
+    for row in rows:
+        previous = lines[-1].latest if lines else None
+        if previous and (previous.username, previous.role, previous.address, previous.patient_mrn, previous.action,
+                         previous.detail) == (row.username, row.role, row.address, row.patient_mrn, row.action,
+                                              row.detail):
+            lines[-1] = RepeatedEntry(previous, lines[-1].count + 1, row.at)
+        else:
+            lines.append(RepeatedEntry(row, 1, row.at))
+    return lines
+
+
 def browse(actor: Actor, *, username: str = "", mrn: str = "", action: str = "", since: date | None = None,
            until: date | None = None, limit: int = 500, url: str | None = None) -> list[AuditRow]:
     """Admins browse the trail, newest first, filtered; browsing it is itself recorded."""
