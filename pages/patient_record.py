@@ -14,17 +14,10 @@ from tracker.calendar_months import add_months
 from tracker.clinical import CONDITIONS, SEXES
 from tracker.history import soft_delete
 from tracker.milestones import AHEAD, BEHIND, DUE, MISSED, ON_TRACK
-from tracker.patients import (
-    COMMON_THERAPIES,
-    CONDITION_LABELS,
-    SCALE_LABELS,
-    add_therapy,
-    patient_record,
-    scales_for,
-    stages_for,
-    stop_therapy,
-    update_patient,
-)
+from tracker.patient_fields import COMMON_THERAPIES, CONDITION_LABELS, SCALE_LABELS
+from tracker.patients import patient_record, update_patient
+from tracker.scales import scales_for, stages_for
+from tracker.therapies import add_therapy, stop_therapy
 from tracker.validation import MAX_AGE_YEARS
 
 NOTICE = "record_notice"

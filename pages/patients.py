@@ -3,7 +3,8 @@
 import streamlit as st
 
 from pages.workspace import call, require_actor, select_patient, selected_mrn
-from tracker.patients import CONDITION_LABELS, FILTERS, list_patients
+from tracker.patient_fields import CONDITION_LABELS
+from tracker.patients import FILTERS, list_patients
 
 actor = require_actor()
 st.title("Patients")

@@ -42,7 +42,6 @@ from tracker.errors import NotFound, PermissionDenied
 from tracker.lots import sessions_with_lot
 from tracker.patients import (
     NewPatient,
-    add_therapy,
     create_patient,
     list_patients,
     patient_record,
@@ -52,6 +51,7 @@ from tracker.photo_views import before_after, photo_image, photo_timeline
 from tracker.progress_page import progress_page
 from tracker.progress_view import progress_view
 from tracker.schedule import schedule
+from tracker.therapies import add_therapy
 from tracker.treatment_sessions import DocumentUpload, SessionEntry, log_session
 from tracker.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
 
@@ -287,11 +287,11 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     "tracker.patients.update_patient": aims(
         ("B's notes", lambda c, actor: svc("tracker.patients.update_patient")(
             actor, c.b.mrn, {"notes": "changed by someone else"}, "correction", c.b.version, today=TODAY))),
-    "tracker.patients.add_therapy": aims(
-        ("B's therapies", lambda c, actor: svc("tracker.patients.add_therapy")(
+    "tracker.therapies.add_therapy": aims(
+        ("B's therapies", lambda c, actor: svc("tracker.therapies.add_therapy")(
             actor, c.b.mrn, "Finasteride", "1 mg", date(2025, 3, 1), today=TODAY))),
-    "tracker.patients.stop_therapy": aims(
-        ("B's therapy", lambda c, actor: svc("tracker.patients.stop_therapy")(
+    "tracker.therapies.stop_therapy": aims(
+        ("B's therapy", lambda c, actor: svc("tracker.therapies.stop_therapy")(
             actor, c.b.therapy_id, date(2025, 8, 1), "stopped", today=TODAY))),
     # Photos.
     "tracker.photo_views.photo_timeline": aims(

@@ -17,7 +17,8 @@ from db import models
 from tracker.access import Actor
 from tracker.calendar_months import add_months
 from tracker.database import transaction
-from tracker.patients import NewPatient, add_therapy, create_patient, list_patients, patient_record, update_patient
+from tracker.patients import NewPatient, create_patient, list_patients, patient_record, update_patient
+from tracker.therapies import add_therapy
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 DR = Actor(username="dr.lee", role="clinician")

@@ -19,14 +19,13 @@ from tracker.errors import ConflictError, NotFound, PermissionDenied, Validation
 from tracker.history import soft_delete
 from tracker.patients import (
     NewPatient,
-    add_therapy,
     create_patient,
     list_patients,
     patient_record,
     protocol_names,
-    stop_therapy,
     update_patient,
 )
+from tracker.therapies import add_therapy, stop_therapy
 
 TODAY = date(2025, 6, 1)
 DR = Actor(username="dr.lee", role="clinician")

@@ -7,17 +7,13 @@ Services (each: check the actor, one transaction, audited, plain data back):
 - ``protocol_names`` and ``create_patient``: the intake form.
 - ``patient_record``: header, milestone strip, timeline of visits and sessions, concurrent therapies and
   the record's history.
-- ``update_patient``, ``add_therapy``, ``stop_therapy`` (and ``tracker.history.soft_delete``): corrections
-  that keep the previous value, who changed it, when and why.
-
-Baseline staging follows the condition (DESIGN.md §2): Norwood–Hamilton for men with androgenetic
-alopecia, Ludwig or Sinclair for women, SALT (0–100) for alopecia areata; telogen effluvium and other
-conditions have no staging scale here.
+- ``update_patient`` (and ``tracker.history.soft_delete``): corrections that keep the previous value,
+  who changed it, when and why. Concurrent therapies are added and stopped in ``tracker.therapies``;
+  the fields' rules are ``tracker.patient_fields``.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -37,11 +33,7 @@ from tracker.access import (
     require_role,
 )
 from tracker.calendar_months import age_on
-from tracker.clinical import (
-    DEFAULT_PROTOCOL_NAME,
-    MILESTONE_LABELS,
-    SCALP_VIEWS,
-)
+from tracker.clinical import DEFAULT_PROTOCOL_NAME, MILESTONE_LABELS
 from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
 from tracker.followup import ASSESSED, outlook
@@ -49,7 +41,6 @@ from tracker.history import (
     HistoryEntry,
     check_version,
     clean_reason,
-    lock,
     patient_history,
     reason_problems,
     record_change,
@@ -69,50 +60,35 @@ from tracker.milestones import (
     SessionRecord,
     assess,
 )
+from tracker.patient_fields import (
+    CONDITION_LABELS,
+    collect,
+    parse_baseline,
+    parse_notes,
+    parse_target_areas,
+    typed_stage,
+)
 from tracker.progress import find_patient, patient_progress
 from tracker.protocols import to_engine
 from tracker.scales import scales_for, stages_for
 from tracker.validation import (
     check_not_before_birth,
-    check_not_in_future,
     parse_birth_date,
     parse_condition,
     parse_full_name,
-    parse_iso_date,
     parse_mrn,
     parse_sex,
-    parse_site,
 )
 
 __all__ = [
     "FILTERS", "NewPatient", "PatientSummary", "PatientRecord", "list_patients", "protocol_names",
-    "create_patient", "patient_record", "update_patient", "add_therapy", "stop_therapy", "soft_delete",
-    "scales_for", "stages_for",
+    "create_patient", "patient_record", "update_patient", "soft_delete", "scales_for", "stages_for",
 ]
 
 # The patient list's filters (product issue): key → what the clinician sees.
 DUE_THIS_WEEK, OVERDUE, BEHIND_EXPECTED = "due_this_week", "overdue", "behind"
 FILTERS = {DUE_THIS_WEEK: "Due this week", OVERDUE: "Overdue", BEHIND_EXPECTED: "Behind expected"}
 DUE_SOON_DAYS = 7
-
-CONDITION_LABELS = {
-    "androgenetic_alopecia": "Androgenetic alopecia",
-    "alopecia_areata": "Alopecia areata",
-    "telogen_effluvium": "Telogen effluvium",
-    "other": "Other",
-}
-SCALE_LABELS = {"norwood": "Norwood–Hamilton", "ludwig": "Ludwig", "sinclair": "Sinclair", "salt": "SALT (0–100)"}
-SALT_RANGE = (0.0, 100.0)
-
-# Sites offered for the target areas (the standard views, DESIGN.md §4, less the close-up); any other
-# site name may be typed.
-TARGET_AREA_CHOICES = tuple(view for view in SCALP_VIEWS if view != "closeup")
-TARGET_AREAS_MAX = 200
-# Concurrent therapies the clinic sees most (DESIGN.md §5); any other name may be typed.
-COMMON_THERAPIES = ("minoxidil", "finasteride", "Viviscal")
-THERAPY_NAME_MAX = 120
-DOSE_MAX = 120
-NOTES_MAX = 5000
 
 STATUS_WORDS = {
     AHEAD: "ahead of the expected range",
@@ -132,133 +108,6 @@ FIELD_LABELS = {
     "baseline_scale": "baseline scale", "baseline_stage": "baseline stage", "target_areas": "target areas",
     "protocol": "protocol", "notes": "notes",
 }
-
-
-# --- Staging and field rules (pure) -----------------------------------------------------------------
-
-def _describe_fit(condition: str, sex: str) -> str:
-    return f"{CONDITION_LABELS.get(condition, condition).lower()} in a {sex} patient"
-
-
-def parse_baseline(condition: str, sex: str, scale: object, stage: object) -> tuple[str | None, str | None]:
-    """The baseline (scale, stage) after checking that the scale fits the condition and sex.
-
-    A SALT score is kept as its number written plainly.
-
-    >>> parse_baseline("androgenetic_alopecia", "male", "", "iiia")
-    ('norwood', 'IIIA')
-    >>> parse_baseline("alopecia_areata", "female", None, "35.50")
-    ('salt', '35.5')
-    >>> parse_baseline("telogen_effluvium", "female", None, None)
-    (None, None)
-    """
-    allowed = scales_for(condition, sex)
-    scale_text = str(scale or "").strip().lower() or None
-    stage_text = _stage_text(stage)
-    if not allowed:
-        if scale_text or stage_text:
-            raise ValidationError(
-                f"{CONDITION_LABELS.get(condition, condition)} has no staging scale here: "
-                "leave the baseline stage empty"
-            )
-        return None, None
-    names = " or ".join(SCALE_LABELS[s] for s in allowed)
-    if scale_text is None:
-        if len(allowed) > 1:
-            raise ValidationError(f"baseline scale is required: {names} for {_describe_fit(condition, sex)}")
-        scale_text = allowed[0]
-    if scale_text not in allowed:
-        label = SCALE_LABELS.get(scale_text, scale_text)
-        raise ValidationError(
-            f"the {label} scale does not fit {_describe_fit(condition, sex)}: use {names}"
-        )
-    label = SCALE_LABELS[scale_text]
-    if not stage_text:
-        raise ValidationError(f"baseline stage is required on the {label} scale")
-    if scale_text == "salt":
-        try:
-            score = float(stage_text)
-        except ValueError:
-            raise ValidationError(f"baseline SALT score {stage_text!r} is not a number from 0 to 100") from None
-        if not SALT_RANGE[0] <= score <= SALT_RANGE[1]:
-            raise ValidationError(f"baseline SALT score {score:g} is out of range: it must be from 0 to 100")
-        return scale_text, f"{score:g}"
-    by_upper = {s.upper(): s for s in stages_for(scale_text)}
-    stage_clean = by_upper.get(" ".join(stage_text.split()).upper())
-    if stage_clean is None:
-        raise ValidationError(
-            f"baseline stage {stage_text!r} is not a {label} stage: one of {', '.join(stages_for(scale_text))}"
-        )
-    return scale_text, stage_clean
-
-
-def _stage_text(stage: object) -> str:
-    if stage is None or isinstance(stage, bool):
-        return ""
-    if isinstance(stage, float):
-        return f"{stage:g}"
-    return str(stage).strip()
-
-
-def parse_target_areas(value: object, label: str = "target areas") -> str:
-    """The areas measured at every visit, stored comma-separated; at least one.
-
-    >>> parse_target_areas(" Vertex, frontal ,vertex")
-    'vertex,frontal'
-    >>> parse_target_areas(["vertex", "left_temporal"])
-    'vertex,left_temporal'
-    """
-    if isinstance(value, str):
-        items = value.replace(";", ",").split(",")
-    elif isinstance(value, Sequence):
-        items = [str(v) for v in value]
-    else:
-        items = []
-    sites: list[str] = []
-    for item in items:
-        if item.strip():
-            site = parse_site(item.strip(), label="target area")
-            if site not in sites:
-                sites.append(site)
-    if not sites:
-        raise ValidationError(f"{label}: choose at least one area to measure (for example vertex)")
-    stored = ",".join(sites)
-    if len(stored) > TARGET_AREAS_MAX:
-        raise ValidationError(f"{label} are too long together: at most {TARGET_AREAS_MAX} characters")
-    return stored
-
-
-def _short_text(value: object, label: str, limit: int, required: bool) -> str | None:
-    text = " ".join(str(value or "").split())
-    if not text:
-        if required:
-            raise ValidationError(f"{label} is required")
-        return None
-    if len(text) > limit:
-        raise ValidationError(f"{label} is too long: at most {limit} characters (it has {len(text)})")
-    return text
-
-
-def parse_notes(value: object, label: str = "notes") -> str | None:
-    """Free text; line breaks are kept, other control characters refused; empty is None."""
-    text = str(value or "").strip()
-    if not text:
-        return None
-    if len(text) > NOTES_MAX:
-        raise ValidationError(f"{label} are too long: at most {NOTES_MAX} characters (they have {len(text)})")
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in text):
-        raise ValidationError(f"{label} contain a control character; retype them")
-    return text
-
-
-
-
-def _collect(problems: list[str], parser, *args):
-    try:
-        return parser(*args)
-    except ValidationError as error:
-        problems.extend(error.problems)
-        return None
 
 
 # --- Plain data handed to pages ---------------------------------------------------------------------
@@ -548,17 +397,17 @@ def create_patient(actor: Actor, new: NewPatient, today: date | None = None, url
     require_role(actor, *STAFF)
     today = today or date.today()
     problems: list[str] = []
-    mrn = _collect(problems, parse_mrn, new.mrn)
-    full_name = _collect(problems, parse_full_name, new.full_name)
-    sex = _collect(problems, parse_sex, new.sex)
-    birth_date = _collect(problems, parse_birth_date, new.birth_date, today)
-    condition = _collect(problems, parse_condition, new.condition)
+    mrn = collect(problems, parse_mrn, new.mrn)
+    full_name = collect(problems, parse_full_name, new.full_name)
+    sex = collect(problems, parse_sex, new.sex)
+    birth_date = collect(problems, parse_birth_date, new.birth_date, today)
+    condition = collect(problems, parse_condition, new.condition)
     baseline = (None, None)
     if sex and condition:
-        baseline = (_collect(problems, parse_baseline, condition, sex, new.baseline_scale, new.baseline_stage)
+        baseline = (collect(problems, parse_baseline, condition, sex, new.baseline_scale, new.baseline_stage)
                     or baseline)
-    target_areas = _collect(problems, parse_target_areas, new.target_areas)
-    notes = _collect(problems, parse_notes, new.notes)
+    target_areas = collect(problems, parse_target_areas, new.target_areas)
+    notes = collect(problems, parse_notes, new.notes)
     try:
         with transaction(url) as session:
             if mrn:
@@ -746,7 +595,7 @@ def update_patient(actor: Actor, mrn: str, changes: dict, reason: str, expected_
     for name, value in changes.items():
         if name in parsers:
             before = len(problems)
-            parsed = _collect(problems, parsers[name], value)
+            parsed = collect(problems, parsers[name], value)
             if len(problems) == before:
                 clean[name] = parsed
     with transaction(url) as session:
@@ -770,13 +619,13 @@ def update_patient(actor: Actor, mrn: str, changes: dict, reason: str, expected_
                 sex, condition = clean.get("sex", patient.sex), clean.get("condition", patient.condition)
                 scale = changes.get("baseline_scale", patient.baseline_scale)
                 stage = changes.get("baseline_stage", patient.baseline_stage)
-                baseline = _collect(problems, parse_baseline, condition, sex, scale, stage)
+                baseline = collect(problems, parse_baseline, condition, sex, scale, stage)
                 if baseline is not None:
                     clean["baseline_scale"], clean["baseline_stage"] = baseline
         if "birth_date" in clean:
             first = _first_recorded(session, patient.id)
             if first is not None:
-                _collect(problems, check_not_before_birth, first, clean["birth_date"],
+                collect(problems, check_not_before_birth, first, clean["birth_date"],
                          "first recorded visit or session")
         if problems:
             refuse("Nothing was saved", problems)
@@ -809,7 +658,7 @@ def _same_staging(patient: models.Patient, clean: dict, changes: dict) -> bool:
         and ("sex" not in changes or "sex" in clean)
         and ("condition" not in changes or "condition" in clean)
         and scale == patient.baseline_scale
-        and _stage_text(changes.get("baseline_stage", patient.baseline_stage)) == (patient.baseline_stage or "")
+        and typed_stage(changes.get("baseline_stage", patient.baseline_stage)) == (patient.baseline_stage or "")
     )
 
 
@@ -824,67 +673,3 @@ def _first_recorded(session: Session, patient_id: int) -> date | None:
     ]
     days = [d for d in days if d is not None]
     return min(days) if days else None
-
-
-# --- Concurrent therapies -----------------------------------------------------------------------------
-
-def _therapy_date(value: object, label: str, today: date) -> date:
-    return check_not_in_future(parse_iso_date(value, label), today, label)
-
-
-def add_therapy(actor: Actor, mrn: str, name: str, dose: str | None, start: date | str,
-                stop: date | str | None = None, today: date | None = None, url: str | None = None) -> int:
-    """Record a concurrent therapy (minoxidil, finasteride, Viviscal or any other); returns its id."""
-    require_role(actor, *STAFF)
-    today = today or date.today()
-    problems: list[str] = []
-    name_clean = _collect(problems, _short_text, name, "therapy name", THERAPY_NAME_MAX, True)
-    dose_clean = _collect(problems, _short_text, dose, "dose", DOSE_MAX, False)
-    start_day = _collect(problems, _therapy_date, start, "start date", today)
-    stop_day = None
-    if stop not in (None, ""):
-        stop_day = _collect(problems, _therapy_date, stop, "stop date", today)
-    if start_day and stop_day and stop_day < start_day:
-        problems.append(f"stop date {stop_day.isoformat()} is before the start date {start_day.isoformat()}")
-    with transaction(url) as session:
-        patient = find_patient(session, mrn or "")
-        if start_day:
-            _collect(problems, check_not_before_birth, start_day, patient.birth_date, "start date")
-        if problems:
-            refuse("The therapy was not saved", problems)
-        therapy = models.ConcurrentTherapy(patient_id=patient.id, name=name_clean, dose=dose_clean, start=start_day,
-                                           stop=stop_day, created_by=actor.username)
-        session.add(therapy)
-        session.flush()
-        audit.record(session, actor, "create", patient_id=patient.id, detail=f"concurrent therapy {therapy.id} added")
-        return therapy.id
-
-
-def stop_therapy(actor: Actor, therapy_id: int, stop: date | str, reason: str, expected_version: int | None = None,
-                 today: date | None = None, url: str | None = None) -> int:
-    """Record (or correct) the day a concurrent therapy stopped, keeping the previous value and the reason.
-
-    Returns the therapy's new version; ``expected_version`` refuses a stale edit (``ConflictError``)."""
-    require_role(actor, *STAFF)
-    today = today or date.today()
-    problems: list[str] = []
-    stop_day = _collect(problems, _therapy_date, stop, "stop date", today)
-    problems += reason_problems(reason)
-    with transaction(url) as session:
-        therapy = lock(session, models.ConcurrentTherapy, therapy_id)
-        patient = session.get(models.Patient, therapy.patient_id) if therapy else None
-        if therapy is None or therapy.deleted_at is not None or patient is None or patient.deleted_at is not None:
-            raise NotFound(f"No concurrent therapy with id {therapy_id}.")
-        check_version(therapy, expected_version)
-        if stop_day and stop_day < therapy.start:
-            problems.append(f"stop date {stop_day.isoformat()} is before the start date {therapy.start.isoformat()}")
-        if not problems and stop_day == therapy.stop:
-            problems.append(f"the therapy already stops on {stop_day.isoformat()}")
-        if problems:
-            refuse("Nothing was saved", problems)
-        record_change(session, actor, patient_id=patient.id, table_name="concurrent_therapy", row_id=therapy.id,
-                      field="stop", old_value=therapy.stop, new_value=stop_day, reason=clean_reason(reason))
-        therapy.stop = stop_day
-        therapy.version += 1
-        audit.record(session, actor, "update", patient_id=patient.id, detail=f"concurrent therapy {therapy.id} stopped")
-        return therapy.version
