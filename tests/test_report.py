@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from db import models
 from tests.test_progress_view import make_patient
-from tracker import report
+from tracker import report, report_pdf
 from tracker.access import Actor
 from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied
@@ -183,7 +183,7 @@ def test_pages_render_to_images(sqlite_clinic, tmp_path):
 
 
 def test_without_dejavu_the_report_falls_back_to_helvetica(sqlite_clinic, tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "FONT_DIRS", ())
+    monkeypatch.setattr(report_pdf, "FONT_DIRS", ())
     make_patient(sqlite_clinic, "P-1", "Łukasz Zoë 王")
     _, data = progress_report_pdf(CLINICIAN, "P-1", AS_OF, sqlite_clinic)
     assert_valid_pdf(data)
@@ -204,7 +204,7 @@ def test_user_typed_text_is_printed_as_text(sqlite_clinic, tmp_path):
 
 
 def test_chinese_japanese_and_korean_names_print_with_the_cjk_fallback(sqlite_clinic, tmp_path):
-    if report.find_unicode_font() is None or report.find_cjk_font() is None:
+    if report_pdf.find_unicode_font() is None or report_pdf.find_cjk_font() is None:
         pytest.skip("DejaVu Sans or a CJK font is missing: `make chromium` installs fonts-dejavu-core and "
                     "fonts-wqy-microhei")
     make_patient(sqlite_clinic, "P-1", "Łukasz 王小明 김민준 さくら")

@@ -11,10 +11,7 @@ fitted into the same frame, pair chosen as ``tracker.photo_views`` chooses it); 
 and volume; concurrent therapies; the evidence note for exosome courses; when and by whom it was
 generated, and page numbers.
 
-Text is set in DejaVu Sans when the system has it (names with accents, "hairs/cm²", "±", "–"), with a
-CJK font (WenQuanYi Micro Hei or Noto Sans CJK) as fallback for Chinese, Japanese and Korean names when one
-is installed; otherwise in the PDF core font Helvetica with text reduced to Windows-1252 (``latin_safe``),
-so a missing font never stops a report. A character no installed font has prints as "?", never vanishes. User-typed text (names, lots, notes) is only ever printed as text.
+The document itself (pages, running header and footer, fonts for every name) is ``tracker.report_pdf``. User-typed text (names, lots, notes) is only ever printed as text.
 """
 
 from __future__ import annotations
@@ -23,12 +20,9 @@ import io
 import logging
 import os
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 
-from fpdf import FPDF
 from fpdf.fonts import FontFace
 from PIL import Image
 from sqlalchemy import select
@@ -57,41 +51,27 @@ from tracker.photo_views import (
     view_label,
 )
 from tracker.progress_view import PatientBasics, ProgressView, build_view, resolve_patient
-from tracker.report_chart import STATUS_COLOURS, chart_height, draw_site_chart, fit_text
+from tracker.report_chart import STATUS_COLOURS, chart_height, draw_site_chart
+from tracker.report_pdf import MUTED, PAGE_MARGIN, RULE, WIDTH, ReportPDF
 from tracker.wording import STATUS_WORDS, long_date, signed
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CLINIC_NAME = "Regrowth Tracker clinic"
-# Where Debian/Ubuntu (fonts-dejavu-core), Fedora and Arch put DejaVu Sans.
-FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/share/fonts/dejavu-sans-fonts",
-             "/usr/share/fonts/TTF")
-FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
-# Chinese, Japanese and Korean names: the first of these that is installed backs DejaVu up (Debian's
-# fonts-wqy-microhei, which ``make test`` installs, then fonts-noto-cjk; Fedora's and Arch's Noto paths).
-CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-             "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc", "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc")
 # Long side of each photo in the PDF: 1000 px over an 86 mm box is about 300 dpi, sharp in print, and
 # keeps a report with six photographed views to a few megabytes.
 PHOTO_LONG_SIDE = 1000
 PHOTO_QUALITY = 85
 
-_PAGE_MARGIN = 15.0
 _PLOT_HEIGHT = 58.0
-_WIDTH = 210 - 2 * _PAGE_MARGIN
 _TEAL = (31, 84, 104)
-_MUTED = (105, 105, 105)
 _INK = (35, 35, 35)
-_RULE = (200, 210, 215)
 _CONDITION_WORDS = dict(zip(CONDITIONS, ("androgenetic alopecia", "alopecia areata", "telogen effluvium", "other")))
 # The chart's point colours, plus the page's badges for milestones without a judged visit (due amber,
 # missed orange; upcoming stays grey).
 _STATUS_INK = {**STATUS_COLOURS, "due": (183, 134, 11), "missed": (211, 84, 0)}
 _STATUS_SHORT = {"ahead": "Ahead", "on_track": "On track", "behind": "Behind", "upcoming": "Not yet due",
                  "due": "Due now", "missed": "Missed", "no_baseline": "No baseline"}
-# Characters outside Windows-1252 that the fallback core font cannot show, and what stands in for them.
-_LATIN_STAND_INS = {"−": "-", "‐": "-", "‑": "-", "≤": "<=", "≥": ">=", "→": "->", "←": "<-", "≈": "~",
-                    "✓": "v", "✔": "v", "✗": "x", "\u202f": " ", "\u2009": " ", "\u2007": " "}
 
 
 # --- what the report holds ----------------------------------------------------------------------------
@@ -261,122 +241,6 @@ def _shot(photo: models.Photo, visit: models.Visit, day0: date | None) -> PhotoS
     return PhotoShot(visit.date, round(months_between(day0, visit.date), 1) if day0 else None, data)
 
 
-# --- text that every font can show --------------------------------------------------------------------
-
-
-def latin_safe(text: str) -> str:
-    """``text`` reduced to what the PDF core fonts can show (Windows-1252), for the no-DejaVu fallback.
-
-    >>> latin_safe("Zoë Łukasz – 150 hairs/cm² ± 10 % ≥ 3 → 王")
-    'Zoë Lukasz – 150 hairs/cm² ± 10 % >= 3 -> ?'
-    """
-    out = []
-    for char in text:
-        char = _LATIN_STAND_INS.get(char, char)
-        if _encodable(char):
-            out.append(char)
-            continue
-        stripped = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-        stripped = stripped or char
-        if char in "Łł":
-            stripped = "L" if char == "Ł" else "l"
-        out.append(stripped if all(_encodable(c) for c in stripped) else "?")
-    return "".join(out)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("windows-1252")
-    except UnicodeEncodeError:
-        return False
-    return not any(0x80 <= ord(c) <= 0x9F or (ord(c) < 0x20 and c not in "\n\t") for c in text)
-
-
-def find_unicode_font() -> dict[str, Path] | None:
-    """DejaVu Sans regular/bold/oblique from the system, or None (the report then uses Helvetica)."""
-    for folder in FONT_DIRS:
-        files = {style: Path(folder) / name for style, name in FONT_FILES.items()}
-        if files[""].is_file() and files["B"].is_file():
-            if not files["I"].is_file():
-                files["I"] = files[""]
-            return files
-    return None
-
-
-def find_cjk_font() -> Path | None:
-    return next((Path(path) for path in CJK_FONTS if Path(path).is_file()), None)
-
-
-class _ReportPDF(FPDF):
-    """A4 pages with a running header (from page 2), a footer with generation time and page numbers."""
-
-    def __init__(self, running_title: str, footer_note: str):
-        super().__init__(orientation="P", unit="mm", format="A4")
-        self.running_title = running_title
-        self.footer_note = footer_note
-        fonts = find_unicode_font()
-        self._fallback_cmaps: tuple[dict, ...] | None = None  # loaded on the first character DejaVu lacks
-        if fonts:
-            for style, path in fonts.items():
-                self.add_font("report", style, str(path))
-            self.family = "report"
-        else:
-            log.warning("DejaVu Sans not found in %s; the report uses Helvetica (Windows-1252 text only)", FONT_DIRS)
-            self.core_fonts_encoding = "windows-1252"
-            self.family = "helvetica"
-        # The page-count alias: not fpdf2's "{nb}", which a typed note could contain; two characters, so
-        # that the space fpdf2 reserves for it ("00") fits the page count of any report.
-        self.pages_alias = "¤¤"
-        self.alias_nb_pages(self.pages_alias)
-        self.set_margins(_PAGE_MARGIN, 18, _PAGE_MARGIN)
-        self.set_auto_page_break(True, margin=18)
-
-    def normalize_text(self, text: str) -> str:
-        if not self.is_ttf_font:
-            text = latin_safe(text)
-        elif self.current_font is not None:
-            cmap = self.current_font.cmap
-            if any(ord(c) not in cmap and c not in "\n\t" for c in text):
-                # A character neither DejaVu nor the CJK fallback has would silently vanish from a name: "?".
-                cmaps = (cmap, *self._cjk_fallback())
-                text = "".join(c if c in "\n\t" or any(ord(c) in m for m in cmaps) else "?" for c in text)
-        return super().normalize_text(text)
-
-    def _cjk_fallback(self) -> tuple[dict, ...]:
-        """The CJK fallback font's character map, loaded the first time a text needs it: parsing the font
-        takes about a second, which a report with only Latin names should not pay."""
-        if self._fallback_cmaps is None:
-            self._fallback_cmaps = ()
-            cjk = find_cjk_font()
-            if cjk:
-                for style in ("", "B", "I"):  # one weight: bold and italic CJK print upright and regular
-                    self.add_font("fallback", style, str(cjk))
-                self.set_fallback_fonts(["fallback"], exact_match=False)
-                self._fallback_cmaps = (self.fonts["fallback"].cmap,)
-        return self._fallback_cmaps
-
-    def header(self) -> None:
-        if self.page_no() == 1:
-            return
-        self.set_y(9)
-        self.set_font(self.family, "", 7.5)
-        self.set_text_color(*_MUTED)
-        self.cell(_WIDTH, 4, fit_text(self, self.running_title, _WIDTH), align="L")
-        self.set_draw_color(*_RULE)
-        self.line(_PAGE_MARGIN, 14, 210 - _PAGE_MARGIN, 14)
-        self.set_y(18)
-
-    def footer(self) -> None:
-        self.set_y(-13)
-        self.set_draw_color(*_RULE)
-        self.line(_PAGE_MARGIN, self.get_y(), 210 - _PAGE_MARGIN, self.get_y())
-        self.set_font(self.family, "", 7)
-        self.set_text_color(*_MUTED)
-        self.set_y(-11.5)
-        self.cell(_WIDTH - 30, 4, self.footer_note, align="L")
-        self.cell(30, 4, f"Page {self.page_no()} of {self.pages_alias}", align="R")
-
-
 # --- the layout ---------------------------------------------------------------------------------------
 
 
@@ -385,7 +249,7 @@ def render_report(content: ReportContent) -> bytes:
     view = content.view
     generated = f"{long_date(content.generated_at.date())}, {content.generated_at:%H:%M %Z}".strip()
     by = f" by {content.generated_by[:40]}" if content.generated_by else ""
-    pdf = _ReportPDF(
+    pdf = ReportPDF(
         running_title=f"{content.clinic}  ·  Progress report  ·  {view.full_name} (MRN {view.mrn})",
         footer_note=f"Generated {generated}{by}  ·  Confidential: patient health information",
     )
@@ -404,49 +268,49 @@ def render_report(content: ReportContent) -> bytes:
     return bytes(pdf.output())
 
 
-def _heading(pdf: _ReportPDF, text: str, keep_with: float = 20.0) -> None:
+def _heading(pdf: ReportPDF, text: str, keep_with: float = 20.0) -> None:
     if pdf.will_page_break(10 + keep_with):
         pdf.add_page()
     pdf.ln(3)
     pdf.set_font(pdf.family, "B", 12)
     pdf.set_text_color(*_TEAL)
-    pdf.cell(_WIDTH, 7, text, new_x="LMARGIN", new_y="NEXT")
-    pdf.set_draw_color(*_RULE)
+    pdf.cell(WIDTH, 7, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_draw_color(*RULE)
     pdf.set_line_width(0.3)
-    pdf.line(_PAGE_MARGIN, pdf.get_y(), 210 - _PAGE_MARGIN, pdf.get_y())
+    pdf.line(PAGE_MARGIN, pdf.get_y(), 210 - PAGE_MARGIN, pdf.get_y())
     pdf.ln(2)
     pdf.set_text_color(*_INK)
 
 
-def _paragraph(pdf: _ReportPDF, text: str, size: float = 9, style: str = "", colour=_INK) -> None:
+def _paragraph(pdf: ReportPDF, text: str, size: float = 9, style: str = "", colour=_INK) -> None:
     pdf.set_font(pdf.family, style, size)
     pdf.set_text_color(*colour)
-    pdf.multi_cell(_WIDTH, size * 0.5, text, align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(WIDTH, size * 0.5, text, align="L", new_x="LMARGIN", new_y="NEXT")
 
 
-def _title_block(pdf: _ReportPDF, content: ReportContent, generated: str) -> None:
+def _title_block(pdf: ReportPDF, content: ReportContent, generated: str) -> None:
     view = content.view
     pdf.set_y(13)
     pdf.set_font(pdf.family, "B", 13)
     pdf.set_text_color(*_TEAL)
-    pdf.multi_cell(_WIDTH - 62, 6, content.clinic, align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(WIDTH - 62, 6, content.clinic, align="L", new_x="LMARGIN", new_y="NEXT")
     bottom = pdf.get_y()
-    pdf.set_xy(210 - _PAGE_MARGIN - 62, 13)
+    pdf.set_xy(210 - PAGE_MARGIN - 62, 13)
     pdf.set_font(pdf.family, "B", 10)
     pdf.set_text_color(*_INK)
     pdf.cell(62, 6, "Hair regrowth progress report", align="R", new_x="LEFT", new_y="NEXT")
     pdf.set_font(pdf.family, "", 8)
-    pdf.set_text_color(*_MUTED)
+    pdf.set_text_color(*MUTED)
     pdf.cell(62, 4.5, f"As of {long_date(content.as_of)}", align="R", new_x="LEFT", new_y="NEXT")
     pdf.cell(62, 4.5, f"Generated {generated}", align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_y(max(bottom, pdf.get_y()) + 1.5)
     pdf.set_draw_color(*_TEAL)
     pdf.set_line_width(0.6)
-    pdf.line(_PAGE_MARGIN, pdf.get_y(), 210 - _PAGE_MARGIN, pdf.get_y())
+    pdf.line(PAGE_MARGIN, pdf.get_y(), 210 - PAGE_MARGIN, pdf.get_y())
     pdf.ln(4)
     pdf.set_font(pdf.family, "B", 16)
     pdf.set_text_color(*_INK)
-    pdf.multi_cell(_WIDTH, 8, view.full_name, align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(WIDTH, 8, view.full_name, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
     day0 = long_date(view.progress.day0) if view.progress.day0 else "no treatment session yet"
     details = (
@@ -459,12 +323,12 @@ def _title_block(pdf: _ReportPDF, content: ReportContent, generated: str) -> Non
         ("Treatments", ", ".join(view.treatments) or "none recorded"),
         ("Measured sites", ", ".join(s.site for s in view.progress.sites) or "none yet"),
     )
-    label = FontFace(family=pdf.family, emphasis="", size_pt=8, color=_MUTED)
+    label = FontFace(family=pdf.family, emphasis="", size_pt=8, color=MUTED)
     value = FontFace(family=pdf.family, emphasis="B", size_pt=9, color=_INK)
     pdf.set_font(pdf.family, "", 9)
     with pdf.table(col_widths=(32, 58, 32, 58), borders_layout="NONE", first_row_as_headings=False,
                    text_align="LEFT", line_height=4.6, padding=(0.8, 1, 0.8, 0), cell_fill_color=(244, 247, 248),
-                   cell_fill_mode="ALL", width=_WIDTH) as table:
+                   cell_fill_mode="ALL", width=WIDTH) as table:
         for index in range(0, len(details), 2):
             row = table.row()
             for key, text in details[index:index + 2]:
@@ -473,7 +337,7 @@ def _title_block(pdf: _ReportPDF, content: ReportContent, generated: str) -> Non
     pdf.ln(2)
 
 
-def _summary(pdf: _ReportPDF, view: ProgressView) -> None:
+def _summary(pdf: ReportPDF, view: ProgressView) -> None:
     if not view.cards:
         return
     _heading(pdf, "Milestones at a glance", keep_with=12)
@@ -482,28 +346,28 @@ def _summary(pdf: _ReportPDF, view: ProgressView) -> None:
         if len(sites) > 1:
             pdf.set_font(pdf.family, "B", 9)
             pdf.set_text_color(*_TEAL)
-            pdf.cell(_WIDTH, 5, f"Site: {site}", new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(WIDTH, 5, f"Site: {site}", new_x="LMARGIN", new_y="NEXT")
         for card in (c for c in view.cards if c.site == site):
-            pdf.set_fill_color(*_STATUS_INK.get(card.status, _MUTED))
-            pdf.circle(_PAGE_MARGIN + 1.5, pdf.get_y() + 2.3, 1.1, style="F")
-            pdf.set_x(_PAGE_MARGIN + 4.5)
+            pdf.set_fill_color(*_STATUS_INK.get(card.status, MUTED))
+            pdf.circle(PAGE_MARGIN + 1.5, pdf.get_y() + 2.3, 1.1, style="F")
+            pdf.set_x(PAGE_MARGIN + 4.5)
             pdf.set_font(pdf.family, "", 9)
             pdf.set_text_color(*_INK)
-            pdf.multi_cell(_WIDTH - 4.5, 4.6, card.sentence, align="L", new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(WIDTH - 4.5, 4.6, card.sentence, align="L", new_x="LMARGIN", new_y="NEXT")
             pdf.ln(0.6)
         pdf.ln(0.8)
 
 
-def _progress(pdf: _ReportPDF, view: ProgressView) -> None:
+def _progress(pdf: ReportPDF, view: ProgressView) -> None:
     chart = view.chart
     if view.progress.day0 is None:
         _heading(pdf, "Progress against the expected course", keep_with=10)
         _paragraph(pdf, "No treatment session has been recorded yet, so there is no course to chart and no "
-                        "milestone to judge.", colour=_MUTED)
+                        "milestone to judge.", colour=MUTED)
         return
     if not chart.sites:
         _heading(pdf, "Progress against the expected course", keep_with=10)
-        _paragraph(pdf, "No density measurement has been recorded yet.", colour=_MUTED)
+        _paragraph(pdf, "No density measurement has been recorded yet.", colour=MUTED)
         return
     for site_chart, site_progress in zip(chart.sites, view.progress.sites):
         _heading(pdf, f"Progress: {site_chart.site}", keep_with=chart_height(chart, _PLOT_HEIGHT) + 10)
@@ -514,8 +378,8 @@ def _progress(pdf: _ReportPDF, view: ProgressView) -> None:
                     f"(a guide, never a promised outcome).")
         else:
             note = "No baseline measurement on or before the first session: the change cannot be judged."
-        _paragraph(pdf, note, size=8, colour=_MUTED)
-        bottom = draw_site_chart(pdf, chart, site_chart, _PAGE_MARGIN, pdf.get_y() + 1, _WIDTH,
+        _paragraph(pdf, note, size=8, colour=MUTED)
+        bottom = draw_site_chart(pdf, chart, site_chart, PAGE_MARGIN, pdf.get_y() + 1, WIDTH,
                                  plot_height=_PLOT_HEIGHT, font=pdf.family)
         pdf.set_y(bottom + 3)
         # The table follows its chart; when the page is full it starts the next one under its own title.
@@ -562,19 +426,19 @@ def _status_words(m: MilestoneResult) -> str:
     return words
 
 
-def _milestone_table(pdf: _ReportPDF, milestones: tuple[MilestoneResult, ...]) -> None:
+def _milestone_table(pdf: ReportPDF, milestones: tuple[MilestoneResult, ...]) -> None:
     if not milestones:
         return
     headings = ("Milestone", "Window", "Visit", "Density", "Change", "Change\n%", "Expected", "Status")
     pdf.set_font(pdf.family, "", 7.5)
     pdf.set_fill_color(255, 255, 255)  # fpdf2 fills the unstriped rows with the current fill colour
-    pdf.set_draw_color(*_RULE)
+    pdf.set_draw_color(*RULE)
     pdf.set_line_width(0.2)
     heading_style = FontFace(family=pdf.family, emphasis="B", size_pt=7.5, color=(255, 255, 255), fill_color=_TEAL)
     with pdf.table(col_widths=(29, 31, 19.5, 14.5, 14.5, 14, 18, 39.5), headings_style=heading_style, line_height=3.6,
                    text_align=("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "CENTER", "LEFT"),
                    borders_layout="HORIZONTAL_LINES", cell_fill_color=(246, 248, 249), cell_fill_mode="ROWS",
-                   padding=(1.2, 1.2), width=_WIDTH, v_align="MIDDLE") as table:
+                   padding=(1.2, 1.2), width=WIDTH, v_align="MIDDLE") as table:
         table.row(headings)
         for m in milestones:
             row = table.row()
@@ -587,11 +451,11 @@ def _milestone_table(pdf: _ReportPDF, milestones: tuple[MilestoneResult, ...]) -
             expected = (f"{signed(m.expected_low)} to {signed(m.expected_high)}"
                         if m.expected_low is not None and m.expected_high is not None else "–")
             row.cell(expected)
-            colour = _STATUS_INK.get(m.status, _MUTED)
+            colour = _STATUS_INK.get(m.status, MUTED)
             row.cell(_status_words(m), style=FontFace(family=pdf.family, emphasis="B", size_pt=7.5, color=colour))
     pdf.ln(1)
     _paragraph(pdf, "Density, change and expected range in hairs/cm²; change % of the baseline density.",
-               size=6.5, colour=_MUTED)
+               size=6.5, colour=MUTED)
 
 
 def _fitted(pair: PhotoPair) -> tuple[bytes | None, bytes | None]:
@@ -623,17 +487,17 @@ def _jpeg(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def _photos(pdf: _ReportPDF, pairs: tuple[PhotoPair, ...]) -> None:
+def _photos(pdf: ReportPDF, pairs: tuple[PhotoPair, ...]) -> None:
     box_w, box_h, gap = 87.0, 65.25, 6.0
     if not pairs:
         _heading(pdf, "Before and after photos", keep_with=10)
-        _paragraph(pdf, "No photos have been recorded yet.", colour=_MUTED)
+        _paragraph(pdf, "No photos have been recorded yet.", colour=MUTED)
         return
     block = 7 + box_h + 10
     _heading(pdf, "Before and after photos", keep_with=block + 8)
     _paragraph(pdf, "The first photo of each view is the baseline (the latest before the first session, else the "
                     "first taken); the second is the latest. Both are display copies fitted into the same frame.",
-               size=8, colour=_MUTED)
+               size=8, colour=MUTED)
     pdf.ln(1)
     for pair in pairs:
         caution_height = 5 if pair.caution else 0
@@ -641,7 +505,7 @@ def _photos(pdf: _ReportPDF, pairs: tuple[PhotoPair, ...]) -> None:
             pdf.add_page()
         pdf.set_font(pdf.family, "B", 10)
         pdf.set_text_color(*_TEAL)
-        pdf.cell(_WIDTH, 6, view_label(pair.view), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(WIDTH, 6, view_label(pair.view), new_x="LMARGIN", new_y="NEXT")
         if pair.caution:
             _paragraph(pdf, pair.caution, size=7.5, colour=STATUS_COLOURS["behind"])
         top = pdf.get_y() + 0.5
@@ -650,7 +514,7 @@ def _photos(pdf: _ReportPDF, pairs: tuple[PhotoPair, ...]) -> None:
         if pair.after is not None:
             shots.append((pair.after, after_image, "After"))
         for index, (shot, image, word) in enumerate(shots):
-            x = _PAGE_MARGIN + index * (box_w + gap)
+            x = PAGE_MARGIN + index * (box_w + gap)
             _photo_box(pdf, x, top, box_w, box_h, image)
             word = word if pair.after is not None else "Photo"
             when = f"{word}: {long_date(shot.date)}"
@@ -661,48 +525,48 @@ def _photos(pdf: _ReportPDF, pairs: tuple[PhotoPair, ...]) -> None:
             pdf.set_text_color(*_INK)
             pdf.cell(box_w, 4.5, when, align="C")
         if pair.after is None:
-            pdf.set_xy(_PAGE_MARGIN + box_w + gap, top + box_h / 2 - 5)
+            pdf.set_xy(PAGE_MARGIN + box_w + gap, top + box_h / 2 - 5)
             _only_one = "Only one visit has a photo of this view so far: the comparison starts at the next one."
             pdf.set_font(pdf.family, "", 8)
-            pdf.set_text_color(*_MUTED)
+            pdf.set_text_color(*MUTED)
             pdf.multi_cell(box_w, 4.2, _only_one, align="C", new_x="LMARGIN", new_y="NEXT")
         pdf.set_y(top + box_h + 7)
 
 
-def _photo_box(pdf: _ReportPDF, x: float, y: float, w: float, h: float, image: bytes | None) -> None:
+def _photo_box(pdf: ReportPDF, x: float, y: float, w: float, h: float, image: bytes | None) -> None:
     if image is not None:
         pdf.image(io.BytesIO(image), x=x, y=y, w=w, h=h, keep_aspect_ratio=True)
     else:
         pdf.set_fill_color(240, 240, 240)
         pdf.rect(x, y, w, h, style="F")
         pdf.set_font(pdf.family, "", 8)
-        pdf.set_text_color(*_MUTED)
+        pdf.set_text_color(*MUTED)
         pdf.set_xy(x, y + h / 2 - 2)
         pdf.cell(w, 4, "Photo file unavailable", align="C")
-    pdf.set_draw_color(*_RULE)
+    pdf.set_draw_color(*RULE)
     pdf.set_line_width(0.2)
     pdf.rect(x, y, w, h)
 
 
-def _simple_table(pdf: _ReportPDF, headings: tuple[str, ...], widths: tuple[float, ...],
+def _simple_table(pdf: ReportPDF, headings: tuple[str, ...], widths: tuple[float, ...],
                   rows: list[tuple[str, ...]], align: tuple[str, ...]) -> None:
     pdf.set_font(pdf.family, "", 8)
     pdf.set_fill_color(255, 255, 255)  # fpdf2 fills the unstriped rows with the current fill colour
-    pdf.set_draw_color(*_RULE)
+    pdf.set_draw_color(*RULE)
     pdf.set_line_width(0.2)
     heading_style = FontFace(family=pdf.family, emphasis="B", size_pt=8, color=(255, 255, 255), fill_color=_TEAL)
     with pdf.table(col_widths=widths, headings_style=heading_style, line_height=4.2, text_align=align,
                    borders_layout="HORIZONTAL_LINES", cell_fill_color=(246, 248, 249), cell_fill_mode="ROWS",
-                   padding=(1.2, 1.2), width=_WIDTH) as table:
+                   padding=(1.2, 1.2), width=WIDTH) as table:
         table.row(headings)
         for values in rows:
             table.row(values)
 
 
-def _sessions(pdf: _ReportPDF, sessions: tuple[SessionLine, ...]) -> None:
+def _sessions(pdf: ReportPDF, sessions: tuple[SessionLine, ...]) -> None:
     _heading(pdf, "Treatment sessions", keep_with=18)
     if not sessions:
-        _paragraph(pdf, "No treatment session has been recorded.", colour=_MUTED)
+        _paragraph(pdf, "No treatment session has been recorded.", colour=MUTED)
         return
     rows = [(_short_date(s.date), s.treatment.upper() if s.treatment == "prp" else s.treatment.capitalize(),
              s.product or "–", s.lot_number or "–", f"{s.volume_ml:g}" if s.volume_ml is not None else "–",
@@ -711,10 +575,10 @@ def _sessions(pdf: _ReportPDF, sessions: tuple[SessionLine, ...]) -> None:
                   (22, 21, 41, 38, 23, 35), rows, ("LEFT", "LEFT", "LEFT", "LEFT", "RIGHT", "LEFT"))
 
 
-def _therapies(pdf: _ReportPDF, therapies: tuple[TherapyLine, ...]) -> None:
+def _therapies(pdf: ReportPDF, therapies: tuple[TherapyLine, ...]) -> None:
     _heading(pdf, "Concurrent therapies", keep_with=14)
     if not therapies:
-        _paragraph(pdf, "None recorded.", colour=_MUTED)
+        _paragraph(pdf, "None recorded.", colour=MUTED)
         return
     rows = [(t.name, t.dose or "–", long_date(t.start), long_date(t.stop) if t.stop else "ongoing")
             for t in therapies]
@@ -722,27 +586,27 @@ def _therapies(pdf: _ReportPDF, therapies: tuple[TherapyLine, ...]) -> None:
                   ("LEFT", "LEFT", "LEFT", "LEFT"))
 
 
-def _evidence(pdf: _ReportPDF, view: ProgressView) -> None:
+def _evidence(pdf: ReportPDF, view: ProgressView) -> None:
     if not (view.evidence_note and "exosome" in view.treatments):
         return
     pdf.ln(4)
     pdf.set_font(pdf.family, "", 8.5)
-    lines = pdf.multi_cell(_WIDTH - 8, 4.3, view.evidence_note, align="L", dry_run=True, output="LINES")
+    lines = pdf.multi_cell(WIDTH - 8, 4.3, view.evidence_note, align="L", dry_run=True, output="LINES")
     height = 6 + len(lines) * 4.3 + 4
     if pdf.will_page_break(height):
         pdf.add_page()
     top = pdf.get_y()
     pdf.set_fill_color(235, 243, 247)
     pdf.set_draw_color(*_TEAL)
-    pdf.rect(_PAGE_MARGIN, top, _WIDTH, height, style="F")
+    pdf.rect(PAGE_MARGIN, top, WIDTH, height, style="F")
     pdf.set_line_width(0.8)
-    pdf.line(_PAGE_MARGIN, top, _PAGE_MARGIN, top + height)
+    pdf.line(PAGE_MARGIN, top, PAGE_MARGIN, top + height)
     pdf.set_line_width(0.2)
-    pdf.set_xy(_PAGE_MARGIN + 4, top + 2)
+    pdf.set_xy(PAGE_MARGIN + 4, top + 2)
     pdf.set_font(pdf.family, "B", 9)
     pdf.set_text_color(*_TEAL)
-    pdf.cell(_WIDTH - 8, 5, "About the evidence for exosome treatment", new_x="LEFT", new_y="NEXT")
+    pdf.cell(WIDTH - 8, 5, "About the evidence for exosome treatment", new_x="LEFT", new_y="NEXT")
     pdf.set_font(pdf.family, "", 8.5)
     pdf.set_text_color(*_INK)
-    pdf.multi_cell(_WIDTH - 8, 4.3, view.evidence_note, align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(WIDTH - 8, 4.3, view.evidence_note, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_y(top + height)
