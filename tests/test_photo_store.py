@@ -308,6 +308,36 @@ def test_run_check_and_repair_use_the_configured_database_and_store(clinic):
     assert result.lines()[-1] == "OK: the photo store and the database agree."
 
 
+def test_check_command_grace_minutes(clinic):
+    """``check`` leaves an upload of the last minutes alone; ``--grace-minutes 0`` (after a crash, app
+    stopped) calls it interrupted and ``--repair`` removes it; a bad value is a plain usage error."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    store = photo_store()
+    sha = "cd" * 32
+    keys = PhotoKeys.for_photo(sha, "jpg")
+    store.begin_ingest(sha, keys, {})
+    store.blobs.put(keys.original, b"half an ingest")
+
+    def check(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tracker", "check", *args], cwd=ROOT, env={**os.environ},
+                              capture_output=True, text=True, timeout=120)
+
+    waited = check()
+    assert waited.returncode == 0 and "IN PROGRESS" in waited.stdout
+    now = check("--grace-minutes", "0")
+    assert now.returncode == 1 and "INTERRUPTED" in now.stdout
+    repaired = check("--grace-minutes", "0", "--repair")
+    assert repaired.returncode == 0 and "After repair:" in repaired.stdout
+    assert not store.blobs.exists(keys.original)
+    for bad in ("-1", "ten", "20000"):
+        refused = check("--grace-minutes", bad)
+        assert refused.returncode == 2 and "--grace-minutes" in refused.stderr and "Traceback" not in refused.stderr
+
+
 def test_store_rejects_keys_outside_its_root(tmp_path):
     store = LocalDirectoryStore(tmp_path)
     for key in ("../escape.jpg", "/etc/passwd", "originals/../../x", "originals//x.jpg", "a\\..\\b", ""):

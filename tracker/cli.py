@@ -24,6 +24,16 @@ def _iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD")
 
 
+def _minutes(text: str) -> int:
+    try:
+        minutes = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of minutes") from None
+    if not 0 <= minutes <= 7 * 24 * 60:
+        raise argparse.ArgumentTypeError(f"{minutes} minutes: give 0 to 10080 (a week)")
+    return minutes
+
+
 def cmd_init(args) -> int:
     print("Database ready (migrated to the newest schema).")
     return 0
@@ -84,14 +94,17 @@ def cmd_progress(args) -> int:
 
 
 def cmd_check(args) -> int:
+    from datetime import timedelta
+
     from tracker.consistency import repair_interrupted, run_check
 
-    report = run_check()
+    grace = timedelta(minutes=args.grace_minutes)
+    report = run_check(grace=grace)
     for line in report.lines():
         print(line)
     if args.repair and not report.ok:
-        repair_interrupted(report)
-        report = run_check()
+        repair_interrupted(report, grace=grace)
+        report = run_check(grace=grace)
         print("After repair:")
         for line in report.lines():
             print(line)
@@ -197,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="database ↔ photo and document stores consistency")
     check.add_argument("--repair", action="store_true", help="remove files left by interrupted ingests")
+    check.add_argument("--grace-minutes", type=_minutes, default=10, metavar="N",
+                       help="leftovers younger than this are an upload still in progress (default 10); "
+                            "0 after a crash, with the app stopped")
     check.set_defaults(run=cmd_check)
 
     backup = commands.add_parser("backup", help="consistent snapshot of database and photos (app may run)")

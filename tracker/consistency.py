@@ -263,8 +263,9 @@ def check_documents(
     return _document_report(comparison, sessions)
 
 
-def run_check(url: str | None = None, *, verify_hashes: bool = True) -> ConsistencyReport:
-    """Check both configured stores against the database at ``url`` (default: the configured one).
+def run_check(url: str | None = None, *, verify_hashes: bool = True, grace: timedelta = DEFAULT_GRACE) -> ConsistencyReport:
+    """Check both configured stores against the database at ``url`` (default: the configured one); an
+    upload's leftovers younger than ``grace`` are an upload in progress.
 
     Each store's rows are read in a transaction of their own that ends before its files are hashed: on
     SQLite every transaction holds the write lock, and hashing a large store takes minutes.
@@ -280,10 +281,8 @@ def run_check(url: str | None = None, *, verify_hashes: bool = True) -> Consiste
         with transaction(url) as session:
             return _document_rows(session, sessions)
 
-    photos = _photo_report(_compare(photo_store().blobs, photo_rows, verify_hashes, DEFAULT_GRACE, None))
-    documents = _document_report(
-        _compare(document_store(), document_rows, verify_hashes, DEFAULT_GRACE, None), sessions
-    )
+    photos = _photo_report(_compare(photo_store().blobs, photo_rows, verify_hashes, grace, None))
+    documents = _document_report(_compare(document_store(), document_rows, verify_hashes, grace, None), sessions)
     return replace(photos, documents=documents)
 
 
