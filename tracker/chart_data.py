@@ -18,7 +18,7 @@ from tracker.milestones import (
     Protocol,
     SessionRecord,
     classify,
-    expected_band,
+    expected_bands,
 )
 
 # One palette for the screen chart and the printed report, so that both read alike (RGB).
@@ -125,7 +125,9 @@ def _band_series(protocol: Protocol, x_max: float) -> Callable[[float | None], B
     months = tuple(sorted({p.month for p in protocol.band if p.month <= x_max}
                           | {i * _GRID_STEP_MONTHS for i in range(int(x_max / _GRID_STEP_MONTHS) + 1)}
                           | {x_max}))
-    low, high = _band_at(protocol, months)
+    bands = expected_bands(protocol, months)
+    low = tuple(b[0] for b in bands)
+    high = tuple(b[1] for b in bands)
 
     def for_baseline(baseline: float | None) -> BandSeries:
         if baseline:
@@ -134,34 +136,6 @@ def _band_series(protocol: Protocol, x_max: float) -> Callable[[float | None], B
         return BandSeries(months, low, high, None, None)
 
     return for_baseline
-
-
-def _band_at(protocol: Protocol, months: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """``expected_band`` at each of ``months`` (ascending, none before month 0), in one sweep of the band.
-
-    >>> from tracker.milestones import DEFAULT_PROTOCOL
-    >>> grid = (0.0, 1.0, 2.5, 7.25, 12.0, 30.0)
-    >>> _band_at(DEFAULT_PROTOCOL, grid) == tuple(zip(*(expected_band(DEFAULT_PROTOCOL, m) for m in grid)))
-    True
-    """
-    points = protocol.band
-    low, high = [], []
-    right = 0
-    for month in months:
-        while right < len(points) and points[right].month < month:
-            right += 1
-        if right == len(points):  # flat after the last point
-            low.append(float(points[-1].low))
-            high.append(float(points[-1].high))
-        elif right == 0 or points[right].month == month:
-            low.append(float(points[right].low))
-            high.append(float(points[right].high))
-        else:
-            left, upper = points[right - 1], points[right]
-            share = (month - left.month) / (upper.month - left.month)
-            low.append(left.low + share * (upper.low - left.low))
-            high.append(left.high + share * (upper.high - left.high))
-    return tuple(low), tuple(high)
 
 
 def build_chart(
@@ -192,8 +166,9 @@ def build_chart(
     for site in progress.sites:
         baseline = site.baseline.density if site.baseline else None
         points = []
-        for measurement in site.measurements:
-            m = months_between(day0, measurement.date)  # unrounded: the status is the engine's
+        # The band at each measurement (they are in date order), unrounded: the status is the engine's.
+        bands = expected_bands(protocol, [months_between(day0, m.date) for m in site.measurements])
+        for measurement, band in zip(site.measurements, bands):
             if site.baseline and measurement.date == site.baseline.date:
                 status = "baseline"
             elif measurement.date <= day0:
@@ -201,8 +176,7 @@ def build_chart(
             elif baseline is None:
                 status = "no_baseline"
             else:
-                low, high = expected_band(protocol, m)
-                status = classify(measurement.density - baseline, low, high)
+                status = classify(measurement.density - baseline, *band)
             change = None if baseline is None else measurement.density - baseline
             points.append(ChartPoint(
                 measurement.date, month(measurement.date), measurement.density, change,

@@ -139,20 +139,31 @@ def expected_band(protocol: Protocol, months: float) -> tuple[float, float] | No
     >>> expected_band(DEFAULT_PROTOCOL, 24)
     (15.0, 35.0)
     """
+    return expected_bands(protocol, (months,))[0]
+
+
+def expected_bands(protocol: Protocol, months: Iterable[float]) -> list[tuple[float, float] | None]:
+    """``expected_band`` at each of ``months`` (ascending), in one sweep of the band: a chart's grid.
+
+    >>> expected_bands(DEFAULT_PROTOCOL, (-1, 0, 2.5, 3, 24))
+    [None, (-10.0, 5.0), (-2.5, 12.5), (5.0, 20.0), (15.0, 35.0)]
+    """
     points = protocol.band
-    if not points or months < points[0].month:
-        return None
-    if months >= points[-1].month:
-        return float(points[-1].low), float(points[-1].high)
-    for left, right in zip(points, points[1:]):
-        if left.month <= months <= right.month:
-            span = right.month - left.month
-            share = 0.0 if span == 0 else (months - left.month) / span
-            return (
-                left.low + share * (right.low - left.low),
-                left.high + share * (right.high - left.high),
-            )
-    raise AssertionError("unreachable: months lies between the first and last point")
+    bands: list[tuple[float, float] | None] = []
+    left = 0  # the segment points[left]..points[left + 1] holding the month; months ascend, so it only moves on
+    for month in months:
+        if not points or month < points[0].month:
+            bands.append(None)
+        elif month >= points[-1].month:
+            bands.append((float(points[-1].low), float(points[-1].high)))
+        else:
+            while not points[left].month <= month <= points[left + 1].month:
+                left += 1
+            start, end = points[left], points[left + 1]
+            span = end.month - start.month
+            share = 0.0 if span == 0 else (month - start.month) / span
+            bands.append((start.low + share * (end.low - start.low), start.high + share * (end.high - start.high)))
+    return bands
 
 
 def classify(change: float, low: float, high: float) -> str:

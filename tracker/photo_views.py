@@ -149,9 +149,9 @@ TimelineRow(view='vertex', label='Vertex', cells=(13, 10)))
 
 _visit = models.Visit.__table__
 _photo = models.Photo.__table__
-# Only the columns the grid needs, as Core statements built once: no ORM objects for a patient's hundreds of
+# Every live visit with its live photos (a visit without one still makes a column), oldest first: only the
+# columns the grid needs, in one Core statement built once, with no ORM objects for a patient's hundreds of
 # photos on every page run.
-# Every live visit with its live photos (a visit without one still makes a column), oldest first.
 _TIMELINE = (
     select(_visit.c.id, _visit.c.date, _photo.c.id, _photo.c.view)
     .select_from(_visit.outerjoin(_photo, (_photo.c.visit_id == _visit.c.id) & _photo.c.deleted_at.is_(None)))
