@@ -11,9 +11,9 @@ import streamlit as st
 from pages.workspace import call, plain, require_actor, select_patient
 from tracker.calendar_months import add_months
 from tracker.clinical import CONDITIONS, SEXES
-from tracker.patient_fields import CONDITION_LABELS, SCALE_LABELS, TARGET_AREA_CHOICES
+from tracker.patient_fields import CONDITION_LABELS, TARGET_AREA_CHOICES
 from tracker.patients import NewPatient, create_patient, protocol_names
-from tracker.scales import scales_for, stages_for
+from tracker.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.validation import MAX_AGE_YEARS
 
 SAVED = "new_patient_saved"

@@ -14,9 +14,9 @@ from tracker.calendar_months import add_months
 from tracker.clinical import CONDITIONS, SEXES
 from tracker.history import soft_delete
 from tracker.milestones import AHEAD, BEHIND, DUE, MISSED, ON_TRACK
-from tracker.patient_fields import COMMON_THERAPIES, CONDITION_LABELS, SCALE_LABELS
+from tracker.patient_fields import COMMON_THERAPIES, CONDITION_LABELS
 from tracker.patients import patient_record, update_patient
-from tracker.scales import scales_for, stages_for
+from tracker.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.therapies import add_therapy, stop_therapy
 from tracker.validation import MAX_AGE_YEARS
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from tracker.clinical import SCALP_VIEWS
 from tracker.errors import ValidationError
-from tracker.scales import scales_for, stages_for
+from tracker.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.validation import parse_site
 
 CONDITION_LABELS = {
@@ -22,7 +22,6 @@ CONDITION_LABELS = {
     "telogen_effluvium": "Telogen effluvium",
     "other": "Other",
 }
-SCALE_LABELS = {"norwood": "Norwood–Hamilton", "ludwig": "Ludwig", "sinclair": "Sinclair", "salt": "SALT (0–100)"}
 SALT_RANGE = (0.0, 100.0)
 
 # Sites offered for the target areas (the standard views, DESIGN.md §4, less the close-up); any other

@@ -29,7 +29,7 @@ SCALE_LABELS = {
     NORWOOD: "Norwood–Hamilton",
     LUDWIG: "Ludwig",
     SINCLAIR: "Sinclair",
-    SALT: "SALT (alopecia areata)",
+    SALT: "SALT (0–100)",
 }
 _STAGES = {NORWOOD: NORWOOD_STAGES, LUDWIG: LUDWIG_STAGES, SINCLAIR: SINCLAIR_STAGES, SALT: ()}
 
