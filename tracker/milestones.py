@@ -50,7 +50,7 @@ class Protocol:
     evidence_note: str = ""
 
     def __post_init__(self) -> None:
-        # Sorted once here, so ``expected_band`` (called for every chart grid point) need not sort.
+        # Sorted once here: ``expected_bands`` walks the points in order.
         object.__setattr__(self, "band", tuple(sorted(self.band, key=lambda p: p.month)))
 
 
@@ -143,10 +143,12 @@ def expected_band(protocol: Protocol, months: float) -> tuple[float, float] | No
 
 
 def expected_bands(protocol: Protocol, months: Iterable[float]) -> list[tuple[float, float] | None]:
-    """``expected_band`` at each of ``months`` (ascending), in one sweep of the band: a chart's grid.
+    """``expected_band`` at each of ``months``: one sweep of the band when they ascend (a chart's grid).
 
     >>> expected_bands(DEFAULT_PROTOCOL, (-1, 0, 2.5, 3, 24))
     [None, (-10.0, 5.0), (-2.5, 12.5), (5.0, 20.0), (15.0, 35.0)]
+    >>> expected_bands(DEFAULT_PROTOCOL, (24, 2.5)) == [expected_band(DEFAULT_PROTOCOL, m) for m in (24, 2.5)]
+    True
     """
     points = protocol.band
     bands: list[tuple[float, float] | None] = []
@@ -157,6 +159,8 @@ def expected_bands(protocol: Protocol, months: Iterable[float]) -> list[tuple[fl
         elif month >= points[-1].month:
             bands.append((float(points[-1].low), float(points[-1].high)))
         else:
+            if month < points[left].month:  # out of order: search again from the start
+                left = 0
             while not points[left].month <= month <= points[left + 1].month:
                 left += 1
             start, end = points[left], points[left + 1]
