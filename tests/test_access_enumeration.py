@@ -49,7 +49,6 @@ from tracker.patients import (
 )
 from tracker.photo_views import before_after, photo_image, photo_timeline
 from tracker.progress_page import progress_page
-from tracker.progress_view import progress_view
 from tracker.schedule import schedule
 from tracker.therapies import add_therapy
 from tracker.treatment_sessions import DocumentUpload, SessionEntry, log_session
@@ -313,8 +312,6 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         hides_existence=True,
     ),
     # Progress.
-    "tracker.progress_view.progress_view": aims(
-        ("B's progress", lambda c, actor: svc("tracker.progress_view.progress_view")(actor, c.b.mrn, as_of=TODAY))),
     "tracker.progress_page.progress_page": aims(
         ("B's progress page", lambda c, actor: svc("tracker.progress_page.progress_page")(actor, c.b.mrn, as_of=TODAY))),
     "tracker.progress_view.resolve_patient": aims(
@@ -511,7 +508,7 @@ def test_patient_reads_its_own_record_and_staff_reach_both(clinic, tmp_path):
     patient = Actor(username=c.a.username, role="patient", patient_id=c.a.id, user_id=c.a.user_id)
 
     for mrn in (None, c.a.mrn):  # a patient account names no MRN, or its own
-        view = progress_view(patient, mrn, as_of=TODAY)
+        view = progress_page(patient, mrn, as_of=TODAY).view
         assert (view.mrn, view.full_name) == (c.a.mrn, c.a.full_name)
         timeline = photo_timeline(patient, mrn)
         assert (timeline.mrn, timeline.photo_count) == (c.a.mrn, 2)
@@ -535,7 +532,7 @@ def test_patient_reads_its_own_record_and_staff_reach_both(clinic, tmp_path):
         assert pdf.startswith(b"%PDF") and c.a.mrn in file_name
 
     staff = c.clinician
-    assert progress_view(staff, c.b.mrn, as_of=TODAY).full_name == c.b.full_name
+    assert progress_page(staff, c.b.mrn, as_of=TODAY).view.full_name == c.b.full_name
     assert photo_timeline(staff, c.b.mrn).photo_count == 2
     assert progress_page(staff, c.b.mrn, as_of=TODAY).photos.full_name == c.b.full_name
     assert photo_image(staff, c.b.photo_ids[0])[:2] == b"\xff\xd8"

@@ -15,7 +15,7 @@ from tracker.database import transaction
 from tracker.errors import PermissionDenied
 from tracker.photo_views import photo_timeline
 from tracker.progress_page import progress_page
-from tracker.progress_view import progress_view
+from tracker.progress_view import build_view, resolve_patient
 
 AS_OF = date(2026, 2, 1)
 CLINICIAN = Actor("dr.lee", "clinician")
@@ -31,11 +31,12 @@ def _views(url: str) -> list[tuple[str, str]]:
 def test_page_is_the_progress_view_and_the_photo_timeline_in_one_audited_read(clinic):
     made = make_photo_patient(clinic, "P-1", "Ada Example")
     page = progress_page(CLINICIAN, "P-1", AS_OF, clinic)
-    assert page.view == progress_view(CLINICIAN, "P-1", AS_OF, clinic)
+    with transaction(clinic) as session:
+        assert page.view == build_view(session, resolve_patient(session, CLINICIAN, "P-1"), AS_OF)
     assert page.photos == photo_timeline(CLINICIAN, "P-1", clinic)
     entries = _views(clinic)
     assert entries[0] == ("dr.lee", "progress and photo record (7 photos)")  # one entry for the whole page
-    assert len(entries) == 3  # then the two separate services' own
+    assert len(entries) == 2  # then the photo timeline's own
 
     coverage = page.coverage
     assert (coverage.photo_count, coverage.visits_with_photos) == (7, 4)  # deleted photo and visit left out

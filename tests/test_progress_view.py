@@ -13,10 +13,15 @@ from tracker.access import Actor
 from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied
 from tracker.milestones import DEFAULT_PROTOCOL, expected_band
-from tracker.progress_view import progress_view
+from tracker.progress_page import progress_page
 
 AS_OF = date(2026, 2, 1)
 CLINICIAN = Actor("dr.lee", "clinician")
+
+
+def progress_view(actor, mrn=None, as_of=None, url=None):
+    """The progress view as the page reads it (``progress_page``, one audited read)."""
+    return progress_page(actor, mrn, as_of, url).view
 
 
 def make_patient(url: str, mrn: str, name: str, *, therapies: bool = True) -> int:

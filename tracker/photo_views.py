@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
 from typing import Literal
 
 from PIL import Image, ImageOps
@@ -101,7 +100,7 @@ class PhotoTimeline:
     visits: tuple[TimelineVisit, ...]
     rows: tuple[TimelineRow, ...]
 
-    @cached_property
+    @property
     def photo_count(self) -> int:
         return sum(cell is not None for row in self.rows for cell in row.cells)
 

@@ -1,7 +1,9 @@
-"""The progress page's data in one call: header, chart, milestone cards, secondary series, next steps.
+"""The progress view's data: header, chart, milestone cards, secondary series, next steps (``build_view``),
+and the patient an actor may see (``resolve_patient``).
 
-Used by the clinician's progress page, the consult screen, the patient's own view and the PDF report.
-A patient account reaches only its own record: the MRN it asks for is checked here, not in the page.
+Read by ``tracker.progress_page`` (the progress page, the consult screen, the patient's own view) and by the
+PDF report, each in its own audited transaction. A patient account reaches only its own record: the MRN it
+asks for is checked here, not in the page.
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Row, bindparam, select
 
 from db import models
-from tracker import audit
 from tracker.access import PATIENT, ROLES, Actor, require_patient_access, require_role
 from tracker.calendar_months import age_on, months_between
 from tracker.chart_data import ProgressChart, TherapyRecord, build_chart
-from tracker.database import Reads, read_connection, transaction
+from tracker.database import Reads, read_connection
 from tracker.errors import NotFound, PermissionDenied
 from tracker.milestones import DEFAULT_PROTOCOL, Progress, Protocol, assess
 from tracker.progress import load_records, read_measurements
@@ -214,15 +215,3 @@ def build_view(session: Reads, patient: PatientBasics, as_of: date) -> ProgressV
         secondary=_secondary(reads, patient.id, progress.day0, rows),
         next_steps=tuple(what_comes_next(progress, as_of)),
     )
-
-
-def progress_view(actor: Actor, mrn: str | None = None, as_of: date | None = None,
-                  url: str | None = None) -> ProgressView:
-    """One patient's progress page (audited as a view)."""
-    as_of = as_of or date.today()
-    with audit.refusals_recorded(actor, "progress", mrn, url):
-        with transaction(url) as session:
-            patient = resolve_patient(session, actor, mrn)
-            view = build_view(session, patient, as_of)
-            audit.record(session, actor, "view", patient_id=patient.id, detail="progress")
-            return view
