@@ -2,7 +2,10 @@
 
 A cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with ``'``
 so that Excel or LibreOffice shows it as text instead of running it as a formula (e.g. a patient named
-``=HYPERLINK("http://evil","click")``).
+``=HYPERLINK("http://evil","click")``). A formula may also start inside a cell: a spreadsheet whose list
+separator is ``;`` (most of Europe) splits the cell ``x;=cmd`` into ``x`` and a formula cell, and one that
+takes ``,`` or a tab as separator does the same; a line break starts a new row. So wherever one of these
+separators is followed (after any spaces) by a formula character, a ``'`` goes in before that character.
 
 >>> spreadsheet_safe('=HYPERLINK("http://x","y")')
 '\\'=HYPERLINK("http://x","y")'
@@ -10,20 +13,32 @@ so that Excel or LibreOffice shows it as text instead of running it as a formula
 "'-5"
 >>> spreadsheet_safe(-5)
 -5
+>>> spreadsheet_safe("Souza;=1+1")
+"Souza;'=1+1"
+>>> spreadsheet_safe("a, @SUM(A1)\\tb\\t+cmd")
+"a, '@SUM(A1)\\tb\\t'+cmd"
+>>> spreadsheet_safe("Serum 2 ml; rinse after 4 h")
+'Serum 2 ml; rinse after 4 h'
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any, Iterable, Sequence
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A separator some spreadsheet may split on (``;`` ``,`` tab, line breaks), spaces, then a formula character.
+_FORMULA_AFTER_SEPARATOR = re.compile(r"([;,\t\r\n][ \t]*)([=+\-@])")
 
 
 def spreadsheet_safe(value: Any) -> Any:
     """Text that a spreadsheet would run as a formula is neutralised; numbers and dates pass as they are."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+    if not isinstance(value, str):
+        return value
+    value = _FORMULA_AFTER_SEPARATOR.sub(r"\1'\2", value)
+    if value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value
 
