@@ -7,6 +7,7 @@ their usual ``postgresql://`` form and run on psycopg 3.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -27,6 +28,40 @@ def normalize_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+PRIVATE_FOLDER_MODE = 0o700  # the data dir and the folders inside it: the owner (the app's user) only
+PRIVATE_FILE_MODE = 0o600  # the SQLite file; SQLite gives its -wal and -shm files the same mode
+
+
+def make_private_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents as 0700, whatever the umask; returns the folders whose
+    listings gained a new entry (the parents of those created), for callers that fsync them."""
+    missing: list[Path] = []
+    current = Path(folder)
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=PRIVATE_FOLDER_MODE)
+        except FileExistsError:
+            continue  # made meanwhile by another writer: its mode is theirs to set
+        os.chmod(path, PRIVATE_FOLDER_MODE)  # mkdir's mode passes through the umask
+    return [path.parent for path in missing]
+
+
+def _create_sqlite_file(path: Path) -> None:
+    """An empty SQLite database file (a valid, empty database) made 0600 before SQLite first opens it."""
+    make_private_folders(path.parent)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE_MODE)  # os.open's mode passes through the umask
+    finally:
+        os.close(descriptor)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -55,8 +90,8 @@ def engine_for(url: str) -> Engine:
         if engine is None:
             if url.startswith("sqlite"):
                 path = url.split("///", 1)[-1]
-                if path and path != ":memory:":
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                if path and path != ":memory:" and not path.startswith("file:"):
+                    _create_sqlite_file(Path(path))
                 engine = create_engine(url, connect_args={"timeout": 15})
                 event.listen(engine, "connect", _sqlite_pragmas)
                 event.listen(engine, "begin", _sqlite_begin)

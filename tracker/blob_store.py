@@ -16,7 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Protocol
 
+from db.engine import make_private_folders
+
 _TEMPORARY_SUFFIX = ".partial"
+BLOB_FILE_MODE = 0o640
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,9 @@ class BlobStore(Protocol):
 
 class LocalDirectoryStore:
     """Blobs as files under ``root``; each write goes to a temporary file in the same folder, is flushed to
-    disk, and is then renamed over its final name (a rename within one folder is atomic on POSIX)."""
+    disk, and is then renamed over its final name (a rename within one folder is atomic on POSIX).
+
+    Files are 0640 and folders 0700 whatever the umask (patients' photos and documents)."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -70,10 +75,11 @@ class LocalDirectoryStore:
 
     def put(self, key: str, data: bytes) -> None:
         target = self.path(key)
-        created = _make_folders(target.parent)
+        created = make_private_folders(target.parent)
         temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}{_TEMPORARY_SUFFIX}"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, BLOB_FILE_MODE)
         try:
+            os.fchmod(descriptor, BLOB_FILE_MODE)  # os.open's mode passes through the umask
             with os.fdopen(descriptor, "wb") as handle:
                 handle.write(data)
                 handle.flush()
@@ -137,17 +143,6 @@ class LocalDirectoryStore:
         if not path.name.endswith(_TEMPORARY_SUFFIX) or ".." in Path(name).parts:
             raise ValueError(f"not a partial write: {name!r}")
         path.unlink(missing_ok=True)
-
-
-def _make_folders(folder: Path) -> list[Path]:
-    """Create ``folder`` and missing parents; returns the parents whose listings gained a new folder."""
-    missing: list[Path] = []
-    current = folder
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    return [path.parent for path in missing]
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -6,10 +6,11 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from db import models
-from db.engine import engine_for, migrate, session_factory
+from db.engine import engine_for, make_private_folders, migrate, session_factory
 from tracker.config import settings
 from tracker.milestones import DEFAULT_PROTOCOL
 
@@ -24,6 +25,34 @@ def transaction(url: str | None = None) -> Iterator[Session]:
     with session_factory(url or database_url())() as session:
         with session.begin():
             yield session
+
+
+# PostgreSQL's "try again" states: serialization failure, deadlock detected, lock not available (lock_timeout).
+_BUSY_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+# SQLite's, once its busy timeout has run out (db.engine sets 15 s).
+_BUSY_SQLITE_MESSAGES = ("database is locked", "database table is locked", "database schema is locked")
+
+
+def database_busy(error: BaseException) -> str | None:
+    """The database's own one-line reason when ``error`` means "busy, try again" (another writer held a lock
+    too long, or PostgreSQL chose this transaction to give way), else None. The transaction was rolled
+    back as a whole: nothing was written, nothing was lost.
+
+    >>> import sqlite3
+    >>> from sqlalchemy.exc import OperationalError
+    >>> database_busy(OperationalError("INSERT ...", {}, sqlite3.OperationalError("database is locked")))
+    'database is locked'
+    >>> database_busy(ValueError("database is locked")) is None
+    True
+    """
+    if not isinstance(error, DBAPIError) or error.orig is None:
+        return None
+    reason = (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0]
+    if getattr(error.orig, "sqlstate", None) in _BUSY_SQLSTATES:
+        return reason
+    if any(message in reason.lower() for message in _BUSY_SQLITE_MESSAGES):
+        return reason
+    return None
 
 
 # What the pre-built Core reads run on: a use case's ORM session, or the plain connection of a
@@ -55,7 +84,7 @@ def read_connection(reads: Reads) -> Connection:
 def initialize(url: str | None = None) -> None:
     """Create or migrate the schema and seed the default protocol; idempotent."""
     url = url or database_url()
-    settings().data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_folders(settings().data_dir)  # 0700 when made here; an existing folder keeps its mode
     migrate(url)
     with transaction(url) as session:
         exists = session.scalar(select(models.Protocol.id).where(models.Protocol.name == DEFAULT_PROTOCOL.name))
