@@ -1,5 +1,5 @@
 """The audit trail: hash-chained, tamper-evident, admin-only browsing, spreadsheet-safe export,
-and intact when several processes append at once."""
+and intact when several processes append at once (anchors: test_audit_anchor.py)."""
 
 from __future__ import annotations
 
@@ -113,4 +113,8 @@ def test_concurrent_writers_keep_one_unbroken_chain(clinic, figure):
         assert session.scalar(select(func.count(models.AuditEntry.id))) == 100
     result = _verify(clinic)
     assert result.ok, result.problems
-    figure(f"audit chain ({clinic.split(':')[0]}): 4 concurrent writers x 25 entries, {result.entries} entries verified intact")
+    # The writer that wrote entry 100 anchored the head after its commit, before its process ended.
+    trail = audit.verify_trail(url=clinic)
+    assert trail.ok and trail.anchors.latest.last_id == 100 and trail.anchors.latest.entries == 100, trail
+    figure(f"audit chain ({clinic.split(':')[0]}): 4 concurrent writers x 25 entries, {result.entries} entries "
+           f"verified intact, anchored at entry {trail.anchors.latest.last_id}")

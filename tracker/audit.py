@@ -1,7 +1,9 @@
 """The audit trail: append-only, each entry chained to the previous one by a SHA-256 hash.
 
 An edited entry no longer matches its own hash; a removed one breaks the chain (the next entry's
-``previous_hash`` points at nothing). ``verify`` walks the chain and says where it breaks.
+``previous_hash`` points at nothing). ``verify`` walks the chain and says where it breaks. Deleting the newest
+entries, emptying the table or recomputing the chain leaves a valid chain: ``verify_trail`` also checks the
+database against the signed anchors kept outside it (``tracker.audit_anchor``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from db import models
+from tracker import audit_anchor
 from tracker.access import ADMIN, Actor, require_role
 from tracker.database import Reads, read_connection, transaction
 from tracker.errors import PermissionDenied
@@ -42,28 +45,33 @@ def _entry_hash(previous_hash: str, at: datetime, username: str | None, role: st
 _entry = models.AuditEntry.__table__
 # Built once: every page run records a view, so the entry is written with Core statements (the ORM's
 # unit of work cost more than the page's reads; bench_progress_page.py).
-_LATEST_HASH = select(_entry.c.entry_hash).order_by(_entry.c.id.desc()).limit(1)
+_LATEST = select(_entry.c.id, _entry.c.entry_hash).order_by(_entry.c.id.desc()).limit(1)
 _APPEND = insert(_entry)
 _CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(7312001)")
 
 
 def record(session: Reads, actor: Actor | None, action: str, *, patient_id: int | None = None,
            detail: str = "", username: str | None = None) -> None:
-    """Append one entry inside the caller's transaction (it is kept only if the use case commits)."""
+    """Append one entry inside the caller's transaction (it is kept only if the use case commits). An entry
+    whose id crosses a multiple of ``audit_anchor.ANCHOR_EVERY`` has the head anchored once the transaction
+    ends."""
     connection = read_connection(session)
     if connection.dialect.name == "postgresql":
         # Serialise writers of the chain: two entries must never share a predecessor.
         connection.execute(_CHAIN_LOCK)
-    previous = connection.execute(_LATEST_HASH).scalar() or GENESIS
+    latest = connection.execute(_LATEST).first()
+    previous = latest.entry_hash if latest else GENESIS
     at = datetime.now(timezone.utc)
     name = actor.username if actor else username
     role = actor.role if actor else None
     address = actor.address if actor else None
-    connection.execute(_APPEND, {
+    entry_id = connection.execute(_APPEND, {
         "at": at, "username": name, "role": role, "patient_id": patient_id, "action": action, "detail": detail,
         "address": address, "previous_hash": previous,
         "entry_hash": _entry_hash(previous, at, name, role, patient_id, action, detail, address),
-    })
+    }).inserted_primary_key[0]
+    if entry_id // audit_anchor.ANCHOR_EVERY > (latest.id if latest else 0) // audit_anchor.ANCHOR_EVERY:
+        audit_anchor.anchor_when_committed(connection)
 
 
 @contextmanager
@@ -80,8 +88,11 @@ def refusals_recorded(actor: Actor | None, what: str, mrn: str | None, url: str 
 
 @dataclass(frozen=True)
 class Verification:
+    """``entries`` walked, one line per problem; ``anchors``: the check against the anchors (``verify_trail``)."""
+
     entries: int
     problems: tuple[str, ...]
+    anchors: audit_anchor.AnchorCheck | None = None
 
     @property
     def ok(self) -> bool:
@@ -103,6 +114,15 @@ def verify(session: Session) -> Verification:
             problems.append(f"entry {entry.id}: content does not match its hash (edited)")
         expected_previous = entry.entry_hash
     return Verification(count, tuple(problems))
+
+
+def verify_trail(given: tuple[audit_anchor.Anchor, ...] = (), url: str | None = None) -> Verification:
+    """The chain, then the database against every anchor of the file and every ``given`` one (head lines kept
+    in another system's log): what ``python -m tracker audit verify`` reports."""
+    with transaction(url) as session:
+        chain = verify(session)
+        anchors = audit_anchor.check(session, given)
+    return Verification(chain.entries, chain.problems + anchors.problems, anchors)
 
 
 @dataclass(frozen=True)

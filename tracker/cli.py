@@ -153,17 +153,37 @@ def cmd_user_list(args) -> int:
 
 def cmd_audit_verify(args) -> int:
     from tracker import audit
-    from tracker.database import transaction
+    from tracker.audit_anchor import ANCHOR_EVERY, parse_line
 
-    with transaction() as session:
-        result = audit.verify(session)
-    if result.ok:
-        print(f"Audit trail intact: {result.entries} entries, every hash and link verified.")
-        return 0
-    print(f"Audit trail TAMPERED: {len(result.problems)} problem(s) in {result.entries} entries:")
-    for problem in result.problems:
-        print(f"  - {problem}")
-    return 1
+    result = audit.verify_trail(tuple(parse_line(line) for line in args.head))
+    anchors = result.anchors
+    if not result.ok:
+        print(f"Audit trail TAMPERED: {len(result.problems)} problem(s) in {result.entries} entries:")
+        for problem in result.problems:
+            print(f"  - {problem}")
+        return 1
+    if anchors.latest:
+        print(f"Audit trail intact: {result.entries} entries, every hash and link verified, checked against "
+              f"{anchors.anchors} anchor(s) (latest at {anchors.latest.at:%Y-%m-%d %H:%M:%S} UTC, "
+              f"up to entry {anchors.latest.last_id or 0}; entries after it are covered by the chain alone).")
+    else:
+        print(f"Audit trail intact: {result.entries} entries, every hash and link verified. No anchors yet "
+              f"({anchors.path} {'is empty' if anchors.file_exists else 'does not exist'}): deleted newest "
+              f"entries, an emptied table or a recomputed chain cannot be told apart from an intact trail until "
+              f"one is written (`python -m tracker audit anchor`, every {ANCHOR_EVERY} entries, every backup). "
+              f"If anchors were written before, the file has been removed.")
+    return 0
+
+
+def cmd_audit_anchor(args) -> int:
+    from tracker.audit_anchor import write_anchor
+    from tracker.signing import signing_key
+
+    key = signing_key()
+    if key.created:
+        print(key.advice(), file=sys.stderr)
+    print(write_anchor(reason="command").line())
+    return 0
 
 
 def cmd_backup(args) -> int:
@@ -235,7 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_parser("list", help="list accounts").set_defaults(run=cmd_user_list)
 
     audit_commands = commands.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)
-    audit_commands.add_parser("verify", help="detect edited or removed entries").set_defaults(run=cmd_audit_verify)
+    verify = audit_commands.add_parser("verify", help="detect edited, removed or rewritten entries (chain and anchors)")
+    verify.add_argument("--head", action="append", default=[], metavar="LINE",
+                        help="also check against a head line printed by `audit anchor` and kept elsewhere "
+                             "(repeatable)")
+    verify.set_defaults(run=cmd_audit_verify)
+    audit_commands.add_parser("anchor", help="anchor the trail's head in the anchor file and print it as one line "
+                                             "(for another system's log)").set_defaults(run=cmd_audit_anchor)
     return parser
 
 
