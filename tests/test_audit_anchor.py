@@ -229,3 +229,14 @@ def test_write_anchor_returns_the_committed_head(clinic):
     assert audit_anchor.anchor_file() == settings().data_dir / "audit-anchors.jsonl"
     bad = _cli("verify", "--head", "entries=two")
     assert bad.returncode == 1 and "is not a head line" in bad.stderr
+
+
+def test_anchors_without_their_key_are_a_problem_not_a_pass(clinic, monkeypatch):
+    monkeypatch.delenv("TRACKER_BACKUP_KEY", raising=False)  # the key file, then, is the only key
+    _append(clinic, 2)
+    _anchor_now()
+    assert _cli("verify").returncode == 0
+    key_file = settings().data_dir / "backup.key"
+    key_file.rename(key_file.with_suffix(".elsewhere"))
+    run = _cli("verify")
+    assert run.returncode == 1 and "the anchors cannot be checked: No signing key" in run.stdout, run.stdout
