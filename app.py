@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.registry import CONSULT_PAGE, PAGES
+from pages.registry import CONSULT_PAGE, PAGES, PASSWORD_PAGE
 from pages.workspace import current_actor, sign_out
 from tracker.database import initialize
 
@@ -35,6 +35,10 @@ def pages_for(role: str) -> list:
 actor = current_actor()
 if actor is None:
     navigation = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/lock:")], position="hidden")
+elif getattr(actor, "must_change_password", False):
+    # A password an admin reset: the user chooses their own before any other page works.
+    navigation = st.navigation([st.Page(PASSWORD_PAGE, title="Change password", icon=":material/password:")],
+                               position="hidden")
 elif st.session_state.get("consult"):
     # Consult mode: one screen for the patient, no menu, no other patient anywhere.
     navigation = st.navigation([st.Page(CONSULT_PAGE, title="Consult")], position="hidden")

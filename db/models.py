@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -199,7 +200,14 @@ class Photo(Recorded, Base):
 
 
 class User(Base):
-    """A local account. A ``patient`` account is linked to exactly one patient record."""
+    """A local account. A ``patient`` account is linked to exactly one patient record.
+
+    Sign-in state (``tracker.accounts``): ``failed_attempts`` counts consecutive failures (claimed before the
+    password is checked); ``locked_until`` is the end of the current throttling delay and ``locked_at`` when
+    the current run of delays began. ``disabled_at`` is the only hard lock, set by an admin.
+    ``session_version`` changes whenever the account is disabled or given a new password: a signed-in
+    session that carries an older one is ended. ``must_change_password`` after an admin's reset.
+    """
 
     __tablename__ = "user_account"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -212,13 +220,20 @@ class User(Base):
     created_by: Mapped[str | None] = mapped_column(String(120))
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
     __table_args__ = (CheckConstraint("role IN ('admin','clinician','patient')", name="role"),)
 
 
 class SignInAttempt(Base):
-    """Every sign-in attempt, for throttling per account and per address."""
+    """Every sign-in attempt and what became of it (``tracker.accounts.OUTCOMES``).
+
+    ``audited``: this attempt wrote the folded ``sign_in_failed`` audit entry for its username and address
+    (at most one a minute; the entry counts the failures since the previous one).
+    """
 
     __tablename__ = "sign_in_attempt"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -226,6 +241,19 @@ class SignInAttempt(Base):
     username: Mapped[str] = mapped_column(String(80), index=True)
     address: Mapped[str | None] = mapped_column(String(80), index=True)
     succeeded: Mapped[bool] = mapped_column(default=False)
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    audited: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class AddressThrottle(Base):
+    """Failed sign-ins from one client address (``""`` when the server cannot tell it), counted atomically:
+    the row is locked while an attempt is counted. Forgotten after a quiet day (``tracker.accounts``)."""
+
+    __tablename__ = "address_throttle"
+    address: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ChangeRecord(Base):

@@ -23,8 +23,11 @@ PAGES = (
     ("pages/protocols.py", "Protocols", ":material/tune:", (ADMIN,)),
     ("pages/accounts.py", "Accounts", ":material/key:", (ADMIN,)),
     ("pages/audit_trail.py", "Audit trail", ":material/receipt_long:", (ADMIN,)),
+    ("pages/change_password.py", "Change password", ":material/password:", (CLINICIAN, ADMIN, PATIENT)),
 )
 CONSULT_PAGE = "pages/progress.py"
+# After an admin's password reset, the only page until the user has chosen a new password.
+PASSWORD_PAGE = "pages/change_password.py"
 
 
 def roles_for(page_file: str) -> tuple[str, ...]:

@@ -39,7 +39,10 @@ def client_address() -> str | None:
 
 
 def current_actor() -> Actor | None:
-    """The signed-in actor, or None; ends the session once it has been idle too long."""
+    """The signed-in actor, or None; ends the session once it has been idle too long, or once its account
+    was disabled, removed or given a new password (one primary-key read per run: ``session_is_current``)."""
+    from tracker.accounts import session_is_current
+
     actor = st.session_state.get(ACTOR)
     if not isinstance(actor, Actor):
         return None
@@ -47,6 +50,10 @@ def current_actor() -> Actor | None:
     last_seen = st.session_state.get(LAST_SEEN, now)
     if now - last_seen > idle_limit_seconds():
         sign_out(reason="Your session ended after a period of inactivity. Please sign in again.")
+        return None
+    if not session_is_current(actor):
+        sign_out(reason="You are signed out: your account was disabled or given a new password. "
+                        "Please sign in again, or ask an administrator.")
         return None
     st.session_state[LAST_SEEN] = now
     return actor

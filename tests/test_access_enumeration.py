@@ -248,6 +248,18 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("B's password", lambda c, actor: svc("tracker.accounts.verify_password")(actor, c.b.password))),
     "tracker.accounts.list_users": aims(
         ("every account", lambda c, actor: svc("tracker.accounts.list_users")(actor))),
+    "tracker.accounts.disable_user": aims(
+        ("B's account", lambda c, actor: svc("tracker.accounts.disable_user")(actor, c.b.username))),
+    "tracker.accounts.enable_user": aims(
+        ("B's account", lambda c, actor: svc("tracker.accounts.enable_user")(actor, c.b.username))),
+    "tracker.accounts.reset_password": aims(
+        ("B's password", lambda c, actor: svc("tracker.accounts.reset_password")(actor, c.b.username))),
+    # Every role changes its own password, given the current one: B's password is not patient A's.
+    "tracker.accounts.change_own_password": aims(
+        ("B's password as the current one", lambda c, actor: svc("tracker.accounts.change_own_password")(
+            actor, c.b.password, "Intruder-passphrase-2025"))),
+    "tracker.demo_accounts.remove_demo_accounts": aims(
+        ("every demo account", lambda c, actor: svc("tracker.demo_accounts.remove_demo_accounts")(actor))),
     # Audit trail (admin only).
     "tracker.audit.browse": aims(
         ("B's entries", lambda c, actor: svc("tracker.audit.browse")(actor, mrn=c.b.mrn))),

@@ -326,20 +326,89 @@ def test_account_creation_refusals_are_plain_and_keep_the_form(clinic):
     assert users(clinic)["pat_a"].patient_id is not None
 
 
-def test_a_locked_account_is_unlocked(clinic):
+def test_a_delayed_account_is_unlocked(clinic):
     create_user(ADMIN, username="dr_locked", password=PASSWORD, role="clinician", url=clinic)
     with transaction(clinic) as session:
         user = session.scalar(select(models.User).where(models.User.username == "dr_locked"))
-        user.locked_at, user.failed_attempts = datetime.now(timezone.utc), 5
+        user.locked_until, user.failed_attempts = datetime.now(timezone.utc) + timedelta(minutes=4), 7
     at = open_page("accounts.py", ADMIN)
-    assert list(table(at, "Username")["Locked"]) == ["Locked"]
+    assert list(table(at, "Username")["Sign-in delay"])[0].startswith("until ")
     assert at.selectbox(key="account_unlock_username").value == "dr_locked"
     [unlock] = [b for b in at.button if b.label == "Unlock"]
     unlock.click().run()
     assert not at.exception
-    assert "The account is unlocked; its user can sign in again." in texts(at, "success")
-    assert users(clinic)["dr_locked"].locked_at is None
-    assert "No account is locked." in texts(at, "caption")
+    assert "The delay is lifted; its user can sign in again." in texts(at, "success")
+    assert users(clinic)["dr_locked"].locked_until is None and users(clinic)["dr_locked"].failed_attempts == 0
+    assert "No account is delayed." in texts(at, "caption")
+
+
+def signed_in_admin(url) -> Actor:
+    """A real admin session (with its account and session version), as the sign-in page makes it."""
+    from tracker.accounts import sign_in
+
+    create_user(ADMIN, username="boss", password=PASSWORD, role="admin", url=url)
+    return sign_in("boss", PASSWORD, url=url)
+
+
+def test_accounts_are_disabled_and_enabled_but_not_the_last_admin(clinic):
+    boss = signed_in_admin(clinic)
+    create_user(ADMIN, username="dr_b", password=PASSWORD, role="clinician", url=clinic)
+    at = open_page("accounts.py", boss)
+    at.selectbox(key="account_status_username").set_value("dr_b").run()
+    at.button(key="account_disable").click().run()
+    assert not at.exception and "dr\\_b is disabled." in texts(at, "success")
+    assert users(clinic)["dr_b"].disabled_at is not None
+    assert list(table(at, "Username")["Status"]) == ["Enabled", "Disabled"]
+    at.selectbox(key="account_status_username").set_value("dr_b").run()
+    at.button(key="account_enable").click().run()
+    assert users(clinic)["dr_b"].disabled_at is None
+    at.selectbox(key="account_status_username").set_value("boss").run()
+    at.button(key="account_disable").click().run()
+    assert any("last enabled administrator" in e for e in texts(at, "error"))
+    assert users(clinic)["boss"].disabled_at is None and "actor" in at.session_state
+
+
+def test_an_admin_who_disables_themselves_is_signed_out_at_the_next_rerun(clinic):
+    boss = signed_in_admin(clinic)
+    create_user(ADMIN, username="deputy", password=PASSWORD, role="admin", url=clinic)
+    at = open_page("accounts.py", boss)
+    at.selectbox(key="account_status_username").set_value("boss").run()
+    at.button(key="account_disable").click().run()
+    assert "actor" not in at.session_state  # the flash's rerun already finds the session ended
+    assert not at.exception and not at.dataframe
+
+
+def test_a_password_reset_shows_the_temporary_password_once(clinic):
+    from tracker.accounts import sign_in
+
+    boss = signed_in_admin(clinic)
+    create_user(ADMIN, username="dr_b", password=PASSWORD, role="clinician", url=clinic)
+    at = open_page("accounts.py", boss)
+    assert at.selectbox(key="account_reset_username").options == ["dr_b"]  # not one's own
+    at.button(key="account_reset").click().run()
+    assert not at.exception
+    [temporary] = [c.value for c in at.code]
+    assert any("Temporary password for dr\\_b" in w for w in texts(at, "warning"))
+    assert list(table(at, "Username")["Password"]) == ["", "must be changed"]
+    assert sign_in("dr_b", temporary, url=clinic).must_change_password
+    at.run()
+    assert not at.code and "accounts_temporary_password" not in at.session_state
+
+
+def test_demo_accounts_are_removed_in_one_step(clinic):
+    from tracker.demo_accounts import ensure_demo_accounts
+
+    boss = signed_in_admin(clinic)
+    ensure_demo_accounts(url=clinic)
+    at = open_page("accounts.py", boss)
+    assert any("Demo accounts exist" in w for w in texts(at, "warning"))
+    assert at.button(key="account_remove_demo").disabled  # until confirmed
+    at.checkbox(key="account_demo_confirm").check().run()
+    at.button(key="account_remove_demo").click().run()
+    assert not at.exception
+    assert "Removed the demo accounts: demo.admin, demo.clinician." in texts(at, "success")
+    assert sorted(users(clinic)) == ["boss"]
+    assert not any("Demo accounts exist" in w for w in texts(at, "warning"))
 
 
 def test_accounts_page_is_for_admins_only(clinic):

@@ -41,16 +41,18 @@ def cmd_init(args) -> int:
 
 def cmd_demo(args) -> int:
     from tracker.demo import MRN_PREFIX, load_demo
-    from tracker.demo_accounts import demo_accounts_banner, ensure_demo_accounts
+    from tracker.demo_accounts import demo_accounts_banner, demo_accounts_note, ensure_demo_accounts
 
     if args.if_empty and _patient_count() > 0:
-        if _patient_count(MRN_PREFIX):
-            print(demo_accounts_banner(ensure_demo_accounts()))
-        else:
+        # Later starts create no account (removed demo accounts stay removed) and print no password.
+        if not _patient_count(MRN_PREFIX):
             print("The database already holds patients: demo data not loaded.")
+        elif note := demo_accounts_note():
+            print(note)
         return 0
     print(load_demo(with_photos=not args.no_photos, limit=args.limit).summary())
-    print(demo_accounts_banner(ensure_demo_accounts()))
+    if banner := demo_accounts_banner(ensure_demo_accounts()):
+        print(banner)
     return 0
 
 
@@ -141,13 +143,52 @@ def cmd_user_unlock(args) -> int:
     return 0
 
 
+def cmd_user_disable(args) -> int:
+    from tracker.access import command_line_actor
+    from tracker.accounts import disable_user
+
+    name = disable_user(command_line_actor("user"), args.username)
+    print(f"Disabled {name!r}: it cannot sign in, and its open sessions end at their next page load.")
+    return 0
+
+
+def cmd_user_enable(args) -> int:
+    from tracker.access import command_line_actor
+    from tracker.accounts import enable_user
+
+    print(f"Enabled {enable_user(command_line_actor('user'), args.username)!r}.")
+    return 0
+
+
+def cmd_user_reset_password(args) -> int:
+    from tracker.access import command_line_actor
+    from tracker.accounts import reset_password
+
+    temporary = reset_password(command_line_actor("user"), args.username)
+    print(f"Temporary password for {args.username.strip().lower()!r} (shown once; the user must change it at "
+          f"the next sign-in):\n  {temporary}")
+    return 0
+
+
+def cmd_user_remove_demo(args) -> int:
+    from tracker.access import command_line_actor
+    from tracker.demo_accounts import remove_demo_accounts
+
+    removed = remove_demo_accounts(command_line_actor("user"))
+    print(f"Removed the demo accounts: {', '.join(removed)}." if removed else "There are no demo accounts.")
+    return 0
+
+
 def cmd_user_list(args) -> int:
     from tracker.access import command_line_actor
     from tracker.accounts import list_users
 
     for user in list_users(command_line_actor("user")):
-        flags = " ".join(f for f, on in (("demo", user["demo"]), ("LOCKED", user["locked"])) if on)
-        print(f"{user['username']:<24} {user['role']:<10} {user['patient'] or '':<12} {flags}")
+        flags = " ".join(flag for flag, on in (
+            ("demo", user.demo), ("DISABLED", user.disabled), ("must-change-password", user.must_change_password),
+            (f"delayed-until-{user.delayed_until:%H:%M}Z" if user.delayed_until else "", user.delayed_until),
+        ) if on)
+        print(f"{user.username:<24} {user.role:<10} {user.patient_mrn or '':<12} {flags}".rstrip())
     return 0
 
 
@@ -249,9 +290,17 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--patient", metavar="MRN", help="the patient record a patient account belongs to")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(run=cmd_user_add)
-    unlock = user.add_parser("unlock", help="unlock an account locked by failed sign-ins")
+    unlock = user.add_parser("unlock", help="lift the sign-in delay that failed attempts put on an account")
     unlock.add_argument("username")
     unlock.set_defaults(run=cmd_user_unlock)
+    for name, run, what in (("disable", cmd_user_disable, "disable an account (it cannot sign in; sessions end)"),
+                            ("enable", cmd_user_enable, "enable a disabled account again"),
+                            ("reset-password", cmd_user_reset_password,
+                             "give an account a temporary password, to be changed at its next sign-in")):
+        command = user.add_parser(name, help=what)
+        command.add_argument("username")
+        command.set_defaults(run=run)
+    user.add_parser("remove-demo", help="remove every demo account").set_defaults(run=cmd_user_remove_demo)
     user.add_parser("list", help="list accounts").set_defaults(run=cmd_user_list)
 
     audit_commands = commands.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)
