@@ -4,6 +4,7 @@ from datetime import date
 
 import streamlit as st
 
+from pages import private_media
 from pages.workspace import call, require_actor
 from tracker import audit
 
@@ -37,8 +38,7 @@ if rows is not None:
          for line in lines],
         hide_index=True,
     )
-    if st.button("Prepare CSV export", key="audit_export"):
-        data = call(audit.export_csv, actor, **filters)
-        if data is not None:
-            st.download_button("Download audit trail (CSV)", data, file_name=f"audit-{date.today()}.csv",
-                               mime="text/csv", key="audit_download")
+    # Made (and audited) only when clicked, and only while this session is signed in.
+    private_media.download_button(actor, "Download audit trail (CSV)", lambda: audit.export_csv(actor, **filters),
+                                  what="audit trail CSV export", file_name=f"audit-{date.today()}.csv",
+                                  mime="text/csv", key="audit_download")

@@ -2,15 +2,14 @@
 
 The search runs once per "Look up" (one audited view) and its plain result is kept in the session so
 that the page can be redrawn without searching again. The CSV is built only when the download button is
-clicked (``tracker.lots.export_lot_csv`` searches again and audits the export).
+clicked, for this signed-in session only (``tracker.lots.export_lot_csv`` searches again and audits the
+export).
 """
-
-import logging
 
 import streamlit as st
 
+from pages import private_media
 from pages.workspace import call, require_actor
-from tracker.errors import TrackerError
 from tracker.lots import (
     MAX_LOT_LENGTH,
     LotSearch,
@@ -20,7 +19,6 @@ from tracker.lots import (
 )
 from tracker.wording import count
 
-log = logging.getLogger("regrowth")
 RESULT = "lot_lookup_result"
 
 actor = require_actor()
@@ -66,18 +64,9 @@ if isinstance(result, LotSearch):
                    "and are not shown.")
 
     if result.sessions:
-        def _csv(lot: str = result.lot, partial: bool = result.partial) -> bytes:
-            """Built when the button is clicked, on a thread of its own: errors cannot use st.error here."""
-            try:
-                return export_lot_csv(actor, lot, partial=partial).data
-            except TrackerError as error:
-                raise RuntimeError(str(error)) from None
-            except Exception:
-                log.exception("lot CSV export failed")
-                raise RuntimeError("The export failed; nothing was exported.") from None
-
-        st.download_button(
-            "Download CSV", data=_csv, file_name=csv_file_name(result.lot), mime="text/csv",
-            on_click="ignore", key="lot_download",
+        lot, partial = result.lot, result.partial
+        private_media.download_button(
+            actor, "Download CSV", lambda: export_lot_csv(actor, lot, partial=partial).data, what="lot CSV export",
+            file_name=csv_file_name(result.lot), mime="text/csv", key="lot_download",
             help="The file is built when you click; the export is recorded in the audit trail.",
         )

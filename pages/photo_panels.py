@@ -1,7 +1,8 @@
 """Drawing blocks for photos, shared by the photos page and the consult screen (drawing only).
 
 The images come ready from ``tracker.photo_views``: thumbnails and display copies as stored, and the
-before/after pair already fitted into one frame and faded there. Nothing here resizes or blends.
+before/after pair already fitted into one frame and faded there. Nothing here resizes or blends. Every
+image goes inline (``private_media.image``): a patient's photo never gets a ``/media/`` URL.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from datetime import date
 
 import streamlit as st
 
+from pages import private_media
 from pages.workspace import call, plain
 from tracker.access import Actor
 from tracker.photo_views import (
@@ -32,7 +34,7 @@ def _day(day: date) -> str:
 def _enlarged(actor: Actor, photo_id: int, caption: str) -> None:
     data = call(photo_image, actor, photo_id, "display")
     if data is not None:
-        st.image(data, width="stretch")
+        private_media.image(data)
         st.caption(plain(caption))
 
 
@@ -60,7 +62,7 @@ def timeline_grid(actor: Actor, timeline: PhotoTimeline, thumbnails: dict[int, b
                 if thumbnail is None:
                     st.caption("file missing")
                     continue
-                st.image(thumbnail, width="stretch")
+                private_media.image(thumbnail)
                 if st.button("Enlarge", key=f"{key_prefix}_open_{photo_id}", icon="🔍"):
                     _enlarged(actor, photo_id, f"{row.label}, visit of {_day(visit.date)}")
 
@@ -105,7 +107,7 @@ def before_after_panel(actor: Actor, mrn: str | None, key_prefix: str) -> None:
     if comparison.second is None:
         st.info(f"Only one visit has a {view_label(comparison.view).lower()} photo so far; a comparison needs two.")
         if comparison.first is not None:
-            st.image(comparison.first.image, width="stretch")
+            private_media.image(comparison.first.image)
             st.caption(plain(_side_caption("Only photo", comparison.first)))
         return
 
@@ -124,11 +126,11 @@ def before_after_panel(actor: Actor, mrn: str | None, key_prefix: str) -> None:
     sides = st.columns(2)
     for column, label, side in ((sides[0], "Before", comparison.first), (sides[1], "After", comparison.second)):
         with column:
-            st.image(side.image, width="stretch")
+            private_media.image(side.image)
             st.caption(plain(_side_caption(label, side)))
 
     st.slider("Fade from before (0) to after (100)", 0, 100, value=DEFAULT_FADE, key=fade_key)
     if comparison.blended is not None:
-        st.image(comparison.blended, width="stretch")
+        private_media.image(comparison.blended)
         st.caption(plain(f"{comparison.fade}% of the way from {_day(comparison.first.date)} "
                          f"to {_day(comparison.second.date)}"))

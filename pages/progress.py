@@ -8,7 +8,7 @@ from datetime import date
 
 import streamlit as st
 
-from pages import consult_mode
+from pages import consult_mode, private_media
 from pages import progress_panels as panels
 from pages.workspace import call, require_actor, selected_mrn
 from tracker.access import PATIENT
@@ -33,10 +33,11 @@ view = page.view
 
 panels.header(view)
 today = date.today()
-# The PDF is made (and audited) only when the button is clicked: Streamlit calls ``data`` then.
-st.download_button("Download progress report", data=lambda: progress_report_pdf(actor, view.mrn, today)[1],
-                   file_name=report_file_name(view.mrn, today), mime="application/pdf", on_click="ignore",
-                   key="report_download", icon=":material/picture_as_pdf:")
+# The PDF is made (and audited) only when the button is clicked, and only while this session is signed in.
+private_media.download_button(
+    actor, "Download progress report", lambda: progress_report_pdf(actor, view.mrn, today)[1],
+    what="progress report", file_name=report_file_name(view.mrn, today), mime="application/pdf",
+    key="report_download", icon=":material/picture_as_pdf:")
 if actor.role != PATIENT and st.button("Consult mode: show this to the patient", key="consult_start", type="primary"):
     consult_mode.start(view.mrn)
     st.rerun()

@@ -1,0 +1,291 @@
+"""Browser attacks on photos and downloads, against ``streamlit run`` with the demo clinic (with photos):
+
+(a) photos: the page uses no ``/media/`` URL for them (each is inline in the page), and no URL the page
+    requested hands an image to a client without the session's cookie (plain HTTP, second browser);
+(b) downloads made after the idle limit (progress PDF, lot CSV, audit CSV) produce nothing: no file,
+    no ``/media/`` URL, no new audit entry, and the page shows the sign-in page;
+(c) a download clicked while signed in works once, and its ``/media/`` URL is gone a few seconds later;
+(d) a download request replayed over the websocket after signing out produces nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from pages.private_media import DOWNLOAD_LIFETIME_S
+from tests.browser import (
+    ROOT,
+    browser_page,
+    navigate,
+    open_menu,
+    require_chromium,
+    shot,
+    sign_in,
+    streamlit_server,
+    wait_rendered,
+)
+
+JOURNEY = "media"
+IDLE_MINUTES = 0.1  # 6 s: the idle server's limit
+IDLE_MESSAGE = "Your session ended after a period of inactivity. Please sign in again."
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """(data dir, demo passwords): the demo clinic with photos, four patients."""
+    require_chromium()
+    data_dir = tmp_path_factory.mktemp("browser-media") / "data"
+    env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    output = subprocess.run([sys.executable, "-m", "tracker", "demo", "--limit", "4"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300, check=True).stdout
+    passwords = dict(re.findall(r"^\s+(demo\.\w+)\s+\w+\s+password: (\S+)", output, re.M))
+    return data_dir, passwords
+
+
+@pytest.fixture(scope="module")
+def server(demo):
+    data_dir, passwords = demo
+    with streamlit_server(data_dir) as base:
+        yield base, passwords, data_dir
+
+
+@pytest.fixture(scope="module")
+def idle_server(demo):
+    data_dir, passwords = demo
+    with streamlit_server(data_dir, {"TRACKER_IDLE_MINUTES": str(IDLE_MINUTES)}) as base:
+        yield base, passwords, data_dir
+
+
+def query(data_dir: Path, sql: str, *args) -> list[tuple]:
+    with sqlite3.connect(data_dir / "tracker.db") as db:
+        return db.execute(sql, args).fetchall()
+
+
+def audit_count(data_dir: Path, action: str) -> int:
+    return query(data_dir, "SELECT count(*) FROM audit_entry WHERE action = ?", action)[0][0]
+
+
+def patient_with_photos(data_dir: Path) -> str:
+    """The MRN of the patient with photos at the most visits."""
+    return query(data_dir, "SELECT p.mrn FROM photo ph JOIN visit v ON ph.visit_id = v.id "
+                           "JOIN patient p ON v.patient_id = p.id GROUP BY p.mrn "
+                           "ORDER BY count(DISTINCT v.id) DESC, p.mrn LIMIT 1")[0][0]
+
+
+def fetch(url: str) -> tuple[int, str, bytes]:
+    """A plain HTTP GET without any cookie: (status, content type, body)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", ""), b""
+
+
+def is_media(url: str) -> bool:
+    return urlparse(url).path.startswith("/media/")
+
+
+class Traffic:
+    """Every URL the page requested, and every download it started."""
+
+    def __init__(self, page) -> None:
+        self.urls: list[str] = []
+        self.downloads: list = []
+        page.on("request", lambda request: self.urls.append(request.url))
+        page.on("download", lambda download: self.downloads.append(download))
+
+    def media(self) -> list[str]:
+        return [url for url in self.urls if is_media(url)]
+
+
+def assert_signed_out_after_idle(page) -> None:
+    page.get_by_role("button", name="Sign in").wait_for()
+    wait_rendered(page)
+    page.get_by_text(IDLE_MESSAGE).wait_for()
+    assert page.get_by_test_id("stSidebarNav").count() == 0
+
+
+def click_when_idle(page, button: str, data_dir: Path, action: str, step: str) -> None:
+    """Wait past the idle limit, click the download, and check that nothing at all came of it."""
+    traffic = Traffic(page)
+    before = audit_count(data_dir, action)
+    page.wait_for_timeout(IDLE_MINUTES * 60_000 + 1500)
+    page.get_by_role("button", name=button).click()
+    assert_signed_out_after_idle(page)
+    page.wait_for_timeout(2000)  # time for a file the callable might still have made
+    shot(page, JOURNEY, step)
+    assert traffic.downloads == [], step
+    assert traffic.media() == [], step
+    assert audit_count(data_dir, action) == before, step
+
+
+# --- (a) photos ----------------------------------------------------------------------------------------------
+
+def test_photos_have_no_url_a_stranger_can_fetch(server):
+    base, passwords, data_dir = server
+    mrn = patient_with_photos(data_dir)
+    with browser_page(viewport=(1400, 1800)) as page:
+        traffic = Traffic(page)
+        sign_in(page, base, "demo.clinician", passwords["demo.clinician"])
+        navigate(page, f"/photos?mrn={mrn}")
+        page.get_by_text("Fade from before").wait_for()
+        wait_rendered(page)
+        images = page.locator('[data-testid="stImage"] img')
+        assert images.count() >= 5  # thumbnails, the pair and the fade
+        sources = images.evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
+        assert all(src.startswith("data:image/jpeg;base64,") for src in sources), [s[:40] for s in sources]
+        assert page.evaluate("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+        shot(page, JOURNEY, "a1-photos-inline")
+
+        page.get_by_role("button", name="Enlarge").first.click()
+        dialog = page.get_by_role("dialog")
+        dialog.locator('[data-testid="stImage"] img').wait_for()
+        wait_rendered(page)
+        assert dialog.locator("img").first.get_attribute("src").startswith("data:image/jpeg;base64,")
+        shot(page, JOURNEY, "a2-enlarged-inline")
+
+        assert traffic.media() == []
+        # Everything the page asked the server for, asked again without the session: no photo (JPEG) comes back.
+        leaks = []
+        for url in sorted(set(traffic.urls)):
+            if url.startswith(base) and "/_stcore/stream" not in url:
+                status, _kind, body = fetch(url)
+                if status == 200 and body.startswith(b"\xff\xd8"):
+                    leaks.append(url)
+        assert leaks == []
+
+
+# --- (b) downloads after the idle limit ------------------------------------------------------------------------
+
+def test_progress_report_after_idle_is_not_made(idle_server):
+    base, passwords, data_dir = idle_server
+    with browser_page() as page:
+        sign_in(page, base, "demo.clinician", passwords["demo.clinician"])
+        navigate(page, f"/progress?mrn={patient_with_photos(data_dir)}")
+        page.get_by_role("button", name="Download progress report").wait_for()
+        wait_rendered(page)
+        click_when_idle(page, "Download progress report", data_dir, "report", "b1-report-after-idle")
+
+
+def test_lot_csv_after_idle_is_not_made(idle_server):
+    base, passwords, data_dir = idle_server
+    lot = query(data_dir, "SELECT lot_number FROM treatment_session WHERE lot_number IS NOT NULL LIMIT 1")[0][0]
+    with browser_page() as page:
+        sign_in(page, base, "demo.clinician", passwords["demo.clinician"])
+        open_menu(page, "Lot lookup")
+        page.get_by_role("textbox", name="Lot number").fill(lot)
+        page.get_by_role("button", name="Look up").click()
+        page.get_by_role("button", name="Download CSV").wait_for()
+        wait_rendered(page)
+        click_when_idle(page, "Download CSV", data_dir, "export", "b2-lot-csv-after-idle")
+
+
+def test_audit_csv_after_idle_is_not_made(idle_server):
+    base, passwords, data_dir = idle_server
+    with browser_page() as page:
+        sign_in(page, base, "demo.admin", passwords["demo.admin"])
+        open_menu(page, "Audit trail")
+        page.get_by_role("button", name="Download audit trail (CSV)").wait_for()
+        wait_rendered(page)
+        click_when_idle(page, "Download audit trail (CSV)", data_dir, "export", "b3-audit-csv-after-idle")
+
+
+# --- (c) a download while signed in -------------------------------------------------------------------------------
+
+def test_report_is_made_once_and_its_url_expires(server):
+    base, passwords, data_dir = server
+    mrn = patient_with_photos(data_dir)
+    with browser_page() as page:
+        traffic = Traffic(page)
+        sign_in(page, base, "demo.clinician", passwords["demo.clinician"])
+        navigate(page, f"/progress?mrn={mrn}")
+        button = page.get_by_role("button", name="Download progress report")
+        button.wait_for()
+        wait_rendered(page)
+        assert traffic.media() == []  # drawing the button made nothing
+        before = audit_count(data_dir, "report")
+        with page.expect_download(timeout=120_000) as download:
+            button.click()
+        assert download.value.path().read_bytes().startswith(b"%PDF-")
+        wait_rendered(page)
+        assert f"Signed in as demo.clinician" in page.inner_text("body")
+        assert audit_count(data_dir, "report") == before + 1
+        [url] = traffic.media()
+        shot(page, JOURNEY, "c1-report-downloaded")
+
+        page.wait_for_timeout(DOWNLOAD_LIFETIME_S * 1000 + 3000)
+        assert fetch(url)[0] == 404
+        stranger = page.context.browser.new_context()  # a second browser context, without the session
+        try:
+            assert stranger.request.get(url).status == 404
+        finally:
+            stranger.close()
+
+
+# --- (d) a replayed download request after signing out ----------------------------------------------------------
+
+def test_replayed_download_request_after_sign_out_makes_nothing(server):
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    base, passwords, data_dir = server
+    sockets, received = [], []
+
+    def relay(ws) -> None:
+        upstream = ws.connect_to_server()
+        ws.on_message(lambda message: upstream.send(message))
+        upstream.on_message(lambda message: (received.append(message), ws.send(message)))
+        sockets.append(upstream)
+
+    def button_file_ids() -> list[str]:
+        ids = []
+        for message in received:
+            if isinstance(message, bytes):
+                forward = ForwardMsg()
+                forward.ParseFromString(message)
+                if forward.WhichOneof("type") == "delta" and forward.delta.new_element.HasField("download_button"):
+                    ids.append(forward.delta.new_element.download_button.deferred_file_id)
+        return [i for i in ids if i]
+
+    with browser_page() as page:
+        page.route_web_socket(re.compile(r".*/_stcore/stream"), relay)
+        sign_in(page, base, "demo.clinician", passwords["demo.clinician"])
+        navigate(page, f"/progress?mrn={patient_with_photos(data_dir)}")
+        page.get_by_role("button", name="Download progress report").wait_for()
+        wait_rendered(page)
+        file_id = button_file_ids()[-1]
+        before = audit_count(data_dir, "report")
+
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("button", name="Sign in").wait_for()
+        wait_rendered(page)
+        received.clear()
+        request = BackMsg()
+        request.backend_operation_request.request_id = "replayed-after-sign-out"
+        request.backend_operation_request.deferred_file.file_id = file_id
+        sockets[-1].send(request.SerializeToString())
+        deadline = time.time() + 20
+        answer = None
+        while answer is None and time.time() < deadline:
+            page.wait_for_timeout(200)
+            for message in received:
+                forward = ForwardMsg()
+                forward.ParseFromString(message) if isinstance(message, bytes) else None
+                if forward.WhichOneof("type") == "backend_operation_response":
+                    answer = forward.backend_operation_response
+        assert answer is not None and answer.request_id == "replayed-after-sign-out"
+        assert answer.error_msg and not answer.deferred_file.url
+        assert audit_count(data_dir, "report") == before
+        shot(page, JOURNEY, "d1-replay-after-sign-out")
