@@ -46,3 +46,4 @@ bench: install
 	$(PY) tests/bench/bench_photos.py
 	$(PY) tests/bench/bench_progress.py
 	$(PY) tests/bench/bench_progress_page.py
+	$(PY) tests/bench/bench_backup.py

@@ -1,17 +1,30 @@
-"""Backups: a consistent snapshot of the database and the stored files, taken while the app runs.
+"""Backups that prove their own integrity, and a restore that is all or nothing.
 
-Layout of a backup folder (readable without the app)::
+Layout of a backup folder (readable without the app; folders 0700, files 0600 whatever the umask)::
 
-    manifest.json      schema revision, time, row counts, every file's key, size and SHA-256 (written last:
-                       a folder without it is an unfinished backup and restore refuses it)
-    tables/NAME.jsonl  one JSON object per row, tables in foreign-key order
+    manifest.json        format, time, schema revision, each table's row count, and every other file's
+                         path, size and SHA-256, signed with HMAC-SHA256 (``tracker.signing``). Written last:
+                         a folder without it is an unfinished backup.
+    tables/NAME.jsonl    one JSON object per row, every table of the schema, in foreign-key order
     files/photos/KEY     the photo store's files (originals, display copies, thumbnails)
     files/documents/KEY  batch documents (screening certificates) of treatment sessions
 
-Consistency: every table is read inside one read transaction (a snapshot on PostgreSQL with REPEATABLE
-READ; on SQLite the transaction holds the write lock, so writers wait a moment). Files are copied after
-that: the store never changes or deletes a file that a committed row references (files are written
-before their row, content-addressed, and removals are soft), so every file the snapshot needs is there.
+Taking a backup never holds the database's write lock: SQLite is copied with its online backup API into a
+private file in the backup folder (one read snapshot; under WAL writers carry on) and the tables are read
+from that copy; PostgreSQL is read in one REPEATABLE READ, READ ONLY transaction. Files are copied after
+that: the stores never change or delete a file a committed row references (files are written before their
+row, content-addressed; removals are soft), so every file the snapshot needs is there. Each backup ends by
+anchoring the audit trail's head (``tracker.audit_anchor``).
+
+Restore checks everything before it writes anything: the signature (the key of the installation that wrote
+the backup is needed: ``TRACKER_BACKUP_KEY`` or ``<data dir>/backup.key``), every path, every file's size
+and hash, nothing added, no symbolic link. It then replaces the whole installation the way an upload adds a
+photo (``tracker.photo_store``): intent markers, then files (atomic puts), then the database in one
+transaction (schema and rows), then the leftovers go. Killed at any point, the installation is the old one
+or the restored one; what a kill leaves behind is what an interrupted upload leaves (``check`` explains it,
+``check --repair`` removes it), and running the same restore again finishes the job (``restore-journal.json``
+in the data dir names the backup being restored). The replaced audit trail's anchor file is set aside as
+``audit-anchors.replaced-<time>.jsonl``: its anchors describe a trail that is no longer there.
 """
 
 from __future__ import annotations
@@ -19,24 +32,60 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import sqlite3
+import stat
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import IO, Iterator
 
-from sqlalchemy import Date, DateTime, func, insert, select, text
-from sqlalchemy.orm import Session
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Date, DateTime, MetaData, create_engine, func, insert, inspect, make_url, select, text
 
 from db import models
-from db.engine import migrate, session_factory
-from tracker import audit
-from tracker.access import Actor
+from db.engine import PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, alembic_config, engine_for, make_private_folders
+from tracker import audit, audit_anchor
+from tracker.access import ADMIN, Actor, require_role
 from tracker.blob_store import BlobStore
+from tracker.config import settings
 from tracker.database import database_url, transaction
 from tracker.errors import ValidationError
-from tracker.photo_store import photo_store
+from tracker.milestones import DEFAULT_PROTOCOL
+from tracker.photo_store import PENDING, photo_store, sha256_of_key
+from tracker.signing import SigningKey, signing_key
 from tracker.treatment_sessions import document_key, document_store
 
-FORMAT = "regrowth-tracker-backup/1"
+FORMAT = "regrowth-tracker-backup/2"
+MANIFEST = "manifest.json"
+JOURNAL = "restore-journal.json"
+SIGNATURE_ALGORITHM = "HMAC-SHA256"
+SIGNED_AS = b"regrowth-tracker-backup-manifest/2\n"
+# Test hook, nothing else: ``TRACKER_TEST_KILL_AT=name:n`` ends the process with SIGKILL (as a power cut
+# would) at the named point of a restore; tests/test_backup_atomic.py walks every point.
+KILL_VARIABLE = "TRACKER_TEST_KILL_AT"
+
+# What an installation's tables hold, in the words of the refusal message (singular, plural); clinical
+# records first. A table missing here is named as it is.
+_RECORD_WORDS = {
+    "patient": ("patient", "patients"), "visit": ("visit", "visits"),
+    "treatment_session": ("treatment session", "treatment sessions"), "photo": ("photo", "photos"),
+    "batch_document": ("batch document", "batch documents"),
+    "density_measurement": ("density measurement", "density measurements"),
+    "scale_score": ("scale score", "scale scores"),
+    "concurrent_therapy": ("concurrent therapy", "concurrent therapies"),
+    "change_record": ("correction", "corrections"), "user_account": ("account", "accounts"),
+    "protocol": ("protocol besides the default one", "protocols besides the default one"),
+    "audit_entry": ("audit-trail entry", "audit-trail entries"),
+    "sign_in_attempt": ("sign-in attempt", "sign-in attempts"),
+}
+
+
+def _kill_point(name: str, count: int | None = None) -> None:
+    if os.environ.get(KILL_VARIABLE) == (name if count is None else f"{name}:{count}"):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _stores() -> dict[str, BlobStore]:
@@ -54,10 +103,13 @@ def _files_of(table_name: str, row) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class BackupResult:
+    """What a backup wrote or a restore brought back; ``key_advice`` is set when the backup created the key."""
+
     folder: Path
     rows: dict[str, int]
     files: int
     bytes: int
+    key_advice: str | None = None
 
     def summary(self) -> str:
         total = sum(self.rows.values())
@@ -65,77 +117,353 @@ class BackupResult:
                 f"{self.files} files ({self.bytes / 1_048_576:.1f} MB).")
 
 
+# --- writing a backup ------------------------------------------------------------------------------------
+
+class _HashingWriter:
+    """A new 0600 file that counts and hashes what is written to it."""
+
+    def __init__(self, path: Path):
+        make_private_folders(path.parent)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        os.fchmod(descriptor, PRIVATE_FILE_MODE)  # os.open's mode passes through the umask
+        self.handle: IO[bytes] = os.fdopen(descriptor, "wb")
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.handle.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+
+    def close(self) -> dict:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        return {"size": self.size, "sha256": self.digest.hexdigest()}
+
+
 def _encode(value):
-    if isinstance(value, datetime):
+    """JSON for what the json module cannot write itself (``default=``): dates and times, ISO 8601."""
+    if isinstance(value, (datetime, date)):
         return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+    raise TypeError(f"{type(value).__name__} cannot be written to a backup")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+_ROW = json.JSONEncoder(ensure_ascii=False, default=_encode)
 
 
-def _snapshot(session: Session, tables_dir: Path) -> tuple[dict[str, int], set[tuple[str, str]]]:
+def _dump_tables(connection: Connection, folder: Path) -> tuple[dict[str, int], dict[str, dict], set[tuple[str, str]]]:
     rows: dict[str, int] = {}
+    entries: dict[str, dict] = {}
     keys: set[tuple[str, str]] = set()
     for table in models.Base.metadata.sorted_tables:
+        path = f"tables/{table.name}.jsonl"
+        out = _HashingWriter(folder / path)
+        result = connection.execution_options(yield_per=5000).execute(
+            select(table).order_by(*table.primary_key.columns))
+        names = list(result.keys())
         count = 0
-        with (tables_dir / f"{table.name}.jsonl").open("w", encoding="utf-8") as out:
-            for row in session.execute(select(table).order_by(*table.primary_key.columns)).mappings():
-                out.write(json.dumps({k: _encode(v) for k, v in row.items()}, ensure_ascii=False) + "\n")
-                count += 1
-                keys.update(_files_of(table.name, row))
+        for partition in result.partitions():
+            records = [dict(zip(names, row)) for row in partition]
+            out.write("".join(_ROW.encode(record) + "\n" for record in records).encode())
+            for record in records:
+                keys.update(_files_of(table.name, record))
+            count += len(records)
+        entries[path] = out.close()
         rows[table.name] = count
-    return rows, keys
+    return rows, entries, keys
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(make_url(url).database or "")
+
+
+def _snapshot(url: str, folder: Path) -> tuple[str, dict[str, int], dict[str, dict], set[tuple[str, str]]]:
+    """The schema revision and every table, from one consistent read that never takes the write lock."""
+    if url.startswith("sqlite"):
+        copy = folder / ".snapshot.sqlite"
+        os.close(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+        os.chmod(copy, PRIVATE_FILE_MODE)
+        try:
+            source = sqlite3.connect(_sqlite_path(url), timeout=15)
+            target = sqlite3.connect(copy)
+            try:
+                source.backup(target)  # all pages in one step: one read snapshot, writers carry on under WAL
+                target.execute("PRAGMA journal_mode=DELETE")  # the copy is read once, by this process only
+            finally:
+                target.close()
+                source.close()
+            engine = create_engine(f"sqlite:///{copy}")
+            try:
+                with engine.connect() as connection:
+                    revision = connection.execute(text("select version_num from alembic_version")).scalar()
+                    return (revision, *_dump_tables(connection, folder))
+            finally:
+                engine.dispose()
+        finally:
+            for leftover in folder.glob(".snapshot.sqlite*"):
+                leftover.unlink()
+    with engine_for(url).connect() as connection:
+        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            connection.execute(text("SET TRANSACTION READ ONLY"))
+            revision = connection.execute(text("select version_num from alembic_version")).scalar()
+            return (revision, *_dump_tables(connection, folder))
+
+
+def _canonical(manifest: dict) -> bytes:
+    """The signed bytes: the domain, then the manifest without its signature, keys sorted, no spaces (the
+    domain keeps an audit anchor's signature, made with the same key, from passing for a manifest's)."""
+    unsigned = {k: v for k, v in manifest.items() if k != "signature"}
+    return SIGNED_AS + json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def backup(destination: str | Path, actor: Actor, url: str | None = None) -> BackupResult:
-    """Write a backup into ``destination`` (a new or empty folder)."""
-    from tracker.access import ADMIN, require_role
-
+    """Write a signed backup into ``destination`` (a new or empty folder) while the app runs."""
     require_role(actor, ADMIN)
     url = url or database_url()
+    key = signing_key()
     folder = Path(destination).resolve()
-    if folder.exists() and any(folder.iterdir()):
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise ValidationError(f"{folder} is not empty: choose a new folder for the backup.")
-    tables_dir = folder / "tables"
-    tables_dir.mkdir(parents=True, exist_ok=True)
+    make_private_folders(folder)
+    os.chmod(folder, PRIVATE_FOLDER_MODE)  # also when it existed, empty
     taken_at = datetime.now(timezone.utc)
-    with session_factory(url)() as session:
-        with session.begin():
-            if session.bind.dialect.name == "postgresql":
-                # One snapshot for every table, as the first statement of the transaction.
-                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            revision = session.execute(text("select version_num from alembic_version")).scalar()
-            rows, keys = _snapshot(session, tables_dir)
+    revision, rows, entries, keys = _snapshot(url, folder)
     stores = _stores()
-    files = []
     total = 0
-    for store_name, key in sorted(keys):
+    for store_name, file_key in sorted(keys):
         try:
-            data = stores[store_name].get(key)
+            data = stores[store_name].get(file_key)
         except KeyError:
-            raise ValidationError(f"The {store_name} store lacks {key}: run `python -m tracker check` first.") from None
-        target = folder / "files" / store_name / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        files.append({"store": store_name, "key": key, "size": len(data),
-                      "sha256": hashlib.sha256(data).hexdigest()})
+            raise ValidationError(f"The {store_name} store lacks {file_key}: run `python -m tracker check` "
+                                  "first.") from None
+        path = f"files/{store_name}/{file_key}"
+        out = _HashingWriter(folder / path)
+        out.write(data)
+        entries[path] = out.close()
         total += len(data)
-    manifest = {"format": FORMAT, "taken_at": taken_at.isoformat(), "schema_revision": revision,
-                "rows": rows, "files": files}
-    partial = folder / "manifest.json.partial"
-    partial.write_text(json.dumps(manifest, indent=1))
-    os.replace(partial, folder / "manifest.json")
+    manifest = {"format": FORMAT, "taken_at": taken_at.isoformat(), "schema_revision": revision, "rows": rows,
+                "files": [{"path": path, **entry} for path, entry in sorted(entries.items())]}
+    manifest["signature"] = {"algorithm": SIGNATURE_ALGORITHM, "value": key.sign(_canonical(manifest))}
+    partial = _HashingWriter(folder / f"{MANIFEST}.partial")
+    partial.write(json.dumps(manifest, indent=1).encode())
+    partial.close()
+    os.replace(folder / f"{MANIFEST}.partial", folder / MANIFEST)
     with transaction(url) as session:
-        audit.record(session, actor, "export", detail=f"backup to {folder.name}: {sum(rows.values())} rows, {len(files)} files")
-    return BackupResult(folder, rows, len(files), total)
+        audit.record(session, actor, "export",
+                     detail=f"backup to {folder.name}: {sum(rows.values())} rows, {len(keys)} files")
+    audit_anchor.write_anchor(url, reason="backup")
+    return BackupResult(folder, rows, len(keys), total, key.advice() if key.created else None)
+
+
+# --- checking a backup -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VerifiedBackup:
+    """A backup whose signature, paths, sizes and hashes were all checked; ``digest`` identifies it."""
+
+    folder: Path
+    digest: str
+    taken_at: str
+    revision: str
+    rows: dict[str, int]
+    files: dict[str, dict]  # path -> {"size", "sha256"}
+
+    def stored(self, store_name: str) -> dict[str, dict]:
+        """The backup's files of one store, by store key."""
+        prefix = f"files/{store_name}/"
+        return {path[len(prefix):]: entry for path, entry in self.files.items() if path.startswith(prefix)}
+
+
+def _refuse(folder: Path, problems: list[str]) -> ValidationError:
+    if len(problems) == 1:
+        return ValidationError(f"Backup {folder} refused, nothing was restored: {problems[0]}.")
+    return ValidationError(f"Backup {folder} refused, nothing was restored: {len(problems)} problems.", problems)
+
+
+def _path_problem(path) -> str | None:
+    """Why a manifest path is not one a backup writes (None when it is)."""
+    if not isinstance(path, str) or not path:
+        return f"a manifest entry has no valid path ({path!r})"
+    parts = path.split("/")
+    if path.startswith("/") or "\\" in path or "\x00" in path or any(p in ("", ".", "..") for p in parts):
+        return f"the manifest names {path!r}, which leaves the backup folder"
+    tables = {f"tables/{table.name}.jsonl" for table in models.Base.metadata.sorted_tables}
+    if path not in tables and not (len(parts) > 2 and parts[0] == "files" and parts[1] in ("photos", "documents")):
+        return f"the manifest names {path!r}, which is not a file a backup holds"
+    return None
+
+
+def _walk(folder: Path) -> tuple[set[str], list[str]]:
+    """Every regular file under ``folder`` (relative paths), and the entries that are not plain files or folders."""
+    found: set[str] = set()
+    strange: list[str] = []
+    for root, folders, names in os.walk(folder):
+        for name in sorted(folders + names):
+            path = Path(root) / name
+            relative = path.relative_to(folder).as_posix()
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                strange.append(f"{relative} is a symbolic link (a backup holds none)")
+            elif stat.S_ISREG(mode):
+                found.add(relative)
+            elif not stat.S_ISDIR(mode):
+                strange.append(f"{relative} is not a regular file")
+    return found, strange
+
+
+def _measure(path: Path) -> tuple[int, str, int]:
+    """Size, SHA-256 and line count of a file."""
+    digest = hashlib.sha256()
+    size = lines = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+            lines += block.count(b"\n")
+    return size, digest.hexdigest(), lines
+
+
+def verify_backup(source: str | Path, key: SigningKey, url: str | None = None) -> VerifiedBackup:
+    """Check a backup folder completely, writing nothing; raises ValidationError naming every problem."""
+    folder = Path(source).resolve()
+    if not folder.is_dir():
+        raise ValidationError(f"{folder} is not a folder: give the folder a backup was written to.")
+    present, problems = _walk(folder)
+    if problems:
+        raise _refuse(folder, problems)
+    if MANIFEST not in present:
+        raise ValidationError(f"{folder} holds no complete backup (manifest.json is missing).")
+    try:
+        manifest = json.loads((folder / MANIFEST).read_bytes())
+        files = manifest["files"]
+        rows = manifest["rows"]
+    except (ValueError, KeyError, TypeError):
+        raise _refuse(folder, ["manifest.json is not a readable manifest"]) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ValidationError(f"{folder} is not a Regrowth Tracker backup this version can read "
+                              f"(format {manifest.get('format') if isinstance(manifest, dict) else None!r}).")
+    if not isinstance(files, list) or not isinstance(rows, dict):
+        raise _refuse(folder, ["manifest.json is not a readable manifest"])
+    entries: dict[str, dict] = {}
+    for entry in files:
+        path = entry.get("path") if isinstance(entry, dict) else None
+        problem = _path_problem(path)
+        if problem is None and path in entries:
+            problem = f"the manifest lists {path} twice"
+        if problem is None and not (isinstance(entry.get("size"), int) and isinstance(entry.get("sha256"), str)):
+            problem = f"the manifest entry of {path} has no size or SHA-256"
+        if problem:
+            problems.append(problem)
+        else:
+            entries[path] = entry
+    if problems:
+        raise _refuse(folder, problems)
+    signature = manifest.get("signature")
+    if not isinstance(signature, dict) or signature.get("algorithm") != SIGNATURE_ALGORITHM:
+        raise _refuse(folder, ["manifest.json carries no signature, so nothing proves the backup genuine"])
+    if not key.verifies(_canonical(manifest), signature.get("value")):
+        raise _refuse(folder, [f"manifest.json's signature does not match the signing key ({key.source}): the "
+                               "manifest was changed, or the backup was signed with another installation's key"])
+    known = {table.name for table in models.Base.metadata.sorted_tables}
+    revision = manifest.get("schema_revision")
+    try:
+        ScriptDirectory.from_config(alembic_config(url or database_url())).get_revision(revision)
+    except Exception:
+        revision = None
+    if revision is None or set(rows) - known:
+        raise ValidationError(f"Backup {folder} was written by another version of Regrowth Tracker (schema "
+                              f"{manifest.get('schema_revision')!r}): restore it with that version or a newer one.")
+    for name in rows:
+        if f"tables/{name}.jsonl" not in entries:
+            problems.append(f"the manifest counts rows of {name} but lists no tables/{name}.jsonl")
+    for path in sorted(present - set(entries) - {MANIFEST}):
+        problems.append(f"{path} was added: the manifest does not list it")
+    for path, entry in sorted(entries.items()):
+        if path not in present:
+            problems.append(f"{path} is missing")
+            continue
+        size, sha256, lines = _measure(folder / path)
+        if size < entry["size"]:
+            problems.append(f"{path} is truncated ({size} of {entry['size']} bytes)")
+        elif size != entry["size"] or sha256 != entry["sha256"]:
+            problems.append(f"{path} was changed (its size or SHA-256 differs from the manifest's)")
+        elif path.startswith("tables/") and lines != rows.get(path[len("tables/"):-len(".jsonl")]):
+            problems.append(f"{path} holds {lines} rows, the manifest counts another number")
+    if problems:
+        raise _refuse(folder, problems)
+    return VerifiedBackup(folder, hashlib.sha256(_canonical(manifest)).hexdigest(), str(manifest.get("taken_at")),
+                          revision, rows, entries)
+
+
+# --- restoring ------------------------------------------------------------------------------------------
+
+def installation_records(url: str) -> dict[str, int]:
+    """What an installation holds besides what ``initialize`` seeds (the default protocol), by table."""
+    if url.startswith("sqlite") and not _sqlite_path(url).exists():
+        return {}
+    counts: dict[str, int] = {}
+    with engine_for(url).connect() as connection:
+        existing = set(inspect(connection).get_table_names())
+        for table in models.Base.metadata.sorted_tables:
+            if table.name not in existing:
+                continue
+            query = select(func.count()).select_from(table)
+            if table.name == "protocol":  # the seeded default protocol is set-up, not the clinic's data
+                seeded = ((table.c.name == DEFAULT_PROTOCOL.name) & (table.c.created_by == "system")
+                          & (table.c.version == 1))
+                query = query.where(~seeded)
+            count = connection.execute(query).scalar() or 0
+            if count:
+                counts[table.name] = count
+        connection.rollback()
+    return counts
+
+
+def _describe(records: dict[str, int]) -> str:
+    """
+    >>> _describe({"audit_entry": 1, "patient": 3, "address_throttle": 2})
+    '3 patients, 1 audit-trail entry, 2 rows of address_throttle'
+    """
+    order = list(_RECORD_WORDS)
+    named = sorted(records, key=lambda name: (order.index(name) if name in order else len(order), name))
+    return ", ".join(f"{records[name]} {_RECORD_WORDS[name][records[name] != 1]}" if name in _RECORD_WORDS
+                     else f"{records[name]} rows of {name}" for name in named)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` atomically with a 0600 file holding ``data``."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    out = _HashingWriter(partial)
+    out.write(data)
+    out.close()
+    os.replace(partial, path)
+
+
+def _marker_key(sha256: str, digest: str) -> str:
+    # The photo store's intent-marker format (PhotoStore.begin_ingest), named after the backup so that
+    # running the same restore again rewrites the same markers.
+    return f"{PENDING}/{sha256}.restore-{digest[:12]}.json"
+
+
+def _mark(blobs: BlobStore, keys: list[str], digest: str) -> list[str]:
+    """One intent marker per photo or document hash among ``keys``: what ``check`` needs to explain files
+    that no row references yet (restored, before the commit) or any more (replaced, after it)."""
+    by_sha: dict[str, list[str]] = defaultdict(list)
+    for key in keys:
+        sha = sha256_of_key(key)
+        if sha and not key.startswith(f"{PENDING}/"):
+            by_sha[sha].append(key)
+    started = datetime.now(timezone.utc).isoformat()
+    markers = []
+    for sha, group in sorted(by_sha.items()):
+        marker = _marker_key(sha, digest)
+        blobs.put(marker, json.dumps({"sha256": sha, "started_at": started, "keys": sorted(group),
+                                      "restore": digest[:12]}, indent=1).encode())
+        markers.append(marker)
+    return markers
 
 
 def _decode_row(table, row: dict) -> dict:
@@ -144,61 +472,123 @@ def _decode_row(table, row: dict) -> dict:
         column = table.columns[name]
         if value is not None and isinstance(column.type, DateTime):
             value = datetime.fromisoformat(value)
+            if column.type.timezone and value.tzinfo is None:
+                value = value.replace(tzinfo=timezone.utc)  # SQLite keeps UTC instants without their zone
         elif value is not None and isinstance(column.type, Date):
             value = date.fromisoformat(value)
         decoded[name] = value
     return decoded
 
 
-def restore(source: str | Path, actor: Actor, url: str | None = None, *, batch: int = 2000) -> BackupResult:
-    """Bring a backup back into an empty database and photo store (a new installation)."""
-    from tracker.access import ADMIN, require_role
+def _rows(backup: VerifiedBackup, table_name: str, batch: int) -> Iterator[list[dict]]:
+    """The rows of one table file in batches; the file is hashed again as it is read (it was checked before
+    writing began, and must not have changed since)."""
+    table = models.Base.metadata.tables[table_name]
+    path = f"tables/{table_name}.jsonl"
+    digest = hashlib.sha256()
+    chunk: list[dict] = []
+    with (backup.folder / path).open("rb") as lines:
+        for line in lines:
+            digest.update(line)
+            chunk.append(_decode_row(table, json.loads(line)))
+            if len(chunk) >= batch:
+                yield chunk
+                chunk = []
+    if digest.hexdigest() != backup.files[path]["sha256"]:
+        raise _refuse(backup.folder, [f"{path} changed while it was being restored"])
+    if chunk:
+        yield chunk
 
-    require_role(actor, ADMIN)
-    url = url or database_url()
-    folder = Path(source).resolve()
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.exists():
-        raise ValidationError(f"{folder} holds no complete backup (manifest.json is missing).")
-    manifest = json.loads(manifest_path.read_text())
-    if manifest.get("format") != FORMAT:
-        raise ValidationError(f"{folder} is not a Regrowth Tracker backup this version can read.")
-    problems = []
-    for entry in manifest["files"]:
-        path = folder / "files" / entry["store"] / entry["key"]
-        if not path.exists() or _sha256(path) != entry["sha256"]:
-            problems.append(f"file {entry['key']} is missing or damaged in the backup")
-    if problems:
-        raise ValidationError("The backup is damaged; nothing was restored.", problems)
 
-    migrate(url, manifest["schema_revision"])
-    with transaction(url) as session:
-        if session.scalar(select(func.count(models.Patient.id))) or session.scalar(select(func.count(models.User.id))):
-            raise ValidationError("The target database already holds data: restore into a new, empty installation.")
-        for table in models.Base.metadata.sorted_tables:
-            path = folder / "tables" / f"{table.name}.jsonl"
-            if not path.exists():
+def _migrate_on(connection: Connection, url: str, revision: str) -> None:
+    config = alembic_config(url)
+    config.attributes["connection"] = connection  # inside the caller's transaction (env.py)
+    command.upgrade(config, revision)
+
+
+def _replace_database(backup: VerifiedBackup, url: str, actor: Actor, batch: int) -> None:
+    """Schema and rows of the backup in place of whatever the database holds, in one transaction."""
+    with engine_for(url).begin() as connection:
+        existing = MetaData()
+        existing.reflect(connection)
+        existing.drop_all(connection)
+        _migrate_on(connection, url, backup.revision)
+        for number, table in enumerate(models.Base.metadata.sorted_tables, 1):
+            if table.name not in backup.rows:
                 continue
-            chunk = []
-            with path.open(encoding="utf-8") as lines:
-                for line in lines:
-                    chunk.append(_decode_row(table, json.loads(line)))
-                    if len(chunk) >= batch:
-                        session.execute(insert(table), chunk)
-                        chunk = []
-            if chunk:
-                session.execute(insert(table), chunk)
-            if session.bind.dialect.name == "postgresql" and "id" in table.columns:
-                session.execute(text(
+            for chunk in _rows(backup, table.name, batch):
+                connection.execute(insert(table), chunk)
+            if connection.dialect.name == "postgresql" and "id" in table.columns:
+                connection.execute(text(
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                     f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"))
+            _kill_point("database", number)
+        _migrate_on(connection, url, "head")
+        audit.record(connection, actor, "restore",
+                     detail=f"restored backup {backup.digest[:12]} taken {backup.taken_at}")
+        _kill_point("commit")
+
+
+def restore(source: str | Path, actor: Actor, url: str | None = None, *, force: bool = False,
+            batch: int = 2000) -> BackupResult:
+    """Replace the installation (database and stored files) with a backup, all or nothing.
+
+    Refused, before anything is written, when the backup fails a check, when there is no signing key, or
+    when the installation holds records (anything besides the seeded default protocol) and ``force`` is
+    not given. A restore of the same backup that was interrupted is finished without ``force`` (the journal
+    in the data dir records that it was allowed to start).
+    """
+    require_role(actor, ADMIN)
+    url = url or database_url()
+    data_dir = settings().data_dir
+    backup = verify_backup(source, signing_key(create=False, data_dir=data_dir), url)
+    journal_path = data_dir / JOURNAL
+    try:
+        journal = json.loads(journal_path.read_text())
+    except (OSError, ValueError):
+        journal = {}
+    resuming = isinstance(journal, dict) and journal.get("backup") == backup.digest
+    records = {} if resuming else installation_records(url)
+    if records and not force:
+        raise ValidationError(
+            f"This installation already holds records ({_describe(records)}); a restore replaces everything. "
+            "Restore into a new installation, or add --force to replace this one with the backup.")
+    _kill_point("verified")
+
+    make_private_folders(data_dir)
     stores = _stores()
-    total = 0
-    for entry in manifest["files"]:
-        data = (folder / "files" / entry["store"] / entry["key"]).read_bytes()
-        stores[entry["store"]].put(entry["key"], data)
-        total += len(data)
-    migrate(url)
-    with transaction(url) as session:
-        audit.record(session, actor, "restore", detail=f"restored backup taken {manifest['taken_at']}")
-    return BackupResult(folder, manifest["rows"], len(manifest["files"]), total)
+    wanted = {name: backup.stored(name) for name in stores}
+    mine = {name: {_marker_key(sha256_of_key(key) or "", backup.digest) for key in wanted[name]} for name in stores}
+    surplus = {name: sorted(key for key in blobs.keys() if key not in wanted[name] and key not in mine[name])
+               for name, blobs in stores.items()}
+    _write_private(journal_path, json.dumps({"backup": backup.digest, "folder": str(backup.folder),
+                                             "started_at": datetime.now(timezone.utc).isoformat()}).encode())
+    _kill_point("journal")
+    markers = {name: _mark(blobs, [*wanted[name], *surplus[name]], backup.digest) for name, blobs in stores.items()}
+    total = copied = 0
+    for name, blobs in stores.items():
+        for key, entry in sorted(wanted[name].items()):
+            data = (backup.folder / "files" / name / key).read_bytes()
+            if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                raise _refuse(backup.folder, [f"files/{name}/{key} changed while it was being restored"])
+            if not blobs.exists(key) or hashlib.sha256(blobs.get(key)).hexdigest() != entry["sha256"]:
+                blobs.put(key, data)
+            total += len(data)
+            copied += 1
+            _kill_point("files", copied)
+
+    anchors = audit_anchor.anchor_file(data_dir)
+    if anchors.exists():  # the replaced trail's anchors: kept, but no longer the ones to check against
+        os.replace(anchors, anchors.with_name(f"{anchors.stem}.replaced-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+                                                f"{anchors.suffix}"))
+    _kill_point("anchors")
+    _replace_database(backup, url, actor, batch)
+    _kill_point("committed")
+    removed = 0
+    for name, blobs in stores.items():
+        for key in [*surplus[name], *markers[name]]:
+            blobs.delete(key)
+            removed += 1
+            _kill_point("cleanup", removed)
+    journal_path.unlink(missing_ok=True)
+    return BackupResult(backup.folder, backup.rows, copied, total)

@@ -231,7 +231,10 @@ def cmd_backup(args) -> int:
     from tracker.access import command_line_actor
     from tracker.backup import backup
 
-    print(backup(args.destination, command_line_actor("backup")).summary())
+    result = backup(args.destination, command_line_actor("backup"))
+    print(result.summary())
+    if result.key_advice:  # this backup created the signing key: said once, when it happens
+        print(result.key_advice)
     return 0
 
 
@@ -239,7 +242,7 @@ def cmd_restore(args) -> int:
     from tracker.access import command_line_actor
     from tracker.backup import restore
 
-    result = restore(args.source, command_line_actor("restore"))
+    result = restore(args.source, command_line_actor("restore"), force=args.force)
     print(f"Restored {sum(result.rows.values())} rows and {result.files} files from {result.folder}.")
     return 0
 
@@ -279,9 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
     backup = commands.add_parser("backup", help="consistent snapshot of database and photos (app may run)")
     backup.add_argument("destination", help="a new or empty folder")
     backup.set_defaults(run=cmd_backup)
-    restore = commands.add_parser("restore", help="restore a backup into a new, empty installation")
+    restore = commands.add_parser("restore", help="check a backup, then restore it into a new installation")
     restore.add_argument("source")
-    restore.set_defaults(run=cmd_restore)
+    restore.add_argument("--force", action="store_true",
+                         help="replace an installation that holds records with the backup")
+    # No set-up first: the backup is checked before anything is written, and restore creates the schema.
+    restore.set_defaults(run=cmd_restore, initializes=False)
 
     user = commands.add_parser("user", help="accounts").add_subparsers(dest="user_command", required=True)
     add = user.add_parser("add", help="create an account (prompts for the password)")
@@ -317,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        initialize()
+        if getattr(args, "initializes", True):
+            initialize()
         return args.run(args)
     except ValidationError as exc:
         print(f"error: {exc}", file=sys.stderr)
