@@ -43,6 +43,8 @@ from typing import IO, Iterator
 
 from alembic import command
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy import Connection, Date, DateTime, MetaData, create_engine, func, insert, inspect, make_url, select, text
 
 from db import models
@@ -369,8 +371,9 @@ def verify_backup(source: str | Path, key: SigningKey, url: str | None = None) -
     known = {table.name for table in models.Base.metadata.sorted_tables}
     revision = manifest.get("schema_revision")
     try:
-        ScriptDirectory.from_config(alembic_config(url or database_url())).get_revision(revision)
-    except Exception:
+        if ScriptDirectory.from_config(alembic_config(url or database_url())).get_revision(revision) is None:
+            revision = None
+    except (CommandError, RevisionError):  # a revision this version's migrations do not know
         revision = None
     if revision is None or set(rows) - known:
         raise ValidationError(f"Backup {folder} was written by another version of Regrowth Tracker (schema "
@@ -423,13 +426,13 @@ def installation_records(url: str) -> dict[str, int]:
 
 def _describe(records: dict[str, int]) -> str:
     """
-    >>> _describe({"audit_entry": 1, "patient": 3, "address_throttle": 2})
-    '3 patients, 1 audit-trail entry, 2 rows of address_throttle'
+    >>> _describe({"audit_entry": 1, "patient": 3, "address_throttle": 1})
+    '3 patients, 1 audit-trail entry, 1 row of address_throttle'
     """
     order = list(_RECORD_WORDS)
     named = sorted(records, key=lambda name: (order.index(name) if name in order else len(order), name))
-    return ", ".join(f"{records[name]} {_RECORD_WORDS[name][records[name] != 1]}" if name in _RECORD_WORDS
-                     else f"{records[name]} rows of {name}" for name in named)
+    words = {name: _RECORD_WORDS.get(name, (f"row of {name}", f"rows of {name}")) for name in named}
+    return ", ".join(f"{records[name]} {words[name][records[name] != 1]}" for name in named)
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -55,7 +55,7 @@ while not stop.exists():
             else:
                 progress_page(actor, mrn, date(2026, 6, 1))
         except Exception as exc:  # a failure is a figure too
-            error = f"{type(exc).__name__}: {str(exc)[:120]}"
+            error = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]}"
         print(json.dumps({"what": what, "start": started, "seconds": time.time() - started, "error": error}), flush=True)
     n += 1
     ready.touch()
