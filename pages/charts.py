@@ -1,9 +1,15 @@
 """Plotly figures drawn from ``tracker.chart_data``: this module only draws, it computes nothing.
 
 Kept apart from the page scripts so that tests can inspect a figure's traces against the engine.
+
+Plotly reads a subset of HTML in every label, legend entry, annotation and hover text (``<a href>``,
+``<b>``, ``<br>``, entities): each typed word (product, lot, therapy, dose, site, window name) passes
+through ``label()`` on its way in, so it is shown as typed and never becomes a link or markup.
 """
 
 from __future__ import annotations
+
+from html import escape
 
 import plotly.graph_objects as go
 
@@ -13,6 +19,15 @@ from tracker.progress_view import SecondarySeries
 from tracker.wording import milestone_title
 
 STATUS_COLOURS = {status: "#%02x%02x%02x" % rgb for status, rgb in STATUS_COLOURS_RGB.items()}
+
+
+def label(text: object) -> str:
+    """Typed text for plotly: ``<``, ``>`` and ``&`` as entities, which plotly draws as the characters.
+
+    >>> label('<a href="https://example.org">x</a> & <b>c</b>')
+    '&lt;a href="https://example.org"&gt;x&lt;/a&gt; &amp; &lt;b&gt;c&lt;/b&gt;'
+    """
+    return escape(str(text), quote=False)
 
 
 def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, large: bool = False) -> go.Figure:
@@ -35,7 +50,7 @@ def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, la
                          annotation_position="top left", annotation_font_size=11)
     for window in site.windows:
         figure.add_vrect(x0=window.start_month, x1=window.end_month, fillcolor="rgba(241,196,15,0.10)",
-                         line_width=0, annotation_text=milestone_title(window.name),
+                         line_width=0, annotation_text=label(milestone_title(window.name)),
                          annotation_position="top", annotation_font_size=11)
     points = [p for p in site.points if (p.change_pct if percent else p.change) is not None]
     if points:
@@ -55,7 +70,8 @@ def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, la
         figure.add_trace(go.Scatter(
             x=[s.months for s in chart.sessions], y=[0] * len(chart.sessions), mode="markers",
             name="treatment session", marker={"symbol": "triangle-up", "size": 14, "color": "#e67e22"},
-            customdata=[[s.date.isoformat(), s.product or s.treatment, s.lot_number or "—"] for s in chart.sessions],
+            customdata=[[s.date.isoformat(), label(s.product or s.treatment), label(s.lot_number or "—")]
+                        for s in chart.sessions],
             hovertemplate="session %{customdata[0]}<br>%{customdata[1]}<br>lot %{customdata[2]}<extra></extra>",
         ))
     bars = [("active", bar) for bar in chart.active_spans] + [("therapy", bar) for bar in chart.therapies]
@@ -63,10 +79,10 @@ def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, la
         figure.add_trace(go.Scatter(
             x=[bar.start_month, bar.end_month], y=[row, row], mode="lines", yaxis="y2",
             line={"width": 8, "color": "#e67e22" if kind == "active" else "#7f8c8d"},
-            name=bar.label, hovertemplate="%{fullData.name}<extra></extra>", showlegend=False,
+            name=label(bar.label), hovertemplate="%{fullData.name}<extra></extra>", showlegend=False,
         ))
         # The label sits on its bar (not as an axis tick) so long product names do not squeeze the chart.
-        figure.add_annotation(x=max(bar.start_month, -0.5), y=row, yref="y2", text=bar.label, showarrow=False,
+        figure.add_annotation(x=max(bar.start_month, -0.5), y=row, yref="y2", text=label(bar.label), showarrow=False,
                               xanchor="left", yshift=11, font={"size": 12 if large else 10, "color": "#444444"})
     figure.update_layout(
         height=(620 if large else 500) if bars else (560 if large else 440),
@@ -88,8 +104,8 @@ def secondary_figure(series: SecondarySeries) -> go.Figure:
     figure = go.Figure()
     for site, points in series.by_site.items():
         figure.add_trace(go.Scatter(
-            x=[p.date for p in points], y=[p.value for p in points], mode="lines+markers", name=site,
-            text=[p.label for p in points],
+            x=[p.date for p in points], y=[p.value for p in points], mode="lines+markers", name=label(site),
+            text=[label(p.label) for p in points],
             hovertemplate="%{x|%d %b %Y}: %{y}" + (" %{text}" if any(p.label for p in points) else "")
                           + "<extra></extra>",
         ))
@@ -103,7 +119,7 @@ def secondary_figure(series: SecondarySeries) -> go.Figure:
         figure.update_xaxes(type="date", tickformat="%d %b %Y")
     labels = {p.value: p.label for points in series.by_site.values() for p in points if p.label}
     if labels:  # stages: their names on the axis, not their ranks
-        figure.update_yaxes(tickvals=list(labels), ticktext=list(labels.values()))
+        figure.update_yaxes(tickvals=list(labels), ticktext=[label(t) for t in labels.values()])
     figure.update_layout(height=280, margin={"l": 50, "r": 20, "t": 30, "b": 40},
-                         title={"text": f"{series.title} ({series.unit})", "font": {"size": 14}})
+                         title={"text": label(f"{series.title} ({series.unit})"), "font": {"size": 14}})
     return figure

@@ -56,9 +56,9 @@ def milestone_cards(view: ProgressView) -> None:
             icon, word = STATUS_BADGES.get(card.status, ("", card.status))
             with column.container(border=True):
                 st.markdown(f"**{icon} {word}** · site {plain(site.site)}")
-                st.write(card.sentence)
+                st.write(plain(card.sentence))
     if view.evidence_note and "exosome" in view.treatments:
-        st.info(f"About the evidence: {view.evidence_note}", icon="ℹ️")
+        st.info(f"About the evidence: {plain(view.evidence_note)}", icon="ℹ️")
 
 
 def secondary(view: ProgressView) -> None:

@@ -144,6 +144,10 @@ _ALWAYS = re.compile(r"([\\`*_\[\]<>|~$])")  # inline markup, links, HTML tags, 
 _ENTITY = re.compile(r"&(?=#?\w+;)")  # &lt; and friends
 _SHORTCODE = re.compile(r":(?=[\w/+-]+:|//)|(?<=www)\.")  # :smile: icon codes; http:// and www. autolinks
 _LINE_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])", re.M)  # headings, quotes, lists, rules
+# Links to bare URLs, www. addresses and e-mail addresses, and :smile: codes, are found in the text after the
+# markdown has been read (backslashes already gone): an invisible word joiner (U+2060) breaks each pattern.
+_TEXT_PATTERNS = re.compile(r"(?<=:)(?=//|[\w/+-]+:)|(?<=www)(?=\\\.)|(?=@)")
+WORD_JOINER = "\u2060"
 
 
 def plain(text: object) -> str:
@@ -153,12 +157,13 @@ def plain(text: object) -> str:
     \<img src=x onerror=alert(1)\>
     >>> print(plain("MRN rt-0100: [click](javascript:x) *bold*"))
     MRN rt-0100: \[click\](javascript:x) \*bold\*
-    >>> print(plain("# 1. :smile: http://x.org www.x.org"))
-    \# 1. \:smile: http\://x.org www\.x.org
+    >>> print(plain("# 1. :smile: http://x.org www.x.org a@b.org").replace(WORD_JOINER, "¦"))
+    \# 1. \:¦smile: http\:¦//x.org www¦\.x.org a¦@b.org
     """
     text = _ALWAYS.sub(r"\\\1", str(text))
     text = _ENTITY.sub(r"\\&", text)
     text = _SHORTCODE.sub(lambda m: "\\" + m.group(0), text)
+    text = _TEXT_PATTERNS.sub(WORD_JOINER, text)
     return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
 
 

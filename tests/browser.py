@@ -37,6 +37,20 @@ def require_chromium() -> None:
         pytest.skip("browser test skipped: playwright is not installed")
 
 
+_SERVER_LOGS: dict[str, Path] = {}
+
+
+def server_log(base: str) -> str:
+    """Everything the app server at ``base`` has written to its stdout and stderr so far."""
+    return _SERVER_LOGS[base].read_text(errors="replace")
+
+
+def server_alarms(base: str) -> list[str]:
+    """Lines of the server's output that should not appear in normal use: stack traces and warnings."""
+    return [line for line in server_log(base).splitlines()
+            if "Traceback" in line or "warning" in line.lower() or line.startswith('  File "')]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -45,17 +59,19 @@ def free_port() -> int:
 
 @contextmanager
 def streamlit_server(data_dir: Path, env_extra: dict | None = None) -> Iterator[str]:
-    """A real ``streamlit run app.py`` on localhost; yields its base URL; always stopped afterwards."""
+    """A real ``streamlit run serve.py`` (the server entry, with its sign-in routes) on localhost; yields its
+    base URL; always stopped afterwards."""
     port = free_port()
     env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir), **(env_extra or {})}
     env.pop("DATABASE_URL", None) if "DATABASE_URL" not in (env_extra or {}) else None
     log = open(data_dir.parent / f"streamlit-{port}.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
+    _SERVER_LOGS[base] = Path(log.name)
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
