@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages.registry import CONSULT_PAGE, PAGES, PASSWORD_PAGE
-from pages.workspace import current_actor, sign_out
+from pages.workspace import call, current_actor, sign_out
 from tracker.database import initialize
 
 st.set_page_config(page_title="Regrowth Tracker", page_icon=":material/spa:", layout="wide")
@@ -21,7 +21,8 @@ def _database_ready() -> bool:
     return True
 
 
-_database_ready()
+if call(_database_ready) is None:  # e.g. busy: another process holds the write lock; not cached, retried
+    st.stop()
 HERE = Path(__file__).parent
 
 def pages_for(role: str) -> list:

@@ -30,6 +30,9 @@ def normalize_url(url: str) -> str:
     return url
 
 
+# How long a SQLite writer waits for another's lock before "database is locked" (pages then say "busy, try
+# again"): a long import or backup holds it for seconds, never this long in normal use.
+BUSY_TIMEOUT_SECONDS = 15.0
 PRIVATE_FOLDER_MODE = 0o700  # the data dir and the folders inside it: the owner (the app's user) only
 PRIVATE_FILE_MODE = 0o600  # the SQLite file; SQLite gives its -wal and -shm files the same mode
 
@@ -70,7 +73,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -92,7 +95,7 @@ def engine_for(url: str) -> Engine:
                 path = url.split("///", 1)[-1]
                 if path and path != ":memory:" and not path.startswith("file:"):
                     _create_sqlite_file(Path(path))
-                engine = create_engine(url, connect_args={"timeout": 15})
+                engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
                 event.listen(engine, "connect", _sqlite_pragmas)
                 event.listen(engine, "begin", _sqlite_begin)
             else:

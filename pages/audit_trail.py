@@ -13,8 +13,8 @@ st.title("Audit trail")
 
 with st.form("audit_filter"):
     columns = st.columns(5)
-    username = columns[0].text_input("Username", key="audit_username")
-    mrn = columns[1].text_input("Patient MRN", key="audit_mrn")
+    username = columns[0].text_input("Username", key="audit_username", max_chars=80)
+    mrn = columns[1].text_input("Patient MRN", key="audit_mrn", max_chars=40)
     action = columns[2].selectbox("Action", ("",) + audit.ACTIONS, key="audit_action")
     since = columns[3].date_input("From", value=None, key="audit_since", max_value=date.today())
     until = columns[4].date_input("To", value=None, key="audit_until", max_value=date.today())

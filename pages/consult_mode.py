@@ -11,7 +11,7 @@ from pages import photo_panels
 from pages import progress_panels as panels
 from pages.workspace import call, select_patient, sign_out
 from tracker.access import Actor
-from tracker.accounts import verify_password
+from tracker.accounts import PASSWORD_MAX, verify_password
 from tracker.progress_page import progress_page
 
 
@@ -42,16 +42,17 @@ def show(actor: Actor) -> None:
     st.divider()
     with st.expander("Clinician: end the consult"):
         with st.form("end_consult", clear_on_submit=True):
-            password = st.text_input("Your password", type="password", key="consult_password")
+            password = st.text_input("Your password", type="password", key="consult_password", max_chars=PASSWORD_MAX)
             leave = st.form_submit_button("Back to the workspace")
         if leave:
-            if verify_password(actor, password):
+            verified = call(verify_password, actor, password)  # None: not checked (busy), already said
+            if verified:
                 st.session_state.pop("consult", None)
                 mrn = st.session_state.pop("consult_mrn", None)
                 if mrn:  # back to this patient, even if another record's URL was typed during the consult
                     select_patient(mrn)
                 st.rerun()
-            else:
+            elif verified is not None:
                 failures = st.session_state.get("consult_failures", 0) + 1
                 st.session_state["consult_failures"] = failures
                 if failures >= 5:

@@ -25,13 +25,16 @@ from pages.workspace import (
 )
 from tracker.clinical import TREATMENTS
 from tracker.treatment_sessions import (
+    AREAS_MAX,
     PRE_SESSION_CHECKS,
+    TEXT_MAX,
     DocumentUpload,
     SessionEntry,
     SessionSaved,
     log_session,
     session_form_defaults,
 )
+from tracker.validation import LOT_NUMBER_MAX, PRODUCT_MAX
 
 DOCUMENT_TYPES = ["pdf", "jpg", "jpeg", "png", "tif", "tiff", "webp", "heic", "heif"]
 TREATMENT_LABELS = {"exosome": "Exosome", "prp": "PRP", "other": "Other"}
@@ -46,6 +49,7 @@ def _start_form(mrn: str, areas: str, treatment: str | None, product: str) -> No
     st.session_state["session_areas"] = areas
     st.session_state["session_treatment"] = treatment if treatment in TREATMENTS else TREATMENTS[0]
     st.session_state["session_product"] = product
+    st.session_state["session_date"] = date.today()
     st.session_state[ROUND] = st.session_state.get(ROUND, 0) + 1  # a new, empty document uploader
 
 
@@ -91,21 +95,22 @@ if isinstance(saved, SessionSaved) and saved.mrn == defaults.mrn:
     _show_saved(saved)
 
 with st.form("log_session", clear_on_submit=False):
-    session_date = st.date_input("Session date", value=date.today(), min_value=date(1900, 1, 1),
+    session_date = st.date_input("Session date", min_value=date(1900, 1, 1),
                                  format="YYYY-MM-DD", key="session_date")
     treatment = st.selectbox("Treatment", TREATMENTS, format_func=TREATMENT_LABELS.get, key="session_treatment")
-    product = st.text_input("Product", key="session_product")
-    lot_number = st.text_input("Lot / batch number (required for exosome)", key="session_lot")
+    product = st.text_input("Product", key="session_product", max_chars=PRODUCT_MAX)
+    lot_number = st.text_input("Lot / batch number (required for exosome)", key="session_lot",
+                               max_chars=LOT_NUMBER_MAX)
     volume = st.number_input("Volume (ml)", value=None, step=0.5, key="session_volume")
-    areas = st.text_input("Areas treated", key="session_areas")
+    areas = st.text_input("Areas treated", key="session_areas", max_chars=AREAS_MAX)
     files = st.file_uploader(
         "Batch documents (screening certificates: PDF or image)", type=DOCUMENT_TYPES,
         accept_multiple_files=True, key=f"session_documents_{st.session_state[ROUND]}",
     )
     st.markdown("**Pre-session checklist** (an unticked item is recorded as not confirmed)")
     checklist = {key: st.checkbox(label, key=f"session_check_{key}") for key, label in PRE_SESSION_CHECKS.items()}
-    adverse_events = st.text_area("Adverse events", key="session_adverse_events")
-    notes = st.text_area("Notes", key="session_notes")
+    adverse_events = st.text_area("Adverse events", key="session_adverse_events", max_chars=TEXT_MAX)
+    notes = st.text_area("Notes", key="session_notes", max_chars=TEXT_MAX)
     submitted = st.form_submit_button("Save session", type="primary")
 
 if submitted:

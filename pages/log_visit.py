@@ -26,9 +26,12 @@ from pages.workspace import (
 from tracker.clinical import SCALP_VIEWS, VIEW_LABELS
 from tracker.milestones import AHEAD, BEHIND, NO_BASELINE, ON_TRACK
 from tracker.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry
+from tracker.validation import SITE_MAX
 from tracker.visits import (
     BASELINE_RECORDED,
     CAPTURE_CHECKS,
+    DEVICE_MAX,
+    NOTES_MAX,
     PhotoUpload,
     SiteEntry,
     VisitEntry,
@@ -146,7 +149,8 @@ if isinstance(saved, VisitSaved) and saved.mrn == defaults.mrn:
 # Outside the form, because they change what the form shows: the scale, extra sites, the camera.
 scale = st.selectbox("Scale", defaults.scales, format_func=SCALE_LABELS.get, key="visit_scale")
 with st.expander("Add a measured site"):
-    new_site = st.text_input("Site name (for example frontal or left_temporal)", key="visit_new_site")
+    new_site = st.text_input("Site name (for example frontal or left_temporal)", key="visit_new_site",
+                             max_chars=SITE_MAX)
     if st.button("Add site", key="visit_add_site") and new_site.strip():
         name = "_".join(new_site.strip().lower().split())
         if name not in st.session_state[SITES]:
@@ -156,7 +160,7 @@ _camera(defaults.mrn)
 
 round_ = st.session_state[ROUND]
 with st.form("log_visit", clear_on_submit=False):
-    visit_date = st.date_input("Visit date", value=date.today(), min_value=date(1900, 1, 1),
+    visit_date = st.date_input("Visit date", min_value=date(1900, 1, 1),
                                format="YYYY-MM-DD", key="visit_date")
 
     st.markdown("**Density and hair metrics per site** (leave a site blank if it was not measured)")
@@ -205,8 +209,8 @@ with st.form("log_visit", clear_on_submit=False):
         key: column.checkbox(label, key=f"visit_check_{key}")
         for column, (key, label) in zip(check_columns, CAPTURE_CHECKS.items())
     }
-    device = st.text_input("Camera or device", key="visit_device")
-    notes = st.text_area("Notes", key="visit_notes")
+    device = st.text_input("Camera or device", key="visit_device", max_chars=DEVICE_MAX)
+    notes = st.text_area("Notes", key="visit_notes", max_chars=NOTES_MAX)
     submitted = st.form_submit_button("Save visit", type="primary")
 
 if submitted:

@@ -11,7 +11,7 @@ import streamlit as st
 from pages.workspace import call, plain, require_actor, select_patient
 from tracker.calendar_months import add_months
 from tracker.clinical import CONDITIONS, SEXES
-from tracker.patient_fields import CONDITION_LABELS, TARGET_AREA_CHOICES
+from tracker.patient_fields import CONDITION_LABELS, NOTES_MAX, TARGET_AREA_CHOICES, TARGET_AREAS_MAX
 from tracker.patients import NewPatient, create_patient, protocol_names
 from tracker.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.validation import MAX_AGE_YEARS
@@ -77,9 +77,9 @@ with st.form("new_patient", clear_on_submit=False):
     st.subheader("Follow-up")
     areas = st.multiselect("Target areas to measure", TARGET_AREA_CHOICES, key="np_areas",
                            help="These sites pre-fill the patient's first visit.")
-    other_areas = st.text_input("Other areas (comma-separated)", key="np_other_areas")
+    other_areas = st.text_input("Other areas (comma-separated)", key="np_other_areas", max_chars=TARGET_AREAS_MAX)
     protocol = st.selectbox("Protocol", protocols, index=0 if protocols else None, key="np_protocol")
-    notes = st.text_area("Notes", key="np_notes")
+    notes = st.text_area("Notes", key="np_notes", max_chars=NOTES_MAX)
     submitted = st.form_submit_button("Register patient", type="primary", key="np_submit")
 
 if submitted:

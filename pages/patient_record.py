@@ -12,9 +12,16 @@ import streamlit as st
 from pages.workspace import call, plain, require_actor, select_patient, selected_mrn
 from tracker.calendar_months import add_months
 from tracker.clinical import CONDITIONS, SEXES
-from tracker.history import soft_delete
+from tracker.history import REASON_MAX, soft_delete
 from tracker.milestones import AHEAD, BEHIND, DUE, MISSED, ON_TRACK
-from tracker.patient_fields import COMMON_THERAPIES, CONDITION_LABELS
+from tracker.patient_fields import (
+    COMMON_THERAPIES,
+    CONDITION_LABELS,
+    DOSE_MAX,
+    NOTES_MAX,
+    TARGET_AREAS_MAX,
+    THERAPY_NAME_MAX,
+)
 from tracker.patients import patient_record, update_patient
 from tracker.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.therapies import add_therapy, stop_therapy
@@ -125,8 +132,9 @@ with therapy_tab:
         st.markdown("**Add a therapy**")
         chosen = st.selectbox("Therapy", [*COMMON_THERAPIES, OTHER], index=None, key="therapy_name",
                               placeholder="Choose")
-        other_name = st.text_input("Other therapy's name", key="therapy_other")
-        dose = st.text_input("Dose", key="therapy_dose", placeholder="e.g. 5% foam twice daily")
+        other_name = st.text_input("Other therapy's name", key="therapy_other", max_chars=THERAPY_NAME_MAX)
+        dose = st.text_input("Dose", key="therapy_dose", placeholder="e.g. 5% foam twice daily",
+                             max_chars=DOSE_MAX)
         start = st.date_input("Start", value=None, max_value=today, format="YYYY-MM-DD", key="therapy_start",
                               min_value=details.birth_date)
         stop = st.date_input("Stop (leave empty while taken)", value=None, max_value=today, format="YYYY-MM-DD",
@@ -147,7 +155,7 @@ with therapy_tab:
             )
             stop_day = st.date_input("Stopped on", value=None, max_value=today, format="YYYY-MM-DD",
                                      key="stop_date", min_value=details.birth_date)
-            stop_reason = st.text_input("Reason", key="stop_reason")
+            stop_reason = st.text_input("Reason", key="stop_reason", max_chars=REASON_MAX)
             if st.form_submit_button("Stop therapy", key="stop_submit"):
                 if therapy_id is None:
                     st.error("Choose the therapy to stop.")
@@ -204,12 +212,12 @@ with edit_tab:
                 index=stages.index(details.baseline_stage)
                 if details.baseline_scale == scale and details.baseline_stage in stages else None)
         areas = st.text_input("Target areas (comma-separated)", value=", ".join(details.target_areas),
-                              key="edit_areas")
+                              key="edit_areas", max_chars=TARGET_AREAS_MAX)
         choices = list(record.protocol_choices) or [details.protocol]
         protocol = st.selectbox("Protocol", choices, key="edit_protocol",
                                 index=choices.index(details.protocol) if details.protocol in choices else 0)
-        notes = st.text_area("Notes", value=details.notes, key="edit_notes")
-        reason = st.text_input("Reason for the correction", key="edit_reason",
+        notes = st.text_area("Notes", value=details.notes, key="edit_notes", max_chars=NOTES_MAX)
+        reason = st.text_input("Reason for the correction", key="edit_reason", max_chars=REASON_MAX,
                                placeholder="e.g. birth year mistyped at intake")
         if st.form_submit_button("Save corrections", type="primary", key="edit_submit"):
             changes = {
@@ -253,7 +261,7 @@ with remove_tab:
                        "with who removed it, when and why.")
             choice = st.selectbox("Entry", list(removable), index=None, key="remove_choice", placeholder="Choose",
                                   format_func=lambda k: removable[k][3])
-            remove_reason = st.text_input("Reason", key="remove_reason")
+            remove_reason = st.text_input("Reason", key="remove_reason", max_chars=REASON_MAX)
             if st.form_submit_button("Remove", key="remove_submit"):
                 if choice is None:
                     st.error("Choose the entry to remove.")

@@ -5,13 +5,15 @@ import streamlit as st
 from pages.workspace import call, require_actor, select_patient, selected_mrn
 from tracker.patient_fields import CONDITION_LABELS
 from tracker.patients import FILTERS, list_patients
+from tracker.validation import SEARCH_MAX
 
 actor = require_actor()
 st.title("Patients")
 
 ALL = "All"
 search, chooser = st.columns([3, 2])
-query = search.text_input("Search by name or MRN", key="patients_query", placeholder="e.g. Souza or RT-0042")
+query = search.text_input("Search by name or MRN", key="patients_query", placeholder="e.g. Souza or RT-0042",
+                          max_chars=SEARCH_MAX)
 shown = chooser.radio("Show", [ALL, *FILTERS.values()], horizontal=True, key="patients_filter")
 filter_key = next((key for key, label in FILTERS.items() if label == shown), None)
 

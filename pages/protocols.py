@@ -14,6 +14,7 @@ from tracker.access import ADMIN
 from tracker.errors import ValidationError
 from tracker.protocol_admin import (
     MAX_NAME_LENGTH,
+    MAX_NOTE_LENGTH,
     ProtocolDetail,
     copy_protocol,
     get_protocol,
@@ -121,6 +122,7 @@ if detail is not None:
 
     note = st.text_area(
         "Evidence note (required)", value=draft["note"], key=f"protocol_note::{suffix}", height=120,
+        max_chars=MAX_NOTE_LENGTH,
         help="What the band and windows are based on, and how strong that evidence is.",
     )
 

@@ -17,12 +17,14 @@ from typing import Any, Callable, TypeVar
 import streamlit as st
 
 from tracker.access import Actor
+from tracker.database import database_busy
 from tracker.errors import TrackerError
 
 log = logging.getLogger("regrowth")
 T = TypeVar("T")
 
 ACTOR, LAST_SEEN, MRN = "actor", "last_seen", "mrn"
+BUSY = "The database is busy; nothing was lost. Try again in a moment."
 
 
 def idle_limit_seconds() -> float:
@@ -178,7 +180,8 @@ def show_error(error: TrackerError) -> None:
 
 
 def call(service: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-    """Run one service; a user error is shown as a message, anything else as a plain apology.
+    """Run one service; a user error is shown as a message, a busy database as "try again" (one log line,
+    no traceback: another writer held the lock too long), anything else as a plain apology.
 
     Returns None when the call failed (and nothing was saved: services run in one transaction).
     """
@@ -186,7 +189,12 @@ def call(service: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         return service(*args, **kwargs)
     except TrackerError as error:
         show_error(error)
-    except Exception:  # never a traceback in front of a clinician; the server log keeps it
+    except Exception as error:  # never a traceback in front of a clinician; the server log keeps it
+        busy = database_busy(error)
+        if busy is not None:
+            log.warning("database busy in %s: %s", getattr(service, "__name__", service), busy)
+            st.error(BUSY)
+            return None
         log.exception("unexpected error in %s", getattr(service, "__name__", service))
         st.error("Something went wrong and nothing was saved. Please try again; if it persists, tell your administrator.")
     return None
@@ -194,10 +202,11 @@ def call(service: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
 
 def choose_patient(actor: Actor, purpose: str, key: str) -> None:
     """A search-and-pick box for pages that need a patient first; selects it and reruns, else stops."""
+    from tracker.validation import SEARCH_MAX
     from tracker.visits import find_patients
 
     st.info(f"Choose the patient whose {purpose} you are logging.")
-    query = st.text_input("Find a patient by MRN or name", key=f"pick_{key}_query")
+    query = st.text_input("Find a patient by MRN or name", key=f"pick_{key}_query", max_chars=SEARCH_MAX)
     choices = call(find_patients, actor, query) or []
     if not choices:
         st.write("No patient matches.")

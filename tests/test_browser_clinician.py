@@ -25,6 +25,7 @@ from tests.browser import (
     dataframe_rows,
     open_menu,
     require_chromium,
+    server_alarms,
     shot,
     sign_in,
     streamlit_server,
@@ -236,3 +237,6 @@ def test_clinician_registers_logs_and_sees_early_response(clinic):
         assert early["status"] == expected, (site["site"], early)
         assert site["baseline"]["density"] == SITES[site["site"]][0]
     assert {site["site"] for site in report["sites"]} == set(SITES)
+
+    # 8. The server's own output: no stack trace and no warning anywhere in the journey (every save, a refusal).
+    assert server_alarms(base) == []

@@ -78,6 +78,7 @@ from tracker.validation import (
     parse_full_name,
     parse_mrn,
     parse_sex,
+    search_words,
 )
 
 __all__ = [
@@ -291,8 +292,7 @@ def _summary(patient: models.Patient, progress: Progress, today: date) -> Patien
 def _search_conditions(query: str) -> list:
     """Every word of the query must appear in the name or the MRN (case-insensitive)."""
     conditions = []
-    for word in query.split():
-        word = word.lower()
+    for word in search_words(query):
         conditions.append(or_(
             func.lower(models.Patient.full_name).contains(word, autoescape=True),
             func.lower(models.Patient.mrn).contains(word, autoescape=True),

@@ -38,6 +38,9 @@ FULL_NAME_MAX = 200
 PRODUCT_MAX = 200
 LOT_NUMBER_MAX = 80
 SITE_MAX = 60
+# A patient search: a name and an MRN with room to spare. Every word is one more pair of LIKE scans, so
+# a pasted page of text (20,000 words took 15–20 s of CPU) is refused instead of searched.
+SEARCH_MAX = 100
 DEFAULT_SITE = "primary"
 
 # The oldest plausible patient: a birth date further back is a typing error in the year (1925 → 1825).
@@ -302,3 +305,21 @@ def clean_file_name(file_name: str | None, fallback: str = "") -> str:
     if text in ("", ".", ".."):
         return fallback
     return text[:255]
+
+
+def search_words(query: str | None) -> tuple[str, ...]:
+    """The words of a patient search (by name or MRN), lowercased, each once; over-long searches are refused.
+
+    >>> search_words("  Souza  RT-0042 souza ")
+    ('souza', 'rt-0042')
+    >>> search_words("word " * 20_000)
+    Traceback (most recent call last):
+    ...
+    tracker.errors.ValidationError: The search is too long (99,999 characters): type at most 100 characters of a name or MRN.
+    """
+    text = (query or "").strip()
+    if len(text) > SEARCH_MAX:
+        raise ValidationError(
+            f"The search is too long ({len(text):,} characters): type at most {SEARCH_MAX} characters of a name or MRN."
+        )
+    return tuple(dict.fromkeys(text.lower().split()))

@@ -54,6 +54,7 @@ from tracker.validation import (
     parse_density,
     parse_iso_date,
     parse_site,
+    search_words,
 )
 
 # Mean shaft diameter of scalp hair: vellus hairs are under 30 µm, terminal hairs mostly 60–100 µm
@@ -187,11 +188,12 @@ def find_patients(actor: Actor, query: str = "", url: str | None = None, limit: 
     capitalisation); staff only. Lighter than ``tracker.patients.list_patients`` (no progress is
     computed), for choosing a patient as one types."""
     require_role(actor, *STAFF)
+    words = search_words(query)
     with transaction(url) as session:
         statement = select(models.Patient.mrn, models.Patient.full_name, models.Patient.birth_date).where(
             models.Patient.deleted_at.is_(None)
         )
-        for word in (query or "").lower().split():
+        for word in words:
             statement = statement.where(
                 or_(
                     func.lower(models.Patient.mrn).contains(word, autoescape=True),
