@@ -53,7 +53,10 @@ def current_actor() -> Actor | None:
     if now - last_seen > idle_limit_seconds():
         sign_out(reason="Your session ended after a period of inactivity. Please sign in again.")
         return None
-    if not session_is_current(actor):
+    current = call(session_is_current, actor)  # None: not known now (a busy database), and already said
+    if current is None:
+        st.stop()
+    if not current:
         sign_out(reason="You are signed out: your account was disabled or given a new password. "
                         "Please sign in again, or ask an administrator.")
         return None

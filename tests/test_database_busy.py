@@ -24,7 +24,7 @@ import db.engine
 from db.engine import dispose_all, normalize_url
 from pages.workspace import BUSY
 from tracker.access import Actor, command_line_actor
-from tracker.accounts import create_user
+from tracker.accounts import create_user, sign_in
 from tracker.database import database_busy
 from tracker.patients import NewPatient, create_patient
 
@@ -123,6 +123,24 @@ def test_sign_in_says_busy_then_works(busy_clinic, caplog):
     at.button[0].click().run()
     assert not at.exception and not at.error
     assert at.session_state["actor"].username == DR.username
+
+
+def test_a_signed_in_account_says_busy_on_every_page(busy_clinic, caplog):
+    """A real sign-in's actor is checked against its account on every run (``current_actor``)."""
+    caplog.set_level(logging.INFO, logger="regrowth")
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state["actor"] = sign_in(DR.username, PASSWORD, url=busy_clinic)
+    at.run()
+    assert at.session_state["actor"].user_id is not None and not at.error
+    caplog.clear()
+    with write_lock_held(busy_clinic):
+        at.run()
+        assert not at.exception, at.exception
+        assert BUSY in [e.value for e in at.error], (at.main, [r.getMessage() for r in caplog.records])
+        assert all(r.exc_info is None for r in busy_lines(caplog))
+    at.run()
+    assert not at.exception and not at.error
+    assert at.dataframe[0].value["Name"].tolist() == ["Busy Patient"]
 
 
 def test_a_fresh_server_says_busy_on_its_first_page(busy_clinic, caplog):
