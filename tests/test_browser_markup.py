@@ -197,6 +197,17 @@ def test_hostile_text_is_literal_on_every_page_chart_and_pdf(clinic, figure):
                               ".map(p => (p.data || []).map(t => t.customdata || null)))")
         assert "&lt;a href=\\\"https://example.org\\\"&gt;x-lot&lt;/a&gt; **b** &lt;b&gt;c&lt;/b&gt;" in hover
         assert "<a href" not in hover
+        # And drawn on hover: the session marker's label shows the product and lot as typed, and no link.
+        hovered = ""
+        for point in page.locator(".js-plotly-plot").first.locator(".scatterlayer path.point").all():
+            point.hover(force=True)
+            page.wait_for_timeout(300)
+            hovered = page.locator(".js-plotly-plot .hoverlayer").first.text_content() or ""
+            if "x-lot" in hovered:
+                break
+        assert HOSTILE["lot"] in hovered and HOSTILE["product"] in hovered, hovered
+        assert page.locator(".js-plotly-plot .hoverlayer a").count() == 0
+        shot(page, JOURNEY, "04-progress-hover")
 
         # Consult mode: the same, large; then back with the password.
         page.get_by_role("button", name="Consult mode: show this to the patient").click()
