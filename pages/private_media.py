@@ -13,6 +13,9 @@ out or signed out. Patient content therefore does not take that route as it stan
   drawn and read at click time. The made file is then served once more from ``/media/``: it is dropped
   from Streamlit's store a few seconds later (``DOWNLOAD_LIFETIME_S``), long enough for the browser's
   fetch, instead of lingering until later page runs clean it up.
+
+Served by ``serve.py``, ``/media/`` also answers 403 to any request without a standing sign-in cookie, so a
+made file's URL is of no use to anyone but a signed-in browser during those seconds.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from pages.workspace import ACTOR, LAST_SEEN, idle_limit_seconds
 from tracker.access import Actor
+from tracker.database import database_busy
 from tracker.errors import TrackerError
 
 log = logging.getLogger("regrowth")
@@ -35,8 +39,23 @@ log = logging.getLogger("regrowth")
 DOWNLOAD_LIFETIME_S = 10.0  # the browser fetches a made file at once (well within this, also on a busy server)
 
 
-class SessionEnded(RuntimeError):
+class DownloadRefused(RuntimeError):
+    """A download that was not made, for a reason already logged in one line."""
+
+
+class SessionEnded(DownloadRefused):
     """A download was asked for by a session that is signed out, idle, or signed in as someone else."""
+
+
+class _QuietRefusals(logging.Filter):
+    """Streamlit logs any exception of a deferred download with its stack trace. A refusal is normal use
+    (an idle session, a busy database) and was logged in one line already: its record is dropped here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DownloadRefused))
+
+
+logging.getLogger("streamlit.runtime.backend_operation_handler").addFilter(_QuietRefusals())
 
 
 def data_uri(image: bytes) -> str:
@@ -87,9 +106,13 @@ def guarded(actor: Actor, produce: Callable[[], bytes], what: str) -> Callable[[
         try:
             data = produce()
         except TrackerError as error:
-            raise RuntimeError(f"{what}: {error}") from None
-        except Exception:
-            log.exception("%s failed", what)
+            log.warning("%s refused: %s", what, error)
+            raise DownloadRefused(f"{what}: {error}") from None
+        except Exception as error:
+            if database_busy(error):
+                log.warning("%s not made: the database is busy (%s)", what, type(error).__name__)
+                raise DownloadRefused(f"{what}: the database is busy") from None
+            log.exception("%s failed", what)  # not normal use: the stack trace is for the administrator
             raise RuntimeError(f"{what} failed; nothing was made") from None
         _expire_made_files()
         return data

@@ -47,3 +47,26 @@ def test_outside_a_page_run_nothing_is_made():
 def test_data_uri_names_the_image_type():
     assert data_uri(b"\x89PNG\r\n").startswith("data:image/png;base64,")
     assert data_uri(b"\xff\xd8\xff\xe0").startswith("data:image/jpeg;base64,/9j/")
+
+
+def test_a_refused_download_is_one_log_line_without_a_stack_trace(caplog):
+    """Streamlit logs a deferred download's exception with its stack; a refusal is normal use, so only the
+    one-line reason stays (``_QuietRefusals``)."""
+    import logging
+
+    streamlit_log = logging.getLogger("streamlit.runtime.backend_operation_handler")
+    download = guarded(LEE, lambda: b"data", "progress report")
+    with caplog.at_level(logging.INFO):
+        try:
+            download()
+        except SessionEnded:
+            streamlit_log.exception("Error executing deferred callable for file_id %s", "x")  # as Streamlit does
+        try:
+            raise RuntimeError("a real fault")
+        except RuntimeError:
+            streamlit_log.exception("Error executing deferred callable for file_id %s", "y")
+    messages = [(record.name, record.getMessage(), record.exc_info is not None) for record in caplog.records]
+    assert ("regrowth", "progress report refused: the session that showed it is signed out or idle", False) \
+        in messages
+    assert not any("file_id x" in message for _, message, _ in messages)
+    assert any("file_id y" in message and trace for _, message, trace in messages)  # real faults keep their stack
