@@ -162,3 +162,26 @@ def test_only_busy_errors_count_as_busy():
     other = OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: patient"))
     assert database_busy(locked) == "database is locked"
     assert database_busy(other) is None and database_busy(RuntimeError("database is locked")) is None
+
+
+def test_a_command_under_a_held_lock_says_busy_and_changes_nothing(busy_clinic, tmp_path):
+    """The command line too: one line, exit 1, no traceback, no 'unexpected error'; the same command then works."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "DATABASE_URL": busy_clinic, "TRACKER_DATA_DIR": str(tmp_path / "data"),
+           "TRACKER_BUSY_TIMEOUT_SECONDS": "0.3"}
+    command = [sys.executable, "-m", "tracker", "user", "add", "--role", "clinician", "--username", "dr.later",
+               "--password-stdin"]
+    with write_lock_held(busy_clinic):
+        held = subprocess.run(command, input="Later-Clinic-4412\n", capture_output=True, text=True, cwd=root,
+                              env=env, timeout=120)
+    assert held.returncode == 1, held.stderr
+    assert held.stderr.startswith("error: the database is busy (") and held.stderr.count("\n") == 1, held.stderr
+    assert "nothing was changed" in held.stderr and "Traceback" not in held.stderr
+    released = subprocess.run(command, input="Later-Clinic-4412\n", capture_output=True, text=True, cwd=root,
+                              env=env, timeout=120)
+    assert released.returncode == 0, released.stderr
+    assert "Created clinician account 'dr.later'" in released.stdout

@@ -13,7 +13,7 @@ import json
 import sys
 from datetime import date
 
-from tracker.database import initialize
+from tracker.database import database_busy, initialize
 from tracker.errors import NotFound, TrackerError, ValidationError
 
 
@@ -338,6 +338,12 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the last guard: one line for the admin, details only on request
+        busy = database_busy(exc)
+        if busy and not args.debug:
+            # Another writer (the app, another command) held the database past the wait: nothing was written.
+            print(f"error: the database is busy ({busy}); nothing was changed. Try again in a moment.",
+                  file=sys.stderr)
+            return 1
         if args.debug:
             raise
         print(f"unexpected error ({type(exc).__name__}): {exc}. Re-run with --debug for details.", file=sys.stderr)
