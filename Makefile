@@ -36,7 +36,7 @@ chromium:
 run: install
 	$(PY) -m tracker init
 	$(PY) -m tracker demo --if-empty
-	$(PY) -m streamlit run app.py --server.address localhost --server.port $(PORT) \
+	$(PY) -m streamlit run serve.py --server.address localhost --server.port $(PORT) \
 	  --server.maxUploadSize $${TRACKER_MAX_UPLOAD_MB:-25}  # the server's cap follows the photo store's
 
 test: install chromium

@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages.registry import CONSULT_PAGE, PAGES, PASSWORD_PAGE
-from pages.workspace import call, current_actor, plain, sign_out
+from pages.workspace import call, current_actor, keep_cookie_alive, plain, sign_out
 from tracker.database import initialize
 
 st.set_page_config(page_title="Regrowth Tracker", page_icon=":material/spa:", layout="wide")
@@ -49,4 +49,5 @@ else:
         st.caption(f"Signed in as **{plain(actor.username)}** ({actor.role})")  # dr_a_b@x.org: no emphasis, no link
         # A callback runs before the next script run, so that run already starts signed out.
         st.button("Sign out", key="sign_out", on_click=sign_out, kwargs={"reason": "You are signed out."})
+keep_cookie_alive()  # the sign-in cookie (serve.py) lasts while this browser is active
 navigation.run()

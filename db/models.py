@@ -256,6 +256,25 @@ class AddressThrottle(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class WebSession(Base):
+    """One browser's sign-in, kept across page reloads by the ``rt_session`` cookie (``tracker.web_sessions``).
+
+    Only the SHA-256 of the cookie's random token is stored. The session stands while it is not revoked,
+    its account is enabled and still has ``session_version``, and ``last_seen`` is within the idle limit.
+    ``consult_mrn``: the consult screen is open for this patient (a reload opens it again, not the menu).
+    """
+
+    __tablename__ = "web_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    session_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consult_mrn: Mapped[str | None] = mapped_column(String(40))
+
+
 class ChangeRecord(Base):
     """One corrected field: the previous value, the new one, who changed it, when and why."""
 

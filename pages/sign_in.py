@@ -1,8 +1,11 @@
 """Sign-in form. The only page that exists for someone who is not signed in."""
 
+import os
+
 import streamlit as st
 
 from pages.workspace import ACTOR, LAST_SEEN, call, client_address
+from pages.sign_in_form import SIGN_IN_FORM
 from tracker.accounts import PASSWORD_MAX, sign_in
 
 st.title("Regrowth Tracker")
@@ -10,6 +13,19 @@ reason = st.session_state.pop("signed_out_reason", None)
 if reason:
     st.info(reason)
 
+if os.environ.get("TRACKER_COOKIE_SIGN_IN") == "1":
+    # Served by serve.py: the form posts to its sign-in route, which keeps the sign-in in an HttpOnly
+    # cookie, so that a reload does not sign out. (A page script cannot set a cookie.)
+    st.html(SIGN_IN_FORM)
+    st.stop()
+
+if st.context.headers.get("host"):
+    # A browser, but no sign-in routes: signed in here, a reload would sign out and /media/ is unguarded.
+    st.error("This server was started without its sign-in routes. Start it with `make run` "
+             "(`streamlit run serve.py`), not `streamlit run app.py`.")
+    st.stop()
+
+# Without serve.py and without a browser (AppTest): signed in for this page session only.
 with st.form("sign_in"):
     username = st.text_input("Username", key="sign_in_username", max_chars=80)
     password = st.text_input("Password", type="password", key="sign_in_password", max_chars=PASSWORD_MAX)

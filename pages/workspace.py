@@ -7,7 +7,6 @@ objects. Tests sign in by setting ``st.session_state["actor"]`` to an ``Actor`` 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 import time
@@ -29,7 +28,81 @@ BUSY = "The database is busy; nothing was lost. Try again in a moment."
 
 def idle_limit_seconds() -> float:
     """Sessions end after this much inactivity (``TRACKER_IDLE_MINUTES``, default 15)."""
-    return float(os.environ.get("TRACKER_IDLE_MINUTES", "15")) * 60
+    from tracker.web_sessions import idle_limit_seconds as limit
+
+    return limit()
+
+
+WEB = "web_session"  # what this page session last told its web session: {"touched", "version", "consult"}
+
+
+def session_cookie() -> str | None:
+    """The ``rt_session`` cookie the browser sent when this page session opened (``serve.py`` sets it)."""
+    from tracker.web_sessions import COOKIE
+
+    try:
+        token = st.context.cookies.get(COOKIE)
+    except Exception:  # no request behind this run (AppTest)
+        return None
+    return token if isinstance(token, str) and token else None
+
+
+def _resume_web_session(now: float) -> Actor | None:
+    """After a reload: the actor of the browser's standing sign-in cookie, signed in again here (with its
+    consult screen, if one was open), or None."""
+    from tracker.web_sessions import resume
+
+    token = session_cookie()
+    if token is None:
+        return None
+    resumed = call(resume, token, client_address())
+    if resumed is None:
+        return None
+    st.session_state[ACTOR] = resumed.actor
+    st.session_state[LAST_SEEN] = now
+    if resumed.consult_mrn:
+        st.session_state["consult"] = True
+        st.session_state["consult_mrn"] = resumed.consult_mrn
+    st.session_state[WEB] = {"touched": now, "version": resumed.actor.session_version,
+                             "consult": resumed.consult_mrn}
+    return resumed.actor
+
+
+def _keep_web_session(actor: Actor, now: float) -> bool:
+    """Tell the browser's web session that this page session is active (at most every
+    ``web_sessions.touch_interval()``), and which consult screen is open. False: it has ended (signed out in
+    another tab, or idle); this page session ends too."""
+    from tracker import web_sessions
+
+    token = session_cookie()
+    if token is None:
+        return True  # signed in on this page only (no cookie): nothing to keep
+    known = st.session_state.get(WEB) or {}
+    version = getattr(actor, "session_version", None)
+    if now - known.get("touched", 0.0) >= web_sessions.touch_interval() or version != known.get("version"):
+        standing = call(web_sessions.touch, token, actor)
+        if standing is False:
+            return False
+        if standing:
+            known = {**known, "touched": now, "version": version}
+    consult = st.session_state.get("consult_mrn") if st.session_state.get("consult") else None
+    if consult != known.get("consult") and call(web_sessions.set_consult, token, consult) is not None:
+        known = {**known, "consult": consult}
+    st.session_state[WEB] = known
+    return True
+
+
+def keep_cookie_alive() -> None:
+    """Have the browser renew (or, once the session has ended, drop) its sign-in cookie: the page's clicks
+    travel over the websocket, which cannot set a cookie, so a CSS image asks ``/auth/keep-alive`` each
+    time the web session is touched (style only: it takes no room on the page)."""
+    from pages.sign_in_form import KEEP_ALIVE
+
+    if session_cookie() is None:
+        return
+    touched = (st.session_state.get(WEB) or {}).get("touched")
+    mark = f"{touched:.0f}" if isinstance(touched, float) else "out"
+    st.html(f'<style>body {{background-image: url("{KEEP_ALIVE}?at={mark}");}}</style>')
 
 
 def client_address() -> str | None:
@@ -46,9 +119,11 @@ def current_actor() -> Actor | None:
     from tracker.accounts import session_is_current
 
     actor = st.session_state.get(ACTOR)
-    if not isinstance(actor, Actor):
-        return None
     now = time.time()
+    if not isinstance(actor, Actor):
+        actor = _resume_web_session(now)
+        if actor is None:
+            return None
     last_seen = st.session_state.get(LAST_SEEN, now)
     if now - last_seen > idle_limit_seconds():
         sign_out(reason="Your session ended after a period of inactivity. Please sign in again.")
@@ -57,8 +132,13 @@ def current_actor() -> Actor | None:
     if current is None:
         st.stop()
     if not current:
+        # Its web session (if any) refuses the old session version already; not revoked here, since a
+        # password changed in another tab of this browser carries the shared cookie on.
         sign_out(reason="You are signed out: your account was disabled or given a new password. "
-                        "Please sign in again, or ask an administrator.")
+                        "Please sign in again, or ask an administrator.", revoke=False)
+        return None
+    if not _keep_web_session(actor, now):
+        sign_out(reason="You are signed out. Please sign in again.", revoke=False)
         return None
     st.session_state[LAST_SEEN] = now
     return actor
@@ -87,7 +167,13 @@ def require_actor() -> Actor:
     return actor
 
 
-def sign_out(reason: str | None = None) -> None:
+def sign_out(reason: str | None = None, revoke: bool = True) -> None:
+    """End this page session; with ``revoke``, also the browser's web session, so that its cookie signs
+    nobody in again (a reload, another tab, a copied cookie)."""
+    if revoke and session_cookie() is not None:
+        from tracker.web_sessions import revoke as revoke_web_session
+
+        call(revoke_web_session, session_cookie(), reason or "signed out", client_address())
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     st.query_params.clear()

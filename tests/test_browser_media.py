@@ -4,7 +4,8 @@
     requested hands an image to a client without the session's cookie (plain HTTP, second browser);
 (b) downloads made after the idle limit (progress PDF, lot CSV, audit CSV) produce nothing: no file,
     no ``/media/`` URL, no new audit entry, and the page shows the sign-in page;
-(c) a download clicked while signed in works once, and its ``/media/`` URL is gone a few seconds later;
+(c) a download clicked while signed in works once, its ``/media/`` URL answers 403 to a client without the
+    sign-in cookie (``serve.py``), and it is gone a few seconds later;
 (d) a download request replayed over the websocket after signing out produces nothing.
 """
 
@@ -224,14 +225,16 @@ def test_report_is_made_once_and_its_url_expires(server):
         assert audit_count(data_dir, "report") == before + 1
         [url] = traffic.media()
         shot(page, JOURNEY, "c1-report-downloaded")
-
-        page.wait_for_timeout(DOWNLOAD_LIFETIME_S * 1000 + 3000)
-        assert fetch(url)[0] == 404
+        # While the made file is still there, only the signed-in browser (its sign-in cookie) may fetch it.
+        assert fetch(url)[0] == 403
         stranger = page.context.browser.new_context()  # a second browser context, without the session
         try:
-            assert stranger.request.get(url).status == 404
+            assert stranger.request.get(url).status == 403
         finally:
             stranger.close()
+
+        page.wait_for_timeout(DOWNLOAD_LIFETIME_S * 1000 + 3000)
+        assert page.context.request.get(url).status == 404  # gone, also for the signed-in browser
 
 
 # --- (d) a replayed download request after signing out ----------------------------------------------------------
