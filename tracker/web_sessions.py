@@ -12,7 +12,8 @@ with ``resume``; the ``/media/`` guard asks ``actor_for_token``.
   ``accounts.session_is_current`` does for a page session), and it was seen within the idle limit.
   ``touch`` moves ``last_seen_at`` on, at most every ``touch_interval()`` so that reruns stay cheap.
 - **One per browser.** The cookie is the browser's, so a second tab of the same browser is signed in too,
-  and a sign-out in one tab ends the others at their next click.
+  and a sign-out in one tab ends the others at their first click once their next touch is due (within
+  ``touch_interval()``); a reload ends them at once.
 """
 
 from __future__ import annotations
