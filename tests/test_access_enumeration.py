@@ -324,6 +324,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         hides_existence=True,
     ),
     # Progress.
+    "tracker.progress.progress_json": aims(
+        ("B's progress JSON", lambda c, actor: svc("tracker.progress.progress_json")(actor, c.b.mrn, as_of=TODAY))),
     "tracker.progress_page.progress_page": aims(
         ("B's progress page", lambda c, actor: svc("tracker.progress_page.progress_page")(actor, c.b.mrn, as_of=TODAY))),
     "tracker.progress_view.resolve_patient": aims(

@@ -376,3 +376,27 @@ def test_demo_accounts_exist_only_with_the_demo_and_their_passwords_are_shown_on
     assert all(name in saved for name in ("demo.admin", "demo.clinician", "demo.patient"))
     with transaction() as session:
         assert all(session.scalars(select(models.User.is_demo)))
+
+
+def test_control_characters_are_refused_by_the_one_password_policy_on_every_path(clinic):
+    for bad in ("long enough phrase 42\r", "long enough\x00phrase", "long\tenough phrase", "long enough\x85phrase",
+                "long enough \ud800 phrase"):
+        with pytest.raises(ValidationError, match="control characters"):
+            create_user(CLI, username="dr.kim", password=bad, role="clinician", url=clinic)
+    create_user(CLI, username="dr.lee", password=GOOD, role="clinician", url=clinic)
+    actor = sign_in("dr.lee", GOOD, url=clinic)
+    with pytest.raises(ValidationError, match="control characters"):
+        change_own_password(actor, GOOD, GOOD + "\r", url=clinic)
+    # A password no policy allows is checked, and refused, like any other (no encoding error).
+    assert refused("dr.lee", "correct horse \udc80battery", url=clinic) == REFUSED
+    assert sign_in("dr.lee", GOOD, url=clinic).username == "dr.lee"
+
+
+def test_usernames_are_normalised_ascii_and_not_reserved(clinic):
+    assert accounts.normalize_username(" Ｄｒ．Ｌｅｅ ") == "dr.lee"
+    for name in ("bоss", "ßoss", "bo ss", "@@@", "_boss", "ab", "x" * 81, "demo.clinician", "DEMO", "system"):
+        with pytest.raises(ValidationError):
+            create_user(CLI, username=name, password=GOOD, role="admin", url=clinic)
+    assert create_user(CLI, username="Ｄｒ．Ｌｅｅ@clinic-1_a", password=GOOD, role="admin", url=clinic) \
+        == "dr.lee@clinic-1_a"
+    assert sign_in("DR.LEE@CLINIC-1_A", GOOD, url=clinic).username == "dr.lee@clinic-1_a"

@@ -9,11 +9,15 @@ import sys
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from db import models
 from tests.conftest import ROOT
+from tracker.access import command_line_actor, os_user
 from tracker.database import transaction
 from tracker.progress import progress_json
+
+CLI = command_line_actor("test")
 
 
 def _add_patient(url: str, mrn: str = "P-001", *, baseline: float | None = 150.0) -> None:
@@ -37,7 +41,7 @@ def _add_patient(url: str, mrn: str = "P-001", *, baseline: float | None = 150.0
 
 def test_progress_json_shape_and_hand_checked_values(clinic):
     _add_patient(clinic)
-    report = progress_json("P-001", date(2026, 2, 1), clinic)
+    report = progress_json(CLI, "P-001", date(2026, 2, 1), clinic)
     assert report["mrn"] == "P-001" and report["as_of"] == "2026-02-01" and report["day0"] == "2025-01-15"
     site = report["sites"][0]
     assert site["site"] == "vertex" and site["baseline"] == {"date": "2025-01-15", "density": 150.0}
@@ -58,10 +62,10 @@ def test_progress_json_shape_and_hand_checked_values(clinic):
 
 def test_no_baseline_reports_no_baseline_and_null_changes(clinic):
     _add_patient(clinic, baseline=None)
-    milestones = progress_json("P-001", date(2026, 2, 1), clinic)["sites"][0]["milestones"]
+    milestones = progress_json(CLI, "P-001", date(2026, 2, 1), clinic)["sites"][0]["milestones"]
     assert {m["status"] for m in milestones} == {"no_baseline"}
     assert all(m["change"] is None and m["change_pct"] is None for m in milestones)
-    assert progress_json("P-001", date(2026, 2, 1), clinic)["sites"][0]["baseline"] is None
+    assert progress_json(CLI, "P-001", date(2026, 2, 1), clinic)["sites"][0]["baseline"] is None
 
 
 def _cli(*args: str, env_extra: dict | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -75,6 +79,11 @@ def test_cli_progress_json_and_unknown_mrn(clinic):
     result = _cli("progress", "P-001", "--as-of", "2026-02-01", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["sites"][0]["milestones"][0]["status"] == "ahead"
+    with transaction(clinic) as session:  # every view is audited, the command line's too, with its OS user
+        patient_id = session.scalar(select(models.Patient.id).where(models.Patient.mrn == "P-001"))
+        views = session.execute(select(models.AuditEntry.username, models.AuditEntry.patient_id)
+                                .where(models.AuditEntry.action == "view")).all()
+    assert views == [(f"cli:progress ({os_user()})", patient_id)]
     unknown = _cli("progress", "NOPE-9")
     assert unknown.returncode != 0
     assert unknown.stderr.strip().count("\n") == 0 and "NOPE-9" in unknown.stderr

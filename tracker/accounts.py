@@ -27,6 +27,8 @@ every rerun) then ends the older sessions.
 from __future__ import annotations
 
 import secrets
+import string
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -127,6 +129,11 @@ def common_passwords() -> frozenset[str]:
 
 
 def check_password_policy(password: str, username: str = "") -> None:
+    """The one password policy of every path (create, change, the command line): length, no control
+    characters (a CR, NUL or tab pasted or piped along could never be typed into a browser's password
+    field), nor common passwords."""
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in password):
+        raise ValidationError("The password may not contain control characters (line breaks, tabs, NUL…).")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
     if len(password) > PASSWORD_MAX:
@@ -136,10 +143,39 @@ def check_password_policy(password: str, username: str = "") -> None:
         raise ValidationError("This password is too common or too easy to guess; choose another.")
 
 
-def _clean_username(username: str) -> str:
-    name = (username or "").strip().lower()
-    if not (3 <= len(name) <= 80) or not all(c.isalnum() or c in "._-@" for c in name):
-        raise ValidationError("A username has 3–80 letters, digits or . _ - @ characters.")
+USERNAME_CHARACTERS = frozenset(string.ascii_lowercase + string.digits + "._-@")
+USERNAME_RULE = ("A username has 3–80 characters: letters a–z, digits and . _ - @, beginning with a letter or a "
+                 "digit.")
+# Names that the demo clinic and the set-up write as authors (``created_by``, the audit trail): an account of
+# that name would pass for them. The demo accounts' own names are added (``reserved_usernames``).
+AUTHOR_NAMES = frozenset({"demo", "system"})
+
+
+def normalize_username(username: str | None) -> str:
+    """A username as typed (sign-in, creation, every admin command) the way it is stored: NFKC, so that
+    full-width or other compatibility forms ('ＢＯＳＳ') are their plain letters ('boss'), trimmed, lower case.
+
+    >>> normalize_username(" ＢＯＳＳ ")
+    'boss'
+    """
+    return unicodedata.normalize("NFKC", username or "").strip().lower()
+
+
+def reserved_usernames() -> frozenset[str]:
+    from tracker.demo_accounts import DEMO_ACCOUNTS  # it builds on this module
+
+    return AUTHOR_NAMES | {name for name, _, _ in DEMO_ACCOUNTS}
+
+
+def _clean_username(username: str, is_demo: bool = False) -> str:
+    """The stored form of a new account's username; refuses look-alikes: only ASCII letters, digits and
+    ``. _ - @`` after normalising ('bоss' with a Cyrillic о is refused, not a second 'boss'), and never a
+    name reserved for the demo accounts or the authors of demo and set-up rows."""
+    name = normalize_username(username)
+    if not (3 <= len(name) <= 80) or not set(name) <= USERNAME_CHARACTERS or not name[0].isalnum():
+        raise ValidationError(USERNAME_RULE)
+    if not is_demo and name in reserved_usernames():
+        raise ValidationError(f"The username {name!r} is reserved (demo accounts and demo data); choose another.")
     return name
 
 
@@ -154,7 +190,8 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 def _verifies(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password[:PASSWORD_MAX + 1])
+        # Bytes, so that a string no policy allows (a lone surrogate) is checked, and refused, like any other.
+        return _hasher.verify(password_hash, password[:PASSWORD_MAX + 1].encode("utf-8", "surrogatepass"))
     except (VerificationError, InvalidHashError):
         return False
 
@@ -165,7 +202,7 @@ def create_user(
 ) -> str:
     """Create an account; only admins (or the command line) may. Returns the stored username."""
     require_role(actor, ADMIN)
-    name = _clean_username(username)
+    name = _clean_username(username, is_demo)
     if role not in ROLES:
         raise ValidationError(f"Role must be one of: {', '.join(ROLES)}.")
     if role == PATIENT and not patient_mrn:
@@ -211,7 +248,7 @@ def sign_in(username: str, password: str, address: str | None = None, url: str |
     The attempt is counted and committed before the password is checked, and its outcome after; a refusal
     is raised only once both are committed.
     """
-    name = (username or "").strip().lower()[:80]
+    name = normalize_username(username)[:80]  # as create_user stored it: 'ＢＯＳＳ' signs in as 'boss'
     with transaction(url) as session:
         claim = _claim(session, name, address, _now())
     correct = _verifies(claim.password_hash, password or "")
@@ -397,7 +434,11 @@ def keep_an_enabled_admin(session: Session, leaving: set[int]) -> None:
 
 
 def _target(session: Session, username: str) -> int:
-    user_id = session.scalar(select(models.User.id).where(models.User.username == (username or "").strip().lower()))
+    """The account an admin named: exactly as typed (lower case) first, so an account made before usernames
+    were normalised can still be disabled, then in its normalised form."""
+    user_id = None
+    for name in dict.fromkeys(((username or "").strip().lower(), normalize_username(username))):
+        user_id = user_id or session.scalar(select(models.User.id).where(models.User.username == name))
     if user_id is None:
         raise NotFound(f"No account {username!r}.")
     return user_id
@@ -460,6 +501,7 @@ def unlock_user(actor: Actor, username: str, url: str | None = None) -> None:
 
 
 def list_users(actor: Actor, url: str | None = None) -> list[AccountRow]:
+    """Every account (the Accounts page, ``user list``), audited as one view: it links accounts to patients."""
     require_role(actor, ADMIN)
     now = _now()
     with transaction(url) as session:
@@ -467,6 +509,7 @@ def list_users(actor: Actor, url: str | None = None) -> list[AccountRow]:
             select(models.User, models.Patient.mrn).outerjoin(models.Patient, models.Patient.id == models.User.patient_id)
             .order_by(models.User.username)
         ).all()
+        audit.record(session, actor, "view", detail=f"accounts list: {len(rows)} shown")
         return [
             AccountRow(
                 username=u.username, role=u.role, patient_mrn=mrn, demo=u.is_demo, disabled=u.disabled_at is not None,

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from db import models
@@ -62,7 +63,8 @@ def record(session: Reads, actor: Actor | None, action: str, *, patient_id: int 
     latest = connection.execute(_LATEST).first()
     previous = latest.entry_hash if latest else GENESIS
     at = datetime.now(timezone.utc)
-    name = actor.username if actor else username
+    # A command-line actor's name adds the OS user who ran it (access.CommandLineActor).
+    name = (getattr(actor, "audit_name", None) or actor.username) if actor else username
     role = actor.role if actor else None
     address = actor.address if actor else None
     entry_id = connection.execute(_APPEND, {
@@ -205,7 +207,11 @@ def _query(session: Session, *, username: str, mrn: str, action: str, since: dat
         .order_by(models.AuditEntry.id.desc())
     )
     if username.strip():
-        query = query.where(models.AuditEntry.username == username.strip().lower())
+        # 'cli:user' also finds 'cli:user (root)' (a command-line actor names its OS user; usernames hold
+        # neither spaces nor brackets). Typed the way accounts are: full-width letters are plain ones.
+        name = unicodedata.normalize("NFKC", username).strip().lower()
+        query = query.where(or_(models.AuditEntry.username == name,
+                                models.AuditEntry.username.startswith(f"{name} (", autoescape=True)))
     if mrn.strip():
         query = query.where(models.Patient.mrn == mrn.strip())
     if action.strip():

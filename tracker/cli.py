@@ -40,15 +40,18 @@ def cmd_init(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from tracker.demo import MRN_PREFIX, load_demo
+    from tracker.demo import MRN_PREFIX, clinic_records, load_demo
     from tracker.demo_accounts import demo_accounts_banner, demo_accounts_note, ensure_demo_accounts
 
-    if args.if_empty and _patient_count() > 0:
+    if args.if_empty and _patient_count(MRN_PREFIX) > 0:
         # Later starts create no account (removed demo accounts stay removed) and print no password.
-        if not _patient_count(MRN_PREFIX):
-            print("The database already holds patients: demo data not loaded.")
-        elif note := demo_accounts_note():
+        if note := demo_accounts_note():
             print(note)
+        return 0
+    if args.if_empty and (held := clinic_records()):
+        # A real clinic (its first admin made on the command line, then `make run`) gets no demo.
+        print(f"This installation already holds the clinic's own records ({held}): demo data and demo accounts "
+              "not loaded (--if-empty loads them only into an empty installation).")
         return 0
     print(load_demo(with_photos=not args.no_photos, limit=args.limit).summary())
     if banner := demo_accounts_banner(ensure_demo_accounts()):
@@ -78,9 +81,10 @@ def cmd_import(args) -> int:
 
 
 def cmd_progress(args) -> int:
+    from tracker.access import command_line_actor
     from tracker.progress import progress_json
 
-    report = progress_json(args.mrn, args.as_of)
+    report = progress_json(command_line_actor("progress"), args.mrn, args.as_of)  # audited as a view
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -115,7 +119,15 @@ def cmd_check(args) -> int:
 
 def _read_new_password(args) -> str:
     if args.password_stdin:
-        return sys.stdin.readline().rstrip("\n")
+        # One line, as bytes: its line break ('\n' or a Windows '\r\n') is not part of the password, and
+        # bytes that are not UTF-8 are one clear refusal. Control characters left inside are refused by
+        # the password policy (accounts.check_password_policy).
+        line = sys.stdin.buffer.readline()
+        line = line[:-2] if line.endswith(b"\r\n") else line[:-1] if line.endswith(b"\n") else line
+        try:
+            return line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError("The password on standard input is not valid UTF-8 text.") from None
     if not sys.stdin.isatty():
         raise ValidationError("No terminal to prompt for the password: pass it with --password-stdin.")
     first = getpass.getpass("Password: ")
@@ -136,10 +148,10 @@ def cmd_user_add(args) -> int:
 
 def cmd_user_unlock(args) -> int:
     from tracker.access import command_line_actor
-    from tracker.accounts import unlock_user
+    from tracker.accounts import normalize_username, unlock_user
 
     unlock_user(command_line_actor("user"), args.username)
-    print(f"Unlocked {args.username!r}.")
+    print(f"Unlocked {normalize_username(args.username)!r}.")
     return 0
 
 
@@ -162,10 +174,10 @@ def cmd_user_enable(args) -> int:
 
 def cmd_user_reset_password(args) -> int:
     from tracker.access import command_line_actor
-    from tracker.accounts import reset_password
+    from tracker.accounts import normalize_username, reset_password
 
     temporary = reset_password(command_line_actor("user"), args.username)
-    print(f"Temporary password for {args.username.strip().lower()!r} (shown once; the user must change it at "
+    print(f"Temporary password for {normalize_username(args.username)!r} (shown once; the user must change it at "
           f"the next sign-in):\n  {temporary}")
     return 0
 
@@ -256,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="load the fictional demo clinic (idempotent)")
     demo.add_argument("--no-photos", action="store_true", help="skip generating demo photos")
-    demo.add_argument("--if-empty", action="store_true", help="only when the database has no patients yet")
+    demo.add_argument("--if-empty", action="store_true",
+                      help="only into an empty installation (no patients, accounts or other records yet)")
     demo.add_argument("--limit", type=int, default=None, help="only the first N demo patients (quick tests)")
     demo.set_defaults(run=cmd_demo)
 

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -550,10 +550,45 @@ def load_demo(url: str | None = None, *, today: date | None = None, with_photos:
         result.patients_added += 1
     if result.patients_added:
         from tracker import audit
+        from tracker.access import os_user
 
-        with transaction(url) as session:
+        with transaction(url) as session:  # the rows' author is 'demo'; the trail also names who ran it
             audit.record(session, None, "import", username=ACTOR,
-                         detail=f"demo clinic: {result.patients_added} fictional patients added")
+                         detail=f"demo clinic: {result.patients_added} fictional patients added "
+                                f"(OS user {os_user()})")
     result.statuses = milestone_statuses(url, today)
     result.seconds = time.perf_counter() - started
     return result
+
+
+# What ``demo --if-empty`` looks at, in the words it prints. Every table of the clinic's own records is here;
+# the audit trail and sign-in attempts are not (they follow from these), nor the default protocol that set-up
+# seeds (``created_by`` 'system').
+_RECORD_WORDS = (
+    (models.Patient, "patient", "patients"),
+    (models.TreatmentSession, "treatment session", "treatment sessions"),
+    (models.Visit, "visit", "visits"),
+    (models.DensityMeasurement, "density measurement", "density measurements"),
+    (models.ScaleScore, "scale score", "scale scores"),
+    (models.Photo, "photo", "photos"),
+    (models.ConcurrentTherapy, "concurrent therapy", "concurrent therapies"),
+    (models.BatchDocument, "batch document", "batch documents"),
+    (models.Protocol, "protocol", "protocols"),
+)
+
+
+def clinic_records(url: str | None = None) -> str:
+    """What the installation holds that neither the demo clinic nor set-up wrote, in words ('1 account,
+    3 patients'); empty for an installation the demo may be loaded into. An account counts: the first admin
+    is created on the command line before the first ``make run`` (README), and that installation is real."""
+    counts: list[tuple[int, str, str]] = []
+    with transaction(url) as session:
+        accounts = session.scalar(select(func.count(models.User.id)).where(models.User.is_demo.is_(False))) or 0
+        counts.append((accounts, "account", "accounts"))
+        for model, one, many in _RECORD_WORDS:
+            authors = (ACTOR, "system") if model is models.Protocol else (ACTOR,)
+            theirs = ~model.created_by.in_(authors) | model.created_by.is_(None)
+            if model is models.Protocol:  # a seeded or demo protocol that the clinic edited is the clinic's
+                theirs = theirs | (model.version != 1)
+            counts.append((session.scalar(select(func.count()).select_from(model).where(theirs)) or 0, one, many))
+    return ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts if n)

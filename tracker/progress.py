@@ -12,6 +12,8 @@ from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from db import models
+from tracker import audit
+from tracker.access import STAFF, Actor, require_role
 from tracker.database import Reads, read_connection, transaction
 from tracker.errors import NotFound
 from tracker.milestones import DensityRecord, Progress, SessionRecord, assess
@@ -126,9 +128,13 @@ def to_json(mrn: str, protocol_name: str, progress: Progress) -> dict:
     }
 
 
-def progress_json(mrn: str, as_of: date | None = None, url: str | None = None) -> dict:
-    with transaction(url) as session:
+def progress_json(actor: Actor | None, mrn: str, as_of: date | None = None, url: str | None = None) -> dict:
+    """One patient's progress in the documented JSON shape (``python -m tracker progress``); staff only,
+    audited as one view of the patient."""
+    with audit.refusals_recorded(actor, "progress", mrn, url), transaction(url) as session:
+        require_role(actor, *STAFF)
         patient = find_patient(session, mrn)
         progress = patient_progress(session, patient, as_of)
         protocol_name = to_engine(patient.protocol).name
+        audit.record(session, actor, "view", patient_id=patient.id, detail="progress (JSON or text)")
         return to_json(patient.mrn, protocol_name, progress)
