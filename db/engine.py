@@ -38,11 +38,19 @@ PRIVATE_FOLDER_MODE = 0o700  # the data dir and the folders inside it: the owner
 PRIVATE_FILE_MODE = 0o600  # the SQLite file; SQLite gives its -wal and -shm files the same mode
 
 
-def make_private_folders(folder: Path) -> list[Path]:
+def make_private_folders(folder: Path, *, tighten: bool = False) -> list[Path]:
     """Create ``folder`` and its missing parents as 0700, whatever the umask; returns the folders whose
-    listings gained a new entry (the parents of those created), for callers that fsync them."""
+    listings gained a new entry (the parents of those created), for callers that fsync them.
+
+    ``tighten``: when ``folder`` already exists, is a folder of this process's user and lets its group or
+    others in, it is made 0700 too (the data dir: made by hand with a loose mode, it would stay so).
+    """
     missing: list[Path] = []
     current = Path(folder)
+    if tighten and current.is_dir():
+        status = current.stat()
+        if status.st_uid == os.geteuid() and status.st_mode & 0o077:
+            os.chmod(current, PRIVATE_FOLDER_MODE)
     while not current.exists():
         missing.append(current)
         current = current.parent

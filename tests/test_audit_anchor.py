@@ -227,8 +227,10 @@ def test_write_anchor_returns_the_committed_head(clinic):
     assert audit_anchor.parse_line(anchor.line()) == audit_anchor.Anchor(2, 2, anchor.last_hash,
                                                                         anchor.at.replace(microsecond=0), "given")
     assert audit_anchor.anchor_file() == settings().data_dir / "audit-anchors.jsonl"
-    bad = _cli("verify", "--head", "entries=two")
-    assert bad.returncode == 1 and "is not a head line" in bad.stderr
+    for line in ("entries=two", "entries=-1 last_id=-5 last_hash=ab12 at=2026-01-05T09:30:00Z",
+                 "entries=0 last_id=7 last_hash=ab12 at=2026-01-05T09:30:00Z"):
+        bad = _cli("verify", "--head", line)
+        assert bad.returncode == 1 and "is not a head line" in bad.stderr, (line, bad.stderr)
 
 
 def test_anchors_without_their_key_are_a_problem_not_a_pass(clinic, monkeypatch):
@@ -240,3 +242,24 @@ def test_anchors_without_their_key_are_a_problem_not_a_pass(clinic, monkeypatch)
     key_file.rename(key_file.with_suffix(".elsewhere"))
     run = _cli("verify")
     assert run.returncode == 1 and "the anchors cannot be checked: No signing key" in run.stdout, run.stdout
+    assert "the key that signed this installation's audit anchors" in run.stdout and "wrote the backup" not in run.stdout
+    # No new key replaces the lost one while anchors signed with it remain: `audit anchor` refuses, in one line.
+    anchored = _cli("anchor")
+    assert anchored.returncode == 1 and "Traceback" not in anchored.stderr, anchored.stderr
+    assert f"signing key {key_file} is missing but this installation has signed anchors" in anchored.stderr
+    assert not key_file.exists()
+
+
+def test_the_automatic_anchor_logs_one_line_when_the_key_is_lost(clinic, monkeypatch, caplog):
+    monkeypatch.delenv("TRACKER_BACKUP_KEY", raising=False)
+    _append(clinic, 2)
+    _anchor_now()
+    (settings().data_dir / "backup.key").unlink()
+    engine = audit_anchor.engine_for(clinic)
+    with engine.connect() as connection:
+        pass
+    with caplog.at_level("ERROR", logger="tracker.audit_anchor"):
+        audit_anchor._anchor_committed(connection, engine, settings().data_dir)
+    assert [(r.levelname, r.exc_info) for r in caplog.records] == [("ERROR", None)]
+    assert "is missing but this installation has signed anchors" in caplog.records[0].getMessage()
+    assert not (settings().data_dir / "backup.key").exists()

@@ -171,8 +171,11 @@ def assert_restored(where: Installation, expected: State) -> None:
     assert restored_from(state, expected), _difference(state, expected)
     assert state.files == expected.files
     assert cli(where, "check", "--grace-minutes", "0").returncode == 0
+    assert not (where.data_dir / "restore-journal.json").exists()
     verified = cli(where, "audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    # The restore anchored the restored trail: verify checks against that anchor, not "no anchors yet".
+    assert "checked against 1 anchor(s)" in verified.stdout, verified.stdout
 
 
 def _difference(state: State, expected: State) -> str:
@@ -241,23 +244,133 @@ def test_force_replaces_an_installation_in_use(clinic, tmp_path, new_installatio
     assert "4 patients" in refused.stderr and "1 account" in refused.stderr and "audit-trail entries" in refused.stderr
     assert state_of(other) == before
 
+    # Another application's table in the same schema (or SQLite file) is none of the restore's business.
+    _run_on(other.url, "CREATE TABLE other_app_notes (id integer primary key, note varchar(40))",
+            "INSERT INTO other_app_notes VALUES (1, 'keep me')")
+    (other.data_dir / "demo-accounts.txt").write_text("demo.admin  stale-password-of-replaced-accounts\n")
+    if other.url.startswith("sqlite"):  # the app holds the write lock: one line, stop the app first
+        holder = sqlite3.connect(other.url.split("///", 1)[1], isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            busy = cli(other, "restore", str(tmp_path / "backup"), "--force", TRACKER_BUSY_TIMEOUT_SECONDS="0.5")
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        no_traceback(busy)
+        assert busy.returncode == 1 and "database is busy" in busy.stderr and "Stop the app first" in busy.stderr
+        assert len(busy.stderr.strip().splitlines()) == 1, busy.stderr
+        assert state_of(other) == before and not (other.data_dir / "restore-journal.json").exists()
+
     forced = cli(other, "restore", str(tmp_path / "backup"), "--force")
     assert forced.returncode == 0, forced.stderr
     assert_restored(other, expected)  # the other clinic's extra photos are gone, its anchors set aside
     assert list(other.data_dir.glob("audit-anchors.replaced-*.jsonl"))
+    assert _run_on(other.url, "SELECT note FROM other_app_notes") == [("keep me",)]
+    assert not (other.data_dir / "demo-accounts.txt").exists()  # its passwords were the replaced accounts'
+
+
+def _run_on(url: str, *statements: str) -> list[tuple]:
+    """Run ``statements`` on the database at ``url`` (an engine of its own); the last one's rows, if any."""
+    engine = create_engine(normalize_url(url))
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                result = connection.execute(text(statement))
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
 
 
 def test_backup_files_are_private_whatever_the_umask(sqlite_clinic, tmp_path):
     make_clinic(sqlite_clinic, limit=1)
     source = Installation(tmp_path / "data", sqlite_clinic)
+    os.chmod(source.data_dir, 0o777)  # a data dir made by hand with a loose mode is tightened
     written = cli(source, "backup", str(tmp_path / "deep" / "backup"), umask=0)
     assert written.returncode == 0, written.stderr
+    assert source.data_dir.stat().st_mode & 0o777 == 0o700
     folder = tmp_path / "deep" / "backup"
     modes = {path.relative_to(tmp_path).as_posix(): path.stat().st_mode & 0o777
              for path in [folder.parent, folder, *folder.rglob("*")]}
     assert {mode for path, mode in modes.items() if Path(tmp_path / path).is_dir()} == {0o700}
     assert {mode for path, mode in modes.items() if Path(tmp_path / path).is_file()} == {0o600}
     assert len(modes) > 10
+
+    # `init` and `restore` into data dirs made beforehand as 0777 (umask 000): both end 0700.
+    for name, command in (("loose-init", ["init"]), ("loose-restore", ["restore", str(folder)])):
+        where = Installation(tmp_path / name, f"sqlite:///{tmp_path / name / 'tracker.db'}")
+        where.data_dir.mkdir()
+        os.chmod(where.data_dir, 0o777)
+        run = cli(where, *command, umask=0)
+        assert run.returncode == 0, (name, run.stderr)
+        assert where.data_dir.stat().st_mode & 0o777 == 0o700, name
+
+
+def test_backup_refuses_destinations_it_cannot_or_should_not_use(sqlite_clinic, tmp_path):
+    """Each refusal is one line, exit 1, and writes nothing: inside the data dir (also through a symbolic
+    link), onto a file, where no folder can be made. A folder name that is not UTF-8 is backed up and
+    audited with its name escaped."""
+    make_clinic(sqlite_clinic, limit=1)
+    source = Installation(tmp_path / "data", sqlite_clinic)
+    (tmp_path / "link-to-data").symlink_to(source.data_dir)
+    (tmp_path / "a-file").write_text("not a folder")
+    for destination, words in ((source.data_dir / "photos" / "bk", "inside the data dir"),
+                               (tmp_path / "link-to-data" / "bk", "inside the data dir"),
+                               (tmp_path / "a-file", "is a file, not a folder"),
+                               (Path("/proc/bk"), "cannot be made")):
+        refused = cli(source, "backup", str(destination))
+        no_traceback(refused)
+        assert refused.returncode == 1 and words in refused.stderr, (destination, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert not (source.data_dir / "photos" / "bk").exists()
+
+    odd = os.fsencode(tmp_path) + b"/bk-\xff\xfe"
+    written = cli(source, "backup", odd)
+    assert written.returncode == 0, written.stderr
+    assert "bk-\\xff\\xfe" in written.stdout and (Path(os.fsdecode(odd)) / "manifest.json").exists()
+    details = [row[6] for row in rows_of(source.url)["audit_entry"] if row[5] == "export"]
+    assert details[-1].startswith("backup to bk-\\xff\\xfe: "), details
+
+    # A backup inside the data dir is not restored from either: the restore replaces the stores it is in.
+    shutil.copytree(os.fsdecode(odd), source.data_dir / "photos" / "bk")
+    refused = cli(source, "restore", str(source.data_dir / "photos" / "bk"), "--force")
+    no_traceback(refused)
+    assert refused.returncode == 1 and "is inside the data dir" in refused.stderr, refused.stderr
+
+
+def test_a_damaged_anchor_file_is_one_clear_line_and_a_backup_stays_audited(sqlite_clinic, tmp_path):
+    """The anchor file a folder, then a symbolic link: `audit anchor` and `audit verify` refuse it in one line
+    (exit 1); `backup` completes, writes its audit entry, and says that only its anchor failed."""
+    make_clinic(sqlite_clinic, limit=1)
+    source = Installation(tmp_path / "data", sqlite_clinic)
+    anchors = source.data_dir / "audit-anchors.jsonl"
+    anchors.unlink(missing_ok=True)
+    anchors.mkdir()
+    exports = len([row for row in rows_of(source.url)["audit_entry"] if row[5] == "export"])
+    written = cli(source, "backup", str(tmp_path / "backup"))
+    no_traceback(written)
+    assert written.returncode == 1 and "Backup written to" in written.stdout, written
+    assert "the backup is complete and in the audit trail, but the audit anchor was not written" in written.stderr
+    assert "is a folder" in written.stderr and len(written.stderr.strip().splitlines()) == 1
+    assert len([row for row in rows_of(source.url)["audit_entry"] if row[5] == "export"]) == exports + 1
+    assert (tmp_path / "backup" / "manifest.json").exists()
+    for words, make in (("is a folder", None), ("is a symbolic link", "link")):
+        if make:
+            anchors.rmdir()
+            (tmp_path / "elsewhere.jsonl").write_text("")
+            anchors.symlink_to(tmp_path / "elsewhere.jsonl")
+        anchored = cli(source, "audit", "anchor")
+        no_traceback(anchored)
+        assert anchored.returncode == 1 and words in anchored.stderr, anchored
+        assert len(anchored.stderr.strip().splitlines()) == 1, anchored.stderr
+        verified = cli(source, "audit", "verify")
+        no_traceback(verified)
+        assert verified.returncode == 1 and words in verified.stdout, verified
+    assert (tmp_path / "elsewhere.jsonl").read_text() == ""  # nothing appended through the link
+    # A restore sets whatever is in the anchor file's place aside (after its commit) and anchors anew.
+    restored = cli(source, "restore", str(tmp_path / "backup"), "--force")
+    assert restored.returncode == 0, restored.stderr
+    assert anchors.is_file() and not anchors.is_symlink()
+    assert cli(source, "audit", "verify").returncode == 0
 
 
 def test_the_signing_key_is_made_once_and_needed_to_restore(sqlite_clinic, tmp_path):
@@ -270,6 +383,17 @@ def test_the_signing_key_is_made_once_and_needed_to_restore(sqlite_clinic, tmp_p
     assert "A new signing key was created" in first.stdout
     second = cli(source, "backup", str(tmp_path / "b2"), key=None)
     assert second.returncode == 0 and "signing key" not in second.stdout
+
+    # The key file lost while its anchors remain: no new key replaces it (older anchors would read as
+    # forged, older backups could not be restored); one line says to put it back.
+    key_file.rename(tmp_path / "kept-apart.key")
+    for command in (["backup", str(tmp_path / "b3")], ["audit", "anchor"]):
+        refused = cli(source, *command, key=None)
+        no_traceback(refused)
+        assert refused.returncode == 1, (command, refused.stdout)
+        assert "is missing but this installation has signed anchors: put the old key back" in refused.stderr
+        assert not key_file.exists() and not (tmp_path / "b3").exists()
+    (tmp_path / "kept-apart.key").rename(key_file)
 
     new_server = Installation(tmp_path / "new", f"sqlite:///{tmp_path / 'new' / 'tracker.db'}")
     refused = cli(new_server, "restore", str(tmp_path / "b2"), key=None)

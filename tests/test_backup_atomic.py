@@ -20,9 +20,13 @@ from tests.test_backup import (  # noqa: F401 (new_installation is a fixture)
     cli,
     make_clinic,
     new_installation,
+    no_traceback,
     restored_from,
     state_of,
 )
+from tracker import audit
+from tracker.access import command_line_actor
+from tracker.database import transaction
 
 
 def _files_in(folder) -> int:
@@ -53,14 +57,16 @@ def test_a_killed_restore_leaves_the_old_or_the_new_installation(clinic, tmp_pat
         folder, expected = backups[name]
         force = ["--force"] if step else []  # the first restore is into the new installation
         before = state_of(target)
+        anchors_before = _anchors(target)
         killed = cli(target, "restore", str(folder), *force, TRACKER_TEST_KILL_AT=point)
         assert killed.returncode == -signal.SIGKILL, (point, killed.stdout, killed.stderr)
 
         after = state_of(target)
         untouched = after.rows == before.rows and all(after.files.get(p) == h for p, h in before.files.items())
         assert untouched or restored_from(after, expected), (point, _tables_differing(after, before, expected))
-        checked = cli(target, "check")  # leftovers of the kill are explained, not reported as damage
-        assert checked.returncode == 0, (point, checked.stdout)
+        if untouched:  # the old trail keeps its anchors until the restore has committed
+            assert _anchors(target) == anchors_before, point
+        _check_explains_the_kill(target, folder, point)
 
         again = cli(target, "restore", str(folder), *force)
         assert again.returncode == 0, (point, again.stderr)
@@ -69,6 +75,50 @@ def test_a_killed_restore_leaves_the_old_or_the_new_installation(clinic, tmp_pat
 
     dialect = "PostgreSQL" if clinic.startswith("postgresql") else "SQLite"
     figure(f"restore kill points survived on {dialect}: {len(survived)}/{len(chain)}: {', '.join(survived)}")
+
+    # A leftover journal is no licence: `check --repair` removes it with the restore's markers ...
+    folder, expected = backups["A"]
+    before = state_of(target)
+    assert cli(target, "restore", str(folder), "--force", TRACKER_TEST_KILL_AT="files:1").returncode == -signal.SIGKILL
+    repaired = cli(target, "check", "--repair")
+    assert "UNFINISHED RESTORE" in repaired.stdout and repaired.returncode == 0, repaired.stdout
+    assert not (target.data_dir / "restore-journal.json").exists() and state_of(target).rows == before.rows
+    assert "RESTORE LEFTOVERS" not in repaired.stdout.split("After repair:")[1]
+    # ... and once the installation has changed since the kill (weeks of use), the same restore needs --force.
+    assert cli(target, "restore", str(folder), "--force", TRACKER_TEST_KILL_AT="files:1").returncode == -signal.SIGKILL
+    with transaction(target.url) as session:
+        audit.record(session, command_line_actor("clinic"), "view", detail="weeks later")
+    changed = state_of(target)
+    refused = cli(target, "restore", str(folder))
+    no_traceback(refused)
+    assert refused.returncode == 1 and "has changed since it started" in refused.stderr and "--force" in refused.stderr
+    assert state_of(target).rows == changed.rows
+    checked = cli(target, "check")
+    assert checked.returncode == 1 and f"UNFINISHED RESTORE: a restore of backup {folder}" in checked.stdout
+    forced = cli(target, "restore", str(folder), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert_restored(target, expected)
+
+
+def _anchors(where: Installation) -> bytes | None:
+    path = where.data_dir / "audit-anchors.jsonl"
+    return path.read_bytes() if path.exists() else None
+
+
+def _check_explains_the_kill(where: Installation, folder, point: str) -> None:
+    """`check` after a kill: an interrupted restore is one line naming the backup (exit 1: it needs finishing),
+    its markers one line per store; never an upload "still running", an orphan or a missing file."""
+    checked = cli(where, "check")
+    lines = checked.stdout.splitlines()
+    assert not [line for line in lines if line.startswith(("IN PROGRESS", "INTERRUPTED", "ORPHAN", "MISSING",
+                                                           "ALTERED"))], (point, checked.stdout)
+    assert len([line for line in lines if line.startswith("RESTORE LEFTOVERS")]) <= 2, (point, checked.stdout)
+    if (where.data_dir / "restore-journal.json").exists():
+        assert checked.returncode == 1, (point, checked.stdout)
+        assert [line for line in lines if line.startswith("UNFINISHED RESTORE")] == [
+            next(line for line in lines if line.startswith(f"UNFINISHED RESTORE: a restore of backup {folder} "))]
+    else:
+        assert checked.returncode == 0, (point, checked.stdout)
 
 
 def _tables_differing(after: State, before: State, expected: State) -> str:

@@ -112,8 +112,21 @@ def manifest_removed(folder: Path) -> str:
     return "manifest.json is missing"
 
 
+def nested_manifest(folder: Path) -> str:
+    """A manifest nested a hundred thousand lists deep (the JSON parser's recursion)."""
+    (folder / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    return "manifest.json is not a readable manifest"
+
+
+def oversized_manifest(folder: Path) -> str:
+    """A manifest of 300 MB (sparse: no disk used), refused by its size before it is read."""
+    with (folder / "manifest.json").open("r+b") as manifest:
+        manifest.truncate(300 * 1_048_576)
+    return "manifest.json is 300 MB, more than a backup's manifest can be (64 MB)"
+
+
 CASES = [changed, added, missing, truncated, path_traversal, absolute_path, symlink, rehashed_table_edit,
-         signature_removed, manifest_removed]
+         signature_removed, manifest_removed, nested_manifest, oversized_manifest]
 
 
 def _untouched(where: Installation) -> bool:

@@ -19,6 +19,7 @@ import fcntl
 import json
 import logging
 import os
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from db.engine import engine_for, make_private_folders
 from tracker.config import settings
 from tracker.database import Reads, database_url, read_connection
 from tracker.errors import ValidationError
-from tracker.signing import SigningKey, signing_key
+from tracker.signing import FOR_ANCHORS, SigningKey, signing_key
 
 ANCHOR_EVERY = 100  # entries between automatic anchors: at most this many recent entries are unanchored
 ANCHOR_FILE_NAME = "audit-anchors.jsonl"
@@ -94,6 +95,8 @@ def parse_line(line: str) -> Anchor:
         entries, last_id = int(fields["entries"]), int(fields["last_id"])
         at = datetime.strptime(fields["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
         last_hash = fields["last_hash"]
+        if entries < 0 or last_id < 0 or last_id and not entries or not (last_hash == "-" or last_hash.isalnum()):
+            raise ValueError("not a head")
     except (KeyError, ValueError):
         raise ValidationError(f"{line!r} is not a head line as `audit anchor` prints it "
                               f"(entries=N last_id=N last_hash=HEX at=YYYY-MM-DDTHH:MM:SSZ).") from None
@@ -102,6 +105,22 @@ def parse_line(line: str) -> Anchor:
 
 def anchor_file(data_dir: Path | None = None) -> Path:
     return (data_dir or settings().data_dir) / ANCHOR_FILE_NAME
+
+
+def unusable_file(path: Path) -> str | None:
+    """Why ``path`` cannot be the anchor file (None when it is a regular file or is missing): anchors are read
+    and appended only in a regular file of the data dir, never through a symbolic link."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(mode):
+        return (f"the anchor file {path} is a symbolic link: anchors are kept only in a regular file of the data "
+                f"dir; put the anchors file itself there (or move the link away)")
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        return f"the anchor file {path} is {kind}: anchors are kept only in a regular file; move it away"
+    return None
 
 
 def read_head(engine: Engine, reason: str) -> Anchor:
@@ -140,6 +159,8 @@ def _append(path: Path, anchor: Anchor, key: SigningKey) -> None:
     record["signature"] = key.sign(anchor.payload())
     data = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode()
     make_private_folders(path.parent)
+    if problem := unusable_file(path):
+        raise ValidationError(f"No anchor written: {problem}.")
     flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW
     try:
         descriptor, created = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600), True
@@ -259,10 +280,13 @@ def check(reads: Reads, given: list[Anchor] | tuple[Anchor, ...] = (), data_dir:
     path = anchor_file(data_dir)
     problems: list[str] = []
     anchors: list[Anchor] = list(given)
-    exists = path.exists()
+    exists = os.path.lexists(path)
+    if exists and (problem := unusable_file(path)):
+        exists = False
+        problems.append(f"the anchors cannot be checked: {problem}")
     if exists:
         try:
-            key = signing_key(create=False, data_dir=data_dir)
+            key = signing_key(create=False, data_dir=data_dir, needed_for=FOR_ANCHORS)
         except ValidationError as error:
             key = None
             problems.append(f"the anchors cannot be checked: {error}")

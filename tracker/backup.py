@@ -22,16 +22,23 @@ and hash, nothing added, no symbolic link. It then replaces the whole installati
 photo (``tracker.photo_store``): intent markers, then files (atomic puts), then the database in one
 transaction (schema and rows), then the leftovers go. Killed at any point, the installation is the old one
 or the restored one; what a kill leaves behind is what an interrupted upload leaves (``check`` explains it,
-``check --repair`` removes it), and running the same restore again finishes the job (``restore-journal.json``
-in the data dir names the backup being restored). The replaced audit trail's anchor file is set aside as
-``audit-anchors.replaced-<time>.jsonl``: its anchors describe a trail that is no longer there.
+``check --repair`` removes it, with the journal, when the database was not replaced yet), and running the same
+restore again finishes the job (``restore-journal.json`` in the data dir names the backup being restored and the
+installation it started from: without ``--force`` it is finished only while the installation is still that
+one, or already the backup's). Only the tracker's own tables are dropped (``tracker_tables``). After the
+commit, and only then, the replaced audit trail's anchor file is set aside as
+``audit-anchors.replaced-<time>.jsonl`` (its anchors describe a trail that is no longer there) and the restored
+trail is anchored. A restore holds an exclusive lock on the data dir while it runs (``check`` tells a running
+restore from an interrupted one by it).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import stat
@@ -48,12 +55,12 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, Date, DateTime, MetaData, create_engine, func, insert, inspect, make_url, select, text
 
 from db import models
-from db.engine import PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, alembic_config, engine_for, make_private_folders
+from db.engine import MIGRATIONS, PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, alembic_config, engine_for, make_private_folders
 from tracker import audit, audit_anchor
 from tracker.access import ADMIN, Actor, require_role
 from tracker.blob_store import BlobStore
 from tracker.config import settings
-from tracker.database import database_url, transaction
+from tracker.database import database_busy, database_url, transaction
 from tracker.errors import ValidationError
 from tracker.milestones import DEFAULT_PROTOCOL
 from tracker.photo_store import PENDING, photo_store, sha256_of_key
@@ -63,6 +70,7 @@ from tracker.treatment_sessions import document_key, document_store
 FORMAT = "regrowth-tracker-backup/2"
 MANIFEST = "manifest.json"
 JOURNAL = "restore-journal.json"
+MAX_MANIFEST_BYTES = 64 * 1_048_576  # a manifest lists every file in ~150 bytes: 64 MB is ~400 000 files
 SIGNATURE_ALGORITHM = "HMAC-SHA256"
 SIGNED_AS = b"regrowth-tracker-backup-manifest/2\n"
 # Test hook, nothing else: ``TRACKER_TEST_KILL_AT=name:n`` ends the process with SIGKILL (as a power cut
@@ -103,19 +111,31 @@ def _files_of(table_name: str, row) -> list[tuple[str, str]]:
     return []
 
 
+def shown(path: str | Path) -> str:
+    """A path as printable text: bytes of a name that are not UTF-8 appear as ``\\xNN`` (a folder name need not
+    be UTF-8; the audit trail, the terminal and the database need text).
+
+    >>> shown(Path(b"/tmp/bk-\\xff".decode("utf-8", "surrogateescape")))
+    '/tmp/bk-\\\\xff'
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 @dataclass(frozen=True)
 class BackupResult:
-    """What a backup wrote or a restore brought back; ``key_advice`` is set when the backup created the key."""
+    """What a backup wrote or a restore brought back; ``key_advice`` is set when the backup created the key,
+    ``anchor_problem`` when the backup is complete and audited but its audit anchor could not be written."""
 
     folder: Path
     rows: dict[str, int]
     files: int
     bytes: int
     key_advice: str | None = None
+    anchor_problem: str | None = None
 
     def summary(self) -> str:
         total = sum(self.rows.values())
-        return (f"Backup written to {self.folder}: {total} rows in {len(self.rows)} tables, "
+        return (f"Backup written to {shown(self.folder)}: {total} rows in {len(self.rows)} tables, "
                 f"{self.files} files ({self.bytes / 1_048_576:.1f} MB).")
 
 
@@ -220,16 +240,53 @@ def _canonical(manifest: dict) -> bytes:
     return SIGNED_AS + json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _destination(destination: str | Path) -> Path:
+    """The backup folder, checked: new or empty, a folder, outside the data dir (symbolic links resolved)."""
+    folder = Path(destination).resolve()
+    data_dir = settings().data_dir.resolve()
+    if folder == data_dir or folder.is_relative_to(data_dir):
+        raise ValidationError(f"{shown(folder)} is inside the data dir ({shown(data_dir)}): a backup there would be "
+                              "lost with the installation it protects; choose a folder outside it.")
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise ValidationError(f"{shown(folder)} is a file, not a folder: choose a new folder for the backup.")
+        if folder.exists() and any(folder.iterdir()):
+            raise ValidationError(f"{shown(folder)} is not empty: choose a new folder for the backup.")
+        make_private_folders(folder)
+        os.chmod(folder, PRIVATE_FOLDER_MODE)  # also when it existed, empty
+    except OSError as error:
+        raise ValidationError(f"The backup folder {shown(folder)} cannot be made: "
+                              f"{error.strerror or error}.") from None
+    return folder
+
+
 def backup(destination: str | Path, actor: Actor, url: str | None = None) -> BackupResult:
-    """Write a signed backup into ``destination`` (a new or empty folder) while the app runs."""
+    """Write a signed backup into ``destination`` (a new or empty folder outside the data dir) while the app
+    runs. Audited; the audit entry is written even when the anchor that follows cannot be
+    (``BackupResult.anchor_problem``)."""
     require_role(actor, ADMIN)
     url = url or database_url()
     key = signing_key()
-    folder = Path(destination).resolve()
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise ValidationError(f"{folder} is not empty: choose a new folder for the backup.")
-    make_private_folders(folder)
-    os.chmod(folder, PRIVATE_FOLDER_MODE)  # also when it existed, empty
+    make_private_folders(settings().data_dir, tighten=True)
+    folder = _destination(destination)
+    try:
+        revision, rows, total, keys = _write_backup(folder, url, key)
+    except OSError as error:
+        where = f" ({shown(error.filename)})" if error.filename else ""
+        raise ValidationError(f"The backup to {shown(folder)} failed: {error.strerror or error}{where}. The "
+                              "folder holds no complete backup (no manifest.json).") from None
+    with transaction(url) as session:
+        audit.record(session, actor, "export",
+                     detail=f"backup to {shown(folder.name)}: {sum(rows.values())} rows, {len(keys)} files")
+    problem = None
+    try:
+        audit_anchor.write_anchor(url, reason="backup")
+    except (ValidationError, OSError) as error:
+        problem = str(error) if isinstance(error, ValidationError) else f"{error.strerror or error}"
+    return BackupResult(folder, rows, len(keys), total, key.advice() if key.created else None, problem)
+
+
+def _write_backup(folder: Path, url: str, key: SigningKey) -> tuple[str, dict[str, int], int, set]:
     taken_at = datetime.now(timezone.utc)
     revision, rows, entries, keys = _snapshot(url, folder)
     stores = _stores()
@@ -252,11 +309,7 @@ def backup(destination: str | Path, actor: Actor, url: str | None = None) -> Bac
     partial.write(json.dumps(manifest, indent=1).encode())
     partial.close()
     os.replace(folder / f"{MANIFEST}.partial", folder / MANIFEST)
-    with transaction(url) as session:
-        audit.record(session, actor, "export",
-                     detail=f"backup to {folder.name}: {sum(rows.values())} rows, {len(keys)} files")
-    audit_anchor.write_anchor(url, reason="backup")
-    return BackupResult(folder, rows, len(keys), total, key.advice() if key.created else None)
+    return revision, rows, total, keys
 
 
 # --- checking a backup -----------------------------------------------------------------------------------
@@ -337,11 +390,15 @@ def verify_backup(source: str | Path, key: SigningKey, url: str | None = None) -
         raise _refuse(folder, problems)
     if MANIFEST not in present:
         raise ValidationError(f"{folder} holds no complete backup (manifest.json is missing).")
+    size = (folder / MANIFEST).stat().st_size
+    if size > MAX_MANIFEST_BYTES:
+        raise _refuse(folder, [f"manifest.json is {size / 1_048_576:.0f} MB, more than a backup's manifest can be "
+                               f"({MAX_MANIFEST_BYTES // 1_048_576} MB); it was not read"])
     try:
         manifest = json.loads((folder / MANIFEST).read_bytes())
         files = manifest["files"]
         rows = manifest["rows"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: nested a hundred thousand deep
         raise _refuse(folder, ["manifest.json is not a readable manifest"]) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ValidationError(f"{folder} is not a Regrowth Tracker backup this version can read "
@@ -509,11 +566,22 @@ def _migrate_on(connection: Connection, url: str, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+def tracker_tables() -> set[str]:
+    """The names of the tables this application owns: today's models, Alembic's version table, and every table
+    a migration ever created (an older schema's). A restore drops these and nothing else of the schema."""
+    names = set(models.Base.metadata.tables) | {"alembic_version"}
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        names.update(re.findall(r"create_table\(\s*['\"](\w+)['\"]", script.read_text(encoding="utf-8")))
+    return names
+
+
 def _replace_database(backup: VerifiedBackup, url: str, actor: Actor, batch: int) -> None:
-    """Schema and rows of the backup in place of whatever the database holds, in one transaction."""
+    """Schema and rows of the backup in place of the tracker's tables, in one transaction; other tables of the
+    schema (another application's) are left alone."""
     with engine_for(url).begin() as connection:
+        ours = sorted(set(inspect(connection).get_table_names()) & tracker_tables())
         existing = MetaData()
-        existing.reflect(connection)
+        existing.reflect(connection, only=ours)
         existing.drop_all(connection)
         _migrate_on(connection, url, backup.revision)
         for number, table in enumerate(models.Base.metadata.sorted_tables, 1):
@@ -527,9 +595,92 @@ def _replace_database(backup: VerifiedBackup, url: str, actor: Actor, batch: int
                     f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"))
             _kill_point("database", number)
         _migrate_on(connection, url, "head")
-        audit.record(connection, actor, "restore",
-                     detail=f"restored backup {backup.digest[:12]} taken {backup.taken_at}")
+        audit.record(connection, actor, "restore", detail=_restore_detail(backup.digest, backup.taken_at))
         _kill_point("commit")
+
+
+def _restore_detail(digest: str, taken_at: str = "") -> str:
+    return f"restored backup {digest[:12]} taken {taken_at}"
+
+
+_audit_table = models.AuditEntry.__table__
+
+
+def installation_state(url: str) -> tuple[dict, tuple[str, str] | None]:
+    """What a restore journal records of the installation before the restore starts (its records by table and
+    the audit trail's head), and the newest audit entry's (action, detail), or None."""
+    if url.startswith("sqlite") and not _sqlite_path(url).exists():
+        return {"records": {}, "audit_head": None}, None
+    with engine_for(url).connect() as connection:
+        row = None
+        if "audit_entry" in inspect(connection).get_table_names():
+            row = connection.execute(select(_audit_table.c.id, _audit_table.c.entry_hash, _audit_table.c.action,
+                                            _audit_table.c.detail).order_by(_audit_table.c.id.desc()).limit(1)).first()
+        connection.rollback()
+    fingerprint = {"records": installation_records(url), "audit_head": [row.id, row.entry_hash] if row else None}
+    return fingerprint, ((row.action, row.detail or "") if row else None)
+
+
+def restore_committed(newest: tuple[str, str] | None, digest: str) -> bool:
+    """Whether the newest audit entry is the restore of the backup ``digest``: its transaction committed and
+    nothing was written since (the installation is that backup's state)."""
+    return newest is not None and newest[0] == "restore" and newest[1].startswith(_restore_detail(digest))
+
+
+def read_journal(data_dir: Path) -> dict | None:
+    """The unfinished restore's journal (backup digest, folder, start, the installation it saw), or None."""
+    try:
+        journal = json.loads((data_dir / JOURNAL).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return journal if isinstance(journal, dict) else {}
+
+
+def restore_running(data_dir: Path) -> bool:
+    """Whether a restore is running on ``data_dir`` now (it holds the data dir's lock for its whole run)."""
+    try:
+        descriptor = os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)  # releases a lock taken here
+
+
+def _lock_data_dir(data_dir: Path) -> int:
+    descriptor = os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise ValidationError(f"Another restore is running on {data_dir}: wait for it to end.") from None
+    return descriptor
+
+
+def _busy(error: BaseException) -> ValidationError | None:
+    reason = database_busy(error)
+    if reason is None:
+        return None
+    return ValidationError(f"The database is busy ({reason}): another process (the app, a command) is using it. "
+                           "Stop the app first, then run the same restore again; the database was not changed.")
+
+
+def _set_aside(path: Path) -> None:
+    """Rename ``path`` (the replaced trail's anchors) to ``<stem>.replaced-<time>[-n]<suffix>``, never over one
+    set aside before."""
+    stamp = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+    for n in range(1000):
+        target = path.with_name(f"{path.stem}.replaced-{stamp}{f'-{n}' if n else ''}{path.suffix}")
+        if not os.path.lexists(target):
+            os.rename(path, target)  # whatever it is (a file, or a folder or link put in its place)
+            return
+    raise ValidationError(f"Cannot set {path} aside: too many anchor files set aside this second.")
 
 
 def restore(source: str | Path, actor: Actor, url: str | None = None, *, force: bool = False,
@@ -538,34 +689,67 @@ def restore(source: str | Path, actor: Actor, url: str | None = None, *, force: 
 
     Refused, before anything is written, when the backup fails a check, when there is no signing key, or
     when the installation holds records (anything besides the seeded default protocol) and ``force`` is
-    not given. A restore of the same backup that was interrupted is finished without ``force`` (the journal
-    in the data dir records that it was allowed to start).
+    not given. A restore of the same backup that was interrupted is finished without ``force`` only while the
+    installation is still the one its journal saw before it started (records and audit head unchanged), or is
+    already that backup's (the restore committed, nothing written since). A database busy with another
+    writer (the app) is one ValidationError: stop the app first.
     """
     require_role(actor, ADMIN)
-    url = url or database_url()
+    try:
+        return _checked_restore(source, actor, url or database_url(), force, batch)
+    except Exception as error:
+        busy = _busy(error)
+        if busy is None:
+            raise
+        raise busy from None
+
+
+def _checked_restore(source: str | Path, actor: Actor, url: str, force: bool, batch: int) -> BackupResult:
     data_dir = settings().data_dir
     backup = verify_backup(source, signing_key(create=False, data_dir=data_dir), url)
+    if backup.folder.is_relative_to(data_dir.resolve()):
+        raise ValidationError(f"{shown(backup.folder)} is inside the data dir ({shown(data_dir.resolve())}), which a "
+                              "restore replaces: move the backup outside it first.")
     journal_path = data_dir / JOURNAL
-    try:
-        journal = json.loads(journal_path.read_text())
-    except (OSError, ValueError):
-        journal = {}
-    resuming = isinstance(journal, dict) and journal.get("backup") == backup.digest
+    journal = read_journal(data_dir) or {}
+    fingerprint, newest = installation_state(url)
+    same_backup = journal.get("backup") == backup.digest
+    resuming = same_backup and (journal.get("installation") == fingerprint
+                                or restore_committed(newest, backup.digest))
     records = {} if resuming else installation_records(url)
     if records and not force:
+        if same_backup:
+            raise ValidationError(
+                f"An unfinished restore of this backup (started {journal.get('started_at')}) cannot be finished "
+                f"without --force: the installation has changed since it started and holds records "
+                f"({_describe(records)}). Add --force to replace it with the backup.")
         raise ValidationError(
             f"This installation already holds records ({_describe(records)}); a restore replaces everything. "
             "Restore into a new installation, or add --force to replace this one with the backup.")
     _kill_point("verified")
 
-    make_private_folders(data_dir)
+    make_private_folders(data_dir, tighten=True)
+    lock = _lock_data_dir(data_dir)
+    try:
+        if url.startswith("sqlite"):  # the write lock free now, or say so before anything is written
+            with engine_for(url).begin():
+                pass
+        return _restore(backup, actor, url, batch, data_dir, journal_path,
+                        journal.get("installation") if resuming else fingerprint)
+    finally:
+        os.close(lock)
+
+
+def _restore(backup: VerifiedBackup, actor: Actor, url: str, batch: int, data_dir: Path, journal_path: Path,
+             fingerprint: dict) -> BackupResult:
     stores = _stores()
     wanted = {name: backup.stored(name) for name in stores}
     mine = {name: {_marker_key(sha256_of_key(key) or "", backup.digest) for key in wanted[name]} for name in stores}
     surplus = {name: sorted(key for key in blobs.keys() if key not in wanted[name] and key not in mine[name])
                for name, blobs in stores.items()}
-    _write_private(journal_path, json.dumps({"backup": backup.digest, "folder": str(backup.folder),
-                                             "started_at": datetime.now(timezone.utc).isoformat()}).encode())
+    _write_private(journal_path, json.dumps({"backup": backup.digest, "folder": shown(backup.folder),
+                                             "started_at": datetime.now(timezone.utc).isoformat(),
+                                             "installation": fingerprint}).encode())
     _kill_point("journal")
     markers = {name: _mark(blobs, [*wanted[name], *surplus[name]], backup.digest) for name, blobs in stores.items()}
     total = copied = 0
@@ -580,13 +764,21 @@ def restore(source: str | Path, actor: Actor, url: str | None = None, *, force: 
             copied += 1
             _kill_point("files", copied)
 
-    anchors = audit_anchor.anchor_file(data_dir)
-    if anchors.exists():  # the replaced trail's anchors: kept, but no longer the ones to check against
-        os.replace(anchors, anchors.with_name(f"{anchors.stem}.replaced-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
-                                                f"{anchors.suffix}"))
-    _kill_point("anchors")
     _replace_database(backup, url, actor, batch)
     _kill_point("committed")
+    # Only now is the old trail gone: its anchors are set aside (kept, no longer the ones to check against),
+    # and the restored trail gets an anchor of its own.
+    anchors = audit_anchor.anchor_file(data_dir)
+    if os.path.lexists(anchors):
+        _set_aside(anchors)
+    _kill_point("anchors")
+    problem = None
+    try:
+        audit_anchor.write_anchor(url, reason="restore", data_dir=data_dir)
+    except (ValidationError, OSError) as error:  # the restore is committed: say so, and what failed after it
+        problem = str(error) if isinstance(error, ValidationError) else f"{error.strerror or error}"
+    # The accounts it listed were replaced: its passwords are stale, and may be another clinic's.
+    (data_dir / "demo-accounts.txt").unlink(missing_ok=True)
     removed = 0
     for name, blobs in stores.items():
         for key in [*surplus[name], *markers[name]]:
@@ -594,4 +786,4 @@ def restore(source: str | Path, actor: Actor, url: str | None = None, *, force: 
             removed += 1
             _kill_point("cleanup", removed)
     journal_path.unlink(missing_ok=True)
-    return BackupResult(backup.folder, backup.rows, copied, total)
+    return BackupResult(backup.folder, backup.rows, copied, total, anchor_problem=problem)

@@ -247,15 +247,23 @@ def cmd_backup(args) -> int:
     print(result.summary())
     if result.key_advice:  # this backup created the signing key: said once, when it happens
         print(result.key_advice)
+    if result.anchor_problem:  # the backup is complete and audited; only the anchor after it failed
+        print(f"error: the backup is complete and in the audit trail, but the audit anchor was not written: "
+              f"{result.anchor_problem}", file=sys.stderr)
+        return 1
     return 0
 
 
 def cmd_restore(args) -> int:
     from tracker.access import command_line_actor
-    from tracker.backup import restore
+    from tracker.backup import restore, shown
 
     result = restore(args.source, command_line_actor("restore"), force=args.force)
-    print(f"Restored {sum(result.rows.values())} rows and {result.files} files from {result.folder}.")
+    print(f"Restored {sum(result.rows.values())} rows and {result.files} files from {shown(result.folder)}.")
+    if result.anchor_problem:  # the restore is complete and audited; only the anchor after it failed
+        print(f"error: the restore is complete and in the audit trail, but the audit anchor was not written: "
+              f"{result.anchor_problem}", file=sys.stderr)
+        return 1
     return 0
 
 

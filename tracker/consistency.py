@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session
 
 from db import models
 from tracker.blob_store import BlobStore, PartialWrite
-from tracker.database import transaction
+from tracker.config import settings
+from tracker.database import database_url, transaction
 from tracker.photo_store import PENDING, IngestMarker, PhotoStore, photo_store, sha256_of_key
 from tracker.treatment_sessions import document_key, document_store
 
@@ -90,6 +91,34 @@ class InterruptedIngest:
     started_at: datetime | None
     files: tuple[str, ...] = ()
     partial_writes: tuple[str, ...] = ()
+
+
+RESTORE_MARKER = ".restore-"  # in the name of a restore's intent markers (tracker.backup._marker_key)
+
+
+@dataclass(frozen=True)
+class UnfinishedRestore:
+    """A restore journal in the data dir: a restore of ``folder`` (backup ``digest``) started at
+    ``started_at`` is ``running`` now, or was interrupted (before its database commit, or after it:
+    ``committed``)."""
+
+    folder: str
+    digest: str
+    started_at: str
+    running: bool
+    committed: bool
+
+    def line(self) -> str:
+        what = f"a restore of backup {self.folder} (started {self.started_at or 'at an unknown time'})"
+        if self.running:
+            return f"IN PROGRESS: {what} is running; check again when it has ended."
+        again = f"run `python -m tracker restore {self.folder}` again to finish it"
+        if self.committed:
+            return (f"UNFINISHED RESTORE: {what} was interrupted after the database was replaced: {again} "
+                    "(restore-journal.json).")
+        return (f"UNFINISHED RESTORE: {what} was interrupted before it changed the database: {again}, or keep this "
+                "installation as it is and remove the restore's leftovers (python -m tracker check --repair) "
+                "(restore-journal.json).")
 
 
 @dataclass(frozen=True)
@@ -155,6 +184,7 @@ class ConsistencyReport:
     stale_temporaries: tuple[str, ...] = ()
     hash_mismatches: tuple[HashMismatch, ...] = ()
     documents: DocumentReport | None = None
+    restore: UnfinishedRestore | None = None
 
     @property
     def photos_ok(self) -> bool:
@@ -163,8 +193,10 @@ class ConsistencyReport:
 
     @property
     def ok(self) -> bool:
-        """True when nothing needs doing in any store checked; uploads in progress do not count against it."""
-        return self.photos_ok and (self.documents is None or self.documents.ok)
+        """True when nothing needs doing in any store checked; uploads in progress (and a restore running)
+        do not count against it, an interrupted restore does."""
+        return (self.photos_ok and (self.documents is None or self.documents.ok)
+                and (self.restore is None or self.restore.running))
 
     def lines(self) -> list[str]:
         """The report in plain words, one finding per line, for the command line and the admin page.
@@ -172,7 +204,8 @@ class ConsistencyReport:
         One section per store, each ending with its verdict: the document store's first (when checked),
         then the photo store's.
         """
-        out = self.documents.lines() if self.documents is not None else []
+        out = [self.restore.line()] if self.restore is not None else []
+        out += self.documents.lines() if self.documents is not None else []
         out.append(f"Photo store: checked {self.photos_checked} photo record(s) and {self.files_checked} stored "
                    "file(s).")
         for item in self.missing:
@@ -189,9 +222,26 @@ class ConsistencyReport:
         return out
 
 
+def _is_restore(item: InterruptedIngest) -> bool:
+    return bool(item.marker_key and RESTORE_MARKER in item.marker_key)
+
+
 def _leftover_lines(record: str, store: str, orphans: tuple[str, ...], interrupted: tuple[InterruptedIngest, ...],
                     stale: tuple[str, ...], in_progress: tuple[InterruptedIngest, ...]) -> list[str]:
     out = []
+    # A restore marks every file it brings or replaces: its leftovers are one finding, not one per file.
+    restoring = [item for item in (*interrupted, *in_progress) if _is_restore(item)]
+    running = any(_is_restore(item) for item in in_progress)
+    interrupted = tuple(item for item in interrupted if not _is_restore(item))
+    in_progress = tuple(item for item in in_progress if not _is_restore(item))
+    if restoring:
+        files = sum(len(item.files) + len(item.partial_writes) for item in restoring)
+        if running:
+            out.append(f"IN PROGRESS: a restore is writing the {store} ({len(restoring)} marker(s)).")
+        else:
+            out.append(f"RESTORE LEFTOVERS: {len(restoring)} marker(s) and {files} file(s) no record uses in the "
+                       f"{store} were left by a restore that did not finish (not uploads); finish the restore, or "
+                       "remove them (python -m tracker check --repair).")
     for key in orphans:
         out.append(f"ORPHAN: {key} in the {store} belongs to no {record} record and no upload explains it; "
                    "check before removing.")
@@ -281,9 +331,38 @@ def run_check(url: str | None = None, *, verify_hashes: bool = True, grace: time
         with transaction(url) as session:
             return _document_rows(session, sessions)
 
+    restore = unfinished_restore(url)
     photos = _photo_report(_compare(photo_store().blobs, photo_rows, verify_hashes, grace, None))
     documents = _document_report(_compare(document_store(), document_rows, verify_hashes, grace, None), sessions)
-    return replace(photos, documents=documents)
+    if restore is None or not restore.running:
+        # No restore runs (it holds the data dir's lock while it does): its markers, however young, are
+        # leftovers of one that was interrupted, not work in progress.
+        photos, documents = _restore_markers_interrupted(photos), _restore_markers_interrupted(documents)
+    return replace(photos, documents=documents, restore=restore)
+
+
+def _restore_markers_interrupted(report):
+    moved = tuple(item for item in report.in_progress if _is_restore(item))
+    if not moved:
+        return report
+    return replace(report, interrupted=report.interrupted + moved,
+                   in_progress=tuple(item for item in report.in_progress if not _is_restore(item)))
+
+
+def unfinished_restore(url: str | None = None) -> UnfinishedRestore | None:
+    """The restore the data dir's journal names, or None when there is no journal."""
+    from tracker.backup import installation_state, read_journal, restore_committed, restore_running
+
+    data_dir = settings().data_dir
+    journal = read_journal(data_dir)
+    if journal is None:
+        return None
+    digest = str(journal.get("backup") or "")
+    running = restore_running(data_dir)
+    committed = bool(digest) and not running and restore_committed(installation_state(url or database_url())[1],
+                                                                    digest)
+    return UnfinishedRestore(str(journal.get("folder") or "(unreadable journal)"), digest,
+                             str(journal.get("started_at") or ""), running, committed)
 
 
 def _photo_rows(session: Session) -> list[_Expected]:
@@ -462,6 +541,17 @@ def repair_interrupted(
             for key in _remove_leftovers(documents or document_store(), report.documents.interrupted,
                                          report.documents.stale_temporaries, document_in_use)
         ]
+    restore = report.restore
+    if restore is not None and not restore.running and not restore.committed:
+        # The journal goes with the restore's markers, once none is left (a restore that committed is
+        # finished by running it again, not undone here).
+        left = [key for blobs in (store.blobs, documents or document_store()) for key in blobs.keys()
+                if _is_marker(key) and RESTORE_MARKER in key]
+        if not left:
+            from tracker.backup import JOURNAL
+
+            (settings().data_dir / JOURNAL).unlink(missing_ok=True)
+            removed.append(JOURNAL)
     return removed
 
 

@@ -84,7 +84,7 @@ def read_connection(reads: Reads) -> Connection:
 def initialize(url: str | None = None) -> None:
     """Create or migrate the schema and seed the default protocol; idempotent."""
     url = url or database_url()
-    make_private_folders(settings().data_dir)  # 0700 when made here; an existing folder keeps its mode
+    make_private_folders(settings().data_dir, tighten=True)  # 0700, also when it existed with a looser mode
     migrate(url)
     with transaction(url) as session:
         exists = session.scalar(select(models.Protocol.id).where(models.Protocol.name == DEFAULT_PROTOCOL.name))

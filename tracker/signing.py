@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,11 +52,21 @@ def key_path(data_dir: Path | None = None) -> Path:
     return (data_dir or settings().data_dir) / KEY_FILE_NAME
 
 
-def signing_key(*, create: bool = True, data_dir: Path | None = None) -> SigningKey:
-    """The key from ``TRACKER_BACKUP_KEY`` or the key file, creating the file when ``create`` and it is missing.
+# What an installation that has signed with its key keeps in its data dir: a new key would make all of it
+# unverifiable, so a missing key is then an error, never replaced (tracker.audit_anchor, tracker.backup).
+SIGNED_STATE = ("audit-anchors.jsonl", "restore-journal.json")
+FOR_A_BACKUP = "the key of the installation that wrote the backup"
+FOR_ANCHORS = "the key that signed this installation's audit anchors"
+
+
+def signing_key(*, create: bool = True, data_dir: Path | None = None, needed_for: str = FOR_A_BACKUP) -> SigningKey:
+    """The key from ``TRACKER_BACKUP_KEY`` or the key file, creating the file when ``create`` and it is missing
+    and the data dir holds nothing signed yet (no anchor, no restore under way).
 
     Raises ValidationError when the variable is too short, the file is unreadable or malformed, or there is no
-    key and ``create`` is False (restoring on a new server needs the key the backup was signed with).
+    key and ``create`` is False (restoring on a new server needs the key the backup was signed with:
+    ``needed_for`` says which key the message asks for), or the key file is missing where anchors were
+    signed with it (a new key would make every older anchor look forged and every older backup unrestorable).
     """
     from_environment = os.environ.get(KEY_VARIABLE)
     if from_environment is not None:
@@ -69,14 +80,33 @@ def signing_key(*, create: bool = True, data_dir: Path | None = None) -> Signing
     except FileNotFoundError:
         if not create:
             raise ValidationError(
-                f"No signing key: set {KEY_VARIABLE} or put the key file at {path} "
-                f"(the key of the installation that wrote the backup).") from None
+                f"No signing key: set {KEY_VARIABLE} or put the key file at {path} ({needed_for}).") from None
+        if _has_signed_state(path.parent):
+            raise ValidationError(
+                f"The signing key {path} is missing but this installation has signed anchors: put the old key "
+                f"back (or set {KEY_VARIABLE}). No new key was made: it would make every older anchor look forged "
+                f"and every older backup unrestorable.") from None
         return _create_key_file(path)
     except (OSError, UnicodeDecodeError) as error:
         raise ValidationError(f"The signing key file {path} cannot be read ({error}).") from None
     if len(text) < MIN_KEY_LENGTH:
         raise ValidationError(f"The signing key file {path} is damaged (shorter than {MIN_KEY_LENGTH} characters).")
     return SigningKey(text.encode(), str(path))
+
+
+def _has_signed_state(data_dir: Path) -> bool:
+    """Whether ``data_dir`` holds anchors (an anchor file not empty; anything else by that name counts too)
+    or a restore journal."""
+    for name in SIGNED_STATE:
+        try:
+            status = (data_dir / name).lstat()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return True
+        if status.st_size or not stat.S_ISREG(status.st_mode):
+            return True
+    return False
 
 
 def _create_key_file(path: Path) -> SigningKey:
