@@ -52,7 +52,12 @@ class _QuietRefusals(logging.Filter):
     (an idle session, a busy database) and was logged in one line already: its record is dropped here."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], DownloadRefused))
+        error = record.exc_info[1] if record.exc_info else None
+        while error is not None:  # Streamlit wraps the callable's exception (MediaFileStorageError from ours)
+            if isinstance(error, DownloadRefused):
+                return False
+            error = error.__cause__ or error.__context__
+        return True
 
 
 logging.getLogger("streamlit.runtime.backend_operation_handler").addFilter(_QuietRefusals())
@@ -76,17 +81,15 @@ def image(data: bytes) -> None:
 def session_allows(state: Any, actor: Actor, now: float | None = None) -> bool:
     """Whether ``state`` (one session's state) is still signed in as ``actor`` and not idle.
 
-    An idle session is marked as long idle, so that its next page run signs it out the usual way
-    (``workspace.current_actor``), with the usual message.
+    Only reads: this runs on Streamlit's worker thread, where writing session state logs a "missing
+    ScriptRunContext" warning. An idle session is signed out by the page run that the click also starts
+    (``workspace.current_actor`` finds the same idle time), with the usual message.
     """
     now = time.time() if now is None else now
     if ACTOR not in state or state[ACTOR] != actor:
         return False
     last_seen = state[LAST_SEEN] if LAST_SEEN in state else None
-    if not isinstance(last_seen, (int, float)) or now - last_seen > idle_limit_seconds():
-        state[LAST_SEEN] = 0.0
-        return False
-    return True
+    return isinstance(last_seen, (int, float)) and now - last_seen <= idle_limit_seconds()
 
 
 def guarded(actor: Actor, produce: Callable[[], bytes], what: str) -> Callable[[], bytes]:

@@ -31,6 +31,7 @@ from tests.browser import (
     navigate,
     open_menu,
     require_chromium,
+    server_alarms,
     shot,
     sign_in,
     streamlit_server,
@@ -118,8 +119,9 @@ def assert_signed_out_after_idle(page) -> None:
     assert page.get_by_test_id("stSidebarNav").count() == 0
 
 
-def click_when_idle(page, button: str, data_dir: Path, action: str, step: str) -> None:
-    """Wait past the idle limit, click the download, and check that nothing at all came of it."""
+def click_when_idle(page, button: str, data_dir: Path, action: str, step: str, base: str) -> None:
+    """Wait past the idle limit, click the download, and check that nothing at all came of it (and that the
+    refusal left the server log one line, no stack trace or warning)."""
     traffic = Traffic(page)
     before = audit_count(data_dir, action)
     page.wait_for_timeout(IDLE_MINUTES * 60_000 + 1500)
@@ -130,6 +132,7 @@ def click_when_idle(page, button: str, data_dir: Path, action: str, step: str) -
     assert traffic.downloads == [], step
     assert traffic.media() == [], step
     assert audit_count(data_dir, action) == before, step
+    assert server_alarms(base) == [], step
 
 
 # --- (a) photos ----------------------------------------------------------------------------------------------
@@ -177,7 +180,7 @@ def test_progress_report_after_idle_is_not_made(idle_server):
         navigate(page, f"/progress?mrn={patient_with_photos(data_dir)}")
         page.get_by_role("button", name="Download progress report").wait_for()
         wait_rendered(page)
-        click_when_idle(page, "Download progress report", data_dir, "report", "b1-report-after-idle")
+        click_when_idle(page, "Download progress report", data_dir, "report", "b1-report-after-idle", base)
 
 
 def test_lot_csv_after_idle_is_not_made(idle_server):
@@ -190,7 +193,7 @@ def test_lot_csv_after_idle_is_not_made(idle_server):
         page.get_by_role("button", name="Look up").click()
         page.get_by_role("button", name="Download CSV").wait_for()
         wait_rendered(page)
-        click_when_idle(page, "Download CSV", data_dir, "export", "b2-lot-csv-after-idle")
+        click_when_idle(page, "Download CSV", data_dir, "export", "b2-lot-csv-after-idle", base)
 
 
 def test_audit_csv_after_idle_is_not_made(idle_server):
@@ -200,7 +203,7 @@ def test_audit_csv_after_idle_is_not_made(idle_server):
         navigate(page, "/audit_trail")  # (the admin's menu may fold it under "View more")
         page.get_by_role("button", name="Download audit trail (CSV)").wait_for()
         wait_rendered(page)
-        click_when_idle(page, "Download audit trail (CSV)", data_dir, "export", "b3-audit-csv-after-idle")
+        click_when_idle(page, "Download audit trail (CSV)", data_dir, "export", "b3-audit-csv-after-idle", base)
 
 
 # --- (c) a download while signed in -------------------------------------------------------------------------------
