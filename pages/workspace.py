@@ -68,6 +68,17 @@ def _resume_web_session(now: float) -> Actor | None:
     return resumed.actor
 
 
+def _touch(token: str, actor: Actor) -> bool:
+    """``web_sessions.touch``, where a cookie that is now another account's ends this page session too."""
+    from tracker import web_sessions
+    from tracker.errors import PermissionDenied
+
+    try:
+        return web_sessions.touch(token, actor)
+    except PermissionDenied:
+        return False
+
+
 def _keep_web_session(actor: Actor, now: float) -> bool:
     """Tell the browser's web session that this page session is active (at most every
     ``web_sessions.touch_interval()``), and which consult screen is open. False: it has ended (signed out in
@@ -80,7 +91,7 @@ def _keep_web_session(actor: Actor, now: float) -> bool:
     known = st.session_state.get(WEB) or {}
     version = getattr(actor, "session_version", None)
     if now - known.get("touched", 0.0) >= web_sessions.touch_interval() or version != known.get("version"):
-        standing = call(web_sessions.touch, token, actor)
+        standing = call(_touch, token, actor)
         if standing is False:
             return False
         if standing:

@@ -33,7 +33,7 @@ from sqlalchemy import select, update
 import tracker
 from db import models
 from tracker.access import ADMIN, CLINICIAN, Actor, command_line_actor
-from tracker.accounts import create_user, verify_password
+from tracker.accounts import create_user, sign_in, verify_password
 from tracker.backup import backup
 from tracker.clinical import DEFAULT_PROTOCOL_NAME
 from tracker.config import settings
@@ -53,6 +53,7 @@ from tracker.schedule import schedule
 from tracker.therapies import add_therapy
 from tracker.treatment_sessions import DocumentUpload, SessionEntry, log_session
 from tracker.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
+from tracker.web_sessions import open_session
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 9, 1)
@@ -116,6 +117,7 @@ class Clinic:
     clinician_password: str
     protocol: dict  # the default protocol's band, windows and version, as stored
     backup_folder: Path
+    b_web_token: str  # B's sign-in cookie
 
     @property
     def b_words(self) -> tuple[str, ...]:
@@ -176,6 +178,7 @@ def build_clinic(url: str, tmp_path: Path) -> Clinic:
     clinician = Actor("dr.lee", CLINICIAN, user_id=clinician_id)
     a = _make_patient(url, clinician, admin, "A", "Alice Ashworth", 60)
     b = _make_patient(url, clinician, admin, "B", "Beatrix Blackwood", 120)
+    b_web_token = open_session(sign_in(b.username, b.password, url=url), url=url)  # B's browser, signed in
     with transaction(url) as db:
         # pat.b is locked out: a refused unlock must leave it so.
         db.execute(update(models.User).where(models.User.id == b.user_id)
@@ -185,7 +188,8 @@ def build_clinic(url: str, tmp_path: Path) -> Clinic:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     folder = backup(elsewhere / "nightly", Actor("admin.kim", ADMIN), url=url).folder
-    return Clinic(url, settings().data_dir, elsewhere, a, b, clinician, "Clinician-passphrase-2025", protocol, folder)
+    return Clinic(url, settings().data_dir, elsewhere, a, b, clinician, "Clinician-passphrase-2025", protocol, folder,
+                  b_web_token)
 
 
 # --- what every service is asked (aimed at patient B's record, or, for staff-only ones, at anything) ----
@@ -258,6 +262,11 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     "tracker.accounts.change_own_password": aims(
         ("B's password as the current one", lambda c, actor: svc("tracker.accounts.change_own_password")(
             actor, c.b.password, "Intruder-passphrase-2025"))),
+    # Web sessions (the sign-in cookie).
+    "tracker.web_sessions.open_session": aims(
+        ("a web session for B's account", lambda c, actor: svc("tracker.web_sessions.open_session")(actor))),
+    "tracker.web_sessions.touch": aims(
+        ("B's web session", lambda c, actor: svc("tracker.web_sessions.touch")(c.b_web_token, actor))),
     "tracker.demo_accounts.remove_demo_accounts": aims(
         ("every demo account", lambda c, actor: svc("tracker.demo_accounts.remove_demo_accounts")(actor))),
     # Audit trail (admin only).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import select, update
 
 from db import models
@@ -14,6 +15,7 @@ from tracker import web_sessions
 from tracker.access import command_line_actor
 from tracker.accounts import change_own_password, create_user, disable_user, enable_user, reset_password, sign_in
 from tracker.database import transaction
+from tracker.errors import PermissionDenied
 
 CLI = command_line_actor("test")
 GOOD, NEWER = "correct horse battery", "another horse battery"
@@ -102,7 +104,9 @@ def test_a_token_is_touched_only_by_its_own_account(clinic):
     actor = _signed_in()
     intruder = _signed_in("dr.other")
     token = web_sessions.open_session(actor)
-    assert not web_sessions.touch(token, intruder)
+    with pytest.raises(PermissionDenied):
+        web_sessions.touch(token, intruder)
+    assert web_sessions.touch(token, actor)  # its own account's still stands
 
 
 def test_the_consult_screen_is_remembered_and_forgotten_on_revoke(clinic):

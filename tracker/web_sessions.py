@@ -28,9 +28,10 @@ from sqlalchemy import select, update
 
 from db import models
 from tracker import audit
-from tracker.access import Actor
+from tracker.access import ROLES, Actor, require_role
 from tracker.accounts import SignedIn
 from tracker.database import read_transaction, transaction
+from tracker.errors import PermissionDenied
 
 COOKIE = "rt_session"
 # Reruns touch the row at most this often (and at least four times per idle limit, for short test limits).
@@ -100,11 +101,17 @@ def _standing(connection, token: str | None, now: datetime):
 def open_session(actor: SignedIn, url: str | None = None) -> str:
     """A new web session for an actor just signed in (``accounts.sign_in``); returns its token, for the cookie
     only (it is not stored)."""
-    if actor.user_id is None:
-        raise ValueError("only an account signed in with a password gets a web session")
+    require_role(actor, *ROLES)
+    if not isinstance(actor, SignedIn) or actor.user_id is None:
+        raise PermissionDenied("Only an account signed in with its password gets a web session.")
     token = secrets.token_urlsafe(32)
     now = _now()
     with transaction(url) as session:
+        user = session.get(models.User, actor.user_id)
+        # The actor must still be the account as it stands (not disabled, no newer password since the sign-in).
+        if (user is None or user.disabled_at is not None or (user.username, user.role, user.session_version)
+                != (actor.username, actor.role, actor.session_version)):
+            raise PermissionDenied("Only an account signed in with its password gets a web session.")
         session.execute(_row.delete().where(_row.c.last_seen_at < now - FORGET_AFTER))
         session.add(models.WebSession(token_sha256=token_hash(token), user_id=actor.user_id,
                                       session_version=actor.session_version, created_at=now, last_seen_at=now))
@@ -139,20 +146,26 @@ def actor_for_token(token: str | None, address: str | None = None, url: str | No
 
 def touch(token: str | None, actor: Actor, url: str | None = None) -> bool:
     """Activity in a page session signed in as ``actor`` with this token: ``last_seen_at`` moves on. Returns
-    whether the web session still stands for ``actor`` (False: revoked, idle, another account's, or the
-    account is disabled or has moved past ``actor``'s session version; sign out).
+    whether the web session still stands for ``actor`` (False: unknown, revoked, idle, or the account is
+    disabled or has moved past ``actor``'s session version; sign out). Raises PermissionDenied for an actor
+    that is nobody's, or when the token is another account's (the page session must end).
 
     An actor that carries the account's current session version while the row has an older one changed
     its own password in this session (``accounts.change_own_password``): the row follows it.
     """
+    require_role(actor, *ROLES)
     now = _now()
     with read_transaction(url) as connection:
         row = connection.execute(
-            select(_row.c.id, _row.c.session_version, _row.c.last_seen_at, _row.c.revoked_at,
+            select(_row.c.id, _row.c.user_id, _row.c.session_version, _row.c.last_seen_at, _row.c.revoked_at,
                    _user.c.disabled_at, _user.c.session_version.label("current"))
             .join(_user, _user.c.id == _row.c.user_id)
-            .where(_row.c.token_sha256 == token_hash(token or ""), _row.c.user_id == actor.user_id)
+            .where(_row.c.token_sha256 == token_hash(token or ""))
         ).first()
+        if row is not None and row.user_id != actor.user_id:
+            # The browser's cookie is another account's (signed in as someone else in another tab): this page
+            # session may not keep that one alive, and ends.
+            raise PermissionDenied("This browser is signed in as another account now.")
         version = getattr(actor, "session_version", None)
         if (row is None or row.revoked_at is not None or row.disabled_at is not None
                 or (now - _aware(row.last_seen_at)).total_seconds() > idle_limit_seconds()
