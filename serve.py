@@ -92,18 +92,36 @@ h1 {{font-size: 1.5rem; margin-top: 0;}}
 
 
 
+async def form_body(request: Request) -> bytes | None:
+    """The posted form, or None when it is larger than a sign-in form can be: refused by its declared length
+    before anything is read, and read in pieces up to ``FORM_BYTES_MAX`` otherwise (a chunked upload of
+    hundreds of MB must not be held in memory before it is refused)."""
+    declared = request.headers.get("content-length", "")
+    if declared and (not declared.isdigit() or int(declared) > FORM_BYTES_MAX):
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_BYTES_MAX:
+            return None
+    return body
+
+
 async def sign_in_route(request: Request) -> Response:
     if request.method == "GET":
         return sign_in_page()
     if not same_origin(request):
         log.warning("sign-in refused: cross-site post (origin %r)", request.headers.get("origin"))
         return PlainTextResponse(CROSS_SITE, status_code=403)
-    body = await request.body()
-    if len(body) > FORM_BYTES_MAX:
-        return sign_in_page(REFUSED, 401)
-    form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=4)
+    body = await form_body(request)
+    try:
+        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=4) if body is not None else {}
+    except ValueError:  # more fields than a sign-in form has
+        form = {}
     username = (form.get("username") or [""])[0]
     password = (form.get("password") or [""])[0]
+    if not (username and password):
+        return sign_in_page(REFUSED, 401)
     try:
         actor = await run_in_threadpool(sign_in, username, password, address=client_address(request))
         token = await run_in_threadpool(web_sessions.open_session, actor)

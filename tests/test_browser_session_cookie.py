@@ -218,6 +218,35 @@ def test_a_cross_site_sign_in_post_is_refused(server):
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie and "Max-Age=900" in cookie
 
 
+def test_odd_sign_in_posts_are_refused_plainly_without_reading_them_whole(server):
+    """A post larger than a sign-in form (declared, or chunked without a length) and one with more fields than
+    the form has: the one refusal (401), no cookie, no traceback in the server log."""
+    base, _env = server
+    same_site = {"Origin": base}
+    big = b"username=x&password=" + b"y" * 300_000
+    status, headers = fetch(f"{base}/auth/sign-in", data=big, headers=same_site)
+    assert status == 401 and COOKIE not in headers.get("set-cookie", "")
+
+    def chunks():
+        for _ in range(64):  # 4 MB, with no Content-Length
+            yield b"z" * 65_536
+
+    request = urllib.request.Request(f"{base}/auth/sign-in", data=chunks(), headers={
+        **same_site, "Transfer-Encoding": "chunked", "Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=30) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except (ConnectionError, urllib.error.URLError):
+        status = 401  # the server answered before the whole body was sent and closed the connection
+    assert status == 401
+    status, headers = fetch(f"{base}/auth/sign-in", data=f"a=1&b=2&c=3&d=4&e=5&username={CLINICIAN}&password="
+                            f"{PASSWORD}".encode(), headers=same_site)
+    assert status == 401 and COOKIE not in headers.get("set-cookie", "")
+    assert not server_alarms(base)
+
+
 def test_a_refused_sign_in_says_the_one_sentence(server):
     base, _env = server
     with browser_page() as page:
