@@ -12,7 +12,9 @@ from pages.registry import CONSULT_PAGE, PAGES, PASSWORD_PAGE
 from pages.workspace import call, current_actor, keep_cookie_alive, plain, sign_out
 from tracker.database import initialize
 
-st.set_page_config(page_title="Regrowth Tracker", page_icon=":material/spa:", layout="wide")
+# No page_icon (nor page icons, pages/registry.py): a Material icon favicon is fetched from Google's font
+# servers by every browser; the default favicon is served by this server.
+st.set_page_config(page_title="Regrowth Tracker", layout="wide")
 
 
 @st.cache_resource(show_spinner=False)
@@ -27,18 +29,18 @@ HERE = Path(__file__).parent
 
 def pages_for(role: str) -> list:
     return [
-        st.Page(file, title=title, icon=icon)
-        for file, title, icon, roles in PAGES
+        st.Page(file, title=title)
+        for file, title, roles in PAGES
         if role in roles and (HERE / file).exists()
     ]
 
 
 actor = current_actor()
 if actor is None:
-    navigation = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/lock:")], position="hidden")
+    navigation = st.navigation([st.Page("pages/sign_in.py", title="Sign in")], position="hidden")
 elif getattr(actor, "must_change_password", False):
     # A password an admin reset: the user chooses their own before any other page works.
-    navigation = st.navigation([st.Page(PASSWORD_PAGE, title="Change password", icon=":material/password:")],
+    navigation = st.navigation([st.Page(PASSWORD_PAGE, title="Change password")],
                                position="hidden")
 elif st.session_state.get("consult"):
     # Consult mode: one screen for the patient, no menu, no other patient anywhere.

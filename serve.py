@@ -13,7 +13,8 @@ set a cookie. So this launcher adds a few plain HTTP routes to Streamlit's own s
   for it (a CSS image) each time it touches its web session, since its clicks travel over the websocket,
   which cannot set a cookie;
 
-and a guard in front of Streamlit's ``/media/`` files: 403 unless the request carries a standing cookie.
+a guard in front of Streamlit's ``/media/`` files: 403 unless the request carries a standing cookie; and
+``X-Frame-Options: DENY`` with ``frame-ancestors 'none'`` on every response (no framing by another site).
 """
 
 from __future__ import annotations
@@ -192,6 +193,29 @@ class MediaGuard:
         await self.app(scope, receive, send)
 
 
+# No other site may show these pages in a frame (a framed sign-in or record invites clickjacking).
+NO_FRAMING = [(b"x-frame-options", b"DENY"), (b"content-security-policy", b"frame-ancestors 'none'")]
+
+
+class NoFraming:
+    """Adds ``NO_FRAMING`` to every HTTP response (pure ASGI)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *NO_FRAMING]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 app = st.App(
     str(Path(__file__).with_name("app.py")),
     routes=[
@@ -199,5 +223,5 @@ app = st.App(
         Route(SIGN_OUT, sign_out_route, methods=["POST"]),
         Route(KEEP_ALIVE, keep_alive_route, methods=["GET"]),
     ],
-    middleware=[Middleware(MediaGuard)],
+    middleware=[Middleware(NoFraming), Middleware(MediaGuard)],
 )

@@ -9,21 +9,22 @@ from tracker.access import ADMIN, CLINICIAN, PATIENT
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# (file, title, icon, roles) in menu order.
+# (file, title, roles) in menu order. No icons: Streamlit makes the current page's icon the browser's favicon
+# and fetches Material icons for it from Google's font servers, which a clinic's browser should never ask.
 PAGES = (
-    ("pages/patients.py", "Patients", ":material/groups:", (CLINICIAN, ADMIN)),
-    ("pages/schedule.py", "Schedule", ":material/event:", (CLINICIAN, ADMIN)),
-    ("pages/new_patient.py", "New patient", ":material/person_add:", (CLINICIAN, ADMIN)),
-    ("pages/patient_record.py", "Patient record", ":material/folder_shared:", (CLINICIAN, ADMIN)),
-    ("pages/log_visit.py", "Log visit", ":material/photo_camera:", (CLINICIAN, ADMIN)),
-    ("pages/log_session.py", "Log treatment session", ":material/vaccines:", (CLINICIAN, ADMIN)),
-    ("pages/progress.py", "Progress", ":material/show_chart:", (CLINICIAN, ADMIN, PATIENT)),
-    ("pages/photos.py", "Photos", ":material/photo_library:", (CLINICIAN, ADMIN, PATIENT)),
-    ("pages/lot_lookup.py", "Lot lookup", ":material/search:", (CLINICIAN, ADMIN)),
-    ("pages/protocols.py", "Protocols", ":material/tune:", (ADMIN,)),
-    ("pages/accounts.py", "Accounts", ":material/key:", (ADMIN,)),
-    ("pages/audit_trail.py", "Audit trail", ":material/receipt_long:", (ADMIN,)),
-    ("pages/change_password.py", "Change password", ":material/password:", (CLINICIAN, ADMIN, PATIENT)),
+    ("pages/patients.py", "Patients", (CLINICIAN, ADMIN)),
+    ("pages/schedule.py", "Schedule", (CLINICIAN, ADMIN)),
+    ("pages/new_patient.py", "New patient", (CLINICIAN, ADMIN)),
+    ("pages/patient_record.py", "Patient record", (CLINICIAN, ADMIN)),
+    ("pages/log_visit.py", "Log visit", (CLINICIAN, ADMIN)),
+    ("pages/log_session.py", "Log treatment session", (CLINICIAN, ADMIN)),
+    ("pages/progress.py", "Progress", (CLINICIAN, ADMIN, PATIENT)),
+    ("pages/photos.py", "Photos", (CLINICIAN, ADMIN, PATIENT)),
+    ("pages/lot_lookup.py", "Lot lookup", (CLINICIAN, ADMIN)),
+    ("pages/protocols.py", "Protocols", (ADMIN,)),
+    ("pages/accounts.py", "Accounts", (ADMIN,)),
+    ("pages/audit_trail.py", "Audit trail", (ADMIN,)),
+    ("pages/change_password.py", "Change password", (CLINICIAN, ADMIN, PATIENT)),
 )
 CONSULT_PAGE = "pages/progress.py"
 # After an admin's password reset, the only page until the user has chosen a new password.
@@ -33,7 +34,7 @@ PASSWORD_PAGE = "pages/change_password.py"
 def roles_for(page_file: str) -> tuple[str, ...]:
     """Roles allowed on a page file (absolute or relative path); none for an unknown file."""
     path = Path(page_file).resolve()
-    for file, _title, _icon, roles in PAGES:
+    for file, _title, roles in PAGES:
         if (ROOT / file).resolve() == path:
             return roles
     return ()

@@ -102,6 +102,9 @@ def replayed(page, base: str, value: str):
 def test_a_reload_keeps_the_clinician_signed_in_on_the_same_page(server):
     base, _env = server
     with browser_page() as page:
+        elsewhere: list[str] = []  # a clinic's browser asks no other host for anything (fonts, icons…)
+        page.on("request", lambda request: None if request.url.startswith((base, "data:", "blob:"))
+                else elsewhere.append(request.url))
         page.goto(base)
         page.get_by_role("button", name="Sign in").wait_for()
         shot(page, JOURNEY, "1-sign-in-form")
@@ -124,6 +127,7 @@ def test_a_reload_keeps_the_clinician_signed_in_on_the_same_page(server):
         # /media/ files need the cookie: without it 403, with it the usual answer (404 for no such file).
         assert fetch(f"{base}/media/0123456789abcdef.pdf")[0] == 403
         assert fetch(f"{base}/media/0123456789abcdef.pdf", cookie["value"])[0] == 404
+        assert elsewhere == [], "\n".join(elsewhere)
     assert not server_alarms(base)
 
 
@@ -216,6 +220,10 @@ def test_a_cross_site_sign_in_post_is_refused(server):
     assert status == 303 and headers["location"] == "/"
     cookie = headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie and "Max-Age=900" in cookie
+    for path in ("/", "/auth/sign-in"):  # no other site may frame the app or its sign-in
+        status, headers = fetch(f"{base}{path}")
+        assert status == 200 and headers["x-frame-options"] == "DENY", path
+        assert headers["content-security-policy"] == "frame-ancestors 'none'", path
 
 
 def test_odd_sign_in_posts_are_refused_plainly_without_reading_them_whole(server):
