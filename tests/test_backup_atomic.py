@@ -50,6 +50,10 @@ def test_a_killed_restore_leaves_the_old_or_the_new_installation(clinic, tmp_pat
     chain = [("A", "committed"), ("B", "verified"), ("A", "journal"), ("B", "files:1"), ("A", f"files:{half}"),
              ("B", f"files:{half}"), ("A", "anchors"), ("B", "database:1"), ("A", "database:8"), ("B", "commit"),
              ("A", "cleanup:1"), ("B", "committed")]
+    if clinic.startswith("postgresql"):
+        # Every point on SQLite; on PostgreSQL (each restore there takes seconds) the first restore, half the
+        # files, inside the row transaction, just before and just after the commit: the suite stays in time.
+        chain = [chain[0], ("B", f"files:{half}"), ("A", "database:8"), ("B", "commit"), ("A", "committed")]
     target = new_installation("target")
     assert cli(target, "init").returncode == 0
     survived = []

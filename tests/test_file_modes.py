@@ -85,7 +85,8 @@ def test_database_and_stores_are_private_whatever_the_umask(tmp_path, umask, fig
 
 
 def test_an_existing_database_file_keeps_its_mode(tmp_path):
-    """An admin's own choice for a database that already exists (e.g. group-readable for backups) stays."""
+    """An admin's own choice for a database file that already exists (e.g. group-readable for backups) stays;
+    the data dir holding it is the owner's alone again (0700), since the key and the anchors live there too."""
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o750)
     os.chmod(data_dir, 0o750)
@@ -93,4 +94,4 @@ def test_an_existing_database_file_keeps_its_mode(tmp_path):
     database.touch()
     os.chmod(database, 0o640)
     run_cli(data_dir, 0o022, "init")
-    assert (mode(data_dir), mode(database)) == ("0o750", "0o640")
+    assert (mode(data_dir), mode(database)) == ("0o700", "0o640")
