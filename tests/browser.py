@@ -51,6 +51,19 @@ def server_alarms(base: str) -> list[str]:
             if "Traceback" in line or "warning" in line.lower() or line.startswith('  File "')]
 
 
+DEMO_PASSWORD = re.compile(r"^\s+(demo\.\w+)\s+\w+\s+password: (\S+)", re.M)
+
+
+def load_demo_clinic(data_dir: Path, limit: int = 4) -> dict[str, str]:
+    """The fictional demo clinic (with photos) in ``data_dir``, loaded through the command line as ``make run``
+    does; returns the demo accounts' passwords as it printed them ({"demo.admin": …})."""
+    env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    output = subprocess.run([sys.executable, "-m", "tracker", "demo", "--limit", str(limit)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300, check=True).stdout
+    return dict(DEMO_PASSWORD.findall(output))
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

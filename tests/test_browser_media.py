@@ -11,11 +11,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,8 +23,8 @@ import pytest
 
 from pages.private_media import DOWNLOAD_LIFETIME_S
 from tests.browser import (
-    ROOT,
     browser_page,
+    load_demo_clinic,
     navigate,
     open_menu,
     require_chromium,
@@ -48,12 +45,7 @@ def demo(tmp_path_factory):
     """(data dir, demo passwords): the demo clinic with photos, four patients."""
     require_chromium()
     data_dir = tmp_path_factory.mktemp("browser-media") / "data"
-    env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
-    env.pop("DATABASE_URL", None)
-    output = subprocess.run([sys.executable, "-m", "tracker", "demo", "--limit", "4"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300, check=True).stdout
-    passwords = dict(re.findall(r"^\s+(demo\.\w+)\s+\w+\s+password: (\S+)", output, re.M))
-    return data_dir, passwords
+    return data_dir, load_demo_clinic(data_dir)
 
 
 @pytest.fixture(scope="module")

@@ -10,18 +10,14 @@ import sys
 
 import pytest
 
-from tests.browser import ROOT, browser_page, require_chromium, shot, sign_in, streamlit_server, wait_idle
+from tests.browser import ROOT, browser_page, load_demo_clinic, require_chromium, shot, sign_in, streamlit_server, wait_idle
 
 
 @pytest.fixture(scope="module")
 def demo_clinic(tmp_path_factory):
     require_chromium()
     data_dir = tmp_path_factory.mktemp("browser-patient") / "data"
-    env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
-    env.pop("DATABASE_URL", None)
-    output = subprocess.run([sys.executable, "-m", "tracker", "demo", "--limit", "4"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300, check=True).stdout
-    passwords = dict(re.findall(r"^\s+(demo\.\w+)\s+\w+\s+password: (\S+)", output, re.M))
+    passwords = load_demo_clinic(data_dir)
     with streamlit_server(data_dir) as base:
         yield base, passwords, data_dir
 
