@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from tests.browser import ROOT, browser_page, load_demo_clinic, require_chromium, shot, sign_in, streamlit_server, wait_idle
+from tests.browser import (ROOT, browser_page, load_demo_clinic, require_chromium, shot, sign_in, streamlit_server,
+                           wait_idle)
 
 
 @pytest.fixture(scope="module")
