@@ -8,11 +8,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.registry import CONSULT_PAGE, PAGES, PASSWORD_PAGE
-from pages.workspace import call, current_actor, keep_cookie_alive, plain, sign_out
-from tracker.database import initialize
+from ui.registry import CONSULT_PAGE, PAGES, PASSWORD_PAGE
+from ui.workspace import call, current_actor, keep_cookie_alive, plain, sign_out
+from tracker.operations.database import initialize
 
-# No page_icon (nor page icons, pages/registry.py): a Material icon favicon is fetched from Google's font
+# No page_icon (nor page icons, ui/registry.py): a Material icon favicon is fetched from Google's font
 # servers by every browser; the default favicon is served by this server.
 st.set_page_config(page_title="Regrowth Tracker", layout="wide")
 

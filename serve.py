@@ -5,7 +5,7 @@ set a cookie. So this launcher adds a few plain HTTP routes to Streamlit's own s
 
 - ``GET /auth/sign-in``: a plain sign-in form (the app's sign-in page draws the same form);
 - ``POST /auth/sign-in``: same-origin only; ``accounts.sign_in`` (throttling, the one refusal sentence),
-  then a web session (``tracker.web_sessions``) whose random token becomes the ``rt_session`` cookie:
+  then a web session (``tracker.access.web_sessions``) whose random token becomes the ``rt_session`` cookie:
   HttpOnly (no script reads it), SameSite=Strict (no other site's page sends it), Path=/, Max-Age the idle
   limit, Secure when the request came over https; then 303 to ``/``;
 - ``POST /auth/sign-out``: same-origin only; revokes the web session, clears the cookie, 303 to ``/``;
@@ -33,10 +33,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from pages.sign_in_form import KEEP_ALIVE, SIGN_IN, SIGN_IN_FORM, SIGN_OUT
-from tracker import web_sessions
-from tracker.accounts import REFUSED, sign_in
-from tracker.database import database_busy
+from ui.sign_in_form import KEEP_ALIVE, SIGN_IN, SIGN_IN_FORM, SIGN_OUT
+from tracker.access import web_sessions
+from tracker.access.accounts import REFUSED, sign_in
+from tracker.operations.database import database_busy
 from tracker.errors import TrackerError
 
 log = logging.getLogger("regrowth")

@@ -62,7 +62,7 @@ class Protocol(Base):
     """A named expected course: band points and milestone windows, with its evidence note.
 
     ``band`` is a list of ``{"month", "low", "high"}``; ``windows`` a list of
-    ``{"name", "start_month", "end_month", "target_month"}``. ``tracker.protocols`` validates both.
+    ``{"name", "start_month", "end_month", "target_month"}``. ``tracker.course.protocols`` validates both.
     """
 
     __tablename__ = "protocol"
@@ -202,7 +202,7 @@ class Photo(Recorded, Base):
 class User(Base):
     """A local account. A ``patient`` account is linked to exactly one patient record.
 
-    Sign-in state (``tracker.accounts``): ``failed_attempts`` counts consecutive failures (claimed before the
+    Sign-in state (``tracker.access.accounts``): ``failed_attempts`` counts consecutive failures (claimed before the
     password is checked); ``locked_until`` is the end of the current throttling delay and ``locked_at`` when
     the current run of delays began. ``disabled_at`` is the only hard lock, set by an admin.
     ``session_version`` changes whenever the account is disabled or given a new password: a signed-in
@@ -229,7 +229,7 @@ class User(Base):
 
 
 class SignInAttempt(Base):
-    """Every sign-in attempt and what became of it (``tracker.accounts.OUTCOMES``).
+    """Every sign-in attempt and what became of it (``tracker.access.accounts.OUTCOMES``).
 
     ``audited``: this attempt wrote the folded ``sign_in_failed`` audit entry for its username and address
     (at most one a minute; the entry counts the failures since the previous one).
@@ -247,7 +247,7 @@ class SignInAttempt(Base):
 
 class AddressThrottle(Base):
     """Failed sign-ins from one client address (``""`` when the server cannot tell it), counted atomically:
-    the row is locked while an attempt is counted. Forgotten after a quiet day (``tracker.accounts``)."""
+    the row is locked while an attempt is counted. Forgotten after a quiet day (``tracker.access.accounts``)."""
 
     __tablename__ = "address_throttle"
     address: Mapped[str] = mapped_column(String(80), primary_key=True)
@@ -257,7 +257,7 @@ class AddressThrottle(Base):
 
 
 class WebSession(Base):
-    """One browser's sign-in, kept across page reloads by the ``rt_session`` cookie (``tracker.web_sessions``).
+    """One browser's sign-in, kept across page reloads by the ``rt_session`` cookie (``tracker.access.web_sessions``).
 
     Only the SHA-256 of the cookie's random token is stored. The session stands while it is not revoked,
     its account is enabled and still has ``session_version``, and ``last_seen`` is within the idle limit.

@@ -1,7 +1,7 @@
 """Accounts (admins): list accounts; disable and enable one; reset a password (a temporary one, shown once);
 lift a sign-in delay; remove every demo account; create an account.
 
-Rules (the last enabled admin stays, policy, uniqueness) are decided by ``tracker.accounts``; the page only
+Rules (the last enabled admin stays, policy, uniqueness) are decided by ``tracker.access.accounts``; the page only
 checks that the password was typed the same way twice (and that a patient account names its patient).
 Typed values stay in the form after a refusal; after a creation the form is emptied, so a password never
 lingers on screen. A temporary password is shown on the one run after the reset, then forgotten.
@@ -9,9 +9,9 @@ lingers on screen. A temporary password is shown on the one run after the reset,
 
 import streamlit as st
 
-from pages.workspace import call, plain, require_actor, show_error
-from tracker.access import ADMIN, CLINICIAN, PATIENT, ROLES
-from tracker.accounts import (
+from ui.workspace import call, plain, require_actor, show_error
+from tracker.access.actors import ADMIN, CLINICIAN, PATIENT, ROLES
+from tracker.access.accounts import (
     LOCK_AFTER_FAILURES,
     MIN_PASSWORD_LENGTH,
     PASSWORD_MAX,
@@ -22,7 +22,7 @@ from tracker.accounts import (
     reset_password,
     unlock_user,
 )
-from tracker.demo_accounts import remove_demo_accounts
+from tracker.operations.demo_accounts import remove_demo_accounts
 from tracker.errors import ValidationError
 
 FLASH, RESET, TEMPORARY = "accounts_flash", "accounts_reset", "accounts_temporary_password"

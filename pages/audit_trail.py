@@ -4,10 +4,9 @@ from datetime import date
 
 import streamlit as st
 
-from pages import private_media
-from pages.workspace import call, require_actor
-from tracker import audit
-
+from ui import private_media
+from ui.workspace import call, require_actor
+from tracker.access import audit
 actor = require_actor()
 st.title("Audit trail")
 

@@ -1,8 +1,8 @@
 """Log treatment session: date, treatment, product and lot, volume, areas, batch documents, the
 pre-session checklist and adverse events; after saving, the NSAID-free span and the next-session window.
 
-One service call saves everything (``tracker.treatment_sessions.log_session``); the dates shown after
-saving come from it (computed by ``tracker.milestones``), never from arithmetic here. The form belongs to
+One service call saves everything (``tracker.records.treatment_sessions.log_session``); the dates shown after
+saving come from it (computed by ``tracker.course.milestones``), never from arithmetic here. The form belongs to
 one patient: choosing another patient starts a fresh form.
 """
 
@@ -13,7 +13,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from pages.workspace import (
+from ui.workspace import (
     MRN,
     call,
     blank_form,
@@ -23,8 +23,8 @@ from pages.workspace import (
     require_actor,
     selected_mrn,
 )
-from tracker.clinical import TREATMENTS
-from tracker.treatment_sessions import (
+from tracker.course.clinical import TREATMENTS
+from tracker.records.treatment_sessions import (
     AREAS_MAX,
     PRE_SESSION_CHECKS,
     TEXT_MAX,
@@ -34,7 +34,7 @@ from tracker.treatment_sessions import (
     log_session,
     session_form_defaults,
 )
-from tracker.validation import LOT_NUMBER_MAX, PRODUCT_MAX
+from tracker.records.validation import LOT_NUMBER_MAX, PRODUCT_MAX
 
 DOCUMENT_TYPES = ["pdf", "jpg", "jpeg", "png", "tif", "tiff", "webp", "heic", "heif"]
 TREATMENT_LABELS = {"exosome": "Exosome", "prp": "PRP", "other": "Other"}

@@ -1,7 +1,7 @@
 """Log visit: density per site, a scale score, standard-view photos and capture conditions for the
 selected patient; after saving, where the visit puts the patient on the expected course.
 
-Everything is saved by one service call (``tracker.visits.log_visit``); this page only reads the form and
+Everything is saved by one service call (``tracker.records.visits.log_visit``); this page only reads the form and
 draws. The form belongs to one patient: choosing another patient starts a fresh form, so a number typed
 for one patient can never be saved for another.
 """
@@ -13,7 +13,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from pages.workspace import (
+from ui.workspace import (
     MRN,
     call,
     blank_form,
@@ -23,11 +23,11 @@ from pages.workspace import (
     require_actor,
     selected_mrn,
 )
-from tracker.clinical import SCALP_VIEWS, VIEW_LABELS
-from tracker.milestones import AHEAD, BEHIND, NO_BASELINE, ON_TRACK
-from tracker.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry
-from tracker.validation import SITE_MAX
-from tracker.visits import (
+from tracker.course.clinical import SCALP_VIEWS, VIEW_LABELS
+from tracker.course.milestones import AHEAD, BEHIND, NO_BASELINE, ON_TRACK
+from tracker.course.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry
+from tracker.records.validation import SITE_MAX
+from tracker.records.visits import (
     BASELINE_RECORDED,
     CAPTURE_CHECKS,
     DEVICE_MAX,

@@ -2,22 +2,22 @@
 
 The search runs once per "Look up" (one audited view) and its plain result is kept in the session so
 that the page can be redrawn without searching again. The CSV is built only when the download button is
-clicked, for this signed-in session only (``tracker.lots.export_lot_csv`` searches again and audits the
+clicked, for this signed-in session only (``tracker.records.lots.export_lot_csv`` searches again and audits the
 export).
 """
 
 import streamlit as st
 
-from pages import private_media
-from pages.workspace import call, require_actor
-from tracker.lots import (
+from ui import private_media
+from ui.workspace import call, require_actor
+from tracker.records.lots import (
     MAX_LOT_LENGTH,
     LotSearch,
     csv_file_name,
     export_lot_csv,
     sessions_with_lot,
 )
-from tracker.wording import count
+from tracker.course.wording import count
 
 RESULT = "lot_lookup_result"
 

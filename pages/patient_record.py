@@ -9,12 +9,12 @@ from datetime import date
 
 import streamlit as st
 
-from pages.workspace import call, plain, require_actor, select_patient, selected_mrn
-from tracker.calendar_months import add_months
-from tracker.clinical import CONDITIONS, SEXES
-from tracker.history import REASON_MAX, soft_delete
-from tracker.milestones import AHEAD, BEHIND, DUE, MISSED, ON_TRACK
-from tracker.patient_fields import (
+from ui.workspace import call, plain, require_actor, select_patient, selected_mrn
+from tracker.course.calendar_months import add_months
+from tracker.course.clinical import CONDITIONS, SEXES
+from tracker.records.history import REASON_MAX, soft_delete
+from tracker.course.milestones import AHEAD, BEHIND, DUE, MISSED, ON_TRACK
+from tracker.records.patient_fields import (
     COMMON_THERAPIES,
     CONDITION_LABELS,
     DOSE_MAX,
@@ -22,10 +22,10 @@ from tracker.patient_fields import (
     TARGET_AREAS_MAX,
     THERAPY_NAME_MAX,
 )
-from tracker.patients import patient_record, update_patient
-from tracker.scales import SCALE_LABELS, scales_for, stages_for
-from tracker.therapies import add_therapy, stop_therapy
-from tracker.validation import MAX_AGE_YEARS
+from tracker.records.patients import patient_record, update_patient
+from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
+from tracker.records.therapies import add_therapy, stop_therapy
+from tracker.records.validation import MAX_AGE_YEARS
 
 NOTICE = "record_notice"
 OTHER = "other (type the name)"

@@ -9,10 +9,10 @@ carry the protocol's name and version, so a saved edit starts a fresh editor on 
 import pandas as pd
 import streamlit as st
 
-from pages.workspace import call, require_actor, show_error
-from tracker.access import ADMIN
+from ui.workspace import call, require_actor, show_error
+from tracker.access.actors import ADMIN
 from tracker.errors import ValidationError
-from tracker.protocol_admin import (
+from tracker.records.protocol_admin import (
     MAX_NAME_LENGTH,
     MAX_NOTE_LENGTH,
     ProtocolDetail,

@@ -1,6 +1,6 @@
 """Schedule: follow-up visits due and overdue by milestone window, and patients in their repeat-session window.
 
-Every date and status comes from ``tracker.schedule.schedule``; this page only filters by the statuses
+Every date and status comes from ``tracker.progress.schedule.schedule``; this page only filters by the statuses
 chosen and draws. Names are drawn in tables and select boxes, which show text as text.
 """
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.workspace import call, require_actor, select_patient
-from tracker.schedule import DUE, FOLLOW_UP_STATUSES, OPEN, OVERDUE, UPCOMING, schedule
+from ui.workspace import call, require_actor, select_patient
+from tracker.progress.schedule import DUE, FOLLOW_UP_STATUSES, OPEN, OVERDUE, UPCOMING, schedule
 
 HORIZONS = (7, 14, 30, 60, 90)
 STATUS_LABELS = {OVERDUE: "Overdue", DUE: "Due now", UPCOMING: "Upcoming"}

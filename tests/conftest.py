@@ -65,7 +65,7 @@ def db_url(request, tmp_path) -> str:
 @pytest.fixture
 def clinic(db_url, tmp_path, monkeypatch):
     """An initialised, empty clinic: migrated database plus a data dir for photos."""
-    from tracker.database import initialize
+    from tracker.operations.database import initialize
 
     data_dir = tmp_path / "data"
     monkeypatch.setenv("TRACKER_DATA_DIR", str(data_dir))
@@ -78,7 +78,7 @@ def clinic(db_url, tmp_path, monkeypatch):
 @pytest.fixture
 def sqlite_clinic(tmp_path, monkeypatch):
     """An initialised clinic on SQLite only, for tests that are about files rather than the database."""
-    from tracker.database import initialize
+    from tracker.operations.database import initialize
 
     url = f"sqlite:///{tmp_path / 'tracker.db'}"
     monkeypatch.setenv("TRACKER_DATA_DIR", str(tmp_path / "data"))

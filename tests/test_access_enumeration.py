@@ -32,33 +32,33 @@ from sqlalchemy import select, update
 
 import tracker
 from db import models
-from tracker.access import ADMIN, CLINICIAN, Actor, command_line_actor
-from tracker.accounts import create_user, sign_in, verify_password
-from tracker.backup import backup
-from tracker.clinical import DEFAULT_PROTOCOL_NAME
-from tracker.config import settings
-from tracker.database import transaction
+from tracker.access.actors import ADMIN, CLINICIAN, Actor, command_line_actor
+from tracker.access.accounts import create_user, sign_in, verify_password
+from tracker.operations.backup import backup
+from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
+from tracker.operations.config import settings
+from tracker.operations.database import transaction
 from tracker.errors import NotFound, PermissionDenied
-from tracker.lots import sessions_with_lot
-from tracker.patients import (
+from tracker.records.lots import sessions_with_lot
+from tracker.records.patients import (
     NewPatient,
     create_patient,
     list_patients,
     patient_record,
     update_patient,
 )
-from tracker.photo_views import before_after, photo_image, photo_timeline
-from tracker.progress_page import progress_page
-from tracker.schedule import schedule
-from tracker.therapies import add_therapy
-from tracker.treatment_sessions import DocumentUpload, SessionEntry, log_session
-from tracker.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
-from tracker.web_sessions import open_session
+from tracker.photos.views import before_after, photo_image, photo_timeline
+from tracker.progress.page_data import progress_page
+from tracker.progress.schedule import schedule
+from tracker.records.therapies import add_therapy
+from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
+from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
+from tracker.access.web_sessions import open_session
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 9, 1)
 # Modules another change adds: their services are checked when the module is there.
-OPTIONAL_MODULES = {"tracker.report"}
+OPTIONAL_MODULES = {"tracker.exchange.report"}
 # Written by refused calls on purpose (the refusal is audited; sign-ins are throttled): not compared.
 UNCOMPARED_TABLES = {"audit_entry", "sign_in_attempt"}
 
@@ -69,10 +69,10 @@ UNCOMPARED_TABLES = {"audit_entry", "sign_in_attempt"}
 def discover() -> dict[str, Callable]:
     """Every public module-level function of ``tracker`` with a parameter named ``actor``, by qualified name."""
     found: dict[str, Callable] = {}
-    for module_info in pkgutil.iter_modules(tracker.__path__):
-        if module_info.name == "__main__":  # runs the command line when imported
+    for module_info in pkgutil.walk_packages(tracker.__path__, prefix="tracker."):
+        if module_info.name == "tracker.__main__":  # runs the command line when imported
             continue
-        module = importlib.import_module(f"tracker.{module_info.name}")
+        module = importlib.import_module(module_info.name)
         for name, obj in vars(module).items():
             if name.startswith("_") or not inspect.isfunction(obj) or obj.__module__ != module.__name__:
                 continue
@@ -152,7 +152,7 @@ def _make_patient(url: str, staff: Actor, admin: Actor, letter: str, full_name: 
         [DocumentUpload(f"certificate-{letter}.png", png((shade, 200, 200)))], url=url, today=TODAY,
     )
     visits, photos = [], []
-    # Each photo goes through log_visit, which stores it with tracker.photo_store.store_photo.
+    # Each photo goes through log_visit, which stores it with tracker.photos.store.store_photo.
     for day, density, colour in ((date(2025, 1, 15), 150.0, (224, 184, shade)),
                                  (date(2025, 7, 15), 172.0, (shade, 184, 154))):
         saved = log_visit(staff, mrn, VisitEntry(date=day, sites=[SiteEntry("vertex", density)]),
@@ -238,141 +238,141 @@ def _session() -> dict:
 
 SERVICES: dict[str, tuple[Aim, ...]] = {
     # The gate itself.
-    "tracker.access.require_role": aims(
-        ("staff rights", lambda c, actor: svc("tracker.access.require_role")(actor, ADMIN, CLINICIAN))),
-    "tracker.access.require_patient_access": aims(
-        ("B's record", lambda c, actor: svc("tracker.access.require_patient_access")(actor, c.b.id))),
+    "tracker.access.actors.require_role": aims(
+        ("staff rights", lambda c, actor: svc("tracker.access.actors.require_role")(actor, ADMIN, CLINICIAN))),
+    "tracker.access.actors.require_patient_access": aims(
+        ("B's record", lambda c, actor: svc("tracker.access.actors.require_patient_access")(actor, c.b.id))),
     # Accounts (admin only; re-checking a password is for staff leaving consult mode).
-    "tracker.accounts.create_user": aims(
-        ("an admin account", lambda c, actor: svc("tracker.accounts.create_user")(
+    "tracker.access.accounts.create_user": aims(
+        ("an admin account", lambda c, actor: svc("tracker.access.accounts.create_user")(
             actor, username="mallory", password="Intruder-passphrase-2025", role=ADMIN))),
-    "tracker.accounts.unlock_user": aims(
-        ("B's locked account", lambda c, actor: svc("tracker.accounts.unlock_user")(actor, c.b.username))),
-    "tracker.accounts.verify_password": aims(
-        ("B's password", lambda c, actor: svc("tracker.accounts.verify_password")(actor, c.b.password))),
-    "tracker.accounts.list_users": aims(
-        ("every account", lambda c, actor: svc("tracker.accounts.list_users")(actor))),
-    "tracker.accounts.disable_user": aims(
-        ("B's account", lambda c, actor: svc("tracker.accounts.disable_user")(actor, c.b.username))),
-    "tracker.accounts.enable_user": aims(
-        ("B's account", lambda c, actor: svc("tracker.accounts.enable_user")(actor, c.b.username))),
-    "tracker.accounts.reset_password": aims(
-        ("B's password", lambda c, actor: svc("tracker.accounts.reset_password")(actor, c.b.username))),
+    "tracker.access.accounts.unlock_user": aims(
+        ("B's locked account", lambda c, actor: svc("tracker.access.accounts.unlock_user")(actor, c.b.username))),
+    "tracker.access.accounts.verify_password": aims(
+        ("B's password", lambda c, actor: svc("tracker.access.accounts.verify_password")(actor, c.b.password))),
+    "tracker.access.accounts.list_users": aims(
+        ("every account", lambda c, actor: svc("tracker.access.accounts.list_users")(actor))),
+    "tracker.access.accounts.disable_user": aims(
+        ("B's account", lambda c, actor: svc("tracker.access.accounts.disable_user")(actor, c.b.username))),
+    "tracker.access.accounts.enable_user": aims(
+        ("B's account", lambda c, actor: svc("tracker.access.accounts.enable_user")(actor, c.b.username))),
+    "tracker.access.accounts.reset_password": aims(
+        ("B's password", lambda c, actor: svc("tracker.access.accounts.reset_password")(actor, c.b.username))),
     # Every role changes its own password, given the current one: B's password is not patient A's.
-    "tracker.accounts.change_own_password": aims(
-        ("B's password as the current one", lambda c, actor: svc("tracker.accounts.change_own_password")(
+    "tracker.access.accounts.change_own_password": aims(
+        ("B's password as the current one", lambda c, actor: svc("tracker.access.accounts.change_own_password")(
             actor, c.b.password, "Intruder-passphrase-2025"))),
     # Web sessions (the sign-in cookie).
-    "tracker.web_sessions.open_session": aims(
-        ("a web session for B's account", lambda c, actor: svc("tracker.web_sessions.open_session")(actor))),
-    "tracker.web_sessions.touch": aims(
-        ("B's web session", lambda c, actor: svc("tracker.web_sessions.touch")(c.b_web_token, actor))),
-    "tracker.demo_accounts.remove_demo_accounts": aims(
-        ("every demo account", lambda c, actor: svc("tracker.demo_accounts.remove_demo_accounts")(actor))),
+    "tracker.access.web_sessions.open_session": aims(
+        ("a web session for B's account", lambda c, actor: svc("tracker.access.web_sessions.open_session")(actor))),
+    "tracker.access.web_sessions.touch": aims(
+        ("B's web session", lambda c, actor: svc("tracker.access.web_sessions.touch")(c.b_web_token, actor))),
+    "tracker.operations.demo_accounts.remove_demo_accounts": aims(
+        ("every demo account", lambda c, actor: svc("tracker.operations.demo_accounts.remove_demo_accounts")(actor))),
     # Audit trail (admin only).
-    "tracker.audit.browse": aims(
-        ("B's entries", lambda c, actor: svc("tracker.audit.browse")(actor, mrn=c.b.mrn))),
-    "tracker.audit.export_csv": aims(
-        ("B's entries as CSV", lambda c, actor: svc("tracker.audit.export_csv")(actor, mrn=c.b.mrn))),
+    "tracker.access.audit.browse": aims(
+        ("B's entries", lambda c, actor: svc("tracker.access.audit.browse")(actor, mrn=c.b.mrn))),
+    "tracker.access.audit.export_csv": aims(
+        ("B's entries as CSV", lambda c, actor: svc("tracker.access.audit.export_csv")(actor, mrn=c.b.mrn))),
     # Backup and restore (admin only).
-    "tracker.backup.backup": aims(
-        ("a copy of everything", lambda c, actor: svc("tracker.backup.backup")(c.elsewhere / "stolen", actor))),
-    "tracker.backup.restore": aims(
-        ("last night's backup", lambda c, actor: svc("tracker.backup.restore")(c.backup_folder, actor))),
+    "tracker.operations.backup.backup": aims(
+        ("a copy of everything", lambda c, actor: svc("tracker.operations.backup.backup")(c.elsewhere / "stolen", actor))),
+    "tracker.operations.backup.restore": aims(
+        ("last night's backup", lambda c, actor: svc("tracker.operations.backup.restore")(c.backup_folder, actor))),
     # Removals (staff only).
-    "tracker.history.soft_delete": aims(
-        ("B's visit", lambda c, actor: svc("tracker.history.soft_delete")(actor, "visit", c.b.visit_ids[1], "x")),
-        ("B's session", lambda c, actor: svc("tracker.history.soft_delete")(actor, "session", c.b.session_id, "x")),
-        ("B's therapy", lambda c, actor: svc("tracker.history.soft_delete")(actor, "therapy", c.b.therapy_id, "x")),
-        ("B's photo", lambda c, actor: svc("tracker.history.soft_delete")(actor, "photo", c.b.photo_ids[0], "x")),
+    "tracker.records.history.soft_delete": aims(
+        ("B's visit", lambda c, actor: svc("tracker.records.history.soft_delete")(actor, "visit", c.b.visit_ids[1], "x")),
+        ("B's session", lambda c, actor: svc("tracker.records.history.soft_delete")(actor, "session", c.b.session_id, "x")),
+        ("B's therapy", lambda c, actor: svc("tracker.records.history.soft_delete")(actor, "therapy", c.b.therapy_id, "x")),
+        ("B's photo", lambda c, actor: svc("tracker.records.history.soft_delete")(actor, "photo", c.b.photo_ids[0], "x")),
     ),
     # Lot traceability (staff only).
-    "tracker.lots.sessions_with_lot": aims(
-        ("B's lot", lambda c, actor: svc("tracker.lots.sessions_with_lot")(actor, c.b.lot)),
-        ("B's lot, partly", lambda c, actor: svc("tracker.lots.sessions_with_lot")(actor, "LOT-B", partial=True)),
+    "tracker.records.lots.sessions_with_lot": aims(
+        ("B's lot", lambda c, actor: svc("tracker.records.lots.sessions_with_lot")(actor, c.b.lot)),
+        ("B's lot, partly", lambda c, actor: svc("tracker.records.lots.sessions_with_lot")(actor, "LOT-B", partial=True)),
     ),
-    "tracker.lots.export_lot_csv": aims(
-        ("B's lot as CSV", lambda c, actor: svc("tracker.lots.export_lot_csv")(actor, c.b.lot))),
+    "tracker.records.lots.export_lot_csv": aims(
+        ("B's lot as CSV", lambda c, actor: svc("tracker.records.lots.export_lot_csv")(actor, c.b.lot))),
     # Patients.
-    "tracker.patients.list_patients": aims(
-        ("B by name", lambda c, actor: svc("tracker.patients.list_patients")(actor, query=c.b.full_name, today=TODAY))),
-    "tracker.patients.protocol_names": aims(
-        ("protocol names", lambda c, actor: svc("tracker.patients.protocol_names")(actor))),
-    "tracker.patients.create_patient": aims(
-        ("a new patient", lambda c, actor: svc("tracker.patients.create_patient")(actor, _new_patient(), today=TODAY))),
-    "tracker.patients.patient_record": aims(
-        ("B's record", lambda c, actor: svc("tracker.patients.patient_record")(actor, c.b.mrn, today=TODAY)),
-        ("an unknown MRN", lambda c, actor: svc("tracker.patients.patient_record")(actor, "RT-NOBODY", today=TODAY)),
+    "tracker.records.patients.list_patients": aims(
+        ("B by name", lambda c, actor: svc("tracker.records.patients.list_patients")(actor, query=c.b.full_name, today=TODAY))),
+    "tracker.records.patients.protocol_names": aims(
+        ("protocol names", lambda c, actor: svc("tracker.records.patients.protocol_names")(actor))),
+    "tracker.records.patients.create_patient": aims(
+        ("a new patient", lambda c, actor: svc("tracker.records.patients.create_patient")(actor, _new_patient(), today=TODAY))),
+    "tracker.records.patients.patient_record": aims(
+        ("B's record", lambda c, actor: svc("tracker.records.patients.patient_record")(actor, c.b.mrn, today=TODAY)),
+        ("an unknown MRN", lambda c, actor: svc("tracker.records.patients.patient_record")(actor, "RT-NOBODY", today=TODAY)),
     ),
-    "tracker.patients.update_patient": aims(
-        ("B's notes", lambda c, actor: svc("tracker.patients.update_patient")(
+    "tracker.records.patients.update_patient": aims(
+        ("B's notes", lambda c, actor: svc("tracker.records.patients.update_patient")(
             actor, c.b.mrn, {"notes": "changed by someone else"}, "correction", c.b.version, today=TODAY))),
-    "tracker.therapies.add_therapy": aims(
-        ("B's therapies", lambda c, actor: svc("tracker.therapies.add_therapy")(
+    "tracker.records.therapies.add_therapy": aims(
+        ("B's therapies", lambda c, actor: svc("tracker.records.therapies.add_therapy")(
             actor, c.b.mrn, "Finasteride", "1 mg", date(2025, 3, 1), today=TODAY))),
-    "tracker.therapies.stop_therapy": aims(
-        ("B's therapy", lambda c, actor: svc("tracker.therapies.stop_therapy")(
+    "tracker.records.therapies.stop_therapy": aims(
+        ("B's therapy", lambda c, actor: svc("tracker.records.therapies.stop_therapy")(
             actor, c.b.therapy_id, date(2025, 8, 1), "stopped", today=TODAY))),
     # Photos.
-    "tracker.photo_views.photo_timeline": aims(
-        ("B's photos", lambda c, actor: svc("tracker.photo_views.photo_timeline")(actor, c.b.mrn))),
-    "tracker.photo_views.timeline_thumbnails": aims(
-        ("B's thumbnails", lambda c, actor: svc("tracker.photo_views.timeline_thumbnails")(actor, c.b.mrn))),
-    "tracker.photo_views.photo_image": aims(
-        ("B's thumbnail", lambda c, actor: svc("tracker.photo_views.photo_image")(actor, c.b.photo_ids[0])),
-        ("B's display copy", lambda c, actor: svc("tracker.photo_views.photo_image")(
+    "tracker.photos.views.photo_timeline": aims(
+        ("B's photos", lambda c, actor: svc("tracker.photos.views.photo_timeline")(actor, c.b.mrn))),
+    "tracker.photos.views.timeline_thumbnails": aims(
+        ("B's thumbnails", lambda c, actor: svc("tracker.photos.views.timeline_thumbnails")(actor, c.b.mrn))),
+    "tracker.photos.views.photo_image": aims(
+        ("B's thumbnail", lambda c, actor: svc("tracker.photos.views.photo_image")(actor, c.b.photo_ids[0])),
+        ("B's display copy", lambda c, actor: svc("tracker.photos.views.photo_image")(
             actor, c.b.photo_ids[1], "display")),
-        ("a photo id that does not exist", lambda c, actor: svc("tracker.photo_views.photo_image")(actor, 999_999)),
+        ("a photo id that does not exist", lambda c, actor: svc("tracker.photos.views.photo_image")(actor, 999_999)),
     ),
-    "tracker.photo_views.before_after": aims(
-        ("B's before/after", lambda c, actor: svc("tracker.photo_views.before_after")(actor, c.b.mrn, "vertex")),
+    "tracker.photos.views.before_after": aims(
+        ("B's before/after", lambda c, actor: svc("tracker.photos.views.before_after")(actor, c.b.mrn, "vertex")),
     ) + aims(
         # No MRN (a patient's own), but B's visits: A's own record must not show B's photos.
-        ("B's visits under A's own record", lambda c, actor: svc("tracker.photo_views.before_after")(
+        ("B's visits under A's own record", lambda c, actor: svc("tracker.photos.views.before_after")(
             actor, None, "vertex", c.b.visit_ids[0], c.b.visit_ids[1], fade=50)),
         hides_existence=True,
     ),
     # Progress.
-    "tracker.progress.progress_json": aims(
-        ("B's progress JSON", lambda c, actor: svc("tracker.progress.progress_json")(actor, c.b.mrn, as_of=TODAY))),
-    "tracker.progress_page.progress_page": aims(
-        ("B's progress page", lambda c, actor: svc("tracker.progress_page.progress_page")(actor, c.b.mrn, as_of=TODAY))),
-    "tracker.progress_view.resolve_patient": aims(
+    "tracker.progress.patient_progress.progress_json": aims(
+        ("B's progress JSON", lambda c, actor: svc("tracker.progress.patient_progress.progress_json")(actor, c.b.mrn, as_of=TODAY))),
+    "tracker.progress.page_data.progress_page": aims(
+        ("B's progress page", lambda c, actor: svc("tracker.progress.page_data.progress_page")(actor, c.b.mrn, as_of=TODAY))),
+    "tracker.progress.view.resolve_patient": aims(
         ("B's record", lambda c, actor: _in_session(
-            c, lambda s: svc("tracker.progress_view.resolve_patient")(s, actor, c.b.mrn)))),
-    "tracker.report.progress_report_pdf": aims(
-        ("B's report", lambda c, actor: svc("tracker.report.progress_report_pdf")(actor, c.b.mrn, as_of=TODAY))),
+            c, lambda s: svc("tracker.progress.view.resolve_patient")(s, actor, c.b.mrn)))),
+    "tracker.exchange.report.progress_report_pdf": aims(
+        ("B's report", lambda c, actor: svc("tracker.exchange.report.progress_report_pdf")(actor, c.b.mrn, as_of=TODAY))),
     # Protocols (reading: staff; editing: admins).
-    "tracker.protocol_admin.list_protocols": aims(
-        ("every protocol", lambda c, actor: svc("tracker.protocol_admin.list_protocols")(actor))),
-    "tracker.protocol_admin.get_protocol": aims(
-        ("B's protocol", lambda c, actor: svc("tracker.protocol_admin.get_protocol")(actor, DEFAULT_PROTOCOL_NAME))),
-    "tracker.protocol_admin.save_protocol": aims(
-        ("B's protocol", lambda c, actor: svc("tracker.protocol_admin.save_protocol")(
+    "tracker.records.protocol_admin.list_protocols": aims(
+        ("every protocol", lambda c, actor: svc("tracker.records.protocol_admin.list_protocols")(actor))),
+    "tracker.records.protocol_admin.get_protocol": aims(
+        ("B's protocol", lambda c, actor: svc("tracker.records.protocol_admin.get_protocol")(actor, DEFAULT_PROTOCOL_NAME))),
+    "tracker.records.protocol_admin.save_protocol": aims(
+        ("B's protocol", lambda c, actor: svc("tracker.records.protocol_admin.save_protocol")(
             actor, DEFAULT_PROTOCOL_NAME, c.protocol["band"], c.protocol["windows"], "Rewritten by an intruder.",
             c.protocol["version"]))),
-    "tracker.protocol_admin.copy_protocol": aims(
-        ("B's protocol", lambda c, actor: svc("tracker.protocol_admin.copy_protocol")(
+    "tracker.records.protocol_admin.copy_protocol": aims(
+        ("B's protocol", lambda c, actor: svc("tracker.records.protocol_admin.copy_protocol")(
             actor, DEFAULT_PROTOCOL_NAME, "Intruder's copy"))),
     # Schedule (staff only).
-    "tracker.schedule.schedule": aims(
-        ("every follow-up", lambda c, actor: svc("tracker.schedule.schedule")(actor, today=TODAY))),
+    "tracker.progress.schedule.schedule": aims(
+        ("every follow-up", lambda c, actor: svc("tracker.progress.schedule.schedule")(actor, today=TODAY))),
     # Treatment sessions (staff only).
-    "tracker.treatment_sessions.session_form_defaults": aims(
-        ("B's session form", lambda c, actor: svc("tracker.treatment_sessions.session_form_defaults")(actor, c.b.mrn))),
-    "tracker.treatment_sessions.log_session": aims(
-        ("a session with a document for B", lambda c, actor: svc("tracker.treatment_sessions.log_session")(
+    "tracker.records.treatment_sessions.session_form_defaults": aims(
+        ("B's session form", lambda c, actor: svc("tracker.records.treatment_sessions.session_form_defaults")(actor, c.b.mrn))),
+    "tracker.records.treatment_sessions.log_session": aims(
+        ("a session with a document for B", lambda c, actor: svc("tracker.records.treatment_sessions.log_session")(
             actor, c.b.mrn, **_session()))),
     # Visits (staff only).
-    "tracker.visits.find_patients": aims(
-        ("B by name", lambda c, actor: svc("tracker.visits.find_patients")(actor, c.b.full_name))),
-    "tracker.visits.visit_form_defaults": aims(
-        ("B's visit form", lambda c, actor: svc("tracker.visits.visit_form_defaults")(actor, c.b.mrn))),
-    "tracker.spreadsheet_import.import_spreadsheets": aims(
-        ("an import adding a visit to B", lambda c, actor: svc("tracker.spreadsheet_import.import_spreadsheets")(
+    "tracker.records.visits.find_patients": aims(
+        ("B by name", lambda c, actor: svc("tracker.records.visits.find_patients")(actor, c.b.full_name))),
+    "tracker.records.visits.visit_form_defaults": aims(
+        ("B's visit form", lambda c, actor: svc("tracker.records.visits.visit_form_defaults")(actor, c.b.mrn))),
+    "tracker.exchange.spreadsheet_import.import_spreadsheets": aims(
+        ("an import adding a visit to B", lambda c, actor: svc("tracker.exchange.spreadsheet_import.import_spreadsheets")(
             *_sheets_for(c), actor=actor, today=TODAY))),
-    "tracker.visits.log_visit": aims(
-        ("a visit with a photo for B", lambda c, actor: svc("tracker.visits.log_visit")(actor, c.b.mrn, **_visit()))),
+    "tracker.records.visits.log_visit": aims(
+        ("a visit with a photo for B", lambda c, actor: svc("tracker.records.visits.log_visit")(actor, c.b.mrn, **_visit()))),
 }
 
 def _sheets_for(c) -> list:
@@ -388,17 +388,17 @@ def _sheets_for(c) -> list:
 
 # Functions that take an ``actor`` but check nobody themselves; none may be reachable from a page.
 BUILDING_BLOCKS: dict[str, str] = {
-    "tracker.audit.record": "appends an audit entry in the caller's transaction; it records unauthenticated "
+    "tracker.access.audit.record": "appends an audit entry in the caller's transaction; it records unauthenticated "
                             "attempts too, so it must accept actor=None",
-    "tracker.audit.refusals_recorded": "context manager that audits a PermissionDenied raised inside it; the "
+    "tracker.access.audit.refusals_recorded": "context manager that audits a PermissionDenied raised inside it; the "
                                        "service it wraps does the refusing",
-    "tracker.history.record_change": "adds a ChangeRecord in the caller's transaction, after the calling "
+    "tracker.records.history.record_change": "adds a ChangeRecord in the caller's transaction, after the calling "
                                      "service checked the actor",
-    "tracker.photo_store.store_photo": "adds a photo in the caller's transaction (log_visit checks the actor "
+    "tracker.photos.store.store_photo": "adds a photo in the caller's transaction (log_visit checks the actor "
                                        "first); its actor is the username written to created_by",
 }
 # What a page would need to call a building block that takes an open session.
-SESSION_OPENERS = {"tracker.database.transaction", "tracker.database.read_transaction",
+SESSION_OPENERS = {"tracker.operations.database.transaction", "tracker.operations.database.read_transaction",
                    "db.engine.session_factory"}
 
 
@@ -463,7 +463,7 @@ def test_no_page_reaches_a_building_block():
     """A building block checks nobody, so pages must not call it, nor open the session the others need."""
     forbidden = set(BUILDING_BLOCKS) | SESSION_OPENERS
     reached = []
-    for path in sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]:
+    for path in sorted((ROOT / "pages").glob("*.py")) + sorted((ROOT / "ui").glob("*.py")) + [ROOT / "app.py"]:
         tree = ast.parse(path.read_text(), str(path))
         modules: dict[str, str] = {}  # local name -> module, for `from tracker import audit` and `import x as y`
         for node in ast.walk(tree):
@@ -548,8 +548,8 @@ def test_patient_reads_its_own_record_and_staff_reach_both(clinic, tmp_path):
     own_record = patient_record(patient, c.a.mrn, today=TODAY)
     assert own_record.details.full_name == c.a.full_name
     assert own_record.history == ()  # the clinicians' correction reasons are staff reading
-    if importlib.util.find_spec("tracker.report") is not None:
-        from tracker.report import progress_report_pdf
+    if importlib.util.find_spec("tracker.exchange.report") is not None:
+        from tracker.exchange.report import progress_report_pdf
 
         file_name, pdf = progress_report_pdf(patient, as_of=TODAY)
         assert pdf.startswith(b"%PDF") and c.a.mrn in file_name

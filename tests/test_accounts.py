@@ -13,9 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 from db import models
 from tests.conftest import ROOT
-from tracker import accounts
-from tracker.access import Actor, command_line_actor
-from tracker.accounts import (
+from tracker.access import accounts
+from tracker.access.actors import Actor, command_line_actor
+from tracker.access.accounts import (
     REFUSED,
     change_own_password,
     create_user,
@@ -26,7 +26,7 @@ from tracker.accounts import (
     sign_in,
     unlock_user,
 )
-from tracker.database import transaction
+from tracker.operations.database import transaction
 from tracker.errors import PermissionDenied, ValidationError
 
 CLI = command_line_actor("test")
@@ -34,7 +34,7 @@ GOOD = "correct horse battery"
 
 
 class Clock:
-    """``tracker.accounts._now`` moved by hand (delays last minutes)."""
+    """``tracker.access.accounts._now`` moved by hand (delays last minutes)."""
 
     def __init__(self, monkeypatch):
         self.now = accounts._now()
@@ -355,8 +355,8 @@ def test_demo_accounts_exist_only_with_the_demo_and_their_passwords_are_shown_on
     import stat
     from datetime import date
 
-    from tracker.demo import load_demo
-    from tracker.demo_accounts import credentials_file, demo_accounts_banner, ensure_demo_accounts
+    from tracker.operations.demo import load_demo
+    from tracker.operations.demo_accounts import credentials_file, demo_accounts_banner, ensure_demo_accounts
 
     with transaction() as session:
         assert session.scalar(select(models.User.id)) is None  # a fresh installation has no accounts at all

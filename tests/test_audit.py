@@ -15,9 +15,9 @@ from sqlalchemy import delete, func, select, update
 
 from db import models
 from tests.conftest import ROOT
-from tracker import audit
-from tracker.access import Actor
-from tracker.database import transaction
+from tracker.access import audit
+from tracker.access.actors import Actor
+from tracker.operations.database import transaction
 from tracker.errors import PermissionDenied
 
 ADMIN = Actor("root.admin", "admin", address="10.0.0.5")
@@ -94,9 +94,9 @@ def test_browse_and_export_are_admin_only_filtered_and_neutralised(clinic):
 # the rest in an ORM session: both must queue for the chain's head.
 WRITER = """
 import sys
-from tracker.access import Actor
-from tracker.database import read_transaction, transaction
-from tracker import audit
+from tracker.access.actors import Actor
+from tracker.operations.database import read_transaction, transaction
+from tracker.access import audit
 for n in range(int(sys.argv[1])):
     with (read_transaction() if n % 2 else transaction()) as session:
         audit.record(session, Actor(sys.argv[2], "clinician"), "view", detail=f"{sys.argv[2]} {n}")

@@ -19,11 +19,12 @@ from sqlalchemy import delete, func, insert, select, update
 
 from db import models
 from tests.conftest import ROOT
-from tracker import audit, audit_anchor
-from tracker.access import Actor
-from tracker.config import settings
-from tracker.database import read_transaction, transaction
-from tracker.signing import SigningKey, signing_key
+from tracker.access import audit
+from tracker.access import audit_anchor
+from tracker.access.actors import Actor
+from tracker.operations.config import settings
+from tracker.operations.database import read_transaction, transaction
+from tracker.access.signing import SigningKey, signing_key
 
 CLINICIAN = Actor("dr.lee", "clinician", address="127.0.0.1")
 HEAD_LINE = re.compile(r"^entries=(\d+) last_id=(\d+) last_hash=([0-9a-f]{64}|-) at=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -199,7 +200,7 @@ def test_anchor_file_is_0600_whatever_the_umask(clinic, umask):
 
 ANCHOR_WRITER = """
 import sys
-from tracker import audit_anchor
+from tracker.access import audit_anchor
 for _ in range(int(sys.argv[1])):
     audit_anchor.write_anchor(reason="backup")
 """
@@ -258,7 +259,7 @@ def test_the_automatic_anchor_logs_one_line_when_the_key_is_lost(clinic, monkeyp
     engine = audit_anchor.engine_for(clinic)
     with engine.connect() as connection:
         pass
-    with caplog.at_level("ERROR", logger="tracker.audit_anchor"):
+    with caplog.at_level("ERROR", logger="tracker.access.audit_anchor"):
         audit_anchor._anchor_committed(connection, engine, settings().data_dir)
     assert [(r.levelname, r.exc_info) for r in caplog.records] == [("ERROR", None)]
     assert "is missing but this installation has signed anchors" in caplog.records[0].getMessage()

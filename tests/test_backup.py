@@ -27,14 +27,14 @@ from db import models
 from db.engine import dispose_all, normalize_url
 from tests import conftest
 from tests.conftest import ROOT
-from tracker.access import Actor, command_line_actor
-from tracker.accounts import create_user, sign_in
-from tracker.backup import backup, restore
-from tracker.consistency import run_check
-from tracker.database import transaction
-from tracker.demo import load_demo
+from tracker.access.actors import Actor, command_line_actor
+from tracker.access.accounts import create_user, sign_in
+from tracker.operations.backup import backup, restore
+from tracker.operations.consistency import run_check
+from tracker.operations.database import transaction
+from tracker.operations.demo import load_demo
 from tracker.errors import PermissionDenied
-from tracker.treatment_sessions import DocumentUpload, SessionEntry, log_session
+from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
 
 ADMIN = command_line_actor("test")
 KEY = "backup-key-for-tests-" + "7" * 32
@@ -410,7 +410,7 @@ def test_the_signing_key_is_made_once_and_needed_to_restore(sqlite_clinic, tmp_p
 def test_a_sqlite_backup_reads_a_snapshot_without_waiting_for_writers(sqlite_clinic, tmp_path, monkeypatch):
     """A writer holds the write lock (and an uncommitted patient) for the whole read: the snapshot does not
     wait for it (the old backup, inside a write transaction, waited 15 s and failed) and does not see it."""
-    from tracker.backup import _snapshot
+    from tracker.operations.backup import _snapshot
 
     monkeypatch.setenv("TRACKER_BACKUP_KEY", KEY)
     make_clinic(sqlite_clinic, limit=1)
@@ -434,7 +434,7 @@ WRITER = """
 import sys
 from datetime import date, timedelta
 from db import models
-from tracker.database import transaction
+from tracker.operations.database import transaction
 for n in range(int(sys.argv[1])):
     with transaction() as session:
         visit = models.Visit(patient_id=1, date=date(2026, 1, 1) + timedelta(days=n % 60), created_by="writer")

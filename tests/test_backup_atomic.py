@@ -1,5 +1,5 @@
 """Restore is all or nothing: killed with SIGKILL at every stage (``TRACKER_TEST_KILL_AT``, the test hook in
-tracker/backup.py), the installation is either untouched or completely restored, ``check`` does not call it
+tracker/operations/backup.py), the installation is either untouched or completely restored, ``check`` does not call it
 broken, and running the same restore again finishes it, on SQLite and PostgreSQL.
 
 The kill points run as one chain over one installation: two backups, A and B (B has a patient, photos, a
@@ -24,9 +24,9 @@ from tests.test_backup import (  # noqa: F401 (new_installation is a fixture)
     restored_from,
     state_of,
 )
-from tracker import audit
-from tracker.access import command_line_actor
-from tracker.database import transaction
+from tracker.access import audit
+from tracker.access.actors import command_line_actor
+from tracker.operations.database import transaction
 
 
 def _files_in(folder) -> int:

@@ -40,7 +40,7 @@ JOURNEY = "clinician"
 
 
 def expected_early_status(baseline: float, later: float, days_after_day0: int) -> str:
-    """Worked independently of ``tracker.milestones``: the default band (DESIGN.md §3) runs from
+    """Worked independently of ``tracker.course.milestones``: the default band (DESIGN.md §3) runs from
     −10…+5 at month 2 to +5…+20 at month 3, linearly in months of 30.4375 days."""
     months = days_after_day0 / 30.4375
     assert 2 <= months <= 3

@@ -20,7 +20,7 @@ import sys
 
 import pytest
 
-from pages.workspace import WORD_JOINER
+from ui.workspace import WORD_JOINER
 from tests.browser import (
     ROOT,
     browser_page,
@@ -50,13 +50,13 @@ SEED = """
 import io, json, sys
 from datetime import date, timedelta
 from PIL import Image
-from tracker.access import command_line_actor
-from tracker.patients import NewPatient, create_patient
-from tracker.protocol_admin import copy_protocol, save_protocol
-from tracker.report import progress_report_pdf
-from tracker.therapies import add_therapy
-from tracker.treatment_sessions import SessionEntry, log_session
-from tracker.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
+from tracker.access.actors import command_line_actor
+from tracker.records.patients import NewPatient, create_patient
+from tracker.records.protocol_admin import copy_protocol, save_protocol
+from tracker.exchange.report import progress_report_pdf
+from tracker.records.therapies import add_therapy
+from tracker.records.treatment_sessions import SessionEntry, log_session
+from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
 
 h, mrn, pdf_path = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
 actor = command_line_actor("browser-test")

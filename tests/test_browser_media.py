@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from pages.private_media import DOWNLOAD_LIFETIME_S
+from ui.private_media import DOWNLOAD_LIFETIME_S
 from tests.browser import (
     browser_page,
     load_demo_clinic,

@@ -46,9 +46,9 @@ JOURNEY = "security"
 SEED = """
 import json, sys
 from datetime import date, timedelta
-from tracker.access import command_line_actor
-from tracker.patients import NewPatient, create_patient, list_patients
-from tracker.visits import SiteEntry, VisitEntry, log_visit
+from tracker.access.actors import command_line_actor
+from tracker.records.patients import NewPatient, create_patient, list_patients
+from tracker.records.visits import SiteEntry, VisitEntry, log_visit
 
 mrn, name, note = sys.argv[1:4]
 actor = command_line_actor("browser-test")

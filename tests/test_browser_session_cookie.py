@@ -17,8 +17,8 @@ import pytest
 
 from tests.browser import (ROOT, browser_page, navigate, open_menu, require_chromium, server_alarms, shot,
                            sign_in, streamlit_server, wait_rendered)
-from tracker.accounts import REFUSED
-from tracker.web_sessions import COOKIE
+from tracker.access.accounts import REFUSED
+from tracker.access.web_sessions import COOKIE
 
 JOURNEY = "session-cookie"
 CLINICIAN, PASSWORD = "dr.reload", "Reload-Keeps-Me-4417"

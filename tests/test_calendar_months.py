@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from tracker.calendar_months import add_months, months_between
+from tracker.course.calendar_months import add_months, months_between
 
 D = date.fromisoformat
 

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 
 from db import models
 from tests.conftest import ROOT
-from tracker.access import Actor
-from tracker.database import transaction
+from tracker.access.actors import Actor
+from tracker.operations.database import transaction
 from tracker.errors import ConflictError
-from tracker.patients import NewPatient, create_patient, patient_record, update_patient
+from tracker.records.patients import NewPatient, create_patient, patient_record, update_patient
 
 CLINICIAN = Actor("dr.lee", "clinician")
 WRITERS, VISITS_EACH = 4, 12
@@ -24,8 +24,8 @@ WRITERS, VISITS_EACH = 4, 12
 WRITER = """
 import sys
 from datetime import date, timedelta
-from tracker.access import Actor
-from tracker.visits import SiteEntry, VisitEntry, log_visit
+from tracker.access.actors import Actor
+from tracker.records.visits import SiteEntry, VisitEntry, log_visit
 writer, count = int(sys.argv[1]), int(sys.argv[2])
 actor = Actor(f"clinician{writer}", "clinician")
 for n in range(count):

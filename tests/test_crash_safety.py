@@ -40,22 +40,22 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from db import models
-from tracker.access import Actor, command_line_actor
-from tracker.blob_store import LocalDirectoryStore
-from tracker.config import settings
-from tracker.consistency import run_check
-from tracker.database import transaction
+from tracker.access.actors import Actor, command_line_actor
+from tracker.storage.blob_store import LocalDirectoryStore
+from tracker.operations.config import settings
+from tracker.operations.consistency import run_check
+from tracker.operations.database import transaction
 from tracker.errors import ValidationError
-from tracker.photo_store import photo_store
-from tracker.spreadsheet_import import ImportResult, import_spreadsheets
-from tracker.treatment_sessions import (
+from tracker.photos.store import photo_store
+from tracker.exchange.spreadsheet_import import ImportResult, import_spreadsheets
+from tracker.records.treatment_sessions import (
     DocumentUpload,
     SessionEntry,
     document_key,
     document_store,
     log_session,
 )
-from tracker.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
+from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 3, 1)
@@ -77,17 +77,17 @@ class KillPoint:
 VISIT_POINTS = [
     KillPoint("visit: after the visit row is inserted", ("sql", "after", "visit", 1)),
     KillPoint("visit: after the first photo's three files are written", ("put", "photos", "thumbs/", 1), markers=1),
-    KillPoint("visit: between the two photos", ("call", "tracker.visits", "store_photo", 2), markers=1),
+    KillPoint("visit: between the two photos", ("call", "tracker.records.visits", "store_photo", 2), markers=1),
     KillPoint("visit: writing the second photo's display copy (not yet renamed)",
               ("inside put", "photos", "display/", 2), markers=2),
     KillPoint("visit: after every photo, just before the commit", ("session", "before_commit", 1), markers=2),
     KillPoint("visit: right after the commit, before any marker is cleared",
-              ("call", "tracker.photo_store", "_settle", 1), markers=2, committed=True),
+              ("call", "tracker.photos.store", "_settle", 1), markers=2, committed=True),
     KillPoint("visit: after the first photo's marker is cleared, before the second's",
-              ("call", "tracker.photo_store", "_settle", 2), markers=1, committed=True),
+              ("call", "tracker.photos.store", "_settle", 2), markers=1, committed=True),
 ]
 IMPORT_POINTS = [
-    KillPoint("import: after validation, before writing", ("call", "tracker.spreadsheet_import", "_write", 1)),
+    KillPoint("import: after validation, before writing", ("call", "tracker.exchange.spreadsheet_import", "_write", 1)),
     KillPoint("import: after the patients are inserted", ("sql", "after", "patient", 1)),
     KillPoint("import: mid-way through adding the measurements (4th of 9)", ("init", "DensityMeasurement", 4)),
     KillPoint("import: after the treatment sessions are inserted", ("sql", "after", "treatment_session", 1)),
@@ -103,7 +103,7 @@ SESSION_POINTS = [
               markers=1),
     KillPoint("session: just before the commit", ("session", "before_commit", 1), markers=2),
     KillPoint("session: right after the commit, before the markers are cleared",
-              ("method", "tracker.treatment_sessions", "_DocumentIngest", "settle", 1), markers=2, committed=True),
+              ("method", "tracker.records.treatment_sessions", "_DocumentIngest", "settle", 1), markers=2, committed=True),
 ]
 
 # One existing patient, with a visit and a session whose photo and document the killed operations share.

@@ -22,11 +22,11 @@ from streamlit.testing.v1 import AppTest
 
 import db.engine
 from db.engine import dispose_all, normalize_url
-from pages.workspace import BUSY
-from tracker.access import Actor, command_line_actor
-from tracker.accounts import create_user, sign_in
-from tracker.database import database_busy
-from tracker.patients import NewPatient, create_patient
+from ui.workspace import BUSY
+from tracker.access.actors import Actor, command_line_actor
+from tracker.access.accounts import create_user, sign_in
+from tracker.operations.database import database_busy
+from tracker.records.patients import NewPatient, create_patient
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 DR = Actor(username="dr.busy", role="clinician")
@@ -36,7 +36,7 @@ PASSWORD = "Busy-Clinic-7731"
 @pytest.fixture
 def busy_clinic(db_url, tmp_path, monkeypatch):
     """A clinic with one patient and a clinician account; SQLite waits 0.3 s for a lock, PostgreSQL 300 ms."""
-    from tracker.database import initialize
+    from tracker.operations.database import initialize
 
     if db_url.startswith("postgresql"):
         db_url += "%20-clock_timeout%3D300"  # appended to the URL's options (the test schema's search_path)

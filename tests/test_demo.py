@@ -12,14 +12,14 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from db import models
-from tracker.clinical import SCALP_VIEWS
-from tracker.database import transaction
-from tracker.demo import ACTOR, FICTIONAL_SURNAMES, MRN_PREFIX, PRP_PROTOCOL_NAME, load_demo, plan_clinic
-from tracker.demo_photos import draw_scalp_photo
-from tracker.milestones import (
+from tracker.course.clinical import SCALP_VIEWS
+from tracker.operations.database import transaction
+from tracker.operations.demo import ACTOR, FICTIONAL_SURNAMES, MRN_PREFIX, PRP_PROTOCOL_NAME, load_demo, plan_clinic
+from tracker.operations.demo_photos import draw_scalp_photo
+from tracker.course.milestones import (
     AHEAD, BEHIND, DUE, MISSED, NO_BASELINE, ON_TRACK, UPCOMING, DensityRecord, SessionRecord, assess,
 )
-from tracker.protocols import to_engine
+from tracker.course.protocols import to_engine
 
 TODAY = date(2026, 3, 1)
 TABLES = (models.Protocol, models.Patient, models.TreatmentSession, models.ConcurrentTherapy, models.Visit,
@@ -151,7 +151,7 @@ def test_demo_plan_keeps_baselines_and_reviews_where_the_course_puts_them():
 
 
 def test_demo_with_photos_stores_two_views_per_visit(sqlite_clinic):
-    from tracker.photo_store import read_display
+    from tracker.photos.store import read_display
 
     result = load_demo(sqlite_clinic, today=TODAY, limit=3)
     assert result.patients_added == 3 and result.photos == 2 * result.visits > 0
@@ -172,7 +172,7 @@ def test_demo_with_photos_stores_two_views_per_visit(sqlite_clinic):
 
 
 def test_cli_demo_loads_the_clinic_once(sqlite_clinic, capsys):
-    from tracker.cli import main
+    from tracker.operations.cli import main
 
     assert main(["demo", "--no-photos"]) == 0
     assert "40 fictional patients" in capsys.readouterr().out

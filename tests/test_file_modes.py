@@ -28,9 +28,9 @@ def mode(path: Path) -> str:
 # A batch document (a PDF certificate) for the first demo patient, through the service the page uses.
 ADD_DOCUMENT = """
 from datetime import date
-from tracker.access import command_line_actor
-from tracker.patients import list_patients
-from tracker.treatment_sessions import DocumentUpload, SessionEntry, log_session
+from tracker.access.actors import command_line_actor
+from tracker.records.patients import list_patients
+from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
 
 actor = command_line_actor("mode-test")
 mrn = list_patients(actor)[0].mrn

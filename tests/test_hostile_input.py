@@ -19,13 +19,13 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from db import models
-from tracker.access import Actor
-from tracker.database import transaction
+from tracker.access.actors import Actor
+from tracker.operations.database import transaction
 from tracker.errors import NotFound, ValidationError
-from tracker.patients import NewPatient, create_patient
-from tracker.spreadsheet_import import import_spreadsheets
-from tracker.treatment_sessions import DocumentUpload, SessionEntry, log_session
-from tracker.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
+from tracker.records.patients import NewPatient, create_patient
+from tracker.exchange.spreadsheet_import import import_spreadsheets
+from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
+from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
 
 CLINICIAN = Actor("dr.lee", "clinician")
 TODAY = date(2026, 6, 1)

@@ -11,10 +11,10 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from db import models
-from tracker.access import Actor, command_line_actor
-from tracker.database import transaction
+from tracker.access.actors import Actor, command_line_actor
+from tracker.operations.database import transaction
 from tracker.errors import ValidationError
-from tracker.spreadsheet_import import ImportResult, import_spreadsheets
+from tracker.exchange.spreadsheet_import import ImportResult, import_spreadsheets
 
 TODAY = date(2025, 6, 1)
 

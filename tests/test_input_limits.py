@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tracker.access import Actor
-from tracker.accounts import PASSWORD_MAX, check_password_policy
+from tracker.access.actors import Actor
+from tracker.access.accounts import PASSWORD_MAX, check_password_policy
 from tracker.errors import ValidationError
-from tracker.patients import NewPatient, create_patient, list_patients
-from tracker.validation import SEARCH_MAX
-from tracker.visits import find_patients
+from tracker.records.patients import NewPatient, create_patient, list_patients
+from tracker.records.validation import SEARCH_MAX
+from tracker.records.visits import find_patients
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -26,7 +26,7 @@ HUGE_QUERY = " ".join(f"word{i}" for i in range(20_000))
 def text_boxes_without_limit() -> list[str]:
     """``st.text_input``/``st.text_area`` calls (also on columns and forms) in pages/ without ``max_chars``."""
     missing = []
-    for path in sorted((ROOT / "pages").glob("*.py")):
+    for path in sorted((ROOT / "pages").glob("*.py")) + sorted((ROOT / "ui").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr in ("text_input", "text_area")

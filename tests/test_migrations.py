@@ -6,7 +6,7 @@ from alembic.script import ScriptDirectory
 
 from db.engine import alembic_config, current_revision, engine_for, migrate
 from db.models import Base
-from tracker.database import initialize, transaction
+from tracker.operations.database import initialize, transaction
 from db import models
 from sqlalchemy import select
 

@@ -20,8 +20,8 @@ from datetime import date
 
 import pytest
 
-from tracker.clinical import BandPoint, MilestoneWindow
-from tracker.milestones import (
+from tracker.course.clinical import BandPoint, MilestoneWindow
+from tracker.course.milestones import (
     AHEAD,
     BEHIND,
     DEFAULT_PROTOCOL,

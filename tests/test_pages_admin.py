@@ -15,10 +15,10 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from db import models
-from tracker.access import Actor
-from tracker.accounts import create_user
-from tracker.database import transaction
-from tracker.protocol_admin import save_protocol
+from tracker.access.actors import Actor
+from tracker.access.accounts import create_user
+from tracker.operations.database import transaction
+from tracker.records.protocol_admin import save_protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = Actor(username="admin1", role="admin")
@@ -344,7 +344,7 @@ def test_a_delayed_account_is_unlocked(clinic):
 
 def signed_in_admin(url) -> Actor:
     """A real admin session (with its account and session version), as the sign-in page makes it."""
-    from tracker.accounts import sign_in
+    from tracker.access.accounts import sign_in
 
     create_user(ADMIN, username="boss", password=PASSWORD, role="admin", url=url)
     return sign_in("boss", PASSWORD, url=url)
@@ -379,7 +379,7 @@ def test_an_admin_who_disables_themselves_is_signed_out_at_the_next_rerun(clinic
 
 
 def test_a_password_reset_shows_the_temporary_password_once(clinic):
-    from tracker.accounts import sign_in
+    from tracker.access.accounts import sign_in
 
     boss = signed_in_admin(clinic)
     create_user(ADMIN, username="dr_b", password=PASSWORD, role="clinician", url=clinic)
@@ -396,7 +396,7 @@ def test_a_password_reset_shows_the_temporary_password_once(clinic):
 
 
 def test_demo_accounts_are_removed_in_one_step(clinic):
-    from tracker.demo_accounts import ensure_demo_accounts
+    from tracker.operations.demo_accounts import ensure_demo_accounts
 
     boss = signed_in_admin(clinic)
     ensure_demo_accounts(url=clinic)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
-from tracker import audit
-from tracker.access import Actor
-from tracker.database import transaction
+from tracker.access import audit
+from tracker.access.actors import Actor
+from tracker.operations.database import transaction
 
 ADMIN = Actor("root.admin", "admin")
 

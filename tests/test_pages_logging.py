@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from db import models
-from tracker.access import Actor
-from tracker.calendar_months import add_months
-from tracker.database import transaction
-from tracker.treatment_sessions import SessionEntry, log_session
-from tracker.visits import SiteEntry, VisitEntry, log_visit
+from tracker.access.actors import Actor
+from tracker.course.calendar_months import add_months
+from tracker.operations.database import transaction
+from tracker.records.treatment_sessions import SessionEntry, log_session
+from tracker.records.visits import SiteEntry, VisitEntry, log_visit
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 CLINICIAN = Actor(username="dr.lee", role="clinician")

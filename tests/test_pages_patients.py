@@ -14,11 +14,11 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from db import models
-from tracker.access import Actor
-from tracker.calendar_months import add_months
-from tracker.database import transaction
-from tracker.patients import NewPatient, create_patient, list_patients, patient_record, update_patient
-from tracker.therapies import add_therapy
+from tracker.access.actors import Actor
+from tracker.course.calendar_months import add_months
+from tracker.operations.database import transaction
+from tracker.records.patients import NewPatient, create_patient, list_patients, patient_record, update_patient
+from tracker.records.therapies import add_therapy
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 DR = Actor(username="dr.lee", role="clinician")

@@ -9,8 +9,8 @@ from streamlit.testing.v1 import AppTest
 from db import models
 from tests.conftest import ROOT
 from tests.test_photo_views import make_photo_patient
-from tracker.access import Actor
-from tracker.database import transaction
+from tracker.access.actors import Actor
+from tracker.operations.database import transaction
 
 CLINICIAN = Actor("dr.lee", "clinician")
 PREFIX = "photos_P-1_before_after"

@@ -13,11 +13,11 @@ from sqlalchemy import event, func, select
 
 from db import models
 from db.engine import engine_for
-from tracker.access import Actor
-from tracker.database import transaction
+from tracker.access.actors import Actor
+from tracker.operations.database import transaction
 from tracker.errors import ConflictError, NotFound, PermissionDenied, ValidationError
-from tracker.history import soft_delete
-from tracker.patients import (
+from tracker.records.history import soft_delete
+from tracker.records.patients import (
     NewPatient,
     create_patient,
     list_patients,
@@ -25,7 +25,7 @@ from tracker.patients import (
     protocol_names,
     update_patient,
 )
-from tracker.therapies import add_therapy, stop_therapy
+from tracker.records.therapies import add_therapy, stop_therapy
 
 TODAY = date(2025, 6, 1)
 DR = Actor(username="dr.lee", role="clinician")

@@ -22,13 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 import photo_samples as samples
 from db import models
 from db.engine import normalize_url
-from tracker import photo_store as photo_store_module
-from tracker.blob_store import LocalDirectoryStore
-from tracker.config import settings
-from tracker.consistency import check_store, repair_interrupted, run_check
-from tracker.database import transaction
+from tracker.photos import store as photo_store_module
+from tracker.storage.blob_store import LocalDirectoryStore
+from tracker.operations.config import settings
+from tracker.operations.consistency import check_store, repair_interrupted, run_check
+from tracker.operations.database import transaction
 from tracker.errors import NotFound, ValidationError
-from tracker.photo_store import PhotoKeys, photo_store, read_display, read_original, read_thumbnail, store_photo
+from tracker.photos.store import PhotoKeys, photo_store, read_display, read_original, read_thumbnail, store_photo
 
 NO_GRACE = timedelta(0)
 

@@ -13,11 +13,11 @@ from PIL import Image, ImageChops, ImageDraw, ImageStat
 from sqlalchemy import select
 
 from db import models
-from tracker.access import Actor
-from tracker.database import transaction
+from tracker.access.actors import Actor
+from tracker.operations.database import transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
-from tracker.photo_store import store_photo
-from tracker.photo_views import (
+from tracker.photos.store import store_photo
+from tracker.photos.views import (
     LETTERBOX,
     FramingWarning,
     SiteDensity,
@@ -27,7 +27,7 @@ from tracker.photo_views import (
     photo_image,
     photo_timeline,
 )
-from tracker.visits import CAPTURE_CHECKS
+from tracker.records.visits import CAPTURE_CHECKS
 
 CLINICIAN = Actor("dr.lee", "clinician")
 ADMIN = Actor("admin.kim", "admin")

@@ -11,7 +11,7 @@ from PIL import Image
 
 import photo_samples as samples
 from tracker.errors import ValidationError
-from tracker.photos import DISPLAY_LONG_SIDE, THUMBNAIL_LONG_SIDE, prepare_photo
+from tracker.photos.intake import DISPLAY_LONG_SIDE, THUMBNAIL_LONG_SIDE, prepare_photo
 
 
 def opened(data: bytes) -> Image.Image:

@@ -1,4 +1,4 @@
-"""The session check behind every patient download (``pages.private_media``), without a browser; the
+"""The session check behind every patient download (``ui.private_media``), without a browser; the
 browser attacks are in ``test_browser_media.py``."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from pages.private_media import SessionEnded, data_uri, guarded, session_allows
-from pages.workspace import ACTOR, LAST_SEEN
-from tracker.access import Actor
+from ui.private_media import SessionEnded, data_uri, guarded, session_allows
+from ui.workspace import ACTOR, LAST_SEEN
+from tracker.access.actors import Actor
 
 LEE = Actor("dr.lee", "clinician")
 

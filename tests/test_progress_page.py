@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from db import models
 from tests.test_photo_views import make_photo_patient
-from tracker.access import Actor
-from tracker.database import transaction
+from tracker.access.actors import Actor
+from tracker.operations.database import transaction
 from tracker.errors import PermissionDenied
-from tracker.photo_views import photo_timeline
-from tracker.progress_page import progress_page
-from tracker.progress_view import build_view, resolve_patient
+from tracker.photos.views import photo_timeline
+from tracker.progress.page_data import progress_page
+from tracker.progress.view import build_view, resolve_patient
 
 AS_OF = date(2026, 2, 1)
 CLINICIAN = Actor("dr.lee", "clinician")

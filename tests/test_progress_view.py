@@ -8,12 +8,12 @@ from datetime import date
 import pytest
 
 from db import models
-from pages.charts import site_figure
-from tracker.access import Actor
-from tracker.database import transaction
+from ui.charts import site_figure
+from tracker.access.actors import Actor
+from tracker.operations.database import transaction
 from tracker.errors import NotFound, PermissionDenied
-from tracker.milestones import DEFAULT_PROTOCOL, expected_band
-from tracker.progress_page import progress_page
+from tracker.course.milestones import DEFAULT_PROTOCOL, expected_band
+from tracker.progress.page_data import progress_page
 
 AS_OF = date(2026, 2, 1)
 CLINICIAN = Actor("dr.lee", "clinician")
@@ -124,8 +124,8 @@ def test_next_steps_for_the_patient(clinic):
 
 
 def test_treated_but_never_measured_patient_still_has_visits_due(clinic):
-    from tracker.followup import outlook
-    from tracker.milestones import SessionRecord, assess
+    from tracker.course.followup import outlook
+    from tracker.course.milestones import SessionRecord, assess
 
     progress = assess([SessionRecord(date(2025, 1, 15))], [], as_of=date(2025, 4, 1))
     assert progress.sites == ()
@@ -137,8 +137,8 @@ def test_treated_but_never_measured_patient_still_has_visits_due(clinic):
 
 
 def test_secondary_charts_read_as_dates_and_stage_names():
-    from pages.charts import secondary_figure
-    from tracker.progress_view import SecondarySeries, SeriesPoint
+    from ui.charts import secondary_figure
+    from tracker.progress.view import SecondarySeries, SeriesPoint
 
     one_day = SecondarySeries("Norwood–Hamilton stage", "stage",
                               {"scalp": (SeriesPoint(date(2026, 3, 31), 0.0, 7.0, "VI"),)})

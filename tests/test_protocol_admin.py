@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from db import models
-from tracker.access import Actor
-from tracker.clinical import BandPoint
-from tracker.database import transaction
+from tracker.access.actors import Actor
+from tracker.course.clinical import BandPoint
+from tracker.operations.database import transaction
 from tracker.errors import ConflictError, NotFound, PermissionDenied, ValidationError
-from tracker.protocol_admin import (
+from tracker.records.protocol_admin import (
     copy_protocol,
     get_protocol,
     list_protocols,

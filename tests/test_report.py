@@ -15,12 +15,13 @@ from sqlalchemy import select
 
 from db import models
 from tests.test_progress_view import make_patient
-from tracker import report, report_pdf
-from tracker.access import Actor
-from tracker.database import transaction
+from tracker.exchange import report
+from tracker.exchange import report_pdf
+from tracker.access.actors import Actor
+from tracker.operations.database import transaction
 from tracker.errors import NotFound, PermissionDenied
-from tracker.photo_store import store_photo
-from tracker.report import progress_report_pdf
+from tracker.photos.store import store_photo
+from tracker.exchange.report import progress_report_pdf
 
 AS_OF = date(2026, 2, 1)
 CLINICIAN = Actor("dr.lee", "clinician")

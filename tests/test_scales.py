@@ -7,7 +7,7 @@ import math
 import pytest
 
 from tracker.errors import ValidationError
-from tracker.scales import (
+from tracker.course.scales import (
     ScaleEntry,
     parse_percentage,
     parse_scale_entry,

@@ -14,10 +14,10 @@ from sqlalchemy import event, select
 
 from db import models
 from db.engine import engine_for
-from tracker.access import Actor
-from tracker.database import transaction
+from tracker.access.actors import Actor
+from tracker.operations.database import transaction
 from tracker.errors import PermissionDenied, ValidationError
-from tracker.schedule import DUE, OPEN, OPENS, OVERDUE, UPCOMING, schedule
+from tracker.progress.schedule import DUE, OPEN, OPENS, OVERDUE, UPCOMING, schedule
 
 D = date.fromisoformat
 TODAY = D("2025-06-15")

@@ -22,10 +22,10 @@ from sqlalchemy import func, select
 
 from db import models
 from tests.conftest import ROOT
-from tracker import accounts
-from tracker.access import command_line_actor
-from tracker.accounts import create_user
-from tracker.database import transaction
+from tracker.access import accounts
+from tracker.access.actors import command_line_actor
+from tracker.access.accounts import create_user
+from tracker.operations.database import transaction
 
 GOOD = "correct horse battery"
 PROCESSES, ATTEMPTS = 8, 40
@@ -35,7 +35,7 @@ ADDRESS = "203.0.113.7"
 ATTACKER = """
 import json, os, sys, time
 from concurrent.futures import ThreadPoolExecutor
-from tracker.accounts import sign_in
+from tracker.access.accounts import sign_in
 from tracker.errors import PermissionDenied
 
 url, go, wrong, then_right = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "right"

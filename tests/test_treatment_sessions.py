@@ -15,10 +15,10 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from db import models
-from tracker.access import Actor
-from tracker.database import transaction
+from tracker.access.actors import Actor
+from tracker.operations.database import transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
-from tracker.treatment_sessions import (
+from tracker.records.treatment_sessions import (
     DocumentUpload,
     SessionEntry,
     check_document,
@@ -168,7 +168,7 @@ def test_a_failure_after_the_documents_were_written_removes_them(clinic, monkeyp
     def broken_audit(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("tracker.treatment_sessions.audit.record", broken_audit)
+    monkeypatch.setattr("tracker.records.treatment_sessions.audit.record", broken_audit)
     with pytest.raises(RuntimeError):
         log_session(CLINICIAN, "RT-0001", exosome(), [DocumentUpload("c.pdf", PDF), DocumentUpload("s.png", png())],
                     today=TODAY)
@@ -186,7 +186,7 @@ def test_a_failed_save_keeps_a_document_that_an_earlier_session_uses(clinic, mon
     def broken_audit(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("tracker.treatment_sessions.audit.record", broken_audit)
+    monkeypatch.setattr("tracker.records.treatment_sessions.audit.record", broken_audit)
     with pytest.raises(RuntimeError):
         log_session(CLINICIAN, "RT-0001", exosome(), [DocumentUpload("same lot.pdf", PDF)], today=TODAY)
     assert stored_files() == [kept]

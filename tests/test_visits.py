@@ -15,13 +15,13 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from db import models
-from tracker.access import Actor
-from tracker.blob_store import LocalDirectoryStore
-from tracker.config import settings
-from tracker.database import transaction
+from tracker.access.actors import Actor
+from tracker.storage.blob_store import LocalDirectoryStore
+from tracker.operations.config import settings
+from tracker.operations.database import transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
-from tracker.scales import ScaleEntry
-from tracker.visits import (
+from tracker.course.scales import ScaleEntry
+from tracker.records.visits import (
     BASELINE_RECORDED,
     PhotoUpload,
     SiteEntry,
@@ -286,7 +286,7 @@ def test_a_failure_after_the_photos_were_written_removes_them(clinic, monkeypatc
     def broken_audit(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("tracker.visits.audit.record", broken_audit)
+    monkeypatch.setattr("tracker.records.visits.audit.record", broken_audit)
     with pytest.raises(RuntimeError):
         log_visit(CLINICIAN, "RT-0001", visit(date(2025, 1, 10), vertex=150.0),
                   [PhotoUpload("vertex", "a.jpg", jpeg()), PhotoUpload("frontal", "b.jpg", jpeg(colour=(1, 2, 3)))],
@@ -332,10 +332,10 @@ def test_unknown_or_deleted_patient(clinic):
 
 def test_the_very_same_visit_is_not_recorded_twice(clinic):
     """A double click or a retry after a committed save is refused; a different visit that day is not."""
-    from tracker.access import Actor
+    from tracker.access.actors import Actor
     from tracker.errors import ValidationError
-    from tracker.patients import NewPatient, create_patient
-    from tracker.visits import SiteEntry, VisitEntry, log_visit
+    from tracker.records.patients import NewPatient, create_patient
+    from tracker.records.visits import SiteEntry, VisitEntry, log_visit
 
     staff = Actor("dr.twice", "clinician")
     create_patient(staff, NewPatient(mrn="TW-1", full_name="Twice Tested", sex="male", birth_date="1980-01-01",

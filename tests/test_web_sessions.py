@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select, update
 
 from db import models
-from tracker import web_sessions
-from tracker.access import command_line_actor
-from tracker.accounts import change_own_password, create_user, disable_user, enable_user, reset_password, sign_in
-from tracker.database import transaction
+from tracker.access import web_sessions
+from tracker.access.actors import command_line_actor
+from tracker.access.accounts import change_own_password, create_user, disable_user, enable_user, reset_password, sign_in
+from tracker.operations.database import transaction
 from tracker.errors import PermissionDenied
 
 CLI = command_line_actor("test")
@@ -142,7 +142,7 @@ def test_a_page_session_resumes_from_the_cookie(sqlite_clinic, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     from tests.conftest import ROOT
-    from pages import workspace
+    from ui import workspace
 
     actor = _signed_in()
     token = web_sessions.open_session(actor)

@@ -2,8 +2,8 @@
 
 Builds the clinic with bulk inserts (``bench_progress.add_patients``: 2 sessions, 5 visits and 2 sites per
 visit for each patient), then runs ``python -m tracker backup`` in a subprocess while another process, a
-clinician, keeps saving a visit (``tracker.visits.log_visit``) and opening a progress page
-(``tracker.progress_page``) one after the other. Prints how long the backup took, how many saves and page
+clinician, keeps saving a visit (``tracker.records.visits.log_visit``) and opening a progress page
+(``tracker.progress.page_data``) one after the other. Prints how long the backup took, how many saves and page
 reads ran during it, and the longest each one waited. ``--compare-old`` also runs the backup as it was
 before it read an SQLite snapshot (the module at commit ``OLD_COMMIT``, whose read held the write lock).
 Figures only, never assertions.
@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_progress import add_patients  # noqa: E402
 
-from tracker.database import initialize  # noqa: E402
+from tracker.operations.database import initialize  # noqa: E402
 
 PATIENTS = 20_000
-OLD_COMMIT = "3761597"  # tracker/backup.py before the snapshot read (its read ran in a write transaction)
+OLD_COMMIT = "3761597"  # tracker/operations/backup.py before the snapshot read (its read ran in a write transaction)
 
 # The clinician: save a visit, open a progress page, again, until the stop file appears; one JSON line per
 # operation: what it was, when it started, how long it took, and the error if it failed.
@@ -36,9 +36,9 @@ CLINICIAN = """
 import json, sys, time
 from datetime import date, timedelta
 from pathlib import Path
-from tracker.access import Actor
-from tracker.progress_page import progress_page
-from tracker.visits import SiteEntry, VisitEntry, log_visit
+from tracker.access.actors import Actor
+from tracker.progress.page_data import progress_page
+from tracker.records.visits import SiteEntry, VisitEntry, log_visit
 
 stop, ready, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 actor = Actor("dr.bench", "clinician")
@@ -66,7 +66,7 @@ import importlib.util, sys
 spec = importlib.util.spec_from_file_location("old_backup", sys.argv[1])
 module = sys.modules["old_backup"] = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-from tracker.access import command_line_actor
+from tracker.access.actors import command_line_actor
 print(module.backup(sys.argv[2], command_line_actor("bench")).summary())
 """
 
@@ -121,7 +121,7 @@ def main() -> None:
                 [sys.executable, "-m", "tracker", "backup", str(work / "backup-new")], environment, work, 0)
         if compare_old:
             old = work / "old_backup.py"
-            old.write_text(subprocess.run(["git", "show", f"{OLD_COMMIT}:tracker/backup.py"], cwd=ROOT,
+            old.write_text(subprocess.run(["git", "show", f"{OLD_COMMIT}:tracker/operations/backup.py"], cwd=ROOT,
                                           capture_output=True, text=True, check=True).stdout)
             measure(f"write-transaction backup ({OLD_COMMIT})",
                     [sys.executable, "-c", OLD_BACKUP, str(old), str(work / "backup-old")], environment, work, 1_000_000)

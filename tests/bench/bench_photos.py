@@ -26,11 +26,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from PIL import Image, ImageOps  # noqa: E402
 
-import tracker.photos  # noqa: E402
+import tracker.photos.intake  # noqa: E402
 from photo_samples import noise_photo  # noqa: E402
-from tracker.blob_store import LocalDirectoryStore  # noqa: E402
-from tracker.photo_store import PhotoKeys, PhotoStore  # noqa: E402
-from tracker.photos import prepare_photo  # noqa: E402
+from tracker.storage.blob_store import LocalDirectoryStore  # noqa: E402
+from tracker.photos.store import PhotoKeys, PhotoStore  # noqa: E402
+from tracker.photos.intake import prepare_photo  # noqa: E402
 
 RUNS = 9
 
@@ -49,12 +49,12 @@ def prepare(data: bytes) -> object:
 
 
 def prepare_without_decoder_scaling(data: bytes) -> object:
-    saved = tracker.photos.MIN_DECODER_SCALED_SIDE
-    tracker.photos.MIN_DECODER_SCALED_SIDE = 10**9
+    saved = tracker.photos.intake.MIN_DECODER_SCALED_SIDE
+    tracker.photos.intake.MIN_DECODER_SCALED_SIDE = 10**9
     try:
         return prepare(data)
     finally:
-        tracker.photos.MIN_DECODER_SCALED_SIDE = saved
+        tracker.photos.intake.MIN_DECODER_SCALED_SIDE = saved
 
 
 def ingest(store: PhotoStore):

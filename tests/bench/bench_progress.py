@@ -22,8 +22,8 @@ from sqlalchemy import insert  # noqa: E402
 
 from db import models  # noqa: E402
 from db.engine import engine_for  # noqa: E402
-from tracker.database import initialize  # noqa: E402
-from tracker.progress import progress_json  # noqa: E402
+from tracker.operations.database import initialize  # noqa: E402
+from tracker.progress.patient_progress import progress_json  # noqa: E402
 
 SAMPLE = [f"B-{i:06d}" for i in range(0, 2000, 97)]
 

@@ -23,10 +23,10 @@ from sqlalchemy import create_engine, insert, text  # noqa: E402
 
 from db import models  # noqa: E402
 from db.engine import engine_for, normalize_url  # noqa: E402
-from tracker.access import Actor  # noqa: E402
-from tracker.clinical import SCALP_VIEWS  # noqa: E402
-from tracker.database import initialize  # noqa: E402
-from tracker.progress_page import progress_page  # noqa: E402
+from tracker.access.actors import Actor  # noqa: E402
+from tracker.course.clinical import SCALP_VIEWS  # noqa: E402
+from tracker.operations.database import initialize  # noqa: E402
+from tracker.progress.page_data import progress_page  # noqa: E402
 
 MRN = "BENCH-1"
 AS_OF = date(2026, 6, 1)
@@ -106,8 +106,7 @@ def measure(url: str, database: str) -> None:
     page, raw = time_alternately(page_data, raw_reads, REPEATS)
     # The same page data without its audit-trail write (views must be recorded; shown apart to
     # separate the cost of recording from the cost of building the data).
-    from tracker import audit
-
+    from tracker.access import audit
     record = audit.record
     audit.record = lambda *args, **kwargs: None
     try:

@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-29 12:00:00
 
-- ``web_session``: one row per browser sign-in (``tracker.web_sessions``): the SHA-256 of the cookie's token
+- ``web_session``: one row per browser sign-in (``tracker.access.web_sessions``): the SHA-256 of the cookie's token
   (never the token), the account and its session version, created, last seen (idle expiry), revoked, and the
   patient of an open consult screen. Removed with its account.
 """

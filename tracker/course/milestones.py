@@ -1,0 +1,279 @@
+"""The milestone engine: where a patient stands against the expected course after treatment.
+
+Pure functions over plain records; no database, no Streamlit. ``assess`` is the single entry point and
+returns plain data that pages and the command line only format.
+
+Rules (core issue, DESIGN.md §1 and §3):
+
+- day 0 is the first treatment session on or before ``as_of``; records after ``as_of`` are ignored so
+  that a past ``as_of`` shows the patient as they stood then.
+- a site's baseline is its latest density measurement on or before day 0; with none we say so and never
+  invent one.
+- each milestone window runs from ``start_month`` to ``end_month`` calendar months after day 0, both
+  ends included; the visit used is the one inside the window closest to the target date, a tie taking
+  the later visit (the more mature result).
+- the expected band at that visit is interpolated linearly in months (days / 30.4375).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Iterable
+
+from tracker.course.calendar_months import add_months, months_between
+from tracker.course.clinical import (
+    DEFAULT_BAND,
+    DEFAULT_EVIDENCE_NOTE,
+    DEFAULT_PROTOCOL_NAME,
+    DEFAULT_WINDOWS,
+    EFFECT_MONTHS,
+    NSAID_DAYS_AFTER,
+    NSAID_DAYS_BEFORE,
+    REPEAT_SESSION_MONTHS,
+    BandPoint,
+    MilestoneWindow,
+)
+
+AHEAD, ON_TRACK, BEHIND = "ahead", "on_track", "behind"
+UPCOMING, DUE, MISSED, NO_BASELINE = "upcoming", "due", "missed", "no_baseline"
+STATUSES = (AHEAD, ON_TRACK, BEHIND, UPCOMING, DUE, MISSED, NO_BASELINE)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A named expected course: band points (sorted by month) and milestone windows."""
+
+    name: str
+    band: tuple[BandPoint, ...]
+    windows: tuple[MilestoneWindow, ...]
+    evidence_note: str = ""
+
+    def __post_init__(self) -> None:
+        # Sorted once here: ``expected_bands`` walks the points in order.
+        object.__setattr__(self, "band", tuple(sorted(self.band, key=lambda p: p.month)))
+
+
+DEFAULT_PROTOCOL = Protocol(DEFAULT_PROTOCOL_NAME, DEFAULT_BAND, DEFAULT_WINDOWS, DEFAULT_EVIDENCE_NOTE)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A treatment session as the engine needs it."""
+
+    date: date
+    treatment: str = "exosome"
+    product: str = ""
+    lot_number: str = ""
+
+
+@dataclass(frozen=True)
+class DensityRecord:
+    """One density measurement (hairs/cm²) of one site at one visit."""
+
+    date: date
+    site: str
+    density: float
+
+
+@dataclass(frozen=True)
+class DateSpan:
+    start: date
+    end: date
+
+
+@dataclass(frozen=True)
+class NsaidFreeSpan:
+    session_date: date
+    start: date
+    end: date
+
+
+@dataclass(frozen=True)
+class Baseline:
+    date: date
+    density: float
+
+
+@dataclass(frozen=True)
+class MilestoneResult:
+    name: str
+    window_start: date
+    window_end: date
+    target: date
+    status: str
+    visit_date: date | None = None
+    density: float | None = None
+    months: float | None = None
+    change: float | None = None
+    change_pct: float | None = None
+    expected_low: float | None = None
+    expected_high: float | None = None
+
+
+@dataclass(frozen=True)
+class SiteProgress:
+    site: str
+    baseline: Baseline | None
+    milestones: tuple[MilestoneResult, ...]
+    measurements: tuple[DensityRecord, ...]
+
+
+@dataclass(frozen=True)
+class Progress:
+    as_of: date
+    day0: date | None
+    sites: tuple[SiteProgress, ...]
+    next_session_window: DateSpan | None
+    nsaid_free: tuple[NsaidFreeSpan, ...]
+    active_until: DateSpan | None
+    # A treated patient with no density measured yet still has visits due: the windows, by date alone.
+    unmeasured: tuple[MilestoneResult, ...] = ()
+
+
+def expected_band(protocol: Protocol, months: float) -> tuple[float, float] | None:
+    """The band (low, high) ``months`` after day 0; ``None`` before month 0, flat after the last point.
+
+    >>> expected_band(DEFAULT_PROTOCOL, 2.5)
+    (-2.5, 12.5)
+    >>> expected_band(DEFAULT_PROTOCOL, 24)
+    (15.0, 35.0)
+    """
+    return expected_bands(protocol, (months,))[0]
+
+
+def expected_bands(protocol: Protocol, months: Iterable[float]) -> list[tuple[float, float] | None]:
+    """``expected_band`` at each of ``months``: one sweep of the band when they ascend (a chart's grid).
+
+    >>> expected_bands(DEFAULT_PROTOCOL, (-1, 0, 2.5, 3, 24))
+    [None, (-10.0, 5.0), (-2.5, 12.5), (5.0, 20.0), (15.0, 35.0)]
+    >>> expected_bands(DEFAULT_PROTOCOL, (24, 2.5)) == [expected_band(DEFAULT_PROTOCOL, m) for m in (24, 2.5)]
+    True
+    """
+    points = protocol.band
+    bands: list[tuple[float, float] | None] = []
+    left = 0  # the segment points[left]..points[left + 1] holding the month; months ascend, so it only moves on
+    for month in months:
+        if not points or month < points[0].month:
+            bands.append(None)
+        elif month >= points[-1].month:
+            bands.append((float(points[-1].low), float(points[-1].high)))
+        else:
+            if month < points[left].month:  # out of order: search again from the start
+                left = 0
+            while not points[left].month <= month <= points[left + 1].month:
+                left += 1
+            start, end = points[left], points[left + 1]
+            span = end.month - start.month
+            share = 0.0 if span == 0 else (month - start.month) / span
+            bands.append((start.low + share * (end.low - start.low), start.high + share * (end.high - start.high)))
+    return bands
+
+
+def classify(change: float, low: float, high: float) -> str:
+    """Above the band is ahead, inside (edges included) on track, below behind."""
+    if change > high:
+        return AHEAD
+    if change < low:
+        return BEHIND
+    return ON_TRACK
+
+
+def nsaid_free_span(session_date: date) -> NsaidFreeSpan:
+    return NsaidFreeSpan(
+        session_date,
+        session_date - timedelta(days=NSAID_DAYS_BEFORE),
+        session_date + timedelta(days=NSAID_DAYS_AFTER),
+    )
+
+
+def _pick_visit(
+    candidates: Iterable[DensityRecord], start: date, end: date, target: date
+) -> DensityRecord | None:
+    inside = [m for m in candidates if start <= m.date <= end]
+    if not inside:
+        return None
+    # Closest to the target; on a tie the later visit wins (hence the negated ordinal).
+    return min(inside, key=lambda m: (abs((m.date - target).days), -m.date.toordinal()))
+
+
+def _assess_milestone(
+    window: MilestoneWindow,
+    day0: date,
+    baseline: Baseline | None,
+    site_measurements: list[DensityRecord],
+    protocol: Protocol,
+    as_of: date,
+) -> MilestoneResult:
+    start = add_months(day0, window.start_month)
+    end = add_months(day0, window.end_month)
+    target = add_months(day0, window.target_month)
+    visit = _pick_visit(site_measurements, start, end, target)
+    if visit is None:
+        status = UPCOMING if as_of < start else DUE if as_of <= end else MISSED
+        return MilestoneResult(window.name, start, end, target, status)
+    months = months_between(day0, visit.date)
+    band = expected_band(protocol, months)
+    low, high = band if band else (None, None)
+    if baseline is None:
+        return MilestoneResult(
+            window.name, start, end, target, NO_BASELINE, visit.date, visit.density, months,
+            expected_low=low, expected_high=high,
+        )
+    change = visit.density - baseline.density
+    change_pct = change / baseline.density * 100 if baseline.density else None
+    status = classify(change, low, high) if band else ON_TRACK
+    return MilestoneResult(
+        window.name, start, end, target, status, visit.date, visit.density, months,
+        change, change_pct, low, high,
+    )
+
+
+def assess(
+    sessions: Iterable[SessionRecord],
+    measurements: Iterable[DensityRecord],
+    protocol: Protocol = DEFAULT_PROTOCOL,
+    as_of: date | None = None,
+) -> Progress:
+    """A patient's progress on ``as_of`` (default: today) against ``protocol``.
+
+    With no session on or before ``as_of`` there is no day 0: sites are listed with their baseline
+    (latest measurement) and no milestones.
+    """
+    as_of = as_of or date.today()
+    past_sessions = sorted((s for s in sessions if s.date <= as_of), key=lambda s: s.date)
+    past_measurements = sorted((m for m in measurements if m.date <= as_of), key=lambda m: m.date)
+    day0 = past_sessions[0].date if past_sessions else None
+
+    sites: list[SiteProgress] = []
+    for site in sorted({m.site for m in past_measurements}):
+        site_measurements = [m for m in past_measurements if m.site == site]
+        before = [m for m in site_measurements if day0 is None or m.date <= day0]
+        baseline = Baseline(before[-1].date, before[-1].density) if before else None
+        milestones: tuple[MilestoneResult, ...] = ()
+        if day0 is not None:
+            milestones = tuple(
+                _assess_milestone(w, day0, baseline, site_measurements, protocol, as_of)
+                for w in protocol.windows
+            )
+        sites.append(SiteProgress(site, baseline, milestones, tuple(site_measurements)))
+
+    latest = past_sessions[-1].date if past_sessions else None
+    unmeasured: tuple[MilestoneResult, ...] = ()
+    if day0 is not None and not sites:
+        unmeasured = tuple(_assess_milestone(w, day0, None, [], protocol, as_of) for w in protocol.windows)
+    return Progress(
+        as_of=as_of,
+        day0=day0,
+        sites=tuple(sites),
+        next_session_window=(
+            DateSpan(add_months(latest, REPEAT_SESSION_MONTHS[0]), add_months(latest, REPEAT_SESSION_MONTHS[1]))
+            if latest else None
+        ),
+        nsaid_free=tuple(nsaid_free_span(s.date) for s in past_sessions),
+        active_until=(
+            DateSpan(add_months(latest, EFFECT_MONTHS[0]), add_months(latest, EFFECT_MONTHS[1]))
+            if latest else None
+        ),
+        unmeasured=unmeasured,
+    )

@@ -1,0 +1,63 @@
+"""Protocols as stored (JSON band points and windows) turned into the engine's ``Protocol``, validated."""
+
+from __future__ import annotations
+
+from db import models
+from tracker.course.clinical import BandPoint, MilestoneWindow
+from tracker.errors import ValidationError
+from tracker.course.milestones import DEFAULT_PROTOCOL, Protocol
+
+
+def to_engine(row: models.Protocol | None) -> Protocol:
+    """The engine's view of a stored protocol; a patient without one follows the default."""
+    if row is None:
+        return DEFAULT_PROTOCOL
+    return from_stored(row.name, row.band, row.windows, row.evidence_note)
+
+
+def from_stored(name: str, band: list[dict], windows: list[dict], evidence_note: str | None) -> Protocol:
+    """The engine's view of a protocol's stored columns (read without an ORM object on hot paths)."""
+    return Protocol(name=name, band=parse_band(band), windows=parse_windows(windows), evidence_note=evidence_note or "")
+
+
+def parse_band(points: list[dict]) -> tuple[BandPoint, ...]:
+    """Band points sorted by month; each needs low ≤ high and months may not repeat."""
+    try:
+        band = tuple(
+            sorted((BandPoint(float(p["month"]), float(p["low"]), float(p["high"])) for p in points),
+                   key=lambda p: p.month)
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationError(f"Every band point needs a month, a low and a high number ({exc}).") from exc
+    if not band:
+        raise ValidationError("A protocol needs at least one band point.")
+    for point in band:
+        if point.month < 0:
+            raise ValidationError(f"Band month {point.month:g} is before day 0.")
+        if point.low > point.high:
+            raise ValidationError(f"At month {point.month:g} the band's low ({point.low:g}) is above its high ({point.high:g}).")
+    if band[0].month != 0:
+        # The engine judges every milestone against the band; one that starts later would leave early
+        # visits with nothing to compare against.
+        raise ValidationError("The band must start at month 0 (day of the first session).")
+    months = [p.month for p in band]
+    if len(set(months)) != len(months):
+        raise ValidationError("Two band points share the same month.")
+    return band
+
+
+def parse_windows(windows: list[dict]) -> tuple[MilestoneWindow, ...]:
+    try:
+        parsed = tuple(
+            MilestoneWindow(str(w["name"]), int(w["start_month"]), int(w["end_month"]), int(w["target_month"]))
+            for w in windows
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationError(f"Every milestone window needs a name and whole start, end and target months ({exc}).") from exc
+    for window in parsed:
+        if not 0 <= window.start_month <= window.target_month <= window.end_month:
+            raise ValidationError(
+                f"Window {window.name}: the target month must lie inside the window "
+                f"({window.start_month}–{window.end_month})."
+            )
+    return parsed

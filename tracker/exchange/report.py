@@ -1,0 +1,612 @@
+"""The progress report as a PDF: what the progress page shows, on paper, for the patient file or the patient.
+
+``progress_report_pdf`` is the one service: it checks who asks (a patient account gets its own report and
+nothing else; refusals are audited), reads everything in one short transaction that also records the
+download as a "report" entry, and then lays the PDF out from plain data (``render_report``), outside the
+transaction, so that drawing photos never holds the database's write lock.
+
+The report holds: clinic and patient header; a chart per measured site (``tracker.exchange.report_chart``, vector
+drawing, no browser); the milestone table; a before/after pair per photographed view (display copies,
+fitted into the same frame, pair chosen as ``tracker.photos.views`` chooses it); sessions with product, lot
+and volume; concurrent therapies; the evidence note for exosome courses; when and by whom it was
+generated, and page numbers.
+
+The document itself (pages, running header and footer, fonts for every name) is ``tracker.exchange.report_pdf``. User-typed text (names, lots, notes) is only ever printed as text.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from fpdf.fonts import FontFace
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db import models
+from tracker.access import audit
+from tracker.access.actors import Actor
+from tracker.course.calendar_months import age_on, months_between
+from tracker.course.clinical import (
+    CONDITIONS,
+    MILESTONE_LABELS,
+    NO_MEASURABLE_CHANGE_PCT,
+    SCALP_VIEWS,
+)
+from tracker.operations.database import transaction
+from tracker.course.milestones import MilestoneResult
+from tracker.photos.store import read_display
+from tracker.photos.views import (
+    TimelineVisit,
+    caution_sentence,
+    condition_warnings,
+    default_pair,
+    fit_pair,
+    shape_and_size_warnings,
+    view_label,
+)
+from tracker.progress.view import PatientBasics, ProgressView, build_view, resolve_patient
+from tracker.exchange.report_chart import STATUS_COLOURS, chart_height, draw_site_chart
+from tracker.exchange.report_pdf import MUTED, PAGE_MARGIN, RULE, WIDTH, ReportPDF
+from tracker.course.wording import STATUS_WORDS, long_date, signed
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CLINIC_NAME = "Regrowth Tracker clinic"
+# Long side of each photo in the PDF: 1000 px over an 86 mm box is about 300 dpi, sharp in print, and
+# keeps a report with six photographed views to a few megabytes.
+PHOTO_LONG_SIDE = 1000
+PHOTO_QUALITY = 85
+
+_PLOT_HEIGHT = 58.0
+_TEAL = (31, 84, 104)
+_INK = (35, 35, 35)
+_CONDITION_WORDS = dict(zip(CONDITIONS, ("androgenetic alopecia", "alopecia areata", "telogen effluvium", "other")))
+# The chart's point colours, plus the page's badges for milestones without a judged visit (due amber,
+# missed orange; upcoming stays grey).
+_STATUS_INK = {**STATUS_COLOURS, "due": (183, 134, 11), "missed": (211, 84, 0)}
+_STATUS_SHORT = {"ahead": "Ahead", "on_track": "On track", "behind": "Behind", "upcoming": "Not yet due",
+                 "due": "Due now", "missed": "Missed", "no_baseline": "No baseline"}
+
+
+# --- what the report holds ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionLine:
+    date: date
+    treatment: str
+    product: str
+    lot_number: str
+    volume_ml: float | None
+    areas: str
+
+
+@dataclass(frozen=True)
+class TherapyLine:
+    name: str
+    dose: str
+    start: date
+    stop: date | None
+
+
+@dataclass(frozen=True)
+class PhotoShot:
+    """One side of a before/after pair: the display copy's JPEG bytes (None when its file is missing)."""
+
+    date: date
+    months: float | None
+    image: bytes | None
+
+
+@dataclass(frozen=True)
+class PhotoPair:
+    """``after`` is None when only one visit has a photo of this view."""
+
+    view: str
+    before: PhotoShot
+    after: PhotoShot | None
+    caution: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    clinic: str
+    view: ProgressView
+    birth_date: date
+    as_of: date
+    sessions: tuple[SessionLine, ...]
+    therapies: tuple[TherapyLine, ...]
+    photo_pairs: tuple[PhotoPair, ...]
+    generated_at: datetime
+    generated_by: str
+
+
+# --- the service --------------------------------------------------------------------------------------
+
+
+def clinic_name() -> str:
+    return os.environ.get("TRACKER_CLINIC_NAME", "").strip() or DEFAULT_CLINIC_NAME
+
+
+def report_file_name(mrn: str, as_of: date) -> str:
+    """A file name safe on every system, whatever was typed as the MRN.
+
+    >>> report_file_name("P-0042", date(2026, 2, 1))
+    'progress-P-0042-2026-02-01.pdf'
+    >>> report_file_name("../ab c/é", date(2026, 2, 1))
+    'progress-.._ab_c__-2026-02-01.pdf'
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", mrn.strip())[:60] or "patient"
+    return f"progress-{safe}-{as_of.isoformat()}.pdf"
+
+
+def progress_report_pdf(actor: Actor | None, mrn: str | None = None, as_of: date | None = None,
+                        url: str | None = None) -> tuple[str, bytes]:
+    """One patient's progress report: ``(file name, PDF bytes)``; every download is audited as "report".
+
+    Parameters:
+        actor: who asks. Staff name the patient by ``mrn``; a patient account gets its own report
+            (``mrn`` None or its own MRN) and is refused any other (PermissionDenied, audited).
+        as_of: the day the report describes (default today): later records are left out.
+    Raises PermissionDenied (not signed in, or another patient's record) and NotFound (unknown MRN).
+    """
+    as_of = as_of or date.today()
+    with audit.refusals_recorded(actor, "progress report", mrn, url):
+        with transaction(url) as session:
+            patient = resolve_patient(session, actor, mrn)
+            content = gather(session, patient, as_of, generated_by=actor.username)
+            audit.record(session, actor, "report", patient_id=patient.id,
+                         detail=f"progress report PDF as of {as_of.isoformat()}")
+    return report_file_name(content.view.mrn, as_of), render_report(content)
+
+
+def gather(session: Session, patient: PatientBasics, as_of: date, generated_by: str = "") -> ReportContent:
+    """Everything the report prints, as plain data (photos as bytes): no ORM object leaves this call."""
+    view = build_view(session, patient, as_of)
+    sessions = tuple(
+        SessionLine(s.date, s.treatment, s.product or "", s.lot_number or "", s.volume_ml, s.areas or "")
+        for s in session.scalars(
+            select(models.TreatmentSession)
+            .where(models.TreatmentSession.patient_id == patient.id, models.TreatmentSession.deleted_at.is_(None),
+                   models.TreatmentSession.date <= as_of)
+            .order_by(models.TreatmentSession.date, models.TreatmentSession.id)
+        )
+    )
+    therapies = tuple(
+        TherapyLine(t.name, t.dose or "", t.start, t.stop)
+        for t in session.scalars(
+            select(models.ConcurrentTherapy)
+            .where(models.ConcurrentTherapy.patient_id == patient.id, models.ConcurrentTherapy.deleted_at.is_(None),
+                   models.ConcurrentTherapy.start <= as_of)
+            .order_by(models.ConcurrentTherapy.start, models.ConcurrentTherapy.id)
+        )
+    )
+    return ReportContent(
+        clinic=clinic_name(), view=view, birth_date=patient.birth_date, as_of=as_of, sessions=sessions,
+        therapies=therapies, photo_pairs=_photo_pairs(session, patient.id, view.progress.day0, as_of),
+        generated_at=datetime.now(UTC).astimezone(), generated_by=generated_by,
+    )
+
+
+def _photo_pairs(session: Session, patient_id: int, day0: date | None, as_of: date) -> tuple[PhotoPair, ...]:
+    """Per photographed view, the pair the before/after page opens with (``photo_views.default_pair``)."""
+    visits = list(session.scalars(
+        select(models.Visit)
+        .where(models.Visit.patient_id == patient_id, models.Visit.deleted_at.is_(None), models.Visit.date <= as_of)
+        .order_by(models.Visit.date, models.Visit.id)
+    ))
+    by_id = {v.id: v for v in visits}
+    photos = session.scalars(
+        select(models.Photo)
+        .where(models.Photo.visit_id.in_(by_id), models.Photo.deleted_at.is_(None))
+        .order_by(models.Photo.id)
+    ) if by_id else []
+    latest: dict[tuple[str, int], models.Photo] = {(p.view, p.visit_id): p for p in photos}  # last upload wins
+    views = sorted({view for view, _ in latest}, key=_view_rank)
+    pairs = []
+    for view in views:
+        dated = [TimelineVisit(v.id, v.date) for v in visits if (view, v.id) in latest]
+        chosen = default_pair(dated, day0)
+        if chosen is None:
+            only = by_id[dated[0].id]
+            pairs.append(PhotoPair(view, _shot(latest[(view, only.id)], only, day0), None))
+            continue
+        first, second = by_id[chosen[0]], by_id[chosen[1]]
+        first_photo, second_photo = latest[(view, first.id)], latest[(view, second.id)]
+        since_first = [v for v in visits if (first.date, first.id) < (v.date, v.id) <= (second.date, second.id)]
+        warnings = shape_and_size_warnings((first_photo.width, first_photo.height),
+                                           (second_photo.width, second_photo.height))
+        warnings += condition_warnings(first, second, since_first)
+        pairs.append(PhotoPair(view, _shot(first_photo, first, day0), _shot(second_photo, second, day0),
+                               caution_sentence(warnings)))
+    return tuple(pairs)
+
+
+def _view_rank(view: str) -> tuple[int, str]:
+    return (SCALP_VIEWS.index(view), "") if view in SCALP_VIEWS else (len(SCALP_VIEWS), view)
+
+
+def _shot(photo: models.Photo, visit: models.Visit, day0: date | None) -> PhotoShot:
+    try:
+        data = read_display(photo)
+    except (KeyError, OSError):
+        log.warning("display copy of photo %s is missing from the photo store", photo.id)
+        data = None
+    return PhotoShot(visit.date, round(months_between(day0, visit.date), 1) if day0 else None, data)
+
+
+# --- the layout ---------------------------------------------------------------------------------------
+
+
+def render_report(content: ReportContent) -> bytes:
+    """The PDF bytes for ``content`` (pure: no database, no network)."""
+    view = content.view
+    generated = f"{long_date(content.generated_at.date())}, {content.generated_at:%H:%M %Z}".strip()
+    by = f" by {content.generated_by[:40]}" if content.generated_by else ""
+    pdf = ReportPDF(
+        running_title=f"{content.clinic}  ·  Progress report  ·  {view.full_name} (MRN {view.mrn})",
+        footer_note=f"Generated {generated}{by}  ·  Confidential: patient health information",
+    )
+    pdf.set_title(f"Progress report – {view.full_name}")
+    pdf.set_author(content.clinic)
+    pdf.set_creator("Regrowth Tracker")
+    pdf.set_creation_date(content.generated_at)
+    pdf.add_page()
+    _title_block(pdf, content, generated)
+    _summary(pdf, view)
+    _progress(pdf, view)
+    _evidence(pdf, view)  # next to the charts whose expected band it qualifies
+    _photos(pdf, content.photo_pairs)
+    _sessions(pdf, content.sessions)
+    _therapies(pdf, content.therapies)
+    return bytes(pdf.output())
+
+
+def _heading(pdf: ReportPDF, text: str, keep_with: float = 20.0) -> None:
+    if pdf.will_page_break(10 + keep_with):
+        pdf.add_page()
+    pdf.ln(3)
+    pdf.set_font(pdf.family, "B", 12)
+    pdf.set_text_color(*_TEAL)
+    pdf.cell(WIDTH, 7, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_draw_color(*RULE)
+    pdf.set_line_width(0.3)
+    pdf.line(PAGE_MARGIN, pdf.get_y(), 210 - PAGE_MARGIN, pdf.get_y())
+    pdf.ln(2)
+    pdf.set_text_color(*_INK)
+
+
+def _paragraph(pdf: ReportPDF, text: str, size: float = 9, style: str = "", colour=_INK) -> None:
+    pdf.set_font(pdf.family, style, size)
+    pdf.set_text_color(*colour)
+    pdf.multi_cell(WIDTH, size * 0.5, text, align="L", new_x="LMARGIN", new_y="NEXT")
+
+
+def _title_block(pdf: ReportPDF, content: ReportContent, generated: str) -> None:
+    view = content.view
+    pdf.set_y(13)
+    pdf.set_font(pdf.family, "B", 13)
+    pdf.set_text_color(*_TEAL)
+    pdf.multi_cell(WIDTH - 62, 6, content.clinic, align="L", new_x="LMARGIN", new_y="NEXT")
+    bottom = pdf.get_y()
+    pdf.set_xy(210 - PAGE_MARGIN - 62, 13)
+    pdf.set_font(pdf.family, "B", 10)
+    pdf.set_text_color(*_INK)
+    pdf.cell(62, 6, "Hair regrowth progress report", align="R", new_x="LEFT", new_y="NEXT")
+    pdf.set_font(pdf.family, "", 8)
+    pdf.set_text_color(*MUTED)
+    pdf.cell(62, 4.5, f"As of {long_date(content.as_of)}", align="R", new_x="LEFT", new_y="NEXT")
+    pdf.cell(62, 4.5, f"Generated {generated}", align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_y(max(bottom, pdf.get_y()) + 1.5)
+    pdf.set_draw_color(*_TEAL)
+    pdf.set_line_width(0.6)
+    pdf.line(PAGE_MARGIN, pdf.get_y(), 210 - PAGE_MARGIN, pdf.get_y())
+    pdf.ln(4)
+    pdf.set_font(pdf.family, "B", 16)
+    pdf.set_text_color(*_INK)
+    pdf.multi_cell(WIDTH, 8, view.full_name, align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1)
+    day0 = long_date(view.progress.day0) if view.progress.day0 else "no treatment session yet"
+    details = (
+        ("MRN", view.mrn),
+        ("Date of birth", f"{long_date(content.birth_date)} ({age_on(content.birth_date, content.as_of)} years)"),
+        ("Sex", view.sex),
+        ("Condition", _CONDITION_WORDS.get(view.condition, view.condition)),
+        ("Protocol", view.protocol_name),
+        ("First session (day 0)", day0),
+        ("Treatments", ", ".join(view.treatments) or "none recorded"),
+        ("Measured sites", ", ".join(s.site for s in view.progress.sites) or "none yet"),
+    )
+    label = FontFace(family=pdf.family, emphasis="", size_pt=8, color=MUTED)
+    value = FontFace(family=pdf.family, emphasis="B", size_pt=9, color=_INK)
+    pdf.set_font(pdf.family, "", 9)
+    with pdf.table(col_widths=(32, 58, 32, 58), borders_layout="NONE", first_row_as_headings=False,
+                   text_align="LEFT", line_height=4.6, padding=(0.8, 1, 0.8, 0), cell_fill_color=(244, 247, 248),
+                   cell_fill_mode="ALL", width=WIDTH) as table:
+        for index in range(0, len(details), 2):
+            row = table.row()
+            for key, text in details[index:index + 2]:
+                row.cell(key, style=label)
+                row.cell(text, style=value)
+    pdf.ln(2)
+
+
+def _summary(pdf: ReportPDF, view: ProgressView) -> None:
+    if not view.cards:
+        return
+    _heading(pdf, "Milestones at a glance", keep_with=12)
+    sites = list(dict.fromkeys(card.site for card in view.cards))
+    for site in sites:
+        if len(sites) > 1:
+            pdf.set_font(pdf.family, "B", 9)
+            pdf.set_text_color(*_TEAL)
+            pdf.cell(WIDTH, 5, f"Site: {site}", new_x="LMARGIN", new_y="NEXT")
+        for card in (c for c in view.cards if c.site == site):
+            pdf.set_fill_color(*_STATUS_INK.get(card.status, MUTED))
+            pdf.circle(PAGE_MARGIN + 1.5, pdf.get_y() + 2.3, 1.1, style="F")
+            pdf.set_x(PAGE_MARGIN + 4.5)
+            pdf.set_font(pdf.family, "", 9)
+            pdf.set_text_color(*_INK)
+            pdf.multi_cell(WIDTH - 4.5, 4.6, card.sentence, align="L", new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(0.6)
+        pdf.ln(0.8)
+
+
+def _progress(pdf: ReportPDF, view: ProgressView) -> None:
+    chart = view.chart
+    if view.progress.day0 is None:
+        _heading(pdf, "Progress against the expected course", keep_with=10)
+        _paragraph(pdf, "No treatment session has been recorded yet, so there is no course to chart and no "
+                        "milestone to judge.", colour=MUTED)
+        return
+    if not chart.sites:
+        _heading(pdf, "Progress against the expected course", keep_with=10)
+        _paragraph(pdf, "No density measurement has been recorded yet.", colour=MUTED)
+        return
+    for site_chart, site_progress in zip(chart.sites, view.progress.sites):
+        _heading(pdf, f"Progress: {site_chart.site}", keep_with=chart_height(chart, _PLOT_HEIGHT) + 10)
+        baseline = site_progress.baseline
+        if baseline:
+            note = (f"Baseline {baseline.density:.0f} hairs/cm² on {long_date(baseline.date)}. Change from "
+                    "baseline against the expected range of the protocol "
+                    f"(a guide, never a promised outcome).")
+        else:
+            note = "No baseline measurement on or before the first session: the change cannot be judged."
+        _paragraph(pdf, note, size=8, colour=MUTED)
+        bottom = draw_site_chart(pdf, chart, site_chart, PAGE_MARGIN, pdf.get_y() + 1, WIDTH,
+                                 plot_height=_PLOT_HEIGHT, font=pdf.family)
+        pdf.set_y(bottom + 3)
+        # The table follows its chart; when the page is full it starts the next one under its own title.
+        if site_progress.milestones and pdf.will_page_break(_table_height(site_progress.milestones)):
+            pdf.add_page()
+            _heading(pdf, f"Milestones: {site_chart.site}", keep_with=0)
+        _milestone_table(pdf, site_progress.milestones)
+
+
+def _short_date(day: date) -> str:
+    """
+    >>> _short_date(date(2024, 9, 6))
+    '6 Sep 2024'
+    """
+    return f"{day.day} {day:%b %Y}"
+
+
+def _table_height(milestones: tuple[MilestoneResult, ...]) -> float:
+    """A generous estimate of the milestone table's height with its caption (rows of two to four lines)."""
+    return 10 + 12 * len(milestones) + 5
+
+
+def _window(m: MilestoneResult) -> str:
+    start, end = m.window_start, m.window_end
+    if start.year == end.year:
+        return f"{start.day} {start:%b} – {end.day} {end:%b %Y}"
+    return f"{start.day} {start:%b %Y} – {end.day} {end:%b %Y}"
+
+
+def _status_words(m: MilestoneResult) -> str:
+    """The status column: the word, what it means, and the noise caveat when the change is within ±10%.
+
+    >>> from tracker.course.milestones import MilestoneResult
+    >>> _status_words(MilestoneResult("x", date(2025, 6, 15), date(2025, 8, 15), date(2025, 7, 15), "behind",
+    ...                               date(2025, 7, 15), 150.0, 6.0, 0.0, 0.0, 10.0, 35.0))
+    'Behind: below the expected range. No measurable change (within ±10%).'
+    """
+    words = {"upcoming": "Not yet due", "due": "Due now: a visit is needed", "missed": "Missed: no visit in the window",
+             "no_baseline": "No baseline: cannot be judged"}.get(m.status)
+    words = words or f"{_STATUS_SHORT.get(m.status, m.status)}: {STATUS_WORDS.get(m.status, m.status)}"
+    words += "."
+    if m.change_pct is not None and abs(m.change_pct) < NO_MEASURABLE_CHANGE_PCT:
+        words += f" No measurable change (within ±{NO_MEASURABLE_CHANGE_PCT:.0f}%)."
+    return words
+
+
+def _milestone_table(pdf: ReportPDF, milestones: tuple[MilestoneResult, ...]) -> None:
+    if not milestones:
+        return
+    headings = ("Milestone", "Window", "Visit", "Density", "Change", "Change\n%", "Expected", "Status")
+    pdf.set_font(pdf.family, "", 7.5)
+    pdf.set_fill_color(255, 255, 255)  # fpdf2 fills the unstriped rows with the current fill colour
+    pdf.set_draw_color(*RULE)
+    pdf.set_line_width(0.2)
+    heading_style = FontFace(family=pdf.family, emphasis="B", size_pt=7.5, color=(255, 255, 255), fill_color=_TEAL)
+    with pdf.table(col_widths=(29, 31, 19.5, 14.5, 14.5, 14, 18, 39.5), headings_style=heading_style, line_height=3.6,
+                   text_align=("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "CENTER", "LEFT"),
+                   borders_layout="HORIZONTAL_LINES", cell_fill_color=(246, 248, 249), cell_fill_mode="ROWS",
+                   padding=(1.2, 1.2), width=WIDTH, v_align="MIDDLE") as table:
+        table.row(headings)
+        for m in milestones:
+            row = table.row()
+            row.cell(MILESTONE_LABELS.get(m.name, m.name.replace("_", " ")).replace(" (", "\n("))
+            row.cell(_window(m))
+            row.cell(_short_date(m.visit_date) if m.visit_date else "–")
+            row.cell(f"{m.density:.0f}" if m.density is not None else "–")
+            row.cell(signed(m.change) if m.change is not None else "–")
+            row.cell(f"{m.change_pct:+.0f}%" if m.change_pct is not None else "–")
+            expected = (f"{signed(m.expected_low)} to {signed(m.expected_high)}"
+                        if m.expected_low is not None and m.expected_high is not None else "–")
+            row.cell(expected)
+            colour = _STATUS_INK.get(m.status, MUTED)
+            row.cell(_status_words(m), style=FontFace(family=pdf.family, emphasis="B", size_pt=7.5, color=colour))
+    pdf.ln(1)
+    _paragraph(pdf, "Density, change and expected range in hairs/cm²; change % of the baseline density.",
+               size=6.5, colour=MUTED)
+
+
+def _fitted(pair: PhotoPair) -> tuple[bytes | None, bytes | None]:
+    """Both photos of a pair fitted into one frame (same size, letterboxed), as JPEG bytes."""
+    def open_image(shot: PhotoShot | None) -> Image.Image | None:
+        if shot is None or shot.image is None:
+            return None
+        try:
+            with Image.open(io.BytesIO(shot.image)) as image:
+                return image.convert("RGB")
+        except Exception:  # a damaged display copy prints as "photo unavailable", never stops the report
+            log.warning("could not decode a display copy for the report (%s)", pair.view)
+            return None
+
+    first, second = open_image(pair.before), open_image(pair.after)
+    reference = first or second
+    if reference is None:
+        return None, None
+    fitted = fit_pair(reference, second or reference, long_side=PHOTO_LONG_SIDE)
+    if first is not None and second is not None:
+        return _jpeg(fitted[0]), _jpeg(fitted[1])
+    only = _jpeg(fitted[0])
+    return (only, None) if first is not None else (None, only)
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=PHOTO_QUALITY)
+    return out.getvalue()
+
+
+def _photos(pdf: ReportPDF, pairs: tuple[PhotoPair, ...]) -> None:
+    box_w, box_h, gap = 87.0, 65.25, 6.0
+    if not pairs:
+        _heading(pdf, "Before and after photos", keep_with=10)
+        _paragraph(pdf, "No photos have been recorded yet.", colour=MUTED)
+        return
+    block = 7 + box_h + 10
+    _heading(pdf, "Before and after photos", keep_with=block + 8)
+    _paragraph(pdf, "The first photo of each view is the baseline (the latest before the first session, else the "
+                    "first taken); the second is the latest. Both are display copies fitted into the same frame.",
+               size=8, colour=MUTED)
+    pdf.ln(1)
+    for pair in pairs:
+        caution_height = 5 if pair.caution else 0
+        if pdf.will_page_break(block + caution_height):
+            pdf.add_page()
+        pdf.set_font(pdf.family, "B", 10)
+        pdf.set_text_color(*_TEAL)
+        pdf.cell(WIDTH, 6, view_label(pair.view), new_x="LMARGIN", new_y="NEXT")
+        if pair.caution:
+            _paragraph(pdf, pair.caution, size=7.5, colour=STATUS_COLOURS["behind"])
+        top = pdf.get_y() + 0.5
+        before_image, after_image = _fitted(pair)
+        shots = [(pair.before, before_image, "Before")]
+        if pair.after is not None:
+            shots.append((pair.after, after_image, "After"))
+        for index, (shot, image, word) in enumerate(shots):
+            x = PAGE_MARGIN + index * (box_w + gap)
+            _photo_box(pdf, x, top, box_w, box_h, image)
+            word = word if pair.after is not None else "Photo"
+            when = f"{word}: {long_date(shot.date)}"
+            if shot.months is not None:
+                when += " (baseline)" if word == "Before" and shot.months <= 0 else f" (month {shot.months:g})"
+            pdf.set_xy(x, top + box_h + 0.8)
+            pdf.set_font(pdf.family, "", 8)
+            pdf.set_text_color(*_INK)
+            pdf.cell(box_w, 4.5, when, align="C")
+        if pair.after is None:
+            pdf.set_xy(PAGE_MARGIN + box_w + gap, top + box_h / 2 - 5)
+            _only_one = "Only one visit has a photo of this view so far: the comparison starts at the next one."
+            pdf.set_font(pdf.family, "", 8)
+            pdf.set_text_color(*MUTED)
+            pdf.multi_cell(box_w, 4.2, _only_one, align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_y(top + box_h + 7)
+
+
+def _photo_box(pdf: ReportPDF, x: float, y: float, w: float, h: float, image: bytes | None) -> None:
+    if image is not None:
+        pdf.image(io.BytesIO(image), x=x, y=y, w=w, h=h, keep_aspect_ratio=True)
+    else:
+        pdf.set_fill_color(240, 240, 240)
+        pdf.rect(x, y, w, h, style="F")
+        pdf.set_font(pdf.family, "", 8)
+        pdf.set_text_color(*MUTED)
+        pdf.set_xy(x, y + h / 2 - 2)
+        pdf.cell(w, 4, "Photo file unavailable", align="C")
+    pdf.set_draw_color(*RULE)
+    pdf.set_line_width(0.2)
+    pdf.rect(x, y, w, h)
+
+
+def _simple_table(pdf: ReportPDF, headings: tuple[str, ...], widths: tuple[float, ...],
+                  rows: list[tuple[str, ...]], align: tuple[str, ...]) -> None:
+    pdf.set_font(pdf.family, "", 8)
+    pdf.set_fill_color(255, 255, 255)  # fpdf2 fills the unstriped rows with the current fill colour
+    pdf.set_draw_color(*RULE)
+    pdf.set_line_width(0.2)
+    heading_style = FontFace(family=pdf.family, emphasis="B", size_pt=8, color=(255, 255, 255), fill_color=_TEAL)
+    with pdf.table(col_widths=widths, headings_style=heading_style, line_height=4.2, text_align=align,
+                   borders_layout="HORIZONTAL_LINES", cell_fill_color=(246, 248, 249), cell_fill_mode="ROWS",
+                   padding=(1.2, 1.2), width=WIDTH) as table:
+        table.row(headings)
+        for values in rows:
+            table.row(values)
+
+
+def _sessions(pdf: ReportPDF, sessions: tuple[SessionLine, ...]) -> None:
+    _heading(pdf, "Treatment sessions", keep_with=18)
+    if not sessions:
+        _paragraph(pdf, "No treatment session has been recorded.", colour=MUTED)
+        return
+    rows = [(_short_date(s.date), s.treatment.upper() if s.treatment == "prp" else s.treatment.capitalize(),
+             s.product or "–", s.lot_number or "–", f"{s.volume_ml:g}" if s.volume_ml is not None else "–",
+             s.areas or "–") for s in sessions]
+    _simple_table(pdf, ("Date", "Treatment", "Product", "Lot number", "Volume (ml)", "Areas treated"),
+                  (22, 21, 41, 38, 23, 35), rows, ("LEFT", "LEFT", "LEFT", "LEFT", "RIGHT", "LEFT"))
+
+
+def _therapies(pdf: ReportPDF, therapies: tuple[TherapyLine, ...]) -> None:
+    _heading(pdf, "Concurrent therapies", keep_with=14)
+    if not therapies:
+        _paragraph(pdf, "None recorded.", colour=MUTED)
+        return
+    rows = [(t.name, t.dose or "–", long_date(t.start), long_date(t.stop) if t.stop else "ongoing")
+            for t in therapies]
+    _simple_table(pdf, ("Therapy", "Dose", "Started", "Stopped"), (55, 61, 32, 32), rows,
+                  ("LEFT", "LEFT", "LEFT", "LEFT"))
+
+
+def _evidence(pdf: ReportPDF, view: ProgressView) -> None:
+    if not (view.evidence_note and "exosome" in view.treatments):
+        return
+    pdf.ln(4)
+    pdf.set_font(pdf.family, "", 8.5)
+    lines = pdf.multi_cell(WIDTH - 8, 4.3, view.evidence_note, align="L", dry_run=True, output="LINES")
+    height = 6 + len(lines) * 4.3 + 4
+    if pdf.will_page_break(height):
+        pdf.add_page()
+    top = pdf.get_y()
+    pdf.set_fill_color(235, 243, 247)
+    pdf.set_draw_color(*_TEAL)
+    pdf.rect(PAGE_MARGIN, top, WIDTH, height, style="F")
+    pdf.set_line_width(0.8)
+    pdf.line(PAGE_MARGIN, top, PAGE_MARGIN, top + height)
+    pdf.set_line_width(0.2)
+    pdf.set_xy(PAGE_MARGIN + 4, top + 2)
+    pdf.set_font(pdf.family, "B", 9)
+    pdf.set_text_color(*_TEAL)
+    pdf.cell(WIDTH - 8, 5, "About the evidence for exosome treatment", new_x="LEFT", new_y="NEXT")
+    pdf.set_font(pdf.family, "", 8.5)
+    pdf.set_text_color(*_INK)
+    pdf.multi_cell(WIDTH - 8, 4.3, view.evidence_note, align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_y(top + height)

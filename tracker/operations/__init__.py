@@ -1,0 +1,1 @@
+"""Running an installation: configuration, the database, backups, the consistency check, the demo clinic, the CLI."""

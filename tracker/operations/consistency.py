@@ -1,0 +1,592 @@
+"""Do the stores agree with the database? The check behind ``python -m tracker check``.
+
+Two stores are checked, each against its own rows:
+
+- the photo store (``tracker.photos.store``): every ``Photo`` row (soft-deleted ones included: a removal
+  keeps the record, so it keeps its files) must find its original, display copy and thumbnail, and the
+  original must still hash to the recorded SHA-256;
+- the document store (``tracker.records.treatment_sessions.document_store()``): every ``BatchDocument`` row
+  (soft-deleted ones included) must find its file under ``document_key(sha256, media_type)``, and the
+  file must still hash to the recorded SHA-256.
+
+In either store every file must belong to a row, or be explained by the marker of an upload that has not
+settled. Both stores write their markers the same way (``pending/<sha256>.<token>.json``, before any file,
+removed after the commit), so one set of rules reads both.
+
+A marker younger than ``grace`` is an upload in progress right now and is left alone; an older one is an
+*interrupted upload* (the process stopped between the marker and its settlement): its files have no row
+and are safe to remove with ``repair_interrupted``. Nothing else is ever removed automatically: a missing
+file, an orphan or a hash mismatch needs a person to look at backups.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db import models
+from tracker.storage.blob_store import BlobStore, PartialWrite
+from tracker.operations.config import settings
+from tracker.operations.database import database_url, transaction
+from tracker.photos.store import PENDING, IngestMarker, PhotoStore, photo_store, sha256_of_key
+from tracker.records.treatment_sessions import document_key, document_store
+
+# An ingest takes seconds; ten minutes leaves room for a slow disk and a long transaction around it
+# while still reporting a crashed upload the same day.
+DEFAULT_GRACE = timedelta(minutes=10)
+# What ``repair_interrupted`` puts before the document store's keys in its answer (the store's folder
+# under the data directory): both stores have ``originals/…`` and ``pending/…`` keys.
+DOCUMENT_STORE_PREFIX = "documents/"
+
+
+@dataclass(frozen=True)
+class MissingFile:
+    photo_id: int
+    role: str
+    key: str
+
+
+@dataclass(frozen=True)
+class HashMismatch:
+    photo_id: int
+    key: str
+    expected: str
+    actual: str
+
+
+@dataclass(frozen=True)
+class MissingDocument:
+    """A batch document row whose file is not in the document store.
+
+    ``key`` is None when the recorded media type is not one the store has a file name for.
+    """
+
+    document_id: int
+    session_id: int
+    key: str | None
+
+
+@dataclass(frozen=True)
+class DocumentMismatch:
+    document_id: int
+    key: str
+    expected: str
+    actual: str
+
+
+@dataclass(frozen=True)
+class InterruptedIngest:
+    """An unsettled upload: its marker, and the files and partial writes it explains (no row uses them).
+
+    ``marker_key`` is None when the process stopped while writing the marker itself.
+    """
+
+    marker_key: str | None
+    sha256: str
+    started_at: datetime | None
+    files: tuple[str, ...] = ()
+    partial_writes: tuple[str, ...] = ()
+
+
+RESTORE_MARKER = ".restore-"  # in the name of a restore's intent markers (tracker.operations.backup._marker_key)
+
+
+@dataclass(frozen=True)
+class UnfinishedRestore:
+    """A restore journal in the data dir: a restore of ``folder`` (backup ``digest``) started at
+    ``started_at`` is ``running`` now, or was interrupted (before its database commit, or after it:
+    ``committed``)."""
+
+    folder: str
+    digest: str
+    started_at: str
+    running: bool
+    committed: bool
+
+    def line(self) -> str:
+        what = f"a restore of backup {self.folder} (started {self.started_at or 'at an unknown time'})"
+        if self.running:
+            return f"IN PROGRESS: {what} is running; check again when it has ended."
+        again = f"run `python -m tracker restore {self.folder}` again to finish it"
+        if self.committed:
+            return (f"UNFINISHED RESTORE: {what} was interrupted after the database was replaced: {again} "
+                    "(restore-journal.json).")
+        return (f"UNFINISHED RESTORE: {what} was interrupted before it changed the database: {again}, or keep this "
+                "installation as it is and remove the restore's leftovers (python -m tracker check --repair) "
+                "(restore-journal.json).")
+
+
+@dataclass(frozen=True)
+class DocumentReport:
+    """The document store against the ``BatchDocument`` rows: the same kinds of finding as for photos."""
+
+    documents_checked: int
+    files_checked: int
+    missing: tuple[MissingDocument, ...] = ()
+    orphans: tuple[str, ...] = ()
+    interrupted: tuple[InterruptedIngest, ...] = ()
+    in_progress: tuple[InterruptedIngest, ...] = ()
+    stale_temporaries: tuple[str, ...] = ()
+    hash_mismatches: tuple[DocumentMismatch, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing needs doing; uploads in progress do not count against it."""
+        return not (self.missing or self.orphans or self.interrupted or self.stale_temporaries
+                    or self.hash_mismatches)
+
+    def lines(self) -> list[str]:
+        """The document store's part of the report, one finding per line, ending with its verdict.
+
+        >>> print("\\n".join(DocumentReport(1, 0, missing=(MissingDocument(4, 12, "originals/ab/ab.pdf"),)).lines()))
+        Document store: checked 1 batch document record(s) and 0 stored file(s).
+        MISSING: batch document 4 (treatment session 12) has no file (originals/ab/ab.pdf); restore it from backup.
+        PROBLEMS FOUND in the document store (see above).
+        """
+        out = [
+            f"Document store: checked {self.documents_checked} batch document record(s) and {self.files_checked} "
+            "stored file(s)."
+        ]
+        for item in self.missing:
+            where = (f"has no file ({item.key}); restore it from backup" if item.key else
+                     "records a media type no stored file can have; check the record")
+            out.append(f"MISSING: batch document {item.document_id} (treatment session {item.session_id}) {where}.")
+        for item in self.hash_mismatches:
+            out.append(
+                f"ALTERED: batch document {item.document_id} ({item.key}) no longer matches its recorded SHA-256 "
+                f"(expected {item.expected[:12]}…, found {item.actual[:12]}…); restore it from backup."
+            )
+        out += _leftover_lines("batch document", "document store", self.orphans, self.interrupted,
+                               self.stale_temporaries, self.in_progress)
+        out.append("OK: the document store and the database agree." if self.ok
+                   else "PROBLEMS FOUND in the document store (see above).")
+        return out
+
+
+@dataclass(frozen=True)
+class ConsistencyReport:
+    """The photo store's findings, and the document store's in ``documents``.
+
+    ``documents`` is None for a photo-only check (``check_store``); ``run_check`` fills it.
+    """
+
+    photos_checked: int
+    files_checked: int
+    missing: tuple[MissingFile, ...] = ()
+    orphans: tuple[str, ...] = ()
+    interrupted: tuple[InterruptedIngest, ...] = ()
+    in_progress: tuple[InterruptedIngest, ...] = ()
+    stale_temporaries: tuple[str, ...] = ()
+    hash_mismatches: tuple[HashMismatch, ...] = ()
+    documents: DocumentReport | None = None
+    restore: UnfinishedRestore | None = None
+
+    @property
+    def photos_ok(self) -> bool:
+        return not (self.missing or self.orphans or self.interrupted or self.stale_temporaries
+                    or self.hash_mismatches)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing needs doing in any store checked; uploads in progress (and a restore running)
+        do not count against it, an interrupted restore does."""
+        return (self.photos_ok and (self.documents is None or self.documents.ok)
+                and (self.restore is None or self.restore.running))
+
+    def lines(self) -> list[str]:
+        """The report in plain words, one finding per line, for the command line and the admin page.
+
+        One section per store, each ending with its verdict: the document store's first (when checked),
+        then the photo store's.
+        """
+        out = [self.restore.line()] if self.restore is not None else []
+        out += self.documents.lines() if self.documents is not None else []
+        out.append(f"Photo store: checked {self.photos_checked} photo record(s) and {self.files_checked} stored "
+                   "file(s).")
+        for item in self.missing:
+            out.append(f"MISSING: photo {item.photo_id} has no {item.role} ({item.key}); restore it from backup.")
+        for item in self.hash_mismatches:
+            out.append(
+                f"ALTERED: the original of photo {item.photo_id} ({item.key}) no longer matches its recorded "
+                f"SHA-256 (expected {item.expected[:12]}…, found {item.actual[:12]}…); restore it from backup."
+            )
+        out += _leftover_lines("photo", "photo store", self.orphans, self.interrupted, self.stale_temporaries,
+                               self.in_progress)
+        out.append("OK: the photo store and the database agree." if self.photos_ok
+                   else "PROBLEMS FOUND in the photo store (see above).")
+        return out
+
+
+def _is_restore(item: InterruptedIngest) -> bool:
+    return bool(item.marker_key and RESTORE_MARKER in item.marker_key)
+
+
+def _leftover_lines(record: str, store: str, orphans: tuple[str, ...], interrupted: tuple[InterruptedIngest, ...],
+                    stale: tuple[str, ...], in_progress: tuple[InterruptedIngest, ...]) -> list[str]:
+    out = []
+    # A restore marks every file it brings or replaces: its leftovers are one finding, not one per file.
+    restoring = [item for item in (*interrupted, *in_progress) if _is_restore(item)]
+    running = any(_is_restore(item) for item in in_progress)
+    interrupted = tuple(item for item in interrupted if not _is_restore(item))
+    in_progress = tuple(item for item in in_progress if not _is_restore(item))
+    if restoring:
+        files = sum(len(item.files) + len(item.partial_writes) for item in restoring)
+        if running:
+            out.append(f"IN PROGRESS: a restore is writing the {store} ({len(restoring)} marker(s)).")
+        else:
+            out.append(f"RESTORE LEFTOVERS: {len(restoring)} marker(s) and {files} file(s) no record uses in the "
+                       f"{store} were left by a restore that did not finish (not uploads); finish the restore, or "
+                       "remove them (python -m tracker check --repair).")
+    for key in orphans:
+        out.append(f"ORPHAN: {key} in the {store} belongs to no {record} record and no upload explains it; "
+                   "check before removing.")
+    for item in interrupted:
+        leftovers = len(item.files) + len(item.partial_writes)
+        what = f"left {leftovers} file(s) no record uses" if leftovers else "left only its marker behind"
+        out.append(
+            f"INTERRUPTED: a {record} upload started {_when(item.started_at)} stopped before it was settled and "
+            f"{what} ({item.marker_key or 'marker not written'}, {store}); safe to remove (python -m tracker "
+            "check --repair)."
+        )
+    for name in stale:
+        out.append(f"STALE TEMPORARY: {name} in the {store} is an unfinished write; safe to remove (--repair).")
+    for item in in_progress:
+        out.append(f"IN PROGRESS: a {record} upload started {_when(item.started_at)} is still running ({store}).")
+    return out
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """One row's files as (role, key) pairs, and the key whose bytes must hash to ``sha256``.
+
+    A key of None is a file the row needs but no key can name (reported missing).
+    """
+
+    record_id: int
+    sha256: str
+    files: tuple[tuple[str, str | None], ...]
+    hashed: str | None
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    rows: int
+    files: int
+    missing: list[tuple[int, str, str | None]]
+    mismatches: list[tuple[int, str, str, str]]
+    orphans: tuple[str, ...]
+    interrupted: tuple[InterruptedIngest, ...]
+    in_progress: tuple[InterruptedIngest, ...]
+    stale: tuple[str, ...]
+
+
+def check_store(
+    session: Session,
+    store: PhotoStore,
+    *,
+    verify_hashes: bool = True,
+    grace: timedelta = DEFAULT_GRACE,
+    now: datetime | None = None,
+) -> ConsistencyReport:
+    """Compare the photo rows with the photo store's files; ``verify_hashes=False`` skips re-reading every
+    original. The document store is left out (``check_documents``; ``run_check`` does both)."""
+    return _photo_report(_compare(store.blobs, lambda: _photo_rows(session), verify_hashes, grace, now))
+
+
+def check_documents(
+    session: Session,
+    blobs: BlobStore | None = None,
+    *,
+    verify_hashes: bool = True,
+    grace: timedelta = DEFAULT_GRACE,
+    now: datetime | None = None,
+) -> DocumentReport:
+    """Compare the batch document rows with the document store's files (default: the configured one)."""
+    sessions: dict[int, int] = {}
+    comparison = _compare(blobs or document_store(), lambda: _document_rows(session, sessions), verify_hashes,
+                          grace, now)
+    return _document_report(comparison, sessions)
+
+
+def run_check(url: str | None = None, *, verify_hashes: bool = True, grace: timedelta = DEFAULT_GRACE) -> ConsistencyReport:
+    """Check both configured stores against the database at ``url`` (default: the configured one); an
+    upload's leftovers younger than ``grace`` are an upload in progress.
+
+    Each store's rows are read in a transaction of their own that ends before its files are hashed: on
+    SQLite every transaction holds the write lock, and hashing a large store takes minutes.
+    """
+
+    def photo_rows() -> list[_Expected]:
+        with transaction(url) as session:
+            return _photo_rows(session)
+
+    sessions: dict[int, int] = {}
+
+    def document_rows() -> list[_Expected]:
+        with transaction(url) as session:
+            return _document_rows(session, sessions)
+
+    restore = unfinished_restore(url)
+    photos = _photo_report(_compare(photo_store().blobs, photo_rows, verify_hashes, grace, None))
+    documents = _document_report(_compare(document_store(), document_rows, verify_hashes, grace, None), sessions)
+    if restore is None or not restore.running:
+        # No restore runs (it holds the data dir's lock while it does): its markers, however young, are
+        # leftovers of one that was interrupted, not work in progress.
+        photos, documents = _restore_markers_interrupted(photos), _restore_markers_interrupted(documents)
+    return replace(photos, documents=documents, restore=restore)
+
+
+def _restore_markers_interrupted(report):
+    moved = tuple(item for item in report.in_progress if _is_restore(item))
+    if not moved:
+        return report
+    return replace(report, interrupted=report.interrupted + moved,
+                   in_progress=tuple(item for item in report.in_progress if not _is_restore(item)))
+
+
+def unfinished_restore(url: str | None = None) -> UnfinishedRestore | None:
+    """The restore the data dir's journal names, or None when there is no journal."""
+    from tracker.operations.backup import installation_state, read_journal, restore_committed, restore_running
+
+    data_dir = settings().data_dir
+    journal = read_journal(data_dir)
+    if journal is None:
+        return None
+    digest = str(journal.get("backup") or "")
+    running = restore_running(data_dir)
+    committed = bool(digest) and not running and restore_committed(installation_state(url or database_url())[1],
+                                                                    digest)
+    return UnfinishedRestore(str(journal.get("folder") or "(unreadable journal)"), digest,
+                             str(journal.get("started_at") or ""), running, committed)
+
+
+def _photo_rows(session: Session) -> list[_Expected]:
+    rows = session.execute(
+        select(models.Photo.id, models.Photo.sha256, models.Photo.original_key,
+               models.Photo.display_key, models.Photo.thumbnail_key).order_by(models.Photo.id)
+    ).all()
+    return [
+        _Expected(row.id, row.sha256, (("original", row.original_key), ("display copy", row.display_key),
+                                       ("thumbnail", row.thumbnail_key)), row.original_key)
+        for row in rows
+    ]
+
+
+def _document_rows(session: Session, sessions: dict[int, int]) -> list[_Expected]:
+    """The batch document rows as expected files; ``sessions`` learns each document's treatment session."""
+    rows = session.execute(
+        select(models.BatchDocument.id, models.BatchDocument.session_id, models.BatchDocument.sha256,
+               models.BatchDocument.media_type).order_by(models.BatchDocument.id)
+    ).all()
+    expected = []
+    for row in rows:
+        sessions[row.id] = row.session_id
+        try:
+            key: str | None = document_key(row.sha256, row.media_type)
+        except KeyError:
+            key = None
+        expected.append(_Expected(row.id, row.sha256, (("file", key),), key))
+    return expected
+
+
+def _photo_report(found: _Comparison) -> ConsistencyReport:
+    return ConsistencyReport(
+        photos_checked=found.rows,
+        files_checked=found.files,
+        missing=tuple(MissingFile(record, role, key or "") for record, role, key in found.missing),
+        orphans=found.orphans,
+        interrupted=found.interrupted,
+        in_progress=found.in_progress,
+        stale_temporaries=found.stale,
+        hash_mismatches=tuple(HashMismatch(*item) for item in found.mismatches),
+    )
+
+
+def _document_report(found: _Comparison, sessions: dict[int, int]) -> DocumentReport:
+    return DocumentReport(
+        documents_checked=found.rows,
+        files_checked=found.files,
+        missing=tuple(MissingDocument(record, sessions[record], key) for record, _role, key in found.missing),
+        orphans=found.orphans,
+        interrupted=found.interrupted,
+        in_progress=found.in_progress,
+        stale_temporaries=found.stale,
+        hash_mismatches=tuple(DocumentMismatch(*item) for item in found.mismatches),
+    )
+
+
+def _compare(blobs: BlobStore, load_rows: Callable[[], list[_Expected]], verify_hashes: bool, grace: timedelta,
+             now: datetime | None) -> _Comparison:
+    now = now or datetime.now(timezone.utc)
+    # Files first, then markers, then rows: a file is written after its marker and a marker is removed
+    # after its row commits, so in this order an upload running concurrently is never taken for an orphan.
+    files = {key for key in blobs.keys() if not _is_marker(key)}
+    partials = list(blobs.partial_writes())
+    markers = _markers(blobs)
+    rows = load_rows()
+
+    referenced: set[str] = set()
+    missing: list[tuple[int, str, str | None]] = []
+    mismatches: list[tuple[int, str, str, str]] = []
+    hashed: dict[str, str] = {}
+    for row in rows:
+        for role, key in row.files:
+            if key is not None:
+                referenced.add(key)
+            if key is None or (key not in files and not blobs.exists(key)):  # re-asked: it may be new
+                missing.append((row.record_id, role, key))
+        if verify_hashes and row.hashed is not None and (row.hashed in files or blobs.exists(row.hashed)):
+            if row.hashed not in hashed:
+                hashed[row.hashed] = _sha256(blobs, row.hashed)
+            actual = hashed[row.hashed]
+            if actual and actual != row.sha256:
+                mismatches.append((row.record_id, row.hashed, row.sha256, actual))
+
+    unreferenced = files - referenced
+    interrupted, in_progress, explained = _unsettled(markers, unreferenced, partials, now, grace)
+    orphans = sorted(key for key in unreferenced - explained if blobs.exists(key))
+    stale = sorted(
+        partial.name for partial in partials
+        if partial.name not in explained and now - partial.started_at >= grace
+    )
+    return _Comparison(len(rows), len(files), missing, mismatches, tuple(orphans), tuple(interrupted),
+                       tuple(in_progress), tuple(stale))
+
+
+def _markers(blobs: BlobStore, sha256: str | None = None) -> list[IngestMarker]:
+    """The unsettled uploads of either store: the document store writes its markers in the photo store's
+    format (``tracker.records.treatment_sessions._begin``), so the photo store's reader serves both."""
+    return PhotoStore(blobs).markers(sha256)
+
+
+def _unsettled(markers: list[IngestMarker], unreferenced: set[str], partials: list[PartialWrite],
+               now: datetime, grace: timedelta) -> tuple[list[InterruptedIngest], list[InterruptedIngest], set[str]]:
+    """Group leftovers by upload. Files and partial writes are matched to markers by the content hash in
+    their names; a partial write in ``pending/`` is a marker that was being written when the process
+    stopped (the marker comes first, so that upload wrote nothing else)."""
+    interrupted: list[InterruptedIngest] = []
+    in_progress: list[InterruptedIngest] = []
+    explained: set[str] = set()
+    by_sha: dict[str, list[IngestMarker]] = {}
+    for marker in markers:
+        by_sha.setdefault(marker.sha256, []).append(marker)
+    for sha, group in sorted(by_sha.items()):
+        files = tuple(sorted(key for key in unreferenced if sha256_of_key(key) == sha))
+        writes = tuple(sorted(p.name for p in partials if sha256_of_key(p.name) == sha))
+        explained.update(files, writes)
+        # The files belong to whichever upload of this content is still running; only when all are old
+        # are they leftovers. Each marker is listed, the files once, with the oldest.
+        group.sort(key=lambda m: m.started_at or datetime.min.replace(tzinfo=timezone.utc))
+        running = any(m.started_at is not None and now - m.started_at < grace for m in group)
+        for index, marker in enumerate(group):
+            item = InterruptedIngest(marker.key, sha, marker.started_at,
+                                     files if index == 0 else (), writes if index == 0 else ())
+            (in_progress if running else interrupted).append(item)
+    for partial in partials:
+        sha = sha256_of_key(partial.name)
+        if partial.name.startswith(f"{PENDING}/") and sha and partial.name not in explained:
+            explained.add(partial.name)
+            item = InterruptedIngest(None, sha, partial.started_at, (), (partial.name,))
+            (in_progress if now - partial.started_at < grace else interrupted).append(item)
+    return interrupted, in_progress, explained
+
+
+def repair_interrupted(
+    report: ConsistencyReport | None = None,
+    store: PhotoStore | None = None,
+    *,
+    documents: BlobStore | None = None,
+    session: Session | None = None,
+    url: str | None = None,
+    grace: timedelta = DEFAULT_GRACE,
+    now: datetime | None = None,
+) -> list[str]:
+    """Remove the leftovers of the interrupted uploads in ``report`` (files, partial writes, then the
+    marker) and its stale temporary files (writes that never completed, so never a whole file), and
+    nothing else; returns what was removed: photo store keys as they are, document store keys after
+    ``DOCUMENT_STORE_PREFIX``.
+
+    The document store (``documents``, default: the configured one) is repaired when the report covers it
+    (``run_check``'s does; ``check_store``'s does not). Without a ``report`` a fresh check of both stores
+    is made. Without a ``session`` one of its own is opened on ``url`` (default: the configured database).
+    Just before removing anything, each upload's content is asked again whether a row uses it or a new
+    upload of it has started since the report; then its files stay.
+    """
+    store = store or photo_store()
+    if session is None:
+        with transaction(url) as own:
+            return repair_interrupted(report, store, documents=documents, session=own, grace=grace, now=now)
+    if report is None:
+        report = replace(
+            check_store(session, store, verify_hashes=False, grace=grace, now=now),
+            documents=check_documents(session, documents, verify_hashes=False, grace=grace, now=now),
+        )
+
+    def photo_in_use(sha256: str) -> bool:
+        return session.scalar(select(models.Photo.id).where(models.Photo.sha256 == sha256).limit(1)) is not None
+
+    def document_in_use(sha256: str) -> bool:
+        query = select(models.BatchDocument.id).where(models.BatchDocument.sha256 == sha256).limit(1)
+        return session.scalar(query) is not None
+
+    removed = _remove_leftovers(store.blobs, report.interrupted, report.stale_temporaries, photo_in_use)
+    if report.documents is not None:
+        removed += [
+            DOCUMENT_STORE_PREFIX + key
+            for key in _remove_leftovers(documents or document_store(), report.documents.interrupted,
+                                         report.documents.stale_temporaries, document_in_use)
+        ]
+    restore = report.restore
+    if restore is not None and not restore.running and not restore.committed:
+        # The journal goes with the restore's markers, once none is left (a restore that committed is
+        # finished by running it again, not undone here).
+        left = [key for blobs in (store.blobs, documents or document_store()) for key in blobs.keys()
+                if _is_marker(key) and RESTORE_MARKER in key]
+        if not left:
+            from tracker.operations.backup import JOURNAL
+
+            (settings().data_dir / JOURNAL).unlink(missing_ok=True)
+            removed.append(JOURNAL)
+    return removed
+
+
+def _remove_leftovers(blobs: BlobStore, interrupted: tuple[InterruptedIngest, ...], stale: tuple[str, ...],
+                      in_use: Callable[[str], bool]) -> list[str]:
+    reported = {item.marker_key for item in interrupted}
+    removed: list[str] = []
+    for item in interrupted:
+        newer = [m for m in _markers(blobs, item.sha256) if m.key not in reported]
+        if not newer and not in_use(item.sha256):
+            for key in item.files:
+                blobs.delete(key)
+                removed.append(key)
+        for name in item.partial_writes:
+            blobs.discard_partial(name)
+            removed.append(name)
+        if item.marker_key:
+            blobs.delete(item.marker_key)
+            removed.append(item.marker_key)
+    for name in stale:
+        blobs.discard_partial(name)
+        removed.append(name)
+    return removed
+
+
+def _is_marker(key: str) -> bool:
+    return key.startswith(f"{PENDING}/") and key.endswith(".json") and sha256_of_key(key) is not None
+
+
+def _sha256(blobs: BlobStore, key: str) -> str:
+    try:
+        return hashlib.sha256(blobs.get(key)).hexdigest()
+    except KeyError:
+        return ""  # removed since the listing; reported as missing on the next run
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else "at an unknown time"

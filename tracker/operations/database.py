@@ -1,0 +1,104 @@
+"""The tracker's access to the database: one short-lived transaction per use case, and first-run set-up."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from db import models
+from db.engine import engine_for, make_private_folders, migrate, session_factory
+from tracker.operations.config import settings
+from tracker.course.milestones import DEFAULT_PROTOCOL
+
+
+def database_url() -> str:
+    return settings().database_url
+
+
+@contextmanager
+def transaction(url: str | None = None) -> Iterator[Session]:
+    """One use case, one transaction: commits on success, rolls back on any error."""
+    with session_factory(url or database_url())() as session:
+        with session.begin():
+            yield session
+
+
+# PostgreSQL's "try again" states: serialization failure, deadlock detected, lock not available (lock_timeout).
+_BUSY_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+# SQLite's, once its busy timeout has run out (db.engine sets 15 s).
+_BUSY_SQLITE_MESSAGES = ("database is locked", "database table is locked", "database schema is locked")
+
+
+def database_busy(error: BaseException) -> str | None:
+    """The database's own one-line reason when ``error`` means "busy, try again" (another writer held a lock
+    too long, or PostgreSQL chose this transaction to give way), else None. The transaction was rolled
+    back as a whole: nothing was written, nothing was lost.
+
+    >>> import sqlite3
+    >>> from sqlalchemy.exc import OperationalError
+    >>> database_busy(OperationalError("INSERT ...", {}, sqlite3.OperationalError("database is locked")))
+    'database is locked'
+    >>> database_busy(ValueError("database is locked")) is None
+    True
+    """
+    if not isinstance(error, DBAPIError) or error.orig is None:
+        return None
+    reason = (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0]
+    if getattr(error.orig, "sqlstate", None) in _BUSY_SQLSTATES:
+        return reason
+    if any(message in reason.lower() for message in _BUSY_SQLITE_MESSAGES):
+        return reason
+    return None
+
+
+# What the pre-built Core reads run on: a use case's ORM session, or the plain connection of a
+# ``read_transaction``.
+Reads = Session | Connection
+
+
+@contextmanager
+def read_transaction(url: str | None = None) -> Iterator[Connection]:
+    """One use case that reads with pre-built Core statements and writes at most its audit entry, on a plain
+    connection: the progress page runs on every click, and an ORM session's bookkeeping cost more than a
+    third of its reads (``bench_progress_page.py``). Commits on success, rolls back on any error."""
+    with engine_for(url or database_url()).begin() as connection:
+        yield connection
+
+
+def read_connection(reads: Reads) -> Connection:
+    """The connection to run pre-built Core statements on (hot paths: pages rerun on every click).
+
+    From a session, pending ORM changes are flushed first, as the ORM's autoflush would, so a read sees
+    what this use case has already written.
+    """
+    if isinstance(reads, Connection):
+        return reads
+    reads.flush()
+    return reads.connection()
+
+
+def initialize(url: str | None = None) -> None:
+    """Create or migrate the schema and seed the default protocol; idempotent."""
+    url = url or database_url()
+    make_private_folders(settings().data_dir, tighten=True)  # 0700, also when it existed with a looser mode
+    migrate(url)
+    with transaction(url) as session:
+        exists = session.scalar(select(models.Protocol.id).where(models.Protocol.name == DEFAULT_PROTOCOL.name))
+        if exists is None:
+            session.add(
+                models.Protocol(
+                    name=DEFAULT_PROTOCOL.name,
+                    band=[{"month": p.month, "low": p.low, "high": p.high} for p in DEFAULT_PROTOCOL.band],
+                    windows=[
+                        {"name": w.name, "start_month": w.start_month, "end_month": w.end_month,
+                         "target_month": w.target_month}
+                        for w in DEFAULT_PROTOCOL.windows
+                    ],
+                    evidence_note=DEFAULT_PROTOCOL.evidence_note,
+                    created_by="system",
+                )
+            )

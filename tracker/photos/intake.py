@@ -1,0 +1,286 @@
+"""Photo intake: check an upload and derive the copies the app shows, without touching disk or database.
+
+``prepare_photo`` is the one gatekeeper between an uploaded file and the record. It
+
+- refuses anything that is not a JPEG, PNG, WebP or HEIC/HEIF photo, judged by content
+  (``tracker.photos.formats``), and every damaged, empty, oversized or absurdly shaped file, always with a
+  ``ValidationError`` a clinician can act on (never a raw Pillow exception);
+- checks the pixel dimensions from the file's header *before* decoding, so a "decompression bomb" (a small
+  file declaring a gigantic image) is refused without allocating its pixels;
+- keeps the original bytes unaltered and hashes them once (DESIGN.md §4: the original is part of the
+  medical record);
+- decodes once, shrinking while decoding, and derives the display copy (upright, ≤ 2048 px, RGB JPEG,
+  every metadata block dropped except the colour profile) and the thumbnail (≤ 320 px, made from the
+  display copy rather than from a second decode of the original).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import pillow_heif
+from PIL import Image, ImageCms, ImageOps
+
+from tracker.operations.config import settings
+from tracker.errors import ValidationError
+from tracker.photos.formats import UPLOAD_HINT, identify
+from tracker.records.validation import clean_file_name
+
+# iPhones save HEIC by default (DESIGN.md §4); pillow_heif teaches Pillow to read it.
+pillow_heif.register_heif_opener()
+
+# Long side of the display copy: sharp on a 1440p screen and in a side-by-side comparison, while a
+# 12-megapixel original (4032 px) shrinks to a quarter of its pixels.
+DISPLAY_LONG_SIDE = 2048
+# A JPEG decoder can shrink by 1/2, 1/4 or 1/8 while decoding (DCT scaling), several times cheaper than
+# decoding everything and resampling. It is used when the shrunk photo keeps at least this long side:
+# a 12-megapixel phone photo (4032 px) then decodes straight to 2016 px, which is as sharp on screen.
+MIN_DECODER_SCALED_SIDE = 1920
+# Long side of the thumbnail in visit lists and the photo timeline.
+THUMBNAIL_LONG_SIDE = 320
+# JPEG qualities: 85 keeps hair strands and skin texture without visible artefacts; thumbnails are
+# only for recognising the view, so 80 is plenty.
+DISPLAY_QUALITY = 85
+THUMBNAIL_QUALITY = 80
+# Phone panoramas reach about 8:1; beyond 20:1 nothing is a scalp photo, and the thumbnail of such a
+# strip would be under 16 px wide.
+MAX_ASPECT_RATIO = 20
+
+_ORIENTATION = 0x0112
+_DATETIME_ORIGINAL = 0x9003
+_OFFSET_TIME_ORIGINAL = 0x9011
+# EXIF orientations 5–8 turn the picture by a quarter: its upright width is the stored height.
+_QUARTER_TURNS = {5, 6, 7, 8}
+_WHITE = (255, 255, 255)
+
+
+@dataclass(frozen=True)
+class PreparedPhoto:
+    """A checked upload and its derived copies, ready to be stored.
+
+    ``width``/``height`` are those of the *upright* original (EXIF orientation applied).
+    ``captured_at`` is EXIF DateTimeOriginal: timezone-aware when the camera recorded its offset
+    (OffsetTimeOriginal), otherwise naive camera-clock time; None when absent or unreadable.
+    """
+
+    sha256: str
+    media_type: str
+    extension: str
+    width: int
+    height: int
+    captured_at: datetime | None
+    original: bytes = field(repr=False)
+    display_jpeg: bytes = field(repr=False)
+    thumbnail_jpeg: bytes = field(repr=False)
+
+
+def prepare_photo(
+    data: bytes,
+    file_name: str | None = None,
+    *,
+    max_bytes: int | None = None,
+    max_pixels: int | None = None,
+) -> PreparedPhoto:
+    """Check an upload and derive its display copy and thumbnail; raises ValidationError when refused.
+
+    ``file_name`` is used only to name the file in messages; the format is read from the content.
+    ``max_bytes``/``max_pixels`` default to ``settings().max_upload_bytes``/``settings().max_pixels``.
+    """
+    if max_bytes is None or max_pixels is None:
+        limits = settings()
+        max_bytes = limits.max_upload_bytes if max_bytes is None else max_bytes
+        max_pixels = limits.max_pixels if max_pixels is None else max_pixels
+    shown = clean_file_name(file_name)
+    subject = f'The file "{shown}"' if shown else "This file"
+
+    if not data:
+        raise ValidationError(f"{subject} is empty (0 bytes). {UPLOAD_HINT}")
+    if len(data) > max_bytes:
+        raise ValidationError(
+            f"{subject} is {_file_size(len(data))}; the limit is {_file_size(max_bytes)}. "
+            "Export the photo at a lower resolution or higher compression and upload it again."
+        )
+    identified = identify(data)
+    if identified.format is None:
+        raise ValidationError(f"{subject} {identified.refusal} {UPLOAD_HINT}")
+    photo_format = identified.format
+    damaged = (
+        f"{subject} looks like a {photo_format.label} photo but is incomplete or damaged (for example an "
+        "upload that was cut off). Upload the photo again from the camera or phone."
+    )
+
+    try:
+        with Image.open(io.BytesIO(data), formats=[photo_format.pillow_format]) as image:
+            width, height = image.size  # from the header: nothing is decoded yet
+            _check_shape(width, height, max_pixels, subject)
+            if photo_format.pillow_format in ("PNG", "WEBP") and getattr(image, "is_animated", False):
+                raise ValidationError(f"{subject} is an animation, not a still photo. {UPLOAD_HINT}")
+            display, icc_profile, orientation, captured_at = _decode_to_display(image)
+            display_jpeg = _jpeg(display, icc_profile, DISPLAY_QUALITY)
+            thumbnail_jpeg = _thumbnail(display, icc_profile)
+    except (ValidationError, MemoryError):
+        raise
+    except Image.DecompressionBombError as exc:
+        # Pillow's own header check fired first (the declared size is far beyond any photo).
+        raise ValidationError(
+            f"{subject} declares an image far larger than the limit of {max_pixels / 1e6:g} megapixels; "
+            "it is damaged or not a real photo."
+        ) from exc
+    except Exception as exc:
+        # Decoders raise OSError, SyntaxError, ValueError, EOFError, zlib and struct errors (and
+        # pillow_heif its own) for damaged data; whichever it is, the clinician's remedy is the same.
+        raise ValidationError(damaged) from exc
+
+    if orientation in _QUARTER_TURNS:
+        width, height = height, width
+    return PreparedPhoto(
+        sha256=hashlib.sha256(data).hexdigest(),
+        media_type=photo_format.media_type,
+        extension=photo_format.extension,
+        width=width,
+        height=height,
+        captured_at=captured_at,
+        original=data,
+        display_jpeg=display_jpeg,
+        thumbnail_jpeg=thumbnail_jpeg,
+    )
+
+
+def _check_shape(width: int, height: int, max_pixels: int, subject: str) -> None:
+    if width <= 0 or height <= 0:
+        raise ValidationError(f"{subject} contains no picture ({width}×{height} pixels). {UPLOAD_HINT}")
+    if width * height > max_pixels:
+        raise ValidationError(
+            f"{subject} is {width}×{height} pixels ({width * height / 1e6:.0f} megapixels); the limit is "
+            f"{max_pixels / 1e6:g} megapixels. Export the photo at a lower resolution and upload it again."
+        )
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise ValidationError(
+            f"{subject} is {width}×{height} pixels, a strip rather than a photo (longer than "
+            f"{MAX_ASPECT_RATIO}:1). {UPLOAD_HINT}"
+        )
+
+
+def _decode_to_display(image: Image.Image) -> tuple[Image.Image, bytes | None, int, datetime | None]:
+    """Decode once, shrinking while decoding, then turn upright and convert to 8-bit RGB.
+
+    Shrinking *before* turning upright is what keeps intake cheap: the JPEG decoder scales down while
+    decoding (``draft``), and the quarter turn then moves 3 megapixels instead of 12.
+    The bounding box is square, so shrinking first gives the same size as turning first.
+    Returns the display image, the colour profile to embed (or None), the EXIF orientation and the
+    capture time.
+    """
+    if image.mode not in ("RGB", "RGBA", "L", "LA", "CMYK", "YCbCr"):
+        image = _to_8bit(image)  # palettes and 16-bit greys cannot be resampled as they are
+    if image.format in ("JPEG", "MPO"):
+        for scale in (8, 4, 2):
+            if max(image.size) // scale >= MIN_DECODER_SCALED_SIDE:
+                image.draft(None, (image.width // scale, image.height // scale))
+                break
+    image.thumbnail((DISPLAY_LONG_SIDE, DISPLAY_LONG_SIDE))
+    image.load()  # a photo already small enough is not touched by thumbnail: decode it here
+    exif = _exif(image)
+    orientation = exif.get(_ORIENTATION, 1) if exif is not None else 1
+    if orientation in (2, 3, 4, 5, 6, 7, 8):
+        ImageOps.exif_transpose(image, in_place=True)
+    icc_profile = image.info.get("icc_profile") or None
+    display, icc_profile = _to_rgb(image, icc_profile)
+    # Every metadata block (EXIF with GPS and serial numbers, XMP, comments) lives in ``info``; an empty
+    # ``info`` and explicit save arguments guarantee none of it reaches the display copy.
+    display.info = {}
+    return display, icc_profile, orientation, _captured_at(exif)
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """Palette, bilevel and 16/32-bit grey images as 8-bit modes that resample and convert cleanly."""
+    if image.mode in ("P", "PA"):
+        return image.convert("RGBA")
+    if image.mode == "1":
+        return image.convert("L")
+    if image.mode.startswith("I"):
+        # 16-bit samples (0–65535) scaled to 8 bits; a plain convert would clip them all to white.
+        return image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    return image.convert("RGB")
+
+
+def _to_rgb(image: Image.Image, icc_profile: bytes | None) -> tuple[Image.Image, bytes | None]:
+    """8-bit RGB on white, with the colour profile kept only where it still describes the pixels."""
+    colour_space = icc_profile[16:20] if icc_profile and len(icc_profile) >= 20 else None
+    if image.mode in ("RGBA", "LA"):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, _WHITE)
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat, icc_profile if colour_space == b"RGB " else None
+    if image.mode == "CMYK" and colour_space == b"CMYK":
+        try:
+            # A print-shop CMYK photo only looks right through its own profile; convert it to sRGB.
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+            converted = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            if converted is not None:
+                return converted, None
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # an unreadable profile: fall back to the naive conversion below
+    if image.mode == "RGB":
+        return image, icc_profile if colour_space == b"RGB " else None
+    # Grey and CMYK without a usable profile: a grey profile cannot describe RGB pixels, so drop it.
+    return image.convert("RGB"), None
+
+
+def _exif(image: Image.Image) -> Image.Exif | None:
+    try:
+        return image.getexif()
+    except Exception:  # a damaged EXIF block must not cost the clinician the photo itself
+        return None
+
+
+def _captured_at(exif: Image.Exif | None) -> datetime | None:
+    """EXIF DateTimeOriginal ("2024:05:17 14:03:22"), with its offset when the camera recorded one."""
+    if exif is None:
+        return None
+    try:
+        details = exif.get_ifd(0x8769)
+        raw = details.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME_ORIGINAL)
+        if not isinstance(raw, str):
+            return None
+        taken = datetime.strptime(raw.strip("\x00 ").strip(), "%Y:%m:%d %H:%M:%S")
+    except Exception:  # "0000:00:00 00:00:00", blanks and damaged IFDs mean "unknown"
+        return None
+    offset = details.get(_OFFSET_TIME_ORIGINAL)
+    if isinstance(offset, str) and len(offset.strip("\x00 ")) == 6:
+        text = offset.strip("\x00 ")
+        try:
+            sign = -1 if text[0] == "-" else 1
+            hours, minutes = int(text[1:3]), int(text[4:6])
+            return taken.replace(tzinfo=timezone(sign * timedelta(hours=hours, minutes=minutes)))
+        except ValueError:
+            pass
+    return taken
+
+
+def _thumbnail(display: Image.Image, icc_profile: bytes | None) -> bytes:
+    thumb = display.copy()
+    thumb.thumbnail((THUMBNAIL_LONG_SIDE, THUMBNAIL_LONG_SIDE))
+    return _jpeg(thumb, icc_profile, THUMBNAIL_QUALITY)
+
+
+def _jpeg(image: Image.Image, icc_profile: bytes | None, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    options: dict[str, object] = {"quality": quality}
+    if icc_profile:
+        options["icc_profile"] = icc_profile
+    image.save(buffer, "JPEG", **options)
+    return buffer.getvalue()
+
+
+def _file_size(size: int) -> str:
+    """
+    >>> _file_size(26_214_400), _file_size(10_240)
+    ('25.0 MB', '10 KB')
+    """
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    return f"{-(-size // 1024)} KB"
+

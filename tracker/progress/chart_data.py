@@ -1,0 +1,219 @@
+"""The progress chart as plain data: everything the page draws, computed here from the engine's output.
+
+Pages only draw these series (x = months since day 0); they do no arithmetic of their own. Values are
+given both in hairs/cm² and in % of the site's baseline so that the page's toggle just picks a field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import NamedTuple
+
+from tracker.course.calendar_months import add_months, months_between
+from tracker.course.clinical import EFFECT_MONTHS, NO_MEASURABLE_CHANGE_PCT
+from tracker.course.milestones import (
+    Progress,
+    Protocol,
+    SessionRecord,
+    classify,
+    expected_bands,
+)
+
+# One palette for the screen chart and the printed report, so that both read alike (RGB).
+STATUS_COLOURS = {
+    "ahead": (27, 127, 59),
+    "on_track": (47, 111, 143),
+    "behind": (192, 57, 43),
+    "baseline": (85, 85, 85),
+    "before_day0": (153, 153, 153),
+    "no_baseline": (142, 68, 173),
+}
+POINT_LABELS = {
+    "ahead": "ahead of expected",
+    "on_track": "on track",
+    "behind": "behind expected",
+    "baseline": "baseline",
+    "before_day0": "before treatment",
+    "no_baseline": "no baseline",
+}
+
+# Band samples: the band's own corner points plus a regular grid, so the shaded area is exact.
+_GRID_STEP_MONTHS = 0.5
+
+
+class ChartPoint(NamedTuple):
+    """One measurement on a site's chart (a tuple: a patient's chart has hundreds, made on every page run)."""
+
+    date: date
+    months: float
+    density: float
+    change: float | None
+    change_pct: float | None
+    status: str  # baseline | ahead | on_track | behind | no_baseline | before_day0
+
+
+@dataclass(frozen=True)
+class BandSeries:
+    months: tuple[float, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    low_pct: tuple[float, ...] | None
+    high_pct: tuple[float, ...] | None
+
+
+@dataclass(frozen=True)
+class WindowSpan:
+    name: str
+    start_month: float
+    end_month: float
+    target_month: float
+    status: str
+
+
+@dataclass(frozen=True)
+class SessionMarker:
+    date: date
+    months: float
+    treatment: str
+    product: str
+    lot_number: str
+
+
+@dataclass(frozen=True)
+class TimeBar:
+    """A span along the time axis: the product's active span or a concurrent therapy."""
+
+    label: str
+    start_month: float
+    end_month: float
+    ongoing: bool = False
+
+
+@dataclass(frozen=True)
+class TherapyRecord:
+    name: str
+    start: date
+    stop: date | None
+    dose: str = ""
+
+
+@dataclass(frozen=True)
+class SiteChart:
+    site: str
+    baseline_density: float | None
+    points: tuple[ChartPoint, ...]
+    band: BandSeries
+    no_change_zone: tuple[float, float] | None  # ± hairs/cm² around baseline (±10 %)
+    windows: tuple[WindowSpan, ...]
+
+
+@dataclass(frozen=True)
+class ProgressChart:
+    day0: date | None
+    x_max: float
+    sites: tuple[SiteChart, ...]
+    sessions: tuple[SessionMarker, ...]
+    active_spans: tuple[TimeBar, ...]
+    therapies: tuple[TimeBar, ...]
+    no_change_pct: float = NO_MEASURABLE_CHANGE_PCT
+
+
+def _band_series(protocol: Protocol, x_max: float) -> Callable[[float | None], BandSeries]:
+    """The expected band on the chart's grid; the same for every site but for its % of that site's baseline."""
+    months = tuple(sorted({p.month for p in protocol.band if p.month <= x_max}
+                          | {i * _GRID_STEP_MONTHS for i in range(int(x_max / _GRID_STEP_MONTHS) + 1)}
+                          | {x_max}))
+    bands = expected_bands(protocol, months)
+    low = tuple(b[0] for b in bands)
+    high = tuple(b[1] for b in bands)
+
+    def for_baseline(baseline: float | None) -> BandSeries:
+        if baseline:
+            return BandSeries(months, low, high, tuple(v / baseline * 100 for v in low),
+                              tuple(v / baseline * 100 for v in high))
+        return BandSeries(months, low, high, None, None)
+
+    return for_baseline
+
+
+def build_chart(
+    progress: Progress,
+    protocol: Protocol,
+    sessions: list[SessionRecord],
+    therapies: list[TherapyRecord] | None = None,
+) -> ProgressChart:
+    """Chart data for every site in ``progress`` (sessions/therapies after ``as_of`` are left out)."""
+    day0 = progress.day0
+    if day0 is None:
+        return ProgressChart(None, 0.0, (), (), (), ())
+    as_of = progress.as_of
+    past_sessions = sorted((s for s in sessions if day0 <= s.date <= as_of), key=lambda s: s.date)
+    latest_window_end = max((m.window_end for site in progress.sites for m in site.milestones), default=as_of)
+    x_max = max(months_between(day0, max(as_of, latest_window_end)), 1.0)
+    x_max = round(x_max + 0.25, 2)
+
+    month_of: dict[date, float] = {}
+
+    def month(d: date) -> float:
+        if d not in month_of:
+            month_of[d] = round(months_between(day0, d), 4)
+        return month_of[d]
+
+    band_for = _band_series(protocol, x_max)
+    site_charts = []
+    for site in progress.sites:
+        baseline = site.baseline.density if site.baseline else None
+        points = []
+        # The band at each measurement (they are in date order), unrounded: the status is the engine's.
+        bands = expected_bands(protocol, [months_between(day0, m.date) for m in site.measurements])
+        for measurement, band in zip(site.measurements, bands):
+            if site.baseline and measurement.date == site.baseline.date:
+                status = "baseline"
+            elif measurement.date <= day0:
+                status = "before_day0"
+            elif baseline is None:
+                status = "no_baseline"
+            else:
+                status = classify(measurement.density - baseline, *band)
+            change = None if baseline is None else measurement.density - baseline
+            points.append(ChartPoint(
+                measurement.date, month(measurement.date), measurement.density, change,
+                None if change is None or not baseline else change / baseline * 100, status,
+            ))
+        site_charts.append(SiteChart(
+            site=site.site,
+            baseline_density=baseline,
+            points=tuple(points),
+            band=band_for(baseline),
+            no_change_zone=(
+                (-baseline * NO_MEASURABLE_CHANGE_PCT / 100, baseline * NO_MEASURABLE_CHANGE_PCT / 100)
+                if baseline else None
+            ),
+            windows=tuple(
+                WindowSpan(m.name, month(m.window_start), month(m.window_end), month(m.target), m.status)
+                for m in site.milestones
+            ),
+        ))
+
+    # The product's effect lasts about 6–8 months after each session (DESIGN.md §1): drawn from the
+    # session to the later bound, as the engine's ``active_until`` gives for the latest session.
+    active = tuple(
+        TimeBar(f"{s.product or s.treatment} active", month(s.date), month(add_months(s.date, EFFECT_MONTHS[1])))
+        for s in past_sessions
+    )
+    therapy_bars = tuple(
+        TimeBar(f"{t.name} {t.dose}".strip(), month(t.start), month(t.stop) if t.stop else x_max,
+                ongoing=t.stop is None)
+        for t in (therapies or []) if t.start <= as_of
+    )
+    return ProgressChart(
+        day0=day0,
+        x_max=x_max,
+        sites=tuple(site_charts),
+        sessions=tuple(SessionMarker(s.date, month(s.date), s.treatment, s.product, s.lot_number)
+                       for s in past_sessions),
+        active_spans=active,
+        therapies=therapy_bars,
+    )

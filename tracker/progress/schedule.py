@@ -1,0 +1,210 @@
+"""The clinic's schedule: who needs a follow-up visit for a milestone, and who may have a repeat session.
+
+Everything is computed by the milestone engine (``tracker.course.milestones.assess``) and summarised by
+``tracker.course.followup.outlook``; this module only reads every live record in a few bulk queries and sorts
+the results into lists a page draws as they are (no date arithmetic in ``pages/``).
+
+Follow-ups (one row per patient, the milestone that needs a visit next):
+
+- ``overdue``: the next milestone's target date has passed with no visit, or an earlier window closed
+  with no visit and nothing was measured since (the row then names the milestone to book now: the open
+  one if a window is open, otherwise the missed one, and says which window was missed);
+- ``due``: the next milestone's window is open today and its target date has not passed;
+- ``upcoming``: the next milestone's window opens within ``horizon_days``.
+
+Repeat sessions: the engine's ``next_session_window`` (3–6 months after the latest session, DESIGN.md
+§1) when it is open today (``open``) or opens within ``horizon_days`` (``opens``).
+
+A patient treated but never measured has no milestones the engine can place (it needs at least one
+density measurement); such patients are listed in ``unmeasured`` so that they are never silently left off.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+
+from db import models
+from tracker.access import audit
+from tracker.access.actors import STAFF, Actor, require_role
+from tracker.course.clinical import MILESTONE_LABELS
+from tracker.operations.database import transaction
+from tracker.errors import ValidationError
+from tracker.course.followup import outlook
+from tracker.course.milestones import (
+    DUE,
+    UPCOMING,
+    DensityRecord,
+    Progress,
+    SessionRecord,
+    assess,
+)
+from tracker.course.protocols import to_engine
+
+OVERDUE = "overdue"
+FOLLOW_UP_STATUSES = (OVERDUE, DUE, UPCOMING)
+OPEN, OPENS = "open", "opens"
+MAX_HORIZON_DAYS = 366
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """One patient's next milestone visit. ``days_to_target`` is negative once the target has passed."""
+
+    mrn: str
+    full_name: str
+    milestone: str
+    milestone_label: str
+    window_start: date
+    window_end: date
+    target: date
+    status: str
+    days_to_target: int
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RepeatSessionWindow:
+    """A patient whose repeat-session window is open (``open``) or opens within the horizon (``opens``)."""
+
+    mrn: str
+    full_name: str
+    latest_session: date
+    window_start: date
+    window_end: date
+    state: str
+    days_until_open: int
+    days_until_close: int
+
+
+@dataclass(frozen=True)
+class UnmeasuredPatient:
+    mrn: str
+    full_name: str
+    first_session: date
+
+
+@dataclass(frozen=True)
+class Schedule:
+    today: date
+    horizon_days: int
+    follow_ups: tuple[FollowUp, ...]
+    repeat_sessions: tuple[RepeatSessionWindow, ...]
+    unmeasured: tuple[UnmeasuredPatient, ...]
+
+
+def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, url: str | None = None) -> Schedule:
+    """Follow-ups and repeat-session windows of every live patient as of ``today`` (default: today).
+
+    Reads patients, protocols, sessions and measurements in four queries whatever the number of
+    patients, and records one "view" audit entry naming the patients listed.
+    """
+    require_role(actor, *STAFF)
+    today = today or date.today()
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or not 0 <= horizon_days <= MAX_HORIZON_DAYS:
+        raise ValidationError(f"Look ahead between 0 and {MAX_HORIZON_DAYS} days.")
+    with transaction(url) as session:
+        patients = session.execute(
+            select(models.Patient.id, models.Patient.mrn, models.Patient.full_name, models.Patient.protocol_id)
+            .where(models.Patient.deleted_at.is_(None))
+            .order_by(models.Patient.mrn)
+        ).all()
+        protocols = {row.id: to_engine(row) for row in session.scalars(select(models.Protocol))}
+        sessions: dict[int, list[SessionRecord]] = defaultdict(list)
+        for patient_id, day, treatment, product, lot in session.execute(
+            select(models.TreatmentSession.patient_id, models.TreatmentSession.date, models.TreatmentSession.treatment,
+                   models.TreatmentSession.product, models.TreatmentSession.lot_number)
+            .where(models.TreatmentSession.deleted_at.is_(None))
+        ):
+            sessions[patient_id].append(SessionRecord(day, treatment, product or "", lot or ""))
+        measurements: dict[int, list[DensityRecord]] = defaultdict(list)
+        for patient_id, day, site, density in session.execute(
+            select(models.Visit.patient_id, models.Visit.date, models.DensityMeasurement.site,
+                   models.DensityMeasurement.density_per_cm2)
+            .join(models.DensityMeasurement, models.DensityMeasurement.visit_id == models.Visit.id)
+            .where(models.Visit.deleted_at.is_(None), models.DensityMeasurement.deleted_at.is_(None))
+        ):
+            measurements[patient_id].append(DensityRecord(day, site, density))
+
+        follow_ups: list[FollowUp] = []
+        repeats: list[RepeatSessionWindow] = []
+        unmeasured: list[UnmeasuredPatient] = []
+        for patient_id, mrn, full_name, protocol_id in patients:
+            past_sessions = [s.date for s in sessions.get(patient_id, ()) if s.date <= today]
+            if not past_sessions:
+                continue  # not treated yet: nothing to follow
+            # A patient without a protocol (or with one since removed) follows the default, as in tracker.progress.patient_progress.
+            protocol = protocols.get(protocol_id) or to_engine(None)
+            progress = assess(sessions[patient_id], measurements.get(patient_id, ()), protocol, today)
+            if not progress.sites:
+                unmeasured.append(UnmeasuredPatient(mrn, full_name, progress.day0))
+            else:
+                row = _follow_up(mrn, full_name, progress, today, horizon_days)
+                if row is not None:
+                    follow_ups.append(row)
+            repeat = _repeat_session(mrn, full_name, progress, max(past_sessions), today, horizon_days)
+            if repeat is not None:
+                repeats.append(repeat)
+
+        follow_ups.sort(key=lambda f: (FOLLOW_UP_STATUSES.index(f.status), f.target, f.mrn))
+        repeats.sort(key=lambda r: (r.state != OPEN, r.window_end if r.state == OPEN else r.window_start, r.mrn))
+        unmeasured.sort(key=lambda u: (u.first_session, u.mrn))
+        shown = sorted({f.mrn for f in follow_ups} | {r.mrn for r in repeats} | {u.mrn for u in unmeasured})
+        audit.record(
+            session, actor, "view",
+            detail=f"schedule as of {today.isoformat()}, {horizon_days} days ahead: "
+                   f"{len(shown)} patients listed" + (f" ({', '.join(shown)})" if shown else ""),
+        )
+    return Schedule(today, horizon_days, tuple(follow_ups), tuple(repeats), tuple(unmeasured))
+
+
+def _follow_up(mrn: str, full_name: str, progress: Progress, today: date, horizon_days: int) -> FollowUp | None:
+    view = outlook(progress)
+    next_milestone = view.next
+    note = ""
+    if view.overdue:
+        missed = view.missed
+        if next_milestone is not None and next_milestone.status == DUE:
+            chosen = next_milestone
+            if missed is not None:
+                note = f"{_label(missed.name)}: window closed on {missed.window_end.isoformat()} with no visit."
+            else:
+                note = "Target date passed with no visit."
+        elif missed is not None:
+            chosen = missed
+            note = f"Window closed on {missed.window_end.isoformat()} with no visit."
+            if next_milestone is not None:
+                note += f" Next: {_label(next_milestone.name)} from {next_milestone.window_start.isoformat()}."
+        else:  # pragma: no cover - outlook marks overdue only in the two cases above
+            return None
+        status = OVERDUE
+    elif next_milestone is not None and next_milestone.status == DUE:
+        chosen, status = next_milestone, DUE
+    elif next_milestone is not None and next_milestone.status == UPCOMING and view.due_within(today, horizon_days):
+        chosen, status = next_milestone, UPCOMING
+    else:
+        return None
+    return FollowUp(
+        mrn=mrn, full_name=full_name, milestone=chosen.name, milestone_label=_label(chosen.name),
+        window_start=chosen.window_start, window_end=chosen.window_end, target=chosen.target, status=status,
+        days_to_target=(chosen.target - today).days, note=note,
+    )
+
+
+def _repeat_session(mrn: str, full_name: str, progress: Progress, latest: date, today: date,
+                    horizon_days: int) -> RepeatSessionWindow | None:
+    window = progress.next_session_window
+    if window is None or window.end < today or (window.start - today).days > horizon_days:
+        return None
+    return RepeatSessionWindow(
+        mrn=mrn, full_name=full_name, latest_session=latest, window_start=window.start, window_end=window.end,
+        state=OPEN if window.start <= today else OPENS,
+        days_until_open=max(0, (window.start - today).days), days_until_close=(window.end - today).days,
+    )
+
+
+def _label(name: str) -> str:
+    return MILESTONE_LABELS.get(name, name.replace("_", " ").capitalize())

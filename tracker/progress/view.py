@@ -1,0 +1,217 @@
+"""The progress view's data: header, chart, milestone cards, secondary series, next steps (``build_view``),
+and the patient an actor may see (``resolve_patient``).
+
+Read by ``tracker.progress.page_data`` (the progress page, the consult screen, the patient's own view) and by the
+PDF report, each in its own audited transaction. A patient account reaches only its own record: the MRN it
+asks for is checked here, not in the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import NamedTuple
+
+from sqlalchemy import Connection, Row, bindparam, select
+
+from db import models
+from tracker.access.actors import PATIENT, ROLES, Actor, require_patient_access, require_role
+from tracker.course.calendar_months import age_on, months_between
+from tracker.progress.chart_data import ProgressChart, TherapyRecord, build_chart
+from tracker.operations.database import Reads, read_connection
+from tracker.errors import NotFound, PermissionDenied
+from tracker.course.milestones import DEFAULT_PROTOCOL, Progress, Protocol, assess
+from tracker.progress.patient_progress import load_records, read_measurements
+from tracker.course.protocols import from_stored
+from tracker.course.scales import stages_for
+from tracker.course.wording import NextStep, milestone_sentence, what_comes_next
+
+
+@dataclass(frozen=True)
+class MilestoneCard:
+    site: str
+    name: str
+    status: str
+    sentence: str
+
+
+class SeriesPoint(NamedTuple):
+    """One value on a secondary chart (a tuple: a patient's charts have hundreds, made on every page run)."""
+
+    date: date
+    months: float | None
+    value: float
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class SecondarySeries:
+    """Shaft diameter, terminal %, anagen % per site and scale scores over time, where measured."""
+
+    title: str
+    unit: str
+    by_site: dict[str, tuple[SeriesPoint, ...]]
+
+
+@dataclass(frozen=True)
+class ProgressView:
+    mrn: str
+    full_name: str
+    age: int
+    sex: str
+    condition: str
+    protocol_name: str
+    evidence_note: str
+    treatments: tuple[str, ...]
+    progress: Progress
+    chart: ProgressChart
+    cards: tuple[MilestoneCard, ...]
+    secondary: tuple[SecondarySeries, ...]
+    next_steps: tuple[NextStep, ...]
+
+
+
+
+@dataclass(frozen=True)
+class PatientBasics:
+    """The patient as the progress, photo and report services need them, with their protocol as the
+    engine sees it: read in one statement, no ORM object (these pages rerun on every click)."""
+
+    id: int
+    mrn: str
+    full_name: str
+    sex: str
+    birth_date: date
+    condition: str
+    protocol: Protocol
+
+
+_patient = models.Patient.__table__
+_protocol = models.Protocol.__table__
+_PATIENT = (
+    select(_patient.c.id, _patient.c.mrn, _patient.c.full_name, _patient.c.sex, _patient.c.birth_date,
+           _patient.c.condition, _protocol.c.name, _protocol.c.band, _protocol.c.windows, _protocol.c.evidence_note)
+    .select_from(_patient.outerjoin(_protocol, _protocol.c.id == _patient.c.protocol_id))
+    .where(_patient.c.deleted_at.is_(None))
+)
+_PATIENT_BY_MRN = _PATIENT.where(_patient.c.mrn == bindparam("mrn"))
+_PATIENT_BY_ID = _PATIENT.where(_patient.c.id == bindparam("id"))
+
+
+def _summary(row: Row | None) -> PatientBasics | None:
+    if row is None:
+        return None
+    # A patient with no protocol linked follows the built-in default (as ``protocols.to_engine``).
+    protocol = DEFAULT_PROTOCOL if row.name is None else from_stored(row.name, row.band, row.windows,
+                                                                      row.evidence_note)
+    return PatientBasics(row.id, row.mrn, row.full_name, row.sex, row.birth_date, row.condition, protocol)
+
+
+def resolve_patient(session: Reads, actor: Actor, mrn: str | None) -> PatientBasics:
+    """The patient this actor asked for: a patient account always gets its own record, and only that.
+
+    A patient account that asks for any other MRN is refused (and the attempt is audited), whether or
+    not that MRN exists.
+    """
+    require_role(actor, *ROLES)
+    reads = read_connection(session)
+    if actor.role == PATIENT:
+        own = _summary(reads.execute(_PATIENT_BY_ID, {"id": actor.patient_id}).first()) if actor.patient_id else None
+        if own is None:
+            raise NotFound("Your patient record is not available. Please contact the clinic.")
+        if mrn and mrn.strip() != own.mrn:
+            raise PermissionDenied("This record is not available to your account.")
+        return own
+    if not mrn:
+        raise NotFound("Choose a patient first.")
+    patient = _summary(reads.execute(_PATIENT_BY_MRN, {"mrn": mrn.strip()}).first())
+    if patient is None:
+        raise NotFound(f"No patient with MRN {mrn.strip()!r}.")
+    require_patient_access(actor, patient.id)
+    return patient
+
+
+_scale = models.ScaleScore.__table__
+_visit = models.Visit.__table__
+_therapy = models.ConcurrentTherapy.__table__
+_SCALE_SCORES = (
+    select(_visit.c.date, _scale.c.scale, _scale.c.stage, _scale.c.salt_score)
+    .select_from(_visit.join(_scale, _scale.c.visit_id == _visit.c.id))
+    .where(_visit.c.patient_id == bindparam("patient_id"), _visit.c.deleted_at.is_(None),
+           _scale.c.deleted_at.is_(None))
+    .order_by(_visit.c.date, _scale.c.id)
+)
+_THERAPIES = (
+    select(_therapy.c.name, _therapy.c.start, _therapy.c.stop, _therapy.c.dose)
+    .where(_therapy.c.patient_id == bindparam("patient_id"), _therapy.c.deleted_at.is_(None))
+    .order_by(_therapy.c.start, _therapy.c.id)
+)
+
+
+def _secondary(reads: Connection, patient_id: int, day0: date | None,
+               measurements: list[Row]) -> tuple[SecondarySeries, ...]:
+    """``measurements``: the patient's rows of ``progress.read_measurements`` (oldest first)."""
+
+    month_of: dict[date, float | None] = {}
+
+    def months(day: date) -> float | None:
+        if day not in month_of:
+            month_of[day] = round(months_between(day0, day), 4) if day0 else None
+        return month_of[day]
+
+    metrics = (("Shaft diameter", "µm"), ("Terminal hairs", "%"), ("Anagen hairs", "%"))
+    by_metric: list[dict[str, list[SeriesPoint]]] = [{} for _ in metrics]
+    for day, site, _density, *values in measurements:  # read_measurements' columns, in that order
+        for by_site, value in zip(by_metric, values):
+            if value is not None:
+                by_site.setdefault(site, []).append(SeriesPoint(day, months(day), value))
+    series = [SecondarySeries(title, unit, {k: tuple(v) for k, v in by_site.items()})
+              for (title, unit), by_site in zip(metrics, by_metric) if by_site]
+    scores = reads.execute(_SCALE_SCORES, {"patient_id": patient_id}).all()
+    salt = tuple(SeriesPoint(r.date, months(r.date), r.salt_score) for r in scores
+                 if r.scale == "salt" and r.salt_score is not None)
+    if salt:
+        series.append(SecondarySeries("SALT score", "points (0–100)", {"scalp": salt}))
+    for name, title in (("norwood", "Norwood–Hamilton stage"), ("ludwig", "Ludwig stage"), ("sinclair", "Sinclair stage")):
+        staged = tuple(SeriesPoint(r.date, months(r.date), _stage_rank(name, r.stage), r.stage or "")
+                       for r in scores if r.scale == name and r.stage)
+        if staged:
+            series.append(SecondarySeries(title, "stage", {"scalp": staged}))
+    return tuple(series)
+
+
+def _stage_rank(scale: str, stage: str) -> float:
+    """A stage's place on its scale (1 = mildest), so stages can be drawn over time."""
+    stages = stages_for(scale)
+    return float(stages.index(stage) + 1) if stage in stages else 0.0
+
+
+def build_view(session: Reads, patient: PatientBasics, as_of: date) -> ProgressView:
+    reads = read_connection(session)
+    rows = read_measurements(session, patient.id)
+    sessions, measurements = load_records(session, patient.id, rows)
+    protocol = patient.protocol
+    progress = assess(sessions, measurements, protocol, as_of)
+    therapies = [
+        TherapyRecord(name, start, stop, dose or "")
+        for name, start, stop, dose in reads.execute(_THERAPIES, {"patient_id": patient.id}).all()
+    ]
+    cards = tuple(
+        MilestoneCard(site.site, m.name, m.status, milestone_sentence(m))
+        for site in progress.sites for m in site.milestones
+    )
+    return ProgressView(
+        mrn=patient.mrn,
+        full_name=patient.full_name,
+        age=age_on(patient.birth_date, as_of),
+        sex=patient.sex,
+        condition=patient.condition,
+        protocol_name=protocol.name,
+        evidence_note=protocol.evidence_note,
+        treatments=tuple(sorted({s.treatment for s in sessions})),
+        progress=progress,
+        chart=build_chart(progress, protocol, sessions, therapies),
+        cards=cards,
+        secondary=_secondary(reads, patient.id, progress.day0, rows),
+        next_steps=tuple(what_comes_next(progress, as_of)),
+    )

@@ -1,0 +1,1 @@
+"""The clinical record: patients, visits, treatment sessions, concurrent therapies, lots, corrections with history."""

@@ -1,0 +1,241 @@
+"""Corrections and removals that keep the record: field-level change history and soft deletes.
+
+A clinical record is never silently overwritten: every corrected field leaves a ``ChangeRecord`` with the
+previous value, the new one, who changed it, when and why; a removed visit, session, therapy or photo is
+stamped ``deleted_at``/``deleted_by``/``deleted_reason`` and stays in the database. Every edit increments
+the row's ``version``; an edit made against a version someone else has since changed is refused with
+``ConflictError`` (optimistic concurrency), so two clinicians never overwrite each other unknowingly.
+
+The session-level helpers (``lock``, ``check_version``, ``record_change``, ``clean_reason``) are for any
+service that edits clinical rows; ``soft_delete`` is the one removal service the pages call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import NoReturn, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db import models
+from tracker.access import audit
+from tracker.access.actors import STAFF, Actor, require_role
+from tracker.operations.database import transaction
+from tracker.errors import ConflictError, NotFound, ValidationError
+
+CONFLICT_MESSAGE = (
+    "Someone else changed this record since you opened it; reload and re-apply your changes. "
+    "Nothing was saved."
+)
+REASON_MAX = 1000
+
+# What a page may remove, and the table each kind lives in.
+DELETABLE = {
+    "visit": models.Visit,
+    "session": models.TreatmentSession,
+    "therapy": models.ConcurrentTherapy,
+    "photo": models.Photo,
+}
+KIND_LABELS = {"visit": "Visit", "session": "Treatment session", "therapy": "Concurrent therapy", "photo": "Photo"}
+TABLE_LABELS = {
+    "patient": "Patient details",
+    "visit": "Visit",
+    "treatment_session": "Treatment session",
+    "concurrent_therapy": "Concurrent therapy",
+    "photo": "Photo",
+    "density_measurement": "Density measurement",
+}
+
+Row = TypeVar("Row")
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of a record's history: a corrected field or a removal, newest first in lists."""
+
+    at: datetime
+    by: str
+    what: str
+    field: str | None
+    old_value: str | None
+    new_value: str | None
+    reason: str
+
+
+def clean_reason(reason: object) -> str:
+    """The reason for a correction or removal: required, trimmed, at most 1000 characters.
+
+    >>> clean_reason("  typo in year ")
+    'typo in year'
+    """
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text:
+        raise ValidationError("A reason is required: say why the record is changed (for example, 'typo in the year').")
+    if len(text) > REASON_MAX:
+        raise ValidationError(f"The reason is too long: at most {REASON_MAX} characters (it has {len(text)}).")
+    return text
+
+
+def refuse(summary: str, problems: list[str]) -> NoReturn:
+    """Raise one ``ValidationError`` naming every problem; a single problem is put in the message itself,
+    so that it reads as one sentence wherever the message alone is shown.
+
+    >>> refuse("The therapy was not saved", ["therapy name is required"])
+    Traceback (most recent call last):
+    ...
+    tracker.errors.ValidationError: The therapy was not saved: therapy name is required
+    """
+    if len(problems) == 1:
+        raise ValidationError(f"{summary}: {problems[0]}")
+    raise ValidationError(f"{summary}. Please correct the following:", problems)
+
+
+def reason_problems(reason: object) -> list[str]:
+    """``clean_reason``'s complaint as a list, for services that report every problem at once."""
+    try:
+        clean_reason(reason)
+    except ValidationError as error:
+        return list(error.problems)
+    return []
+
+
+def as_text(value: object) -> str | None:
+    """How a value is kept in the change history: dates ISO, numbers plainly, empty as None.
+
+    >>> as_text(date(2025, 3, 14)), as_text(152.0), as_text(""), as_text(None)
+    ('2025-03-14', '152', None, None)
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def lock(session: Session, model: type[Row], row_id: int) -> Row | None:
+    """Read one row for an edit, holding its lock until the transaction ends (PostgreSQL ``FOR UPDATE``;
+    SQLite transactions already hold the write lock), so that the version check cannot race."""
+    return session.scalar(select(model).where(model.id == row_id).with_for_update())
+
+
+def check_version(row: models.Recorded, expected_version: int | None) -> None:
+    """Refuse an edit made against a version of ``row`` that is no longer current."""
+    if expected_version is not None and row.version != expected_version:
+        raise ConflictError(CONFLICT_MESSAGE)
+
+
+def record_change(session: Session, actor: Actor, *, patient_id: int, table_name: str, row_id: int, field: str,
+                  old_value: object, new_value: object, reason: str, at: datetime | None = None) -> None:
+    """Keep one corrected field's previous and new value, with who, when and why.
+
+    Fields corrected together share ``at``, so that the history lists them as one correction.
+    """
+    session.add(models.ChangeRecord(
+        patient_id=patient_id, table_name=table_name, row_id=row_id, field=field,
+        old_value=as_text(old_value), new_value=as_text(new_value), reason=reason,
+        changed_by=actor.username, changed_at=at or datetime.now(timezone.utc),
+    ))
+
+
+def _stamp(row: models.Recorded, actor: Actor, reason: str, at: datetime) -> None:
+    row.deleted_at, row.deleted_by, row.deleted_reason = at, actor.username, reason
+    row.version = (row.version or 1) + 1
+
+
+def _patient_id_of(session: Session, kind: str, row) -> int:
+    if kind == "photo":
+        return session.scalar(select(models.Visit.patient_id).where(models.Visit.id == row.visit_id))
+    return row.patient_id
+
+
+def _children(session: Session, kind: str, row_id: int) -> list[models.Recorded]:
+    """Rows that only make sense with their parent: removed with it (same time, same reason)."""
+    if kind == "visit":
+        children: list[models.Recorded] = []
+        for model in (models.DensityMeasurement, models.ScaleScore, models.Photo):
+            children += session.scalars(select(model).where(model.visit_id == row_id, model.deleted_at.is_(None)))
+        return children
+    if kind == "session":
+        return list(session.scalars(select(models.BatchDocument).where(
+            models.BatchDocument.session_id == row_id, models.BatchDocument.deleted_at.is_(None))))
+    return []
+
+
+def soft_delete(actor: Actor, kind: str, row_id: int, reason: str, expected_version: int | None = None,
+                url: str | None = None) -> int:
+    """Remove a visit, treatment session, concurrent therapy or photo from the live record (staff only).
+
+    The row stays in the database stamped with who removed it, when and why, and appears in the record's
+    history. A visit takes its measurements, scale scores and photos with it; a session its batch
+    documents. ``expected_version`` (the version the clinician saw) refuses a removal of a row someone
+    has changed since. Returns the removed row's new version.
+    """
+    require_role(actor, *STAFF)
+    problems = [] if kind in DELETABLE else [f"Cannot remove a {kind!r}: choose a visit, session, therapy or photo."]
+    problems += reason_problems(reason)
+    if problems:
+        refuse("Nothing was removed", problems)
+    reason = clean_reason(reason)
+    with transaction(url) as session:
+        row = lock(session, DELETABLE[kind], row_id)
+        if row is None:
+            raise NotFound(f"No {KIND_LABELS[kind].lower()} with id {row_id}.")
+        patient_id = _patient_id_of(session, kind, row)
+        patient = session.get(models.Patient, patient_id)
+        if patient is None or patient.deleted_at is not None:
+            raise NotFound(f"No {KIND_LABELS[kind].lower()} with id {row_id}.")
+        if row.deleted_at is not None:
+            raise ConflictError(f"This {KIND_LABELS[kind].lower()} was already removed; reload the record.")
+        check_version(row, expected_version)
+        at = datetime.now(timezone.utc)
+        _stamp(row, actor, reason, at)
+        for child in _children(session, kind, row_id):
+            _stamp(child, actor, f"removed with its {kind}: {reason}", at)
+        audit.record(session, actor, "delete", patient_id=patient_id, detail=f"{kind} {row_id} removed")
+        return row.version
+
+
+def _aware(moment: datetime) -> datetime:
+    """In UTC whatever the driver returns (SQLite: naive UTC; PostgreSQL: the session's time zone)."""
+    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def patient_history(session: Session, patient_id: int) -> list[HistoryEntry]:
+    """Every corrected field and every removed visit, session, therapy and photo, newest first."""
+    entries = [
+        HistoryEntry(
+            _aware(change.changed_at), change.changed_by,
+            TABLE_LABELS.get(change.table_name, change.table_name), change.field,
+            change.old_value, change.new_value, change.reason,
+        )
+        for change in session.scalars(select(models.ChangeRecord)
+                                      .where(models.ChangeRecord.patient_id == patient_id)
+                                      .order_by(models.ChangeRecord.id))
+    ]
+    removed = (
+        (models.Visit, select(models.Visit).where(models.Visit.patient_id == patient_id),
+         lambda r: f"visit of {r.date}"),
+        (models.TreatmentSession,
+         select(models.TreatmentSession).where(models.TreatmentSession.patient_id == patient_id),
+         lambda r: f"{r.treatment} session of {r.date}" + (f", lot {r.lot_number}" if r.lot_number else "")),
+        (models.ConcurrentTherapy,
+         select(models.ConcurrentTherapy).where(models.ConcurrentTherapy.patient_id == patient_id),
+         lambda r: f"{r.name} from {r.start}"),
+        (models.Photo,
+         select(models.Photo).join(models.Visit, models.Photo.visit_id == models.Visit.id)
+         .where(models.Visit.patient_id == patient_id),
+         lambda r: f"{r.view} photo" + (f" ({r.original_file_name})" if r.original_file_name else "")),
+    )
+    for model, query, describe in removed:
+        for row in session.scalars(query.where(model.deleted_at.isnot(None))):
+            entries.append(HistoryEntry(
+                _aware(row.deleted_at), row.deleted_by or "", TABLE_LABELS[model.__tablename__], None,
+                describe(row), "removed", row.deleted_reason or "",
+            ))
+    # Newest first; fields of one correction share a time and keep the order they were written in.
+    return sorted(entries, key=lambda e: e.at, reverse=True)
+

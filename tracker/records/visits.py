@@ -1,0 +1,559 @@
+"""Logging a follow-up visit: density per site, a scale score, standard-view photos, capture conditions.
+
+``log_visit`` is the one use case behind the "Log visit" page. It checks everything the clinician typed
+and every photo, then writes the visit, its measurements, its scale score and its photos in one
+transaction: any problem means nothing is written (no rows, and no photo files, since the photo store
+removes its files when the transaction rolls back). It answers with where the visit puts the patient on
+the expected course, per site, so the page can show it at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Mapping, Sequence
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from db import models
+from tracker.access import audit
+from tracker.access.actors import STAFF, Actor, require_patient_access, require_role
+from tracker.course.calendar_months import months_between
+from tracker.course.clinical import MILESTONE_LABELS, SCALP_VIEWS, VIEW_LABELS
+from tracker.operations.database import transaction
+from tracker.errors import ValidationError
+from tracker.course.milestones import (
+    NO_BASELINE,
+    ON_TRACK,
+    Progress,
+    Protocol,
+    classify,
+    expected_band,
+)
+from tracker.photos.store import PhotoStore, store_photo
+from tracker.photos.intake import prepare_photo
+from tracker.progress.patient_progress import find_patient, patient_progress
+from tracker.course.protocols import to_engine
+from tracker.course.scales import (
+    ScaleEntry,
+    ScaleScore,
+    parse_percentage,
+    parse_scale_entry,
+    scale_choices,
+    stages,
+)
+from tracker.records.validation import (
+    DEFAULT_SITE,
+    check_not_before_birth,
+    check_not_in_future,
+    clean_file_name,
+    parse_density,
+    parse_iso_date,
+    parse_site,
+    search_words,
+)
+
+# Mean shaft diameter of scalp hair: vellus hairs are under 30 µm, terminal hairs mostly 60–100 µm
+# (DESIGN.md §2 counts a hair over 40 µm as terminal); no scalp hair reaches 200 µm, so a larger number
+# is a typing error (millimetres or a density typed in the wrong box).
+MAX_SHAFT_DIAMETER_UM = 200.0
+
+# The capture checklist (DESIGN.md §4): photos compare fairly only when taken the same way each time.
+CAPTURE_CHECKS = {
+    "dry_hair": "Hair dry",
+    "same_parting": "Same parting as last time",
+    "same_distance": "Same camera distance",
+    "same_lighting": "Same lighting",
+}
+NOTES_MAX = 10_000
+DEVICE_MAX = 120
+
+BASELINE_RECORDED = "baseline_recorded"
+@dataclass(frozen=True)
+class SiteEntry:
+    """One measured scalp site as typed: density is required for a measured site, the rest optional.
+
+    A site whose every box is blank was not measured this time and is left out.
+    """
+
+    site: str
+    density: float | str | None = None
+    shaft_diameter_um: float | str | None = None
+    terminal_pct: float | str | None = None
+    anagen_pct: float | str | None = None
+
+
+@dataclass(frozen=True)
+class VisitEntry:
+    """Everything the visit form collects except the photos.
+
+    ``capture`` maps each key of ``CAPTURE_CHECKS`` to whether it was ticked; ``device`` names the camera
+    or phone. ``scale`` is None (or blank) when no scale was scored at this visit.
+    """
+
+    date: date | str | None
+    sites: Sequence[SiteEntry] = ()
+    scale: ScaleEntry | None = None
+    capture: Mapping[str, bool] = field(default_factory=dict)
+    device: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class PhotoUpload:
+    """One uploaded or camera photo for a standard view (``tracker.course.clinical.SCALP_VIEWS``)."""
+
+    view: str
+    file_name: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PatientChoice:
+    mrn: str
+    full_name: str
+    birth_date: date
+
+
+@dataclass(frozen=True)
+class VisitFormDefaults:
+    """What the visit form starts from: the patient's header, the sites to pre-fill, the scales."""
+
+    mrn: str
+    full_name: str
+    sex: str
+    condition: str
+    sites: tuple[str, ...]
+    last_visit_date: date | None
+    scales: tuple[str, ...]  # the fitting scale first
+    stages: Mapping[str, tuple[str, ...]]
+
+    @property
+    def scale(self) -> str:
+        return self.scales[0]
+
+
+@dataclass(frozen=True)
+class SiteOutcome:
+    """Where this visit's measurement of one site puts the patient.
+
+    ``status`` is ``baseline_recorded`` for a visit on or before day 0 (or before any session), else one
+    of the engine's ``ahead``, ``on_track``, ``behind`` or ``no_baseline``. ``milestone`` is the window
+    the visit fell in, None between windows (the band still applies there).
+    """
+
+    site: str
+    density: float
+    status: str
+    milestone: str | None = None
+    milestone_label: str | None = None
+    months: float | None = None
+    baseline_date: date | None = None
+    baseline_density: float | None = None
+    change: float | None = None
+    change_pct: float | None = None
+    expected_low: float | None = None
+    expected_high: float | None = None
+
+
+@dataclass(frozen=True)
+class SavedPhoto:
+    view: str
+    file_name: str
+    photo_id: int
+
+
+@dataclass(frozen=True)
+class VisitSaved:
+    """The saved visit and what it means, as plain data for the page."""
+
+    visit_id: int
+    mrn: str
+    date: date
+    day0: date | None
+    sites: tuple[SiteOutcome, ...]
+    scale: ScaleScore | None
+    photos: tuple[SavedPhoto, ...]
+    capture_missing: tuple[str, ...]  # labels of unticked capture checks
+    protocol_name: str
+    evidence_note: str
+
+
+def find_patients(actor: Actor, query: str = "", url: str | None = None, limit: int = 25) -> list[PatientChoice]:
+    """Up to ``limit`` live patients, by name, in whose name or MRN every word of ``query`` appears (any
+    capitalisation); staff only. Lighter than ``tracker.records.patients.list_patients`` (no progress is
+    computed), for choosing a patient as one types."""
+    require_role(actor, *STAFF)
+    words = search_words(query)
+    with transaction(url) as session:
+        statement = select(models.Patient.mrn, models.Patient.full_name, models.Patient.birth_date).where(
+            models.Patient.deleted_at.is_(None)
+        )
+        for word in words:
+            statement = statement.where(
+                or_(
+                    func.lower(models.Patient.mrn).contains(word, autoescape=True),
+                    func.lower(models.Patient.full_name).contains(word, autoescape=True),
+                )
+            )
+        rows = session.execute(statement.order_by(models.Patient.full_name, models.Patient.mrn).limit(limit)).all()
+        audit.record(session, actor, "view", detail=f"patient search: {len(rows)} found")
+        return [PatientChoice(mrn, name, born) for mrn, name, born in rows]
+
+
+def visit_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> VisitFormDefaults:
+    """The visit form's starting point for one patient: sites measured last time (else the patient's
+    target areas, else ``primary``), the scale that fits the patient, and the header."""
+    require_role(actor, *STAFF)
+    with transaction(url) as session:
+        patient = find_patient(session, mrn)
+        require_patient_access(actor, patient.id)
+        last_visit, last_sites = _last_measured_sites(session, patient.id)
+        sites = last_sites or target_sites(patient.target_areas) or (DEFAULT_SITE,)
+        choices = scale_choices(patient.condition, patient.sex, patient.baseline_scale)
+        audit.record(session, actor, "view", patient_id=patient.id, detail="visit form")
+        return VisitFormDefaults(
+            mrn=patient.mrn,
+            full_name=patient.full_name,
+            sex=patient.sex,
+            condition=patient.condition,
+            sites=sites,
+            last_visit_date=last_visit,
+            scales=choices,
+            stages={scale: stages(scale) for scale in choices},
+        )
+
+
+def target_sites(target_areas: str | None) -> tuple[str, ...]:
+    """The patient's comma-separated target areas as site names; unusable entries are left out.
+
+    >>> target_sites("Vertex, frontal hairline,, crown!")
+    ('vertex', 'frontal_hairline')
+    """
+    sites: list[str] = []
+    for part in (target_areas or "").split(","):
+        name = re.sub(r"\s+", "_", part.strip())
+        if not name:
+            continue
+        try:
+            site = parse_site(name)
+        except ValidationError:
+            continue
+        if site not in sites:
+            sites.append(site)
+    return tuple(sites)
+
+
+def _last_measured_sites(session: Session, patient_id: int) -> tuple[date | None, tuple[str, ...]]:
+    """The latest live visit with live measurements, and its sites in the order they were recorded."""
+    rows = session.execute(
+        select(models.Visit.id, models.Visit.date, models.DensityMeasurement.site)
+        .join(models.DensityMeasurement, models.DensityMeasurement.visit_id == models.Visit.id)
+        .where(
+            models.Visit.patient_id == patient_id,
+            models.Visit.deleted_at.is_(None),
+            models.DensityMeasurement.deleted_at.is_(None),
+        )
+        .order_by(models.Visit.date.desc(), models.Visit.id.desc(), models.DensityMeasurement.id)
+    ).all()
+    if not rows:
+        return None, ()
+    latest_visit, latest_date = rows[0].id, rows[0].date
+    return latest_date, tuple(dict.fromkeys(row.site for row in rows if row.id == latest_visit))
+
+
+@dataclass(frozen=True)
+class _Measurement:
+    site: str
+    density: float
+    shaft_diameter_um: float | None
+    terminal_pct: float | None
+    anagen_pct: float | None
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _shaft_diameter(value: object, label: str) -> float | None:
+    if _blank(value):
+        return None
+    try:
+        number = float(value.strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValidationError(f"{label} {str(value).strip()!r} is not a number (micrometres)") from None
+    if not math.isfinite(number) or not 0 < number <= MAX_SHAFT_DIAMETER_UM:
+        raise ValidationError(
+            f"{label} {number:g} µm is out of range: it must be more than 0 and at most {MAX_SHAFT_DIAMETER_UM:g} µm"
+        )
+    return number
+
+
+def _parse_sites(entries: Sequence[SiteEntry], problems: list[str]) -> list[_Measurement]:
+    measurements: list[_Measurement] = []
+    seen: set[str] = set()
+    for entry in entries:
+        metrics = (entry.shaft_diameter_um, entry.terminal_pct, entry.anagen_pct)
+        if _blank(entry.density) and all(_blank(value) for value in metrics):
+            continue  # not measured this time
+        try:
+            site = parse_site(entry.site)
+        except ValidationError as error:
+            problems.append(str(error))
+            continue
+        if site in seen:
+            problems.append(f"site {site!r} is entered twice; enter each site once")
+            continue
+        seen.add(site)
+        values: dict[str, float | None] = {}
+        checks = (
+            ("density", lambda: parse_density(entry.density, label=f"density at {site}")
+             if not _blank(entry.density) else _missing_density(site)),
+            ("shaft", lambda: _shaft_diameter(entry.shaft_diameter_um, f"shaft diameter at {site}")),
+            ("terminal", lambda: parse_percentage(entry.terminal_pct, f"terminal % at {site}")),
+            ("anagen", lambda: parse_percentage(entry.anagen_pct, f"anagen % at {site}")),
+        )
+        for name, check in checks:
+            try:
+                values[name] = check()
+            except ValidationError as error:
+                problems.extend(error.problems)
+                values[name] = None
+        if values["density"] is not None:
+            measurements.append(
+                _Measurement(site, values["density"], values["shaft"], values["terminal"], values["anagen"])
+            )
+    return measurements
+
+
+def _missing_density(site: str) -> float:
+    raise ValidationError(
+        f"density at {site} is required when other measurements of that site are entered "
+        "(or clear that site's boxes)"
+    )
+
+
+def _clean_text(value: str | None, label: str, limit: int) -> str | None:
+    text = (value or "").replace("\x00", "").strip()  # a pasted NUL byte cannot be stored in PostgreSQL
+    if len(text) > limit:
+        raise ValidationError(f"{label} is too long: at most {limit:,} characters (it has {len(text):,})")
+    return text or None
+
+
+def _photo_problem(upload: PhotoUpload, message: str) -> str:
+    """A photo's problem, naming its view and file (the file's own name only: no folders or controls)."""
+    label = VIEW_LABELS.get(upload.view, upload.view)
+    name = clean_file_name(upload.file_name)
+    if name and f'"{name}"' in message:
+        return f"{label} photo: {message}"
+    return f'{label} photo "{name}": {message}'
+
+
+def _check_photo_list(photos: Sequence[PhotoUpload], problems: list[str]) -> None:
+    """Unknown views and the same file twice for one view (the store keeps a photo once per view)."""
+    first_of: dict[tuple[str, str], PhotoUpload] = {}
+    for upload in photos:
+        if upload.view not in SCALP_VIEWS:
+            problems.append(
+                f'photo "{clean_file_name(upload.file_name)}": unknown view {clean_file_name(upload.view)!r}; '
+                f'choose one of {", ".join(SCALP_VIEWS)}'
+            )
+            continue
+        digest = hashlib.sha256(upload.data).hexdigest()
+        earlier = first_of.setdefault((upload.view, digest), upload)
+        if earlier is not upload:
+            problems.append(_photo_problem(upload, f'this is the same photo as "{clean_file_name(earlier.file_name)}"; attach it once'))
+
+
+def log_visit(
+    actor: Actor,
+    mrn: str,
+    entry: VisitEntry,
+    photos: Sequence[PhotoUpload] = (),
+    url: str | None = None,
+    *,
+    today: date | None = None,
+    store: PhotoStore | None = None,
+) -> VisitSaved:
+    """Record a visit with its measurements, scale score and photos in one transaction.
+
+    Raises ValidationError listing every problem (nothing is written then), NotFound for an unknown MRN,
+    PermissionDenied for anyone but staff. ``today`` (default: the server's date) bounds the visit date.
+    """
+    require_role(actor, *STAFF)
+    today = today or date.today()
+    problems: list[str] = []
+
+    visit_date: date | None = None
+    try:
+        visit_date = check_not_in_future(parse_iso_date(entry.date, "visit date"), today, "visit date")
+    except ValidationError as error:
+        problems.append(str(error))
+    measurements = _parse_sites(entry.sites, problems)
+    scale: ScaleScore | None = None
+    if entry.scale is not None and not entry.scale.is_blank:
+        try:
+            scale = parse_scale_entry(entry.scale)
+        except ValidationError as error:
+            problems.extend(error.problems)
+    notes = device = None
+    try:
+        notes = _clean_text(entry.notes, "notes", NOTES_MAX)
+    except ValidationError as error:
+        problems.append(str(error))
+    try:
+        device = _clean_text(entry.device, "camera or device", DEVICE_MAX)
+    except ValidationError as error:
+        problems.append(str(error))
+    capture: dict[str, object] = {key: bool(entry.capture.get(key, False)) for key in CAPTURE_CHECKS}
+    if device:
+        capture["device"] = device
+    _check_photo_list(photos, problems)
+    scored = entry.scale is not None and not entry.scale.is_blank
+    typed_site = any(
+        not all(_blank(v) for v in (s.density, s.shaft_diameter_um, s.terminal_pct, s.anagen_pct)) for s in entry.sites
+    )
+    if not typed_site and not scored and not photos:
+        problems.append("nothing to record: enter a density, a scale score or a photo")
+
+    with transaction(url) as session:
+        patient = find_patient(session, mrn)
+        require_patient_access(actor, patient.id)
+        if visit_date is not None:
+            try:
+                check_not_before_birth(visit_date, patient.birth_date, "visit date")
+            except ValidationError as error:
+                problems.insert(0, str(error))
+        if problems:
+            # Check the photos too (without storing them) so the clinician sees every problem at once.
+            for upload in photos:
+                if upload.view in SCALP_VIEWS:
+                    try:
+                        prepare_photo(upload.data, upload.file_name)
+                    except ValidationError as error:
+                        problems.append(_photo_problem(upload, str(error)))
+            raise _refusal(problems)
+        assert visit_date is not None
+        _refuse_resubmission(session, patient.id, visit_date, measurements, photos)
+
+        visit = models.Visit(
+            patient_id=patient.id, date=visit_date, notes=notes, capture_conditions=capture,
+            created_by=actor.username,
+        )
+        session.add(visit)
+        session.flush()
+        for m in measurements:
+            session.add(models.DensityMeasurement(
+                visit_id=visit.id, site=m.site, density_per_cm2=m.density, shaft_diameter_um=m.shaft_diameter_um,
+                terminal_pct=m.terminal_pct, anagen_pct=m.anagen_pct, created_by=actor.username,
+            ))
+        if scale is not None:
+            session.add(models.ScaleScore(
+                visit_id=visit.id, scale=scale.scale, stage=scale.stage, salt_score=scale.salt_score,
+                salt_vertex_pct=scale.vertex_pct, salt_posterior_pct=scale.posterior_pct,
+                salt_left_pct=scale.left_pct, salt_right_pct=scale.right_pct, created_by=actor.username,
+            ))
+        saved_photos: list[SavedPhoto] = []
+        for upload in photos:
+            try:
+                row = store_photo(
+                    session, visit_id=visit.id, view=upload.view, data=upload.data,
+                    file_name=upload.file_name or None, actor=actor.username, store=store,
+                )
+            except ValidationError as error:
+                problems.append(_photo_problem(upload, str(error)))
+                continue
+            saved_photos.append(SavedPhoto(upload.view, clean_file_name(upload.file_name), row.id))
+        if problems:
+            raise _refusal(problems)  # rolls back: the rows go, and the photo store removes its files
+        session.flush()
+
+        detail = (
+            f"visit {visit.id} on {visit_date.isoformat()}: {len(measurements)} measurement(s), "
+            f"{'scale ' + scale.scale if scale else 'no scale'}, {len(saved_photos)} photo(s)"
+        )
+        audit.record(session, actor, "create", patient_id=patient.id, detail=detail)
+        protocol = to_engine(patient.protocol)
+        progress = patient_progress(session, patient, as_of=visit_date)
+        outcomes = tuple(_outcome(m, visit_date, progress, protocol) for m in measurements)
+        return VisitSaved(
+            visit_id=visit.id,
+            mrn=patient.mrn,
+            date=visit_date,
+            day0=progress.day0,
+            sites=outcomes,
+            scale=scale,
+            photos=tuple(saved_photos),
+            capture_missing=tuple(label for key, label in CAPTURE_CHECKS.items() if not capture[key]),
+            protocol_name=protocol.name,
+            evidence_note=protocol.evidence_note,
+        )
+
+
+def _refuse_resubmission(session, patient_id: int, visit_date: date, measurements: list[_Measurement],
+                         photos: Sequence[PhotoUpload]) -> None:
+    """Refuse the very same visit a second time (a double click, or a retry after a save that did commit).
+
+    Same patient, date, densities per site and photos: never two real visits. A second visit that day
+    with anything different is recorded as usual.
+    """
+    new = ({(m.site, round(m.density, 2)) for m in measurements},
+           {(u.view, hashlib.sha256(u.data).hexdigest()) for u in photos})
+    same_day = session.scalars(select(models.Visit).where(
+        models.Visit.patient_id == patient_id, models.Visit.date == visit_date, models.Visit.deleted_at.is_(None)))
+    for visit in same_day:
+        densities = set(session.execute(
+            select(models.DensityMeasurement.site, models.DensityMeasurement.density_per_cm2)
+            .where(models.DensityMeasurement.visit_id == visit.id, models.DensityMeasurement.deleted_at.is_(None))))
+        shots = set(session.execute(
+            select(models.Photo.view, models.Photo.sha256)
+            .where(models.Photo.visit_id == visit.id, models.Photo.deleted_at.is_(None))))
+        if ({(site, round(d, 2)) for site, d in densities}, shots) == new:
+            raise ValidationError(
+                f"This visit is already recorded (visit of {visit_date.isoformat()} with the same measurements "
+                "and photos): nothing was saved again. Open the patient record to see it."
+            )
+
+
+def _refusal(problems: list[str]) -> ValidationError:
+    count = len(problems)
+    return ValidationError(
+        "The visit was not saved: " + (problems[0] if count == 1 else f"{count} things need fixing."), problems
+    )
+
+
+def _outcome(measurement: _Measurement, visit_date: date, progress: Progress, protocol: Protocol) -> SiteOutcome:
+    """This visit's result for one site, judged like the milestone engine judges a milestone visit."""
+    site = next(s for s in progress.sites if s.site == measurement.site)
+    day0 = progress.day0
+    if day0 is None or visit_date <= day0:
+        return SiteOutcome(measurement.site, measurement.density, BASELINE_RECORDED)
+    window = next((m for m in site.milestones if m.window_start <= visit_date <= m.window_end), None)
+    months = months_between(day0, visit_date)
+    band = expected_band(protocol, months)
+    low, high = band if band else (None, None)
+    common = dict(
+        site=measurement.site,
+        density=measurement.density,
+        milestone=window.name if window else None,
+        milestone_label=MILESTONE_LABELS.get(window.name, window.name) if window else None,
+        months=months,
+        expected_low=low,
+        expected_high=high,
+    )
+    baseline = site.baseline
+    if baseline is None:
+        return SiteOutcome(status=NO_BASELINE, **common)
+    change = measurement.density - baseline.density
+    return SiteOutcome(
+        status=classify(change, low, high) if band else ON_TRACK,
+        baseline_date=baseline.date,
+        baseline_density=baseline.density,
+        change=change,
+        change_pct=change / baseline.density * 100 if baseline.density else None,
+        **common,
+    )

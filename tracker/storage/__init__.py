@@ -1,0 +1,1 @@
+"""Where files live: the ``BlobStore`` interface and the crash-safe ingest that photos and batch documents share."""

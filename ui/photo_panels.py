@@ -1,0 +1,136 @@
+"""Drawing blocks for photos, shared by the photos page and the consult screen (drawing only).
+
+The images come ready from ``tracker.photos.views``: thumbnails and display copies as stored, and the
+before/after pair already fitted into one frame and faded there. Nothing here resizes or blends. Every
+image goes inline (``private_media.image``): a patient's photo never gets a ``/media/`` URL.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from ui import private_media
+from ui.workspace import call, plain
+from tracker.access.actors import Actor
+from tracker.photos.views import (
+    BeforeAfter,
+    ComparedPhoto,
+    PhotoTimeline,
+    before_after,
+    photo_image,
+    view_label,
+)
+
+DEFAULT_FADE = 50
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+@st.dialog("Photo", width="large")
+def _enlarged(actor: Actor, photo_id: int, caption: str) -> None:
+    data = call(photo_image, actor, photo_id, "display")
+    if data is not None:
+        private_media.image(data)
+        st.caption(plain(caption))
+
+
+def timeline_grid(actor: Actor, timeline: PhotoTimeline, thumbnails: dict[int, bytes],
+                  key_prefix: str = "timeline") -> None:
+    """One row per view, one column per visit; each thumbnail opens its display copy."""
+    st.subheader("Photo timeline")
+    if not timeline.rows:
+        st.info("No photos have been recorded for this patient yet.")
+        return
+    widths = [1.2] + [2] * len(timeline.visits)
+    heading = st.columns(widths)
+    heading[0].markdown("**View**")
+    for column, visit in zip(heading[1:], timeline.visits):
+        column.markdown(f"**{_day(visit.date)}**")
+    for row in timeline.rows:
+        columns = st.columns(widths)
+        columns[0].markdown(f"**{plain(row.label)}**")
+        for column, visit, photo_id in zip(columns[1:], timeline.visits, row.cells):
+            with column:
+                if photo_id is None:
+                    st.caption("no photo")
+                    continue
+                thumbnail = thumbnails.get(photo_id)
+                if thumbnail is None:
+                    st.caption("file missing")
+                    continue
+                private_media.image(thumbnail)
+                if st.button("Enlarge", key=f"{key_prefix}_open_{photo_id}", icon="🔍"):
+                    _enlarged(actor, photo_id, f"{row.label}, visit of {_day(visit.date)}")
+
+
+def _side_caption(label: str, side: ComparedPhoto) -> str:
+    parts = [f"{label}: {_day(side.date)}"]
+    if side.months is not None:
+        parts.append(f"month {side.months:.1f} after the first session" if side.months >= 0
+                     else "before the first session")
+    parts += [f"{d.site} {d.density_per_cm2:.0f} hairs/cm²" for d in side.densities]
+    return " · ".join(parts)
+
+
+def _forget(*keys: str) -> None:
+    for key in keys:
+        st.session_state.pop(key, None)
+
+
+def before_after_panel(actor: Actor, mrn: str | None, key_prefix: str) -> None:
+    """The same view at two visits: side by side, then faded into each other on one frame.
+
+    ``mrn`` is None for a patient account (its own photos). Widget keys carry ``key_prefix`` and the MRN,
+    so choices made for one patient never carry over to another.
+    """
+    base = f"{key_prefix}_{mrn or 'own'}_before_after"
+    view_key, first_key, second_key, fade_key = (f"{base}_{name}" for name in ("view", "first", "second", "fade"))
+    st.subheader("Before and after")
+    chosen = (st.session_state.get(view_key), st.session_state.get(first_key), st.session_state.get(second_key))
+    comparison: BeforeAfter | None = call(before_after, actor, mrn, *chosen,
+                                          fade=st.session_state.get(fade_key, DEFAULT_FADE))
+    if comparison is None:
+        if chosen[1] is not None or chosen[2] is not None:
+            _forget(first_key, second_key)  # a visit chosen earlier is gone: the next run starts from defaults
+            st.button("Show the default comparison", key=f"{base}_reset")
+        return
+    if comparison.view is None:
+        st.info("No photos have been recorded yet, so there is nothing to compare.")
+        return
+
+    st.selectbox("View", comparison.views, index=comparison.views.index(comparison.view), format_func=view_label,
+                 key=view_key, on_change=_forget, args=(first_key, second_key))
+    if comparison.second is None:
+        st.info(f"Only one visit has a {view_label(comparison.view).lower()} photo so far; a comparison needs two.")
+        if comparison.first is not None:
+            private_media.image(comparison.first.image)
+            st.caption(plain(_side_caption("Only photo", comparison.first)))
+        return
+
+    dates = {visit.id: _day(visit.date) for visit in comparison.visits}
+    options = list(dates)
+    picks = st.columns(2)
+    picks[0].selectbox("Before", options, index=options.index(comparison.first.visit_id), format_func=dates.get,
+                       key=first_key)
+    picks[1].selectbox("After", options, index=options.index(comparison.second.visit_id), format_func=dates.get,
+                       key=second_key)
+
+    if comparison.caution:
+        details = "\n".join(f"- {plain(w.what)}: {plain(w.detail)}" for w in comparison.framing_warnings)
+        st.warning(f"{plain(comparison.caution)}\n\n{details}", icon="⚠️")
+
+    sides = st.columns(2)
+    for column, label, side in ((sides[0], "Before", comparison.first), (sides[1], "After", comparison.second)):
+        with column:
+            private_media.image(side.image)
+            st.caption(plain(_side_caption(label, side)))
+
+    st.slider("Fade from before (0) to after (100)", 0, 100, value=DEFAULT_FADE, key=fade_key)
+    if comparison.blended is not None:
+        private_media.image(comparison.blended)
+        st.caption(plain(f"{comparison.fade}% of the way from {_day(comparison.first.date)} "
+                         f"to {_day(comparison.second.date)}"))

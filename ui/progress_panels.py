@@ -1,0 +1,100 @@
+"""Drawing blocks shared by the progress page and the consult screen (drawing only, no arithmetic)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.charts import secondary_figure, site_figure
+from ui.workspace import plain
+from tracker.course.clinical import CONDITIONS
+from tracker.photos.coverage import PhotoCoverage
+from tracker.progress.view import ProgressView
+from tracker.course.wording import long_date
+
+STATUS_BADGES = {
+    "ahead": ("🟢", "Ahead"),
+    "on_track": ("🔵", "On track"),
+    "behind": ("🔴", "Behind"),
+    "upcoming": ("⚪", "Upcoming"),
+    "due": ("🟡", "Due now"),
+    "missed": ("🟠", "Missed"),
+    "no_baseline": ("🟣", "No baseline"),
+}
+CONDITION_WORDS = dict(zip(CONDITIONS, ("androgenetic alopecia", "alopecia areata", "telogen effluvium", "other")))
+
+
+def header(view: ProgressView) -> None:
+    st.header(plain(view.full_name))
+    day0 = view.progress.day0.strftime("%d %b %Y") if view.progress.day0 else "no treatment session yet"
+    st.caption(plain(f"MRN {view.mrn} · {view.age} years · {CONDITION_WORDS.get(view.condition, view.condition)} · "
+                     f"first session {day0} · protocol {view.protocol_name}"))
+
+
+def charts(view: ProgressView, *, large: bool = False, key: str = "progress") -> None:
+    if view.progress.day0 is None:
+        st.info("No treatment session has been recorded yet, so there is no course to chart.")
+        return
+    percent = st.toggle("Show change in %", key=f"{key}_percent")
+    for site in view.chart.sites:
+        st.subheader(plain(f"Site: {site.site}"))
+        if site.baseline_density is None:
+            st.warning("No baseline measurement before the first session: change from baseline cannot be drawn.")
+        else:
+            st.caption(f"Baseline {site.baseline_density:.0f} hairs/cm²")
+        st.plotly_chart(site_figure(view.chart, site, percent=percent, large=large), key=f"{key}_{site.site}",
+                        config={"displaylogo": False})
+
+
+def milestone_cards(view: ProgressView) -> None:
+    if not view.cards:
+        return
+    st.subheader("Milestones")
+    for site in view.chart.sites:
+        cards = [c for c in view.cards if c.site == site.site]
+        columns = st.columns(len(cards) or 1)
+        for column, card in zip(columns, cards):
+            icon, word = STATUS_BADGES.get(card.status, ("", card.status))
+            with column.container(border=True):
+                st.markdown(f"**{icon} {word}** · site {plain(site.site)}")
+                st.write(plain(card.sentence))
+    if view.evidence_note and "exosome" in view.treatments:
+        st.info(f"About the evidence: {plain(view.evidence_note)}", icon="ℹ️")
+
+
+def secondary(view: ProgressView) -> None:
+    if not view.secondary:
+        return
+    st.subheader("Other measurements")
+    columns = st.columns(2)
+    for index, series in enumerate(view.secondary):
+        columns[index % 2].plotly_chart(secondary_figure(series), key=f"secondary_{index}",
+                                        config={"displaylogo": False})
+
+
+def next_steps(view: ProgressView) -> None:
+    if not view.next_steps:
+        return
+    st.subheader("What comes next")
+    for step in view.next_steps:
+        st.markdown(f"**{step.topic}.** {plain(step.text)}")
+
+
+def photo_record(coverage: PhotoCoverage, *, link_to_photos: bool = True) -> None:
+    """Which views have been photographed, when, and which the latest photographed visit lacks."""
+    st.subheader("Photo record")
+    if not coverage.photo_count:
+        st.info("No photos have been recorded yet.")
+        return
+    st.caption(f"{coverage.photo_count} photos at {coverage.visits_with_photos} visits")
+    st.dataframe(
+        [{"View": v.label, "Visits with a photo": v.visits,
+          "First": long_date(v.first) if v.first else "—", "Latest": long_date(v.latest) if v.latest else "—"}
+         for v in coverage.views],
+        hide_index=True, width="stretch",
+    )
+    if coverage.missing_at_latest and coverage.latest_visit:
+        st.info(f"The latest visit with photos ({long_date(coverage.latest_visit)}) has none of: "
+                f"{', '.join(coverage.missing_at_latest)}. Before/after comparisons need the same view at both visits.",
+                icon="📷")
+    if link_to_photos:
+        st.page_link("pages/photos.py", label="Open the photo timeline and before/after", icon="🖼️")
