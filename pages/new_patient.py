@@ -12,7 +12,7 @@ from ui.workspace import call, plain, require_actor, select_patient
 from tracker.course.calendar_months import add_months
 from tracker.course.clinical import CONDITIONS, SEXES
 from tracker.records.patient_fields import CONDITION_LABELS, NOTES_MAX, TARGET_AREA_CHOICES, TARGET_AREAS_MAX
-from tracker.records.patients import NewPatient, create_patient, protocol_names
+from tracker.records.patient_intake import NewPatient, create_patient, protocol_names
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.records.validation import MAX_AGE_YEARS
 

@@ -22,7 +22,8 @@ from tracker.records.patient_fields import (
     TARGET_AREAS_MAX,
     THERAPY_NAME_MAX,
 )
-from tracker.records.patients import patient_record, update_patient
+from tracker.records.patient_corrections import update_patient
+from tracker.records.patient_record import patient_record
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.records.therapies import add_therapy, stop_therapy
 from tracker.records.validation import MAX_AGE_YEARS

@@ -88,6 +88,31 @@ def sqlite_clinic(tmp_path, monkeypatch):
     dispose_all()
 
 
+@pytest.fixture
+def recorded(clinic):
+    """A patient with a baseline visit (2 sites, 2 photos), an exosome session and a 3-month visit.
+
+    Shared by the record, correction, therapy and history tests; returns (url, patient id)."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from db import models
+    from tests.patient_samples import seed
+    from tracker.operations.database import transaction
+
+    patient_id = seed(clinic, "RT-7", "Felix Record", sessions=[date(2025, 1, 10)],
+                      visits=[(date(2025, 1, 10), {"vertex": 150, "frontal": 100}),
+                              (date(2025, 4, 10), {"vertex": 170, "frontal": 95})])
+    with transaction(clinic) as session:
+        baseline = session.scalar(select(models.Visit).where(models.Visit.date == date(2025, 1, 10)))
+        for view in ("vertex", "frontal"):
+            session.add(models.Photo(visit_id=baseline.id, view=view, sha256=view * 4, original_key=f"o/{view}",
+                                     display_key=f"d/{view}", thumbnail_key=f"t/{view}", media_type="image/jpeg",
+                                     width=10, height=10, original_file_name=f"{view}.jpg", created_by="test"))
+    return clinic, patient_id
+
+
 _FIGURES: list[str] = []
 
 

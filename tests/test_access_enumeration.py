@@ -40,13 +40,10 @@ from tracker.operations.config import settings
 from tracker.operations.database import transaction
 from tracker.errors import NotFound, PermissionDenied
 from tracker.records.lots import sessions_with_lot
-from tracker.records.patients import (
-    NewPatient,
-    create_patient,
-    list_patients,
-    patient_record,
-    update_patient,
-)
+from tracker.records.patient_corrections import update_patient
+from tracker.records.patient_intake import NewPatient, create_patient
+from tracker.records.patient_list import list_patients
+from tracker.records.patient_record import patient_record
 from tracker.photos.views import before_after, photo_image, photo_timeline
 from tracker.progress.page_data import progress_page
 from tracker.progress.schedule import schedule
@@ -294,18 +291,18 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     "tracker.records.lots.export_lot_csv": aims(
         ("B's lot as CSV", lambda c, actor: svc("tracker.records.lots.export_lot_csv")(actor, c.b.lot))),
     # Patients.
-    "tracker.records.patients.list_patients": aims(
-        ("B by name", lambda c, actor: svc("tracker.records.patients.list_patients")(actor, query=c.b.full_name, today=TODAY))),
-    "tracker.records.patients.protocol_names": aims(
-        ("protocol names", lambda c, actor: svc("tracker.records.patients.protocol_names")(actor))),
-    "tracker.records.patients.create_patient": aims(
-        ("a new patient", lambda c, actor: svc("tracker.records.patients.create_patient")(actor, _new_patient(), today=TODAY))),
-    "tracker.records.patients.patient_record": aims(
-        ("B's record", lambda c, actor: svc("tracker.records.patients.patient_record")(actor, c.b.mrn, today=TODAY)),
-        ("an unknown MRN", lambda c, actor: svc("tracker.records.patients.patient_record")(actor, "RT-NOBODY", today=TODAY)),
+    "tracker.records.patient_list.list_patients": aims(
+        ("B by name", lambda c, actor: svc("tracker.records.patient_list.list_patients")(actor, query=c.b.full_name, today=TODAY))),
+    "tracker.records.patient_intake.protocol_names": aims(
+        ("protocol names", lambda c, actor: svc("tracker.records.patient_intake.protocol_names")(actor))),
+    "tracker.records.patient_intake.create_patient": aims(
+        ("a new patient", lambda c, actor: svc("tracker.records.patient_intake.create_patient")(actor, _new_patient(), today=TODAY))),
+    "tracker.records.patient_record.patient_record": aims(
+        ("B's record", lambda c, actor: svc("tracker.records.patient_record.patient_record")(actor, c.b.mrn, today=TODAY)),
+        ("an unknown MRN", lambda c, actor: svc("tracker.records.patient_record.patient_record")(actor, "RT-NOBODY", today=TODAY)),
     ),
-    "tracker.records.patients.update_patient": aims(
-        ("B's notes", lambda c, actor: svc("tracker.records.patients.update_patient")(
+    "tracker.records.patient_corrections.update_patient": aims(
+        ("B's notes", lambda c, actor: svc("tracker.records.patient_corrections.update_patient")(
             actor, c.b.mrn, {"notes": "changed by someone else"}, "correction", c.b.version, today=TODAY))),
     "tracker.records.therapies.add_therapy": aims(
         ("B's therapies", lambda c, actor: svc("tracker.records.therapies.add_therapy")(

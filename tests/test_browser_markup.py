@@ -51,7 +51,7 @@ import io, json, sys
 from datetime import date, timedelta
 from PIL import Image
 from tracker.access.actors import command_line_actor
-from tracker.records.patients import NewPatient, create_patient
+from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.records.protocol_admin import copy_protocol, save_protocol
 from tracker.exchange.report import progress_report_pdf
 from tracker.records.therapies import add_therapy

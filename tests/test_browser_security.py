@@ -47,7 +47,8 @@ SEED = """
 import json, sys
 from datetime import date, timedelta
 from tracker.access.actors import command_line_actor
-from tracker.records.patients import NewPatient, create_patient, list_patients
+from tracker.records.patient_intake import NewPatient, create_patient
+from tracker.records.patient_list import list_patients
 from tracker.records.visits import SiteEntry, VisitEntry, log_visit
 
 mrn, name, note = sys.argv[1:4]

@@ -16,7 +16,9 @@ from tests.conftest import ROOT
 from tracker.access.actors import Actor
 from tracker.operations.database import transaction
 from tracker.errors import ConflictError
-from tracker.records.patients import NewPatient, create_patient, patient_record, update_patient
+from tracker.records.patient_corrections import update_patient
+from tracker.records.patient_intake import NewPatient, create_patient
+from tracker.records.patient_record import patient_record
 
 CLINICIAN = Actor("dr.lee", "clinician")
 WRITERS, VISITS_EACH = 4, 12

@@ -26,7 +26,7 @@ from ui.workspace import BUSY
 from tracker.access.actors import Actor, command_line_actor
 from tracker.access.accounts import create_user, sign_in
 from tracker.operations.database import database_busy
-from tracker.records.patients import NewPatient, create_patient
+from tracker.records.patient_intake import NewPatient, create_patient
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 DR = Actor(username="dr.busy", role="clinician")

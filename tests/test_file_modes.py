@@ -29,7 +29,7 @@ def mode(path: Path) -> str:
 ADD_DOCUMENT = """
 from datetime import date
 from tracker.access.actors import command_line_actor
-from tracker.records.patients import list_patients
+from tracker.records.patient_list import list_patients
 from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
 
 actor = command_line_actor("mode-test")

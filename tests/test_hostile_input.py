@@ -22,7 +22,7 @@ from db import models
 from tracker.access.actors import Actor
 from tracker.operations.database import transaction
 from tracker.errors import NotFound, ValidationError
-from tracker.records.patients import NewPatient, create_patient
+from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.exchange.spreadsheet_import import import_spreadsheets
 from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
 from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit

@@ -13,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 from tracker.access.actors import Actor
 from tracker.access.accounts import PASSWORD_MAX, check_password_policy
 from tracker.errors import ValidationError
-from tracker.records.patients import NewPatient, create_patient, list_patients
+from tracker.records.patient_intake import NewPatient, create_patient
+from tracker.records.patient_list import list_patients
 from tracker.records.validation import SEARCH_MAX
 from tracker.records.visits import find_patients
 

@@ -17,7 +17,10 @@ from db import models
 from tracker.access.actors import Actor
 from tracker.course.calendar_months import add_months
 from tracker.operations.database import transaction
-from tracker.records.patients import NewPatient, create_patient, list_patients, patient_record, update_patient
+from tracker.records.patient_corrections import update_patient
+from tracker.records.patient_intake import NewPatient, create_patient
+from tracker.records.patient_list import list_patients
+from tracker.records.patient_record import patient_record
 from tracker.records.therapies import add_therapy
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -334,7 +334,7 @@ def test_the_very_same_visit_is_not_recorded_twice(clinic):
     """A double click or a retry after a committed save is refused; a different visit that day is not."""
     from tracker.access.actors import Actor
     from tracker.errors import ValidationError
-    from tracker.records.patients import NewPatient, create_patient
+    from tracker.records.patient_intake import NewPatient, create_patient
     from tracker.records.visits import SiteEntry, VisitEntry, log_visit
 
     staff = Actor("dr.twice", "clinician")

@@ -1,0 +1,74 @@
+"""The patient record (``tracker.records.patient_record``): header, milestone strip, timeline; who may read it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from db import models
+from tests.patient_samples import DR, TODAY, patient_actor, seed
+from tracker.errors import NotFound, PermissionDenied
+from tracker.operations.database import transaction
+from tracker.records.patients import patient_record
+
+
+def test_record_header_strip_and_timeline(recorded):
+    url, _ = recorded
+    record = patient_record(DR, "RT-7", today=TODAY)
+    assert record.day0 == date(2025, 1, 10)
+    assert record.details.age == 50
+    strip = record.milestones
+    assert [m.name for m in strip] == ["early_response", "noticeable_growth", "continued_improvement"]
+    # 90 days = 2.957 months: band -10+0.957*15 = +4.35 to 5+0.957*15 = +19.35. Vertex +20 is ahead,
+    # frontal -5 behind: the strip says behind.
+    assert (strip[0].status, strip[0].window_start, strip[0].window_end) == ("behind", date(2025, 3, 10), date(2025, 4, 10))
+    assert strip[0].site_notes == (
+        "frontal: -5.0 hairs/cm² (-5%) on 2025-04-10, behind the expected range, expected +4 to +19",
+        "vertex: +20.0 hairs/cm² (+13%) on 2025-04-10, ahead of the expected range, expected +4 to +19",
+    )
+    # Month 6 window 2025-06-10..08-10 opens after TODAY.
+    assert (strip[1].status, strip[1].target, strip[1].overdue) == ("upcoming", date(2025, 7, 10), False)
+    assert record.milestone_note is None
+    timeline = record.timeline
+    assert [(e.date, e.kind) for e in timeline] == [
+        (date(2025, 1, 10), "visit"), (date(2025, 1, 10), "session"), (date(2025, 4, 10), "visit")]
+    assert [(d.site, d.density) for d in timeline[0].densities] == [("frontal", 100), ("vertex", 150)]
+    assert len(timeline[0].photos) == 2 and timeline[2].photos == ()
+    assert (timeline[1].product, timeline[1].lot_number, timeline[1].title) == ("ExoHair", "LOT-0110", "Exosome session")
+
+
+def test_record_of_a_new_patient_explains_the_empty_strip(clinic):
+    seed(clinic, "NEW-1", "Eli New")
+    record = patient_record(DR, "NEW-1", today=TODAY)
+    assert record.milestones == () and record.day0 is None
+    assert "No treatment session yet" in record.milestone_note
+
+
+def test_patient_account_reaches_only_its_own_record(recorded):
+    url, patient_id = recorded
+    other_id = seed(url, "RT-8", "Gina Other")
+    assert patient_record(patient_actor(patient_id), "RT-7", today=TODAY).details.mrn == "RT-7"
+    with pytest.raises(PermissionDenied) as refused:
+        patient_record(patient_actor(patient_id), "RT-8", today=TODAY)
+    with pytest.raises(PermissionDenied) as unknown:
+        patient_record(patient_actor(patient_id), "NO-SUCH", today=TODAY)
+    assert str(refused.value) == str(unknown.value)  # a refusal does not confirm that an MRN exists
+    assert patient_record(patient_actor(other_id), "RT-8", today=TODAY).details.full_name == "Gina Other"
+
+
+def test_record_needs_an_actor_and_an_existing_patient(recorded):
+    with pytest.raises(PermissionDenied):
+        patient_record(None, "RT-7", today=TODAY)
+    with pytest.raises(NotFound):
+        patient_record(DR, "NO-SUCH", today=TODAY)
+
+
+def test_viewing_a_record_is_audited(recorded):
+    url, patient_id = recorded
+    patient_record(DR, "RT-7", today=TODAY)
+    with transaction(url) as session:
+        entry = session.scalar(select(models.AuditEntry).order_by(models.AuditEntry.id.desc()))
+    assert (entry.action, entry.patient_id, entry.username) == ("view", patient_id, "dr.lee")
