@@ -11,7 +11,8 @@ import streamlit as st
 from ui import photo_panels
 from ui.workspace import call, plain, require_actor, selected_mrn
 from tracker.access.actors import PATIENT
-from tracker.photos.views import photo_timeline, timeline_thumbnails
+from tracker.photos.serving import timeline_thumbnails
+from tracker.photos.timeline import photo_timeline
 
 actor = require_actor()
 mrn = None if actor.role == PATIENT else selected_mrn()

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from db import models
 from tests.conftest import ROOT
-from tests.test_photo_views import make_photo_patient
+from tests.scalp_samples import make_photo_patient
 from tracker.access.actors import Actor
 from tracker.operations.database import transaction
 

@@ -91,7 +91,7 @@ def test_patient_sees_own_progress_only(sqlite_clinic):
 
 
 def test_progress_page_shows_the_photo_record(sqlite_clinic):
-    from tests.test_photo_views import make_photo_patient
+    from tests.scalp_samples import make_photo_patient
 
     own = make_photo_patient(sqlite_clinic, "P-1", "Ada Example")
     make_patient(sqlite_clinic, "P-2", "Bea Other")

@@ -1,7 +1,7 @@
 """Drawing blocks for photos, shared by the photos page and the consult screen (drawing only).
 
-The images come ready from ``tracker.photos.views``: thumbnails and display copies as stored, and the
-before/after pair already fitted into one frame and faded there. Nothing here resizes or blends. Every
+The images come ready from ``tracker.photos.serving`` and ``tracker.photos.before_after``: thumbnails and display
+copies as stored, and the before/after pair already fitted into one frame and faded there. Nothing here resizes or blends. Every
 image goes inline (``private_media.image``): a patient's photo never gets a ``/media/`` URL.
 """
 
@@ -14,14 +14,9 @@ import streamlit as st
 from ui import private_media
 from ui.workspace import call, plain
 from tracker.access.actors import Actor
-from tracker.photos.views import (
-    BeforeAfter,
-    ComparedPhoto,
-    PhotoTimeline,
-    before_after,
-    photo_image,
-    view_label,
-)
+from tracker.photos.before_after import BeforeAfter, ComparedPhoto, before_after
+from tracker.photos.serving import photo_image
+from tracker.photos.timeline import PhotoTimeline, view_label
 
 DEFAULT_FADE = 50
 

@@ -7,7 +7,7 @@ transaction, so that drawing photos never holds the database's write lock.
 
 The report holds: clinic and patient header; a chart per measured site (``tracker.exchange.report_chart``, vector
 drawing, no browser); the milestone table; a before/after pair per photographed view (display copies,
-fitted into the same frame, pair chosen as ``tracker.photos.views`` chooses it); sessions with product, lot
+fitted into the same frame, pair chosen as ``tracker.photos.before_after`` chooses it); sessions with product, lot
 and volume; concurrent therapies; the evidence note for exosome courses; when and by whom it was
 generated, and page numbers.
 
@@ -41,15 +41,9 @@ from tracker.course.clinical import (
 from tracker.operations.database import transaction
 from tracker.course.milestones import MilestoneResult
 from tracker.photos.store import read_display
-from tracker.photos.views import (
-    TimelineVisit,
-    caution_sentence,
-    condition_warnings,
-    default_pair,
-    fit_pair,
-    shape_and_size_warnings,
-    view_label,
-)
+from tracker.photos.before_after import default_pair
+from tracker.photos.framing import caution_sentence, condition_warnings, fit_pair, shape_and_size_warnings
+from tracker.photos.timeline import TimelineVisit, view_label
 from tracker.progress.view import PatientBasics, ProgressView, build_view, resolve_patient
 from tracker.exchange.report_chart import STATUS_COLOURS, chart_height, draw_site_chart
 from tracker.exchange.report_pdf import MUTED, PAGE_MARGIN, RULE, WIDTH, ReportPDF
@@ -195,7 +189,7 @@ def gather(session: Session, patient: PatientBasics, as_of: date, generated_by: 
 
 
 def _photo_pairs(session: Session, patient_id: int, day0: date | None, as_of: date) -> tuple[PhotoPair, ...]:
-    """Per photographed view, the pair the before/after page opens with (``photo_views.default_pair``)."""
+    """Per photographed view, the pair the before/after page opens with (``before_after.default_pair``)."""
     visits = list(session.scalars(
         select(models.Visit)
         .where(models.Visit.patient_id == patient_id, models.Visit.deleted_at.is_(None), models.Visit.date <= as_of)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from tracker.course.clinical import SCALP_VIEWS
-from tracker.photos.views import PhotoTimeline, view_label
+from tracker.photos.timeline import PhotoTimeline, view_label
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class PhotoCoverage:
 
 def photo_coverage(timeline: PhotoTimeline) -> PhotoCoverage:
     """
-    >>> from tracker.photos.views import TimelineRow, TimelineVisit
+    >>> from tracker.photos.timeline import TimelineRow, TimelineVisit
     >>> visits = (TimelineVisit(1, date(2025, 1, 15)), TimelineVisit(2, date(2025, 4, 14)))
     >>> rows = (TimelineRow("frontal", "Frontal", (11, 21)), TimelineRow("vertex", "Vertex", (12, None)))
     >>> coverage = photo_coverage(PhotoTimeline("RT-1", "A", visits, rows))

@@ -14,7 +14,7 @@ from tracker.access import audit
 from tracker.access.actors import Actor
 from tracker.operations.database import read_transaction
 from tracker.photos.coverage import PhotoCoverage, photo_coverage
-from tracker.photos.views import PhotoTimeline, read_timeline
+from tracker.photos.timeline import PhotoTimeline, read_timeline
 from tracker.progress.view import ProgressView, build_view, resolve_patient
 
 
