@@ -44,7 +44,9 @@ from tracker.records.patient_corrections import update_patient
 from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.records.patient_list import list_patients
 from tracker.records.patient_record import patient_record
-from tracker.photos.views import before_after, photo_image, photo_timeline
+from tracker.photos.before_after import before_after
+from tracker.photos.serving import photo_image
+from tracker.photos.timeline import photo_timeline
 from tracker.progress.page_data import progress_page
 from tracker.progress.schedule import schedule
 from tracker.records.therapies import add_therapy
@@ -274,8 +276,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     # Backup and restore (admin only).
     "tracker.operations.backup.backup": aims(
         ("a copy of everything", lambda c, actor: svc("tracker.operations.backup.backup")(c.elsewhere / "stolen", actor))),
-    "tracker.operations.backup.restore": aims(
-        ("last night's backup", lambda c, actor: svc("tracker.operations.backup.restore")(c.backup_folder, actor))),
+    "tracker.operations.restore.restore": aims(
+        ("last night's backup", lambda c, actor: svc("tracker.operations.restore.restore")(c.backup_folder, actor))),
     # Removals (staff only).
     "tracker.records.history.soft_delete": aims(
         ("B's visit", lambda c, actor: svc("tracker.records.history.soft_delete")(actor, "visit", c.b.visit_ids[1], "x")),
@@ -311,21 +313,21 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("B's therapy", lambda c, actor: svc("tracker.records.therapies.stop_therapy")(
             actor, c.b.therapy_id, date(2025, 8, 1), "stopped", today=TODAY))),
     # Photos.
-    "tracker.photos.views.photo_timeline": aims(
-        ("B's photos", lambda c, actor: svc("tracker.photos.views.photo_timeline")(actor, c.b.mrn))),
-    "tracker.photos.views.timeline_thumbnails": aims(
-        ("B's thumbnails", lambda c, actor: svc("tracker.photos.views.timeline_thumbnails")(actor, c.b.mrn))),
-    "tracker.photos.views.photo_image": aims(
-        ("B's thumbnail", lambda c, actor: svc("tracker.photos.views.photo_image")(actor, c.b.photo_ids[0])),
-        ("B's display copy", lambda c, actor: svc("tracker.photos.views.photo_image")(
+    "tracker.photos.timeline.photo_timeline": aims(
+        ("B's photos", lambda c, actor: svc("tracker.photos.timeline.photo_timeline")(actor, c.b.mrn))),
+    "tracker.photos.serving.timeline_thumbnails": aims(
+        ("B's thumbnails", lambda c, actor: svc("tracker.photos.serving.timeline_thumbnails")(actor, c.b.mrn))),
+    "tracker.photos.serving.photo_image": aims(
+        ("B's thumbnail", lambda c, actor: svc("tracker.photos.serving.photo_image")(actor, c.b.photo_ids[0])),
+        ("B's display copy", lambda c, actor: svc("tracker.photos.serving.photo_image")(
             actor, c.b.photo_ids[1], "display")),
-        ("a photo id that does not exist", lambda c, actor: svc("tracker.photos.views.photo_image")(actor, 999_999)),
+        ("a photo id that does not exist", lambda c, actor: svc("tracker.photos.serving.photo_image")(actor, 999_999)),
     ),
-    "tracker.photos.views.before_after": aims(
-        ("B's before/after", lambda c, actor: svc("tracker.photos.views.before_after")(actor, c.b.mrn, "vertex")),
+    "tracker.photos.before_after.before_after": aims(
+        ("B's before/after", lambda c, actor: svc("tracker.photos.before_after.before_after")(actor, c.b.mrn, "vertex")),
     ) + aims(
         # No MRN (a patient's own), but B's visits: A's own record must not show B's photos.
-        ("B's visits under A's own record", lambda c, actor: svc("tracker.photos.views.before_after")(
+        ("B's visits under A's own record", lambda c, actor: svc("tracker.photos.before_after.before_after")(
             actor, None, "vertex", c.b.visit_ids[0], c.b.visit_ids[1], fade=50)),
         hides_existence=True,
     ),

@@ -1,284 +1,29 @@
-"""Backup and restore through the command line, on SQLite and PostgreSQL: a clinic with photos, a batch
-document, accounts, sign-in attempts and its audit trail comes back with every row and every file hash
-identical, into a new installation (no data dir yet, or one just made by ``init``); an installation in use
-is replaced only with ``--force``; the backup's files are private whatever the umask; the signing key is
-made once and needed to restore. Tampering: test_backup_tamper.py; kills: test_backup_atomic.py.
-
-The helpers here (``cli``, ``Installation``, ``make_clinic``, ``state_of``…) serve those two files too.
+"""Writing a backup (``tracker.operations.backup``) through the command line: the backup's files are private
+whatever the umask, destinations it cannot or should not use are refused, a damaged anchor file is one clear line,
+and a SQLite backup reads one snapshot while clinicians write. Tampering: test_backup_verify.py; restoring:
+test_restore.py; kills: test_restore_atomic.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import select
 
 from db import models
-from db.engine import dispose_all, normalize_url
-from tests import conftest
+from db.engine import dispose_all
+from tests.backup_samples import ADMIN, KEY, TODAY, Installation, cli, make_clinic, no_traceback, rows_of
 from tests.conftest import ROOT
-from tracker.access.actors import Actor, command_line_actor
-from tracker.access.accounts import create_user, sign_in
-from tracker.operations.backup import backup, restore
+from tracker.operations.backup import backup
 from tracker.operations.consistency import run_check
 from tracker.operations.database import transaction
 from tracker.operations.demo import load_demo
-from tracker.errors import PermissionDenied
-from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
-
-ADMIN = command_line_actor("test")
-KEY = "backup-key-for-tests-" + "7" * 32
-TODAY = date(2026, 3, 1)
-
-
-# --- helpers shared by the backup tests -------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Installation:
-    """A data dir and a database URL: what ``python -m tracker`` runs against."""
-
-    data_dir: Path
-    url: str
-
-
-def cli(where: Installation, *args: str, key: str | None = KEY, umask: int | None = None,
-        **env: str) -> subprocess.CompletedProcess:
-    """``python -m tracker ARGS`` in a fresh process against ``where``; ``key`` None: no TRACKER_BACKUP_KEY."""
-    environment = {k: v for k, v in os.environ.items() if k not in ("TRACKER_BACKUP_KEY", "TRACKER_TEST_KILL_AT")}
-    environment.update(TRACKER_DATA_DIR=str(where.data_dir), DATABASE_URL=where.url, **env)
-    if key is not None:
-        environment["TRACKER_BACKUP_KEY"] = key
-    return subprocess.run([sys.executable, "-m", "tracker", *args], cwd=ROOT, env=environment, capture_output=True,
-                          text=True, timeout=600, preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
-
-
-def no_traceback(result: subprocess.CompletedProcess) -> None:
-    assert "Traceback" not in result.stderr and "unexpected error" not in result.stderr, result.stderr
-
-
-@pytest.fixture
-def new_installation(db_url, tmp_path):
-    """Makes installations that do not exist yet: a data dir not made, and a database with no tables (a
-    fresh PostgreSQL schema when the test runs on PostgreSQL). Schemas are dropped afterwards."""
-    schemas: list[str] = []
-
-    def make(name: str) -> Installation:
-        data_dir = tmp_path / name
-        if db_url.startswith("sqlite"):
-            return Installation(data_dir, f"sqlite:///{data_dir / 'tracker.db'}")
-        schema = f"{conftest._PG_SCHEMA}_{name}"
-        _run_on_server(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE', f'CREATE SCHEMA "{schema}"')
-        schemas.append(schema)
-        base = conftest._postgres_base_url()
-        return Installation(data_dir, f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}")
-
-    yield make
-    dispose_all()
-    if schemas:
-        _run_on_server(*(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE' for schema in schemas))
-
-
-def _run_on_server(*statements: str) -> None:
-    engine = create_engine(normalize_url(conftest._postgres_base_url()))
-    with engine.begin() as connection:
-        for statement in statements:
-            connection.execute(text(statement))
-    engine.dispose()
-
-
-def make_clinic(url: str, limit: int = 3) -> None:
-    """The demo clinic's first ``limit`` patients (photos), a batch document, an admin account with one
-    failed sign-in, in the installation the environment points at."""
-    load_demo(url, today=TODAY, limit=limit)
-    log_session(Actor("dr.lee", "clinician"), "DEMO-0001",
-                SessionEntry(date=date(2026, 2, 20), treatment="exosome", product="Exo", lot_number=f"EXO-{limit}"),
-                [DocumentUpload("certificate.pdf", f"%PDF-1.4\n% certificate {limit}\n%%EOF\n".encode())],
-                url=url, today=TODAY)
-    create_user(ADMIN, username=f"head.{limit}", password="Tricho-logy-2026!", role="admin", url=url)
-    with pytest.raises(PermissionDenied):
-        sign_in(f"head.{limit}", "not the password", address="10.0.0.7", url=url)
-
-
-def _plain(value):
-    # SQLite hands back naive UTC datetimes, PostgreSQL aware ones: compare instants, naive UTC.
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value
-
-
-def rows_of(url: str) -> dict[str, list[tuple]]:
-    """Every row of every table (none for a database not made yet), read on an engine of its own."""
-    if url.startswith("sqlite") and not Path(url.split("///", 1)[1]).exists():
-        return {}
-    engine = create_engine(normalize_url(url))
-    try:
-        with engine.connect() as connection:
-            existing = set(inspect(connection).get_table_names())
-            return {
-                table.name: [tuple(_plain(v) for v in row)
-                             for row in connection.execute(select(table).order_by(*table.primary_key.columns))]
-                for table in models.Base.metadata.sorted_tables if table.name in existing
-            }
-    finally:
-        engine.dispose()
-
-
-def stored_files(data_dir: Path) -> dict[str, str]:
-    """SHA-256 of every file of the photo and document stores (``photos/…``, ``documents/…``)."""
-    found = {}
-    for store in ("photos", "documents"):
-        for path in sorted((data_dir / store).rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
-                found[path.relative_to(data_dir).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return found
-
-
-@dataclass(frozen=True)
-class State:
-    rows: dict[str, list[tuple]]
-    files: dict[str, str]
-
-
-def state_of(where: Installation) -> State:
-    return State(rows_of(where.url), stored_files(where.data_dir))
-
-
-def restored_from(state: State, expected: State) -> bool:
-    """Whether ``state`` is ``expected`` restored: every row identical (the audit trail plus one entry, the
-    restore's own) and every stored file there with its hash; leftovers of a kill may remain beside them."""
-    rows = dict(state.rows)
-    trail = rows.pop("audit_entry", [])
-    wanted = dict(expected.rows)
-    before = wanted.pop("audit_entry", [])
-    if rows != wanted or trail[:len(before)] != before or [entry[5] for entry in trail[len(before):]] != ["restore"]:
-        return False
-    return all(state.files.get(path) == sha for path, sha in expected.files.items())
-
-
-def assert_restored(where: Installation, expected: State) -> None:
-    """``expected`` restored exactly: rows, and the stores hold its files and nothing else."""
-    state = state_of(where)
-    assert restored_from(state, expected), _difference(state, expected)
-    assert state.files == expected.files
-    assert cli(where, "check", "--grace-minutes", "0").returncode == 0
-    assert not (where.data_dir / "restore-journal.json").exists()
-    verified = cli(where, "audit", "verify")
-    assert verified.returncode == 0, verified.stdout + verified.stderr
-    # The restore anchored the restored trail: verify checks against that anchor, not "no anchors yet".
-    assert "checked against 1 anchor(s)" in verified.stdout, verified.stdout
-
-
-def _difference(state: State, expected: State) -> str:
-    tables = [name for name in expected.rows if state.rows.get(name) != expected.rows[name]]
-    return f"tables that differ: {tables}; files missing: {sorted(set(expected.files) - set(state.files))[:5]}"
-
-
-# --- tests -----------------------------------------------------------------------------------------------
-
-def test_restore_into_a_new_installation_brings_back_every_row_and_file(clinic, tmp_path, new_installation):
-    make_clinic(clinic)
-    source = Installation(tmp_path / "data", clinic)
-    expected = state_of(source)
-    assert expected.rows["photo"] and expected.rows["batch_document"] and expected.rows["sign_in_attempt"]
-    assert any(path.startswith("documents/") for path in expected.files)
-    written = cli(source, "backup", str(tmp_path / "backup"))
-    assert written.returncode == 0, written.stderr
-    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
-    assert set(manifest["rows"]) == {table.name for table in models.Base.metadata.sorted_tables}
-    assert {entry["path"] for entry in manifest["files"]} == (
-        {f"tables/{name}.jsonl" for name in manifest["rows"]} | {f"files/{path}" for path in expected.files})
-
-    missing = new_installation("missing")  # no data dir, no database yet
-    assert not missing.data_dir.exists()
-    restored = cli(missing, "restore", str(tmp_path / "backup"))
-    assert restored.returncode == 0, restored.stderr
-    assert_restored(missing, expected)
-
-    initialised = new_installation("initialised")  # `init` seeded the default protocol
-    assert cli(initialised, "init").returncode == 0
-    assert [row[1] for row in rows_of(initialised.url)["protocol"]] == ["Exosome (default)"]
-    restored = cli(initialised, "restore", str(tmp_path / "backup"))
-    assert restored.returncode == 0, restored.stderr
-    assert_restored(initialised, expected)
-
-    # Now the installation holds records: refused, naming them, and nothing changes; --force replaces it.
-    before = state_of(initialised)
-    again = cli(initialised, "restore", str(tmp_path / "backup"))
-    assert again.returncode == 1
-    no_traceback(again)
-    assert "already holds records (3 patients," in again.stderr and "--force" in again.stderr
-    assert state_of(initialised) == before
-    forced = cli(initialised, "restore", str(tmp_path / "backup"), "--force")
-    assert forced.returncode == 0, forced.stderr
-    assert_restored(initialised, expected)
-
-
-def test_force_replaces_an_installation_in_use(clinic, tmp_path, new_installation, monkeypatch):
-    make_clinic(clinic)
-    source = Installation(tmp_path / "data", clinic)
-    expected = state_of(source)
-    assert cli(source, "backup", str(tmp_path / "backup")).returncode == 0
-
-    other = new_installation("other")  # another clinic: one more patient and photos the backup lacks
-    monkeypatch.setenv("TRACKER_DATA_DIR", str(other.data_dir))
-    monkeypatch.setenv("DATABASE_URL", other.url)
-    assert cli(other, "init").returncode == 0
-    make_clinic(other.url, limit=4)
-    assert cli(other, "backup", str(tmp_path / "other-backup")).returncode == 0  # anchors its audit trail
-    before = state_of(other)
-    assert set(before.files) - set(expected.files)
-
-    refused = cli(other, "restore", str(tmp_path / "backup"))
-    assert refused.returncode == 1
-    no_traceback(refused)
-    assert "4 patients" in refused.stderr and "1 account" in refused.stderr and "audit-trail entries" in refused.stderr
-    assert state_of(other) == before
-
-    # Another application's table in the same schema (or SQLite file) is none of the restore's business.
-    _run_on(other.url, "CREATE TABLE other_app_notes (id integer primary key, note varchar(40))",
-            "INSERT INTO other_app_notes VALUES (1, 'keep me')")
-    (other.data_dir / "demo-accounts.txt").write_text("demo.admin  stale-password-of-replaced-accounts\n")
-    if other.url.startswith("sqlite"):  # the app holds the write lock: one line, stop the app first
-        holder = sqlite3.connect(other.url.split("///", 1)[1], isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")
-        try:
-            busy = cli(other, "restore", str(tmp_path / "backup"), "--force", TRACKER_BUSY_TIMEOUT_SECONDS="0.5")
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
-        no_traceback(busy)
-        assert busy.returncode == 1 and "database is busy" in busy.stderr and "Stop the app first" in busy.stderr
-        assert len(busy.stderr.strip().splitlines()) == 1, busy.stderr
-        assert state_of(other) == before and not (other.data_dir / "restore-journal.json").exists()
-
-    forced = cli(other, "restore", str(tmp_path / "backup"), "--force")
-    assert forced.returncode == 0, forced.stderr
-    assert_restored(other, expected)  # the other clinic's extra photos are gone, its anchors set aside
-    assert list(other.data_dir.glob("audit-anchors.replaced-*.jsonl"))
-    assert _run_on(other.url, "SELECT note FROM other_app_notes") == [("keep me",)]
-    assert not (other.data_dir / "demo-accounts.txt").exists()  # its passwords were the replaced accounts'
-
-
-def _run_on(url: str, *statements: str) -> list[tuple]:
-    """Run ``statements`` on the database at ``url`` (an engine of its own); the last one's rows, if any."""
-    engine = create_engine(normalize_url(url))
-    try:
-        with engine.begin() as connection:
-            for statement in statements:
-                result = connection.execute(text(statement))
-            return [tuple(row) for row in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
+from tracker.operations.restore import restore
 
 
 def test_backup_files_are_private_whatever_the_umask(sqlite_clinic, tmp_path):
@@ -371,40 +116,6 @@ def test_a_damaged_anchor_file_is_one_clear_line_and_a_backup_stays_audited(sqli
     assert restored.returncode == 0, restored.stderr
     assert anchors.is_file() and not anchors.is_symlink()
     assert cli(source, "audit", "verify").returncode == 0
-
-
-def test_the_signing_key_is_made_once_and_needed_to_restore(sqlite_clinic, tmp_path):
-    make_clinic(sqlite_clinic, limit=1)
-    source = Installation(tmp_path / "data", sqlite_clinic)
-    first = cli(source, "backup", str(tmp_path / "b1"), key=None)
-    assert first.returncode == 0, first.stderr
-    key_file = tmp_path / "data" / "backup.key"
-    assert key_file.stat().st_mode & 0o777 == 0o600
-    assert "A new signing key was created" in first.stdout
-    second = cli(source, "backup", str(tmp_path / "b2"), key=None)
-    assert second.returncode == 0 and "signing key" not in second.stdout
-
-    # The key file lost while its anchors remain: no new key replaces it (older anchors would read as
-    # forged, older backups could not be restored); one line says to put it back.
-    key_file.rename(tmp_path / "kept-apart.key")
-    for command in (["backup", str(tmp_path / "b3")], ["audit", "anchor"]):
-        refused = cli(source, *command, key=None)
-        no_traceback(refused)
-        assert refused.returncode == 1, (command, refused.stdout)
-        assert "is missing but this installation has signed anchors: put the old key back" in refused.stderr
-        assert not key_file.exists() and not (tmp_path / "b3").exists()
-    (tmp_path / "kept-apart.key").rename(key_file)
-
-    new_server = Installation(tmp_path / "new", f"sqlite:///{tmp_path / 'new' / 'tracker.db'}")
-    refused = cli(new_server, "restore", str(tmp_path / "b2"), key=None)
-    assert refused.returncode == 1
-    no_traceback(refused)
-    assert "No signing key" in refused.stderr and "TRACKER_BACKUP_KEY" in refused.stderr
-    assert not new_server.data_dir.exists()  # refused before anything was written
-    new_server.data_dir.mkdir()
-    shutil.copy(key_file, new_server.data_dir / "backup.key")
-    restored = cli(new_server, "restore", str(tmp_path / "b2"), key=None)
-    assert restored.returncode == 0, restored.stderr
 
 
 def test_a_sqlite_backup_reads_a_snapshot_without_waiting_for_writers(sqlite_clinic, tmp_path, monkeypatch):

@@ -256,7 +256,8 @@ def cmd_backup(args) -> int:
 
 def cmd_restore(args) -> int:
     from tracker.access.actors import command_line_actor
-    from tracker.operations.backup import restore, shown
+    from tracker.operations.backup_format import shown
+    from tracker.operations.restore import restore
 
     result = restore(args.source, command_line_actor("restore"), force=args.force)
     print(f"Restored {sum(result.rows.values())} rows and {result.files} files from {shown(result.folder)}.")

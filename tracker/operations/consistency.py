@@ -93,7 +93,7 @@ class InterruptedIngest:
     partial_writes: tuple[str, ...] = ()
 
 
-RESTORE_MARKER = ".restore-"  # in the name of a restore's intent markers (tracker.operations.backup._marker_key)
+RESTORE_MARKER = ".restore-"  # in the name of a restore's intent markers (tracker.operations.restore._marker_key)
 
 
 @dataclass(frozen=True)
@@ -351,7 +351,7 @@ def _restore_markers_interrupted(report):
 
 def unfinished_restore(url: str | None = None) -> UnfinishedRestore | None:
     """The restore the data dir's journal names, or None when there is no journal."""
-    from tracker.operations.backup import installation_state, read_journal, restore_committed, restore_running
+    from tracker.operations.restore_journal import installation_state, read_journal, restore_committed, restore_running
 
     data_dir = settings().data_dir
     journal = read_journal(data_dir)
@@ -548,7 +548,7 @@ def repair_interrupted(
         left = [key for blobs in (store.blobs, documents or document_store()) for key in blobs.keys()
                 if _is_marker(key) and RESTORE_MARKER in key]
         if not left:
-            from tracker.operations.backup import JOURNAL
+            from tracker.operations.restore_journal import JOURNAL
 
             (settings().data_dir / JOURNAL).unlink(missing_ok=True)
             removed.append(JOURNAL)

@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect
 
 from db.engine import normalize_url
-from tests.test_backup import KEY, Installation, cli, make_clinic, new_installation, no_traceback  # noqa: F401 (fixture)
-from tracker.operations.backup import _canonical
+from tests.backup_samples import KEY, Installation, cli, make_clinic, new_installation, no_traceback  # noqa: F401 (fixture)
+from tracker.operations.backup_format import _canonical
 from tracker.access.signing import SigningKey
 
 

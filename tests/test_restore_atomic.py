@@ -1,5 +1,5 @@
 """Restore is all or nothing: killed with SIGKILL at every stage (``TRACKER_TEST_KILL_AT``, the test hook in
-tracker/operations/backup.py), the installation is either untouched or completely restored, ``check`` does not call it
+tracker/operations/restore.py), the installation is either untouched or completely restored, ``check`` does not call it
 broken, and running the same restore again finishes it, on SQLite and PostgreSQL.
 
 The kill points run as one chain over one installation: two backups, A and B (B has a patient, photos, a
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import signal
 
-from tests.test_backup import (  # noqa: F401 (new_installation is a fixture)
+from tests.backup_samples import (  # noqa: F401 (new_installation is a fixture)
     Installation,
     State,
     assert_restored,

@@ -1,0 +1,143 @@
+"""Backup and restore (``tracker.operations.restore``) through the command line, on SQLite and PostgreSQL: a clinic
+with photos, a batch document, accounts, sign-in attempts and its audit trail comes back with every row and every
+file hash identical, into a new installation (no data dir yet, or one just made by ``init``); an installation in
+use is replaced only with ``--force``; the signing key is made once and needed to restore. Tampering:
+test_backup_verify.py; kills: test_restore_atomic.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+
+from db import models
+from tests.backup_samples import (
+    Installation,
+    _run_on,
+    assert_restored,
+    cli,
+    make_clinic,
+    new_installation,  # noqa: F401 -- a pytest fixture, found by its name
+    no_traceback,
+    rows_of,
+    state_of,
+)
+
+
+def test_restore_into_a_new_installation_brings_back_every_row_and_file(clinic, tmp_path, new_installation):
+    make_clinic(clinic)
+    source = Installation(tmp_path / "data", clinic)
+    expected = state_of(source)
+    assert expected.rows["photo"] and expected.rows["batch_document"] and expected.rows["sign_in_attempt"]
+    assert any(path.startswith("documents/") for path in expected.files)
+    written = cli(source, "backup", str(tmp_path / "backup"))
+    assert written.returncode == 0, written.stderr
+    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    assert set(manifest["rows"]) == {table.name for table in models.Base.metadata.sorted_tables}
+    assert {entry["path"] for entry in manifest["files"]} == (
+        {f"tables/{name}.jsonl" for name in manifest["rows"]} | {f"files/{path}" for path in expected.files})
+
+    missing = new_installation("missing")  # no data dir, no database yet
+    assert not missing.data_dir.exists()
+    restored = cli(missing, "restore", str(tmp_path / "backup"))
+    assert restored.returncode == 0, restored.stderr
+    assert_restored(missing, expected)
+
+    initialised = new_installation("initialised")  # `init` seeded the default protocol
+    assert cli(initialised, "init").returncode == 0
+    assert [row[1] for row in rows_of(initialised.url)["protocol"]] == ["Exosome (default)"]
+    restored = cli(initialised, "restore", str(tmp_path / "backup"))
+    assert restored.returncode == 0, restored.stderr
+    assert_restored(initialised, expected)
+
+    # Now the installation holds records: refused, naming them, and nothing changes; --force replaces it.
+    before = state_of(initialised)
+    again = cli(initialised, "restore", str(tmp_path / "backup"))
+    assert again.returncode == 1
+    no_traceback(again)
+    assert "already holds records (3 patients," in again.stderr and "--force" in again.stderr
+    assert state_of(initialised) == before
+    forced = cli(initialised, "restore", str(tmp_path / "backup"), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert_restored(initialised, expected)
+
+
+def test_force_replaces_an_installation_in_use(clinic, tmp_path, new_installation, monkeypatch):
+    make_clinic(clinic)
+    source = Installation(tmp_path / "data", clinic)
+    expected = state_of(source)
+    assert cli(source, "backup", str(tmp_path / "backup")).returncode == 0
+
+    other = new_installation("other")  # another clinic: one more patient and photos the backup lacks
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(other.data_dir))
+    monkeypatch.setenv("DATABASE_URL", other.url)
+    assert cli(other, "init").returncode == 0
+    make_clinic(other.url, limit=4)
+    assert cli(other, "backup", str(tmp_path / "other-backup")).returncode == 0  # anchors its audit trail
+    before = state_of(other)
+    assert set(before.files) - set(expected.files)
+
+    refused = cli(other, "restore", str(tmp_path / "backup"))
+    assert refused.returncode == 1
+    no_traceback(refused)
+    assert "4 patients" in refused.stderr and "1 account" in refused.stderr and "audit-trail entries" in refused.stderr
+    assert state_of(other) == before
+
+    # Another application's table in the same schema (or SQLite file) is none of the restore's business.
+    _run_on(other.url, "CREATE TABLE other_app_notes (id integer primary key, note varchar(40))",
+            "INSERT INTO other_app_notes VALUES (1, 'keep me')")
+    (other.data_dir / "demo-accounts.txt").write_text("demo.admin  stale-password-of-replaced-accounts\n")
+    if other.url.startswith("sqlite"):  # the app holds the write lock: one line, stop the app first
+        holder = sqlite3.connect(other.url.split("///", 1)[1], isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            busy = cli(other, "restore", str(tmp_path / "backup"), "--force", TRACKER_BUSY_TIMEOUT_SECONDS="0.5")
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        no_traceback(busy)
+        assert busy.returncode == 1 and "database is busy" in busy.stderr and "Stop the app first" in busy.stderr
+        assert len(busy.stderr.strip().splitlines()) == 1, busy.stderr
+        assert state_of(other) == before and not (other.data_dir / "restore-journal.json").exists()
+
+    forced = cli(other, "restore", str(tmp_path / "backup"), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert_restored(other, expected)  # the other clinic's extra photos are gone, its anchors set aside
+    assert list(other.data_dir.glob("audit-anchors.replaced-*.jsonl"))
+    assert _run_on(other.url, "SELECT note FROM other_app_notes") == [("keep me",)]
+    assert not (other.data_dir / "demo-accounts.txt").exists()  # its passwords were the replaced accounts'
+
+
+def test_the_signing_key_is_made_once_and_needed_to_restore(sqlite_clinic, tmp_path):
+    make_clinic(sqlite_clinic, limit=1)
+    source = Installation(tmp_path / "data", sqlite_clinic)
+    first = cli(source, "backup", str(tmp_path / "b1"), key=None)
+    assert first.returncode == 0, first.stderr
+    key_file = tmp_path / "data" / "backup.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert "A new signing key was created" in first.stdout
+    second = cli(source, "backup", str(tmp_path / "b2"), key=None)
+    assert second.returncode == 0 and "signing key" not in second.stdout
+
+    # The key file lost while its anchors remain: no new key replaces it (older anchors would read as
+    # forged, older backups could not be restored); one line says to put it back.
+    key_file.rename(tmp_path / "kept-apart.key")
+    for command in (["backup", str(tmp_path / "b3")], ["audit", "anchor"]):
+        refused = cli(source, *command, key=None)
+        no_traceback(refused)
+        assert refused.returncode == 1, (command, refused.stdout)
+        assert "is missing but this installation has signed anchors: put the old key back" in refused.stderr
+        assert not key_file.exists() and not (tmp_path / "b3").exists()
+    (tmp_path / "kept-apart.key").rename(key_file)
+
+    new_server = Installation(tmp_path / "new", f"sqlite:///{tmp_path / 'new' / 'tracker.db'}")
+    refused = cli(new_server, "restore", str(tmp_path / "b2"), key=None)
+    assert refused.returncode == 1
+    no_traceback(refused)
+    assert "No signing key" in refused.stderr and "TRACKER_BACKUP_KEY" in refused.stderr
+    assert not new_server.data_dir.exists()  # refused before anything was written
+    new_server.data_dir.mkdir()
+    shutil.copy(key_file, new_server.data_dir / "backup.key")
+    restored = cli(new_server, "restore", str(tmp_path / "b2"), key=None)
+    assert restored.returncode == 0, restored.stderr
