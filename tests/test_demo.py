@@ -1,11 +1,12 @@
-"""The demo clinic: idempotent, about forty fictional patients, a real mix of milestone statuses, and
-photos whose visible hair follows the recorded density."""
+"""The demo clinic written (``tracker.operations.demo``): idempotent, about forty fictional patients, a real
+mix of milestone statuses, and photos whose visible hair follows the recorded density (the plan alone:
+test_demo_plan.py)."""
 
 from __future__ import annotations
 
 import io
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from PIL import Image
@@ -14,7 +15,8 @@ from sqlalchemy import func, select
 from db import models
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.operations.database import transaction
-from tracker.operations.demo import ACTOR, FICTIONAL_SURNAMES, MRN_PREFIX, PRP_PROTOCOL_NAME, load_demo, plan_clinic
+from tracker.operations.demo import load_demo
+from tracker.operations.demo_plan import ACTOR, FICTIONAL_SURNAMES, MRN_PREFIX, PRP_PROTOCOL_NAME
 from tracker.operations.demo_photos import draw_scalp_photo
 from tracker.course.milestones import (
     AHEAD, BEHIND, DUE, MISSED, NO_BASELINE, ON_TRACK, UPCOMING, DensityRecord, SessionRecord, assess,
@@ -137,17 +139,6 @@ def test_demo_clinic_has_the_variety_a_clinic_shows(clinic):
     assert salt and all(0 <= s <= 100 for s in salt)
     assert len(repeats) >= 10
     assert latest <= TODAY
-
-
-def test_demo_plan_keeps_baselines_and_reviews_where_the_course_puts_them():
-    for patient in plan_clinic(TODAY):
-        day0 = patient.sessions[0].date
-        if patient.adherence == "no_baseline":
-            assert all(v.date > day0 for v in patient.visits)
-        else:
-            assert day0 - timedelta(days=14) <= patient.visits[0].date <= day0
-        assert all(v.date <= TODAY for v in patient.visits)
-        assert all(len(v.views) == 2 and {view for view, _ in v.views} <= set(SCALP_VIEWS) for v in patient.visits)
 
 
 def test_demo_with_photos_stores_two_views_per_visit(sqlite_clinic):

@@ -40,7 +40,8 @@ def cmd_init(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from tracker.operations.demo import MRN_PREFIX, clinic_records, load_demo
+    from tracker.operations.demo import clinic_records, load_demo
+    from tracker.operations.demo_plan import MRN_PREFIX
     from tracker.operations.demo_accounts import demo_accounts_banner, demo_accounts_note, ensure_demo_accounts
 
     if args.if_empty and _patient_count(MRN_PREFIX) > 0:
