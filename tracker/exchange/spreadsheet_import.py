@@ -12,62 +12,45 @@ Columns (header row, exact names; ``site`` is optional and defaults to ``primary
 - sessions: ``mrn, date, treatment, product, lot_number``
 - visits: ``mrn, date, density_per_cm2[, site]``
 
-Importing the same files again adds nothing twice. Records are matched on natural keys: a patient by
-MRN; a session by MRN, date, treatment, product and lot; a visit by MRN and date (one visit per patient
-per day, holding one density measurement per site); a measurement by visit and site. An import never
-changes what is already recorded: a patient whose name, birth date or sex differ from the database, or a
-density that differs from the one recorded for that visit and site, is reported as a problem, and so
-is a row matching a record that was removed in the app (re-importing must not undo a removal).
+Reading the files row by row is ``tracker.exchange.import_rows``; importing the same files again adds nothing
+twice, and never changes what is already recorded (``tracker.exchange.import_matching``).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Iterable, TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
-from tracker.operations.database import transaction
 from tracker.errors import ConflictError, ValidationError
-from tracker.exchange.spreadsheets import Sheet, SheetRow, read_sheet
-from tracker.records.validation import (
-    check_not_before_birth,
-    check_not_in_future,
-    parse_birth_date,
-    parse_condition,
-    parse_density,
-    parse_full_name,
-    parse_iso_date,
-    parse_lot_number,
-    parse_mrn,
-    parse_product,
-    parse_sex,
-    parse_site,
-    parse_treatment,
+from tracker.exchange.import_matching import _Context, _load_all
+from tracker.exchange.import_rows import (
+    PATIENT_COLUMNS,
+    SESSION_COLUMNS,
+    VISIT_COLUMNS,
+    VISIT_OPTIONAL_COLUMNS,
+    _Measurement,
+    _measurements,
+    _Patient,
+    _patients,
+    _Problems,
+    _read,
+    _Session,
+    _sessions,
 )
-
-PATIENT_COLUMNS = ("mrn", "full_name", "sex", "birth_date", "condition")
-SESSION_COLUMNS = ("mrn", "date", "treatment", "product", "lot_number")
-VISIT_COLUMNS = ("mrn", "date", "density_per_cm2")
-VISIT_OPTIONAL_COLUMNS = ("site",)
+from tracker.operations.database import transaction
 
 # PostgreSQL advisory lock taken for the whole import, so that two imports of the same files cannot
 # both find a record missing and both add it (SQLite serialises writers with BEGIN IMMEDIATE already).
 IMPORT_LOCK_KEY = 7312002
-# Chunk size for ``IN (…)`` lists; SQLite limits the number of bound parameters per statement.
-_CHUNK = 500
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -104,92 +87,6 @@ class ImportResult:
         if self.duplicate_rows:
             lines.append(f"  {self.duplicate_rows} row(s) repeated an earlier row exactly and were imported once")
         return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class _Patient:
-    row: int
-    mrn: str
-    full_name: str
-    sex: str
-    birth_date: date
-    condition: str
-
-
-@dataclass(frozen=True)
-class _Session:
-    row: int
-    mrn: str
-    date: date
-    treatment: str
-    product: str
-    lot_number: str
-
-    @property
-    def key(self) -> tuple:
-        return (self.mrn, self.date, self.treatment, self.product, self.lot_number)
-
-
-@dataclass(frozen=True)
-class _Measurement:
-    row: int
-    mrn: str
-    date: date
-    site: str
-    density: float
-
-    @property
-    def key(self) -> tuple:
-        return (self.mrn, self.date, self.site)
-
-
-@dataclass(frozen=True)
-class _Reference:
-    """A session or visit row's patient and date (``None`` when the date itself is wrong)."""
-
-    row: int
-    mrn: str
-    date: date | None
-
-
-@dataclass
-class _Problems:
-    """Every problem found, kept in the order a clinician fixes them: by file, then by row."""
-
-    items: list[tuple[int, int, int, str]] = field(default_factory=list)
-
-    def add(self, file_order: int, file_name: str, row: int, reason: str) -> None:
-        self.items.append((file_order, row, len(self.items), f"{file_name}, row {row}: {reason}"))
-
-    def messages(self) -> list[str]:
-        return [message for *_, message in sorted(self.items)]
-
-
-class _Rows:
-    """Parses the cells of one row, recording each problem against the file and row."""
-
-    def __init__(self, problems: _Problems, file_order: int, sheet: Sheet):
-        self.problems, self.file_order, self.file_name = problems, file_order, sheet.file_name
-        self.failed = False
-
-    def start(self, row: SheetRow) -> None:
-        self.row, self.failed = row, False
-        if row.stray_cells:
-            self.report(
-                f"{row.stray_cells} value(s) to the right of the last named column; is there a comma or "
-                "semicolon inside a value that is not in quotes?"
-            )
-
-    def report(self, reason: str) -> None:
-        self.failed = True
-        self.problems.add(self.file_order, self.file_name, self.row.number, reason)
-
-    def parse(self, parser: Callable[..., T], column: str, *args, **kwargs) -> T | None:
-        try:
-            return parser(self.row.cells.get(column), *args, label=column, **kwargs)
-        except ValidationError as exc:
-            self.report(str(exc))
-            return None
 
 
 def import_spreadsheets(patients_path: str | Path, sessions_path: str | Path, visits_path: str | Path, *,
@@ -254,267 +151,6 @@ def import_spreadsheets(patients_path: str | Path, sessions_path: str | Path, vi
         audit.record(session, actor, "import",
                      detail=" ".join(result.summary().split())[:1000])
         return result
-
-
-def _read(problems: _Problems, order: int, path: str | Path, required: tuple[str, ...],
-          optional: tuple[str, ...] = ()) -> Sheet | None:
-    try:
-        return read_sheet(path, required, optional)
-    except ValidationError as exc:
-        for problem in exc.problems:  # already "<file>, row <n>: …" or "<file>: …"
-            problems.items.append((order, 0, len(problems.items), problem))
-        return None
-
-
-def _rows(problems: _Problems, order: int, sheet: Sheet | None) -> Iterable[tuple[_Rows, SheetRow]]:
-    if sheet is None:
-        return
-    parse = _Rows(problems, order, sheet)
-    for row in sheet.rows:
-        parse.start(row)
-        yield parse, row
-
-
-def _patients(problems: _Problems, sheet: Sheet | None, today: date) -> tuple[dict[str, _Patient], set[str], int]:
-    """Valid patient rows by MRN; every MRN listed (even on a row with errors); exact duplicates."""
-    patients: dict[str, _Patient] = {}
-    listed: set[str] = set()
-    duplicates = 0
-    for parse, row in _rows(problems, 0, sheet):
-        mrn = parse.parse(parse_mrn, "mrn")
-        full_name = parse.parse(parse_full_name, "full_name")
-        sex = parse.parse(parse_sex, "sex")
-        birth_date = parse.parse(parse_birth_date, "birth_date", today)
-        condition = parse.parse(parse_condition, "condition")
-        if mrn:
-            listed.add(mrn)
-        if parse.failed:
-            continue
-        record = _Patient(row.number, mrn, full_name, sex, birth_date, condition)
-        earlier = patients.get(mrn)
-        if earlier is None:
-            patients[mrn] = record
-        elif not _differences(earlier, record) and earlier.condition == record.condition:
-            duplicates += 1
-        else:
-            differences = _differences(earlier, record) or [("condition", earlier.condition, record.condition)]
-            parse.report(f"MRN {mrn!r} is also on row {earlier.row} with different details: "
-                         + _describe(differences, "there"))
-    return patients, listed, duplicates
-
-
-def _date(value: object, today: date, label: str) -> date:
-    return check_not_in_future(parse_iso_date(value, label), today, label)
-
-
-def _sessions(problems: _Problems, sheet: Sheet | None, today: date
-              ) -> tuple[list[_Session], list[_Reference], int]:
-    """Valid sessions (each once); the patient each row refers to, even on rows with errors; duplicates."""
-    found: dict[tuple, _Session] = {}
-    references: list[_Reference] = []
-    duplicates = 0
-    for parse, row in _rows(problems, 1, sheet):
-        mrn = parse.parse(parse_mrn, "mrn")
-        day = parse.parse(_date, "date", today)
-        treatment = parse.parse(parse_treatment, "treatment")
-        product = parse.parse(parse_product, "product")
-        lot_number = parse.parse(parse_lot_number, "lot_number", treatment)
-        if mrn:
-            references.append(_Reference(row.number, mrn, day))
-        if parse.failed:
-            continue
-        record = _Session(row.number, mrn, day, treatment, product, lot_number)
-        if record.key in found:
-            duplicates += 1
-        else:
-            found[record.key] = record
-    return list(found.values()), references, duplicates
-
-
-def _measurements(problems: _Problems, sheet: Sheet | None, today: date
-                  ) -> tuple[list[_Measurement], list[_Reference], int]:
-    """Valid measurements (each once); the patient each row refers to, even on rows with errors; duplicates."""
-    found: dict[tuple, _Measurement] = {}
-    references: list[_Reference] = []
-    duplicates = 0
-    for parse, row in _rows(problems, 2, sheet):
-        mrn = parse.parse(parse_mrn, "mrn")
-        day = parse.parse(_date, "date", today)
-        density = parse.parse(parse_density, "density_per_cm2")
-        site = parse.parse(parse_site, "site")
-        if mrn:
-            references.append(_Reference(row.number, mrn, day))
-        if parse.failed:
-            continue
-        record = _Measurement(row.number, mrn, day, site, density)
-        earlier = found.get(record.key)
-        if earlier is None:
-            found[record.key] = record
-        elif _same_density(earlier.density, density):
-            duplicates += 1
-        else:
-            parse.report(
-                f"MRN {mrn!r} on {day.isoformat()} at site {site!r} is also on row {earlier.row} with a different "
-                f"density ({earlier.density:g} there, {density:g} here); keep one of them"
-            )
-    return list(found.values()), references, duplicates
-
-
-def _same_density(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-
-
-def _differences(recorded: _Patient | models.Patient, row: _Patient) -> list[tuple[str, str, str]]:
-    """The identifying details that differ; names match whatever their capitals or spacing."""
-    differences = []
-    if " ".join(recorded.full_name.split()).casefold() != row.full_name.casefold():
-        differences.append(("full_name", recorded.full_name, row.full_name))
-    if recorded.birth_date != row.birth_date:
-        differences.append(("birth_date", recorded.birth_date.isoformat(), row.birth_date.isoformat()))
-    if recorded.sex != row.sex:
-        differences.append(("sex", recorded.sex, row.sex))
-    return differences
-
-
-def _describe(differences: list[tuple[str, str, str]], there: str) -> str:
-    return "; ".join(f"{column} {old!r} {there}, {new!r} here" for column, old, new in differences)
-
-
-class _Context:
-    """The checks that need the three files together and the database."""
-
-    def __init__(self, problems: _Problems, sheets: list[Sheet | None], patients: dict[str, _Patient],
-                 listed_mrns: set[str]):
-        self.problems, self.sheets = problems, sheets
-        self.patients, self.listed_mrns = patients, listed_mrns
-        self.known: dict[str, models.Patient] = {}
-
-    def _report(self, order: int, row: int, reason: str) -> None:
-        self.problems.add(order, self.sheets[order].file_name, row, reason)
-
-    def check_patients(self) -> tuple[list[_Patient], int]:
-        new, skipped = [], 0
-        for patient in self.patients.values():
-            recorded = self.known.get(patient.mrn)
-            if recorded is None:
-                new.append(patient)
-            elif recorded.deleted_at is not None:
-                self._report(0, patient.row, _removed_patient(patient.mrn, recorded))
-            elif differences := _differences(recorded, patient):
-                self._report(0, patient.row, (
-                    f"MRN {patient.mrn!r} is already in the database with different details: "
-                    f"{_describe(differences, 'in the database')}. An import never changes a patient's record: "
-                    "correct the spreadsheet or the record"
-                ))
-            else:
-                skipped += 1
-        return new, skipped
-
-    def check_references(self, order: int, references: list[_Reference]) -> set[int]:
-        """Reports rows whose patient is unknown or removed, or dated before the birth; returns those rows."""
-        refused = set()
-        for record in references:
-            recorded = self.known.get(record.mrn)
-            in_database = recorded is not None and recorded.deleted_at is None
-            if record.mrn in self.listed_mrns:
-                listed = self.patients.get(record.mrn)
-                birth_date = listed.birth_date if listed else recorded.birth_date if in_database else None
-            elif in_database:
-                birth_date = recorded.birth_date
-            elif recorded is not None:
-                self._report(order, record.row, _removed_patient(record.mrn, recorded))
-                refused.add(record.row)
-                continue
-            else:
-                if self.sheets[0] is not None:  # with no readable patients file the question is open
-                    self._report(order, record.row, (
-                        f"MRN {record.mrn!r} is neither in {self.sheets[0].file_name} nor in the database"
-                    ))
-                refused.add(record.row)
-                continue
-            if birth_date is not None and record.date is not None:
-                try:
-                    check_not_before_birth(record.date, birth_date, "date")
-                except ValidationError as exc:
-                    self._report(order, record.row, str(exc))
-                    refused.add(record.row)
-        return refused
-
-    def _patient_ids(self) -> dict[int, str]:
-        return {patient.id: mrn for mrn, patient in self.known.items()}
-
-    def check_sessions(self, session: Session, records: list[_Session]) -> tuple[list[_Session], int]:
-        ids = self._patient_ids()
-        live: dict[tuple, bool] = {}
-        for row in _load_all(session, models.TreatmentSession, models.TreatmentSession.patient_id, ids):
-            key = (ids[row.patient_id], row.date, row.treatment, row.product or "", row.lot_number or "")
-            live[key] = live.get(key, False) or row.deleted_at is None
-        new, skipped = [], 0
-        for record in records:
-            if record.key not in live:
-                new.append(record)
-            elif live[record.key]:
-                skipped += 1
-            else:
-                self._report(1, record.row, (
-                    "this session was removed in the app; delete the row from the spreadsheet, or restore the "
-                    "session in the app"
-                ))
-        return new, skipped
-
-    def check_measurements(self, session: Session, records: list[_Measurement]
-                           ) -> tuple[list[_Measurement], int, dict[tuple[str, date], models.Visit]]:
-        ids = self._patient_ids()
-        visits = _load_all(session, models.Visit, models.Visit.patient_id, ids,
-                           options=(selectinload(models.Visit.measurements),))
-        open_visits: dict[tuple[str, date], models.Visit] = {}
-        live: dict[tuple, list[float]] = {}
-        removed: dict[tuple, list[float]] = {}
-        for visit in sorted(visits, key=lambda v: v.id):
-            day = (ids[visit.patient_id], visit.date)
-            if visit.deleted_at is None:
-                open_visits.setdefault(day, visit)
-            for measurement in visit.measurements:
-                gone = visit.deleted_at is not None or measurement.deleted_at is not None
-                (removed if gone else live).setdefault((*day, measurement.site), []).append(
-                    measurement.density_per_cm2)
-        new, skipped = [], 0
-        for record in records:
-            recorded = live.get(record.key, [])
-            if any(_same_density(value, record.density) for value in recorded):
-                skipped += 1
-            elif recorded:
-                self._report(2, record.row, (
-                    f"the database already has {', '.join(f'{value:g}' for value in recorded)} hairs/cm² for MRN "
-                    f"{record.mrn!r} on {record.date.isoformat()} at site {record.site!r}; this row says "
-                    f"{record.density:g}. An import never changes a recorded measurement"
-                ))
-            elif any(_same_density(value, record.density) for value in removed.get(record.key, [])):
-                self._report(2, record.row, (
-                    "this measurement was removed in the app; delete the row from the spreadsheet, or restore "
-                    "the measurement in the app"
-                ))
-            else:
-                new.append(record)
-        return new, skipped, open_visits
-
-
-def _removed_patient(mrn: str, recorded: models.Patient) -> str:
-    return (f"MRN {mrn!r} belongs to a patient record removed from the app on "
-            f"{recorded.deleted_at:%Y-%m-%d}; restore that record or use another MRN")
-
-
-def _chunks(values: Iterable[T]) -> Iterable[list[T]]:
-    values = sorted(values)
-    for start in range(0, len(values), _CHUNK):
-        yield values[start:start + _CHUNK]
-
-
-def _load_all(session: Session, model, column, values: Iterable, options: tuple = ()) -> list:
-    rows = []
-    for chunk in _chunks(values):
-        rows.extend(session.scalars(select(model).where(column.in_(chunk)).options(*options)))
-    return rows
 
 
 def _write(session: Session, actor: str, patients: list[_Patient], known: dict[str, models.Patient],

@@ -1,0 +1,172 @@
+"""The import's checks that need the three files together and the database (``tracker.exchange.spreadsheet_import``).
+
+Records are matched on natural keys: a patient by MRN; a session by MRN, date, treatment, product and lot; a visit
+by MRN and date (one visit per patient per day, holding one density measurement per site); a measurement by visit
+and site. An import never changes what is already recorded: a patient whose name, birth date or sex differ from
+the database, or a density that differs from the one recorded for that visit and site, is reported as a problem,
+and so is a row matching a record that was removed in the app (re-importing must not undo a removal).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from db import models
+from tracker.errors import ValidationError
+from tracker.exchange.import_rows import (
+    T,
+    _describe,
+    _differences,
+    _Measurement,
+    _Patient,
+    _Problems,
+    _Reference,
+    _same_density,
+    _Session,
+)
+from tracker.exchange.spreadsheets import Sheet
+from tracker.records.validation import check_not_before_birth
+
+# Chunk size for ``IN (…)`` lists; SQLite limits the number of bound parameters per statement.
+_CHUNK = 500
+
+
+class _Context:
+    """The checks that need the three files together and the database."""
+
+    def __init__(self, problems: _Problems, sheets: list[Sheet | None], patients: dict[str, _Patient],
+                 listed_mrns: set[str]):
+        self.problems, self.sheets = problems, sheets
+        self.patients, self.listed_mrns = patients, listed_mrns
+        self.known: dict[str, models.Patient] = {}
+
+    def _report(self, order: int, row: int, reason: str) -> None:
+        self.problems.add(order, self.sheets[order].file_name, row, reason)
+
+    def check_patients(self) -> tuple[list[_Patient], int]:
+        new, skipped = [], 0
+        for patient in self.patients.values():
+            recorded = self.known.get(patient.mrn)
+            if recorded is None:
+                new.append(patient)
+            elif recorded.deleted_at is not None:
+                self._report(0, patient.row, _removed_patient(patient.mrn, recorded))
+            elif differences := _differences(recorded, patient):
+                self._report(0, patient.row, (
+                    f"MRN {patient.mrn!r} is already in the database with different details: "
+                    f"{_describe(differences, 'in the database')}. An import never changes a patient's record: "
+                    "correct the spreadsheet or the record"
+                ))
+            else:
+                skipped += 1
+        return new, skipped
+
+    def check_references(self, order: int, references: list[_Reference]) -> set[int]:
+        """Reports rows whose patient is unknown or removed, or dated before the birth; returns those rows."""
+        refused = set()
+        for record in references:
+            recorded = self.known.get(record.mrn)
+            in_database = recorded is not None and recorded.deleted_at is None
+            if record.mrn in self.listed_mrns:
+                listed = self.patients.get(record.mrn)
+                birth_date = listed.birth_date if listed else recorded.birth_date if in_database else None
+            elif in_database:
+                birth_date = recorded.birth_date
+            elif recorded is not None:
+                self._report(order, record.row, _removed_patient(record.mrn, recorded))
+                refused.add(record.row)
+                continue
+            else:
+                if self.sheets[0] is not None:  # with no readable patients file the question is open
+                    self._report(order, record.row, (
+                        f"MRN {record.mrn!r} is neither in {self.sheets[0].file_name} nor in the database"
+                    ))
+                refused.add(record.row)
+                continue
+            if birth_date is not None and record.date is not None:
+                try:
+                    check_not_before_birth(record.date, birth_date, "date")
+                except ValidationError as exc:
+                    self._report(order, record.row, str(exc))
+                    refused.add(record.row)
+        return refused
+
+    def _patient_ids(self) -> dict[int, str]:
+        return {patient.id: mrn for mrn, patient in self.known.items()}
+
+    def check_sessions(self, session: Session, records: list[_Session]) -> tuple[list[_Session], int]:
+        ids = self._patient_ids()
+        live: dict[tuple, bool] = {}
+        for row in _load_all(session, models.TreatmentSession, models.TreatmentSession.patient_id, ids):
+            key = (ids[row.patient_id], row.date, row.treatment, row.product or "", row.lot_number or "")
+            live[key] = live.get(key, False) or row.deleted_at is None
+        new, skipped = [], 0
+        for record in records:
+            if record.key not in live:
+                new.append(record)
+            elif live[record.key]:
+                skipped += 1
+            else:
+                self._report(1, record.row, (
+                    "this session was removed in the app; delete the row from the spreadsheet, or restore the "
+                    "session in the app"
+                ))
+        return new, skipped
+
+    def check_measurements(self, session: Session, records: list[_Measurement]
+                           ) -> tuple[list[_Measurement], int, dict[tuple[str, date], models.Visit]]:
+        ids = self._patient_ids()
+        visits = _load_all(session, models.Visit, models.Visit.patient_id, ids,
+                           options=(selectinload(models.Visit.measurements),))
+        open_visits: dict[tuple[str, date], models.Visit] = {}
+        live: dict[tuple, list[float]] = {}
+        removed: dict[tuple, list[float]] = {}
+        for visit in sorted(visits, key=lambda v: v.id):
+            day = (ids[visit.patient_id], visit.date)
+            if visit.deleted_at is None:
+                open_visits.setdefault(day, visit)
+            for measurement in visit.measurements:
+                gone = visit.deleted_at is not None or measurement.deleted_at is not None
+                (removed if gone else live).setdefault((*day, measurement.site), []).append(
+                    measurement.density_per_cm2)
+        new, skipped = [], 0
+        for record in records:
+            recorded = live.get(record.key, [])
+            if any(_same_density(value, record.density) for value in recorded):
+                skipped += 1
+            elif recorded:
+                self._report(2, record.row, (
+                    f"the database already has {', '.join(f'{value:g}' for value in recorded)} hairs/cm² for MRN "
+                    f"{record.mrn!r} on {record.date.isoformat()} at site {record.site!r}; this row says "
+                    f"{record.density:g}. An import never changes a recorded measurement"
+                ))
+            elif any(_same_density(value, record.density) for value in removed.get(record.key, [])):
+                self._report(2, record.row, (
+                    "this measurement was removed in the app; delete the row from the spreadsheet, or restore "
+                    "the measurement in the app"
+                ))
+            else:
+                new.append(record)
+        return new, skipped, open_visits
+
+
+def _removed_patient(mrn: str, recorded: models.Patient) -> str:
+    return (f"MRN {mrn!r} belongs to a patient record removed from the app on "
+            f"{recorded.deleted_at:%Y-%m-%d}; restore that record or use another MRN")
+
+
+def _chunks(values: Iterable[T]) -> Iterable[list[T]]:
+    values = sorted(values)
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
+def _load_all(session: Session, model, column, values: Iterable, options: tuple = ()) -> list:
+    rows = []
+    for chunk in _chunks(values):
+        rows.extend(session.scalars(select(model).where(column.in_(chunk)).options(*options)))
+    return rows
