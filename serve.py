@@ -35,7 +35,7 @@ from starlette.routing import Route
 
 from ui.sign_in_form import KEEP_ALIVE, SIGN_IN, SIGN_IN_FORM, SIGN_OUT
 from tracker.access import web_sessions
-from tracker.access.accounts import REFUSED, sign_in
+from tracker.access.sign_in import REFUSED, sign_in
 from tracker.operations.database import database_busy
 from tracker.errors import TrackerError
 

@@ -202,7 +202,7 @@ class Photo(Recorded, Base):
 class User(Base):
     """A local account. A ``patient`` account is linked to exactly one patient record.
 
-    Sign-in state (``tracker.access.accounts``): ``failed_attempts`` counts consecutive failures (claimed before the
+    Sign-in state (``tracker.access.sign_in``): ``failed_attempts`` counts consecutive failures (claimed before the
     password is checked); ``locked_until`` is the end of the current throttling delay and ``locked_at`` when
     the current run of delays began. ``disabled_at`` is the only hard lock, set by an admin.
     ``session_version`` changes whenever the account is disabled or given a new password: a signed-in
@@ -229,7 +229,7 @@ class User(Base):
 
 
 class SignInAttempt(Base):
-    """Every sign-in attempt and what became of it (``tracker.access.accounts.OUTCOMES``).
+    """Every sign-in attempt and what became of it (``tracker.access.sign_in.OUTCOMES``).
 
     ``audited``: this attempt wrote the folded ``sign_in_failed`` audit entry for its username and address
     (at most one a minute; the entry counts the failures since the previous one).
@@ -247,7 +247,7 @@ class SignInAttempt(Base):
 
 class AddressThrottle(Base):
     """Failed sign-ins from one client address (``""`` when the server cannot tell it), counted atomically:
-    the row is locked while an attempt is counted. Forgotten after a quiet day (``tracker.access.accounts``)."""
+    the row is locked while an attempt is counted. Forgotten after a quiet day (``tracker.access.sign_in``)."""
 
     __tablename__ = "address_throttle"
     address: Mapped[str] = mapped_column(String(80), primary_key=True)

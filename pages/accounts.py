@@ -11,17 +11,9 @@ import streamlit as st
 
 from ui.workspace import call, plain, require_actor, show_error
 from tracker.access.actors import ADMIN, CLINICIAN, PATIENT, ROLES
-from tracker.access.accounts import (
-    LOCK_AFTER_FAILURES,
-    MIN_PASSWORD_LENGTH,
-    PASSWORD_MAX,
-    create_user,
-    disable_user,
-    enable_user,
-    list_users,
-    reset_password,
-    unlock_user,
-)
+from tracker.access.accounts import create_user, disable_user, enable_user, list_users, reset_password, unlock_user
+from tracker.access.credentials import MIN_PASSWORD_LENGTH, PASSWORD_MAX
+from tracker.access.sign_in import LOCK_AFTER_FAILURES
 from tracker.operations.demo_accounts import remove_demo_accounts
 from tracker.errors import ValidationError
 

@@ -6,7 +6,8 @@ import streamlit as st
 
 from ui.workspace import ACTOR, LAST_SEEN, call, client_address
 from ui.sign_in_form import SIGN_IN_FORM
-from tracker.access.accounts import PASSWORD_MAX, sign_in
+from tracker.access.credentials import PASSWORD_MAX
+from tracker.access.sign_in import sign_in
 
 st.title("Regrowth Tracker")
 reason = st.session_state.pop("signed_out_reason", None)

@@ -19,7 +19,8 @@ from db import models
 from db.engine import dispose_all, normalize_url
 from tests import conftest
 from tests.conftest import ROOT
-from tracker.access.accounts import create_user, sign_in
+from tracker.access.accounts import create_user
+from tracker.access.sign_in import sign_in
 from tracker.access.actors import Actor, command_line_actor
 from tracker.errors import PermissionDenied
 from tracker.operations.demo import load_demo

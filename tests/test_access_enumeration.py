@@ -33,7 +33,9 @@ from sqlalchemy import select, update
 import tracker
 from db import models
 from tracker.access.actors import ADMIN, CLINICIAN, Actor, command_line_actor
-from tracker.access.accounts import create_user, sign_in, verify_password
+from tracker.access.accounts import create_user
+from tracker.access.own_password import verify_password
+from tracker.access.sign_in import sign_in
 from tracker.operations.backup import backup
 from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
 from tracker.operations.config import settings
@@ -247,8 +249,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
             actor, username="mallory", password="Intruder-passphrase-2025", role=ADMIN))),
     "tracker.access.accounts.unlock_user": aims(
         ("B's locked account", lambda c, actor: svc("tracker.access.accounts.unlock_user")(actor, c.b.username))),
-    "tracker.access.accounts.verify_password": aims(
-        ("B's password", lambda c, actor: svc("tracker.access.accounts.verify_password")(actor, c.b.password))),
+    "tracker.access.own_password.verify_password": aims(
+        ("B's password", lambda c, actor: svc("tracker.access.own_password.verify_password")(actor, c.b.password))),
     "tracker.access.accounts.list_users": aims(
         ("every account", lambda c, actor: svc("tracker.access.accounts.list_users")(actor))),
     "tracker.access.accounts.disable_user": aims(
@@ -258,8 +260,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     "tracker.access.accounts.reset_password": aims(
         ("B's password", lambda c, actor: svc("tracker.access.accounts.reset_password")(actor, c.b.username))),
     # Every role changes its own password, given the current one: B's password is not patient A's.
-    "tracker.access.accounts.change_own_password": aims(
-        ("B's password as the current one", lambda c, actor: svc("tracker.access.accounts.change_own_password")(
+    "tracker.access.own_password.change_own_password": aims(
+        ("B's password as the current one", lambda c, actor: svc("tracker.access.own_password.change_own_password")(
             actor, c.b.password, "Intruder-passphrase-2025"))),
     # Web sessions (the sign-in cookie).
     "tracker.access.web_sessions.open_session": aims(

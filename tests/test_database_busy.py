@@ -24,7 +24,8 @@ import db.engine
 from db.engine import dispose_all, normalize_url
 from ui.workspace import BUSY
 from tracker.access.actors import Actor, command_line_actor
-from tracker.access.accounts import create_user, sign_in
+from tracker.access.accounts import create_user
+from tracker.access.sign_in import sign_in
 from tracker.operations.database import database_busy
 from tracker.records.patient_intake import NewPatient, create_patient
 

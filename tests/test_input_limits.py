@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tracker.access.actors import Actor
-from tracker.access.accounts import PASSWORD_MAX, check_password_policy
+from tracker.access.credentials import PASSWORD_MAX, check_password_policy
 from tracker.errors import ValidationError
 from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.records.patient_list import list_patients

@@ -344,7 +344,7 @@ def test_a_delayed_account_is_unlocked(clinic):
 
 def signed_in_admin(url) -> Actor:
     """A real admin session (with its account and session version), as the sign-in page makes it."""
-    from tracker.access.accounts import sign_in
+    from tracker.access.sign_in import sign_in
 
     create_user(ADMIN, username="boss", password=PASSWORD, role="admin", url=url)
     return sign_in("boss", PASSWORD, url=url)
@@ -379,7 +379,7 @@ def test_an_admin_who_disables_themselves_is_signed_out_at_the_next_rerun(clinic
 
 
 def test_a_password_reset_shows_the_temporary_password_once(clinic):
-    from tracker.access.accounts import sign_in
+    from tracker.access.sign_in import sign_in
 
     boss = signed_in_admin(clinic)
     create_user(ADMIN, username="dr_b", password=PASSWORD, role="clinician", url=clinic)

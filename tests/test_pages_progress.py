@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import ROOT
 from tests.test_progress_view import make_patient
 from tracker.access.actors import Actor, command_line_actor
-from tracker.access.accounts import create_user, sign_in
+from tracker.access.accounts import create_user
+from tracker.access.sign_in import sign_in
 
 
 def _app(actor: Actor | None, mrn: str | None = None) -> AppTest:

@@ -22,9 +22,9 @@ from sqlalchemy import func, select
 
 from db import models
 from tests.conftest import ROOT
-from tracker.access import accounts
 from tracker.access.actors import command_line_actor
 from tracker.access.accounts import create_user
+from tracker.access.sign_in import CHECKED, LOCK_AFTER_FAILURES
 from tracker.operations.database import transaction
 
 GOOD = "correct horse battery"
@@ -35,7 +35,7 @@ ADDRESS = "203.0.113.7"
 ATTACKER = """
 import json, os, sys, time
 from concurrent.futures import ThreadPoolExecutor
-from tracker.access.accounts import sign_in
+from tracker.access.sign_in import sign_in
 from tracker.errors import PermissionDenied
 
 url, go, wrong, then_right = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "right"
@@ -62,7 +62,7 @@ def test_forty_parallel_guesses_check_at_most_the_limit(clinic, tmp_path, figure
     create_user(command_line_actor("test"), username="dr.target", password=GOOD, role="clinician", url=clinic)
     go = tmp_path / "go"
     # Process 0: five wrong guesses at once, then the right password; the others share the remaining 34.
-    shares = [accounts.LOCK_AFTER_FAILURES] + [len(part) for part in _split(ATTEMPTS - 6, PROCESSES - 1)]
+    shares = [LOCK_AFTER_FAILURES] + [len(part) for part in _split(ATTEMPTS - 6, PROCESSES - 1)]
     processes = [
         subprocess.Popen([sys.executable, "-c", ATTACKER, clinic, str(go), str(wrong), "right" if n == 0 else "-"],
                          cwd=ROOT, env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -89,15 +89,15 @@ def test_forty_parallel_guesses_check_at_most_the_limit(clinic, tmp_path, figure
         folded = session.scalars(select(models.AuditEntry.detail)
                                  .where(models.AuditEntry.action == "sign_in_failed")).all()
     outcomes = dict(outcomes)
-    checked = sum(outcomes.get(outcome, 0) for outcome in accounts.CHECKED)
+    checked = sum(outcomes.get(outcome, 0) for outcome in CHECKED)
     assert sum(outcomes.values()) == ATTEMPTS
-    assert checked == accounts.LOCK_AFTER_FAILURES, outcomes
+    assert checked == LOCK_AFTER_FAILURES, outcomes
     assert outcomes.get("right_password", 0) == 0
-    assert user.failed_attempts == accounts.LOCK_AFTER_FAILURES and user.locked_until is not None
+    assert user.failed_attempts == LOCK_AFTER_FAILURES and user.locked_until is not None
     assert folded == ["×1 from address 203.0.113.7"]  # one entry for the minute; the attempts table has 40
     database = clinic.split(":")[0]
     figure(f"sign-in race ({database}): {ATTEMPTS} attempts from {PROCESSES} processes at once, the right password "
-           f"among them: {checked} checked against the account's hash (limit {accounts.LOCK_AFTER_FAILURES}), "
+           f"among them: {checked} checked against the account's hash (limit {LOCK_AFTER_FAILURES}), "
            f"{ATTEMPTS - checked} refused unchecked (dummy hash), stored count {user.failed_attempts}, right "
            f"password refused, {len(folded)} folded audit entry; {elapsed:.1f} s")
 

@@ -16,7 +16,7 @@ from db import models
 from tests.conftest import ROOT
 from tracker.access import audit
 from tracker.access.actors import command_line_actor, os_user
-from tracker.access.accounts import REFUSED, sign_in
+from tracker.access.sign_in import REFUSED, sign_in
 from tracker.operations.database import transaction
 from tracker.errors import PermissionDenied
 

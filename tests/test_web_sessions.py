@@ -13,7 +13,9 @@ from sqlalchemy import select, update
 from db import models
 from tracker.access import web_sessions
 from tracker.access.actors import command_line_actor
-from tracker.access.accounts import change_own_password, create_user, disable_user, enable_user, reset_password, sign_in
+from tracker.access.accounts import create_user, disable_user, enable_user, reset_password
+from tracker.access.own_password import change_own_password
+from tracker.access.sign_in import sign_in
 from tracker.operations.database import transaction
 from tracker.errors import PermissionDenied
 

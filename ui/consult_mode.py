@@ -11,7 +11,8 @@ from ui import photo_panels
 from ui import progress_panels as panels
 from ui.workspace import call, select_patient, sign_out
 from tracker.access.actors import Actor
-from tracker.access.accounts import PASSWORD_MAX, verify_password
+from tracker.access.credentials import PASSWORD_MAX
+from tracker.access.own_password import verify_password
 from tracker.progress.page_data import progress_page
 
 

@@ -4,7 +4,7 @@ cookie: the app's sign-in page draws it (``st.html``) and so does the route's pa
 Plain data only (no Streamlit): ``serve.py`` imports it while the server starts.
 """
 
-from tracker.access.accounts import PASSWORD_MAX
+from tracker.access.credentials import PASSWORD_MAX
 
 SIGN_IN, SIGN_OUT, KEEP_ALIVE = "/auth/sign-in", "/auth/sign-out", "/auth/keep-alive"
 

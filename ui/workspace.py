@@ -126,7 +126,7 @@ def client_address() -> str | None:
 def current_actor() -> Actor | None:
     """The signed-in actor, or None; ends the session once it has been idle too long, or once its account
     was disabled, removed or given a new password (one primary-key read per run: ``session_is_current``)."""
-    from tracker.access.accounts import session_is_current
+    from tracker.access.sign_in import session_is_current
 
     actor = st.session_state.get(ACTOR)
     now = time.time()

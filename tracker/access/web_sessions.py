@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 from db import models
 from tracker.access import audit
 from tracker.access.actors import ROLES, Actor, require_role
-from tracker.access.accounts import SignedIn
+from tracker.access.sign_in import SignedIn
 from tracker.operations.database import read_transaction, transaction
 from tracker.errors import PermissionDenied
 

@@ -149,7 +149,8 @@ def cmd_user_add(args) -> int:
 
 def cmd_user_unlock(args) -> int:
     from tracker.access.actors import command_line_actor
-    from tracker.access.accounts import normalize_username, unlock_user
+    from tracker.access.accounts import unlock_user
+    from tracker.access.credentials import normalize_username
 
     unlock_user(command_line_actor("user"), args.username)
     print(f"Unlocked {normalize_username(args.username)!r}.")
@@ -175,7 +176,8 @@ def cmd_user_enable(args) -> int:
 
 def cmd_user_reset_password(args) -> int:
     from tracker.access.actors import command_line_actor
-    from tracker.access.accounts import normalize_username, reset_password
+    from tracker.access.accounts import reset_password
+    from tracker.access.credentials import normalize_username
 
     temporary = reset_password(command_line_actor("user"), args.username)
     print(f"Temporary password for {normalize_username(args.username)!r} (shown once; the user must change it at "

@@ -1,0 +1,52 @@
+"""A signed-in user's own password: checked again (``verify_password``, the consult screen's unlock) and changed
+(``change_own_password``, which ends the account's other sessions).
+"""
+
+from __future__ import annotations
+
+from db import models
+from tracker.access import audit
+from tracker.access.actors import ROLES, STAFF, Actor, require_role
+from tracker.access.credentials import _hasher, _verifies, check_password_policy
+from tracker.access.sign_in import SignedIn, _locked_user
+from tracker.errors import PermissionDenied, ValidationError
+from tracker.operations.database import transaction
+
+WRONG_CURRENT_PASSWORD = "Your current password is not right; your password was not changed."
+
+
+def verify_password(actor: Actor, password: str, url: str | None = None) -> bool:
+    """Re-check the signed-in user's password (leaving consult mode) without counting as a sign-in.
+
+    Staff only (consult mode is theirs): unchecked, any caller could test guesses against any account.
+    """
+    require_role(actor, *STAFF)
+    with transaction(url) as session:
+        user = session.get(models.User, actor.user_id) if actor.user_id else None
+        if user is None:
+            return False
+        return _verifies(user.password_hash, password or "")
+
+
+def change_own_password(actor: Actor, current_password: str, new_password: str,
+                        url: str | None = None) -> SignedIn:
+    """Every user changes their own password, giving the current one. Returns the actor to keep in the
+    session: the account's other sessions end (the session version changes), this one goes on."""
+    require_role(actor, *ROLES)
+    if actor.user_id is None:
+        raise PermissionDenied("Only an account signed in with a password can change it.")
+    check_password_policy(new_password or "", actor.username)
+    if new_password == current_password:
+        raise ValidationError("The new password must differ from the current one.")
+    with transaction(url) as session:
+        user = _locked_user(session, id=actor.user_id)
+        if user is None or user.disabled_at is not None or user.username != actor.username:
+            raise PermissionDenied(WRONG_CURRENT_PASSWORD)
+        if not _verifies(user.password_hash, current_password or ""):
+            raise PermissionDenied(WRONG_CURRENT_PASSWORD)
+        user.password_hash = _hasher.hash(new_password)
+        user.must_change_password = False
+        user.session_version += 1
+        audit.record(session, actor, "account", patient_id=user.patient_id, detail="changed own password")
+        return SignedIn(username=user.username, role=user.role, patient_id=user.patient_id, address=actor.address,
+                        user_id=user.id, session_version=user.session_version, must_change_password=False)
