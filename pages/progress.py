@@ -15,7 +15,7 @@ from ui import progress_panels as panels
 from ui.workspace import call, require_actor, selected_mrn
 from tracker.access.actors import PATIENT
 from tracker.progress.page_data import progress_page
-from tracker.exchange.report import progress_report_pdf, report_file_name
+from tracker.exchange.progress_report import progress_report_pdf, report_file_name
 
 actor = require_actor()
 if st.session_state.get("consult") and actor.role != PATIENT:

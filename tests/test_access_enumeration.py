@@ -59,7 +59,7 @@ from tracker.access.web_sessions import open_session
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 9, 1)
 # Modules another change adds: their services are checked when the module is there.
-OPTIONAL_MODULES = {"tracker.exchange.report"}
+OPTIONAL_MODULES = {"tracker.exchange.progress_report"}
 # Written by refused calls on purpose (the refusal is audited; sign-ins are throttled): not compared.
 UNCOMPARED_TABLES = {"audit_entry", "sign_in_attempt"}
 
@@ -341,8 +341,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     "tracker.progress.view.resolve_patient": aims(
         ("B's record", lambda c, actor: _in_session(
             c, lambda s: svc("tracker.progress.view.resolve_patient")(s, actor, c.b.mrn)))),
-    "tracker.exchange.report.progress_report_pdf": aims(
-        ("B's report", lambda c, actor: svc("tracker.exchange.report.progress_report_pdf")(actor, c.b.mrn, as_of=TODAY))),
+    "tracker.exchange.progress_report.progress_report_pdf": aims(
+        ("B's report", lambda c, actor: svc("tracker.exchange.progress_report.progress_report_pdf")(actor, c.b.mrn, as_of=TODAY))),
     # Protocols (reading: staff; editing: admins).
     "tracker.records.protocol_admin.list_protocols": aims(
         ("every protocol", lambda c, actor: svc("tracker.records.protocol_admin.list_protocols")(actor))),
@@ -549,8 +549,8 @@ def test_patient_reads_its_own_record_and_staff_reach_both(clinic, tmp_path):
     own_record = patient_record(patient, c.a.mrn, today=TODAY)
     assert own_record.details.full_name == c.a.full_name
     assert own_record.history == ()  # the clinicians' correction reasons are staff reading
-    if importlib.util.find_spec("tracker.exchange.report") is not None:
-        from tracker.exchange.report import progress_report_pdf
+    if importlib.util.find_spec("tracker.exchange.progress_report") is not None:
+        from tracker.exchange.progress_report import progress_report_pdf
 
         file_name, pdf = progress_report_pdf(patient, as_of=TODAY)
         assert pdf.startswith(b"%PDF") and c.a.mrn in file_name

@@ -53,7 +53,7 @@ from PIL import Image
 from tracker.access.actors import command_line_actor
 from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.records.protocol_admin import copy_protocol, save_protocol
-from tracker.exchange.report import progress_report_pdf
+from tracker.exchange.progress_report import progress_report_pdf
 from tracker.records.therapies import add_therapy
 from tracker.records.treatment_sessions import SessionEntry, log_session
 from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit

@@ -1,9 +1,6 @@
-"""The progress report as a PDF: what the progress page shows, on paper, for the patient file or the patient.
-
-``progress_report_pdf`` is the one service: it checks who asks (a patient account gets its own report and
-nothing else; refusals are audited), reads everything in one short transaction that also records the
-download as a "report" entry, and then lays the PDF out from plain data (``render_report``), outside the
-transaction, so that drawing photos never holds the database's write lock.
+"""The progress report's layout: ``render_report`` lays the PDF out from plain data
+(``tracker.exchange.report_content``), outside any transaction; the service is
+``tracker.exchange.progress_report.progress_report_pdf``.
 
 The report holds: clinic and patient header; a chart per measured site (``tracker.exchange.report_chart``, vector
 drawing, no browser); the milestone table; a before/after pair per photographed view (display copies,
@@ -18,40 +15,28 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import re
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 from fpdf.fonts import FontFace
 from PIL import Image
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from db import models
-from tracker.access import audit
-from tracker.access.actors import Actor
-from tracker.course.calendar_months import age_on, months_between
+from tracker.course.calendar_months import age_on
 from tracker.course.clinical import (
     CONDITIONS,
     MILESTONE_LABELS,
     NO_MEASURABLE_CHANGE_PCT,
-    SCALP_VIEWS,
 )
-from tracker.operations.database import transaction
 from tracker.course.milestones import MilestoneResult
-from tracker.photos.store import read_display
-from tracker.photos.before_after import default_pair
-from tracker.photos.framing import caution_sentence, condition_warnings, fit_pair, shape_and_size_warnings
-from tracker.photos.timeline import TimelineVisit, view_label
-from tracker.progress.view import PatientBasics, ProgressView, build_view, resolve_patient
+from tracker.photos.framing import fit_pair
+from tracker.photos.timeline import view_label
+from tracker.progress.view import ProgressView
+from tracker.exchange.report_content import PhotoPair, PhotoShot, ReportContent, SessionLine, TherapyLine
 from tracker.exchange.report_chart import STATUS_COLOURS, chart_height, draw_site_chart
 from tracker.exchange.report_pdf import MUTED, PAGE_MARGIN, RULE, WIDTH, ReportPDF
 from tracker.course.wording import STATUS_WORDS, long_date, signed
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CLINIC_NAME = "Regrowth Tracker clinic"
 # Long side of each photo in the PDF: 1000 px over an 86 mm box is about 300 dpi, sharp in print, and
 # keeps a report with six photographed views to a few megabytes.
 PHOTO_LONG_SIDE = 1000
@@ -66,173 +51,6 @@ _CONDITION_WORDS = dict(zip(CONDITIONS, ("androgenetic alopecia", "alopecia area
 _STATUS_INK = {**STATUS_COLOURS, "due": (183, 134, 11), "missed": (211, 84, 0)}
 _STATUS_SHORT = {"ahead": "Ahead", "on_track": "On track", "behind": "Behind", "upcoming": "Not yet due",
                  "due": "Due now", "missed": "Missed", "no_baseline": "No baseline"}
-
-
-# --- what the report holds ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SessionLine:
-    date: date
-    treatment: str
-    product: str
-    lot_number: str
-    volume_ml: float | None
-    areas: str
-
-
-@dataclass(frozen=True)
-class TherapyLine:
-    name: str
-    dose: str
-    start: date
-    stop: date | None
-
-
-@dataclass(frozen=True)
-class PhotoShot:
-    """One side of a before/after pair: the display copy's JPEG bytes (None when its file is missing)."""
-
-    date: date
-    months: float | None
-    image: bytes | None
-
-
-@dataclass(frozen=True)
-class PhotoPair:
-    """``after`` is None when only one visit has a photo of this view."""
-
-    view: str
-    before: PhotoShot
-    after: PhotoShot | None
-    caution: str | None = None
-
-
-@dataclass(frozen=True)
-class ReportContent:
-    clinic: str
-    view: ProgressView
-    birth_date: date
-    as_of: date
-    sessions: tuple[SessionLine, ...]
-    therapies: tuple[TherapyLine, ...]
-    photo_pairs: tuple[PhotoPair, ...]
-    generated_at: datetime
-    generated_by: str
-
-
-# --- the service --------------------------------------------------------------------------------------
-
-
-def clinic_name() -> str:
-    return os.environ.get("TRACKER_CLINIC_NAME", "").strip() or DEFAULT_CLINIC_NAME
-
-
-def report_file_name(mrn: str, as_of: date) -> str:
-    """A file name safe on every system, whatever was typed as the MRN.
-
-    >>> report_file_name("P-0042", date(2026, 2, 1))
-    'progress-P-0042-2026-02-01.pdf'
-    >>> report_file_name("../ab c/é", date(2026, 2, 1))
-    'progress-.._ab_c__-2026-02-01.pdf'
-    """
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", mrn.strip())[:60] or "patient"
-    return f"progress-{safe}-{as_of.isoformat()}.pdf"
-
-
-def progress_report_pdf(actor: Actor | None, mrn: str | None = None, as_of: date | None = None,
-                        url: str | None = None) -> tuple[str, bytes]:
-    """One patient's progress report: ``(file name, PDF bytes)``; every download is audited as "report".
-
-    Parameters:
-        actor: who asks. Staff name the patient by ``mrn``; a patient account gets its own report
-            (``mrn`` None or its own MRN) and is refused any other (PermissionDenied, audited).
-        as_of: the day the report describes (default today): later records are left out.
-    Raises PermissionDenied (not signed in, or another patient's record) and NotFound (unknown MRN).
-    """
-    as_of = as_of or date.today()
-    with audit.refusals_recorded(actor, "progress report", mrn, url):
-        with transaction(url) as session:
-            patient = resolve_patient(session, actor, mrn)
-            content = gather(session, patient, as_of, generated_by=actor.username)
-            audit.record(session, actor, "report", patient_id=patient.id,
-                         detail=f"progress report PDF as of {as_of.isoformat()}")
-    return report_file_name(content.view.mrn, as_of), render_report(content)
-
-
-def gather(session: Session, patient: PatientBasics, as_of: date, generated_by: str = "") -> ReportContent:
-    """Everything the report prints, as plain data (photos as bytes): no ORM object leaves this call."""
-    view = build_view(session, patient, as_of)
-    sessions = tuple(
-        SessionLine(s.date, s.treatment, s.product or "", s.lot_number or "", s.volume_ml, s.areas or "")
-        for s in session.scalars(
-            select(models.TreatmentSession)
-            .where(models.TreatmentSession.patient_id == patient.id, models.TreatmentSession.deleted_at.is_(None),
-                   models.TreatmentSession.date <= as_of)
-            .order_by(models.TreatmentSession.date, models.TreatmentSession.id)
-        )
-    )
-    therapies = tuple(
-        TherapyLine(t.name, t.dose or "", t.start, t.stop)
-        for t in session.scalars(
-            select(models.ConcurrentTherapy)
-            .where(models.ConcurrentTherapy.patient_id == patient.id, models.ConcurrentTherapy.deleted_at.is_(None),
-                   models.ConcurrentTherapy.start <= as_of)
-            .order_by(models.ConcurrentTherapy.start, models.ConcurrentTherapy.id)
-        )
-    )
-    return ReportContent(
-        clinic=clinic_name(), view=view, birth_date=patient.birth_date, as_of=as_of, sessions=sessions,
-        therapies=therapies, photo_pairs=_photo_pairs(session, patient.id, view.progress.day0, as_of),
-        generated_at=datetime.now(UTC).astimezone(), generated_by=generated_by,
-    )
-
-
-def _photo_pairs(session: Session, patient_id: int, day0: date | None, as_of: date) -> tuple[PhotoPair, ...]:
-    """Per photographed view, the pair the before/after page opens with (``before_after.default_pair``)."""
-    visits = list(session.scalars(
-        select(models.Visit)
-        .where(models.Visit.patient_id == patient_id, models.Visit.deleted_at.is_(None), models.Visit.date <= as_of)
-        .order_by(models.Visit.date, models.Visit.id)
-    ))
-    by_id = {v.id: v for v in visits}
-    photos = session.scalars(
-        select(models.Photo)
-        .where(models.Photo.visit_id.in_(by_id), models.Photo.deleted_at.is_(None))
-        .order_by(models.Photo.id)
-    ) if by_id else []
-    latest: dict[tuple[str, int], models.Photo] = {(p.view, p.visit_id): p for p in photos}  # last upload wins
-    views = sorted({view for view, _ in latest}, key=_view_rank)
-    pairs = []
-    for view in views:
-        dated = [TimelineVisit(v.id, v.date) for v in visits if (view, v.id) in latest]
-        chosen = default_pair(dated, day0)
-        if chosen is None:
-            only = by_id[dated[0].id]
-            pairs.append(PhotoPair(view, _shot(latest[(view, only.id)], only, day0), None))
-            continue
-        first, second = by_id[chosen[0]], by_id[chosen[1]]
-        first_photo, second_photo = latest[(view, first.id)], latest[(view, second.id)]
-        since_first = [v for v in visits if (first.date, first.id) < (v.date, v.id) <= (second.date, second.id)]
-        warnings = shape_and_size_warnings((first_photo.width, first_photo.height),
-                                           (second_photo.width, second_photo.height))
-        warnings += condition_warnings(first, second, since_first)
-        pairs.append(PhotoPair(view, _shot(first_photo, first, day0), _shot(second_photo, second, day0),
-                               caution_sentence(warnings)))
-    return tuple(pairs)
-
-
-def _view_rank(view: str) -> tuple[int, str]:
-    return (SCALP_VIEWS.index(view), "") if view in SCALP_VIEWS else (len(SCALP_VIEWS), view)
-
-
-def _shot(photo: models.Photo, visit: models.Visit, day0: date | None) -> PhotoShot:
-    try:
-        data = read_display(photo)
-    except (KeyError, OSError):
-        log.warning("display copy of photo %s is missing from the photo store", photo.id)
-        data = None
-    return PhotoShot(visit.date, round(months_between(day0, visit.date), 1) if day0 else None, data)
 
 
 # --- the layout ---------------------------------------------------------------------------------------

@@ -15,13 +15,12 @@ from sqlalchemy import select
 
 from db import models
 from tests.test_progress_view import make_patient
-from tracker.exchange import report
 from tracker.exchange import report_pdf
 from tracker.access.actors import Actor
 from tracker.operations.database import transaction
 from tracker.errors import NotFound, PermissionDenied
 from tracker.photos.store import store_photo
-from tracker.exchange.report import progress_report_pdf
+from tracker.exchange.progress_report import progress_report_pdf, report_file_name
 
 AS_OF = date(2026, 2, 1)
 CLINICIAN = Actor("dr.lee", "clinician")
@@ -216,7 +215,7 @@ def test_chinese_japanese_and_korean_names_print_with_the_cjk_fallback(sqlite_cl
 
 
 def test_file_name_is_safe():
-    assert report.report_file_name(" a/b\\c:d ", date(2026, 1, 2)) == "progress-a_b_c_d-2026-01-02.pdf"
+    assert report_file_name(" a/b\\c:d ", date(2026, 1, 2)) == "progress-a_b_c_d-2026-01-02.pdf"
 
 
 def test_progress_page_offers_the_download_without_making_it(sqlite_clinic):
