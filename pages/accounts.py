@@ -9,7 +9,8 @@ lingers on screen. A temporary password is shown on the one run after the reset,
 
 import streamlit as st
 
-from ui.workspace import call, plain, require_actor, show_error
+from ui.messages import call, plain, show_error
+from ui.signed_in import require_actor
 from tracker.access.actors import ADMIN, CLINICIAN, PATIENT, ROLES
 from tracker.access.accounts import create_user, disable_user, enable_user, list_users, reset_password, unlock_user
 from tracker.access.credentials import MIN_PASSWORD_LENGTH, PASSWORD_MAX

@@ -5,7 +5,8 @@ from datetime import date
 import streamlit as st
 
 from ui import private_media
-from ui.workspace import call, require_actor
+from ui.messages import call
+from ui.signed_in import require_actor
 from tracker.access import audit
 actor = require_actor()
 st.title("Audit trail")

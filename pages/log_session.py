@@ -13,16 +13,9 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from ui.workspace import (
-    MRN,
-    call,
-    blank_form,
-    choose_patient,
-    offer_another_patient,
-    plain,
-    require_actor,
-    selected_mrn,
-)
+from ui.messages import call, plain
+from ui.signed_in import require_actor
+from ui.workspace import MRN, blank_form, choose_patient, offer_another_patient, selected_mrn
 from tracker.course.clinical import TREATMENTS
 from tracker.records.treatment_sessions import (
     AREAS_MAX,

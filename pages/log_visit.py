@@ -13,16 +13,9 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from ui.workspace import (
-    MRN,
-    call,
-    blank_form,
-    choose_patient,
-    offer_another_patient,
-    plain,
-    require_actor,
-    selected_mrn,
-)
+from ui.messages import call, plain
+from ui.signed_in import require_actor
+from ui.workspace import MRN, blank_form, choose_patient, offer_another_patient, selected_mrn
 from tracker.course.clinical import SCALP_VIEWS, VIEW_LABELS
 from tracker.course.milestones import AHEAD, BEHIND, NO_BASELINE, ON_TRACK
 from tracker.course.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry

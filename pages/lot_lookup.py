@@ -9,7 +9,8 @@ export).
 import streamlit as st
 
 from ui import private_media
-from ui.workspace import call, require_actor
+from ui.messages import call
+from ui.signed_in import require_actor
 from tracker.records.lots import (
     MAX_LOT_LENGTH,
     LotSearch,

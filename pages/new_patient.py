@@ -8,7 +8,9 @@ from datetime import date
 
 import streamlit as st
 
-from ui.workspace import call, plain, require_actor, select_patient
+from ui.messages import call, plain
+from ui.signed_in import require_actor
+from ui.workspace import select_patient
 from tracker.course.calendar_months import add_months
 from tracker.course.clinical import CONDITIONS, SEXES
 from tracker.records.patient_fields import CONDITION_LABELS, NOTES_MAX, TARGET_AREA_CHOICES, TARGET_AREAS_MAX

@@ -9,7 +9,9 @@ from datetime import date
 
 import streamlit as st
 
-from ui.workspace import call, plain, require_actor, select_patient, selected_mrn
+from ui.messages import call, plain
+from ui.signed_in import require_actor
+from ui.workspace import select_patient, selected_mrn
 from tracker.course.calendar_months import add_months
 from tracker.course.clinical import CONDITIONS, SEXES
 from tracker.records.history import REASON_MAX, soft_delete

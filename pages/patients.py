@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from ui.workspace import call, require_actor, select_patient, selected_mrn
+from ui.messages import call
+from ui.signed_in import require_actor
+from ui.workspace import select_patient, selected_mrn
 from tracker.records.patient_fields import CONDITION_LABELS
 from tracker.records.patient_list import FILTERS, list_patients
 from tracker.records.validation import SEARCH_MAX

@@ -9,7 +9,9 @@ passes no MRN for it (never one from the URL or the session), and the services c
 import streamlit as st
 
 from ui import photo_panels
-from ui.workspace import call, plain, require_actor, selected_mrn
+from ui.messages import call, plain
+from ui.signed_in import require_actor
+from ui.workspace import selected_mrn
 from tracker.access.actors import PATIENT
 from tracker.photos.serving import timeline_thumbnails
 from tracker.photos.timeline import photo_timeline

@@ -12,7 +12,9 @@ from ui import consult_mode
 
 from ui import private_media
 from ui import progress_panels as panels
-from ui.workspace import call, require_actor, selected_mrn
+from ui.messages import call
+from ui.signed_in import require_actor
+from ui.workspace import selected_mrn
 from tracker.access.actors import PATIENT
 from tracker.progress.page_data import progress_page
 from tracker.exchange.progress_report import progress_report_pdf, report_file_name

@@ -9,7 +9,8 @@ carry the protocol's name and version, so a saved edit starts a fresh editor on 
 import pandas as pd
 import streamlit as st
 
-from ui.workspace import call, require_actor, show_error
+from ui.messages import call, show_error
+from ui.signed_in import require_actor
 from tracker.access.actors import ADMIN
 from tracker.errors import ValidationError
 from tracker.records.protocol_admin import (

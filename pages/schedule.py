@@ -8,7 +8,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.workspace import call, require_actor, select_patient
+from ui.messages import call
+from ui.signed_in import require_actor
+from ui.workspace import select_patient
 from tracker.progress.schedule import DUE, FOLLOW_UP_STATUSES, OPEN, OVERDUE, UPCOMING, schedule
 
 HORIZONS = (7, 14, 30, 60, 90)

@@ -4,7 +4,8 @@ import os
 
 import streamlit as st
 
-from ui.workspace import ACTOR, LAST_SEEN, call, client_address
+from ui.messages import call
+from ui.signed_in import ACTOR, LAST_SEEN, client_address
 from ui.sign_in_form import SIGN_IN_FORM
 from tracker.access.credentials import PASSWORD_MAX
 from tracker.access.sign_in import sign_in

@@ -20,7 +20,7 @@ import sys
 
 import pytest
 
-from ui.workspace import WORD_JOINER
+from ui.messages import WORD_JOINER
 from tests.browser import (
     ROOT,
     browser_page,

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 import db.engine
 from db.engine import dispose_all, normalize_url
-from ui.workspace import BUSY
+from ui.messages import BUSY
 from tracker.access.actors import Actor, command_line_actor
 from tracker.access.accounts import create_user
 from tracker.access.sign_in import sign_in

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from ui.private_media import SessionEnded, data_uri, guarded, session_allows
-from ui.workspace import ACTOR, LAST_SEEN
+from ui.signed_in import ACTOR, LAST_SEEN
 from tracker.access.actors import Actor
 
 LEE = Actor("dr.lee", "clinician")

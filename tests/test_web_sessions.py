@@ -144,12 +144,12 @@ def test_a_page_session_resumes_from_the_cookie(sqlite_clinic, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     from tests.conftest import ROOT
-    from ui import workspace
+    from ui import signed_in
 
     actor = _signed_in()
     token = web_sessions.open_session(actor)
     web_sessions.set_consult(token, "P-404")
-    monkeypatch.setattr(workspace, "session_cookie", lambda: token)
+    monkeypatch.setattr(signed_in, "session_cookie", lambda: token)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
     assert not at.exception

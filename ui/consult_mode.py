@@ -9,7 +9,9 @@ import streamlit as st
 
 from ui import photo_panels
 from ui import progress_panels as panels
-from ui.workspace import call, select_patient, sign_out
+from ui.messages import call
+from ui.signed_in import sign_out
+from ui.workspace import select_patient
 from tracker.access.actors import Actor
 from tracker.access.credentials import PASSWORD_MAX
 from tracker.access.own_password import verify_password

@@ -12,7 +12,7 @@ from datetime import date
 import streamlit as st
 
 from ui import private_media
-from ui.workspace import call, plain
+from ui.messages import call, plain
 from tracker.access.actors import Actor
 from tracker.photos.before_after import BeforeAfter, ComparedPhoto, before_after
 from tracker.photos.serving import photo_image

@@ -29,7 +29,7 @@ from typing import Any, Callable
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from ui.workspace import ACTOR, LAST_SEEN, idle_limit_seconds
+from ui.signed_in import ACTOR, LAST_SEEN, idle_limit_seconds
 from tracker.access.actors import Actor
 from tracker.operations.database import database_busy
 from tracker.errors import TrackerError
@@ -83,7 +83,7 @@ def session_allows(state: Any, actor: Actor, now: float | None = None) -> bool:
 
     Only reads: this runs on Streamlit's worker thread, where writing session state logs a "missing
     ScriptRunContext" warning. An idle session is signed out by the page run that the click also starts
-    (``workspace.current_actor`` finds the same idle time), with the usual message.
+    (``signed_in.current_actor`` finds the same idle time), with the usual message.
     """
     now = time.time() if now is None else now
     if ACTOR not in state or state[ACTOR] != actor:

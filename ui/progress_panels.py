@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.charts import secondary_figure, site_figure
-from ui.workspace import plain
+from ui.messages import plain
 from tracker.course.clinical import CONDITIONS
 from tracker.photos.coverage import PhotoCoverage
 from tracker.progress.view import ProgressView

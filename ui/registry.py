@@ -1,5 +1,5 @@
 """Which page exists for which role: the one table both the menu (``app.py``) and every page's own
-guard (``workspace.require_actor``) read, so the two can never disagree."""
+guard (``signed_in.require_actor``) read, so the two can never disagree."""
 
 from __future__ import annotations
 

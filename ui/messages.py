@@ -1,0 +1,77 @@
+"""Showing text and errors plainly on every page: user-typed text never becomes markup (``plain``), a service's
+refusal is a message with its problems (``show_error``), and ``call`` runs one service so that a clinician never
+sees a traceback (a busy database is "try again").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Callable, TypeVar
+
+import streamlit as st
+
+from tracker.errors import TrackerError
+from tracker.operations.database import database_busy
+
+log = logging.getLogger("regrowth")
+T = TypeVar("T")
+BUSY = "The database is busy; nothing was lost. Try again in a moment."
+
+
+_ALWAYS = re.compile(r"([\\`*_\[\]<>|~$])")  # inline markup, links, HTML tags, tables, maths
+_ENTITY = re.compile(r"&(?=#?\w+;)")  # &lt; and friends
+_SHORTCODE = re.compile(r":(?=[\w/+-]+:|//)|(?<=www)\.")  # :smile: icon codes; http:// and www. autolinks
+_LINE_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])", re.M)  # headings, quotes, lists, rules
+# Links to bare URLs, www. addresses and e-mail addresses, and :smile: codes, are found in the text after the
+# markdown has been read (backslashes already gone): an invisible word joiner (U+2060) breaks each pattern.
+_TEXT_PATTERNS = re.compile(r"(?<=:)(?=//|[\w/+-]+:)|(?<=www)(?=\\\.)|(?=@)")
+WORD_JOINER = "\u2060"
+
+
+def plain(text: object) -> str:
+    r"""User-typed text made safe for Streamlit markdown: shown literally, never as markup or HTML.
+
+    >>> print(plain("<img src=x onerror=alert(1)>"))
+    \<img src=x onerror=alert(1)\>
+    >>> print(plain("MRN rt-0100: [click](javascript:x) *bold*"))
+    MRN rt-0100: \[click\](javascript:x) \*bold\*
+    >>> print(plain("# 1. :smile: http://x.org www.x.org a@b.org").replace(WORD_JOINER, "¦"))
+    \# 1. \:¦smile: http\:¦//x.org www¦\.x.org a¦@b.org
+    """
+    text = _ALWAYS.sub(r"\\\1", str(text))
+    text = _ENTITY.sub(r"\\&", text)
+    text = _SHORTCODE.sub(lambda m: "\\" + m.group(0), text)
+    text = _TEXT_PATTERNS.sub(WORD_JOINER, text)
+    return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+
+
+def show_error(error: TrackerError) -> None:
+    """The message and every listed problem, shown as plain text (they may quote what was typed)."""
+    message = str(error)
+    problems = [p for p in (getattr(error, "problems", None) or []) if p and p != message]
+    text = plain(message)
+    if problems:
+        text += "\n\n" + "\n".join(f"- {plain(p)}" for p in problems)
+    st.error(text)
+
+
+def call(service: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Run one service; a user error is shown as a message, a busy database as "try again" (one log line,
+    no traceback: another writer held the lock too long), anything else as a plain apology.
+
+    Returns None when the call failed (and nothing was saved: services run in one transaction).
+    """
+    try:
+        return service(*args, **kwargs)
+    except TrackerError as error:
+        show_error(error)
+    except Exception as error:  # never a traceback in front of a clinician; the server log keeps it
+        busy = database_busy(error)
+        if busy is not None:
+            log.warning("database busy in %s: %s", getattr(service, "__name__", service), busy)
+            st.error(BUSY)
+            return None
+        log.exception("unexpected error in %s", getattr(service, "__name__", service))
+        st.error("Something went wrong and nothing was saved. Please try again; if it persists, tell your administrator.")
+    return None
