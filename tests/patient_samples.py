@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from db import models
 from tracker.access.actors import Actor
 from tracker.operations.database import transaction
-from tracker.records.patients import NewPatient
+from tracker.records.patient_intake import NewPatient
 
 TODAY = date(2025, 6, 1)
 DR = Actor(username="dr.lee", role="clinician")

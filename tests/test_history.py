@@ -13,7 +13,7 @@ from tests.patient_samples import DR, TODAY
 from tracker.errors import ConflictError, NotFound, ValidationError
 from tracker.operations.database import transaction
 from tracker.records.history import soft_delete
-from tracker.records.patients import patient_record
+from tracker.records.patient_record import patient_record
 from tracker.records.therapies import add_therapy
 
 

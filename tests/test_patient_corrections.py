@@ -13,7 +13,9 @@ from tests.patient_samples import ADMIN, DR, TODAY, changes_of, count, new_patie
 from tracker.errors import ConflictError, PermissionDenied, ValidationError
 from tracker.operations.database import transaction
 from tracker.records.history import soft_delete
-from tracker.records.patients import create_patient, patient_record, update_patient
+from tracker.records.patient_corrections import update_patient
+from tracker.records.patient_intake import create_patient
+from tracker.records.patient_record import patient_record
 from tracker.records.therapies import add_therapy, stop_therapy
 
 

@@ -13,7 +13,8 @@ from tests.patient_samples import DR, TODAY, count, new_patient, patient_actor
 from tracker.access.actors import Actor
 from tracker.errors import PermissionDenied, ValidationError
 from tracker.operations.database import transaction
-from tracker.records.patients import create_patient, patient_record, protocol_names
+from tracker.records.patient_intake import create_patient, protocol_names
+from tracker.records.patient_record import patient_record
 
 
 def test_create_patient_is_saved_and_audited(clinic):

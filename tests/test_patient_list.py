@@ -17,7 +17,7 @@ from tests.patient_samples import DR, TODAY, seed
 from tracker.access.actors import Actor
 from tracker.errors import PermissionDenied, ValidationError
 from tracker.operations.database import transaction
-from tracker.records.patients import list_patients
+from tracker.records.patient_list import list_patients
 
 
 @pytest.fixture

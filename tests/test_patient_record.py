@@ -12,7 +12,7 @@ from db import models
 from tests.patient_samples import DR, TODAY, patient_actor, seed
 from tracker.errors import NotFound, PermissionDenied
 from tracker.operations.database import transaction
-from tracker.records.patients import patient_record
+from tracker.records.patient_record import patient_record
 
 
 def test_record_header_strip_and_timeline(recorded):

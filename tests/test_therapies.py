@@ -10,7 +10,7 @@ import pytest
 from db import models
 from tests.patient_samples import DR, TODAY, changes_of, count
 from tracker.errors import ConflictError, NotFound, ValidationError
-from tracker.records.patients import patient_record
+from tracker.records.patient_record import patient_record
 from tracker.records.therapies import add_therapy, stop_therapy
 
 
