@@ -30,7 +30,8 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import PATIENT, ROLES, Actor, require_patient_access, require_role
 from tracker.course.calendar_months import months_between
-from tracker.course.clinical import SCALP_VIEWS, VIEW_LABELS
+from tracker.course.clinical import SCALP_VIEWS
+from tracker.course.vocabulary import view_words
 from tracker.operations.database import Reads, read_connection, transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
 from tracker.photos.store import read_display, read_thumbnail
@@ -67,7 +68,7 @@ def view_label(view: str) -> str:
     >>> view_label("left_temporal"), view_label("closeup"), view_label("crown_left")
     ('Left temporal', 'Close-up (trichoscopy)', 'Crown left')
     """
-    return VIEW_LABELS.get(view) or view.replace("_", " ").capitalize()
+    return view_words(view)
 
 
 # --- the timeline grid --------------------------------------------------------------------------------

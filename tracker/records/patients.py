@@ -33,7 +33,7 @@ from tracker.access.actors import (
     require_role,
 )
 from tracker.course.calendar_months import age_on
-from tracker.course.clinical import DEFAULT_PROTOCOL_NAME, MILESTONE_LABELS
+from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
 from tracker.operations.database import transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
 from tracker.course.followup import ASSESSED, outlook
@@ -47,6 +47,15 @@ from tracker.records.history import (
     refuse,
     soft_delete,
 )
+from tracker.course.vocabulary import (
+    PATIENT_FILTER_WORDS,
+    PatientFilter,
+    condition_words,
+    milestone_words,
+    site_words,
+    status_words,
+    treatment_words,
+)
 from tracker.course.milestones import (
     AHEAD,
     BEHIND,
@@ -54,14 +63,12 @@ from tracker.course.milestones import (
     MISSED,
     NO_BASELINE,
     ON_TRACK,
-    UPCOMING,
     DensityRecord,
     Progress,
     SessionRecord,
     assess,
 )
 from tracker.records.patient_fields import (
-    CONDITION_LABELS,
     collect,
     parse_baseline,
     parse_notes,
@@ -87,19 +94,9 @@ __all__ = [
 ]
 
 # The patient list's filters (product issue): key → what the clinician sees.
-DUE_THIS_WEEK, OVERDUE, BEHIND_EXPECTED = "due_this_week", "overdue", "behind"
-FILTERS = {DUE_THIS_WEEK: "Due this week", OVERDUE: "Overdue", BEHIND_EXPECTED: "Behind expected"}
+DUE_THIS_WEEK, OVERDUE, BEHIND_EXPECTED = PatientFilter.DUE_THIS_WEEK, PatientFilter.OVERDUE, PatientFilter.BEHIND
+FILTERS = PATIENT_FILTER_WORDS
 DUE_SOON_DAYS = 7
-
-STATUS_WORDS = {
-    AHEAD: "ahead of the expected range",
-    ON_TRACK: "within the expected range",
-    BEHIND: "behind the expected range",
-    UPCOMING: "not yet due",
-    DUE: "due now",
-    MISSED: "missed: no visit in the window",
-    NO_BASELINE: "measured, but no baseline to compare with",
-}
 
 # Fields ``update_patient`` accepts; ``protocol`` is given by name.
 PATIENT_FIELDS = ("mrn", "full_name", "sex", "birth_date", "condition", "baseline_scale", "baseline_stage",
@@ -259,11 +256,11 @@ def _status_text(progress: Progress, view) -> str:
         else:
             parts.append("overdue: a milestone window closed without a visit")
     elif view.next_status:
-        parts.append(STATUS_WORDS[view.next_status])
+        parts.append(status_words(view.next_status).phrase)
     else:
         parts.append("all milestones assessed")
     if view.behind:
-        parts.append("latest result behind the expected range")
+        parts.append(f"latest result {status_words(BEHIND).phrase}")
     return "; ".join(parts)
 
 
@@ -277,7 +274,7 @@ def _summary(patient: models.Patient, progress: Progress, today: date) -> Patien
         condition=patient.condition,
         day0=progress.day0,
         next_milestone=view.next_name,
-        next_milestone_label=MILESTONE_LABELS.get(view.next_name, view.next_name) if view.next_name else None,
+        next_milestone_label=milestone_words(view.next_name) if view.next_name else None,
         next_status=view.next_status,
         next_due=view.next_due,
         window_start=view.next_window_start,
@@ -460,22 +457,23 @@ def _milestone_strip(progress: Progress) -> tuple[MilestoneStatus, ...]:
         else:
             status = first.status
         overdue = status == MISSED or (status == DUE and progress.as_of > first.target)
-        text = STATUS_WORDS[status]
+        text = status_words(status).phrase
         if status == DUE and overdue:
             text = (f"overdue: target date {first.target.isoformat()} passed, "
                     f"window open until {first.window_end.isoformat()}")
         notes = []
         for site, r in assessed:
             if r.change is None:
-                notes.append(f"{site}: {r.density:.1f} hairs/cm² on {r.visit_date.isoformat()}, no baseline")
+                notes.append(f"{site_words(site)}: {r.density:.1f} hairs/cm² on {r.visit_date.isoformat()}, "
+                             "no baseline")
                 continue
             pct = f" ({r.change_pct:+.0f}%)" if r.change_pct is not None else ""
             band = (f", expected {r.expected_low:+.0f} to {r.expected_high:+.0f}"
                     if r.expected_low is not None and r.expected_high is not None else "")
-            notes.append(f"{site}: {r.change:+.1f} hairs/cm²{pct} on {r.visit_date.isoformat()}, "
-                         f"{STATUS_WORDS[r.status]}{band}")
+            notes.append(f"{site_words(site)}: {r.change:+.1f} hairs/cm²{pct} on {r.visit_date.isoformat()}, "
+                         f"{status_words(r.status).phrase}{band}")
         strip.append(MilestoneStatus(
-            name=name, label=MILESTONE_LABELS.get(name, name.replace("_", " ")), window_start=first.window_start,
+            name=name, label=milestone_words(name), window_start=first.window_start,
             window_end=first.window_end, target=first.target, status=status, status_text=text, overdue=overdue,
             site_notes=tuple(notes),
         ))
@@ -506,7 +504,7 @@ def _timeline(session: Session, patient_id: int) -> tuple[TimelineEntry, ...]:
             models.TreatmentSession.patient_id == patient_id, models.TreatmentSession.deleted_at.is_(None))):
         entries.append(TimelineEntry(
             kind="session", row_id=s.id, date=s.date, version=s.version,
-            title={"prp": "PRP session", "exosome": "Exosome session"}.get(s.treatment, "Treatment session"),
+            title="Treatment session" if s.treatment == "other" else f"{treatment_words(s.treatment)} session",
             treatment=s.treatment, product=s.product or "", lot_number=s.lot_number or "", volume_ml=s.volume_ml,
             areas=s.areas or "", adverse_events=s.adverse_events or "", notes=s.notes or "",
         ))
@@ -528,7 +526,7 @@ def _details(patient: models.Patient, today: date) -> PatientDetails:
     return PatientDetails(
         mrn=patient.mrn, full_name=patient.full_name, sex=patient.sex, birth_date=patient.birth_date,
         age=age_on(patient.birth_date, today), condition=patient.condition,
-        condition_label=CONDITION_LABELS.get(patient.condition, patient.condition),
+        condition_label=condition_words(patient.condition),
         baseline_scale=patient.baseline_scale, baseline_stage=patient.baseline_stage,
         target_areas=tuple(a for a in (patient.target_areas or "").split(",") if a),
         protocol=patient.protocol.name if patient.protocol else DEFAULT_PROTOCOL_NAME,
