@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from tracker.progress.chart_data import ProgressChart, SiteChart
 from tracker.progress.view import SecondarySeries
-from tracker.course.vocabulary import POINT_STYLES, milestone_short, site_words
+from tracker.course.vocabulary import POINT_STYLES, milestone_short, site_words, treatment_words
 
 
 
@@ -68,7 +68,7 @@ def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, la
         figure.add_trace(go.Scatter(
             x=[s.months for s in chart.sessions], y=[0] * len(chart.sessions), mode="markers",
             name="treatment session", marker={"symbol": "triangle-up", "size": 14, "color": "#e67e22"},
-            customdata=[[s.date.isoformat(), label(s.product or s.treatment), label(s.lot_number or "—")]
+            customdata=[[s.date.isoformat(), label(s.product or treatment_words(s.treatment)), label(s.lot_number or "—")]
                         for s in chart.sessions],
             hovertemplate="session %{customdata[0]}<br>%{customdata[1]}<br>lot %{customdata[2]}<extra></extra>",
         ))

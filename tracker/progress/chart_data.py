@@ -20,7 +20,7 @@ from tracker.course.milestones import (
     classify,
     expected_bands,
 )
-from tracker.course.vocabulary import MilestoneStatus, PointKind
+from tracker.course.vocabulary import MilestoneStatus, PointKind, treatment_words
 
 
 # Band samples: the band's own corner points plus a regular grid, so the shaded area is exact.
@@ -184,7 +184,8 @@ def build_chart(
     # The product's effect lasts about 6–8 months after each session (DESIGN.md §1): drawn from the
     # session to the later bound, as the engine's ``active_until`` gives for the latest session.
     active = tuple(
-        TimeBar(f"{s.product or s.treatment} active", month(s.date), month(add_months(s.date, EFFECT_MONTHS[1])))
+        TimeBar(f"{s.product or treatment_words(s.treatment)} active", month(s.date),
+                month(add_months(s.date, EFFECT_MONTHS[1])))
         for s in past_sessions
     )
     therapy_bars = tuple(
