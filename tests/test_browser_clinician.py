@@ -139,7 +139,7 @@ def test_clinician_registers_logs_and_sees_early_response(clinic):
         page.get_by_role("heading", name=NAME).wait_for()
         wait_rendered(page)
         record = body_text(page)
-        assert f"MRN {MRN}" in record and "Norwood–Hamilton III" in record and "frontal, vertex" in record
+        assert f"MRN {MRN}" in record and "Norwood–Hamilton III" in record and "target areas: Frontal, Vertex" in record
         assert "no treatment session yet" in record
         shot(page, JOURNEY, "04-record-new")
 
