@@ -17,6 +17,7 @@ from ui.messages import call, plain
 from ui.signed_in import require_actor
 from ui.workspace import MRN, blank_form, choose_patient, offer_another_patient, selected_mrn
 from tracker.course.clinical import TREATMENTS
+from tracker.course.vocabulary import treatment_words
 from tracker.records.treatment_sessions import (
     AREAS_MAX,
     PRE_SESSION_CHECKS,
@@ -30,7 +31,6 @@ from tracker.records.treatment_sessions import (
 from tracker.records.validation import LOT_NUMBER_MAX, PRODUCT_MAX
 
 DOCUMENT_TYPES = ["pdf", "jpg", "jpeg", "png", "tif", "tiff", "webp", "heic", "heif"]
-TREATMENT_LABELS = {"exosome": "Exosome", "prp": "PRP", "other": "Other"}
 FORM_FOR, ROUND, SAVED = "session_form_for", "session_round", "session_saved"
 
 
@@ -49,7 +49,7 @@ def _start_form(mrn: str, areas: str, treatment: str | None, product: str) -> No
 
 def _show_saved(saved: SessionSaved) -> None:
     lot = f", lot {saved.lot_number}" if saved.lot_number else ""
-    st.success(plain(f"{TREATMENT_LABELS[saved.treatment]} session of {saved.date.isoformat()} saved{lot}."))
+    st.success(plain(f"{treatment_words(saved.treatment)} session of {saved.date.isoformat()} saved{lot}."))
     for warning in saved.warnings:
         st.warning(warning)
     span = saved.nsaid_free
@@ -90,7 +90,7 @@ if isinstance(saved, SessionSaved) and saved.mrn == defaults.mrn:
 with st.form("log_session", clear_on_submit=False):
     session_date = st.date_input("Session date", min_value=date(1900, 1, 1),
                                  format="YYYY-MM-DD", key="session_date")
-    treatment = st.selectbox("Treatment", TREATMENTS, format_func=TREATMENT_LABELS.get, key="session_treatment")
+    treatment = st.selectbox("Treatment", TREATMENTS, format_func=treatment_words, key="session_treatment")
     product = st.text_input("Product", key="session_product", max_chars=PRODUCT_MAX)
     lot_number = st.text_input("Lot / batch number (required for exosome)", key="session_lot",
                                max_chars=LOT_NUMBER_MAX)

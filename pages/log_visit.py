@@ -16,8 +16,8 @@ import streamlit as st
 from ui.messages import call, plain
 from ui.signed_in import require_actor
 from ui.workspace import MRN, blank_form, choose_patient, offer_another_patient, selected_mrn
-from tracker.course.clinical import SCALP_VIEWS, VIEW_LABELS
-from tracker.course.milestones import AHEAD, BEHIND, NO_BASELINE, ON_TRACK
+from tracker.course.clinical import SCALP_VIEWS
+from tracker.course.vocabulary import site_words, status_words, view_words
 from tracker.course.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry
 from tracker.records.validation import SITE_MAX
 from tracker.records.visits import (
@@ -34,13 +34,6 @@ from tracker.records.visits import (
 )
 
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif"]
-STATUS_LABELS = {
-    BASELINE_RECORDED: "Baseline recorded",
-    AHEAD: "Ahead of the expected band",
-    ON_TRACK: "On track",
-    BEHIND: "Behind the expected band",
-    NO_BASELINE: "No baseline for this site",
-}
 FORM_FOR, SITES, ROUND, SHOTS, SAVED = (
     "visit_form_for", "visit_sites", "visit_round", "visit_camera_shots", "visit_saved",
 )
@@ -74,12 +67,14 @@ def _show_saved(saved: VisitSaved) -> None:
                 if site.change_pct is not None:
                     change += f" ({site.change_pct:+.0f}%)"
             rows.append({
-                "Site": site.site,
+                "Site": site_words(site.site),
                 "Density (hairs/cm²)": round(site.density, 1),
                 "Milestone": site.milestone_label or ("" if site.status == BASELINE_RECORDED else "Between milestones"),
                 "Change vs baseline (hairs/cm²)": change,
                 "Expected band (hairs/cm²)": band,
-                "Status": STATUS_LABELS.get(site.status, site.status),
+                "Status": (
+                    "Baseline recorded" if site.status == BASELINE_RECORDED else status_words(site.status).explained
+                ),
             })
         st.dataframe(pd.DataFrame(rows), hide_index=True)
         if saved.day0 is None:
@@ -107,8 +102,8 @@ def _camera(mrn: str) -> None:
     shots: list[tuple[str, str, bytes]] = st.session_state[SHOTS]
     if not st.toggle("Take photos with this device's camera", key="visit_use_camera"):
         return
-    view = st.selectbox("View", SCALP_VIEWS, format_func=VIEW_LABELS.get, key="visit_camera_view")
-    shot = st.camera_input(f"{VIEW_LABELS[view]} photo", key=f"visit_camera_{st.session_state[ROUND]}_{len(shots)}")
+    view = st.selectbox("View", SCALP_VIEWS, format_func=view_words, key="visit_camera_view")
+    shot = st.camera_input(f"{view_words(view)} photo", key=f"visit_camera_{st.session_state[ROUND]}_{len(shots)}")
     if shot is not None and st.button("Add this photo to the visit", key="visit_camera_add"):
         shots.append((view, f"camera-{view}-{len(shots) + 1}.jpg", shot.getvalue()))
         st.rerun()
@@ -162,7 +157,7 @@ with st.form("log_visit", clear_on_submit=False):
         density_col, shaft_col, terminal_col, anagen_col = st.columns(4)
         site_values.append(SiteEntry(
             site=site,
-            density=density_col.number_input(plain(f"{site}: density (hairs/cm²)"), value=None, step=1.0,
+            density=density_col.number_input(plain(f"{site_words(site)}: density (hairs/cm²)"), value=None, step=1.0,
                                              key=f"visit_density_{site}"),
             shaft_diameter_um=shaft_col.number_input("Shaft diameter (µm)", value=None, step=1.0,
                                                      key=f"visit_shaft_{site}"),
@@ -192,7 +187,7 @@ with st.form("log_visit", clear_on_submit=False):
     view_columns = st.columns(3)
     for index, view in enumerate(SCALP_VIEWS):
         files = view_columns[index % 3].file_uploader(
-            VIEW_LABELS[view], type=PHOTO_TYPES, accept_multiple_files=True, key=f"visit_photos_{view}_{round_}",
+            view_words(view), type=PHOTO_TYPES, accept_multiple_files=True, key=f"visit_photos_{view}_{round_}",
         )
         uploads.extend(PhotoUpload(view, f.name, f.getvalue()) for f in files or [])
 

@@ -18,6 +18,7 @@ from tracker.records.lots import (
     export_lot_csv,
     sessions_with_lot,
 )
+from tracker.course.vocabulary import treatment_words
 from tracker.course.wording import count
 
 RESULT = "lot_lookup_result"
@@ -50,7 +51,7 @@ if isinstance(result, LotSearch):
                     "Name": s.full_name,
                     "Session date": s.session_date,
                     "Product": s.product,
-                    "Treatment": s.treatment,
+                    "Treatment": treatment_words(s.treatment),
                     "Volume (mL)": s.volume_ml,
                     "Lot number": s.lot_number,
                 }

@@ -13,7 +13,8 @@ from ui.signed_in import require_actor
 from ui.workspace import select_patient
 from tracker.course.calendar_months import add_months
 from tracker.course.clinical import CONDITIONS, SEXES
-from tracker.records.patient_fields import CONDITION_LABELS, NOTES_MAX, TARGET_AREA_CHOICES, TARGET_AREAS_MAX
+from tracker.course.vocabulary import condition_words, view_words
+from tracker.records.patient_fields import NOTES_MAX, TARGET_AREA_CHOICES, TARGET_AREAS_MAX
 from tracker.records.patient_intake import NewPatient, create_patient, protocol_names
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.records.validation import MAX_AGE_YEARS
@@ -48,7 +49,7 @@ if protocols is None:
 st.subheader("Diagnosis")
 sex_col, condition_col, scale_col = st.columns(3)
 sex = sex_col.selectbox("Sex", SEXES, index=None, key="np_sex", placeholder="Choose")
-condition = condition_col.selectbox("Condition", CONDITIONS, index=None, format_func=CONDITION_LABELS.get,
+condition = condition_col.selectbox("Condition", CONDITIONS, index=None, format_func=condition_words,
                                     key="np_condition", placeholder="Choose")
 scales = scales_for(condition, sex) if condition and sex else ()
 if st.session_state.get("np_scales") != scales:  # new choices: start the scale afresh (preselected if one)
@@ -77,7 +78,7 @@ with st.form("new_patient", clear_on_submit=False):
         stage = st.selectbox(f"Baseline stage ({SCALE_LABELS[scale]})", stages_for(scale), index=None,
                              key="np_stage", placeholder="Choose")
     st.subheader("Follow-up")
-    areas = st.multiselect("Target areas to measure", TARGET_AREA_CHOICES, key="np_areas",
+    areas = st.multiselect("Target areas to measure", TARGET_AREA_CHOICES, key="np_areas", format_func=view_words,
                            help="These sites pre-fill the patient's first visit.")
     other_areas = st.text_input("Other areas (comma-separated)", key="np_other_areas", max_chars=TARGET_AREAS_MAX)
     protocol = st.selectbox("Protocol", protocols, index=0 if protocols else None, key="np_protocol")

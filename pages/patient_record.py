@@ -15,10 +15,9 @@ from ui.workspace import select_patient, selected_mrn
 from tracker.course.calendar_months import add_months
 from tracker.course.clinical import CONDITIONS, SEXES
 from tracker.records.history import REASON_MAX, soft_delete
-from tracker.course.milestones import AHEAD, BEHIND, DUE, MISSED, ON_TRACK
+from tracker.course.vocabulary import condition_words, site_words, status_words, view_words
 from tracker.records.patient_fields import (
     COMMON_THERAPIES,
-    CONDITION_LABELS,
     DOSE_MAX,
     NOTES_MAX,
     TARGET_AREAS_MAX,
@@ -80,19 +79,19 @@ st.caption(plain(
 baseline = (f"{SCALE_LABELS.get(details.baseline_scale, details.baseline_scale)} {details.baseline_stage}"
             if details.baseline_scale else "none recorded")
 st.caption(plain(
-    f"Baseline stage: {baseline} · target areas: {', '.join(details.target_areas) or 'none'} · "
+    f"Baseline stage: {baseline} · target areas: {', '.join(map(site_words, details.target_areas)) or 'none'} · "
     f"protocol: {details.protocol}"
 ))
 
 if record.milestone_note:
     st.info(record.milestone_note)
-BOXES = {AHEAD: st.success, ON_TRACK: st.success, BEHIND: st.warning, MISSED: st.error, DUE: st.info}
+BOXES = {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}
 for column, milestone in zip(st.columns(3), record.milestones):
     with column:
         st.markdown(f"**{plain(milestone.label)}**")
         st.caption(f"window {_day(milestone.window_start)} to {_day(milestone.window_end)} · "
                    f"target {_day(milestone.target)}")
-        box = st.error if milestone.overdue else BOXES.get(milestone.status, st.info)
+        box = st.error if milestone.overdue else BOXES[status_words(milestone.status).tone]
         box(plain(milestone.status_text))
         for note in milestone.site_notes:
             st.caption(plain(note))
@@ -109,7 +108,7 @@ with timeline_tab:
             {
                 "Date": _day(entry.date),
                 "Entry": entry.title,
-                "Density (hairs/cm²)": " · ".join(f"{d.site} {d.density:g}" for d in entry.densities),
+                "Density (hairs/cm²)": " · ".join(f"{site_words(d.site)} {d.density:g}" for d in entry.densities),
                 "Photos": str(len(entry.photos)) if entry.kind == "visit" else "",
                 "Product": entry.product,
                 "Lot": entry.lot_number,
@@ -180,7 +179,7 @@ with edit_tab:
     sex = sex_col.selectbox("Sex", SEXES, index=SEXES.index(details.sex) if details.sex in SEXES else None,
                             key="edit_sex")
     condition = condition_col.selectbox(
-        "Condition", CONDITIONS, format_func=CONDITION_LABELS.get, key="edit_condition",
+        "Condition", CONDITIONS, format_func=condition_words, key="edit_condition",
         index=CONDITIONS.index(details.condition) if details.condition in CONDITIONS else None)
     scales = scales_for(condition, sex) if condition and sex else ()
     if st.session_state.get("edit_scales") != scales:  # new choices: start the scale afresh
@@ -242,13 +241,13 @@ with remove_tab:
     removable: dict[str, tuple[str, int, int, str]] = {}
     for entry in record.timeline:
         if entry.kind == "visit":
-            sites = " · ".join(f"{d.site} {d.density:g}" for d in entry.densities)
+            sites = " · ".join(f"{site_words(d.site)} {d.density:g}" for d in entry.densities)
             removable[f"visit:{entry.row_id}"] = ("visit", entry.row_id, entry.version,
                                                  f"Visit {_day(entry.date)}" + (f" ({sites})" if sites else ""))
             for photo in entry.photos:
                 removable[f"photo:{photo.id}"] = (
                     "photo", photo.id, photo.version,
-                    f"Photo {photo.view} {photo.file_name} from the visit of {_day(entry.date)}")
+                    f"{view_words(photo.view)} photo {photo.file_name} from the visit of {_day(entry.date)}")
         else:
             removable[f"session:{entry.row_id}"] = ("session", entry.row_id, entry.version,
                                                    f"{entry.title} {_day(entry.date)}"

@@ -5,7 +5,7 @@ import streamlit as st
 from ui.messages import call
 from ui.signed_in import require_actor
 from ui.workspace import select_patient, selected_mrn
-from tracker.records.patient_fields import CONDITION_LABELS
+from tracker.course.vocabulary import condition_words
 from tracker.records.patient_list import FILTERS, list_patients
 from tracker.records.validation import SEARCH_MAX
 
@@ -34,7 +34,7 @@ st.dataframe(
             "MRN": row.mrn,
             "Name": row.full_name,
             "Age": row.age,
-            "Condition": CONDITION_LABELS.get(row.condition, row.condition),
+            "Condition": condition_words(row.condition),
             "Day 0": row.day0.isoformat() if row.day0 else "",
             "Next milestone": row.next_milestone_label or "",
             "Due": row.next_due.isoformat() if row.next_due else "",

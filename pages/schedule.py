@@ -11,10 +11,10 @@ import streamlit as st
 from ui.messages import call
 from ui.signed_in import require_actor
 from ui.workspace import select_patient
-from tracker.progress.schedule import DUE, FOLLOW_UP_STATUSES, OPEN, OVERDUE, UPCOMING, schedule
+from tracker.course.vocabulary import FOLLOW_UP_WORDS, repeat_window_words
+from tracker.progress.schedule import FOLLOW_UP_STATUSES, schedule
 
 HORIZONS = (7, 14, 30, 60, 90)
-STATUS_LABELS = {OVERDUE: "Overdue", DUE: "Due now", UPCOMING: "Upcoming"}
 RECORD_PAGE = "pages/patient_record.py"
 
 actor = require_actor()
@@ -28,7 +28,7 @@ horizon = left.selectbox(
 )
 statuses = right.multiselect(
     "Follow-ups to show", FOLLOW_UP_STATUSES, default=list(FOLLOW_UP_STATUSES), key="schedule_statuses",
-    format_func=STATUS_LABELS.get,
+    format_func=FOLLOW_UP_WORDS.get,
 )
 
 plan = call(schedule, actor, horizon_days=horizon)
@@ -43,7 +43,7 @@ if follow_ups:
     st.dataframe(
         [
             {
-                "Status": STATUS_LABELS[f.status],
+                "Status": FOLLOW_UP_WORDS[f.status],
                 "MRN": f.mrn,
                 "Name": f.full_name,
                 "Milestone": f.milestone_label,
@@ -66,7 +66,7 @@ if plan.repeat_sessions:
     st.dataframe(
         [
             {
-                "Window": "Open now" if r.state == OPEN else f"Opens in {r.days_until_open} days",
+                "Window": repeat_window_words(r.state, r.days_until_open),
                 "MRN": r.mrn,
                 "Name": r.full_name,
                 "Latest session": r.latest_session,

@@ -95,7 +95,7 @@ def fill_visit(page, visit_day: date, densities: dict[str, float]) -> None:
     wait_rendered(page)
     type_date(page, "Visit date", visit_day)
     for site, density in densities.items():
-        box = page.get_by_role("spinbutton", name=f"{site}: density (hairs/cm²)", exact=True)
+        box = page.get_by_role("spinbutton", name=f"{site.capitalize()}: density (hairs/cm²)", exact=True)
         box.fill(f"{density:g}")
         box.press("Tab")
 
@@ -124,7 +124,7 @@ def test_clinician_registers_logs_and_sees_early_response(clinic):
         type_date(page, "Birth date", date(1980, 3, 15))
         choose(page, "Baseline stage (Norwood–Hamilton)", "III")
         for area in SITES:
-            choose(page, "Target areas to measure", area)
+            choose(page, "Target areas to measure", area.capitalize())
         page.keyboard.press("Escape")
         page.get_by_role("listbox").wait_for(state="hidden")
         assert page.get_by_role("combobox", name="Protocol").input_value() == "Exosome (default)"
@@ -139,7 +139,7 @@ def test_clinician_registers_logs_and_sees_early_response(clinic):
         page.get_by_role("heading", name=NAME).wait_for()
         wait_rendered(page)
         record = body_text(page)
-        assert f"MRN {MRN}" in record and "Norwood–Hamilton III" in record and "frontal, vertex" in record
+        assert f"MRN {MRN}" in record and "Norwood–Hamilton III" in record and "target areas: Frontal, Vertex" in record
         assert "no treatment session yet" in record
         shot(page, JOURNEY, "04-record-new")
 
@@ -163,7 +163,7 @@ def test_clinician_registers_logs_and_sees_early_response(clinic):
         assert "1 photo(s) stored." in saved
         rows = dataframe_rows(page.get_by_test_id("stDataFrame").first)
         assert [(r["Site"], r["Density (hairs/cm²)"], r["Status"]) for r in rows] == [
-            ("frontal", "150", "Baseline recorded"), ("vertex", "140", "Baseline recorded")]
+            ("Frontal", "150", "Baseline recorded"), ("Vertex", "140", "Baseline recorded")]
         shot(page, JOURNEY, "06-baseline-visit-saved")
 
         # 4. Exosome session (day 0) with its lot number.
@@ -195,13 +195,14 @@ def test_clinician_registers_logs_and_sees_early_response(clinic):
         saved = body_text(page)
         rows = dataframe_rows(page.get_by_test_id("stDataFrame").first)
         assert [(r["Site"], r["Milestone"], r["Change vs baseline (hairs/cm²)"], r["Status"]) for r in rows] == [
-            ("frontal", "Early response (2–3 months)", "+22.0 (+15%)", "Ahead of the expected band"),
-            ("vertex", "Early response (2–3 months)", "+21.0 (+15%)", "Ahead of the expected band"),
+            ("Frontal", "Early response (2–3 months)", "+22.0 (+15%)", "Ahead: above the expected range"),
+            ("Vertex", "Early response (2–3 months)", "+21.0 (+15%)", "Ahead: above the expected range"),
         ], rows
         shot(page, JOURNEY, "10-three-month-visit-saved")
         # The form starts afresh: nothing typed for the saved visit is left to be saved a second time.
         for site in SITES:
-            assert page.get_by_role("spinbutton", name=f"{site}: density (hairs/cm²)", exact=True).input_value() == ""
+            box = page.get_by_role("spinbutton", name=f"{site.capitalize()}: density (hairs/cm²)", exact=True)
+            assert box.input_value() == ""
         page.get_by_role("button", name="Save visit").click()
         wait_rendered(page)
         assert page.get_by_test_id("stAlertContentError").count() >= 1  # refused: nothing measured
@@ -217,14 +218,14 @@ def test_clinician_registers_logs_and_sees_early_response(clinic):
         assert f"day 0: {day0.isoformat()}" in record
         early = page.locator('[data-testid="stColumn"]').filter(has_text="Early response (2–3 months)").last
         early_text = early.inner_text()
-        assert "ahead of the expected range" in early_text, early_text
-        assert "frontal: +22.0 hairs/cm²" in early_text and "vertex: +21.0 hairs/cm²" in early_text
+        assert "above the expected range" in early_text, early_text
+        assert "Frontal: +22.0 hairs/cm²" in early_text and "Vertex: +21.0 hairs/cm²" in early_text
         timeline = [(r["Date"], r["Entry"], r["Density (hairs/cm²)"], r["Lot"])
                     for r in dataframe_rows(page.get_by_test_id("stDataFrame").first)]
         assert timeline == [
-            (baseline_day.isoformat(), "Visit", "frontal 150 · vertex 140", ""),
+            (baseline_day.isoformat(), "Visit", "Frontal 150 · Vertex 140", ""),
             (day0.isoformat(), "Exosome session", "", "EXO-2024-117"),
-            (three_months.isoformat(), "Visit", "frontal 172 · vertex 161", ""),
+            (three_months.isoformat(), "Visit", "Frontal 172 · Vertex 161", ""),
         ]
         shot(page, JOURNEY, "11-record-early-response")
 

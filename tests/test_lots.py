@@ -111,8 +111,8 @@ def test_csv_export_is_spreadsheet_safe_and_audited(lots_clinic):
     rows = list(csv.reader(io.StringIO(export.data.decode("utf-8-sig"))))
     assert rows == [
         ["MRN", "Name", "Session date", "Treatment", "Product", "Lot number", "Volume (mL)"],
-        ["M-2", "'=HYPERLINK(\"http://evil\")", "2025-03-01", "exosome", "'+ExoPlus", "ab-12 ", ""],
-        ["M-1", "Ana Silva", "2025-01-10", "exosome", "ExoGen", "AB-12", "2"],
+        ["M-2", "'=HYPERLINK(\"http://evil\")", "2025-03-01", "Exosome", "'+ExoPlus", "ab-12 ", ""],
+        ["M-1", "Ana Silva", "2025-01-10", "Exosome", "ExoGen", "AB-12", "2"],
     ]
     with transaction(lots_clinic) as session:
         (entry,) = session.scalars(select(models.AuditEntry).where(models.AuditEntry.action == "export")).all()

@@ -157,7 +157,7 @@ def test_visit_saved_from_the_page_with_a_photo_and_the_form_starts_afresh(clini
     assert not at.error
     assert at.success[0].value == "Visit of 2025-03-01 saved."
     outcome = at.dataframe[0].value
-    assert list(outcome["Site"]) == ["vertex"] and list(outcome["Status"]) == ["Baseline recorded"]
+    assert list(outcome["Site"]) == ["Vertex"] and list(outcome["Status"]) == ["Baseline recorded"]
     assert at.number_input(key="visit_density_vertex").value is None  # a fresh form
     with transaction(clinic) as session:
         visit = session.scalars(select(models.Visit)).one()
@@ -184,7 +184,7 @@ def test_visit_page_shows_the_milestone_status_at_once(clinic):
     row = at.dataframe[0].value.iloc[0]
     assert row["Milestone"] == "Early response (2–3 months)"
     assert row["Change vs baseline (hairs/cm²)"] == "+12.0 (+8%)"
-    assert row["Status"] == "On track"
+    assert row["Status"] == "On track: within the expected range"
     assert count(clinic, models.Visit) == 2
     assert patient_id
 

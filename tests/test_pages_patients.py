@@ -267,7 +267,7 @@ def test_record_shows_header_strip_timeline_and_user_text_plainly(clinic):
     assert "**Noticeable growth (about 6 months)**" in texts(at.markdown)
     timeline = at.dataframe[0].value
     assert list(timeline["Entry"]) == ["Visit", "Exosome session", "Visit"]
-    assert list(timeline["Density (hairs/cm²)"]) == ["vertex 150", "", "vertex 172"]
+    assert list(timeline["Density (hairs/cm²)"]) == ["Vertex 150", "", "Vertex 172"]
     assert timeline["Lot"][1] == "LOT-42"
 
 

@@ -63,7 +63,7 @@ def test_clinician_sees_grid_and_before_after_of_selected_patient(sqlite_clinic)
     assert at.selectbox(key=f"{PREFIX}_first").value == made.visits["baseline"]
     assert at.selectbox(key=f"{PREFIX}_second").value == made.visits["month12"]
     assert any("camera distance differs" in w.value for w in at.warning)
-    assert any("vertex 150 hairs/cm²" in c.value for c in at.caption)
+    assert any("Vertex 150 hairs/cm²" in c.value for c in at.caption)
 
     at.selectbox(key=f"{PREFIX}_view").select("vertex").run()
     assert not at.exception

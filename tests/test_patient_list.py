@@ -48,7 +48,7 @@ def test_list_shows_next_milestone_status_and_due_date(follow_up):
     assert late.status_text.startswith("overdue")
     slow = rows["SLOW-1"]
     assert (slow.due_this_week, slow.overdue, slow.behind) == (False, False, True)
-    assert "behind" in slow.status_text
+    assert "latest result below the expected range" in slow.status_text
     assert rows["NEW-1"].status_text == "no treatment session yet"
     assert rows["NEW-1"].next_milestone is None
 

@@ -26,8 +26,8 @@ def test_record_header_strip_and_timeline(recorded):
     # frontal -5 behind: the strip says behind.
     assert (strip[0].status, strip[0].window_start, strip[0].window_end) == ("behind", date(2025, 3, 10), date(2025, 4, 10))
     assert strip[0].site_notes == (
-        "frontal: -5.0 hairs/cm² (-5%) on 2025-04-10, behind the expected range, expected +4 to +19",
-        "vertex: +20.0 hairs/cm² (+13%) on 2025-04-10, ahead of the expected range, expected +4 to +19",
+        "Frontal: -5.0 hairs/cm² (-5%) on 2025-04-10, below the expected range, expected +4 to +19",
+        "Vertex: +20.0 hairs/cm² (+13%) on 2025-04-10, above the expected range, expected +4 to +19",
     )
     # Month 6 window 2025-06-10..08-10 opens after TODAY.
     assert (strip[1].status, strip[1].target, strip[1].overdue) == ("upcoming", date(2025, 7, 10), False)

@@ -13,12 +13,10 @@ from html import escape
 
 import plotly.graph_objects as go
 
-from tracker.progress.chart_data import POINT_LABELS, ProgressChart, SiteChart
-from tracker.progress.chart_data import STATUS_COLOURS as STATUS_COLOURS_RGB
+from tracker.progress.chart_data import ProgressChart, SiteChart
 from tracker.progress.view import SecondarySeries
-from tracker.course.wording import milestone_title
+from tracker.course.vocabulary import POINT_STYLES, milestone_short, site_words, treatment_words
 
-STATUS_COLOURS = {status: "#%02x%02x%02x" % rgb for status, rgb in STATUS_COLOURS_RGB.items()}
 
 
 def label(text: object) -> str:
@@ -50,7 +48,7 @@ def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, la
                          annotation_position="top left", annotation_font_size=11)
     for window in site.windows:
         figure.add_vrect(x0=window.start_month, x1=window.end_month, fillcolor="rgba(241,196,15,0.10)",
-                         line_width=0, annotation_text=label(milestone_title(window.name)),
+                         line_width=0, annotation_text=label(milestone_short(window.name)),
                          annotation_position="top", annotation_font_size=11)
     points = [p for p in site.points if (p.change_pct if percent else p.change) is not None]
     if points:
@@ -60,9 +58,9 @@ def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, la
             mode="lines+markers",
             name="measured change",
             line={"color": "#444444", "width": 1.5},
-            marker={"size": 14 if large else 10, "color": [STATUS_COLOURS[p.status] for p in points],
+            marker={"size": 14 if large else 10, "color": [POINT_STYLES[p.status].hex for p in points],
                     "line": {"width": 1, "color": "white"}},
-            customdata=[[p.date.isoformat(), p.density, POINT_LABELS[p.status]] for p in points],
+            customdata=[[p.date.isoformat(), p.density, POINT_STYLES[p.status].legend] for p in points],
             hovertemplate=("%{customdata[0]}: %{customdata[1]:.0f} hairs/cm²<br>change %{y:+.1f} "
                            + ("%" if percent else "hairs/cm²") + "<br>%{customdata[2]}<extra></extra>"),
         ))
@@ -70,7 +68,7 @@ def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, la
         figure.add_trace(go.Scatter(
             x=[s.months for s in chart.sessions], y=[0] * len(chart.sessions), mode="markers",
             name="treatment session", marker={"symbol": "triangle-up", "size": 14, "color": "#e67e22"},
-            customdata=[[s.date.isoformat(), label(s.product or s.treatment), label(s.lot_number or "—")]
+            customdata=[[s.date.isoformat(), label(s.product or treatment_words(s.treatment)), label(s.lot_number or "—")]
                         for s in chart.sessions],
             hovertemplate="session %{customdata[0]}<br>%{customdata[1]}<br>lot %{customdata[2]}<extra></extra>",
         ))
@@ -104,7 +102,7 @@ def secondary_figure(series: SecondarySeries) -> go.Figure:
     figure = go.Figure()
     for site, points in series.by_site.items():
         figure.add_trace(go.Scatter(
-            x=[p.date for p in points], y=[p.value for p in points], mode="lines+markers", name=label(site),
+            x=[p.date for p in points], y=[p.value for p in points], mode="lines+markers", name=label(site_words(site)),
             text=[label(p.label) for p in points],
             hovertemplate="%{x|%d %b %Y}: %{y}" + (" %{text}" if any(p.label for p in points) else "")
                           + "<extra></extra>",

@@ -14,6 +14,7 @@ import streamlit as st
 from ui import private_media
 from ui.messages import call, plain
 from tracker.access.actors import Actor
+from tracker.course.vocabulary import site_words
 from tracker.photos.before_after import BeforeAfter, ComparedPhoto, before_after
 from tracker.photos.serving import photo_image
 from tracker.photos.timeline import PhotoTimeline, view_label
@@ -67,7 +68,7 @@ def _side_caption(label: str, side: ComparedPhoto) -> str:
     if side.months is not None:
         parts.append(f"month {side.months:.1f} after the first session" if side.months >= 0
                      else "before the first session")
-    parts += [f"{d.site} {d.density_per_cm2:.0f} hairs/cm²" for d in side.densities]
+    parts += [f"{site_words(d.site)} {d.density_per_cm2:.0f} hairs/cm²" for d in side.densities]
     return " · ".join(parts)
 
 

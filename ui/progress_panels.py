@@ -6,27 +6,16 @@ import streamlit as st
 
 from ui.charts import secondary_figure, site_figure
 from ui.messages import plain
-from tracker.course.clinical import CONDITIONS
+from tracker.course.vocabulary import condition_words, site_words, status_words
 from tracker.photos.coverage import PhotoCoverage
 from tracker.progress.view import ProgressView
 from tracker.course.wording import long_date
-
-STATUS_BADGES = {
-    "ahead": ("🟢", "Ahead"),
-    "on_track": ("🔵", "On track"),
-    "behind": ("🔴", "Behind"),
-    "upcoming": ("⚪", "Upcoming"),
-    "due": ("🟡", "Due now"),
-    "missed": ("🟠", "Missed"),
-    "no_baseline": ("🟣", "No baseline"),
-}
-CONDITION_WORDS = dict(zip(CONDITIONS, ("androgenetic alopecia", "alopecia areata", "telogen effluvium", "other")))
 
 
 def header(view: ProgressView) -> None:
     st.header(plain(view.full_name))
     day0 = view.progress.day0.strftime("%d %b %Y") if view.progress.day0 else "no treatment session yet"
-    st.caption(plain(f"MRN {view.mrn} · {view.age} years · {CONDITION_WORDS.get(view.condition, view.condition)} · "
+    st.caption(plain(f"MRN {view.mrn} · {view.age} years · {condition_words(view.condition).lower()} · "
                      f"first session {day0} · protocol {view.protocol_name}"))
 
 
@@ -36,7 +25,7 @@ def charts(view: ProgressView, *, large: bool = False, key: str = "progress") ->
         return
     percent = st.toggle("Show change in %", key=f"{key}_percent")
     for site in view.chart.sites:
-        st.subheader(plain(f"Site: {site.site}"))
+        st.subheader(plain(f"Site: {site_words(site.site)}"))
         if site.baseline_density is None:
             st.warning("No baseline measurement before the first session: change from baseline cannot be drawn.")
         else:
@@ -53,9 +42,9 @@ def milestone_cards(view: ProgressView) -> None:
         cards = [c for c in view.cards if c.site == site.site]
         columns = st.columns(len(cards) or 1)
         for column, card in zip(columns, cards):
-            icon, word = STATUS_BADGES.get(card.status, ("", card.status))
+            words = status_words(card.status)
             with column.container(border=True):
-                st.markdown(f"**{icon} {word}** · site {plain(site.site)}")
+                st.markdown(f"**{words.badge} {words.label}** · site {plain(site_words(site.site))}")
                 st.write(plain(card.sentence))
     if view.evidence_note and "exosome" in view.treatments:
         st.info(f"About the evidence: {plain(view.evidence_note)}", icon="ℹ️")

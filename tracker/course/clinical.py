@@ -49,12 +49,6 @@ DEFAULT_WINDOWS: tuple[MilestoneWindow, ...] = (
     MilestoneWindow("continued_improvement", 11, 13, 12),
 )
 
-MILESTONE_LABELS = {
-    "early_response": "Early response (2–3 months)",
-    "noticeable_growth": "Noticeable growth (about 6 months)",
-    "continued_improvement": "Continued improvement (up to 12 months)",
-}
-
 DEFAULT_PROTOCOL_NAME = "Exosome (default)"
 DEFAULT_EVIDENCE_NOTE = (
     "Exosome evidence is limited: a handful of small studies, the largest an open-label series of 16 "
@@ -79,14 +73,13 @@ NO_MEASURABLE_CHANGE_PCT = 10.0
 # (DESIGN.md §2); anything above 600 is a typing error, and a density must be positive.
 MAX_DENSITY_PER_CM2 = 600.0
 
+# Codes as stored; the words a person reads for them are in tracker.course.vocabulary.
 CONDITIONS = ("androgenetic_alopecia", "alopecia_areata", "telogen_effluvium", "other")
 TREATMENTS = ("exosome", "prp", "other")
 SEXES = ("female", "male", "other")
 
-# DESIGN.md §4: the standard photographic views.
+# DESIGN.md §4: the standard photographic views (their words: tracker.course.vocabulary).
 SCALP_VIEWS = ("frontal", "vertex", "left_temporal", "right_temporal", "occipital", "closeup")
-VIEW_LABELS = {"frontal": "Frontal", "vertex": "Vertex", "left_temporal": "Left temporal",
-               "right_temporal": "Right temporal", "occipital": "Occipital", "closeup": "Close-up (trichoscopy)"}
 
 # DESIGN.md §2: SALT regional weights (vertex 40%, posterior 24%, each side 18%).
 SALT_WEIGHTS = {"vertex": 0.40, "posterior": 0.24, "left_side": 0.18, "right_side": 0.18}

@@ -9,18 +9,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from tracker.course.milestones import (
-    AHEAD,
     BEHIND,
     DUE,
     MISSED,
-    NO_BASELINE,
-    ON_TRACK,
     UPCOMING,
     MilestoneResult,
     Progress,
 )
-
-ASSESSED = (AHEAD, ON_TRACK, BEHIND, NO_BASELINE)
+from tracker.course.vocabulary import ASSESSED, MilestoneStatus
 
 
 @dataclass(frozen=True)
@@ -30,13 +26,13 @@ class Outlook:
     ``behind``: the latest assessed milestone is below the expected band on any site."""
 
     next_name: str | None
-    next_status: str | None
+    next_status: MilestoneStatus | None
     next_due: date | None
     next_window_start: date | None
     next_window_end: date | None
     overdue: bool
     behind: bool
-    latest_status: str | None
+    latest_status: MilestoneStatus | None
     next: MilestoneResult | None = None  # the next milestone itself (first site's result)
     missed: MilestoneResult | None = None  # the latest window that closed with no visit and none since
 

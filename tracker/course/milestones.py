@@ -34,10 +34,12 @@ from tracker.course.clinical import (
     BandPoint,
     MilestoneWindow,
 )
+from tracker.course.vocabulary import MilestoneStatus
 
-AHEAD, ON_TRACK, BEHIND = "ahead", "on_track", "behind"
-UPCOMING, DUE, MISSED, NO_BASELINE = "upcoming", "due", "missed", "no_baseline"
-STATUSES = (AHEAD, ON_TRACK, BEHIND, UPCOMING, DUE, MISSED, NO_BASELINE)
+# Short names for the statuses, as the engine's callers have always imported them.
+AHEAD, ON_TRACK, BEHIND = MilestoneStatus.AHEAD, MilestoneStatus.ON_TRACK, MilestoneStatus.BEHIND
+UPCOMING, DUE, MISSED = MilestoneStatus.UPCOMING, MilestoneStatus.DUE, MilestoneStatus.MISSED
+NO_BASELINE = MilestoneStatus.NO_BASELINE
 
 
 @dataclass(frozen=True)
@@ -78,12 +80,16 @@ class DensityRecord:
 
 @dataclass(frozen=True)
 class DateSpan:
+    """Calendar dates from ``start`` to ``end``, both included."""
+
     start: date
     end: date
 
 
 @dataclass(frozen=True)
 class NsaidFreeSpan:
+    """The days around one session (``start`` to ``end``, both included) on which NSAIDs are avoided."""
+
     session_date: date
     start: date
     end: date
@@ -91,17 +97,32 @@ class NsaidFreeSpan:
 
 @dataclass(frozen=True)
 class Baseline:
+    """A site's baseline: its latest density (hairs/cm²) measured on or before day 0, and that date."""
+
     date: date
     density: float
 
 
 @dataclass(frozen=True)
 class MilestoneResult:
+    """One milestone of one site (or, in ``Progress.unmeasured``, of no site yet).
+
+    - ``name``: the window's code (``tracker.course.vocabulary.milestone_words`` gives its words);
+      ``window_start``..``window_end`` (both included) and ``target``: calendar dates.
+    - ``status``: a ``MilestoneStatus``. ``upcoming``, ``due`` and ``missed`` come from the dates alone and
+      leave every field below ``None``; ``no_baseline`` fills ``visit_date`` to ``months`` and the band.
+    - ``visit_date``: the visit used (inside the window, closest to ``target``); ``density``: hairs/cm² there.
+    - ``months``: time from day 0 to that visit in months = days / 30.4375 (``DAYS_PER_MONTH``).
+    - ``change``: density minus the site's baseline, hairs/cm²; ``change_pct``: that change in % of the
+      baseline (``None`` when the baseline is 0).
+    - ``expected_low``..``expected_high``: the protocol's band at ``months``, a change in hairs/cm².
+    """
+
     name: str
     window_start: date
     window_end: date
     target: date
-    status: str
+    status: MilestoneStatus
     visit_date: date | None = None
     density: float | None = None
     months: float | None = None
@@ -113,6 +134,10 @@ class MilestoneResult:
 
 @dataclass(frozen=True)
 class SiteProgress:
+    """One measured site: its ``baseline`` (``None``: nothing measured on or before day 0), one result per
+    protocol window in window order (empty before day 0), and every density measurement (hairs/cm²) of
+    the site up to ``as_of``, oldest first."""
+
     site: str
     baseline: Baseline | None
     milestones: tuple[MilestoneResult, ...]
@@ -121,6 +146,16 @@ class SiteProgress:
 
 @dataclass(frozen=True)
 class Progress:
+    """A patient's course on ``as_of``: what ``assess`` returns.
+
+    - ``day0``: the first treatment session on or before ``as_of`` (``None``: not treated yet).
+    - ``sites``: one ``SiteProgress`` per measured site, sorted by site code.
+    - ``next_session_window``: when a repeat session can be considered, 3–6 calendar months after the latest
+      session; ``active_until``: when that session's effect usually ends, 6–8 months after it.
+    - ``nsaid_free``: one span per session, oldest first.
+    - ``unmeasured``: the milestones by date alone for a treated patient with no density measured yet.
+    """
+
     as_of: date
     day0: date | None
     sites: tuple[SiteProgress, ...]
@@ -170,7 +205,7 @@ def expected_bands(protocol: Protocol, months: Iterable[float]) -> list[tuple[fl
     return bands
 
 
-def classify(change: float, low: float, high: float) -> str:
+def classify(change: float, low: float, high: float) -> MilestoneStatus:
     """Above the band is ahead, inside (edges included) on track, below behind."""
     if change > high:
         return AHEAD

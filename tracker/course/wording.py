@@ -16,34 +16,18 @@ from datetime import date
 from tracker.course.clinical import NO_MEASURABLE_CHANGE_PCT
 from tracker.course.followup import outlook
 from tracker.course.milestones import (
-    AHEAD,
-    BEHIND,
     DUE,
     MISSED,
     NO_BASELINE,
-    ON_TRACK,
     UPCOMING,
     MilestoneResult,
     Progress,
 )
+from tracker.course.vocabulary import milestone_short, status_words
 
 # English month names whatever the server's locale (``%B`` follows it): the app's wording is English.
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
-SHORT_NAMES = {
-    "early_response": "3 months",
-    "noticeable_growth": "6 months",
-    "continued_improvement": "12 months",
-}
-STATUS_WORDS = {
-    AHEAD: "above the expected range",
-    ON_TRACK: "within the expected range",
-    BEHIND: "below the expected range",
-    UPCOMING: "not yet due",
-    DUE: "due now",
-    MISSED: "missed",
-    NO_BASELINE: "no baseline",
-}
 
 
 def count(number: int, noun: str) -> str:
@@ -72,10 +56,6 @@ def signed(value: float) -> str:
     return f"{round(value) or 0:+d}"
 
 
-def milestone_title(name: str) -> str:
-    return SHORT_NAMES.get(name, name.replace("_", " "))
-
-
 def milestone_sentence(m: MilestoneResult) -> str:
     """One card, e.g. "6 months: +18 hairs/cm² (+12%), within the expected range (+10 to +35)."
 
@@ -85,7 +65,7 @@ def milestone_sentence(m: MilestoneResult) -> str:
     >>> milestone_sentence(m)
     '6 months: +18 hairs/cm² (+12%), within the expected range (+10 to +35).'
     """
-    title = milestone_title(m.name)
+    title = milestone_short(m.name)
     if m.status == UPCOMING:
         return f"{title}: not yet due — the visit window opens on {long_date(m.window_start)}."
     if m.status == DUE:
@@ -98,7 +78,7 @@ def milestone_sentence(m: MilestoneResult) -> str:
         return (f"{title}: {m.density:.0f} hairs/cm² measured on {long_date(m.visit_date)}, but there is no "
                 f"baseline measurement from before the first session, so the change cannot be judged.")
     pct = f" ({m.change_pct:+.0f}%)" if m.change_pct is not None else ""
-    sentence = f"{title}: {signed(m.change)} hairs/cm²{pct}, {STATUS_WORDS[m.status]}"
+    sentence = f"{title}: {signed(m.change)} hairs/cm²{pct}, {status_words(m.status).phrase}"
     if m.expected_low is not None and m.expected_high is not None:
         sentence += f" ({signed(m.expected_low)} to {signed(m.expected_high)})"
     sentence += "."
@@ -126,7 +106,7 @@ def what_comes_next(progress: Progress, today: date) -> list[NextStep]:
     ahead = outlook(progress)
     if ahead.next_name and ahead.next_window_start and ahead.next_window_end:
         steps.append(NextStep("Next follow-up visit", (
-            f"Your {milestone_title(ahead.next_name)} check-up is due between "
+            f"Your {milestone_short(ahead.next_name)} check-up is due between "
             f"{long_date(ahead.next_window_start)} and {long_date(ahead.next_window_end)}"
             + (" — please book it now." if ahead.next_status == DUE else ".")
         )))

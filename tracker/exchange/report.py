@@ -21,19 +21,24 @@ from fpdf.fonts import FontFace
 from PIL import Image
 
 from tracker.course.calendar_months import age_on
-from tracker.course.clinical import (
-    CONDITIONS,
-    MILESTONE_LABELS,
-    NO_MEASURABLE_CHANGE_PCT,
+from tracker.course.clinical import NO_MEASURABLE_CHANGE_PCT
+from tracker.course.vocabulary import (
+    STATUS_WORDS,
+    MilestoneStatus,
+    condition_words,
+    milestone_words,
+    site_words,
+    status_words,
+    treatment_words,
 )
 from tracker.course.milestones import MilestoneResult
 from tracker.photos.framing import fit_pair
 from tracker.photos.timeline import view_label
 from tracker.progress.view import ProgressView
 from tracker.exchange.report_content import PhotoPair, PhotoShot, ReportContent, SessionLine, TherapyLine
-from tracker.exchange.report_chart import STATUS_COLOURS, chart_height, draw_site_chart
+from tracker.exchange.report_chart import chart_height, draw_site_chart
 from tracker.exchange.report_pdf import MUTED, PAGE_MARGIN, RULE, WIDTH, ReportPDF
-from tracker.course.wording import STATUS_WORDS, long_date, signed
+from tracker.course.wording import long_date, signed
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +50,6 @@ PHOTO_QUALITY = 85
 _PLOT_HEIGHT = 58.0
 _TEAL = (31, 84, 104)
 _INK = (35, 35, 35)
-_CONDITION_WORDS = dict(zip(CONDITIONS, ("androgenetic alopecia", "alopecia areata", "telogen effluvium", "other")))
-# The chart's point colours, plus the page's badges for milestones without a judged visit (due amber,
-# missed orange; upcoming stays grey).
-_STATUS_INK = {**STATUS_COLOURS, "due": (183, 134, 11), "missed": (211, 84, 0)}
-_STATUS_SHORT = {"ahead": "Ahead", "on_track": "On track", "behind": "Behind", "upcoming": "Not yet due",
-                 "due": "Due now", "missed": "Missed", "no_baseline": "No baseline"}
 
 
 # --- the layout ---------------------------------------------------------------------------------------
@@ -129,11 +128,11 @@ def _title_block(pdf: ReportPDF, content: ReportContent, generated: str) -> None
         ("MRN", view.mrn),
         ("Date of birth", f"{long_date(content.birth_date)} ({age_on(content.birth_date, content.as_of)} years)"),
         ("Sex", view.sex),
-        ("Condition", _CONDITION_WORDS.get(view.condition, view.condition)),
+        ("Condition", condition_words(view.condition)),
         ("Protocol", view.protocol_name),
         ("First session (day 0)", day0),
-        ("Treatments", ", ".join(view.treatments) or "none recorded"),
-        ("Measured sites", ", ".join(s.site for s in view.progress.sites) or "none yet"),
+        ("Treatments", ", ".join(treatment_words(t) for t in view.treatments) or "none recorded"),
+        ("Measured sites", ", ".join(site_words(s.site) for s in view.progress.sites) or "none yet"),
     )
     label = FontFace(family=pdf.family, emphasis="", size_pt=8, color=MUTED)
     value = FontFace(family=pdf.family, emphasis="B", size_pt=9, color=_INK)
@@ -158,9 +157,9 @@ def _summary(pdf: ReportPDF, view: ProgressView) -> None:
         if len(sites) > 1:
             pdf.set_font(pdf.family, "B", 9)
             pdf.set_text_color(*_TEAL)
-            pdf.cell(WIDTH, 5, f"Site: {site}", new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(WIDTH, 5, f"Site: {site_words(site)}", new_x="LMARGIN", new_y="NEXT")
         for card in (c for c in view.cards if c.site == site):
-            pdf.set_fill_color(*_STATUS_INK.get(card.status, MUTED))
+            pdf.set_fill_color(*status_words(card.status).rgb)
             pdf.circle(PAGE_MARGIN + 1.5, pdf.get_y() + 2.3, 1.1, style="F")
             pdf.set_x(PAGE_MARGIN + 4.5)
             pdf.set_font(pdf.family, "", 9)
@@ -182,7 +181,7 @@ def _progress(pdf: ReportPDF, view: ProgressView) -> None:
         _paragraph(pdf, "No density measurement has been recorded yet.", colour=MUTED)
         return
     for site_chart, site_progress in zip(chart.sites, view.progress.sites):
-        _heading(pdf, f"Progress: {site_chart.site}", keep_with=chart_height(chart, _PLOT_HEIGHT) + 10)
+        _heading(pdf, f"Progress: {site_words(site_chart.site)}", keep_with=chart_height(chart, _PLOT_HEIGHT) + 10)
         baseline = site_progress.baseline
         if baseline:
             note = (f"Baseline {baseline.density:.0f} hairs/cm² on {long_date(baseline.date)}. Change from "
@@ -197,7 +196,7 @@ def _progress(pdf: ReportPDF, view: ProgressView) -> None:
         # The table follows its chart; when the page is full it starts the next one under its own title.
         if site_progress.milestones and pdf.will_page_break(_table_height(site_progress.milestones)):
             pdf.add_page()
-            _heading(pdf, f"Milestones: {site_chart.site}", keep_with=0)
+            _heading(pdf, f"Milestones: {site_words(site_chart.site)}", keep_with=0)
         _milestone_table(pdf, site_progress.milestones)
 
 
@@ -229,10 +228,7 @@ def _status_words(m: MilestoneResult) -> str:
     ...                               date(2025, 7, 15), 150.0, 6.0, 0.0, 0.0, 10.0, 35.0))
     'Behind: below the expected range. No measurable change (within ±10%).'
     """
-    words = {"upcoming": "Not yet due", "due": "Due now: a visit is needed", "missed": "Missed: no visit in the window",
-             "no_baseline": "No baseline: cannot be judged"}.get(m.status)
-    words = words or f"{_STATUS_SHORT.get(m.status, m.status)}: {STATUS_WORDS.get(m.status, m.status)}"
-    words += "."
+    words = status_words(m.status).explained + "."
     if m.change_pct is not None and abs(m.change_pct) < NO_MEASURABLE_CHANGE_PCT:
         words += f" No measurable change (within ±{NO_MEASURABLE_CHANGE_PCT:.0f}%)."
     return words
@@ -254,7 +250,7 @@ def _milestone_table(pdf: ReportPDF, milestones: tuple[MilestoneResult, ...]) ->
         table.row(headings)
         for m in milestones:
             row = table.row()
-            row.cell(MILESTONE_LABELS.get(m.name, m.name.replace("_", " ")).replace(" (", "\n("))
+            row.cell(milestone_words(m.name).replace(" (", "\n("))
             row.cell(_window(m))
             row.cell(_short_date(m.visit_date) if m.visit_date else "–")
             row.cell(f"{m.density:.0f}" if m.density is not None else "–")
@@ -263,7 +259,7 @@ def _milestone_table(pdf: ReportPDF, milestones: tuple[MilestoneResult, ...]) ->
             expected = (f"{signed(m.expected_low)} to {signed(m.expected_high)}"
                         if m.expected_low is not None and m.expected_high is not None else "–")
             row.cell(expected)
-            colour = _STATUS_INK.get(m.status, MUTED)
+            colour = status_words(m.status).rgb
             row.cell(_status_words(m), style=FontFace(family=pdf.family, emphasis="B", size_pt=7.5, color=colour))
     pdf.ln(1)
     _paragraph(pdf, "Density, change and expected range in hairs/cm²; change % of the baseline density.",
@@ -319,7 +315,7 @@ def _photos(pdf: ReportPDF, pairs: tuple[PhotoPair, ...]) -> None:
         pdf.set_text_color(*_TEAL)
         pdf.cell(WIDTH, 6, view_label(pair.view), new_x="LMARGIN", new_y="NEXT")
         if pair.caution:
-            _paragraph(pdf, pair.caution, size=7.5, colour=STATUS_COLOURS["behind"])
+            _paragraph(pdf, pair.caution, size=7.5, colour=STATUS_WORDS[MilestoneStatus.BEHIND].rgb)
         top = pdf.get_y() + 0.5
         before_image, after_image = _fitted(pair)
         shots = [(pair.before, before_image, "Before")]
@@ -380,7 +376,7 @@ def _sessions(pdf: ReportPDF, sessions: tuple[SessionLine, ...]) -> None:
     if not sessions:
         _paragraph(pdf, "No treatment session has been recorded.", colour=MUTED)
         return
-    rows = [(_short_date(s.date), s.treatment.upper() if s.treatment == "prp" else s.treatment.capitalize(),
+    rows = [(_short_date(s.date), treatment_words(s.treatment),
              s.product or "–", s.lot_number or "–", f"{s.volume_ml:g}" if s.volume_ml is not None else "–",
              s.areas or "–") for s in sessions]
     _simple_table(pdf, ("Date", "Treatment", "Product", "Lot number", "Volume (ml)", "Areas treated"),

@@ -20,13 +20,11 @@ from dataclasses import dataclass
 from fpdf import FPDF
 
 from tracker.progress.chart_data import (
-    POINT_LABELS,
-    STATUS_COLOURS,
     ProgressChart,
     SiteChart,
     TimeBar,
 )
-from tracker.course.wording import milestone_title
+from tracker.course.vocabulary import POINT_STYLES, MilestoneStatus, PointKind, milestone_short
 
 BAND = (47, 111, 143)
 ZONE = (120, 120, 120)
@@ -232,15 +230,15 @@ def _draw_points(pdf: FPDF, site: SiteChart, scale: _Scale, font: str) -> None:
     last_label_right = -math.inf
     for point in points:
         x, y = scale.x(point.months), scale.y(point.change)
-        pdf.set_fill_color(*STATUS_COLOURS.get(point.status, MUTED))
+        pdf.set_fill_color(*POINT_STYLES[point.status].rgb)
         pdf.set_draw_color(255, 255, 255)
         pdf.set_line_width(0.3)
         pdf.circle(x, y, 1.3, style="DF")
-        label = f"{point.change:+.0f}" if point.status != "baseline" else ""
+        label = f"{point.change:+.0f}" if point.status != PointKind.BASELINE else ""
         if label:
             label_width = pdf.get_string_width(label)
             if x - label_width / 2 > last_label_right + 0.8:
-                pdf.set_text_color(*STATUS_COLOURS.get(point.status, MUTED))
+                pdf.set_text_color(*POINT_STYLES[point.status].rgb)
                 above = y - 3.2 if y - 3.2 > scale.top + 2 else y + 3.2
                 _text(pdf, x, above, label, "C", label_width + 0.5)
                 last_label_right = x + label_width / 2
@@ -275,7 +273,7 @@ def _draw_window_labels(pdf: FPDF, site: SiteChart, scale: _Scale, font: str) ->
     for window in site.windows:
         centre = (scale.x(window.start_month) + scale.x(window.end_month)) / 2
         room = max(scale.x(window.end_month) - scale.x(window.start_month) + 8, 14)
-        _text(pdf, centre, scale.top - 2.2, fit_text(pdf, milestone_title(window.name), room), "C", room)
+        _text(pdf, centre, scale.top - 2.2, fit_text(pdf, milestone_short(window.name), room), "C", room)
 
 
 def _lanes(chart: ProgressChart) -> list[tuple[tuple[int, int, int], str, list[TimeBar]]]:
@@ -318,9 +316,10 @@ def _legend_items(chart: ProgressChart, site: SiteChart) -> list[tuple[str, tupl
     if site.windows:
         items.append(("rect", WINDOW, "milestone window", 0.35))
     shown = {p.status for p in site.points if p.change is not None}
-    for status in ("baseline", "ahead", "on_track", "behind", "before_day0", "no_baseline"):
-        if status in shown or status in ("baseline", "ahead", "on_track", "behind"):
-            items.append(("dot", STATUS_COLOURS[status], POINT_LABELS[status], 1.0))
+    always = (PointKind.BASELINE, MilestoneStatus.AHEAD, MilestoneStatus.ON_TRACK, MilestoneStatus.BEHIND)
+    for status in (*always, PointKind.BEFORE_DAY0, MilestoneStatus.NO_BASELINE):
+        if status in shown or status in always:
+            items.append(("dot", POINT_STYLES[status].rgb, POINT_STYLES[status].legend, 1.0))
     if chart.sessions:
         items.append(("triangle", SESSION, "treatment session", 1.0))
     if chart.active_spans:

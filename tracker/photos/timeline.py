@@ -16,7 +16,8 @@ from sqlalchemy import bindparam, select
 from db import models
 from tracker.access import audit
 from tracker.access.actors import Actor
-from tracker.course.clinical import SCALP_VIEWS, VIEW_LABELS
+from tracker.course.clinical import SCALP_VIEWS
+from tracker.course.vocabulary import view_words
 from tracker.operations.database import Reads, read_connection, transaction
 from tracker.progress.view import PatientBasics, resolve_patient
 
@@ -26,7 +27,7 @@ def view_label(view: str) -> str:
     >>> view_label("left_temporal"), view_label("closeup"), view_label("crown_left")
     ('Left temporal', 'Close-up (trichoscopy)', 'Crown left')
     """
-    return VIEW_LABELS.get(view) or view.replace("_", " ").capitalize()
+    return view_words(view)
 
 
 @dataclass(frozen=True)

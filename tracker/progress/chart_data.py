@@ -20,24 +20,8 @@ from tracker.course.milestones import (
     classify,
     expected_bands,
 )
+from tracker.course.vocabulary import MilestoneStatus, PointKind, treatment_words
 
-# One palette for the screen chart and the printed report, so that both read alike (RGB).
-STATUS_COLOURS = {
-    "ahead": (27, 127, 59),
-    "on_track": (47, 111, 143),
-    "behind": (192, 57, 43),
-    "baseline": (85, 85, 85),
-    "before_day0": (153, 153, 153),
-    "no_baseline": (142, 68, 173),
-}
-POINT_LABELS = {
-    "ahead": "ahead of expected",
-    "on_track": "on track",
-    "behind": "behind expected",
-    "baseline": "baseline",
-    "before_day0": "before treatment",
-    "no_baseline": "no baseline",
-}
 
 # Band samples: the band's own corner points plus a regular grid, so the shaded area is exact.
 _GRID_STEP_MONTHS = 0.5
@@ -51,7 +35,7 @@ class ChartPoint(NamedTuple):
     density: float
     change: float | None
     change_pct: float | None
-    status: str  # baseline | ahead | on_track | behind | no_baseline | before_day0
+    status: str  # a PointKind (baseline, before_day0) or a MilestoneStatus (ahead, on_track, behind, no_baseline)
 
 
 @dataclass(frozen=True)
@@ -170,11 +154,11 @@ def build_chart(
         bands = expected_bands(protocol, [months_between(day0, m.date) for m in site.measurements])
         for measurement, band in zip(site.measurements, bands):
             if site.baseline and measurement.date == site.baseline.date:
-                status = "baseline"
+                status: str = PointKind.BASELINE
             elif measurement.date <= day0:
-                status = "before_day0"
+                status = PointKind.BEFORE_DAY0
             elif baseline is None:
-                status = "no_baseline"
+                status = MilestoneStatus.NO_BASELINE
             else:
                 status = classify(measurement.density - baseline, *band)
             change = None if baseline is None else measurement.density - baseline
@@ -200,7 +184,8 @@ def build_chart(
     # The product's effect lasts about 6–8 months after each session (DESIGN.md §1): drawn from the
     # session to the later bound, as the engine's ``active_until`` gives for the latest session.
     active = tuple(
-        TimeBar(f"{s.product or s.treatment} active", month(s.date), month(add_months(s.date, EFFECT_MONTHS[1])))
+        TimeBar(f"{s.product or treatment_words(s.treatment)} active", month(s.date),
+                month(add_months(s.date, EFFECT_MONTHS[1])))
         for s in past_sessions
     )
     therapy_bars = tuple(

@@ -30,23 +30,21 @@ from sqlalchemy import select
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.course.clinical import MILESTONE_LABELS
 from tracker.operations.database import transaction
 from tracker.errors import ValidationError
 from tracker.course.followup import outlook
 from tracker.course.milestones import (
-    DUE,
-    UPCOMING,
     DensityRecord,
     Progress,
     SessionRecord,
     assess,
 )
 from tracker.course.protocols import to_engine
+from tracker.course.vocabulary import FollowUpStatus, MilestoneStatus, RepeatWindow, milestone_words
 
-OVERDUE = "overdue"
-FOLLOW_UP_STATUSES = (OVERDUE, DUE, UPCOMING)
-OPEN, OPENS = "open", "opens"
+OVERDUE, DUE, UPCOMING = FollowUpStatus.OVERDUE, FollowUpStatus.DUE, FollowUpStatus.UPCOMING
+FOLLOW_UP_STATUSES = tuple(FollowUpStatus)
+OPEN, OPENS = RepeatWindow.OPEN, RepeatWindow.OPENS
 MAX_HORIZON_DAYS = 366
 
 
@@ -61,7 +59,7 @@ class FollowUp:
     window_start: date
     window_end: date
     target: date
-    status: str
+    status: FollowUpStatus
     days_to_target: int
     note: str = ""
 
@@ -75,7 +73,7 @@ class RepeatSessionWindow:
     latest_session: date
     window_start: date
     window_end: date
-    state: str
+    state: RepeatWindow
     days_until_open: int
     days_until_close: int
 
@@ -167,28 +165,31 @@ def _follow_up(mrn: str, full_name: str, progress: Progress, today: date, horizo
     note = ""
     if view.overdue:
         missed = view.missed
-        if next_milestone is not None and next_milestone.status == DUE:
+        if next_milestone is not None and next_milestone.status == MilestoneStatus.DUE:
             chosen = next_milestone
             if missed is not None:
-                note = f"{_label(missed.name)}: window closed on {missed.window_end.isoformat()} with no visit."
+                note = (f"{milestone_words(missed.name)}: window closed on {missed.window_end.isoformat()} "
+                        "with no visit.")
             else:
                 note = "Target date passed with no visit."
         elif missed is not None:
             chosen = missed
             note = f"Window closed on {missed.window_end.isoformat()} with no visit."
             if next_milestone is not None:
-                note += f" Next: {_label(next_milestone.name)} from {next_milestone.window_start.isoformat()}."
+                note += (f" Next: {milestone_words(next_milestone.name)} from "
+                         f"{next_milestone.window_start.isoformat()}.")
         else:  # pragma: no cover - outlook marks overdue only in the two cases above
             return None
         status = OVERDUE
-    elif next_milestone is not None and next_milestone.status == DUE:
+    elif next_milestone is not None and next_milestone.status == MilestoneStatus.DUE:
         chosen, status = next_milestone, DUE
-    elif next_milestone is not None and next_milestone.status == UPCOMING and view.due_within(today, horizon_days):
+    elif (next_milestone is not None and next_milestone.status == MilestoneStatus.UPCOMING
+          and view.due_within(today, horizon_days)):
         chosen, status = next_milestone, UPCOMING
     else:
         return None
     return FollowUp(
-        mrn=mrn, full_name=full_name, milestone=chosen.name, milestone_label=_label(chosen.name),
+        mrn=mrn, full_name=full_name, milestone=chosen.name, milestone_label=milestone_words(chosen.name),
         window_start=chosen.window_start, window_end=chosen.window_end, target=chosen.target, status=status,
         days_to_target=(chosen.target - today).days, note=note,
     )
@@ -204,7 +205,3 @@ def _repeat_session(mrn: str, full_name: str, progress: Progress, latest: date, 
         state=OPEN if window.start <= today else OPENS,
         days_until_open=max(0, (window.start - today).days), days_until_close=(window.end - today).days,
     )
-
-
-def _label(name: str) -> str:
-    return MILESTONE_LABELS.get(name, name.replace("_", " ").capitalize())

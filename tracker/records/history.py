@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
+from tracker.course.vocabulary import treatment_words, view_words
 from tracker.operations.database import transaction
 from tracker.errors import ConflictError, NotFound, ValidationError
 
@@ -221,14 +222,15 @@ def patient_history(session: Session, patient_id: int) -> list[HistoryEntry]:
          lambda r: f"visit of {r.date}"),
         (models.TreatmentSession,
          select(models.TreatmentSession).where(models.TreatmentSession.patient_id == patient_id),
-         lambda r: f"{r.treatment} session of {r.date}" + (f", lot {r.lot_number}" if r.lot_number else "")),
+         lambda r: f"{treatment_words(r.treatment)} session of {r.date}"
+         + (f", lot {r.lot_number}" if r.lot_number else "")),
         (models.ConcurrentTherapy,
          select(models.ConcurrentTherapy).where(models.ConcurrentTherapy.patient_id == patient_id),
          lambda r: f"{r.name} from {r.start}"),
         (models.Photo,
          select(models.Photo).join(models.Visit, models.Photo.visit_id == models.Visit.id)
          .where(models.Visit.patient_id == patient_id),
-         lambda r: f"{r.view} photo" + (f" ({r.original_file_name})" if r.original_file_name else "")),
+         lambda r: f"{view_words(r.view)} photo" + (f" ({r.original_file_name})" if r.original_file_name else "")),
     )
     for model, query, describe in removed:
         for row in session.scalars(query.where(model.deleted_at.isnot(None))):

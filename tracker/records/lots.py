@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
+from tracker.course.vocabulary import treatment_words
 from tracker.operations.database import transaction
 from tracker.errors import ValidationError
 from tracker.exchange.exports import to_csv
@@ -138,7 +139,7 @@ def _audit_detail(what: str, result: LotSearch) -> str:
 def lot_csv(result: LotSearch) -> bytes:
     """The result as CSV, one row per session, every cell made spreadsheet-safe."""
     return to_csv(CSV_COLUMNS, (
-        (s.mrn, s.full_name, s.session_date.isoformat(), s.treatment, s.product, s.lot_number,
+        (s.mrn, s.full_name, s.session_date.isoformat(), treatment_words(s.treatment), s.product, s.lot_number,
          "" if s.volume_ml is None else f"{s.volume_ml:g}")
         for s in result.sessions
     ))

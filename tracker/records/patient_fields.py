@@ -14,14 +14,9 @@ from collections.abc import Sequence
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.errors import ValidationError
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
+from tracker.course.vocabulary import condition_words
 from tracker.records.validation import parse_site
 
-CONDITION_LABELS = {
-    "androgenetic_alopecia": "Androgenetic alopecia",
-    "alopecia_areata": "Alopecia areata",
-    "telogen_effluvium": "Telogen effluvium",
-    "other": "Other",
-}
 SALT_RANGE = (0.0, 100.0)
 
 # Sites offered for the target areas (the standard views, DESIGN.md §4, less the close-up); any other
@@ -36,7 +31,7 @@ NOTES_MAX = 5000
 
 
 def _describe_fit(condition: str, sex: str) -> str:
-    return f"{CONDITION_LABELS.get(condition, condition).lower()} in a {sex} patient"
+    return f"{condition_words(condition).lower()} in a {sex} patient"
 
 
 def parse_baseline(condition: str, sex: str, scale: object, stage: object) -> tuple[str | None, str | None]:
@@ -57,7 +52,7 @@ def parse_baseline(condition: str, sex: str, scale: object, stage: object) -> tu
     if not allowed:
         if scale_text or stage_text:
             raise ValidationError(
-                f"{CONDITION_LABELS.get(condition, condition)} has no staging scale here: "
+                f"{condition_words(condition)} has no staging scale here: "
                 "leave the baseline stage empty"
             )
         return None, None

@@ -15,41 +15,25 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.calendar_months import age_on
-from tracker.course.clinical import MILESTONE_LABELS
 from tracker.course.followup import outlook
 from tracker.course.milestones import (
-    AHEAD,
     BEHIND,
     DUE,
-    MISSED,
-    NO_BASELINE,
-    ON_TRACK,
-    UPCOMING,
     DensityRecord,
     Progress,
     SessionRecord,
     assess,
 )
 from tracker.course.protocols import to_engine
+from tracker.course.vocabulary import PATIENT_FILTER_WORDS, PatientFilter, milestone_words, status_words
 from tracker.errors import ValidationError
 from tracker.operations.database import transaction
 from tracker.records.validation import search_words
 
 # The patient list's filters (product issue): key → what the clinician sees.
-DUE_THIS_WEEK, OVERDUE, BEHIND_EXPECTED = "due_this_week", "overdue", "behind"
-FILTERS = {DUE_THIS_WEEK: "Due this week", OVERDUE: "Overdue", BEHIND_EXPECTED: "Behind expected"}
+DUE_THIS_WEEK, OVERDUE, BEHIND_EXPECTED = PatientFilter.DUE_THIS_WEEK, PatientFilter.OVERDUE, PatientFilter.BEHIND
+FILTERS = PATIENT_FILTER_WORDS
 DUE_SOON_DAYS = 7
-
-STATUS_WORDS = {
-    AHEAD: "ahead of the expected range",
-    ON_TRACK: "within the expected range",
-    BEHIND: "behind the expected range",
-    UPCOMING: "not yet due",
-    DUE: "due now",
-    MISSED: "missed: no visit in the window",
-    NO_BASELINE: "measured, but no baseline to compare with",
-}
-
 
 @dataclass(frozen=True)
 class PatientSummary:
@@ -85,11 +69,11 @@ def _status_text(progress: Progress, view) -> str:
         else:
             parts.append("overdue: a milestone window closed without a visit")
     elif view.next_status:
-        parts.append(STATUS_WORDS[view.next_status])
+        parts.append(status_words(view.next_status).phrase)
     else:
         parts.append("all milestones assessed")
     if view.behind:
-        parts.append("latest result behind the expected range")
+        parts.append(f"latest result {status_words(BEHIND).phrase}")
     return "; ".join(parts)
 
 
@@ -103,7 +87,7 @@ def _summary(patient: models.Patient, progress: Progress, today: date) -> Patien
         condition=patient.condition,
         day0=progress.day0,
         next_milestone=view.next_name,
-        next_milestone_label=MILESTONE_LABELS.get(view.next_name, view.next_name) if view.next_name else None,
+        next_milestone_label=milestone_words(view.next_name) if view.next_name else None,
         next_status=view.next_status,
         next_due=view.next_due,
         window_start=view.next_window_start,

@@ -17,16 +17,15 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import PATIENT, ROLES, Actor, require_patient_access, require_role
 from tracker.course.calendar_months import age_on
-from tracker.course.clinical import DEFAULT_PROTOCOL_NAME, MILESTONE_LABELS
+from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
 from tracker.course.followup import ASSESSED
 from tracker.course.milestones import AHEAD, BEHIND, DUE, MISSED, NO_BASELINE, ON_TRACK, Progress
+from tracker.course.vocabulary import condition_words, milestone_words, site_words, status_words, treatment_words
 from tracker.errors import NotFound, PermissionDenied
 from tracker.operations.database import transaction
 from tracker.progress.patient_progress import find_patient, patient_progress
 from tracker.records.history import HistoryEntry, patient_history
-from tracker.records.patient_fields import CONDITION_LABELS
 from tracker.records.patient_intake import _protocol_names
-from tracker.records.patient_list import STATUS_WORDS
 
 
 @dataclass(frozen=True)
@@ -146,22 +145,23 @@ def _milestone_strip(progress: Progress) -> tuple[MilestoneStatus, ...]:
         else:
             status = first.status
         overdue = status == MISSED or (status == DUE and progress.as_of > first.target)
-        text = STATUS_WORDS[status]
+        text = status_words(status).phrase
         if status == DUE and overdue:
             text = (f"overdue: target date {first.target.isoformat()} passed, "
                     f"window open until {first.window_end.isoformat()}")
         notes = []
         for site, r in assessed:
             if r.change is None:
-                notes.append(f"{site}: {r.density:.1f} hairs/cm² on {r.visit_date.isoformat()}, no baseline")
+                notes.append(f"{site_words(site)}: {r.density:.1f} hairs/cm² on {r.visit_date.isoformat()}, "
+                             "no baseline")
                 continue
             pct = f" ({r.change_pct:+.0f}%)" if r.change_pct is not None else ""
             band = (f", expected {r.expected_low:+.0f} to {r.expected_high:+.0f}"
                     if r.expected_low is not None and r.expected_high is not None else "")
-            notes.append(f"{site}: {r.change:+.1f} hairs/cm²{pct} on {r.visit_date.isoformat()}, "
-                         f"{STATUS_WORDS[r.status]}{band}")
+            notes.append(f"{site_words(site)}: {r.change:+.1f} hairs/cm²{pct} on {r.visit_date.isoformat()}, "
+                         f"{status_words(r.status).phrase}{band}")
         strip.append(MilestoneStatus(
-            name=name, label=MILESTONE_LABELS.get(name, name.replace("_", " ")), window_start=first.window_start,
+            name=name, label=milestone_words(name), window_start=first.window_start,
             window_end=first.window_end, target=first.target, status=status, status_text=text, overdue=overdue,
             site_notes=tuple(notes),
         ))
@@ -192,7 +192,7 @@ def _timeline(session: Session, patient_id: int) -> tuple[TimelineEntry, ...]:
             models.TreatmentSession.patient_id == patient_id, models.TreatmentSession.deleted_at.is_(None))):
         entries.append(TimelineEntry(
             kind="session", row_id=s.id, date=s.date, version=s.version,
-            title={"prp": "PRP session", "exosome": "Exosome session"}.get(s.treatment, "Treatment session"),
+            title="Treatment session" if s.treatment == "other" else f"{treatment_words(s.treatment)} session",
             treatment=s.treatment, product=s.product or "", lot_number=s.lot_number or "", volume_ml=s.volume_ml,
             areas=s.areas or "", adverse_events=s.adverse_events or "", notes=s.notes or "",
         ))
@@ -214,7 +214,7 @@ def _details(patient: models.Patient, today: date) -> PatientDetails:
     return PatientDetails(
         mrn=patient.mrn, full_name=patient.full_name, sex=patient.sex, birth_date=patient.birth_date,
         age=age_on(patient.birth_date, today), condition=patient.condition,
-        condition_label=CONDITION_LABELS.get(patient.condition, patient.condition),
+        condition_label=condition_words(patient.condition),
         baseline_scale=patient.baseline_scale, baseline_stage=patient.baseline_stage,
         target_areas=tuple(a for a in (patient.target_areas or "").split(",") if a),
         protocol=patient.protocol.name if patient.protocol else DEFAULT_PROTOCOL_NAME,

@@ -23,7 +23,8 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_patient_access, require_role
 from tracker.course.calendar_months import months_between
-from tracker.course.clinical import MILESTONE_LABELS, SCALP_VIEWS, VIEW_LABELS
+from tracker.course.clinical import SCALP_VIEWS
+from tracker.course.vocabulary import milestone_words, view_words
 from tracker.operations.database import transaction
 from tracker.errors import ValidationError
 from tracker.course.milestones import (
@@ -346,7 +347,7 @@ def _clean_text(value: str | None, label: str, limit: int) -> str | None:
 
 def _photo_problem(upload: PhotoUpload, message: str) -> str:
     """A photo's problem, naming its view and file (the file's own name only: no folders or controls)."""
-    label = VIEW_LABELS.get(upload.view, upload.view)
+    label = view_words(upload.view)
     name = clean_file_name(upload.file_name)
     if name and f'"{name}"' in message:
         return f"{label} photo: {message}"
@@ -540,7 +541,7 @@ def _outcome(measurement: _Measurement, visit_date: date, progress: Progress, pr
         site=measurement.site,
         density=measurement.density,
         milestone=window.name if window else None,
-        milestone_label=MILESTONE_LABELS.get(window.name, window.name) if window else None,
+        milestone_label=milestone_words(window.name) if window else None,
         months=months,
         expected_low=low,
         expected_high=high,

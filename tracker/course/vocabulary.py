@@ -1,0 +1,230 @@
+"""One word per idea: every code the engine and the records use, with the words a person reads for it.
+
+Screens, the PDF report, the chart legend, the patient list and the schedule all take their words (and the
+status colours) from here, so a status reads the same everywhere. Codes are ``StrEnum`` members: they compare
+equal to, print as and serialise to the same strings the database and ``progress --json`` always held.
+
+>>> MilestoneStatus.AHEAD == "ahead", f"{MilestoneStatus.ON_TRACK}"
+(True, 'on_track')
+>>> STATUS_WORDS[MilestoneStatus.BEHIND].explained, STATUS_WORDS[MilestoneStatus.BEHIND].hex
+('Behind: below the expected range', '#c0392b')
+>>> view_words("left_temporal"), view_words("crown_left"), site_words("primary")
+('Left temporal', 'Crown left', 'Primary')
+>>> condition_words("telogen_effluvium"), treatment_words("prp"), milestone_words("noticeable_growth")
+('Telogen effluvium', 'PRP', 'Noticeable growth (about 6 months)')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tracker.course.clinical import CONDITIONS, SCALP_VIEWS, TREATMENTS
+
+RGB = tuple[int, int, int]
+
+
+def _hex(rgb: RGB) -> str:
+    """The colour as plotly takes it, from the RGB the PDF takes: one definition for both."""
+    return "#%02x%02x%02x" % rgb
+
+
+def _spoken(code: str) -> str:
+    """A code nobody gave words to (a site typed at a visit, a clinic's own milestone): underscores become
+    spaces and the first letter a capital; the rest is kept as typed ("MRI_check" stays "MRI check")."""
+    text = code.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+# --- milestone status -----------------------------------------------------------------------------------
+
+
+class MilestoneStatus(StrEnum):
+    """Where one milestone stands (``tracker.course.milestones.assess``)."""
+
+    AHEAD = "ahead"  # change above the expected band at the visit used
+    ON_TRACK = "on_track"  # inside the band, edges included
+    BEHIND = "behind"  # below the band
+    UPCOMING = "upcoming"  # the window has not opened
+    DUE = "due"  # the window is open and no visit falls in it yet
+    MISSED = "missed"  # the window closed with no visit in it
+    NO_BASELINE = "no_baseline"  # a visit in the window, but no measurement before day 0 to compare with
+
+
+@dataclass(frozen=True)
+class StatusWords:
+    """How a status is shown.
+
+    ``label``: the short word (badges, PDF, patient list filters); ``phrase``: the part of a sentence about a
+    result ("+18 hairs/cm², within the expected range"); ``explained``: the label with what it means, for
+    a patient reading the report or a clinician reading a saved visit; ``legend``: the chart legend and
+    hover text; ``badge``: the emoji on the milestone cards; ``rgb``: the colour (``hex`` derives from it);
+    ``tone``: the kind of message box the patient record shows it in (success, warning, error or info).
+    """
+
+    label: str
+    phrase: str
+    explained: str
+    legend: str
+    badge: str
+    rgb: RGB
+    tone: str
+
+    @property
+    def hex(self) -> str:
+        return _hex(self.rgb)
+
+
+_S = MilestoneStatus
+STATUS_WORDS: dict[MilestoneStatus, StatusWords] = {
+    _S.AHEAD: StatusWords("Ahead", "above the expected range", "Ahead: above the expected range",
+                          "ahead of expected", "🟢", (27, 127, 59), "success"),
+    _S.ON_TRACK: StatusWords("On track", "within the expected range", "On track: within the expected range",
+                             "on track", "🔵", (47, 111, 143), "success"),
+    _S.BEHIND: StatusWords("Behind", "below the expected range", "Behind: below the expected range",
+                           "behind expected", "🔴", (192, 57, 43), "warning"),
+    _S.UPCOMING: StatusWords("Not yet due", "not yet due", "Not yet due", "not yet due", "⚪", (105, 105, 105),
+                             "info"),
+    _S.DUE: StatusWords("Due now", "due now", "Due now: a visit is needed", "due now", "🟡", (183, 134, 11), "info"),
+    _S.MISSED: StatusWords("Missed", "missed: no visit in the window", "Missed: no visit in the window",
+                           "missed", "🟠", (211, 84, 0), "error"),
+    _S.NO_BASELINE: StatusWords("No baseline", "measured, but no baseline to compare with",
+                                "No baseline: cannot be judged", "no baseline", "🟣", (142, 68, 173), "info"),
+}
+# The results that were measured at a visit (the others are about a window's dates only).
+ASSESSED = (_S.AHEAD, _S.ON_TRACK, _S.BEHIND, _S.NO_BASELINE)
+
+
+def status_words(status: str) -> StatusWords:
+    """The words of a milestone status; raises ValueError for a code that is no status."""
+    return STATUS_WORDS[MilestoneStatus(status)]
+
+
+# --- chart points -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PointStyle:
+    legend: str
+    rgb: RGB
+
+    @property
+    def hex(self) -> str:
+        return _hex(self.rgb)
+
+
+class PointKind(StrEnum):
+    """Chart points that are no milestone result: the baseline itself and measurements before day 0."""
+
+    BASELINE = "baseline"
+    BEFORE_DAY0 = "before_day0"
+
+
+POINT_STYLES: dict[str, PointStyle] = {
+    PointKind.BASELINE: PointStyle("baseline", (85, 85, 85)),
+    PointKind.BEFORE_DAY0: PointStyle("before treatment", (153, 153, 153)),
+    **{status: PointStyle(words.legend, words.rgb) for status, words in STATUS_WORDS.items()},
+}
+
+
+# --- follow-ups (the schedule) ------------------------------------------------------------------------------
+
+
+class FollowUpStatus(StrEnum):
+    """A patient's next milestone visit on the schedule (``tracker.progress.schedule``)."""
+
+    OVERDUE = "overdue"  # target date passed with no visit, or a window closed with none since
+    DUE = "due"  # a window is open
+    UPCOMING = "upcoming"  # a window opens within the horizon
+
+
+FOLLOW_UP_WORDS: dict[FollowUpStatus, str] = {
+    FollowUpStatus.OVERDUE: "Overdue",
+    FollowUpStatus.DUE: "Due now",
+    FollowUpStatus.UPCOMING: "Upcoming",
+}
+
+
+class RepeatWindow(StrEnum):
+    """A repeat-session window that is open today or opens within the horizon."""
+
+    OPEN = "open"
+    OPENS = "opens"
+
+
+def repeat_window_words(state: str, days_until_open: int) -> str:
+    """The schedule's "Window" column.
+
+    >>> repeat_window_words("open", 0), repeat_window_words("opens", 3)
+    ('Open now', 'Opens in 3 days')
+    """
+    return "Open now" if state == RepeatWindow.OPEN else f"Opens in {days_until_open} days"
+
+
+class PatientFilter(StrEnum):
+    """The patient list's filters (product issue)."""
+
+    DUE_THIS_WEEK = "due_this_week"
+    OVERDUE = "overdue"
+    BEHIND = "behind"  # latest assessed milestone below the band on any site
+
+
+PATIENT_FILTER_WORDS: dict[PatientFilter, str] = {
+    PatientFilter.DUE_THIS_WEEK: "Due this week",
+    PatientFilter.OVERDUE: "Overdue",
+    PatientFilter.BEHIND: "Behind expected",
+}
+
+
+# --- views, sites, conditions, treatments, milestones ----------------------------------------------------
+
+# DESIGN.md §4: the standard photographic views.
+VIEW_WORDS: dict[str, str] = dict(zip(SCALP_VIEWS, (
+    "Frontal", "Vertex", "Left temporal", "Right temporal", "Occipital", "Close-up (trichoscopy)")))
+CONDITION_WORDS: dict[str, str] = dict(zip(CONDITIONS, (
+    "Androgenetic alopecia", "Alopecia areata", "Telogen effluvium", "Other")))
+TREATMENT_WORDS: dict[str, str] = dict(zip(TREATMENTS, ("Exosome", "PRP", "Other")))
+
+
+@dataclass(frozen=True)
+class MilestoneWords:
+    """``label``: the full name (patient record, schedule, PDF table); ``short``: the chart and card title."""
+
+    label: str
+    short: str
+
+
+# The default protocol's windows (tracker.course.clinical.DEFAULT_WINDOWS); a clinic's own windows are
+# shown by their name.
+MILESTONE_WORDS: dict[str, MilestoneWords] = {
+    "early_response": MilestoneWords("Early response (2–3 months)", "3 months"),
+    "noticeable_growth": MilestoneWords("Noticeable growth (about 6 months)", "6 months"),
+    "continued_improvement": MilestoneWords("Continued improvement (up to 12 months)", "12 months"),
+}
+
+
+def view_words(view: str) -> str:
+    return VIEW_WORDS.get(view) or _spoken(view)
+
+
+def site_words(site: str) -> str:
+    """A measured site: a standard view's words, else the typed name spoken ("crown-left" stays as is)."""
+    return view_words(site)
+
+
+def condition_words(condition: str) -> str:
+    return CONDITION_WORDS.get(condition) or _spoken(condition)
+
+
+def treatment_words(treatment: str) -> str:
+    return TREATMENT_WORDS.get(treatment) or _spoken(treatment)
+
+
+def milestone_words(name: str) -> str:
+    words = MILESTONE_WORDS.get(name)
+    return words.label if words else _spoken(name)
+
+
+def milestone_short(name: str) -> str:
+    words = MILESTONE_WORDS.get(name)
+    return words.short if words else name.replace("_", " ")
