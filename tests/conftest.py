@@ -97,13 +97,13 @@ def figure():
     return _FIGURES.append
 
 
-def pytest_terminal_summary(terminalreporter):
-    for line in _FIGURES:
-        terminalreporter.write_line(f"figure: {line}")
-    if _pg_state["url"]:
-        terminalreporter.write_line(f"PostgreSQL: database tests ran against {_pg_state['url']}")
-    elif _pg_state["why"]:
-        terminalreporter.write_line(f"PostgreSQL: SKIPPED, database tests ran on SQLite only ({_pg_state['why']})", yellow=True)
+def pytest_sessionfinish(session):
+    """Drop this process's PostgreSQL schema. Under pytest-xdist (``make test`` runs ``-n``) each worker
+    also hands its figures and its PostgreSQL note to the controller, which prints the summary."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["figures"] = list(_FIGURES)
+        workeroutput["postgresql"] = dict(_pg_state)
     if _pg_state["url"]:
         try:
             engine = create_engine(normalize_url(_pg_state["url"]))
@@ -112,3 +112,23 @@ def pytest_terminal_summary(terminalreporter):
             engine.dispose()
         except Exception:
             pass
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: on the controller, as each worker finishes
+def pytest_testnodedown(node, error):
+    output = getattr(node, "workeroutput", {})
+    _FIGURES.extend(output.get("figures", []))
+    state = output.get("postgresql", {})
+    if state.get("url"):
+        _pg_state.update(url=state["url"], why=None)
+    elif state.get("why") and not _pg_state["url"]:
+        _pg_state["why"] = state["why"]
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in _FIGURES:
+        terminalreporter.write_line(f"figure: {line}")
+    if _pg_state["url"]:
+        terminalreporter.write_line(f"PostgreSQL: database tests ran against {_pg_state['url']}")
+    elif _pg_state["why"]:
+        terminalreporter.write_line(f"PostgreSQL: SKIPPED, database tests ran on SQLite only ({_pg_state['why']})", yellow=True)
