@@ -8,6 +8,7 @@ When PostgreSQL is not reachable the PostgreSQL half is skipped and the summary 
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from pathlib import Path
 
@@ -86,6 +87,14 @@ def sqlite_clinic(tmp_path, monkeypatch):
     initialize(url)
     yield url
     dispose_all()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _browser_per_module():
+    """Browser tests share one Chromium within a test module (tests/browser.py); it ends with the module."""
+    yield
+    if "tests.browser" in sys.modules:
+        sys.modules["tests.browser"].close_shared_browser()
 
 
 _FIGURES: list[str] = []
