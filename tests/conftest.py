@@ -97,6 +97,25 @@ def _browser_per_module():
         sys.modules["tests.browser"].close_shared_browser()
 
 
+# Test files of a minute or more (browser journeys, kill-point chains), run first: under pytest-xdist
+# (``make test``) workers take files in the order collected, so that none is left running one of these
+# alone at the end. (xdist would otherwise hand out files with the most tests first, and these last.)
+SLOW_FILES = ("test_backup_atomic.py", "test_crash_safety.py", "test_browser_", "test_audit_anchor.py",
+              "test_concurrency.py", "test_sign_in_race.py", "test_backup.py")
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist's --dist loadfile
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:  # the order of SLOW_FILES, then every other file; a stable sort keeps files whole
+        return next((n for n, start in enumerate(SLOW_FILES) if item.path.name.startswith(start)), len(SLOW_FILES))
+
+    items.sort(key=rank)
+
+
 _FIGURES: list[str] = []
 
 
