@@ -97,11 +97,12 @@ def _browser_per_module():
         sys.modules["tests.browser"].close_shared_browser()
 
 
-# Test files of a minute or more (browser journeys, kill-point chains), run first: under pytest-xdist
-# (``make test``) workers take files in the order collected, so that none is left running one of these
-# alone at the end. (xdist would otherwise hand out files with the most tests first, and these last.)
-SLOW_FILES = ("test_backup_atomic.py", "test_crash_safety.py", "test_browser_", "test_audit_anchor.py",
-              "test_concurrency.py", "test_sign_in_race.py", "test_backup.py")
+# Test files of a minute or more (command-line and kill-point chains, browser journeys), slowest first as
+# measured: under pytest-xdist (``make test``) workers take files in the order collected, so that none is
+# left running one of these alone at the end. (xdist would otherwise hand out files with the most tests
+# first, and these, with few tests each, last.)
+SLOW_FILES = ("test_user_cli.py", "test_crash_safety.py", "test_audit_anchor.py", "test_backup.py",
+              "test_backup_atomic.py", "test_browser_", "test_accounts.py", "test_patients.py")
 
 
 def pytest_configure(config):
