@@ -40,7 +40,7 @@ run: install
 	  --server.maxUploadSize $${TRACKER_MAX_UPLOAD_MB:-25}  # the server's cap follows the photo store's
 
 test: install chromium
-	$(PY) -m pytest tests tracker ui/messages.py --doctest-modules -q -ra --durations=25
+	$(PY) -m pytest tests tracker ui/messages.py --doctest-modules -q -ra --durations=25 -n 2 --dist loadfile
 
 bench: install
 	$(PY) tests/bench/bench_photos.py

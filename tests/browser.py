@@ -106,24 +106,50 @@ def streamlit_server(data_dir: Path, env_extra: dict | None = None) -> Iterator[
         log.close()
 
 
+# One Chromium per test module (the conftest closes it after each module). Starting Playwright's driver and
+# Chromium takes seconds on a busy machine; every ``browser_page`` still opens a context of its own, which
+# shares no cookie, storage or cache with any other, as a browser started afresh would.
+_SHARED: dict = {}
+
+
+def _shared_browser():
+    browser = _SHARED.get("browser")
+    if browser is None or not browser.is_connected():
+        if "playwright" not in _SHARED:
+            from playwright.sync_api import sync_playwright
+
+            _SHARED["playwright"] = sync_playwright().start()
+        browser = _SHARED["playwright"].chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                                        args=CHROMIUM_ARGS)
+        _SHARED["browser"] = browser
+    return browser
+
+
+def close_shared_browser() -> None:
+    """Close the module's Chromium and Playwright's driver, if a test started them."""
+    browser, playwright = _SHARED.pop("browser", None), _SHARED.pop("playwright", None)
+    try:
+        if browser is not None and browser.is_connected():
+            browser.close()
+    finally:
+        if playwright is not None:
+            playwright.stop()
+
+
 @contextmanager
 def browser_page(viewport=(1400, 1000)) -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
-                                      accept_downloads=True)
+    """A page in a new, empty browser context (the module's Chromium); the context is closed afterwards."""
+    context = _shared_browser().new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                            accept_downloads=True)
+    try:
         page = context.new_page()
         page.set_default_timeout(30_000)
         dialogs: list[str] = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         page.dialogs = dialogs  # any alert() would land here: the XSS test asserts it stays empty
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
+        yield page
+    finally:
+        context.close()
 
 
 def shot(page, journey: str, step: str) -> Path:

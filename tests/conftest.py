@@ -8,6 +8,7 @@ When PostgreSQL is not reachable the PostgreSQL half is skipped and the summary 
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from pathlib import Path
 
@@ -113,6 +114,34 @@ def recorded(clinic):
     return clinic, patient_id
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _browser_per_module():
+    """Browser tests share one Chromium within a test module (tests/browser.py); it ends with the module."""
+    yield
+    if "tests.browser" in sys.modules:
+        sys.modules["tests.browser"].close_shared_browser()
+
+
+# Test files of a minute or more (command-line and kill-point chains, browser journeys), slowest first as
+# measured: under pytest-xdist (``make test``) workers take files in the order collected, so that none is
+# left running one of these alone at the end. (xdist would otherwise hand out files with the most tests
+# first, and these, with few tests each, last.)
+SLOW_FILES = ("test_user_cli.py", "test_crash_safety.py", "test_audit_anchor.py", "test_backup.py", "test_restore.py",
+              "test_restore_atomic.py", "test_browser_", "test_accounts.py", "test_patient_record.py")
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist's --dist loadfile
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:  # the order of SLOW_FILES, then every other file; a stable sort keeps files whole
+        return next((n for n, start in enumerate(SLOW_FILES) if item.path.name.startswith(start)), len(SLOW_FILES))
+
+    items.sort(key=rank)
+
+
 _FIGURES: list[str] = []
 
 
@@ -122,13 +151,13 @@ def figure():
     return _FIGURES.append
 
 
-def pytest_terminal_summary(terminalreporter):
-    for line in _FIGURES:
-        terminalreporter.write_line(f"figure: {line}")
-    if _pg_state["url"]:
-        terminalreporter.write_line(f"PostgreSQL: database tests ran against {_pg_state['url']}")
-    elif _pg_state["why"]:
-        terminalreporter.write_line(f"PostgreSQL: SKIPPED, database tests ran on SQLite only ({_pg_state['why']})", yellow=True)
+def pytest_sessionfinish(session):
+    """Drop this process's PostgreSQL schema. Under pytest-xdist (``make test`` runs ``-n``) each worker
+    also hands its figures and its PostgreSQL note to the controller, which prints the summary."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["figures"] = list(_FIGURES)
+        workeroutput["postgresql"] = dict(_pg_state)
     if _pg_state["url"]:
         try:
             engine = create_engine(normalize_url(_pg_state["url"]))
@@ -137,3 +166,23 @@ def pytest_terminal_summary(terminalreporter):
             engine.dispose()
         except Exception:
             pass
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: on the controller, as each worker finishes
+def pytest_testnodedown(node, error):
+    output = getattr(node, "workeroutput", {})
+    _FIGURES.extend(output.get("figures", []))
+    state = output.get("postgresql", {})
+    if state.get("url"):
+        _pg_state.update(url=state["url"], why=None)
+    elif state.get("why") and not _pg_state["url"]:
+        _pg_state["why"] = state["why"]
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in _FIGURES:
+        terminalreporter.write_line(f"figure: {line}")
+    if _pg_state["url"]:
+        terminalreporter.write_line(f"PostgreSQL: database tests ran against {_pg_state['url']}")
+    elif _pg_state["why"]:
+        terminalreporter.write_line(f"PostgreSQL: SKIPPED, database tests ran on SQLite only ({_pg_state['why']})", yellow=True)

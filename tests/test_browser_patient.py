@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from tests.browser import (ROOT, browser_page, load_demo_clinic, require_chromium, shot, sign_in, streamlit_server,
-                           wait_idle)
+                           wait_idle, wait_rendered)
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +29,7 @@ def test_patient_sees_own_chart_cards_photos_and_report(demo_clinic):
         sign_in(page, base, "demo.patient", passwords["demo.patient"])
         page.get_by_text("Milestones").first.wait_for()
         page.locator(".js-plotly-plot").first.wait_for()
+        wait_rendered(page)  # the chart comes before the cards: on a busy machine they may not be drawn yet
         shot(page, "patient", "01-signed-in")
         assert page.locator(".js-plotly-plot").count() >= 1
         body = page.inner_text("body")
