@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 PORT ?= 8501
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test bench chromium clean-data
+.PHONY: install run lint test bench chromium clean-data
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,13 @@ run: install
 	$(PY) -m streamlit run serve.py --server.address localhost --server.port $(PORT) \
 	  --server.maxUploadSize $${TRACKER_MAX_UPLOAD_MB:-25}  # the server's cap follows the photo store's
 
-test: install chromium
+# The checks (settings in pyproject.toml): lint rules, type hints, dead code. Any finding fails the target.
+lint: install
+	$(PY) -m ruff check --quiet .
+	$(PY) -m mypy
+	$(PY) -m vulture
+
+test: install chromium lint
 	$(PY) -m pytest tests tracker ui/workspace.py --doctest-modules -q -ra --durations=25
 
 bench: install
