@@ -8,9 +8,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from tracker.operations.database import initialize
 from ui.registry import CONSULT_PAGE, PAGES, PASSWORD_PAGE
 from ui.workspace import call, current_actor, keep_cookie_alive, plain, sign_out
-from tracker.operations.database import initialize
 
 # No page_icon (nor page icons, ui/registry.py): a Material icon favicon is fetched from Google's font
 # servers by every browser; the default favicon is served by this server.

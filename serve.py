@@ -33,11 +33,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ui.sign_in_form import KEEP_ALIVE, SIGN_IN, SIGN_IN_FORM, SIGN_OUT
 from tracker.access import web_sessions
 from tracker.access.accounts import REFUSED, sign_in
-from tracker.operations.database import database_busy
 from tracker.errors import TrackerError
+from tracker.operations.database import database_busy
+from ui.sign_in_form import KEEP_ALIVE, SIGN_IN, SIGN_IN_FORM, SIGN_OUT
 
 log = logging.getLogger("regrowth")
 

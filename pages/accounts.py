@@ -9,8 +9,6 @@ lingers on screen. A temporary password is shown on the one run after the reset,
 
 import streamlit as st
 
-from ui.workspace import call, plain, require_actor, show_error
-from tracker.access.actors import ADMIN, CLINICIAN, PATIENT, ROLES
 from tracker.access.accounts import (
     LOCK_AFTER_FAILURES,
     MIN_PASSWORD_LENGTH,
@@ -22,8 +20,10 @@ from tracker.access.accounts import (
     reset_password,
     unlock_user,
 )
-from tracker.operations.demo_accounts import remove_demo_accounts
+from tracker.access.actors import ADMIN, CLINICIAN, PATIENT, ROLES
 from tracker.errors import ValidationError
+from tracker.operations.demo_accounts import remove_demo_accounts
+from ui.workspace import call, plain, require_actor, show_error
 
 FLASH, RESET, TEMPORARY = "accounts_flash", "accounts_reset", "accounts_temporary_password"
 FORM_KEYS = ("account_username", "account_password", "account_password_again", "account_mrn")

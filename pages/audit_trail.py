@@ -4,9 +4,10 @@ from datetime import date
 
 import streamlit as st
 
+from tracker.access import audit
 from ui import private_media
 from ui.workspace import call, require_actor
-from tracker.access import audit
+
 actor = require_actor()
 st.title("Audit trail")
 
@@ -31,7 +32,8 @@ if rows is not None:
     st.dataframe(
         [{"at (UTC)": line.latest.at.strftime("%Y-%m-%d %H:%M:%S"),
           "times": "" if line.count == 1 else f"×{line.count} since "
-                   + line.since.strftime("%H:%M:%S" if line.since.date() == line.latest.at.date() else "%Y-%m-%d %H:%M:%S"),
+                   + line.since.strftime("%H:%M:%S" if line.since.date() == line.latest.at.date()
+                                         else "%Y-%m-%d %H:%M:%S"),
           "user": line.latest.username, "role": line.latest.role, "patient": line.latest.patient_mrn,
           "action": line.latest.action, "detail": line.latest.detail, "address": line.latest.address}
          for line in lines],

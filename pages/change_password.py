@@ -6,9 +6,9 @@ other sessions end; this one carries on with the actor ``change_own_password`` r
 
 import streamlit as st
 
-from ui.workspace import ACTOR, call, require_actor, show_error, sign_out
 from tracker.access.accounts import MIN_PASSWORD_LENGTH, PASSWORD_MAX, change_own_password
 from tracker.errors import ValidationError
+from ui.workspace import ACTOR, call, require_actor, show_error, sign_out
 
 FLASH = "password_flash"
 

@@ -13,16 +13,6 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from ui.workspace import (
-    MRN,
-    call,
-    blank_form,
-    choose_patient,
-    offer_another_patient,
-    plain,
-    require_actor,
-    selected_mrn,
-)
 from tracker.course.clinical import TREATMENTS
 from tracker.records.treatment_sessions import (
     AREAS_MAX,
@@ -35,6 +25,16 @@ from tracker.records.treatment_sessions import (
     session_form_defaults,
 )
 from tracker.records.validation import LOT_NUMBER_MAX, PRODUCT_MAX
+from ui.workspace import (
+    MRN,
+    blank_form,
+    call,
+    choose_patient,
+    offer_another_patient,
+    plain,
+    require_actor,
+    selected_mrn,
+)
 
 DOCUMENT_TYPES = ["pdf", "jpg", "jpeg", "png", "tif", "tiff", "webp", "heic", "heif"]
 TREATMENT_LABELS = {"exosome": "Exosome", "prp": "PRP", "other": "Other"}

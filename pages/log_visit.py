@@ -13,16 +13,6 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from ui.workspace import (
-    MRN,
-    call,
-    blank_form,
-    choose_patient,
-    offer_another_patient,
-    plain,
-    require_actor,
-    selected_mrn,
-)
 from tracker.course.clinical import SCALP_VIEWS, VIEW_LABELS
 from tracker.course.milestones import AHEAD, BEHIND, NO_BASELINE, ON_TRACK
 from tracker.course.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry
@@ -38,6 +28,16 @@ from tracker.records.visits import (
     VisitSaved,
     log_visit,
     visit_form_defaults,
+)
+from ui.workspace import (
+    MRN,
+    blank_form,
+    call,
+    choose_patient,
+    offer_another_patient,
+    plain,
+    require_actor,
+    selected_mrn,
 )
 
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif"]

@@ -8,8 +8,7 @@ export).
 
 import streamlit as st
 
-from ui import private_media
-from ui.workspace import call, require_actor
+from tracker.course.wording import count
 from tracker.records.lots import (
     MAX_LOT_LENGTH,
     LotSearch,
@@ -17,7 +16,8 @@ from tracker.records.lots import (
     export_lot_csv,
     sessions_with_lot,
 )
-from tracker.course.wording import count
+from ui import private_media
+from ui.workspace import call, require_actor
 
 RESULT = "lot_lookup_result"
 

@@ -8,13 +8,13 @@ from datetime import date
 
 import streamlit as st
 
-from ui.workspace import call, plain, require_actor, select_patient
 from tracker.course.calendar_months import add_months
 from tracker.course.clinical import CONDITIONS, SEXES
+from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.records.patient_fields import CONDITION_LABELS, NOTES_MAX, TARGET_AREA_CHOICES, TARGET_AREAS_MAX
 from tracker.records.patients import NewPatient, create_patient, protocol_names
-from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.records.validation import MAX_AGE_YEARS
+from ui.workspace import call, plain, require_actor, select_patient
 
 SAVED = "new_patient_saved"
 KEYS = ("np_sex", "np_condition", "np_scales", "np_scale", "np_mrn", "np_name", "np_birth", "np_stage", "np_salt",

@@ -9,11 +9,11 @@ from datetime import date
 
 import streamlit as st
 
-from ui.workspace import call, plain, require_actor, select_patient, selected_mrn
 from tracker.course.calendar_months import add_months
 from tracker.course.clinical import CONDITIONS, SEXES
-from tracker.records.history import REASON_MAX, soft_delete
 from tracker.course.milestones import AHEAD, BEHIND, DUE, MISSED, ON_TRACK
+from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
+from tracker.records.history import REASON_MAX, soft_delete
 from tracker.records.patient_fields import (
     COMMON_THERAPIES,
     CONDITION_LABELS,
@@ -23,9 +23,9 @@ from tracker.records.patient_fields import (
     THERAPY_NAME_MAX,
 )
 from tracker.records.patients import patient_record, update_patient
-from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.records.therapies import add_therapy, stop_therapy
 from tracker.records.validation import MAX_AGE_YEARS
+from ui.workspace import call, plain, require_actor, select_patient, selected_mrn
 
 NOTICE = "record_notice"
 OTHER = "other (type the name)"

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from ui.workspace import call, require_actor, select_patient, selected_mrn
 from tracker.records.patient_fields import CONDITION_LABELS
 from tracker.records.patients import FILTERS, list_patients
 from tracker.records.validation import SEARCH_MAX
+from ui.workspace import call, require_actor, select_patient, selected_mrn
 
 actor = require_actor()
 st.title("Patients")

@@ -8,10 +8,10 @@ passes no MRN for it (never one from the URL or the session), and the services c
 
 import streamlit as st
 
-from ui import photo_panels
-from ui.workspace import call, plain, require_actor, selected_mrn
 from tracker.access.actors import PATIENT
 from tracker.photos.views import photo_timeline, timeline_thumbnails
+from ui import photo_panels
+from ui.workspace import call, plain, require_actor, selected_mrn
 
 actor = require_actor()
 mrn = None if actor.role == PATIENT else selected_mrn()

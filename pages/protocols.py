@@ -9,7 +9,6 @@ carry the protocol's name and version, so a saved edit starts a fresh editor on 
 import pandas as pd
 import streamlit as st
 
-from ui.workspace import call, require_actor, show_error
 from tracker.access.actors import ADMIN
 from tracker.errors import ValidationError
 from tracker.records.protocol_admin import (
@@ -22,6 +21,7 @@ from tracker.records.protocol_admin import (
     preview_band,
     save_protocol,
 )
+from ui.workspace import call, require_actor, show_error
 
 SELECTED, PENDING, DRAFTS, FLASH, RESET_COPY = (
     "protocols_selected", "protocols_pending_select", "protocols_drafts", "protocols_flash", "protocols_reset_copy",

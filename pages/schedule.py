@@ -8,8 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.workspace import call, require_actor, select_patient
 from tracker.progress.schedule import DUE, FOLLOW_UP_STATUSES, OPEN, OVERDUE, UPCOMING, schedule
+from ui.workspace import call, require_actor, select_patient
 
 HORIZONS = (7, 14, 30, 60, 90)
 STATUS_LABELS = {OVERDUE: "Overdue", DUE: "Due now", UPCOMING: "Upcoming"}

@@ -4,9 +4,9 @@ import os
 
 import streamlit as st
 
-from ui.workspace import ACTOR, LAST_SEEN, call, client_address
-from ui.sign_in_form import SIGN_IN_FORM
 from tracker.access.accounts import PASSWORD_MAX, sign_in
+from ui.sign_in_form import SIGN_IN_FORM
+from ui.workspace import ACTOR, LAST_SEEN, call, client_address
 
 st.title("Regrowth Tracker")
 reason = st.session_state.pop("signed_out_reason", None)

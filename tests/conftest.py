@@ -103,7 +103,8 @@ def pytest_terminal_summary(terminalreporter):
     if _pg_state["url"]:
         terminalreporter.write_line(f"PostgreSQL: database tests ran against {_pg_state['url']}")
     elif _pg_state["why"]:
-        terminalreporter.write_line(f"PostgreSQL: SKIPPED, database tests ran on SQLite only ({_pg_state['why']})", yellow=True)
+        terminalreporter.write_line(f"PostgreSQL: SKIPPED, database tests ran on SQLite only ({_pg_state['why']})",
+                                    yellow=True)
     if _pg_state["url"]:
         try:
             engine = create_engine(normalize_url(_pg_state["url"]))

@@ -32,13 +32,17 @@ from sqlalchemy import select, update
 
 import tracker
 from db import models
-from tracker.access.actors import ADMIN, CLINICIAN, Actor, command_line_actor
 from tracker.access.accounts import create_user, sign_in, verify_password
-from tracker.operations.backup import backup
+from tracker.access.actors import ADMIN, CLINICIAN, Actor, command_line_actor
+from tracker.access.web_sessions import open_session
 from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
+from tracker.errors import NotFound, PermissionDenied
+from tracker.operations.backup import backup
 from tracker.operations.config import settings
 from tracker.operations.database import transaction
-from tracker.errors import NotFound, PermissionDenied
+from tracker.photos.views import before_after, photo_image, photo_timeline
+from tracker.progress.page_data import progress_page
+from tracker.progress.schedule import schedule
 from tracker.records.lots import sessions_with_lot
 from tracker.records.patients import (
     NewPatient,
@@ -47,13 +51,9 @@ from tracker.records.patients import (
     patient_record,
     update_patient,
 )
-from tracker.photos.views import before_after, photo_image, photo_timeline
-from tracker.progress.page_data import progress_page
-from tracker.progress.schedule import schedule
 from tracker.records.therapies import add_therapy
 from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
 from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
-from tracker.access.web_sessions import open_session
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 9, 1)
@@ -276,33 +276,42 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("B's entries as CSV", lambda c, actor: svc("tracker.access.audit.export_csv")(actor, mrn=c.b.mrn))),
     # Backup and restore (admin only).
     "tracker.operations.backup.backup": aims(
-        ("a copy of everything", lambda c, actor: svc("tracker.operations.backup.backup")(c.elsewhere / "stolen", actor))),
+        ("a copy of everything", lambda c, actor:
+            svc("tracker.operations.backup.backup")(c.elsewhere / "stolen", actor))),
     "tracker.operations.backup.restore": aims(
         ("last night's backup", lambda c, actor: svc("tracker.operations.backup.restore")(c.backup_folder, actor))),
     # Removals (staff only).
     "tracker.records.history.soft_delete": aims(
-        ("B's visit", lambda c, actor: svc("tracker.records.history.soft_delete")(actor, "visit", c.b.visit_ids[1], "x")),
-        ("B's session", lambda c, actor: svc("tracker.records.history.soft_delete")(actor, "session", c.b.session_id, "x")),
-        ("B's therapy", lambda c, actor: svc("tracker.records.history.soft_delete")(actor, "therapy", c.b.therapy_id, "x")),
-        ("B's photo", lambda c, actor: svc("tracker.records.history.soft_delete")(actor, "photo", c.b.photo_ids[0], "x")),
+        ("B's visit", lambda c, actor:
+            svc("tracker.records.history.soft_delete")(actor, "visit", c.b.visit_ids[1], "x")),
+        ("B's session", lambda c, actor:
+            svc("tracker.records.history.soft_delete")(actor, "session", c.b.session_id, "x")),
+        ("B's therapy", lambda c, actor:
+            svc("tracker.records.history.soft_delete")(actor, "therapy", c.b.therapy_id, "x")),
+        ("B's photo", lambda c, actor:
+            svc("tracker.records.history.soft_delete")(actor, "photo", c.b.photo_ids[0], "x")),
     ),
     # Lot traceability (staff only).
     "tracker.records.lots.sessions_with_lot": aims(
         ("B's lot", lambda c, actor: svc("tracker.records.lots.sessions_with_lot")(actor, c.b.lot)),
-        ("B's lot, partly", lambda c, actor: svc("tracker.records.lots.sessions_with_lot")(actor, "LOT-B", partial=True)),
+        ("B's lot, partly", lambda c, actor:
+            svc("tracker.records.lots.sessions_with_lot")(actor, "LOT-B", partial=True)),
     ),
     "tracker.records.lots.export_lot_csv": aims(
         ("B's lot as CSV", lambda c, actor: svc("tracker.records.lots.export_lot_csv")(actor, c.b.lot))),
     # Patients.
     "tracker.records.patients.list_patients": aims(
-        ("B by name", lambda c, actor: svc("tracker.records.patients.list_patients")(actor, query=c.b.full_name, today=TODAY))),
+        ("B by name", lambda c, actor:
+            svc("tracker.records.patients.list_patients")(actor, query=c.b.full_name, today=TODAY))),
     "tracker.records.patients.protocol_names": aims(
         ("protocol names", lambda c, actor: svc("tracker.records.patients.protocol_names")(actor))),
     "tracker.records.patients.create_patient": aims(
-        ("a new patient", lambda c, actor: svc("tracker.records.patients.create_patient")(actor, _new_patient(), today=TODAY))),
+        ("a new patient", lambda c, actor:
+            svc("tracker.records.patients.create_patient")(actor, _new_patient(), today=TODAY))),
     "tracker.records.patients.patient_record": aims(
         ("B's record", lambda c, actor: svc("tracker.records.patients.patient_record")(actor, c.b.mrn, today=TODAY)),
-        ("an unknown MRN", lambda c, actor: svc("tracker.records.patients.patient_record")(actor, "RT-NOBODY", today=TODAY)),
+        ("an unknown MRN", lambda c, actor:
+            svc("tracker.records.patients.patient_record")(actor, "RT-NOBODY", today=TODAY)),
     ),
     "tracker.records.patients.update_patient": aims(
         ("B's notes", lambda c, actor: svc("tracker.records.patients.update_patient")(
@@ -334,19 +343,23 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     ),
     # Progress.
     "tracker.progress.patient_progress.progress_json": aims(
-        ("B's progress JSON", lambda c, actor: svc("tracker.progress.patient_progress.progress_json")(actor, c.b.mrn, as_of=TODAY))),
+        ("B's progress JSON", lambda c, actor:
+            svc("tracker.progress.patient_progress.progress_json")(actor, c.b.mrn, as_of=TODAY))),
     "tracker.progress.page_data.progress_page": aims(
-        ("B's progress page", lambda c, actor: svc("tracker.progress.page_data.progress_page")(actor, c.b.mrn, as_of=TODAY))),
+        ("B's progress page", lambda c, actor:
+            svc("tracker.progress.page_data.progress_page")(actor, c.b.mrn, as_of=TODAY))),
     "tracker.progress.view.resolve_patient": aims(
         ("B's record", lambda c, actor: _in_session(
             c, lambda s: svc("tracker.progress.view.resolve_patient")(s, actor, c.b.mrn)))),
     "tracker.exchange.report.progress_report_pdf": aims(
-        ("B's report", lambda c, actor: svc("tracker.exchange.report.progress_report_pdf")(actor, c.b.mrn, as_of=TODAY))),
+        ("B's report", lambda c, actor:
+            svc("tracker.exchange.report.progress_report_pdf")(actor, c.b.mrn, as_of=TODAY))),
     # Protocols (reading: staff; editing: admins).
     "tracker.records.protocol_admin.list_protocols": aims(
         ("every protocol", lambda c, actor: svc("tracker.records.protocol_admin.list_protocols")(actor))),
     "tracker.records.protocol_admin.get_protocol": aims(
-        ("B's protocol", lambda c, actor: svc("tracker.records.protocol_admin.get_protocol")(actor, DEFAULT_PROTOCOL_NAME))),
+        ("B's protocol", lambda c, actor:
+            svc("tracker.records.protocol_admin.get_protocol")(actor, DEFAULT_PROTOCOL_NAME))),
     "tracker.records.protocol_admin.save_protocol": aims(
         ("B's protocol", lambda c, actor: svc("tracker.records.protocol_admin.save_protocol")(
             actor, DEFAULT_PROTOCOL_NAME, c.protocol["band"], c.protocol["windows"], "Rewritten by an intruder.",
@@ -359,7 +372,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("every follow-up", lambda c, actor: svc("tracker.progress.schedule.schedule")(actor, today=TODAY))),
     # Treatment sessions (staff only).
     "tracker.records.treatment_sessions.session_form_defaults": aims(
-        ("B's session form", lambda c, actor: svc("tracker.records.treatment_sessions.session_form_defaults")(actor, c.b.mrn))),
+        ("B's session form", lambda c, actor:
+            svc("tracker.records.treatment_sessions.session_form_defaults")(actor, c.b.mrn))),
     "tracker.records.treatment_sessions.log_session": aims(
         ("a session with a document for B", lambda c, actor: svc("tracker.records.treatment_sessions.log_session")(
             actor, c.b.mrn, **_session()))),
@@ -369,10 +383,12 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     "tracker.records.visits.visit_form_defaults": aims(
         ("B's visit form", lambda c, actor: svc("tracker.records.visits.visit_form_defaults")(actor, c.b.mrn))),
     "tracker.exchange.spreadsheet_import.import_spreadsheets": aims(
-        ("an import adding a visit to B", lambda c, actor: svc("tracker.exchange.spreadsheet_import.import_spreadsheets")(
+        ("an import adding a visit to B", lambda c, actor:
+            svc("tracker.exchange.spreadsheet_import.import_spreadsheets")(
             *_sheets_for(c), actor=actor, today=TODAY))),
     "tracker.records.visits.log_visit": aims(
-        ("a visit with a photo for B", lambda c, actor: svc("tracker.records.visits.log_visit")(actor, c.b.mrn, **_visit()))),
+        ("a visit with a photo for B", lambda c, actor:
+            svc("tracker.records.visits.log_visit")(actor, c.b.mrn, **_visit()))),
 }
 
 def _sheets_for(c) -> list:

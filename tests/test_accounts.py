@@ -14,7 +14,6 @@ from streamlit.testing.v1 import AppTest
 from db import models
 from tests.conftest import ROOT
 from tracker.access import accounts
-from tracker.access.actors import Actor, command_line_actor
 from tracker.access.accounts import (
     REFUSED,
     change_own_password,
@@ -26,8 +25,9 @@ from tracker.access.accounts import (
     sign_in,
     unlock_user,
 )
-from tracker.operations.database import transaction
+from tracker.access.actors import Actor, command_line_actor
 from tracker.errors import PermissionDenied, ValidationError
+from tracker.operations.database import transaction
 
 CLI = command_line_actor("test")
 GOOD = "correct horse battery"

@@ -17,7 +17,7 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -27,13 +27,13 @@ from db import models
 from db.engine import dispose_all, normalize_url
 from tests import conftest
 from tests.conftest import ROOT
-from tracker.access.actors import Actor, command_line_actor
 from tracker.access.accounts import create_user, sign_in
+from tracker.access.actors import Actor, command_line_actor
+from tracker.errors import PermissionDenied
 from tracker.operations.backup import backup, restore
 from tracker.operations.consistency import run_check
 from tracker.operations.database import transaction
 from tracker.operations.demo import load_demo
-from tracker.errors import PermissionDenied
 from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
 
 ADMIN = command_line_actor("test")
@@ -112,7 +112,7 @@ def make_clinic(url: str, limit: int = 3) -> None:
 def _plain(value):
     # SQLite hands back naive UTC datetimes, PostgreSQL aware ones: compare instants, naive UTC.
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 

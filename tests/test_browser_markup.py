@@ -20,7 +20,6 @@ import sys
 
 import pytest
 
-from ui.workspace import WORD_JOINER
 from tests.browser import (
     ROOT,
     browser_page,
@@ -34,6 +33,7 @@ from tests.browser import (
     streamlit_server,
     wait_rendered,
 )
+from ui.workspace import WORD_JOINER
 
 CLINICIAN, CLINICIAN_PASSWORD = "dr.markup", "Markup-Journey-5521"
 ADMIN, ADMIN_PASSWORD = "admin.markup", "Markup-Admin-7710"

@@ -41,13 +41,12 @@ from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access.actors import Actor, command_line_actor
-from tracker.storage.blob_store import LocalDirectoryStore
+from tracker.errors import ValidationError
+from tracker.exchange.spreadsheet_import import ImportResult, import_spreadsheets
 from tracker.operations.config import settings
 from tracker.operations.consistency import run_check
 from tracker.operations.database import transaction
-from tracker.errors import ValidationError
 from tracker.photos.store import photo_store
-from tracker.exchange.spreadsheet_import import ImportResult, import_spreadsheets
 from tracker.records.treatment_sessions import (
     DocumentUpload,
     SessionEntry,
@@ -56,6 +55,7 @@ from tracker.records.treatment_sessions import (
     log_session,
 )
 from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
+from tracker.storage.blob_store import LocalDirectoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 3, 1)
@@ -103,7 +103,8 @@ SESSION_POINTS = [
               markers=1),
     KillPoint("session: just before the commit", ("session", "before_commit", 1), markers=2),
     KillPoint("session: right after the commit, before the markers are cleared",
-              ("method", "tracker.records.treatment_sessions", "_DocumentIngest", "settle", 1), markers=2, committed=True),
+              ("method", "tracker.records.treatment_sessions", "_DocumentIngest", "settle",
+               1), markers=2, committed=True),
 ]
 
 # One existing patient, with a visit and a session whose photo and document the killed operations share.

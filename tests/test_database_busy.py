@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import streamlit as st
@@ -22,11 +22,11 @@ from streamlit.testing.v1 import AppTest
 
 import db.engine
 from db.engine import dispose_all, normalize_url
-from ui.workspace import BUSY
-from tracker.access.actors import Actor, command_line_actor
 from tracker.access.accounts import create_user, sign_in
+from tracker.access.actors import Actor, command_line_actor
 from tracker.operations.database import database_busy
 from tracker.records.patients import NewPatient, create_patient
+from ui.workspace import BUSY
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 DR = Actor(username="dr.busy", role="clinician")

@@ -13,13 +13,22 @@ from sqlalchemy import func, select
 
 from db import models
 from tracker.course.clinical import SCALP_VIEWS
+from tracker.course.milestones import (
+    AHEAD,
+    BEHIND,
+    DUE,
+    MISSED,
+    NO_BASELINE,
+    ON_TRACK,
+    UPCOMING,
+    DensityRecord,
+    SessionRecord,
+    assess,
+)
+from tracker.course.protocols import to_engine
 from tracker.operations.database import transaction
 from tracker.operations.demo import ACTOR, FICTIONAL_SURNAMES, MRN_PREFIX, PRP_PROTOCOL_NAME, load_demo, plan_clinic
 from tracker.operations.demo_photos import draw_scalp_photo
-from tracker.course.milestones import (
-    AHEAD, BEHIND, DUE, MISSED, NO_BASELINE, ON_TRACK, UPCOMING, DensityRecord, SessionRecord, assess,
-)
-from tracker.course.protocols import to_engine
 
 TODAY = date(2026, 3, 1)
 TABLES = (models.Protocol, models.Patient, models.TreatmentSession, models.ConcurrentTherapy, models.Visit,
@@ -38,7 +47,8 @@ def _statuses_by_patient(url: str) -> dict[str, set[str]]:
         for patient in session.scalars(select(models.Patient).where(models.Patient.mrn.like(f"{MRN_PREFIX}%"))):
             sessions = [
                 SessionRecord(s.date, s.treatment, s.product, s.lot_number)
-                for s in session.scalars(select(models.TreatmentSession).where(models.TreatmentSession.patient_id == patient.id))
+                for s in session.scalars(select(models.TreatmentSession)
+                                         .where(models.TreatmentSession.patient_id == patient.id))
             ]
             measurements = [
                 DensityRecord(day, site, density)
@@ -201,7 +211,8 @@ def test_visible_hair_grows_with_recorded_density(view):
 
     def hair(density: float, jitter: int = 0) -> float:
         """Share of the frame darkened by hair: dark pixels beyond those of the bare scalp."""
-        return _dark_fraction(draw_scalp_photo(density, view, seed=5, jitter=jitter), threshold) - _dark_fraction(bare, threshold)
+        return _dark_fraction(draw_scalp_photo(density, view, seed=5, jitter=jitter),
+                              threshold) - _dark_fraction(bare, threshold)
 
     fractions = [hair(d) for d in (60, 100, 140, 180, 240)]
     assert fractions == sorted(fractions) and len(set(fractions)) == len(fractions), fractions

@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 
 from db import models
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
 from tracker.errors import NotFound, ValidationError
-from tracker.records.patients import NewPatient, create_patient
 from tracker.exchange.spreadsheet_import import import_spreadsheets
+from tracker.operations.database import transaction
+from tracker.records.patients import NewPatient, create_patient
 from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
 from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
 
@@ -46,7 +46,8 @@ def _png_header_only(width: int, height: int) -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+            + chunk(b"IEND", b""))
 
 
 def _animated_gif() -> bytes:
@@ -142,7 +143,8 @@ SPREADSHEET_CASES = {
     "missing column": (PATIENTS_HEADER.replace(",condition", ""), SESSIONS_HEADER, VISITS_HEADER),
     "bad date": (PATIENTS_HEADER + "S-1,Sheet Patient,female,1980-02-30,other\n", SESSIONS_HEADER, VISITS_HEADER),
     "US date": (PATIENTS_HEADER + GOOD_PATIENT, SESSIONS_HEADER + "S-1,03/04/2025,prp,Kit,L1\n", VISITS_HEADER),
-    "negative density": (PATIENTS_HEADER + GOOD_PATIENT, SESSIONS_HEADER, VISITS_HEADER + "S-1,2025-01-01,-40,vertex\n"),
+    "negative density": (PATIENTS_HEADER + GOOD_PATIENT, SESSIONS_HEADER,
+                         VISITS_HEADER + "S-1,2025-01-01,-40,vertex\n"),
     "absurd density": (PATIENTS_HEADER + GOOD_PATIENT, SESSIONS_HEADER, VISITS_HEADER + "S-1,2025-01-01,9000,vertex\n"),
     "conflicting duplicate rows": (PATIENTS_HEADER + GOOD_PATIENT, SESSIONS_HEADER,
                                    VISITS_HEADER + "S-1,2025-01-01,140,vertex\nS-1,2025-01-01,150,vertex\n"),
@@ -161,7 +163,8 @@ def _state(url: str, photo_root: Path) -> tuple:
             session.scalar(select(func.count()).select_from(table)) for table in models.Base.metadata.sorted_tables
             if table.name not in ("audit_entry", "sign_in_attempt")
         )
-    files = sorted(str(p.relative_to(photo_root)) for p in photo_root.rglob("*") if p.is_file()) if photo_root.exists() else []
+    files = (sorted(str(p.relative_to(photo_root)) for p in photo_root.rglob("*") if p.is_file())
+             if photo_root.exists() else [])
     return counts, tuple(files)
 
 
@@ -236,7 +239,8 @@ def test_hostile_corpus_is_refused_clearly_and_changes_nothing(hostile_clinic, t
         for name, text in (("patients.csv", patients), ("sessions.csv", sessions), ("visits.csv", visits)):
             (folder / name).write_text(text, encoding="utf-8")
             paths.append(folder / name)
-        attempt(f"spreadsheet: {label}", lambda paths=paths: import_spreadsheets(*paths, actor=CLINICIAN, url=url, today=TODAY))
+        attempt(f"spreadsheet: {label}",
+                lambda paths=paths: import_spreadsheets(*paths, actor=CLINICIAN, url=url, today=TODAY))
     workbook = Workbook()
     workbook.active.append(["mrn", "full_name"])  # an .xlsx missing columns
     xlsx = tmp_path / "patients.xlsx"
@@ -246,13 +250,16 @@ def test_hostile_corpus_is_refused_clearly_and_changes_nothing(hostile_clinic, t
     (csv_ok / "s.csv").write_text(SESSIONS_HEADER)
     (csv_ok / "v.csv").write_text(VISITS_HEADER)
     attempt("spreadsheet: xlsx missing columns",
-            lambda: import_spreadsheets(xlsx, csv_ok / "s.csv", csv_ok / "v.csv", actor=CLINICIAN, url=url, today=TODAY))
+            lambda: import_spreadsheets(xlsx, csv_ok / "s.csv", csv_ok / "v.csv", actor=CLINICIAN, url=url,
+                                        today=TODAY))
     (tmp_path / "fake.xlsx").write_bytes(b"PK\x03\x04 definitely not a workbook")
     attempt("spreadsheet: corrupt xlsx",
-            lambda: import_spreadsheets(tmp_path / "fake.xlsx", csv_ok / "s.csv", csv_ok / "v.csv", actor=CLINICIAN, url=url, today=TODAY))
+            lambda: import_spreadsheets(tmp_path / "fake.xlsx", csv_ok / "s.csv", csv_ok / "v.csv", actor=CLINICIAN,
+                                        url=url, today=TODAY))
 
     assert tried == len(refused)
-    figure(f"hostile inputs ({db_url.split(':')[0]}): {tried} tried, {tried} refused with a clear message, 0 changed the database or the photo store")
+    figure(f"hostile inputs ({db_url.split(':')[0]}): {tried} tried, {tried} refused with a clear message, "
+           "0 changed the database or the photo store")
     assert tried == (len(PHOTO_CASES) + len(NAME_CASES) + len(DOCUMENT_CASES) + len(VISIT_CASES)
                      + len(SESSION_CASES) + len(PATIENT_CASES) + 1 + len(SPREADSHEET_CASES) + 2)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from db import models
 from tracker.access.actors import Actor, command_line_actor
-from tracker.operations.database import transaction
 from tracker.errors import ValidationError
 from tracker.exchange.spreadsheet_import import ImportResult, import_spreadsheets
+from tracker.operations.database import transaction
 
 TODAY = date(2025, 6, 1)
 
@@ -375,7 +375,8 @@ def test_dates_in_the_future(clinic, tmp_path):
 
 def test_today_defaults_to_the_current_date(clinic, tmp_path):
     with pytest.raises(ValidationError) as caught:
-        import_spreadsheets(*files(tmp_path, sessions=SESSIONS + [["RT-001", "2999-01-01", "prp", "", ""]]), actor=command_line_actor("import"),
+        import_spreadsheets(*files(tmp_path, sessions=SESSIONS + [["RT-001", "2999-01-01", "prp", "", ""]]),
+                            actor=command_line_actor("import"),
                             url=clinic)
     assert f"(today is {date.today().isoformat()})" in caught.value.problems[0]
 
@@ -425,9 +426,9 @@ def test_rows_matching_removed_records_are_refused_rather_than_restored(clinic, 
     run(clinic, paths)
     with transaction(clinic) as session:
         visit = session.scalars(select(models.Visit).where(models.Visit.date == date(2025, 4, 12))).one()
-        visit.deleted_at, visit.deleted_by, visit.deleted_reason = datetime.now(timezone.utc), "dr.smith", "wrong"
+        visit.deleted_at, visit.deleted_by, visit.deleted_reason = datetime.now(UTC), "dr.smith", "wrong"
         patient = session.scalars(select(models.Patient).where(models.Patient.mrn == "RT-003")).one()
-        patient.deleted_at = datetime(2025, 5, 1, 12, tzinfo=timezone.utc)
+        patient.deleted_at = datetime(2025, 5, 1, 12, tzinfo=UTC)
         patient.deleted_by, patient.deleted_reason = "admin", "duplicate"
     problems = refused(clinic, paths)
     assert problems == [

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tracker.access.actors import Actor
 from tracker.access.accounts import PASSWORD_MAX, check_password_policy
+from tracker.access.actors import Actor
 from tracker.errors import ValidationError
 from tracker.records.patients import NewPatient, create_patient, list_patients
 from tracker.records.validation import SEARCH_MAX

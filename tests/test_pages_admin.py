@@ -7,7 +7,7 @@ patients are placed relative to today.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,8 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from db import models
-from tracker.access.actors import Actor
 from tracker.access.accounts import create_user
+from tracker.access.actors import Actor
 from tracker.operations.database import transaction
 from tracker.records.protocol_admin import save_protocol
 
@@ -76,7 +76,7 @@ def add_patient(url, mrn, full_name, session_days_ago=None, visit_days_ago=(), l
             session.add(models.TreatmentSession(
                 patient_id=patient.id, date=today - timedelta(days=session_days_ago), treatment="exosome",
                 product="ExoGen", lot_number=lot, volume_ml=2.0, created_by="test",
-                deleted_at=datetime.now(timezone.utc) if deleted_session else None,
+                deleted_at=datetime.now(UTC) if deleted_session else None,
             ))
         for days in visit_days_ago:
             visit = models.Visit(patient_id=patient.id, date=today - timedelta(days=days), created_by="test")
@@ -330,7 +330,7 @@ def test_a_delayed_account_is_unlocked(clinic):
     create_user(ADMIN, username="dr_locked", password=PASSWORD, role="clinician", url=clinic)
     with transaction(clinic) as session:
         user = session.scalar(select(models.User).where(models.User.username == "dr_locked"))
-        user.locked_until, user.failed_attempts = datetime.now(timezone.utc) + timedelta(minutes=4), 7
+        user.locked_until, user.failed_attempts = datetime.now(UTC) + timedelta(minutes=4), 7
     at = open_page("accounts.py", ADMIN)
     assert list(table(at, "Username")["Sign-in delay"])[0].startswith("until ")
     assert at.selectbox(key="account_unlock_username").value == "dr_locked"

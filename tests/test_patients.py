@@ -14,8 +14,8 @@ from sqlalchemy import event, func, select
 from db import models
 from db.engine import engine_for
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
 from tracker.errors import ConflictError, NotFound, PermissionDenied, ValidationError
+from tracker.operations.database import transaction
 from tracker.records.history import soft_delete
 from tracker.records.patients import (
     NewPatient,
@@ -77,7 +77,8 @@ def test_create_patient_is_saved_and_audited(clinic):
     assert mrn == "RT-0001"
     record = patient_record(DR, "RT-0001", today=TODAY)
     details = record.details
-    assert (details.full_name, details.sex, details.birth_date, details.age) == ("Ana Souza", "female", date(1980, 5, 17), 45)
+    assert (details.full_name, details.sex, details.birth_date, details.age) == ("Ana Souza", "female",
+                                                                                 date(1980, 5, 17), 45)
     assert (details.baseline_scale, details.baseline_stage) == ("ludwig", "II")
     assert details.target_areas == ("vertex", "frontal")
     assert details.protocol == "Exosome (default)"
@@ -129,7 +130,8 @@ def test_duplicate_mrn_is_refused_in_any_capitals(clinic):
     ({"baseline_stage": "IV"}, "'IV' is not a Ludwig stage"),
     ({"baseline_stage": ""}, "baseline stage is required on the Ludwig scale"),
     ({"baseline_scale": None}, "baseline scale is required: Ludwig or Sinclair"),
-    ({"condition": "alopecia_areata", "baseline_scale": "salt", "baseline_stage": "130"}, "SALT score 130 is out of range"),
+    ({"condition": "alopecia_areata", "baseline_scale": "salt", "baseline_stage": "130"},
+     "SALT score 130 is out of range"),
     ({"condition": "telogen_effluvium"}, "has no staging scale here"),
     ({"target_areas": []}, "choose at least one area"),
     ({"target_areas": "vertex, top of head"}, "may contain only letters"),
@@ -189,7 +191,8 @@ def test_list_shows_next_milestone_status_and_due_date(follow_up):
     assert due.status_text == "due now"
     assert due.day0 == date(2025, 3, 5)
     late = rows["LATE-1"]
-    assert (late.next_milestone, late.next_status, late.next_due) == ("noticeable_growth", "upcoming", date(2025, 7, 10))
+    assert (late.next_milestone, late.next_status, late.next_due) == ("noticeable_growth", "upcoming",
+                                                                      date(2025, 7, 10))
     assert (late.due_this_week, late.overdue, late.behind) == (False, True, False)
     assert late.status_text.startswith("overdue")
     slow = rows["SLOW-1"]
@@ -254,7 +257,8 @@ def test_list_uses_the_same_few_queries_for_many_patients(clinic):
         return len(seen)
 
     for n in range(3):
-        seed(clinic, f"P{n}", f"Patient {n}", sessions=[date(2025, 1, 10)], visits=[(date(2025, 1, 5), {"vertex": 150})])
+        seed(clinic, f"P{n}", f"Patient {n}", sessions=[date(2025, 1, 10)],
+             visits=[(date(2025, 1, 5), {"vertex": 150})])
     few = statements_for_list()
     for n in range(3, 60):
         seed(clinic, f"P{n}", f"Patient {n}", sessions=[date(2025, 1, 10)],
@@ -300,7 +304,8 @@ def test_record_header_strip_and_timeline(recorded):
     assert [m.name for m in strip] == ["early_response", "noticeable_growth", "continued_improvement"]
     # 90 days = 2.957 months: band -10+0.957*15 = +4.35 to 5+0.957*15 = +19.35. Vertex +20 is ahead,
     # frontal -5 behind: the strip says behind.
-    assert (strip[0].status, strip[0].window_start, strip[0].window_end) == ("behind", date(2025, 3, 10), date(2025, 4, 10))
+    assert (strip[0].status, strip[0].window_start, strip[0].window_end) == ("behind", date(2025, 3, 10),
+                                                                             date(2025, 4, 10))
     assert strip[0].site_notes == (
         "frontal: -5.0 hairs/cm² (-5%) on 2025-04-10, behind the expected range, expected +4 to +19",
         "vertex: +20.0 hairs/cm² (+13%) on 2025-04-10, ahead of the expected range, expected +4 to +19",
@@ -313,7 +318,8 @@ def test_record_header_strip_and_timeline(recorded):
         (date(2025, 1, 10), "visit"), (date(2025, 1, 10), "session"), (date(2025, 4, 10), "visit")]
     assert [(d.site, d.density) for d in timeline[0].densities] == [("frontal", 100), ("vertex", 150)]
     assert len(timeline[0].photos) == 2 and timeline[2].photos == ()
-    assert (timeline[1].product, timeline[1].lot_number, timeline[1].title) == ("ExoHair", "LOT-0110", "Exosome session")
+    assert (timeline[1].product, timeline[1].lot_number, timeline[1].title) == ("ExoHair", "LOT-0110",
+                                                                                "Exosome session")
 
 
 def test_record_of_a_new_patient_explains_the_empty_strip(clinic):
@@ -397,7 +403,8 @@ def test_stale_version_is_a_conflict_and_nothing_is_written(clinic):
     ({"full_name": "Ana Souza"}, "typo", "the values are the same as in the record"),
     ({"colour": "red"}, "typo", "'colour' is not a patient detail"),
     ({"protocol": "Nope"}, "typo", "protocol 'Nope' does not exist"),
-    ({"birth_date": "2025-02-01"}, "typo", "first recorded visit or session 2025-01-05 is before the patient's birth date"),
+    ({"birth_date": "2025-02-01"}, "typo",
+     "first recorded visit or session 2025-01-05 is before the patient's birth date"),
 ])
 def test_bad_corrections_are_refused(clinic, changes, reason, message):
     create_patient(DR, new_patient(), today=TODAY)
@@ -484,7 +491,8 @@ def test_add_and_stop_a_therapy(recorded):
 
 @pytest.mark.parametrize("args, message", [
     (("", "1 mg", date(2025, 1, 1), None), "therapy name is required"),
-    (("finasteride", "1 mg", date(2025, 3, 1), date(2025, 2, 1)), "stop date 2025-02-01 is before the start date 2025-03-01"),
+    (("finasteride", "1 mg", date(2025, 3, 1), date(2025, 2, 1)),
+     "stop date 2025-02-01 is before the start date 2025-03-01"),
     (("finasteride", "1 mg", date(2025, 7, 1), None), "start date 2025-07-01 is in the future"),
     (("finasteride", "1 mg", None, None), "start date is required"),
     (("finasteride", "1 mg", "01/02/2025", None), "not written YYYY-MM-DD"),

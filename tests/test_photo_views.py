@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from db import models
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
+from tracker.operations.database import transaction
 from tracker.photos.store import store_photo
 from tracker.photos.views import (
     LETTERBOX,

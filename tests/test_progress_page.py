@@ -11,8 +11,8 @@ from sqlalchemy import select
 from db import models
 from tests.test_photo_views import make_photo_patient
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
 from tracker.errors import PermissionDenied
+from tracker.operations.database import transaction
 from tracker.photos.views import photo_timeline
 from tracker.progress.page_data import progress_page
 from tracker.progress.view import build_view, resolve_patient

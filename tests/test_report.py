@@ -15,13 +15,12 @@ from sqlalchemy import select
 
 from db import models
 from tests.test_progress_view import make_patient
-from tracker.exchange import report
-from tracker.exchange import report_pdf
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
 from tracker.errors import NotFound, PermissionDenied
-from tracker.photos.store import store_photo
+from tracker.exchange import report, report_pdf
 from tracker.exchange.report import progress_report_pdf
+from tracker.operations.database import transaction
+from tracker.photos.store import store_photo
 
 AS_OF = date(2026, 2, 1)
 CLINICIAN = Actor("dr.lee", "clinician")
@@ -46,7 +45,8 @@ def scalp_photo(seed: int, strands: int, size: tuple[int, int] = (1200, 900), ti
 def add_photos(url: str, patient_id: int, views: tuple[str, ...] = ("vertex", "frontal")) -> None:
     """Photos at the baseline visit (day 0) and the latest one; a middle visit has a vertex photo too."""
     with transaction(url) as session:
-        visits = {v.date: v.id for v in session.scalars(select(models.Visit).where(models.Visit.patient_id == patient_id))}
+        visits = {v.date: v.id
+                  for v in session.scalars(select(models.Visit).where(models.Visit.patient_id == patient_id))}
         plan = [(date(2025, 1, 15), 400), (date(2025, 7, 15), 600), (date(2026, 1, 20), 900)]
         for index, (day, strands) in enumerate(plan):
             for view in views:

@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 from db import models
 from tests.conftest import ROOT
 from tracker.access import accounts
-from tracker.access.actors import command_line_actor
 from tracker.access.accounts import create_user
+from tracker.access.actors import command_line_actor
 from tracker.operations.database import transaction
 
 GOOD = "correct horse battery"

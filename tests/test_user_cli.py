@@ -15,10 +15,10 @@ from sqlalchemy import select, update
 from db import models
 from tests.conftest import ROOT
 from tracker.access import audit
-from tracker.access.actors import command_line_actor, os_user
 from tracker.access.accounts import REFUSED, sign_in
-from tracker.operations.database import transaction
+from tracker.access.actors import command_line_actor, os_user
 from tracker.errors import PermissionDenied
+from tracker.operations.database import transaction
 
 BOSS, PHRASE = "boss", "long enough phrase 42"
 

@@ -49,14 +49,16 @@ while not stop.exists():
         error = None
         try:
             if what == "save visit":
-                entry = VisitEntry(date=date(2026, 1, 1) + timedelta(days=n % 90), sites=[SiteEntry("vertex", 150 + n % 40)],
+                entry = VisitEntry(date=date(2026, 1, 1) + timedelta(days=n % 90),
+                                   sites=[SiteEntry("vertex", 150 + n % 40)],
                                    capture={}, notes=f"bench {n}")
                 log_visit(actor, mrn, entry, today=date(2026, 6, 1))
             else:
                 progress_page(actor, mrn, date(2026, 6, 1))
         except Exception as exc:  # a failure is a figure too
             error = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]}"
-        print(json.dumps({"what": what, "start": started, "seconds": time.time() - started, "error": error}), flush=True)
+        print(json.dumps({"what": what, "start": started, "seconds": time.time() - started, "error": error}),
+              flush=True)
     n += 1
     ready.touch()
 """
@@ -124,7 +126,8 @@ def main() -> None:
             old.write_text(subprocess.run(["git", "show", f"{OLD_COMMIT}:tracker/operations/backup.py"], cwd=ROOT,
                                           capture_output=True, text=True, check=True).stdout)
             measure(f"write-transaction backup ({OLD_COMMIT})",
-                    [sys.executable, "-c", OLD_BACKUP, str(old), str(work / "backup-old")], environment, work, 1_000_000)
+                    [sys.executable, "-c", OLD_BACKUP, str(old),
+                     str(work / "backup-old")], environment, work, 1_000_000)
 
 
 if __name__ == "__main__":

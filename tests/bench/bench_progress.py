@@ -44,7 +44,8 @@ def add_patients(url: str, start: int, stop: int, seed: int) -> None:
                 session_rows.append(dict(patient_id=number + 1, date=day0 + timedelta(days=offset),
                                          treatment="exosome", product="Exo", lot_number=f"L{number % 50}", version=1))
             for offset in (-3, 90, 180, 270, 365):
-                visit_rows.append(dict(id=visit_id, patient_id=number + 1, date=day0 + timedelta(days=offset), version=1))
+                visit_rows.append(dict(id=visit_id, patient_id=number + 1, date=day0 + timedelta(days=offset),
+                                       version=1))
                 for site in ("vertex", "frontal"):
                     measurement_rows.append(dict(visit_id=visit_id, site=site, version=1,
                                                  density_per_cm2=rng.uniform(100, 220)))

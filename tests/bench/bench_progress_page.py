@@ -67,7 +67,8 @@ def build_patient(url: str) -> int:
                      version=1) for site, offset in (("vertex", 0), ("frontal", 10))])
             connection.execute(insert(models.Photo), [
                 dict(id=photo_id + k, visit_id=n + 1, view=view, sha256=f"{photo_id + k:064x}",
-                     original_key=f"o/{photo_id + k}", display_key=f"d/{photo_id + k}", thumbnail_key=f"t/{photo_id + k}",
+                     original_key=f"o/{photo_id + k}", display_key=f"d/{photo_id + k}",
+                     thumbnail_key=f"t/{photo_id + k}",
                      media_type="image/jpeg", width=1600, height=1200, version=1)
                 for k, view in enumerate(SCALP_VIEWS[:5])])
             photo_id += 5

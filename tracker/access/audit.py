@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import insert, or_, select, text
 from sqlalchemy.orm import Session
@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit_anchor
 from tracker.access.actors import ADMIN, Actor, require_role
-from tracker.operations.database import Reads, read_connection, transaction
 from tracker.errors import PermissionDenied
 from tracker.exchange.exports import to_csv
+from tracker.operations.database import Reads, read_connection, transaction
 
 GENESIS = "0" * 64
 # What is recorded (Trust issue): views, creations, changes, soft deletes, exports, report downloads,
@@ -36,7 +36,7 @@ ACTIONS = ("view", "create", "update", "delete", "export", "report", "sign_in", 
 def _entry_hash(previous_hash: str, at: datetime, username: str | None, role: str | None,
                 patient_id: int | None, action: str, detail: str, address: str | None) -> str:
     payload = json.dumps(
-        [previous_hash, at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f"), username, role,
+        [previous_hash, at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"), username, role,
          patient_id, action, detail, address],
         separators=(",", ":"), ensure_ascii=False,
     )
@@ -62,7 +62,7 @@ def record(session: Reads, actor: Actor | None, action: str, *, patient_id: int 
         connection.execute(_CHAIN_LOCK)
     latest = connection.execute(_LATEST).first()
     previous = latest.entry_hash if latest else GENESIS
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
     # A command-line actor's name adds the OS user who ran it (access.CommandLineActor).
     name = (getattr(actor, "audit_name", None) or actor.username) if actor else username
     role = actor.role if actor else None
@@ -109,7 +109,7 @@ def verify(session: Session) -> Verification:
         count += 1
         if entry.previous_hash != expected_previous:
             problems.append(f"entry {entry.id}: chain broken before it (an entry was removed or reordered)")
-        at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=timezone.utc)
+        at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
         actual = _entry_hash(entry.previous_hash, at, entry.username, entry.role, entry.patient_id,
                              entry.action, entry.detail, entry.address)
         if actual != entry.entry_hash:
@@ -217,14 +217,14 @@ def _query(session: Session, *, username: str, mrn: str, action: str, since: dat
     if action.strip():
         query = query.where(models.AuditEntry.action == action.strip())
     if since:
-        query = query.where(models.AuditEntry.at >= datetime.combine(since, time.min, tzinfo=timezone.utc))
+        query = query.where(models.AuditEntry.at >= datetime.combine(since, time.min, tzinfo=UTC))
     if until:
         query = query.where(models.AuditEntry.at < datetime.combine(until + timedelta(days=1), time.min,
-                                                                    tzinfo=timezone.utc))
+                                                                    tzinfo=UTC))
     if limit:
         query = query.limit(limit)
     return [
-        AuditRow(e.id, e.at if e.at.tzinfo else e.at.replace(tzinfo=timezone.utc), e.username, e.role, patient_mrn,
+        AuditRow(e.id, e.at if e.at.tzinfo else e.at.replace(tzinfo=UTC), e.username, e.role, patient_mrn,
                  e.action, e.detail, e.address)
         for e, patient_mrn in session.execute(query)
     ]

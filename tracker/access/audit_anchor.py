@@ -23,7 +23,7 @@ import stat
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, func, select
@@ -31,10 +31,10 @@ from sqlalchemy.engine import Engine
 
 from db import models
 from db.engine import engine_for, make_private_folders
+from tracker.access.signing import FOR_ANCHORS, SigningKey, signing_key
+from tracker.errors import ValidationError
 from tracker.operations.config import settings
 from tracker.operations.database import Reads, database_url, read_connection
-from tracker.errors import ValidationError
-from tracker.access.signing import FOR_ANCHORS, SigningKey, signing_key
 
 ANCHOR_EVERY = 100  # entries between automatic anchors: at most this many recent entries are unanchored
 ANCHOR_FILE_NAME = "audit-anchors.jsonl"
@@ -80,7 +80,7 @@ class Anchor:
 
 
 def _iso(at: datetime) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_line(line: str) -> Anchor:
@@ -93,7 +93,7 @@ def parse_line(line: str) -> Anchor:
     try:
         fields = dict(part.split("=", 1) for part in line.split())
         entries, last_id = int(fields["entries"]), int(fields["last_id"])
-        at = datetime.strptime(fields["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        at = datetime.strptime(fields["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         last_hash = fields["last_hash"]
         if entries < 0 or last_id < 0 or last_id and not entries or not (last_hash == "-" or last_hash.isalnum()):
             raise ValueError("not a head")
@@ -139,7 +139,7 @@ def read_head(engine: Engine, reason: str) -> Anchor:
         cursor.close()
     finally:
         connection.close()  # back to the pool, rolled back
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
     return Anchor(row[0], row[1], row[2], at, reason) if row else Anchor(0, None, "", at, reason)
 
 
@@ -261,7 +261,7 @@ def read_anchors(path: Path, key: SigningKey) -> tuple[list[Anchor], list[str]]:
         try:
             fields = json.loads(line)
             anchor = Anchor(int(fields["entries"]), fields["last_id"], str(fields["last_hash"]),
-                            datetime.strptime(fields["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc),
+                            datetime.strptime(fields["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
                             str(fields["reason"]))
             signature = fields["signature"]
         except (ValueError, KeyError, TypeError):

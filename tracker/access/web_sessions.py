@@ -22,16 +22,16 @@ import hashlib
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
 from db import models
 from tracker.access import audit
-from tracker.access.actors import ROLES, Actor, require_role
 from tracker.access.accounts import SignedIn
-from tracker.operations.database import read_transaction, transaction
+from tracker.access.actors import ROLES, Actor, require_role
 from tracker.errors import PermissionDenied
+from tracker.operations.database import read_transaction, transaction
 
 COOKIE = "rt_session"
 # Reruns touch the row at most this often (and at least four times per idle limit, for short test limits).
@@ -62,12 +62,12 @@ def token_hash(token: str) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _aware(moment: datetime) -> datetime:
     """SQLite hands datetimes back without their zone; they are stored in UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 @dataclass(frozen=True)

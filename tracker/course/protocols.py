@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from db import models
 from tracker.course.clinical import BandPoint, MilestoneWindow
-from tracker.errors import ValidationError
 from tracker.course.milestones import DEFAULT_PROTOCOL, Protocol
+from tracker.errors import ValidationError
 
 
 def to_engine(row: models.Protocol | None) -> Protocol:
@@ -35,7 +35,8 @@ def parse_band(points: list[dict]) -> tuple[BandPoint, ...]:
         if point.month < 0:
             raise ValidationError(f"Band month {point.month:g} is before day 0.")
         if point.low > point.high:
-            raise ValidationError(f"At month {point.month:g} the band's low ({point.low:g}) is above its high ({point.high:g}).")
+            raise ValidationError(f"At month {point.month:g} the band's low ({point.low:g}) "
+                                  f"is above its high ({point.high:g}).")
     if band[0].month != 0:
         # The engine judges every milestone against the band; one that starts later would leave early
         # visits with nothing to compare against.
@@ -53,7 +54,8 @@ def parse_windows(windows: list[dict]) -> tuple[MilestoneWindow, ...]:
             for w in windows
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValidationError(f"Every milestone window needs a name and whole start, end and target months ({exc}).") from exc
+        raise ValidationError("Every milestone window needs a name and whole start, end and target months "
+                              f"({exc}).") from exc
     for window in parsed:
         if not 0 <= window.start_month <= window.target_month <= window.end_month:
             raise ValidationError(

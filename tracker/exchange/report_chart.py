@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from fpdf import FPDF
 
+from tracker.course.wording import milestone_title
 from tracker.progress.chart_data import (
     POINT_LABELS,
     STATUS_COLOURS,
@@ -26,7 +27,6 @@ from tracker.progress.chart_data import (
     SiteChart,
     TimeBar,
 )
-from tracker.course.wording import milestone_title
 
 BAND = (47, 111, 143)
 ZONE = (120, 120, 120)

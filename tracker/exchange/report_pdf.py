@@ -25,7 +25,8 @@ FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans
 # Chinese, Japanese and Korean names: the first of these that is installed backs DejaVu up (Debian's
 # fonts-wqy-microhei, which ``make test`` installs, then fonts-noto-cjk; Fedora's and Arch's Noto paths).
 CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-             "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc", "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc")
+             "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
+             "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc")
 # A4 in millimetres; the layout (``tracker.exchange.report``) shares the margins and the muted and rule colours.
 PAGE_MARGIN = 15.0
 WIDTH = 210 - 2 * PAGE_MARGIN

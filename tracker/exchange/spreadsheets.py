@@ -17,9 +17,9 @@ import csv
 import io
 import warnings
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter

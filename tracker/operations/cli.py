@@ -13,8 +13,8 @@ import json
 import sys
 from datetime import date
 
-from tracker.operations.database import database_busy, initialize
 from tracker.errors import NotFound, TrackerError, ValidationError
+from tracker.operations.database import database_busy, initialize
 
 
 def _iso_date(text: str) -> date:
@@ -137,8 +137,8 @@ def _read_new_password(args) -> str:
 
 
 def cmd_user_add(args) -> int:
-    from tracker.access.actors import command_line_actor
     from tracker.access.accounts import create_user
+    from tracker.access.actors import command_line_actor
 
     name = create_user(command_line_actor("user"), username=args.username, password=_read_new_password(args),
                        role=args.role, patient_mrn=args.patient)
@@ -147,8 +147,8 @@ def cmd_user_add(args) -> int:
 
 
 def cmd_user_unlock(args) -> int:
-    from tracker.access.actors import command_line_actor
     from tracker.access.accounts import normalize_username, unlock_user
+    from tracker.access.actors import command_line_actor
 
     unlock_user(command_line_actor("user"), args.username)
     print(f"Unlocked {normalize_username(args.username)!r}.")
@@ -156,8 +156,8 @@ def cmd_user_unlock(args) -> int:
 
 
 def cmd_user_disable(args) -> int:
-    from tracker.access.actors import command_line_actor
     from tracker.access.accounts import disable_user
+    from tracker.access.actors import command_line_actor
 
     name = disable_user(command_line_actor("user"), args.username)
     print(f"Disabled {name!r}: it cannot sign in, and its open sessions end at their next page load.")
@@ -165,16 +165,16 @@ def cmd_user_disable(args) -> int:
 
 
 def cmd_user_enable(args) -> int:
-    from tracker.access.actors import command_line_actor
     from tracker.access.accounts import enable_user
+    from tracker.access.actors import command_line_actor
 
     print(f"Enabled {enable_user(command_line_actor('user'), args.username)!r}.")
     return 0
 
 
 def cmd_user_reset_password(args) -> int:
-    from tracker.access.actors import command_line_actor
     from tracker.access.accounts import normalize_username, reset_password
+    from tracker.access.actors import command_line_actor
 
     temporary = reset_password(command_line_actor("user"), args.username)
     print(f"Temporary password for {normalize_username(args.username)!r} (shown once; the user must change it at "
@@ -192,8 +192,8 @@ def cmd_user_remove_demo(args) -> int:
 
 
 def cmd_user_list(args) -> int:
-    from tracker.access.actors import command_line_actor
     from tracker.access.accounts import list_users
+    from tracker.access.actors import command_line_actor
 
     for user in list_users(command_line_actor("user")):
         flags = " ".join(flag for flag, on in (
@@ -330,7 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_parser("remove-demo", help="remove every demo account").set_defaults(run=cmd_user_remove_demo)
     user.add_parser("list", help="list accounts").set_defaults(run=cmd_user_list)
 
-    audit_commands = commands.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)
+    audit_commands = commands.add_parser("audit", help="audit trail").add_subparsers(
+        dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="detect edited, removed or rewritten entries (chain and anchors)")
     verify.add_argument("--head", action="append", default=[], metavar="LINE",
                         help="also check against a head line printed by `audit anchor` and kept elsewhere "

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError
@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from db import models
 from db.engine import engine_for, make_private_folders, migrate, session_factory
-from tracker.operations.config import settings
 from tracker.course.milestones import DEFAULT_PROTOCOL
+from tracker.operations.config import settings
 
 
 def database_url() -> str:
@@ -22,9 +22,8 @@ def database_url() -> str:
 @contextmanager
 def transaction(url: str | None = None) -> Iterator[Session]:
     """One use case, one transaction: commits on success, rolls back on any error."""
-    with session_factory(url or database_url())() as session:
-        with session.begin():
-            yield session
+    with session_factory(url or database_url())() as session, session.begin():
+        yield session
 
 
 # PostgreSQL's "try again" states: serialization failure, deadlock detected, lock not available (lock_timeout).

@@ -21,10 +21,10 @@ from __future__ import annotations
 import io
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Callable
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
@@ -209,7 +209,8 @@ def _spot(size: tuple[int, int], centre: tuple[float, float], radius: float, str
     diameter = max(2, int(2 * radius * w))
     spot = ImageChops.invert(Image.radial_gradient("L").resize((diameter, diameter), Image.BILINEAR))
     out = Image.new("L", (w, h), 0)
-    out.paste(spot.point(lambda v: int(v * strength)), (int(centre[0] * w - diameter / 2), int(centre[1] * h - diameter / 2)))
+    out.paste(spot.point(lambda v: int(v * strength)),
+              (int(centre[0] * w - diameter / 2), int(centre[1] * h - diameter / 2)))
     return out.resize(size, Image.BILINEAR)
 
 
@@ -290,7 +291,8 @@ def _closeup(size: tuple[int, int], density: float, tone: RGB, hair: RGB, layout
         x = cx + (layout.random() - 0.5) * 2 * spread * radius
         y = cy + (layout.random() - 0.5) * 2 * spread * radius
         count = 1 + (layout.random() < 0.55) + (layout.random() < 0.25)
-        angle0, kind, length_draw, bend = layout.uniform(0, 2 * math.pi), layout.random(), layout.random(), layout.random() - 0.5
+        angle0, kind = layout.uniform(0, 2 * math.pi), layout.random()
+        length_draw, bend = layout.random(), layout.random() - 0.5
         x, y = x + (jitter.random() - 0.5) * 4, y + (jitter.random() - 0.5) * 4
         thin = kind < 0.4 - 0.3 * vigour
         halo_draw.ellipse((x - 20, y - 20, x + 20, y + 20), fill=90)

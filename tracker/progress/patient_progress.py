@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.operations.database import Reads, read_connection, transaction
-from tracker.errors import NotFound
 from tracker.course.milestones import DensityRecord, Progress, SessionRecord, assess
 from tracker.course.protocols import to_engine
+from tracker.errors import NotFound
+from tracker.operations.database import Reads, read_connection, transaction
 
 
 def find_patient(session: Session, mrn: str) -> models.Patient:
@@ -62,7 +62,8 @@ def load_records(session: Reads, patient_id: int,
     """
     if measurements is None:
         measurements = read_measurements(session, patient_id)
-    sessions = [SessionRecord(*row) for row in read_connection(session).execute(SESSIONS, {"patient_id": patient_id}).all()]
+    sessions = [SessionRecord(*row) for row in read_connection(session).execute(SESSIONS,
+                                                                                {"patient_id": patient_id}).all()]
     return sessions, [DensityRecord(day, site, density) for day, site, density, *_ in measurements]
 
 

@@ -31,8 +31,6 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.clinical import MILESTONE_LABELS
-from tracker.operations.database import transaction
-from tracker.errors import ValidationError
 from tracker.course.followup import outlook
 from tracker.course.milestones import (
     DUE,
@@ -43,6 +41,8 @@ from tracker.course.milestones import (
     assess,
 )
 from tracker.course.protocols import to_engine
+from tracker.errors import ValidationError
+from tracker.operations.database import transaction
 
 OVERDUE = "overdue"
 FOLLOW_UP_STATUSES = (OVERDUE, DUE, UPCOMING)
@@ -136,7 +136,8 @@ def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, ur
             past_sessions = [s.date for s in sessions.get(patient_id, ()) if s.date <= today]
             if not past_sessions:
                 continue  # not treated yet: nothing to follow
-            # A patient without a protocol (or with one since removed) follows the default, as in tracker.progress.patient_progress.
+            # A patient without a protocol (or with one since removed) follows the default, as in
+            # tracker.progress.patient_progress.
             protocol = protocols.get(protocol_id) or to_engine(None)
             progress = assess(sessions[patient_id], measurements.get(patient_id, ()), protocol, today)
             if not progress.sites:

@@ -17,14 +17,14 @@ from sqlalchemy import Connection, Row, bindparam, select
 from db import models
 from tracker.access.actors import PATIENT, ROLES, Actor, require_patient_access, require_role
 from tracker.course.calendar_months import age_on, months_between
-from tracker.progress.chart_data import ProgressChart, TherapyRecord, build_chart
-from tracker.operations.database import Reads, read_connection
-from tracker.errors import NotFound, PermissionDenied
 from tracker.course.milestones import DEFAULT_PROTOCOL, Progress, Protocol, assess
-from tracker.progress.patient_progress import load_records, read_measurements
 from tracker.course.protocols import from_stored
 from tracker.course.scales import stages_for
 from tracker.course.wording import NextStep, milestone_sentence, what_comes_next
+from tracker.errors import NotFound, PermissionDenied
+from tracker.operations.database import Reads, read_connection
+from tracker.progress.chart_data import ProgressChart, TherapyRecord, build_chart
+from tracker.progress.patient_progress import load_records, read_measurements
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,8 @@ def _secondary(reads: Connection, patient_id: int, day0: date | None,
                  if r.scale == "salt" and r.salt_score is not None)
     if salt:
         series.append(SecondarySeries("SALT score", "points (0–100)", {"scalp": salt}))
-    for name, title in (("norwood", "Norwood–Hamilton stage"), ("ludwig", "Ludwig stage"), ("sinclair", "Sinclair stage")):
+    for name, title in (("norwood", "Norwood–Hamilton stage"), ("ludwig", "Ludwig stage"),
+                        ("sinclair", "Sinclair stage")):
         staged = tuple(SeriesPoint(r.date, months(r.date), _stage_rank(name, r.stage), r.stage or "")
                        for r in scores if r.scale == name and r.stage)
         if staged:

@@ -13,7 +13,7 @@ service that edits clinical rows; ``soft_delete`` is the one removal service the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import NoReturn, TypeVar
 
 from sqlalchemy import select
@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.operations.database import transaction
 from tracker.errors import ConflictError, NotFound, ValidationError
+from tracker.operations.database import transaction
 
 CONFLICT_MESSAGE = (
     "Someone else changed this record since you opened it; reload and re-apply your changes. "
@@ -137,7 +137,7 @@ def record_change(session: Session, actor: Actor, *, patient_id: int, table_name
     session.add(models.ChangeRecord(
         patient_id=patient_id, table_name=table_name, row_id=row_id, field=field,
         old_value=as_text(old_value), new_value=as_text(new_value), reason=reason,
-        changed_by=actor.username, changed_at=at or datetime.now(timezone.utc),
+        changed_by=actor.username, changed_at=at or datetime.now(UTC),
     ))
 
 
@@ -191,7 +191,7 @@ def soft_delete(actor: Actor, kind: str, row_id: int, reason: str, expected_vers
         if row.deleted_at is not None:
             raise ConflictError(f"This {KIND_LABELS[kind].lower()} was already removed; reload the record.")
         check_version(row, expected_version)
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         _stamp(row, actor, reason, at)
         for child in _children(session, kind, row_id):
             _stamp(child, actor, f"removed with its {kind}: {reason}", at)
@@ -201,7 +201,7 @@ def soft_delete(actor: Actor, kind: str, row_id: int, reason: str, expected_vers
 
 def _aware(moment: datetime) -> datetime:
     """In UTC whatever the driver returns (SQLite: naive UTC; PostgreSQL: the session's time zone)."""
-    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def patient_history(session: Session, patient_id: int) -> list[HistoryEntry]:

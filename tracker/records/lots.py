@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.operations.database import transaction
 from tracker.errors import ValidationError
 from tracker.exchange.exports import to_csv
+from tracker.operations.database import transaction
 
 MAX_LOT_LENGTH = 80  # the column's width (db.models.TreatmentSession.lot_number)
 CSV_COLUMNS = ("MRN", "Name", "Session date", "Treatment", "Product", "Lot number", "Volume (mL)")

@@ -12,8 +12,8 @@ import unicodedata
 from collections.abc import Sequence
 
 from tracker.course.clinical import SCALP_VIEWS
-from tracker.errors import ValidationError
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
+from tracker.errors import ValidationError
 from tracker.records.validation import parse_site
 
 CONDITION_LABELS = {

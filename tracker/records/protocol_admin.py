@@ -24,8 +24,9 @@ from __future__ import annotations
 import json
 import math
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -34,10 +35,10 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import ADMIN, STAFF, Actor, require_role
 from tracker.course.clinical import BandPoint, MilestoneWindow
-from tracker.operations.database import transaction
-from tracker.errors import ConflictError, NotFound, ValidationError
 from tracker.course.milestones import Protocol, expected_band
 from tracker.course.protocols import parse_band, parse_windows
+from tracker.errors import ConflictError, NotFound, ValidationError
+from tracker.operations.database import transaction
 
 # The points the issue asks the preview to show: the default band's own points (DESIGN.md §3).
 PREVIEW_MONTHS = (0, 2, 3, 6, 12)
@@ -158,7 +159,8 @@ def copy_protocol(actor: Actor, source_name: str, new_name: str, url: str | None
         return _detail(session, row)
 
 
-def preview_band(band: Sequence[Mapping[str, Any]], months: Iterable[int] = PREVIEW_MONTHS) -> tuple[BandPreviewPoint, ...]:
+def preview_band(band: Sequence[Mapping[str, Any]],
+                 months: Iterable[int] = PREVIEW_MONTHS) -> tuple[BandPreviewPoint, ...]:
     """The band as typed, at ``months``; raises ``ValidationError`` listing every problem with the rows."""
     rows, problems = _band_rows(band)
     if not problems:
@@ -220,8 +222,10 @@ def _create(session, actor: Actor, name: str, values: dict, detail_extra: dict) 
     try:
         session.flush()
     except IntegrityError as error:  # created by someone else a moment ago
-        raise ConflictError(f"A protocol named {name!r} was just created by someone else; choose another name.") from error
-    audit.record(session, actor, "create", detail=_json({"protocol": name, "version": 1, **detail_extra, "after": values}))
+        raise ConflictError(f"A protocol named {name!r} was just created by someone else; "
+                            "choose another name.") from error
+    audit.record(session, actor, "create",
+                 detail=_json({"protocol": name, "version": 1, **detail_extra, "after": values}))
     return row
 
 
