@@ -16,8 +16,10 @@ from streamlit.testing.v1 import AppTest
 from db import models
 from tracker.access.actors import Actor
 from tracker.course.calendar_months import add_months
+from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
 from tracker.operations.database import transaction
 from tracker.records.patients import NewPatient, create_patient, list_patients, patient_record, update_patient
+from tracker.records.protocol_admin import save_protocol
 from tracker.records.therapies import add_therapy
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -266,6 +268,19 @@ def test_record_shows_header_strip_timeline_and_user_text_plainly(clinic):
     assert list(timeline["Entry"]) == ["Visit", "Exosome session", "Visit"]
     assert list(timeline["Density (hairs/cm²)"]) == ["vertex 150", "", "vertex 172"]
     assert timeline["Lot"][1] == "LOT-42"
+
+
+def test_record_shows_every_milestone_of_a_protocol_with_more_than_three(clinic):
+    # The strip used to zip three columns with the milestones, silently dropping a fourth window.
+    windows = [{"name": f"window_{n}", "start_month": 3 * n - 1, "end_month": 3 * n + 1, "target_month": 3 * n}
+               for n in (1, 2, 3, 4)]
+    band = [{"month": 0, "low": -10, "high": 5}, {"month": 12, "low": 10, "high": 40}]
+    save_protocol(ADMIN, DEFAULT_PROTOCOL_NAME, band, windows, "four windows", expected_version=1, url=clinic)
+    register("RT-0001")
+    day0 = add_months(TODAY, -4)
+    add_course(clinic, "RT-0001", day0=day0, visits=[(day0 - timedelta(days=1), 150)])
+    at = open_page("pages/patient_record.py", mrn="RT-0001")
+    assert [f"**window {n}**" in texts(at.markdown) for n in (1, 2, 3, 4)] == [True] * 4
 
 
 def test_correction_needs_a_reason_and_keeps_what_was_typed(clinic):
