@@ -19,6 +19,7 @@ a guard in front of Streamlit's ``/media/`` files: 403 unless the request carrie
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import os
@@ -175,10 +176,8 @@ class MediaGuard:
             cookies = SimpleCookie()
             for name, value in scope.get("headers", []):
                 if name == b"cookie":
-                    try:
+                    with contextlib.suppress(Exception):  # a malformed header carries no session
                         cookies.load(value.decode("latin-1"))
-                    except Exception:  # a malformed header carries no session
-                        pass
             morsel = cookies.get(web_sessions.COOKIE)
             address = (scope.get("client") or (None,))[0]
             try:

@@ -185,7 +185,7 @@ with st.form("log_visit", clear_on_submit=False):
         salt_columns = st.columns(4)
         salt = {
             region: column.number_input(f"{label} % loss", value=None, step=1.0, key=f"visit_salt_{region}")
-            for column, (region, label) in zip(salt_columns, SALT_REGIONS)
+            for column, (region, label) in zip(salt_columns, SALT_REGIONS, strict=True)
         }
         scale_entry = ScaleEntry(SALT, vertex_pct=salt["vertex"], posterior_pct=salt["posterior"],
                                  left_pct=salt["left_side"], right_pct=salt["right_side"])
@@ -207,7 +207,7 @@ with st.form("log_visit", clear_on_submit=False):
     check_columns = st.columns(len(CAPTURE_CHECKS))
     capture = {
         key: column.checkbox(label, key=f"visit_check_{key}")
-        for column, (key, label) in zip(check_columns, CAPTURE_CHECKS.items())
+        for column, (key, label) in zip(check_columns, CAPTURE_CHECKS.items(), strict=True)
     }
     device = st.text_input("Camera or device", key="visit_device", max_chars=DEVICE_MAX)
     notes = st.text_area("Notes", key="visit_notes", max_chars=NOTES_MAX)

@@ -77,33 +77,32 @@ def streamlit_server(data_dir: Path, env_extra: dict | None = None) -> Iterator[
     port = free_port()
     env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir), **(env_extra or {})}
     env.pop("DATABASE_URL", None) if "DATABASE_URL" not in (env_extra or {}) else None
-    log = open(data_dir.parent / f"streamlit-{port}.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    _SERVER_LOGS[base] = Path(log.name)
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError(f"streamlit did not start; see {log.name}")
-        yield base
-    finally:
-        process.terminate()
+    with open(data_dir.parent / f"streamlit-{port}.log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        _SERVER_LOGS[base] = Path(log.name)
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.3)
+            else:
+                raise RuntimeError(f"streamlit did not start; see {log.name}")
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 @contextmanager
@@ -203,4 +202,4 @@ def dataframe_rows(frame) -> list[dict[str, str]]:
     frame.locator("tr").first.wait_for(state="attached")
     header, *rows = frame.evaluate(
         "el => [...el.querySelectorAll('tr')].map(tr => [...tr.querySelectorAll('th, td')].map(c => c.textContent))")
-    return [dict(zip(header, row)) for row in rows]
+    return [dict(zip(header, row, strict=False)) for row in rows]

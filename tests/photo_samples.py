@@ -68,7 +68,7 @@ def quadrant_colours(data: bytes) -> dict[str, tuple[int, ...]]:
 
 
 def close(colour: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 40) -> bool:
-    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected))
+    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=False))
 
 
 def srgb_profile() -> bytes:

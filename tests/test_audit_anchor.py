@@ -159,10 +159,10 @@ def test_an_anchor_every_100_committed_entries(clinic):
     for n in range(99):
         with (read_transaction(clinic) if n % 2 else transaction(clinic)) as connection:
             audit.record(connection, CLINICIAN, "view", detail=f"page {n}")
-    with pytest.raises(RuntimeError):  # entry 100 is written, then its use case fails and rolls back
-        with transaction(clinic) as session:
-            audit.record(session, CLINICIAN, "view", detail="rolled back")
-            raise RuntimeError("the use case failed")
+    # entry 100 is written, then its use case fails and rolls back
+    with pytest.raises(RuntimeError), transaction(clinic) as session:
+        audit.record(session, CLINICIAN, "view", detail="rolled back")
+        raise RuntimeError("the use case failed")
     audit_anchor.wait_for_automatic_anchors()
     for n in range(150):
         with (read_transaction(clinic) if n % 2 else transaction(clinic)) as connection:

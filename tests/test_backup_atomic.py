@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import signal
 
-from tests.test_backup import (  # noqa: F401 (new_installation is a fixture)
+from tests import test_backup
+from tests.test_backup import (
     Installation,
     State,
     assert_restored,
     cli,
     make_clinic,
-    new_installation,
     no_traceback,
     restored_from,
     state_of,
@@ -27,6 +27,9 @@ from tests.test_backup import (  # noqa: F401 (new_installation is a fixture)
 from tracker.access import audit
 from tracker.access.actors import command_line_actor
 from tracker.operations.database import transaction
+
+# The fixture test_backup.py defines, shared here (pytest finds fixtures among a module's names).
+new_installation = test_backup.new_installation
 
 
 def _files_in(folder) -> int:

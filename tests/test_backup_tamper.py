@@ -12,9 +12,13 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect
 
 from db.engine import normalize_url
-from tests.test_backup import KEY, Installation, cli, make_clinic, new_installation, no_traceback  # noqa: F401 (fixture)
+from tests import test_backup
+from tests.test_backup import KEY, Installation, cli, make_clinic, no_traceback
 from tracker.access.signing import SigningKey
 from tracker.operations.backup import _canonical
+
+# The fixture test_backup.py defines, shared here (pytest finds fixtures among a module's names).
+new_installation = test_backup.new_installation
 
 
 def _manifest(folder: Path) -> dict:

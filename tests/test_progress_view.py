@@ -56,7 +56,7 @@ def test_chart_traces_match_the_engine(clinic):
     assert site.windows[0].start_month == pytest.approx((date(2025, 3, 15) - date(2025, 1, 15)).days / 30.4375,
                                                         abs=1e-3)
     # band samples are the engine's interpolation at each x
-    for month, low, high in zip(site.band.months, site.band.low, site.band.high):
+    for month, low, high in zip(site.band.months, site.band.low, site.band.high, strict=True):
         assert (low, high) == pytest.approx(expected_band(DEFAULT_PROTOCOL, month))
     # every milestone visit is a point with the engine's change and status
     by_date = {p.date: p for p in site.points}

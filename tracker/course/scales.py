@@ -144,7 +144,7 @@ def salt_score(vertex: float, posterior: float, left: float, right: float) -> fl
     ...
     tracker.errors.ValidationError: The SALT score cannot be calculated.
     """
-    values = dict(zip((key for key, _ in SALT_REGIONS), (vertex, posterior, left, right)))
+    values = dict(zip((key for key, _ in SALT_REGIONS), (vertex, posterior, left, right), strict=True))
     problems: list[str] = []
     parsed: dict[str, float] = {}
     for key, label in SALT_REGIONS:

@@ -193,8 +193,8 @@ def _draw_band(pdf: FPDF, site: SiteChart, scale: _Scale) -> None:
     band = site.band
     if not band.months:
         return
-    upper = [(scale.x(m), scale.y(v)) for m, v in zip(band.months, band.high)]
-    lower = [(scale.x(m), scale.y(v)) for m, v in zip(band.months, band.low)]
+    upper = [(scale.x(m), scale.y(v)) for m, v in zip(band.months, band.high, strict=True)]
+    lower = [(scale.x(m), scale.y(v)) for m, v in zip(band.months, band.low, strict=True)]
     pdf.set_fill_color(*BAND)
     with pdf.local_context(fill_opacity=0.20):
         pdf.polygon(upper + lower[::-1], style="F")

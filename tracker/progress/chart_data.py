@@ -168,7 +168,7 @@ def build_chart(
         points = []
         # The band at each measurement (they are in date order), unrounded: the status is the engine's.
         bands = expected_bands(protocol, [months_between(day0, m.date) for m in site.measurements])
-        for measurement, band in zip(site.measurements, bands):
+        for measurement, band in zip(site.measurements, bands, strict=True):
             if site.baseline and measurement.date == site.baseline.date:
                 status = "baseline"
             elif measurement.date <= day0:

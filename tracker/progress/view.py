@@ -162,11 +162,11 @@ def _secondary(reads: Connection, patient_id: int, day0: date | None,
     metrics = (("Shaft diameter", "µm"), ("Terminal hairs", "%"), ("Anagen hairs", "%"))
     by_metric: list[dict[str, list[SeriesPoint]]] = [{} for _ in metrics]
     for day, site, _density, *values in measurements:  # read_measurements' columns, in that order
-        for by_site, value in zip(by_metric, values):
+        for by_site, value in zip(by_metric, values, strict=True):
             if value is not None:
                 by_site.setdefault(site, []).append(SeriesPoint(day, months(day), value))
     series = [SecondarySeries(title, unit, {k: tuple(v) for k, v in by_site.items()})
-              for (title, unit), by_site in zip(metrics, by_metric) if by_site]
+              for (title, unit), by_site in zip(metrics, by_metric, strict=True) if by_site]
     scores = reads.execute(_SCALE_SCORES, {"patient_id": patient_id}).all()
     salt = tuple(SeriesPoint(r.date, months(r.date), r.salt_score) for r in scores
                  if r.scale == "salt" and r.salt_score is not None)
