@@ -43,7 +43,7 @@ def _entry_hash(previous_hash: str, at: datetime, username: str | None, role: st
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-_entry = models.AuditEntry.__table__
+_entry = models.Base.metadata.tables[models.AuditEntry.__tablename__]
 # Built once: every page run records a view, so the entry is written with Core statements (the ORM's
 # unit of work cost more than the page's reads; bench_progress_page.py).
 _LATEST = select(_entry.c.id, _entry.c.entry_hash).order_by(_entry.c.id.desc()).limit(1)

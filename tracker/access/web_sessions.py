@@ -39,8 +39,8 @@ TOUCH_EVERY_S = 30.0
 # Rows of sessions ended (revoked or idle) this long ago are deleted at the next sign-in.
 FORGET_AFTER = timedelta(days=30)
 
-_row = models.WebSession.__table__
-_user = models.User.__table__
+_row = models.Base.metadata.tables[models.WebSession.__tablename__]
+_user = models.Base.metadata.tables[models.User.__tablename__]
 
 
 def idle_limit_seconds() -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from db import models
 from tracker.course.clinical import BandPoint, MilestoneWindow
 from tracker.course.milestones import DEFAULT_PROTOCOL, Protocol
@@ -15,12 +17,13 @@ def to_engine(row: models.Protocol | None) -> Protocol:
     return from_stored(row.name, row.band, row.windows, row.evidence_note)
 
 
-def from_stored(name: str, band: list[dict], windows: list[dict], evidence_note: str | None) -> Protocol:
+def from_stored(name: str, band: list[dict[str, Any]], windows: list[dict[str, Any]],
+                evidence_note: str | None) -> Protocol:
     """The engine's view of a protocol's stored columns (read without an ORM object on hot paths)."""
     return Protocol(name=name, band=parse_band(band), windows=parse_windows(windows), evidence_note=evidence_note or "")
 
 
-def parse_band(points: list[dict]) -> tuple[BandPoint, ...]:
+def parse_band(points: list[dict[str, Any]]) -> tuple[BandPoint, ...]:
     """Band points sorted by month; each needs low ≤ high and months may not repeat."""
     try:
         band = tuple(
@@ -47,7 +50,7 @@ def parse_band(points: list[dict]) -> tuple[BandPoint, ...]:
     return band
 
 
-def parse_windows(windows: list[dict]) -> tuple[MilestoneWindow, ...]:
+def parse_windows(windows: list[dict[str, Any]]) -> tuple[MilestoneWindow, ...]:
     try:
         parsed = tuple(
             MilestoneWindow(str(w["name"]), int(w["start_month"]), int(w["end_month"]), int(w["target_month"]))

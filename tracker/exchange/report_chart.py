@@ -78,7 +78,7 @@ class _Scale:
 def nice_step(span: float, target_ticks: int = 6) -> float:
     """A round tick step (1, 2, 2.5 or 5 × 10ⁿ) giving about ``target_ticks`` ticks over ``span``."""
     raw = max(span, 1e-9) / target_ticks
-    magnitude = 10 ** math.floor(math.log10(raw))
+    magnitude: float = 10 ** math.floor(math.log10(raw))  # an int from 1 up, so steps print without .0
     for factor in (1, 2, 2.5, 5, 10):
         if raw <= factor * magnitude:
             return factor * magnitude
@@ -221,22 +221,22 @@ def _draw_sessions(pdf: FPDF, chart: ProgressChart, scale: _Scale) -> None:
 
 
 def _draw_points(pdf: FPDF, site: SiteChart, scale: _Scale, font: str) -> None:
-    points = [p for p in site.points if p.change is not None]
+    points = [(p, p.change) for p in site.points if p.change is not None]
     if not points:
         return
     pdf.set_draw_color(68, 68, 68)
     pdf.set_line_width(0.35)
     if len(points) > 1:
-        pdf.polyline([(scale.x(p.months), scale.y(p.change)) for p in points])
+        pdf.polyline([(scale.x(p.months), scale.y(change)) for p, change in points])
     pdf.set_font(font, "B", 6.5)
     last_label_right = -math.inf
-    for point in points:
-        x, y = scale.x(point.months), scale.y(point.change)
+    for point, change in points:
+        x, y = scale.x(point.months), scale.y(change)
         pdf.set_fill_color(*STATUS_COLOURS.get(point.status, MUTED))
         pdf.set_draw_color(255, 255, 255)
         pdf.set_line_width(0.3)
         pdf.circle(x, y, 1.3, style="DF")
-        label = f"{point.change:+.0f}" if point.status != "baseline" else ""
+        label = f"{change:+.0f}" if point.status != "baseline" else ""
         if label:
             label_width = pdf.get_string_width(label)
             if x - label_width / 2 > last_label_right + 0.8:

@@ -193,30 +193,30 @@ def _luminance(size: tuple[int, int], light: tuple[float, float], radius: float,
     # Light and mottling vary slowly: made at a quarter of the size and enlarged.
     w, h = max(2, size[0] // 4), max(2, size[1] // 4)
     diameter = max(2, int(2 * radius * w))
-    spot = ImageChops.invert(Image.radial_gradient("L").resize((diameter, diameter), Image.BILINEAR))
+    spot = ImageChops.invert(Image.radial_gradient("L").resize((diameter, diameter), Image.Resampling.BILINEAR))
     lit = Image.new("L", (w, h), 0)
     lit.paste(spot, (int(light[0] * w - diameter / 2), int(light[1] * h - diameter / 2)))
     lit = lit.point(lambda v: low + v * (255 - low) // 255)
-    blotch = _noise((max(2, w // 12), max(2, h // 12)), layout).resize((w, h), Image.BICUBIC)
+    blotch = _noise((max(2, w // 12), max(2, h // 12)), layout).resize((w, h), Image.Resampling.BICUBIC)
     lit = ImageChops.multiply(lit, blotch.point(lambda v: 236 + v * 19 // 255))
     grain = ImageChops.offset(_grain(size), layout.randrange(64), layout.randrange(64))
-    return ImageChops.multiply(lit.resize(size, Image.BILINEAR), grain)
+    return ImageChops.multiply(lit.resize(size, Image.Resampling.BILINEAR), grain)
 
 
 def _spot(size: tuple[int, int], centre: tuple[float, float], radius: float, strength: float) -> Image.Image:
     """A soft round mask (L), ``strength`` × 255 at ``centre`` fading to 0 at ``radius`` frame widths."""
     w, h = max(2, size[0] // 4), max(2, size[1] // 4)
     diameter = max(2, int(2 * radius * w))
-    spot = ImageChops.invert(Image.radial_gradient("L").resize((diameter, diameter), Image.BILINEAR))
+    spot = ImageChops.invert(Image.radial_gradient("L").resize((diameter, diameter), Image.Resampling.BILINEAR))
     out = Image.new("L", (w, h), 0)
     out.paste(spot.point(lambda v: int(v * strength)),
               (int(centre[0] * w - diameter / 2), int(centre[1] * h - diameter / 2)))
-    return out.resize(size, Image.BILINEAR)
+    return out.resize(size, Image.Resampling.BILINEAR)
 
 
 def _shadow(mask_large: Image.Image, size: tuple[int, int], offset: tuple[int, int], depth: float) -> Image.Image:
     """Brightness factor (L) of the soft shadow hair casts on the scalp, from the supersampled mask."""
-    soft = mask_large.reduce(SUPERSAMPLE * 2).filter(ImageFilter.BoxBlur(1)).resize(size, Image.BILINEAR)
+    soft = mask_large.reduce(SUPERSAMPLE * 2).filter(ImageFilter.BoxBlur(1)).resize(size, Image.Resampling.BILINEAR)
     return ImageChops.offset(soft, *offset).point(lambda v: 255 - int(v * depth))
 
 
@@ -316,7 +316,7 @@ def _closeup(size: tuple[int, int], density: float, tone: RGB, hair: RGB, layout
     luminance = _luminance(size, (0.5 + (jitter.random() - 0.5) * 0.04, 0.46), 0.7, 150, layout)
     # Perifollicular halos (slightly browner skin round each opening) and the hairs' shadows darken the
     # skin; outside the dermatoscope's round field the picture is black.
-    halo = halo.reduce(SUPERSAMPLE * 2).filter(ImageFilter.BoxBlur(3)).resize(size, Image.BILINEAR)
+    halo = halo.reduce(SUPERSAMPLE * 2).filter(ImageFilter.BoxBlur(3)).resize(size, Image.Resampling.BILINEAR)
     luminance = ImageChops.multiply(luminance, halo.point(lambda v: 255 - v // 4))
     luminance = ImageChops.multiply(luminance, _shadow(mask, size, (5, 6), 0.5))
     field = Image.new("L", size, 0)

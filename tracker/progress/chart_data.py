@@ -125,7 +125,9 @@ def _band_series(protocol: Protocol, x_max: float) -> Callable[[float | None], B
     months = tuple(sorted({p.month for p in protocol.band if p.month <= x_max}
                           | {i * _GRID_STEP_MONTHS for i in range(int(x_max / _GRID_STEP_MONTHS) + 1)}
                           | {x_max}))
-    bands = expected_bands(protocol, months)
+    bands = [band for band in expected_bands(protocol, months) if band is not None]
+    if len(bands) != len(months):  # parse_band refuses a band that does not start at month 0
+        raise ValueError(f"protocol {protocol.name!r}: the band does not cover months 0 to {x_max:g}")
     low = tuple(b[0] for b in bands)
     high = tuple(b[1] for b in bands)
 
@@ -175,6 +177,8 @@ def build_chart(
                 status = "before_day0"
             elif baseline is None:
                 status = "no_baseline"
+            elif band is None:  # the band starts at month 0 (parse_band) and this visit is after day 0
+                raise ValueError(f"protocol {protocol.name!r}: no band {month(measurement.date):g} months after day 0")
             else:
                 status = classify(measurement.density - baseline, *band)
             change = None if baseline is None else measurement.density - baseline

@@ -31,9 +31,9 @@ def find_patient(session: Session, mrn: str) -> models.Patient:
 
 # The reads every progress view repeats, built once as Core statements: pages call them on every rerun,
 # and building an ORM query costs more than running it (bench_progress_page.py).
-_session = models.TreatmentSession.__table__
-_visit = models.Visit.__table__
-_measure = models.DensityMeasurement.__table__
+_session = models.Base.metadata.tables[models.TreatmentSession.__tablename__]
+_visit = models.Base.metadata.tables[models.Visit.__tablename__]
+_measure = models.Base.metadata.tables[models.DensityMeasurement.__tablename__]
 SESSIONS = (
     select(_session.c.date, _session.c.treatment, _session.c.product, _session.c.lot_number)
     .where(_session.c.patient_id == bindparam("patient_id"), _session.c.deleted_at.is_(None))

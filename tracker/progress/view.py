@@ -86,8 +86,8 @@ class PatientBasics:
     protocol: Protocol
 
 
-_patient = models.Patient.__table__
-_protocol = models.Protocol.__table__
+_patient = models.Base.metadata.tables[models.Patient.__tablename__]
+_protocol = models.Base.metadata.tables[models.Protocol.__tablename__]
 _PATIENT = (
     select(_patient.c.id, _patient.c.mrn, _patient.c.full_name, _patient.c.sex, _patient.c.birth_date,
            _patient.c.condition, _protocol.c.name, _protocol.c.band, _protocol.c.windows, _protocol.c.evidence_note)
@@ -131,9 +131,9 @@ def resolve_patient(session: Reads, actor: Actor, mrn: str | None) -> PatientBas
     return patient
 
 
-_scale = models.ScaleScore.__table__
-_visit = models.Visit.__table__
-_therapy = models.ConcurrentTherapy.__table__
+_scale = models.Base.metadata.tables[models.ScaleScore.__tablename__]
+_visit = models.Base.metadata.tables[models.Visit.__tablename__]
+_therapy = models.Base.metadata.tables[models.ConcurrentTherapy.__tablename__]
 _SCALE_SCORES = (
     select(_visit.c.date, _scale.c.scale, _scale.c.stage, _scale.c.salt_score)
     .select_from(_visit.join(_scale, _scale.c.visit_id == _visit.c.id))

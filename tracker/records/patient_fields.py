@@ -9,7 +9,8 @@ conditions have no staging scale here.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
@@ -152,7 +153,10 @@ def parse_notes(value: object, label: str = "notes") -> str | None:
     return text
 
 
-def collect(problems: list[str], parser, *args):
+Parsed = TypeVar("Parsed")
+
+
+def collect(problems: list[str], parser: Callable[..., Parsed], *args: object) -> Parsed | None:
     """``parser(*args)``, or None with its problems added to ``problems``: a form reports every mistake at
     once instead of the first."""
     try:
