@@ -71,7 +71,7 @@ def record(session: Reads, actor: Actor | None, action: str, *, patient_id: int 
         "at": at, "username": name, "role": role, "patient_id": patient_id, "action": action, "detail": detail,
         "address": address, "previous_hash": previous,
         "entry_hash": _entry_hash(previous, at, name, role, patient_id, action, detail, address),
-    }).inserted_primary_key[0]
+    }).inserted_primary_key[0]  # type: ignore[index]  # an INSERT always has its key; SQLAlchemy types it Optional
     if entry_id // audit_anchor.ANCHOR_EVERY > (latest.id if latest else 0) // audit_anchor.ANCHOR_EVERY:
         audit_anchor.anchor_when_committed(connection)
 

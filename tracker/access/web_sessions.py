@@ -24,14 +24,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from db import models
 from tracker.access import audit
 from tracker.access.accounts import SignedIn
 from tracker.access.actors import ROLES, Actor, require_role
 from tracker.errors import PermissionDenied
-from tracker.operations.database import read_transaction, transaction
+from tracker.operations.database import AnyRow, read_transaction, transaction
 
 COOKIE = "rt_session"
 # Reruns touch the row at most this often (and at least four times per idle limit, for short test limits).
@@ -88,7 +88,7 @@ _STANDING = (
 )
 
 
-def _standing(connection, token: str | None, now: datetime):
+def _standing(connection: Connection, token: str | None, now: datetime) -> AnyRow | None:
     """The row of a token that stands at ``now`` (see the module's docstring), or None."""
     if not token or len(token) > 200:
         return None

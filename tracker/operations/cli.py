@@ -11,6 +11,7 @@ import argparse
 import getpass
 import json
 import sys
+from collections.abc import Callable
 from datetime import date
 
 from tracker.errors import NotFound, TrackerError, ValidationError
@@ -34,12 +35,12 @@ def _minutes(text: str) -> int:
     return minutes
 
 
-def cmd_init(args) -> int:
+def cmd_init(args: argparse.Namespace) -> int:
     print("Database ready (migrated to the newest schema).")
     return 0
 
 
-def cmd_demo(args) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
     from tracker.operations.demo import MRN_PREFIX, clinic_records, load_demo
     from tracker.operations.demo_accounts import demo_accounts_banner, demo_accounts_note, ensure_demo_accounts
 
@@ -71,7 +72,7 @@ def _patient_count(mrn_prefix: str = "") -> int:
         ) or 0
 
 
-def cmd_import(args) -> int:
+def cmd_import(args: argparse.Namespace) -> int:
     from tracker.access.actors import command_line_actor
     from tracker.exchange.spreadsheet_import import import_spreadsheets
 
@@ -80,7 +81,7 @@ def cmd_import(args) -> int:
     return 0
 
 
-def cmd_progress(args) -> int:
+def cmd_progress(args: argparse.Namespace) -> int:
     from tracker.access.actors import command_line_actor
     from tracker.progress.patient_progress import progress_json
 
@@ -99,7 +100,7 @@ def cmd_progress(args) -> int:
     return 0
 
 
-def cmd_check(args) -> int:
+def cmd_check(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from tracker.operations.consistency import repair_interrupted, run_check
@@ -117,7 +118,7 @@ def cmd_check(args) -> int:
     return 0 if report.ok else 1
 
 
-def _read_new_password(args) -> str:
+def _read_new_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         # One line, as bytes: its line break ('\n' or a Windows '\r\n') is not part of the password, and
         # bytes that are not UTF-8 are one clear refusal. Control characters left inside are refused by
@@ -136,7 +137,7 @@ def _read_new_password(args) -> str:
     return first
 
 
-def cmd_user_add(args) -> int:
+def cmd_user_add(args: argparse.Namespace) -> int:
     from tracker.access.accounts import create_user
     from tracker.access.actors import command_line_actor
 
@@ -146,7 +147,7 @@ def cmd_user_add(args) -> int:
     return 0
 
 
-def cmd_user_unlock(args) -> int:
+def cmd_user_unlock(args: argparse.Namespace) -> int:
     from tracker.access.accounts import normalize_username, unlock_user
     from tracker.access.actors import command_line_actor
 
@@ -155,7 +156,7 @@ def cmd_user_unlock(args) -> int:
     return 0
 
 
-def cmd_user_disable(args) -> int:
+def cmd_user_disable(args: argparse.Namespace) -> int:
     from tracker.access.accounts import disable_user
     from tracker.access.actors import command_line_actor
 
@@ -164,7 +165,7 @@ def cmd_user_disable(args) -> int:
     return 0
 
 
-def cmd_user_enable(args) -> int:
+def cmd_user_enable(args: argparse.Namespace) -> int:
     from tracker.access.accounts import enable_user
     from tracker.access.actors import command_line_actor
 
@@ -172,7 +173,7 @@ def cmd_user_enable(args) -> int:
     return 0
 
 
-def cmd_user_reset_password(args) -> int:
+def cmd_user_reset_password(args: argparse.Namespace) -> int:
     from tracker.access.accounts import normalize_username, reset_password
     from tracker.access.actors import command_line_actor
 
@@ -182,7 +183,7 @@ def cmd_user_reset_password(args) -> int:
     return 0
 
 
-def cmd_user_remove_demo(args) -> int:
+def cmd_user_remove_demo(args: argparse.Namespace) -> int:
     from tracker.access.actors import command_line_actor
     from tracker.operations.demo_accounts import remove_demo_accounts
 
@@ -191,7 +192,7 @@ def cmd_user_remove_demo(args) -> int:
     return 0
 
 
-def cmd_user_list(args) -> int:
+def cmd_user_list(args: argparse.Namespace) -> int:
     from tracker.access.accounts import list_users
     from tracker.access.actors import command_line_actor
 
@@ -204,12 +205,13 @@ def cmd_user_list(args) -> int:
     return 0
 
 
-def cmd_audit_verify(args) -> int:
+def cmd_audit_verify(args: argparse.Namespace) -> int:
     from tracker.access import audit
     from tracker.access.audit_anchor import ANCHOR_EVERY, parse_line
 
     result = audit.verify_trail(tuple(parse_line(line) for line in args.head))
     anchors = result.anchors
+    assert anchors is not None, "verify_trail checks the anchors"
     if not result.ok:
         print(f"Audit trail TAMPERED: {len(result.problems)} problem(s) in {result.entries} entries:")
         for problem in result.problems:
@@ -228,7 +230,7 @@ def cmd_audit_verify(args) -> int:
     return 0
 
 
-def cmd_audit_anchor(args) -> int:
+def cmd_audit_anchor(args: argparse.Namespace) -> int:
     from tracker.access.audit_anchor import write_anchor
     from tracker.access.signing import signing_key
 
@@ -239,7 +241,7 @@ def cmd_audit_anchor(args) -> int:
     return 0
 
 
-def cmd_backup(args) -> int:
+def cmd_backup(args: argparse.Namespace) -> int:
     from tracker.access.actors import command_line_actor
     from tracker.operations.backup import backup
 
@@ -254,7 +256,7 @@ def cmd_backup(args) -> int:
     return 0
 
 
-def cmd_restore(args) -> int:
+def cmd_restore(args: argparse.Namespace) -> int:
     from tracker.access.actors import command_line_actor
     from tracker.operations.backup import restore, shown
 
@@ -347,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "initializes", True):
             initialize()
-        return args.run(args)
+        run: Callable[[argparse.Namespace], int] = args.run
+        return run(args)
     except ValidationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         for problem in exc.problems if len(exc.problems) > 1 else []:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -57,6 +58,8 @@ def database_busy(error: BaseException) -> str | None:
 # What the pre-built Core reads run on: a use case's ORM session, or the plain connection of a
 # ``read_transaction``.
 Reads = Session | Connection
+# A row of a Core query, read by column name (``row.date``); any number of columns.
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 
 @contextmanager

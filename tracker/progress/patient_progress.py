@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -17,7 +18,7 @@ from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.milestones import DensityRecord, Progress, SessionRecord, assess
 from tracker.course.protocols import to_engine
 from tracker.errors import NotFound
-from tracker.operations.database import Reads, read_connection, transaction
+from tracker.operations.database import AnyRow, Reads, read_connection, transaction
 
 
 def find_patient(session: Session, mrn: str) -> models.Patient:
@@ -49,13 +50,13 @@ MEASUREMENTS = (
 )
 
 
-def read_measurements(session: Reads, patient_id: int) -> list[Row]:
+def read_measurements(session: Reads, patient_id: int) -> list[AnyRow]:
     """A patient's live density measurements with their visit date and optional metrics, oldest first."""
-    return read_connection(session).execute(MEASUREMENTS, {"patient_id": patient_id}).all()
+    return list(read_connection(session).execute(MEASUREMENTS, {"patient_id": patient_id}).all())
 
 
 def load_records(session: Reads, patient_id: int,
-                 measurements: list[Row] | None = None) -> tuple[list[SessionRecord], list[DensityRecord]]:
+                 measurements: list[AnyRow] | None = None) -> tuple[list[SessionRecord], list[DensityRecord]]:
     """A patient's live sessions and density measurements (soft-deleted rows are left out).
 
     ``measurements`` are rows of ``read_measurements`` when the caller has read them already.
@@ -80,7 +81,7 @@ def _num(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def to_json(mrn: str, protocol_name: str, progress: Progress) -> dict:
+def to_json(mrn: str, protocol_name: str, progress: Progress) -> dict[str, Any]:
     """The documented JSON shape (README, "progress"): dates ISO, numbers rounded to 2 decimals."""
     return {
         "mrn": mrn,
@@ -129,7 +130,7 @@ def to_json(mrn: str, protocol_name: str, progress: Progress) -> dict:
     }
 
 
-def progress_json(actor: Actor | None, mrn: str, as_of: date | None = None, url: str | None = None) -> dict:
+def progress_json(actor: Actor | None, mrn: str, as_of: date | None = None, url: str | None = None) -> dict[str, Any]:
     """One patient's progress in the documented JSON shape (``python -m tracker progress``); staff only,
     audited as one view of the patient."""
     with audit.refusals_recorded(actor, "progress", mrn, url), transaction(url) as session:

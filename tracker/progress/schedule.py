@@ -138,10 +138,10 @@ def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, ur
                 continue  # not treated yet: nothing to follow
             # A patient without a protocol (or with one since removed) follows the default, as in
             # tracker.progress.patient_progress.
-            protocol = protocols.get(protocol_id) or to_engine(None)
+            protocol = (protocols.get(protocol_id) if protocol_id is not None else None) or to_engine(None)
             progress = assess(sessions[patient_id], measurements.get(patient_id, ()), protocol, today)
             if not progress.sites:
-                unmeasured.append(UnmeasuredPatient(mrn, full_name, progress.day0))
+                unmeasured.append(UnmeasuredPatient(mrn, full_name, min(past_sessions)))  # day 0
             else:
                 row = _follow_up(mrn, full_name, progress, today, horizon_days)
                 if row is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, bindparam, select
 
 from db import models
 from tracker.access.actors import PATIENT, ROLES, Actor, require_patient_access, require_role
@@ -22,7 +22,7 @@ from tracker.course.protocols import from_stored
 from tracker.course.scales import stages_for
 from tracker.course.wording import NextStep, milestone_sentence, what_comes_next
 from tracker.errors import NotFound, PermissionDenied
-from tracker.operations.database import Reads, read_connection
+from tracker.operations.database import AnyRow, Reads, read_connection
 from tracker.progress.chart_data import ProgressChart, TherapyRecord, build_chart
 from tracker.progress.patient_progress import load_records, read_measurements
 
@@ -98,7 +98,7 @@ _PATIENT_BY_MRN = _PATIENT.where(_patient.c.mrn == bindparam("mrn"))
 _PATIENT_BY_ID = _PATIENT.where(_patient.c.id == bindparam("id"))
 
 
-def _summary(row: Row | None) -> PatientBasics | None:
+def _summary(row: AnyRow | None) -> PatientBasics | None:
     if row is None:
         return None
     # A patient with no protocol linked follows the built-in default (as ``protocols.to_engine``).
@@ -107,13 +107,13 @@ def _summary(row: Row | None) -> PatientBasics | None:
     return PatientBasics(row.id, row.mrn, row.full_name, row.sex, row.birth_date, row.condition, protocol)
 
 
-def resolve_patient(session: Reads, actor: Actor, mrn: str | None) -> PatientBasics:
+def resolve_patient(session: Reads, actor: Actor | None, mrn: str | None) -> PatientBasics:
     """The patient this actor asked for: a patient account always gets its own record, and only that.
 
     A patient account that asks for any other MRN is refused (and the attempt is audited), whether or
     not that MRN exists.
     """
-    require_role(actor, *ROLES)
+    actor = require_role(actor, *ROLES)
     reads = read_connection(session)
     if actor.role == PATIENT:
         own = _summary(reads.execute(_PATIENT_BY_ID, {"id": actor.patient_id}).first()) if actor.patient_id else None
@@ -149,7 +149,7 @@ _THERAPIES = (
 
 
 def _secondary(reads: Connection, patient_id: int, day0: date | None,
-               measurements: list[Row]) -> tuple[SecondarySeries, ...]:
+               measurements: list[AnyRow]) -> tuple[SecondarySeries, ...]:
     """``measurements``: the patient's rows of ``progress.read_measurements`` (oldest first)."""
 
     month_of: dict[date, float | None] = {}

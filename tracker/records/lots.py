@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access import audit
@@ -100,7 +101,7 @@ def export_lot_csv(actor: Actor, lot: str, partial: bool = False, url: str | Non
     return LotExport(file_name=csv_file_name(lot), data=lot_csv(result), rows=len(result.sessions))
 
 
-def _search(session, lot: str, partial: bool) -> LotSearch:
+def _search(session: Session, lot: str, partial: bool) -> LotSearch:
     stored = func.lower(func.trim(models.TreatmentSession.lot_number))
     wanted = lot.lower()
     condition = stored.contains(wanted, autoescape=True) if partial else stored == wanted

@@ -69,7 +69,7 @@ def stop_therapy(actor: Actor, therapy_id: int, stop: date | str, reason: str, e
         check_version(therapy, expected_version)
         if stop_day and stop_day < therapy.start:
             problems.append(f"stop date {stop_day.isoformat()} is before the start date {therapy.start.isoformat()}")
-        if not problems and stop_day == therapy.stop:
+        if not problems and stop_day is not None and stop_day == therapy.stop:
             problems.append(f"the therapy already stops on {stop_day.isoformat()}")
         if problems:
             refuse("Nothing was saved", problems)
