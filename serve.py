@@ -158,7 +158,7 @@ async def keep_alive_route(request: Request) -> Response:
     token = request.cookies.get(web_sessions.COOKIE)
     response = Response(status_code=204, headers={"Cache-Control": "no-store"})
     actor = await run_in_threadpool(web_sessions.actor_for_token, token, client_address(request))
-    if actor is not None:
+    if actor is not None and token is not None:  # only a token names an actor
         set_session_cookie(response, request, token)
     elif token:
         clear_session_cookie(response, request)

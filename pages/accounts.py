@@ -126,7 +126,8 @@ if demo:
 
 st.subheader("Create an account")
 with st.form("account_create", clear_on_submit=False):
-    role = st.selectbox("Role", ROLES, index=ROLES.index(CLINICIAN), format_func=ROLE_LABELS.get, key="account_role")
+    role = st.selectbox("Role", ROLES, index=ROLES.index(CLINICIAN), format_func=ROLE_LABELS.__getitem__,
+                        key="account_role")
     username = st.text_input("Username", key="account_username", max_chars=80,
                              help="3–80 letters, digits or . _ - @ characters.")
     password = st.text_input("Password", type="password", key="account_password", max_chars=PASSWORD_MAX,

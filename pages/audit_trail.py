@@ -40,6 +40,7 @@ if rows is not None:
         hide_index=True,
     )
     # Made (and audited) only when clicked, and only while this session is signed in.
-    private_media.download_button(actor, "Download audit trail (CSV)", lambda: audit.export_csv(actor, **filters),
+    private_media.download_button(actor, "Download audit trail (CSV)", lambda: audit.export_csv(
+                                      actor, username=username, mrn=mrn, action=action or "", since=since, until=until),
                                   what="audit trail CSV export", file_name=f"audit-{date.today()}.csv",
                                   mime="text/csv", key="audit_download")

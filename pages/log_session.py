@@ -97,7 +97,7 @@ if isinstance(saved, SessionSaved) and saved.mrn == defaults.mrn:
 with st.form("log_session", clear_on_submit=False):
     session_date = st.date_input("Session date", min_value=date(1900, 1, 1),
                                  format="YYYY-MM-DD", key="session_date")
-    treatment = st.selectbox("Treatment", TREATMENTS, format_func=TREATMENT_LABELS.get, key="session_treatment")
+    treatment = st.selectbox("Treatment", TREATMENTS, format_func=TREATMENT_LABELS.__getitem__, key="session_treatment")
     product = st.text_input("Product", key="session_product", max_chars=PRODUCT_MAX)
     lot_number = st.text_input("Lot / batch number (required for exosome)", key="session_lot",
                                max_chars=LOT_NUMBER_MAX)

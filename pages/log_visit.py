@@ -114,7 +114,7 @@ def _camera(mrn: str) -> None:
     shots: list[tuple[str, str, bytes]] = st.session_state[SHOTS]
     if not st.toggle("Take photos with this device's camera", key="visit_use_camera"):
         return
-    view = st.selectbox("View", SCALP_VIEWS, format_func=VIEW_LABELS.get, key="visit_camera_view")
+    view = st.selectbox("View", SCALP_VIEWS, format_func=VIEW_LABELS.__getitem__, key="visit_camera_view")
     shot = st.camera_input(f"{VIEW_LABELS[view]} photo", key=f"visit_camera_{st.session_state[ROUND]}_{len(shots)}")
     if shot is not None and st.button("Add this photo to the visit", key="visit_camera_add"):
         shots.append((view, f"camera-{view}-{len(shots) + 1}.jpg", shot.getvalue()))
@@ -147,7 +147,7 @@ if isinstance(saved, VisitSaved) and saved.mrn == defaults.mrn:
     _show_saved(saved)
 
 # Outside the form, because they change what the form shows: the scale, extra sites, the camera.
-scale = st.selectbox("Scale", defaults.scales, format_func=SCALE_LABELS.get, key="visit_scale")
+scale = st.selectbox("Scale", defaults.scales, format_func=SCALE_LABELS.__getitem__, key="visit_scale")
 with st.expander("Add a measured site"):
     new_site = st.text_input("Site name (for example frontal or left_temporal)", key="visit_new_site",
                              max_chars=SITE_MAX)

@@ -46,7 +46,7 @@ if protocols is None:
 st.subheader("Diagnosis")
 sex_col, condition_col, scale_col = st.columns(3)
 sex = sex_col.selectbox("Sex", SEXES, index=None, key="np_sex", placeholder="Choose")
-condition = condition_col.selectbox("Condition", CONDITIONS, index=None, format_func=CONDITION_LABELS.get,
+condition = condition_col.selectbox("Condition", CONDITIONS, index=None, format_func=CONDITION_LABELS.__getitem__,
                                     key="np_condition", placeholder="Choose")
 scales = scales_for(condition, sex) if condition and sex else ()
 if st.session_state.get("np_scales") != scales:  # new choices: start the scale afresh (preselected if one)
@@ -54,7 +54,7 @@ if st.session_state.get("np_scales") != scales:  # new choices: start the scale 
     st.session_state["np_scale"] = scales[0] if len(scales) == 1 else None
     st.session_state["np_scales"] = scales
 scale = scale_col.selectbox("Baseline scale", scales, index=0 if len(scales) == 1 else None,
-                            format_func=SCALE_LABELS.get, key="np_scale", disabled=not scales,
+                            format_func=SCALE_LABELS.__getitem__, key="np_scale", disabled=not scales,
                             placeholder="Choose" if scales else "None for this condition")
 if not (condition and sex):
     st.caption("Choose sex and condition: the staging scale follows them (Norwood–Hamilton for men with "
@@ -67,7 +67,7 @@ with st.form("new_patient", clear_on_submit=False):
     full_name = st.text_input("Full name", key="np_name", max_chars=200)
     birth_date = st.date_input("Birth date", value=None, min_value=add_months(today, -12 * MAX_AGE_YEARS),
                                max_value=today, format="YYYY-MM-DD", key="np_birth")
-    stage = None
+    stage: float | str | None = None
     if scale == "salt":
         stage = st.number_input("Baseline SALT score (0–100)", min_value=0.0, max_value=100.0, value=None,
                                 step=1.0, key="np_salt")

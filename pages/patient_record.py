@@ -179,14 +179,14 @@ with edit_tab:
     sex = sex_col.selectbox("Sex", SEXES, index=SEXES.index(details.sex) if details.sex in SEXES else None,
                             key="edit_sex")
     condition = condition_col.selectbox(
-        "Condition", CONDITIONS, format_func=CONDITION_LABELS.get, key="edit_condition",
+        "Condition", CONDITIONS, format_func=CONDITION_LABELS.__getitem__, key="edit_condition",
         index=CONDITIONS.index(details.condition) if details.condition in CONDITIONS else None)
     scales = scales_for(condition, sex) if condition and sex else ()
     if st.session_state.get("edit_scales") != scales:  # new choices: start the scale afresh
         st.session_state.pop("edit_scale", None)
         st.session_state["edit_scales"] = scales
     scale = scale_col.selectbox(
-        "Baseline scale", scales, format_func=SCALE_LABELS.get, key="edit_scale", disabled=not scales,
+        "Baseline scale", scales, format_func=SCALE_LABELS.__getitem__, key="edit_scale", disabled=not scales,
         index=(scales.index(details.baseline_scale) if details.baseline_scale in scales
                else 0 if len(scales) == 1 else None),
         placeholder="Choose" if scales else "None for this condition")
@@ -197,7 +197,7 @@ with edit_tab:
         birth_date = st.date_input("Birth date", value=details.birth_date, format="YYYY-MM-DD", key="edit_birth",
                                    min_value=min(add_months(today, -12 * MAX_AGE_YEARS), details.birth_date),
                                    max_value=max(today, details.birth_date))
-        stage = None
+        stage: float | str | None = None
         if scale == "salt":
             recorded_salt = None
             if details.baseline_scale == "salt" and details.baseline_stage:

@@ -55,6 +55,6 @@ choice = st.selectbox(
 )
 if choice and choice != current:
     select_patient(choice)
-if st.button("Open the record", key="patients_open", type="primary", disabled=choice is None):
+if st.button("Open the record", key="patients_open", type="primary", disabled=choice is None) and choice is not None:
     select_patient(choice)
     st.switch_page("pages/patient_record.py")

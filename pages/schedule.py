@@ -8,7 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from tracker.progress.schedule import DUE, FOLLOW_UP_STATUSES, OPEN, OVERDUE, UPCOMING, schedule
+from tracker.course.milestones import DUE, UPCOMING
+from tracker.progress.schedule import FOLLOW_UP_STATUSES, OPEN, OVERDUE, schedule
 from ui.workspace import call, require_actor, select_patient
 
 HORIZONS = (7, 14, 30, 60, 90)
@@ -26,7 +27,7 @@ horizon = left.selectbox(
 )
 statuses = right.multiselect(
     "Follow-ups to show", FOLLOW_UP_STATUSES, default=list(FOLLOW_UP_STATUSES), key="schedule_statuses",
-    format_func=STATUS_LABELS.get,
+    format_func=STATUS_LABELS.__getitem__,
 )
 
 plan = call(schedule, actor, horizon_days=horizon)
@@ -89,8 +90,11 @@ if plan.unmeasured:
     )
 
 patients: dict[str, str] = {}
-for row in (*follow_ups, *plan.repeat_sessions, *plan.unmeasured):
-    patients.setdefault(row.mrn, row.full_name)
+# Three lists of three row types, each with the patient's MRN and name.
+named = ([(f.mrn, f.full_name) for f in follow_ups] + [(r.mrn, r.full_name) for r in plan.repeat_sessions]
+         + [(u.mrn, u.full_name) for u in plan.unmeasured])
+for mrn, full_name in named:
+    patients.setdefault(mrn, full_name)
 if patients:
     st.divider()
     chosen = st.selectbox(
@@ -98,7 +102,7 @@ if patients:
         format_func=lambda mrn: f"{mrn} — {patients[mrn]}", placeholder="Choose a patient",
     )
     record_page_ready = (Path(__file__).parent / Path(RECORD_PAGE).name).exists()
-    if st.button("Open record", key="schedule_open", disabled=chosen is None):
+    if st.button("Open record", key="schedule_open", disabled=chosen is None) and chosen is not None:
         select_patient(chosen)
         if record_page_ready:
             st.switch_page(RECORD_PAGE, query_params={"mrn": chosen})
