@@ -16,8 +16,12 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # imported where used: a machine without playwright skips the browser tests
+    from playwright.sync_api import Dialog, Page
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,7 +36,7 @@ def require_chromium() -> None:
     if not CHROMIUM.exists():
         pytest.skip("browser test skipped: /usr/bin/chromium is not installed (make test installs it)")
     try:
-        import playwright  # noqa: F401
+        import playwright  # noqa: F401 (only whether it imports)
     except ImportError:
         pytest.skip("browser test skipped: playwright is not installed")
 
@@ -105,6 +109,15 @@ def streamlit_server(data_dir: Path, env_extra: dict | None = None) -> Iterator[
                 process.kill()
 
 
+# The messages of the dialogs (alert, confirm) each open page showed, by id(page): see dialogs_seen.
+DIALOGS: dict[int, list[str]] = {}
+
+
+def dialogs_seen(page: Page) -> list[str]:
+    """The messages of every dialog ``page`` (from ``browser_page``) has opened so far."""
+    return DIALOGS[id(page)]
+
+
 @contextmanager
 def browser_page(viewport=(1400, 1000)) -> Iterator:
     from playwright.sync_api import sync_playwright
@@ -115,12 +128,17 @@ def browser_page(viewport=(1400, 1000)) -> Iterator:
                                       accept_downloads=True)
         page = context.new_page()
         page.set_default_timeout(30_000)
-        dialogs: list[str] = []
-        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-        page.dialogs = dialogs  # any alert() would land here: the XSS test asserts it stays empty
+        dialogs = DIALOGS[id(page)] = []  # any alert() lands here: the XSS tests assert it stays empty
+
+        def on_dialog(dialog: Dialog) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
         try:
             yield page
         finally:
+            DIALOGS.pop(id(page), None)
             context.close()
             browser.close()
 

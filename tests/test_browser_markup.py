@@ -24,6 +24,7 @@ from tests.browser import (
     ROOT,
     browser_page,
     choose,
+    dialogs_seen,
     navigate,
     open_menu,
     require_chromium,
@@ -158,7 +159,7 @@ class Pages:
                 ".map(a => a.closest('[data-testid]').outerHTML.slice(0, 1500))")))
         assert markup == {"links": 0, "chartLinks": 0, "bold": 0, "chartBold": 0, "charts": markup["charts"]}, step
         assert markup["charts"] >= charts, (step, markup)
-        assert self.page.dialogs == []
+        assert dialogs_seen(self.page) == []
         shot(self.page, JOURNEY, step)
         self.found[step] = found
 

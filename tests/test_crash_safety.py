@@ -29,6 +29,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -159,7 +160,7 @@ def _arm(hook: list) -> None:
             if hit:
                 _die()
 
-        LocalDirectoryStore.put = put
+        LocalDirectoryStore.put = put  # type: ignore[method-assign]  # the kill point, in this child process only
     elif kind in ("call", "method"):
         module = __import__(spec[0], fromlist=["_"])
         owner = getattr(module, spec[1]) if kind == "method" else module
@@ -253,7 +254,7 @@ def _png(path: Path) -> str:
     return str(path)
 
 
-def _csv(path: Path, rows: list[list[object]]) -> str:
+def _csv(path: Path, rows: Sequence[Sequence[object]]) -> str:
     with path.open("w", newline="", encoding="utf-8") as file:
         csv.writer(file).writerows(rows)
     return str(path)
@@ -372,12 +373,12 @@ def records_of(url: str, mrn_like: str) -> tuple[int, int, int, int]:
         ids = select(models.Patient.id).where(models.Patient.mrn.like(mrn_like)).scalar_subquery()
         visits = select(models.Visit.id).where(models.Visit.patient_id.in_(ids)).scalar_subquery()
         return (
-            session.scalar(select(func.count()).select_from(models.Patient).where(models.Patient.mrn.like(mrn_like))),
-            session.scalar(select(func.count()).select_from(models.TreatmentSession).where(
-                models.TreatmentSession.patient_id.in_(ids))),
-            session.scalar(select(func.count()).select_from(models.Visit).where(models.Visit.patient_id.in_(ids))),
-            session.scalar(select(func.count()).select_from(models.DensityMeasurement).where(
-                models.DensityMeasurement.visit_id.in_(visits))),
+            session.execute(select(func.count()).select_from(models.Patient).where(models.Patient.mrn.like(mrn_like))).scalar_one(),
+            session.execute(select(func.count()).select_from(models.TreatmentSession).where(
+                models.TreatmentSession.patient_id.in_(ids))).scalar_one(),
+            session.execute(select(func.count()).select_from(models.Visit).where(models.Visit.patient_id.in_(ids))).scalar_one(),
+            session.execute(select(func.count()).select_from(models.DensityMeasurement).where(
+                models.DensityMeasurement.visit_id.in_(visits))).scalar_one(),
         )
 
 

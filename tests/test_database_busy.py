@@ -66,12 +66,12 @@ def write_lock_held(url: str) -> Iterator[None]:
             holder.close()
     else:
         engine = create_engine(normalize_url(url))
-        with engine.connect() as holder:
-            holder.execute(text("LOCK TABLE audit_entry IN EXCLUSIVE MODE"))  # every page's audit entry waits
+        with engine.connect() as pg_holder:
+            pg_holder.execute(text("LOCK TABLE audit_entry IN EXCLUSIVE MODE"))  # every page's audit entry waits
             try:
                 yield
             finally:
-                holder.rollback()
+                pg_holder.rollback()
         engine.dispose()
 
 

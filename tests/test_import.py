@@ -74,7 +74,7 @@ def refused(url: str, paths) -> list[str]:
 def counts(url: str) -> dict[str, int]:
     with transaction(url) as session:
         return {
-            model.__name__: session.scalar(select(func.count()).select_from(model))
+            model.__name__: session.execute(select(func.count()).select_from(model)).scalar_one()
             for model in (models.Patient, models.TreatmentSession, models.Visit, models.DensityMeasurement)
         }
 

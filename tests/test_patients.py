@@ -67,7 +67,7 @@ def patient_actor(patient_id: int) -> Actor:
 
 def count(url: str, model) -> int:
     with transaction(url) as session:
-        return session.scalar(select(func.count()).select_from(model))
+        return session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
 # --- New patient ------------------------------------------------------------------------------------

@@ -361,7 +361,7 @@ def _crash_after_put(prefix: str):
         if key.startswith(prefix):
             _die()
 
-    LocalDirectoryStore.put = put
+    LocalDirectoryStore.put = put  # type: ignore[method-assign]  # the kill point, in this child process only
 
 
 def _crash_inside_put(prefix: str):

@@ -15,9 +15,10 @@ from sqlalchemy import event, select
 from db import models
 from db.engine import engine_for
 from tracker.access.actors import Actor
+from tracker.course.milestones import DUE, UPCOMING
 from tracker.errors import PermissionDenied, ValidationError
 from tracker.operations.database import transaction
-from tracker.progress.schedule import DUE, OPEN, OPENS, OVERDUE, UPCOMING, schedule
+from tracker.progress.schedule import OPEN, OPENS, OVERDUE, schedule
 
 D = date.fromisoformat
 TODAY = D("2025-06-15")

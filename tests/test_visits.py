@@ -61,7 +61,7 @@ def jpeg(width=64, height=48, colour=(120, 80, 60)) -> bytes:
 def counts(url) -> dict[str, int]:
     with transaction(url) as session:
         return {
-            model.__name__: session.scalar(select(func.count()).select_from(model))
+            model.__name__: session.execute(select(func.count()).select_from(model)).scalar_one()
             for model in (models.Visit, models.DensityMeasurement, models.ScaleScore, models.Photo,
                           models.AuditEntry)
         }

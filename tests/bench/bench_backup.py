@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_progress import add_patients  # noqa: E402
+from bench_progress import add_patients  # noqa: E402 (after the sys.path line)
 
-from tracker.operations.database import initialize  # noqa: E402
+from tracker.operations.database import initialize  # noqa: E402 (after the sys.path line)
 
 PATIENTS = 20_000
 OLD_COMMIT = "3761597"  # tracker/operations/backup.py before the snapshot read (its read ran in a write transaction)

@@ -24,13 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from photo_samples import noise_photo  # noqa: E402
-from PIL import Image, ImageOps  # noqa: E402
+from photo_samples import noise_photo  # noqa: E402 (after the sys.path line)
+from PIL import Image, ImageOps  # noqa: E402 (after the sys.path line)
 
-import tracker.photos.intake  # noqa: E402
-from tracker.photos.intake import prepare_photo  # noqa: E402
-from tracker.photos.store import PhotoKeys, PhotoStore  # noqa: E402
-from tracker.storage.blob_store import LocalDirectoryStore  # noqa: E402
+import tracker.photos.intake  # noqa: E402 (after the sys.path line)
+from tracker.photos.intake import prepare_photo  # noqa: E402 (after the sys.path line)
+from tracker.photos.store import PhotoKeys, PhotoStore  # noqa: E402 (after the sys.path line)
+from tracker.storage.blob_store import LocalDirectoryStore  # noqa: E402 (after the sys.path line)
 
 RUNS = 9
 

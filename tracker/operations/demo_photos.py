@@ -225,7 +225,8 @@ def _apply(image: Image.Image, luminance: Image.Image) -> Image.Image:
 
 
 def _scaled(colour: RGB, factor: float, add: int = 0) -> RGB:
-    return tuple(max(0, min(255, int(c * factor) + add)) for c in colour)  # type: ignore[return-value]
+    red, green, blue = (max(0, min(255, int(c * factor) + add)) for c in colour)
+    return red, green, blue
 
 
 def _vigour(density: float) -> float:
