@@ -166,8 +166,9 @@ def _make_patient(url: str, staff: Actor, admin: Actor, letter: str, full_name: 
     with transaction(url) as db:
         patient = db.scalar(select(models.Patient).where(models.Patient.mrn == mrn))
         user_id = db.scalar(select(models.User.id).where(models.User.username == username))
+        assert patient is not None and user_id is not None
         return PatientFile(patient.id, mrn, full_name, patient.version, lot, session.session_id, therapy_id,
-                           tuple(visits), tuple(photos), username, password, user_id)
+                           (visits[0], visits[1]), (photos[0], photos[1]), username, password, user_id)
 
 
 def build_clinic(url: str, tmp_path: Path) -> Clinic:
@@ -184,6 +185,7 @@ def build_clinic(url: str, tmp_path: Path) -> Clinic:
         db.execute(update(models.User).where(models.User.id == b.user_id)
                    .values(locked_at=models.utcnow(), failed_attempts=5))
         row = db.scalar(select(models.Protocol).where(models.Protocol.name == DEFAULT_PROTOCOL_NAME))
+        assert row is not None
         protocol = {"band": row.band, "windows": row.windows, "version": row.version}
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -55,7 +55,7 @@ def _rows(url: str) -> list[dict]:
 def _put_back(url: str, rows: list[dict], anchors: bytes) -> None:
     with transaction(url) as session:
         session.execute(delete(models.AuditEntry))
-        session.execute(insert(models.AuditEntry.__table__), rows)
+        session.execute(insert(models.Base.metadata.tables[models.AuditEntry.__tablename__]), rows)
     audit_anchor.anchor_file().write_bytes(anchors)
 
 

@@ -80,6 +80,7 @@ def new_installation(db_url, tmp_path):
         _run_on_server(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE', f'CREATE SCHEMA "{schema}"')
         schemas.append(schema)
         base = conftest._postgres_base_url()
+        assert base is not None  # the test runs on PostgreSQL
         return Installation(data_dir, f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}")
 
     yield make
@@ -89,7 +90,9 @@ def new_installation(db_url, tmp_path):
 
 
 def _run_on_server(*statements: str) -> None:
-    engine = create_engine(normalize_url(conftest._postgres_base_url()))
+    base = conftest._postgres_base_url()
+    assert base is not None  # only PostgreSQL tests make schemas
+    engine = create_engine(normalize_url(base))
     with engine.begin() as connection:
         for statement in statements:
             connection.execute(text(statement))

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any, NoReturn
 
 import photo_samples as samples
 import pytest
@@ -111,8 +112,8 @@ SESSION_POINTS = [
 # One existing patient, with a visit and a session whose photo and document the killed operations share.
 BASE_MRN = "CS-BASE"
 SITES = (("vertex", 150.0), ("frontal", 125.0))
-SESSION = {"date": date(2026, 2, 10), "treatment": "exosome", "product": "ExoGen 5", "lot_number": "EX-2602",
-           "volume_ml": 4.0, "areas": "vertex, frontal"}
+SESSION: dict[str, Any] = {"date": date(2026, 2, 10), "treatment": "exosome", "product": "ExoGen 5",
+                           "lot_number": "EX-2602", "volume_ml": 4.0, "areas": "vertex, frontal"}
 # Per import: three new patients, one session and two visits each (the first measuring two sites), and
 # the base patient's session and visit again (already recorded: skipped, never added twice).
 IMPORT_PATIENTS, IMPORT_SESSIONS, IMPORT_VISITS, IMPORT_MEASUREMENTS = 3, 3, 6, 9
@@ -129,8 +130,9 @@ def child_main(plan_json: str) -> None:
     print(f"the kill point {plan['hook']} was never reached", file=sys.stderr)
 
 
-def _die() -> None:
+def _die() -> NoReturn:
     os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("SIGKILL did not stop the process")
 
 
 def _arm(hook: list) -> None:
@@ -199,9 +201,9 @@ def perform(operation: dict):
         return log_visit(CLINICIAN, operation["mrn"], entry, photos, today=TODAY)
     if use_case == "session":
         documents = [DocumentUpload(Path(path).name, Path(path).read_bytes()) for path in operation["documents"]]
-        entry = SessionEntry(**{**SESSION, "date": SESSION["date"].isoformat()},
-                             checklist={"hydrated": True, "breakfast": True, "no_nsaids": True})
-        return log_session(CLINICIAN, operation["mrn"], entry, documents, today=TODAY)
+        session_entry = SessionEntry(**{**SESSION, "date": SESSION["date"].isoformat()},
+                                     checklist={"hydrated": True, "breakfast": True, "no_nsaids": True})
+        return log_session(CLINICIAN, operation["mrn"], session_entry, documents, today=TODAY)
     if use_case == "import":
         return import_spreadsheets(*operation["files"], actor=command_line_actor("import"), today=TODAY)
     raise ValueError(use_case)
@@ -384,6 +386,7 @@ def records_of(url: str, mrn_like: str) -> tuple[int, int, int, int]:
 
 def assert_store_settled() -> None:
     report = run_check()
+    assert report.documents is not None, report.lines()
     assert report.ok and not report.in_progress and not report.documents.in_progress, report.lines()
 
 

@@ -37,7 +37,8 @@ TABLES = (models.Protocol, models.Patient, models.TreatmentSession, models.Concu
 
 def _counts(url: str) -> dict[str, int]:
     with transaction(url) as session:
-        return {table.__tablename__: session.scalar(select(func.count()).select_from(table)) for table in TABLES}
+        return {table.__tablename__: session.execute(select(func.count()).select_from(table)).scalar_one()
+                for table in TABLES}
 
 
 def _statuses_by_patient(url: str) -> dict[str, set[str]]:

@@ -52,7 +52,7 @@ HARMLESS_CELLS = ("Serum 2 ml; rinse after 4 h", "Ana Souza", "AB-12", "2.5 ml, 
 def spreadsheet_cells(text: str) -> list[str]:
     """Every cell a careless spreadsheet could make of the file: lines split on any separator, quoting
     ignored, leading spaces and quotes dropped (those do not stop a formula)."""
-    cells = []
+    cells: list[str] = []
     for line in re.split(r"\r\n|\r|\n", text.lstrip("\ufeff")):
         for separator in SEPARATORS:
             cells.extend(field.lstrip(' "') for field in line.split(separator))

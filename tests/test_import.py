@@ -44,8 +44,10 @@ def write(path: Path, rows: list[list[object]]) -> Path:
     """A CSV or an .xlsx file (by the name's extension) holding ``rows``, the first being the header."""
     if path.suffix == ".xlsx":
         workbook = Workbook()
+        sheet = workbook.active
+        assert sheet is not None  # a new workbook has one sheet
         for row in rows:
-            workbook.active.append(row)
+            sheet.append(row)
         workbook.save(path)
     else:
         with path.open("w", newline="", encoding="utf-8") as file:
@@ -79,7 +81,7 @@ def counts(url: str) -> dict[str, int]:
         }
 
 
-def measurements(url: str) -> list[tuple[str, date, str, float, str]]:
+def measurements(url: str) -> list[tuple[object, ...]]:
     with transaction(url) as session:
         rows = session.execute(
             select(models.Patient.mrn, models.Visit.date, models.DensityMeasurement.site,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -57,7 +58,7 @@ def shown(at: AppTest) -> str:
 
 
 def register(mrn: str = "RT-0001", name: str = "Ana Souza", **overrides) -> str:
-    values = dict(mrn=mrn, full_name=name, sex="female", birth_date=date(1980, 5, 17),
+    values: dict[str, Any] = dict(mrn=mrn, full_name=name, sex="female", birth_date=date(1980, 5, 17),
                   condition="androgenetic_alopecia", baseline_scale="ludwig", baseline_stage="II",
                   target_areas="vertex, frontal")
     values.update(overrides)
@@ -67,6 +68,7 @@ def register(mrn: str = "RT-0001", name: str = "Ana Souza", **overrides) -> str:
 def add_course(url: str, mrn: str, *, day0: date, visits: list[tuple[date, float]]) -> None:
     with transaction(url) as session:
         patient = session.scalar(select(models.Patient).where(models.Patient.mrn == mrn))
+        assert patient is not None
         session.add(models.TreatmentSession(patient_id=patient.id, date=day0, treatment="exosome",
                                             product="ExoHair", lot_number="LOT-42", created_by="test"))
         for day, density in visits:

@@ -7,6 +7,7 @@ months after day 0; DESIGN.md §1) so that each filter case is unambiguous on TO
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
@@ -33,7 +34,7 @@ ADMIN = Actor(username="admin.kim", role="admin")
 
 
 def new_patient(**overrides) -> NewPatient:
-    values = dict(mrn="RT-0001", full_name="Ana Souza", sex="female", birth_date=date(1980, 5, 17),
+    values: dict[str, Any] = dict(mrn="RT-0001", full_name="Ana Souza", sex="female", birth_date=date(1980, 5, 17),
                   condition="androgenetic_alopecia", baseline_scale="ludwig", baseline_stage="II",
                   target_areas=["vertex", "frontal"], protocol=None, notes="")
     values.update(overrides)

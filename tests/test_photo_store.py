@@ -373,7 +373,7 @@ def _crash_inside_put(prefix: str):
             _die()
         return real_replace(source, target, *args, **kwargs)
 
-    os.replace = replace
+    os.replace = replace  # type: ignore[assignment]  # the kill point, in this child process only
 
 
 def _crash_after_flush():

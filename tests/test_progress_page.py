@@ -21,9 +21,9 @@ AS_OF = date(2026, 2, 1)
 CLINICIAN = Actor("dr.lee", "clinician")
 
 
-def _views(url: str) -> list[tuple[str, str]]:
+def _views(url: str) -> list[tuple[str, str | None]]:
     with transaction(url) as session:
-        return [tuple(row) for row in session.execute(
+        return [(row.username, row.detail) for row in session.execute(
             select(models.AuditEntry.username, models.AuditEntry.detail)
             .where(models.AuditEntry.action == "view").order_by(models.AuditEntry.id))]
 

@@ -60,6 +60,7 @@ def add_photos(url: str, patient_id: int, views: tuple[str, ...] = ("vertex", "f
 def add_session_details(url: str, patient_id: int) -> None:
     with transaction(url) as session:
         first = session.scalar(select(models.TreatmentSession).where(models.TreatmentSession.patient_id == patient_id))
+        assert first is not None
         first.volume_ml = 4.5
         first.areas = "vertex, crown"
         session.add(models.TreatmentSession(patient_id=patient_id, date=date(2025, 6, 2), treatment="exosome",

@@ -81,7 +81,7 @@ def measure(label: str, backup_command: list[str], environment: dict[str, str], 
                                  env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while not ready.exists():
         if clinician.poll() is not None:
-            raise SystemExit(f"the clinician process stopped: {clinician.stderr.read()[-2000:]}")
+            raise SystemExit(f"the clinician process stopped: {clinician.communicate()[1][-2000:]}")
         time.sleep(0.1)
     time.sleep(1)
     started = time.time()
