@@ -143,7 +143,7 @@ def _arm(hook: list) -> None:
         when, table, n = spec
         inserts = itertools.count(1)
 
-        def on_statement(conn, cursor, statement, *_):
+        def on_statement(_conn, _cursor, statement, *_):
             match = re.match(r"\s*INSERT INTO (\w+)", statement, re.IGNORECASE)
             if match and match.group(1) == table and next(inserts) == n:
                 _die()

@@ -99,7 +99,8 @@ def scheduled(clinic):
     return clinic
 
 
-def test_schedule_lists_due_and_overdue_patients(scheduled):
+@pytest.mark.usefixtures("scheduled")
+def test_schedule_lists_due_and_overdue_patients():
     at = open_page("schedule.py", CLINICIAN)
     assert not at.exception
     follow_ups = table(at, "Days to target")
@@ -115,7 +116,8 @@ def test_schedule_lists_due_and_overdue_patients(scheduled):
     assert "Bold" not in markdown_everywhere(at)
 
 
-def test_schedule_status_filter(scheduled):
+@pytest.mark.usefixtures("scheduled")
+def test_schedule_status_filter():
     at = open_page("schedule.py", CLINICIAN)
     at.multiselect(key="schedule_statuses").set_value(["due"]).run()
     assert not at.exception
@@ -124,7 +126,8 @@ def test_schedule_status_filter(scheduled):
     assert "No follow-up visit matches the statuses chosen." in texts(at, "info")
 
 
-def test_schedule_opens_the_chosen_patients_record(scheduled):
+@pytest.mark.usefixtures("scheduled")
+def test_schedule_opens_the_chosen_patients_record():
     at = open_page("schedule.py", CLINICIAN)
     assert at.button(key="schedule_open").disabled  # until a patient is chosen
     at.selectbox(key="schedule_open_mrn").set_value("S-LATE").run()

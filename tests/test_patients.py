@@ -247,7 +247,7 @@ def test_list_uses_the_same_few_queries_for_many_patients(clinic):
         seen: list[str] = []
         engine = engine_for(clinic)
 
-        def count_statement(conn, cursor, statement, *args):
+        def count_statement(_conn, _cursor, statement, *_args):
             seen.append(statement)
 
         event.listen(engine, "before_cursor_execute", count_statement)

@@ -29,7 +29,6 @@ from tracker.operations.database import transaction
 
 GOOD = "correct horse battery"
 PROCESSES, ATTEMPTS = 8, 40
-ADDRESS = "203.0.113.7"
 
 # argv: url, go-file, number of wrong guesses, "right" when the right password follows them.
 ATTACKER = """
