@@ -24,6 +24,7 @@ from tracker.records.visits import (
     NOTES_MAX,
     PhotoUpload,
     SiteEntry,
+    SiteOutcome,
     VisitEntry,
     VisitSaved,
     log_visit,
@@ -66,29 +67,31 @@ def _start_form(mrn: str, sites: tuple[str, ...]) -> None:
 
 
 
+def _saved_site_row(site: SiteOutcome) -> dict[str, object]:
+    """One row of the saved visit's table: a site's density, change and status."""
+    band = (
+        f"{site.expected_low:+.0f} to {site.expected_high:+.0f}"
+        if site.expected_low is not None and site.expected_high is not None else ""
+    )
+    change = ""
+    if site.change is not None:
+        change = f"{site.change:+.1f}"
+        if site.change_pct is not None:
+            change += f" ({site.change_pct:+.0f}%)"
+    return {
+        "Site": site.site,
+        "Density (hairs/cm²)": round(site.density, 1),
+        "Milestone": site.milestone_label or ("" if site.status == BASELINE_RECORDED else "Between milestones"),
+        "Change vs baseline (hairs/cm²)": change,
+        "Expected band (hairs/cm²)": band,
+        "Status": STATUS_LABELS.get(site.status, site.status),
+    }
+
+
 def _show_saved(saved: VisitSaved) -> None:
     st.success(f"Visit of {saved.date.isoformat()} saved.")
     if saved.sites:
-        rows = []
-        for site in saved.sites:
-            band = (
-                f"{site.expected_low:+.0f} to {site.expected_high:+.0f}"
-                if site.expected_low is not None and site.expected_high is not None else ""
-            )
-            change = ""
-            if site.change is not None:
-                change = f"{site.change:+.1f}"
-                if site.change_pct is not None:
-                    change += f" ({site.change_pct:+.0f}%)"
-            rows.append({
-                "Site": site.site,
-                "Density (hairs/cm²)": round(site.density, 1),
-                "Milestone": site.milestone_label or ("" if site.status == BASELINE_RECORDED else "Between milestones"),
-                "Change vs baseline (hairs/cm²)": change,
-                "Expected band (hairs/cm²)": band,
-                "Status": STATUS_LABELS.get(site.status, site.status),
-            })
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        st.dataframe(pd.DataFrame([_saved_site_row(site) for site in saved.sites]), hide_index=True)
         if saved.day0 is None:
             st.caption("No treatment session yet: this visit is the baseline; day 0 will be the first session.")
         else:

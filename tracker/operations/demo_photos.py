@@ -86,89 +86,103 @@ def _locks(layout: random.Random, amplitude: float) -> Field:
 
 def _look(view: str, layout: random.Random) -> Look:
     """One view's framing, with a few choices (whorl, hairline shape…) fixed by the layout seed."""
-    locks = _locks(layout, 0.35)
-    one: Field = lambda x, y: 1.0  # noqa: E731
-
+    locks = _locks(layout, 0.35)  # drawn first, then the view's own choices: the same seed, the same photo
     if view == "vertex":
-        # The crown from above: a whorl a little off centre, thinnest in the middle, longer hair at the rim.
-        wx, wy = 0.5 + layout.uniform(-0.06, 0.06), 0.48 + layout.uniform(-0.05, 0.05)
-        spin = layout.choice((-1, 1))
-
-        def rim(x: float, y: float) -> float:
-            return math.hypot((x - 0.5) / 0.56, (y - 0.5) / 0.62)
-
-        return Look(
-            density=lambda x, y: 0.0 if rim(x, y) > 0.98 else 0.55 + 0.45 * _smooth(0.25, 0.85, rim(x, y)),
-            direction=lambda x, y: (
-                math.atan2(y - wy, x - wx) + spin * (1.25 - 0.5 * _smooth(0, 0.5, math.hypot(x - wx, y - wy)))
-                + locks(x, y)
-            ),
-            reach=lambda x, y: 1 + 0.9 * _smooth(0.45, 1.0, rim(x, y)),
-            strands_per_density=15, length=0.075, light=(0.47, 0.4), sheen=0.55,
-        )
-
+        return _vertex_look(layout, locks)
     if view == "frontal":
-        # Hair combed back from a hairline across the upper half, with temple recessions; forehead below.
-        line_y = 0.7 + layout.uniform(-0.04, 0.04)
-        recession = layout.uniform(0.08, 0.2)
-        wave = [layout.uniform(-0.012, 0.012) for _ in range(4)]
-
-        def edge(x: float) -> float:
-            bump = sum(a * math.sin((i + 2) * math.pi * x + i) for i, a in enumerate(wave))
-            temples = recession * (math.exp(-((x - 0.18) / 0.12) ** 2) + math.exp(-((x - 0.82) / 0.12) ** 2))
-            return line_y - temples + bump
-
-        edges = [edge(i / 256) for i in range(257)]  # looked up per strand: thousands of strands
-
-        def frontal_density(x: float, y: float) -> float:
-            line = edges[int(x * 256)]
-            return _smooth(line + 0.01, line - 0.12, y)
-
-        def frontal_reach(x: float, y: float) -> float:
-            line = edges[int(x * 256)]
-            return 0.6 + 0.4 * _smooth(line, line - 0.2, y)
-
-        return Look(
-            density=frontal_density,
-            direction=lambda x, y: -math.pi / 2 + (x - 0.5) * 0.8 + 0.6 * locks(x, y),
-            reach=frontal_reach,
-            strands_per_density=16, length=0.08, light=(0.5, 0.62), sheen=0.35,
-        )
-
+        return _frontal_look(layout, locks)
     if view in ("left_temporal", "right_temporal"):
-        # The side of the head (face to the left in the left view): hair combed back and down, bare
-        # temple in front of a receding edge; the right view is the mirror image.
-        front_x = 0.24 + layout.uniform(-0.03, 0.03)
-        mirror = view == "right_temporal"
-
-        def temporal_density(x: float, y: float) -> float:
-            x = 1 - x if mirror else x
-            edge = front_x + 0.08 * (1 - y) ** 2 + 0.05 * math.exp(-((y - 0.2) / 0.12) ** 2)
-            return _smooth(edge - 0.01, edge + 0.12, x)
-
-        def temporal_direction(x: float, y: float) -> float:
-            angle = 0.3 + 0.55 * y + 0.6 * locks(x, y)
-            return math.pi - angle if mirror else angle
-
-        return Look(
-            density=temporal_density, direction=temporal_direction, reach=one,
-            strands_per_density=14, length=0.085, light=(0.5, 0.4), sheen=0.3,
-        )
-
+        return _temporal_look(layout, locks, mirror=view == "right_temporal")
     if view == "occipital":
-        # The back of the head (the donor area): hair falling to a nape hairline near the bottom.
-        nape = 0.86 + layout.uniform(-0.03, 0.03)
-
-        def nape_line(x: float) -> float:
-            return nape - 0.1 * math.cos((x - 0.5) * math.pi)
-
-        return Look(
-            density=lambda x, y: _smooth(nape_line(x) + 0.01, nape_line(x) - 0.08, y),
-            direction=lambda x, y: math.pi / 2 + (x - 0.5) * 0.5 + 0.6 * locks(x, y),
-            reach=one, strands_per_density=13, length=0.095, light=(0.5, 0.4), sheen=0.2,
-        )
-
+        return _occipital_look(layout, locks)
     raise ValueError(f"no framing for view {view!r}")
+
+
+def _everywhere(x: float, y: float) -> float:
+    """Full reach at every point of the frame."""
+    return 1.0
+
+
+def _vertex_look(layout: random.Random, locks: Field) -> Look:
+    # The crown from above: a whorl a little off centre, thinnest in the middle, longer hair at the rim.
+    wx, wy = 0.5 + layout.uniform(-0.06, 0.06), 0.48 + layout.uniform(-0.05, 0.05)
+    spin = layout.choice((-1, 1))
+
+    def rim(x: float, y: float) -> float:
+        return math.hypot((x - 0.5) / 0.56, (y - 0.5) / 0.62)
+
+    return Look(
+        density=lambda x, y: 0.0 if rim(x, y) > 0.98 else 0.55 + 0.45 * _smooth(0.25, 0.85, rim(x, y)),
+        direction=lambda x, y: (
+            math.atan2(y - wy, x - wx) + spin * (1.25 - 0.5 * _smooth(0, 0.5, math.hypot(x - wx, y - wy)))
+            + locks(x, y)
+        ),
+        reach=lambda x, y: 1 + 0.9 * _smooth(0.45, 1.0, rim(x, y)),
+        strands_per_density=15, length=0.075, light=(0.47, 0.4), sheen=0.55,
+    )
+
+
+def _frontal_look(layout: random.Random, locks: Field) -> Look:
+    # Hair combed back from a hairline across the upper half, with temple recessions; forehead below.
+    line_y = 0.7 + layout.uniform(-0.04, 0.04)
+    recession = layout.uniform(0.08, 0.2)
+    wave = [layout.uniform(-0.012, 0.012) for _ in range(4)]
+
+    def edge(x: float) -> float:
+        bump = sum(a * math.sin((i + 2) * math.pi * x + i) for i, a in enumerate(wave))
+        temples = recession * (math.exp(-((x - 0.18) / 0.12) ** 2) + math.exp(-((x - 0.82) / 0.12) ** 2))
+        return line_y - temples + bump
+
+    edges = [edge(i / 256) for i in range(257)]  # looked up per strand: thousands of strands
+
+    def frontal_density(x: float, y: float) -> float:
+        line = edges[int(x * 256)]
+        return _smooth(line + 0.01, line - 0.12, y)
+
+    def frontal_reach(x: float, y: float) -> float:
+        line = edges[int(x * 256)]
+        return 0.6 + 0.4 * _smooth(line, line - 0.2, y)
+
+    return Look(
+        density=frontal_density,
+        direction=lambda x, y: -math.pi / 2 + (x - 0.5) * 0.8 + 0.6 * locks(x, y),
+        reach=frontal_reach,
+        strands_per_density=16, length=0.08, light=(0.5, 0.62), sheen=0.35,
+    )
+
+
+def _temporal_look(layout: random.Random, locks: Field, *, mirror: bool) -> Look:
+    # The side of the head (face to the left in the left view): hair combed back and down, bare
+    # temple in front of a receding edge; the right view is the mirror image.
+    front_x = 0.24 + layout.uniform(-0.03, 0.03)
+
+    def temporal_density(x: float, y: float) -> float:
+        x = 1 - x if mirror else x
+        edge = front_x + 0.08 * (1 - y) ** 2 + 0.05 * math.exp(-((y - 0.2) / 0.12) ** 2)
+        return _smooth(edge - 0.01, edge + 0.12, x)
+
+    def temporal_direction(x: float, y: float) -> float:
+        angle = 0.3 + 0.55 * y + 0.6 * locks(x, y)
+        return math.pi - angle if mirror else angle
+
+    return Look(
+        density=temporal_density, direction=temporal_direction, reach=_everywhere,
+        strands_per_density=14, length=0.085, light=(0.5, 0.4), sheen=0.3,
+    )
+
+
+def _occipital_look(layout: random.Random, locks: Field) -> Look:
+    # The back of the head (the donor area): hair falling to a nape hairline near the bottom.
+    nape = 0.86 + layout.uniform(-0.03, 0.03)
+
+    def nape_line(x: float) -> float:
+        return nape - 0.1 * math.cos((x - 0.5) * math.pi)
+
+    return Look(
+        density=lambda x, y: _smooth(nape_line(x) + 0.01, nape_line(x) - 0.08, y),
+        direction=lambda x, y: math.pi / 2 + (x - 0.5) * 0.5 + 0.6 * locks(x, y),
+        reach=_everywhere, strands_per_density=13, length=0.095, light=(0.5, 0.4), sheen=0.2,
+    )
 
 
 def _noise(size: tuple[int, int], rng: random.Random) -> Image.Image:
