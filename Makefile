@@ -39,11 +39,14 @@ run: install
 	$(PY) -m streamlit run serve.py --server.address localhost --server.port $(PORT) \
 	  --server.maxUploadSize $${TRACKER_MAX_UPLOAD_MB:-25}  # the server's cap follows the photo store's
 
-# The checks (settings in pyproject.toml): lint rules, type hints, dead code. Any finding fails the target.
+# The checks (settings in pyproject.toml): lint rules, type hints, dead code. All three run, so that one
+# run shows every finding; any finding fails the target.
 lint: install
-	$(PY) -m ruff check --quiet .
-	$(PY) -m mypy
-	$(PY) -m vulture
+	@status=0; \
+	$(PY) -m ruff check --quiet . || status=1; \
+	$(PY) -m mypy || status=1; \
+	$(PY) -m vulture || status=1; \
+	exit $$status
 
 test: install chromium lint
 	$(PY) -m pytest tests tracker ui/workspace.py --doctest-modules -q -ra --durations=25

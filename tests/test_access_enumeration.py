@@ -477,29 +477,65 @@ def test_every_service_taking_an_actor_is_known():
     assert not known - set(found), f"no longer in tracker (remove from the tables): {sorted(known - set(found))}"
 
 
+def _reached_in(path: Path, forbidden: set[str]) -> list[str]:
+    """Each forbidden name the script at ``path`` imports or uses, as a line naming the file."""
+    tree = ast.parse(path.read_text(), str(path))
+    reached = []
+    modules: dict[str, str] = {}  # local name -> module, for `from tracker import audit` and `import x as y`
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                modules[alias.asname or alias.name] = full
+                if full in forbidden:
+                    reached.append(f"{path.name} imports {full}")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                modules[alias.asname or alias.name] = alias.name
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            full = f"{modules.get(node.value.id, node.value.id)}.{node.attr}"
+            if full in forbidden:
+                reached.append(f"{path.name} uses {full}")
+    return reached
+
+
 def test_no_page_reaches_a_building_block():
     """A building block checks nobody, so pages must not call it, nor open the session the others need."""
     forbidden = set(BUILDING_BLOCKS) | SESSION_OPENERS
     reached = []
     for path in sorted((ROOT / "pages").glob("*.py")) + sorted((ROOT / "ui").glob("*.py")) + [ROOT / "app.py"]:
-        tree = ast.parse(path.read_text(), str(path))
-        modules: dict[str, str] = {}  # local name -> module, for `from tracker import audit` and `import x as y`
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                for alias in node.names:
-                    full = f"{node.module}.{alias.name}"
-                    modules[alias.asname or alias.name] = full
-                    if full in forbidden:
-                        reached.append(f"{path.name} imports {full}")
-            elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    modules[alias.asname or alias.name] = alias.name
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-                full = f"{modules.get(node.value.id, node.value.id)}.{node.attr}"
-                if full in forbidden:
-                    reached.append(f"{path.name} uses {full}")
+        reached += _reached_in(path, forbidden)
     assert not reached, reached
+
+
+def _attack(c, aim: Aim, who: str, actor, where: str) -> list[str]:
+    """One aimed call by one hostile actor: every way it failed to be refused cleanly (none: an empty list)."""
+    problems = []
+    rows, files = database_state(c.url), stored_files(c)
+    try:
+        result = aim.call(c, actor)
+    except PermissionDenied as refusal:
+        message = str(refusal)
+    except NotFound as refusal:
+        message = str(refusal)
+        if not (aim.hides_existence and who == "patient A"):
+            problems.append(f"{where}: NotFound ({message!r}) instead of PermissionDenied")
+    except Exception as error:  # noqa: BLE001 - any other outcome is a finding, listed below
+        problems.append(f"{where}: {type(error).__name__}: {error} instead of PermissionDenied")
+        message = str(error)
+    else:
+        problems.append(f"{where}: returned {type(result).__name__} instead of refusing")
+        message = repr(result)
+    leaked = [word for word in c.b_words if word.lower() in message.lower()]
+    if leaked:
+        problems.append(f"{where}: the answer names {leaked}")
+    rows_after, files_after = database_state(c.url), stored_files(c)
+    if rows_after != rows:
+        problems.append(f"{where}: wrote to the database ({describe_change(rows, rows_after)})")
+    if files_after != files:
+        problems.append(f"{where}: stored files {sorted(set(files_after) ^ set(files))}")
+    return problems
 
 
 def test_hostile_actors_are_refused_by_every_service(clinic, tmp_path, figure):
@@ -511,30 +547,7 @@ def test_hostile_actors_are_refused_by_every_service(clinic, tmp_path, figure):
         for aim in service_aims:
             for who, actor in hostile_actors(c).items():
                 calls += 1
-                where = f"{name} ({aim.label}) by {who}"
-                rows, files = database_state(c.url), stored_files(c)
-                try:
-                    result = aim.call(c, actor)
-                except PermissionDenied as refusal:
-                    message = str(refusal)
-                except NotFound as refusal:
-                    message = str(refusal)
-                    if not (aim.hides_existence and who == "patient A"):
-                        problems.append(f"{where}: NotFound ({message!r}) instead of PermissionDenied")
-                except Exception as error:  # noqa: BLE001 - any other outcome is a finding, listed below
-                    problems.append(f"{where}: {type(error).__name__}: {error} instead of PermissionDenied")
-                    message = str(error)
-                else:
-                    problems.append(f"{where}: returned {type(result).__name__} instead of refusing")
-                    message = repr(result)
-                leaked = [word for word in c.b_words if word.lower() in message.lower()]
-                if leaked:
-                    problems.append(f"{where}: the answer names {leaked}")
-                rows_after, files_after = database_state(c.url), stored_files(c)
-                if rows_after != rows:
-                    problems.append(f"{where}: wrote to the database ({describe_change(rows, rows_after)})")
-                if files_after != files:
-                    problems.append(f"{where}: stored files {sorted(set(files_after) ^ set(files))}")
+                problems += _attack(c, aim, who, actor, where=f"{name} ({aim.label}) by {who}")
     aimed = sum(len(a) for a in services.values())
     print(f"\naccess: {len(services)} services ({aimed} aimed calls) × {len(hostile_actors(c))} hostile actors: "
           f"{calls - len(problems)} of {calls} refused cleanly; {len(problems)} problems")

@@ -184,6 +184,28 @@ def hostile_clinic(clinic, tmp_path, monkeypatch):
     return clinic, tmp_path / "data" / "photos"
 
 
+def _upload_named(name: str, good_entry: dict, url: str) -> None:
+    """A hostile name on a file that is no photo: refused, and the message echoes no path or control code."""
+    try:
+        log_visit(CLINICIAN, MRN, VisitEntry(**good_entry), [PhotoUpload("vertex", name, b"%PDF-1.4 x")],
+                  url=url, today=TODAY)
+    except ValidationError as error:
+        echoed = " ".join([str(error)] + error.problems)
+        assert "../" not in echoed and "..\\" not in echoed
+        assert not any(ord(c) < 32 for c in echoed), repr(echoed)
+        raise
+
+
+def _sheets(folder: Path, patients: str, sessions: str, visits: str) -> list[Path]:
+    """The three CSV files of an import, written into a new ``folder``."""
+    folder.mkdir()
+    paths = []
+    for name, text in (("patients.csv", patients), ("sessions.csv", sessions), ("visits.csv", visits)):
+        (folder / name).write_text(text, encoding="utf-8")
+        paths.append(folder / name)
+    return paths
+
+
 def test_hostile_corpus_is_refused_clearly_and_changes_nothing(hostile_clinic, tmp_path, figure, db_url):
     url, photo_root = hostile_clinic
     before = _state(url, photo_root)
@@ -204,17 +226,7 @@ def test_hostile_corpus_is_refused_clearly_and_changes_nothing(hostile_clinic, t
         attempt(f"photo: {label}", lambda name=name, data=data: log_visit(
             CLINICIAN, MRN, VisitEntry(**good_entry), [PhotoUpload("vertex", name, data)], url=url, today=TODAY))
     for label, name in NAME_CASES.items():
-        # a hostile name on a file that is no photo: refused, and the message echoes no path or control code
-        def upload(name=name):
-            try:
-                log_visit(CLINICIAN, MRN, VisitEntry(**good_entry), [PhotoUpload("vertex", name, b"%PDF-1.4 x")],
-                          url=url, today=TODAY)
-            except ValidationError as error:
-                echoed = " ".join([str(error)] + error.problems)
-                assert "../" not in echoed and "..\\" not in echoed
-                assert not any(ord(c) < 32 for c in echoed), repr(echoed)
-                raise
-        attempt(f"file name: {label}", upload)
+        attempt(f"file name: {label}", lambda name=name: _upload_named(name, good_entry, url))
     for label, (name, data) in DOCUMENT_CASES.items():
         attempt(f"document: {label}", lambda name=name, data=data: log_session(
             CLINICIAN, MRN, SessionEntry(date=TODAY, treatment="prp", product="Kit", lot_number="L-1"),
@@ -233,12 +245,7 @@ def test_hostile_corpus_is_refused_clearly_and_changes_nothing(hostile_clinic, t
     attempt("visit: unknown MRN", lambda: log_visit(CLINICIAN, "NOPE-404", VisitEntry(**good_entry), url=url,
                                                    today=TODAY))
     for label, (patients, sessions, visits) in SPREADSHEET_CASES.items():
-        folder = tmp_path / f"sheets-{tried}"
-        folder.mkdir()
-        paths = []
-        for name, text in (("patients.csv", patients), ("sessions.csv", sessions), ("visits.csv", visits)):
-            (folder / name).write_text(text, encoding="utf-8")
-            paths.append(folder / name)
+        paths = _sheets(tmp_path / f"sheets-{tried}", patients, sessions, visits)
         attempt(f"spreadsheet: {label}",
                 lambda paths=paths: import_spreadsheets(*paths, actor=CLINICIAN, url=url, today=TODAY))
     workbook = Workbook()
