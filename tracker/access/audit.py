@@ -157,7 +157,7 @@ def collapse_repeats(rows: list[AuditRow]) -> list[RepeatedEntry]:
     with the same action, patient and detail, as one line. For reading only: the trail and its CSV export
     keep every entry.
 
-    >>> at = [datetime(2026, 1, 5, 9, minute, tzinfo=timezone.utc) for minute in range(4)]
+    >>> at = [datetime(2026, 1, 5, 9, minute, tzinfo=UTC) for minute in range(4)]
     >>> rows = [AuditRow(4, at[3], "dr.lee", "clinician", "P-1", "view", "visit form", None),
     ...         AuditRow(3, at[2], "dr.lee", "clinician", "P-1", "view", "visit form", None),
     ...         AuditRow(2, at[1], "dr.lee", "clinician", "P-1", "create", "visit", None),

@@ -67,7 +67,7 @@ class Anchor:
     def line(self) -> str:
         """The head as one line for another system's log, as ``parse_line`` reads it back.
 
-        >>> Anchor(1234, 1234, "ab12", datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc), "command").line()
+        >>> Anchor(1234, 1234, "ab12", datetime(2026, 1, 5, 9, 30, tzinfo=UTC), "command").line()
         'entries=1234 last_id=1234 last_hash=ab12 at=2026-01-05T09:30:00Z'
         """
         return (f"entries={self.entries} last_id={self.last_id or 0} last_hash={self.last_hash or '-'} "
