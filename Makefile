@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 PORT ?= 8501
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test bench chromium clean-data
+.PHONY: install run lint test bench chromium clean-data
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,16 @@ run: install
 	$(PY) -m streamlit run serve.py --server.address localhost --server.port $(PORT) \
 	  --server.maxUploadSize $${TRACKER_MAX_UPLOAD_MB:-25}  # the server's cap follows the photo store's
 
-test: install chromium
+# The checks (settings in pyproject.toml): lint rules, type hints, dead code. All three run, so that one
+# run shows every finding; any finding fails the target.
+lint: install
+	@status=0; \
+	$(PY) -m ruff check --quiet . || status=1; \
+	$(PY) -m mypy || status=1; \
+	$(PY) -m vulture || status=1; \
+	exit $$status
+
+test: install chromium lint
 	$(PY) -m pytest tests tracker ui/messages.py --doctest-modules -q -ra --durations=25 -n 2 --dist loadfile
 
 bench: install

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.registry import CONSULT_PAGE, PAGES, PASSWORD_PAGE
-from ui.messages import call, plain
-from ui.signed_in import current_actor, keep_cookie_alive, sign_out
 from tracker.operations.database import initialize
+from ui.messages import call, plain
+from ui.registry import CONSULT_PAGE, PAGES, PASSWORD_PAGE
+from ui.signed_in import current_actor, keep_cookie_alive, sign_out
 
 # No page_icon (nor page icons, ui/registry.py): a Material icon favicon is fetched from Google's font
 # servers by every browser; the default favicon is served by this server.

@@ -19,6 +19,7 @@ a guard in front of Streamlit's ``/media/`` files: 403 unless the request carrie
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import os
@@ -33,11 +34,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ui.sign_in_form import KEEP_ALIVE, SIGN_IN, SIGN_IN_FORM, SIGN_OUT
 from tracker.access import web_sessions
 from tracker.access.sign_in import REFUSED, sign_in
-from tracker.operations.database import database_busy
 from tracker.errors import TrackerError
+from tracker.operations.database import database_busy
+from ui.sign_in_form import KEEP_ALIVE, SIGN_IN, SIGN_IN_FORM, SIGN_OUT
 
 log = logging.getLogger("regrowth")
 
@@ -157,7 +158,7 @@ async def keep_alive_route(request: Request) -> Response:
     token = request.cookies.get(web_sessions.COOKIE)
     response = Response(status_code=204, headers={"Cache-Control": "no-store"})
     actor = await run_in_threadpool(web_sessions.actor_for_token, token, client_address(request))
-    if actor is not None:
+    if actor is not None and token is not None:  # only a token names an actor
         set_session_cookie(response, request, token)
     elif token:
         clear_session_cookie(response, request)
@@ -175,10 +176,8 @@ class MediaGuard:
             cookies = SimpleCookie()
             for name, value in scope.get("headers", []):
                 if name == b"cookie":
-                    try:
+                    with contextlib.suppress(Exception):  # a malformed header carries no session
                         cookies.load(value.decode("latin-1"))
-                    except Exception:  # a malformed header carries no session
-                        pass
             morsel = cookies.get(web_sessions.COOKIE)
             address = (scope.get("client") or (None,))[0]
             try:

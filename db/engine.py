@@ -8,13 +8,14 @@ their usual ``postgresql://`` form and run on psycopg 3.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -76,7 +77,7 @@ def _create_sqlite_file(path: Path) -> None:
         os.close(descriptor)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see _sqlite_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -87,7 +88,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection) -> None:
+def _sqlite_begin(connection: Connection) -> None:
     # BEGIN IMMEDIATE takes the write lock up front. With the sqlite3 module's deferred BEGIN, two
     # transactions that both read and then write (the audit chain does) fail with "database is locked"
     # instead of waiting their turn; readers are never blocked under WAL either way.

@@ -11,7 +11,8 @@ Conventions that every clinical table shares (``Recorded``):
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -40,7 +41,7 @@ NAMING = {
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -68,8 +69,8 @@ class Protocol(Base):
     __tablename__ = "protocol"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
-    band: Mapped[list] = mapped_column(JSON)
-    windows: Mapped[list] = mapped_column(JSON)
+    band: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    windows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     evidence_note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(120))
@@ -110,7 +111,7 @@ class TreatmentSession(Recorded, Base):
     volume_ml: Mapped[float | None] = mapped_column(Float)
     areas: Mapped[str | None] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text)
-    checklist: Mapped[dict | None] = mapped_column(JSON)
+    checklist: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     adverse_events: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (CheckConstraint("treatment IN ('exosome','prp','other')", name="treatment"),)
 
@@ -143,7 +144,7 @@ class Visit(Recorded, Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
     date: Mapped[date] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)
-    capture_conditions: Mapped[dict | None] = mapped_column(JSON)
+    capture_conditions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     measurements: Mapped[list[DensityMeasurement]] = relationship(back_populates="visit")
 

@@ -9,14 +9,14 @@ lingers on screen. A temporary password is shown on the one run after the reset,
 
 import streamlit as st
 
-from ui.messages import call, plain, show_error
-from ui.signed_in import require_actor
-from tracker.access.actors import ADMIN, CLINICIAN, PATIENT, ROLES
 from tracker.access.accounts import create_user, disable_user, enable_user, list_users, reset_password, unlock_user
+from tracker.access.actors import ADMIN, CLINICIAN, PATIENT, ROLES
 from tracker.access.credentials import MIN_PASSWORD_LENGTH, PASSWORD_MAX
 from tracker.access.sign_in import LOCK_AFTER_FAILURES
-from tracker.operations.demo_accounts import remove_demo_accounts
 from tracker.errors import ValidationError
+from tracker.operations.demo_accounts import remove_demo_accounts
+from ui.messages import call, plain, show_error
+from ui.signed_in import require_actor
 
 FLASH, RESET, TEMPORARY = "accounts_flash", "accounts_reset", "accounts_temporary_password"
 FORM_KEYS = ("account_username", "account_password", "account_password_again", "account_mrn")
@@ -119,7 +119,8 @@ if demo:
 
 st.subheader("Create an account")
 with st.form("account_create", clear_on_submit=False):
-    role = st.selectbox("Role", ROLES, index=ROLES.index(CLINICIAN), format_func=ROLE_LABELS.get, key="account_role")
+    role = st.selectbox("Role", ROLES, index=ROLES.index(CLINICIAN), format_func=ROLE_LABELS.__getitem__,
+                        key="account_role")
     username = st.text_input("Username", key="account_username", max_chars=80,
                              help="3–80 letters, digits or . _ - @ characters.")
     password = st.text_input("Password", type="password", key="account_password", max_chars=PASSWORD_MAX,

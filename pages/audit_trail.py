@@ -4,10 +4,11 @@ from datetime import date
 
 import streamlit as st
 
+from tracker.access import audit
 from ui import private_media
 from ui.messages import call
 from ui.signed_in import require_actor
-from tracker.access import audit
+
 actor = require_actor()
 st.title("Audit trail")
 
@@ -32,13 +33,15 @@ if rows is not None:
     st.dataframe(
         [{"at (UTC)": line.latest.at.strftime("%Y-%m-%d %H:%M:%S"),
           "times": "" if line.count == 1 else f"×{line.count} since "
-                   + line.since.strftime("%H:%M:%S" if line.since.date() == line.latest.at.date() else "%Y-%m-%d %H:%M:%S"),
+                   + line.since.strftime("%H:%M:%S" if line.since.date() == line.latest.at.date()
+                                         else "%Y-%m-%d %H:%M:%S"),
           "user": line.latest.username, "role": line.latest.role, "patient": line.latest.patient_mrn,
           "action": line.latest.action, "detail": line.latest.detail, "address": line.latest.address}
          for line in lines],
         hide_index=True,
     )
     # Made (and audited) only when clicked, and only while this session is signed in.
-    private_media.download_button(actor, "Download audit trail (CSV)", lambda: audit.export_csv(actor, **filters),
+    private_media.download_button(actor, "Download audit trail (CSV)", lambda: audit.export_csv(
+                                      actor, username=username, mrn=mrn, action=action or "", since=since, until=until),
                                   what="audit trail CSV export", file_name=f"audit-{date.today()}.csv",
                                   mime="text/csv", key="audit_download")

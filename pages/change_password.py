@@ -6,11 +6,11 @@ other sessions end; this one carries on with the actor ``change_own_password`` r
 
 import streamlit as st
 
-from ui.messages import call, show_error
-from ui.signed_in import ACTOR, require_actor, sign_out
 from tracker.access.credentials import MIN_PASSWORD_LENGTH, PASSWORD_MAX
 from tracker.access.own_password import change_own_password
 from tracker.errors import ValidationError
+from ui.messages import call, show_error
+from ui.signed_in import ACTOR, require_actor, sign_out
 
 FLASH = "password_flash"
 

@@ -13,9 +13,6 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from ui.messages import call, plain
-from ui.signed_in import require_actor
-from ui.workspace import MRN, blank_form, choose_patient, offer_another_patient, selected_mrn
 from tracker.course.clinical import TREATMENTS
 from tracker.course.vocabulary import treatment_words
 from tracker.records.treatment_sessions import (
@@ -29,6 +26,9 @@ from tracker.records.treatment_sessions import (
     session_form_defaults,
 )
 from tracker.records.validation import LOT_NUMBER_MAX, PRODUCT_MAX
+from ui.messages import call, plain
+from ui.signed_in import require_actor
+from ui.workspace import MRN, blank_form, choose_patient, offer_another_patient, selected_mrn
 
 DOCUMENT_TYPES = ["pdf", "jpg", "jpeg", "png", "tif", "tiff", "webp", "heic", "heif"]
 FORM_FOR, ROUND, SAVED = "session_form_for", "session_round", "session_saved"

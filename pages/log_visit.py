@@ -13,12 +13,9 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from ui.messages import call, plain
-from ui.signed_in import require_actor
-from ui.workspace import MRN, blank_form, choose_patient, offer_another_patient, selected_mrn
 from tracker.course.clinical import SCALP_VIEWS
-from tracker.course.vocabulary import site_words, status_words, view_words
 from tracker.course.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry
+from tracker.course.vocabulary import site_words, status_words, view_words
 from tracker.records.validation import SITE_MAX
 from tracker.records.visits import (
     BASELINE_RECORDED,
@@ -27,11 +24,15 @@ from tracker.records.visits import (
     NOTES_MAX,
     PhotoUpload,
     SiteEntry,
+    SiteOutcome,
     VisitEntry,
     VisitSaved,
     log_visit,
     visit_form_defaults,
 )
+from ui.messages import call, plain
+from ui.signed_in import require_actor
+from ui.workspace import MRN, blank_form, choose_patient, offer_another_patient, selected_mrn
 
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif"]
 FORM_FOR, SITES, ROUND, SHOTS, SAVED = (
@@ -52,30 +53,33 @@ def _start_form(mrn: str, sites: tuple[str, ...]) -> None:
 
 
 
+def _saved_site_row(site: SiteOutcome) -> dict[str, object]:
+    """One row of the saved visit's table: a site's density, change and status."""
+    band = (
+        f"{site.expected_low:+.0f} to {site.expected_high:+.0f}"
+        if site.expected_low is not None and site.expected_high is not None else ""
+    )
+    change = ""
+    if site.change is not None:
+        change = f"{site.change:+.1f}"
+        if site.change_pct is not None:
+            change += f" ({site.change_pct:+.0f}%)"
+    return {
+        "Site": site_words(site.site),
+        "Density (hairs/cm²)": round(site.density, 1),
+        "Milestone": site.milestone_label or ("" if site.status == BASELINE_RECORDED else "Between milestones"),
+        "Change vs baseline (hairs/cm²)": change,
+        "Expected band (hairs/cm²)": band,
+        "Status": (
+            "Baseline recorded" if site.status == BASELINE_RECORDED else status_words(site.status).explained
+        ),
+    }
+
+
 def _show_saved(saved: VisitSaved) -> None:
     st.success(f"Visit of {saved.date.isoformat()} saved.")
     if saved.sites:
-        rows = []
-        for site in saved.sites:
-            band = (
-                f"{site.expected_low:+.0f} to {site.expected_high:+.0f}"
-                if site.expected_low is not None and site.expected_high is not None else ""
-            )
-            change = ""
-            if site.change is not None:
-                change = f"{site.change:+.1f}"
-                if site.change_pct is not None:
-                    change += f" ({site.change_pct:+.0f}%)"
-            rows.append({
-                "Site": site_words(site.site),
-                "Density (hairs/cm²)": round(site.density, 1),
-                "Milestone": site.milestone_label or ("" if site.status == BASELINE_RECORDED else "Between milestones"),
-                "Change vs baseline (hairs/cm²)": change,
-                "Expected band (hairs/cm²)": band,
-                "Status": (
-                    "Baseline recorded" if site.status == BASELINE_RECORDED else status_words(site.status).explained
-                ),
-            })
+        rows = [_saved_site_row(site) for site in saved.sites]
         st.dataframe(pd.DataFrame(rows), hide_index=True)
         if saved.day0 is None:
             st.caption("No treatment session yet: this visit is the baseline; day 0 will be the first session.")
@@ -135,7 +139,7 @@ if isinstance(saved, VisitSaved) and saved.mrn == defaults.mrn:
     _show_saved(saved)
 
 # Outside the form, because they change what the form shows: the scale, extra sites, the camera.
-scale = st.selectbox("Scale", defaults.scales, format_func=SCALE_LABELS.get, key="visit_scale")
+scale = st.selectbox("Scale", defaults.scales, format_func=SCALE_LABELS.__getitem__, key="visit_scale")
 with st.expander("Add a measured site"):
     new_site = st.text_input("Site name (for example frontal or left_temporal)", key="visit_new_site",
                              max_chars=SITE_MAX)
@@ -173,7 +177,7 @@ with st.form("log_visit", clear_on_submit=False):
         salt_columns = st.columns(4)
         salt = {
             region: column.number_input(f"{label} % loss", value=None, step=1.0, key=f"visit_salt_{region}")
-            for column, (region, label) in zip(salt_columns, SALT_REGIONS)
+            for column, (region, label) in zip(salt_columns, SALT_REGIONS, strict=True)
         }
         scale_entry = ScaleEntry(SALT, vertex_pct=salt["vertex"], posterior_pct=salt["posterior"],
                                  left_pct=salt["left_side"], right_pct=salt["right_side"])
@@ -195,7 +199,7 @@ with st.form("log_visit", clear_on_submit=False):
     check_columns = st.columns(len(CAPTURE_CHECKS))
     capture = {
         key: column.checkbox(label, key=f"visit_check_{key}")
-        for column, (key, label) in zip(check_columns, CAPTURE_CHECKS.items())
+        for column, (key, label) in zip(check_columns, CAPTURE_CHECKS.items(), strict=True)
     }
     device = st.text_input("Camera or device", key="visit_device", max_chars=DEVICE_MAX)
     notes = st.text_area("Notes", key="visit_notes", max_chars=NOTES_MAX)

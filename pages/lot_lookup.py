@@ -8,9 +8,8 @@ export).
 
 import streamlit as st
 
-from ui import private_media
-from ui.messages import call
-from ui.signed_in import require_actor
+from tracker.course.vocabulary import treatment_words
+from tracker.course.wording import count
 from tracker.records.lots import (
     MAX_LOT_LENGTH,
     LotSearch,
@@ -18,8 +17,9 @@ from tracker.records.lots import (
     export_lot_csv,
     sessions_with_lot,
 )
-from tracker.course.vocabulary import treatment_words
-from tracker.course.wording import count
+from ui import private_media
+from ui.messages import call
+from ui.signed_in import require_actor
 
 RESULT = "lot_lookup_result"
 

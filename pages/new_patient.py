@@ -8,16 +8,16 @@ from datetime import date
 
 import streamlit as st
 
-from ui.messages import call, plain
-from ui.signed_in import require_actor
-from ui.workspace import select_patient
 from tracker.course.calendar_months import add_months
 from tracker.course.clinical import CONDITIONS, SEXES
+from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.course.vocabulary import condition_words, view_words
 from tracker.records.patient_fields import NOTES_MAX, TARGET_AREA_CHOICES, TARGET_AREAS_MAX
 from tracker.records.patient_intake import NewPatient, create_patient, protocol_names
-from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.records.validation import MAX_AGE_YEARS
+from ui.messages import call, plain
+from ui.signed_in import require_actor
+from ui.workspace import select_patient
 
 SAVED = "new_patient_saved"
 KEYS = ("np_sex", "np_condition", "np_scales", "np_scale", "np_mrn", "np_name", "np_birth", "np_stage", "np_salt",
@@ -57,7 +57,7 @@ if st.session_state.get("np_scales") != scales:  # new choices: start the scale 
     st.session_state["np_scale"] = scales[0] if len(scales) == 1 else None
     st.session_state["np_scales"] = scales
 scale = scale_col.selectbox("Baseline scale", scales, index=0 if len(scales) == 1 else None,
-                            format_func=SCALE_LABELS.get, key="np_scale", disabled=not scales,
+                            format_func=SCALE_LABELS.__getitem__, key="np_scale", disabled=not scales,
                             placeholder="Choose" if scales else "None for this condition")
 if not (condition and sex):
     st.caption("Choose sex and condition: the staging scale follows them (Norwood–Hamilton for men with "
@@ -70,7 +70,7 @@ with st.form("new_patient", clear_on_submit=False):
     full_name = st.text_input("Full name", key="np_name", max_chars=200)
     birth_date = st.date_input("Birth date", value=None, min_value=add_months(today, -12 * MAX_AGE_YEARS),
                                max_value=today, format="YYYY-MM-DD", key="np_birth")
-    stage = None
+    stage: float | str | None = None
     if scale == "salt":
         stage = st.number_input("Baseline SALT score (0–100)", min_value=0.0, max_value=100.0, value=None,
                                 step=1.0, key="np_salt")

@@ -9,13 +9,12 @@ from datetime import date
 
 import streamlit as st
 
-from ui.messages import call, plain
-from ui.signed_in import require_actor
-from ui.workspace import select_patient, selected_mrn
 from tracker.course.calendar_months import add_months
 from tracker.course.clinical import CONDITIONS, SEXES
-from tracker.records.history import REASON_MAX, soft_delete
+from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.course.vocabulary import condition_words, site_words, status_words, view_words
+from tracker.records.history import REASON_MAX, soft_delete
+from tracker.records.patient_corrections import update_patient
 from tracker.records.patient_fields import (
     COMMON_THERAPIES,
     DOSE_MAX,
@@ -23,11 +22,12 @@ from tracker.records.patient_fields import (
     TARGET_AREAS_MAX,
     THERAPY_NAME_MAX,
 )
-from tracker.records.patient_corrections import update_patient
 from tracker.records.patient_record import patient_record
-from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.records.therapies import add_therapy, stop_therapy
 from tracker.records.validation import MAX_AGE_YEARS
+from ui.messages import call, plain
+from ui.signed_in import require_actor
+from ui.workspace import select_patient, selected_mrn
 
 NOTICE = "record_notice"
 OTHER = "other (type the name)"
@@ -186,7 +186,7 @@ with edit_tab:
         st.session_state.pop("edit_scale", None)
         st.session_state["edit_scales"] = scales
     scale = scale_col.selectbox(
-        "Baseline scale", scales, format_func=SCALE_LABELS.get, key="edit_scale", disabled=not scales,
+        "Baseline scale", scales, format_func=SCALE_LABELS.__getitem__, key="edit_scale", disabled=not scales,
         index=(scales.index(details.baseline_scale) if details.baseline_scale in scales
                else 0 if len(scales) == 1 else None),
         placeholder="Choose" if scales else "None for this condition")
@@ -197,7 +197,7 @@ with edit_tab:
         birth_date = st.date_input("Birth date", value=details.birth_date, format="YYYY-MM-DD", key="edit_birth",
                                    min_value=min(add_months(today, -12 * MAX_AGE_YEARS), details.birth_date),
                                    max_value=max(today, details.birth_date))
-        stage = None
+        stage: float | str | None = None
         if scale == "salt":
             recorded_salt = None
             if details.baseline_scale == "salt" and details.baseline_stage:

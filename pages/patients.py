@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from ui.messages import call
-from ui.signed_in import require_actor
-from ui.workspace import select_patient, selected_mrn
 from tracker.course.vocabulary import condition_words
 from tracker.records.patient_list import FILTERS, list_patients
 from tracker.records.validation import SEARCH_MAX
+from ui.messages import call
+from ui.signed_in import require_actor
+from ui.workspace import select_patient, selected_mrn
 
 actor = require_actor()
 st.title("Patients")
@@ -57,6 +57,6 @@ choice = st.selectbox(
 )
 if choice and choice != current:
     select_patient(choice)
-if st.button("Open the record", key="patients_open", type="primary", disabled=choice is None):
+if st.button("Open the record", key="patients_open", type="primary", disabled=choice is None) and choice is not None:
     select_patient(choice)
     st.switch_page("pages/patient_record.py")

@@ -8,13 +8,13 @@ passes no MRN for it (never one from the URL or the session), and the services c
 
 import streamlit as st
 
+from tracker.access.actors import PATIENT
+from tracker.photos.serving import timeline_thumbnails
+from tracker.photos.timeline import photo_timeline
 from ui import photo_panels
 from ui.messages import call, plain
 from ui.signed_in import require_actor
 from ui.workspace import selected_mrn
-from tracker.access.actors import PATIENT
-from tracker.photos.serving import timeline_thumbnails
-from tracker.photos.timeline import photo_timeline
 
 actor = require_actor()
 mrn = None if actor.role == PATIENT else selected_mrn()

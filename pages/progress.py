@@ -8,16 +8,14 @@ from datetime import date
 
 import streamlit as st
 
-from ui import consult_mode
-
-from ui import private_media
+from tracker.access.actors import PATIENT
+from tracker.exchange.progress_report import progress_report_pdf, report_file_name
+from tracker.progress.page_data import progress_page
+from ui import consult_mode, private_media
 from ui import progress_panels as panels
 from ui.messages import call
 from ui.signed_in import require_actor
 from ui.workspace import selected_mrn
-from tracker.access.actors import PATIENT
-from tracker.progress.page_data import progress_page
-from tracker.exchange.progress_report import progress_report_pdf, report_file_name
 
 actor = require_actor()
 if st.session_state.get("consult") and actor.role != PATIENT:

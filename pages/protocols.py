@@ -9,8 +9,6 @@ carry the protocol's name and version, so a saved edit starts a fresh editor on 
 import pandas as pd
 import streamlit as st
 
-from ui.messages import call, show_error
-from ui.signed_in import require_actor
 from tracker.access.actors import ADMIN
 from tracker.errors import ValidationError
 from tracker.records.protocol_admin import (
@@ -23,6 +21,8 @@ from tracker.records.protocol_admin import (
     preview_band,
     save_protocol,
 )
+from ui.messages import call, show_error
+from ui.signed_in import require_actor
 
 SELECTED, PENDING, DRAFTS, FLASH, RESET_COPY = (
     "protocols_selected", "protocols_pending_select", "protocols_drafts", "protocols_flash", "protocols_reset_copy",

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from tracker.course.vocabulary import FOLLOW_UP_WORDS, repeat_window_words
+from tracker.progress.schedule import FOLLOW_UP_STATUSES, schedule
 from ui.messages import call
 from ui.signed_in import require_actor
 from ui.workspace import select_patient
-from tracker.course.vocabulary import FOLLOW_UP_WORDS, repeat_window_words
-from tracker.progress.schedule import FOLLOW_UP_STATUSES, schedule
 
 HORIZONS = (7, 14, 30, 60, 90)
 RECORD_PAGE = "pages/patient_record.py"
@@ -91,8 +91,11 @@ if plan.unmeasured:
     )
 
 patients: dict[str, str] = {}
-for row in (*follow_ups, *plan.repeat_sessions, *plan.unmeasured):
-    patients.setdefault(row.mrn, row.full_name)
+# Three lists of three row types, each with the patient's MRN and name.
+named = ([(f.mrn, f.full_name) for f in follow_ups] + [(r.mrn, r.full_name) for r in plan.repeat_sessions]
+         + [(u.mrn, u.full_name) for u in plan.unmeasured])
+for mrn, full_name in named:
+    patients.setdefault(mrn, full_name)
 if patients:
     st.divider()
     chosen = st.selectbox(
@@ -100,7 +103,7 @@ if patients:
         format_func=lambda mrn: f"{mrn} — {patients[mrn]}", placeholder="Choose a patient",
     )
     record_page_ready = (Path(__file__).parent / Path(RECORD_PAGE).name).exists()
-    if st.button("Open record", key="schedule_open", disabled=chosen is None):
+    if st.button("Open record", key="schedule_open", disabled=chosen is None) and chosen is not None:
         select_patient(chosen)
         if record_page_ready:
             st.switch_page(RECORD_PAGE, query_params={"mrn": chosen})

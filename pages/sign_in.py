@@ -4,11 +4,11 @@ import os
 
 import streamlit as st
 
-from ui.messages import call
-from ui.signed_in import ACTOR, LAST_SEEN, client_address
-from ui.sign_in_form import SIGN_IN_FORM
 from tracker.access.credentials import PASSWORD_MAX
 from tracker.access.sign_in import sign_in
+from ui.messages import call
+from ui.sign_in_form import SIGN_IN_FORM
+from ui.signed_in import ACTOR, LAST_SEEN, client_address
 
 st.title("Regrowth Tracker")
 reason = st.session_state.pop("signed_out_reason", None)

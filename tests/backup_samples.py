@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -20,8 +20,8 @@ from db.engine import dispose_all, normalize_url
 from tests import conftest
 from tests.conftest import ROOT
 from tracker.access.accounts import create_user
-from tracker.access.sign_in import sign_in
 from tracker.access.actors import Actor, command_line_actor
+from tracker.access.sign_in import sign_in
 from tracker.errors import PermissionDenied
 from tracker.operations.demo import load_demo
 from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
@@ -100,7 +100,7 @@ def make_clinic(url: str, limit: int = 3) -> None:
 def _plain(value):
     # SQLite hands back naive UTC datetimes, PostgreSQL aware ones: compare instants, naive UTC.
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 

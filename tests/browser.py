@@ -13,11 +13,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # imported where used: a machine without playwright skips the browser tests
+    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,7 +36,7 @@ def require_chromium() -> None:
     if not CHROMIUM.exists():
         pytest.skip("browser test skipped: /usr/bin/chromium is not installed (make test installs it)")
     try:
-        import playwright  # noqa: F401
+        import playwright  # noqa: F401 (only whether it imports)
     except ImportError:
         pytest.skip("browser test skipped: playwright is not installed")
 
@@ -77,33 +81,41 @@ def streamlit_server(data_dir: Path, env_extra: dict | None = None) -> Iterator[
     port = free_port()
     env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir), **(env_extra or {})}
     env.pop("DATABASE_URL", None) if "DATABASE_URL" not in (env_extra or {}) else None
-    log = open(data_dir.parent / f"streamlit-{port}.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    _SERVER_LOGS[base] = Path(log.name)
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError(f"streamlit did not start; see {log.name}")
-        yield base
-    finally:
-        process.terminate()
+    with open(data_dir.parent / f"streamlit-{port}.log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        _SERVER_LOGS[base] = Path(log.name)
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.3)
+            else:
+                raise RuntimeError(f"streamlit did not start; see {log.name}")
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+# The messages of the dialogs (alert, confirm) each open page showed, by id(page): see dialogs_seen.
+DIALOGS: dict[int, list[str]] = {}
+
+
+def dialogs_seen(page: Page) -> list[str]:
+    """The messages of every dialog ``page`` (from ``browser_page``) has opened so far."""
+    return DIALOGS[id(page)]
 
 
 # One Chromium per test module (the conftest closes it after each module). Starting Playwright's driver and
@@ -229,4 +241,4 @@ def dataframe_rows(frame) -> list[dict[str, str]]:
     frame.locator("tr").first.wait_for(state="attached")
     header, *rows = frame.evaluate(
         "el => [...el.querySelectorAll('tr')].map(tr => [...tr.querySelectorAll('th, td')].map(c => c.textContent))")
-    return [dict(zip(header, row)) for row in rows]
+    return [dict(zip(header, row, strict=False)) for row in rows]

@@ -54,6 +54,12 @@ def stored_for(orientation: int, upright: Image.Image) -> Image.Image:
     return upright.transpose(_INVERSE.get(method, method))
 
 
+def _rgb(pixel: object) -> tuple[int, ...]:
+    if not isinstance(pixel, tuple):  # an RGB image's pixel is a tuple
+        raise TypeError(f"expected an RGB pixel, got {pixel!r}")
+    return tuple(int(channel) for channel in pixel)
+
+
 def quadrant_colours(data: bytes) -> dict[str, tuple[int, ...]]:
     """The colour at the centre of each quadrant of a (decoded) image."""
     image = Image.open(io.BytesIO(data)).convert("RGB")
@@ -64,11 +70,11 @@ def quadrant_colours(data: bytes) -> dict[str, tuple[int, ...]]:
         "bottom_left": (width // 4, 3 * height // 4),
         "bottom_right": (3 * width // 4, 3 * height // 4),
     }
-    return {name: image.getpixel(point) for name, point in points.items()}
+    return {name: _rgb(image.getpixel(point)) for name, point in points.items()}
 
 
 def close(colour: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 40) -> bool:
-    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected))
+    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=False))
 
 
 def srgb_profile() -> bytes:

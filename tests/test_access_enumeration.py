@@ -32,29 +32,29 @@ from sqlalchemy import select, update
 
 import tracker
 from db import models
-from tracker.access.actors import ADMIN, CLINICIAN, Actor, command_line_actor
 from tracker.access.accounts import create_user
+from tracker.access.actors import ADMIN, CLINICIAN, Actor, command_line_actor
 from tracker.access.own_password import verify_password
 from tracker.access.sign_in import sign_in
-from tracker.operations.backup import backup
+from tracker.access.web_sessions import open_session
 from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
+from tracker.errors import NotFound, PermissionDenied
+from tracker.operations.backup import backup
 from tracker.operations.config import settings
 from tracker.operations.database import transaction
-from tracker.errors import NotFound, PermissionDenied
-from tracker.records.lots import sessions_with_lot
-from tracker.records.patient_corrections import update_patient
-from tracker.records.patient_intake import NewPatient, create_patient
-from tracker.records.patient_list import list_patients
-from tracker.records.patient_record import patient_record
 from tracker.photos.before_after import before_after
 from tracker.photos.serving import photo_image
 from tracker.photos.timeline import photo_timeline
 from tracker.progress.page_data import progress_page
 from tracker.progress.schedule import schedule
+from tracker.records.lots import sessions_with_lot
+from tracker.records.patient_corrections import update_patient
+from tracker.records.patient_intake import NewPatient, create_patient
+from tracker.records.patient_list import list_patients
+from tracker.records.patient_record import patient_record
 from tracker.records.therapies import add_therapy
 from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
 from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
-from tracker.access.web_sessions import open_session
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 9, 1)
@@ -167,8 +167,9 @@ def _make_patient(url: str, staff: Actor, admin: Actor, letter: str, full_name: 
     with transaction(url) as db:
         patient = db.scalar(select(models.Patient).where(models.Patient.mrn == mrn))
         user_id = db.scalar(select(models.User.id).where(models.User.username == username))
+        assert patient is not None and user_id is not None
         return PatientFile(patient.id, mrn, full_name, patient.version, lot, session.session_id, therapy_id,
-                           tuple(visits), tuple(photos), username, password, user_id)
+                           (visits[0], visits[1]), (photos[0], photos[1]), username, password, user_id)
 
 
 def build_clinic(url: str, tmp_path: Path) -> Clinic:
@@ -185,6 +186,7 @@ def build_clinic(url: str, tmp_path: Path) -> Clinic:
         db.execute(update(models.User).where(models.User.id == b.user_id)
                    .values(locked_at=models.utcnow(), failed_attempts=5))
         row = db.scalar(select(models.Protocol).where(models.Protocol.name == DEFAULT_PROTOCOL_NAME))
+        assert row is not None
         protocol = {"band": row.band, "windows": row.windows, "version": row.version}
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -282,15 +284,20 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("last night's backup", lambda c, actor: svc("tracker.operations.restore.restore")(c.backup_folder, actor))),
     # Removals (staff only).
     "tracker.records.history.soft_delete": aims(
-        ("B's visit", lambda c, actor: svc("tracker.records.history.soft_delete")(actor, "visit", c.b.visit_ids[1], "x")),
-        ("B's session", lambda c, actor: svc("tracker.records.history.soft_delete")(actor, "session", c.b.session_id, "x")),
-        ("B's therapy", lambda c, actor: svc("tracker.records.history.soft_delete")(actor, "therapy", c.b.therapy_id, "x")),
-        ("B's photo", lambda c, actor: svc("tracker.records.history.soft_delete")(actor, "photo", c.b.photo_ids[0], "x")),
+        ("B's visit", lambda c, actor:
+            svc("tracker.records.history.soft_delete")(actor, "visit", c.b.visit_ids[1], "x")),
+        ("B's session", lambda c, actor:
+            svc("tracker.records.history.soft_delete")(actor, "session", c.b.session_id, "x")),
+        ("B's therapy", lambda c, actor:
+            svc("tracker.records.history.soft_delete")(actor, "therapy", c.b.therapy_id, "x")),
+        ("B's photo", lambda c, actor:
+            svc("tracker.records.history.soft_delete")(actor, "photo", c.b.photo_ids[0], "x")),
     ),
     # Lot traceability (staff only).
     "tracker.records.lots.sessions_with_lot": aims(
         ("B's lot", lambda c, actor: svc("tracker.records.lots.sessions_with_lot")(actor, c.b.lot)),
-        ("B's lot, partly", lambda c, actor: svc("tracker.records.lots.sessions_with_lot")(actor, "LOT-B", partial=True)),
+        ("B's lot, partly", lambda c, actor:
+            svc("tracker.records.lots.sessions_with_lot")(actor, "LOT-B", partial=True)),
     ),
     "tracker.records.lots.export_lot_csv": aims(
         ("B's lot as CSV", lambda c, actor: svc("tracker.records.lots.export_lot_csv")(actor, c.b.lot))),
@@ -335,9 +342,11 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     ),
     # Progress.
     "tracker.progress.patient_progress.progress_json": aims(
-        ("B's progress JSON", lambda c, actor: svc("tracker.progress.patient_progress.progress_json")(actor, c.b.mrn, as_of=TODAY))),
+        ("B's progress JSON", lambda c, actor:
+            svc("tracker.progress.patient_progress.progress_json")(actor, c.b.mrn, as_of=TODAY))),
     "tracker.progress.page_data.progress_page": aims(
-        ("B's progress page", lambda c, actor: svc("tracker.progress.page_data.progress_page")(actor, c.b.mrn, as_of=TODAY))),
+        ("B's progress page", lambda c, actor:
+            svc("tracker.progress.page_data.progress_page")(actor, c.b.mrn, as_of=TODAY))),
     "tracker.progress.view.resolve_patient": aims(
         ("B's record", lambda c, actor: _in_session(
             c, lambda s: svc("tracker.progress.view.resolve_patient")(s, actor, c.b.mrn)))),
@@ -347,7 +356,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     "tracker.records.protocol_admin.list_protocols": aims(
         ("every protocol", lambda c, actor: svc("tracker.records.protocol_admin.list_protocols")(actor))),
     "tracker.records.protocol_admin.get_protocol": aims(
-        ("B's protocol", lambda c, actor: svc("tracker.records.protocol_admin.get_protocol")(actor, DEFAULT_PROTOCOL_NAME))),
+        ("B's protocol", lambda c, actor:
+            svc("tracker.records.protocol_admin.get_protocol")(actor, DEFAULT_PROTOCOL_NAME))),
     "tracker.records.protocol_admin.save_protocol": aims(
         ("B's protocol", lambda c, actor: svc("tracker.records.protocol_admin.save_protocol")(
             actor, DEFAULT_PROTOCOL_NAME, c.protocol["band"], c.protocol["windows"], "Rewritten by an intruder.",
@@ -360,7 +370,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("every follow-up", lambda c, actor: svc("tracker.progress.schedule.schedule")(actor, today=TODAY))),
     # Treatment sessions (staff only).
     "tracker.records.treatment_sessions.session_form_defaults": aims(
-        ("B's session form", lambda c, actor: svc("tracker.records.treatment_sessions.session_form_defaults")(actor, c.b.mrn))),
+        ("B's session form", lambda c, actor:
+            svc("tracker.records.treatment_sessions.session_form_defaults")(actor, c.b.mrn))),
     "tracker.records.treatment_sessions.log_session": aims(
         ("a session with a document for B", lambda c, actor: svc("tracker.records.treatment_sessions.log_session")(
             actor, c.b.mrn, **_session()))),
@@ -370,10 +381,12 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     "tracker.records.visits.visit_form_defaults": aims(
         ("B's visit form", lambda c, actor: svc("tracker.records.visits.visit_form_defaults")(actor, c.b.mrn))),
     "tracker.exchange.spreadsheet_import.import_spreadsheets": aims(
-        ("an import adding a visit to B", lambda c, actor: svc("tracker.exchange.spreadsheet_import.import_spreadsheets")(
+        ("an import adding a visit to B", lambda c, actor:
+            svc("tracker.exchange.spreadsheet_import.import_spreadsheets")(
             *_sheets_for(c), actor=actor, today=TODAY))),
     "tracker.records.visits.log_visit": aims(
-        ("a visit with a photo for B", lambda c, actor: svc("tracker.records.visits.log_visit")(actor, c.b.mrn, **_visit()))),
+        ("a visit with a photo for B", lambda c, actor:
+            svc("tracker.records.visits.log_visit")(actor, c.b.mrn, **_visit()))),
 }
 
 def _sheets_for(c) -> list:
@@ -460,29 +473,65 @@ def test_every_service_taking_an_actor_is_known():
     assert not known - set(found), f"no longer in tracker (remove from the tables): {sorted(known - set(found))}"
 
 
+def _reached_in(path: Path, forbidden: set[str]) -> list[str]:
+    """Each forbidden name the script at ``path`` imports or uses, as a line naming the file."""
+    tree = ast.parse(path.read_text(), str(path))
+    reached = []
+    modules: dict[str, str] = {}  # local name -> module, for `from tracker import audit` and `import x as y`
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                modules[alias.asname or alias.name] = full
+                if full in forbidden:
+                    reached.append(f"{path.name} imports {full}")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                modules[alias.asname or alias.name] = alias.name
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            full = f"{modules.get(node.value.id, node.value.id)}.{node.attr}"
+            if full in forbidden:
+                reached.append(f"{path.name} uses {full}")
+    return reached
+
+
 def test_no_page_reaches_a_building_block():
     """A building block checks nobody, so pages must not call it, nor open the session the others need."""
     forbidden = set(BUILDING_BLOCKS) | SESSION_OPENERS
     reached = []
     for path in sorted((ROOT / "pages").glob("*.py")) + sorted((ROOT / "ui").glob("*.py")) + [ROOT / "app.py"]:
-        tree = ast.parse(path.read_text(), str(path))
-        modules: dict[str, str] = {}  # local name -> module, for `from tracker import audit` and `import x as y`
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                for alias in node.names:
-                    full = f"{node.module}.{alias.name}"
-                    modules[alias.asname or alias.name] = full
-                    if full in forbidden:
-                        reached.append(f"{path.name} imports {full}")
-            elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    modules[alias.asname or alias.name] = alias.name
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-                full = f"{modules.get(node.value.id, node.value.id)}.{node.attr}"
-                if full in forbidden:
-                    reached.append(f"{path.name} uses {full}")
+        reached += _reached_in(path, forbidden)
     assert not reached, reached
+
+
+def _attack(c, aim: Aim, who: str, actor, where: str) -> list[str]:
+    """One aimed call by one hostile actor: every way it failed to be refused cleanly (none: an empty list)."""
+    problems = []
+    rows, files = database_state(c.url), stored_files(c)
+    try:
+        result = aim.call(c, actor)
+    except PermissionDenied as refusal:
+        message = str(refusal)
+    except NotFound as refusal:
+        message = str(refusal)
+        if not (aim.hides_existence and who == "patient A"):
+            problems.append(f"{where}: NotFound ({message!r}) instead of PermissionDenied")
+    except Exception as error:  # noqa: BLE001 - any other outcome is a finding, listed below
+        problems.append(f"{where}: {type(error).__name__}: {error} instead of PermissionDenied")
+        message = str(error)
+    else:
+        problems.append(f"{where}: returned {type(result).__name__} instead of refusing")
+        message = repr(result)
+    leaked = [word for word in c.b_words if word.lower() in message.lower()]
+    if leaked:
+        problems.append(f"{where}: the answer names {leaked}")
+    rows_after, files_after = database_state(c.url), stored_files(c)
+    if rows_after != rows:
+        problems.append(f"{where}: wrote to the database ({describe_change(rows, rows_after)})")
+    if files_after != files:
+        problems.append(f"{where}: stored files {sorted(set(files_after) ^ set(files))}")
+    return problems
 
 
 def test_hostile_actors_are_refused_by_every_service(clinic, tmp_path, figure):
@@ -494,30 +543,7 @@ def test_hostile_actors_are_refused_by_every_service(clinic, tmp_path, figure):
         for aim in service_aims:
             for who, actor in hostile_actors(c).items():
                 calls += 1
-                where = f"{name} ({aim.label}) by {who}"
-                rows, files = database_state(c.url), stored_files(c)
-                try:
-                    result = aim.call(c, actor)
-                except PermissionDenied as refusal:
-                    message = str(refusal)
-                except NotFound as refusal:
-                    message = str(refusal)
-                    if not (aim.hides_existence and who == "patient A"):
-                        problems.append(f"{where}: NotFound ({message!r}) instead of PermissionDenied")
-                except Exception as error:  # noqa: BLE001 - any other outcome is a finding, listed below
-                    problems.append(f"{where}: {type(error).__name__}: {error} instead of PermissionDenied")
-                    message = str(error)
-                else:
-                    problems.append(f"{where}: returned {type(result).__name__} instead of refusing")
-                    message = repr(result)
-                leaked = [word for word in c.b_words if word.lower() in message.lower()]
-                if leaked:
-                    problems.append(f"{where}: the answer names {leaked}")
-                rows_after, files_after = database_state(c.url), stored_files(c)
-                if rows_after != rows:
-                    problems.append(f"{where}: wrote to the database ({describe_change(rows, rows_after)})")
-                if files_after != files:
-                    problems.append(f"{where}: stored files {sorted(set(files_after) ^ set(files))}")
+                problems += _attack(c, aim, who, actor, where=f"{name} ({aim.label}) by {who}")
     aimed = sum(len(a) for a in services.values())
     print(f"\naccess: {len(services)} services ({aimed} aimed calls) × {len(hostile_actors(c))} hostile actors: "
           f"{calls - len(problems)} of {calls} refused cleanly; {len(problems)} problems")

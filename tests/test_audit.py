@@ -17,8 +17,8 @@ from db import models
 from tests.conftest import ROOT
 from tracker.access import audit
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
 from tracker.errors import PermissionDenied
+from tracker.operations.database import transaction
 
 ADMIN = Actor("root.admin", "admin", address="10.0.0.5")
 
@@ -86,7 +86,8 @@ def test_browse_and_export_are_admin_only_filtered_and_neutralised(clinic):
     assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
     assert "'=HYPERLINK(\"http://evil\",\"click\")" in cells
     with transaction(clinic) as session:
-        actions = session.scalars(select(models.AuditEntry.action).where(models.AuditEntry.username == "root.admin")).all()
+        actions = session.scalars(select(models.AuditEntry.action)
+                                  .where(models.AuditEntry.username == "root.admin")).all()
     assert "export" in actions and "view" in actions  # browsing and exporting are themselves recorded
 
 

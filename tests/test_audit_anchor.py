@@ -11,7 +11,7 @@ import re
 import stat
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,12 +19,11 @@ from sqlalchemy import delete, func, insert, select, update
 
 from db import models
 from tests.conftest import ROOT
-from tracker.access import audit
-from tracker.access import audit_anchor
+from tracker.access import audit, audit_anchor
 from tracker.access.actors import Actor
+from tracker.access.signing import SigningKey, signing_key
 from tracker.operations.config import settings
 from tracker.operations.database import read_transaction, transaction
-from tracker.access.signing import SigningKey, signing_key
 
 CLINICIAN = Actor("dr.lee", "clinician", address="127.0.0.1")
 HEAD_LINE = re.compile(r"^entries=(\d+) last_id=(\d+) last_hash=([0-9a-f]{64}|-) at=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -56,7 +55,7 @@ def _rows(url: str) -> list[dict]:
 def _put_back(url: str, rows: list[dict], anchors: bytes) -> None:
     with transaction(url) as session:
         session.execute(delete(models.AuditEntry))
-        session.execute(insert(models.AuditEntry.__table__), rows)
+        session.execute(insert(models.Base.metadata.tables[models.AuditEntry.__tablename__]), rows)
     audit_anchor.anchor_file().write_bytes(anchors)
 
 
@@ -73,7 +72,7 @@ def _rewrite_and_recompute(url: str, _anchors: Path) -> None:
         session.execute(update(models.AuditEntry).where(models.AuditEntry.id == 7).values(detail="nothing to see"))
         previous = audit.GENESIS
         for entry in session.scalars(select(models.AuditEntry).order_by(models.AuditEntry.id)):
-            at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=timezone.utc)
+            at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
             entry.previous_hash = previous
             entry.entry_hash = audit._entry_hash(previous, at, entry.username, entry.role, entry.patient_id,
                                                  entry.action, entry.detail, entry.address)
@@ -102,7 +101,7 @@ def _edit_anchor_line(_url: str, anchors: Path) -> None:
 
 
 def _forge_anchor_line(_url: str, anchors: Path) -> None:
-    forged = audit_anchor.Anchor(2, 2, "0" * 64, datetime.now(timezone.utc), "command")
+    forged = audit_anchor.Anchor(2, 2, "0" * 64, datetime.now(UTC), "command")
     audit_anchor._append(anchors, forged, SigningKey(b"not the installation's key, 32+ chars", "forger"))
 
 
@@ -160,10 +159,10 @@ def test_an_anchor_every_100_committed_entries(clinic):
     for n in range(99):
         with (read_transaction(clinic) if n % 2 else transaction(clinic)) as connection:
             audit.record(connection, CLINICIAN, "view", detail=f"page {n}")
-    with pytest.raises(RuntimeError):  # entry 100 is written, then its use case fails and rolls back
-        with transaction(clinic) as session:
-            audit.record(session, CLINICIAN, "view", detail="rolled back")
-            raise RuntimeError("the use case failed")
+    # entry 100 is written, then its use case fails and rolls back
+    with pytest.raises(RuntimeError), transaction(clinic) as session:
+        audit.record(session, CLINICIAN, "view", detail="rolled back")
+        raise RuntimeError("the use case failed")
     audit_anchor.wait_for_automatic_anchors()
     for n in range(150):
         with (read_transaction(clinic) if n % 2 else transaction(clinic)) as connection:
@@ -243,7 +242,8 @@ def test_anchors_without_their_key_are_a_problem_not_a_pass(clinic, monkeypatch)
     key_file.rename(key_file.with_suffix(".elsewhere"))
     run = _cli("verify")
     assert run.returncode == 1 and "the anchors cannot be checked: No signing key" in run.stdout, run.stdout
-    assert "the key that signed this installation's audit anchors" in run.stdout and "wrote the backup" not in run.stdout
+    assert "the key that signed this installation's audit anchors" in run.stdout
+    assert "wrote the backup" not in run.stdout
     # No new key replaces the lost one while anchors signed with it remain: `audit anchor` refuses, in one line.
     anchored = _cli("anchor")
     assert anchored.returncode == 1 and "Traceback" not in anchored.stderr, anchored.stderr

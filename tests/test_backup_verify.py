@@ -13,8 +13,8 @@ from sqlalchemy import create_engine, inspect
 
 from db.engine import normalize_url
 from tests.backup_samples import KEY, Installation, cli, make_clinic, new_installation, no_traceback  # noqa: F401 (fixture)
-from tracker.operations.backup_format import _canonical
 from tracker.access.signing import SigningKey
+from tracker.operations.backup_format import _canonical
 
 
 def _manifest(folder: Path) -> dict:

@@ -10,7 +10,16 @@ import sys
 
 import pytest
 
-from tests.browser import ROOT, browser_page, open_menu, require_chromium, shot, sign_in, streamlit_server, wait_rendered
+from tests.browser import (
+    ROOT,
+    browser_page,
+    open_menu,
+    require_chromium,
+    shot,
+    sign_in,
+    streamlit_server,
+    wait_rendered,
+)
 from tracker.access.sign_in import REFUSED
 
 CLINICIAN, PASSWORD = "dr.leaving", "Leaving-Clinic-7731"

@@ -20,11 +20,11 @@ import sys
 
 import pytest
 
-from ui.messages import WORD_JOINER
 from tests.browser import (
     ROOT,
     browser_page,
     choose,
+    dialogs_seen,
     navigate,
     open_menu,
     require_chromium,
@@ -34,6 +34,7 @@ from tests.browser import (
     streamlit_server,
     wait_rendered,
 )
+from ui.messages import WORD_JOINER
 
 CLINICIAN, CLINICIAN_PASSWORD = "dr.markup", "Markup-Journey-5521"
 ADMIN, ADMIN_PASSWORD = "admin.markup", "Markup-Admin-7710"
@@ -158,7 +159,7 @@ class Pages:
                 ".map(a => a.closest('[data-testid]').outerHTML.slice(0, 1500))")))
         assert markup == {"links": 0, "chartLinks": 0, "bold": 0, "chartBold": 0, "charts": markup["charts"]}, step
         assert markup["charts"] >= charts, (step, markup)
-        assert self.page.dialogs == []
+        assert dialogs_seen(self.page) == []
         shot(self.page, JOURNEY, step)
         self.found[step] = found
 

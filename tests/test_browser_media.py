@@ -21,7 +21,6 @@ from urllib.parse import urlparse
 
 import pytest
 
-from ui.private_media import DOWNLOAD_LIFETIME_S
 from tests.browser import (
     browser_page,
     load_demo_clinic,
@@ -34,6 +33,7 @@ from tests.browser import (
     streamlit_server,
     wait_rendered,
 )
+from ui.private_media import DOWNLOAD_LIFETIME_S
 
 JOURNEY = "media"
 IDLE_MINUTES = 0.2  # 12 s: the idle server's limit (short, yet longer than any step of a busy test machine)
@@ -216,7 +216,7 @@ def test_report_is_made_once_and_its_url_expires(server):
             button.click()
         assert download.value.path().read_bytes().startswith(b"%PDF-")
         wait_rendered(page)
-        assert f"Signed in as demo.clinician" in page.inner_text("body")
+        assert "Signed in as demo.clinician" in page.inner_text("body")
         assert audit_count(data_dir, "report") == before + 1
         [url] = traffic.media()
         shot(page, JOURNEY, "c1-report-downloaded")

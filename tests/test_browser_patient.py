@@ -10,8 +10,17 @@ import sys
 
 import pytest
 
-from tests.browser import (ROOT, browser_page, load_demo_clinic, require_chromium, shot, sign_in, streamlit_server,
-                           wait_idle, wait_rendered)
+from tests.browser import (
+    ROOT,
+    browser_page,
+    load_demo_clinic,
+    require_chromium,
+    shot,
+    sign_in,
+    streamlit_server,
+    wait_idle,
+    wait_rendered,
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +96,8 @@ def test_patient_sees_own_chart_cards_photos_and_report(demo_clinic):
 def _names(data_dir) -> dict[str, str]:
     env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
-    script = ("from tracker.operations.database import transaction\nfrom db import models\nfrom sqlalchemy import select\n"
+    script = ("from tracker.operations.database import transaction\nfrom db import models\n"
+              "from sqlalchemy import select\n"
               "with transaction() as s:\n    [print(m, n, sep='|') for m, n in s.execute(select(models.Patient.mrn, "
               "models.Patient.full_name))]")
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True).stdout

@@ -24,6 +24,7 @@ from tests.browser import (
     browser_page,
     choose,
     dataframe_rows,
+    dialogs_seen,
     navigate,
     open_menu,
     require_chromium,
@@ -95,7 +96,7 @@ def assert_inert(page) -> None:
     assert page.evaluate("() => [...document.scripts].filter(s => s.textContent.includes('alert(')).length") == 0
     assert page.locator('a[href^="javascript"]').count() == 0
     assert page.locator("strong", has_text=re.compile(r"^(bold|raw|LOT)$")).count() == 0
-    assert page.dialogs == []
+    assert dialogs_seen(page) == []
 
 
 def assert_signed_out(page) -> None:

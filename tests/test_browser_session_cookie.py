@@ -15,8 +15,18 @@ import urllib.request
 
 import pytest
 
-from tests.browser import (ROOT, browser_page, navigate, open_menu, require_chromium, server_alarms, shot,
-                           sign_in, streamlit_server, wait_rendered)
+from tests.browser import (
+    ROOT,
+    browser_page,
+    navigate,
+    open_menu,
+    require_chromium,
+    server_alarms,
+    shot,
+    sign_in,
+    streamlit_server,
+    wait_rendered,
+)
 from tracker.access.sign_in import REFUSED
 from tracker.access.web_sessions import COOKIE
 

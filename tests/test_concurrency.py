@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from db import models
 from tests.conftest import ROOT
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
 from tracker.errors import ConflictError
+from tracker.operations.database import transaction
 from tracker.records.patient_corrections import update_patient
 from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.records.patient_record import patient_record
@@ -64,7 +64,8 @@ def test_parallel_visit_writers_lose_nothing(clinic, figure):
     expected = sorted(100 + w * 10 + n for w in range(WRITERS) for n in range(VISITS_EACH))
     assert visits == WRITERS * VISITS_EACH
     assert sorted(measurements) == expected  # every value written, none twice, none lost
-    figure(f"concurrency ({clinic.split(':')[0]}): {WRITERS} writer processes x {VISITS_EACH} visits = {visits} saved, 0 lost")
+    figure(f"concurrency ({clinic.split(':')[0]}): {WRITERS} writer processes x {VISITS_EACH} visits = {visits} saved, "
+           "0 lost")
 
 
 def test_conflicting_edit_is_refused_not_overwritten(clinic):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import streamlit as st
@@ -22,12 +22,12 @@ from streamlit.testing.v1 import AppTest
 
 import db.engine
 from db.engine import dispose_all, normalize_url
-from ui.messages import BUSY
-from tracker.access.actors import Actor, command_line_actor
 from tracker.access.accounts import create_user
+from tracker.access.actors import Actor, command_line_actor
 from tracker.access.sign_in import sign_in
 from tracker.operations.database import database_busy
 from tracker.records.patient_intake import NewPatient, create_patient
+from ui.messages import BUSY
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 DR = Actor(username="dr.busy", role="clinician")
@@ -67,12 +67,12 @@ def write_lock_held(url: str) -> Iterator[None]:
             holder.close()
     else:
         engine = create_engine(normalize_url(url))
-        with engine.connect() as holder:
-            holder.execute(text("LOCK TABLE audit_entry IN EXCLUSIVE MODE"))  # every page's audit entry waits
+        with engine.connect() as pg_holder:
+            pg_holder.execute(text("LOCK TABLE audit_entry IN EXCLUSIVE MODE"))  # every page's audit entry waits
             try:
                 yield
             finally:
-                holder.rollback()
+                pg_holder.rollback()
         engine.dispose()
 
 

@@ -14,14 +14,23 @@ from sqlalchemy import func, select
 
 from db import models
 from tracker.course.clinical import SCALP_VIEWS
-from tracker.operations.database import transaction
-from tracker.operations.demo import load_demo
-from tracker.operations.demo_plan import ACTOR, FICTIONAL_SURNAMES, MRN_PREFIX, PRP_PROTOCOL_NAME
-from tracker.operations.demo_photos import draw_scalp_photo
 from tracker.course.milestones import (
-    AHEAD, BEHIND, DUE, MISSED, NO_BASELINE, ON_TRACK, UPCOMING, DensityRecord, SessionRecord, assess,
+    AHEAD,
+    BEHIND,
+    DUE,
+    MISSED,
+    NO_BASELINE,
+    ON_TRACK,
+    UPCOMING,
+    DensityRecord,
+    SessionRecord,
+    assess,
 )
 from tracker.course.protocols import to_engine
+from tracker.operations.database import transaction
+from tracker.operations.demo import load_demo
+from tracker.operations.demo_photos import draw_scalp_photo
+from tracker.operations.demo_plan import ACTOR, FICTIONAL_SURNAMES, MRN_PREFIX, PRP_PROTOCOL_NAME
 
 TODAY = date(2026, 3, 1)
 TABLES = (models.Protocol, models.Patient, models.TreatmentSession, models.ConcurrentTherapy, models.Visit,
@@ -30,7 +39,8 @@ TABLES = (models.Protocol, models.Patient, models.TreatmentSession, models.Concu
 
 def _counts(url: str) -> dict[str, int]:
     with transaction(url) as session:
-        return {table.__tablename__: session.scalar(select(func.count()).select_from(table)) for table in TABLES}
+        return {table.__tablename__: session.execute(select(func.count()).select_from(table)).scalar_one()
+                for table in TABLES}
 
 
 def _statuses_by_patient(url: str) -> dict[str, set[str]]:
@@ -40,7 +50,8 @@ def _statuses_by_patient(url: str) -> dict[str, set[str]]:
         for patient in session.scalars(select(models.Patient).where(models.Patient.mrn.like(f"{MRN_PREFIX}%"))):
             sessions = [
                 SessionRecord(s.date, s.treatment, s.product, s.lot_number)
-                for s in session.scalars(select(models.TreatmentSession).where(models.TreatmentSession.patient_id == patient.id))
+                for s in session.scalars(select(models.TreatmentSession)
+                                         .where(models.TreatmentSession.patient_id == patient.id))
             ]
             measurements = [
                 DensityRecord(day, site, density)
@@ -192,7 +203,8 @@ def test_visible_hair_grows_with_recorded_density(view):
 
     def hair(density: float, jitter: int = 0) -> float:
         """Share of the frame darkened by hair: dark pixels beyond those of the bare scalp."""
-        return _dark_fraction(draw_scalp_photo(density, view, seed=5, jitter=jitter), threshold) - _dark_fraction(bare, threshold)
+        return _dark_fraction(draw_scalp_photo(density, view, seed=5, jitter=jitter),
+                              threshold) - _dark_fraction(bare, threshold)
 
     fractions = [hair(d) for d in (60, 100, 140, 180, 240)]
     assert fractions == sorted(fractions) and len(set(fractions)) == len(fractions), fractions

@@ -12,15 +12,15 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
 from db import models
 from tracker.access import audit
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
 from tracker.exchange.exports import spreadsheet_safe, to_csv
+from tracker.operations.database import transaction
 from tracker.records.lots import export_lot_csv
 
 CLINICIAN = Actor("dr.csv", "clinician")
@@ -52,7 +52,7 @@ HARMLESS_CELLS = ("Serum 2 ml; rinse after 4 h", "Ana Souza", "AB-12", "2.5 ml, 
 def spreadsheet_cells(text: str) -> list[str]:
     """Every cell a careless spreadsheet could make of the file: lines split on any separator, quoting
     ignored, leading spaces and quotes dropped (those do not stop a formula)."""
-    cells = []
+    cells: list[str] = []
     for line in re.split(r"\r\n|\r|\n", text.lstrip("\ufeff")):
         for separator in SEPARATORS:
             cells.extend(field.lstrip(' "') for field in line.split(separator))
@@ -128,5 +128,5 @@ def test_every_to_csv_user_is_covered():
 
 
 def test_dates_and_numbers_pass_unchanged():
-    day = datetime(2025, 1, 2, tzinfo=timezone.utc)
+    day = datetime(2025, 1, 2, tzinfo=UTC)
     assert spreadsheet_safe(-5) == -5 and spreadsheet_safe(2.5) == 2.5 and spreadsheet_safe(day) is day

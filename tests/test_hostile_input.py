@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 
 from db import models
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
 from tracker.errors import NotFound, ValidationError
-from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.exchange.spreadsheet_import import import_spreadsheets
+from tracker.operations.database import transaction
+from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
 from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
 
@@ -46,7 +46,8 @@ def _png_header_only(width: int, height: int) -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+            + chunk(b"IEND", b""))
 
 
 def _animated_gif() -> bytes:
@@ -142,7 +143,8 @@ SPREADSHEET_CASES = {
     "missing column": (PATIENTS_HEADER.replace(",condition", ""), SESSIONS_HEADER, VISITS_HEADER),
     "bad date": (PATIENTS_HEADER + "S-1,Sheet Patient,female,1980-02-30,other\n", SESSIONS_HEADER, VISITS_HEADER),
     "US date": (PATIENTS_HEADER + GOOD_PATIENT, SESSIONS_HEADER + "S-1,03/04/2025,prp,Kit,L1\n", VISITS_HEADER),
-    "negative density": (PATIENTS_HEADER + GOOD_PATIENT, SESSIONS_HEADER, VISITS_HEADER + "S-1,2025-01-01,-40,vertex\n"),
+    "negative density": (PATIENTS_HEADER + GOOD_PATIENT, SESSIONS_HEADER,
+                         VISITS_HEADER + "S-1,2025-01-01,-40,vertex\n"),
     "absurd density": (PATIENTS_HEADER + GOOD_PATIENT, SESSIONS_HEADER, VISITS_HEADER + "S-1,2025-01-01,9000,vertex\n"),
     "conflicting duplicate rows": (PATIENTS_HEADER + GOOD_PATIENT, SESSIONS_HEADER,
                                    VISITS_HEADER + "S-1,2025-01-01,140,vertex\nS-1,2025-01-01,150,vertex\n"),
@@ -161,7 +163,8 @@ def _state(url: str, photo_root: Path) -> tuple:
             session.scalar(select(func.count()).select_from(table)) for table in models.Base.metadata.sorted_tables
             if table.name not in ("audit_entry", "sign_in_attempt")
         )
-    files = sorted(str(p.relative_to(photo_root)) for p in photo_root.rglob("*") if p.is_file()) if photo_root.exists() else []
+    files = (sorted(str(p.relative_to(photo_root)) for p in photo_root.rglob("*") if p.is_file())
+             if photo_root.exists() else [])
     return counts, tuple(files)
 
 
@@ -179,6 +182,28 @@ def hostile_clinic(clinic, tmp_path, monkeypatch):
     log_visit(CLINICIAN, MRN, VisitEntry(date=TODAY - timedelta(days=10), sites=[SiteEntry("vertex", 140)]),
               [PhotoUpload("vertex", "ok.jpg", _jpeg())], url=clinic, today=TODAY)
     return clinic, tmp_path / "data" / "photos"
+
+
+def _upload_named(name: str, good_entry: dict, url: str) -> None:
+    """A hostile name on a file that is no photo: refused, and the message echoes no path or control code."""
+    try:
+        log_visit(CLINICIAN, MRN, VisitEntry(**good_entry), [PhotoUpload("vertex", name, b"%PDF-1.4 x")],
+                  url=url, today=TODAY)
+    except ValidationError as error:
+        echoed = " ".join([str(error)] + error.problems)
+        assert "../" not in echoed and "..\\" not in echoed
+        assert not any(ord(c) < 32 for c in echoed), repr(echoed)
+        raise
+
+
+def _sheets(folder: Path, patients: str, sessions: str, visits: str) -> list[Path]:
+    """The three CSV files of an import, written into a new ``folder``."""
+    folder.mkdir()
+    paths = []
+    for name, text in (("patients.csv", patients), ("sessions.csv", sessions), ("visits.csv", visits)):
+        (folder / name).write_text(text, encoding="utf-8")
+        paths.append(folder / name)
+    return paths
 
 
 def test_hostile_corpus_is_refused_clearly_and_changes_nothing(hostile_clinic, tmp_path, figure, db_url):
@@ -201,17 +226,7 @@ def test_hostile_corpus_is_refused_clearly_and_changes_nothing(hostile_clinic, t
         attempt(f"photo: {label}", lambda name=name, data=data: log_visit(
             CLINICIAN, MRN, VisitEntry(**good_entry), [PhotoUpload("vertex", name, data)], url=url, today=TODAY))
     for label, name in NAME_CASES.items():
-        # a hostile name on a file that is no photo: refused, and the message echoes no path or control code
-        def upload(name=name):
-            try:
-                log_visit(CLINICIAN, MRN, VisitEntry(**good_entry), [PhotoUpload("vertex", name, b"%PDF-1.4 x")],
-                          url=url, today=TODAY)
-            except ValidationError as error:
-                echoed = " ".join([str(error)] + error.problems)
-                assert "../" not in echoed and "..\\" not in echoed
-                assert not any(ord(c) < 32 for c in echoed), repr(echoed)
-                raise
-        attempt(f"file name: {label}", upload)
+        attempt(f"file name: {label}", lambda name=name: _upload_named(name, good_entry, url))
     for label, (name, data) in DOCUMENT_CASES.items():
         attempt(f"document: {label}", lambda name=name, data=data: log_session(
             CLINICIAN, MRN, SessionEntry(date=TODAY, treatment="prp", product="Kit", lot_number="L-1"),
@@ -230,13 +245,9 @@ def test_hostile_corpus_is_refused_clearly_and_changes_nothing(hostile_clinic, t
     attempt("visit: unknown MRN", lambda: log_visit(CLINICIAN, "NOPE-404", VisitEntry(**good_entry), url=url,
                                                    today=TODAY))
     for label, (patients, sessions, visits) in SPREADSHEET_CASES.items():
-        folder = tmp_path / f"sheets-{tried}"
-        folder.mkdir()
-        paths = []
-        for name, text in (("patients.csv", patients), ("sessions.csv", sessions), ("visits.csv", visits)):
-            (folder / name).write_text(text, encoding="utf-8")
-            paths.append(folder / name)
-        attempt(f"spreadsheet: {label}", lambda paths=paths: import_spreadsheets(*paths, actor=CLINICIAN, url=url, today=TODAY))
+        paths = _sheets(tmp_path / f"sheets-{tried}", patients, sessions, visits)
+        attempt(f"spreadsheet: {label}",
+                lambda paths=paths: import_spreadsheets(*paths, actor=CLINICIAN, url=url, today=TODAY))
     workbook = Workbook()
     workbook.active.append(["mrn", "full_name"])  # an .xlsx missing columns
     xlsx = tmp_path / "patients.xlsx"
@@ -246,13 +257,16 @@ def test_hostile_corpus_is_refused_clearly_and_changes_nothing(hostile_clinic, t
     (csv_ok / "s.csv").write_text(SESSIONS_HEADER)
     (csv_ok / "v.csv").write_text(VISITS_HEADER)
     attempt("spreadsheet: xlsx missing columns",
-            lambda: import_spreadsheets(xlsx, csv_ok / "s.csv", csv_ok / "v.csv", actor=CLINICIAN, url=url, today=TODAY))
+            lambda: import_spreadsheets(xlsx, csv_ok / "s.csv", csv_ok / "v.csv", actor=CLINICIAN, url=url,
+                                        today=TODAY))
     (tmp_path / "fake.xlsx").write_bytes(b"PK\x03\x04 definitely not a workbook")
     attempt("spreadsheet: corrupt xlsx",
-            lambda: import_spreadsheets(tmp_path / "fake.xlsx", csv_ok / "s.csv", csv_ok / "v.csv", actor=CLINICIAN, url=url, today=TODAY))
+            lambda: import_spreadsheets(tmp_path / "fake.xlsx", csv_ok / "s.csv", csv_ok / "v.csv", actor=CLINICIAN,
+                                        url=url, today=TODAY))
 
     assert tried == len(refused)
-    figure(f"hostile inputs ({db_url.split(':')[0]}): {tried} tried, {tried} refused with a clear message, 0 changed the database or the photo store")
+    figure(f"hostile inputs ({db_url.split(':')[0]}): {tried} tried, {tried} refused with a clear message, "
+           "0 changed the database or the photo store")
     assert tried == (len(PHOTO_CASES) + len(NAME_CASES) + len(DOCUMENT_CASES) + len(VISIT_CASES)
                      + len(SESSION_CASES) + len(PATIENT_CASES) + 1 + len(SPREADSHEET_CASES) + 2)
 
@@ -273,7 +287,7 @@ def test_unusual_but_valid_images_are_accepted(hostile_clinic, mode):
     url, _ = hostile_clinic
     image = Image.new(mode, (80, 60), 30000 if mode == "I;16" else (10, 20, 30, 40))
     buffer = io.BytesIO()
-    image.save(buffer, "TIFF" if False else ("JPEG" if mode == "CMYK" else "PNG"))
+    image.save(buffer, "JPEG" if mode == "CMYK" else "PNG")
     saved = log_visit(CLINICIAN, MRN, VisitEntry(date=TODAY - timedelta(days=2), sites=[SiteEntry("vertex", 150)]),
                       [PhotoUpload("vertex", f"{mode}.img", buffer.getvalue())], url=url, today=TODAY)
     assert len(saved.photos) == 1

@@ -4,7 +4,7 @@ changed, removed records not restored, references to patients already recorded.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
@@ -81,9 +81,9 @@ def test_rows_matching_removed_records_are_refused_rather_than_restored(clinic, 
     run(clinic, paths)
     with transaction(clinic) as session:
         visit = session.scalars(select(models.Visit).where(models.Visit.date == date(2025, 4, 12))).one()
-        visit.deleted_at, visit.deleted_by, visit.deleted_reason = datetime.now(timezone.utc), "dr.smith", "wrong"
+        visit.deleted_at, visit.deleted_by, visit.deleted_reason = datetime.now(UTC), "dr.smith", "wrong"
         patient = session.scalars(select(models.Patient).where(models.Patient.mrn == "RT-003")).one()
-        patient.deleted_at = datetime(2025, 5, 1, 12, tzinfo=timezone.utc)
+        patient.deleted_at = datetime(2025, 5, 1, 12, tzinfo=UTC)
         patient.deleted_by, patient.deleted_reason = "admin", "duplicate"
     problems = refused(clinic, paths)
     assert problems == [

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
 
 from db import models
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
 from tracker.errors import PermissionDenied, ValidationError
 from tracker.exchange.exports import spreadsheet_safe
+from tracker.operations.database import transaction
 from tracker.records.lots import csv_file_name, export_lot_csv, sessions_with_lot
 
 D = date.fromisoformat
 CLINICIAN = Actor(username="dr_a", role="clinician")
-STAMP = datetime(2025, 6, 1, tzinfo=timezone.utc)
+STAMP = datetime(2025, 6, 1, tzinfo=UTC)
 
 
 def add_patient(url, mrn, full_name, sessions, deleted=False):
@@ -69,8 +69,10 @@ def test_contains_option_finds_longer_lot_numbers(lots_clinic):
 
 
 def test_contains_treats_wildcards_as_plain_characters(lots_clinic):
-    assert [s.lot_number for s in sessions_with_lot(CLINICIAN, "%", partial=True, url=lots_clinic).sessions] == ["X%Y_1"]
-    assert [s.lot_number for s in sessions_with_lot(CLINICIAN, "_", partial=True, url=lots_clinic).sessions] == ["X%Y_1"]
+    assert [s.lot_number for s in sessions_with_lot(CLINICIAN, "%", partial=True,
+                                                    url=lots_clinic).sessions] == ["X%Y_1"]
+    assert [s.lot_number for s in sessions_with_lot(CLINICIAN, "_", partial=True,
+                                                    url=lots_clinic).sessions] == ["X%Y_1"]
     assert sessions_with_lot(CLINICIAN, "X_Y", partial=True, url=lots_clinic).sessions == ()
 
 
@@ -120,7 +122,8 @@ def test_csv_export_is_spreadsheet_safe_and_audited(lots_clinic):
 
 
 @pytest.mark.parametrize("text, safe", [
-    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@x", "'@x"), ("\tx", "'\tx"), ("AB-1", "AB-1"), (None, None), (12, 12),
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@x", "'@x"), ("\tx", "'\tx"), ("AB-1", "AB-1"),
+    (None, None), (12, 12),
 ])
 def test_spreadsheet_safe(text, safe):
     assert spreadsheet_safe(text) == safe

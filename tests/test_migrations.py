@@ -1,14 +1,12 @@
 """The schema is made by Alembic alone: empty database → head, then idempotent on later runs."""
 
-from sqlalchemy import inspect
-
 from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, select
 
+from db import models
 from db.engine import alembic_config, current_revision, engine_for, migrate
 from db.models import Base
 from tracker.operations.database import initialize, transaction
-from db import models
-from sqlalchemy import select
 
 
 def test_upgrade_from_empty_to_head_creates_every_table(db_url):

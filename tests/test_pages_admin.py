@@ -7,7 +7,7 @@ patients are placed relative to today.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,8 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from db import models
-from tracker.access.actors import Actor
 from tracker.access.accounts import create_user
+from tracker.access.actors import Actor
 from tracker.operations.database import transaction
 from tracker.records.protocol_admin import save_protocol
 
@@ -76,7 +76,7 @@ def add_patient(url, mrn, full_name, session_days_ago=None, visit_days_ago=(), l
             session.add(models.TreatmentSession(
                 patient_id=patient.id, date=today - timedelta(days=session_days_ago), treatment="exosome",
                 product="ExoGen", lot_number=lot, volume_ml=2.0, created_by="test",
-                deleted_at=datetime.now(timezone.utc) if deleted_session else None,
+                deleted_at=datetime.now(UTC) if deleted_session else None,
             ))
         for days in visit_days_ago:
             visit = models.Visit(patient_id=patient.id, date=today - timedelta(days=days), created_by="test")
@@ -99,7 +99,8 @@ def scheduled(clinic):
     return clinic
 
 
-def test_schedule_lists_due_and_overdue_patients(scheduled):
+@pytest.mark.usefixtures("scheduled")
+def test_schedule_lists_due_and_overdue_patients():
     at = open_page("schedule.py", CLINICIAN)
     assert not at.exception
     follow_ups = table(at, "Days to target")
@@ -115,7 +116,8 @@ def test_schedule_lists_due_and_overdue_patients(scheduled):
     assert "Bold" not in markdown_everywhere(at)
 
 
-def test_schedule_status_filter(scheduled):
+@pytest.mark.usefixtures("scheduled")
+def test_schedule_status_filter():
     at = open_page("schedule.py", CLINICIAN)
     at.multiselect(key="schedule_statuses").set_value(["due"]).run()
     assert not at.exception
@@ -124,7 +126,8 @@ def test_schedule_status_filter(scheduled):
     assert "No follow-up visit matches the statuses chosen." in texts(at, "info")
 
 
-def test_schedule_opens_the_chosen_patients_record(scheduled):
+@pytest.mark.usefixtures("scheduled")
+def test_schedule_opens_the_chosen_patients_record():
     at = open_page("schedule.py", CLINICIAN)
     assert at.button(key="schedule_open").disabled  # until a patient is chosen
     at.selectbox(key="schedule_open_mrn").set_value("S-LATE").run()
@@ -330,7 +333,7 @@ def test_a_delayed_account_is_unlocked(clinic):
     create_user(ADMIN, username="dr_locked", password=PASSWORD, role="clinician", url=clinic)
     with transaction(clinic) as session:
         user = session.scalar(select(models.User).where(models.User.username == "dr_locked"))
-        user.locked_until, user.failed_attempts = datetime.now(timezone.utc) + timedelta(minutes=4), 7
+        user.locked_until, user.failed_attempts = datetime.now(UTC) + timedelta(minutes=4), 7
     at = open_page("accounts.py", ADMIN)
     assert list(table(at, "Username")["Sign-in delay"])[0].startswith("until ")
     assert at.selectbox(key="account_unlock_username").value == "dr_locked"

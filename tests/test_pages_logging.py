@@ -48,7 +48,7 @@ def jpeg() -> bytes:
 
 def count(url, model) -> int:
     with transaction(url) as session:
-        return session.scalar(select(func.count()).select_from(model))
+        return session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
 def shown(text: str) -> str:

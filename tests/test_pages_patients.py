@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,11 +17,13 @@ from streamlit.testing.v1 import AppTest
 from db import models
 from tracker.access.actors import Actor
 from tracker.course.calendar_months import add_months
+from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
 from tracker.operations.database import transaction
 from tracker.records.patient_corrections import update_patient
 from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.records.patient_list import list_patients
 from tracker.records.patient_record import patient_record
+from tracker.records.protocol_admin import save_protocol
 from tracker.records.therapies import add_therapy
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -58,7 +61,7 @@ def shown(at: AppTest) -> str:
 
 
 def register(mrn: str = "RT-0001", name: str = "Ana Souza", **overrides) -> str:
-    values = dict(mrn=mrn, full_name=name, sex="female", birth_date=date(1980, 5, 17),
+    values: dict[str, Any] = dict(mrn=mrn, full_name=name, sex="female", birth_date=date(1980, 5, 17),
                   condition="androgenetic_alopecia", baseline_scale="ludwig", baseline_stage="II",
                   target_areas="vertex, frontal")
     values.update(overrides)
@@ -68,6 +71,7 @@ def register(mrn: str = "RT-0001", name: str = "Ana Souza", **overrides) -> str:
 def add_course(url: str, mrn: str, *, day0: date, visits: list[tuple[date, float]]) -> None:
     with transaction(url) as session:
         patient = session.scalar(select(models.Patient).where(models.Patient.mrn == mrn))
+        assert patient is not None
         session.add(models.TreatmentSession(patient_id=patient.id, date=day0, treatment="exosome",
                                             product="ExoHair", lot_number="LOT-42", created_by="test"))
         for day, density in visits:
@@ -269,6 +273,19 @@ def test_record_shows_header_strip_timeline_and_user_text_plainly(clinic):
     assert list(timeline["Entry"]) == ["Visit", "Exosome session", "Visit"]
     assert list(timeline["Density (hairs/cm²)"]) == ["Vertex 150", "", "Vertex 172"]
     assert timeline["Lot"][1] == "LOT-42"
+
+
+def test_record_shows_every_milestone_of_a_protocol_with_more_than_three(clinic):
+    # The strip used to zip three columns with the milestones, silently dropping a fourth window.
+    windows = [{"name": f"window_{n}", "start_month": 3 * n - 1, "end_month": 3 * n + 1, "target_month": 3 * n}
+               for n in (1, 2, 3, 4)]
+    band = [{"month": 0, "low": -10, "high": 5}, {"month": 12, "low": 10, "high": 40}]
+    save_protocol(ADMIN, DEFAULT_PROTOCOL_NAME, band, windows, "four windows", expected_version=1, url=clinic)
+    register("RT-0001")
+    day0 = add_months(TODAY, -4)
+    add_course(clinic, "RT-0001", day0=day0, visits=[(day0 - timedelta(days=1), 150)])
+    at = open_page("pages/patient_record.py", mrn="RT-0001")
+    assert [f"**window {n}**" in texts(at.markdown) for n in (1, 2, 3, 4)] == [True] * 4
 
 
 def test_correction_needs_a_reason_and_keeps_what_was_typed(clinic):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from tests.test_progress_view import make_patient
-from tracker.access.actors import Actor, command_line_actor
 from tracker.access.accounts import create_user
+from tracker.access.actors import Actor, command_line_actor
 from tracker.access.sign_in import sign_in
 
 
@@ -96,7 +95,8 @@ def test_progress_page_shows_the_photo_record(sqlite_clinic):
 
     own = make_photo_patient(sqlite_clinic, "P-1", "Ada Example")
     make_patient(sqlite_clinic, "P-2", "Bea Other")
-    for actor, mrn in ((Actor("dr.lee", "clinician"), "P-1"), (Actor("ada", "patient", patient_id=own.patient_id), None)):
+    for actor, mrn in ((Actor("dr.lee", "clinician"), "P-1"),
+                       (Actor("ada", "patient", patient_id=own.patient_id), None)):
         at = _app(actor, mrn)
         at.run()
         at.switch_page("pages/progress.py")

@@ -6,10 +6,10 @@ import hashlib
 import io
 from datetime import datetime, timedelta, timezone
 
+import photo_samples as samples
 import pytest
 from PIL import Image
 
-import photo_samples as samples
 from tracker.errors import ValidationError
 from tracker.photos.intake import DISPLAY_LONG_SIDE, THUMBNAIL_LONG_SIDE, prepare_photo
 

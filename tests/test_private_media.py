@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from tracker.access.actors import Actor
 from ui.private_media import SessionEnded, data_uri, guarded, session_allows
 from ui.signed_in import ACTOR, LAST_SEEN
-from tracker.access.actors import Actor
 
 LEE = Actor("dr.lee", "clinician")
 

@@ -47,9 +47,10 @@ def test_progress_json_shape_and_hand_checked_values(clinic):
     assert site["site"] == "vertex" and site["baseline"] == {"date": "2025-01-15", "density": 150.0}
     early, six, twelve = site["milestones"]
     # 2025-04-14 is 89 days after day 0 → 2.924 months → band low -10+0.924*15 = 3.86, high 5+0.924*15 = 18.86
-    assert early["window_start"] == "2025-03-15" and early["window_end"] == "2025-04-15" and early["target"] == "2025-04-15"
+    assert (early["window_start"], early["window_end"], early["target"]) == ("2025-03-15", "2025-04-15", "2025-04-15")
     assert early["visit_date"] == "2025-04-14" and early["change"] == 25.0 and early["change_pct"] == 16.67
-    assert early["expected_low"] == pytest.approx(3.86, abs=0.01) and early["expected_high"] == pytest.approx(18.86, abs=0.01)
+    assert early["expected_low"] == pytest.approx(3.86, abs=0.01)
+    assert early["expected_high"] == pytest.approx(18.86, abs=0.01)
     assert early["status"] == "ahead"
     # 2025-07-15 is 181 days → 5.947 months → low 5+2.947/3*5 = 9.91; change 0 → behind
     assert six["change"] == 0.0 and six["expected_low"] == pytest.approx(9.91, abs=0.01) and six["status"] == "behind"
@@ -96,7 +97,8 @@ def test_cli_init_is_idempotent_and_user_add(clinic):
     assert _cli("init").returncode == 0
     weak = _cli("user", "add", "--role", "admin", "--username", "boss", "--password-stdin", stdin="password\n")
     assert weak.returncode == 1 and "at least 10" in weak.stderr
-    made = _cli("user", "add", "--role", "admin", "--username", "boss", "--password-stdin", stdin="long enough phrase 42\n")
+    made = _cli("user", "add", "--role", "admin", "--username", "boss", "--password-stdin",
+                stdin="long enough phrase 42\n")
     assert made.returncode == 0, made.stderr
     listed = _cli("user", "list")
     assert "boss" in listed.stdout and "admin" in listed.stdout

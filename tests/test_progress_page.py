@@ -11,8 +11,8 @@ from sqlalchemy import select
 from db import models
 from tests.scalp_samples import make_photo_patient
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
 from tracker.errors import PermissionDenied
+from tracker.operations.database import transaction
 from tracker.photos.timeline import photo_timeline
 from tracker.progress.page_data import progress_page
 from tracker.progress.view import build_view, resolve_patient
@@ -21,9 +21,9 @@ AS_OF = date(2026, 2, 1)
 CLINICIAN = Actor("dr.lee", "clinician")
 
 
-def _views(url: str) -> list[tuple[str, str]]:
+def _views(url: str) -> list[tuple[str, str | None]]:
     with transaction(url) as session:
-        return [tuple(row) for row in session.execute(
+        return [(row.username, row.detail) for row in session.execute(
             select(models.AuditEntry.username, models.AuditEntry.detail)
             .where(models.AuditEntry.action == "view").order_by(models.AuditEntry.id))]
 

@@ -8,12 +8,12 @@ from datetime import date
 import pytest
 
 from db import models
-from ui.charts import site_figure
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
-from tracker.errors import NotFound, PermissionDenied
 from tracker.course.milestones import DEFAULT_PROTOCOL, expected_band
+from tracker.errors import NotFound, PermissionDenied
+from tracker.operations.database import transaction
 from tracker.progress.page_data import progress_page
+from ui.charts import site_figure
 
 AS_OF = date(2026, 2, 1)
 CLINICIAN = Actor("dr.lee", "clinician")
@@ -53,9 +53,10 @@ def test_chart_traces_match_the_engine(clinic):
     milestones = view.progress.sites[0].milestones
     # windows drawn where the engine put them (months since day 0 of the calendar dates)
     assert [w.name for w in site.windows] == [m.name for m in milestones]
-    assert site.windows[0].start_month == pytest.approx((date(2025, 3, 15) - date(2025, 1, 15)).days / 30.4375, abs=1e-3)
+    assert site.windows[0].start_month == pytest.approx((date(2025, 3, 15) - date(2025, 1, 15)).days / 30.4375,
+                                                        abs=1e-3)
     # band samples are the engine's interpolation at each x
-    for month, low, high in zip(site.band.months, site.band.low, site.band.high):
+    for month, low, high in zip(site.band.months, site.band.low, site.band.high, strict=True):
         assert (low, high) == pytest.approx(expected_band(DEFAULT_PROTOCOL, month))
     # every milestone visit is a point with the engine's change and status
     by_date = {p.date: p for p in site.points}
@@ -137,8 +138,8 @@ def test_treated_but_never_measured_patient_still_has_visits_due(clinic):
 
 
 def test_secondary_charts_read_as_dates_and_stage_names():
-    from ui.charts import secondary_figure
     from tracker.progress.view import SecondarySeries, SeriesPoint
+    from ui.charts import secondary_figure
 
     one_day = SecondarySeries("Norwood–Hamilton stage", "stage",
                               {"scalp": (SeriesPoint(date(2026, 3, 31), 0.0, 7.0, "VI"),)})

@@ -6,7 +6,6 @@ import math
 
 import pytest
 
-from tracker.errors import ValidationError
 from tracker.course.scales import (
     ScaleEntry,
     parse_percentage,
@@ -15,6 +14,7 @@ from tracker.course.scales import (
     scale_choices,
     stages,
 )
+from tracker.errors import ValidationError
 
 # (vertex, posterior, left, right) → SALT, each worked by hand: 0.40 v + 0.24 p + 0.18 l + 0.18 r.
 HAND_COMPUTED = [

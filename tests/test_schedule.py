@@ -7,7 +7,7 @@ window is 3–6 months after the latest session.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import event, select
@@ -15,9 +15,10 @@ from sqlalchemy import event, select
 from db import models
 from db.engine import engine_for
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
+from tracker.course.milestones import DUE, UPCOMING
 from tracker.errors import PermissionDenied, ValidationError
-from tracker.progress.schedule import DUE, OPEN, OPENS, OVERDUE, UPCOMING, schedule
+from tracker.operations.database import transaction
+from tracker.progress.schedule import OPEN, OPENS, OVERDUE, schedule
 
 D = date.fromisoformat
 TODAY = D("2025-06-15")
@@ -28,7 +29,7 @@ ADMIN = Actor(username="admin1", role="admin")
 def add_patient(url, mrn, sessions=(), visits=(), protocol=None, deleted=False, deleted_sessions=(),
                 deleted_visits=()):
     """A patient with sessions (dates) and visits ((date, density) on the vertex); returns its id."""
-    stamp = datetime(2025, 6, 1, tzinfo=timezone.utc)
+    stamp = datetime(2025, 6, 1, tzinfo=UTC)
     with transaction(url) as session:
         protocol_id = None
         if protocol is not None:
@@ -154,7 +155,8 @@ def test_treated_patients_without_measurements_are_listed_not_dropped(clinic_pat
     plan = schedule(CLINICIAN, today=TODAY, url=clinic_patients)
     assert [(u.mrn, u.first_session) for u in plan.unmeasured] == [
         ("P-DELVISIT", D("2025-04-01")), ("P-NOVISIT", D("2025-05-01"))]
-    everywhere = {f.mrn for f in plan.follow_ups} | {r.mrn for r in plan.repeat_sessions} | {u.mrn for u in plan.unmeasured}
+    everywhere = ({f.mrn for f in plan.follow_ups} | {r.mrn for r in plan.repeat_sessions}
+                  | {u.mrn for u in plan.unmeasured})
     assert not everywhere & {"P-DELSESS", "P-GONE"}
 
 

@@ -22,14 +22,13 @@ from sqlalchemy import func, select
 
 from db import models
 from tests.conftest import ROOT
-from tracker.access.actors import command_line_actor
 from tracker.access.accounts import create_user
+from tracker.access.actors import command_line_actor
 from tracker.access.sign_in import CHECKED, LOCK_AFTER_FAILURES
 from tracker.operations.database import transaction
 
 GOOD = "correct horse battery"
 PROCESSES, ATTEMPTS = 8, 40
-ADDRESS = "203.0.113.7"
 
 # argv: url, go-file, number of wrong guesses, "right" when the right password follows them.
 ATTACKER = """

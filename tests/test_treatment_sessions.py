@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from db import models
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
+from tracker.operations.database import transaction
 from tracker.records.treatment_sessions import (
     DocumentUpload,
     SessionEntry,
@@ -59,7 +59,7 @@ def exosome(on=date(2025, 5, 20), **changes) -> SessionEntry:
 def counts(url) -> dict[str, int]:
     with transaction(url) as session:
         return {
-            model.__name__: session.scalar(select(func.count()).select_from(model))
+            model.__name__: session.execute(select(func.count()).select_from(model)).scalar_one()
             for model in (models.TreatmentSession, models.BatchDocument, models.AuditEntry)
         }
 

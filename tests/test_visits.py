@@ -16,11 +16,10 @@ from sqlalchemy import func, select
 
 from db import models
 from tracker.access.actors import Actor
-from tracker.storage.blob_store import LocalDirectoryStore
+from tracker.course.scales import ScaleEntry
+from tracker.errors import NotFound, PermissionDenied, ValidationError
 from tracker.operations.config import settings
 from tracker.operations.database import transaction
-from tracker.errors import NotFound, PermissionDenied, ValidationError
-from tracker.course.scales import ScaleEntry
 from tracker.records.visits import (
     BASELINE_RECORDED,
     PhotoUpload,
@@ -30,6 +29,7 @@ from tracker.records.visits import (
     log_visit,
     visit_form_defaults,
 )
+from tracker.storage.blob_store import LocalDirectoryStore
 
 CLINICIAN = Actor(username="dr.lee", role="clinician")
 TODAY = date(2025, 6, 1)
@@ -61,7 +61,7 @@ def jpeg(width=64, height=48, colour=(120, 80, 60)) -> bytes:
 def counts(url) -> dict[str, int]:
     with transaction(url) as session:
         return {
-            model.__name__: session.scalar(select(func.count()).select_from(model))
+            model.__name__: session.execute(select(func.count()).select_from(model)).scalar_one()
             for model in (models.Visit, models.DensityMeasurement, models.ScaleScore, models.Photo,
                           models.AuditEntry)
         }

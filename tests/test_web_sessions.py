@@ -5,19 +5,19 @@ its sessions. Plus the page side, with AppTest: a page session with no actor res
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from db import models
 from tracker.access import web_sessions
-from tracker.access.actors import command_line_actor
 from tracker.access.accounts import create_user, disable_user, enable_user, reset_password
+from tracker.access.actors import command_line_actor
 from tracker.access.own_password import change_own_password
 from tracker.access.sign_in import sign_in
-from tracker.operations.database import transaction
 from tracker.errors import PermissionDenied
+from tracker.operations.database import transaction
 
 CLI = command_line_actor("test")
 GOOD, NEWER = "correct horse battery", "another horse battery"
@@ -30,8 +30,9 @@ def _signed_in(name: str = "dr.lee", role: str = "clinician"):
 
 def _age(token: str, seconds: float) -> None:
     with transaction() as session:
-        session.execute(update(models.WebSession).where(models.WebSession.token_sha256 == web_sessions.token_hash(token))
-                        .values(last_seen_at=datetime.now(timezone.utc) - timedelta(seconds=seconds)))
+        session.execute(update(models.WebSession)
+                        .where(models.WebSession.token_sha256 == web_sessions.token_hash(token))
+                        .values(last_seen_at=datetime.now(UTC) - timedelta(seconds=seconds)))
 
 
 def test_a_token_stands_and_only_its_hash_is_kept(clinic):
@@ -70,8 +71,8 @@ def test_touch_moves_the_idle_clock_on(clinic, monkeypatch):
     assert web_sessions.touch(token, actor)
     with transaction() as session:
         seen = session.scalar(select(models.WebSession.last_seen_at))
-    seen = seen.replace(tzinfo=timezone.utc) if seen.tzinfo is None else seen
-    assert datetime.now(timezone.utc) - seen < timedelta(seconds=10)
+    seen = seen.replace(tzinfo=UTC) if seen.tzinfo is None else seen
+    assert datetime.now(UTC) - seen < timedelta(seconds=10)
     assert web_sessions.actor_for_token(token) is not None
     assert web_sessions.touch_interval() == 15.0
 

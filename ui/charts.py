@@ -13,10 +13,9 @@ from html import escape
 
 import plotly.graph_objects as go
 
+from tracker.course.vocabulary import POINT_STYLES, milestone_short, site_words, treatment_words
 from tracker.progress.chart_data import ProgressChart, SiteChart
 from tracker.progress.view import SecondarySeries
-from tracker.course.vocabulary import POINT_STYLES, milestone_short, site_words, treatment_words
-
 
 
 def label(text: object) -> str:

@@ -7,15 +7,15 @@ in consult mode (``app.py`` then registers that page alone, without a menu).
 
 import streamlit as st
 
+from tracker.access.actors import Actor
+from tracker.access.credentials import PASSWORD_MAX
+from tracker.access.own_password import verify_password
+from tracker.progress.page_data import progress_page
 from ui import photo_panels
 from ui import progress_panels as panels
 from ui.messages import call
 from ui.signed_in import sign_out
 from ui.workspace import select_patient
-from tracker.access.actors import Actor
-from tracker.access.credentials import PASSWORD_MAX
-from tracker.access.own_password import verify_password
-from tracker.progress.page_data import progress_page
 
 
 def start(mrn: str) -> None:

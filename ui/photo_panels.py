@@ -11,13 +11,13 @@ from datetime import date
 
 import streamlit as st
 
-from ui import private_media
-from ui.messages import call, plain
 from tracker.access.actors import Actor
 from tracker.course.vocabulary import site_words
 from tracker.photos.before_after import BeforeAfter, ComparedPhoto, before_after
 from tracker.photos.serving import photo_image
 from tracker.photos.timeline import PhotoTimeline, view_label
+from ui import private_media
+from ui.messages import call, plain
 
 DEFAULT_FADE = 50
 

@@ -24,15 +24,16 @@ import base64
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from ui.signed_in import ACTOR, LAST_SEEN, idle_limit_seconds
 from tracker.access.actors import Actor
-from tracker.operations.database import database_busy
 from tracker.errors import TrackerError
+from tracker.operations.database import database_busy
+from ui.signed_in import ACTOR, LAST_SEEN, idle_limit_seconds
 
 log = logging.getLogger("regrowth")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.charts import secondary_figure, site_figure
-from ui.messages import plain
 from tracker.course.vocabulary import condition_words, site_words, status_words
+from tracker.course.wording import long_date
 from tracker.photos.coverage import PhotoCoverage
 from tracker.progress.view import ProgressView
-from tracker.course.wording import long_date
+from ui.charts import secondary_figure, site_figure
+from ui.messages import plain
 
 
 def header(view: ProgressView) -> None:

@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_progress import add_patients  # noqa: E402
+from bench_progress import add_patients  # noqa: E402 (after the sys.path line)
 
-from tracker.operations.database import initialize  # noqa: E402
+from tracker.operations.database import initialize  # noqa: E402 (after the sys.path line)
 
 PATIENTS = 20_000
 OLD_COMMIT = "3761597"  # tracker/operations/backup.py before the snapshot read (its read ran in a write transaction)
@@ -49,14 +49,16 @@ while not stop.exists():
         error = None
         try:
             if what == "save visit":
-                entry = VisitEntry(date=date(2026, 1, 1) + timedelta(days=n % 90), sites=[SiteEntry("vertex", 150 + n % 40)],
+                entry = VisitEntry(date=date(2026, 1, 1) + timedelta(days=n % 90),
+                                   sites=[SiteEntry("vertex", 150 + n % 40)],
                                    capture={}, notes=f"bench {n}")
                 log_visit(actor, mrn, entry, today=date(2026, 6, 1))
             else:
                 progress_page(actor, mrn, date(2026, 6, 1))
         except Exception as exc:  # a failure is a figure too
             error = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]}"
-        print(json.dumps({"what": what, "start": started, "seconds": time.time() - started, "error": error}), flush=True)
+        print(json.dumps({"what": what, "start": started, "seconds": time.time() - started, "error": error}),
+              flush=True)
     n += 1
     ready.touch()
 """
@@ -79,7 +81,7 @@ def measure(label: str, backup_command: list[str], environment: dict[str, str], 
                                  env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while not ready.exists():
         if clinician.poll() is not None:
-            raise SystemExit(f"the clinician process stopped: {clinician.stderr.read()[-2000:]}")
+            raise SystemExit(f"the clinician process stopped: {clinician.communicate()[1][-2000:]}")
         time.sleep(0.1)
     time.sleep(1)
     started = time.time()
@@ -124,7 +126,8 @@ def main() -> None:
             old.write_text(subprocess.run(["git", "show", f"{OLD_COMMIT}:tracker/operations/backup.py"], cwd=ROOT,
                                           capture_output=True, text=True, check=True).stdout)
             measure(f"write-transaction backup ({OLD_COMMIT})",
-                    [sys.executable, "-c", OLD_BACKUP, str(old), str(work / "backup-old")], environment, work, 1_000_000)
+                    [sys.executable, "-c", OLD_BACKUP, str(old),
+                     str(work / "backup-old")], environment, work, 1_000_000)
 
 
 if __name__ == "__main__":

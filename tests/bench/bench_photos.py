@@ -24,31 +24,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from PIL import Image, ImageOps  # noqa: E402
+from photo_samples import noise_photo  # noqa: E402 (after the sys.path line)
+from PIL import Image, ImageOps  # noqa: E402 (after the sys.path line)
 
-import tracker.photos.intake  # noqa: E402
-from photo_samples import noise_photo  # noqa: E402
-from tracker.storage.blob_store import LocalDirectoryStore  # noqa: E402
-from tracker.photos.store import PhotoKeys, PhotoStore  # noqa: E402
-from tracker.photos.intake import prepare_photo  # noqa: E402
+import tracker.photos.intake  # noqa: E402 (after the sys.path line)
+from tracker.photos.intake import PreparedPhoto, prepare_photo  # noqa: E402 (after the sys.path line)
+from tracker.photos.store import PhotoKeys, PhotoStore  # noqa: E402 (after the sys.path line)
+from tracker.storage.blob_store import LocalDirectoryStore  # noqa: E402 (after the sys.path line)
 
 RUNS = 9
 
 
 def bare(data: bytes) -> bytes:
-    image = Image.open(io.BytesIO(data))
-    image = ImageOps.exif_transpose(image)
+    image = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
     image.thumbnail((2048, 2048))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG")
     return buffer.getvalue()
 
 
-def prepare(data: bytes) -> object:
+def prepare(data: bytes) -> PreparedPhoto:
     return prepare_photo(data, max_bytes=64 * 1024 * 1024, max_pixels=100_000_000)
 
 
-def prepare_without_decoder_scaling(data: bytes) -> object:
+def prepare_without_decoder_scaling(data: bytes) -> PreparedPhoto:
     saved = tracker.photos.intake.MIN_DECODER_SCALED_SIDE
     tracker.photos.intake.MIN_DECODER_SCALED_SIDE = 10**9
     try:

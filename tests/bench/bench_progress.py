@@ -18,12 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert  # noqa: E402 (after the sys.path line)
 
-from db import models  # noqa: E402
-from db.engine import engine_for  # noqa: E402
-from tracker.operations.database import initialize  # noqa: E402
-from tracker.progress.patient_progress import progress_json  # noqa: E402
+from db import models  # noqa: E402 (after the sys.path line)
+from db.engine import engine_for  # noqa: E402 (after the sys.path line)
+from tracker.access.actors import command_line_actor  # noqa: E402 (imports follow the sys.path line)
+from tracker.operations.database import initialize  # noqa: E402 (after the sys.path line)
+from tracker.progress.patient_progress import progress_json  # noqa: E402 (after the sys.path line)
 
 SAMPLE = [f"B-{i:06d}" for i in range(0, 2000, 97)]
 
@@ -34,7 +35,7 @@ def add_patients(url: str, start: int, stop: int, seed: int) -> None:
     engine = engine_for(url)
     with engine.begin() as connection:
         patient_rows, session_rows, visit_rows, measurement_rows = [], [], [], []
-        visit_id = connection.exec_driver_sql("select coalesce(max(id), 0) from visit").scalar() + 1
+        visit_id = connection.exec_driver_sql("select coalesce(max(id), 0) from visit").scalar_one() + 1
         for number in range(start, stop):
             day0 = date(2024, 1, 1) + timedelta(days=rng.randrange(600))
             patient_rows.append(dict(id=number + 1, mrn=f"B-{number:06d}", full_name=f"Bench Patient {number}",
@@ -44,7 +45,8 @@ def add_patients(url: str, start: int, stop: int, seed: int) -> None:
                 session_rows.append(dict(patient_id=number + 1, date=day0 + timedelta(days=offset),
                                          treatment="exosome", product="Exo", lot_number=f"L{number % 50}", version=1))
             for offset in (-3, 90, 180, 270, 365):
-                visit_rows.append(dict(id=visit_id, patient_id=number + 1, date=day0 + timedelta(days=offset), version=1))
+                visit_rows.append(dict(id=visit_id, patient_id=number + 1, date=day0 + timedelta(days=offset),
+                                       version=1))
                 for site in ("vertex", "frontal"):
                     measurement_rows.append(dict(visit_id=visit_id, site=site, version=1,
                                                  density_per_cm2=rng.uniform(100, 220)))
@@ -60,7 +62,7 @@ def time_progress(url: str, repeats: int = 5) -> float:
     for _ in range(repeats):
         for mrn in SAMPLE:
             started = time.perf_counter()
-            progress_json(mrn, date(2026, 6, 1), url)
+            progress_json(command_line_actor("bench"), mrn, date(2026, 6, 1), url)
             timings.append(time.perf_counter() - started)
     return statistics.median(timings)
 

@@ -19,14 +19,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy import create_engine, insert, text  # noqa: E402 (after the sys.path line)
 
-from db import models  # noqa: E402
-from db.engine import engine_for, normalize_url  # noqa: E402
-from tracker.access.actors import Actor  # noqa: E402
-from tracker.course.clinical import SCALP_VIEWS  # noqa: E402
-from tracker.operations.database import initialize  # noqa: E402
-from tracker.progress.page_data import progress_page  # noqa: E402
+from db import models  # noqa: E402 (after the sys.path line)
+from db.engine import engine_for, normalize_url  # noqa: E402 (after the sys.path line)
+from tracker.access.actors import Actor  # noqa: E402 (after the sys.path line)
+from tracker.course.clinical import SCALP_VIEWS  # noqa: E402 (after the sys.path line)
+from tracker.operations.database import initialize  # noqa: E402 (after the sys.path line)
+from tracker.progress.page_data import progress_page  # noqa: E402 (after the sys.path line)
 
 MRN = "BENCH-1"
 AS_OF = date(2026, 6, 1)
@@ -67,7 +67,8 @@ def build_patient(url: str) -> int:
                      version=1) for site, offset in (("vertex", 0), ("frontal", 10))])
             connection.execute(insert(models.Photo), [
                 dict(id=photo_id + k, visit_id=n + 1, view=view, sha256=f"{photo_id + k:064x}",
-                     original_key=f"o/{photo_id + k}", display_key=f"d/{photo_id + k}", thumbnail_key=f"t/{photo_id + k}",
+                     original_key=f"o/{photo_id + k}", display_key=f"d/{photo_id + k}",
+                     thumbnail_key=f"t/{photo_id + k}",
                      media_type="image/jpeg", width=1600, height=1200, version=1)
                 for k, view in enumerate(SCALP_VIEWS[:5])])
             photo_id += 5
@@ -102,7 +103,8 @@ def measure(url: str, database: str) -> None:
             for statement in RAW_READS:
                 connection.execute(text(statement), {"mrn": MRN, "pid": patient_id}).all()
 
-    page_data(), raw_reads()  # warm up
+    page_data()  # warm up
+    raw_reads()
     page, raw = time_alternately(page_data, raw_reads, REPEATS)
     # The same page data without its audit-trail write (views must be recorded; shown apart to
     # separate the cost of recording from the cost of building the data).

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import insert, or_, select, text
 from sqlalchemy.orm import Session
@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit_anchor
 from tracker.access.actors import ADMIN, Actor, require_role
-from tracker.operations.database import Reads, read_connection, transaction
 from tracker.errors import PermissionDenied
 from tracker.exchange.exports import to_csv
+from tracker.operations.database import Reads, read_connection, transaction
 
 GENESIS = "0" * 64
 # What is recorded (Trust issue): views, creations, changes, soft deletes, exports, report downloads,
@@ -36,14 +36,14 @@ ACTIONS = ("view", "create", "update", "delete", "export", "report", "sign_in", 
 def _entry_hash(previous_hash: str, at: datetime, username: str | None, role: str | None,
                 patient_id: int | None, action: str, detail: str, address: str | None) -> str:
     payload = json.dumps(
-        [previous_hash, at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f"), username, role,
+        [previous_hash, at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"), username, role,
          patient_id, action, detail, address],
         separators=(",", ":"), ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-_entry = models.AuditEntry.__table__
+_entry = models.Base.metadata.tables[models.AuditEntry.__tablename__]
 # Built once: every page run records a view, so the entry is written with Core statements (the ORM's
 # unit of work cost more than the page's reads; bench_progress_page.py).
 _LATEST = select(_entry.c.id, _entry.c.entry_hash).order_by(_entry.c.id.desc()).limit(1)
@@ -62,7 +62,7 @@ def record(session: Reads, actor: Actor | None, action: str, *, patient_id: int 
         connection.execute(_CHAIN_LOCK)
     latest = connection.execute(_LATEST).first()
     previous = latest.entry_hash if latest else GENESIS
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
     # A command-line actor's name adds the OS user who ran it (access.CommandLineActor).
     name = (getattr(actor, "audit_name", None) or actor.username) if actor else username
     role = actor.role if actor else None
@@ -71,7 +71,7 @@ def record(session: Reads, actor: Actor | None, action: str, *, patient_id: int 
         "at": at, "username": name, "role": role, "patient_id": patient_id, "action": action, "detail": detail,
         "address": address, "previous_hash": previous,
         "entry_hash": _entry_hash(previous, at, name, role, patient_id, action, detail, address),
-    }).inserted_primary_key[0]
+    }).inserted_primary_key[0]  # type: ignore[index]  # an INSERT always has its key; SQLAlchemy types it Optional
     if entry_id // audit_anchor.ANCHOR_EVERY > (latest.id if latest else 0) // audit_anchor.ANCHOR_EVERY:
         audit_anchor.anchor_when_committed(connection)
 
@@ -109,7 +109,7 @@ def verify(session: Session) -> Verification:
         count += 1
         if entry.previous_hash != expected_previous:
             problems.append(f"entry {entry.id}: chain broken before it (an entry was removed or reordered)")
-        at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=timezone.utc)
+        at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
         actual = _entry_hash(entry.previous_hash, at, entry.username, entry.role, entry.patient_id,
                              entry.action, entry.detail, entry.address)
         if actual != entry.entry_hash:
@@ -157,7 +157,7 @@ def collapse_repeats(rows: list[AuditRow]) -> list[RepeatedEntry]:
     with the same action, patient and detail, as one line. For reading only: the trail and its CSV export
     keep every entry.
 
-    >>> at = [datetime(2026, 1, 5, 9, minute, tzinfo=timezone.utc) for minute in range(4)]
+    >>> at = [datetime(2026, 1, 5, 9, minute, tzinfo=UTC) for minute in range(4)]
     >>> rows = [AuditRow(4, at[3], "dr.lee", "clinician", "P-1", "view", "visit form", None),
     ...         AuditRow(3, at[2], "dr.lee", "clinician", "P-1", "view", "visit form", None),
     ...         AuditRow(2, at[1], "dr.lee", "clinician", "P-1", "create", "visit", None),
@@ -217,14 +217,14 @@ def _query(session: Session, *, username: str, mrn: str, action: str, since: dat
     if action.strip():
         query = query.where(models.AuditEntry.action == action.strip())
     if since:
-        query = query.where(models.AuditEntry.at >= datetime.combine(since, time.min, tzinfo=timezone.utc))
+        query = query.where(models.AuditEntry.at >= datetime.combine(since, time.min, tzinfo=UTC))
     if until:
         query = query.where(models.AuditEntry.at < datetime.combine(until + timedelta(days=1), time.min,
-                                                                    tzinfo=timezone.utc))
+                                                                    tzinfo=UTC))
     if limit:
         query = query.limit(limit)
     return [
-        AuditRow(e.id, e.at if e.at.tzinfo else e.at.replace(tzinfo=timezone.utc), e.username, e.role, patient_mrn,
+        AuditRow(e.id, e.at if e.at.tzinfo else e.at.replace(tzinfo=UTC), e.username, e.role, patient_mrn,
                  e.action, e.detail, e.address)
         for e, patient_mrn in session.execute(query)
     ]

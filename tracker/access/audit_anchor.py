@@ -23,7 +23,7 @@ import stat
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, func, select
@@ -31,10 +31,10 @@ from sqlalchemy.engine import Engine
 
 from db import models
 from db.engine import engine_for, make_private_folders
+from tracker.access.signing import FOR_ANCHORS, SigningKey, signing_key
+from tracker.errors import ValidationError
 from tracker.operations.config import settings
 from tracker.operations.database import Reads, database_url, read_connection
-from tracker.errors import ValidationError
-from tracker.access.signing import FOR_ANCHORS, SigningKey, signing_key
 
 ANCHOR_EVERY = 100  # entries between automatic anchors: at most this many recent entries are unanchored
 ANCHOR_FILE_NAME = "audit-anchors.jsonl"
@@ -42,7 +42,7 @@ ANCHOR_FILE_NAME = "audit-anchors.jsonl"
 # for an anchor's.
 SIGNED_AS = b"regrowth-tracker-audit-anchor/1\n"
 
-_entry = models.AuditEntry.__table__
+_entry = models.Base.metadata.tables[models.AuditEntry.__tablename__]
 _LAST = select(_entry.c.id, _entry.c.entry_hash).order_by(_entry.c.id.desc()).limit(1)
 _COUNT = select(func.count()).select_from(_entry)
 # The head in one statement, so one snapshot on both databases: count, last id and last hash agree (writers
@@ -67,7 +67,7 @@ class Anchor:
     def line(self) -> str:
         """The head as one line for another system's log, as ``parse_line`` reads it back.
 
-        >>> Anchor(1234, 1234, "ab12", datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc), "command").line()
+        >>> Anchor(1234, 1234, "ab12", datetime(2026, 1, 5, 9, 30, tzinfo=UTC), "command").line()
         'entries=1234 last_id=1234 last_hash=ab12 at=2026-01-05T09:30:00Z'
         """
         return (f"entries={self.entries} last_id={self.last_id or 0} last_hash={self.last_hash or '-'} "
@@ -80,7 +80,7 @@ class Anchor:
 
 
 def _iso(at: datetime) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_line(line: str) -> Anchor:
@@ -93,7 +93,7 @@ def parse_line(line: str) -> Anchor:
     try:
         fields = dict(part.split("=", 1) for part in line.split())
         entries, last_id = int(fields["entries"]), int(fields["last_id"])
-        at = datetime.strptime(fields["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        at = datetime.strptime(fields["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         last_hash = fields["last_hash"]
         if entries < 0 or last_id < 0 or last_id and not entries or not (last_hash == "-" or last_hash.isalnum()):
             raise ValueError("not a head")
@@ -139,7 +139,7 @@ def read_head(engine: Engine, reason: str) -> Anchor:
         cursor.close()
     finally:
         connection.close()  # back to the pool, rolled back
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
     return Anchor(row[0], row[1], row[2], at, reason) if row else Anchor(0, None, "", at, reason)
 
 
@@ -261,7 +261,7 @@ def read_anchors(path: Path, key: SigningKey) -> tuple[list[Anchor], list[str]]:
         try:
             fields = json.loads(line)
             anchor = Anchor(int(fields["entries"]), fields["last_id"], str(fields["last_hash"]),
-                            datetime.strptime(fields["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc),
+                            datetime.strptime(fields["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
                             str(fields["reason"]))
             signature = fields["signature"]
         except (ValueError, KeyError, TypeError):
@@ -314,7 +314,7 @@ def _compare(connection: Connection, anchors: list[Anchor]) -> list[str]:
                     f"(up to entry {newest.last_id})"]
         return []
     problems: list[str] = []
-    last_id = connection.execute(_LAST).first().id
+    last_id = connection.execute(_LAST).one().id  # the trail has entries
     if newest.last_id and last_id < newest.last_id:
         problems.append(f"newest entries deleted: the last entry is {last_id}, {_when(newest)} recorded entries "
                         f"up to {newest.last_id}")
@@ -330,21 +330,23 @@ def _compare(connection: Connection, anchors: list[Anchor]) -> list[str]:
 def _rewritten(connection: Connection, anchors: list[Anchor]) -> list[str]:
     """One line naming the earliest anchor whose entry no longer has the anchored hash (each hash covers the
     whole chain before it, so a rewrite shows at every later anchor)."""
-    ids = sorted({a.last_id for a in anchors})
+    anchored = [(a.last_id, a) for a in anchors if a.last_id is not None]  # an empty trail anchors no entry
+    ids = sorted({last_id for last_id, _ in anchored})
     hashes: dict[int, str] = {}
     for start in range(0, len(ids), 500):
         chunk = _entry.c.id.in_(ids[start:start + 500])
         hashes.update((row.id, row.entry_hash) for row in connection.execute(_LAST.limit(None).where(chunk)))
-    wrong = sorted((a for a in anchors if hashes.get(a.last_id) != a.last_hash), key=lambda a: (a.last_id, a.at))
+    wrong = sorted(((last_id, a) for last_id, a in anchored if hashes.get(last_id) != a.last_hash),
+                   key=lambda pair: (pair[0], pair[1].at))
     if not wrong:
         return []
-    first = wrong[0]
-    sound_before = [a.last_id for a in anchors if a.last_id < first.last_id]  # all sound: first is the earliest
-    where = (f"between entries {max(sound_before) + 1} and {first.last_id}" if sound_before
-             else f"at or before entry {first.last_id}")
+    first_id, first = wrong[0]
+    sound_before = [last_id for last_id, _ in anchored if last_id < first_id]  # all sound: first is the earliest
+    where = (f"between entries {max(sound_before) + 1} and {first_id}" if sound_before
+             else f"at or before entry {first_id}")
     more = f"; {len(wrong) - 1} later anchor(s) disagree too" if len(wrong) > 1 else ""
-    if first.last_id not in hashes:
-        return [f"anchored entry removed: entry {first.last_id} is missing ({_when(first)}; the chain was "
+    if first_id not in hashes:
+        return [f"anchored entry removed: entry {first_id} is missing ({_when(first)}; the chain was "
                 f"rewritten {where}){more}"]
-    return [f"chain rewritten {where}: entry {first.last_id} does not have the hash {_when(first)} "
+    return [f"chain rewritten {where}: entry {first_id} does not have the hash {_when(first)} "
             f"recorded{more}"]

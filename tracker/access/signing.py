@@ -17,8 +17,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracker.operations.config import settings
 from tracker.errors import ValidationError
+from tracker.operations.config import settings
 
 KEY_VARIABLE = "TRACKER_BACKUP_KEY"
 KEY_FILE_NAME = "backup.key"
@@ -53,7 +53,8 @@ def key_path(data_dir: Path | None = None) -> Path:
 
 
 # What an installation that has signed with its key keeps in its data dir: a new key would make all of it
-# unverifiable, so a missing key is then an error, never replaced (tracker.access.audit_anchor, tracker.operations.backup).
+# unverifiable, so a missing key is then an error, never replaced (tracker.access.audit_anchor,
+# tracker.operations.backup).
 SIGNED_STATE = ("audit-anchors.jsonl", "restore-journal.json")
 FOR_A_BACKUP = "the key of the installation that wrote the backup"
 FOR_ANCHORS = "the key that signed this installation's audit anchors"

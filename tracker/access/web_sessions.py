@@ -22,16 +22,16 @@ import hashlib
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from db import models
 from tracker.access import audit
 from tracker.access.actors import ROLES, Actor, require_role
 from tracker.access.sign_in import SignedIn
-from tracker.operations.database import read_transaction, transaction
 from tracker.errors import PermissionDenied
+from tracker.operations.database import AnyRow, read_transaction, transaction
 
 COOKIE = "rt_session"
 # Reruns touch the row at most this often (and at least four times per idle limit, for short test limits).
@@ -39,8 +39,8 @@ TOUCH_EVERY_S = 30.0
 # Rows of sessions ended (revoked or idle) this long ago are deleted at the next sign-in.
 FORGET_AFTER = timedelta(days=30)
 
-_row = models.WebSession.__table__
-_user = models.User.__table__
+_row = models.Base.metadata.tables[models.WebSession.__tablename__]
+_user = models.Base.metadata.tables[models.User.__tablename__]
 
 
 def idle_limit_seconds() -> float:
@@ -62,12 +62,12 @@ def token_hash(token: str) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _aware(moment: datetime) -> datetime:
     """SQLite hands datetimes back without their zone; they are stored in UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ _STANDING = (
 )
 
 
-def _standing(connection, token: str | None, now: datetime):
+def _standing(connection: Connection, token: str | None, now: datetime) -> AnyRow | None:
     """The row of a token that stands at ``now`` (see the module's docstring), or None."""
     if not token or len(token) > 200:
         return None

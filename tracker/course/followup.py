@@ -59,7 +59,7 @@ def outlook(progress: Progress) -> Outlook:
     next_item = None
     latest_assessed: list[MilestoneResult] = []
     missed: MilestoneResult | None = None
-    for name, results in ordered:
+    for _name, results in ordered:
         visited = [r for r in results if r.status in ASSESSED]
         if visited:
             latest_assessed = visited

@@ -17,9 +17,9 @@ Rules (core issue, DESIGN.md §1 and §3):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Iterable
 
 from tracker.course.calendar_months import add_months, months_between
 from tracker.course.clinical import (

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from db import models
 from tracker.course.clinical import BandPoint, MilestoneWindow
-from tracker.errors import ValidationError
 from tracker.course.milestones import DEFAULT_PROTOCOL, Protocol
+from tracker.errors import ValidationError
 
 
 def to_engine(row: models.Protocol | None) -> Protocol:
@@ -15,12 +17,13 @@ def to_engine(row: models.Protocol | None) -> Protocol:
     return from_stored(row.name, row.band, row.windows, row.evidence_note)
 
 
-def from_stored(name: str, band: list[dict], windows: list[dict], evidence_note: str | None) -> Protocol:
+def from_stored(name: str, band: list[dict[str, Any]], windows: list[dict[str, Any]],
+                evidence_note: str | None) -> Protocol:
     """The engine's view of a protocol's stored columns (read without an ORM object on hot paths)."""
     return Protocol(name=name, band=parse_band(band), windows=parse_windows(windows), evidence_note=evidence_note or "")
 
 
-def parse_band(points: list[dict]) -> tuple[BandPoint, ...]:
+def parse_band(points: list[dict[str, Any]]) -> tuple[BandPoint, ...]:
     """Band points sorted by month; each needs low ≤ high and months may not repeat."""
     try:
         band = tuple(
@@ -35,7 +38,8 @@ def parse_band(points: list[dict]) -> tuple[BandPoint, ...]:
         if point.month < 0:
             raise ValidationError(f"Band month {point.month:g} is before day 0.")
         if point.low > point.high:
-            raise ValidationError(f"At month {point.month:g} the band's low ({point.low:g}) is above its high ({point.high:g}).")
+            raise ValidationError(f"At month {point.month:g} the band's low ({point.low:g}) "
+                                  f"is above its high ({point.high:g}).")
     if band[0].month != 0:
         # The engine judges every milestone against the band; one that starts later would leave early
         # visits with nothing to compare against.
@@ -46,14 +50,15 @@ def parse_band(points: list[dict]) -> tuple[BandPoint, ...]:
     return band
 
 
-def parse_windows(windows: list[dict]) -> tuple[MilestoneWindow, ...]:
+def parse_windows(windows: list[dict[str, Any]]) -> tuple[MilestoneWindow, ...]:
     try:
         parsed = tuple(
             MilestoneWindow(str(w["name"]), int(w["start_month"]), int(w["end_month"]), int(w["target_month"]))
             for w in windows
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValidationError(f"Every milestone window needs a name and whole start, end and target months ({exc}).") from exc
+        raise ValidationError("Every milestone window needs a name and whole start, end and target months "
+                              f"({exc}).") from exc
     for window in parsed:
         if not 0 <= window.start_month <= window.target_month <= window.end_month:
             raise ValidationError(

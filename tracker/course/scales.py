@@ -120,6 +120,7 @@ def parse_percentage(value: object, label: str) -> float | None:
     if isinstance(value, bool):
         raise ValidationError(f"{label} {value!r} is not a number (a percentage from 0 to 100)")
     try:
+        # Any number type (int, Decimal, numpy) converts; anything else raises TypeError, refused below.
         number = float(value.strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ValidationError(f"{label} {str(value).strip()!r} is not a number (a percentage from 0 to 100)") from None
@@ -128,7 +129,7 @@ def parse_percentage(value: object, label: str) -> float | None:
     return number
 
 
-def salt_score(vertex: float, posterior: float, left: float, right: float) -> float:
+def salt_score(vertex: object, posterior: object, left: object, right: object) -> float:
     """The SALT score from the percentage of hair lost in each region, rounded to one decimal.
 
     Every region is required and must lie between 0 and 100; all problems are reported together.
@@ -144,7 +145,7 @@ def salt_score(vertex: float, posterior: float, left: float, right: float) -> fl
     ...
     tracker.errors.ValidationError: The SALT score cannot be calculated.
     """
-    values = dict(zip((key for key, _ in SALT_REGIONS), (vertex, posterior, left, right)))
+    values = dict(zip((key for key, _ in SALT_REGIONS), (vertex, posterior, left, right), strict=True))
     problems: list[str] = []
     parsed: dict[str, float] = {}
     for key, label in SALT_REGIONS:
@@ -211,7 +212,7 @@ def parse_scale_entry(entry: ScaleEntry) -> ScaleScore:
         raise ValidationError(f"Unknown scale {entry.scale!r}. Choose one of: {', '.join(STAGE_SCALES)}.")
     if entry.scale == SALT:
         regions = (entry.vertex_pct, entry.posterior_pct, entry.left_pct, entry.right_pct)
-        score = salt_score(*regions)  # type: ignore[arg-type]
+        score = salt_score(*regions)
         vertex, posterior, left, right = (parse_percentage(v, "SALT region") for v in regions)
         return ScaleScore(SALT, None, score, vertex, posterior, left, right)
     stage = (entry.stage or "").strip()

@@ -74,6 +74,8 @@ def milestone_sentence(m: MilestoneResult) -> str:
     if m.status == MISSED:
         return (f"{title}: missed — there was no visit between {long_date(m.window_start)} and "
                 f"{long_date(m.window_end)}.")
+    if m.visit_date is None:  # only the three statuses above are without a visit
+        raise ValueError(f"milestone {m.name}: status {m.status!r} has no visit")
     if m.status == NO_BASELINE or m.change is None:
         return (f"{title}: {m.density:.0f} hairs/cm² measured on {long_date(m.visit_date)}, but there is no "
                 f"baseline measurement from before the first session, so the change cannot be judged.")

@@ -26,7 +26,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A separator some spreadsheet may split on (``;`` ``,`` tab, line breaks), spaces, then a formula character.

@@ -9,8 +9,8 @@ and so is a row matching a record that was removed in the app (re-importing must
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
-from typing import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload

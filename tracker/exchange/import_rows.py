@@ -8,11 +8,11 @@ are counted and kept once. Checks that need the three files together or the data
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Iterable, TypeVar
+from typing import TypeVar
 
 from db import models
 from tracker.errors import ValidationError

@@ -43,10 +43,9 @@ def progress_report_pdf(actor: Actor | None, mrn: str | None = None, as_of: date
     Raises PermissionDenied (not signed in, or another patient's record) and NotFound (unknown MRN).
     """
     as_of = as_of or date.today()
-    with audit.refusals_recorded(actor, "progress report", mrn, url):
-        with transaction(url) as session:
-            patient = resolve_patient(session, actor, mrn)
-            content = gather(session, patient, as_of, generated_by=actor.username)
-            audit.record(session, actor, "report", patient_id=patient.id,
-                         detail=f"progress report PDF as of {as_of.isoformat()}")
+    with audit.refusals_recorded(actor, "progress report", mrn, url), transaction(url) as session:
+        patient = resolve_patient(session, actor, mrn)
+        content = gather(session, patient, as_of, generated_by=actor.username)
+        audit.record(session, actor, "report", patient_id=patient.id,
+                     detail=f"progress report PDF as of {as_of.isoformat()}")
     return report_file_name(content.view.mrn, as_of), render_report(content)

@@ -22,6 +22,7 @@ from PIL import Image
 
 from tracker.course.calendar_months import age_on
 from tracker.course.clinical import NO_MEASURABLE_CHANGE_PCT
+from tracker.course.milestones import MilestoneResult
 from tracker.course.vocabulary import (
     STATUS_WORDS,
     MilestoneStatus,
@@ -31,14 +32,13 @@ from tracker.course.vocabulary import (
     status_words,
     treatment_words,
 )
-from tracker.course.milestones import MilestoneResult
+from tracker.course.wording import long_date, signed
+from tracker.exchange.report_chart import chart_height, draw_site_chart
+from tracker.exchange.report_content import PhotoPair, PhotoShot, ReportContent, SessionLine, TherapyLine
+from tracker.exchange.report_pdf import MUTED, PAGE_MARGIN, RULE, WIDTH, ReportPDF
 from tracker.photos.framing import fit_pair
 from tracker.photos.timeline import view_label
 from tracker.progress.view import ProgressView
-from tracker.exchange.report_content import PhotoPair, PhotoShot, ReportContent, SessionLine, TherapyLine
-from tracker.exchange.report_chart import chart_height, draw_site_chart
-from tracker.exchange.report_pdf import MUTED, PAGE_MARGIN, RULE, WIDTH, ReportPDF
-from tracker.course.wording import long_date, signed
 
 log = logging.getLogger(__name__)
 

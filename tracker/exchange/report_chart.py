@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 from fpdf import FPDF
 
+from tracker.course.vocabulary import POINT_STYLES, MilestoneStatus, PointKind, milestone_short
 from tracker.progress.chart_data import (
     ProgressChart,
     SiteChart,
     TimeBar,
 )
-from tracker.course.vocabulary import POINT_STYLES, MilestoneStatus, PointKind, milestone_short
 
 BAND = (47, 111, 143)
 ZONE = (120, 120, 120)
@@ -76,7 +76,7 @@ class _Scale:
 def nice_step(span: float, target_ticks: int = 6) -> float:
     """A round tick step (1, 2, 2.5 or 5 × 10ⁿ) giving about ``target_ticks`` ticks over ``span``."""
     raw = max(span, 1e-9) / target_ticks
-    magnitude = 10 ** math.floor(math.log10(raw))
+    magnitude: float = 10 ** math.floor(math.log10(raw))  # an int from 1 up, so steps print without .0
     for factor in (1, 2, 2.5, 5, 10):
         if raw <= factor * magnitude:
             return factor * magnitude
@@ -191,8 +191,8 @@ def _draw_band(pdf: FPDF, site: SiteChart, scale: _Scale) -> None:
     band = site.band
     if not band.months:
         return
-    upper = [(scale.x(m), scale.y(v)) for m, v in zip(band.months, band.high)]
-    lower = [(scale.x(m), scale.y(v)) for m, v in zip(band.months, band.low)]
+    upper = [(scale.x(m), scale.y(v)) for m, v in zip(band.months, band.high, strict=True)]
+    lower = [(scale.x(m), scale.y(v)) for m, v in zip(band.months, band.low, strict=True)]
     pdf.set_fill_color(*BAND)
     with pdf.local_context(fill_opacity=0.20):
         pdf.polygon(upper + lower[::-1], style="F")
@@ -219,13 +219,13 @@ def _draw_sessions(pdf: FPDF, chart: ProgressChart, scale: _Scale) -> None:
 
 
 def _draw_points(pdf: FPDF, site: SiteChart, scale: _Scale, font: str) -> None:
-    points = [p for p in site.points if p.change is not None]
+    points = [(p, p.change) for p in site.points if p.change is not None]
     if not points:
         return
     pdf.set_draw_color(68, 68, 68)
     pdf.set_line_width(0.35)
     if len(points) > 1:
-        pdf.polyline([(scale.x(p.months), scale.y(p.change)) for p in points])
+        pdf.polyline([(scale.x(p.months), scale.y(change)) for p, change in points])
     pdf.set_font(font, "B", 6.5)
     last_label_right = -math.inf
     for point in points:

@@ -13,6 +13,7 @@ import unicodedata
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.fonts import TTFFont
 
 from tracker.exchange.report_chart import fit_text
 
@@ -25,7 +26,8 @@ FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans
 # Chinese, Japanese and Korean names: the first of these that is installed backs DejaVu up (Debian's
 # fonts-wqy-microhei, which ``make test`` installs, then fonts-noto-cjk; Fedora's and Arch's Noto paths).
 CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-             "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc", "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc")
+             "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
+             "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc")
 # A4 in millimetres; the layout (``tracker.exchange.report``) shares the margins and the muted and rule colours.
 PAGE_MARGIN = 15.0
 WIDTH = 210 - 2 * PAGE_MARGIN
@@ -88,7 +90,7 @@ class ReportPDF(FPDF):
         self.running_title = running_title
         self.footer_note = footer_note
         fonts = find_unicode_font()
-        self._fallback_cmaps: tuple[dict, ...] | None = None  # loaded on the first character DejaVu lacks
+        self._fallback_cmaps: tuple[dict[int, str], ...] | None = None  # loaded on the first character DejaVu lacks
         if fonts:
             for style, path in fonts.items():
                 self.add_font("report", style, str(path))
@@ -107,7 +109,7 @@ class ReportPDF(FPDF):
     def normalize_text(self, text: str) -> str:
         if not self.is_ttf_font:
             text = latin_safe(text)
-        elif self.current_font is not None:
+        elif isinstance(self.current_font, TTFFont):
             cmap = self.current_font.cmap
             if any(ord(c) not in cmap and c not in "\n\t" for c in text):
                 # A character neither DejaVu nor the CJK fallback has would silently vanish from a name: "?".
@@ -115,7 +117,7 @@ class ReportPDF(FPDF):
                 text = "".join(c if c in "\n\t" or any(ord(c) in m for m in cmaps) else "?" for c in text)
         return super().normalize_text(text)
 
-    def _cjk_fallback(self) -> tuple[dict, ...]:
+    def _cjk_fallback(self) -> tuple[dict[int, str], ...]:
         """The CJK fallback font's character map, loaded the first time a text needs it: parsing the font
         takes about a second, which a report with only Latin names should not pay."""
         if self._fallback_cmaps is None:
@@ -125,7 +127,8 @@ class ReportPDF(FPDF):
                 for style in ("", "B", "I"):  # one weight: bold and italic CJK print upright and regular
                     self.add_font("fallback", style, str(cjk))
                 self.set_fallback_fonts(["fallback"], exact_match=False)
-                self._fallback_cmaps = (self.fonts["fallback"].cmap,)
+                fallback = self.fonts["fallback"]
+                self._fallback_cmaps = (fallback.cmap,) if isinstance(fallback, TTFFont) else ()
         return self._fallback_cmaps
 
     def header(self) -> None:

@@ -17,9 +17,9 @@ import csv
 import io
 import warnings
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
@@ -188,7 +188,7 @@ def _header_text(value: object) -> str:
     return str(value).strip().lstrip("\ufeff").strip()
 
 
-def _header_problems(name: str, header_row: int, names: list[str], data_rows: Iterable[tuple[int, tuple]],
+def _header_problems(name: str, header_row: int, names: list[str], data_rows: Iterable[tuple[int, tuple[object, ...]]],
                      required: tuple[str, ...], expected: tuple[str, ...]) -> list[str]:
     where = f"{name}, row {header_row}"
     problems = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, create_engine, select, text
@@ -152,7 +152,7 @@ def backup(destination: str | Path, actor: Actor, url: str | None = None) -> Bac
 
 
 def _write_backup(folder: Path, url: str, key: SigningKey) -> tuple[str, dict[str, int], int, set]:
-    taken_at = datetime.now(timezone.utc)
+    taken_at = datetime.now(UTC)
     revision, rows, entries, keys = _snapshot(url, folder)
     stores = _stores()
     total = 0

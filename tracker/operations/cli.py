@@ -11,17 +11,18 @@ import argparse
 import getpass
 import json
 import sys
+from collections.abc import Callable
 from datetime import date
 
-from tracker.operations.database import database_busy, initialize
 from tracker.errors import NotFound, TrackerError, ValidationError
+from tracker.operations.database import database_busy, initialize
 
 
 def _iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD") from None
 
 
 def _minutes(text: str) -> int:
@@ -34,15 +35,15 @@ def _minutes(text: str) -> int:
     return minutes
 
 
-def cmd_init(args) -> int:
+def cmd_init(args: argparse.Namespace) -> int:
     print("Database ready (migrated to the newest schema).")
     return 0
 
 
 def cmd_demo(args) -> int:
     from tracker.operations.demo import clinic_records, load_demo
-    from tracker.operations.demo_plan import MRN_PREFIX
     from tracker.operations.demo_accounts import demo_accounts_banner, demo_accounts_note, ensure_demo_accounts
+    from tracker.operations.demo_plan import MRN_PREFIX
 
     if args.if_empty and _patient_count(MRN_PREFIX) > 0:
         # Later starts create no account (removed demo accounts stay removed) and print no password.
@@ -72,7 +73,7 @@ def _patient_count(mrn_prefix: str = "") -> int:
         ) or 0
 
 
-def cmd_import(args) -> int:
+def cmd_import(args: argparse.Namespace) -> int:
     from tracker.access.actors import command_line_actor
     from tracker.exchange.spreadsheet_import import import_spreadsheets
 
@@ -81,7 +82,7 @@ def cmd_import(args) -> int:
     return 0
 
 
-def cmd_progress(args) -> int:
+def cmd_progress(args: argparse.Namespace) -> int:
     from tracker.access.actors import command_line_actor
     from tracker.progress.patient_progress import progress_json
 
@@ -100,7 +101,7 @@ def cmd_progress(args) -> int:
     return 0
 
 
-def cmd_check(args) -> int:
+def cmd_check(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from tracker.operations.consistency import repair_interrupted, run_check
@@ -118,7 +119,7 @@ def cmd_check(args) -> int:
     return 0 if report.ok else 1
 
 
-def _read_new_password(args) -> str:
+def _read_new_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         # One line, as bytes: its line break ('\n' or a Windows '\r\n') is not part of the password, and
         # bytes that are not UTF-8 are one clear refusal. Control characters left inside are refused by
@@ -137,9 +138,9 @@ def _read_new_password(args) -> str:
     return first
 
 
-def cmd_user_add(args) -> int:
-    from tracker.access.actors import command_line_actor
+def cmd_user_add(args: argparse.Namespace) -> int:
     from tracker.access.accounts import create_user
+    from tracker.access.actors import command_line_actor
 
     name = create_user(command_line_actor("user"), username=args.username, password=_read_new_password(args),
                        role=args.role, patient_mrn=args.patient)
@@ -148,8 +149,8 @@ def cmd_user_add(args) -> int:
 
 
 def cmd_user_unlock(args) -> int:
-    from tracker.access.actors import command_line_actor
     from tracker.access.accounts import unlock_user
+    from tracker.access.actors import command_line_actor
     from tracker.access.credentials import normalize_username
 
     unlock_user(command_line_actor("user"), args.username)
@@ -157,26 +158,26 @@ def cmd_user_unlock(args) -> int:
     return 0
 
 
-def cmd_user_disable(args) -> int:
-    from tracker.access.actors import command_line_actor
+def cmd_user_disable(args: argparse.Namespace) -> int:
     from tracker.access.accounts import disable_user
+    from tracker.access.actors import command_line_actor
 
     name = disable_user(command_line_actor("user"), args.username)
     print(f"Disabled {name!r}: it cannot sign in, and its open sessions end at their next page load.")
     return 0
 
 
-def cmd_user_enable(args) -> int:
-    from tracker.access.actors import command_line_actor
+def cmd_user_enable(args: argparse.Namespace) -> int:
     from tracker.access.accounts import enable_user
+    from tracker.access.actors import command_line_actor
 
     print(f"Enabled {enable_user(command_line_actor('user'), args.username)!r}.")
     return 0
 
 
 def cmd_user_reset_password(args) -> int:
-    from tracker.access.actors import command_line_actor
     from tracker.access.accounts import reset_password
+    from tracker.access.actors import command_line_actor
     from tracker.access.credentials import normalize_username
 
     temporary = reset_password(command_line_actor("user"), args.username)
@@ -185,7 +186,7 @@ def cmd_user_reset_password(args) -> int:
     return 0
 
 
-def cmd_user_remove_demo(args) -> int:
+def cmd_user_remove_demo(args: argparse.Namespace) -> int:
     from tracker.access.actors import command_line_actor
     from tracker.operations.demo_accounts import remove_demo_accounts
 
@@ -194,9 +195,9 @@ def cmd_user_remove_demo(args) -> int:
     return 0
 
 
-def cmd_user_list(args) -> int:
-    from tracker.access.actors import command_line_actor
+def cmd_user_list(args: argparse.Namespace) -> int:
     from tracker.access.accounts import list_users
+    from tracker.access.actors import command_line_actor
 
     for user in list_users(command_line_actor("user")):
         flags = " ".join(flag for flag, on in (
@@ -207,12 +208,13 @@ def cmd_user_list(args) -> int:
     return 0
 
 
-def cmd_audit_verify(args) -> int:
+def cmd_audit_verify(args: argparse.Namespace) -> int:
     from tracker.access import audit
     from tracker.access.audit_anchor import ANCHOR_EVERY, parse_line
 
     result = audit.verify_trail(tuple(parse_line(line) for line in args.head))
     anchors = result.anchors
+    assert anchors is not None, "verify_trail checks the anchors"
     if not result.ok:
         print(f"Audit trail TAMPERED: {len(result.problems)} problem(s) in {result.entries} entries:")
         for problem in result.problems:
@@ -231,7 +233,7 @@ def cmd_audit_verify(args) -> int:
     return 0
 
 
-def cmd_audit_anchor(args) -> int:
+def cmd_audit_anchor(args: argparse.Namespace) -> int:
     from tracker.access.audit_anchor import write_anchor
     from tracker.access.signing import signing_key
 
@@ -242,7 +244,7 @@ def cmd_audit_anchor(args) -> int:
     return 0
 
 
-def cmd_backup(args) -> int:
+def cmd_backup(args: argparse.Namespace) -> int:
     from tracker.access.actors import command_line_actor
     from tracker.operations.backup import backup
 
@@ -257,7 +259,7 @@ def cmd_backup(args) -> int:
     return 0
 
 
-def cmd_restore(args) -> int:
+def cmd_restore(args: argparse.Namespace) -> int:
     from tracker.access.actors import command_line_actor
     from tracker.operations.backup_format import shown
     from tracker.operations.restore import restore
@@ -334,7 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_parser("remove-demo", help="remove every demo account").set_defaults(run=cmd_user_remove_demo)
     user.add_parser("list", help="list accounts").set_defaults(run=cmd_user_list)
 
-    audit_commands = commands.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)
+    audit_commands = commands.add_parser("audit", help="audit trail").add_subparsers(
+        dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="detect edited, removed or rewritten entries (chain and anchors)")
     verify.add_argument("--head", action="append", default=[], metavar="LINE",
                         help="also check against a head line printed by `audit anchor` and kept elsewhere "
@@ -350,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "initializes", True):
             initialize()
-        return args.run(args)
+        run: Callable[[argparse.Namespace], int] = args.run
+        return run(args)
     except ValidationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         for problem in exc.problems if len(exc.problems) > 1 else []:

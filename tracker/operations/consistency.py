@@ -22,19 +22,19 @@ file, an orphan or a hash mismatch needs a person to look at backups.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import models
-from tracker.storage.blob_store import BlobStore, PartialWrite
 from tracker.operations.config import settings
 from tracker.operations.database import database_url, transaction
 from tracker.photos.store import PENDING, IngestMarker, PhotoStore, photo_store, sha256_of_key
 from tracker.records.treatment_sessions import document_key, document_store
+from tracker.storage.blob_store import BlobStore, PartialWrite
 
 # An ingest takes seconds; ten minutes leaves room for a slow disk and a long transaction around it
 # while still reporting a crashed upload the same day.
@@ -422,7 +422,7 @@ def _document_report(found: _Comparison, sessions: dict[int, int]) -> DocumentRe
 
 def _compare(blobs: BlobStore, load_rows: Callable[[], list[_Expected]], verify_hashes: bool, grace: timedelta,
              now: datetime | None) -> _Comparison:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     # Files first, then markers, then rows: a file is written after its marker and a marker is removed
     # after its row commits, so in this order an upload running concurrently is never taken for an orphan.
     files = {key for key in blobs.keys() if not _is_marker(key)}
@@ -481,7 +481,7 @@ def _unsettled(markers: list[IngestMarker], unreferenced: set[str], partials: li
         explained.update(files, writes)
         # The files belong to whichever upload of this content is still running; only when all are old
         # are they leftovers. Each marker is listed, the files once, with the oldest.
-        group.sort(key=lambda m: m.started_at or datetime.min.replace(tzinfo=timezone.utc))
+        group.sort(key=lambda m: m.started_at or datetime.min.replace(tzinfo=UTC))
         running = any(m.started_at is not None and now - m.started_at < grace for m in group)
         for index, marker in enumerate(group):
             item = InterruptedIngest(marker.key, sha, marker.started_at,
@@ -589,4 +589,4 @@ def _sha256(blobs: BlobStore, key: str) -> str:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else "at an unknown time"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "at an unknown time"

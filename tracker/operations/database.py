@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from db import models
 from db.engine import engine_for, make_private_folders, migrate, session_factory
-from tracker.operations.config import settings
 from tracker.course.milestones import DEFAULT_PROTOCOL
+from tracker.operations.config import settings
 
 
 def database_url() -> str:
@@ -22,9 +23,8 @@ def database_url() -> str:
 @contextmanager
 def transaction(url: str | None = None) -> Iterator[Session]:
     """One use case, one transaction: commits on success, rolls back on any error."""
-    with session_factory(url or database_url())() as session:
-        with session.begin():
-            yield session
+    with session_factory(url or database_url())() as session, session.begin():
+        yield session
 
 
 # PostgreSQL's "try again" states: serialization failure, deadlock detected, lock not available (lock_timeout).
@@ -58,6 +58,8 @@ def database_busy(error: BaseException) -> str | None:
 # What the pre-built Core reads run on: a use case's ORM session, or the plain connection of a
 # ``read_transaction``.
 Reads = Session | Connection
+# A row of a Core query, read by column name (``row.date``); any number of columns.
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 
 @contextmanager

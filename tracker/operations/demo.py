@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -130,7 +130,7 @@ def _store_photos(session: Session, planned: DemoPatient, visit_id: int, visit: 
     from tracker.operations.demo_photos import draw_scalp_photo
     from tracker.photos.store import store_photo
 
-    taken = datetime.combine(visit.date, datetime.min.time(), timezone.utc) + timedelta(hours=9, minutes=30 + 7 * number)
+    taken = datetime.combine(visit.date, datetime.min.time(), UTC) + timedelta(hours=9, minutes=30 + 7 * number)
     for view, density in visit.views:
         jpeg = draw_scalp_photo(density, view, planned.photo_seed, jitter=number, captured_at=taken)
         store_photo(session, visit_id=visit_id, view=view, data=jpeg,

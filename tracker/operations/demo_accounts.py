@@ -16,8 +16,8 @@ from sqlalchemy import delete, select
 
 from db import models
 from tracker.access import audit
-from tracker.access.actors import ADMIN, CLINICIAN, PATIENT, Actor, command_line_actor, require_role
 from tracker.access.accounts import create_user, keep_an_enabled_admin
+from tracker.access.actors import ADMIN, CLINICIAN, PATIENT, Actor, command_line_actor, require_role
 from tracker.operations.config import settings
 from tracker.operations.database import transaction
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 import io
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Callable
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
@@ -86,89 +86,103 @@ def _locks(layout: random.Random, amplitude: float) -> Field:
 
 def _look(view: str, layout: random.Random) -> Look:
     """One view's framing, with a few choices (whorl, hairline shape…) fixed by the layout seed."""
-    locks = _locks(layout, 0.35)
-    one: Field = lambda x, y: 1.0  # noqa: E731
-
+    locks = _locks(layout, 0.35)  # drawn first, then the view's own choices: the same seed, the same photo
     if view == "vertex":
-        # The crown from above: a whorl a little off centre, thinnest in the middle, longer hair at the rim.
-        wx, wy = 0.5 + layout.uniform(-0.06, 0.06), 0.48 + layout.uniform(-0.05, 0.05)
-        spin = layout.choice((-1, 1))
-
-        def rim(x: float, y: float) -> float:
-            return math.hypot((x - 0.5) / 0.56, (y - 0.5) / 0.62)
-
-        return Look(
-            density=lambda x, y: 0.0 if rim(x, y) > 0.98 else 0.55 + 0.45 * _smooth(0.25, 0.85, rim(x, y)),
-            direction=lambda x, y: (
-                math.atan2(y - wy, x - wx) + spin * (1.25 - 0.5 * _smooth(0, 0.5, math.hypot(x - wx, y - wy)))
-                + locks(x, y)
-            ),
-            reach=lambda x, y: 1 + 0.9 * _smooth(0.45, 1.0, rim(x, y)),
-            strands_per_density=15, length=0.075, light=(0.47, 0.4), sheen=0.55,
-        )
-
+        return _vertex_look(layout, locks)
     if view == "frontal":
-        # Hair combed back from a hairline across the upper half, with temple recessions; forehead below.
-        line_y = 0.7 + layout.uniform(-0.04, 0.04)
-        recession = layout.uniform(0.08, 0.2)
-        wave = [layout.uniform(-0.012, 0.012) for _ in range(4)]
-
-        def edge(x: float) -> float:
-            bump = sum(a * math.sin((i + 2) * math.pi * x + i) for i, a in enumerate(wave))
-            temples = recession * (math.exp(-((x - 0.18) / 0.12) ** 2) + math.exp(-((x - 0.82) / 0.12) ** 2))
-            return line_y - temples + bump
-
-        edges = [edge(i / 256) for i in range(257)]  # looked up per strand: thousands of strands
-
-        def frontal_density(x: float, y: float) -> float:
-            line = edges[int(x * 256)]
-            return _smooth(line + 0.01, line - 0.12, y)
-
-        def frontal_reach(x: float, y: float) -> float:
-            line = edges[int(x * 256)]
-            return 0.6 + 0.4 * _smooth(line, line - 0.2, y)
-
-        return Look(
-            density=frontal_density,
-            direction=lambda x, y: -math.pi / 2 + (x - 0.5) * 0.8 + 0.6 * locks(x, y),
-            reach=frontal_reach,
-            strands_per_density=16, length=0.08, light=(0.5, 0.62), sheen=0.35,
-        )
-
+        return _frontal_look(layout, locks)
     if view in ("left_temporal", "right_temporal"):
-        # The side of the head (face to the left in the left view): hair combed back and down, bare
-        # temple in front of a receding edge; the right view is the mirror image.
-        front_x = 0.24 + layout.uniform(-0.03, 0.03)
-        mirror = view == "right_temporal"
-
-        def temporal_density(x: float, y: float) -> float:
-            x = 1 - x if mirror else x
-            edge = front_x + 0.08 * (1 - y) ** 2 + 0.05 * math.exp(-((y - 0.2) / 0.12) ** 2)
-            return _smooth(edge - 0.01, edge + 0.12, x)
-
-        def temporal_direction(x: float, y: float) -> float:
-            angle = 0.3 + 0.55 * y + 0.6 * locks(x, y)
-            return math.pi - angle if mirror else angle
-
-        return Look(
-            density=temporal_density, direction=temporal_direction, reach=one,
-            strands_per_density=14, length=0.085, light=(0.5, 0.4), sheen=0.3,
-        )
-
+        return _temporal_look(layout, locks, mirror=view == "right_temporal")
     if view == "occipital":
-        # The back of the head (the donor area): hair falling to a nape hairline near the bottom.
-        nape = 0.86 + layout.uniform(-0.03, 0.03)
-
-        def nape_line(x: float) -> float:
-            return nape - 0.1 * math.cos((x - 0.5) * math.pi)
-
-        return Look(
-            density=lambda x, y: _smooth(nape_line(x) + 0.01, nape_line(x) - 0.08, y),
-            direction=lambda x, y: math.pi / 2 + (x - 0.5) * 0.5 + 0.6 * locks(x, y),
-            reach=one, strands_per_density=13, length=0.095, light=(0.5, 0.4), sheen=0.2,
-        )
-
+        return _occipital_look(layout, locks)
     raise ValueError(f"no framing for view {view!r}")
+
+
+def _everywhere(x: float, y: float) -> float:
+    """Full reach at every point of the frame."""
+    return 1.0
+
+
+def _vertex_look(layout: random.Random, locks: Field) -> Look:
+    # The crown from above: a whorl a little off centre, thinnest in the middle, longer hair at the rim.
+    wx, wy = 0.5 + layout.uniform(-0.06, 0.06), 0.48 + layout.uniform(-0.05, 0.05)
+    spin = layout.choice((-1, 1))
+
+    def rim(x: float, y: float) -> float:
+        return math.hypot((x - 0.5) / 0.56, (y - 0.5) / 0.62)
+
+    return Look(
+        density=lambda x, y: 0.0 if rim(x, y) > 0.98 else 0.55 + 0.45 * _smooth(0.25, 0.85, rim(x, y)),
+        direction=lambda x, y: (
+            math.atan2(y - wy, x - wx) + spin * (1.25 - 0.5 * _smooth(0, 0.5, math.hypot(x - wx, y - wy)))
+            + locks(x, y)
+        ),
+        reach=lambda x, y: 1 + 0.9 * _smooth(0.45, 1.0, rim(x, y)),
+        strands_per_density=15, length=0.075, light=(0.47, 0.4), sheen=0.55,
+    )
+
+
+def _frontal_look(layout: random.Random, locks: Field) -> Look:
+    # Hair combed back from a hairline across the upper half, with temple recessions; forehead below.
+    line_y = 0.7 + layout.uniform(-0.04, 0.04)
+    recession = layout.uniform(0.08, 0.2)
+    wave = [layout.uniform(-0.012, 0.012) for _ in range(4)]
+
+    def edge(x: float) -> float:
+        bump = sum(a * math.sin((i + 2) * math.pi * x + i) for i, a in enumerate(wave))
+        temples = recession * (math.exp(-((x - 0.18) / 0.12) ** 2) + math.exp(-((x - 0.82) / 0.12) ** 2))
+        return line_y - temples + bump
+
+    edges = [edge(i / 256) for i in range(257)]  # looked up per strand: thousands of strands
+
+    def frontal_density(x: float, y: float) -> float:
+        line = edges[int(x * 256)]
+        return _smooth(line + 0.01, line - 0.12, y)
+
+    def frontal_reach(x: float, y: float) -> float:
+        line = edges[int(x * 256)]
+        return 0.6 + 0.4 * _smooth(line, line - 0.2, y)
+
+    return Look(
+        density=frontal_density,
+        direction=lambda x, y: -math.pi / 2 + (x - 0.5) * 0.8 + 0.6 * locks(x, y),
+        reach=frontal_reach,
+        strands_per_density=16, length=0.08, light=(0.5, 0.62), sheen=0.35,
+    )
+
+
+def _temporal_look(layout: random.Random, locks: Field, *, mirror: bool) -> Look:
+    # The side of the head (face to the left in the left view): hair combed back and down, bare
+    # temple in front of a receding edge; the right view is the mirror image.
+    front_x = 0.24 + layout.uniform(-0.03, 0.03)
+
+    def temporal_density(x: float, y: float) -> float:
+        x = 1 - x if mirror else x
+        edge = front_x + 0.08 * (1 - y) ** 2 + 0.05 * math.exp(-((y - 0.2) / 0.12) ** 2)
+        return _smooth(edge - 0.01, edge + 0.12, x)
+
+    def temporal_direction(x: float, y: float) -> float:
+        angle = 0.3 + 0.55 * y + 0.6 * locks(x, y)
+        return math.pi - angle if mirror else angle
+
+    return Look(
+        density=temporal_density, direction=temporal_direction, reach=_everywhere,
+        strands_per_density=14, length=0.085, light=(0.5, 0.4), sheen=0.3,
+    )
+
+
+def _occipital_look(layout: random.Random, locks: Field) -> Look:
+    # The back of the head (the donor area): hair falling to a nape hairline near the bottom.
+    nape = 0.86 + layout.uniform(-0.03, 0.03)
+
+    def nape_line(x: float) -> float:
+        return nape - 0.1 * math.cos((x - 0.5) * math.pi)
+
+    return Look(
+        density=lambda x, y: _smooth(nape_line(x) + 0.01, nape_line(x) - 0.08, y),
+        direction=lambda x, y: math.pi / 2 + (x - 0.5) * 0.5 + 0.6 * locks(x, y),
+        reach=_everywhere, strands_per_density=13, length=0.095, light=(0.5, 0.4), sheen=0.2,
+    )
 
 
 def _noise(size: tuple[int, int], rng: random.Random) -> Image.Image:
@@ -193,29 +207,30 @@ def _luminance(size: tuple[int, int], light: tuple[float, float], radius: float,
     # Light and mottling vary slowly: made at a quarter of the size and enlarged.
     w, h = max(2, size[0] // 4), max(2, size[1] // 4)
     diameter = max(2, int(2 * radius * w))
-    spot = ImageChops.invert(Image.radial_gradient("L").resize((diameter, diameter), Image.BILINEAR))
+    spot = ImageChops.invert(Image.radial_gradient("L").resize((diameter, diameter), Image.Resampling.BILINEAR))
     lit = Image.new("L", (w, h), 0)
     lit.paste(spot, (int(light[0] * w - diameter / 2), int(light[1] * h - diameter / 2)))
     lit = lit.point(lambda v: low + v * (255 - low) // 255)
-    blotch = _noise((max(2, w // 12), max(2, h // 12)), layout).resize((w, h), Image.BICUBIC)
+    blotch = _noise((max(2, w // 12), max(2, h // 12)), layout).resize((w, h), Image.Resampling.BICUBIC)
     lit = ImageChops.multiply(lit, blotch.point(lambda v: 236 + v * 19 // 255))
     grain = ImageChops.offset(_grain(size), layout.randrange(64), layout.randrange(64))
-    return ImageChops.multiply(lit.resize(size, Image.BILINEAR), grain)
+    return ImageChops.multiply(lit.resize(size, Image.Resampling.BILINEAR), grain)
 
 
 def _spot(size: tuple[int, int], centre: tuple[float, float], radius: float, strength: float) -> Image.Image:
     """A soft round mask (L), ``strength`` × 255 at ``centre`` fading to 0 at ``radius`` frame widths."""
     w, h = max(2, size[0] // 4), max(2, size[1] // 4)
     diameter = max(2, int(2 * radius * w))
-    spot = ImageChops.invert(Image.radial_gradient("L").resize((diameter, diameter), Image.BILINEAR))
+    spot = ImageChops.invert(Image.radial_gradient("L").resize((diameter, diameter), Image.Resampling.BILINEAR))
     out = Image.new("L", (w, h), 0)
-    out.paste(spot.point(lambda v: int(v * strength)), (int(centre[0] * w - diameter / 2), int(centre[1] * h - diameter / 2)))
-    return out.resize(size, Image.BILINEAR)
+    out.paste(spot.point(lambda v: int(v * strength)),
+              (int(centre[0] * w - diameter / 2), int(centre[1] * h - diameter / 2)))
+    return out.resize(size, Image.Resampling.BILINEAR)
 
 
 def _shadow(mask_large: Image.Image, size: tuple[int, int], offset: tuple[int, int], depth: float) -> Image.Image:
     """Brightness factor (L) of the soft shadow hair casts on the scalp, from the supersampled mask."""
-    soft = mask_large.reduce(SUPERSAMPLE * 2).filter(ImageFilter.BoxBlur(1)).resize(size, Image.BILINEAR)
+    soft = mask_large.reduce(SUPERSAMPLE * 2).filter(ImageFilter.BoxBlur(1)).resize(size, Image.Resampling.BILINEAR)
     return ImageChops.offset(soft, *offset).point(lambda v: 255 - int(v * depth))
 
 
@@ -224,7 +239,8 @@ def _apply(image: Image.Image, luminance: Image.Image) -> Image.Image:
 
 
 def _scaled(colour: RGB, factor: float, add: int = 0) -> RGB:
-    return tuple(max(0, min(255, int(c * factor) + add)) for c in colour)  # type: ignore[return-value]
+    red, green, blue = (max(0, min(255, int(c * factor) + add)) for c in colour)
+    return red, green, blue
 
 
 def _vigour(density: float) -> float:
@@ -290,7 +306,8 @@ def _closeup(size: tuple[int, int], density: float, tone: RGB, hair: RGB, layout
         x = cx + (layout.random() - 0.5) * 2 * spread * radius
         y = cy + (layout.random() - 0.5) * 2 * spread * radius
         count = 1 + (layout.random() < 0.55) + (layout.random() < 0.25)
-        angle0, kind, length_draw, bend = layout.uniform(0, 2 * math.pi), layout.random(), layout.random(), layout.random() - 0.5
+        angle0, kind = layout.uniform(0, 2 * math.pi), layout.random()
+        length_draw, bend = layout.random(), layout.random() - 0.5
         x, y = x + (jitter.random() - 0.5) * 4, y + (jitter.random() - 0.5) * 4
         thin = kind < 0.4 - 0.3 * vigour
         halo_draw.ellipse((x - 20, y - 20, x + 20, y + 20), fill=90)
@@ -314,7 +331,7 @@ def _closeup(size: tuple[int, int], density: float, tone: RGB, hair: RGB, layout
     luminance = _luminance(size, (0.5 + (jitter.random() - 0.5) * 0.04, 0.46), 0.7, 150, layout)
     # Perifollicular halos (slightly browner skin round each opening) and the hairs' shadows darken the
     # skin; outside the dermatoscope's round field the picture is black.
-    halo = halo.reduce(SUPERSAMPLE * 2).filter(ImageFilter.BoxBlur(3)).resize(size, Image.BILINEAR)
+    halo = halo.reduce(SUPERSAMPLE * 2).filter(ImageFilter.BoxBlur(3)).resize(size, Image.Resampling.BILINEAR)
     luminance = ImageChops.multiply(luminance, halo.point(lambda v: 255 - v // 4))
     luminance = ImageChops.multiply(luminance, _shadow(mask, size, (5, 6), 0.5))
     field = Image.new("L", size, 0)

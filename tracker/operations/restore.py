@@ -23,9 +23,9 @@ import os
 import re
 import signal
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Iterator
 
 from alembic import command
 from sqlalchemy import Connection, Date, DateTime, MetaData, insert, inspect, text
@@ -78,7 +78,7 @@ def _mark(blobs: BlobStore, keys: list[str], digest: str) -> list[str]:
         sha = sha256_of_key(key)
         if sha and not key.startswith(f"{PENDING}/"):
             by_sha[sha].append(key)
-    started = datetime.now(timezone.utc).isoformat()
+    started = datetime.now(UTC).isoformat()
     markers = []
     for sha, group in sorted(by_sha.items()):
         marker = _marker_key(sha, digest)
@@ -95,7 +95,7 @@ def _decode_row(table, row: dict) -> dict:
         if value is not None and isinstance(column.type, DateTime):
             value = datetime.fromisoformat(value)
             if column.type.timezone and value.tzinfo is None:
-                value = value.replace(tzinfo=timezone.utc)  # SQLite keeps UTC instants without their zone
+                value = value.replace(tzinfo=UTC)  # SQLite keeps UTC instants without their zone
         elif value is not None and isinstance(column.type, Date):
             value = date.fromisoformat(value)
         decoded[name] = value
@@ -172,7 +172,7 @@ def _busy(error: BaseException) -> ValidationError | None:
 def _set_aside(path: Path) -> None:
     """Rename ``path`` (the replaced trail's anchors) to ``<stem>.replaced-<time>[-n]<suffix>``, never over one
     set aside before."""
-    stamp = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
     for n in range(1000):
         target = path.with_name(f"{path.stem}.replaced-{stamp}{f'-{n}' if n else ''}{path.suffix}")
         if not os.path.lexists(target):
@@ -246,7 +246,7 @@ def _restore(backup: VerifiedBackup, actor: Actor, url: str, batch: int, data_di
     surplus = {name: sorted(key for key in blobs.keys() if key not in wanted[name] and key not in mine[name])
                for name, blobs in stores.items()}
     _write_private(journal_path, json.dumps({"backup": backup.digest, "folder": shown(backup.folder),
-                                             "started_at": datetime.now(timezone.utc).isoformat(),
+                                             "started_at": datetime.now(UTC).isoformat(),
                                              "installation": fingerprint}).encode())
     _kill_point("journal")
     markers = {name: _mark(blobs, [*wanted[name], *surplus[name]], backup.digest) for name, blobs in stores.items()}

@@ -181,15 +181,14 @@ def before_after(actor: Actor | None, mrn: str | None, view: str | None = None, 
         raise ValidationError(f"Unknown photo view {view!r}. Choose one of: {', '.join(SCALP_VIEWS)}.")
     if fade is not None and not 0 <= fade <= 100:
         raise ValidationError("The fade goes from 0 (before) to 100 (after).")
-    with audit.refusals_recorded(actor, "before/after photos", mrn, url):
-        with transaction(url) as session:
-            patient = resolve_patient(session, actor, mrn)
-            result = _compare(session, patient, view, first_visit_id, second_visit_id, fade)
-            detail = f"before/after {result.view or 'photos'}"
-            if result.first and result.second:
-                detail += f": {result.first.date.isoformat()} and {result.second.date.isoformat()}"
-            audit.record(session, actor, "view", patient_id=patient.id, detail=detail)
-            return result
+    with audit.refusals_recorded(actor, "before/after photos", mrn, url), transaction(url) as session:
+        patient = resolve_patient(session, actor, mrn)
+        result = _compare(session, patient, view, first_visit_id, second_visit_id, fade)
+        detail = f"before/after {result.view or 'photos'}"
+        if result.first and result.second:
+            detail += f": {result.first.date.isoformat()} and {result.second.date.isoformat()}"
+        audit.record(session, actor, "view", patient_id=patient.id, detail=detail)
+        return result
 
 
 def _compare(session: Session, patient: PatientBasics, view: str | None, first_visit_id: int | None,

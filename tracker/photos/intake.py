@@ -24,8 +24,8 @@ from datetime import datetime, timedelta, timezone
 import pillow_heif
 from PIL import Image, ImageCms, ImageOps
 
-from tracker.operations.config import settings
 from tracker.errors import ValidationError
+from tracker.operations.config import settings
 from tracker.photos.formats import UPLOAD_HINT, identify
 from tracker.records.validation import clean_file_name
 

@@ -59,15 +59,14 @@ def timeline_thumbnails(actor: Actor | None, mrn: str | None = None, url: str | 
     """Every live photo's thumbnail of one patient, by photo id, read with one access check in one
     transaction (the grid would otherwise open a transaction per thumbnail on every page run). A photo
     whose file is missing is left out; the consistency check reports it."""
-    with audit.refusals_recorded(actor, "photo thumbnails", mrn, url):
-        with transaction(url) as session:
-            patient = resolve_patient(session, actor, mrn)
-            photos = session.scalars(
-                select(models.Photo)
-                .join(models.Visit, models.Visit.id == models.Photo.visit_id)
-                .where(models.Visit.patient_id == patient.id, models.Visit.deleted_at.is_(None),
-                       models.Photo.deleted_at.is_(None))
-            ).all()
+    with audit.refusals_recorded(actor, "photo thumbnails", mrn, url), transaction(url) as session:
+        patient = resolve_patient(session, actor, mrn)
+        photos = session.scalars(
+            select(models.Photo)
+            .join(models.Visit, models.Visit.id == models.Photo.visit_id)
+            .where(models.Visit.patient_id == patient.id, models.Visit.deleted_at.is_(None),
+                   models.Photo.deleted_at.is_(None))
+        ).all()
     thumbnails: dict[int, bytes] = {}
     for photo in photos:
         try:
@@ -85,11 +84,10 @@ def photo_image(actor: Actor | None, photo_id: int, kind: PhotoKind = "thumbnail
     """
     if kind not in ("thumbnail", "display"):
         raise ValueError(f"kind must be 'thumbnail' or 'display', not {kind!r}")
-    with audit.refusals_recorded(actor, f"photo {photo_id} ({kind})", None, url):
-        with transaction(url) as session:
-            photo, visit = _reachable_photo(session, actor, photo_id)
-            data = _read(photo, kind)
-            if kind == "display":
-                audit.record(session, actor, "view", patient_id=visit.patient_id,
-                             detail=f"photo {photo.id} ({photo.view}, visit of {visit.date.isoformat()})")
-            return data
+    with audit.refusals_recorded(actor, f"photo {photo_id} ({kind})", None, url), transaction(url) as session:
+        photo, visit = _reachable_photo(session, actor, photo_id)
+        data = _read(photo, kind)
+        if kind == "display":
+            audit.record(session, actor, "view", patient_id=visit.patient_id,
+                         detail=f"photo {photo.id} ({photo.view}, visit of {visit.date.isoformat()})")
+        return data

@@ -24,21 +24,21 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterator
+from datetime import UTC, datetime
 
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from db import models
-from tracker.storage.blob_store import BlobStore, LocalDirectoryStore
 from tracker.course.clinical import SCALP_VIEWS
-from tracker.operations.config import settings
 from tracker.errors import NotFound, ValidationError
+from tracker.operations.config import settings
 from tracker.photos.intake import PreparedPhoto, prepare_photo
 from tracker.records.validation import clean_file_name
+from tracker.storage.blob_store import BlobStore, LocalDirectoryStore
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class PhotoStore:
         marker_key = f"{PENDING}/{sha256}.{secrets.token_hex(6)}.json"
         body = {
             "sha256": sha256,
-            "started_at": datetime.now(timezone.utc).isoformat(),
+            "started_at": datetime.now(UTC).isoformat(),
             "keys": list(keys),
             **note,
         }

@@ -22,7 +22,6 @@ from tracker.course.milestones import (
 )
 from tracker.course.vocabulary import MilestoneStatus, PointKind, treatment_words
 
-
 # Band samples: the band's own corner points plus a regular grid, so the shaded area is exact.
 _GRID_STEP_MONTHS = 0.5
 
@@ -109,7 +108,9 @@ def _band_series(protocol: Protocol, x_max: float) -> Callable[[float | None], B
     months = tuple(sorted({p.month for p in protocol.band if p.month <= x_max}
                           | {i * _GRID_STEP_MONTHS for i in range(int(x_max / _GRID_STEP_MONTHS) + 1)}
                           | {x_max}))
-    bands = expected_bands(protocol, months)
+    bands = [band for band in expected_bands(protocol, months) if band is not None]
+    if len(bands) != len(months):  # parse_band refuses a band that does not start at month 0
+        raise ValueError(f"protocol {protocol.name!r}: the band does not cover months 0 to {x_max:g}")
     low = tuple(b[0] for b in bands)
     high = tuple(b[1] for b in bands)
 
@@ -152,7 +153,7 @@ def build_chart(
         points = []
         # The band at each measurement (they are in date order), unrounded: the status is the engine's.
         bands = expected_bands(protocol, [months_between(day0, m.date) for m in site.measurements])
-        for measurement, band in zip(site.measurements, bands):
+        for measurement, band in zip(site.measurements, bands, strict=True):
             if site.baseline and measurement.date == site.baseline.date:
                 status: str = PointKind.BASELINE
             elif measurement.date <= day0:

@@ -7,17 +7,18 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.operations.database import Reads, read_connection, transaction
-from tracker.errors import NotFound
 from tracker.course.milestones import DensityRecord, Progress, SessionRecord, assess
 from tracker.course.protocols import to_engine
+from tracker.errors import NotFound
+from tracker.operations.database import AnyRow, Reads, read_connection, transaction
 
 
 def find_patient(session: Session, mrn: str) -> models.Patient:
@@ -31,9 +32,9 @@ def find_patient(session: Session, mrn: str) -> models.Patient:
 
 # The reads every progress view repeats, built once as Core statements: pages call them on every rerun,
 # and building an ORM query costs more than running it (bench_progress_page.py).
-_session = models.TreatmentSession.__table__
-_visit = models.Visit.__table__
-_measure = models.DensityMeasurement.__table__
+_session = models.Base.metadata.tables[models.TreatmentSession.__tablename__]
+_visit = models.Base.metadata.tables[models.Visit.__tablename__]
+_measure = models.Base.metadata.tables[models.DensityMeasurement.__tablename__]
 SESSIONS = (
     select(_session.c.date, _session.c.treatment, _session.c.product, _session.c.lot_number)
     .where(_session.c.patient_id == bindparam("patient_id"), _session.c.deleted_at.is_(None))
@@ -49,20 +50,21 @@ MEASUREMENTS = (
 )
 
 
-def read_measurements(session: Reads, patient_id: int) -> list[Row]:
+def read_measurements(session: Reads, patient_id: int) -> list[AnyRow]:
     """A patient's live density measurements with their visit date and optional metrics, oldest first."""
-    return read_connection(session).execute(MEASUREMENTS, {"patient_id": patient_id}).all()
+    return list(read_connection(session).execute(MEASUREMENTS, {"patient_id": patient_id}).all())
 
 
 def load_records(session: Reads, patient_id: int,
-                 measurements: list[Row] | None = None) -> tuple[list[SessionRecord], list[DensityRecord]]:
+                 measurements: list[AnyRow] | None = None) -> tuple[list[SessionRecord], list[DensityRecord]]:
     """A patient's live sessions and density measurements (soft-deleted rows are left out).
 
     ``measurements`` are rows of ``read_measurements`` when the caller has read them already.
     """
     if measurements is None:
         measurements = read_measurements(session, patient_id)
-    sessions = [SessionRecord(*row) for row in read_connection(session).execute(SESSIONS, {"patient_id": patient_id}).all()]
+    sessions = [SessionRecord(*row) for row in read_connection(session).execute(SESSIONS,
+                                                                                {"patient_id": patient_id}).all()]
     return sessions, [DensityRecord(day, site, density) for day, site, density, *_ in measurements]
 
 
@@ -79,7 +81,7 @@ def _num(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def to_json(mrn: str, protocol_name: str, progress: Progress) -> dict:
+def to_json(mrn: str, protocol_name: str, progress: Progress) -> dict[str, Any]:
     """The documented JSON shape (README, "progress"): dates ISO, numbers rounded to 2 decimals."""
     return {
         "mrn": mrn,
@@ -128,7 +130,7 @@ def to_json(mrn: str, protocol_name: str, progress: Progress) -> dict:
     }
 
 
-def progress_json(actor: Actor | None, mrn: str, as_of: date | None = None, url: str | None = None) -> dict:
+def progress_json(actor: Actor | None, mrn: str, as_of: date | None = None, url: str | None = None) -> dict[str, Any]:
     """One patient's progress in the documented JSON shape (``python -m tracker progress``); staff only,
     audited as one view of the patient."""
     with audit.refusals_recorded(actor, "progress", mrn, url), transaction(url) as session:

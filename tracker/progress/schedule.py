@@ -30,8 +30,6 @@ from sqlalchemy import select
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.operations.database import transaction
-from tracker.errors import ValidationError
 from tracker.course.followup import outlook
 from tracker.course.milestones import (
     DensityRecord,
@@ -41,6 +39,8 @@ from tracker.course.milestones import (
 )
 from tracker.course.protocols import to_engine
 from tracker.course.vocabulary import FollowUpStatus, MilestoneStatus, RepeatWindow, milestone_words
+from tracker.errors import ValidationError
+from tracker.operations.database import transaction
 
 OVERDUE, DUE, UPCOMING = FollowUpStatus.OVERDUE, FollowUpStatus.DUE, FollowUpStatus.UPCOMING
 FOLLOW_UP_STATUSES = tuple(FollowUpStatus)
@@ -134,11 +134,12 @@ def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, ur
             past_sessions = [s.date for s in sessions.get(patient_id, ()) if s.date <= today]
             if not past_sessions:
                 continue  # not treated yet: nothing to follow
-            # A patient without a protocol (or with one since removed) follows the default, as in tracker.progress.patient_progress.
-            protocol = protocols.get(protocol_id) or to_engine(None)
+            # A patient without a protocol (or with one since removed) follows the default, as in
+            # tracker.progress.patient_progress.
+            protocol = (protocols.get(protocol_id) if protocol_id is not None else None) or to_engine(None)
             progress = assess(sessions[patient_id], measurements.get(patient_id, ()), protocol, today)
             if not progress.sites:
-                unmeasured.append(UnmeasuredPatient(mrn, full_name, progress.day0))
+                unmeasured.append(UnmeasuredPatient(mrn, full_name, min(past_sessions)))  # day 0
             else:
                 row = _follow_up(mrn, full_name, progress, today, horizon_days)
                 if row is not None:

@@ -12,19 +12,19 @@ from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, bindparam, select
 
 from db import models
 from tracker.access.actors import PATIENT, ROLES, Actor, require_patient_access, require_role
 from tracker.course.calendar_months import age_on, months_between
-from tracker.progress.chart_data import ProgressChart, TherapyRecord, build_chart
-from tracker.operations.database import Reads, read_connection
-from tracker.errors import NotFound, PermissionDenied
 from tracker.course.milestones import DEFAULT_PROTOCOL, Progress, Protocol, assess
-from tracker.progress.patient_progress import load_records, read_measurements
 from tracker.course.protocols import from_stored
 from tracker.course.scales import stages_for
 from tracker.course.wording import NextStep, milestone_sentence, what_comes_next
+from tracker.errors import NotFound, PermissionDenied
+from tracker.operations.database import AnyRow, Reads, read_connection
+from tracker.progress.chart_data import ProgressChart, TherapyRecord, build_chart
+from tracker.progress.patient_progress import load_records, read_measurements
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,8 @@ class PatientBasics:
     protocol: Protocol
 
 
-_patient = models.Patient.__table__
-_protocol = models.Protocol.__table__
+_patient = models.Base.metadata.tables[models.Patient.__tablename__]
+_protocol = models.Base.metadata.tables[models.Protocol.__tablename__]
 _PATIENT = (
     select(_patient.c.id, _patient.c.mrn, _patient.c.full_name, _patient.c.sex, _patient.c.birth_date,
            _patient.c.condition, _protocol.c.name, _protocol.c.band, _protocol.c.windows, _protocol.c.evidence_note)
@@ -98,7 +98,7 @@ _PATIENT_BY_MRN = _PATIENT.where(_patient.c.mrn == bindparam("mrn"))
 _PATIENT_BY_ID = _PATIENT.where(_patient.c.id == bindparam("id"))
 
 
-def _summary(row: Row | None) -> PatientBasics | None:
+def _summary(row: AnyRow | None) -> PatientBasics | None:
     if row is None:
         return None
     # A patient with no protocol linked follows the built-in default (as ``protocols.to_engine``).
@@ -107,13 +107,13 @@ def _summary(row: Row | None) -> PatientBasics | None:
     return PatientBasics(row.id, row.mrn, row.full_name, row.sex, row.birth_date, row.condition, protocol)
 
 
-def resolve_patient(session: Reads, actor: Actor, mrn: str | None) -> PatientBasics:
+def resolve_patient(session: Reads, actor: Actor | None, mrn: str | None) -> PatientBasics:
     """The patient this actor asked for: a patient account always gets its own record, and only that.
 
     A patient account that asks for any other MRN is refused (and the attempt is audited), whether or
     not that MRN exists.
     """
-    require_role(actor, *ROLES)
+    actor = require_role(actor, *ROLES)
     reads = read_connection(session)
     if actor.role == PATIENT:
         own = _summary(reads.execute(_PATIENT_BY_ID, {"id": actor.patient_id}).first()) if actor.patient_id else None
@@ -131,9 +131,9 @@ def resolve_patient(session: Reads, actor: Actor, mrn: str | None) -> PatientBas
     return patient
 
 
-_scale = models.ScaleScore.__table__
-_visit = models.Visit.__table__
-_therapy = models.ConcurrentTherapy.__table__
+_scale = models.Base.metadata.tables[models.ScaleScore.__tablename__]
+_visit = models.Base.metadata.tables[models.Visit.__tablename__]
+_therapy = models.Base.metadata.tables[models.ConcurrentTherapy.__tablename__]
 _SCALE_SCORES = (
     select(_visit.c.date, _scale.c.scale, _scale.c.stage, _scale.c.salt_score)
     .select_from(_visit.join(_scale, _scale.c.visit_id == _visit.c.id))
@@ -149,7 +149,7 @@ _THERAPIES = (
 
 
 def _secondary(reads: Connection, patient_id: int, day0: date | None,
-               measurements: list[Row]) -> tuple[SecondarySeries, ...]:
+               measurements: list[AnyRow]) -> tuple[SecondarySeries, ...]:
     """``measurements``: the patient's rows of ``progress.read_measurements`` (oldest first)."""
 
     month_of: dict[date, float | None] = {}
@@ -162,17 +162,18 @@ def _secondary(reads: Connection, patient_id: int, day0: date | None,
     metrics = (("Shaft diameter", "µm"), ("Terminal hairs", "%"), ("Anagen hairs", "%"))
     by_metric: list[dict[str, list[SeriesPoint]]] = [{} for _ in metrics]
     for day, site, _density, *values in measurements:  # read_measurements' columns, in that order
-        for by_site, value in zip(by_metric, values):
+        for by_site, value in zip(by_metric, values, strict=True):
             if value is not None:
                 by_site.setdefault(site, []).append(SeriesPoint(day, months(day), value))
     series = [SecondarySeries(title, unit, {k: tuple(v) for k, v in by_site.items()})
-              for (title, unit), by_site in zip(metrics, by_metric) if by_site]
+              for (title, unit), by_site in zip(metrics, by_metric, strict=True) if by_site]
     scores = reads.execute(_SCALE_SCORES, {"patient_id": patient_id}).all()
     salt = tuple(SeriesPoint(r.date, months(r.date), r.salt_score) for r in scores
                  if r.scale == "salt" and r.salt_score is not None)
     if salt:
         series.append(SecondarySeries("SALT score", "points (0–100)", {"scalp": salt}))
-    for name, title in (("norwood", "Norwood–Hamilton stage"), ("ludwig", "Ludwig stage"), ("sinclair", "Sinclair stage")):
+    for name, title in (("norwood", "Norwood–Hamilton stage"), ("ludwig", "Ludwig stage"),
+                        ("sinclair", "Sinclair stage")):
         staged = tuple(SeriesPoint(r.date, months(r.date), _stage_rank(name, r.stage), r.stage or "")
                        for r in scores if r.scale == name and r.stage)
         if staged:

@@ -12,19 +12,20 @@ service that edits clinical rows; ``soft_delete`` is the one removal service the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import NoReturn, TypeVar
+from datetime import UTC, date, datetime
+from typing import Any, NoReturn, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.vocabulary import treatment_words, view_words
-from tracker.operations.database import transaction
 from tracker.errors import ConflictError, NotFound, ValidationError
+from tracker.operations.database import transaction
 
 CONFLICT_MESSAGE = (
     "Someone else changed this record since you opened it; reload and re-apply your changes. "
@@ -33,7 +34,8 @@ CONFLICT_MESSAGE = (
 REASON_MAX = 1000
 
 # What a page may remove, and the table each kind lives in.
-DELETABLE = {
+Deletable = models.Visit | models.TreatmentSession | models.ConcurrentTherapy | models.Photo
+DELETABLE: dict[str, type[Deletable]] = {
     "visit": models.Visit,
     "session": models.TreatmentSession,
     "therapy": models.ConcurrentTherapy,
@@ -49,7 +51,7 @@ TABLE_LABELS = {
     "density_measurement": "Density measurement",
 }
 
-Row = TypeVar("Row")
+Row = TypeVar("Row", bound=models.Base)
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,8 @@ def as_text(value: object) -> str | None:
 def lock(session: Session, model: type[Row], row_id: int) -> Row | None:
     """Read one row for an edit, holding its lock until the transaction ends (PostgreSQL ``FOR UPDATE``;
     SQLite transactions already hold the write lock), so that the version check cannot race."""
-    return session.scalar(select(model).where(model.id == row_id).with_for_update())
+    (key,) = inspect(model).primary_key  # id, for every table
+    return session.scalar(select(model).where(key == row_id).with_for_update())
 
 
 def check_version(row: models.Recorded, expected_version: int | None) -> None:
@@ -138,7 +141,7 @@ def record_change(session: Session, actor: Actor, *, patient_id: int, table_name
     session.add(models.ChangeRecord(
         patient_id=patient_id, table_name=table_name, row_id=row_id, field=field,
         old_value=as_text(old_value), new_value=as_text(new_value), reason=reason,
-        changed_by=actor.username, changed_at=at or datetime.now(timezone.utc),
+        changed_by=actor.username, changed_at=at or datetime.now(UTC),
     ))
 
 
@@ -147,8 +150,8 @@ def _stamp(row: models.Recorded, actor: Actor, reason: str, at: datetime) -> Non
     row.version = (row.version or 1) + 1
 
 
-def _patient_id_of(session: Session, kind: str, row) -> int:
-    if kind == "photo":
+def _patient_id_of(session: Session, row: Deletable) -> int | None:
+    if isinstance(row, models.Photo):
         return session.scalar(select(models.Visit.patient_id).where(models.Visit.id == row.visit_id))
     return row.patient_id
 
@@ -185,24 +188,24 @@ def soft_delete(actor: Actor, kind: str, row_id: int, reason: str, expected_vers
         row = lock(session, DELETABLE[kind], row_id)
         if row is None:
             raise NotFound(f"No {KIND_LABELS[kind].lower()} with id {row_id}.")
-        patient_id = _patient_id_of(session, kind, row)
-        patient = session.get(models.Patient, patient_id)
+        patient_id = _patient_id_of(session, row)
+        patient = session.get(models.Patient, patient_id) if patient_id is not None else None
         if patient is None or patient.deleted_at is not None:
             raise NotFound(f"No {KIND_LABELS[kind].lower()} with id {row_id}.")
         if row.deleted_at is not None:
             raise ConflictError(f"This {KIND_LABELS[kind].lower()} was already removed; reload the record.")
         check_version(row, expected_version)
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         _stamp(row, actor, reason, at)
         for child in _children(session, kind, row_id):
             _stamp(child, actor, f"removed with its {kind}: {reason}", at)
-        audit.record(session, actor, "delete", patient_id=patient_id, detail=f"{kind} {row_id} removed")
+        audit.record(session, actor, "delete", patient_id=patient.id, detail=f"{kind} {row_id} removed")
         return row.version
 
 
 def _aware(moment: datetime) -> datetime:
     """In UTC whatever the driver returns (SQLite: naive UTC; PostgreSQL: the session's time zone)."""
-    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def patient_history(session: Session, patient_id: int) -> list[HistoryEntry]:
@@ -217,7 +220,7 @@ def patient_history(session: Session, patient_id: int) -> list[HistoryEntry]:
                                       .where(models.ChangeRecord.patient_id == patient_id)
                                       .order_by(models.ChangeRecord.id))
     ]
-    removed = (
+    removed: tuple[tuple[type[Deletable], Any, Callable[[Any], str]], ...] = (
         (models.Visit, select(models.Visit).where(models.Visit.patient_id == patient_id),
          lambda r: f"visit of {r.date}"),
         (models.TreatmentSession,

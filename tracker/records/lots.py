@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.vocabulary import treatment_words
-from tracker.operations.database import transaction
 from tracker.errors import ValidationError
 from tracker.exchange.exports import to_csv
+from tracker.operations.database import transaction
 
 MAX_LOT_LENGTH = 80  # the column's width (db.models.TreatmentSession.lot_number)
 CSV_COLUMNS = ("MRN", "Name", "Session date", "Treatment", "Product", "Lot number", "Volume (mL)")
@@ -101,7 +102,7 @@ def export_lot_csv(actor: Actor, lot: str, partial: bool = False, url: str | Non
     return LotExport(file_name=csv_file_name(lot), data=lot_csv(result), rows=len(result.sessions))
 
 
-def _search(session, lot: str, partial: bool) -> LotSearch:
+def _search(session: Session, lot: str, partial: bool) -> LotSearch:
     stored = func.lower(func.trim(models.TreatmentSession.lot_number))
     wanted = lot.lower()
     condition = stored.contains(wanted, autoescape=True) if partial else stored == wanted

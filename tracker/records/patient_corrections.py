@@ -4,7 +4,7 @@ value, who changed it, when and why (``tracker.records.history``; removals are `
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -103,7 +103,7 @@ def update_patient(actor: Actor, mrn: str, changes: dict, reason: str, expected_
         if not changed:
             raise ValidationError("Nothing was saved: the values are the same as in the record.")
         reason = clean_reason(reason)
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         for name in changed:
             record_change(session, actor, patient_id=patient.id, table_name="patient", row_id=patient.id,
                           field=name, old_value=_current(patient, name), new_value=clean[name], reason=reason, at=at)

@@ -9,12 +9,13 @@ conditions have no staging scale here.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from tracker.course.clinical import SCALP_VIEWS
-from tracker.errors import ValidationError
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.course.vocabulary import condition_words
+from tracker.errors import ValidationError
 from tracker.records.validation import parse_site
 
 SALT_RANGE = (0.0, 100.0)
@@ -70,20 +71,30 @@ def parse_baseline(condition: str, sex: str, scale: object, stage: object) -> tu
     if not stage_text:
         raise ValidationError(f"baseline stage is required on the {label} scale")
     if scale_text == "salt":
-        try:
-            score = float(stage_text)
-        except ValueError:
-            raise ValidationError(f"baseline SALT score {stage_text!r} is not a number from 0 to 100") from None
-        if not SALT_RANGE[0] <= score <= SALT_RANGE[1]:
-            raise ValidationError(f"baseline SALT score {score:g} is out of range: it must be from 0 to 100")
-        return scale_text, f"{score:g}"
-    by_upper = {s.upper(): s for s in stages_for(scale_text)}
+        return scale_text, _salt_stage(stage_text)
+    return scale_text, _named_stage(scale_text, label, stage_text)
+
+
+def _salt_stage(stage_text: str) -> str:
+    """A baseline SALT score (0–100) written plainly: "35.50" is "35.5"."""
+    try:
+        score = float(stage_text)
+    except ValueError:
+        raise ValidationError(f"baseline SALT score {stage_text!r} is not a number from 0 to 100") from None
+    if not SALT_RANGE[0] <= score <= SALT_RANGE[1]:
+        raise ValidationError(f"baseline SALT score {score:g} is out of range: it must be from 0 to 100")
+    return f"{score:g}"
+
+
+def _named_stage(scale: str, label: str, stage_text: str) -> str:
+    """The stage of ``scale`` that ``stage_text`` names, as the scale spells it ("iiia" is "IIIA")."""
+    by_upper = {s.upper(): s for s in stages_for(scale)}
     stage_clean = by_upper.get(" ".join(stage_text.split()).upper())
     if stage_clean is None:
         raise ValidationError(
-            f"baseline stage {stage_text!r} is not a {label} stage: one of {', '.join(stages_for(scale_text))}"
+            f"baseline stage {stage_text!r} is not a {label} stage: one of {', '.join(stages_for(scale))}"
         )
-    return scale_text, stage_clean
+    return stage_clean
 
 
 def typed_stage(stage: object) -> str:
@@ -147,7 +158,10 @@ def parse_notes(value: object, label: str = "notes") -> str | None:
     return text
 
 
-def collect(problems: list[str], parser, *args):
+Parsed = TypeVar("Parsed")
+
+
+def collect(problems: list[str], parser: Callable[..., Parsed], *args: object) -> Parsed | None:
     """``parser(*args)``, or None with its problems added to ``problems``: a form reports every mistake at
     once instead of the first."""
     try:

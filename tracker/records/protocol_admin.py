@@ -24,20 +24,22 @@ from __future__ import annotations
 import json
 import math
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access import audit
 from tracker.access.actors import ADMIN, STAFF, Actor, require_role
 from tracker.course.clinical import BandPoint, MilestoneWindow
-from tracker.operations.database import transaction
-from tracker.errors import ConflictError, NotFound, ValidationError
 from tracker.course.milestones import Protocol, expected_band
 from tracker.course.protocols import parse_band, parse_windows
+from tracker.errors import ConflictError, NotFound, ValidationError
+from tracker.operations.database import transaction
 
 # The points the issue asks the preview to show: the default band's own points (DESIGN.md §3).
 PREVIEW_MONTHS = (0, 2, 3, 6, 12)
@@ -130,12 +132,13 @@ def save_protocol(
             if row.version != expected_version:
                 raise _conflict(row.name, expected_version, row.version)
             before = {"band": row.band, "windows": row.windows, "evidence_note": row.evidence_note}
-            changed = session.execute(
+            # An UPDATE's result is a CursorResult (with rowcount); Session.execute is typed for any statement.
+            changed = cast(CursorResult[Any], session.execute(
                 update(models.Protocol)
                 .where(models.Protocol.id == row.id, models.Protocol.version == expected_version)
                 .values(**values, version=expected_version + 1)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            )).rowcount
             if changed != 1:  # replaced between our read and our write
                 raise _conflict(row.name, expected_version, None)
             session.expire(row)
@@ -158,7 +161,8 @@ def copy_protocol(actor: Actor, source_name: str, new_name: str, url: str | None
         return _detail(session, row)
 
 
-def preview_band(band: Sequence[Mapping[str, Any]], months: Iterable[int] = PREVIEW_MONTHS) -> tuple[BandPreviewPoint, ...]:
+def preview_band(band: Sequence[Mapping[str, Any]],
+                 months: Iterable[int] = PREVIEW_MONTHS) -> tuple[BandPreviewPoint, ...]:
     """The band as typed, at ``months``; raises ``ValidationError`` listing every problem with the rows."""
     rows, problems = _band_rows(band)
     if not problems:
@@ -174,22 +178,23 @@ def preview_band(band: Sequence[Mapping[str, Any]], months: Iterable[int] = PREV
 # --- reading -------------------------------------------------------------------------------------
 
 
-def _find(session, name: str) -> models.Protocol:
+def _find(session: Session, name: str) -> models.Protocol:
     row = session.scalar(select(models.Protocol).where(models.Protocol.name == (name or "").strip()))
     if row is None:
         raise NotFound(f"No protocol named {(name or '').strip()!r}.")
     return row
 
 
-def _patient_counts(session) -> dict[int, int]:
-    return dict(session.execute(
+def _patient_counts(session: Session) -> dict[int, int]:
+    rows = session.execute(
         select(models.Patient.protocol_id, func.count(models.Patient.id))
         .where(models.Patient.deleted_at.is_(None), models.Patient.protocol_id.is_not(None))
         .group_by(models.Patient.protocol_id)
-    ).all())
+    )
+    return {protocol_id: count for protocol_id, count in rows if protocol_id is not None}
 
 
-def _detail(session, row: models.Protocol) -> ProtocolDetail:
+def _detail(session: Session, row: models.Protocol) -> ProtocolDetail:
     band = tuple(BandPoint(_number(p.month), _number(p.low), _number(p.high)) for p in parse_band(row.band))
     windows = parse_windows(row.windows)
     return ProtocolDetail(
@@ -203,7 +208,10 @@ def _preview(band: Sequence[BandPoint], months: Iterable[int] = PREVIEW_MONTHS) 
     protocol = Protocol(name="preview", band=tuple(band), windows=())
     points = []
     for month in months:
-        low, high = expected_band(protocol, month)  # never None: a valid band starts at month 0
+        band_at = expected_band(protocol, month)
+        if band_at is None:  # parse_band refuses a band that does not start at month 0
+            raise ValueError(f"the band has no value at month {month}")
+        low, high = band_at
         points.append(BandPreviewPoint(month, _number(round(low, 2)), _number(round(high, 2))))
     return tuple(points)
 
@@ -211,7 +219,8 @@ def _preview(band: Sequence[BandPoint], months: Iterable[int] = PREVIEW_MONTHS) 
 # --- writing -------------------------------------------------------------------------------------
 
 
-def _create(session, actor: Actor, name: str, values: dict, detail_extra: dict) -> models.Protocol:
+def _create(session: Session, actor: Actor, name: str, values: dict[str, Any],
+            detail_extra: dict[str, Any]) -> models.Protocol:
     taken = session.scalar(select(models.Protocol.name).where(func.lower(models.Protocol.name) == name.lower()))
     if taken is not None:
         raise ValidationError(f"A protocol named {taken!r} already exists; choose another name.")
@@ -220,8 +229,10 @@ def _create(session, actor: Actor, name: str, values: dict, detail_extra: dict) 
     try:
         session.flush()
     except IntegrityError as error:  # created by someone else a moment ago
-        raise ConflictError(f"A protocol named {name!r} was just created by someone else; choose another name.") from error
-    audit.record(session, actor, "create", detail=_json({"protocol": name, "version": 1, **detail_extra, "after": values}))
+        raise ConflictError(f"A protocol named {name!r} was just created by someone else; "
+                            "choose another name.") from error
+    audit.record(session, actor, "create",
+                 detail=_json({"protocol": name, "version": 1, **detail_extra, "after": values}))
     return row
 
 
@@ -245,7 +256,8 @@ def _refusal(headline: str, problems: list[str]) -> ValidationError:
     return ValidationError(problems[0]) if len(problems) == 1 else ValidationError(headline, problems)
 
 
-def _validated(band, windows, evidence_note) -> tuple[dict, list[str]]:
+def _validated(band: Sequence[Mapping[str, Any]], windows: Sequence[Mapping[str, Any]],
+               evidence_note: str | None) -> tuple[dict[str, Any], list[str]]:
     """The values to store and every problem found (rows first, then the rules of tracker.course.protocols)."""
     problems: list[str] = []
     band_rows, band_problems = _band_rows(band)
@@ -284,7 +296,7 @@ def _validated(band, windows, evidence_note) -> tuple[dict, list[str]]:
     return values, problems
 
 
-def _band_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[list[dict], list[str]]:
+def _band_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     kept, problems = [], []
     for number, row in enumerate(rows or (), start=1):
         if all(_blank(row.get(field)) for field, _ in BAND_FIELDS):
@@ -299,7 +311,7 @@ def _band_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[list[dict], list[str]
     return kept, problems
 
 
-def _window_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[list[dict], list[str]]:
+def _window_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     kept, problems, seen = [], [], set()
     for number, row in enumerate(rows or (), start=1):
         fields = ("name",) + tuple(field for field, _ in WINDOW_FIELDS)
@@ -316,13 +328,13 @@ def _window_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[list[dict], list[st
         seen.add(name.lower())
         for field, label in WINDOW_FIELDS:
             value, problem = _read_number(row.get(field), f"Window row {number}: the {label}")
-            if problem is None and not float(value).is_integer():
+            if value is not None and not float(value).is_integer():
                 problem = f"Window row {number}: the {label} must be a whole number of months ({value:g} is not)."
-            if problem is None and value < 0:
+            if problem is None and value is not None and value < 0:
                 problem = f"Window row {number}: the {label} cannot be before day 0."
             if problem:
                 problems.append(problem)
-            values[field] = int(value) if problem is None else value
+            values[field] = int(value) if problem is None and value is not None else value
         kept.append(values)
     return kept, problems
 

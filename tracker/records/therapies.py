@@ -11,11 +11,11 @@ from datetime import date
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.operations.database import transaction
 from tracker.errors import NotFound
+from tracker.operations.database import transaction
+from tracker.progress.patient_progress import find_patient
 from tracker.records.history import check_version, clean_reason, lock, reason_problems, record_change, refuse
 from tracker.records.patient_fields import DOSE_MAX, THERAPY_NAME_MAX, collect, short_text
-from tracker.progress.patient_progress import find_patient
 from tracker.records.validation import check_not_before_birth, check_not_in_future, parse_iso_date
 
 
@@ -69,7 +69,7 @@ def stop_therapy(actor: Actor, therapy_id: int, stop: date | str, reason: str, e
         check_version(therapy, expected_version)
         if stop_day and stop_day < therapy.start:
             problems.append(f"stop date {stop_day.isoformat()} is before the start date {therapy.start.isoformat()}")
-        if not problems and stop_day == therapy.stop:
+        if not problems and stop_day is not None and stop_day == therapy.stop:
             problems.append(f"the therapy already stops on {stop_day.isoformat()}")
         if problems:
             refuse("Nothing was saved", problems)

@@ -24,9 +24,9 @@ import math
 import secrets
 import unicodedata
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Mapping, Sequence
+from datetime import UTC, date, datetime
 
 import pillow_heif
 from PIL import Image
@@ -35,12 +35,11 @@ from sqlalchemy import func, select
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_patient_access, require_role
-from tracker.storage.blob_store import BlobStore, LocalDirectoryStore
 from tracker.course.clinical import NSAID_DAYS_BEFORE
+from tracker.course.milestones import DateSpan, NsaidFreeSpan, nsaid_free_span
+from tracker.errors import ValidationError
 from tracker.operations.config import settings
 from tracker.operations.database import transaction
-from tracker.errors import ValidationError
-from tracker.course.milestones import DateSpan, NsaidFreeSpan, nsaid_free_span
 from tracker.photos.formats import identify
 from tracker.progress.patient_progress import find_patient, patient_progress
 from tracker.records.validation import (
@@ -52,6 +51,7 @@ from tracker.records.validation import (
     parse_product,
     parse_treatment,
 )
+from tracker.storage.blob_store import BlobStore, LocalDirectoryStore
 
 log = logging.getLogger(__name__)
 pillow_heif.register_heif_opener()  # scanned certificates photographed on an iPhone arrive as HEIC
@@ -462,7 +462,7 @@ def _begin(store: BlobStore, document: CheckedDocument, session_id: int) -> str:
     marker_key = f"{PENDING}/{document.sha256}.{secrets.token_hex(6)}.json"
     body = {
         "sha256": document.sha256,
-        "started_at": datetime.now(timezone.utc).isoformat(),
+        "started_at": datetime.now(UTC).isoformat(),
         "keys": [document.key],
         "treatment_session_id": session_id,
     }

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Mapping, Sequence
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -24,9 +24,6 @@ from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_patient_access, require_role
 from tracker.course.calendar_months import months_between
 from tracker.course.clinical import SCALP_VIEWS
-from tracker.course.vocabulary import milestone_words, view_words
-from tracker.operations.database import transaction
-from tracker.errors import ValidationError
 from tracker.course.milestones import (
     NO_BASELINE,
     ON_TRACK,
@@ -35,9 +32,6 @@ from tracker.course.milestones import (
     classify,
     expected_band,
 )
-from tracker.photos.store import PhotoStore, store_photo
-from tracker.photos.intake import prepare_photo
-from tracker.progress.patient_progress import find_patient, patient_progress
 from tracker.course.protocols import to_engine
 from tracker.course.scales import (
     ScaleEntry,
@@ -47,6 +41,12 @@ from tracker.course.scales import (
     scale_choices,
     stages,
 )
+from tracker.course.vocabulary import milestone_words, view_words
+from tracker.errors import ValidationError
+from tracker.operations.database import transaction
+from tracker.photos.intake import prepare_photo
+from tracker.photos.store import PhotoStore, store_photo
+from tracker.progress.patient_progress import find_patient, patient_progress
 from tracker.records.validation import (
     DEFAULT_SITE,
     check_not_before_birth,

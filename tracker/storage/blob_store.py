@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from db.engine import make_private_folders
 
@@ -135,7 +136,7 @@ class LocalDirectoryStore:
                         continue  # the write just finished
                     yield PartialWrite(
                         path.relative_to(self.root).as_posix(),
-                        datetime.fromtimestamp(modified, timezone.utc),
+                        datetime.fromtimestamp(modified, UTC),
                     )
 
     def discard_partial(self, name: str) -> None:

@@ -4,9 +4,8 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-23 19:35:54.798222
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -46,7 +45,8 @@ def upgrade() -> None:
     sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('deleted_by', sa.String(length=120), nullable=True),
     sa.Column('deleted_reason', sa.Text(), nullable=True),
-    sa.CheckConstraint("condition IN ('androgenetic_alopecia','alopecia_areata','telogen_effluvium','other')", name=op.f('ck_patient_condition')),
+    sa.CheckConstraint("condition IN ('androgenetic_alopecia','alopecia_areata','telogen_effluvium','other')",
+                       name=op.f('ck_patient_condition')),
     sa.ForeignKeyConstraint(['protocol_id'], ['protocol.id'], name=op.f('fk_patient_protocol_id_protocol')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_patient')),
     sa.UniqueConstraint('mrn', name=op.f('uq_patient_mrn'))
@@ -127,7 +127,8 @@ def upgrade() -> None:
     sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('deleted_by', sa.String(length=120), nullable=True),
     sa.Column('deleted_reason', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['session_id'], ['treatment_session.id'], name=op.f('fk_batch_document_session_id_treatment_session')),
+    sa.ForeignKeyConstraint(['session_id'], ['treatment_session.id'],
+                            name=op.f('fk_batch_document_session_id_treatment_session')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_batch_document'))
     )
     with op.batch_alter_table('batch_document', schema=None) as batch_op:
@@ -147,7 +148,8 @@ def upgrade() -> None:
     sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('deleted_by', sa.String(length=120), nullable=True),
     sa.Column('deleted_reason', sa.Text(), nullable=True),
-    sa.CheckConstraint('density_per_cm2 > 0 AND density_per_cm2 <= 600', name=op.f('ck_density_measurement_density_range')),
+    sa.CheckConstraint('density_per_cm2 > 0 AND density_per_cm2 <= 600',
+                       name=op.f('ck_density_measurement_density_range')),
     sa.ForeignKeyConstraint(['visit_id'], ['visit.id'], name=op.f('fk_density_measurement_visit_id_visit')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_density_measurement'))
     )

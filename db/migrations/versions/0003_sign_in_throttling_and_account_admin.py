@@ -13,9 +13,8 @@ Create Date: 2026-11-29 11:00:00
 An account locked by the old rule (``locked_at`` set, no end) is not locked by the new one: its failures
 stay counted, so its next failure starts a delay.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0003'
 down_revision = '0002'

@@ -8,9 +8,8 @@ Create Date: 2026-11-29 12:00:00
   (never the token), the account and its session version, created, last seen (idle expiry), revoked, and the
   patient of an open consult screen. Removed with its account.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004'
 down_revision = '0003'

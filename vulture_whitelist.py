@@ -1,0 +1,31 @@
+# Names vulture reports as unused that a framework or another process uses: each with who uses it.
+# Read by vulture only (`make lint`); never imported. Dead code is deleted, not listed here.
+
+# Alembic reads these from every revision module, and calls downgrade() on `alembic downgrade`.
+down_revision
+branch_labels
+depends_on
+downgrade
+
+# SQLAlchemy: created_at is a column of the schema (written by its default, read by SQL and backups).
+created_at
+
+# sqlite3: the connection attribute db.engine sets so that SQLAlchemy decides when transactions begin.
+_.isolation_level
+
+# fpdf2: calls footer() on every page; reads core_fonts_encoding when no TrueType font is found.
+_.footer
+_.core_fonts_encoding
+
+# pytest: a hook of tests/conftest.py, and a fixture the schedule page tests request by name.
+pytest_terminal_summary
+scheduled
+
+# urllib: calls redirect_request on the handler tests/test_browser_session_cookie.py installs.
+_.redirect_request
+
+# tests/test_crash_safety.py: the child process runs it from its command line (`-c "...child_main(...)"`).
+child_main
+
+# openpyxl: the cell format tests/test_import.py sets on a worksheet cell.
+_.number_format
