@@ -48,13 +48,8 @@ from tracker.operations.database import transaction
 from tracker.errors import ValidationError
 from tracker.photos.store import photo_store
 from tracker.exchange.spreadsheet_import import ImportResult, import_spreadsheets
-from tracker.records.treatment_sessions import (
-    DocumentUpload,
-    SessionEntry,
-    document_key,
-    document_store,
-    log_session,
-)
+from tracker.records.batch_documents import DocumentUpload, document_key, document_store
+from tracker.records.treatment_sessions import SessionEntry, log_session
 from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,9 +77,9 @@ VISIT_POINTS = [
               ("inside put", "photos", "display/", 2), markers=2),
     KillPoint("visit: after every photo, just before the commit", ("session", "before_commit", 1), markers=2),
     KillPoint("visit: right after the commit, before any marker is cleared",
-              ("call", "tracker.photos.store", "_settle", 1), markers=2, committed=True),
+              ("call", "tracker.storage.ingest", "settle", 1), markers=2, committed=True),
     KillPoint("visit: after the first photo's marker is cleared, before the second's",
-              ("call", "tracker.photos.store", "_settle", 2), markers=1, committed=True),
+              ("call", "tracker.storage.ingest", "settle", 2), markers=1, committed=True),
 ]
 IMPORT_POINTS = [
     KillPoint("import: after validation, before writing", ("call", "tracker.exchange.spreadsheet_import", "_write", 1)),
@@ -103,7 +98,7 @@ SESSION_POINTS = [
               markers=1),
     KillPoint("session: just before the commit", ("session", "before_commit", 1), markers=2),
     KillPoint("session: right after the commit, before the markers are cleared",
-              ("method", "tracker.records.treatment_sessions", "_DocumentIngest", "settle", 1), markers=2, committed=True),
+              ("call", "tracker.storage.ingest", "settle", 1), markers=2, committed=True),
 ]
 
 # One existing patient, with a visit and a session whose photo and document the killed operations share.

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import photo_samples as samples
 from db import models
 from db.engine import normalize_url
-from tracker.photos import store as photo_store_module
+from tracker.storage import ingest as ingest_module
 from tracker.storage.blob_store import LocalDirectoryStore
 from tracker.operations.config import settings
 from tracker.operations.consistency import check_store, repair_interrupted, run_check
@@ -383,7 +383,7 @@ def _crash_after_flush():
 
 
 def _crash_after_commit():
-    photo_store_module._settle = lambda ingest: _die()
+    ingest_module.settle = lambda ingest: _die()
 
 
 def _crash_during_rollback_cleanup():

@@ -64,9 +64,10 @@ from tracker.operations.config import settings
 from tracker.operations.database import database_busy, database_url, transaction
 from tracker.errors import ValidationError
 from tracker.course.milestones import DEFAULT_PROTOCOL
-from tracker.photos.store import PENDING, photo_store, sha256_of_key
+from tracker.photos.store import photo_store
 from tracker.access.signing import SigningKey, signing_key
-from tracker.records.treatment_sessions import document_key, document_store
+from tracker.records.batch_documents import document_key, document_store
+from tracker.storage.ingest import PENDING, sha256_of_key
 
 FORMAT = "regrowth-tracker-backup/2"
 MANIFEST = "manifest.json"
