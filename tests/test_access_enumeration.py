@@ -396,6 +396,9 @@ BUILDING_BLOCKS: dict[str, str] = {
                                      "service checked the actor",
     "tracker.photos.store.store_photo": "adds a photo in the caller's transaction (log_visit checks the actor "
                                        "first); its actor is the username written to created_by",
+    "tracker.records.batch_documents.store_document": "adds a batch document in the caller's transaction "
+                                                      "(log_session checks the actor first); its actor is the "
+                                                      "username written to created_by",
 }
 # What a page would need to call a building block that takes an open session.
 SESSION_OPENERS = {"tracker.operations.database.transaction", "tracker.operations.database.read_transaction",
