@@ -364,8 +364,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("a session with a document for B", lambda c, actor: svc("tracker.records.treatment_sessions.log_session")(
             actor, c.b.mrn, **_session()))),
     # Visits (staff only).
-    "tracker.records.visits.find_patients": aims(
-        ("B by name", lambda c, actor: svc("tracker.records.visits.find_patients")(actor, c.b.full_name))),
+    "tracker.records.patient_search.find_patients": aims(
+        ("B by name", lambda c, actor: svc("tracker.records.patient_search.find_patients")(actor, c.b.full_name))),
     "tracker.records.visits.visit_form_defaults": aims(
         ("B's visit form", lambda c, actor: svc("tracker.records.visits.visit_form_defaults")(actor, c.b.mrn))),
     "tracker.exchange.spreadsheet_import.import_spreadsheets": aims(

@@ -15,7 +15,7 @@ from tracker.access.accounts import PASSWORD_MAX, check_password_policy
 from tracker.errors import ValidationError
 from tracker.records.patients import NewPatient, create_patient, list_patients
 from tracker.records.validation import SEARCH_MAX
-from tracker.records.visits import find_patients
+from tracker.records.patient_search import find_patients
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Mapping, Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -54,7 +54,6 @@ from tracker.records.validation import (
     parse_density,
     parse_iso_date,
     parse_site,
-    search_words,
 )
 
 # Mean shaft diameter of scalp hair: vellus hairs are under 30 µm, terminal hairs mostly 60–100 µm
@@ -110,13 +109,6 @@ class PhotoUpload:
     view: str
     file_name: str
     data: bytes = field(repr=False)
-
-
-@dataclass(frozen=True)
-class PatientChoice:
-    mrn: str
-    full_name: str
-    birth_date: date
 
 
 @dataclass(frozen=True)
@@ -181,28 +173,6 @@ class VisitSaved:
     capture_missing: tuple[str, ...]  # labels of unticked capture checks
     protocol_name: str
     evidence_note: str
-
-
-def find_patients(actor: Actor, query: str = "", url: str | None = None, limit: int = 25) -> list[PatientChoice]:
-    """Up to ``limit`` live patients, by name, in whose name or MRN every word of ``query`` appears (any
-    capitalisation); staff only. Lighter than ``tracker.records.patients.list_patients`` (no progress is
-    computed), for choosing a patient as one types."""
-    require_role(actor, *STAFF)
-    words = search_words(query)
-    with transaction(url) as session:
-        statement = select(models.Patient.mrn, models.Patient.full_name, models.Patient.birth_date).where(
-            models.Patient.deleted_at.is_(None)
-        )
-        for word in words:
-            statement = statement.where(
-                or_(
-                    func.lower(models.Patient.mrn).contains(word, autoescape=True),
-                    func.lower(models.Patient.full_name).contains(word, autoescape=True),
-                )
-            )
-        rows = session.execute(statement.order_by(models.Patient.full_name, models.Patient.mrn).limit(limit)).all()
-        audit.record(session, actor, "view", detail=f"patient search: {len(rows)} found")
-        return [PatientChoice(mrn, name, born) for mrn, name, born in rows]
 
 
 def visit_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> VisitFormDefaults:
