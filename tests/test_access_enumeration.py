@@ -376,8 +376,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("a session with a document for B", lambda c, actor: svc("tracker.records.treatment_sessions.log_session")(
             actor, c.b.mrn, **_session()))),
     # Visits (staff only).
-    "tracker.records.visits.find_patients": aims(
-        ("B by name", lambda c, actor: svc("tracker.records.visits.find_patients")(actor, c.b.full_name))),
+    "tracker.records.patient_search.find_patients": aims(
+        ("B by name", lambda c, actor: svc("tracker.records.patient_search.find_patients")(actor, c.b.full_name))),
     "tracker.records.visits.visit_form_defaults": aims(
         ("B's visit form", lambda c, actor: svc("tracker.records.visits.visit_form_defaults")(actor, c.b.mrn))),
     "tracker.exchange.spreadsheet_import.import_spreadsheets": aims(
@@ -410,6 +410,9 @@ BUILDING_BLOCKS: dict[str, str] = {
                                      "service checked the actor",
     "tracker.photos.store.store_photo": "adds a photo in the caller's transaction (log_visit checks the actor "
                                        "first); its actor is the username written to created_by",
+    "tracker.records.batch_documents.store_document": "adds a batch document in the caller's transaction "
+                                                      "(log_session checks the actor first); its actor is the "
+                                                      "username written to created_by",
 }
 # What a page would need to call a building block that takes an open session.
 SESSION_OPENERS = {"tracker.operations.database.transaction", "tracker.operations.database.read_transaction",

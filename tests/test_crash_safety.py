@@ -29,11 +29,9 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
 
 import photo_samples as samples
 import pytest
@@ -43,21 +41,16 @@ from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access.actors import Actor, command_line_actor
-from tracker.errors import ValidationError
-from tracker.exchange.spreadsheet_import import ImportResult, import_spreadsheets
+from tracker.storage.blob_store import LocalDirectoryStore
 from tracker.operations.config import settings
 from tracker.operations.consistency import run_check
 from tracker.operations.database import transaction
+from tracker.errors import ValidationError
 from tracker.photos.store import photo_store
-from tracker.records.treatment_sessions import (
-    DocumentUpload,
-    SessionEntry,
-    document_key,
-    document_store,
-    log_session,
-)
+from tracker.exchange.spreadsheet_import import ImportResult, import_spreadsheets
+from tracker.records.batch_documents import DocumentUpload, document_key, document_store
+from tracker.records.treatment_sessions import SessionEntry, log_session
 from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
-from tracker.storage.blob_store import LocalDirectoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 3, 1)
@@ -84,9 +77,9 @@ VISIT_POINTS = [
               ("inside put", "photos", "display/", 2), markers=2),
     KillPoint("visit: after every photo, just before the commit", ("session", "before_commit", 1), markers=2),
     KillPoint("visit: right after the commit, before any marker is cleared",
-              ("call", "tracker.photos.store", "_settle", 1), markers=2, committed=True),
+              ("call", "tracker.storage.ingest", "settle", 1), markers=2, committed=True),
     KillPoint("visit: after the first photo's marker is cleared, before the second's",
-              ("call", "tracker.photos.store", "_settle", 2), markers=1, committed=True),
+              ("call", "tracker.storage.ingest", "settle", 2), markers=1, committed=True),
 ]
 IMPORT_POINTS = [
     KillPoint("import: after validation, before writing", ("call", "tracker.exchange.spreadsheet_import", "_write", 1)),
@@ -105,15 +98,14 @@ SESSION_POINTS = [
               markers=1),
     KillPoint("session: just before the commit", ("session", "before_commit", 1), markers=2),
     KillPoint("session: right after the commit, before the markers are cleared",
-              ("method", "tracker.records.treatment_sessions", "_DocumentIngest", "settle",
-               1), markers=2, committed=True),
+              ("call", "tracker.storage.ingest", "settle", 1), markers=2, committed=True),
 ]
 
 # One existing patient, with a visit and a session whose photo and document the killed operations share.
 BASE_MRN = "CS-BASE"
 SITES = (("vertex", 150.0), ("frontal", 125.0))
-SESSION: dict[str, Any] = {"date": date(2026, 2, 10), "treatment": "exosome", "product": "ExoGen 5",
-                           "lot_number": "EX-2602", "volume_ml": 4.0, "areas": "vertex, frontal"}
+SESSION = {"date": date(2026, 2, 10), "treatment": "exosome", "product": "ExoGen 5", "lot_number": "EX-2602",
+           "volume_ml": 4.0, "areas": "vertex, frontal"}
 # Per import: three new patients, one session and two visits each (the first measuring two sites), and
 # the base patient's session and visit again (already recorded: skipped, never added twice).
 IMPORT_PATIENTS, IMPORT_SESSIONS, IMPORT_VISITS, IMPORT_MEASUREMENTS = 3, 3, 6, 9
@@ -130,9 +122,8 @@ def child_main(plan_json: str) -> None:
     print(f"the kill point {plan['hook']} was never reached", file=sys.stderr)
 
 
-def _die() -> NoReturn:
+def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
-    raise AssertionError("SIGKILL did not stop the process")
 
 
 def _arm(hook: list) -> None:
@@ -143,7 +134,7 @@ def _arm(hook: list) -> None:
         when, table, n = spec
         inserts = itertools.count(1)
 
-        def on_statement(_conn, _cursor, statement, *_):
+        def on_statement(conn, cursor, statement, *_):
             match = re.match(r"\s*INSERT INTO (\w+)", statement, re.IGNORECASE)
             if match and match.group(1) == table and next(inserts) == n:
                 _die()
@@ -162,7 +153,7 @@ def _arm(hook: list) -> None:
             if hit:
                 _die()
 
-        LocalDirectoryStore.put = put  # type: ignore[method-assign]  # the kill point, in this child process only
+        LocalDirectoryStore.put = put
     elif kind in ("call", "method"):
         module = __import__(spec[0], fromlist=["_"])
         owner = getattr(module, spec[1]) if kind == "method" else module
@@ -201,9 +192,9 @@ def perform(operation: dict):
         return log_visit(CLINICIAN, operation["mrn"], entry, photos, today=TODAY)
     if use_case == "session":
         documents = [DocumentUpload(Path(path).name, Path(path).read_bytes()) for path in operation["documents"]]
-        session_entry = SessionEntry(**{**SESSION, "date": SESSION["date"].isoformat()},
-                                     checklist={"hydrated": True, "breakfast": True, "no_nsaids": True})
-        return log_session(CLINICIAN, operation["mrn"], session_entry, documents, today=TODAY)
+        entry = SessionEntry(**{**SESSION, "date": SESSION["date"].isoformat()},
+                             checklist={"hydrated": True, "breakfast": True, "no_nsaids": True})
+        return log_session(CLINICIAN, operation["mrn"], entry, documents, today=TODAY)
     if use_case == "import":
         return import_spreadsheets(*operation["files"], actor=command_line_actor("import"), today=TODAY)
     raise ValueError(use_case)
@@ -256,7 +247,7 @@ def _png(path: Path) -> str:
     return str(path)
 
 
-def _csv(path: Path, rows: Sequence[Sequence[object]]) -> str:
+def _csv(path: Path, rows: list[list[object]]) -> str:
     with path.open("w", newline="", encoding="utf-8") as file:
         csv.writer(file).writerows(rows)
     return str(path)
@@ -375,18 +366,17 @@ def records_of(url: str, mrn_like: str) -> tuple[int, int, int, int]:
         ids = select(models.Patient.id).where(models.Patient.mrn.like(mrn_like)).scalar_subquery()
         visits = select(models.Visit.id).where(models.Visit.patient_id.in_(ids)).scalar_subquery()
         return (
-            session.execute(select(func.count()).select_from(models.Patient).where(models.Patient.mrn.like(mrn_like))).scalar_one(),
-            session.execute(select(func.count()).select_from(models.TreatmentSession).where(
-                models.TreatmentSession.patient_id.in_(ids))).scalar_one(),
-            session.execute(select(func.count()).select_from(models.Visit).where(models.Visit.patient_id.in_(ids))).scalar_one(),
-            session.execute(select(func.count()).select_from(models.DensityMeasurement).where(
-                models.DensityMeasurement.visit_id.in_(visits))).scalar_one(),
+            session.scalar(select(func.count()).select_from(models.Patient).where(models.Patient.mrn.like(mrn_like))),
+            session.scalar(select(func.count()).select_from(models.TreatmentSession).where(
+                models.TreatmentSession.patient_id.in_(ids))),
+            session.scalar(select(func.count()).select_from(models.Visit).where(models.Visit.patient_id.in_(ids))),
+            session.scalar(select(func.count()).select_from(models.DensityMeasurement).where(
+                models.DensityMeasurement.visit_id.in_(visits))),
         )
 
 
 def assert_store_settled() -> None:
     report = run_check()
-    assert report.documents is not None, report.lines()
     assert report.ok and not report.in_progress and not report.documents.in_progress, report.lines()
 
 

@@ -25,7 +25,6 @@ from tracker.records.visits import (
     PhotoUpload,
     SiteEntry,
     VisitEntry,
-    find_patients,
     log_visit,
     visit_form_defaults,
 )
@@ -76,7 +75,7 @@ def visit(on, **sites) -> VisitEntry:
     return VisitEntry(date=on, sites=tuple(SiteEntry(site, density) for site, density in sites.items()))
 
 
-# --- form defaults and patient search -------------------------------------------------------------------
+# --- form defaults -------------------------------------------------------------------------------------
 
 
 def test_form_defaults_prefill_target_areas_then_last_measured_sites(clinic):
@@ -107,17 +106,6 @@ def test_form_defaults_are_audited_as_a_view(clinic):
     with transaction(clinic) as session:
         entry = session.scalars(select(models.AuditEntry).order_by(models.AuditEntry.id.desc())).first()
     assert (entry.action, entry.patient_id, entry.username) == ("view", patient_id, "dr.lee")
-
-
-def test_find_patients_by_mrn_or_name(clinic):
-    add_patient(clinic, "RT-0001", full_name="Ana Souza")
-    add_patient(clinic, "RT-0002", full_name="Bruno Lima")
-    add_patient(clinic, "XY_9", full_name="100% Sure")
-    assert [p.mrn for p in find_patients(CLINICIAN, "souza")] == ["RT-0001"]
-    assert [p.mrn for p in find_patients(CLINICIAN, "rt-000")] == ["RT-0001", "RT-0002"]
-    assert [p.mrn for p in find_patients(CLINICIAN, "%")] == ["XY_9"]  # wildcards are matched literally
-    assert [p.mrn for p in find_patients(CLINICIAN, "lima rt")] == ["RT-0002"]  # every word must match
-    assert len(find_patients(CLINICIAN, "")) == 3
 
 
 # --- saving and the milestone status ---------------------------------------------------------------------
@@ -311,15 +299,13 @@ def test_the_same_photo_twice_for_one_view_is_refused_by_name(clinic):
 
 @pytest.mark.parametrize("actor", [Actor(username="ana", role="patient", patient_id=1), None,
                                    Actor(username="x", role="superuser")])
-def test_only_staff_may_log_visits_or_search(clinic, actor):
+def test_only_staff_may_log_visits(clinic, actor):
     add_patient(clinic)
     before = counts(clinic)
     with pytest.raises(PermissionDenied):
         log_visit(actor, "RT-0001", visit(date(2025, 1, 10), vertex=150.0), today=TODAY)
     with pytest.raises(PermissionDenied):
         visit_form_defaults(actor, "RT-0001")
-    with pytest.raises(PermissionDenied):
-        find_patients(actor, "")
     assert counts(clinic) == before
 
 

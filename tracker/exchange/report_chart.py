@@ -228,13 +228,13 @@ def _draw_points(pdf: FPDF, site: SiteChart, scale: _Scale, font: str) -> None:
         pdf.polyline([(scale.x(p.months), scale.y(change)) for p, change in points])
     pdf.set_font(font, "B", 6.5)
     last_label_right = -math.inf
-    for point in points:
-        x, y = scale.x(point.months), scale.y(point.change)
+    for point, change in points:
+        x, y = scale.x(point.months), scale.y(change)
         pdf.set_fill_color(*POINT_STYLES[point.status].rgb)
         pdf.set_draw_color(255, 255, 255)
         pdf.set_line_width(0.3)
         pdf.circle(x, y, 1.3, style="DF")
-        label = f"{point.change:+.0f}" if point.status != PointKind.BASELINE else ""
+        label = f"{change:+.0f}" if point.status != PointKind.BASELINE else ""
         if label:
             label_width = pdf.get_string_width(label)
             if x - label_width / 2 > last_label_right + 0.8:

@@ -26,7 +26,7 @@ from sqlalchemy import make_url
 
 from db.engine import PRIVATE_FILE_MODE, make_private_folders
 from tracker.photos.store import photo_store
-from tracker.records.treatment_sessions import document_key, document_store
+from tracker.records.batch_documents import document_key, document_store
 from tracker.storage.blob_store import BlobStore
 
 FORMAT = "regrowth-tracker-backup/2"

@@ -5,40 +5,38 @@ Two stores are checked, each against its own rows:
 - the photo store (``tracker.photos.store``): every ``Photo`` row (soft-deleted ones included: a removal
   keeps the record, so it keeps its files) must find its original, display copy and thumbnail, and the
   original must still hash to the recorded SHA-256;
-- the document store (``tracker.records.treatment_sessions.document_store()``): every ``BatchDocument`` row
+- the document store (``tracker.records.batch_documents.document_store()``): every ``BatchDocument`` row
   (soft-deleted ones included) must find its file under ``document_key(sha256, media_type)``, and the
   file must still hash to the recorded SHA-256.
 
 In either store every file must belong to a row, or be explained by the marker of an upload that has not
-settled. Both stores write their markers the same way (``pending/<sha256>.<token>.json``, before any file,
-removed after the commit), so one set of rules reads both.
+settled. Both stores add their files through the one crash-safe ingest (``tracker.storage.ingest``:
+``pending/<sha256>.<token>.json`` before any file, removed after the commit), so one set of rules reads
+and repairs both.
 
-A marker younger than ``grace`` is an upload in progress right now and is left alone; an older one is an
-*interrupted upload* (the process stopped between the marker and its settlement): its files have no row
-and are safe to remove with ``repair_interrupted``. Nothing else is ever removed automatically: a missing
-file, an orphan or a hash mismatch needs a person to look at backups.
+A marker younger than ``grace`` (default ``tracker.storage.ingest.GRACE``) is an upload in progress right
+now and is left alone; an older one is an *interrupted upload* (the process stopped between the marker and
+its settlement): its files have no row and are safe to remove with ``repair_interrupted``. Nothing else is
+ever removed automatically: a missing file, an orphan or a hash mismatch needs a person to look at backups.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import models
+from tracker.storage.blob_store import BlobStore
 from tracker.operations.config import settings
 from tracker.operations.database import database_url, transaction
-from tracker.photos.store import PENDING, IngestMarker, PhotoStore, photo_store, sha256_of_key
-from tracker.records.treatment_sessions import document_key, document_store
-from tracker.storage.blob_store import BlobStore, PartialWrite
-
-# An ingest takes seconds; ten minutes leaves room for a slow disk and a long transaction around it
-# while still reporting a crashed upload the same day.
-DEFAULT_GRACE = timedelta(minutes=10)
+from tracker.photos.store import PhotoStore, photo_store
+from tracker.records.batch_documents import document_key, document_store
+from tracker.storage.ingest import GRACE, InterruptedIngest, is_marker, markers, remove_leftovers, unsettled
 # What ``repair_interrupted`` puts before the document store's keys in its answer (the store's folder
 # under the data directory): both stores have ``originals/…`` and ``pending/…`` keys.
 DOCUMENT_STORE_PREFIX = "documents/"
@@ -77,20 +75,6 @@ class DocumentMismatch:
     key: str
     expected: str
     actual: str
-
-
-@dataclass(frozen=True)
-class InterruptedIngest:
-    """An unsettled upload: its marker, and the files and partial writes it explains (no row uses them).
-
-    ``marker_key`` is None when the process stopped while writing the marker itself.
-    """
-
-    marker_key: str | None
-    sha256: str
-    started_at: datetime | None
-    files: tuple[str, ...] = ()
-    partial_writes: tuple[str, ...] = ()
 
 
 RESTORE_MARKER = ".restore-"  # in the name of a restore's intent markers (tracker.operations.restore._marker_key)
@@ -290,7 +274,7 @@ def check_store(
     store: PhotoStore,
     *,
     verify_hashes: bool = True,
-    grace: timedelta = DEFAULT_GRACE,
+    grace: timedelta = GRACE,
     now: datetime | None = None,
 ) -> ConsistencyReport:
     """Compare the photo rows with the photo store's files; ``verify_hashes=False`` skips re-reading every
@@ -303,7 +287,7 @@ def check_documents(
     blobs: BlobStore | None = None,
     *,
     verify_hashes: bool = True,
-    grace: timedelta = DEFAULT_GRACE,
+    grace: timedelta = GRACE,
     now: datetime | None = None,
 ) -> DocumentReport:
     """Compare the batch document rows with the document store's files (default: the configured one)."""
@@ -313,7 +297,7 @@ def check_documents(
     return _document_report(comparison, sessions)
 
 
-def run_check(url: str | None = None, *, verify_hashes: bool = True, grace: timedelta = DEFAULT_GRACE) -> ConsistencyReport:
+def run_check(url: str | None = None, *, verify_hashes: bool = True, grace: timedelta = GRACE) -> ConsistencyReport:
     """Check both configured stores against the database at ``url`` (default: the configured one); an
     upload's leftovers younger than ``grace`` are an upload in progress.
 
@@ -422,12 +406,12 @@ def _document_report(found: _Comparison, sessions: dict[int, int]) -> DocumentRe
 
 def _compare(blobs: BlobStore, load_rows: Callable[[], list[_Expected]], verify_hashes: bool, grace: timedelta,
              now: datetime | None) -> _Comparison:
-    now = now or datetime.now(UTC)
+    now = now or datetime.now(timezone.utc)
     # Files first, then markers, then rows: a file is written after its marker and a marker is removed
     # after its row commits, so in this order an upload running concurrently is never taken for an orphan.
-    files = {key for key in blobs.keys() if not _is_marker(key)}
+    files = {key for key in blobs.keys() if not is_marker(key)}
     partials = list(blobs.partial_writes())
-    markers = _markers(blobs)
+    found = markers(blobs)
     rows = load_rows()
 
     referenced: set[str] = set()
@@ -448,7 +432,7 @@ def _compare(blobs: BlobStore, load_rows: Callable[[], list[_Expected]], verify_
                 mismatches.append((row.record_id, row.hashed, row.sha256, actual))
 
     unreferenced = files - referenced
-    interrupted, in_progress, explained = _unsettled(markers, unreferenced, partials, now, grace)
+    interrupted, in_progress, explained = unsettled(found, unreferenced, partials, now, grace)
     orphans = sorted(key for key in unreferenced - explained if blobs.exists(key))
     stale = sorted(
         partial.name for partial in partials
@@ -458,44 +442,6 @@ def _compare(blobs: BlobStore, load_rows: Callable[[], list[_Expected]], verify_
                        tuple(in_progress), tuple(stale))
 
 
-def _markers(blobs: BlobStore, sha256: str | None = None) -> list[IngestMarker]:
-    """The unsettled uploads of either store: the document store writes its markers in the photo store's
-    format (``tracker.records.treatment_sessions._begin``), so the photo store's reader serves both."""
-    return PhotoStore(blobs).markers(sha256)
-
-
-def _unsettled(markers: list[IngestMarker], unreferenced: set[str], partials: list[PartialWrite],
-               now: datetime, grace: timedelta) -> tuple[list[InterruptedIngest], list[InterruptedIngest], set[str]]:
-    """Group leftovers by upload. Files and partial writes are matched to markers by the content hash in
-    their names; a partial write in ``pending/`` is a marker that was being written when the process
-    stopped (the marker comes first, so that upload wrote nothing else)."""
-    interrupted: list[InterruptedIngest] = []
-    in_progress: list[InterruptedIngest] = []
-    explained: set[str] = set()
-    by_sha: dict[str, list[IngestMarker]] = {}
-    for marker in markers:
-        by_sha.setdefault(marker.sha256, []).append(marker)
-    for sha, group in sorted(by_sha.items()):
-        files = tuple(sorted(key for key in unreferenced if sha256_of_key(key) == sha))
-        writes = tuple(sorted(p.name for p in partials if sha256_of_key(p.name) == sha))
-        explained.update(files, writes)
-        # The files belong to whichever upload of this content is still running; only when all are old
-        # are they leftovers. Each marker is listed, the files once, with the oldest.
-        group.sort(key=lambda m: m.started_at or datetime.min.replace(tzinfo=UTC))
-        running = any(m.started_at is not None and now - m.started_at < grace for m in group)
-        for index, marker in enumerate(group):
-            item = InterruptedIngest(marker.key, sha, marker.started_at,
-                                     files if index == 0 else (), writes if index == 0 else ())
-            (in_progress if running else interrupted).append(item)
-    for partial in partials:
-        sha = sha256_of_key(partial.name)
-        if partial.name.startswith(f"{PENDING}/") and sha and partial.name not in explained:
-            explained.add(partial.name)
-            item = InterruptedIngest(None, sha, partial.started_at, (), (partial.name,))
-            (in_progress if now - partial.started_at < grace else interrupted).append(item)
-    return interrupted, in_progress, explained
-
-
 def repair_interrupted(
     report: ConsistencyReport | None = None,
     store: PhotoStore | None = None,
@@ -503,7 +449,7 @@ def repair_interrupted(
     documents: BlobStore | None = None,
     session: Session | None = None,
     url: str | None = None,
-    grace: timedelta = DEFAULT_GRACE,
+    grace: timedelta = GRACE,
     now: datetime | None = None,
 ) -> list[str]:
     """Remove the leftovers of the interrupted uploads in ``report`` (files, partial writes, then the
@@ -534,11 +480,11 @@ def repair_interrupted(
         query = select(models.BatchDocument.id).where(models.BatchDocument.sha256 == sha256).limit(1)
         return session.scalar(query) is not None
 
-    removed = _remove_leftovers(store.blobs, report.interrupted, report.stale_temporaries, photo_in_use)
+    removed = remove_leftovers(store.blobs, report.interrupted, report.stale_temporaries, photo_in_use)
     if report.documents is not None:
         removed += [
             DOCUMENT_STORE_PREFIX + key
-            for key in _remove_leftovers(documents or document_store(), report.documents.interrupted,
+            for key in remove_leftovers(documents or document_store(), report.documents.interrupted,
                                          report.documents.stale_temporaries, document_in_use)
         ]
     restore = report.restore
@@ -546,39 +492,13 @@ def repair_interrupted(
         # The journal goes with the restore's markers, once none is left (a restore that committed is
         # finished by running it again, not undone here).
         left = [key for blobs in (store.blobs, documents or document_store()) for key in blobs.keys()
-                if _is_marker(key) and RESTORE_MARKER in key]
+                if is_marker(key) and RESTORE_MARKER in key]
         if not left:
             from tracker.operations.restore_journal import JOURNAL
 
             (settings().data_dir / JOURNAL).unlink(missing_ok=True)
             removed.append(JOURNAL)
     return removed
-
-
-def _remove_leftovers(blobs: BlobStore, interrupted: tuple[InterruptedIngest, ...], stale: tuple[str, ...],
-                      in_use: Callable[[str], bool]) -> list[str]:
-    reported = {item.marker_key for item in interrupted}
-    removed: list[str] = []
-    for item in interrupted:
-        newer = [m for m in _markers(blobs, item.sha256) if m.key not in reported]
-        if not newer and not in_use(item.sha256):
-            for key in item.files:
-                blobs.delete(key)
-                removed.append(key)
-        for name in item.partial_writes:
-            blobs.discard_partial(name)
-            removed.append(name)
-        if item.marker_key:
-            blobs.delete(item.marker_key)
-            removed.append(item.marker_key)
-    for name in stale:
-        blobs.discard_partial(name)
-        removed.append(name)
-    return removed
-
-
-def _is_marker(key: str) -> bool:
-    return key.startswith(f"{PENDING}/") and key.endswith(".json") and sha256_of_key(key) is not None
 
 
 def _sha256(blobs: BlobStore, key: str) -> str:
@@ -589,4 +509,4 @@ def _sha256(blobs: BlobStore, key: str) -> str:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "at an unknown time"
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else "at an unknown time"

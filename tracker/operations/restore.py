@@ -51,7 +51,7 @@ from tracker.operations.restore_journal import (
     read_journal,
     restore_committed,
 )
-from tracker.photos.store import PENDING, sha256_of_key
+from tracker.storage.ingest import PENDING, sha256_of_key
 from tracker.storage.blob_store import BlobStore
 
 # Test hook, nothing else: ``TRACKER_TEST_KILL_AT=name:n`` ends the process with SIGKILL (as a power cut

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -28,6 +27,7 @@ from tracker.errors import ValidationError
 from tracker.operations.config import settings
 from tracker.photos.formats import UPLOAD_HINT, identify
 from tracker.records.validation import clean_file_name
+from tracker.storage.ingest import HashedFile
 
 # iPhones save HEIC by default (DESIGN.md §4); pillow_heif teaches Pillow to read it.
 pillow_heif.register_heif_opener()
@@ -78,7 +78,7 @@ class PreparedPhoto:
 
 
 def prepare_photo(
-    data: bytes,
+    upload: bytes | HashedFile,
     file_name: str | None = None,
     *,
     max_bytes: int | None = None,
@@ -86,13 +86,16 @@ def prepare_photo(
 ) -> PreparedPhoto:
     """Check an upload and derive its display copy and thumbnail; raises ValidationError when refused.
 
-    ``file_name`` is used only to name the file in messages; the format is read from the content.
+    ``upload`` is the file's bytes, or a ``HashedFile`` when the caller has hashed them already (they are
+    then not hashed again). ``file_name`` is used only to name the file in messages; the format is read
+    from the content.
     ``max_bytes``/``max_pixels`` default to ``settings().max_upload_bytes``/``settings().max_pixels``.
     """
     if max_bytes is None or max_pixels is None:
         limits = settings()
         max_bytes = limits.max_upload_bytes if max_bytes is None else max_bytes
         max_pixels = limits.max_pixels if max_pixels is None else max_pixels
+    data = upload.data if isinstance(upload, HashedFile) else upload
     shown = clean_file_name(file_name)
     subject = f'The file "{shown}"' if shown else "This file"
 
@@ -137,7 +140,7 @@ def prepare_photo(
     if orientation in _QUARTER_TURNS:
         width, height = height, width
     return PreparedPhoto(
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=HashedFile.of(upload).sha256,  # hashed only once accepted, and only if not hashed yet
         media_type=photo_format.media_type,
         extension=photo_format.extension,
         width=width,

@@ -7,48 +7,33 @@ Layout (content-addressed, so the same photo uploaded twice shares its files)::
     thumbs/ab/abcd….jpg      ≤ 320 px, for lists and timelines
     pending/abcd….<token>.json   an ingest in progress (its "intent")
 
-Why a crash can never leave a photo row without its files, nor an unexplained file:
-
-1. the intent marker is written first, then each file atomically (``BlobStore.put``);
-2. the ``Photo`` row is added to the caller's session and flushed, so it commits only after the files are
-   durable;
-3. after the commit the marker is removed; after a rollback the files are removed (unless a committed
-   row or another ingest in progress uses the same photo) and then the marker.
-
-A crash between any two steps leaves a marker that explains every file without a row;
-``tracker.operations.consistency`` reports those as interrupted ingests and removes them on request.
+The files are written by the shared crash-safe ingest (``tracker.storage.ingest``: marker first, then
+each file atomically; the marker goes after the commit, the files after a rollback), the same one batch
+documents use; ``tracker.operations.consistency`` reports and repairs what a crash leaves behind.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from typing import Iterator
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from db import models
-from tracker.course.clinical import SCALP_VIEWS
-from tracker.errors import NotFound, ValidationError
-from tracker.operations.config import settings
-from tracker.photos.intake import PreparedPhoto, prepare_photo
-from tracker.records.validation import clean_file_name
+from tracker.storage import ingest
 from tracker.storage.blob_store import BlobStore, LocalDirectoryStore
-
-log = logging.getLogger(__name__)
+from tracker.storage.ingest import HashedFile, IngestMarker
+from tracker.course.clinical import SCALP_VIEWS
+from tracker.operations.config import settings
+from tracker.errors import NotFound, ValidationError
+from tracker.photos.intake import prepare_photo
+from tracker.records.validation import clean_file_name
 
 ORIGINALS = "originals"
 DISPLAY = "display"
 THUMBNAILS = "thumbs"
-PENDING = "pending"
-
-_PENDING_INGESTS = "tracker.photos.store.pending_ingests"
-_WATCHED = "tracker.photos.store.watched"
 
 
 @dataclass(frozen=True)
@@ -76,32 +61,6 @@ class PhotoKeys:
         return iter((self.original, self.display, self.thumbnail))
 
 
-def sha256_of_key(key: str) -> str | None:
-    """The photo hash a store key or partial-write name belongs to, or None for anything else.
-
-    >>> sha256_of_key("display/ab/" + "ab" * 32 + ".jpg") == "ab" * 32
-    True
-    """
-    name = key.rsplit("/", 1)[-1].lstrip(".")
-    candidate = name.split(".", 1)[0]
-    if len(candidate) == 64 and all(c in "0123456789abcdef" for c in candidate):
-        return candidate
-    return None
-
-
-@dataclass(frozen=True)
-class IngestMarker:
-    """The intent of an ingest that has not settled yet: which files it writes and when it started.
-
-    ``started_at`` is None when the marker cannot be read (it is then treated as old).
-    """
-
-    key: str
-    sha256: str
-    started_at: datetime | None
-    keys: tuple[str, ...]
-
-
 @dataclass(frozen=True)
 class PhotoStore:
     """Photo files behind one ``BlobStore``; the only object that knows the layout above."""
@@ -112,37 +71,12 @@ class PhotoStore:
         return self.blobs.get(key)
 
     def begin_ingest(self, sha256: str, keys: PhotoKeys, note: dict[str, object]) -> str:
-        """Write the intent marker (before any file) and return its key."""
-        marker_key = f"{PENDING}/{sha256}.{secrets.token_hex(6)}.json"
-        body = {
-            "sha256": sha256,
-            "started_at": datetime.now(UTC).isoformat(),
-            "keys": list(keys),
-            **note,
-        }
-        self.blobs.put(marker_key, json.dumps(body, indent=1).encode())
-        return marker_key
+        """Write an ingest's intent marker (before any file) and return its key."""
+        return ingest.write_marker(self.blobs, sha256, keys, note)
 
     def markers(self, sha256: str | None = None) -> list[IngestMarker]:
         """The ingests not settled yet (all, or those of one photo)."""
-        prefix = f"{PENDING}/{sha256}." if sha256 else f"{PENDING}/"
-        found = []
-        for key in self.blobs.keys(prefix):
-            sha = sha256_of_key(key)
-            if sha is None:
-                continue
-            try:
-                content = self.blobs.get(key)
-            except KeyError:
-                continue  # settled since the listing
-            try:
-                body = json.loads(content)
-                started_at = datetime.fromisoformat(body["started_at"])
-                keys = tuple(body.get("keys", ()))
-            except (KeyError, ValueError, TypeError):
-                started_at, keys = None, ()
-            found.append(IngestMarker(key, sha, started_at, keys))
-        return found
+        return ingest.markers(self.blobs, sha256)
 
 
 def photo_store() -> PhotoStore:
@@ -170,16 +104,17 @@ def store_photo(
     *,
     visit_id: int,
     view: str,
-    data: bytes,
+    data: bytes | HashedFile,
     file_name: str | None,
     actor: str | None,
     store: PhotoStore | None = None,
 ) -> models.Photo:
     """Check an upload, write its files crash-safely, and add its ``Photo`` row to ``session``.
 
-    The caller commits (one use case, one transaction). After the commit the ingest's marker is removed;
-    after a rollback its files are removed again. Raises ValidationError for an unknown view, a refused
-    file or a duplicate in the same visit and view; NotFound for a missing visit.
+    ``data`` is the upload's bytes, or a ``HashedFile`` when the caller has hashed them already (the photo
+    is then not hashed again). The caller commits (one use case, one transaction). After the commit the
+    ingest's marker is removed; after a rollback its files are removed again. Raises ValidationError for
+    an unknown view, a refused file or a duplicate in the same visit and view; NotFound for a missing visit.
     """
     if view not in SCALP_VIEWS:
         raise ValidationError(f"Unknown photo view {view!r}. Choose one of: {', '.join(SCALP_VIEWS)}.")
@@ -188,23 +123,21 @@ def store_photo(
     prepared = prepare_photo(data, file_name)
     store = store or photo_store()
     keys = PhotoKeys.for_photo(prepared.sha256, prepared.extension)
-    marker_key = store.begin_ingest(prepared.sha256, keys, {"visit_id": visit_id, "view": view})
-    ingest = _Ingest(store, prepared, keys, marker_key, None)
+    files = ((keys.original, prepared.original), (keys.display, prepared.display_jpeg),
+             (keys.thumbnail, prepared.thumbnail_jpeg))
+    started = ingest.begin(session, store.blobs, prepared.sha256, files, models.Photo,
+                           {"visit_id": visit_id, "view": view})
     try:
-        for key, content in ingest.files():
-            store.blobs.put(key, content)
         visit = session.get(models.Visit, visit_id)
         if visit is None or visit.deleted_at is not None:
             raise NotFound(f"Visit {visit_id} does not exist.")
         _refuse_duplicate(session, visit_id, view, prepared.sha256)
     except BaseException:
         # No row refers to these files; remove them now rather than trusting the caller to roll back.
-        _discard(ingest, session)
+        ingest.discard(started, session)
         raise
 
-    _watch(session)
-    ingest.transaction = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(_PENDING_INGESTS, []).append(ingest)
+    ingest.track(session, started)
     photo = models.Photo(
         visit_id=visit_id,
         view=view,
@@ -247,116 +180,3 @@ def _duplicate_message(view: str, *, deleted: bool) -> str:
             "the same file cannot be attached to the same view twice."
         )
     return f"This photo is already attached to this visit as the {label} view."
-
-
-@dataclass
-class _Ingest:
-    """One ingest between its marker and its settlement; keeps the bytes to restore files after commit."""
-
-    store: PhotoStore
-    prepared: PreparedPhoto
-    keys: PhotoKeys
-    marker_key: str
-    transaction: SessionTransaction | None
-
-    def files(self) -> list[tuple[str, bytes]]:
-        return [
-            (self.keys.original, self.prepared.original),
-            (self.keys.display, self.prepared.display_jpeg),
-            (self.keys.thumbnail, self.prepared.thumbnail_jpeg),
-        ]
-
-    def within(self, transaction: SessionTransaction) -> bool:
-        current = self.transaction
-        while current is not None:
-            if current is transaction:
-                return True
-            current = current.parent
-        return False
-
-
-def _watch(session: Session) -> None:
-    """Hook the session's transaction ends once (listeners on the instance, not on every Session)."""
-    if session.info.get(_WATCHED):
-        return
-    session.info[_WATCHED] = True
-    event.listen(session, "after_commit", _after_commit)
-    event.listen(session, "after_soft_rollback", _after_soft_rollback)
-    event.listen(session, "after_transaction_end", _after_transaction_end)
-
-
-def _after_commit(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint was released; the outer transaction may still roll back
-    for ingest in session.info.pop(_PENDING_INGESTS, []):
-        _settle(ingest)
-
-
-def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None:
-    """A savepoint rolled back: ingests made inside it lost their rows, even if the outer one commits."""
-    pending = session.info.get(_PENDING_INGESTS, [])
-    discarded = [ingest for ingest in pending if ingest.within(previous)]
-    for ingest in discarded:
-        pending.remove(ingest)
-        _discard(ingest, session, ask_session=session.is_active)
-
-
-def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
-    """The outermost transaction ended without a commit (rolled back, or the session closed)."""
-    if transaction.parent is not None:
-        return
-    for ingest in session.info.pop(_PENDING_INGESTS, []):
-        _discard(ingest, session, ask_session=False)
-
-
-def _settle(ingest: _Ingest) -> None:
-    """After the commit: make sure every file is there, then drop the marker.
-
-    A file can be missing here only if a concurrent, rolled-back upload of the same photo removed it
-    while this one was in flight; the bytes are still at hand, so it is written again.
-    """
-    blobs = ingest.store.blobs
-    try:
-        for key, content in ingest.files():
-            if not blobs.exists(key):
-                blobs.put(key, content)
-        blobs.delete(ingest.marker_key)
-    except Exception:
-        # The row is committed; a failure here must not look like a failed upload. The marker stays and
-        # the consistency check reports it.
-        log.exception("could not settle photo ingest %s", ingest.marker_key)
-
-
-def _discard(ingest: _Ingest, session: Session, *, ask_session: bool | None = None) -> None:
-    """Without a committed row: remove the files no one else uses, then the marker (in that order, so a
-    crash in between still leaves the marker explaining what remains)."""
-    blobs = ingest.store.blobs
-    sha256 = ingest.prepared.sha256
-    try:
-        others = [m for m in ingest.store.markers(sha256) if m.key != ingest.marker_key]
-        if ask_session is None:
-            ask_session = session.in_transaction()
-        if not others and not _rows_use(session, sha256, ask_session):
-            for key in ingest.keys:
-                blobs.delete(key)
-        blobs.delete(ingest.marker_key)
-    except Exception:
-        log.exception("could not clean up photo ingest %s; the consistency check will report it", ingest.marker_key)
-
-
-def _rows_use(session: Session, sha256: str, ask_session: bool) -> bool:
-    """Whether any photo row (deleted or not) uses this photo.
-
-    While the caller's transaction is still open the question goes through it: it sees that
-    transaction's own rows, and on SQLite a second connection would wait for the write lock this one
-    holds. Once the transaction is over, a connection of its own asks: an ambiguous commit failure (the
-    connection dropped during COMMIT) may in fact have committed the row, and then the files must stay.
-    """
-    query = select(models.Photo.id).where(models.Photo.sha256 == sha256).limit(1)
-    if ask_session:
-        with session.no_autoflush:
-            return session.scalar(query) is not None
-    bind = session.get_bind(mapper=models.Photo)
-    engine = getattr(bind, "engine", bind)
-    with engine.connect() as connection:
-        return connection.scalar(query) is not None

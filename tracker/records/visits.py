@@ -9,14 +9,13 @@ the expected course, per site, so the page can show it at once.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Mapping, Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -24,6 +23,9 @@ from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_patient_access, require_role
 from tracker.course.calendar_months import months_between
 from tracker.course.clinical import SCALP_VIEWS
+from tracker.course.vocabulary import milestone_words, view_words
+from tracker.operations.database import transaction
+from tracker.errors import ValidationError
 from tracker.course.milestones import (
     NO_BASELINE,
     ON_TRACK,
@@ -32,6 +34,10 @@ from tracker.course.milestones import (
     classify,
     expected_band,
 )
+from tracker.photos.store import PhotoStore, store_photo
+from tracker.photos.intake import prepare_photo
+from tracker.storage.ingest import HashedFile
+from tracker.progress.patient_progress import find_patient, patient_progress
 from tracker.course.protocols import to_engine
 from tracker.course.scales import (
     ScaleEntry,
@@ -41,12 +47,6 @@ from tracker.course.scales import (
     scale_choices,
     stages,
 )
-from tracker.course.vocabulary import milestone_words, view_words
-from tracker.errors import ValidationError
-from tracker.operations.database import transaction
-from tracker.photos.intake import prepare_photo
-from tracker.photos.store import PhotoStore, store_photo
-from tracker.progress.patient_progress import find_patient, patient_progress
 from tracker.records.validation import (
     DEFAULT_SITE,
     check_not_before_birth,
@@ -55,7 +55,6 @@ from tracker.records.validation import (
     parse_density,
     parse_iso_date,
     parse_site,
-    search_words,
 )
 
 # Mean shaft diameter of scalp hair: vellus hairs are under 30 µm, terminal hairs mostly 60–100 µm
@@ -111,13 +110,6 @@ class PhotoUpload:
     view: str
     file_name: str
     data: bytes = field(repr=False)
-
-
-@dataclass(frozen=True)
-class PatientChoice:
-    mrn: str
-    full_name: str
-    birth_date: date
 
 
 @dataclass(frozen=True)
@@ -182,28 +174,6 @@ class VisitSaved:
     capture_missing: tuple[str, ...]  # labels of unticked capture checks
     protocol_name: str
     evidence_note: str
-
-
-def find_patients(actor: Actor, query: str = "", url: str | None = None, limit: int = 25) -> list[PatientChoice]:
-    """Up to ``limit`` live patients, by name, in whose name or MRN every word of ``query`` appears (any
-    capitalisation); staff only. Lighter than ``tracker.records.patients.list_patients`` (no progress is
-    computed), for choosing a patient as one types."""
-    require_role(actor, *STAFF)
-    words = search_words(query)
-    with transaction(url) as session:
-        statement = select(models.Patient.mrn, models.Patient.full_name, models.Patient.birth_date).where(
-            models.Patient.deleted_at.is_(None)
-        )
-        for word in words:
-            statement = statement.where(
-                or_(
-                    func.lower(models.Patient.mrn).contains(word, autoescape=True),
-                    func.lower(models.Patient.full_name).contains(word, autoescape=True),
-                )
-            )
-        rows = session.execute(statement.order_by(models.Patient.full_name, models.Patient.mrn).limit(limit)).all()
-        audit.record(session, actor, "view", detail=f"patient search: {len(rows)} found")
-        return [PatientChoice(mrn, name, born) for mrn, name, born in rows]
 
 
 def visit_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> VisitFormDefaults:
@@ -354,18 +324,18 @@ def _photo_problem(upload: PhotoUpload, message: str) -> str:
     return f'{label} photo "{name}": {message}'
 
 
-def _check_photo_list(photos: Sequence[PhotoUpload], problems: list[str]) -> None:
-    """Unknown views and the same file twice for one view (the store keeps a photo once per view)."""
+def _check_photo_list(photos: Sequence[PhotoUpload], contents: Sequence[HashedFile], problems: list[str]) -> None:
+    """Unknown views and the same file twice for one view (the store keeps a photo once per view);
+    ``contents`` are the uploads' bytes with their hashes, in the same order."""
     first_of: dict[tuple[str, str], PhotoUpload] = {}
-    for upload in photos:
+    for upload, content in zip(photos, contents):
         if upload.view not in SCALP_VIEWS:
             problems.append(
                 f'photo "{clean_file_name(upload.file_name)}": unknown view {clean_file_name(upload.view)!r}; '
                 f'choose one of {", ".join(SCALP_VIEWS)}'
             )
             continue
-        digest = hashlib.sha256(upload.data).hexdigest()
-        earlier = first_of.setdefault((upload.view, digest), upload)
+        earlier = first_of.setdefault((upload.view, content.sha256), upload)
         if earlier is not upload:
             problems.append(_photo_problem(upload, f'this is the same photo as "{clean_file_name(earlier.file_name)}"; attach it once'))
 
@@ -413,7 +383,9 @@ def log_visit(
     capture: dict[str, object] = {key: bool(entry.capture.get(key, False)) for key in CAPTURE_CHECKS}
     if device:
         capture["device"] = device
-    _check_photo_list(photos, problems)
+    # Each photo is hashed here, once: the checks, intake and the store all use this digest.
+    contents = [HashedFile.of(upload.data) for upload in photos]
+    _check_photo_list(photos, contents, problems)
     scored = entry.scale is not None and not entry.scale.is_blank
     typed_site = any(
         not all(_blank(v) for v in (s.density, s.shaft_diameter_um, s.terminal_pct, s.anagen_pct)) for s in entry.sites
@@ -431,15 +403,15 @@ def log_visit(
                 problems.insert(0, str(error))
         if problems:
             # Check the photos too (without storing them) so the clinician sees every problem at once.
-            for upload in photos:
+            for upload, content in zip(photos, contents):
                 if upload.view in SCALP_VIEWS:
                     try:
-                        prepare_photo(upload.data, upload.file_name)
+                        prepare_photo(content, upload.file_name)
                     except ValidationError as error:
                         problems.append(_photo_problem(upload, str(error)))
             raise _refusal(problems)
         assert visit_date is not None
-        _refuse_resubmission(session, patient.id, visit_date, measurements, photos)
+        _refuse_resubmission(session, patient.id, visit_date, measurements, photos, contents)
 
         visit = models.Visit(
             patient_id=patient.id, date=visit_date, notes=notes, capture_conditions=capture,
@@ -459,10 +431,10 @@ def log_visit(
                 salt_left_pct=scale.left_pct, salt_right_pct=scale.right_pct, created_by=actor.username,
             ))
         saved_photos: list[SavedPhoto] = []
-        for upload in photos:
+        for upload, content in zip(photos, contents):
             try:
                 row = store_photo(
-                    session, visit_id=visit.id, view=upload.view, data=upload.data,
+                    session, visit_id=visit.id, view=upload.view, data=content,
                     file_name=upload.file_name or None, actor=actor.username, store=store,
                 )
             except ValidationError as error:
@@ -496,14 +468,14 @@ def log_visit(
 
 
 def _refuse_resubmission(session, patient_id: int, visit_date: date, measurements: list[_Measurement],
-                         photos: Sequence[PhotoUpload]) -> None:
+                         photos: Sequence[PhotoUpload], contents: Sequence[HashedFile]) -> None:
     """Refuse the very same visit a second time (a double click, or a retry after a save that did commit).
 
     Same patient, date, densities per site and photos: never two real visits. A second visit that day
     with anything different is recorded as usual.
     """
     new = ({(m.site, round(m.density, 2)) for m in measurements},
-           {(u.view, hashlib.sha256(u.data).hexdigest()) for u in photos})
+           {(u.view, content.sha256) for u, content in zip(photos, contents)})
     same_day = session.scalars(select(models.Visit).where(
         models.Visit.patient_id == patient_id, models.Visit.date == visit_date, models.Visit.deleted_at.is_(None)))
     for visit in same_day:

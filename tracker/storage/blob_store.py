@@ -1,10 +1,12 @@
-"""Where photo files live: one small interface, and its local-directory implementation.
+"""Where photo and document files live: one small interface, and its local-directory implementation.
 
-Everything above this module (ingest, pages, the consistency check) speaks ``BlobStore``: keys are
-relative, slash-separated names such as ``originals/ab/abcd….jpg``. The local implementation maps them
-onto files under one root directory, so the store is easy to find and understand without the app; an
-S3-compatible implementation (keys as object names, partial writes as incomplete multipart uploads) can be
-added later and chosen in ``tracker.photos.store.photo_store()`` without touching any caller.
+Everything above this module (the crash-safe ingest in ``tracker.storage.ingest``, the photo and document
+stores, pages, the consistency check) speaks ``BlobStore``: keys are relative, slash-separated names such as
+``originals/ab/abcd….jpg``. The local implementation maps them onto files under one root directory, so the
+store is easy to find and understand without the app; an S3-compatible implementation (keys as object names,
+partial writes as incomplete multipart uploads) can be added later and chosen in
+``tracker.photos.store.photo_store()`` and ``tracker.records.batch_documents.document_store()`` without
+touching any caller.
 """
 
 from __future__ import annotations

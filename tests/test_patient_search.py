@@ -1,0 +1,55 @@
+"""Finding a patient as one types (tracker.records.patient_search), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from db import models
+from tracker.access.actors import Actor
+from tracker.errors import PermissionDenied
+from tracker.operations.database import transaction
+from tracker.records.patient_search import find_patients
+
+CLINICIAN = Actor(username="dr.lee", role="clinician")
+
+
+def add_patient(url, mrn: str, full_name: str, *, deleted: bool = False) -> None:
+    with transaction(url) as session:
+        patient = models.Patient(mrn=mrn, full_name=full_name, sex="female", birth_date=date(1980, 5, 1),
+                                 condition="androgenetic_alopecia", created_by="test")
+        session.add(patient)
+        session.flush()
+        if deleted:
+            patient.deleted_at = patient.created_at
+
+
+def test_find_patients_by_mrn_or_name(clinic):
+    add_patient(clinic, "RT-0001", "Ana Souza")
+    add_patient(clinic, "RT-0002", "Bruno Lima")
+    add_patient(clinic, "XY_9", "100% Sure")
+    assert [p.mrn for p in find_patients(CLINICIAN, "souza")] == ["RT-0001"]
+    assert [p.mrn for p in find_patients(CLINICIAN, "rt-000")] == ["RT-0001", "RT-0002"]
+    assert [p.mrn for p in find_patients(CLINICIAN, "%")] == ["XY_9"]  # wildcards are matched literally
+    assert [p.mrn for p in find_patients(CLINICIAN, "lima rt")] == ["RT-0002"]  # every word must match
+    assert len(find_patients(CLINICIAN, "")) == 3
+
+
+def test_a_removed_patient_is_not_found_and_each_search_is_audited(clinic):
+    add_patient(clinic, "RT-0001", "Ana Souza")
+    add_patient(clinic, "RT-0003", "Ana Removed", deleted=True)
+    (choice,) = find_patients(CLINICIAN, "ana")
+    assert (choice.mrn, choice.full_name, choice.birth_date) == ("RT-0001", "Ana Souza", date(1980, 5, 1))
+    with transaction(clinic) as session:
+        entry = session.scalars(select(models.AuditEntry).order_by(models.AuditEntry.id.desc())).first()
+    assert (entry.action, entry.username, entry.detail) == ("view", "dr.lee", "patient search: 1 found")
+
+
+@pytest.mark.parametrize("actor", [Actor(username="ana", role="patient", patient_id=1), None,
+                                   Actor(username="x", role="superuser")])
+def test_only_staff_may_search(clinic, actor):
+    add_patient(clinic, "RT-0001", "Ana Souza")
+    with pytest.raises(PermissionDenied):
+        find_patients(actor, "")

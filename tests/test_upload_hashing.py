@@ -1,0 +1,110 @@
+"""Each uploaded file is hashed once per save and decoded at most once, through the real use cases.
+
+``hashlib.sha256`` and ``PIL.Image.open`` are replaced by counting wrappers (the real functions still do
+the work), and a visit with three photos and a treatment session with three documents are saved as the
+pages save them. The counts are per file, keyed by the SHA-256 of the file's bytes: other hashing on the
+way (the audit chain, session tokens) hashes other bytes and is not counted against the uploads.
+
+Before the shared ingest, a visit save hashed each photo 3 times (the duplicate check, the resubmission
+check, intake) and a refused visit hashed each photo twice and decoded it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections import Counter
+from datetime import date
+
+import photo_samples as samples
+import pytest
+from PIL import Image
+
+from db import models
+from tracker.access.actors import Actor
+from tracker.errors import ValidationError
+from tracker.operations.database import transaction
+from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
+from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
+
+CLINICIAN = Actor(username="dr.lee", role="clinician")
+TODAY = date(2025, 6, 1)
+_REAL_SHA256 = hashlib.sha256
+_REAL_OPEN = Image.open
+
+
+class Counts:
+    """How many times the bytes of each file were hashed and opened by Pillow, keyed by their SHA-256."""
+
+    def __init__(self) -> None:
+        self.hashed: Counter[str] = Counter()
+        self.decoded: Counter[str] = Counter()
+
+    def sha256(self, data=b"", **options):
+        self.hashed[_REAL_SHA256(bytes(data)).hexdigest()] += 1
+        return _REAL_SHA256(data, **options)
+
+    def open(self, source, *args, **options):
+        if isinstance(source, io.BytesIO):
+            self.decoded[_REAL_SHA256(source.getvalue()).hexdigest()] += 1
+        return _REAL_OPEN(source, *args, **options)
+
+    def of(self, files: list[bytes]) -> tuple[list[int], list[int]]:
+        digests = [_REAL_SHA256(data).hexdigest() for data in files]
+        return [self.hashed[d] for d in digests], [self.decoded[d] for d in digests]
+
+
+@pytest.fixture
+def counts(monkeypatch) -> Counts:
+    counting = Counts()
+    monkeypatch.setattr(hashlib, "sha256", counting.sha256)
+    monkeypatch.setattr(Image, "open", counting.open)
+    return counting
+
+
+def add_patient(url, mrn="RT-0001") -> None:
+    with transaction(url) as session:
+        session.add(models.Patient(mrn=mrn, full_name="Ana Souza", sex="female", birth_date=date(1980, 5, 1),
+                                   condition="androgenetic_alopecia", created_by="test"))
+
+
+def photos() -> list[PhotoUpload]:
+    return [PhotoUpload(view, f"{view}.jpg", samples.jpeg(samples.scene((300 + 10 * n, 200))))
+            for n, view in enumerate(("vertex", "frontal", "occipital"))]
+
+
+def test_a_visit_save_hashes_each_photo_once_and_decodes_it_once(clinic, counts, figure):
+    add_patient(clinic)
+    uploads = photos()
+    saved = log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 5, 1), sites=[SiteEntry("vertex", 120)]),
+                      uploads, today=TODAY)
+    assert len(saved.photos) == 3
+    hashed, decoded = counts.of([u.data for u in uploads])
+    figure(f"visit save, 3 photos: hashed {hashed}, decoded {decoded} times per photo")
+    assert hashed == [1, 1, 1] and decoded == [1, 1, 1]
+
+
+def test_a_refused_visit_hashes_each_photo_once_and_decodes_it_at_most_once(clinic, counts):
+    add_patient(clinic)
+    uploads = photos()
+    with pytest.raises(ValidationError):  # a visit in the future: refused, every photo still checked
+        log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 7, 1), sites=[SiteEntry("vertex", 120)]),
+                  uploads, today=TODAY)
+    hashed, decoded = counts.of([u.data for u in uploads])
+    assert hashed == [1, 1, 1] and decoded == [1, 1, 1]
+
+
+def test_a_session_save_hashes_each_document_once_and_decodes_an_image_once(clinic, counts, figure):
+    add_patient(clinic)
+    documents = [
+        DocumentUpload("certificate.pdf", b"%PDF-1.4\n% screening certificate\n%%EOF\n"),
+        DocumentUpload("batch record.png", samples.encoded(samples.scene((60, 40)), "PNG")),
+        DocumentUpload("label.jpg", samples.jpeg(samples.scene((80, 60)))),
+    ]
+    entry = SessionEntry(date=date(2025, 5, 20), treatment="exosome", product="ExoVial 5", lot_number="LOT-17",
+                         volume_ml=4.0, checklist={"hydrated": True, "breakfast": True, "no_nsaids": True})
+    saved = log_session(CLINICIAN, "RT-0001", entry, documents, today=TODAY)
+    assert len(saved.documents) == 3
+    hashed, decoded = counts.of([d.data for d in documents])
+    figure(f"session save, PDF + PNG + JPEG: hashed {hashed}, decoded {decoded} times per document")
+    assert hashed == [1, 1, 1] and decoded == [0, 1, 1]  # a PDF is checked by its markers, never decoded
