@@ -41,16 +41,16 @@ from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access.actors import Actor, command_line_actor
-from tracker.storage.blob_store import LocalDirectoryStore
+from tracker.errors import ValidationError
+from tracker.exchange.spreadsheet_import import ImportResult, import_spreadsheets
 from tracker.operations.config import settings
 from tracker.operations.consistency import run_check
 from tracker.operations.database import transaction
-from tracker.errors import ValidationError
 from tracker.photos.store import photo_store
-from tracker.exchange.spreadsheet_import import ImportResult, import_spreadsheets
 from tracker.records.batch_documents import DocumentUpload, document_key, document_store
 from tracker.records.treatment_sessions import SessionEntry, log_session
 from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
+from tracker.storage.blob_store import LocalDirectoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 3, 1)

@@ -8,7 +8,7 @@ real kills in the middle of a save are in test_crash_safety.py.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -67,7 +67,7 @@ def test_marker_first_then_files_and_the_commit_removes_only_the_marker(clinic, 
         _document_row(session, SHA)
         (marker,) = ingest.markers(blobs)
         assert (marker.key, marker.sha256, marker.keys) == (started.marker_key, SHA, started.keys)
-        assert datetime.now(timezone.utc) - marker.started_at < timedelta(minutes=1)
+        assert datetime.now(UTC) - marker.started_at < timedelta(minutes=1)
         assert json.loads(blobs.get(marker.key))["treatment_session_id"] == 7
     assert blobs.log == [("put", "pending"), ("put", "originals"), ("put", "copies"), ("delete", "pending")]
     assert sorted(blobs.keys()) == sorted(key for key, _ in FILES)
@@ -121,17 +121,17 @@ def test_unsettled_groups_leftovers_by_content_and_grace_and_the_repair_removes_
     blobs = LocalDirectoryStore(tmp_path / "store")
     marker = ingest.write_marker(blobs, SHA, [FILES[0][0]], {})
     blobs.put(*FILES[0])
-    stopped = datetime.now(timezone.utc) - timedelta(hours=1)
+    stopped = datetime.now(UTC) - timedelta(hours=1)
     cut_marker = PartialWrite(f"pending/.{'cd' * 32}.0123.json.ab12.partial", stopped)
     found = ingest.markers(blobs)
 
     interrupted, in_progress, explained = ingest.unsettled(found, {FILES[0][0]}, [cut_marker],
-                                                           datetime.now(timezone.utc))
+                                                           datetime.now(UTC))
     assert [i.marker_key for i in in_progress] == [marker] and in_progress[0].files == (FILES[0][0],)
     assert interrupted == [InterruptedIngest(None, "cd" * 32, stopped, (), (cut_marker.name,))]
     assert explained == {FILES[0][0], cut_marker.name}
 
-    later = datetime.now(timezone.utc) + GRACE
+    later = datetime.now(UTC) + GRACE
     interrupted, in_progress, _ = ingest.unsettled(found, {FILES[0][0]}, [], later)
     assert in_progress == [] and [i.marker_key for i in interrupted] == [marker]
     assert ingest.remove_leftovers(blobs, interrupted, (), lambda sha: True) == [marker]  # in use: files stay

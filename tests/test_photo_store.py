@@ -12,23 +12,23 @@ import hashlib
 import io
 import json
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
+import photo_samples as samples
 import pytest
 from PIL import Image
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-import photo_samples as samples
 from db import models
 from db.engine import normalize_url
-from tracker.storage import ingest as ingest_module
-from tracker.storage.blob_store import LocalDirectoryStore
+from tracker.errors import NotFound, ValidationError
 from tracker.operations.config import settings
 from tracker.operations.consistency import check_store, repair_interrupted, run_check
 from tracker.operations.database import transaction
-from tracker.errors import NotFound, ValidationError
 from tracker.photos.store import PhotoKeys, photo_store, read_display, read_original, read_thumbnail, store_photo
+from tracker.storage import ingest as ingest_module
+from tracker.storage.blob_store import LocalDirectoryStore
 
 NO_GRACE = timedelta(0)
 
@@ -134,7 +134,7 @@ def test_duplicate_of_a_removed_photo_is_explained(clinic):
     upload(clinic, visit_id, data, "left_temporal")
     with transaction(clinic) as session:
         row = session.scalars(select(models.Photo)).one()
-        row.deleted_at, row.deleted_by, row.deleted_reason = datetime.now(timezone.utc), "dr.lee", "blurred"
+        row.deleted_at, row.deleted_by, row.deleted_reason = datetime.now(UTC), "dr.lee", "blurred"
     with pytest.raises(ValidationError, match="left temporal view before and then removed"):
         upload(clinic, visit_id, data, "left_temporal")
     # The soft-deleted row is still the record: its files are neither missing nor orphans.
@@ -159,11 +159,10 @@ def test_refused_file_writes_nothing(clinic):
 
 def test_rollback_removes_the_files_and_the_marker(clinic):
     visit_id = new_visit(clinic)
-    with pytest.raises(RuntimeError):
-        with transaction(clinic) as session:
-            store_photo(session, visit_id=visit_id, view="vertex", data=photo_bytes(), file_name=None, actor=None)
-            assert len(stored_files()) == 4  # marker + three files, before the commit
-            raise RuntimeError("a later step of the use case failed")
+    with pytest.raises(RuntimeError), transaction(clinic) as session:
+        store_photo(session, visit_id=visit_id, view="vertex", data=photo_bytes(), file_name=None, actor=None)
+        assert len(stored_files()) == 4  # marker + three files, before the commit
+        raise RuntimeError("a later step of the use case failed")
     assert stored_files() == [] and photo_rows(clinic) == []
     assert report(clinic, grace=NO_GRACE).ok
 
@@ -172,10 +171,9 @@ def test_rollback_keeps_files_another_visit_already_uses(clinic):
     first, second = new_visit(clinic, "RT-1"), new_visit(clinic, "RT-2")
     data = photo_bytes()
     kept = upload(clinic, first, data)
-    with pytest.raises(RuntimeError):
-        with transaction(clinic) as session:
-            store_photo(session, visit_id=second, view="vertex", data=data, file_name=None, actor=None)
-            raise RuntimeError
+    with pytest.raises(RuntimeError), transaction(clinic) as session:
+        store_photo(session, visit_id=second, view="vertex", data=data, file_name=None, actor=None)
+        raise RuntimeError
     assert sorted(stored_files()) == sorted(PhotoKeys.for_photo(kept.sha256, "jpg"))
     assert report(clinic, grace=NO_GRACE).ok
 
@@ -254,7 +252,7 @@ def test_recent_marker_is_an_upload_in_progress_not_a_problem(clinic):
     assert "IN PROGRESS" in "\n".join(result.lines())
     assert repair_interrupted(report(clinic)) == []
 
-    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    later = datetime.now(UTC) + timedelta(hours=1)
     result = report(clinic, now=later)
     assert not result.ok and [item.files for item in result.interrupted] == [(keys.original,)]
     with transaction(clinic) as session:
@@ -268,7 +266,7 @@ def test_repair_spares_the_files_of_a_new_upload_of_the_same_photo(clinic):
     keys = PhotoKeys.for_photo(sha, "jpg")
     crashed = store.begin_ingest(sha, keys, {})
     store.blobs.put(keys.original, b"left by a crash")
-    stale_report = report(clinic, now=datetime.now(timezone.utc) + timedelta(hours=1))
+    stale_report = report(clinic, now=datetime.now(UTC) + timedelta(hours=1))
     assert [item.marker_key for item in stale_report.interrupted] == [crashed]
 
     store.begin_ingest(sha, keys, {})  # the clinician uploads the same photo again, right now
@@ -291,7 +289,7 @@ def test_stale_temporary_files_are_reported(clinic):
     (root / "display" / "12").mkdir(parents=True)
     leftover = root / "display" / "12" / ".unrelated.jpg.1234.partial"
     leftover.write_bytes(b"half")
-    old = (datetime.now(timezone.utc) - timedelta(hours=2)).timestamp()
+    old = (datetime.now(UTC) - timedelta(hours=2)).timestamp()
     os.utime(leftover, (old, old))
     result = report(clinic)
     assert result.stale_temporaries == ("display/12/.unrelated.jpg.1234.partial",) and not result.ok

@@ -23,20 +23,21 @@ ever removed automatically: a missing file, an orphan or a hash mismatch needs a
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import models
-from tracker.storage.blob_store import BlobStore
 from tracker.operations.config import settings
 from tracker.operations.database import database_url, transaction
 from tracker.photos.store import PhotoStore, photo_store
 from tracker.records.batch_documents import document_key, document_store
+from tracker.storage.blob_store import BlobStore
 from tracker.storage.ingest import GRACE, InterruptedIngest, is_marker, markers, remove_leftovers, unsettled
+
 # What ``repair_interrupted`` puts before the document store's keys in its answer (the store's folder
 # under the data directory): both stores have ``originals/…`` and ``pending/…`` keys.
 DOCUMENT_STORE_PREFIX = "documents/"
@@ -406,7 +407,7 @@ def _document_report(found: _Comparison, sessions: dict[int, int]) -> DocumentRe
 
 def _compare(blobs: BlobStore, load_rows: Callable[[], list[_Expected]], verify_hashes: bool, grace: timedelta,
              now: datetime | None) -> _Comparison:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     # Files first, then markers, then rows: a file is written after its marker and a marker is removed
     # after its row commits, so in this order an upload running concurrently is never taken for an orphan.
     files = {key for key in blobs.keys() if not is_marker(key)}
@@ -509,4 +510,4 @@ def _sha256(blobs: BlobStore, key: str) -> str:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else "at an unknown time"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "at an unknown time"

@@ -51,8 +51,8 @@ from tracker.operations.restore_journal import (
     read_journal,
     restore_committed,
 )
-from tracker.storage.ingest import PENDING, sha256_of_key
 from tracker.storage.blob_store import BlobStore
+from tracker.storage.ingest import PENDING, sha256_of_key
 
 # Test hook, nothing else: ``TRACKER_TEST_KILL_AT=name:n`` ends the process with SIGKILL (as a power cut
 # would) at the named point of a restore; tests/test_restore_atomic.py walks every point.

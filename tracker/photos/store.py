@@ -14,22 +14,22 @@ documents use; ``tracker.operations.consistency`` reports and repairs what a cra
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db import models
+from tracker.course.clinical import SCALP_VIEWS
+from tracker.errors import NotFound, ValidationError
+from tracker.operations.config import settings
+from tracker.photos.intake import prepare_photo
+from tracker.records.validation import clean_file_name
 from tracker.storage import ingest
 from tracker.storage.blob_store import BlobStore, LocalDirectoryStore
 from tracker.storage.ingest import HashedFile, IngestMarker
-from tracker.course.clinical import SCALP_VIEWS
-from tracker.operations.config import settings
-from tracker.errors import NotFound, ValidationError
-from tracker.photos.intake import prepare_photo
-from tracker.records.validation import clean_file_name
 
 ORIGINALS = "originals"
 DISPLAY = "display"

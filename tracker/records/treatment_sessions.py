@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Mapping, Sequence
 
 from sqlalchemy import select
 
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_patient_access, require_role
-from tracker.storage.blob_store import BlobStore
 from tracker.course.clinical import NSAID_DAYS_BEFORE
-from tracker.operations.database import transaction
-from tracker.errors import ValidationError
 from tracker.course.milestones import DateSpan, NsaidFreeSpan, nsaid_free_span
+from tracker.errors import ValidationError
+from tracker.operations.database import transaction
 from tracker.progress.patient_progress import find_patient, patient_progress
 from tracker.records.batch_documents import (
     CheckedDocument,
@@ -40,6 +39,7 @@ from tracker.records.validation import (
     parse_product,
     parse_treatment,
 )
+from tracker.storage.blob_store import BlobStore
 
 # Scalp injections use a few millilitres (PRP commonly 4–10 ml, exosome vials 2–5 ml); more than 30 ml
 # in one session is a typing error (a unit slip or a density typed in the wrong box).

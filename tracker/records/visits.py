@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,9 +23,6 @@ from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_patient_access, require_role
 from tracker.course.calendar_months import months_between
 from tracker.course.clinical import SCALP_VIEWS
-from tracker.course.vocabulary import milestone_words, view_words
-from tracker.operations.database import transaction
-from tracker.errors import ValidationError
 from tracker.course.milestones import (
     NO_BASELINE,
     ON_TRACK,
@@ -34,10 +31,6 @@ from tracker.course.milestones import (
     classify,
     expected_band,
 )
-from tracker.photos.store import PhotoStore, store_photo
-from tracker.photos.intake import prepare_photo
-from tracker.storage.ingest import HashedFile
-from tracker.progress.patient_progress import find_patient, patient_progress
 from tracker.course.protocols import to_engine
 from tracker.course.scales import (
     ScaleEntry,
@@ -47,6 +40,12 @@ from tracker.course.scales import (
     scale_choices,
     stages,
 )
+from tracker.course.vocabulary import milestone_words, view_words
+from tracker.errors import ValidationError
+from tracker.operations.database import transaction
+from tracker.photos.intake import prepare_photo
+from tracker.photos.store import PhotoStore, store_photo
+from tracker.progress.patient_progress import find_patient, patient_progress
 from tracker.records.validation import (
     DEFAULT_SITE,
     check_not_before_birth,
@@ -56,6 +55,7 @@ from tracker.records.validation import (
     parse_iso_date,
     parse_site,
 )
+from tracker.storage.ingest import HashedFile
 
 # Mean shaft diameter of scalp hair: vellus hairs are under 30 µm, terminal hairs mostly 60–100 µm
 # (DESIGN.md §2 counts a hair over 40 µm as terminal); no scalp hair reaches 200 µm, so a larger number

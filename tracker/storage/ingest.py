@@ -25,9 +25,10 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Mapped, Session, SessionTransaction
@@ -107,7 +108,7 @@ class IngestMarker:
 def write_marker(blobs: BlobStore, sha256: str, keys: Iterable[str], note: dict[str, object]) -> str:
     """Write the intent marker (before any file) and return its key; ``note`` says what the upload was for."""
     marker_key = f"{PENDING}/{sha256}.{secrets.token_hex(6)}.json"
-    body = {"sha256": sha256, "started_at": datetime.now(timezone.utc).isoformat(), "keys": list(keys), **note}
+    body = {"sha256": sha256, "started_at": datetime.now(UTC).isoformat(), "keys": list(keys), **note}
     blobs.put(marker_key, json.dumps(body, indent=1).encode())
     return marker_key
 
@@ -321,7 +322,7 @@ def unsettled(
         explained.update(files, writes)
         # The files belong to whichever upload of this content is still running; only when all are old
         # are they leftovers. Each marker is listed, the files once, with the oldest.
-        group.sort(key=lambda m: m.started_at or datetime.min.replace(tzinfo=timezone.utc))
+        group.sort(key=lambda m: m.started_at or datetime.min.replace(tzinfo=UTC))
         running = any(m.started_at is not None and now - m.started_at < grace for m in group)
         for index, marker in enumerate(group):
             item = InterruptedIngest(marker.key, sha, marker.started_at,
