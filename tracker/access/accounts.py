@@ -96,13 +96,21 @@ def _target(session: Session, username: str) -> int:
     return user_id
 
 
+def _locked_account(session: Session, user_id: int, username: str) -> models.User:
+    """The account ``_target`` found, locked for this transaction (``username`` as the admin typed it)."""
+    user = _locked_user(session, id=user_id)
+    if user is None:  # removed since _target found it (removing the demo deletes its accounts)
+        raise NotFound(f"No account {username!r}.")
+    return user
+
+
 def disable_user(actor: Actor, username: str, url: str | None = None) -> str:
     """An admin's hard lock: the account cannot sign in and its open sessions end at their next rerun."""
     require_role(actor, ADMIN)
     with transaction(url) as session:
         user_id = _target(session, username)
         keep_an_enabled_admin(session, leaving={user_id})
-        user = _locked_user(session, id=user_id)
+        user = _locked_account(session, user_id, username)
         if user.disabled_at is not None:
             raise ValidationError(f"The account {user.username!r} is already disabled.")
         user.disabled_at = _now()
@@ -114,7 +122,7 @@ def disable_user(actor: Actor, username: str, url: str | None = None) -> str:
 def enable_user(actor: Actor, username: str, url: str | None = None) -> str:
     require_role(actor, ADMIN)
     with transaction(url) as session:
-        user = _locked_user(session, id=_target(session, username))
+        user = _locked_account(session, _target(session, username), username)
         if user.disabled_at is None:
             raise ValidationError(f"The account {user.username!r} is not disabled.")
         user.disabled_at = None
@@ -128,7 +136,7 @@ def reset_password(actor: Actor, username: str, url: str | None = None) -> str:
     require_role(actor, ADMIN)
     temporary = secrets.token_urlsafe(12)
     with transaction(url) as session:
-        user = _locked_user(session, id=_target(session, username))
+        user = _locked_account(session, _target(session, username), username)
         if actor.user_id is not None and actor.user_id == user.id:
             raise ValidationError("To change your own password use the Change password page (it asks for your "
                                   "current one).")
@@ -146,7 +154,7 @@ def unlock_user(actor: Actor, username: str, url: str | None = None) -> None:
     """Lift an account's throttling delay and clear its count of failures."""
     require_role(actor, ADMIN)
     with transaction(url) as session:
-        user = _locked_user(session, id=_target(session, username))
+        user = _locked_account(session, _target(session, username), username)
         user.locked_until = user.locked_at = None
         user.failed_attempts = 0
         audit.record(session, actor, "account", patient_id=user.patient_id, detail=f"unlocked {user.username}")
@@ -158,7 +166,8 @@ def list_users(actor: Actor, url: str | None = None) -> list[AccountRow]:
     now = _now()
     with transaction(url) as session:
         rows = session.execute(
-            select(models.User, models.Patient.mrn).outerjoin(models.Patient, models.Patient.id == models.User.patient_id)
+            select(models.User, models.Patient.mrn)
+            .outerjoin(models.Patient, models.Patient.id == models.User.patient_id)
             .order_by(models.User.username)
         ).all()
         audit.record(session, actor, "view", detail=f"accounts list: {len(rows)} shown")

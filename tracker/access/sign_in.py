@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal, overload
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -55,16 +56,16 @@ AUDIT_FOLD = timedelta(minutes=1)
 REFUSED = "Wrong username or password, or this account cannot sign in right now."
 # What became of an attempt (SignInAttempt.outcome). Only the first two had the password checked against
 # the account's hash; every other one against the dummy hash.
-OUTCOMES = {
-    "right_password": "the account's password was checked and right",
-    "wrong_password": "the account's password was checked and wrong",
-    "unknown_account": "no such username",
-    "disabled": "the account is disabled by an admin",
-    "account_delayed": "refused unchecked: the account is in a throttling delay",
-    "address_delayed": "refused unchecked: the address is in a throttling delay",
-    "changed": "right, but the account was disabled or given a new password while it was checked",
-}
-CHECKED = ("right_password", "wrong_password")
+Outcome = Literal[
+    "right_password",  # the account's password was checked and right
+    "wrong_password",  # the account's password was checked and wrong
+    "unknown_account",  # no such username
+    "disabled",  # the account is disabled by an admin
+    "account_delayed",  # refused unchecked: the account is in a throttling delay
+    "address_delayed",  # refused unchecked: the address is in a throttling delay
+    "changed",  # right, but the account was disabled or given a new password while it was checked
+]
+CHECKED: tuple[Outcome, ...] = ("right_password", "wrong_password")
 
 
 @dataclass(frozen=True)
@@ -86,13 +87,20 @@ datetime.timedelta(seconds=900), datetime.timedelta(seconds=900)]
     """
     if failures < free:
         return None
-    return min(first * 2 ** min(failures - free, 30), cap)
+    doublings = min(failures - free, 30)
+    return min(first * (1 << doublings), cap)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def _aware(moment: datetime) -> datetime: ...
+@overload
+def _aware(moment: None) -> None: ...
+@overload
+def _aware(moment: datetime | None) -> datetime | None: ...
 def _aware(moment: datetime | None) -> datetime | None:
     """SQLite hands datetimes back without their zone; they are stored in UTC."""
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
@@ -103,7 +111,7 @@ class _Claim:
     """What the counting transaction decided: ``outcome`` None means the guess was counted against the
     account and its password is checked against ``password_hash``."""
 
-    outcome: str | None
+    outcome: Outcome | None
     user_id: int | None
     password_hash: str
 
@@ -138,13 +146,14 @@ def _throttle_row(session: Session, address: str | None) -> models.AddressThrott
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(insert(models.AddressThrottle).values(address=key, failures=0).on_conflict_do_nothing())
-    return session.scalar(
+    return session.execute(  # the insert above made the row if it was missing: exactly one
         select(models.AddressThrottle).where(models.AddressThrottle.address == key)
         .with_for_update().execution_options(populate_existing=True)
-    )
+    ).scalar_one()
 
 
-def _locked_user(session: Session, **where) -> models.User | None:
+def _locked_user(session: Session, **where: object) -> models.User | None:
+    """The account whose columns equal ``where`` (e.g. ``id=3``), locked for this transaction, or None."""
     query = select(models.User).with_for_update().execution_options(populate_existing=True)
     for column, value in where.items():
         query = query.where(getattr(models.User, column) == value)
@@ -194,6 +203,8 @@ def _settle(session: Session, name: str, address: str | None, now: datetime, cla
     attempt = models.SignInAttempt(at=now, username=name, address=address, succeeded=outcome == "right_password",
                                    outcome=outcome)
     if outcome == "right_password":
+        if user is None:  # cannot happen: "right_password" is decided above only for a locked account
+            raise RuntimeError("A right password was settled without its account.")
         user.failed_attempts = 0
         user.locked_until = user.locked_at = None
         user.last_sign_in_at = now

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import QueryableAttribute, Session, selectinload
+from sqlalchemy.sql.base import ExecutableOption
 
 from db import models
 from tracker.errors import ValidationError
 from tracker.exchange.import_rows import (
-    T,
+    MeasurementKey,
+    SessionKey,
     _describe,
     _differences,
     _Measurement,
@@ -34,6 +37,9 @@ from tracker.records.validation import check_not_before_birth
 # Chunk size for ``IN (…)`` lists; SQLite limits the number of bound parameters per statement.
 _CHUNK = 500
 
+_Key = TypeVar("_Key", int, str)  # what rows are loaded by: patient ids or MRNs
+_Row = TypeVar("_Row", bound=models.Base)
+
 
 class _Context:
     """The checks that need the three files together and the database."""
@@ -45,7 +51,10 @@ class _Context:
         self.known: dict[str, models.Patient] = {}
 
     def _report(self, order: int, row: int, reason: str) -> None:
-        self.problems.add(order, self.sheets[order].file_name, row, reason)
+        sheet = self.sheets[order]
+        if sheet is None:  # cannot happen: the rows checked here were all read from that file
+            raise RuntimeError(f"A problem was found on row {row} of file {order}, which could not be read.")
+        self.problems.add(order, sheet.file_name, row, reason)
 
     def check_patients(self) -> tuple[list[_Patient], int]:
         new, skipped = [], 0
@@ -70,12 +79,12 @@ class _Context:
         refused = set()
         for record in references:
             recorded = self.known.get(record.mrn)
-            in_database = recorded is not None and recorded.deleted_at is None
+            in_database = recorded if recorded is not None and recorded.deleted_at is None else None
             if record.mrn in self.listed_mrns:
                 listed = self.patients.get(record.mrn)
-                birth_date = listed.birth_date if listed else recorded.birth_date if in_database else None
-            elif in_database:
-                birth_date = recorded.birth_date
+                birth_date = listed.birth_date if listed else in_database.birth_date if in_database else None
+            elif in_database is not None:
+                birth_date = in_database.birth_date
             elif recorded is not None:
                 self._report(order, record.row, _removed_patient(record.mrn, recorded))
                 refused.add(record.row)
@@ -100,7 +109,7 @@ class _Context:
 
     def check_sessions(self, session: Session, records: list[_Session]) -> tuple[list[_Session], int]:
         ids = self._patient_ids()
-        live: dict[tuple, bool] = {}
+        live: dict[SessionKey, bool] = {}
         for row in _load_all(session, models.TreatmentSession, models.TreatmentSession.patient_id, ids):
             key = (ids[row.patient_id], row.date, row.treatment, row.product or "", row.lot_number or "")
             live[key] = live.get(key, False) or row.deleted_at is None
@@ -123,8 +132,8 @@ class _Context:
         visits = _load_all(session, models.Visit, models.Visit.patient_id, ids,
                            options=(selectinload(models.Visit.measurements),))
         open_visits: dict[tuple[str, date], models.Visit] = {}
-        live: dict[tuple, list[float]] = {}
-        removed: dict[tuple, list[float]] = {}
+        live: dict[MeasurementKey, list[float]] = {}
+        removed: dict[MeasurementKey, list[float]] = {}
         for visit in sorted(visits, key=lambda v: v.id):
             day = (ids[visit.patient_id], visit.date)
             if visit.deleted_at is None:
@@ -159,14 +168,16 @@ def _removed_patient(mrn: str, recorded: models.Patient) -> str:
             f"{recorded.deleted_at:%Y-%m-%d}; restore that record or use another MRN")
 
 
-def _chunks(values: Iterable[T]) -> Iterable[list[T]]:
-    values = sorted(values)
-    for start in range(0, len(values), _CHUNK):
-        yield values[start:start + _CHUNK]
+def _chunks(values: Iterable[_Key]) -> Iterable[list[_Key]]:
+    ordered = sorted(values)
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start:start + _CHUNK]
 
 
-def _load_all(session: Session, model, column, values: Iterable, options: tuple = ()) -> list:
-    rows = []
+def _load_all(session: Session, model: type[_Row], column: QueryableAttribute[Any], values: Iterable[_Key],
+              options: tuple[ExecutableOption, ...] = ()) -> list[_Row]:
+    """Every ``model`` row whose ``column`` is one of ``values``, loaded in chunks of ``_CHUNK``."""
+    rows: list[_Row] = []
     for chunk in _chunks(values):
         rows.extend(session.scalars(select(model).where(column.in_(chunk)).options(*options)))
     return rows

@@ -38,6 +38,9 @@ VISIT_COLUMNS = ("mrn", "date", "density_per_cm2")
 VISIT_OPTIONAL_COLUMNS = ("site",)
 
 T = TypeVar("T")
+# A session's natural key (MRN, date, treatment, product, lot) and a measurement's (MRN, date, site).
+SessionKey = tuple[str, date, str, str, str]
+MeasurementKey = tuple[str, date, str]
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class _Session:
     lot_number: str
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> SessionKey:
         return (self.mrn, self.date, self.treatment, self.product, self.lot_number)
 
 
@@ -73,7 +76,7 @@ class _Measurement:
     density: float
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> MeasurementKey:
         return (self.mrn, self.date, self.site)
 
 
@@ -118,12 +121,19 @@ class _Rows:
         self.failed = True
         self.problems.add(self.file_order, self.file_name, self.row.number, reason)
 
-    def parse(self, parser: Callable[..., T], column: str, *args, **kwargs) -> T | None:
+    def parse(self, parser: Callable[..., T], column: str, *args: object, **kwargs: object) -> T | None:
         try:
             return parser(self.row.cells.get(column), *args, label=column, **kwargs)
         except ValidationError as exc:
             self.report(str(exc))
             return None
+
+
+def _parsed(value: T | None) -> T:
+    """A cell of a row that did not fail: ``_Rows.parse`` returns None only after reporting the row."""
+    if value is None:
+        raise RuntimeError("A cell that failed to parse reached a record.")
+    return value
 
 
 def _read(problems: _Problems, order: int, path: str | Path, required: tuple[str, ...],
@@ -160,10 +170,11 @@ def _patients(problems: _Problems, sheet: Sheet | None, today: date) -> tuple[di
             listed.add(mrn)
         if parse.failed:
             continue
-        record = _Patient(row.number, mrn, full_name, sex, birth_date, condition)
-        earlier = patients.get(mrn)
+        record = _Patient(row.number, _parsed(mrn), _parsed(full_name), _parsed(sex), _parsed(birth_date),
+                          _parsed(condition))
+        earlier = patients.get(record.mrn)
         if earlier is None:
-            patients[mrn] = record
+            patients[record.mrn] = record
         elif not _differences(earlier, record) and earlier.condition == record.condition:
             duplicates += 1
         else:
@@ -180,7 +191,7 @@ def _date(value: object, today: date, label: str) -> date:
 def _sessions(problems: _Problems, sheet: Sheet | None, today: date
               ) -> tuple[list[_Session], list[_Reference], int]:
     """Valid sessions (each once); the patient each row refers to, even on rows with errors; duplicates."""
-    found: dict[tuple, _Session] = {}
+    found: dict[SessionKey, _Session] = {}
     references: list[_Reference] = []
     duplicates = 0
     for parse, row in _rows(problems, 1, sheet):
@@ -193,7 +204,8 @@ def _sessions(problems: _Problems, sheet: Sheet | None, today: date
             references.append(_Reference(row.number, mrn, day))
         if parse.failed:
             continue
-        record = _Session(row.number, mrn, day, treatment, product, lot_number)
+        record = _Session(row.number, _parsed(mrn), _parsed(day), _parsed(treatment), _parsed(product),
+                          _parsed(lot_number))
         if record.key in found:
             duplicates += 1
         else:
@@ -204,7 +216,7 @@ def _sessions(problems: _Problems, sheet: Sheet | None, today: date
 def _measurements(problems: _Problems, sheet: Sheet | None, today: date
                   ) -> tuple[list[_Measurement], list[_Reference], int]:
     """Valid measurements (each once); the patient each row refers to, even on rows with errors; duplicates."""
-    found: dict[tuple, _Measurement] = {}
+    found: dict[MeasurementKey, _Measurement] = {}
     references: list[_Reference] = []
     duplicates = 0
     for parse, row in _rows(problems, 2, sheet):
@@ -216,16 +228,16 @@ def _measurements(problems: _Problems, sheet: Sheet | None, today: date
             references.append(_Reference(row.number, mrn, day))
         if parse.failed:
             continue
-        record = _Measurement(row.number, mrn, day, site, density)
+        record = _Measurement(row.number, _parsed(mrn), _parsed(day), _parsed(site), _parsed(density))
         earlier = found.get(record.key)
         if earlier is None:
             found[record.key] = record
-        elif _same_density(earlier.density, density):
+        elif _same_density(earlier.density, record.density):
             duplicates += 1
         else:
             parse.report(
-                f"MRN {mrn!r} on {day.isoformat()} at site {site!r} is also on row {earlier.row} with a different "
-                f"density ({earlier.density:g} there, {density:g} here); keep one of them"
+                f"MRN {record.mrn!r} on {record.date.isoformat()} at site {record.site!r} is also on row {earlier.row} "
+                f"with a different density ({earlier.density:g} there, {record.density:g} here); keep one of them"
             )
     return list(found.values()), references, duplicates
 

@@ -13,7 +13,7 @@ import re
 from datetime import date
 
 from tracker.access import audit
-from tracker.access.actors import Actor
+from tracker.access.actors import ROLES, Actor, require_role
 from tracker.exchange.report import render_report
 from tracker.exchange.report_content import gather
 from tracker.operations.database import transaction
@@ -44,8 +44,9 @@ def progress_report_pdf(actor: Actor | None, mrn: str | None = None, as_of: date
     """
     as_of = as_of or date.today()
     with audit.refusals_recorded(actor, "progress report", mrn, url), transaction(url) as session:
-        patient = resolve_patient(session, actor, mrn)
-        content = gather(session, patient, as_of, generated_by=actor.username)
+        signed_in = require_role(actor, *ROLES)  # resolve_patient's own first check, kept for the username
+        patient = resolve_patient(session, signed_in, mrn)
+        content = gather(session, patient, as_of, generated_by=signed_in.username)
         audit.record(session, actor, "report", patient_id=patient.id,
                      detail=f"progress report PDF as of {as_of.isoformat()}")
     return report_file_name(content.view.mrn, as_of), render_report(content)

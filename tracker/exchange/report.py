@@ -8,13 +8,15 @@ fitted into the same frame, pair chosen as ``tracker.photos.before_after`` choos
 and volume; concurrent therapies; the evidence note for exosome courses; when and by whom it was
 generated, and page numbers.
 
-The document itself (pages, running header and footer, fonts for every name) is ``tracker.exchange.report_pdf``. User-typed text (names, lots, notes) is only ever printed as text.
+The document itself (pages, running header and footer, fonts for every name) is ``tracker.exchange.report_pdf``.
+User-typed text (names, lots, notes) is only ever printed as text.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Sequence
 from datetime import date
 
 from fpdf.fonts import FontFace
@@ -93,7 +95,8 @@ def _heading(pdf: ReportPDF, text: str, keep_with: float = 20.0) -> None:
     pdf.set_text_color(*_INK)
 
 
-def _paragraph(pdf: ReportPDF, text: str, size: float = 9, style: str = "", colour=_INK) -> None:
+def _paragraph(pdf: ReportPDF, text: str, size: float = 9, style: str = "",
+               colour: tuple[int, int, int] = _INK) -> None:
     pdf.set_font(pdf.family, style, size)
     pdf.set_text_color(*colour)
     pdf.multi_cell(WIDTH, size * 0.5, text, align="L", new_x="LMARGIN", new_y="NEXT")
@@ -180,7 +183,8 @@ def _progress(pdf: ReportPDF, view: ProgressView) -> None:
         _heading(pdf, "Progress against the expected course", keep_with=10)
         _paragraph(pdf, "No density measurement has been recorded yet.", colour=MUTED)
         return
-    for site_chart, site_progress in zip(chart.sites, view.progress.sites):
+    # build_chart draws one chart per site of the progress, in its order.
+    for site_chart, site_progress in zip(chart.sites, view.progress.sites, strict=True):
         _heading(pdf, f"Progress: {site_words(site_chart.site)}", keep_with=chart_height(chart, _PLOT_HEIGHT) + 10)
         baseline = site_progress.baseline
         if baseline:
@@ -357,7 +361,7 @@ def _photo_box(pdf: ReportPDF, x: float, y: float, w: float, h: float, image: by
 
 
 def _simple_table(pdf: ReportPDF, headings: tuple[str, ...], widths: tuple[float, ...],
-                  rows: list[tuple[str, ...]], align: tuple[str, ...]) -> None:
+                  rows: Sequence[tuple[str, ...]], align: tuple[str, ...]) -> None:
     pdf.set_font(pdf.family, "", 8)
     pdf.set_fill_color(255, 255, 255)  # fpdf2 fills the unstriped rows with the current fill colour
     pdf.set_draw_color(*RULE)
@@ -400,6 +404,8 @@ def _evidence(pdf: ReportPDF, view: ProgressView) -> None:
     pdf.ln(4)
     pdf.set_font(pdf.family, "", 8.5)
     lines = pdf.multi_cell(WIDTH - 8, 4.3, view.evidence_note, align="L", dry_run=True, output="LINES")
+    if not isinstance(lines, list):  # fpdf2 returns the list of lines for output="LINES"
+        raise TypeError(f"fpdf2's multi_cell(output='LINES') returned {type(lines).__name__}, not a list of lines.")
     height = 6 + len(lines) * 4.3 + 4
     if pdf.will_page_break(height):
         pdf.add_page()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -118,7 +119,7 @@ def _photo_pairs(session: Session, patient_id: int, day0: date | None, as_of: da
         .order_by(models.Visit.date, models.Visit.id)
     ))
     by_id = {v.id: v for v in visits}
-    photos = session.scalars(
+    photos: Iterable[models.Photo] = session.scalars(
         select(models.Photo)
         .where(models.Photo.visit_id.in_(by_id), models.Photo.deleted_at.is_(None))
         .order_by(models.Photo.id)

@@ -114,7 +114,7 @@ def import_spreadsheets(patients_path: str | Path, sessions_path: str | Path, vi
     context = _Context(problems, sheets, patients, listed_mrns)
 
     with transaction(url) as session:
-        if session.bind.dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK_KEY})
         mrns = set(patients) | {reference.mrn for reference in session_refs + visit_refs}
         context.known = {p.mrn: p for p in _load_all(session, models.Patient, models.Patient.mrn, mrns)}
@@ -173,15 +173,15 @@ def _write(session: Session, actor: str, patients: list[_Patient], known: dict[s
                 product=record.product, lot_number=record.lot_number, created_by=actor,
             ))
         visits_added = 0
-        for record in sorted(measurements, key=lambda m: (m.mrn, m.date, m.row)):
-            visit = open_visits.get((record.mrn, record.date))
+        for measurement in sorted(measurements, key=lambda m: (m.mrn, m.date, m.row)):
+            visit = open_visits.get((measurement.mrn, measurement.date))
             if visit is None:
-                visit = models.Visit(patient_id=known[record.mrn].id, date=record.date, created_by=actor)
+                visit = models.Visit(patient_id=known[measurement.mrn].id, date=measurement.date, created_by=actor)
                 session.add(visit)
-                open_visits[(record.mrn, record.date)] = visit
+                open_visits[(measurement.mrn, measurement.date)] = visit
                 visits_added += 1
             session.add(models.DensityMeasurement(
-                visit=visit, site=record.site, density_per_cm2=record.density, created_by=actor,
+                visit=visit, site=measurement.site, density_per_cm2=measurement.density, created_by=actor,
             ))
         session.flush()
     except IntegrityError as exc:
