@@ -257,7 +257,7 @@ def _assess_milestone(
         )
     change = visit.density - baseline.density
     change_pct = change / baseline.density * 100 if baseline.density else None
-    status = classify(change, low, high) if band else ON_TRACK
+    status = classify(change, *band) if band else ON_TRACK
     return MilestoneResult(
         window.name, start, end, target, status, visit.date, visit.density, months,
         change, change_pct, low, high,

@@ -121,7 +121,8 @@ def parse_percentage(value: object, label: str) -> float | None:
         raise ValidationError(f"{label} {value!r} is not a number (a percentage from 0 to 100)")
     try:
         # Any number type (int, Decimal, numpy) converts; anything else raises TypeError, refused below.
-        number = float(value.strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
+        typed = value.strip() if isinstance(value, str) else value
+        number = float(typed)  # type: ignore[arg-type]  # any object: float() itself refuses a non-number (TypeError)
     except (TypeError, ValueError):
         raise ValidationError(f"{label} {str(value).strip()!r} is not a number (a percentage from 0 to 100)") from None
     if not math.isfinite(number) or not 0 <= number <= 100:

@@ -26,7 +26,8 @@ RGB = tuple[int, int, int]
 
 def _hex(rgb: RGB) -> str:
     """The colour as plotly takes it, from the RGB the PDF takes: one definition for both."""
-    return "#%02x%02x%02x" % rgb
+    red, green, blue = rgb
+    return f"#{red:02x}{green:02x}{blue:02x}"
 
 
 def _spoken(code: str) -> str:
@@ -179,11 +180,12 @@ PATIENT_FILTER_WORDS: dict[PatientFilter, str] = {
 # --- views, sites, conditions, treatments, milestones ----------------------------------------------------
 
 # DESIGN.md §4: the standard photographic views.
+# One set of words per code: strict zips, so a new code without words fails at import.
 VIEW_WORDS: dict[str, str] = dict(zip(SCALP_VIEWS, (
-    "Frontal", "Vertex", "Left temporal", "Right temporal", "Occipital", "Close-up (trichoscopy)")))
+    "Frontal", "Vertex", "Left temporal", "Right temporal", "Occipital", "Close-up (trichoscopy)"), strict=True))
 CONDITION_WORDS: dict[str, str] = dict(zip(CONDITIONS, (
-    "Androgenetic alopecia", "Alopecia areata", "Telogen effluvium", "Other")))
-TREATMENT_WORDS: dict[str, str] = dict(zip(TREATMENTS, ("Exosome", "PRP", "Other")))
+    "Androgenetic alopecia", "Alopecia areata", "Telogen effluvium", "Other"), strict=True))
+TREATMENT_WORDS: dict[str, str] = dict(zip(TREATMENTS, ("Exosome", "PRP", "Other"), strict=True))
 
 
 @dataclass(frozen=True)

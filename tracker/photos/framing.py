@@ -99,10 +99,6 @@ def _jpeg(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def _size(photo: models.Photo) -> str:
-    return f"{photo.width}×{photo.height} pixels"
-
-
 def shape_and_size_warnings(first: tuple[int, int], second: tuple[int, int]) -> list[FramingWarning]:
     """
     >>> [w.what for w in shape_and_size_warnings((4032, 3024), (2560, 1440))]
@@ -138,10 +134,10 @@ def condition_warnings(first: models.Visit, second: models.Visit,
             warnings.append(FramingWarning(what, f'"same {what}" was not ticked at the visit of {days}'))
     conditions = (earlier.capture_conditions or {}, later.capture_conditions or {})
     for key, what in _RECORDED_VALUES.items():
-        values = [c.get(key) for c in conditions]
-        if not all(isinstance(v, str) and v.strip() for v in values):
+        before, after = (c.get(key) for c in conditions)
+        if not (isinstance(before, str) and before.strip() and isinstance(after, str) and after.strip()):
             continue  # recorded at one visit only, or not at all: nothing to compare
-        before, after = (v.strip() for v in values)
+        before, after = before.strip(), after.strip()
         if before.lower() != after.lower():
             detail = f"{before} on {earlier.date:%d %b %Y}, {after} on {later.date:%d %b %Y}"
             warnings.append(FramingWarning(what, detail))

@@ -217,7 +217,7 @@ def _to_rgb(image: Image.Image, icc_profile: bytes | None) -> tuple[Image.Image,
         flat = Image.new("RGB", rgba.size, _WHITE)
         flat.paste(rgba, mask=rgba.getchannel("A"))
         return flat, icc_profile if colour_space == b"RGB " else None
-    if image.mode == "CMYK" and colour_space == b"CMYK":
+    if image.mode == "CMYK" and icc_profile and colour_space == b"CMYK":
         try:
             # A print-shop CMYK photo only looks right through its own profile; convert it to sRGB.
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))

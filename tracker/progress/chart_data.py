@@ -160,6 +160,8 @@ def build_chart(
                 status = PointKind.BEFORE_DAY0
             elif baseline is None:
                 status = MilestoneStatus.NO_BASELINE
+            elif band is None:  # after day 0 is at or past month 0, where every protocol has a band
+                raise ValueError(f"no expected band for the measurement of {measurement.date} after day 0")
             else:
                 status = classify(measurement.density - baseline, *band)
             change = None if baseline is None else measurement.density - baseline

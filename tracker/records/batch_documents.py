@@ -98,10 +98,10 @@ def check_document(data: bytes, file_name: str, max_bytes: int | None = None,
 
     >>> check_document(b"%PDF-1.7\\n...\\n%%EOF\\n", "cert.pdf").media_type
     'application/pdf'
-    >>> check_document(b"PK\\x03\\x04 ...", "cert.docx")
+    >>> check_document(b"PK\\x03\\x04 ...", "cert.docx")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    tracker.errors.ValidationError: The file "cert.docx" is not a PDF or an image we can read. Upload the certificate as a PDF, or as a JPEG, PNG, TIFF, WebP or HEIC image.
+    tracker.errors.ValidationError: The file "cert.docx" is not a PDF or an image we can read. Upload the ...
     """
     limits = settings()
     max_bytes = limits.max_upload_bytes if max_bytes is None else max_bytes
@@ -153,6 +153,8 @@ def _check_image(data: bytes, subject: str, max_pixels: int) -> str:
     if pillow_format == "HEIF":
         identified = identify(data)
         return identified.media_type or "image/heif"
+    if pillow_format is None:  # Pillow opened it only with one of _IMAGE_TYPES' formats, so it names one
+        raise ValidationError(unreadable)
     return _IMAGE_TYPES[pillow_format][0]
 
 

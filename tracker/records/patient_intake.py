@@ -96,7 +96,7 @@ def create_patient(actor: Actor, new: NewPatient, today: date | None = None, url
     sex = collect(problems, parse_sex, new.sex)
     birth_date = collect(problems, parse_birth_date, new.birth_date, today)
     condition = collect(problems, parse_condition, new.condition)
-    baseline = (None, None)
+    baseline: tuple[str | None, str | None] = (None, None)
     if sex and condition:
         baseline = (collect(problems, parse_baseline, condition, sex, new.baseline_scale, new.baseline_stage)
                     or baseline)

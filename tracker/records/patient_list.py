@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.calendar_months import age_on
-from tracker.course.followup import outlook
+from tracker.course.followup import Outlook, outlook
 from tracker.course.milestones import (
     BEHIND,
     DUE,
@@ -57,7 +57,7 @@ class PatientSummary:
     due_this_week: bool
 
 
-def _status_text(progress: Progress, view) -> str:
+def _status_text(progress: Progress, view: Outlook) -> str:
     if progress.day0 is None:
         return "no treatment session yet"
     if not progress.sites:
@@ -99,9 +99,9 @@ def _summary(patient: models.Patient, progress: Progress, today: date) -> Patien
     )
 
 
-def _search_conditions(query: str) -> list:
+def _search_conditions(query: str) -> list[ColumnElement[bool]]:
     """Every word of the query must appear in the name or the MRN (case-insensitive)."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     for word in search_words(query):
         conditions.append(or_(
             func.lower(models.Patient.full_name).contains(word, autoescape=True),
@@ -146,7 +146,8 @@ def list_patients(actor: Actor, query: str = "", filter: str | None = None, toda
         protocols = {row.id: to_engine(row) for row in session.scalars(select(models.Protocol))}
         summaries = []
         for patient in patients:
-            protocol = protocols.get(patient.protocol_id) if patient.protocol_id else to_engine(None)
+            # A patient's protocol_id always names a row (foreign key), so indexing cannot miss.
+            protocol = protocols[patient.protocol_id] if patient.protocol_id else to_engine(None)
             progress = assess(sessions.get(patient.id, []), measurements.get(patient.id, []), protocol, today)
             summaries.append(_summary(patient, progress, today))
         if filter == DUE_THIS_WEEK:

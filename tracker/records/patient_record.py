@@ -18,9 +18,15 @@ from tracker.access import audit
 from tracker.access.actors import PATIENT, ROLES, Actor, require_patient_access, require_role
 from tracker.course.calendar_months import age_on
 from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
-from tracker.course.followup import ASSESSED
-from tracker.course.milestones import AHEAD, BEHIND, DUE, MISSED, NO_BASELINE, ON_TRACK, Progress
-from tracker.course.vocabulary import condition_words, milestone_words, site_words, status_words, treatment_words
+from tracker.course.milestones import AHEAD, BEHIND, DUE, MISSED, NO_BASELINE, ON_TRACK, MilestoneResult, Progress
+from tracker.course.vocabulary import (
+    ASSESSED,
+    condition_words,
+    milestone_words,
+    site_words,
+    status_words,
+    treatment_words,
+)
 from tracker.errors import NotFound, PermissionDenied
 from tracker.operations.database import transaction
 from tracker.progress.patient_progress import find_patient, patient_progress
@@ -131,10 +137,10 @@ def _resolve(session: Session, actor: Actor, mrn: str) -> models.Patient:
 
 
 def _milestone_strip(progress: Progress) -> tuple[MilestoneStatus, ...]:
-    by_name: dict[str, list[tuple[str, object]]] = {}
-    for site in progress.sites:
-        for result in site.milestones:
-            by_name.setdefault(result.name, []).append((site.site, result))
+    by_name: dict[str, list[tuple[str, MilestoneResult]]] = {}
+    for site_progress in progress.sites:
+        for result in site_progress.milestones:
+            by_name.setdefault(result.name, []).append((site_progress.site, result))
     strip = []
     for name, results in sorted(by_name.items(), key=lambda item: item[1][0][1].window_start):
         first = results[0][1]
@@ -149,23 +155,27 @@ def _milestone_strip(progress: Progress) -> tuple[MilestoneStatus, ...]:
         if status == DUE and overdue:
             text = (f"overdue: target date {first.target.isoformat()} passed, "
                     f"window open until {first.window_end.isoformat()}")
-        notes = []
-        for site, r in assessed:
-            if r.change is None:
-                notes.append(f"{site_words(site)}: {r.density:.1f} hairs/cm² on {r.visit_date.isoformat()}, "
-                             "no baseline")
-                continue
-            pct = f" ({r.change_pct:+.0f}%)" if r.change_pct is not None else ""
-            band = (f", expected {r.expected_low:+.0f} to {r.expected_high:+.0f}"
-                    if r.expected_low is not None and r.expected_high is not None else "")
-            notes.append(f"{site_words(site)}: {r.change:+.1f} hairs/cm²{pct} on {r.visit_date.isoformat()}, "
-                         f"{status_words(r.status).phrase}{band}")
+        notes = [_site_note(site, r) for site, r in assessed]
         strip.append(MilestoneStatus(
             name=name, label=milestone_words(name), window_start=first.window_start,
             window_end=first.window_end, target=first.target, status=status, status_text=text, overdue=overdue,
             site_notes=tuple(notes),
         ))
     return tuple(strip)
+
+
+def _site_note(site: str, r: MilestoneResult) -> str:
+    """One assessed site's result at a milestone, in words."""
+    visit_date = r.visit_date
+    if visit_date is None:  # an assessed milestone always has the visit it was judged on
+        raise ValueError(f"milestone {r.name!r} at {site!r} is assessed but has no visit date")
+    if r.change is None:
+        return f"{site_words(site)}: {r.density:.1f} hairs/cm² on {visit_date.isoformat()}, no baseline"
+    pct = f" ({r.change_pct:+.0f}%)" if r.change_pct is not None else ""
+    band = (f", expected {r.expected_low:+.0f} to {r.expected_high:+.0f}"
+            if r.expected_low is not None and r.expected_high is not None else "")
+    return (f"{site_words(site)}: {r.change:+.1f} hairs/cm²{pct} on {visit_date.isoformat()}, "
+            f"{status_words(r.status).phrase}{band}")
 
 
 def _timeline(session: Session, patient_id: int) -> tuple[TimelineEntry, ...]:

@@ -7,13 +7,16 @@ behind (the documents are checked and stored by ``tracker.records.batch_document
 
 from __future__ import annotations
 
+import datetime
 import math
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access import audit
@@ -54,6 +57,9 @@ PRE_SESSION_CHECKS = {
     "breakfast": "Ate breakfast this morning",
     "no_nsaids": f"No NSAIDs (aspirin, ibuprofen…) in the last {NSAID_DAYS_BEFORE} days",
 }
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 @dataclass(frozen=True)
 class SessionEntry:
@@ -103,7 +109,7 @@ class SessionSaved:
     warnings: tuple[str, ...]
     nsaid_free: NsaidFreeSpan
     next_session_window: DateSpan | None
-    day0: date | None
+    day0: datetime.date | None  # `date` above shadows the type inside the class body
 
 
 def session_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> SessionFormDefaults:
@@ -133,7 +139,8 @@ def _volume(value: object) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        number = float(value.strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
+        typed = value.strip() if isinstance(value, str) else value
+        number = float(typed)  # type: ignore[arg-type]  # any object: float() itself refuses a non-number (TypeError)
     except (TypeError, ValueError):
         raise ValidationError(f"volume {str(value).strip()!r} is not a number (millilitres)") from None
     if not math.isfinite(number) or not 0 < number <= MAX_VOLUME_ML:
@@ -154,6 +161,32 @@ def _text(value: str | None, label: str, limit: int, *, single_line: bool = Fals
     return text or None
 
 
+def _attempt(problems: list[str], check: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T | None:
+    """``check(*args, **kwargs)``, or None with its problems added to ``problems`` when it refuses."""
+    try:
+        return check(*args, **kwargs)
+    except ValidationError as error:
+        problems.extend(error.problems)
+        return None
+
+
+@dataclass(frozen=True)
+class _CheckedSession:
+    """The session form after the checks that need no database: the parsed values and every problem found."""
+
+    session_date: date | None
+    treatment: str | None
+    product: str
+    lot_number: str
+    volume_ml: float | None
+    areas: str | None
+    adverse_events: str | None
+    notes: str | None
+    checklist: Mapping[str, bool]
+    documents: tuple[CheckedDocument, ...]  # the same file twice is kept once
+    problems: tuple[str, ...]
+
+
 def log_session(
     actor: Actor,
     mrn: str,
@@ -170,74 +203,29 @@ def log_session(
     NotFound for an unknown MRN, PermissionDenied for anyone but staff.
     """
     require_role(actor, *STAFF)
-    today = today or date.today()
-    problems: list[str] = []
-
-    def attempt(check, *args, **kwargs):
-        try:
-            return check(*args, **kwargs)
-        except ValidationError as error:
-            problems.extend(error.problems)
-            return None
-
-    session_date = attempt(lambda: check_not_in_future(parse_iso_date(entry.date, "session date"), today,
-                                                       "session date"))
-    treatment = attempt(parse_treatment, entry.treatment)
-    product = attempt(parse_product, entry.product) or ""
-    lot_number = attempt(parse_lot_number, entry.lot_number, treatment) or ""
-    volume_ml = attempt(_volume, entry.volume_ml)
-    areas = attempt(_text, entry.areas, "areas treated", AREAS_MAX, single_line=True)
-    adverse_events = attempt(_text, entry.adverse_events, "adverse events", TEXT_MAX)
-    notes = attempt(_text, entry.notes, "notes", TEXT_MAX)
-    checklist = {key: bool(entry.checklist.get(key, False)) for key in PRE_SESSION_CHECKS}
-    checked: dict[str, CheckedDocument] = {}
-    for upload in documents:
-        document = attempt(check_document, upload.data, upload.file_name)
-        if document is not None:
-            checked.setdefault(document.sha256, document)  # the same file twice is kept once
+    checked = _check_entry(entry, documents, today or date.today())
 
     store = store or document_store()
     with transaction(url) as session:
         patient = find_patient(session, mrn)
         require_patient_access(actor, patient.id)
-        if session_date is not None:
-            try:
-                check_not_before_birth(session_date, patient.birth_date, "session date")
-            except ValidationError as error:
-                problems.insert(0, str(error))
-        if problems:
-            count = len(problems)
-            raise ValidationError(
-                "The session was not saved: " + (problems[0] if count == 1 else f"{count} things need fixing."),
-                problems,
-            )
-        assert session_date is not None and treatment is not None
-        # The very same session twice (a double click, or a retry after a save that did commit) is
-        # refused; a second session that day with any other detail is recorded as usual.
-        already = session.scalar(select(models.TreatmentSession.id).where(
-            models.TreatmentSession.patient_id == patient.id, models.TreatmentSession.date == session_date,
-            models.TreatmentSession.treatment == treatment, models.TreatmentSession.product == product,
-            models.TreatmentSession.lot_number == lot_number, models.TreatmentSession.deleted_at.is_(None),
-        ))
-        if already is not None:
-            raise ValidationError(
-                f"This session is already recorded ({treatment} on {session_date.isoformat()}, lot "
-                f"{lot_number or 'none'}): nothing was saved again. Open the patient record to see it."
-            )
+        session_date, treatment = _refuse_problems(checked, patient.birth_date)
+        _refuse_resubmission(session, patient.id, session_date, treatment, checked)
         row = models.TreatmentSession(
-            patient_id=patient.id, date=session_date, treatment=treatment, product=product,
-            lot_number=lot_number, volume_ml=volume_ml, areas=areas, notes=notes, checklist=checklist,
-            adverse_events=adverse_events, created_by=actor.username,
+            patient_id=patient.id, date=session_date, treatment=treatment, product=checked.product,
+            lot_number=checked.lot_number, volume_ml=checked.volume_ml, areas=checked.areas, notes=checked.notes,
+            checklist=dict(checked.checklist), adverse_events=checked.adverse_events, created_by=actor.username,
         )
         session.add(row)
         session.flush()
-        for document in checked.values():
+        for document in checked.documents:
             store_document(session, store, document, row.id, actor.username)
         session.flush()
+        lot_number = checked.lot_number
         audit.record(
             session, actor, "create", patient_id=patient.id,
             detail=(f"treatment session {row.id} on {session_date.isoformat()}: {treatment}"
-                    f"{', lot ' + lot_number if lot_number else ''}, {len(checked)} document(s)"),
+                    f"{', lot ' + lot_number if lot_number else ''}, {len(checked.documents)} document(s)"),
         )
         progress = patient_progress(session, patient)
         saved = SessionSaved(
@@ -245,16 +233,81 @@ def log_session(
             mrn=patient.mrn,
             date=session_date,
             treatment=treatment,
-            product=product,
+            product=checked.product,
             lot_number=lot_number,
-            volume_ml=volume_ml,
+            volume_ml=checked.volume_ml,
             documents=tuple(
-                SavedDocument(d.file_name, d.media_type, d.sha256, d.size_bytes) for d in checked.values()
+                SavedDocument(d.file_name, d.media_type, d.sha256, d.size_bytes) for d in checked.documents
             ),
             warnings=tuple(f"Not confirmed: {label}" for key, label in PRE_SESSION_CHECKS.items()
-                           if not checklist[key]),
+                           if not checked.checklist[key]),
             nsaid_free=nsaid_free_span(session_date),
             next_session_window=progress.next_session_window,
             day0=progress.day0,
         )
     return saved
+
+
+def _check_entry(entry: SessionEntry, documents: Sequence[DocumentUpload], today: date) -> _CheckedSession:
+    """Every check of the form that needs no database, in the order the problems are listed."""
+    problems: list[str] = []
+    session_date = _attempt(problems, _session_date, entry.date, today)
+    treatment = _attempt(problems, parse_treatment, entry.treatment)
+    product = _attempt(problems, parse_product, entry.product) or ""
+    lot_number = _attempt(problems, parse_lot_number, entry.lot_number, treatment) or ""
+    volume_ml = _attempt(problems, _volume, entry.volume_ml)
+    areas = _attempt(problems, _text, entry.areas, "areas treated", AREAS_MAX, single_line=True)
+    adverse_events = _attempt(problems, _text, entry.adverse_events, "adverse events", TEXT_MAX)
+    notes = _attempt(problems, _text, entry.notes, "notes", TEXT_MAX)
+    checklist = {key: bool(entry.checklist.get(key, False)) for key in PRE_SESSION_CHECKS}
+    checked: dict[str, CheckedDocument] = {}
+    for upload in documents:
+        document = _attempt(problems, check_document, upload.data, upload.file_name)
+        if document is not None:
+            checked.setdefault(document.sha256, document)  # the same file twice is kept once
+    return _CheckedSession(
+        session_date=session_date, treatment=treatment, product=product, lot_number=lot_number,
+        volume_ml=volume_ml, areas=areas, adverse_events=adverse_events, notes=notes, checklist=checklist,
+        documents=tuple(checked.values()), problems=tuple(problems),
+    )
+
+
+def _session_date(value: date | str | None, today: date) -> date:
+    return check_not_in_future(parse_iso_date(value, "session date"), today, "session date")
+
+
+def _refuse_problems(checked: _CheckedSession, birth_date: date) -> tuple[date, str]:
+    """The session date and treatment, once the birth date is checked too; any problem refuses the session."""
+    problems = list(checked.problems)
+    session_date = checked.session_date
+    if session_date is not None:
+        try:
+            check_not_before_birth(session_date, birth_date, "session date")
+        except ValidationError as error:
+            problems.insert(0, str(error))
+    if problems:
+        count = len(problems)
+        raise ValidationError(
+            "The session was not saved: " + (problems[0] if count == 1 else f"{count} things need fixing."),
+            problems,
+        )
+    treatment = checked.treatment
+    if session_date is None or treatment is None:  # an unusable date or treatment is always a problem above
+        raise RuntimeError("log_session: no session date or treatment although the form raised no problem")
+    return session_date, treatment
+
+
+def _refuse_resubmission(session: Session, patient_id: int, session_date: date, treatment: str,
+                         checked: _CheckedSession) -> None:
+    """The very same session twice (a double click, or a retry after a save that did commit) is
+    refused; a second session that day with any other detail is recorded as usual."""
+    already = session.scalar(select(models.TreatmentSession.id).where(
+        models.TreatmentSession.patient_id == patient_id, models.TreatmentSession.date == session_date,
+        models.TreatmentSession.treatment == treatment, models.TreatmentSession.product == checked.product,
+        models.TreatmentSession.lot_number == checked.lot_number, models.TreatmentSession.deleted_at.is_(None),
+    ))
+    if already is not None:
+        raise ValidationError(
+            f"This session is already recorded ({treatment} on {session_date.isoformat()}, lot "
+            f"{checked.lot_number or 'none'}): nothing was saved again. Open the patient record to see it."
+        )

@@ -9,10 +9,11 @@ the expected course, per site, so the page can show it at once.
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from sqlalchemy import select
@@ -166,8 +167,8 @@ class VisitSaved:
 
     visit_id: int
     mrn: str
-    date: date
-    day0: date | None
+    date: datetime.date
+    day0: datetime.date | None  # `date` above shadows the type inside the class body
     sites: tuple[SiteOutcome, ...]
     scale: ScaleScore | None
     photos: tuple[SavedPhoto, ...]
@@ -254,7 +255,8 @@ def _shaft_diameter(value: object, label: str) -> float | None:
     if _blank(value):
         return None
     try:
-        number = float(value.strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
+        typed = value.strip() if isinstance(value, str) else value
+        number = float(typed)  # type: ignore[arg-type]  # any object: float() itself refuses a non-number (TypeError)
     except (TypeError, ValueError):
         raise ValidationError(f"{label} {str(value).strip()!r} is not a number (micrometres)") from None
     if not math.isfinite(number) or not 0 < number <= MAX_SHAFT_DIAMETER_UM:
@@ -280,25 +282,41 @@ def _parse_sites(entries: Sequence[SiteEntry], problems: list[str]) -> list[_Mea
             problems.append(f"site {site!r} is entered twice; enter each site once")
             continue
         seen.add(site)
-        values: dict[str, float | None] = {}
-        checks = (
-            ("density", lambda: parse_density(entry.density, label=f"density at {site}")
-             if not _blank(entry.density) else _missing_density(site)),
-            ("shaft", lambda: _shaft_diameter(entry.shaft_diameter_um, f"shaft diameter at {site}")),
-            ("terminal", lambda: parse_percentage(entry.terminal_pct, f"terminal % at {site}")),
-            ("anagen", lambda: parse_percentage(entry.anagen_pct, f"anagen % at {site}")),
-        )
-        for name, check in checks:
-            try:
-                values[name] = check()
-            except ValidationError as error:
-                problems.extend(error.problems)
-                values[name] = None
-        if values["density"] is not None:
-            measurements.append(
-                _Measurement(site, values["density"], values["shaft"], values["terminal"], values["anagen"])
-            )
+        measurement = _parse_site_values(entry, site, problems)
+        if measurement is not None:
+            measurements.append(measurement)
     return measurements
+
+
+def _parse_site_values(entry: SiteEntry, site: str, problems: list[str]) -> _Measurement | None:
+    """One typed site's numbers; each problem is added to ``problems`` (all are checked, not just the first).
+
+    None when the density is unusable (the other numbers are still checked so every problem is listed).
+    """
+    checks: tuple[tuple[str, Callable[[], float | None]], ...] = (
+        ("density", lambda: _site_density(entry.density, site)),
+        ("shaft", lambda: _shaft_diameter(entry.shaft_diameter_um, f"shaft diameter at {site}")),
+        ("terminal", lambda: parse_percentage(entry.terminal_pct, f"terminal % at {site}")),
+        ("anagen", lambda: parse_percentage(entry.anagen_pct, f"anagen % at {site}")),
+    )
+    values: dict[str, float | None] = {}
+    for name, check in checks:
+        try:
+            values[name] = check()
+        except ValidationError as error:
+            problems.extend(error.problems)
+            values[name] = None
+    density = values["density"]
+    if density is None:
+        return None
+    return _Measurement(site, density, values["shaft"], values["terminal"], values["anagen"])
+
+
+def _site_density(value: object, site: str) -> float:
+    """The density typed for ``site``: required when any other measurement of that site is typed."""
+    if _blank(value):
+        return _missing_density(site)
+    return parse_density(value, label=f"density at {site}")
 
 
 def _missing_density(site: str) -> float:
@@ -328,7 +346,7 @@ def _check_photo_list(photos: Sequence[PhotoUpload], contents: Sequence[HashedFi
     """Unknown views and the same file twice for one view (the store keeps a photo once per view);
     ``contents`` are the uploads' bytes with their hashes, in the same order."""
     first_of: dict[tuple[str, str], PhotoUpload] = {}
-    for upload, content in zip(photos, contents):
+    for upload, content in zip(photos, contents, strict=True):
         if upload.view not in SCALP_VIEWS:
             problems.append(
                 f'photo "{clean_file_name(upload.file_name)}": unknown view {clean_file_name(upload.view)!r}; '
@@ -337,7 +355,25 @@ def _check_photo_list(photos: Sequence[PhotoUpload], contents: Sequence[HashedFi
             continue
         earlier = first_of.setdefault((upload.view, content.sha256), upload)
         if earlier is not upload:
-            problems.append(_photo_problem(upload, f'this is the same photo as "{clean_file_name(earlier.file_name)}"; attach it once'))
+            problems.append(_photo_problem(
+                upload, f'this is the same photo as "{clean_file_name(earlier.file_name)}"; attach it once'
+            ))
+
+
+@dataclass(frozen=True)
+class _CheckedVisit:
+    """The visit form after the checks that need no database: the parsed values and every problem found.
+
+    ``contents`` are the photos' bytes with their hashes, in the order of the uploads.
+    """
+
+    visit_date: date | None
+    measurements: tuple[_Measurement, ...]
+    scale: ScaleScore | None
+    notes: str | None
+    capture: Mapping[str, object]
+    contents: tuple[HashedFile, ...]
+    problems: tuple[str, ...]
 
 
 def log_visit(
@@ -356,118 +392,173 @@ def log_visit(
     PermissionDenied for anyone but staff. ``today`` (default: the server's date) bounds the visit date.
     """
     require_role(actor, *STAFF)
-    today = today or date.today()
-    problems: list[str] = []
-
-    visit_date: date | None = None
-    try:
-        visit_date = check_not_in_future(parse_iso_date(entry.date, "visit date"), today, "visit date")
-    except ValidationError as error:
-        problems.append(str(error))
-    measurements = _parse_sites(entry.sites, problems)
-    scale: ScaleScore | None = None
-    if entry.scale is not None and not entry.scale.is_blank:
-        try:
-            scale = parse_scale_entry(entry.scale)
-        except ValidationError as error:
-            problems.extend(error.problems)
-    notes = device = None
-    try:
-        notes = _clean_text(entry.notes, "notes", NOTES_MAX)
-    except ValidationError as error:
-        problems.append(str(error))
-    try:
-        device = _clean_text(entry.device, "camera or device", DEVICE_MAX)
-    except ValidationError as error:
-        problems.append(str(error))
-    capture: dict[str, object] = {key: bool(entry.capture.get(key, False)) for key in CAPTURE_CHECKS}
-    if device:
-        capture["device"] = device
-    # Each photo is hashed here, once: the checks, intake and the store all use this digest.
-    contents = [HashedFile.of(upload.data) for upload in photos]
-    _check_photo_list(photos, contents, problems)
-    scored = entry.scale is not None and not entry.scale.is_blank
-    typed_site = any(
-        not all(_blank(v) for v in (s.density, s.shaft_diameter_um, s.terminal_pct, s.anagen_pct)) for s in entry.sites
-    )
-    if not typed_site and not scored and not photos:
-        problems.append("nothing to record: enter a density, a scale score or a photo")
+    checked = _check_entry(entry, photos, today or date.today())
 
     with transaction(url) as session:
         patient = find_patient(session, mrn)
         require_patient_access(actor, patient.id)
-        if visit_date is not None:
-            try:
-                check_not_before_birth(visit_date, patient.birth_date, "visit date")
-            except ValidationError as error:
-                problems.insert(0, str(error))
-        if problems:
-            # Check the photos too (without storing them) so the clinician sees every problem at once.
-            for upload, content in zip(photos, contents):
-                if upload.view in SCALP_VIEWS:
-                    try:
-                        prepare_photo(content, upload.file_name)
-                    except ValidationError as error:
-                        problems.append(_photo_problem(upload, str(error)))
-            raise _refusal(problems)
-        assert visit_date is not None
-        _refuse_resubmission(session, patient.id, visit_date, measurements, photos, contents)
-
-        visit = models.Visit(
-            patient_id=patient.id, date=visit_date, notes=notes, capture_conditions=capture,
-            created_by=actor.username,
-        )
-        session.add(visit)
-        session.flush()
-        for m in measurements:
-            session.add(models.DensityMeasurement(
-                visit_id=visit.id, site=m.site, density_per_cm2=m.density, shaft_diameter_um=m.shaft_diameter_um,
-                terminal_pct=m.terminal_pct, anagen_pct=m.anagen_pct, created_by=actor.username,
-            ))
-        if scale is not None:
-            session.add(models.ScaleScore(
-                visit_id=visit.id, scale=scale.scale, stage=scale.stage, salt_score=scale.salt_score,
-                salt_vertex_pct=scale.vertex_pct, salt_posterior_pct=scale.posterior_pct,
-                salt_left_pct=scale.left_pct, salt_right_pct=scale.right_pct, created_by=actor.username,
-            ))
-        saved_photos: list[SavedPhoto] = []
-        for upload, content in zip(photos, contents):
-            try:
-                row = store_photo(
-                    session, visit_id=visit.id, view=upload.view, data=content,
-                    file_name=upload.file_name or None, actor=actor.username, store=store,
-                )
-            except ValidationError as error:
-                problems.append(_photo_problem(upload, str(error)))
-                continue
-            saved_photos.append(SavedPhoto(upload.view, clean_file_name(upload.file_name), row.id))
-        if problems:
-            raise _refusal(problems)  # rolls back: the rows go, and the photo store removes its files
+        visit_date = _refuse_problems(checked, patient.birth_date, photos)
+        _refuse_resubmission(session, patient.id, visit_date, checked.measurements, photos, checked.contents)
+        visit = _add_visit(session, actor, patient.id, visit_date, checked)
+        saved_photos = _store_photos(session, actor, visit.id, photos, checked.contents, store)
         session.flush()
 
+        scale = checked.scale
         detail = (
-            f"visit {visit.id} on {visit_date.isoformat()}: {len(measurements)} measurement(s), "
+            f"visit {visit.id} on {visit_date.isoformat()}: {len(checked.measurements)} measurement(s), "
             f"{'scale ' + scale.scale if scale else 'no scale'}, {len(saved_photos)} photo(s)"
         )
         audit.record(session, actor, "create", patient_id=patient.id, detail=detail)
-        protocol = to_engine(patient.protocol)
-        progress = patient_progress(session, patient, as_of=visit_date)
-        outcomes = tuple(_outcome(m, visit_date, progress, protocol) for m in measurements)
-        return VisitSaved(
-            visit_id=visit.id,
-            mrn=patient.mrn,
-            date=visit_date,
-            day0=progress.day0,
-            sites=outcomes,
-            scale=scale,
-            photos=tuple(saved_photos),
-            capture_missing=tuple(label for key, label in CAPTURE_CHECKS.items() if not capture[key]),
-            protocol_name=protocol.name,
-            evidence_note=protocol.evidence_note,
-        )
+        return _visit_saved(session, patient, visit.id, visit_date, checked, saved_photos)
 
 
-def _refuse_resubmission(session, patient_id: int, visit_date: date, measurements: list[_Measurement],
+def _check_entry(entry: VisitEntry, photos: Sequence[PhotoUpload], today: date) -> _CheckedVisit:
+    """Every check of the form that needs no database, in the order the problems are listed."""
+    problems: list[str] = []
+    visit_date = _parse_visit_date(entry.date, today, problems)
+    measurements = _parse_sites(entry.sites, problems)
+    scale = _parse_scale(entry.scale, problems)
+    notes = _checked_text(entry.notes, "notes", NOTES_MAX, problems)
+    device = _checked_text(entry.device, "camera or device", DEVICE_MAX, problems)
+    capture: dict[str, object] = {key: bool(entry.capture.get(key, False)) for key in CAPTURE_CHECKS}
+    if device:
+        capture["device"] = device
+    # Each photo is hashed here, once: the checks, intake and the store all use this digest.
+    contents = tuple(HashedFile.of(upload.data) for upload in photos)
+    _check_photo_list(photos, contents, problems)
+    if not _anything_typed(entry) and not photos:
+        problems.append("nothing to record: enter a density, a scale score or a photo")
+    return _CheckedVisit(
+        visit_date=visit_date, measurements=tuple(measurements), scale=scale, notes=notes, capture=capture,
+        contents=contents, problems=tuple(problems),
+    )
+
+
+def _parse_visit_date(value: date | str | None, today: date, problems: list[str]) -> date | None:
+    try:
+        return check_not_in_future(parse_iso_date(value, "visit date"), today, "visit date")
+    except ValidationError as error:
+        problems.append(str(error))
+        return None
+
+
+def _parse_scale(scale: ScaleEntry | None, problems: list[str]) -> ScaleScore | None:
+    """The scale score, or None when no scale was scored (or it has problems, added to ``problems``)."""
+    if scale is None or scale.is_blank:
+        return None
+    try:
+        return parse_scale_entry(scale)
+    except ValidationError as error:
+        problems.extend(error.problems)
+        return None
+
+
+def _checked_text(value: str | None, label: str, limit: int, problems: list[str]) -> str | None:
+    try:
+        return _clean_text(value, label, limit)
+    except ValidationError as error:
+        problems.append(str(error))
+        return None
+
+
+def _anything_typed(entry: VisitEntry) -> bool:
+    """A scale was scored or any box of any site was filled in."""
+    scored = entry.scale is not None and not entry.scale.is_blank
+    typed_site = any(
+        not all(_blank(v) for v in (s.density, s.shaft_diameter_um, s.terminal_pct, s.anagen_pct)) for s in entry.sites
+    )
+    return typed_site or scored
+
+
+def _refuse_problems(checked: _CheckedVisit, birth_date: date, photos: Sequence[PhotoUpload]) -> date:
+    """The visit date, once the patient's birth date is checked too; any problem refuses the whole visit."""
+    problems = list(checked.problems)
+    visit_date = checked.visit_date
+    if visit_date is not None:
+        try:
+            check_not_before_birth(visit_date, birth_date, "visit date")
+        except ValidationError as error:
+            problems.insert(0, str(error))
+    if problems:
+        # Check the photos too (without storing them) so the clinician sees every problem at once.
+        for upload, content in zip(photos, checked.contents, strict=True):
+            if upload.view in SCALP_VIEWS:
+                try:
+                    prepare_photo(content, upload.file_name)
+                except ValidationError as error:
+                    problems.append(_photo_problem(upload, str(error)))
+        raise _refusal(problems)
+    if visit_date is None:  # an unusable date is always a problem above
+        raise RuntimeError("log_visit: no visit date although the form raised no problem")
+    return visit_date
+
+
+def _add_visit(session: Session, actor: Actor, patient_id: int, visit_date: date,
+               checked: _CheckedVisit) -> models.Visit:
+    """Add the visit, its measurements and its scale score (flushed, so the visit has its id)."""
+    visit = models.Visit(
+        patient_id=patient_id, date=visit_date, notes=checked.notes, capture_conditions=dict(checked.capture),
+        created_by=actor.username,
+    )
+    session.add(visit)
+    session.flush()
+    for m in checked.measurements:
+        session.add(models.DensityMeasurement(
+            visit_id=visit.id, site=m.site, density_per_cm2=m.density, shaft_diameter_um=m.shaft_diameter_um,
+            terminal_pct=m.terminal_pct, anagen_pct=m.anagen_pct, created_by=actor.username,
+        ))
+    scale = checked.scale
+    if scale is not None:
+        session.add(models.ScaleScore(
+            visit_id=visit.id, scale=scale.scale, stage=scale.stage, salt_score=scale.salt_score,
+            salt_vertex_pct=scale.vertex_pct, salt_posterior_pct=scale.posterior_pct,
+            salt_left_pct=scale.left_pct, salt_right_pct=scale.right_pct, created_by=actor.username,
+        ))
+    return visit
+
+
+def _store_photos(session: Session, actor: Actor, visit_id: int, photos: Sequence[PhotoUpload],
+                  contents: Sequence[HashedFile], store: PhotoStore | None) -> list[SavedPhoto]:
+    """Store every photo of the visit; any problem refuses the visit (the transaction rolls back, and the
+    photo store removes the files it wrote)."""
+    problems: list[str] = []
+    saved_photos: list[SavedPhoto] = []
+    for upload, content in zip(photos, contents, strict=True):
+        try:
+            row = store_photo(
+                session, visit_id=visit_id, view=upload.view, data=content,
+                file_name=upload.file_name or None, actor=actor.username, store=store,
+            )
+        except ValidationError as error:
+            problems.append(_photo_problem(upload, str(error)))
+            continue
+        saved_photos.append(SavedPhoto(upload.view, clean_file_name(upload.file_name), row.id))
+    if problems:
+        raise _refusal(problems)  # rolls back: the rows go, and the photo store removes its files
+    return saved_photos
+
+
+def _visit_saved(session: Session, patient: models.Patient, visit_id: int, visit_date: date,
+                 checked: _CheckedVisit, saved_photos: Sequence[SavedPhoto]) -> VisitSaved:
+    """The saved visit as plain data, with where it puts the patient on the expected course."""
+    protocol = to_engine(patient.protocol)
+    progress = patient_progress(session, patient, as_of=visit_date)
+    outcomes = tuple(_outcome(m, visit_date, progress, protocol) for m in checked.measurements)
+    return VisitSaved(
+        visit_id=visit_id,
+        mrn=patient.mrn,
+        date=visit_date,
+        day0=progress.day0,
+        sites=outcomes,
+        scale=checked.scale,
+        photos=tuple(saved_photos),
+        capture_missing=tuple(label for key, label in CAPTURE_CHECKS.items() if not checked.capture[key]),
+        protocol_name=protocol.name,
+        evidence_note=protocol.evidence_note,
+    )
+
+
+def _refuse_resubmission(session: Session, patient_id: int, visit_date: date, measurements: Sequence[_Measurement],
                          photos: Sequence[PhotoUpload], contents: Sequence[HashedFile]) -> None:
     """Refuse the very same visit a second time (a double click, or a retry after a save that did commit).
 
@@ -475,7 +566,7 @@ def _refuse_resubmission(session, patient_id: int, visit_date: date, measurement
     with anything different is recorded as usual.
     """
     new = ({(m.site, round(m.density, 2)) for m in measurements},
-           {(u.view, content.sha256) for u, content in zip(photos, contents)})
+           {(u.view, content.sha256) for u, content in zip(photos, contents, strict=True)})
     same_day = session.scalars(select(models.Visit).where(
         models.Visit.patient_id == patient_id, models.Visit.date == visit_date, models.Visit.deleted_at.is_(None)))
     for visit in same_day:
@@ -509,9 +600,10 @@ def _outcome(measurement: _Measurement, visit_date: date, progress: Progress, pr
     months = months_between(day0, visit_date)
     band = expected_band(protocol, months)
     low, high = band if band else (None, None)
-    common = dict(
+    outcome = SiteOutcome(
         site=measurement.site,
         density=measurement.density,
+        status=NO_BASELINE,
         milestone=window.name if window else None,
         milestone_label=milestone_words(window.name) if window else None,
         months=months,
@@ -520,13 +612,13 @@ def _outcome(measurement: _Measurement, visit_date: date, progress: Progress, pr
     )
     baseline = site.baseline
     if baseline is None:
-        return SiteOutcome(status=NO_BASELINE, **common)
+        return outcome
     change = measurement.density - baseline.density
-    return SiteOutcome(
-        status=classify(change, low, high) if band else ON_TRACK,
+    return replace(
+        outcome,
+        status=classify(change, band[0], band[1]) if band else ON_TRACK,
         baseline_date=baseline.date,
         baseline_density=baseline.density,
         change=change,
         change_pct=change / baseline.density * 100 if baseline.density else None,
-        **common,
     )

@@ -28,7 +28,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Mapped, Session, SessionTransaction
@@ -68,8 +68,10 @@ class HashedFile:
 class RowsWithContent(Protocol):
     """A mapped class whose rows record the SHA-256 of the content they use (``Photo``, ``BatchDocument``)."""
 
-    id: Mapped[int]
-    sha256: Mapped[str]
+    # Class variables: the ingest reads the mapped columns from the class itself (``rows.sha256 == ...``);
+    # an instance's ``id`` is a plain int, which a protocol of instance attributes would not match.
+    id: ClassVar[Mapped[int]]
+    sha256: ClassVar[Mapped[str]]
 
 
 def sha256_of_key(key: str) -> str | None:
@@ -243,8 +245,7 @@ def _rows_use(session: Session, ingest: Ingest, ask_session: bool) -> bool:
     if ask_session:
         with session.no_autoflush:
             return session.scalar(query) is not None
-    bind = session.get_bind(mapper=ingest.rows)
-    engine = getattr(bind, "engine", bind)
+    engine = session.get_bind(mapper=ingest.rows).engine  # an Engine's .engine is itself
     with engine.connect() as connection:
         return connection.scalar(query) is not None
 
@@ -329,10 +330,10 @@ def unsettled(
                                      files if index == 0 else (), writes if index == 0 else ())
             (in_progress if running else interrupted).append(item)
     for partial in partials:
-        sha = sha256_of_key(partial.name)
-        if partial.name.startswith(f"{PENDING}/") and sha and partial.name not in explained:
+        partial_sha = sha256_of_key(partial.name)
+        if partial.name.startswith(f"{PENDING}/") and partial_sha and partial.name not in explained:
             explained.add(partial.name)
-            item = InterruptedIngest(None, sha, partial.started_at, (), (partial.name,))
+            item = InterruptedIngest(None, partial_sha, partial.started_at, (), (partial.name,))
             (in_progress if now - partial.started_at < grace else interrupted).append(item)
     return interrupted, in_progress, explained
 
