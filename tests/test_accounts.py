@@ -76,3 +76,15 @@ def test_demo_accounts_exist_only_with_the_demo_and_their_passwords_are_shown_on
     assert all(name in saved for name in ("demo.admin", "demo.clinician", "demo.patient"))
     with transaction() as session:
         assert all(session.scalars(select(models.User.is_demo)))
+
+
+def test_an_account_gone_before_its_row_is_locked_is_not_found(clinic, monkeypatch):
+    """Found by name, then removed by another transaction (the demo's reset deletes its accounts) before its
+    row is locked: the admin is told it is not there, not shown a crash."""
+    from tracker.access import accounts
+    from tracker.errors import NotFound
+
+    create_user(CLI, username="dr.gone", password=GOOD, role="clinician", url=clinic)
+    monkeypatch.setattr(accounts, "_locked_user", lambda session, **where: None)
+    with pytest.raises(NotFound, match="No account 'dr.gone'"):
+        unlock_user(CLI, "dr.gone", url=clinic)
