@@ -44,7 +44,7 @@ def refused(username: str, password: str, address: str | None = None, url: str |
 
 def stored(url: str, username: str) -> models.User:
     with transaction(url) as session:
-        return session.scalar(select(models.User).where(models.User.username == username))
+        return session.scalars(select(models.User).where(models.User.username == username)).one()
 
 
 def audit_entries(url: str, action: str) -> list[models.AuditEntry]:

@@ -16,15 +16,15 @@ import pytest
 from sqlalchemy import create_engine, inspect, select, text
 
 from db import models
-from db.engine import dispose_all, normalize_url
-from tests import conftest
+from db.engine import normalize_url
 from tests.conftest import ROOT
 from tracker.access.accounts import create_user
 from tracker.access.actors import Actor, command_line_actor
 from tracker.access.sign_in import sign_in
 from tracker.errors import PermissionDenied
 from tracker.operations.demo import load_demo
-from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
+from tracker.records.batch_documents import DocumentUpload
+from tracker.records.treatment_sessions import SessionEntry, log_session
 
 ADMIN = command_line_actor("test")
 KEY = "backup-key-for-tests-" + "7" * 32
@@ -52,36 +52,6 @@ def cli(where: Installation, *args: str, key: str | None = KEY, umask: int | Non
 
 def no_traceback(result: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in result.stderr and "unexpected error" not in result.stderr, result.stderr
-
-
-@pytest.fixture
-def new_installation(db_url, tmp_path):
-    """Makes installations that do not exist yet: a data dir not made, and a database with no tables (a
-    fresh PostgreSQL schema when the test runs on PostgreSQL). Schemas are dropped afterwards."""
-    schemas: list[str] = []
-
-    def make(name: str) -> Installation:
-        data_dir = tmp_path / name
-        if db_url.startswith("sqlite"):
-            return Installation(data_dir, f"sqlite:///{data_dir / 'tracker.db'}")
-        schema = f"{conftest._PG_SCHEMA}_{name}"
-        _run_on_server(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE', f'CREATE SCHEMA "{schema}"')
-        schemas.append(schema)
-        base = conftest._postgres_base_url()
-        return Installation(data_dir, f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}")
-
-    yield make
-    dispose_all()
-    if schemas:
-        _run_on_server(*(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE' for schema in schemas))
-
-
-def _run_on_server(*statements: str) -> None:
-    engine = create_engine(normalize_url(conftest._postgres_base_url()))
-    with engine.begin() as connection:
-        for statement in statements:
-            connection.execute(text(statement))
-    engine.dispose()
 
 
 def make_clinic(url: str, limit: int = 3) -> None:

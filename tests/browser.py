@@ -157,7 +157,12 @@ def browser_page(viewport=(1400, 1000)) -> Iterator:
         page = context.new_page()
         page.set_default_timeout(30_000)
         dialogs: list[str] = []
-        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+        def on_dialog(dialog) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
         page.dialogs = dialogs  # any alert() would land here: the XSS test asserts it stays empty
         yield page
     finally:

@@ -90,6 +90,48 @@ def sqlite_clinic(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def new_installation(db_url, tmp_path):
+    """Makes installations that do not exist yet: a data dir not made, and a database with no tables (a
+    fresh PostgreSQL schema when the test runs on PostgreSQL). Schemas are dropped afterwards.
+
+    Used by the backup, verification and restore tests (``Installation`` is in tests/backup_samples.py)."""
+    from tests.backup_samples import Installation
+
+    schemas: list[str] = []
+
+    def make(name: str) -> Installation:
+        data_dir = tmp_path / name
+        if db_url.startswith("sqlite"):
+            return Installation(data_dir, f"sqlite:///{data_dir / 'tracker.db'}")
+        schema = f"{_PG_SCHEMA}_{name}"
+        _run_on_server(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE', f'CREATE SCHEMA "{schema}"')
+        schemas.append(schema)
+        base = _reachable_postgres_url()
+        return Installation(data_dir, f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}")
+
+    yield make
+    dispose_all()
+    if schemas:
+        _run_on_server(*(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE' for schema in schemas))
+
+
+def _reachable_postgres_url() -> str:
+    """The PostgreSQL URL, for code that runs only when the test's ``db_url`` is on PostgreSQL."""
+    base = _postgres_base_url()
+    if base is None:
+        raise RuntimeError(f"PostgreSQL not reachable ({_pg_state['why']}) in a PostgreSQL test")
+    return base
+
+
+def _run_on_server(*statements: str) -> None:
+    engine = create_engine(normalize_url(_reachable_postgres_url()))
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+    engine.dispose()
+
+
+@pytest.fixture
 def recorded(clinic):
     """A patient with a baseline visit (2 sites, 2 photos), an exosome session and a 3-month visit.
 
@@ -185,4 +227,5 @@ def pytest_terminal_summary(terminalreporter):
     if _pg_state["url"]:
         terminalreporter.write_line(f"PostgreSQL: database tests ran against {_pg_state['url']}")
     elif _pg_state["why"]:
-        terminalreporter.write_line(f"PostgreSQL: SKIPPED, database tests ran on SQLite only ({_pg_state['why']})", yellow=True)
+        terminalreporter.write_line(f"PostgreSQL: SKIPPED, database tests ran on SQLite only ({_pg_state['why']})",
+                                    yellow=True)

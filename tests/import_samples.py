@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import func, select
 
 from db import models
@@ -46,8 +47,11 @@ def write(path: Path, rows: list[list[object]]) -> Path:
     """A CSV or an .xlsx file (by the name's extension) holding ``rows``, the first being the header."""
     if path.suffix == ".xlsx":
         workbook = Workbook()
+        sheet = workbook.active
+        if not isinstance(sheet, Worksheet):  # a new workbook opens on one empty worksheet
+            raise TypeError(f"a new workbook's active sheet is a {type(sheet).__name__}, not a worksheet")
         for row in rows:
-            workbook.active.append(row)
+            sheet.append(row)
         workbook.save(path)
     else:
         with path.open("w", newline="", encoding="utf-8") as file:
@@ -76,12 +80,12 @@ def refused(url: str, paths) -> list[str]:
 def counts(url: str) -> dict[str, int]:
     with transaction(url) as session:
         return {
-            model.__name__: session.scalar(select(func.count()).select_from(model))
+            model.__name__: session.execute(select(func.count()).select_from(model)).scalar_one()
             for model in (models.Patient, models.TreatmentSession, models.Visit, models.DensityMeasurement)
         }
 
 
-def measurements(url: str) -> list[tuple[str, date, str, float, str]]:
+def measurements(url: str) -> list[tuple[str, date, str, float, str | None]]:
     with transaction(url) as session:
         rows = session.execute(
             select(models.Patient.mrn, models.Visit.date, models.DensityMeasurement.site,
@@ -90,7 +94,7 @@ def measurements(url: str) -> list[tuple[str, date, str, float, str]]:
             .join(models.DensityMeasurement, models.DensityMeasurement.visit_id == models.Visit.id)
             .order_by(models.Patient.mrn, models.Visit.date, models.DensityMeasurement.site)
         )
-        return [tuple(row) for row in rows]
+        return [(mrn, day, site, density, by) for mrn, day, site, density, by in rows]
 
 
 EXPECTED_MEASUREMENTS = [

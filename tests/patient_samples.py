@@ -5,6 +5,7 @@ visits, and a recorded patient with photos (the ``recorded`` fixture).
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -19,9 +20,10 @@ ADMIN = Actor(username="admin.kim", role="admin")
 
 
 def new_patient(**overrides) -> NewPatient:
-    values = dict(mrn="RT-0001", full_name="Ana Souza", sex="female", birth_date=date(1980, 5, 17),
-                  condition="androgenetic_alopecia", baseline_scale="ludwig", baseline_stage="II",
-                  target_areas=["vertex", "frontal"], protocol=None, notes="")
+    values: dict[str, Any] = dict(
+        mrn="RT-0001", full_name="Ana Souza", sex="female", birth_date=date(1980, 5, 17),
+        condition="androgenetic_alopecia", baseline_scale="ludwig", baseline_stage="II",
+        target_areas=["vertex", "frontal"], protocol=None, notes="")
     values.update(overrides)
     return NewPatient(**values)
 
@@ -53,7 +55,7 @@ def patient_actor(patient_id: int) -> Actor:
 
 def count(url: str, model) -> int:
     with transaction(url) as session:
-        return session.scalar(select(func.count()).select_from(model))
+        return session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
 def changes_of(url: str) -> list[tuple]:

@@ -73,7 +73,7 @@ def make_photo_patient(url: str, mrn: str, name: str, seed: int = 1) -> PhotoPat
         session.flush()
         session.add(models.TreatmentSession(patient_id=patient.id, date=date(2025, 1, 15), treatment="exosome",
                                             product="ExoHair", lot_number="EXO-1"))
-        plan = (
+        plan: tuple[tuple[str, date, float, dict[str, bool | str] | None, list[tuple[str, tuple[int, int]]]], ...] = (
             ("pre", date(2025, 1, 2), 140.0, ALL_TICKED, [("vertex", (400, 300))]),
             ("baseline", date(2025, 1, 15), 150.0, ALL_TICKED,
              [("vertex", (960, 720)), ("frontal", (960, 720)), ("closeup", (800, 800))]),
@@ -93,10 +93,10 @@ def make_photo_patient(url: str, mrn: str, name: str, seed: int = 1) -> PhotoPat
                 photo = store_photo(session, visit_id=visit.id, view=view, file_name=f"{view}.jpg", actor="test",
                                     data=scalp_jpeg(density, size, seed * 100 + len(view)))
                 photos[f"{name_}_{view}"] = photo.id
-        deleted_photo = session.get(models.Photo, photos["month6_frontal"])
+        deleted_photo = session.get_one(models.Photo, photos["month6_frontal"])
         deleted_photo.deleted_at = models.utcnow()
         deleted_photo.deleted_reason = "wrong view"
-        removed = session.get(models.Visit, visits["removed"])
+        removed = session.get_one(models.Visit, visits["removed"])
         removed.deleted_at = models.utcnow()
         removed.deleted_reason = "entered twice"
         return PhotoPatient(patient.id, visits, photos)

@@ -47,13 +47,14 @@ from tracker.photos.serving import photo_image
 from tracker.photos.timeline import photo_timeline
 from tracker.progress.page_data import progress_page
 from tracker.progress.schedule import schedule
+from tracker.records.batch_documents import DocumentUpload
 from tracker.records.lots import sessions_with_lot
 from tracker.records.patient_corrections import update_patient
 from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.records.patient_list import list_patients
 from tracker.records.patient_record import patient_record
 from tracker.records.therapies import add_therapy
-from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
+from tracker.records.treatment_sessions import SessionEntry, log_session
 from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -279,7 +280,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("B's entries as CSV", lambda c, actor: svc("tracker.access.audit.export_csv")(actor, mrn=c.b.mrn))),
     # Backup and restore (admin only).
     "tracker.operations.backup.backup": aims(
-        ("a copy of everything", lambda c, actor: svc("tracker.operations.backup.backup")(c.elsewhere / "stolen", actor))),
+        ("a copy of everything",
+         lambda c, actor: svc("tracker.operations.backup.backup")(c.elsewhere / "stolen", actor))),
     "tracker.operations.restore.restore": aims(
         ("last night's backup", lambda c, actor: svc("tracker.operations.restore.restore")(c.backup_folder, actor))),
     # Removals (staff only).
@@ -303,14 +305,18 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("B's lot as CSV", lambda c, actor: svc("tracker.records.lots.export_lot_csv")(actor, c.b.lot))),
     # Patients.
     "tracker.records.patient_list.list_patients": aims(
-        ("B by name", lambda c, actor: svc("tracker.records.patient_list.list_patients")(actor, query=c.b.full_name, today=TODAY))),
+        ("B by name", lambda c, actor: svc("tracker.records.patient_list.list_patients")(
+            actor, query=c.b.full_name, today=TODAY))),
     "tracker.records.patient_intake.protocol_names": aims(
         ("protocol names", lambda c, actor: svc("tracker.records.patient_intake.protocol_names")(actor))),
     "tracker.records.patient_intake.create_patient": aims(
-        ("a new patient", lambda c, actor: svc("tracker.records.patient_intake.create_patient")(actor, _new_patient(), today=TODAY))),
+        ("a new patient", lambda c, actor: svc("tracker.records.patient_intake.create_patient")(
+            actor, _new_patient(), today=TODAY))),
     "tracker.records.patient_record.patient_record": aims(
-        ("B's record", lambda c, actor: svc("tracker.records.patient_record.patient_record")(actor, c.b.mrn, today=TODAY)),
-        ("an unknown MRN", lambda c, actor: svc("tracker.records.patient_record.patient_record")(actor, "RT-NOBODY", today=TODAY)),
+        ("B's record", lambda c, actor: svc("tracker.records.patient_record.patient_record")(
+            actor, c.b.mrn, today=TODAY)),
+        ("an unknown MRN", lambda c, actor: svc("tracker.records.patient_record.patient_record")(
+            actor, "RT-NOBODY", today=TODAY)),
     ),
     "tracker.records.patient_corrections.update_patient": aims(
         ("B's notes", lambda c, actor: svc("tracker.records.patient_corrections.update_patient")(
@@ -333,7 +339,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("a photo id that does not exist", lambda c, actor: svc("tracker.photos.serving.photo_image")(actor, 999_999)),
     ),
     "tracker.photos.before_after.before_after": aims(
-        ("B's before/after", lambda c, actor: svc("tracker.photos.before_after.before_after")(actor, c.b.mrn, "vertex")),
+        ("B's before/after",
+         lambda c, actor: svc("tracker.photos.before_after.before_after")(actor, c.b.mrn, "vertex")),
     ) + aims(
         # No MRN (a patient's own), but B's visits: A's own record must not show B's photos.
         ("B's visits under A's own record", lambda c, actor: svc("tracker.photos.before_after.before_after")(
@@ -351,7 +358,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("B's record", lambda c, actor: _in_session(
             c, lambda s: svc("tracker.progress.view.resolve_patient")(s, actor, c.b.mrn)))),
     "tracker.exchange.progress_report.progress_report_pdf": aims(
-        ("B's report", lambda c, actor: svc("tracker.exchange.progress_report.progress_report_pdf")(actor, c.b.mrn, as_of=TODAY))),
+        ("B's report", lambda c, actor: svc("tracker.exchange.progress_report.progress_report_pdf")(
+            actor, c.b.mrn, as_of=TODAY))),
     # Protocols (reading: staff; editing: admins).
     "tracker.records.protocol_admin.list_protocols": aims(
         ("every protocol", lambda c, actor: svc("tracker.records.protocol_admin.list_protocols")(actor))),

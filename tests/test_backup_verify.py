@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect
 
 from db.engine import normalize_url
-from tests.backup_samples import KEY, Installation, cli, make_clinic, new_installation, no_traceback  # noqa: F401 (fixture)
+from tests.backup_samples import KEY, Installation, cli, make_clinic, no_traceback
 from tracker.access.signing import SigningKey
 from tracker.operations.backup_format import _canonical
 

@@ -31,8 +31,8 @@ def test_default_pair_is_baseline_and_latest_fitted_into_one_frame(clinic):
     # the baseline's 4:3 shape at the larger photo's long side (1280 px), the same for both and the blend
     assert before.size == after.size == blended.size == result.frame == (1280, 960)
     # the 16:9 photo is letterboxed, not stretched: 720 rows of picture, 120 rows of bar above and below
-    assert all(abs(a - b) <= 6 for a, b in zip(after.getpixel((640, 50)), LETTERBOX))
-    assert all(abs(a - b) <= 6 for a, b in zip(after.getpixel((640, 909)), LETTERBOX))
+    assert all(abs(a - b) <= 6 for a, b in zip(after.getpixel((640, 50)), LETTERBOX, strict=True))
+    assert all(abs(a - b) <= 6 for a, b in zip(after.getpixel((640, 909)), LETTERBOX, strict=True))
     assert mean_difference(after.crop((0, 130, 1280, 830)), Image.new("RGB", (1280, 700), LETTERBOX)) > 100
     assert mean_difference(before.crop((0, 0, 1280, 120)), Image.new("RGB", (1280, 120), LETTERBOX)) > 100
     # the blend is neither photo, and sits halfway between them (up to JPEG noise on the fine strands)

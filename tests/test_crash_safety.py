@@ -29,9 +29,11 @@ import re
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 import photo_samples as samples
 import pytest
@@ -104,8 +106,9 @@ SESSION_POINTS = [
 # One existing patient, with a visit and a session whose photo and document the killed operations share.
 BASE_MRN = "CS-BASE"
 SITES = (("vertex", 150.0), ("frontal", 125.0))
-SESSION = {"date": date(2026, 2, 10), "treatment": "exosome", "product": "ExoGen 5", "lot_number": "EX-2602",
-           "volume_ml": 4.0, "areas": "vertex, frontal"}
+SESSION_DATE = date(2026, 2, 10)
+SESSION = SessionEntry(date=SESSION_DATE.isoformat(), treatment="exosome", product="ExoGen 5", lot_number="EX-2602",
+                       volume_ml=4.0, areas="vertex, frontal")  # the date as the form hands it: text
 # Per import: three new patients, one session and two visits each (the first measuring two sites), and
 # the base patient's session and visit again (already recorded: skipped, never added twice).
 IMPORT_PATIENTS, IMPORT_SESSIONS, IMPORT_VISITS, IMPORT_MEASUREMENTS = 3, 3, 6, 9
@@ -131,52 +134,86 @@ def _arm(hook: list) -> None:
     call of a function or method, the Nth new row object of a model, or the Nth commit."""
     kind, *spec = hook
     if kind == "sql":
-        when, table, n = spec
-        inserts = itertools.count(1)
-
-        def on_statement(conn, cursor, statement, *_):
-            match = re.match(r"\s*INSERT INTO (\w+)", statement, re.IGNORECASE)
-            if match and match.group(1) == table and next(inserts) == n:
-                _die()
-
-        event.listen(Engine, f"{when}_cursor_execute", on_statement)
+        _arm_sql(*spec)
     elif kind in ("put", "inside put"):
-        store, prefix, n = spec
-        writes = itertools.count(1)
-        real_put = LocalDirectoryStore.put
-
-        def put(self, key, data):
-            hit = self.root.name == store and key.startswith(prefix) and next(writes) == n
-            if hit and kind == "inside put":
-                os.replace = lambda *args, **kwargs: _die()  # the temporary is written, not yet renamed
-            real_put(self, key, data)
-            if hit:
-                _die()
-
-        LocalDirectoryStore.put = put
+        _arm_put(*spec, before_rename=kind == "inside put")
     elif kind in ("call", "method"):
-        module = __import__(spec[0], fromlist=["_"])
-        owner = getattr(module, spec[1]) if kind == "method" else module
-        name, n = spec[-2], spec[-1]
-        real = getattr(owner, name)
-        calls = itertools.count(1)
-
-        def wrapper(*args, **kwargs):
-            if next(calls) == n:
-                _die()
-            return real(*args, **kwargs)
-
-        setattr(owner, name, wrapper)
+        _arm_call(spec, method=kind == "method")
     elif kind == "init":
-        model, n = spec
-        created = itertools.count(1)
-        event.listen(getattr(models, model), "init", lambda *_: next(created) == n and _die())
+        _arm_init(*spec)
     elif kind == "session":
-        name, n = spec
-        seen = itertools.count(1)
-        event.listen(Session, name, lambda *_: next(seen) == n and _die())
+        _arm_session(*spec)
     else:
         raise ValueError(f"unknown kill point {hook!r}")
+
+
+def _arm_sql(when: str, table: str, n: int) -> None:
+    """Die after/before (``when``) the Nth INSERT into ``table``."""
+    inserts = itertools.count(1)
+
+    # SQLAlchemy calls the listener with (conn, cursor, statement, parameters, context, executemany).
+    def on_statement(_conn, _cursor, statement, *_):
+        match = re.match(r"\s*INSERT INTO (\w+)", statement, re.IGNORECASE)
+        if match and match.group(1) == table and next(inserts) == n:
+            _die()
+
+    event.listen(Engine, f"{when}_cursor_execute", on_statement)
+
+
+def _arm_put(store: str, prefix: str, n: int, *, before_rename: bool) -> None:
+    """Die at the Nth write under ``prefix`` into ``store``: once it is written, or (``before_rename``)
+    with its temporary written and not yet renamed."""
+    writes = itertools.count(1)
+    real_put = LocalDirectoryStore.put
+
+    def put(self, key, data):
+        hit = self.root.name == store and key.startswith(prefix) and next(writes) == n
+        if hit and before_rename:
+            os.replace = lambda *args, **kwargs: _die()  # the temporary is written, not yet renamed
+        real_put(self, key, data)
+        if hit:
+            _die()
+
+    mock.patch.object(LocalDirectoryStore, "put", put).start()  # never stopped: this process dies in it
+
+
+def _arm_call(spec: list, *, method: bool) -> None:
+    """Die at the Nth call of a module's function ``[module, name, n]`` or a class's method
+    ``[module, class, name, n]``."""
+    module = __import__(spec[0], fromlist=["_"])
+    owner = getattr(module, spec[1]) if method else module
+    name, n = spec[-2], spec[-1]
+    real = getattr(owner, name)
+    calls = itertools.count(1)
+
+    def wrapper(*args, **kwargs):
+        if next(calls) == n:
+            _die()
+        return real(*args, **kwargs)
+
+    setattr(owner, name, wrapper)
+
+
+def _arm_init(model: str, n: int) -> None:
+    """Die when the Nth new row object of ``model`` is made."""
+    created = itertools.count(1)
+
+    def on_init(*_):
+        if next(created) == n:
+            _die()
+
+    event.listen(getattr(models, model), "init", on_init)
+
+
+def _arm_session(name: str, n: int) -> None:
+    """Die at the Nth ``name`` event of any ORM session (``before_commit``, ``after_commit``)."""
+    seen = itertools.count(1)
+
+    def on_event(*_):
+        if next(seen) == n:
+            _die()
+
+    event.listen(Session, name, on_event)
 
 
 # --- the operations (run by the child, and again by the test afterwards) ----------------------------------
@@ -186,15 +223,14 @@ def perform(operation: dict):
     """Run one use case as the pages and the command line do; ``operation`` is plain JSON data."""
     use_case = operation["use_case"]
     if use_case == "visit":
-        entry = VisitEntry(date=operation["date"], sites=[SiteEntry(site, density) for site, density in SITES],
+        visit = VisitEntry(date=operation["date"], sites=[SiteEntry(site, density) for site, density in SITES],
                            capture={"dry_hair": True}, device="clinic camera")
         photos = [PhotoUpload(view, Path(path).name, Path(path).read_bytes()) for view, path in operation["photos"]]
-        return log_visit(CLINICIAN, operation["mrn"], entry, photos, today=TODAY)
+        return log_visit(CLINICIAN, operation["mrn"], visit, photos, today=TODAY)
     if use_case == "session":
         documents = [DocumentUpload(Path(path).name, Path(path).read_bytes()) for path in operation["documents"]]
-        entry = SessionEntry(**{**SESSION, "date": SESSION["date"].isoformat()},
-                             checklist={"hydrated": True, "breakfast": True, "no_nsaids": True})
-        return log_session(CLINICIAN, operation["mrn"], entry, documents, today=TODAY)
+        treatment = replace(SESSION, checklist={"hydrated": True, "breakfast": True, "no_nsaids": True})
+        return log_session(CLINICIAN, operation["mrn"], treatment, documents, today=TODAY)
     if use_case == "import":
         return import_spreadsheets(*operation["files"], actor=command_line_actor("import"), today=TODAY)
     raise ValueError(use_case)
@@ -247,7 +283,7 @@ def _png(path: Path) -> str:
     return str(path)
 
 
-def _csv(path: Path, rows: list[list[object]]) -> str:
+def _csv(path: Path, rows: Sequence[Sequence[object]]) -> str:
     with path.open("w", newline="", encoding="utf-8") as file:
         csv.writer(file).writerows(rows)
     return str(path)
@@ -261,7 +297,7 @@ def _import_files(folder: Path, prefix: str) -> list[str]:
     patients += [[mrn, f"Imported Patient {mrn}", "female", "1985-06-0" + mrn[-1], "androgenetic_alopecia"]
                  for mrn in mrns]
     sessions = [["mrn", "date", "treatment", "product", "lot_number"],
-                [BASE_MRN, SESSION["date"].isoformat(), "exosome", "ExoGen 5", "EX-2602"]]
+                [BASE_MRN, SESSION_DATE.isoformat(), "exosome", "ExoGen 5", "EX-2602"]]
     sessions += [[mrn, "2025-09-01", "prp", "", ""] for mrn in mrns]
     visits = [["mrn", "date", "density_per_cm2", "site"], [BASE_MRN, "2026-01-15", "150", "vertex"]]
     for mrn in mrns:
@@ -366,17 +402,20 @@ def records_of(url: str, mrn_like: str) -> tuple[int, int, int, int]:
         ids = select(models.Patient.id).where(models.Patient.mrn.like(mrn_like)).scalar_subquery()
         visits = select(models.Visit.id).where(models.Visit.patient_id.in_(ids)).scalar_subquery()
         return (
-            session.scalar(select(func.count()).select_from(models.Patient).where(models.Patient.mrn.like(mrn_like))),
-            session.scalar(select(func.count()).select_from(models.TreatmentSession).where(
-                models.TreatmentSession.patient_id.in_(ids))),
-            session.scalar(select(func.count()).select_from(models.Visit).where(models.Visit.patient_id.in_(ids))),
-            session.scalar(select(func.count()).select_from(models.DensityMeasurement).where(
-                models.DensityMeasurement.visit_id.in_(visits))),
+            session.execute(select(func.count()).select_from(models.Patient).where(
+                models.Patient.mrn.like(mrn_like))).scalar_one(),
+            session.execute(select(func.count()).select_from(models.TreatmentSession).where(
+                models.TreatmentSession.patient_id.in_(ids))).scalar_one(),
+            session.execute(select(func.count()).select_from(models.Visit).where(
+                models.Visit.patient_id.in_(ids))).scalar_one(),
+            session.execute(select(func.count()).select_from(models.DensityMeasurement).where(
+                models.DensityMeasurement.visit_id.in_(visits))).scalar_one(),
         )
 
 
 def assert_store_settled() -> None:
     report = run_check()
+    assert report.documents is not None, "the check did not look at the document store"
     assert report.ok and not report.in_progress and not report.documents.in_progress, report.lines()
 
 
@@ -390,29 +429,23 @@ def children(clinic):
 # --- the test ------------------------------------------------------------------------------------------
 
 
-def test_kills_at_every_point_leave_a_consistent_clinic(clinic, children, tmp_path, capsys, figure):
-    inputs = tmp_path / "inputs"
-    inputs.mkdir()
-    shared_photo, shared_document = _photo(inputs / "shared.jpg", 0), _png(inputs / "batch record.png")
-    _add_patients(clinic, [BASE_MRN] + [f"CS-V{n}" for n in range(len(VISIT_POINTS))]
-                  + [f"CS-S{n}" for n in range(len(SESSION_POINTS))])
-    log_visit(CLINICIAN, BASE_MRN, VisitEntry(date="2026-01-15", sites=[SiteEntry(s, d) for s, d in SITES]),
-              [PhotoUpload("vertex", "shared.jpg", Path(shared_photo).read_bytes()),
-               PhotoUpload("frontal", "base.jpg", Path(_photo(inputs / "base.jpg", 99)).read_bytes())], today=TODAY)
-    perform({"use_case": "session", "mrn": BASE_MRN, "documents": [_pdf(inputs / "base.pdf", 99), shared_document]})
-    base_records = records_of(clinic, BASE_MRN)
-    assert_store_settled()
+@dataclass
+class KillRun:
+    """Kill points tried one after another against one clinic: each killed, checked, repaired and re-run;
+    the base patient's records must stay as they were. Failures are collected, not raised at the first."""
 
-    failures: list[str] = []
-    tested = 0
+    clinic: str
+    children: Children
+    base_records: tuple[int, int, int, int]
+    failures: list[str] = field(default_factory=list)
+    tested: int = 0
 
-    def survive(point: KillPoint, operation: dict, outcome) -> None:
+    def survive(self, point: KillPoint, operation: dict, outcome: Callable[..., None]) -> None:
         """Kill the operation at ``point``, check and repair, then ``outcome(after_kill)`` and re-run it."""
-        nonlocal tested
         try:
-            children.run_killed(operation, point)
+            self.children.run_killed(operation, point)
             check_then_repair(point.markers)
-            assert_nothing_half_written(clinic)
+            assert_nothing_half_written(self.clinic)
             outcome(after_kill=True)
             try:
                 perform(operation)
@@ -421,48 +454,67 @@ def test_kills_at_every_point_leave_a_consistent_clinic(clinic, children, tmp_pa
             else:  # an import is idempotent instead: it skips what is already there
                 assert not point.committed or operation["use_case"] == "import", "the same record was saved twice"
             outcome(after_kill=False)
-            assert_nothing_half_written(clinic)
+            assert_nothing_half_written(self.clinic)
             assert_store_settled()
-            assert records_of(clinic, BASE_MRN) == base_records
+            assert records_of(self.clinic, BASE_MRN) == self.base_records
         except AssertionError as error:
-            failures.append(f"{point.name}: {error}")
-        tested += 1
+            self.failures.append(f"{point.name}: {error}")
+        self.tested += 1
 
+
+def _record_base_patient(clinic: str, inputs: Path) -> tuple[str, str]:
+    """The patients the kill points work on, and the base patient's visit and session; returns the photo
+    and the document the killed operations share with them."""
+    shared_photo, shared_document = _photo(inputs / "shared.jpg", 0), _png(inputs / "batch record.png")
+    _add_patients(clinic, [BASE_MRN] + [f"CS-V{n}" for n in range(len(VISIT_POINTS))]
+                  + [f"CS-S{n}" for n in range(len(SESSION_POINTS))])
+    log_visit(CLINICIAN, BASE_MRN, VisitEntry(date="2026-01-15", sites=[SiteEntry(s, d) for s, d in SITES]),
+              [PhotoUpload("vertex", "shared.jpg", Path(shared_photo).read_bytes()),
+               PhotoUpload("frontal", "base.jpg", Path(_photo(inputs / "base.jpg", 99)).read_bytes())], today=TODAY)
+    perform({"use_case": "session", "mrn": BASE_MRN, "documents": [_pdf(inputs / "base.pdf", 99), shared_document]})
+    return shared_photo, shared_document
+
+
+def _kill_visits(run: KillRun, inputs: Path, shared_photo: str) -> None:
     for n, point in enumerate(VISIT_POINTS):
         mrn = f"CS-V{n}"
         operation = {"use_case": "visit", "mrn": mrn, "date": "2026-02-20",
                      "photos": [["frontal", _photo(inputs / f"v{n}.jpg", n + 1)], ["vertex", shared_photo]]}
 
         def visit_outcome(after_kill: bool, mrn=mrn, point=point) -> None:
-            visits = records_of(clinic, mrn)[2]
+            visits = records_of(run.clinic, mrn)[2]
             if after_kill:
                 assert visits == (1 if point.committed else 0), f"{visits} visit(s) after the kill"
             else:  # logging the visit again records it once (refused if the first save had committed)
                 assert visits == 1, f"{visits} visit(s) after the re-run"
 
-        survive(point, operation, visit_outcome)
+        run.survive(point, operation, visit_outcome)
 
+
+def _kill_sessions(run: KillRun, inputs: Path, shared_document: str) -> None:
     for n, point in enumerate(SESSION_POINTS):
         mrn = f"CS-S{n}"
         operation = {"use_case": "session", "mrn": mrn,
                      "documents": [_pdf(inputs / f"s{n}.pdf", n), shared_document]}
 
         def session_outcome(after_kill: bool, mrn=mrn, point=point) -> None:
-            sessions = records_of(clinic, mrn)[1]
+            sessions = records_of(run.clinic, mrn)[1]
             if after_kill:
                 assert sessions == (1 if point.committed else 0), f"{sessions} session(s) after the kill"
             else:
                 assert sessions == 1, f"{sessions} session(s) after the re-run"
 
-        survive(point, operation, session_outcome)
+        run.survive(point, operation, session_outcome)
 
+
+def _kill_imports(run: KillRun, inputs: Path) -> None:
     whole = (IMPORT_PATIENTS, IMPORT_SESSIONS, IMPORT_VISITS, IMPORT_MEASUREMENTS)
     for n, point in enumerate(IMPORT_POINTS):
         prefix = f"CS-I{n}"
         operation = {"use_case": "import", "files": _import_files(inputs / prefix, prefix)}
 
         def import_outcome(after_kill: bool, prefix=prefix, point=point, operation=operation) -> None:
-            found = records_of(clinic, f"{prefix}-%")
+            found = records_of(run.clinic, f"{prefix}-%")
             if after_kill:
                 assert found == (whole if point.committed else (0, 0, 0, 0)), f"half an import: {found}"
             else:
@@ -470,16 +522,28 @@ def test_kills_at_every_point_leave_a_consistent_clinic(clinic, children, tmp_pa
                 again: ImportResult = perform(operation)  # a third time: everything is already there
                 assert (again.patients_added, again.sessions_added, again.visits_added,
                         again.measurements_added) == (0, 0, 0, 0), again.summary()
-                assert records_of(clinic, f"{prefix}-%") == whole
+                assert records_of(run.clinic, f"{prefix}-%") == whole
 
-        survive(point, operation, import_outcome)
+        run.survive(point, operation, import_outcome)
 
-    assert tested == len(VISIT_POINTS) + len(SESSION_POINTS) + len(IMPORT_POINTS)
-    assert not failures, "\n".join(failures)
+
+def test_kills_at_every_point_leave_a_consistent_clinic(clinic, children, tmp_path, capsys, figure):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    shared_photo, shared_document = _record_base_patient(clinic, inputs)
+    run = KillRun(clinic, children, base_records=records_of(clinic, BASE_MRN))
+    assert_store_settled()
+
+    _kill_visits(run, inputs, shared_photo)
+    _kill_sessions(run, inputs, shared_document)
+    _kill_imports(run, inputs)
+
+    assert run.tested == len(VISIT_POINTS) + len(SESSION_POINTS) + len(IMPORT_POINTS)
+    assert not run.failures, "\n".join(run.failures)
     with capsys.disabled():
         database = "SQLite" if clinic.startswith("sqlite") else "PostgreSQL"
-        print(f"\ncrash safety ({database}): {tested} kill points tested, store consistent after each")
-    figure(f"crash safety ({database}): {tested} kill points tested (real SIGKILL), store consistent after each")
+        print(f"\ncrash safety ({database}): {run.tested} kill points tested, store consistent after each")
+    figure(f"crash safety ({database}): {run.tested} kill points tested (real SIGKILL), store consistent after each")
 
 
 def test_interrupted_document_uploads_are_reported_and_repaired_by_the_command_line(clinic, children, tmp_path):

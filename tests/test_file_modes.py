@@ -30,7 +30,8 @@ ADD_DOCUMENT = """
 from datetime import date
 from tracker.access.actors import command_line_actor
 from tracker.records.patient_list import list_patients
-from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
+from tracker.records.batch_documents import DocumentUpload
+from tracker.records.treatment_sessions import SessionEntry, log_session
 
 actor = command_line_actor("mode-test")
 mrn = list_patients(actor)[0].mrn

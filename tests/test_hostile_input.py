@@ -23,8 +23,9 @@ from tracker.access.actors import Actor
 from tracker.errors import NotFound, ValidationError
 from tracker.exchange.spreadsheet_import import import_spreadsheets
 from tracker.operations.database import transaction
+from tracker.records.batch_documents import DocumentUpload
 from tracker.records.patient_intake import NewPatient, create_patient
-from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
+from tracker.records.treatment_sessions import SessionEntry, log_session
 from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
 
 CLINICIAN = Actor("dr.lee", "clinician")

@@ -153,8 +153,8 @@ def test_dates_in_the_future(clinic, tmp_path):
 
 def test_today_defaults_to_the_current_date(clinic, tmp_path):
     with pytest.raises(ValidationError) as caught:
-        import_spreadsheets(*files(tmp_path, sessions=SESSIONS + [["RT-001", "2999-01-01", "prp", "", ""]]), actor=command_line_actor("import"),
-                            url=clinic)
+        import_spreadsheets(*files(tmp_path, sessions=SESSIONS + [["RT-001", "2999-01-01", "prp", "", ""]]),
+                            actor=command_line_actor("import"), url=clinic)
     assert f"(today is {date.today().isoformat()})" in caught.value.problems[0]
 
 

@@ -58,7 +58,8 @@ def test_stale_version_is_a_conflict_and_nothing_is_written(clinic):
     ({"full_name": "Ana Souza"}, "typo", "the values are the same as in the record"),
     ({"colour": "red"}, "typo", "'colour' is not a patient detail"),
     ({"protocol": "Nope"}, "typo", "protocol 'Nope' does not exist"),
-    ({"birth_date": "2025-02-01"}, "typo", "first recorded visit or session 2025-01-05 is before the patient's birth date"),
+    ({"birth_date": "2025-02-01"}, "typo",
+     "first recorded visit or session 2025-01-05 is before the patient's birth date"),
 ])
 def test_bad_corrections_are_refused(clinic, changes, reason, message):
     create_patient(DR, new_patient(), today=TODAY)

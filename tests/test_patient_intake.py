@@ -22,7 +22,8 @@ def test_create_patient_is_saved_and_audited(clinic):
     assert mrn == "RT-0001"
     record = patient_record(DR, "RT-0001", today=TODAY)
     details = record.details
-    assert (details.full_name, details.sex, details.birth_date, details.age) == ("Ana Souza", "female", date(1980, 5, 17), 45)
+    assert (details.full_name, details.sex, details.birth_date, details.age) == (
+        "Ana Souza", "female", date(1980, 5, 17), 45)
     assert (details.baseline_scale, details.baseline_stage) == ("ludwig", "II")
     assert details.target_areas == ("vertex", "frontal")
     assert details.protocol == "Exosome (default)"
@@ -74,7 +75,8 @@ def test_duplicate_mrn_is_refused_in_any_capitals(clinic):
     ({"baseline_stage": "IV"}, "'IV' is not a Ludwig stage"),
     ({"baseline_stage": ""}, "baseline stage is required on the Ludwig scale"),
     ({"baseline_scale": None}, "baseline scale is required: Ludwig or Sinclair"),
-    ({"condition": "alopecia_areata", "baseline_scale": "salt", "baseline_stage": "130"}, "SALT score 130 is out of range"),
+    ({"condition": "alopecia_areata", "baseline_scale": "salt", "baseline_stage": "130"},
+     "SALT score 130 is out of range"),
     ({"condition": "telogen_effluvium"}, "has no staging scale here"),
     ({"target_areas": []}, "choose at least one area"),
     ({"target_areas": "vertex, top of head"}, "may contain only letters"),

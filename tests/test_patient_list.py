@@ -43,7 +43,8 @@ def test_list_shows_next_milestone_status_and_due_date(follow_up):
     assert due.status_text == "due now"
     assert due.day0 == date(2025, 3, 5)
     late = rows["LATE-1"]
-    assert (late.next_milestone, late.next_status, late.next_due) == ("noticeable_growth", "upcoming", date(2025, 7, 10))
+    assert (late.next_milestone, late.next_status, late.next_due) == (
+        "noticeable_growth", "upcoming", date(2025, 7, 10))
     assert (late.due_this_week, late.overdue, late.behind) == (False, True, False)
     assert late.status_text.startswith("overdue")
     slow = rows["SLOW-1"]
@@ -97,7 +98,7 @@ def test_list_uses_the_same_few_queries_for_many_patients(clinic):
         seen: list[str] = []
         engine = engine_for(clinic)
 
-        def count_statement(conn, cursor, statement, *args):
+        def count_statement(_conn, _cursor, statement, *_):
             seen.append(statement)
 
         event.listen(engine, "before_cursor_execute", count_statement)
@@ -108,7 +109,8 @@ def test_list_uses_the_same_few_queries_for_many_patients(clinic):
         return len(seen)
 
     for n in range(3):
-        seed(clinic, f"P{n}", f"Patient {n}", sessions=[date(2025, 1, 10)], visits=[(date(2025, 1, 5), {"vertex": 150})])
+        seed(clinic, f"P{n}", f"Patient {n}", sessions=[date(2025, 1, 10)],
+             visits=[(date(2025, 1, 5), {"vertex": 150})])
     few = statements_for_list()
     for n in range(3, 60):
         seed(clinic, f"P{n}", f"Patient {n}", sessions=[date(2025, 1, 10)],

@@ -24,7 +24,8 @@ def test_record_header_strip_and_timeline(recorded):
     assert [m.name for m in strip] == ["early_response", "noticeable_growth", "continued_improvement"]
     # 90 days = 2.957 months: band -10+0.957*15 = +4.35 to 5+0.957*15 = +19.35. Vertex +20 is ahead,
     # frontal -5 behind: the strip says behind.
-    assert (strip[0].status, strip[0].window_start, strip[0].window_end) == ("behind", date(2025, 3, 10), date(2025, 4, 10))
+    assert (strip[0].status, strip[0].window_start, strip[0].window_end) == (
+        "behind", date(2025, 3, 10), date(2025, 4, 10))
     assert strip[0].site_notes == (
         "Frontal: -5.0 hairs/cm² (-5%) on 2025-04-10, below the expected range, expected +4 to +19",
         "Vertex: +20.0 hairs/cm² (+13%) on 2025-04-10, above the expected range, expected +4 to +19",
@@ -37,7 +38,8 @@ def test_record_header_strip_and_timeline(recorded):
         (date(2025, 1, 10), "visit"), (date(2025, 1, 10), "session"), (date(2025, 4, 10), "visit")]
     assert [(d.site, d.density) for d in timeline[0].densities] == [("frontal", 100), ("vertex", 150)]
     assert len(timeline[0].photos) == 2 and timeline[2].photos == ()
-    assert (timeline[1].product, timeline[1].lot_number, timeline[1].title) == ("ExoHair", "LOT-0110", "Exosome session")
+    assert (timeline[1].product, timeline[1].lot_number, timeline[1].title) == (
+        "ExoHair", "LOT-0110", "Exosome session")
 
 
 def test_record_of_a_new_patient_explains_the_empty_strip(clinic):

@@ -13,6 +13,7 @@ import io
 import json
 import os
 from datetime import UTC, date, datetime, timedelta
+from unittest import mock
 
 import photo_samples as samples
 import pytest
@@ -361,7 +362,7 @@ def _crash_after_put(prefix: str):
         if key.startswith(prefix):
             _die()
 
-    LocalDirectoryStore.put = put
+    mock.patch.object(LocalDirectoryStore, "put", put).start()  # never stopped: this process dies in it
 
 
 def _crash_inside_put(prefix: str):
@@ -373,7 +374,7 @@ def _crash_inside_put(prefix: str):
             _die()
         return real_replace(source, target, *args, **kwargs)
 
-    os.replace = replace
+    mock.patch.object(os, "replace", replace).start()  # never stopped: this process dies in it
 
 
 def _crash_after_flush():

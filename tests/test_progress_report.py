@@ -45,7 +45,8 @@ def scalp_photo(seed: int, strands: int, size: tuple[int, int] = (1200, 900), ti
 def add_photos(url: str, patient_id: int, views: tuple[str, ...] = ("vertex", "frontal")) -> None:
     """Photos at the baseline visit (day 0) and the latest one; a middle visit has a vertex photo too."""
     with transaction(url) as session:
-        visits = {v.date: v.id for v in session.scalars(select(models.Visit).where(models.Visit.patient_id == patient_id))}
+        visits = {v.date: v.id
+                  for v in session.scalars(select(models.Visit).where(models.Visit.patient_id == patient_id))}
         plan = [(date(2025, 1, 15), 400), (date(2025, 7, 15), 600), (date(2026, 1, 20), 900)]
         for index, (day, strands) in enumerate(plan):
             for view in views:
@@ -58,7 +59,10 @@ def add_photos(url: str, patient_id: int, views: tuple[str, ...] = ("vertex", "f
 
 def add_session_details(url: str, patient_id: int) -> None:
     with transaction(url) as session:
-        first = session.scalar(select(models.TreatmentSession).where(models.TreatmentSession.patient_id == patient_id))
+        first = session.scalars(select(models.TreatmentSession).where(
+            models.TreatmentSession.patient_id == patient_id)).first()
+        if first is None:
+            raise LookupError(f"patient {patient_id} has no treatment session to add details to")
         first.volume_ml = 4.5
         first.areas = "vertex, crown"
         session.add(models.TreatmentSession(patient_id=patient_id, date=date(2025, 6, 2), treatment="exosome",

@@ -18,7 +18,6 @@ from tests.backup_samples import (
     assert_restored,
     cli,
     make_clinic,
-    new_installation,  # noqa: F401 -- a pytest fixture, found by its name
     no_traceback,
     rows_of,
     state_of,

@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import signal
 
-from tests.backup_samples import (  # noqa: F401 (new_installation is a fixture)
+from tests.backup_samples import (
     Installation,
     State,
     assert_restored,
     cli,
     make_clinic,
-    new_installation,
     no_traceback,
     restored_from,
     state_of,
@@ -30,7 +29,8 @@ from tracker.operations.database import transaction
 
 
 def _files_in(folder) -> int:
-    return sum(entry["path"].startswith("files/") for entry in json.loads((folder / "manifest.json").read_text())["files"])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return sum(entry["path"].startswith("files/") for entry in manifest["files"])
 
 
 def test_a_killed_restore_leaves_the_old_or_the_new_installation(clinic, tmp_path, new_installation, figure):

@@ -33,7 +33,8 @@ def test_add_and_stop_a_therapy(recorded):
 
 @pytest.mark.parametrize("args, message", [
     (("", "1 mg", date(2025, 1, 1), None), "therapy name is required"),
-    (("finasteride", "1 mg", date(2025, 3, 1), date(2025, 2, 1)), "stop date 2025-02-01 is before the start date 2025-03-01"),
+    (("finasteride", "1 mg", date(2025, 3, 1), date(2025, 2, 1)),
+     "stop date 2025-02-01 is before the start date 2025-03-01"),
     (("finasteride", "1 mg", date(2025, 7, 1), None), "start date 2025-07-01 is in the future"),
     (("finasteride", "1 mg", None, None), "start date is required"),
     (("finasteride", "1 mg", "01/02/2025", None), "not written YYYY-MM-DD"),

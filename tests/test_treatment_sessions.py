@@ -52,7 +52,7 @@ def exosome(on=date(2025, 5, 20), **changes) -> SessionEntry:
 def counts(url) -> dict[str, int]:
     with transaction(url) as session:
         return {
-            model.__name__: session.scalar(select(func.count()).select_from(model))
+            model.__name__: session.execute(select(func.count()).select_from(model)).scalar_one()
             for model in (models.TreatmentSession, models.BatchDocument, models.AuditEntry)
         }
 

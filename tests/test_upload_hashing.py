@@ -24,7 +24,8 @@ from db import models
 from tracker.access.actors import Actor
 from tracker.errors import ValidationError
 from tracker.operations.database import transaction
-from tracker.records.treatment_sessions import DocumentUpload, SessionEntry, log_session
+from tracker.records.batch_documents import DocumentUpload
+from tracker.records.treatment_sessions import SessionEntry, log_session
 from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
 
 CLINICIAN = Actor(username="dr.lee", role="clinician")

@@ -86,7 +86,7 @@ def second_tables(source: str, where: str = "<source>") -> list[str]:
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Dict):
-            coded = [k for k, v in zip(node.keys, node.values) if _is_code(k) and _shows(v)]
+            coded = [k for k, v in zip(node.keys, node.values, strict=True) if _is_code(k) and _shows(v)]
             if len(coded) >= 2:
                 found.append(f"{where}:{node.lineno}: a dict giving {len(coded)} codes their words or colours")
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "zip"
