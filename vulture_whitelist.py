@@ -19,6 +19,7 @@ _.core_fonts_encoding
 
 # pytest: a hook of tests/conftest.py, and a fixture the schedule page tests request by name.
 pytest_terminal_summary
+scheduled
 # pytest: the other hooks of tests/conftest.py (pytest_testnodedown is pytest-xdist's, on its controller), and
 # its autouse fixture that closes a browser module's shared Chromium.
 pytest_configure
@@ -26,7 +27,6 @@ pytest_collection_modifyitems
 pytest_sessionfinish
 pytest_testnodedown
 _browser_per_module
-scheduled
 
 # urllib: calls redirect_request on the handler tests/test_browser_session_cookie.py installs.
 _.redirect_request
