@@ -15,11 +15,11 @@ import streamlit as st
 
 from tracker.course.clinical import TREATMENTS
 from tracker.course.vocabulary import treatment_words
+from tracker.records.batch_documents import DocumentUpload
 from tracker.records.treatment_sessions import (
     AREAS_MAX,
     PRE_SESSION_CHECKS,
     TEXT_MAX,
-    DocumentUpload,
     SessionEntry,
     SessionSaved,
     log_session,

@@ -86,15 +86,18 @@ st.caption(plain(
 if record.milestone_note:
     st.info(record.milestone_note)
 BOXES = {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}
-for column, milestone in zip(st.columns(3), record.milestones):
-    with column:
-        st.markdown(f"**{plain(milestone.label)}**")
-        st.caption(f"window {_day(milestone.window_start)} to {_day(milestone.window_end)} · "
-                   f"target {_day(milestone.target)}")
-        box = st.error if milestone.overdue else BOXES[status_words(milestone.status).tone]
-        box(plain(milestone.status_text))
-        for note in milestone.site_notes:
-            st.caption(plain(note))
+# Three milestones to a row: an admin may give a protocol more windows than the default three, and each shows.
+# The last row may have fewer milestones than columns, hence strict=False.
+for first in range(0, len(record.milestones), 3):
+    for column, milestone in zip(st.columns(3), record.milestones[first:first + 3], strict=False):
+        with column:
+            st.markdown(f"**{plain(milestone.label)}**")
+            st.caption(f"window {_day(milestone.window_start)} to {_day(milestone.window_end)} · "
+                       f"target {_day(milestone.target)}")
+            box = st.error if milestone.overdue else BOXES[status_words(milestone.status).tone]
+            box(plain(milestone.status_text))
+            for note in milestone.site_notes:
+                st.caption(plain(note))
 
 timeline_tab, therapy_tab, edit_tab, remove_tab, history_tab = st.tabs(
     ["Timeline", "Concurrent therapies", "Correct details", "Remove an entry", "History"])

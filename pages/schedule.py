@@ -28,7 +28,7 @@ horizon = left.selectbox(
 )
 statuses = right.multiselect(
     "Follow-ups to show", FOLLOW_UP_STATUSES, default=list(FOLLOW_UP_STATUSES), key="schedule_statuses",
-    format_func=FOLLOW_UP_WORDS.get,
+    format_func=FOLLOW_UP_WORDS.__getitem__,
 )
 
 plan = call(schedule, actor, horizon_days=horizon)

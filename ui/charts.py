@@ -67,8 +67,10 @@ def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, la
         figure.add_trace(go.Scatter(
             x=[s.months for s in chart.sessions], y=[0] * len(chart.sessions), mode="markers",
             name="treatment session", marker={"symbol": "triangle-up", "size": 14, "color": "#e67e22"},
-            customdata=[[s.date.isoformat(), label(s.product or treatment_words(s.treatment)), label(s.lot_number or "—")]
-                        for s in chart.sessions],
+            customdata=[
+                [s.date.isoformat(), label(s.product or treatment_words(s.treatment)), label(s.lot_number or "—")]
+                for s in chart.sessions
+            ],
             hovertemplate="session %{customdata[0]}<br>%{customdata[1]}<br>lot %{customdata[2]}<extra></extra>",
         ))
     bars = [("active", bar) for bar in chart.active_spans] + [("therapy", bar) for bar in chart.therapies]

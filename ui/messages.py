@@ -74,5 +74,6 @@ def call(service: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
             st.error(BUSY)
             return None
         log.exception("unexpected error in %s", getattr(service, "__name__", service))
-        st.error("Something went wrong and nothing was saved. Please try again; if it persists, tell your administrator.")
+        st.error("Something went wrong and nothing was saved. Please try again; "
+                 "if it persists, tell your administrator.")
     return None

@@ -1,8 +1,8 @@
 """Drawing blocks for photos, shared by the photos page and the consult screen (drawing only).
 
 The images come ready from ``tracker.photos.serving`` and ``tracker.photos.before_after``: thumbnails and display
-copies as stored, and the before/after pair already fitted into one frame and faded there. Nothing here resizes or blends. Every
-image goes inline (``private_media.image``): a patient's photo never gets a ``/media/`` URL.
+copies as stored, and the before/after pair already fitted into one frame and faded there. Nothing here resizes or
+blends. Every image goes inline (``private_media.image``): a patient's photo never gets a ``/media/`` URL.
 """
 
 from __future__ import annotations
@@ -44,12 +44,12 @@ def timeline_grid(actor: Actor, timeline: PhotoTimeline, thumbnails: dict[int, b
     widths = [1.2] + [2] * len(timeline.visits)
     heading = st.columns(widths)
     heading[0].markdown("**View**")
-    for column, visit in zip(heading[1:], timeline.visits):
+    for column, visit in zip(heading[1:], timeline.visits, strict=True):
         column.markdown(f"**{_day(visit.date)}**")
     for row in timeline.rows:
         columns = st.columns(widths)
         columns[0].markdown(f"**{plain(row.label)}**")
-        for column, visit, photo_id in zip(columns[1:], timeline.visits, row.cells):
+        for column, visit, photo_id in zip(columns[1:], timeline.visits, row.cells, strict=True):
             with column:
                 if photo_id is None:
                     st.caption("no photo")
@@ -100,19 +100,22 @@ def before_after_panel(actor: Actor, mrn: str | None, key_prefix: str) -> None:
 
     st.selectbox("View", comparison.views, index=comparison.views.index(comparison.view), format_func=view_label,
                  key=view_key, on_change=_forget, args=(first_key, second_key))
-    if comparison.second is None:
+    first, second = comparison.first, comparison.second
+    if second is None:
         st.info(f"Only one visit has a {view_label(comparison.view).lower()} photo so far; a comparison needs two.")
-        if comparison.first is not None:
-            private_media.image(comparison.first.image)
-            st.caption(plain(_side_caption("Only photo", comparison.first)))
+        if first is not None:
+            private_media.image(first.image)
+            st.caption(plain(_side_caption("Only photo", first)))
         return
+    if first is None:
+        raise RuntimeError("A before/after comparison with a second photo must have a first one.")
 
     dates = {visit.id: _day(visit.date) for visit in comparison.visits}
     options = list(dates)
     picks = st.columns(2)
-    picks[0].selectbox("Before", options, index=options.index(comparison.first.visit_id), format_func=dates.get,
+    picks[0].selectbox("Before", options, index=options.index(first.visit_id), format_func=dates.__getitem__,
                        key=first_key)
-    picks[1].selectbox("After", options, index=options.index(comparison.second.visit_id), format_func=dates.get,
+    picks[1].selectbox("After", options, index=options.index(second.visit_id), format_func=dates.__getitem__,
                        key=second_key)
 
     if comparison.caution:
@@ -120,7 +123,7 @@ def before_after_panel(actor: Actor, mrn: str | None, key_prefix: str) -> None:
         st.warning(f"{plain(comparison.caution)}\n\n{details}", icon="⚠️")
 
     sides = st.columns(2)
-    for column, label, side in ((sides[0], "Before", comparison.first), (sides[1], "After", comparison.second)):
+    for column, label, side in ((sides[0], "Before", first), (sides[1], "After", second)):
         with column:
             private_media.image(side.image)
             st.caption(plain(_side_caption(label, side)))
@@ -128,5 +131,5 @@ def before_after_panel(actor: Actor, mrn: str | None, key_prefix: str) -> None:
     st.slider("Fade from before (0) to after (100)", 0, 100, value=DEFAULT_FADE, key=fade_key)
     if comparison.blended is not None:
         private_media.image(comparison.blended)
-        st.caption(plain(f"{comparison.fade}% of the way from {_day(comparison.first.date)} "
-                         f"to {_day(comparison.second.date)}"))
+        st.caption(plain(f"{comparison.fade}% of the way from {_day(first.date)} "
+                         f"to {_day(second.date)}"))

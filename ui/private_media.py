@@ -87,9 +87,10 @@ def session_allows(state: Any, actor: Actor, now: float | None = None) -> bool:
     (``signed_in.current_actor`` finds the same idle time), with the usual message.
     """
     now = time.time() if now is None else now
-    if ACTOR not in state or state[ACTOR] != actor:
+    # ``state`` is Streamlit's SafeSessionState, which has ``in`` and ``[]`` but no ``.get()``.
+    if ACTOR not in state or state[ACTOR] != actor or LAST_SEEN not in state:
         return False
-    last_seen = state[LAST_SEEN] if LAST_SEEN in state else None
+    last_seen = state[LAST_SEEN]
     return isinstance(last_seen, (int, float)) and now - last_seen <= idle_limit_seconds()
 
 

@@ -41,7 +41,8 @@ def milestone_cards(view: ProgressView) -> None:
     for site in view.chart.sites:
         cards = [c for c in view.cards if c.site == site.site]
         columns = st.columns(len(cards) or 1)
-        for column, card in zip(columns, cards):
+        # No cards for a site still gives one (empty) column, so the lengths may differ then.
+        for column, card in zip(columns, cards, strict=False):
             words = status_words(card.status)
             with column.container(border=True):
                 st.markdown(f"**{words.badge} {words.label}** · site {plain(site_words(site.site))}")

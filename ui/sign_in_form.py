@@ -10,11 +10,14 @@ SIGN_IN, SIGN_OUT, KEEP_ALIVE = "/auth/sign-in", "/auth/sign-out", "/auth/keep-a
 
 _FIELD = "font:inherit;padding:.5rem;border:1px solid #c5ccd3;border-radius:.35rem"
 _LABEL = "display:flex;flex-direction:column;gap:.3rem"
-SIGN_IN_FORM = f"""<form method="post" action="{SIGN_IN}" style="display:flex;flex-direction:column;gap:.8rem;max-width:24rem">
+_FORM = "display:flex;flex-direction:column;gap:.8rem;max-width:24rem"
+_BUTTON = "font:inherit;padding:.55rem;border:0;border-radius:.35rem;background:#2f6f8f;color:#fff;cursor:pointer"
+SIGN_IN_FORM = f"""<form method="post" action="{SIGN_IN}" style="{_FORM}">
 <label style="{_LABEL}">Username
 <input name="username" type="text" autocomplete="username" maxlength="80" required style="{_FIELD}"></label>
 <label style="{_LABEL}">Password
-<input name="password" type="password" autocomplete="current-password" maxlength="{PASSWORD_MAX}" required style="{_FIELD}"></label>
-<button type="submit" style="font:inherit;padding:.55rem;border:0;border-radius:.35rem;background:#2f6f8f;color:#fff;cursor:pointer">Sign in</button>
+<input name="password" type="password" autocomplete="current-password" maxlength="{PASSWORD_MAX}" required \
+style="{_FIELD}"></label>
+<button type="submit" style="{_BUTTON}">Sign in</button>
 </form>"""
 

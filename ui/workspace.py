@@ -5,6 +5,7 @@ picking one, and forms emptied for the next patient.
 from __future__ import annotations
 
 from datetime import date
+from typing import NoReturn
 
 import streamlit as st
 
@@ -55,7 +56,7 @@ def blank_form(prefix: str, keep: tuple[str, ...] = (), choices: tuple[str, ...]
 _DROP = object()
 
 
-def offer_another_patient(key: str) -> None:
+def offer_another_patient(key: str) -> NoReturn:
     """After a patient could not be opened: a way back to choosing one; the page stops here."""
     if st.button("Choose another patient", key=f"pick_{key}_other"):
         st.session_state.pop(MRN, None)
@@ -64,7 +65,7 @@ def offer_another_patient(key: str) -> None:
     st.stop()
 
 
-def choose_patient(actor: Actor, purpose: str, key: str) -> None:
+def choose_patient(actor: Actor, purpose: str, key: str) -> NoReturn:
     """A search-and-pick box for pages that need a patient first; selects it and reruns, else stops."""
     from tracker.records.patient_search import find_patients
     from tracker.records.validation import SEARCH_MAX

@@ -15,6 +15,7 @@ import os
 import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, create_engine, select, text
 
@@ -40,7 +41,7 @@ from tracker.operations.config import settings
 from tracker.operations.database import database_url, transaction
 
 
-def _encode(value):
+def _encode(value: object) -> str:
     """JSON for what the json module cannot write itself (``default=``): dates and times, ISO 8601."""
     if isinstance(value, (datetime, date)):
         return value.isoformat()
@@ -50,9 +51,11 @@ def _encode(value):
 _ROW = json.JSONEncoder(ensure_ascii=False, default=_encode)
 
 
-def _dump_tables(connection: Connection, folder: Path) -> tuple[dict[str, int], dict[str, dict], set[tuple[str, str]]]:
+def _dump_tables(
+    connection: Connection, folder: Path,
+) -> tuple[dict[str, int], dict[str, dict[str, Any]], set[tuple[str, str]]]:
     rows: dict[str, int] = {}
-    entries: dict[str, dict] = {}
+    entries: dict[str, dict[str, Any]] = {}
     keys: set[tuple[str, str]] = set()
     for table in models.Base.metadata.sorted_tables:
         path = f"tables/{table.name}.jsonl"
@@ -62,7 +65,7 @@ def _dump_tables(connection: Connection, folder: Path) -> tuple[dict[str, int], 
         names = list(result.keys())
         count = 0
         for partition in result.partitions():
-            records = [dict(zip(names, row)) for row in partition]
+            records = [dict(zip(names, row, strict=True)) for row in partition]
             out.write("".join(_ROW.encode(record) + "\n" for record in records).encode())
             for record in records:
                 keys.update(_files_of(table.name, record))
@@ -72,8 +75,11 @@ def _dump_tables(connection: Connection, folder: Path) -> tuple[dict[str, int], 
     return rows, entries, keys
 
 
-def _snapshot(url: str, folder: Path) -> tuple[str, dict[str, int], dict[str, dict], set[tuple[str, str]]]:
-    """The schema revision and every table, from one consistent read that never takes the write lock."""
+def _snapshot(
+    url: str, folder: Path,
+) -> tuple[str | None, dict[str, int], dict[str, dict[str, Any]], set[tuple[str, str]]]:
+    """The schema revision (None when ``alembic_version`` is empty) and every table, from one consistent read
+    that never takes the write lock."""
     if url.startswith("sqlite"):
         copy = folder / ".snapshot.sqlite"
         os.close(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
@@ -151,7 +157,9 @@ def backup(destination: str | Path, actor: Actor, url: str | None = None) -> Bac
     return BackupResult(folder, rows, len(keys), total, key.advice() if key.created else None, problem)
 
 
-def _write_backup(folder: Path, url: str, key: SigningKey) -> tuple[str, dict[str, int], int, set]:
+def _write_backup(
+    folder: Path, url: str, key: SigningKey,
+) -> tuple[str | None, dict[str, int], int, set[tuple[str, str]]]:
     taken_at = datetime.now(UTC)
     revision, rows, entries, keys = _snapshot(url, folder)
     stores = _stores()
@@ -167,8 +175,10 @@ def _write_backup(folder: Path, url: str, key: SigningKey) -> tuple[str, dict[st
         out.write(data)
         entries[path] = out.close()
         total += len(data)
-    manifest = {"format": FORMAT, "taken_at": taken_at.isoformat(), "schema_revision": revision, "rows": rows,
-                "files": [{"path": path, **entry} for path, entry in sorted(entries.items())]}
+    manifest: dict[str, Any] = {
+        "format": FORMAT, "taken_at": taken_at.isoformat(), "schema_revision": revision, "rows": rows,
+        "files": [{"path": path, **entry} for path, entry in sorted(entries.items())],
+    }
     manifest["signature"] = {"algorithm": SIGNATURE_ALGORITHM, "value": key.sign(_canonical(manifest))}
     partial = _HashingWriter(folder / f"{MANIFEST}.partial")
     partial.write(json.dumps(manifest, indent=1).encode())

@@ -18,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy import make_url
 
@@ -40,7 +41,7 @@ def _stores() -> dict[str, BlobStore]:
     return {"photos": photo_store().blobs, "documents": document_store()}
 
 
-def _files_of(table_name: str, row) -> list[tuple[str, str]]:
+def _files_of(table_name: str, row: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(store, key) of every file a row references."""
     if table_name == "photo":
         return [("photos", row[column]) for column in ("original_key", "display_key", "thumbnail_key")]
@@ -93,7 +94,7 @@ class _HashingWriter:
         self.digest.update(data)
         self.size += len(data)
 
-    def close(self) -> dict:
+    def close(self) -> dict[str, Any]:
         self.handle.flush()
         os.fsync(self.handle.fileno())
         self.handle.close()
@@ -104,7 +105,7 @@ def _sqlite_path(url: str) -> Path:
     return Path(make_url(url).database or "")
 
 
-def _canonical(manifest: dict) -> bytes:
+def _canonical(manifest: Mapping[str, Any]) -> bytes:
     """The signed bytes: the domain, then the manifest without its signature, keys sorted, no spaces (the
     domain keeps an audit anchor's signature, made with the same key, from passing for a manifest's)."""
     unsigned = {k: v for k, v in manifest.items() if k != "signature"}

@@ -11,6 +11,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
@@ -33,9 +34,9 @@ class VerifiedBackup:
     taken_at: str
     revision: str
     rows: dict[str, int]
-    files: dict[str, dict]  # path -> {"size", "sha256"}
+    files: dict[str, dict[str, Any]]  # path -> {"size", "sha256"}
 
-    def stored(self, store_name: str) -> dict[str, dict]:
+    def stored(self, store_name: str) -> dict[str, dict[str, Any]]:
         """The backup's files of one store, by store key."""
         prefix = f"files/{store_name}/"
         return {path[len(prefix):]: entry for path, entry in self.files.items() if path.startswith(prefix)}
@@ -47,7 +48,7 @@ def _refuse(folder: Path, problems: list[str]) -> ValidationError:
     return ValidationError(f"Backup {folder} refused, nothing was restored: {len(problems)} problems.", problems)
 
 
-def _path_problem(path) -> str | None:
+def _path_problem(path: object) -> str | None:
     """Why a manifest path is not one a backup writes (None when it is)."""
     if not isinstance(path, str) or not path:
         return f"a manifest entry has no valid path ({path!r})"
@@ -93,6 +94,20 @@ def _measure(path: Path) -> tuple[int, str, int]:
 def verify_backup(source: str | Path, key: SigningKey, url: str | None = None) -> VerifiedBackup:
     """Check a backup folder completely, writing nothing; raises ValidationError naming every problem."""
     folder = Path(source).resolve()
+    present = _present_files(folder)
+    manifest, files, rows = _read_manifest(folder)
+    entries = _listed_entries(folder, files)
+    _check_signature(folder, manifest, key)
+    revision = _known_revision(folder, manifest, rows, url)
+    problems = _content_problems(folder, present, entries, rows)
+    if problems:
+        raise _refuse(folder, problems)
+    return VerifiedBackup(folder, hashlib.sha256(_canonical(manifest)).hexdigest(), str(manifest.get("taken_at")),
+                          revision, rows, entries)
+
+
+def _present_files(folder: Path) -> set[str]:
+    """The files under ``folder``, once it is a folder of plain files that holds a manifest small enough to read."""
     if not folder.is_dir():
         raise ValidationError(f"{folder} is not a folder: give the folder a backup was written to.")
     present, problems = _walk(folder)
@@ -104,6 +119,11 @@ def verify_backup(source: str | Path, key: SigningKey, url: str | None = None) -
     if size > MAX_MANIFEST_BYTES:
         raise _refuse(folder, [f"manifest.json is {size / 1_048_576:.0f} MB, more than a backup's manifest can be "
                                f"({MAX_MANIFEST_BYTES // 1_048_576} MB); it was not read"])
+    return present
+
+
+def _read_manifest(folder: Path) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
+    """The manifest of this version's format, with its list of files and its row counts by table."""
     try:
         manifest = json.loads((folder / MANIFEST).read_bytes())
         files = manifest["files"]
@@ -115,39 +135,67 @@ def verify_backup(source: str | Path, key: SigningKey, url: str | None = None) -
                               f"(format {manifest.get('format') if isinstance(manifest, dict) else None!r}).")
     if not isinstance(files, list) or not isinstance(rows, dict):
         raise _refuse(folder, ["manifest.json is not a readable manifest"])
-    entries: dict[str, dict] = {}
+    return manifest, files, rows
+
+
+def _listed_entries(folder: Path, files: list[Any]) -> dict[str, dict[str, Any]]:
+    """The manifest's file entries by path, each with a path a backup writes, a size and a SHA-256."""
+    entries: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
     for entry in files:
-        path = entry.get("path") if isinstance(entry, dict) else None
-        problem = _path_problem(path)
-        if problem is None and path in entries:
-            problem = f"the manifest lists {path} twice"
-        if problem is None and not (isinstance(entry.get("size"), int) and isinstance(entry.get("sha256"), str)):
-            problem = f"the manifest entry of {path} has no size or SHA-256"
+        problem = _entry_problem(entry, entries)
         if problem:
             problems.append(problem)
         else:
-            entries[path] = entry
+            entries[entry["path"]] = entry
     if problems:
         raise _refuse(folder, problems)
+    return entries
+
+
+def _entry_problem(entry: Any, entries: dict[str, dict[str, Any]]) -> str | None:
+    """Why one manifest entry is not a file a backup lists (None when it is one)."""
+    path = entry.get("path") if isinstance(entry, dict) else None
+    problem = _path_problem(path)
+    if problem is None and path in entries:
+        problem = f"the manifest lists {path} twice"
+    if problem is None and not (isinstance(entry.get("size"), int) and isinstance(entry.get("sha256"), str)):
+        problem = f"the manifest entry of {path} has no size or SHA-256"
+    return problem
+
+
+def _check_signature(folder: Path, manifest: dict[str, Any], key: SigningKey) -> None:
     signature = manifest.get("signature")
     if not isinstance(signature, dict) or signature.get("algorithm") != SIGNATURE_ALGORITHM:
         raise _refuse(folder, ["manifest.json carries no signature, so nothing proves the backup genuine"])
-    if not key.verifies(_canonical(manifest), signature.get("value")):
+    value = signature.get("value")
+    if not isinstance(value, str) or not key.verifies(_canonical(manifest), value):
         raise _refuse(folder, [f"manifest.json's signature does not match the signing key ({key.source}): the "
                                "manifest was changed, or the backup was signed with another installation's key"])
+
+
+def _known_revision(folder: Path, manifest: dict[str, Any], rows: dict[str, Any], url: str | None) -> str:
+    """The backup's schema revision, when this version's migrations know it and every table it counts."""
     known = {table.name for table in models.Base.metadata.sorted_tables}
     revision = manifest.get("schema_revision")
-    try:
-        if ScriptDirectory.from_config(alembic_config(url or database_url())).get_revision(revision) is None:
-            revision = None
-    except (CommandError, RevisionError):  # a revision this version's migrations do not know
-        revision = None
-    if revision is None or set(rows) - known:
+    if not isinstance(revision, str) or not _migrations_know(revision, url) or set(rows) - known:
         raise ValidationError(f"Backup {folder} was written by another version of Regrowth Tracker (schema "
                               f"{manifest.get('schema_revision')!r}): restore it with that version or a newer one.")
-    for name in rows:
-        if f"tables/{name}.jsonl" not in entries:
-            problems.append(f"the manifest counts rows of {name} but lists no tables/{name}.jsonl")
+    return revision
+
+
+def _migrations_know(revision: str, url: str | None) -> bool:
+    try:
+        return ScriptDirectory.from_config(alembic_config(url or database_url())).get_revision(revision) is not None
+    except (CommandError, RevisionError):  # a revision this version's migrations do not know
+        return False
+
+
+def _content_problems(folder: Path, present: set[str], entries: dict[str, dict[str, Any]],
+                      rows: dict[str, Any]) -> list[str]:
+    """What differs between the folder and its manifest: files missing, added, truncated, changed, miscounted."""
+    problems = [f"the manifest counts rows of {name} but lists no tables/{name}.jsonl"
+                for name in rows if f"tables/{name}.jsonl" not in entries]
     for path in sorted(present - set(entries) - {MANIFEST}):
         problems.append(f"{path} was added: the manifest does not list it")
     for path, entry in sorted(entries.items()):
@@ -161,7 +209,4 @@ def verify_backup(source: str | Path, key: SigningKey, url: str | None = None) -
             problems.append(f"{path} was changed (its size or SHA-256 differs from the manifest's)")
         elif path.startswith("tables/") and lines != rows.get(path[len("tables/"):-len(".jsonl")]):
             problems.append(f"{path} holds {lines} rows, the manifest counts another number")
-    if problems:
-        raise _refuse(folder, problems)
-    return VerifiedBackup(folder, hashlib.sha256(_canonical(manifest)).hexdigest(), str(manifest.get("taken_at")),
-                          revision, rows, entries)
+    return problems

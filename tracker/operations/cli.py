@@ -40,7 +40,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
     from tracker.operations.demo import clinic_records, load_demo
     from tracker.operations.demo_accounts import demo_accounts_banner, demo_accounts_note, ensure_demo_accounts
     from tracker.operations.demo_plan import MRN_PREFIX
@@ -148,7 +148,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_user_unlock(args) -> int:
+def cmd_user_unlock(args: argparse.Namespace) -> int:
     from tracker.access.accounts import unlock_user
     from tracker.access.actors import command_line_actor
     from tracker.access.credentials import normalize_username
@@ -175,7 +175,7 @@ def cmd_user_enable(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_user_reset_password(args) -> int:
+def cmd_user_reset_password(args: argparse.Namespace) -> int:
     from tracker.access.accounts import reset_password
     from tracker.access.actors import command_line_actor
     from tracker.access.credentials import normalize_username

@@ -26,6 +26,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -141,10 +142,10 @@ class DocumentReport:
             where = (f"has no file ({item.key}); restore it from backup" if item.key else
                      "records a media type no stored file can have; check the record")
             out.append(f"MISSING: batch document {item.document_id} (treatment session {item.session_id}) {where}.")
-        for item in self.hash_mismatches:
+        for altered in self.hash_mismatches:
             out.append(
-                f"ALTERED: batch document {item.document_id} ({item.key}) no longer matches its recorded SHA-256 "
-                f"(expected {item.expected[:12]}…, found {item.actual[:12]}…); restore it from backup."
+                f"ALTERED: batch document {altered.document_id} ({altered.key}) no longer matches its recorded "
+                f"SHA-256 (expected {altered.expected[:12]}…, found {altered.actual[:12]}…); restore it from backup."
             )
         out += _leftover_lines("batch document", "document store", self.orphans, self.interrupted,
                                self.stale_temporaries, self.in_progress)
@@ -195,10 +196,10 @@ class ConsistencyReport:
                    "file(s).")
         for item in self.missing:
             out.append(f"MISSING: photo {item.photo_id} has no {item.role} ({item.key}); restore it from backup.")
-        for item in self.hash_mismatches:
+        for altered in self.hash_mismatches:
             out.append(
-                f"ALTERED: the original of photo {item.photo_id} ({item.key}) no longer matches its recorded "
-                f"SHA-256 (expected {item.expected[:12]}…, found {item.actual[:12]}…); restore it from backup."
+                f"ALTERED: the original of photo {altered.photo_id} ({altered.key}) no longer matches its recorded "
+                f"SHA-256 (expected {altered.expected[:12]}…, found {altered.actual[:12]}…); restore it from backup."
             )
         out += _leftover_lines("photo", "photo store", self.orphans, self.interrupted, self.stale_temporaries,
                                self.in_progress)
@@ -326,12 +327,16 @@ def run_check(url: str | None = None, *, verify_hashes: bool = True, grace: time
     return replace(photos, documents=documents, restore=restore)
 
 
-def _restore_markers_interrupted(report):
+def _restore_markers_interrupted(report: _Report) -> _Report:
+    """``report`` with the restore's markers counted as interrupted rather than in progress."""
     moved = tuple(item for item in report.in_progress if _is_restore(item))
     if not moved:
         return report
     return replace(report, interrupted=report.interrupted + moved,
                    in_progress=tuple(item for item in report.in_progress if not _is_restore(item)))
+
+
+_Report = TypeVar("_Report", ConsistencyReport, DocumentReport)
 
 
 def unfinished_restore(url: str | None = None) -> UnfinishedRestore | None:
@@ -410,7 +415,7 @@ def _compare(blobs: BlobStore, load_rows: Callable[[], list[_Expected]], verify_
     now = now or datetime.now(UTC)
     # Files first, then markers, then rows: a file is written after its marker and a marker is removed
     # after its row commits, so in this order an upload running concurrently is never taken for an orphan.
-    files = {key for key in blobs.keys() if not is_marker(key)}
+    files = {key for key in blobs.keys() if not is_marker(key)}  # noqa: SIM118 a BlobStore, not a dict: no `in`
     partials = list(blobs.partial_writes())
     found = markers(blobs)
     rows = load_rows()
@@ -492,7 +497,8 @@ def repair_interrupted(
     if restore is not None and not restore.running and not restore.committed:
         # The journal goes with the restore's markers, once none is left (a restore that committed is
         # finished by running it again, not undone here).
-        left = [key for blobs in (store.blobs, documents or document_store()) for key in blobs.keys()
+        left = [key for blobs in (store.blobs, documents or document_store())
+                for key in blobs.keys()  # noqa: SIM118 a BlobStore, not a dict: it has no iteration of its own
                 if is_marker(key) and RESTORE_MARKER in key]
         if not left:
             from tracker.operations.restore_journal import JOURNAL

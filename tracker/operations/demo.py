@@ -43,7 +43,6 @@ class DemoResult:
     therapies: int = 0
     visits: int = 0
     measurements: int = 0
-    scale_scores: int = 0
     photos: int = 0
     seconds: float = 0.0
     statuses: dict[str, int] = field(default_factory=dict)
@@ -119,7 +118,6 @@ def _write_patient(session: Session, planned: DemoPatient, protocol_id: int | No
                 salt_vertex_pct=regions[0], salt_posterior_pct=regions[1], salt_left_pct=regions[2],
                 salt_right_pct=regions[3], created_by=ACTOR,
             ))
-            result.scale_scores += 1
         result.visits += 1
         result.measurements += len(v.measurements)
         if with_photos:

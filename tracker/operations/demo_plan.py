@@ -160,10 +160,11 @@ def _stage(condition: str, sex: str, rng: random.Random) -> DemoScale | None:
     if condition == "androgenetic_alopecia" and sex == "male":
         return DemoScale("norwood", rng.choice(("II", "IIA", "III", "III vertex", "IIIA", "IV", "IVA", "V")))
     if condition == "androgenetic_alopecia":
-        return rng.choice((DemoScale("ludwig", rng.choice(("I", "II"))), DemoScale("sinclair", rng.choice(("2", "3", "4")))))
+        return rng.choice((DemoScale("ludwig", rng.choice(("I", "II"))),
+                           DemoScale("sinclair", rng.choice(("2", "3", "4")))))
     if condition == "alopecia_areata":
-        regions = tuple(round(rng.uniform(5, 85)) for _ in range(4))
-        return DemoScale("salt", salt_regions=regions)  # type: ignore[arg-type]
+        vertex, posterior, left, right = (round(rng.uniform(5, 85)) for _ in range(4))
+        return DemoScale("salt", salt_regions=(vertex, posterior, left, right))
     return None
 
 
@@ -176,7 +177,8 @@ def _therapies(sex: str, condition: str, day0: date, today: date, rng: random.Ra
 
     if condition in ("androgenetic_alopecia", "telogen_effluvium", "other") and rng.random() < 0.55:
         start = day0 - _days(rng.uniform(0.5, 14))
-        therapies.append(DemoTherapy("Minoxidil 5% topical", "1 mL twice daily", start, stop_after(start, (4, 16), 0.3)))
+        therapies.append(DemoTherapy("Minoxidil 5% topical", "1 mL twice daily", start,
+                                     stop_after(start, (4, 16), 0.3)))
     if condition == "androgenetic_alopecia" and sex == "male" and rng.random() < 0.45:
         start = day0 - _days(rng.uniform(1, 24))
         therapies.append(DemoTherapy("Finasteride", "1 mg daily", start, stop_after(start, (6, 30), 0.15)))
@@ -242,11 +244,11 @@ def _visits(patient_rng: random.Random, condition: str, sites: tuple[str, ...], 
         scale = None
         if baseline_scale is not None and baseline_scale.salt_regions is not None:
             improvement = max(0.0, min(0.9, (0.25 + 0.4 * share) * min(1.0, months / 9))) if month else 0
-            scale = DemoScale("salt", salt_regions=tuple(
-                round(pct * (1 - improvement)) for pct in baseline_scale.salt_regions))  # type: ignore[arg-type]
+            vertex, posterior, left, right = (round(pct * (1 - improvement)) for pct in baseline_scale.salt_regions)
+            scale = DemoScale("salt", salt_regions=(vertex, posterior, left, right))
         elif baseline_scale is not None and month in (0, 12):
             scale = baseline_scale
-        views = tuple((site, m.density) for site, m in zip(sites, measurements))
+        views = tuple((site, m.density) for site, m in zip(sites, measurements, strict=True))
         if len(views) == 1:
             views += (("closeup", measurements[0].density),)  # trichoscopy of the one target area
         notes = "Baseline: photos and trichoscopy before the first session." if month == 0 else (
@@ -278,7 +280,7 @@ def plan_clinic(today: date, seed: int = 2026) -> list[DemoPatient]:
     responses = ["ahead"] * 7 + ["behind"] * 6 + ["slow_starter"] * 2
     responses += ["on_track"] * (len(assessed) - len(responses))
     rng.shuffle(responses)
-    response_of = dict(zip(assessed, responses))
+    response_of = dict(zip(assessed, responses, strict=True))
     prp = set(rng.sample(range(PATIENT_COUNT), 12))
     surnames = list(FICTIONAL_SURNAMES)
     rng.shuffle(surnames)
@@ -287,7 +289,7 @@ def plan_clinic(today: date, seed: int = 2026) -> list[DemoPatient]:
         rng.shuffle(names)  # each first name used once: with the surname, every full name is unique
 
     clinic = []
-    for index, ((adherence, months_ago), (condition, sex)) in enumerate(zip(roles, profiles)):
+    for index, ((adherence, months_ago), (condition, sex)) in enumerate(zip(roles, profiles, strict=True)):
         patient_rng = random.Random(f"{seed}:{index}")
         protocol = PRP_PROTOCOL if index in prp else DEFAULT_PROTOCOL
         response = response_of.get(index, "on_track")

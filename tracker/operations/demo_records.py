@@ -48,7 +48,7 @@ class DemoScale:
             return None
         weights = (SALT_WEIGHTS["vertex"], SALT_WEIGHTS["posterior"], SALT_WEIGHTS["left_side"],
                    SALT_WEIGHTS["right_side"])
-        return round(sum(w * pct for w, pct in zip(weights, self.salt_regions)), 1)
+        return round(sum(w * pct for w, pct in zip(weights, self.salt_regions, strict=True)), 1)
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from alembic import command
-from sqlalchemy import Connection, Date, DateTime, MetaData, insert, inspect, text
+from sqlalchemy import Connection, Date, DateTime, MetaData, Table, insert, inspect, text
 
 from db import models
 from db.engine import MIGRATIONS, alembic_config, engine_for, make_private_folders
@@ -88,7 +89,7 @@ def _mark(blobs: BlobStore, keys: list[str], digest: str) -> list[str]:
     return markers
 
 
-def _decode_row(table, row: dict) -> dict:
+def _decode_row(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     decoded = {}
     for name, value in row.items():
         column = table.columns[name]
@@ -102,13 +103,13 @@ def _decode_row(table, row: dict) -> dict:
     return decoded
 
 
-def _rows(backup: VerifiedBackup, table_name: str, batch: int) -> Iterator[list[dict]]:
+def _rows(backup: VerifiedBackup, table_name: str, batch: int) -> Iterator[list[dict[str, Any]]]:
     """The rows of one table file in batches; the file is hashed again as it is read (it was checked before
     writing began, and must not have changed since)."""
     table = models.Base.metadata.tables[table_name]
     path = f"tables/{table_name}.jsonl"
     digest = hashlib.sha256()
-    chunk: list[dict] = []
+    chunk: list[dict[str, Any]] = []
     with (backup.folder / path).open("rb") as lines:
         for line in lines:
             digest.update(line)
@@ -239,11 +240,14 @@ def _checked_restore(source: str | Path, actor: Actor, url: str, force: bool, ba
 
 
 def _restore(backup: VerifiedBackup, actor: Actor, url: str, batch: int, data_dir: Path, journal_path: Path,
-             fingerprint: dict) -> BackupResult:
+             fingerprint: dict[str, Any] | None) -> BackupResult:
+    """``fingerprint``: the installation as the journal records it before the restore began (None when the
+    journal of a restore that committed lacks it)."""
     stores = _stores()
     wanted = {name: backup.stored(name) for name in stores}
     mine = {name: {_marker_key(sha256_of_key(key) or "", backup.digest) for key in wanted[name]} for name in stores}
-    surplus = {name: sorted(key for key in blobs.keys() if key not in wanted[name] and key not in mine[name])
+    surplus = {name: sorted(key for key in blobs.keys()  # noqa: SIM118 a BlobStore, not a dict: no iteration
+                            if key not in wanted[name] and key not in mine[name])
                for name, blobs in stores.items()}
     _write_private(journal_path, json.dumps({"backup": backup.digest, "folder": shown(backup.folder),
                                              "started_at": datetime.now(UTC).isoformat(),

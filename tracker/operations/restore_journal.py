@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, inspect, select
 
@@ -88,7 +89,7 @@ def _restore_detail(digest: str, taken_at: str = "") -> str:
 _audit_table = models.AuditEntry.__table__
 
 
-def installation_state(url: str) -> tuple[dict, tuple[str, str] | None]:
+def installation_state(url: str) -> tuple[dict[str, Any], tuple[str, str] | None]:
     """What a restore journal records of the installation before the restore starts (its records by table and
     the audit trail's head), and the newest audit entry's (action, detail), or None."""
     if url.startswith("sqlite") and not _sqlite_path(url).exists():
@@ -109,7 +110,7 @@ def restore_committed(newest: tuple[str, str] | None, digest: str) -> bool:
     return newest is not None and newest[0] == "restore" and newest[1].startswith(_restore_detail(digest))
 
 
-def read_journal(data_dir: Path) -> dict | None:
+def read_journal(data_dir: Path) -> dict[str, Any] | None:
     """The unfinished restore's journal (backup digest, folder, start, the installation it saw), or None."""
     try:
         journal = json.loads((data_dir / JOURNAL).read_text(encoding="utf-8"))
