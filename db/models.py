@@ -230,7 +230,7 @@ class User(Base):
 
 
 class SignInAttempt(Base):
-    """Every sign-in attempt and what became of it (``tracker.access.sign_in.OUTCOMES``).
+    """Every sign-in attempt and what became of it (``tracker.access.sign_in.Outcome``).
 
     ``audited``: this attempt wrote the folded ``sign_in_failed`` audit entry for its username and address
     (at most one a minute; the entry counts the failures since the previous one).
