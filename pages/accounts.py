@@ -12,9 +12,9 @@ import streamlit as st
 from tracker.access.accounts import create_user, disable_user, enable_user, list_users, reset_password, unlock_user
 from tracker.access.actors import ADMIN, CLINICIAN, PATIENT, ROLES
 from tracker.access.credentials import MIN_PASSWORD_LENGTH, PASSWORD_MAX
+from tracker.access.demo_accounts import remove_demo_accounts
 from tracker.access.sign_in import LOCK_AFTER_FAILURES
 from tracker.errors import ValidationError
-from tracker.operations.demo_accounts import remove_demo_accounts
 from ui.messages import call, plain, show_error
 from ui.signed_in import require_actor
 

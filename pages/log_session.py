@@ -25,7 +25,7 @@ from tracker.records.treatment_sessions import (
     log_session,
     session_form_defaults,
 )
-from tracker.records.validation import LOT_NUMBER_MAX, PRODUCT_MAX
+from tracker.validation import LOT_NUMBER_MAX, PRODUCT_MAX
 from ui.messages import call, plain
 from ui.signed_in import require_actor
 from ui.workspace import MRN, blank_form, choose_patient, offer_another_patient, selected_mrn

@@ -16,7 +16,6 @@ import streamlit as st
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry
 from tracker.course.vocabulary import site_words, status_words, view_words
-from tracker.records.validation import SITE_MAX
 from tracker.records.visits import (
     BASELINE_RECORDED,
     CAPTURE_CHECKS,
@@ -30,6 +29,7 @@ from tracker.records.visits import (
     log_visit,
     visit_form_defaults,
 )
+from tracker.validation import SITE_MAX
 from ui.messages import call, plain
 from ui.signed_in import require_actor
 from ui.workspace import MRN, blank_form, choose_patient, offer_another_patient, selected_mrn

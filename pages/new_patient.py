@@ -14,7 +14,7 @@ from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.course.vocabulary import condition_words, view_words
 from tracker.records.patient_fields import NOTES_MAX, TARGET_AREA_CHOICES, TARGET_AREAS_MAX
 from tracker.records.patient_intake import NewPatient, create_patient, protocol_names
-from tracker.records.validation import MAX_AGE_YEARS
+from tracker.validation import MAX_AGE_YEARS
 from ui.messages import call, plain
 from ui.signed_in import require_actor
 from ui.workspace import select_patient

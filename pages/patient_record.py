@@ -24,7 +24,7 @@ from tracker.records.patient_fields import (
 )
 from tracker.records.patient_record import patient_record
 from tracker.records.therapies import add_therapy, stop_therapy
-from tracker.records.validation import MAX_AGE_YEARS
+from tracker.validation import MAX_AGE_YEARS
 from ui.messages import call, plain
 from ui.signed_in import require_actor
 from ui.workspace import select_patient, selected_mrn

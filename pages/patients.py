@@ -4,7 +4,7 @@ import streamlit as st
 
 from tracker.course.vocabulary import condition_words
 from tracker.records.patient_list import FILTERS, list_patients
-from tracker.records.validation import SEARCH_MAX
+from tracker.validation import SEARCH_MAX
 from ui.messages import call
 from ui.signed_in import require_actor
 from ui.workspace import select_patient, selected_mrn

@@ -16,8 +16,8 @@ from tracker.access import accounts
 from tracker.access import sign_in as sign_in_module
 from tracker.access.actors import Actor, command_line_actor
 from tracker.access.sign_in import sign_in
+from tracker.database import transaction
 from tracker.errors import PermissionDenied
-from tracker.operations.database import transaction
 
 CLI = command_line_actor("test")
 GOOD = "correct horse battery"

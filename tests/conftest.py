@@ -66,7 +66,7 @@ def db_url(request, tmp_path) -> str:
 @pytest.fixture
 def clinic(db_url, tmp_path, monkeypatch):
     """An initialised, empty clinic: migrated database plus a data dir for photos."""
-    from tracker.operations.database import initialize
+    from tracker.database import initialize
 
     data_dir = tmp_path / "data"
     monkeypatch.setenv("TRACKER_DATA_DIR", str(data_dir))
@@ -79,7 +79,7 @@ def clinic(db_url, tmp_path, monkeypatch):
 @pytest.fixture
 def sqlite_clinic(tmp_path, monkeypatch):
     """An initialised clinic on SQLite only, for tests that are about files rather than the database."""
-    from tracker.operations.database import initialize
+    from tracker.database import initialize
 
     url = f"sqlite:///{tmp_path / 'tracker.db'}"
     monkeypatch.setenv("TRACKER_DATA_DIR", str(tmp_path / "data"))
@@ -142,7 +142,7 @@ def recorded(clinic):
 
     from db import models
     from tests.patient_samples import seed
-    from tracker.operations.database import transaction
+    from tracker.database import transaction
 
     patient_id = seed(clinic, "RT-7", "Felix Record", sessions=[date(2025, 1, 10)],
                       visits=[(date(2025, 1, 10), {"vertex": 150, "frontal": 100}),

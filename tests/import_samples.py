@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from db import models
 from tracker.access.actors import command_line_actor
+from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.exchange.spreadsheet_import import ImportResult, import_spreadsheets
-from tracker.operations.database import transaction
 
 TODAY = date(2025, 6, 1)
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from db import models
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
+from tracker.database import transaction
 from tracker.records.patient_intake import NewPatient
 
 TODAY = date(2025, 6, 1)

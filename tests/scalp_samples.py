@@ -13,7 +13,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from db import models
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
+from tracker.database import transaction
 from tracker.photos.store import store_photo
 from tracker.records.visits import CAPTURE_CHECKS
 

@@ -37,11 +37,11 @@ from tracker.access.actors import ADMIN, CLINICIAN, Actor, command_line_actor
 from tracker.access.own_password import verify_password
 from tracker.access.sign_in import sign_in
 from tracker.access.web_sessions import open_session
+from tracker.config import settings
 from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
+from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied
 from tracker.operations.backup import backup
-from tracker.operations.config import settings
-from tracker.operations.database import transaction
 from tracker.photos.before_after import before_after
 from tracker.photos.serving import photo_image
 from tracker.photos.timeline import photo_timeline
@@ -271,8 +271,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("a web session for B's account", lambda c, actor: svc("tracker.access.web_sessions.open_session")(actor))),
     "tracker.access.web_sessions.touch": aims(
         ("B's web session", lambda c, actor: svc("tracker.access.web_sessions.touch")(c.b_web_token, actor))),
-    "tracker.operations.demo_accounts.remove_demo_accounts": aims(
-        ("every demo account", lambda c, actor: svc("tracker.operations.demo_accounts.remove_demo_accounts")(actor))),
+    "tracker.access.demo_accounts.remove_demo_accounts": aims(
+        ("every demo account", lambda c, actor: svc("tracker.access.demo_accounts.remove_demo_accounts")(actor))),
     # Audit trail (admin only).
     "tracker.access.audit.browse": aims(
         ("B's entries", lambda c, actor: svc("tracker.access.audit.browse")(actor, mrn=c.b.mrn))),
@@ -354,9 +354,9 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     "tracker.progress.page_data.progress_page": aims(
         ("B's progress page", lambda c, actor:
             svc("tracker.progress.page_data.progress_page")(actor, c.b.mrn, as_of=TODAY))),
-    "tracker.progress.view.resolve_patient": aims(
+    "tracker.access.patient_lookup.resolve_patient": aims(
         ("B's record", lambda c, actor: _in_session(
-            c, lambda s: svc("tracker.progress.view.resolve_patient")(s, actor, c.b.mrn)))),
+            c, lambda s: svc("tracker.access.patient_lookup.resolve_patient")(s, actor, c.b.mrn)))),
     "tracker.exchange.progress_report.progress_report_pdf": aims(
         ("B's report", lambda c, actor: svc("tracker.exchange.progress_report.progress_report_pdf")(
             actor, c.b.mrn, as_of=TODAY))),
@@ -423,7 +423,7 @@ BUILDING_BLOCKS: dict[str, str] = {
                                                       "username written to created_by",
 }
 # What a page would need to call a building block that takes an open session.
-SESSION_OPENERS = {"tracker.operations.database.transaction", "tracker.operations.database.read_transaction",
+SESSION_OPENERS = {"tracker.database.transaction", "tracker.database.read_transaction",
                    "db.engine.session_factory"}
 
 

@@ -11,8 +11,8 @@ from db import models
 from tests.account_samples import CLI, GOOD, refused
 from tracker.access.accounts import create_user, disable_user, unlock_user
 from tracker.access.sign_in import LOCK_AFTER_FAILURES, REFUSED, session_is_current, sign_in
+from tracker.database import transaction
 from tracker.errors import ValidationError
-from tracker.operations.database import transaction
 
 
 def test_an_admin_lifts_a_delay(clinic):
@@ -55,8 +55,8 @@ def test_demo_accounts_exist_only_with_the_demo_and_their_passwords_are_shown_on
     import stat
     from datetime import date
 
+    from tracker.access.demo_accounts import credentials_file, demo_accounts_banner, ensure_demo_accounts
     from tracker.operations.demo import load_demo
-    from tracker.operations.demo_accounts import credentials_file, demo_accounts_banner, ensure_demo_accounts
 
     with transaction() as session:
         assert session.scalar(select(models.User.id)) is None  # a fresh installation has no accounts at all

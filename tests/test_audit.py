@@ -17,8 +17,8 @@ from db import models
 from tests.conftest import ROOT
 from tracker.access import audit
 from tracker.access.actors import Actor
+from tracker.database import transaction
 from tracker.errors import PermissionDenied
-from tracker.operations.database import transaction
 
 ADMIN = Actor("root.admin", "admin", address="10.0.0.5")
 
@@ -96,7 +96,7 @@ def test_browse_and_export_are_admin_only_filtered_and_neutralised(clinic):
 WRITER = """
 import sys
 from tracker.access.actors import Actor
-from tracker.operations.database import read_transaction, transaction
+from tracker.database import read_transaction, transaction
 from tracker.access import audit
 for n in range(int(sys.argv[1])):
     with (read_transaction() if n % 2 else transaction()) as session:

@@ -22,8 +22,8 @@ from tests.conftest import ROOT
 from tracker.access import audit, audit_anchor
 from tracker.access.actors import Actor
 from tracker.access.signing import SigningKey, signing_key
-from tracker.operations.config import settings
-from tracker.operations.database import read_transaction, transaction
+from tracker.config import settings
+from tracker.database import read_transaction, transaction
 
 CLINICIAN = Actor("dr.lee", "clinician", address="127.0.0.1")
 HEAD_LINE = re.compile(r"^entries=(\d+) last_id=(\d+) last_hash=([0-9a-f]{64}|-) at=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")

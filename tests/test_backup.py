@@ -19,9 +19,9 @@ from db import models
 from db.engine import dispose_all
 from tests.backup_samples import ADMIN, KEY, TODAY, Installation, cli, make_clinic, no_traceback, rows_of
 from tests.conftest import ROOT
+from tracker.database import transaction
 from tracker.operations.backup import backup
 from tracker.operations.consistency import run_check
-from tracker.operations.database import transaction
 from tracker.operations.demo import load_demo
 from tracker.operations.restore import restore
 
@@ -145,7 +145,7 @@ WRITER = """
 import sys
 from datetime import date, timedelta
 from db import models
-from tracker.operations.database import transaction
+from tracker.database import transaction
 for n in range(int(sys.argv[1])):
     with transaction() as session:
         visit = models.Visit(patient_id=1, date=date(2026, 1, 1) + timedelta(days=n % 60), created_by="writer")

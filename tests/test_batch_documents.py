@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from db import models
+from tracker.database import transaction
 from tracker.errors import ValidationError
-from tracker.operations.database import transaction
 from tracker.records.batch_documents import check_document, document_key, document_store, store_document
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

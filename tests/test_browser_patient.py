@@ -96,7 +96,7 @@ def test_patient_sees_own_chart_cards_photos_and_report(demo_clinic):
 def _names(data_dir) -> dict[str, str]:
     env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
-    script = ("from tracker.operations.database import transaction\nfrom db import models\n"
+    script = ("from tracker.database import transaction\nfrom db import models\n"
               "from sqlalchemy import select\n"
               "with transaction() as s:\n    [print(m, n, sep='|') for m, n in s.execute(select(models.Patient.mrn, "
               "models.Patient.full_name))]")

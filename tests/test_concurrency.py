@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from db import models
 from tests.conftest import ROOT
 from tracker.access.actors import Actor
+from tracker.database import transaction
 from tracker.errors import ConflictError
-from tracker.operations.database import transaction
 from tracker.records.patient_corrections import update_patient
 from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.records.patient_record import patient_record

@@ -43,11 +43,11 @@ from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access.actors import Actor, command_line_actor
+from tracker.config import settings
+from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.exchange.spreadsheet_import import ImportResult, import_spreadsheets
-from tracker.operations.config import settings
 from tracker.operations.consistency import run_check
-from tracker.operations.database import transaction
 from tracker.photos.store import photo_store
 from tracker.records.batch_documents import DocumentUpload, document_key, document_store
 from tracker.records.treatment_sessions import SessionEntry, log_session

@@ -25,7 +25,7 @@ from db.engine import dispose_all, normalize_url
 from tracker.access.accounts import create_user
 from tracker.access.actors import Actor, command_line_actor
 from tracker.access.sign_in import sign_in
-from tracker.operations.database import database_busy
+from tracker.database import database_busy
 from tracker.records.patient_intake import NewPatient, create_patient
 from ui.messages import BUSY
 
@@ -37,7 +37,7 @@ PASSWORD = "Busy-Clinic-7731"
 @pytest.fixture
 def busy_clinic(db_url, tmp_path, monkeypatch):
     """A clinic with one patient and a clinician account; SQLite waits 0.3 s for a lock, PostgreSQL 300 ms."""
-    from tracker.operations.database import initialize
+    from tracker.database import initialize
 
     if db_url.startswith("postgresql"):
         db_url += "%20-clock_timeout%3D300"  # appended to the URL's options (the test schema's search_path)

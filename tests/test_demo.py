@@ -27,7 +27,7 @@ from tracker.course.milestones import (
     assess,
 )
 from tracker.course.protocols import to_engine
-from tracker.operations.database import transaction
+from tracker.database import transaction
 from tracker.operations.demo import load_demo
 from tracker.operations.demo_photos import draw_scalp_photo
 from tracker.operations.demo_plan import ACTOR, FICTIONAL_SURNAMES, MRN_PREFIX, PRP_PROTOCOL_NAME

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from db import models
 from tests.patient_samples import DR, TODAY
+from tracker.database import transaction
 from tracker.errors import ConflictError, NotFound, ValidationError
-from tracker.operations.database import transaction
 from tracker.records.history import soft_delete
 from tracker.records.patient_record import patient_record
 from tracker.records.therapies import add_therapy

@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 
 from db import models
 from tracker.access.actors import Actor
+from tracker.database import transaction
 from tracker.errors import NotFound, ValidationError
 from tracker.exchange.spreadsheet_import import import_spreadsheets
-from tracker.operations.database import transaction
 from tracker.records.batch_documents import DocumentUpload
 from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.records.treatment_sessions import SessionEntry, log_session

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from db import models
 from tests.import_samples import PATIENTS, SESSIONS, VISITS, assert_clinic_imported, counts, files, refused, run, write
+from tracker.database import transaction
 from tracker.exchange.spreadsheet_import import ImportResult
-from tracker.operations.database import transaction
 
 
 def test_importing_the_same_files_again_adds_nothing(clinic, tmp_path):

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from db import models
 from tests.import_samples import PATIENTS, SESSIONS, VISITS, assert_clinic_imported, files, refused, run, write
 from tracker.access.actors import command_line_actor
+from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.exchange.spreadsheet_import import ImportResult, import_spreadsheets
-from tracker.operations.database import transaction
 
 
 def test_exact_duplicate_rows_are_imported_once(clinic, tmp_path):

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from db import models
-from tracker.operations.database import transaction
+from tracker.database import transaction
 from tracker.storage import ingest
 from tracker.storage.blob_store import LocalDirectoryStore, PartialWrite
 from tracker.storage.ingest import GRACE, HashedFile, InterruptedIngest

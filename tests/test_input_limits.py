@@ -16,7 +16,7 @@ from tracker.errors import ValidationError
 from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.records.patient_list import list_patients
 from tracker.records.patient_search import find_patients
-from tracker.records.validation import SEARCH_MAX
+from tracker.validation import SEARCH_MAX
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")

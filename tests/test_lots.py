@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from db import models
 from tracker.access.actors import Actor
+from tracker.database import transaction
 from tracker.errors import PermissionDenied, ValidationError
-from tracker.exchange.exports import spreadsheet_safe
-from tracker.operations.database import transaction
 from tracker.records.lots import csv_file_name, export_lot_csv, sessions_with_lot
+from tracker.safe_csv import spreadsheet_safe
 
 D = date.fromisoformat
 CLINICIAN = Actor(username="dr_a", role="clinician")

@@ -6,7 +6,7 @@ from sqlalchemy import inspect, select
 from db import models
 from db.engine import alembic_config, current_revision, engine_for, migrate
 from db.models import Base
-from tracker.operations.database import initialize, transaction
+from tracker.database import initialize, transaction
 
 
 def test_upgrade_from_empty_to_head_creates_every_table(db_url):

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from db import models
 from tracker.access.accounts import create_user
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
+from tracker.database import transaction
 from tracker.records.protocol_admin import save_protocol
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -399,7 +399,7 @@ def test_a_password_reset_shows_the_temporary_password_once(clinic):
 
 
 def test_demo_accounts_are_removed_in_one_step(clinic):
-    from tracker.operations.demo_accounts import ensure_demo_accounts
+    from tracker.access.demo_accounts import ensure_demo_accounts
 
     boss = signed_in_admin(clinic)
     ensure_demo_accounts(url=clinic)

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import ROOT
 from tracker.access import audit
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
+from tracker.database import transaction
 
 ADMIN = Actor("root.admin", "admin")
 

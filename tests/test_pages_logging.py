@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from db import models
 from tracker.access.actors import Actor
 from tracker.course.calendar_months import add_months
-from tracker.operations.database import transaction
+from tracker.database import transaction
 from tracker.records.treatment_sessions import SessionEntry, log_session
 from tracker.records.visits import SiteEntry, VisitEntry, log_visit
 

@@ -18,7 +18,7 @@ from db import models
 from tracker.access.actors import Actor
 from tracker.course.calendar_months import add_months
 from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
-from tracker.operations.database import transaction
+from tracker.database import transaction
 from tracker.records.patient_corrections import update_patient
 from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.records.patient_list import list_patients

@@ -10,7 +10,7 @@ from db import models
 from tests.conftest import ROOT
 from tests.scalp_samples import make_photo_patient
 from tracker.access.actors import Actor
-from tracker.operations.database import transaction
+from tracker.database import transaction
 
 CLINICIAN = Actor("dr.lee", "clinician")
 PREFIX = "photos_P-1_before_after"

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from db import models
 from tests.patient_samples import ADMIN, DR, TODAY, changes_of, count, new_patient, patient_actor
+from tracker.database import transaction
 from tracker.errors import ConflictError, PermissionDenied, ValidationError
-from tracker.operations.database import transaction
 from tracker.records.history import soft_delete
 from tracker.records.patient_corrections import update_patient
 from tracker.records.patient_intake import create_patient

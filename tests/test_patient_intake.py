@@ -11,8 +11,8 @@ from sqlalchemy import select
 from db import models
 from tests.patient_samples import DR, TODAY, count, new_patient, patient_actor
 from tracker.access.actors import Actor
+from tracker.database import transaction
 from tracker.errors import PermissionDenied, ValidationError
-from tracker.operations.database import transaction
 from tracker.records.patient_intake import create_patient, protocol_names
 from tracker.records.patient_record import patient_record
 

@@ -15,8 +15,8 @@ from db import models
 from db.engine import engine_for
 from tests.patient_samples import DR, TODAY, seed
 from tracker.access.actors import Actor
+from tracker.database import transaction
 from tracker.errors import PermissionDenied, ValidationError
-from tracker.operations.database import transaction
 from tracker.records.patient_list import list_patients
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from db import models
 from tests.patient_samples import DR, TODAY, patient_actor, seed
+from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied
-from tracker.operations.database import transaction
 from tracker.records.patient_record import patient_record
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from db import models
 from tracker.access.actors import Actor
+from tracker.database import transaction
 from tracker.errors import PermissionDenied
-from tracker.operations.database import transaction
 from tracker.records.patient_search import find_patients
 
 CLINICIAN = Actor(username="dr.lee", role="clinician")

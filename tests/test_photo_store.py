@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import models
 from db.engine import normalize_url
+from tracker.config import settings
+from tracker.database import transaction
 from tracker.errors import NotFound, ValidationError
-from tracker.operations.config import settings
 from tracker.operations.consistency import check_store, repair_interrupted, run_check
-from tracker.operations.database import transaction
 from tracker.photos.store import PhotoKeys, photo_store, read_display, read_original, read_thumbnail, store_photo
 from tracker.storage import ingest as ingest_module
 from tracker.storage.blob_store import LocalDirectoryStore

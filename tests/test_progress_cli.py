@@ -14,7 +14,7 @@ from sqlalchemy import select
 from db import models
 from tests.conftest import ROOT
 from tracker.access.actors import command_line_actor, os_user
-from tracker.operations.database import transaction
+from tracker.database import transaction
 from tracker.progress.patient_progress import progress_json
 
 CLI = command_line_actor("test")

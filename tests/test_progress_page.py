@@ -11,11 +11,12 @@ from sqlalchemy import select
 from db import models
 from tests.scalp_samples import make_photo_patient
 from tracker.access.actors import Actor
+from tracker.access.patient_lookup import resolve_patient
+from tracker.database import transaction
 from tracker.errors import PermissionDenied
-from tracker.operations.database import transaction
 from tracker.photos.timeline import photo_timeline
 from tracker.progress.page_data import progress_page
-from tracker.progress.view import build_view, resolve_patient
+from tracker.progress.view import build_view
 
 AS_OF = date(2026, 2, 1)
 CLINICIAN = Actor("dr.lee", "clinician")

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from db import models
 from tests.test_progress_view import make_patient
 from tracker.access.actors import Actor
+from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied
 from tracker.exchange import report_pdf
 from tracker.exchange.progress_report import progress_report_pdf, report_file_name
-from tracker.operations.database import transaction
 from tracker.photos.store import store_photo
 
 AS_OF = date(2026, 2, 1)

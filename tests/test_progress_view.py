@@ -10,8 +10,8 @@ import pytest
 from db import models
 from tracker.access.actors import Actor
 from tracker.course.milestones import DEFAULT_PROTOCOL, expected_band
+from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied
-from tracker.operations.database import transaction
 from tracker.progress.page_data import progress_page
 from ui.charts import site_figure
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from db import models
 from tracker.access.actors import Actor
 from tracker.course.clinical import BandPoint
+from tracker.database import transaction
 from tracker.errors import ConflictError, NotFound, PermissionDenied, ValidationError
-from tracker.operations.database import transaction
 from tracker.records.protocol_admin import (
     copy_protocol,
     get_protocol,

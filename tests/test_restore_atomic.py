@@ -25,7 +25,7 @@ from tests.backup_samples import (
 )
 from tracker.access import audit
 from tracker.access.actors import command_line_actor
-from tracker.operations.database import transaction
+from tracker.database import transaction
 
 
 def _files_in(folder) -> int:

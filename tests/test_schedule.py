@@ -16,8 +16,8 @@ from db import models
 from db.engine import engine_for
 from tracker.access.actors import Actor
 from tracker.course.milestones import DUE, UPCOMING
+from tracker.database import transaction
 from tracker.errors import PermissionDenied, ValidationError
-from tracker.operations.database import transaction
 from tracker.progress.schedule import OPEN, OPENS, OVERDUE, schedule
 
 D = date.fromisoformat

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from db import models
 from tests.scalp_samples import ADMIN, CLINICIAN, make_photo_patient, opened
 from tracker.access.actors import Actor
+from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied
-from tracker.operations.database import transaction
 from tracker.photos.before_after import before_after
 from tracker.photos.serving import photo_image
 from tracker.photos.timeline import photo_timeline

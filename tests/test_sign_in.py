@@ -17,8 +17,8 @@ from tracker.access.accounts import create_user, disable_user, enable_user
 from tracker.access.actors import Actor
 from tracker.access.credentials import _DUMMY_HASH
 from tracker.access.sign_in import LOCK_AFTER_FAILURES, REFUSED, session_is_current, sign_in
+from tracker.database import transaction
 from tracker.errors import ValidationError
-from tracker.operations.database import transaction
 
 
 def test_failures_delay_the_account_with_growing_delays_never_for_good(clinic, monkeypatch):

@@ -25,7 +25,7 @@ from tests.conftest import ROOT
 from tracker.access.accounts import create_user
 from tracker.access.actors import command_line_actor
 from tracker.access.sign_in import CHECKED, LOCK_AFTER_FAILURES
-from tracker.operations.database import transaction
+from tracker.database import transaction
 
 GOOD = "correct horse battery"
 PROCESSES, ATTEMPTS = 8, 40

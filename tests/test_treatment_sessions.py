@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from db import models
 from tracker.access.actors import Actor
+from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
-from tracker.operations.database import transaction
 from tracker.records.batch_documents import DocumentUpload, document_key, document_store
 from tracker.records.treatment_sessions import SessionEntry, log_session, session_form_defaults
 

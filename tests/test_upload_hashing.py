@@ -22,8 +22,8 @@ from PIL import Image
 
 from db import models
 from tracker.access.actors import Actor
+from tracker.database import transaction
 from tracker.errors import ValidationError
-from tracker.operations.database import transaction
 from tracker.records.batch_documents import DocumentUpload
 from tracker.records.treatment_sessions import SessionEntry, log_session
 from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit

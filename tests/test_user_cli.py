@@ -17,8 +17,8 @@ from tests.conftest import ROOT
 from tracker.access import audit
 from tracker.access.actors import command_line_actor, os_user
 from tracker.access.sign_in import REFUSED, sign_in
+from tracker.database import transaction
 from tracker.errors import PermissionDenied
-from tracker.operations.database import transaction
 
 BOSS, PHRASE = "boss", "long enough phrase 42"
 

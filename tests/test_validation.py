@@ -5,7 +5,7 @@ from datetime import date, datetime
 import pytest
 
 from tracker.errors import ValidationError
-from tracker.records.validation import (
+from tracker.validation import (
     check_not_before_birth,
     check_not_in_future,
     parse_birth_date,

@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 
 from db import models
 from tracker.access.actors import Actor
+from tracker.config import settings
 from tracker.course.scales import ScaleEntry
+from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
-from tracker.operations.config import settings
-from tracker.operations.database import transaction
 from tracker.records.visits import (
     BASELINE_RECORDED,
     PhotoUpload,

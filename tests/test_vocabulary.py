@@ -27,8 +27,8 @@ from tracker.course.vocabulary import (
     PointKind,
     RepeatWindow,
 )
+from tracker.database import transaction
 from tracker.exchange.progress_report import progress_report_pdf
-from tracker.operations.database import transaction
 
 ROOT = Path(__file__).resolve().parents[1]
 SCANNED = ("tracker", "ui", "pages")

@@ -16,8 +16,8 @@ from tracker.access.accounts import create_user, disable_user, enable_user, rese
 from tracker.access.actors import command_line_actor
 from tracker.access.own_password import change_own_password
 from tracker.access.sign_in import sign_in
+from tracker.database import transaction
 from tracker.errors import PermissionDenied
-from tracker.operations.database import transaction
 
 CLI = command_line_actor("test")
 GOOD, NEWER = "correct horse battery", "another horse battery"

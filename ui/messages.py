@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from tracker.database import database_busy
 from tracker.errors import TrackerError
-from tracker.operations.database import database_busy
 
 log = logging.getLogger("regrowth")
 T = TypeVar("T")

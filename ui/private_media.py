@@ -31,8 +31,8 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from tracker.access.actors import Actor
+from tracker.database import database_busy
 from tracker.errors import TrackerError
-from tracker.operations.database import database_busy
 from ui.signed_in import ACTOR, LAST_SEEN, idle_limit_seconds
 
 log = logging.getLogger("regrowth")

@@ -68,7 +68,7 @@ def offer_another_patient(key: str) -> NoReturn:
 def choose_patient(actor: Actor, purpose: str, key: str) -> NoReturn:
     """A search-and-pick box for pages that need a patient first; selects it and reruns, else stops."""
     from tracker.records.patient_search import find_patients
-    from tracker.records.validation import SEARCH_MAX
+    from tracker.validation import SEARCH_MAX
 
     st.info(f"Choose the patient whose {purpose} you are logging.")
     query = st.text_input("Find a patient by MRN or name", key=f"pick_{key}_query", max_chars=SEARCH_MAX)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_progress import add_patients  # noqa: E402 (after the sys.path line)
 
-from tracker.operations.database import initialize  # noqa: E402 (after the sys.path line)
+from tracker.database import initialize  # noqa: E402 (after the sys.path line)
 
 PATIENTS = 20_000
 OLD_COMMIT = "3761597"  # tracker/operations/backup.py before the snapshot read (its read ran in a write transaction)

@@ -23,7 +23,7 @@ from sqlalchemy import insert  # noqa: E402 (after the sys.path line)
 from db import models  # noqa: E402 (after the sys.path line)
 from db.engine import engine_for  # noqa: E402 (after the sys.path line)
 from tracker.access.actors import command_line_actor  # noqa: E402 (imports follow the sys.path line)
-from tracker.operations.database import initialize  # noqa: E402 (after the sys.path line)
+from tracker.database import initialize  # noqa: E402 (after the sys.path line)
 from tracker.progress.patient_progress import progress_json  # noqa: E402 (after the sys.path line)
 
 SAMPLE = [f"B-{i:06d}" for i in range(0, 2000, 97)]

@@ -25,7 +25,7 @@ from db import models  # noqa: E402 (after the sys.path line)
 from db.engine import engine_for, normalize_url  # noqa: E402 (after the sys.path line)
 from tracker.access.actors import Actor  # noqa: E402 (after the sys.path line)
 from tracker.course.clinical import SCALP_VIEWS  # noqa: E402 (after the sys.path line)
-from tracker.operations.database import initialize  # noqa: E402 (after the sys.path line)
+from tracker.database import initialize  # noqa: E402 (after the sys.path line)
 from tracker.progress.page_data import progress_page  # noqa: E402 (after the sys.path line)
 
 MRN = "BENCH-1"

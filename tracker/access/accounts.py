@@ -18,8 +18,8 @@ from tracker.access import audit
 from tracker.access.actors import ADMIN, PATIENT, ROLES, Actor, require_role
 from tracker.access.credentials import _clean_username, _hasher, check_password_policy, normalize_username
 from tracker.access.sign_in import _aware, _locked_user, _now
+from tracker.database import transaction
 from tracker.errors import NotFound, ValidationError
-from tracker.operations.database import transaction
 
 
 @dataclass(frozen=True)

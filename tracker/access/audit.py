@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit_anchor
 from tracker.access.actors import ADMIN, Actor, require_role
+from tracker.database import Reads, read_connection, transaction
 from tracker.errors import PermissionDenied
-from tracker.exchange.exports import to_csv
-from tracker.operations.database import Reads, read_connection, transaction
+from tracker.safe_csv import to_csv
 
 GENESIS = "0" * 64
 # What is recorded (Trust issue): views, creations, changes, soft deletes, exports, report downloads,

@@ -32,9 +32,9 @@ from sqlalchemy.engine import Engine
 from db import models
 from db.engine import engine_for, make_private_folders
 from tracker.access.signing import FOR_ANCHORS, SigningKey, signing_key
+from tracker.config import settings
+from tracker.database import Reads, database_url, read_connection
 from tracker.errors import ValidationError
-from tracker.operations.config import settings
-from tracker.operations.database import Reads, database_url, read_connection
 
 ANCHOR_EVERY = 100  # entries between automatic anchors: at most this many recent entries are unanchored
 ANCHOR_FILE_NAME = "audit-anchors.jsonl"

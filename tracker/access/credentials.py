@@ -69,7 +69,7 @@ def normalize_username(username: str | None) -> str:
 
 
 def reserved_usernames() -> frozenset[str]:
-    from tracker.operations.demo_accounts import DEMO_ACCOUNTS  # it builds on this module
+    from tracker.access.demo_accounts import DEMO_ACCOUNTS  # it builds on this module
 
     return AUTHOR_NAMES | {name for name, _, _ in DEMO_ACCOUNTS}
 

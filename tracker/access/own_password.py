@@ -9,8 +9,8 @@ from tracker.access import audit
 from tracker.access.actors import ROLES, STAFF, Actor, require_role
 from tracker.access.credentials import _hasher, _verifies, check_password_policy
 from tracker.access.sign_in import SignedIn, _locked_user
+from tracker.database import transaction
 from tracker.errors import PermissionDenied, ValidationError
-from tracker.operations.database import transaction
 
 WRONG_CURRENT_PASSWORD = "Your current password is not right; your password was not changed."
 

@@ -38,8 +38,8 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import Actor
 from tracker.access.credentials import _DUMMY_HASH, _verifies, normalize_username
+from tracker.database import read_transaction, transaction
 from tracker.errors import PermissionDenied
-from tracker.operations.database import read_transaction, transaction
 
 # Throttling. Five free guesses per account are enough for typing mistakes; the delays make guessing slow
 # (15 minutes a guess at the cap) without letting a visitor keep the real user out for long.

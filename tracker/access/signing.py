@@ -17,8 +17,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracker.config import settings
 from tracker.errors import ValidationError
-from tracker.operations.config import settings
 
 KEY_VARIABLE = "TRACKER_BACKUP_KEY"
 KEY_FILE_NAME = "backup.key"

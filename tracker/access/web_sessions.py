@@ -30,8 +30,8 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import ROLES, Actor, require_role
 from tracker.access.sign_in import SignedIn
+from tracker.database import AnyRow, read_transaction, transaction
 from tracker.errors import PermissionDenied
-from tracker.operations.database import AnyRow, read_transaction, transaction
 
 COOKIE = "rt_session"
 # Reruns touch the row at most this often (and at least four times per idle limit, for short test limits).

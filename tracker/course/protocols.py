@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 from typing import Any
+from typing import Protocol as Shape
 
-from db import models
 from tracker.course.clinical import BandPoint, MilestoneWindow
 from tracker.course.milestones import DEFAULT_PROTOCOL, Protocol
 from tracker.errors import ValidationError
 
 
-def to_engine(row: models.Protocol | None) -> Protocol:
+class StoredProtocol(Shape):
+    """A protocol row as stored (``db.models.Protocol`` has these columns). The engine room reads the row
+    through this shape so that it never imports the database layer."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def band(self) -> list[dict[str, Any]]: ...
+    @property
+    def windows(self) -> list[dict[str, Any]]: ...
+    @property
+    def evidence_note(self) -> str | None: ...
+
+
+def to_engine(row: StoredProtocol | None) -> Protocol:
     """The engine's view of a stored protocol; a patient without one follows the default."""
     if row is None:
         return DEFAULT_PROTOCOL

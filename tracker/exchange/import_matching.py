@@ -32,7 +32,7 @@ from tracker.exchange.import_rows import (
     _Session,
 )
 from tracker.exchange.spreadsheets import Sheet
-from tracker.records.validation import check_not_before_birth
+from tracker.validation import check_not_before_birth
 
 # Chunk size for ``IN (…)`` lists; SQLite limits the number of bound parameters per statement.
 _CHUNK = 500

@@ -17,7 +17,7 @@ from typing import TypeVar
 from db import models
 from tracker.errors import ValidationError
 from tracker.exchange.spreadsheets import Sheet, SheetRow, read_sheet
-from tracker.records.validation import (
+from tracker.validation import (
     check_not_in_future,
     parse_birth_date,
     parse_condition,

@@ -14,10 +14,10 @@ from datetime import date
 
 from tracker.access import audit
 from tracker.access.actors import ROLES, Actor, require_role
+from tracker.access.patient_lookup import resolve_patient
+from tracker.database import transaction
 from tracker.exchange.report import render_report
 from tracker.exchange.report_content import gather
-from tracker.operations.database import transaction
-from tracker.progress.view import resolve_patient
 
 
 def report_file_name(mrn: str, as_of: date) -> str:

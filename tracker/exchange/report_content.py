@@ -16,13 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import models
+from tracker.access.patient_lookup import PatientBasics
 from tracker.course.calendar_months import months_between
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.photos.before_after import default_pair
 from tracker.photos.framing import caution_sentence, condition_warnings, shape_and_size_warnings
 from tracker.photos.store import read_display
 from tracker.photos.timeline import TimelineVisit
-from tracker.progress.view import PatientBasics, ProgressView, build_view
+from tracker.progress.view import ProgressView, build_view
 
 log = logging.getLogger(__name__)
 

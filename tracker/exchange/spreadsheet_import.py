@@ -30,6 +30,7 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
+from tracker.database import transaction
 from tracker.errors import ConflictError, ValidationError
 from tracker.exchange.import_matching import _Context, _load_all
 from tracker.exchange.import_rows import (
@@ -46,7 +47,6 @@ from tracker.exchange.import_rows import (
     _Session,
     _sessions,
 )
-from tracker.operations.database import transaction
 
 # PostgreSQL advisory lock taken for the whole import, so that two imports of the same files cannot
 # both find a record missing and both add it (SQLite serialises writers with BEGIN IMMEDIATE already).

@@ -24,6 +24,8 @@ from db.engine import PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, engine_for, make_p
 from tracker.access import audit, audit_anchor
 from tracker.access.actors import ADMIN, Actor, require_role
 from tracker.access.signing import SigningKey, signing_key
+from tracker.config import settings
+from tracker.database import database_url, transaction
 from tracker.errors import ValidationError
 from tracker.operations.backup_format import (
     FORMAT,
@@ -37,8 +39,6 @@ from tracker.operations.backup_format import (
     _stores,
     shown,
 )
-from tracker.operations.config import settings
-from tracker.operations.database import database_url, transaction
 
 
 def _encode(value: object) -> str:

@@ -20,9 +20,9 @@ from alembic.util import CommandError
 from db import models
 from db.engine import alembic_config
 from tracker.access.signing import SigningKey
+from tracker.database import database_url
 from tracker.errors import ValidationError
 from tracker.operations.backup_format import FORMAT, MANIFEST, MAX_MANIFEST_BYTES, SIGNATURE_ALGORITHM, _canonical
-from tracker.operations.database import database_url
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import sys
 from collections.abc import Callable
 from datetime import date
 
+from tracker.database import database_busy, initialize
 from tracker.errors import NotFound, TrackerError, ValidationError
-from tracker.operations.database import database_busy, initialize
 
 
 def _iso_date(text: str) -> date:
@@ -41,8 +41,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from tracker.access.demo_accounts import demo_accounts_banner, demo_accounts_note, ensure_demo_accounts
     from tracker.operations.demo import clinic_records, load_demo
-    from tracker.operations.demo_accounts import demo_accounts_banner, demo_accounts_note, ensure_demo_accounts
     from tracker.operations.demo_plan import MRN_PREFIX
 
     if args.if_empty and _patient_count(MRN_PREFIX) > 0:
@@ -65,7 +65,7 @@ def _patient_count(mrn_prefix: str = "") -> int:
     from sqlalchemy import func, select
 
     from db import models
-    from tracker.operations.database import transaction
+    from tracker.database import transaction
 
     with transaction() as session:
         return session.scalar(
@@ -188,7 +188,7 @@ def cmd_user_reset_password(args: argparse.Namespace) -> int:
 
 def cmd_user_remove_demo(args: argparse.Namespace) -> int:
     from tracker.access.actors import command_line_actor
-    from tracker.operations.demo_accounts import remove_demo_accounts
+    from tracker.access.demo_accounts import remove_demo_accounts
 
     removed = remove_demo_accounts(command_line_actor("user"))
     print(f"Removed the demo accounts: {', '.join(removed)}." if removed else "There are no demo accounts.")

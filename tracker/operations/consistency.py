@@ -32,8 +32,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import models
-from tracker.operations.config import settings
-from tracker.operations.database import database_url, transaction
+from tracker.config import settings
+from tracker.database import database_url, transaction
 from tracker.photos.store import PhotoStore, photo_store
 from tracker.records.batch_documents import document_key, document_store
 from tracker.storage.blob_store import BlobStore

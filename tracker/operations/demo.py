@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from db import models
 from tracker.course.clinical import DEFAULT_WINDOWS
-from tracker.operations.database import transaction
+from tracker.database import transaction
 from tracker.operations.demo_plan import (
     ACTOR,
     CAPTURE_CONDITIONS,

@@ -36,11 +36,11 @@ from db.engine import MIGRATIONS, alembic_config, engine_for, make_private_folde
 from tracker.access import audit, audit_anchor
 from tracker.access.actors import ADMIN, Actor, require_role
 from tracker.access.signing import signing_key
+from tracker.config import settings
+from tracker.database import database_busy, database_url
 from tracker.errors import ValidationError
 from tracker.operations.backup_format import BackupResult, _stores, shown
 from tracker.operations.backup_verify import VerifiedBackup, _refuse, verify_backup
-from tracker.operations.config import settings
-from tracker.operations.database import database_busy, database_url
 from tracker.operations.restore_journal import (
     JOURNAL,
     _describe,

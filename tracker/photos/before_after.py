@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import Actor
+from tracker.access.patient_lookup import PatientBasics, resolve_patient
 from tracker.course.calendar_months import months_between
 from tracker.course.clinical import SCALP_VIEWS
+from tracker.database import transaction
 from tracker.errors import NotFound, ValidationError
-from tracker.operations.database import transaction
 from tracker.photos.framing import (
     FramingWarning,
     _jpeg,
@@ -34,7 +35,6 @@ from tracker.photos.framing import (
 )
 from tracker.photos.serving import _read
 from tracker.photos.timeline import TimelineVisit, _view_order, view_label
-from tracker.progress.view import PatientBasics, resolve_patient
 
 
 def _live_visits(session: Session, patient_id: int) -> list[models.Visit]:

@@ -23,11 +23,11 @@ from datetime import datetime, timedelta, timezone
 import pillow_heif
 from PIL import Image, ImageCms, ImageOps
 
+from tracker.config import settings
 from tracker.errors import ValidationError
-from tracker.operations.config import settings
 from tracker.photos.formats import UPLOAD_HINT, identify
-from tracker.records.validation import clean_file_name
 from tracker.storage.ingest import HashedFile
+from tracker.validation import clean_file_name
 
 # iPhones save HEIC by default (DESIGN.md §4); pillow_heif teaches Pillow to read it.
 pillow_heif.register_heif_opener()

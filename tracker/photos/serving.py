@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import PATIENT, ROLES, Actor, require_patient_access, require_role
+from tracker.access.patient_lookup import resolve_patient
+from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied
-from tracker.operations.database import transaction
 from tracker.photos.store import read_display, read_thumbnail
-from tracker.progress.view import resolve_patient
 
 PhotoKind = Literal["thumbnail", "display"]
 

@@ -22,14 +22,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db import models
+from tracker.config import settings
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.errors import NotFound, ValidationError
-from tracker.operations.config import settings
 from tracker.photos.intake import prepare_photo
-from tracker.records.validation import clean_file_name
 from tracker.storage import ingest
 from tracker.storage.blob_store import BlobStore, LocalDirectoryStore
 from tracker.storage.ingest import HashedFile, IngestMarker
+from tracker.validation import clean_file_name
 
 ORIGINALS = "originals"
 DISPLAY = "display"

@@ -2,7 +2,7 @@
 visit), as ids; the images themselves come from ``tracker.photos.serving``.
 
 ``photo_timeline`` checks who is asking (a patient account reaches only its own photos,
-``tracker.progress.view.resolve_patient``), runs in one transaction and is audited as a view, one entry per page
+``tracker.access.patient_lookup.resolve_patient``), runs in one transaction and is audited as a view, one entry per page
 draw; refused attempts are audited too. Soft-deleted photos, visits and patients are never shown.
 """
 
@@ -16,10 +16,10 @@ from sqlalchemy import bindparam, select
 from db import models
 from tracker.access import audit
 from tracker.access.actors import Actor
+from tracker.access.patient_lookup import PatientBasics, resolve_patient
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.vocabulary import view_words
-from tracker.operations.database import Reads, read_connection, transaction
-from tracker.progress.view import PatientBasics, resolve_patient
+from tracker.database import Reads, read_connection, transaction
 
 
 def view_label(view: str) -> str:

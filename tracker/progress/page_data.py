@@ -12,10 +12,11 @@ from datetime import date
 
 from tracker.access import audit
 from tracker.access.actors import Actor
-from tracker.operations.database import read_transaction
+from tracker.access.patient_lookup import resolve_patient
+from tracker.database import read_transaction
 from tracker.photos.coverage import PhotoCoverage, photo_coverage
 from tracker.photos.timeline import PhotoTimeline, read_timeline
-from tracker.progress.view import ProgressView, build_view, resolve_patient
+from tracker.progress.view import ProgressView, build_view
 
 
 @dataclass(frozen=True)

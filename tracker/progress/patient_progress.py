@@ -17,8 +17,8 @@ from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.milestones import DensityRecord, Progress, SessionRecord, assess
 from tracker.course.protocols import to_engine
+from tracker.database import AnyRow, Reads, read_connection, transaction
 from tracker.errors import NotFound
-from tracker.operations.database import AnyRow, Reads, read_connection, transaction
 
 
 def find_patient(session: Session, mrn: str) -> models.Patient:

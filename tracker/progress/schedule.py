@@ -39,8 +39,8 @@ from tracker.course.milestones import (
 )
 from tracker.course.protocols import to_engine
 from tracker.course.vocabulary import FollowUpStatus, MilestoneStatus, RepeatWindow, milestone_words
+from tracker.database import transaction
 from tracker.errors import ValidationError
-from tracker.operations.database import transaction
 
 OVERDUE, DUE, UPCOMING = FollowUpStatus.OVERDUE, FollowUpStatus.DUE, FollowUpStatus.UPCOMING
 FOLLOW_UP_STATUSES = tuple(FollowUpStatus)

@@ -1,9 +1,8 @@
-"""The progress view's data: header, chart, milestone cards, secondary series, next steps (``build_view``),
-and the patient an actor may see (``resolve_patient``).
+"""The progress view's data: header, chart, milestone cards, secondary series, next steps (``build_view``).
 
 Read by ``tracker.progress.page_data`` (the progress page, the consult screen, the patient's own view) and by the
-PDF report, each in its own audited transaction. A patient account reaches only its own record: the MRN it
-asks for is checked here, not in the page.
+PDF report, each in its own audited transaction, for the patient ``tracker.access.patient_lookup`` resolved:
+a patient account reaches only its own record, checked there, not in the page.
 """
 
 from __future__ import annotations
@@ -15,14 +14,12 @@ from typing import NamedTuple
 from sqlalchemy import Connection, bindparam, select
 
 from db import models
-from tracker.access.actors import PATIENT, ROLES, Actor, require_patient_access, require_role
+from tracker.access.patient_lookup import PatientBasics
 from tracker.course.calendar_months import age_on, months_between
-from tracker.course.milestones import DEFAULT_PROTOCOL, Progress, Protocol, assess
-from tracker.course.protocols import from_stored
+from tracker.course.milestones import Progress, assess
 from tracker.course.scales import stages_for
 from tracker.course.wording import NextStep, milestone_sentence, what_comes_next
-from tracker.errors import NotFound, PermissionDenied
-from tracker.operations.database import AnyRow, Reads, read_connection
+from tracker.database import AnyRow, Reads, read_connection
 from tracker.progress.chart_data import ProgressChart, TherapyRecord, build_chart
 from tracker.progress.patient_progress import load_records, read_measurements
 
@@ -70,65 +67,6 @@ class ProgressView:
     next_steps: tuple[NextStep, ...]
 
 
-
-
-@dataclass(frozen=True)
-class PatientBasics:
-    """The patient as the progress, photo and report services need them, with their protocol as the
-    engine sees it: read in one statement, no ORM object (these pages rerun on every click)."""
-
-    id: int
-    mrn: str
-    full_name: str
-    sex: str
-    birth_date: date
-    condition: str
-    protocol: Protocol
-
-
-_patient = models.Base.metadata.tables[models.Patient.__tablename__]
-_protocol = models.Base.metadata.tables[models.Protocol.__tablename__]
-_PATIENT = (
-    select(_patient.c.id, _patient.c.mrn, _patient.c.full_name, _patient.c.sex, _patient.c.birth_date,
-           _patient.c.condition, _protocol.c.name, _protocol.c.band, _protocol.c.windows, _protocol.c.evidence_note)
-    .select_from(_patient.outerjoin(_protocol, _protocol.c.id == _patient.c.protocol_id))
-    .where(_patient.c.deleted_at.is_(None))
-)
-_PATIENT_BY_MRN = _PATIENT.where(_patient.c.mrn == bindparam("mrn"))
-_PATIENT_BY_ID = _PATIENT.where(_patient.c.id == bindparam("id"))
-
-
-def _summary(row: AnyRow | None) -> PatientBasics | None:
-    if row is None:
-        return None
-    # A patient with no protocol linked follows the built-in default (as ``protocols.to_engine``).
-    protocol = DEFAULT_PROTOCOL if row.name is None else from_stored(row.name, row.band, row.windows,
-                                                                      row.evidence_note)
-    return PatientBasics(row.id, row.mrn, row.full_name, row.sex, row.birth_date, row.condition, protocol)
-
-
-def resolve_patient(session: Reads, actor: Actor | None, mrn: str | None) -> PatientBasics:
-    """The patient this actor asked for: a patient account always gets its own record, and only that.
-
-    A patient account that asks for any other MRN is refused (and the attempt is audited), whether or
-    not that MRN exists.
-    """
-    actor = require_role(actor, *ROLES)
-    reads = read_connection(session)
-    if actor.role == PATIENT:
-        own = _summary(reads.execute(_PATIENT_BY_ID, {"id": actor.patient_id}).first()) if actor.patient_id else None
-        if own is None:
-            raise NotFound("Your patient record is not available. Please contact the clinic.")
-        if mrn and mrn.strip() != own.mrn:
-            raise PermissionDenied("This record is not available to your account.")
-        return own
-    if not mrn:
-        raise NotFound("Choose a patient first.")
-    patient = _summary(reads.execute(_PATIENT_BY_MRN, {"mrn": mrn.strip()}).first())
-    if patient is None:
-        raise NotFound(f"No patient with MRN {mrn.strip()!r}.")
-    require_patient_access(actor, patient.id)
-    return patient
 
 
 _scale = models.Base.metadata.tables[models.ScaleScore.__tablename__]

@@ -23,13 +23,13 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from db import models
+from tracker.config import settings
 from tracker.errors import ValidationError
-from tracker.operations.config import settings
 from tracker.photos.formats import identify
-from tracker.records.validation import clean_file_name
 from tracker.storage import ingest
 from tracker.storage.blob_store import BlobStore, LocalDirectoryStore
 from tracker.storage.ingest import HashedFile
+from tracker.validation import clean_file_name
 
 pillow_heif.register_heif_opener()  # scanned certificates photographed on an iPhone arrive as HEIC
 

@@ -24,8 +24,8 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.vocabulary import treatment_words, view_words
+from tracker.database import transaction
 from tracker.errors import ConflictError, NotFound, ValidationError
-from tracker.operations.database import transaction
 
 CONFLICT_MESSAGE = (
     "Someone else changed this record since you opened it; reload and re-apply your changes. "

@@ -7,7 +7,7 @@ counted, so the clinician knows they exist and can look them up in the audit tra
 
 The CSV export is what a clinic hands to a recall coordinator or opens in a spreadsheet. A spreadsheet
 runs a cell that begins with ``=``, ``+``, ``-`` or ``@`` (and some also tab or carriage return) as a
-formula, so such cells are written with a leading apostrophe (``tracker.exchange.exports``).
+formula, so such cells are written with a leading apostrophe (``tracker.safe_csv``).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.vocabulary import treatment_words
+from tracker.database import transaction
 from tracker.errors import ValidationError
-from tracker.exchange.exports import to_csv
-from tracker.operations.database import transaction
+from tracker.safe_csv import to_csv
 
 MAX_LOT_LENGTH = 80  # the column's width (db.models.TreatmentSession.lot_number)
 CSV_COLUMNS = ("MRN", "Name", "Session date", "Treatment", "Product", "Lot number", "Volume (mL)")

@@ -14,12 +14,12 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
+from tracker.database import transaction
 from tracker.errors import NotFound, ValidationError
-from tracker.operations.database import transaction
 from tracker.records.history import check_version, clean_reason, reason_problems, record_change, refuse
 from tracker.records.patient_fields import collect, parse_baseline, parse_notes, parse_target_areas, typed_stage
 from tracker.records.patient_intake import _mrn_taken, _protocol_by_name
-from tracker.records.validation import (
+from tracker.validation import (
     check_not_before_birth,
     parse_birth_date,
     parse_condition,

@@ -16,7 +16,7 @@ from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.course.vocabulary import condition_words
 from tracker.errors import ValidationError
-from tracker.records.validation import parse_site
+from tracker.validation import parse_site
 
 SALT_RANGE = (0.0, 100.0)
 

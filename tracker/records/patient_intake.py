@@ -19,11 +19,11 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
+from tracker.database import transaction
 from tracker.errors import ValidationError
-from tracker.operations.database import transaction
 from tracker.records.history import refuse
 from tracker.records.patient_fields import collect, parse_baseline, parse_notes, parse_target_areas
-from tracker.records.validation import parse_birth_date, parse_condition, parse_full_name, parse_mrn, parse_sex
+from tracker.validation import parse_birth_date, parse_condition, parse_full_name, parse_mrn, parse_sex
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from tracker.course.milestones import (
 )
 from tracker.course.protocols import to_engine
 from tracker.course.vocabulary import PATIENT_FILTER_WORDS, PatientFilter, milestone_words, status_words
+from tracker.database import transaction
 from tracker.errors import ValidationError
-from tracker.operations.database import transaction
-from tracker.records.validation import search_words
+from tracker.validation import search_words
 
 # The patient list's filters (product issue): key → what the clinician sees.
 DUE_THIS_WEEK, OVERDUE, BEHIND_EXPECTED = PatientFilter.DUE_THIS_WEEK, PatientFilter.OVERDUE, PatientFilter.BEHIND

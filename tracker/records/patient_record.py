@@ -27,8 +27,8 @@ from tracker.course.vocabulary import (
     status_words,
     treatment_words,
 )
+from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied
-from tracker.operations.database import transaction
 from tracker.progress.patient_progress import find_patient, patient_progress
 from tracker.records.history import HistoryEntry, patient_history
 from tracker.records.patient_intake import _protocol_names

@@ -13,8 +13,8 @@ from sqlalchemy import func, or_, select
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.operations.database import transaction
-from tracker.records.validation import search_words
+from tracker.database import transaction
+from tracker.validation import search_words
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def find_patients(actor: Actor, query: str = "", url: str | None = None, limit: 
     capitalisation; ``%`` and ``_`` are matched literally); staff only.
 
     Raises PermissionDenied for anyone but staff, ValidationError for a query longer than ``SEARCH_MAX``
-    (``tracker.records.validation``). Each search is audited as a view.
+    (``tracker.validation``). Each search is audited as a view.
     """
     require_role(actor, *STAFF)
     words = search_words(query)

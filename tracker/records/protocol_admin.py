@@ -38,8 +38,8 @@ from tracker.access.actors import ADMIN, STAFF, Actor, require_role
 from tracker.course.clinical import BandPoint, MilestoneWindow
 from tracker.course.milestones import Protocol, expected_band
 from tracker.course.protocols import parse_band, parse_windows
+from tracker.database import transaction
 from tracker.errors import ConflictError, NotFound, ValidationError
-from tracker.operations.database import transaction
 
 # The points the issue asks the preview to show: the default band's own points (DESIGN.md §3).
 PREVIEW_MONTHS = (0, 2, 3, 6, 12)

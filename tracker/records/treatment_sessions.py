@@ -23,8 +23,8 @@ from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_patient_access, require_role
 from tracker.course.clinical import NSAID_DAYS_BEFORE
 from tracker.course.milestones import DateSpan, NsaidFreeSpan, nsaid_free_span
+from tracker.database import transaction
 from tracker.errors import ValidationError
-from tracker.operations.database import transaction
 from tracker.progress.patient_progress import find_patient, patient_progress
 from tracker.records.batch_documents import (
     CheckedDocument,
@@ -34,7 +34,8 @@ from tracker.records.batch_documents import (
     document_store,
     store_document,
 )
-from tracker.records.validation import (
+from tracker.storage.blob_store import BlobStore
+from tracker.validation import (
     check_not_before_birth,
     check_not_in_future,
     parse_iso_date,
@@ -42,7 +43,6 @@ from tracker.records.validation import (
     parse_product,
     parse_treatment,
 )
-from tracker.storage.blob_store import BlobStore
 
 # Scalp injections use a few millilitres (PRP commonly 4–10 ml, exosome vials 2–5 ml); more than 30 ml
 # in one session is a typing error (a unit slip or a density typed in the wrong box).

@@ -42,12 +42,13 @@ from tracker.course.scales import (
     stages,
 )
 from tracker.course.vocabulary import milestone_words, view_words
+from tracker.database import transaction
 from tracker.errors import ValidationError
-from tracker.operations.database import transaction
 from tracker.photos.intake import prepare_photo
 from tracker.photos.store import PhotoStore, store_photo
 from tracker.progress.patient_progress import find_patient, patient_progress
-from tracker.records.validation import (
+from tracker.storage.ingest import HashedFile
+from tracker.validation import (
     DEFAULT_SITE,
     check_not_before_birth,
     check_not_in_future,
@@ -56,7 +57,6 @@ from tracker.records.validation import (
     parse_iso_date,
     parse_site,
 )
-from tracker.storage.ingest import HashedFile
 
 # Mean shaft diameter of scalp hair: vellus hairs are under 30 µm, terminal hairs mostly 60–100 µm
 # (DESIGN.md §2 counts a hair over 40 µm as terminal); no scalp hair reaches 200 µm, so a larger number

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from db import models
 from db.engine import engine_for, make_private_folders, migrate, session_factory
+from tracker.config import settings
 from tracker.course.milestones import DEFAULT_PROTOCOL
-from tracker.operations.config import settings
 
 
 def database_url() -> str:

@@ -18,8 +18,8 @@ from db import models
 from tracker.access import audit
 from tracker.access.accounts import create_user, keep_an_enabled_admin
 from tracker.access.actors import ADMIN, CLINICIAN, PATIENT, Actor, command_line_actor, require_role
-from tracker.operations.config import settings
-from tracker.operations.database import transaction
+from tracker.config import settings
+from tracker.database import transaction
 
 DEMO_PATIENT_MRN = "DEMO-0001"
 DEMO_ACCOUNTS = (("demo.admin", ADMIN, None), ("demo.clinician", CLINICIAN, None),
