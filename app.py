@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from tracker.operations.database import initialize
+from tracker.database import initialize
 from ui.messages import call, plain
 from ui.registry import CONSULT_PAGE, PAGES, PASSWORD_PAGE
 from ui.signed_in import current_actor, keep_cookie_alive, sign_out

@@ -36,8 +36,8 @@ from starlette.routing import Route
 
 from tracker.access import web_sessions
 from tracker.access.sign_in import REFUSED, sign_in
+from tracker.database import database_busy
 from tracker.errors import TrackerError
-from tracker.operations.database import database_busy
 from ui.sign_in_form import KEEP_ALIVE, SIGN_IN, SIGN_IN_FORM, SIGN_OUT
 
 log = logging.getLogger("regrowth")
