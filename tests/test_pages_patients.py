@@ -285,7 +285,8 @@ def test_record_shows_every_milestone_of_a_protocol_with_more_than_three(clinic)
     day0 = add_months(TODAY, -4)
     add_course(clinic, "RT-0001", day0=day0, visits=[(day0 - timedelta(days=1), 150)])
     at = open_page("pages/patient_record.py", mrn="RT-0001")
-    assert [f"**Window {n}**" in texts(at.markdown) for n in (1, 2, 3, 4)] == [True] * 4  # a clinic's own name, in words
+    # A clinic's own milestone name (window_1) shows in words.
+    assert [f"**Window {n}**" in texts(at.markdown) for n in (1, 2, 3, 4)] == [True] * 4
 
 
 def test_correction_needs_a_reason_and_keeps_what_was_typed(clinic):
