@@ -153,6 +153,7 @@ def browser_page(viewport=(1400, 1000)) -> Iterator:
     """A page in a new, empty browser context (the module's Chromium); the context is closed afterwards."""
     context = _shared_browser().new_context(viewport={"width": viewport[0], "height": viewport[1]},
                                             accept_downloads=True)
+    page = None
     try:
         page = context.new_page()
         page.set_default_timeout(30_000)
@@ -163,9 +164,11 @@ def browser_page(viewport=(1400, 1000)) -> Iterator:
             dialog.dismiss()
 
         page.on("dialog", on_dialog)
-        page.dialogs = dialogs  # any alert() would land here: the XSS test asserts it stays empty
+        DIALOGS[id(page)] = dialogs  # any alert() would land here: the XSS test asserts it stays empty
         yield page
     finally:
+        if page is not None:
+            DIALOGS.pop(id(page), None)
         context.close()
 
 
