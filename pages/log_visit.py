@@ -16,19 +16,8 @@ import streamlit as st
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry
 from tracker.course.vocabulary import site_words, status_words, view_words
-from tracker.records.visits import (
-    BASELINE_RECORDED,
-    CAPTURE_CHECKS,
-    DEVICE_MAX,
-    NOTES_MAX,
-    PhotoUpload,
-    SiteEntry,
-    SiteOutcome,
-    VisitEntry,
-    VisitSaved,
-    log_visit,
-    visit_form_defaults,
-)
+from tracker.records.visit_form import CAPTURE_CHECKS, DEVICE_MAX, NOTES_MAX, PhotoUpload, SiteEntry, VisitEntry
+from tracker.records.visits import BASELINE_RECORDED, SiteOutcome, VisitSaved, log_visit, visit_form_defaults
 from tracker.validation import SITE_MAX
 from ui.messages import call, plain
 from ui.signed_in import require_actor

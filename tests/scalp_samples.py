@@ -15,7 +15,7 @@ from db import models
 from tracker.access.actors import Actor
 from tracker.database import transaction
 from tracker.photos.store import store_photo
-from tracker.records.visits import CAPTURE_CHECKS
+from tracker.records.visit_form import CAPTURE_CHECKS
 
 CLINICIAN = Actor("dr.lee", "clinician")
 ADMIN = Actor("admin.kim", "admin")

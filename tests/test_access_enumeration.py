@@ -55,7 +55,8 @@ from tracker.records.patient_list import list_patients
 from tracker.records.patient_record import patient_record
 from tracker.records.therapies import add_therapy
 from tracker.records.treatment_sessions import SessionEntry, log_session
-from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
+from tracker.records.visit_form import PhotoUpload, SiteEntry, VisitEntry
+from tracker.records.visits import log_visit
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 9, 1)

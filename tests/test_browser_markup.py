@@ -57,7 +57,8 @@ from tracker.records.protocol_admin import copy_protocol, save_protocol
 from tracker.exchange.progress_report import progress_report_pdf
 from tracker.records.therapies import add_therapy
 from tracker.records.treatment_sessions import SessionEntry, log_session
-from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
+from tracker.records.visit_form import PhotoUpload, SiteEntry, VisitEntry
+from tracker.records.visits import log_visit
 
 h, mrn, pdf_path = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
 actor = command_line_actor("browser-test")

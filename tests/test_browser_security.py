@@ -50,7 +50,8 @@ from datetime import date, timedelta
 from tracker.access.actors import command_line_actor
 from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.records.patient_list import list_patients
-from tracker.records.visits import SiteEntry, VisitEntry, log_visit
+from tracker.records.visit_form import SiteEntry, VisitEntry
+from tracker.records.visits import log_visit
 
 mrn, name, note = sys.argv[1:4]
 actor = command_line_actor("browser-test")

@@ -27,7 +27,8 @@ WRITER = """
 import sys
 from datetime import date, timedelta
 from tracker.access.actors import Actor
-from tracker.records.visits import SiteEntry, VisitEntry, log_visit
+from tracker.records.visit_form import SiteEntry, VisitEntry
+from tracker.records.visits import log_visit
 writer, count = int(sys.argv[1]), int(sys.argv[2])
 actor = Actor(f"clinician{writer}", "clinician")
 for n in range(count):

@@ -51,7 +51,8 @@ from tracker.operations.consistency import run_check
 from tracker.photos.store import photo_store
 from tracker.records.batch_documents import DocumentUpload, document_key, document_store
 from tracker.records.treatment_sessions import SessionEntry, log_session
-from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
+from tracker.records.visit_form import PhotoUpload, SiteEntry, VisitEntry
+from tracker.records.visits import log_visit
 from tracker.storage.blob_store import LocalDirectoryStore
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,7 +26,8 @@ from tracker.exchange.spreadsheet_import import import_spreadsheets
 from tracker.records.batch_documents import DocumentUpload
 from tracker.records.patient_intake import NewPatient, create_patient
 from tracker.records.treatment_sessions import SessionEntry, log_session
-from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
+from tracker.records.visit_form import PhotoUpload, SiteEntry, VisitEntry
+from tracker.records.visits import log_visit
 
 CLINICIAN = Actor("dr.lee", "clinician")
 TODAY = date(2026, 6, 1)

@@ -21,7 +21,8 @@ from tracker.access.actors import Actor
 from tracker.course.calendar_months import add_months
 from tracker.database import transaction
 from tracker.records.treatment_sessions import SessionEntry, log_session
-from tracker.records.visits import SiteEntry, VisitEntry, log_visit
+from tracker.records.visit_form import SiteEntry, VisitEntry
+from tracker.records.visits import log_visit
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 CLINICIAN = Actor(username="dr.lee", role="clinician")

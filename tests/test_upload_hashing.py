@@ -26,7 +26,8 @@ from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.records.batch_documents import DocumentUpload
 from tracker.records.treatment_sessions import SessionEntry, log_session
-from tracker.records.visits import PhotoUpload, SiteEntry, VisitEntry, log_visit
+from tracker.records.visit_form import PhotoUpload, SiteEntry, VisitEntry
+from tracker.records.visits import log_visit
 
 CLINICIAN = Actor(username="dr.lee", role="clinician")
 TODAY = date(2025, 6, 1)

@@ -20,14 +20,8 @@ from tracker.config import settings
 from tracker.course.scales import ScaleEntry
 from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
-from tracker.records.visits import (
-    BASELINE_RECORDED,
-    PhotoUpload,
-    SiteEntry,
-    VisitEntry,
-    log_visit,
-    visit_form_defaults,
-)
+from tracker.records.visit_form import PhotoUpload, SiteEntry, VisitEntry
+from tracker.records.visits import BASELINE_RECORDED, log_visit, visit_form_defaults
 from tracker.storage.blob_store import LocalDirectoryStore
 
 CLINICIAN = Actor(username="dr.lee", role="clinician")
@@ -321,7 +315,8 @@ def test_the_very_same_visit_is_not_recorded_twice(clinic):
     from tracker.access.actors import Actor
     from tracker.errors import ValidationError
     from tracker.records.patient_intake import NewPatient, create_patient
-    from tracker.records.visits import SiteEntry, VisitEntry, log_visit
+    from tracker.records.visit_form import SiteEntry, VisitEntry
+    from tracker.records.visits import log_visit
 
     staff = Actor("dr.twice", "clinician")
     create_patient(staff, NewPatient(mrn="TW-1", full_name="Twice Tested", sex="male", birth_date="1980-01-01",

@@ -38,7 +38,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from tracker.access.actors import Actor
 from tracker.progress.page_data import progress_page
-from tracker.records.visits import SiteEntry, VisitEntry, log_visit
+from tracker.records.visit_form import SiteEntry, VisitEntry
+from tracker.records.visits import log_visit
 
 stop, ready, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 actor = Actor("dr.bench", "clinician")

@@ -26,7 +26,7 @@ ASPECT_TOLERANCE = 0.05
 # than twice to fill the frame: strands blur into the scalp and the hair looks sparser than it is.
 MAX_PIXEL_RATIO = 4.0
 
-# Capture checklist keys recorded on a visit (``tracker.records.visits.CAPTURE_CHECKS``) and the words used when
+# Capture checklist keys recorded on a visit (``tracker.records.visit_form.CAPTURE_CHECKS``) and the words used when
 # they show that a photo was taken differently. "same_*" boxes mean "the same as at the previous visit".
 _SAME_AS_LAST_TIME = {"same_distance": "camera distance", "same_lighting": "lighting", "same_parting": "parting"}
 # Conditions recorded as values (e.g. ``"distance": "30 cm"``, ``"device": "iPhone 15"``) compare directly.

@@ -1,0 +1,274 @@
+"""The visit form as typed, and every check of it that needs no database.
+
+``check_entry`` reads what the clinician typed on the "Log visit" page (dates and numbers may arrive as
+text) and lists every problem it finds, in the order the page shows them, rather than stopping at the
+first: the date, each measured site, the scale score, the notes and device, and the photo list. Pure: no
+session, no store. ``tracker.records.visits.log_visit`` adds the checks that need the patient (birth
+date) and the photo files themselves, then saves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from tracker.course.clinical import SCALP_VIEWS
+from tracker.course.scales import ScaleEntry, ScaleScore, parse_percentage, parse_scale_entry
+from tracker.course.vocabulary import view_words
+from tracker.errors import ValidationError
+from tracker.storage.ingest import HashedFile
+from tracker.validation import check_not_in_future, clean_file_name, parse_density, parse_iso_date, parse_site
+
+# Mean shaft diameter of scalp hair: vellus hairs are under 30 µm, terminal hairs mostly 60–100 µm
+# (DESIGN.md §2 counts a hair over 40 µm as terminal); no scalp hair reaches 200 µm, so a larger number
+# is a typing error (millimetres or a density typed in the wrong box).
+MAX_SHAFT_DIAMETER_UM = 200.0
+
+# The capture checklist (DESIGN.md §4): photos compare fairly only when taken the same way each time.
+CAPTURE_CHECKS = {
+    "dry_hair": "Hair dry",
+    "same_parting": "Same parting as last time",
+    "same_distance": "Same camera distance",
+    "same_lighting": "Same lighting",
+}
+NOTES_MAX = 10_000
+DEVICE_MAX = 120
+
+
+@dataclass(frozen=True)
+class SiteEntry:
+    """One measured scalp site as typed: density is required for a measured site, the rest optional.
+
+    A site whose every box is blank was not measured this time and is left out.
+    """
+
+    site: str
+    density: float | str | None = None
+    shaft_diameter_um: float | str | None = None
+    terminal_pct: float | str | None = None
+    anagen_pct: float | str | None = None
+
+
+@dataclass(frozen=True)
+class VisitEntry:
+    """Everything the visit form collects except the photos.
+
+    ``capture`` maps each key of ``CAPTURE_CHECKS`` to whether it was ticked; ``device`` names the camera
+    or phone. ``scale`` is None (or blank) when no scale was scored at this visit.
+    """
+
+    date: date | str | None
+    sites: Sequence[SiteEntry] = ()
+    scale: ScaleEntry | None = None
+    capture: Mapping[str, bool] = field(default_factory=dict)
+    device: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class PhotoUpload:
+    """One uploaded or camera photo for a standard view (``tracker.course.clinical.SCALP_VIEWS``)."""
+
+    view: str
+    file_name: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured site, checked: density in hairs/cm², shaft diameter in µm, terminal and anagen in %."""
+
+    site: str
+    density: float
+    shaft_diameter_um: float | None
+    terminal_pct: float | None
+    anagen_pct: float | None
+
+
+@dataclass(frozen=True)
+class CheckedVisit:
+    """The visit form after the checks that need no database: the parsed values and every problem found.
+
+    ``contents`` are the photos' bytes with their hashes, in the order of the uploads.
+    """
+
+    visit_date: date | None
+    measurements: tuple[Measurement, ...]
+    scale: ScaleScore | None
+    notes: str | None
+    capture: Mapping[str, object]
+    contents: tuple[HashedFile, ...]
+    problems: tuple[str, ...]
+
+
+def check_entry(entry: VisitEntry, photos: Sequence[PhotoUpload], today: date) -> CheckedVisit:
+    """Every check of the form that needs no database, in the order the problems are listed."""
+    problems: list[str] = []
+    visit_date = _parse_visit_date(entry.date, today, problems)
+    measurements = _parse_sites(entry.sites, problems)
+    scale = _parse_scale(entry.scale, problems)
+    notes = _checked_text(entry.notes, "notes", NOTES_MAX, problems)
+    device = _checked_text(entry.device, "camera or device", DEVICE_MAX, problems)
+    capture: dict[str, object] = {key: bool(entry.capture.get(key, False)) for key in CAPTURE_CHECKS}
+    if device:
+        capture["device"] = device
+    # Each photo is hashed here, once: the checks, intake and the store all use this digest.
+    contents = tuple(HashedFile.of(upload.data) for upload in photos)
+    _check_photo_list(photos, contents, problems)
+    if not _anything_typed(entry) and not photos:
+        problems.append("nothing to record: enter a density, a scale score or a photo")
+    return CheckedVisit(
+        visit_date=visit_date, measurements=tuple(measurements), scale=scale, notes=notes, capture=capture,
+        contents=contents, problems=tuple(problems),
+    )
+
+
+def _parse_visit_date(value: date | str | None, today: date, problems: list[str]) -> date | None:
+    try:
+        return check_not_in_future(parse_iso_date(value, "visit date"), today, "visit date")
+    except ValidationError as error:
+        problems.append(str(error))
+        return None
+
+
+def _parse_sites(entries: Sequence[SiteEntry], problems: list[str]) -> list[Measurement]:
+    measurements: list[Measurement] = []
+    seen: set[str] = set()
+    for entry in entries:
+        metrics = (entry.shaft_diameter_um, entry.terminal_pct, entry.anagen_pct)
+        if _blank(entry.density) and all(_blank(value) for value in metrics):
+            continue  # not measured this time
+        try:
+            site = parse_site(entry.site)
+        except ValidationError as error:
+            problems.append(str(error))
+            continue
+        if site in seen:
+            problems.append(f"site {site!r} is entered twice; enter each site once")
+            continue
+        seen.add(site)
+        measurement = _parse_site_values(entry, site, problems)
+        if measurement is not None:
+            measurements.append(measurement)
+    return measurements
+
+
+def _parse_site_values(entry: SiteEntry, site: str, problems: list[str]) -> Measurement | None:
+    """One typed site's numbers; each problem is added to ``problems`` (all are checked, not just the first).
+
+    None when the density is unusable (the other numbers are still checked so every problem is listed).
+    """
+    checks: tuple[tuple[str, Callable[[], float | None]], ...] = (
+        ("density", lambda: _site_density(entry.density, site)),
+        ("shaft", lambda: _shaft_diameter(entry.shaft_diameter_um, f"shaft diameter at {site}")),
+        ("terminal", lambda: parse_percentage(entry.terminal_pct, f"terminal % at {site}")),
+        ("anagen", lambda: parse_percentage(entry.anagen_pct, f"anagen % at {site}")),
+    )
+    values: dict[str, float | None] = {}
+    for name, check in checks:
+        try:
+            values[name] = check()
+        except ValidationError as error:
+            problems.extend(error.problems)
+            values[name] = None
+    density = values["density"]
+    if density is None:
+        return None
+    return Measurement(site, density, values["shaft"], values["terminal"], values["anagen"])
+
+
+def _site_density(value: object, site: str) -> float:
+    """The density typed for ``site``: required when any other measurement of that site is typed."""
+    if _blank(value):
+        return _missing_density(site)
+    return parse_density(value, label=f"density at {site}")
+
+
+def _missing_density(site: str) -> float:
+    raise ValidationError(
+        f"density at {site} is required when other measurements of that site are entered "
+        "(or clear that site's boxes)"
+    )
+
+
+def _shaft_diameter(value: object, label: str) -> float | None:
+    if _blank(value):
+        return None
+    try:
+        typed = value.strip() if isinstance(value, str) else value
+        number = float(typed)  # type: ignore[arg-type]  # any object: float() itself refuses a non-number (TypeError)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{label} {str(value).strip()!r} is not a number (micrometres)") from None
+    if not math.isfinite(number) or not 0 < number <= MAX_SHAFT_DIAMETER_UM:
+        raise ValidationError(
+            f"{label} {number:g} µm is out of range: it must be more than 0 and at most {MAX_SHAFT_DIAMETER_UM:g} µm"
+        )
+    return number
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _parse_scale(scale: ScaleEntry | None, problems: list[str]) -> ScaleScore | None:
+    """The scale score, or None when no scale was scored (or it has problems, added to ``problems``)."""
+    if scale is None or scale.is_blank:
+        return None
+    try:
+        return parse_scale_entry(scale)
+    except ValidationError as error:
+        problems.extend(error.problems)
+        return None
+
+
+def _checked_text(value: str | None, label: str, limit: int, problems: list[str]) -> str | None:
+    try:
+        return _clean_text(value, label, limit)
+    except ValidationError as error:
+        problems.append(str(error))
+        return None
+
+
+def _clean_text(value: str | None, label: str, limit: int) -> str | None:
+    text = (value or "").replace("\x00", "").strip()  # a pasted NUL byte cannot be stored in PostgreSQL
+    if len(text) > limit:
+        raise ValidationError(f"{label} is too long: at most {limit:,} characters (it has {len(text):,})")
+    return text or None
+
+
+def _anything_typed(entry: VisitEntry) -> bool:
+    """A scale was scored or any box of any site was filled in."""
+    scored = entry.scale is not None and not entry.scale.is_blank
+    typed_site = any(
+        not all(_blank(v) for v in (s.density, s.shaft_diameter_um, s.terminal_pct, s.anagen_pct)) for s in entry.sites
+    )
+    return typed_site or scored
+
+
+def _check_photo_list(photos: Sequence[PhotoUpload], contents: Sequence[HashedFile], problems: list[str]) -> None:
+    """Unknown views and the same file twice for one view (the store keeps a photo once per view);
+    ``contents`` are the uploads' bytes with their hashes, in the same order."""
+    first_of: dict[tuple[str, str], PhotoUpload] = {}
+    for upload, content in zip(photos, contents, strict=True):
+        if upload.view not in SCALP_VIEWS:
+            problems.append(
+                f'photo "{clean_file_name(upload.file_name)}": unknown view {clean_file_name(upload.view)!r}; '
+                f'choose one of {", ".join(SCALP_VIEWS)}'
+            )
+            continue
+        earlier = first_of.setdefault((upload.view, content.sha256), upload)
+        if earlier is not upload:
+            problems.append(photo_problem(
+                upload, f'this is the same photo as "{clean_file_name(earlier.file_name)}"; attach it once'
+            ))
+
+
+def photo_problem(upload: PhotoUpload, message: str) -> str:
+    """A photo's problem, naming its view and file (the file's own name only: no folders or controls)."""
+    label = view_words(upload.view)
+    name = clean_file_name(upload.file_name)
+    if name and f'"{name}"' in message:
+        return f"{label} photo: {message}"
+    return f'{label} photo "{name}": {message}'
