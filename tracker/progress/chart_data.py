@@ -19,6 +19,7 @@ from tracker.course.milestones import (
     SessionRecord,
     classify,
     expected_bands,
+    noise_for,
 )
 from tracker.course.vocabulary import MilestoneStatus, PointKind, treatment_words
 
@@ -163,7 +164,8 @@ def build_chart(
             elif band is None:  # after day 0 is at or past month 0, where every protocol has a band
                 raise ValueError(f"no expected band for the measurement of {measurement.date} after day 0")
             else:
-                status = classify(measurement.density - baseline, *band)
+                # Judged as the engine judges a milestone visit: the same band and the same noise.
+                status = classify(measurement.density - baseline, *band, noise_for(baseline, protocol))
             change = None if baseline is None else measurement.density - baseline
             points.append(ChartPoint(
                 measurement.date, month(measurement.date), measurement.density, change,

@@ -31,6 +31,7 @@ from tracker.course.milestones import (
     Protocol,
     classify,
     expected_band,
+    noise_for,
 )
 from tracker.course.protocols import to_engine
 from tracker.course.scales import (
@@ -616,7 +617,7 @@ def _outcome(measurement: _Measurement, visit_date: date, progress: Progress, pr
     change = measurement.density - baseline.density
     return replace(
         outcome,
-        status=classify(change, band[0], band[1]) if band else ON_TRACK,
+        status=classify(change, band[0], band[1], noise_for(baseline.density, protocol)) if band else ON_TRACK,
         baseline_date=baseline.date,
         baseline_density=baseline.density,
         change=change,
