@@ -23,6 +23,7 @@ from tracker.course.milestones import (
     UPCOMING,
     MilestoneResult,
     Progress,
+    classify,
     inside_band,
 )
 from tracker.course.vocabulary import milestone_short
@@ -84,17 +85,45 @@ def milestone_sentence(m: MilestoneResult) -> str:
         return (f"{title}: {m.density:.0f} hairs/cm² measured on {long_date(m.visit_date)}, but there is no "
                 f"baseline measurement from before the first session, so the change cannot be judged.")
     pct = f" ({_minus(f'{m.change_pct:+.0f}')}%)" if m.change_pct is not None else ""
-    sentence = f"{title}: {_minus(signed(m.change))} hairs/cm²{pct}."
     if m.expected_low is None or m.expected_high is None:
-        return sentence
-    return (f"{sentence} The expected range is {_minus(signed(m.expected_low))} to "
-            f"{_minus(signed(m.expected_high))}; {judgement(m)}.")
+        return f"{title}: {_minus(signed(m.change))} hairs/cm²{pct}."
+    places = _places(m)
+    return (f"{title}: {_figure(m.change, places)} hairs/cm²{pct}. The expected range is "
+            f"{_figure(m.expected_low, places)} to {_figure(m.expected_high, places)}; {judgement(m, places=places)}.")
 
 
-def judgement(m: MilestoneResult, band: str = "it") -> str:
+def _places(m: MilestoneResult) -> int:
+    """Decimals for a card's figures: whole hairs/cm² unless rounding them would make the sentence's own
+    arithmetic disagree with the status (a change of −7.50 against +4.35 − 11.81 = −7.46 is behind, but
+    "−8 against +4 − 12" would read as on the edge); then 1 or 2 decimals, as the engine compares at 0.01.
+
+    >>> from tracker.course.milestones import MilestoneResult
+    >>> def at(change, low, noise, status):
+    ...     return _places(MilestoneResult("x", date(2025, 3, 15), date(2025, 4, 15), date(2025, 4, 15), status,
+    ...                    date(2025, 4, 15), 110.6, 3.0, change, None, low, low + 15, noise))
+    >>> at(-8, 4, 13, "on_track"), at(-7.5, 4.35, 11.81, "behind")
+    (0, 2)
+    """
+    if m.change is None or m.expected_low is None or m.expected_high is None:
+        return 0
+    noise = m.noise or 0.0
+    for places in (0, 1):
+        shown = [round(v, places) for v in (m.change, m.expected_low, m.expected_high, noise)]
+        if (classify(*shown) == m.status
+                and inside_band(*shown[:3]) == inside_band(m.change, m.expected_low, m.expected_high)):
+            return places
+    return 2
+
+
+def _figure(value: float, places: int) -> str:
+    """A signed figure with a true minus; whole numbers as ``signed`` gives them ("+0", never "-0")."""
+    return _minus(signed(value) if places == 0 else f"{value:+.{places}f}")
+
+
+def judgement(m: MilestoneResult, band: str = "it", places: int | None = None) -> str:
     """Why a judged milestone has its status, from the engine's own rule (``milestones.classify``): the card
     and the PDF's status column both say it in these words. ``band``: how the expected range is referred to
-    ("it" after a sentence that named the range).
+    ("it" after a sentence that named the range); ``places``: decimals of the noise (``_places`` by default).
 
     >>> from tracker.course.milestones import MilestoneResult
     >>> def at(change, status):
@@ -109,7 +138,8 @@ def judgement(m: MilestoneResult, band: str = "it") -> str:
     """
     if m.change is None or m.expected_low is None or m.expected_high is None:
         raise ValueError(f"milestone {m.name}: status {m.status!r} was not judged against a band")
-    noise = f"the measurement noise (±{m.noise or 0:.0f})"
+    places = _places(m) if places is None else places
+    noise = f"the measurement noise (±{m.noise or 0:.{places}f})"
     if m.status == BEHIND:
         return f"the change is below {band} by more than {noise}, so this is behind the expected course"
     if m.status == AHEAD:
