@@ -64,6 +64,9 @@ class Protocol(Base):
 
     ``band`` is a list of ``{"month", "low", "high"}``; ``windows`` a list of
     ``{"name", "start_month", "end_month", "target_month"}``. ``tracker.course.protocols`` validates both.
+    ``noise_pct``: the measurement noise in % of a site's baseline density that milestone judgement allows
+    for (default 10: automated counts vary ~10% between repeat measurements, DESIGN.md §2; the same
+    default as ``tracker.course.clinical.DEFAULT_NOISE_PCT``, written out here since db imports no tracker).
     """
 
     __tablename__ = "protocol"
@@ -72,6 +75,7 @@ class Protocol(Base):
     band: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     windows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     evidence_note: Mapped[str] = mapped_column(Text, default="")
+    noise_pct: Mapped[float] = mapped_column(Float, default=10.0, server_default="10")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(120))
     version: Mapped[int] = mapped_column(Integer, default=1)

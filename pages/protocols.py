@@ -1,4 +1,4 @@
-"""Protocols (admins): the expected band, milestone windows and evidence note of each protocol.
+"""Protocols (admins): the expected band, measurement noise, milestone windows and evidence note of each protocol.
 
 An edit starts from a snapshot of the version opened (kept in the session as plain data) and is saved
 against that version, so a change someone else saved meanwhile is never overwritten: the save is refused
@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from tracker.access.actors import ADMIN
+from tracker.course.clinical import MAX_NOISE_PCT
 from tracker.errors import ValidationError
 from tracker.records.protocol_admin import (
     MAX_NAME_LENGTH,
@@ -41,6 +42,7 @@ def snapshot(detail: ProtocolDetail) -> dict:
             for w in detail.windows
         ],
         "note": detail.evidence_note,
+        "noise_pct": detail.noise_pct,
     }
 
 
@@ -64,7 +66,7 @@ if protocols is None:
 st.dataframe(
     [
         {"Protocol": p.name, "Version": p.version, "Patients linked": p.patients, "Band points": p.band_points,
-         "Milestone windows": p.windows, "Created by": p.created_by or ""}
+         "Milestone windows": p.windows, "Noise (% of baseline)": p.noise_pct, "Created by": p.created_by or ""}
         for p in protocols
     ],
     hide_index=True, key="protocols_table",
@@ -108,6 +110,14 @@ if detail is not None:
         },
     )
 
+    noise_pct = st.number_input(
+        "Measurement noise (% of the baseline density)", value=float(draft["noise_pct"]), min_value=0.0,
+        max_value=MAX_NOISE_PCT, step=1.0, key=f"protocol_noise::{suffix}",
+        help="A milestone is judged ahead or behind only when it lies outside the band by more than this share of "
+             "the patient's baseline density (hairs/cm²). Automated counts vary about 10% between repeat "
+             "measurements of the same scalp, so 10 is the usual value.",
+    )
+
     st.subheader("Milestone windows")
     st.caption("Whole calendar months after the first session; the visit closest to the target month is used.")
     window_table = st.data_editor(
@@ -140,7 +150,7 @@ if detail is not None:
 
     if st.button("Save changes", type="primary", key="protocols_save"):
         saved = call(save_protocol, actor, detail.name, rows(band_table), rows(window_table), note,
-                     expected_version=draft["version"])
+                     expected_version=draft["version"], noise_pct=noise_pct)
         if saved is not None:
             drafts.pop(detail.name, None)
             st.session_state[FLASH] = f"Saved: the protocol is now at version {saved.version}."

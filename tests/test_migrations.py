@@ -37,3 +37,24 @@ def test_migrated_schema_matches_the_models(db_url):
     with engine_for(db_url).connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
+
+
+def test_protocol_noise_migration_upgrades_with_the_default_and_downgrades(db_url):
+    """0005 adds protocol.noise_pct (existing protocols get 10, DESIGN.md §2) and removes it again."""
+    from alembic import command
+    from sqlalchemy import text
+
+    migrate(db_url, "0004")
+    with engine_for(db_url).begin() as connection:
+        connection.execute(text(
+            "INSERT INTO protocol (name, band, windows, evidence_note, created_at, version) "
+            "VALUES ('Old', '[]', '[]', 'note', CURRENT_TIMESTAMP, 3)"))
+    migrate(db_url, "0005")
+    with engine_for(db_url).connect() as connection:
+        assert connection.execute(text("SELECT noise_pct, version FROM protocol WHERE name = 'Old'")).one() == (10, 3)
+    command.downgrade(alembic_config(db_url), "0004")
+    assert current_revision(db_url) == "0004"
+    columns = {c["name"] for c in inspect(engine_for(db_url)).get_columns("protocol")}
+    assert "noise_pct" not in columns and "version" in columns
+    migrate(db_url)
+    assert current_revision(db_url) == ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()

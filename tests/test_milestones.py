@@ -10,12 +10,15 @@ Every expected value below was computed on paper from the rules, never copied fr
   12: +15,+35, linear in between, none before month 0, flat after month 12.
 - change above high → ahead, inside (edges included) → on_track, below low → behind; no visit → upcoming
   (before the window), due (inside it), missed (after it); visit without baseline → no_baseline.
+  These band-position cases run with the noise set to 0 (``BAND_ONLY``, ``CUSTOM``), where the rule is
+  exactly that; the noise (DESIGN.md §2) has its own hand-checked cases at the end of the file.
 
 Handy day counts: 30.4375 × 3 = 91.3125, × 6 = 182.625, × 12 = 365.25. Floats are compared to 0.01.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -48,7 +51,10 @@ CUSTOM = Protocol(
     "Custom PRP",
     band=(BandPoint(0, 0, 10), BandPoint(4, 10, 30), BandPoint(8, 20, 60)),
     windows=(MilestoneWindow("first_check", 1, 2, 1), MilestoneWindow("main", 4, 8, 6)),
+    noise_pct=0,
 )
+# The default course without measurement noise: a point is judged by the band's edges alone.
+BAND_ONLY = replace(DEFAULT_PROTOCOL, noise_pct=0)
 
 
 def milestone(progress, name, site="vertex"):
@@ -57,7 +63,7 @@ def milestone(progress, name, site="vertex"):
     return result
 
 
-def one_site(day0, baseline, visits, as_of, protocol=DEFAULT_PROTOCOL, baseline_date=None):
+def one_site(day0, baseline, visits, as_of, protocol=BAND_ONLY, baseline_date=None):
     """One session on ``day0``, a vertex baseline (dated day 0 unless given) and (date, density) visits."""
     measurements = [DensityRecord(D(baseline_date or day0), "vertex", baseline)]
     measurements += [DensityRecord(D(d), "vertex", density) for d, density in visits]
@@ -375,7 +381,7 @@ def test_several_sites_and_no_baseline():
         DensityRecord(D("2025-07-01"), "occipital", 140),
         DensityRecord(D("2025-08-01"), "crown", 100),  # only after as_of: the site is not listed
     ]
-    progress = assess([SessionRecord(D("2025-01-01"))], measurements, as_of=D("2025-07-10"))
+    progress = assess([SessionRecord(D("2025-01-01"))], measurements, BAND_ONLY, as_of=D("2025-07-10"))
     assert progress.day0 == D("2025-01-01")
     assert [s.site for s in progress.sites] == ["frontal", "occipital", "vertex"]
     baselines = {s.site: s.baseline for s in progress.sites}
@@ -606,3 +612,96 @@ def test_nsaid_spans_for_every_session_in_date_order():
         # 30 Sep: −3 = 27 Sep; +21 = 21 Oct
         (D("2025-09-30"), D("2025-09-27"), D("2025-10-21")),
     ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Measurement noise (DESIGN.md §2): noise = baseline × noise % / 100 (default 10); ahead only when
+# change > high + noise, behind only when change < low − noise, the edges on track; compared at 0.01.
+#
+# The band's flat end: a visit on 1 Feb 2026 after day 0 on 1 Jan 2025 is 396 days = 13.01 months, past
+# the last point (month 12), so the band is exactly +15 to +35 and the edges are exact.
+#   baseline 150   → noise 15    → behind below 15 − 15 = 0,       ahead above 35 + 15 = 50
+#   baseline 130   → noise 13    → behind below 15 − 13 = 2,       ahead above 35 + 13 = 48
+#   baseline 87.5  → noise 8.75  → behind below 15 − 8.75 = 6.25,  ahead above 35 + 8.75 = 43.75
+#   baseline 212.3 → noise 21.23 → behind below 15 − 21.23 = −6.23, ahead above 35 + 21.23 = 56.23
+
+
+@pytest.mark.parametrize(
+    ("site", "baseline", "density", "expected"),
+    [
+        pytest.param("frontal", 150, 150, ON_TRACK, id="150-at-low-minus-noise"),  # change 0 = 0
+        pytest.param("frontal", 150, 149.99, BEHIND, id="150-0.01-below"),  # −0.01 < 0
+        pytest.param("frontal", 150, 200, ON_TRACK, id="150-at-high-plus-noise"),  # +50 = 50
+        pytest.param("frontal", 150, 200.01, AHEAD, id="150-0.01-above"),  # +50.01 > 50
+        pytest.param("vertex", 130, 132, ON_TRACK, id="130-at-low-minus-noise"),  # +2 = 2
+        pytest.param("vertex", 130, 131.99, BEHIND, id="130-0.01-below"),  # +1.99 < 2
+        pytest.param("vertex", 130, 178, ON_TRACK, id="130-at-high-plus-noise"),  # +48 = 48
+        pytest.param("vertex", 130, 178.01, AHEAD, id="130-0.01-above"),  # +48.01 > 48
+        pytest.param("occipital", 87.5, 93.75, ON_TRACK, id="87.5-at-low-minus-noise"),  # +6.25
+        pytest.param("occipital", 87.5, 93.74, BEHIND, id="87.5-0.01-below"),  # +6.24 < 6.25
+        pytest.param("occipital", 87.5, 131.25, ON_TRACK, id="87.5-at-high-plus-noise"),  # +43.75
+        pytest.param("occipital", 87.5, 131.26, AHEAD, id="87.5-0.01-above"),  # +43.76 > 43.75
+        pytest.param("left_temporal", 212.3, 206.07, ON_TRACK, id="212.3-at-low-minus-noise"),  # −6.23
+        pytest.param("left_temporal", 212.3, 206.06, BEHIND, id="212.3-0.01-below"),  # −6.24 < −6.23
+        pytest.param("left_temporal", 212.3, 268.53, ON_TRACK, id="212.3-at-high-plus-noise"),  # +56.23
+        pytest.param("left_temporal", 212.3, 268.54, AHEAD, id="212.3-0.01-above"),  # +56.24 > 56.23
+    ],
+)
+def test_noise_edges_at_the_flat_end(site, baseline, density, expected):
+    measurements = [DensityRecord(D("2025-01-01"), site, baseline), DensityRecord(D("2026-02-01"), site, density)]
+    progress = assess([SessionRecord(D("2025-01-01"))], measurements, DEFAULT_PROTOCOL, as_of=D("2026-03-01"))
+    result = milestone(progress, CONTINUED, site)
+    assert (result.expected_low, result.expected_high) == (15, 35)  # flat after month 12, exactly
+    assert result.noise == pytest.approx(baseline * 0.10, abs=1e-9)
+    assert result.status == expected
+
+
+@pytest.mark.parametrize(
+    ("change", "band", "noise", "expected"),
+    [
+        # month 3, band +5 to +20 (test_default_band); baseline 120 → noise 12: edges 5 − 12 = −7, 20 + 12 = 32
+        pytest.param(-7, (5, 20), 12, ON_TRACK, id="m3-120-at-low-minus-noise"),
+        pytest.param(-7.01, (5, 20), 12, BEHIND, id="m3-120-0.01-below"),
+        pytest.param(32, (5, 20), 12, ON_TRACK, id="m3-120-at-high-plus-noise"),
+        pytest.param(32.01, (5, 20), 12, AHEAD, id="m3-120-0.01-above"),
+        # month 6, band +10 to +35; baseline 250 → noise 25: edges 10 − 25 = −15, 35 + 25 = 60
+        pytest.param(-15, (10, 35), 25, ON_TRACK, id="m6-250-at-low-minus-noise"),
+        pytest.param(-15.01, (10, 35), 25, BEHIND, id="m6-250-0.01-below"),
+        pytest.param(60, (10, 35), 25, ON_TRACK, id="m6-250-at-high-plus-noise"),
+        pytest.param(60.01, (10, 35), 25, AHEAD, id="m6-250-0.01-above"),
+    ],
+)
+def test_noise_edges_inside_the_course(change, band, noise, expected):
+    assert classify(change, *band, noise) == expected
+
+
+@pytest.mark.parametrize(
+    ("density", "expected"),
+    [
+        # A clinic's own 5%: baseline 200 → noise 10; flat end +15 to +35: edges 5 and 45.
+        pytest.param(205, ON_TRACK, id="5pct-at-low-minus-noise"),
+        pytest.param(204.99, BEHIND, id="5pct-0.01-below"),
+    ],
+)
+def test_a_protocols_own_noise(density, expected):
+    protocol = replace(DEFAULT_PROTOCOL, noise_pct=5)
+    measurements = [DensityRecord(D("2025-01-01"), "vertex", 200), DensityRecord(D("2026-02-01"), "vertex", density)]
+    progress = assess([SessionRecord(D("2025-01-01"))], measurements, protocol, as_of=D("2026-03-01"))
+    result = milestone(progress, CONTINUED)
+    assert (result.noise, result.status) == (10, expected)
+
+
+def test_the_issues_example_below_the_band_within_noise_is_on_track():
+    """3 months: −8 (−6%) against about +4 to +19 with baseline 130 (noise 13): 4 − 13 = −9 ≤ −8."""
+    # day 0 1 Jan 2025, visit 1 Apr 2025 = 90 days = 2.9569 months: share 0.9569 of +15 → +4.35 to +19.35
+    progress = one_site("2025-01-01", 130, [("2025-04-01", 122)], as_of="2025-05-01", protocol=DEFAULT_PROTOCOL)
+    result = milestone(progress, EARLY)
+    assert (result.expected_low, result.expected_high) == pytest.approx((4.35, 19.35), abs=TOL)
+    assert (result.change, result.noise, result.status) == (-8, 13, ON_TRACK)
+    # The same point without noise is below the band: the noise alone makes the difference.
+    assert milestone(one_site("2025-01-01", 130, [("2025-04-01", 122)], as_of="2025-05-01"), EARLY).status == BEHIND
+
+
+def test_negative_noise_is_refused():
+    with pytest.raises(ValueError, match="negative"):
+        classify(0, -10, 5, -1)

@@ -229,6 +229,19 @@ def test_protocol_edit_is_saved_as_a_new_version(clinic):
     assert [e.key for e in at.data_editor] == [f"protocol_band::{DEFAULT}::2", f"protocol_windows::{DEFAULT}::2"]
 
 
+def test_the_measurement_noise_is_edited_with_the_band(clinic):
+    at = open_page("protocols.py", ADMIN)
+    noise = at.number_input(key=f"protocol_noise::{DEFAULT}::1")
+    assert (noise.value, noise.max) == (10, 50)  # DESIGN.md §2 default; more than 50% is refused
+    noise.set_value(8.0)
+    at.button(key="protocols_save").click().run()
+    assert not at.exception
+    assert "Saved: the protocol is now at version 2." in texts(at, "success")
+    with transaction(clinic) as session:
+        assert session.scalar(select(models.Protocol.noise_pct).where(models.Protocol.name == DEFAULT)) == 8
+    assert at.number_input(key=f"protocol_noise::{DEFAULT}::2").value == 8
+
+
 def test_protocol_validation_messages_keep_the_typed_values(clinic):
     at = open_page("protocols.py", ADMIN)
     at.session_state[BAND_KEY] = {"edited_rows": {0: {"low": 9}}, "added_rows": [], "deleted_rows": []}

@@ -185,7 +185,7 @@ def test_visit_page_shows_the_milestone_status_at_once(clinic):
     row = at.dataframe[0].value.iloc[0]
     assert row["Milestone"] == "Early response (2–3 months)"
     assert row["Change vs baseline (hairs/cm²)"] == "+12.0 (+8%)"
-    assert row["Status"] == "On track: within the expected range"
+    assert row["Status"] == "On track: consistent with the expected range"
     assert count(clinic, models.Visit) == 2
     assert patient_id
 

@@ -27,9 +27,10 @@ def follow_up(clinic):
     seed(clinic, "DUE-1", "Bruno Due", sessions=[date(2025, 3, 5)], visits=[(date(2025, 3, 1), {"vertex": 150})])
     # Day 0 2025-01-10: early window closed 2025-04-10 without a visit: overdue; next window opens 06-10.
     seed(clinic, "LATE-1", "Carla Late", sessions=[date(2025, 1, 10)], visits=[(date(2025, 1, 5), {"vertex": 150})])
-    # Day 0 2025-01-20: 2025-04-20 visit (month 3, band +5..+20) at -10: behind; next window opens 06-20.
+    # Day 0 2025-01-20: 2025-04-20 visit = 90 days = 2.9569 months, band +4.35..+19.35; baseline 150 → noise 15,
+    # so behind below 4.35 − 15 = −10.65: at 130 (−20) behind; next window opens 06-20.
     seed(clinic, "SLOW-1", "Dora Slow", sessions=[date(2025, 1, 20)],
-         visits=[(date(2025, 1, 15), {"vertex": 150}), (date(2025, 4, 20), {"vertex": 140})])
+         visits=[(date(2025, 1, 15), {"vertex": 150}), (date(2025, 4, 20), {"vertex": 130})])
     seed(clinic, "NEW-1", "Eli New")
     return clinic
 
@@ -128,3 +129,14 @@ def test_removed_patients_and_rows_are_left_out(follow_up):
     rows = {row.mrn: row for row in list_patients(DR, today=TODAY)}
     assert "NEW-1" not in rows
     assert (rows["SLOW-1"].behind, rows["SLOW-1"].overdue) == (False, True)
+
+
+def test_below_the_band_within_noise_is_not_behind_expected(follow_up):
+    """The filter reads the engine's status: a point below the band but within the noise is on track."""
+    # Same course as SLOW-1 at 140: −10 is below the band's +4.35 but not below 4.35 − 15 = −10.65.
+    seed(follow_up, "NOISE-1", "Nina Noise", sessions=[date(2025, 1, 20)],
+         visits=[(date(2025, 1, 15), {"vertex": 150}), (date(2025, 4, 20), {"vertex": 140})])
+    rows = {row.mrn: row for row in list_patients(DR, today=TODAY)}
+    assert rows["NOISE-1"].behind is False
+    assert "below" not in rows["NOISE-1"].status_text
+    assert [r.mrn for r in list_patients(DR, filter="behind", today=TODAY)] == ["SLOW-1"]

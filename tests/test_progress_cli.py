@@ -29,7 +29,7 @@ def _add_patient(url: str, mrn: str = "P-001", *, baseline: float | None = 150.0
         session.flush()
         session.add(models.TreatmentSession(patient_id=patient.id, date=date(2025, 1, 15), treatment="exosome",
                                             product="ExoHair", lot_number="EXO-1"))
-        readings = [(date(2025, 4, 14), 175.0), (date(2025, 7, 15), 150.0), (date(2026, 1, 20), 200.0)]
+        readings = [(date(2025, 4, 14), 185.0), (date(2025, 7, 15), 140.0), (date(2026, 1, 20), 200.0)]
         if baseline is not None:
             readings.insert(0, (date(2025, 1, 15), baseline))
         for day, density in readings:
@@ -46,16 +46,22 @@ def test_progress_json_shape_and_hand_checked_values(clinic):
     site = report["sites"][0]
     assert site["site"] == "vertex" and site["baseline"] == {"date": "2025-01-15", "density": 150.0}
     early, six, twelve = site["milestones"]
-    # 2025-04-14 is 89 days after day 0 → 2.924 months → band low -10+0.924*15 = 3.86, high 5+0.924*15 = 18.86
+    # noise = baseline 150 × 10% = 15 hairs/cm² at every milestone
+    assert [m["noise"] for m in (early, six, twelve)] == [15.0, 15.0, 15.0]
+    # 2025-04-14 is 89 days after day 0 → 2.924 months → band low -10+0.924*15 = 3.86, high 5+0.924*15 = 18.86;
+    # change +35 > 18.86 + 15 = 33.86 → ahead
     assert (early["window_start"], early["window_end"], early["target"]) == ("2025-03-15", "2025-04-15", "2025-04-15")
-    assert early["visit_date"] == "2025-04-14" and early["change"] == 25.0 and early["change_pct"] == 16.67
+    assert early["visit_date"] == "2025-04-14" and early["change"] == 35.0 and early["change_pct"] == 23.33
     assert early["expected_low"] == pytest.approx(3.86, abs=0.01)
     assert early["expected_high"] == pytest.approx(18.86, abs=0.01)
     assert early["status"] == "ahead"
-    # 2025-07-15 is 181 days → 5.947 months → low 5+2.947/3*5 = 9.91; change 0 → behind
-    assert six["change"] == 0.0 and six["expected_low"] == pytest.approx(9.91, abs=0.01) and six["status"] == "behind"
-    # 2026-01-20 is 370 days → 12.156 months → flat after month 12: 15..35; change +50 → ahead
-    assert twelve["status"] == "ahead" and (twelve["expected_low"], twelve["expected_high"]) == (15.0, 35.0)
+    # 2025-07-15 is 181 days → 5.947 months → low 5+2.947/3*5 = 9.91; change −10 < 9.91 − 15 = −5.09 → behind
+    assert six["change"] == -10.0 and six["expected_low"] == pytest.approx(9.91, abs=0.01)
+    assert six["status"] == "behind"
+    # 2026-01-20 is 370 days → 12.156 months → flat after month 12: 15..35; change +50 = 35 + 15, the edge:
+    # on track (only beyond high + noise is ahead)
+    assert twelve["status"] == "on_track" and (twelve["expected_low"], twelve["expected_high"]) == (15.0, 35.0)
+    assert twelve["change"] == 50.0
     assert report["next_session_window"] == {"start": "2025-04-15", "end": "2025-07-15"}
     assert report["nsaid_free"] == [{"session_date": "2025-01-15", "start": "2025-01-12", "end": "2025-02-05"}]
     assert report["active_until"] == {"earliest": "2025-07-15", "latest": "2025-09-15"}
@@ -65,7 +71,7 @@ def test_no_baseline_reports_no_baseline_and_null_changes(clinic):
     _add_patient(clinic, baseline=None)
     milestones = progress_json(CLI, "P-001", date(2026, 2, 1), clinic)["sites"][0]["milestones"]
     assert {m["status"] for m in milestones} == {"no_baseline"}
-    assert all(m["change"] is None and m["change_pct"] is None for m in milestones)
+    assert all(m["change"] is None and m["change_pct"] is None and m["noise"] is None for m in milestones)
     assert progress_json(CLI, "P-001", date(2026, 2, 1), clinic)["sites"][0]["baseline"] is None
 
 
@@ -79,7 +85,9 @@ def test_cli_progress_json_and_unknown_mrn(clinic):
     _add_patient(clinic)
     result = _cli("progress", "P-001", "--as-of", "2026-02-01", "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["sites"][0]["milestones"][0]["status"] == "ahead"
+    milestones = json.loads(result.stdout)["sites"][0]["milestones"]
+    # Through the command line too: each judged milestone carries its noise (hairs/cm², 2 decimals).
+    assert [(m["status"], m["noise"]) for m in milestones] == [("ahead", 15.0), ("behind", 15.0), ("on_track", 15.0)]
     with transaction(clinic) as session:  # every view is audited, the command line's too, with its OS user
         patient_id = session.scalar(select(models.Patient.id).where(models.Patient.mrn == "P-001"))
         views = session.execute(select(models.AuditEntry.username, models.AuditEntry.patient_id)

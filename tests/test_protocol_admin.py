@@ -200,3 +200,32 @@ def test_two_admins_saving_the_same_version_at_once_one_wins(clinic):
     assert outcomes == ["2", "conflict"]
     assert stored(clinic, DEFAULT)[3] == 2
     assert len(audit_entries(clinic, "update")) == 1
+
+
+def test_the_noise_is_saved_versioned_and_audited_with_the_band(clinic):
+    assert get_protocol(CLINICIAN, DEFAULT, url=clinic).noise_pct == 10  # DESIGN.md §2 default
+    saved = save_protocol(ADMIN, DEFAULT, BAND, WINDOWS, "note", expected_version=1, url=clinic, noise_pct="7,5")
+    assert (saved.version, saved.noise_pct) == (2, 7.5)
+    (entry,) = audit_entries(clinic, "update")
+    detail = json.loads(entry.detail)
+    assert (detail["before"]["noise_pct"], detail["after"]["noise_pct"]) == (10, 7.5)
+    # An edit that does not name the noise keeps it; a stale edit of the noise alone is refused like any other.
+    assert save_protocol(ADMIN, DEFAULT, BAND, WINDOWS, "note", expected_version=2, url=clinic).noise_pct == 7.5
+    with pytest.raises(ConflictError):
+        save_protocol(ADMIN, DEFAULT, BAND, WINDOWS, "note", expected_version=2, url=clinic, noise_pct=12)
+    assert copy_protocol(ADMIN, DEFAULT, "Copy", url=clinic).noise_pct == 7.5
+    assert list_protocols(CLINICIAN, url=clinic)[0].noise_pct == 7.5
+
+
+@pytest.mark.parametrize("noise", [-1, 50.5, 1000, "ten", True])
+def test_an_absurd_noise_is_refused_with_a_clear_message(clinic, noise):
+    with pytest.raises(ValidationError, match="measurement noise must be") as refused:
+        save_protocol(ADMIN, DEFAULT, BAND, WINDOWS, "note", expected_version=1, url=clinic, noise_pct=noise)
+    assert "between 0 and 50%" in str(refused.value) or "number" in str(refused.value)
+    assert stored(clinic, DEFAULT)[3] == 1  # nothing saved
+
+
+@pytest.mark.parametrize("noise", [0, 50])
+def test_the_noise_range_ends_are_accepted(clinic, noise):
+    assert save_protocol(ADMIN, DEFAULT, BAND, WINDOWS, "note", expected_version=1, url=clinic,
+                         noise_pct=noise).noise_pct == noise

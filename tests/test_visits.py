@@ -156,7 +156,9 @@ def test_salt_score_is_calculated_and_stored_with_its_regions(clinic):
 
 @pytest.mark.parametrize(
     ("density", "status", "change", "change_pct"),
-    [(170.0, "ahead", 20.0, 13.33), (165.0, "on_track", 15.0, 10.0), (140.0, "behind", -10.0, -6.67)],
+    # Baseline 150 → noise 15: ahead above 19.35 + 15 = 34.35, behind below 4.35 − 15 = −10.65 (band below).
+    [(185.0, "ahead", 35.0, 23.33), (170.0, "on_track", 20.0, 13.33), (165.0, "on_track", 15.0, 10.0),
+     (140.0, "on_track", -10.0, -6.67), (135.0, "behind", -15.0, -10.0)],
 )
 def test_visit_at_three_months_is_judged_in_the_early_response_window(clinic, density, status, change, change_pct):
     patient_id = add_patient(clinic)

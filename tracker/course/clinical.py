@@ -68,6 +68,13 @@ NSAID_DAYS_AFTER = 21
 # DESIGN.md §2: automated counts vary ~10% between repeat measurements of the same scalp, so a change
 # inside ±10% of baseline is "no measurable change".
 NO_MEASURABLE_CHANGE_PCT = 10.0
+# DESIGN.md §2: a milestone is judged with that noise (noise = baseline × the protocol's noise % / 100, in
+# hairs/cm²): ahead only above the band's high edge + noise, behind only below its low edge − noise. The
+# default is the ~10% repeat-measurement variation of automated counts; a clinic sets its own per protocol
+# (e.g. a device with a better repeatability), between 0 and MAX_NOISE_PCT.
+DEFAULT_NOISE_PCT = NO_MEASURABLE_CHANGE_PCT
+# Above half the baseline, a "noise" would swallow every band of DESIGN.md §3: a typing error, not a device.
+MAX_NOISE_PCT = 50.0
 
 # Plausible density range for input validation: healthy scalps are roughly 150–300 hairs/cm²
 # (DESIGN.md §2); anything above 600 is a typing error, and a density must be positive.

@@ -13,6 +13,10 @@ Rules (core issue, DESIGN.md §1 and §3):
   ends included; the visit used is the one inside the window closest to the target date, a tie taking
   the later visit (the more mature result).
 - the expected band at that visit is interpolated linearly in months (days / 30.4375).
+- a judged visit is ``ahead`` only when its change exceeds the band's high edge by more than the
+  measurement noise (baseline × the protocol's ``noise_pct`` / 100, DESIGN.md §2), ``behind`` only when
+  it falls below the low edge by more than the noise, else ``on_track``; values are compared rounded to
+  0.01 hairs/cm², and the edges themselves are ``on_track``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from tracker.course.calendar_months import add_months, months_between
 from tracker.course.clinical import (
     DEFAULT_BAND,
     DEFAULT_EVIDENCE_NOTE,
+    DEFAULT_NOISE_PCT,
     DEFAULT_PROTOCOL_NAME,
     DEFAULT_WINDOWS,
     EFFECT_MONTHS,
@@ -44,12 +49,18 @@ NO_BASELINE = MilestoneStatus.NO_BASELINE
 
 @dataclass(frozen=True)
 class Protocol:
-    """A named expected course: band points (sorted by month) and milestone windows."""
+    """A named expected course: band points (sorted by month) and milestone windows.
+
+    ``noise_pct``: the measurement noise in % of a site's baseline density; a milestone is judged ahead or
+    behind only when it lies beyond the band by more than that noise (hairs/cm²). Default 10%: automated
+    counts vary ~10% between repeat measurements of the same scalp (DESIGN.md §2).
+    """
 
     name: str
     band: tuple[BandPoint, ...]
     windows: tuple[MilestoneWindow, ...]
     evidence_note: str = ""
+    noise_pct: float = DEFAULT_NOISE_PCT
 
     def __post_init__(self) -> None:
         # Sorted once here: ``expected_bands`` walks the points in order.
@@ -116,6 +127,8 @@ class MilestoneResult:
     - ``change``: density minus the site's baseline, hairs/cm²; ``change_pct``: that change in % of the
       baseline (``None`` when the baseline is 0).
     - ``expected_low``..``expected_high``: the protocol's band at ``months``, a change in hairs/cm².
+    - ``noise``: the measurement noise the status allows for, hairs/cm² (baseline × the protocol's
+      ``noise_pct`` / 100); set whenever ``change`` is.
     """
 
     name: str
@@ -130,6 +143,7 @@ class MilestoneResult:
     change_pct: float | None = None
     expected_low: float | None = None
     expected_high: float | None = None
+    noise: float | None = None
 
 
 @dataclass(frozen=True)
@@ -205,13 +219,51 @@ def expected_bands(protocol: Protocol, months: Iterable[float]) -> list[tuple[fl
     return bands
 
 
-def classify(change: float, low: float, high: float) -> MilestoneStatus:
-    """Above the band is ahead, inside (edges included) on track, below behind."""
-    if change > high:
+def _hundredths(value: float) -> int:
+    """A value in whole hundredths of a hair/cm², as ``progress --json`` prints it (2 decimals).
+
+    >>> _hundredths(12.344), _hundredths(0.1 + 0.2)
+    (1234, 30)
+    """
+    return round(round(value, 2) * 100)
+
+
+def classify(change: float, low: float, high: float, noise: float = 0.0) -> MilestoneStatus:
+    """A judged milestone's status (all in hairs/cm²): ahead when ``change`` > ``high`` + ``noise``, behind
+    when ``change`` < ``low`` − ``noise``, otherwise on track (the edges included).
+
+    Each value is rounded to 0.01 first and the sums are made in whole hundredths, so that the status agrees
+    with the rounded figures ``progress --json`` prints (no float residue such as 0.1 + 0.2 ≠ 0.3).
+
+    >>> [str(classify(change, 4, 19, 13)) for change in (-8, -9, -9.01, 32, 32.01)]
+    ['on_track', 'on_track', 'behind', 'on_track', 'ahead']
+    """
+    if noise < 0:
+        raise ValueError(f"measurement noise cannot be negative ({noise})")
+    change_c, noise_c = _hundredths(change), _hundredths(noise)
+    if change_c > _hundredths(high) + noise_c:
         return AHEAD
-    if change < low:
+    if change_c < _hundredths(low) - noise_c:
         return BEHIND
     return ON_TRACK
+
+
+def inside_band(change: float, low: float, high: float) -> bool:
+    """Whether ``change`` lies in ``low``..``high`` (hairs/cm², edges included), rounded as ``classify`` rounds.
+
+    >>> inside_band(19.004, 4, 19), inside_band(-8, 4, 19)
+    (True, False)
+    """
+    return _hundredths(low) <= _hundredths(change) <= _hundredths(high)
+
+
+def noise_for(baseline_density: float, protocol: Protocol) -> float:
+    """The measurement noise at a site, hairs/cm²: its baseline density × the protocol's noise % / 100.
+
+    >>> noise_for(130, DEFAULT_PROTOCOL)
+    13.0
+    """
+    return baseline_density * protocol.noise_pct / 100
 
 
 def nsaid_free_span(session_date: date) -> NsaidFreeSpan:
@@ -257,10 +309,11 @@ def _assess_milestone(
         )
     change = visit.density - baseline.density
     change_pct = change / baseline.density * 100 if baseline.density else None
-    status = classify(change, *band) if band else ON_TRACK
+    noise = noise_for(baseline.density, protocol)
+    status = classify(change, *band, noise) if band else ON_TRACK
     return MilestoneResult(
         window.name, start, end, target, status, visit.date, visit.density, months,
-        change, change_pct, low, high,
+        change, change_pct, low, high, noise,
     )
 
 

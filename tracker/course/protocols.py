@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from typing import Protocol as Shape
 
-from tracker.course.clinical import BandPoint, MilestoneWindow
+from tracker.course.clinical import MAX_NOISE_PCT, BandPoint, MilestoneWindow
 from tracker.course.milestones import DEFAULT_PROTOCOL, Protocol
 from tracker.errors import ValidationError
 
@@ -22,19 +23,43 @@ class StoredProtocol(Shape):
     def windows(self) -> list[dict[str, Any]]: ...
     @property
     def evidence_note(self) -> str | None: ...
+    @property
+    def noise_pct(self) -> float: ...
 
 
 def to_engine(row: StoredProtocol | None) -> Protocol:
     """The engine's view of a stored protocol; a patient without one follows the default."""
     if row is None:
         return DEFAULT_PROTOCOL
-    return from_stored(row.name, row.band, row.windows, row.evidence_note)
+    return from_stored(row.name, row.band, row.windows, row.evidence_note, row.noise_pct)
 
 
 def from_stored(name: str, band: list[dict[str, Any]], windows: list[dict[str, Any]],
-                evidence_note: str | None) -> Protocol:
-    """The engine's view of a protocol's stored columns (read without an ORM object on hot paths)."""
-    return Protocol(name=name, band=parse_band(band), windows=parse_windows(windows), evidence_note=evidence_note or "")
+                evidence_note: str | None, noise_pct: float) -> Protocol:
+    """The engine's view of a protocol's stored columns (read without an ORM object on hot paths);
+    ``noise_pct``: % of baseline density (``parse_noise_pct`` checks it)."""
+    return Protocol(name=name, band=parse_band(band), windows=parse_windows(windows), evidence_note=evidence_note or "",
+                    noise_pct=parse_noise_pct(noise_pct))
+
+
+def parse_noise_pct(value: float) -> float:
+    """The measurement noise in % of baseline density: a number from 0 to ``MAX_NOISE_PCT`` (50).
+
+    >>> parse_noise_pct(10), parse_noise_pct(0)
+    (10.0, 0.0)
+    >>> parse_noise_pct(-5)
+    Traceback (most recent call last):
+    ...
+    tracker.errors.ValidationError: The measurement noise must be between 0 and 50% of the baseline density (-5 is not).
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"The measurement noise must be a number of % ({str(value)[:20]!r} is not).") from exc
+    if not math.isfinite(number) or not 0 <= number <= MAX_NOISE_PCT:
+        raise ValidationError(f"The measurement noise must be between 0 and {MAX_NOISE_PCT:g}% of the baseline "
+                              f"density ({number:g} is not).")
+    return number
 
 
 def parse_band(points: list[dict[str, Any]]) -> tuple[BandPoint, ...]:

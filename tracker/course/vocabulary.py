@@ -43,9 +43,11 @@ def _spoken(code: str) -> str:
 class MilestoneStatus(StrEnum):
     """Where one milestone stands (``tracker.course.milestones.assess``)."""
 
-    AHEAD = "ahead"  # change above the expected band at the visit used
-    ON_TRACK = "on_track"  # inside the band, edges included
-    BEHIND = "behind"  # below the band
+    # The engine judges with the measurement noise (DESIGN.md §2): a point beyond the band by no more than
+    # the noise cannot be told apart from the band, so it is on track.
+    AHEAD = "ahead"  # change above the expected band's high edge + noise at the visit used
+    ON_TRACK = "on_track"  # inside the band widened by the noise on both sides, edges included
+    BEHIND = "behind"  # change below the band's low edge − noise
     UPCOMING = "upcoming"  # the window has not opened
     DUE = "due"  # the window is open and no visit falls in it yet
     MISSED = "missed"  # the window closed with no visit in it
@@ -57,7 +59,7 @@ class StatusWords:
     """How a status is shown.
 
     ``label``: the short word (badges, PDF, patient list filters); ``phrase``: the part of a sentence about a
-    result ("+18 hairs/cm², within the expected range"); ``explained``: the label with what it means, for
+    result ("+18 hairs/cm², consistent with the expected range"); ``explained``: the label with what it means, for
     a patient reading the report or a clinician reading a saved visit; ``legend``: the chart legend and
     hover text; ``badge``: the emoji on the milestone cards; ``rgb``: the colour (``hex`` derives from it);
     ``tone``: the kind of message box the patient record shows it in (success, warning, error or info).
@@ -80,8 +82,10 @@ _S = MilestoneStatus
 STATUS_WORDS: dict[MilestoneStatus, StatusWords] = {
     _S.AHEAD: StatusWords("Ahead", "above the expected range", "Ahead: above the expected range",
                           "ahead of expected", "🟢", (27, 127, 59), "success"),
-    _S.ON_TRACK: StatusWords("On track", "within the expected range", "On track: within the expected range",
-                             "on track", "🔵", (47, 111, 143), "success"),
+    # "consistent with", not "within": an on-track point may lie just outside the band, inside the noise.
+    _S.ON_TRACK: StatusWords("On track", "consistent with the expected range",
+                             "On track: consistent with the expected range", "on track", "🔵", (47, 111, 143),
+                             "success"),
     _S.BEHIND: StatusWords("Behind", "below the expected range", "Behind: below the expected range",
                            "behind expected", "🔴", (192, 57, 43), "warning"),
     _S.UPCOMING: StatusWords("Not yet due", "not yet due", "Not yet due", "not yet due", "⚪", (105, 105, 105),
@@ -167,7 +171,7 @@ class PatientFilter(StrEnum):
 
     DUE_THIS_WEEK = "due_this_week"
     OVERDUE = "overdue"
-    BEHIND = "behind"  # latest assessed milestone below the band on any site
+    BEHIND = "behind"  # latest assessed milestone ``behind`` (below the band by more than the noise) on any site
 
 
 PATIENT_FILTER_WORDS: dict[PatientFilter, str] = {

@@ -13,17 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from tracker.course.clinical import NO_MEASURABLE_CHANGE_PCT
 from tracker.course.followup import outlook
 from tracker.course.milestones import (
+    AHEAD,
+    BEHIND,
     DUE,
     MISSED,
     NO_BASELINE,
     UPCOMING,
     MilestoneResult,
     Progress,
+    classify,
+    inside_band,
 )
-from tracker.course.vocabulary import milestone_short, status_words
+from tracker.course.vocabulary import milestone_short
 
 # English month names whatever the server's locale (``%B`` follows it): the app's wording is English.
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -57,13 +60,15 @@ def signed(value: float) -> str:
 
 
 def milestone_sentence(m: MilestoneResult) -> str:
-    """One card, e.g. "6 months: +18 hairs/cm² (+12%), within the expected range (+10 to +35)."
+    """One card: where the point lies and why it is judged so (``judgement``), in one sentence.
 
     >>> from tracker.course.milestones import MilestoneResult
-    >>> m = MilestoneResult("noticeable_growth", date(2025, 6, 15), date(2025, 8, 15), date(2025, 7, 15),
-    ...                     "on_track", date(2025, 7, 15), 168.0, 6.0, 18.0, 12.0, 10.0, 35.0)
-    >>> milestone_sentence(m)
-    '6 months: +18 hairs/cm² (+12%), within the expected range (+10 to +35).'
+    >>> m = MilestoneResult("early_response", date(2025, 3, 15), date(2025, 4, 15), date(2025, 4, 15),
+    ...                     "on_track", date(2025, 4, 15), 122.0, 3.0, -8.0, -6.2, 4.0, 19.0, 13.0)
+    >>> for part in milestone_sentence(m).split("; "):
+    ...     print(part)
+    3 months: −8 hairs/cm² (−6%). The expected range is +4 to +19
+    the difference is within the measurement noise (±13), so this is consistent with the expected course.
     """
     title = milestone_short(m.name)
     if m.status == UPCOMING:
@@ -79,15 +84,79 @@ def milestone_sentence(m: MilestoneResult) -> str:
     if m.status == NO_BASELINE or m.change is None:
         return (f"{title}: {m.density:.0f} hairs/cm² measured on {long_date(m.visit_date)}, but there is no "
                 f"baseline measurement from before the first session, so the change cannot be judged.")
-    pct = f" ({m.change_pct:+.0f}%)" if m.change_pct is not None else ""
-    sentence = f"{title}: {signed(m.change)} hairs/cm²{pct}, {status_words(m.status).phrase}"
-    if m.expected_low is not None and m.expected_high is not None:
-        sentence += f" ({signed(m.expected_low)} to {signed(m.expected_high)})"
-    sentence += "."
-    if m.change_pct is not None and abs(m.change_pct) < NO_MEASURABLE_CHANGE_PCT:
-        sentence += (f" A change within ±{NO_MEASURABLE_CHANGE_PCT:.0f}% is inside measurement noise: "
-                     "no measurable change yet.")
-    return sentence
+    pct = f" ({_minus(f'{m.change_pct:+.0f}')}%)" if m.change_pct is not None else ""
+    if m.expected_low is None or m.expected_high is None:
+        return f"{title}: {_minus(signed(m.change))} hairs/cm²{pct}."
+    places = _places(m)
+    return (f"{title}: {_figure(m.change, places)} hairs/cm²{pct}. The expected range is "
+            f"{_figure(m.expected_low, places)} to {_figure(m.expected_high, places)}; {judgement(m, places=places)}.")
+
+
+def _places(m: MilestoneResult) -> int:
+    """Decimals for a card's figures: whole hairs/cm² unless rounding them would make the sentence's own
+    arithmetic disagree with the status (a change of −7.50 against +4.35 − 11.81 = −7.46 is behind, but
+    "−8 against +4 − 12" would read as on the edge); then 1 or 2 decimals, as the engine compares at 0.01.
+
+    >>> from tracker.course.milestones import MilestoneResult
+    >>> def at(change, low, noise, status):
+    ...     return _places(MilestoneResult("x", date(2025, 3, 15), date(2025, 4, 15), date(2025, 4, 15), status,
+    ...                    date(2025, 4, 15), 110.6, 3.0, change, None, low, low + 15, noise))
+    >>> at(-8, 4, 13, "on_track"), at(-7.5, 4.35, 11.81, "behind")
+    (0, 2)
+    """
+    if m.change is None or m.expected_low is None or m.expected_high is None:
+        return 0
+    noise = m.noise or 0.0
+    for places in (0, 1):
+        shown = [round(v, places) for v in (m.change, m.expected_low, m.expected_high, noise)]
+        if (classify(*shown) == m.status
+                and inside_band(*shown[:3]) == inside_band(m.change, m.expected_low, m.expected_high)):
+            return places
+    return 2
+
+
+def _figure(value: float, places: int) -> str:
+    """A signed figure with a true minus; whole numbers as ``signed`` gives them ("+0", never "-0")."""
+    return _minus(signed(value) if places == 0 else f"{value:+.{places}f}")
+
+
+def judgement(m: MilestoneResult, band: str = "it", places: int | None = None) -> str:
+    """Why a judged milestone has its status, from the engine's own rule (``milestones.classify``): the card
+    and the PDF's status column both say it in these words. ``band``: how the expected range is referred to
+    ("it" after a sentence that named the range); ``places``: decimals of the noise (``_places`` by default).
+
+    >>> from tracker.course.milestones import MilestoneResult
+    >>> def at(change, status):
+    ...     return judgement(MilestoneResult("x", date(2025, 3, 15), date(2025, 4, 15), date(2025, 4, 15), status,
+    ...                      date(2025, 4, 15), 130.0, 3.0, change, None, 4.0, 19.0, 13.0))
+    >>> at(10, "on_track")
+    'the change is within it, so this is consistent with the expected course'
+    >>> at(-10, "behind")
+    'the change is below it by more than the measurement noise (±13), so this is behind the expected course'
+    >>> at(33, "ahead")
+    'the change is above it by more than the measurement noise (±13), so this is ahead of the expected course'
+    """
+    if m.change is None or m.expected_low is None or m.expected_high is None:
+        raise ValueError(f"milestone {m.name}: status {m.status!r} was not judged against a band")
+    places = _places(m) if places is None else places
+    noise = f"the measurement noise (±{m.noise or 0:.{places}f})"
+    if m.status == BEHIND:
+        return f"the change is below {band} by more than {noise}, so this is behind the expected course"
+    if m.status == AHEAD:
+        return f"the change is above {band} by more than {noise}, so this is ahead of the expected course"
+    if inside_band(m.change, m.expected_low, m.expected_high):
+        return f"the change is within {band}, so this is consistent with the expected course"
+    # Outside the band, but by no more than the noise: the measurement cannot tell it from the band.
+    return f"the difference is within {noise}, so this is consistent with the expected course"
+
+
+def _minus(text: str) -> str:
+    """A true minus sign (−) for a negative number, as printed in the clinic's letters.
+
+    >>> _minus("-8"), _minus("+4")
+    ('−8', '+4')
+    """
+    return text.replace("-", "−")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from fpdf.fonts import FontFace
 from PIL import Image
 
 from tracker.course.calendar_months import age_on
-from tracker.course.clinical import NO_MEASURABLE_CHANGE_PCT
 from tracker.course.milestones import MilestoneResult
 from tracker.course.vocabulary import (
     STATUS_WORDS,
@@ -34,7 +33,7 @@ from tracker.course.vocabulary import (
     status_words,
     treatment_words,
 )
-from tracker.course.wording import long_date, signed
+from tracker.course.wording import judgement, long_date, signed
 from tracker.exchange.report_chart import chart_height, draw_site_chart
 from tracker.exchange.report_content import PhotoPair, PhotoShot, ReportContent, SessionLine, TherapyLine
 from tracker.exchange.report_pdf import MUTED, PAGE_MARGIN, RULE, WIDTH, ReportPDF
@@ -43,6 +42,9 @@ from tracker.photos.timeline import view_label
 from tracker.progress.view import ProgressView
 
 log = logging.getLogger(__name__)
+
+# The statuses judged against the band with the noise; the others are about dates or a missing baseline.
+JUDGED = (MilestoneStatus.AHEAD, MilestoneStatus.ON_TRACK, MilestoneStatus.BEHIND)
 
 # Long side of each photo in the PDF: 1000 px over an 86 mm box is about 300 dpi, sharp in print, and
 # keeps a report with six photographed views to a few megabytes.
@@ -213,8 +215,9 @@ def _short_date(day: date) -> str:
 
 
 def _table_height(milestones: tuple[MilestoneResult, ...]) -> float:
-    """A generous estimate of the milestone table's height with its caption (rows of two to four lines)."""
-    return 10 + 12 * len(milestones) + 5
+    """A generous estimate of the milestone table's height with its caption (rows of two to six lines: the status
+    column says why each milestone is judged so)."""
+    return 10 + 20 * len(milestones) + 5
 
 
 def _window(m: MilestoneResult) -> str:
@@ -225,17 +228,17 @@ def _window(m: MilestoneResult) -> str:
 
 
 def _status_words(m: MilestoneResult) -> str:
-    """The status column: the word, what it means, and the noise caveat when the change is within ±10%.
+    """The status column: the word and, for a judged milestone, why it is judged so (the cards' words).
 
     >>> from tracker.course.milestones import MilestoneResult
-    >>> _status_words(MilestoneResult("x", date(2025, 6, 15), date(2025, 8, 15), date(2025, 7, 15), "behind",
-    ...                               date(2025, 7, 15), 150.0, 6.0, 0.0, 0.0, 10.0, 35.0))
-    'Behind: below the expected range. No measurable change (within ±10%).'
+    >>> _status_words(MilestoneResult("x", date(2025, 6, 15), date(2025, 8, 15), date(2025, 7, 15), "on_track",
+    ...                               date(2025, 7, 15), 150.0, 6.0, 0.0, 0.0, 10.0, 35.0, 15.0))
+    'On track: the difference is within the measurement noise (±15), so this is consistent with the expected course.'
     """
-    words = status_words(m.status).explained + "."
-    if m.change_pct is not None and abs(m.change_pct) < NO_MEASURABLE_CHANGE_PCT:
-        words += f" No measurable change (within ±{NO_MEASURABLE_CHANGE_PCT:.0f}%)."
-    return words
+    words = status_words(m.status)
+    if m.status in JUDGED and m.change is not None and m.expected_low is not None and m.expected_high is not None:
+        return f"{words.label}: {judgement(m, 'the expected range')}."
+    return words.explained + "."
 
 
 def _milestone_table(pdf: ReportPDF, milestones: tuple[MilestoneResult, ...]) -> None:
@@ -266,7 +269,8 @@ def _milestone_table(pdf: ReportPDF, milestones: tuple[MilestoneResult, ...]) ->
             colour = status_words(m.status).rgb
             row.cell(_status_words(m), style=FontFace(family=pdf.family, emphasis="B", size_pt=7.5, color=colour))
     pdf.ln(1)
-    _paragraph(pdf, "Density, change and expected range in hairs/cm²; change % of the baseline density.",
+    _paragraph(pdf, "Density, change, expected range and measurement noise in hairs/cm²; change % of the baseline "
+                    "density. Ahead or behind only beyond the expected range by more than the noise.",
                size=6.5, colour=MUTED)
 
 

@@ -19,6 +19,7 @@ from tracker.course.milestones import (
     SessionRecord,
     classify,
     expected_bands,
+    noise_for,
 )
 from tracker.course.vocabulary import MilestoneStatus, PointKind, treatment_words
 
@@ -88,7 +89,7 @@ class SiteChart:
     baseline_density: float | None
     points: tuple[ChartPoint, ...]
     band: BandSeries
-    no_change_zone: tuple[float, float] | None  # ± hairs/cm² around baseline (±10 %)
+    no_change_zone: tuple[float, float] | None  # ± the measurement noise in hairs/cm² (the protocol's noise %)
     windows: tuple[WindowSpan, ...]
 
 
@@ -163,7 +164,8 @@ def build_chart(
             elif band is None:  # after day 0 is at or past month 0, where every protocol has a band
                 raise ValueError(f"no expected band for the measurement of {measurement.date} after day 0")
             else:
-                status = classify(measurement.density - baseline, *band)
+                # Judged as the engine judges a milestone visit: the same band and the same noise.
+                status = classify(measurement.density - baseline, *band, noise_for(baseline, protocol))
             change = None if baseline is None else measurement.density - baseline
             points.append(ChartPoint(
                 measurement.date, month(measurement.date), measurement.density, change,
@@ -174,9 +176,9 @@ def build_chart(
             baseline_density=baseline,
             points=tuple(points),
             band=band_for(baseline),
+            # The same noise the status allows for: the protocol's noise % of this site's baseline.
             no_change_zone=(
-                (-baseline * NO_MEASURABLE_CHANGE_PCT / 100, baseline * NO_MEASURABLE_CHANGE_PCT / 100)
-                if baseline else None
+                (-noise_for(baseline, protocol), noise_for(baseline, protocol)) if baseline else None
             ),
             windows=tuple(
                 WindowSpan(m.name, month(m.window_start), month(m.window_end), month(m.target), m.status)
@@ -204,4 +206,5 @@ def build_chart(
                        for s in past_sessions),
         active_spans=active,
         therapies=therapy_bars,
+        no_change_pct=protocol.noise_pct,
     )

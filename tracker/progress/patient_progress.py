@@ -108,6 +108,8 @@ def to_json(mrn: str, protocol_name: str, progress: Progress) -> dict[str, Any]:
                         "change_pct": _num(m.change_pct),
                         "expected_low": _num(m.expected_low),
                         "expected_high": _num(m.expected_high),
+                        # hairs/cm²: baseline × the protocol's noise % / 100; null where nothing was judged
+                        "noise": _num(m.noise),
                         "status": m.status,
                     }
                     for m in site.milestones

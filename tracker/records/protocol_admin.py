@@ -9,7 +9,10 @@ A protocol's band and windows decide whether a patient shows as ahead, on track 
 - the rules of ``tracker.course.protocols`` (``parse_band``, ``parse_windows``) decide what is valid; this
   module first checks the rows as a clinician typed them, so that every problem is listed at once;
 - every protocol carries an evidence note (DESIGN.md §3: the UI never promises an outcome), so an empty
-  note is refused.
+  note is refused;
+- the measurement noise (% of baseline density, ``noise_pct``) is a band setting like the others: it decides
+  how far outside the band a point may lie and still be on track, so it is saved, versioned and audited with
+  the band (``tracker.course.protocols.parse_noise_pct``: 0 to 50).
 
 Rows come in as mappings, as a table editor gives them: band rows ``{"month", "low", "high"}``, window
 rows ``{"name", "start_month", "end_month", "target_month"}``. Rows left entirely blank are ignored.
@@ -35,9 +38,9 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import ADMIN, STAFF, Actor, require_role
-from tracker.course.clinical import BandPoint, MilestoneWindow
+from tracker.course.clinical import DEFAULT_NOISE_PCT, BandPoint, MilestoneWindow
 from tracker.course.milestones import Protocol, expected_band
-from tracker.course.protocols import parse_band, parse_windows
+from tracker.course.protocols import parse_band, parse_noise_pct, parse_windows
 from tracker.database import transaction
 from tracker.errors import ConflictError, NotFound, ValidationError
 
@@ -68,17 +71,20 @@ class ProtocolSummary:
     windows: int
     evidence_note: str
     created_by: str | None
+    noise_pct: float
 
 
 @dataclass(frozen=True)
 class ProtocolDetail:
-    """A protocol as stored, validated; ``patients`` counts the live patient records linked to it."""
+    """A protocol as stored, validated; ``patients`` counts the live patient records linked to it;
+    ``noise_pct``: the measurement noise in % of baseline density (hairs/cm² = baseline × noise_pct / 100)."""
 
     name: str
     version: int
     band: tuple[BandPoint, ...]
     windows: tuple[MilestoneWindow, ...]
     evidence_note: str
+    noise_pct: float
     patients: int
     created_by: str | None
     preview: tuple[BandPreviewPoint, ...]
@@ -93,6 +99,7 @@ def list_protocols(actor: Actor, url: str | None = None) -> list[ProtocolSummary
             ProtocolSummary(
                 name=row.name, version=row.version, patients=counts.get(row.id, 0), band_points=len(row.band or ()),
                 windows=len(row.windows or ()), evidence_note=row.evidence_note or "", created_by=row.created_by,
+                noise_pct=row.noise_pct,
             )
             for row in session.scalars(select(models.Protocol).order_by(models.Protocol.name))
         ]
@@ -113,25 +120,32 @@ def save_protocol(
     evidence_note: str,
     expected_version: int | None,
     url: str | None = None,
+    noise_pct: Any = None,
 ) -> ProtocolDetail:
-    """Create a protocol (``expected_version`` None) or replace one's band, windows and evidence note.
+    """Create a protocol (``expected_version`` None) or replace one's band, windows, evidence note and
+    measurement noise (``noise_pct``: % of baseline density, 0 to 50; None keeps the stored value, and a new
+    protocol gets the default 10: automated counts vary ~10% between repeat measurements, DESIGN.md §2).
 
     ``expected_version`` is the version the admin started editing; if the stored protocol has moved on
     since, nothing is saved and ``ConflictError`` says so. Admins only. Audited as "create" or "update".
     """
     require_role(actor, ADMIN)
-    values, problems = _validated(band, windows, evidence_note)
+    values, problems = _validated(band, windows, evidence_note, noise_pct)
     clean_name, name_problems = _clean_name(name)
     if name_problems or problems:
         raise _refusal("The protocol was not saved; please correct:", name_problems + problems)
     with transaction(url) as session:
         if expected_version is None:
+            values["noise_pct"] = DEFAULT_NOISE_PCT if values["noise_pct"] is None else values["noise_pct"]
             row = _create(session, actor, clean_name, values, detail_extra={})
         else:
             row = _find(session, clean_name)
             if row.version != expected_version:
                 raise _conflict(row.name, expected_version, row.version)
-            before = {"band": row.band, "windows": row.windows, "evidence_note": row.evidence_note}
+            if values["noise_pct"] is None:  # not given: the edit keeps the protocol's noise
+                values["noise_pct"] = row.noise_pct
+            before = {"band": row.band, "windows": row.windows, "evidence_note": row.evidence_note,
+                      "noise_pct": row.noise_pct}
             # An UPDATE's result is a CursorResult (with rowcount); Session.execute is typed for any statement.
             changed = cast(CursorResult[Any], session.execute(
                 update(models.Protocol)
@@ -149,14 +163,15 @@ def save_protocol(
 
 
 def copy_protocol(actor: Actor, source_name: str, new_name: str, url: str | None = None) -> ProtocolDetail:
-    """A new protocol with another one's band, windows and evidence note, to edit from there. Admins only."""
+    """A new protocol with another one's band, windows, evidence note and noise, to edit from there. Admins only."""
     require_role(actor, ADMIN)
     clean_name, problems = _clean_name(new_name)
     if problems:
         raise ValidationError(problems[0], problems)
     with transaction(url) as session:
         source = _find(session, source_name)
-        values = {"band": source.band, "windows": source.windows, "evidence_note": source.evidence_note or ""}
+        values = {"band": source.band, "windows": source.windows, "evidence_note": source.evidence_note or "",
+                  "noise_pct": source.noise_pct}
         row = _create(session, actor, clean_name, values, detail_extra={"copied_from": source.name})
         return _detail(session, row)
 
@@ -199,7 +214,7 @@ def _detail(session: Session, row: models.Protocol) -> ProtocolDetail:
     windows = parse_windows(row.windows)
     return ProtocolDetail(
         name=row.name, version=row.version, band=band, windows=windows, evidence_note=row.evidence_note or "",
-        patients=_patient_counts(session).get(row.id, 0), created_by=row.created_by,
+        noise_pct=row.noise_pct, patients=_patient_counts(session).get(row.id, 0), created_by=row.created_by,
         preview=_preview(band),
     )
 
@@ -257,7 +272,7 @@ def _refusal(headline: str, problems: list[str]) -> ValidationError:
 
 
 def _validated(band: Sequence[Mapping[str, Any]], windows: Sequence[Mapping[str, Any]],
-               evidence_note: str | None) -> tuple[dict[str, Any], list[str]]:
+               evidence_note: str | None, noise_pct: Any) -> tuple[dict[str, Any], list[str]]:
     """The values to store and every problem found (rows first, then the rules of tracker.course.protocols)."""
     problems: list[str] = []
     band_rows, band_problems = _band_rows(band)
@@ -285,6 +300,9 @@ def _validated(band: Sequence[Mapping[str, Any]], windows: Sequence[Mapping[str,
         problems.append(f"The evidence note has at most {MAX_NOTE_LENGTH} characters.")
     elif _has_control_characters(note, allow_newlines=True):
         problems.append("The evidence note contains control characters; retype it.")
+    noise, noise_problem = _noise(noise_pct)
+    if noise_problem:
+        problems.append(noise_problem)
     values = {
         "band": [{"month": _number(p.month), "low": _number(p.low), "high": _number(p.high)} for p in points],
         "windows": [
@@ -292,8 +310,22 @@ def _validated(band: Sequence[Mapping[str, Any]], windows: Sequence[Mapping[str,
             for w in parsed_windows
         ],
         "evidence_note": note,
+        "noise_pct": None if noise is None else _number(noise),
     }
     return values, problems
+
+
+def _noise(value: Any) -> tuple[float | None, str | None]:
+    """The measurement noise as typed (% of baseline density), checked by ``parse_noise_pct``; None: not given."""
+    if value is None:
+        return None, None
+    noise, problem = _read_number(value, "The measurement noise")
+    if noise is None:
+        return None, problem
+    try:
+        return parse_noise_pct(noise), None
+    except ValidationError as error:
+        return None, str(error)
 
 
 def _band_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:

@@ -33,6 +33,7 @@ from tracker.course.milestones import (
     Protocol,
     classify,
     expected_band,
+    noise_for,
 )
 from tracker.course.protocols import to_engine
 from tracker.course.scales import ScaleScore, scale_choices, stages
@@ -364,7 +365,7 @@ def _outcome(measurement: Measurement, visit_date: date, progress: Progress, pro
     change = measurement.density - baseline.density
     return replace(
         outcome,
-        status=classify(change, band[0], band[1]) if band else ON_TRACK,
+        status=classify(change, band[0], band[1], noise_for(baseline.density, protocol)) if band else ON_TRACK,
         baseline_date=baseline.date,
         baseline_density=baseline.density,
         change=change,
