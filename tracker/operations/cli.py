@@ -16,6 +16,7 @@ from datetime import date
 
 from tracker.database import database_busy, initialize
 from tracker.errors import NotFound, TrackerError, ValidationError
+from tracker.storage.ingest import GRACE
 
 
 def _iso_date(text: str) -> date:
@@ -301,8 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="database ↔ photo and document stores consistency")
     check.add_argument("--repair", action="store_true", help="remove files left by interrupted ingests")
-    check.add_argument("--grace-minutes", type=_minutes, default=10, metavar="N",
-                       help="leftovers younger than this are an upload still in progress (default 10); "
+    grace_minutes = int(GRACE.total_seconds() // 60)  # the ingest's own grace, so the two cannot drift apart
+    check.add_argument("--grace-minutes", type=_minutes, default=grace_minutes, metavar="N",
+                       help=f"leftovers younger than this are an upload still in progress (default {grace_minutes}); "
                             "0 after a crash, with the app stopped")
     check.set_defaults(run=cmd_check)
 
