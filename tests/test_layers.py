@@ -48,14 +48,25 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def imports_of(source: str) -> list[tuple[int, str]]:
-    """(line, module) of every import in the source, wherever it stands."""
+def imports_of(source: str, module: str = "") -> list[tuple[int, str]]:
+    """(line, module) of every import in the source, wherever it stands: ``import``, ``from … import``
+    (relative ones resolved against ``module``), and ``importlib.import_module("…")`` / ``__import__("…")``
+    with a literal name."""
+    package = module.split(".")
     found: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.extend((node.lineno, f"{node.module}.{alias.name}") for alias in node.names)
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # from ..operations import cli, inside tracker.course.milestones
+                anchor = package[: len(package) - node.level]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.extend((node.lineno, f"{base}.{alias.name}") for alias in node.names)
         elif isinstance(node, ast.Import):
             found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name in ("import_module", "__import__") and isinstance(node.args[0].value, str):
+                found.append((node.lineno, node.args[0].value))
     return found
 
 
@@ -65,7 +76,7 @@ def upward_imports(module: str, source: str) -> list[str]:
     if own is None:
         return []
     found = []
-    for line, target in imports_of(source):
+    for line, target in imports_of(source, module):
         target_layer = layer_of(target)
         if target_layer is not None and target_layer > own:
             found.append(f"{module}:{line} -> {target}")
@@ -73,13 +84,10 @@ def upward_imports(module: str, source: str) -> list[str]:
 
 
 def forbidden_imports(module: str, source: str) -> list[str]:
-    found = []
-    for owner, libraries in FORBIDDEN.items():
-        if module == owner or module.startswith(owner + "."):
-            for line, target in imports_of(source):
-                if target.split(".")[0] in libraries:
-                    found.append(f"{module}:{line} imports {target}")
-    return found
+    libraries = {lib for owner, libs in FORBIDDEN.items() if module == owner or module.startswith(owner + ".")
+                 for lib in libs}
+    return [f"{module}:{line} imports {target}" for line, target in imports_of(source, module)
+            if target.split(".")[0] in libraries]
 
 
 def _sources(*folders: str) -> list[tuple[str, str]]:
@@ -113,3 +121,11 @@ def test_the_checks_find_what_they_look_for():
     assert forbidden_imports("ui.charts", "from db import models\n") == ["ui.charts:1 imports db.models"]
     assert forbidden_imports("tracker.records.visits", "import streamlit as st\n") == [
         "tracker.records.visits:1 imports streamlit"]
+    # Reported once although both "tracker" and "tracker.course" forbid it.
+    assert forbidden_imports("tracker.course.scales", "import streamlit\n") == [
+        "tracker.course.scales:1 imports streamlit"]
+    engine = "tracker.course.milestones"
+    assert upward_imports(engine, "from ..operations import cli\n") == [f"{engine}:1 -> tracker.operations.cli"]
+    dynamic = "import importlib\nimportlib.import_module('tracker.operations.cli')\n__import__('streamlit')\n"
+    assert upward_imports(engine, dynamic) == [f"{engine}:2 -> tracker.operations.cli"]
+    assert forbidden_imports(engine, dynamic) == [f"{engine}:3 imports streamlit"]
