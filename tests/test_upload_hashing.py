@@ -33,6 +33,32 @@ CLINICIAN = Actor(username="dr.lee", role="clinician")
 TODAY = date(2025, 6, 1)
 _REAL_SHA256 = hashlib.sha256
 _REAL_OPEN = Image.open
+_REAL_NEW = hashlib.new
+
+
+class _CountingHash:
+    """A SHA-256 object that counts the bytes it digests, however they were fed (at once or in chunks)."""
+
+    name, digest_size, block_size = "sha256", 32, 64
+
+    def __init__(self, counts: Counts, data: bytes = b"") -> None:
+        self._counts, self._fed, self._hash = counts, bytearray(data), _REAL_SHA256(data)
+
+    def update(self, data: bytes) -> None:
+        self._fed += data
+        self._hash.update(data)
+
+    def copy(self) -> _CountingHash:
+        twin = _CountingHash(self._counts)
+        twin._fed, twin._hash = bytearray(self._fed), self._hash.copy()
+        return twin
+
+    def digest(self) -> bytes:
+        self._counts.hashed[_REAL_SHA256(bytes(self._fed)).hexdigest()] += 1
+        return self._hash.digest()
+
+    def hexdigest(self) -> str:
+        return self.digest().hex()
 
 
 class Counts:
@@ -42,13 +68,17 @@ class Counts:
         self.hashed: Counter[str] = Counter()
         self.decoded: Counter[str] = Counter()
 
-    def sha256(self, data=b"", **options):
-        self.hashed[_REAL_SHA256(bytes(data)).hexdigest()] += 1
-        return _REAL_SHA256(data, **options)
+    def sha256(self, data: bytes = b"", **_options: object) -> _CountingHash:
+        return _CountingHash(self, bytes(data))
+
+    def new(self, name: str, data: bytes = b"", **options: bool):  # hashlib.new("sha256", …) too
+        return self.sha256(data) if name.lower().replace("-", "") == "sha256" else _REAL_NEW(name, data, **options)
 
     def open(self, source, *args, **options):
-        if isinstance(source, io.BytesIO):
-            self.decoded[_REAL_SHA256(source.getvalue()).hexdigest()] += 1
+        if hasattr(source, "read") and hasattr(source, "seek"):  # any file-like object, however wrapped
+            start = source.tell()
+            self.decoded[_REAL_SHA256(source.read()).hexdigest()] += 1
+            source.seek(start)
         return _REAL_OPEN(source, *args, **options)
 
     def of(self, files: list[bytes]) -> tuple[list[int], list[int]]:
@@ -60,8 +90,23 @@ class Counts:
 def counts(monkeypatch) -> Counts:
     counting = Counts()
     monkeypatch.setattr(hashlib, "sha256", counting.sha256)
+    monkeypatch.setattr(hashlib, "new", counting.new)
     monkeypatch.setattr(Image, "open", counting.open)
     return counting
+
+
+def test_the_counters_see_every_way_of_hashing_and_opening(counts):
+    """The wrappers would pass a save that hashed a second time another way; these show they would not."""
+    data = samples.jpeg()
+    hashlib.sha256(data).hexdigest()
+    hashlib.new("sha256", data).digest()
+    chunked = hashlib.sha256()
+    chunked.update(data[:100])
+    chunked.update(data[100:])
+    chunked.hexdigest()
+    Image.open(io.BufferedReader(io.BytesIO(data))).load()  # type: ignore[arg-type]  # BytesIO is a raw stream here
+    Image.open(io.BytesIO(data)).load()
+    assert counts.of([data]) == ([3], [2])
 
 
 def add_patient(url, mrn="RT-0001") -> None:
