@@ -94,7 +94,8 @@ for first in range(0, len(record.milestones), 3):
             st.markdown(f"**{plain(milestone.label)}**")
             st.caption(f"window {_day(milestone.window_start)} to {_day(milestone.window_end)} · "
                        f"target {_day(milestone.target)}")
-            box = st.error if milestone.overdue else BOXES[status_words(milestone.status).tone]
+            # Red is for behind only (issue #11): an overdue or missed visit is a warning.
+            box = st.warning if milestone.overdue else BOXES[status_words(milestone.status).tone]
             box(plain(milestone.status_text))
             for note in milestone.site_notes:
                 st.caption(plain(note))

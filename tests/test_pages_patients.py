@@ -275,6 +275,21 @@ def test_record_shows_header_strip_timeline_and_user_text_plainly(clinic):
     assert timeline["Lot"][1] == "LOT-42"
 
 
+def test_record_strip_says_the_cards_judgement_and_only_behind_is_red(clinic):
+    # Issue #11: red appears only for behind. Vertex baseline 150 (noise 15): 120 at 3 months is a change of
+    # −30, below the band's low edge (about +4) minus the noise, so behind; the 6-month window closed with no
+    # visit (missed), a warning.
+    register("RT-0001")
+    day0 = add_months(TODAY, -8)
+    add_course(clinic, "RT-0001", day0=day0, visits=[(day0 - timedelta(days=1), 150), (add_months(day0, 3), 120)])
+    at = open_page("pages/patient_record.py", mrn="RT-0001")
+    assert texts(at.error) == ["below the expected range"]
+    assert "missed: no visit in the window" in texts(at.warning)
+    note = next(c for c in texts(at.caption) if c.startswith("Vertex on "))
+    assert "−30 hairs/cm² (−20%)" in note
+    assert "below it by more than the measurement noise (±15), so this is behind the expected course" in note
+
+
 def test_record_shows_every_milestone_of_a_protocol_with_more_than_three(clinic):
     # The strip used to zip three columns with the milestones, silently dropping a fourth window.
     windows = [{"name": f"window_{n}", "start_month": 3 * n - 1, "end_month": 3 * n + 1, "target_month": 3 * n}

@@ -27,9 +27,12 @@ def test_record_header_strip_and_timeline(recorded):
     # above it but not above 19.35 + 15 = 34.35: both within the measurement noise, so on track.
     assert (strip[0].status, strip[0].window_start, strip[0].window_end) == (
         "on_track", date(2025, 3, 10), date(2025, 4, 10))
+    # The same sentence as the progress cards, with the noise that makes each on track and true minus signs.
     assert strip[0].site_notes == (
-        "Frontal: -5.0 hairs/cm² (-5%) on 2025-04-10, consistent with the expected range, expected +4 to +19",
-        "Vertex: +20.0 hairs/cm² (+13%) on 2025-04-10, consistent with the expected range, expected +4 to +19",
+        "Frontal on 2025-04-10: −5 hairs/cm² (−5%). The expected range is +4 to +19; the difference is within "
+        "the measurement noise (±10), so this is consistent with the expected course.",
+        "Vertex on 2025-04-10: +20 hairs/cm² (+13%). The expected range is +4 to +19; the difference is within "
+        "the measurement noise (±15), so this is consistent with the expected course.",
     )
     # Month 6 window 2025-06-10..08-10 opens after TODAY.
     assert (strip[1].status, strip[1].target, strip[1].overdue) == ("upcoming", date(2025, 7, 10), False)

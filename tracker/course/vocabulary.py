@@ -62,7 +62,8 @@ class StatusWords:
     result ("+18 hairs/cm², consistent with the expected range"); ``explained``: the label with what it means, for
     a patient reading the report or a clinician reading a saved visit; ``legend``: the chart legend and
     hover text; ``badge``: the emoji on the milestone cards; ``rgb``: the colour (``hex`` derives from it);
-    ``tone``: the kind of message box the patient record shows it in (success, warning, error or info).
+    ``tone``: the kind of message box the patient record shows it in (success, warning, error or info); red
+    (error) is for behind only (issue #11), a missed window is a warning.
     """
 
     label: str
@@ -87,12 +88,12 @@ STATUS_WORDS: dict[MilestoneStatus, StatusWords] = {
                              "On track: consistent with the expected range", "on track", "🔵", (47, 111, 143),
                              "success"),
     _S.BEHIND: StatusWords("Behind", "below the expected range", "Behind: below the expected range",
-                           "behind expected", "🔴", (192, 57, 43), "warning"),
+                           "behind expected", "🔴", (192, 57, 43), "error"),
     _S.UPCOMING: StatusWords("Not yet due", "not yet due", "Not yet due", "not yet due", "⚪", (105, 105, 105),
                              "info"),
     _S.DUE: StatusWords("Due now", "due now", "Due now: a visit is needed", "due now", "🟡", (183, 134, 11), "info"),
     _S.MISSED: StatusWords("Missed", "missed: no visit in the window", "Missed: no visit in the window",
-                           "missed", "🟠", (211, 84, 0), "error"),
+                           "missed", "🟠", (211, 84, 0), "warning"),
     _S.NO_BASELINE: StatusWords("No baseline", "measured, but no baseline to compare with",
                                 "No baseline: cannot be judged", "no baseline", "🟣", (142, 68, 173), "info"),
 }

@@ -59,8 +59,10 @@ def signed(value: float) -> str:
     return f"{round(value) or 0:+d}"
 
 
-def milestone_sentence(m: MilestoneResult) -> str:
-    """One card: where the point lies and why it is judged so (``judgement``), in one sentence.
+def milestone_sentence(m: MilestoneResult, title: str | None = None) -> str:
+    """One card: where the point lies and why it is judged so (``judgement``), in one sentence. ``title``: what
+    the sentence opens with (the milestone's short name by default; the patient record's milestone strip gives
+    the site and the visit date, one sentence per site).
 
     >>> from tracker.course.milestones import MilestoneResult
     >>> m = MilestoneResult("early_response", date(2025, 3, 15), date(2025, 4, 15), date(2025, 4, 15),
@@ -70,7 +72,7 @@ def milestone_sentence(m: MilestoneResult) -> str:
     3 months: −8 hairs/cm² (−6%). The expected range is +4 to +19
     the difference is within the measurement noise (±13), so this is consistent with the expected course.
     """
-    title = milestone_short(m.name)
+    title = milestone_short(m.name) if title is None else title
     if m.status == UPCOMING:
         return f"{title}: not yet due — the visit window opens on {long_date(m.window_start)}."
     if m.status == DUE:

@@ -27,6 +27,7 @@ from tracker.course.vocabulary import (
     status_words,
     treatment_words,
 )
+from tracker.course.wording import milestone_sentence
 from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied
 from tracker.progress.patient_progress import find_patient, patient_progress
@@ -165,17 +166,13 @@ def _milestone_strip(progress: Progress) -> tuple[MilestoneStatus, ...]:
 
 
 def _site_note(site: str, r: MilestoneResult) -> str:
-    """One assessed site's result at a milestone, in words."""
+    """One assessed site's result at a milestone, in the progress cards' words (the noise included)."""
     visit_date = r.visit_date
     if visit_date is None:  # an assessed milestone always has the visit it was judged on
         raise ValueError(f"milestone {r.name!r} at {site!r} is assessed but has no visit date")
     if r.change is None:
         return f"{site_words(site)}: {r.density:.1f} hairs/cm² on {visit_date.isoformat()}, no baseline"
-    pct = f" ({r.change_pct:+.0f}%)" if r.change_pct is not None else ""
-    band = (f", expected {r.expected_low:+.0f} to {r.expected_high:+.0f}"
-            if r.expected_low is not None and r.expected_high is not None else "")
-    return (f"{site_words(site)}: {r.change:+.1f} hairs/cm²{pct} on {visit_date.isoformat()}, "
-            f"{status_words(r.status).phrase}{band}")
+    return milestone_sentence(r, title=f"{site_words(site)} on {visit_date.isoformat()}")
 
 
 def _timeline(session: Session, patient_id: int) -> tuple[TimelineEntry, ...]:
@@ -226,7 +223,7 @@ def _details(patient: models.Patient, today: date) -> PatientDetails:
         age=age_on(patient.birth_date, today), condition=patient.condition,
         condition_label=condition_words(patient.condition),
         baseline_scale=patient.baseline_scale, baseline_stage=patient.baseline_stage,
-        target_areas=tuple(a for a in (patient.target_areas or "").split(",") if a),
+        target_areas=tuple(a.strip() for a in (patient.target_areas or "").split(",") if a.strip()),
         protocol=patient.protocol.name if patient.protocol else DEFAULT_PROTOCOL_NAME,
         notes=patient.notes or "", version=patient.version,
     )
