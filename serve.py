@@ -4,7 +4,7 @@ Streamlit alone keeps a sign-in in its websocket session, which a reload (F5) en
 set a cookie. So this launcher adds a few plain HTTP routes to Streamlit's own server (``st.App``):
 
 - ``GET /auth/sign-in``: a plain sign-in form (the app's sign-in page draws the same form);
-- ``POST /auth/sign-in``: same-origin only; ``accounts.sign_in`` (throttling, the one refusal sentence),
+- ``POST /auth/sign-in``: same-origin only; ``tracker.access.sign_in.sign_in`` (throttling, the one refusal sentence),
   then a web session (``tracker.access.web_sessions``) whose random token becomes the ``rt_session`` cookie:
   HttpOnly (no script reads it), SameSite=Strict (no other site's page sends it), Path=/, Max-Age the idle
   limit, Secure when the request came over https; then 303 to ``/``;

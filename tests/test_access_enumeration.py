@@ -529,7 +529,7 @@ def _attack(c, aim: Aim, who: str, actor, where: str) -> list[str]:
         message = str(refusal)
         if not (aim.hides_existence and who == "patient A"):
             problems.append(f"{where}: NotFound ({message!r}) instead of PermissionDenied")
-    except Exception as error:  # noqa: BLE001 - any other outcome is a finding, listed below
+    except Exception as error:  # any other outcome is a finding, listed below
         problems.append(f"{where}: {type(error).__name__}: {error} instead of PermissionDenied")
         message = str(error)
     else:

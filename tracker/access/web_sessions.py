@@ -9,7 +9,7 @@ with ``resume``; the ``/media/`` guard asks ``actor_for_token``.
 - **Only a hash is stored.** The row holds the token's SHA-256: a copy of the table signs nobody in.
 - **The server decides.** A token stands while its row is not revoked, its account is enabled and still has
   the session version it signed in with (a disable, a reset or a password change elsewhere ends it, as
-  ``accounts.session_is_current`` does for a page session), and it was seen within the idle limit.
+  ``sign_in.session_is_current`` does for a page session), and it was seen within the idle limit.
   ``touch`` moves ``last_seen_at`` on, at most every ``touch_interval()`` so that reruns stay cheap.
 - **One per browser.** The cookie is the browser's, so a second tab of the same browser is signed in too,
   and a sign-out in one tab ends the others at their first click once their next touch is due (within
@@ -72,7 +72,7 @@ def _aware(moment: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Resumed:
-    """A web session found standing: its actor (as ``accounts.sign_in`` makes it, with the address of this
+    """A web session found standing: its actor (as ``sign_in.sign_in`` makes it, with the address of this
     request) and the patient whose consult screen was open in it, if any."""
 
     actor: SignedIn
@@ -99,7 +99,7 @@ def _standing(connection: Connection, token: str | None, now: datetime) -> AnyRo
 
 
 def open_session(actor: SignedIn, url: str | None = None) -> str:
-    """A new web session for an actor just signed in (``accounts.sign_in``); returns its token, for the cookie
+    """A new web session for an actor just signed in (``sign_in.sign_in``); returns its token, for the cookie
     only (it is not stored)."""
     require_role(actor, *ROLES)
     if not isinstance(actor, SignedIn) or actor.user_id is None:
@@ -151,7 +151,7 @@ def touch(token: str | None, actor: Actor, url: str | None = None) -> bool:
     that is nobody's, or when the token is another account's (the page session must end).
 
     An actor that carries the account's current session version while the row has an older one changed
-    its own password in this session (``accounts.change_own_password``): the row follows it.
+    its own password in this session (``own_password.change_own_password``): the row follows it.
     """
     require_role(actor, *ROLES)
     now = _now()

@@ -66,7 +66,7 @@ def _kill_point(name: str, count: int | None = None) -> None:
 
 
 def _marker_key(sha256: str, digest: str) -> str:
-    # The photo store's intent-marker format (PhotoStore.begin_ingest), named after the backup so that
+    # The ingest's intent-marker format (tracker.storage.ingest), named after the backup so that
     # running the same restore again rewrites the same markers.
     return f"{PENDING}/{sha256}.restore-{digest[:12]}.json"
 

@@ -29,7 +29,7 @@ class ProgressPage:
 def progress_page(actor: Actor | None, mrn: str | None = None, as_of: date | None = None,
                   url: str | None = None) -> ProgressPage:
     """One patient's progress page (audited as one view). A patient account passes ``mrn=None`` for its own
-    record and is refused any other (``progress_view.resolve_patient``)."""
+    record and is refused any other (``tracker.access.patient_lookup.resolve_patient``)."""
     as_of = as_of or date.today()
     with audit.refusals_recorded(actor, "progress", mrn, url), read_transaction(url) as session:
         patient = resolve_patient(session, actor, mrn)

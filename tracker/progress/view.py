@@ -88,7 +88,7 @@ _THERAPIES = (
 
 def _secondary(reads: Connection, patient_id: int, day0: date | None,
                measurements: list[AnyRow]) -> tuple[SecondarySeries, ...]:
-    """``measurements``: the patient's rows of ``progress.read_measurements`` (oldest first)."""
+    """``measurements``: the patient's rows of ``patient_progress.read_measurements`` (oldest first)."""
 
     month_of: dict[date, float | None] = {}
 

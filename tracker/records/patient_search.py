@@ -1,6 +1,6 @@
 """Finding a patient as one types: the search box of the pages that log a visit or a session for a patient.
 
-Lighter than ``tracker.records.patients.list_patients``: no progress is computed, only who matches.
+Lighter than ``tracker.records.patient_list.list_patients``: no progress is computed, only who matches.
 """
 
 from __future__ import annotations
