@@ -281,7 +281,7 @@ def test_session_page_renders_for_staff(clinic, role):
     add_patient(clinic)
     at = open_page("pages/log_session.py", Actor(username="dr.lee", role=role))
     assert at.title[0].value == "Log treatment session"
-    assert at.text_input(key="session_areas").value == "vertex, frontal"
+    assert at.text_input(key="session_areas").value == "Vertex, Frontal"  # the stored codes, in words
     assert at.selectbox(key="session_treatment").value == "exosome"
     assert len(at.file_uploader) == 1
 

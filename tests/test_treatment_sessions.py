@@ -86,6 +86,8 @@ def test_session_with_documents_is_saved_whole(clinic):
         ]
         audit = session.scalars(select(models.AuditEntry).where(models.AuditEntry.action == "create")).one()
         assert audit.patient_id == patient_id and "lot LOT-2025-17" in audit.detail
+        # The treatment in words, as a person reads the audit log.
+        assert audit.detail.startswith(f"treatment session {saved.session_id} on 2025-05-20: Exosome, lot ")
     store = document_store()
     for document in rows:
         key = document_key(document.sha256, document.media_type)
@@ -187,14 +189,23 @@ def test_a_failed_save_keeps_a_document_that_an_earlier_session_uses(clinic, mon
 
 
 def test_form_defaults(clinic):
-    add_patient(clinic, target_areas="vertex")
+    add_patient(clinic, target_areas="vertex, left_temporal")
     defaults = session_form_defaults(CLINICIAN, "RT-0001")
+    # The stored site codes prefill "Areas treated" in words: the report prints what was typed.
     assert (defaults.full_name, defaults.areas, defaults.last_session_date, defaults.last_product) == (
-        "Ana Souza", "vertex", None, "")
+        "Ana Souza", "Vertex, Left temporal", None, "")
     log_session(CLINICIAN, "RT-0001", exosome(date(2025, 2, 1)), today=TODAY)
     defaults = session_form_defaults(CLINICIAN, "RT-0001")
     assert (defaults.last_session_date, defaults.last_treatment, defaults.last_product) == (
         date(2025, 2, 1), "exosome", "ExoVial 5")
+
+
+def test_the_same_session_twice_is_refused_in_words(clinic):
+    add_patient(clinic)
+    log_session(CLINICIAN, "RT-0001", exosome(date(2025, 2, 1)), today=TODAY)
+    with pytest.raises(ValidationError) as refusal:
+        log_session(CLINICIAN, "RT-0001", exosome(date(2025, 2, 1)), today=TODAY)
+    assert str(refusal.value).startswith("This session is already recorded (Exosome on 2025-02-01, lot ")
 
 
 @pytest.mark.parametrize("actor", [Actor(username="ana", role="patient", patient_id=1), None])

@@ -23,6 +23,7 @@ from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_patient_access, require_role
 from tracker.course.clinical import NSAID_DAYS_BEFORE
 from tracker.course.milestones import DateSpan, NsaidFreeSpan, nsaid_free_span
+from tracker.course.vocabulary import site_words, treatment_words
 from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.progress.patient_progress import find_patient, patient_progress
@@ -128,7 +129,8 @@ def session_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> Ses
         return SessionFormDefaults(
             mrn=patient.mrn,
             full_name=patient.full_name,
-            areas=patient.target_areas or "",
+            # The stored codes ("vertex, left_temporal") in words: what the clinician sees is what the report prints.
+            areas=", ".join(site_words(a.strip()) for a in (patient.target_areas or "").split(",") if a.strip()),
             last_session_date=last.date if last else None,
             last_treatment=last.treatment if last else None,
             last_product=last.product if last else "",
@@ -224,7 +226,7 @@ def log_session(
         lot_number = checked.lot_number
         audit.record(
             session, actor, "create", patient_id=patient.id,
-            detail=(f"treatment session {row.id} on {session_date.isoformat()}: {treatment}"
+            detail=(f"treatment session {row.id} on {session_date.isoformat()}: {treatment_words(treatment)}"
                     f"{', lot ' + lot_number if lot_number else ''}, {len(checked.documents)} document(s)"),
         )
         progress = patient_progress(session, patient)
@@ -308,6 +310,6 @@ def _refuse_resubmission(session: Session, patient_id: int, session_date: date, 
     ))
     if already is not None:
         raise ValidationError(
-            f"This session is already recorded ({treatment} on {session_date.isoformat()}, lot "
+            f"This session is already recorded ({treatment_words(treatment)} on {session_date.isoformat()}, lot "
             f"{checked.lot_number or 'none'}): nothing was saved again. Open the patient record to see it."
         )
