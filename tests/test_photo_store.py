@@ -123,7 +123,7 @@ def test_duplicate_in_the_same_visit_and_view_is_a_clear_validation_error(clinic
     visit_id = new_visit(clinic)
     data = photo_bytes()
     upload(clinic, visit_id, data)
-    with pytest.raises(ValidationError, match="already attached to this visit as the vertex view"):
+    with pytest.raises(ValidationError, match="already attached to this visit as the Vertex view"):
         upload(clinic, visit_id, data)
     assert len(photo_rows(clinic)) == 1
     assert report(clinic).ok
@@ -136,7 +136,7 @@ def test_duplicate_of_a_removed_photo_is_explained(clinic):
     with transaction(clinic) as session:
         row = session.scalars(select(models.Photo)).one()
         row.deleted_at, row.deleted_by, row.deleted_reason = datetime.now(UTC), "dr.lee", "blurred"
-    with pytest.raises(ValidationError, match="left temporal view before and then removed"):
+    with pytest.raises(ValidationError, match="Left temporal view before and then removed"):
         upload(clinic, visit_id, data, "left_temporal")
     # The soft-deleted row is still the record: its files are neither missing nor orphans.
     assert report(clinic).ok

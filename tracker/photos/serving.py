@@ -16,6 +16,7 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import PATIENT, ROLES, Actor, require_patient_access, require_role
 from tracker.access.patient_lookup import resolve_patient
+from tracker.course.vocabulary import view_words
 from tracker.database import transaction
 from tracker.errors import NotFound, PermissionDenied
 from tracker.photos.store import read_display, read_thumbnail
@@ -89,5 +90,5 @@ def photo_image(actor: Actor | None, photo_id: int, kind: PhotoKind = "thumbnail
         data = _read(photo, kind)
         if kind == "display":
             audit.record(session, actor, "view", patient_id=visit.patient_id,
-                         detail=f"photo {photo.id} ({photo.view}, visit of {visit.date.isoformat()})")
+                         detail=f"photo {photo.id} ({view_words(photo.view)}, visit of {visit.date.isoformat()})")
         return data

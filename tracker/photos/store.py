@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.config import settings
 from tracker.course.clinical import SCALP_VIEWS
+from tracker.course.vocabulary import view_words
 from tracker.errors import NotFound, ValidationError
 from tracker.photos.intake import prepare_photo
 from tracker.storage import ingest
@@ -173,7 +174,7 @@ def _refuse_duplicate(session: Session, visit_id: int, view: str, sha256: str) -
 
 
 def _duplicate_message(view: str, *, deleted: bool) -> str:
-    label = view.replace("_", " ")
+    label = view_words(view)
     if deleted:
         return (
             f"This photo was attached to this visit as the {label} view before and then removed; "
