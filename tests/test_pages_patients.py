@@ -328,6 +328,7 @@ def test_correction_is_saved_with_its_history(clinic):
         "Ana Souza Lima", date(1980, 5, 18), 2)
     history = at.dataframe[-1].value
     assert set(history["Previous value"]) == {"Ana Souza", "1980-05-17"}
+    assert set(history["Field"]) == {"Full name", "Birth date"}  # the field's label, not its column name
     assert set(history["Reason"]) == {"typo at intake"}
     assert at.text_input(key="edit_reason").value == ""
     # A second correction from the same screen starts from the new version.

@@ -33,9 +33,19 @@ def test_update_keeps_previous_values_who_and_why(clinic):
     assert (record.details.full_name, record.details.birth_date, record.details.version) == (
         "Ana Souza Lima", date(1980, 5, 18), 2)
     assert [(h.field, h.old_value, h.new_value, h.reason, h.by) for h in record.history] == [
-        ("full_name", "Ana Souza", "Ana Souza Lima", "typo at intake", "dr.lee"),
-        ("birth_date", "1980-05-17", "1980-05-18", "typo at intake", "dr.lee"),
+        ("Full name", "Ana Souza", "Ana Souza Lima", "typo at intake", "dr.lee"),
+        ("Birth date", "1980-05-17", "1980-05-18", "typo at intake", "dr.lee"),
     ]
+
+
+def test_history_names_fields_and_target_areas_in_words(clinic):
+    create_patient(DR, new_patient(), today=TODAY)  # target areas vertex, frontal
+    update_patient(DR, "RT-0001", {"target_areas": "vertex, left_temporal"}, reason="added a side",
+                   expected_version=1, today=TODAY)
+    assert changes_of(clinic)[0][1:4] == ("target_areas", "vertex,frontal", "vertex,left_temporal")  # kept as codes
+    record = patient_record(DR, "RT-0001", today=TODAY)
+    assert [(h.field, h.old_value, h.new_value) for h in record.history] == [
+        ("Target areas", "Vertex, Frontal", "Vertex, Left temporal")]
 
 
 def test_stale_version_is_a_conflict_and_nothing_is_written(clinic):

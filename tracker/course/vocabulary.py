@@ -235,3 +235,23 @@ def milestone_words(name: str) -> str:
 def milestone_short(name: str) -> str:
     words = MILESTONE_WORDS.get(name)
     return words.short if words else name.replace("_", " ")
+
+
+# --- corrected fields (a record's history) --------------------------------------------------------------
+
+# The fields a correction keeps (tracker.records.patient_corrections.PATIENT_FIELDS and a therapy's stop
+# date), as the forms that correct them call them.
+FIELD_WORDS: dict[str, str] = {
+    "mrn": "MRN", "full_name": "Full name", "sex": "Sex", "birth_date": "Birth date", "condition": "Condition",
+    "baseline_scale": "Baseline scale", "baseline_stage": "Baseline stage", "target_areas": "Target areas",
+    "protocol": "Protocol", "notes": "Notes", "stop": "Stop date",
+}
+
+
+def field_words(field: str) -> str:
+    """A corrected field's label.
+
+    >>> field_words("target_areas"), field_words("birth_date"), field_words("dose")
+    ('Target areas', 'Birth date', 'Dose')
+    """
+    return FIELD_WORDS.get(field) or _spoken(field)

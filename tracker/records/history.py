@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.course.vocabulary import treatment_words, view_words
+from tracker.course.vocabulary import condition_words, field_words, site_words, treatment_words, view_words
 from tracker.database import transaction
 from tracker.errors import ConflictError, NotFound, ValidationError
 
@@ -208,13 +208,26 @@ def _aware(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _value_words(field: str | None, value: str | None) -> str | None:
+    """A corrected value as a person reads it: target areas and the condition are kept as codes
+    ("vertex, left_temporal"), shown in words ("Vertex, Left temporal"); other values as kept."""
+    if value is None:
+        return None
+    if field == "target_areas":
+        return ", ".join(site_words(a.strip()) for a in value.split(",") if a.strip())
+    if field == "condition":
+        return condition_words(value)
+    return value
+
+
 def patient_history(session: Session, patient_id: int) -> list[HistoryEntry]:
     """Every corrected field and every removed visit, session, therapy and photo, newest first."""
     entries = [
         HistoryEntry(
             _aware(change.changed_at), change.changed_by,
-            TABLE_LABELS.get(change.table_name, change.table_name), change.field,
-            change.old_value, change.new_value, change.reason,
+            TABLE_LABELS.get(change.table_name, change.table_name),
+            field_words(change.field) if change.field else None,
+            _value_words(change.field, change.old_value), _value_words(change.field, change.new_value), change.reason,
         )
         for change in session.scalars(select(models.ChangeRecord)
                                       .where(models.ChangeRecord.patient_id == patient_id)
