@@ -100,6 +100,21 @@ def test_cli_progress_json_and_unknown_mrn(clinic):
     assert bad_date.returncode != 0 and "YYYY-MM-DD" in bad_date.stderr
 
 
+def test_cli_progress_for_a_person_reads_in_words(clinic):
+    _add_patient(clinic)
+    result = _cli("progress", "P-001", "--as-of", "2026-02-01")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1] == "  Vertex: baseline 150.0 hairs/cm² on 2025-01-15"
+    assert [line.split()[0:2] for line in lines[2:]] == [["Early", "response"], ["Noticeable", "growth"],
+                                                         ["Continued", "improvement"]]
+    assert lines[2].endswith("2025-03-15…2025-04-15  Ahead change +35.0 (+23.33%)")
+    assert lines[3].rstrip().endswith("Behind change -10.0 (-6.67%)")
+    assert lines[4].rstrip().endswith("On track change +50.0 (+33.33%)")
+    for code in ("early_response", "on_track", "site vertex"):
+        assert code not in result.stdout
+
+
 def test_cli_init_is_idempotent_and_user_add(clinic):
     assert _cli("init").returncode == 0
     assert _cli("init").returncode == 0

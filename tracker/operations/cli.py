@@ -85,6 +85,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_progress(args: argparse.Namespace) -> int:
     from tracker.access.actors import command_line_actor
+    from tracker.course.vocabulary import milestone_words, site_words, status_words
     from tracker.progress.patient_progress import progress_json
 
     report = progress_json(command_line_actor("progress"), args.mrn, args.as_of)  # audited as a view
@@ -94,11 +95,13 @@ def cmd_progress(args: argparse.Namespace) -> int:
     print(f"{report['mrn']}  day 0: {report['day0'] or 'no treatment session yet'}  as of {report['as_of']}")
     for site in report["sites"]:
         baseline = site["baseline"]
-        print(f"  site {site['site']}: baseline "
+        # Words for a person; the codes stay in --json, which scripts read.
+        print(f"  {site_words(site['site'])}: baseline "
               + (f"{baseline['density']} hairs/cm² on {baseline['date']}" if baseline else "none"))
         for m in site["milestones"]:
             change = "" if m["change"] is None else f" change {m['change']:+} ({m['change_pct']:+}%)"
-            print(f"    {m['name']:<22} {m['window_start']}…{m['window_end']}  {m['status']}{change}")
+            print(f"    {milestone_words(m['name']):<40} {m['window_start']}…{m['window_end']}  "
+                  f"{status_words(m['status']).label}{change}")
     return 0
 
 
