@@ -27,10 +27,12 @@ from tracker.course.milestones import (
     assess,
 )
 from tracker.course.protocols import to_engine
+from tracker.course.vocabulary import site_words
 from tracker.database import transaction
 from tracker.operations.demo import load_demo
 from tracker.operations.demo_photos import draw_scalp_photo
 from tracker.operations.demo_plan import ACTOR, FICTIONAL_SURNAMES, MRN_PREFIX, PRP_PROTOCOL_NAME
+from tracker.records.patient_fields import parse_target_areas
 
 TODAY = date(2026, 3, 1)
 TABLES = (models.Protocol, models.Patient, models.TreatmentSession, models.ConcurrentTherapy, models.Visit,
@@ -96,6 +98,19 @@ def test_every_demo_patient_is_fictional_and_every_row_is_written_by_demo(clinic
     assert all("Fictional" in (p.notes or "") for p in patients)
     assert len({p.full_name for p in patients}) == len(patients)
     assert all(w == {ACTOR} for w in writers.values()), writers
+
+
+def test_demo_target_areas_are_stored_as_the_intake_stores_them(clinic):
+    load_demo(clinic, today=TODAY, with_photos=False)
+    with transaction(clinic) as session:
+        patients = session.scalars(select(models.Patient)).all()
+        areas = set(session.scalars(select(models.TreatmentSession.areas)))
+    # The intake's form: codes joined by a bare comma ("vertex,frontal"), never ", ".
+    assert all(p.target_areas and p.target_areas == parse_target_areas(p.target_areas) for p in patients)
+    assert all(" " not in p.target_areas for p in patients)
+    # The sessions' areas treated, as the session form prefills them: in words.
+    words = {site_words(view) for view in SCALP_VIEWS}
+    assert areas and all(part in words for a in areas for part in a.split(", "))
 
 
 def test_demo_statuses_are_mixed_as_the_engine_sees_them(clinic):

@@ -15,6 +15,14 @@ from tracker.errors import NotFound, PermissionDenied
 from tracker.records.patient_record import patient_record
 
 
+def test_target_areas_stored_with_spaces_read_without_them(recorded):
+    url, _ = recorded
+    with transaction(url) as session:  # as the demo once stored them
+        session.scalars(select(models.Patient).where(models.Patient.mrn == "RT-7")).one().target_areas = (
+            "vertex,  frontal")
+    assert patient_record(DR, "RT-7", today=TODAY).details.target_areas == ("vertex", "frontal")
+
+
 def test_record_header_strip_and_timeline(recorded):
     url, _ = recorded
     record = patient_record(DR, "RT-7", today=TODAY)

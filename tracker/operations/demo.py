@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from db import models
 from tracker.course.clinical import DEFAULT_WINDOWS
+from tracker.course.vocabulary import site_words
 from tracker.database import transaction
 from tracker.operations.demo_plan import (
     ACTOR,
@@ -30,6 +31,7 @@ from tracker.operations.demo_plan import (
     plan_clinic,
 )
 from tracker.operations.demo_records import DemoPatient, DemoVisit
+from tracker.records.patient_fields import parse_target_areas
 
 
 @dataclass
@@ -83,7 +85,7 @@ def _write_patient(session: Session, planned: DemoPatient, protocol_id: int | No
     patient = models.Patient(
         mrn=planned.mrn, full_name=planned.full_name, sex=planned.sex, birth_date=planned.birth_date,
         condition=planned.condition, baseline_scale=planned.baseline_scale,
-        baseline_stage=planned.baseline_stage, target_areas=", ".join(planned.sites), protocol_id=protocol_id,
+        baseline_stage=planned.baseline_stage, target_areas=parse_target_areas(planned.sites), protocol_id=protocol_id,
         notes="Fictional demo patient: not a real person.", created_by=ACTOR,
     )
     session.add(patient)
@@ -91,7 +93,8 @@ def _write_patient(session: Session, planned: DemoPatient, protocol_id: int | No
     for number, s in enumerate(planned.sessions):
         session.add(models.TreatmentSession(
             patient_id=patient.id, date=s.date, treatment=s.treatment, product=s.product,
-            lot_number=s.lot_number, volume_ml=s.volume_ml, areas=", ".join(planned.sites),
+            lot_number=s.lot_number, volume_ml=s.volume_ml,
+            areas=", ".join(map(site_words, planned.sites)),  # as the session form prefills them
             notes=f"Session {number + 1}. Clinician: {CLINICIANS[patient.id % len(CLINICIANS)]}.",
             checklist=dict(CHECKLIST), adverse_events=s.adverse_events, created_by=ACTOR,
         ))
