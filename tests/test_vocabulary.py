@@ -95,6 +95,15 @@ def second_tables(source: str, where: str = "<source>") -> list[str]:
             found.append(f"{where}:{node.lineno}: codes zipped with words")
         elif isinstance(node, (ast.Tuple, ast.List, ast.Set)) and len(_words_in(node)) >= 2:
             found.append(f"{where}:{node.lineno}: the vocabulary's words {_words_in(node)}")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict"
+              and sum(1 for k in node.keywords if k.arg and _is_code(ast.Constant(k.arg)) and _shows(k.value)) >= 2):
+            found.append(f"{where}:{node.lineno}: dict(code=words, …)")
+        elif (isinstance(node, ast.Assign) and any(isinstance(t, ast.Subscript) and _is_code(t.slice)
+                                                   for t in node.targets) and _shows(node.value)):
+            found.append(f"{where}:{node.lineno}: words given to a code one at a time")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "replace"
+              and [a.value for a in node.args if isinstance(a, ast.Constant)] == ["_", " "]):
+            found.append(f"{where}:{node.lineno}: a code turned into words by hand (use the vocabulary's fallback)")
     return found
 
 
@@ -118,6 +127,9 @@ def test_no_module_keeps_a_second_table_of_words():
     'NAMES = dict(zip(CONDITIONS, ("AGA", "AA", "TE", "other")))',
     'LEGEND = ["ahead of expected", "behind expected"]',
     'shown = ("Left temporal", "Close-up (trichoscopy)")',
+    'LABELS = dict(ahead="Ahead", behind="Behind")',
+    'WORDS["behind"] = "Behind"',
+    'label = view.replace("_", " ").title()',
 ])
 def test_the_scan_finds_a_planted_second_table(planted):
     assert second_tables(planted), planted
