@@ -84,6 +84,6 @@ def test_views_are_audited(clinic):
     assert [(e.username, e.detail) for e in entries] == [
         ("admin.kim", "photo timeline (7 photos)"),
         ("dr.lee", f"photo {made.photos['baseline_vertex']} (Vertex, visit of 2025-01-15)"),
-        ("dr.lee", "before/after vertex: 2025-01-15 and 2026-01-20"),
+        ("dr.lee", "before/after Vertex: 2025-01-15 and 2026-01-20"),
     ]
     assert {e.patient_id for e in entries} == {made.patient_id}

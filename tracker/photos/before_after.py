@@ -22,6 +22,7 @@ from tracker.access.actors import Actor
 from tracker.access.patient_lookup import PatientBasics, resolve_patient
 from tracker.course.calendar_months import months_between
 from tracker.course.clinical import SCALP_VIEWS
+from tracker.course.vocabulary import view_words
 from tracker.database import transaction
 from tracker.errors import NotFound, ValidationError
 from tracker.photos.framing import (
@@ -184,7 +185,7 @@ def before_after(actor: Actor | None, mrn: str | None, view: str | None = None, 
     with audit.refusals_recorded(actor, "before/after photos", mrn, url), transaction(url) as session:
         patient = resolve_patient(session, actor, mrn)
         result = _compare(session, patient, view, first_visit_id, second_visit_id, fade)
-        detail = f"before/after {result.view or 'photos'}"
+        detail = f"before/after {view_words(result.view) if result.view else 'photos'}"
         if result.first and result.second:
             detail += f": {result.first.date.isoformat()} and {result.second.date.isoformat()}"
         audit.record(session, actor, "view", patient_id=patient.id, detail=detail)
