@@ -27,6 +27,7 @@ import math
 import re
 import unicodedata
 from datetime import date, datetime, time
+from typing import SupportsFloat
 
 from tracker.course.calendar_months import add_months
 from tracker.course.clinical import CONDITIONS, MAX_DENSITY_PER_CM2, SEXES, TREATMENTS
@@ -244,6 +245,34 @@ def parse_lot_number(value: object, treatment: str | None, label: str = "lot num
     if len(text) > LOT_NUMBER_MAX:
         raise ValidationError(f"{label} {_shown(text)} is too long: at most {LOT_NUMBER_MAX} characters")
     return _no_control_characters(text, label)
+
+
+def parse_optional_amount(value: object, label: str, maximum: float, unit: str, symbol: str) -> float | None:
+    """An optional measured amount: blank (None or spaces) is None, otherwise a number more than 0 and at
+    most ``maximum`` (in ``unit``, written ``symbol``), e.g. an injected volume in ml or a shaft diameter in µm.
+
+    >>> ml = ("millilitres", "ml")
+    >>> parse_optional_amount(" 2.5 ", "volume", 20, *ml), parse_optional_amount("", "volume", 20, *ml)
+    (2.5, None)
+    >>> parse_optional_amount("lots", "volume", 20, *ml)
+    Traceback (most recent call last):
+    ...
+    tracker.errors.ValidationError: volume 'lots' is not a number (millilitres)
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        # Any number type (int, Decimal, numpy) converts; anything else is not a number.
+        if not isinstance(value, (str, SupportsFloat)):
+            raise TypeError
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{label} {str(value).strip()!r} is not a number ({unit})") from None
+    if not math.isfinite(number) or not 0 < number <= maximum:
+        raise ValidationError(
+            f"{label} {number:g} {symbol} is out of range: it must be more than 0 and at most {maximum:g} {symbol}"
+        )
+    return number
 
 
 def parse_density(value: object, label: str = "density") -> float:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import SupportsFloat
 
 from tracker.course.clinical import (
     LUDWIG_STAGES,
@@ -120,9 +121,10 @@ def parse_percentage(value: object, label: str) -> float | None:
     if isinstance(value, bool):
         raise ValidationError(f"{label} {value!r} is not a number (a percentage from 0 to 100)")
     try:
-        # Any number type (int, Decimal, numpy) converts; anything else raises TypeError, refused below.
-        typed = value.strip() if isinstance(value, str) else value
-        number = float(typed)  # type: ignore[arg-type]  # any object: float() itself refuses a non-number (TypeError)
+        # Any number type (int, Decimal, numpy) converts; anything else is not a number, refused below.
+        if not isinstance(value, (str, SupportsFloat)):
+            raise TypeError
+        number = float(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError):
         raise ValidationError(f"{label} {str(value).strip()!r} is not a number (a percentage from 0 to 100)") from None
     if not math.isfinite(number) or not 0 <= number <= 100:

@@ -8,7 +8,6 @@ behind (the documents are checked and stored by ``tracker.records.batch_document
 from __future__ import annotations
 
 import datetime
-import math
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from tracker.validation import (
     check_not_in_future,
     parse_iso_date,
     parse_lot_number,
+    parse_optional_amount,
     parse_product,
     parse_treatment,
 )
@@ -138,18 +138,7 @@ def session_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> Ses
 
 
 def _volume(value: object) -> float | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        typed = value.strip() if isinstance(value, str) else value
-        number = float(typed)  # type: ignore[arg-type]  # any object: float() itself refuses a non-number (TypeError)
-    except (TypeError, ValueError):
-        raise ValidationError(f"volume {str(value).strip()!r} is not a number (millilitres)") from None
-    if not math.isfinite(number) or not 0 < number <= MAX_VOLUME_ML:
-        raise ValidationError(
-            f"volume {number:g} ml is out of range: it must be more than 0 and at most {MAX_VOLUME_ML:g} ml"
-        )
-    return number
+    return parse_optional_amount(value, "volume", MAX_VOLUME_ML, "millilitres", "ml")
 
 
 def _text(value: str | None, label: str, limit: int, *, single_line: bool = False) -> str | None:

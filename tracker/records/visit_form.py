@@ -9,7 +9,6 @@ date) and the photo files themselves, then saves.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,7 +18,14 @@ from tracker.course.scales import ScaleEntry, ScaleScore, parse_percentage, pars
 from tracker.course.vocabulary import view_words
 from tracker.errors import ValidationError
 from tracker.storage.ingest import HashedFile
-from tracker.validation import check_not_in_future, clean_file_name, parse_density, parse_iso_date, parse_site
+from tracker.validation import (
+    check_not_in_future,
+    clean_file_name,
+    parse_density,
+    parse_iso_date,
+    parse_optional_amount,
+    parse_site,
+)
 
 # Mean shaft diameter of scalp hair: vellus hairs are under 30 µm, terminal hairs mostly 60–100 µm
 # (DESIGN.md §2 counts a hair over 40 µm as terminal); no scalp hair reaches 200 µm, so a larger number
@@ -194,18 +200,7 @@ def _missing_density(site: str) -> float:
 
 
 def _shaft_diameter(value: object, label: str) -> float | None:
-    if _blank(value):
-        return None
-    try:
-        typed = value.strip() if isinstance(value, str) else value
-        number = float(typed)  # type: ignore[arg-type]  # any object: float() itself refuses a non-number (TypeError)
-    except (TypeError, ValueError):
-        raise ValidationError(f"{label} {str(value).strip()!r} is not a number (micrometres)") from None
-    if not math.isfinite(number) or not 0 < number <= MAX_SHAFT_DIAMETER_UM:
-        raise ValidationError(
-            f"{label} {number:g} µm is out of range: it must be more than 0 and at most {MAX_SHAFT_DIAMETER_UM:g} µm"
-        )
-    return number
+    return parse_optional_amount(value, label, MAX_SHAFT_DIAMETER_UM, "micrometres", "µm")
 
 
 def _blank(value: object) -> bool:
