@@ -67,6 +67,8 @@ class Protocol(Base):
     ``noise_pct``: the measurement noise in % of a site's baseline density that milestone judgement allows
     for (default 10: automated counts vary ~10% between repeat measurements, DESIGN.md §2; the same
     default as ``tracker.course.clinical.DEFAULT_NOISE_PCT``, written out here since db imports no tracker).
+    ``outcome_measure``: what milestones are judged on, ``density`` (hairs/cm² change, the default) or ``salt``
+    (% improvement of the SALT score from baseline, for alopecia areata; DESIGN.md §2).
     """
 
     __tablename__ = "protocol"
@@ -76,6 +78,7 @@ class Protocol(Base):
     windows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     evidence_note: Mapped[str] = mapped_column(Text, default="")
     noise_pct: Mapped[float] = mapped_column(Float, default=10.0, server_default="10")
+    outcome_measure: Mapped[str] = mapped_column(String(20), default="density", server_default="density")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(120))
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -149,6 +152,10 @@ class Visit(Recorded, Base):
     date: Mapped[date] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)
     capture_conditions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # DESIGN.md §2: the 7-point global photographic assessment, −3 (greatly decreased) … +3 (greatly
+    # increased), and the patient's satisfaction, 0–10; both optional, checked by tracker.records.
+    global_assessment: Mapped[int | None] = mapped_column(Integer)
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
 
     measurements: Mapped[list[DensityMeasurement]] = relationship(back_populates="visit")
 

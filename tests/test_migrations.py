@@ -58,3 +58,29 @@ def test_protocol_noise_migration_upgrades_with_the_default_and_downgrades(db_ur
     assert "noise_pct" not in columns and "version" in columns
     migrate(db_url)
     assert current_revision(db_url) == ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
+
+
+def test_outcome_measure_and_visit_ratings_migration_keeps_density_and_downgrades(db_url):
+    """0006: existing protocols keep judging density; visits gain the optional photographic assessment and
+    satisfaction (empty on old visits); both go again on downgrade."""
+    from alembic import command
+    from sqlalchemy import text
+
+    migrate(db_url, "0005")
+    with engine_for(db_url).begin() as connection:
+        connection.execute(text(
+            "INSERT INTO protocol (name, band, windows, evidence_note, created_at, version, noise_pct) "
+            "VALUES ('Old', '[]', '[]', 'note', CURRENT_TIMESTAMP, 2, 12)"))
+    migrate(db_url, "0006")
+    with engine_for(db_url).connect() as connection:
+        assert connection.execute(
+            text("SELECT outcome_measure, noise_pct, version FROM protocol WHERE name = 'Old'")).one() == ("density",
+                                                                                                           12, 2)
+    visit_columns = {c["name"] for c in inspect(engine_for(db_url)).get_columns("visit")}
+    assert {"global_assessment", "satisfaction"} <= visit_columns
+    command.downgrade(alembic_config(db_url), "0005")
+    assert "outcome_measure" not in {c["name"] for c in inspect(engine_for(db_url)).get_columns("protocol")}
+    assert not {"global_assessment", "satisfaction"} & {c["name"] for c in inspect(engine_for(db_url)).get_columns(
+        "visit")}
+    migrate(db_url)
+    assert current_revision(db_url) == ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
