@@ -1,8 +1,9 @@
-"""Patients: find a patient by name or MRN, see who is due, overdue or behind, and open a record."""
+"""Patients: find a patient by name or MRN, see whose milestone window is open, whose target date is near, who
+is overdue or behind, and open a record (a click on a row, or the chooser below the table)."""
 
 import streamlit as st
 
-from tracker.course.vocabulary import condition_words
+from tracker.course.vocabulary import condition_words, patient_filter_words
 from tracker.records.patient_list import FILTERS, list_patients
 from tracker.validation import SEARCH_MAX
 from ui.messages import call
@@ -12,12 +13,13 @@ from ui.workspace import select_patient, selected_mrn
 actor = require_actor()
 st.title("Patients")
 
-ALL = "All"
-search, chooser = st.columns([3, 2])
+RECORD_PAGE = "pages/patient_record.py"
+
+search, chooser = st.columns([2, 3])
 query = search.text_input("Search by name or MRN", key="patients_query", placeholder="e.g. Souza or RT-0042",
                           max_chars=SEARCH_MAX)
-shown = chooser.radio("Show", [ALL, *FILTERS.values()], horizontal=True, key="patients_filter")
-filter_key = next((key for key, label in FILTERS.items() if label == shown), None)
+filter_key = chooser.radio("Show", [None, *FILTERS], horizontal=True, key="patients_filter",
+                           format_func=lambda kind: "All" if kind is None else patient_filter_words(kind))
 
 rows = call(list_patients, actor, query=query, filter=filter_key)
 if rows is None:
@@ -28,22 +30,32 @@ if not rows:
     st.stop()
 
 st.caption(f"{len(rows)} patient{'s' if len(rows) != 1 else ''}")
-st.dataframe(
+st.caption(("Most urgent first: overdue (longest overdue first), then by target date, nearest first."
+            if filter_key else "By name.") + " Click a row to open the patient's record.")
+picked = st.dataframe(
     [
         {
             "MRN": row.mrn,
             "Name": row.full_name,
             "Age": row.age,
             "Condition": condition_words(row.condition),
-            "Day 0": row.day0.isoformat() if row.day0 else "",
+            "Day 0": row.day0,
             "Next milestone": row.next_milestone_label or "",
-            "Due": row.next_due.isoformat() if row.next_due else "",
+            "Window opens": row.window_start,
+            "Window closes": row.window_end,
+            "Target date": row.next_due,
             "Status": row.status_text,
+            "Last visit": row.last_visit,
+            "Latest change": row.latest_change,
         }
         for row in rows
     ],
-    hide_index=True,
+    hide_index=True, key="patients_table", on_select="rerun", selection_mode="single-row",
 )
+if picked.selection.rows:
+    clicked = rows[picked.selection.rows[0]].mrn
+    select_patient(clicked)
+    st.switch_page(RECORD_PAGE, query_params={"mrn": clicked})
 
 names = {row.mrn: row.full_name for row in rows}
 current = selected_mrn()
@@ -59,4 +71,4 @@ if choice and choice != current:
     select_patient(choice)
 if st.button("Open the record", key="patients_open", type="primary", disabled=choice is None) and choice is not None:
     select_patient(choice)
-    st.switch_page("pages/patient_record.py")
+    st.switch_page(RECORD_PAGE)

@@ -1,69 +1,98 @@
-"""Schedule: follow-up visits due and overdue by milestone window, and patients in their repeat-session window.
+"""Schedule: follow-up visits by milestone window and target date, and patients in their repeat-session window.
 
-Every date and status comes from ``tracker.progress.schedule.schedule``; this page only filters by the statuses
-chosen and draws. Names are drawn in tables and select boxes, which show text as text.
+Every date, status, list and sort comes from ``tracker.progress.schedule.schedule``; this page only picks the list
+chosen, the columns that list is about, and draws. Each list's label says what it tests and its table shows
+those dates. A click on a row opens the patient's record. Names are drawn in tables, which show text as text.
 """
 
-from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
-from tracker.course.vocabulary import FOLLOW_UP_WORDS, repeat_window_words
-from tracker.progress.schedule import FOLLOW_UP_STATUSES, schedule
+from tracker.course.vocabulary import FOLLOW_UP_WORDS, PatientFilter, patient_filter_words, repeat_window_words
+from tracker.progress.schedule import FollowUp, schedule
 from ui.messages import call
 from ui.signed_in import require_actor
 from ui.workspace import select_patient
 
 HORIZONS = (7, 14, 30, 60, 90)
 RECORD_PAGE = "pages/patient_record.py"
+LISTS = (None, PatientFilter.OVERDUE, PatientFilter.WINDOW_OPEN, PatientFilter.TARGET_SOON, PatientFilter.UPCOMING)
+# Around each list's own columns: who, which milestone, and (after) what was last seen.
+FIRST, LAST = ("Status", "MRN", "Name", "Milestone"), ("Last visit", "Latest change", "Note")
+
+
+def list_columns(kind: PatientFilter | None) -> tuple[str, ...]:
+    """The columns of a list: the dates its filter tests, then the rest."""
+    if kind == PatientFilter.OVERDUE:
+        middle: tuple[str, ...] = ("Overdue since", "Days overdue", "Window closes")
+    elif kind == PatientFilter.WINDOW_OPEN:
+        middle = ("Window opens", "Window closes", "Target date")
+    elif kind == PatientFilter.TARGET_SOON:
+        middle = ("Target date", "Days to target")
+    elif kind == PatientFilter.UPCOMING:
+        middle = ("Window opens", "Days until it opens", "Target date")
+    else:
+        middle = ("Window opens", "Window closes", "Target date", "Days to target", "Days overdue")
+    return FIRST + middle + LAST
+
+
+def row(f: FollowUp) -> dict[str, Any]:
+    return {
+        "Status": FOLLOW_UP_WORDS[f.status], "MRN": f.mrn, "Name": f.full_name, "Milestone": f.milestone_label,
+        "Overdue since": f.overdue_since, "Days overdue": f.days_overdue, "Window opens": f.window_start,
+        "Window closes": f.window_end, "Target date": f.target, "Days to target": f.days_to_target,
+        "Days until it opens": f.days_until_open, "Last visit": f.last_visit,
+        "Latest change": f.latest_change, "Note": f.note,
+    }
+
+
+def open_clicked(event: Any, mrns: list[str]) -> None:
+    """A click on a row of a table with ``on_select``: open that patient's record."""
+    if event.selection.rows:
+        mrn = mrns[event.selection.rows[0]]
+        select_patient(mrn)
+        st.switch_page(RECORD_PAGE, query_params={"mrn": mrn})
+
 
 actor = require_actor()
 st.title("Schedule")
 
-left, right = st.columns(2)
+left, right = st.columns([1, 4])
 horizon = left.selectbox(
     "Look ahead", HORIZONS, index=HORIZONS.index(14), key="schedule_horizon",
     format_func=lambda days: f"{days} days",
     help="Upcoming milestone windows and repeat-session windows that open within this many days.",
 )
-statuses = right.multiselect(
-    "Follow-ups to show", FOLLOW_UP_STATUSES, default=list(FOLLOW_UP_STATUSES), key="schedule_statuses",
-    format_func=FOLLOW_UP_WORDS.__getitem__,
+shown = right.radio(
+    "Show", LISTS, horizontal=True, key="schedule_list",
+    format_func=lambda kind: "All follow-ups" if kind is None else patient_filter_words(kind, horizon),
 )
 
 plan = call(schedule, actor, horizon_days=horizon)
 if plan is None:
     st.stop()
 
-st.caption(f"As of {plan.today.isoformat()}.")
+st.caption(f"As of {plan.today.isoformat()}. Click a row to open the patient's record.")
 
 st.subheader("Milestone follow-ups")
-follow_ups = [f for f in plan.follow_ups if f.status in statuses]
+follow_ups = plan.listed(shown)
 if follow_ups:
-    st.dataframe(
-        [
-            {
-                "Status": FOLLOW_UP_WORDS[f.status],
-                "MRN": f.mrn,
-                "Name": f.full_name,
-                "Milestone": f.milestone_label,
-                "Target date": f.target,
-                "Days to target": f.days_to_target,
-                "Window opens": f.window_start,
-                "Window closes": f.window_end,
-                "Note": f.note,
-            }
-            for f in follow_ups
-        ],
-        hide_index=True, key="schedule_follow_ups",
+    st.caption("Most urgent first: overdue (longest overdue first), then by target date, nearest first. "
+               "Latest change: the latest milestone judged, at the weakest site when several were measured.")
+    columns = list_columns(shown)
+    table = st.dataframe(
+        [{column: values[column] for column in columns} for values in map(row, follow_ups)],
+        hide_index=True, key="schedule_follow_ups", on_select="rerun", selection_mode="single-row",
     )
+    open_clicked(table, [f.mrn for f in follow_ups])
 else:
-    st.info("No follow-up visit matches the statuses chosen.")
+    st.info("No follow-up visit is on this list.")
 
 st.subheader("Repeat-session windows")
 st.caption("A repeat session is considered 3–6 months after the latest session.")
 if plan.repeat_sessions:
-    st.dataframe(
+    table = st.dataframe(
         [
             {
                 "Window": repeat_window_words(r.state, r.days_until_open),
@@ -76,8 +105,9 @@ if plan.repeat_sessions:
             }
             for r in plan.repeat_sessions
         ],
-        hide_index=True, key="schedule_repeat_sessions",
+        hide_index=True, key="schedule_repeat_sessions", on_select="rerun", selection_mode="single-row",
     )
+    open_clicked(table, [r.mrn for r in plan.repeat_sessions])
 else:
     st.info("No patient's repeat-session window is open or opening soon.")
 
@@ -85,26 +115,8 @@ if plan.unmeasured:
     st.subheader("Treated, but no density recorded")
     st.warning("These patients have had a session but no density measurement, so their milestone visits cannot "
                "be placed. Record a baseline or follow-up measurement.")
-    st.dataframe(
+    table = st.dataframe(
         [{"MRN": u.mrn, "Name": u.full_name, "First session": u.first_session} for u in plan.unmeasured],
-        hide_index=True, key="schedule_unmeasured",
+        hide_index=True, key="schedule_unmeasured", on_select="rerun", selection_mode="single-row",
     )
-
-patients: dict[str, str] = {}
-# Three lists of three row types, each with the patient's MRN and name.
-named = ([(f.mrn, f.full_name) for f in follow_ups] + [(r.mrn, r.full_name) for r in plan.repeat_sessions]
-         + [(u.mrn, u.full_name) for u in plan.unmeasured])
-for mrn, full_name in named:
-    patients.setdefault(mrn, full_name)
-if patients:
-    st.divider()
-    chosen = st.selectbox(
-        "Open a patient's record", list(patients), index=None, key="schedule_open_mrn",
-        format_func=lambda mrn: f"{mrn} — {patients[mrn]}", placeholder="Choose a patient",
-    )
-    record_page_ready = (Path(__file__).parent / Path(RECORD_PAGE).name).exists()
-    if st.button("Open record", key="schedule_open", disabled=chosen is None) and chosen is not None:
-        select_patient(chosen)
-        if record_page_ready:
-            st.switch_page(RECORD_PAGE, query_params={"mrn": chosen})
-        st.info("The patient is selected; the patient record page is not available yet.")
+    open_clicked(table, [u.mrn for u in plan.unmeasured])

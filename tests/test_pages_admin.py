@@ -105,8 +105,11 @@ def test_schedule_lists_due_and_overdue_patients():
     assert not at.exception
     follow_ups = table(at, "Days to target")
     assert list(follow_ups["MRN"]) == ["S-LATE", "S-DUE"]
-    assert list(follow_ups["Status"]) == ["Overdue", "Due now"]
+    assert list(follow_ups["Status"]) == ["Overdue", "Window open"]
     assert list(follow_ups["Milestone"]) == ["Noticeable growth (about 6 months)", "Early response (2–3 months)"]
+    # Each patient's only visit was on day 0, before any milestone: nothing judged yet.
+    assert list(follow_ups["Last visit"]) == [date.today() - timedelta(days=200), date.today() - timedelta(days=75)]
+    assert set(follow_ups["Latest change"]) == {"Not judged yet: no milestone visit"}
     assert list(table(at, "First session")["MRN"]) == ["S-NOVISIT"]
     # S-DUE's latest session was 75 days ago: the 3–6 month repeat window opens within 30 days at most.
     at.selectbox(key="schedule_horizon").set_value(30).run()
@@ -117,25 +120,55 @@ def test_schedule_lists_due_and_overdue_patients():
 
 
 @pytest.mark.usefixtures("scheduled")
-def test_schedule_status_filter():
+def test_each_list_is_labelled_and_drawn_with_the_dates_it_tests():
     at = open_page("schedule.py", CLINICIAN)
-    at.multiselect(key="schedule_statuses").set_value(["due"]).run()
-    assert not at.exception
-    assert list(table(at, "Days to target")["MRN"]) == ["S-DUE"]
-    at.multiselect(key="schedule_statuses").set_value([]).run()
-    assert "No follow-up visit matches the statuses chosen." in texts(at, "info")
+    show = at.radio(key="schedule_list")
+    assert show.options == ["All follow-ups", "Overdue", "Window open now", "Target date within 7 days",
+                            "Upcoming (window opens within 14 days)"]
+    common = ["Status", "MRN", "Name", "Milestone"]
+    after = ["Last visit", "Latest change", "Note"]
+    expected = {
+        # S-LATE, 200 days after day 0: the 2–3 month window closed unvisited, the 5–7 month one is open.
+        "overdue": (["Overdue since", "Days overdue", "Window closes"], ["S-LATE"]),
+        # S-DUE, 75 days: inside 2–3 months; S-LATE's window is open too (and its target passed).
+        "window_open": (["Window opens", "Window closes", "Target date"], ["S-LATE", "S-DUE"]),
+        # S-DUE's target (3 months after day 0) is 14–17 days away: not within 7.
+        "target_soon": (["Target date", "Days to target"], []),
+        "upcoming": (["Window opens", "Days until it opens", "Target date"], []),
+    }
+    for kind, (columns, mrns) in expected.items():
+        at.radio(key="schedule_list").set_value(kind).run()
+        assert not at.exception
+        if mrns:
+            drawn = at.dataframe[0].value
+            assert list(drawn.columns) == common + columns + after, kind
+            assert list(drawn["MRN"]) == mrns, kind
+        else:
+            assert "No follow-up visit is on this list." in texts(at, "info"), kind
+    at.radio(key="schedule_list").set_value("overdue").run()
+    late = at.dataframe[0].value.iloc[0]
+    # Overdue since the missed early window's target date, 3 calendar months after day 0.
+    from tracker.course.calendar_months import add_months
+    since = add_months(date.today() - timedelta(days=200), 3)
+    assert (late["Overdue since"], late["Days overdue"]) == (since, (date.today() - since).days)
+    assert late["Note"].startswith("Early response (2–3 months): window closed on ")
+    at.selectbox(key="schedule_horizon").set_value(60).run()
+    assert at.radio(key="schedule_list").options[-1] == "Upcoming (window opens within 60 days)"
 
 
 @pytest.mark.usefixtures("scheduled")
-def test_schedule_opens_the_chosen_patients_record():
+@pytest.mark.parametrize("table_key, row, mrn, title", [
+    ("schedule_follow_ups", 0, "S-LATE", "Late Patient"),
+    ("schedule_unmeasured", 0, "S-NOVISIT", "Never Measured"),
+])
+def test_a_click_on_a_row_opens_that_patients_record(table_key, row, mrn, title):
     at = open_page("schedule.py", CLINICIAN)
-    assert at.button(key="schedule_open").disabled  # until a patient is chosen
-    at.selectbox(key="schedule_open_mrn").set_value("S-LATE").run()
-    at.button(key="schedule_open").click().run()
-    assert at.session_state["mrn"] == "S-LATE"
-    if (ROOT / "pages" / "patient_record.py").exists():
-        assert at.query_params.get("mrn") in ("S-LATE", ["S-LATE"])
-        assert "Schedule" not in texts(at, "title")  # we are on the record page now
+    at.session_state[table_key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert at.session_state["mrn"] == mrn
+    assert at.query_params.get("mrn") in (mrn, [mrn])
+    assert texts(at, "title") == [title]  # the record page, not the schedule
 
 
 def test_schedule_is_for_staff_only(clinic):

@@ -137,24 +137,42 @@ def test_patient_list_search_filter_and_open(clinic):
     add_course(clinic, "RT-0002", day0=add_months(TODAY, -5), visits=[(add_months(TODAY, -5), 150)])
     at = open_page("pages/patients.py")
     table = at.dataframe[0].value
+    assert list(table.columns) == ["MRN", "Name", "Age", "Condition", "Day 0", "Next milestone", "Window opens",
+                                   "Window closes", "Target date", "Status", "Last visit", "Latest change"]
     assert list(table["MRN"]) == ["RT-0001", "RT-0002"]
     assert list(table["Status"]) == ["no treatment session yet", table["Status"][1]]
     assert table["Status"][1].startswith("overdue")
     assert table["Next milestone"][1] == "Noticeable growth (about 6 months)"
+    assert table["Last visit"][1] == add_months(TODAY, -5)
+    assert list(table["Latest change"]) == ["Nothing measured yet", "Not judged yet: no milestone visit"]
 
+    assert at.radio(key="patients_filter").options == [
+        "All", "Window open now", "Target date within 7 days", "Overdue", "Behind expected"]
     at.text_input(key="patients_query").input("souza").run()
     assert list(at.dataframe[0].value["MRN"]) == ["RT-0001"]
     at.text_input(key="patients_query").input("").run()
-    at.radio(key="patients_filter").set_value("Overdue").run()
+    at.radio(key="patients_filter").set_value("overdue").run()
     assert list(at.dataframe[0].value["MRN"]) == ["RT-0002"]
-    at.radio(key="patients_filter").set_value("Behind expected").run()
+    assert "Most urgent first" in shown(at)
+    at.radio(key="patients_filter").set_value("behind").run()
     assert "No patient matches." in shown(at)
 
-    at.radio(key="patients_filter").set_value("All").run()
+    at.radio(key="patients_filter").set_value(None).run()
     at.selectbox(key="patients_choice").set_value("RT-0002").run()
     assert at.session_state["mrn"] == "RT-0002"
     at.button(key="patients_open").click().run()
     assert not at.exception
+    assert texts(at.title) == ["Bruno Late"]
+
+
+def test_a_click_on_a_row_of_the_patient_list_opens_the_record(clinic):
+    register("RT-0001", "Ana Souza")
+    register("RT-0002", "Bruno Late", sex="male", baseline_scale="norwood", baseline_stage="III")
+    at = open_page("pages/patients.py")
+    at.session_state["patients_table"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert at.session_state["mrn"] == "RT-0002"
     assert texts(at.title) == ["Bruno Late"]
 
 

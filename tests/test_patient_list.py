@@ -15,9 +15,13 @@ from db import models
 from db.engine import engine_for
 from tests.patient_samples import DR, TODAY, seed
 from tracker.access.actors import Actor
+from tracker.course.vocabulary import PatientFilter
 from tracker.database import transaction
 from tracker.errors import PermissionDenied, ValidationError
 from tracker.records.patient_list import list_patients
+
+WINDOW_OPEN, TARGET_SOON = PatientFilter.WINDOW_OPEN, PatientFilter.TARGET_SOON
+OVERDUE, BEHIND = PatientFilter.OVERDUE, PatientFilter.BEHIND
 
 
 @pytest.fixture
@@ -35,29 +39,119 @@ def follow_up(clinic):
     return clinic
 
 
-def test_list_shows_next_milestone_status_and_due_date(follow_up):
+def test_list_shows_next_milestone_status_and_target_date(follow_up):
     rows = {row.mrn: row for row in list_patients(DR, today=TODAY)}
     assert [r.full_name for r in list_patients(DR, today=TODAY)] == ["Bruno Due", "Carla Late", "Dora Slow", "Eli New"]
     due = rows["DUE-1"]
     assert (due.next_milestone, due.next_status, due.next_due) == ("early_response", "due", date(2025, 6, 5))
-    assert (due.due_this_week, due.overdue, due.behind) == (True, False, False)
+    assert (due.window_start, due.window_end) == (date(2025, 5, 5), date(2025, 6, 5))
+    # Window 05-05..06-05 contains 06-01; target 06-05 is 4 days away (≤ 7).
+    assert due.lists == {WINDOW_OPEN, TARGET_SOON}
+    assert (due.overdue, due.behind, due.overdue_since) == (False, False, None)
     assert due.status_text == "due now"
     assert due.day0 == date(2025, 3, 5)
     late = rows["LATE-1"]
     assert (late.next_milestone, late.next_status, late.next_due) == (
         "noticeable_growth", "upcoming", date(2025, 7, 10))
-    assert (late.due_this_week, late.overdue, late.behind) == (False, True, False)
+    # Overdue since the missed early window's target, 2025-04-10; the next window opens 06-10: on no other list.
+    assert (late.lists, late.overdue_since) == ({OVERDUE}, date(2025, 4, 10))
     assert late.status_text.startswith("overdue")
     slow = rows["SLOW-1"]
-    assert (slow.due_this_week, slow.overdue, slow.behind) == (False, False, True)
+    assert (slow.lists, slow.overdue, slow.behind) == ({BEHIND}, False, True)
     assert "latest result below the expected range" in slow.status_text
     assert rows["NEW-1"].status_text == "no treatment session yet"
     assert rows["NEW-1"].next_milestone is None
+    assert rows["NEW-1"].lists == frozenset()
+
+
+def test_each_row_says_the_last_visit_and_the_latest_change(follow_up):
+    # A later visit with photos only (no density) is still the last visit; a removed one and one after
+    # TODAY are not.
+    seed(follow_up, "PHOTO-1", "Pia Photo", sessions=[date(2025, 3, 5)],
+         visits=[(date(2025, 3, 1), {"vertex": 150}), (date(2025, 5, 20), {}), (date(2025, 6, 10), {})])
+    with transaction(follow_up) as session:
+        patient_id = session.scalar(select(models.Patient.id).where(models.Patient.mrn == "PHOTO-1"))
+        session.add(models.Visit(patient_id=patient_id, date=date(2025, 5, 25), created_by="test",
+                                 deleted_at=date(2025, 5, 26)))
+    rows = {row.mrn: row for row in list_patients(DR, today=TODAY)}
+    assert {mrn: row.last_visit for mrn, row in rows.items()} == {
+        "DUE-1": date(2025, 3, 1), "LATE-1": date(2025, 1, 5), "SLOW-1": date(2025, 4, 20), "NEW-1": None,
+        "PHOTO-1": date(2025, 5, 20)}
+    # SLOW-1: 130 against a baseline of 150 = −20 hairs/cm², −13.3 %, judged behind (below 4.35 − 15).
+    assert rows["SLOW-1"].latest_change == "−20 hairs/cm² (−13%) at Vertex, 3 months: behind expected"
+    assert rows["DUE-1"].latest_change == "Not judged yet: no milestone visit"
+    assert rows["NEW-1"].latest_change == "Nothing measured yet"
+
+
+@pytest.mark.parametrize("visits, words", [
+    # Day 0 2025-01-20, visit 2025-04-20 = 90 days = 2.9569 months: band +4.35..+19.35 (DESIGN.md §3).
+    # Vertex 150 → 165: +15 (+10%), noise 15: on track. Frontal 200 → 170: −30 (−15%), noise 20:
+    # below 4.35 − 20 = −15.65, behind. The weakest site is shown, and that two were judged.
+    ({"vertex": (150, 165), "frontal": (200, 170)},
+     "−30 hairs/cm² (−15%) at Frontal, 3 months: behind expected (weakest of 2 sites)"),
+    # Both ahead (vertex +50 > 19.35 + 15; frontal +50 > 19.35 + 20): the smaller % change, frontal's +25 %.
+    ({"vertex": (150, 200), "frontal": (200, 250)},
+     "+50 hairs/cm² (+25%) at Frontal, 3 months: ahead of expected (weakest of 2 sites)"),
+    # −10 (−6.7 %) is below the band but not below 4.35 − 15 = −10.65: on track, the engine's status.
+    ({"vertex": (150, 140)}, "−10 hairs/cm² (−7%) at Vertex, 3 months: on track"),
+    # Measured only after day 0: no baseline to compare with.
+    ({"vertex": (None, 150)}, "No baseline: the change cannot be judged"),
+])
+def test_latest_change_of_several_sites_and_without_baseline(clinic, visits, words):
+    baseline = {site: before for site, (before, _after) in visits.items() if before is not None}
+    later = {site: after for site, (_before, after) in visits.items()}
+    seed(clinic, "M-1", "Mo Multi", sessions=[date(2025, 1, 20)],
+         visits=[*([(date(2025, 1, 15), baseline)] if baseline else []), (date(2025, 4, 20), later)])
+    (row,) = list_patients(DR, today=TODAY)
+    assert row.latest_change == words
+
+
+@pytest.fixture
+def boundaries(clinic):
+    """TODAY is 2025-06-01; early-response window = day 0 + 2..3 calendar months, target = + 3 months."""
+    # Target 2025-06-08 = TODAY + 7: on "target date within 7 days"; window 05-08..06-08 open.
+    seed(clinic, "T-7", "Tara Seven", sessions=[date(2025, 3, 8)], visits=[(date(2025, 3, 8), {"vertex": 150})])
+    # Target 2025-06-09 = TODAY + 8: not on it; window 05-09..06-09 open.
+    seed(clinic, "T-8", "Theo Eight", sessions=[date(2025, 3, 9)], visits=[(date(2025, 3, 9), {"vertex": 150})])
+    # Window opens TODAY (06-01..07-01, target 07-01): open now, target 30 days away.
+    seed(clinic, "OPEN-0", "Olga Opens", sessions=[date(2025, 4, 1)], visits=[(date(2025, 4, 1), {"vertex": 150})])
+    # Window closes and target falls TODAY (05-01..06-01): still open, target today, not overdue.
+    seed(clinic, "CLOSE-0", "Carl Closes", sessions=[date(2025, 3, 1)],
+         visits=[(date(2025, 3, 1), {"vertex": 150})])
+    # Day 0 2024-10-31: early window 2024-12-31..2025-01-31 visited; the 6-month window 2025-03-31..05-31
+    # closed YESTERDAY with no visit (target 04-30): overdue 32 days, on no window list.
+    seed(clinic, "SHUT-1", "Sid Shut", sessions=[date(2024, 10, 31)],
+         visits=[(date(2024, 10, 31), {"vertex": 150}), (date(2025, 1, 31), {"vertex": 160})])
+    # Early window 2025-03-10..04-10 missed (target 04-10): overdue 52 days.
+    seed(clinic, "LATE-1", "Carla Late", sessions=[date(2025, 1, 10)], visits=[(date(2025, 1, 5), {"vertex": 150})])
+    return clinic
+
+
+@pytest.mark.parametrize("filter, mrns", [
+    # By target date, nearest first: CLOSE-0 06-01, T-7 06-08, T-8 06-09, OPEN-0 07-01.
+    ("window_open", ["CLOSE-0", "T-7", "T-8", "OPEN-0"]),
+    ("target_soon", ["CLOSE-0", "T-7"]),
+    # Longest overdue first: LATE-1 since 04-10 (52 days), SHUT-1 since 04-30 (32 days).
+    ("overdue", ["LATE-1", "SHUT-1"]),
+    ("behind", []),
+])
+def test_filters_at_their_boundaries_sorted_by_urgency(boundaries, filter, mrns):
+    assert [r.mrn for r in list_patients(DR, filter=filter, today=TODAY)] == mrns
+
+
+def test_overdue_since_and_the_whole_list_by_name(boundaries):
+    rows = list_patients(DR, today=TODAY)
+    assert [r.full_name for r in rows] == ["Carl Closes", "Carla Late", "Olga Opens", "Sid Shut", "Tara Seven",
+                                           "Theo Eight"]
+    shut = next(r for r in rows if r.mrn == "SHUT-1")
+    assert (shut.overdue_since, shut.next_milestone, shut.window_start) == (
+        date(2025, 4, 30), "continued_improvement", date(2025, 9, 30))
 
 
 @pytest.mark.parametrize("filter, mrns", [
     (None, ["DUE-1", "LATE-1", "SLOW-1", "NEW-1"]),
-    ("due_this_week", ["DUE-1"]),
+    ("window_open", ["DUE-1"]),
+    ("target_soon", ["DUE-1"]),
     ("overdue", ["LATE-1"]),
     ("behind", ["SLOW-1"]),
 ])
@@ -83,9 +177,11 @@ def test_search_and_filter_combine(follow_up):
     assert list_patients(DR, query="carla", filter="behind", today=TODAY) == []
 
 
-def test_unknown_filter_refused(follow_up):
-    with pytest.raises(ValidationError):
-        list_patients(DR, filter="someday", today=TODAY)
+@pytest.mark.parametrize("filter", ["someday", "due_this_week", "upcoming"])
+def test_unknown_filter_refused(follow_up, filter):
+    """"Upcoming" needs a look-ahead: the schedule's list, not the patient list's."""
+    with pytest.raises(ValidationError, match="window_open, target_soon, overdue, behind"):
+        list_patients(DR, filter=filter, today=TODAY)
 
 
 @pytest.mark.parametrize("actor", [None, Actor(username="p", role="patient", patient_id=1)])
@@ -140,3 +236,20 @@ def test_below_the_band_within_noise_is_not_behind_expected(follow_up):
     assert rows["NOISE-1"].behind is False
     assert "below" not in rows["NOISE-1"].status_text
     assert [r.mrn for r in list_patients(DR, filter="behind", today=TODAY)] == ["SLOW-1"]
+
+
+@pytest.mark.parametrize("kind", [WINDOW_OPEN, TARGET_SOON, OVERDUE])
+def test_the_patient_list_and_the_schedule_list_the_same_patients_in_the_same_order(boundaries, kind):
+    from tracker.progress.schedule import schedule
+
+    plan = schedule(DR, today=TODAY, horizon_days=30, url=boundaries)
+    assert [r.mrn for r in list_patients(DR, filter=kind, today=TODAY)] == [f.mrn for f in plan.listed(kind)]
+
+
+def test_behind_expected_and_the_latest_change_say_the_same(follow_up):
+    """Behind on the list is the engine's status with the noise, and its figure is the one shown beside it."""
+    seed(follow_up, "NOISE-1", "Nina Noise", sessions=[date(2025, 1, 20)],
+         visits=[(date(2025, 1, 15), {"vertex": 150}), (date(2025, 4, 20), {"vertex": 140})])
+    rows = list_patients(DR, today=TODAY)
+    assert {r.mrn for r in rows if "behind expected" in r.latest_change} == {r.mrn for r in rows if r.behind} == {
+        "SLOW-1"}

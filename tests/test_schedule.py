@@ -16,9 +16,13 @@ from db import models
 from db.engine import engine_for
 from tracker.access.actors import Actor
 from tracker.course.milestones import DUE, UPCOMING
+from tracker.course.vocabulary import PatientFilter
 from tracker.database import transaction
 from tracker.errors import PermissionDenied, ValidationError
 from tracker.progress.schedule import OPEN, OPENS, OVERDUE, schedule
+
+WINDOW_OPEN, TARGET_SOON = PatientFilter.WINDOW_OPEN, PatientFilter.TARGET_SOON
+UPCOMING_LIST, OVERDUE_LIST = PatientFilter.UPCOMING, PatientFilter.OVERDUE
 
 D = date.fromisoformat
 TODAY = D("2025-06-15")
@@ -124,8 +128,61 @@ def test_follow_ups_by_status_with_dates_from_the_engine(clinic_patients):
     assert (soon.status, soon.window_start, soon.target, soon.days_to_target) == (
         UPCOMING, D("2025-06-25"), D("2025-07-25"), 40)
 
-    # Overdue first, then due, then upcoming; by target date inside each.
+    # Overdue first, longest first (P-MISSED since 04-20, P-LATE since 06-01); then by target date
+    # (07-01, 07-01 by MRN, then 07-25).
     assert [f.mrn for f in plan.follow_ups] == ["P-MISSED", "P-LATE", "P-BOOKED", "P-DUE", "P-SOON"]
+    assert [(f.overdue_since, f.days_overdue) for f in plan.follow_ups] == [
+        (D("2025-04-20"), 56), (D("2025-06-01"), 14), (None, None), (None, None), (None, None)]
+
+
+def test_each_list_tests_the_dates_it_names(clinic_patients):
+    plan = schedule(CLINICIAN, today=TODAY, horizon_days=14, url=clinic_patients)
+    assert {f.mrn: f.lists for f in plan.follow_ups} == {
+        # Window 06-01..07-01 open; target 07-01 is 16 days away: not within 7.
+        "P-DUE": {WINDOW_OPEN}, "P-BOOKED": {WINDOW_OPEN},
+        # Target 06-01 passed, window 05-01..07-01 still open: overdue and open.
+        "P-LATE": {OVERDUE_LIST, WINDOW_OPEN},
+        # The missed window closed on 04-20: overdue only.
+        "P-MISSED": {OVERDUE_LIST},
+        # Window opens 06-25, 10 days ahead.
+        "P-SOON": {UPCOMING_LIST},
+    }
+    assert [f.mrn for f in plan.listed(OVERDUE_LIST)] == ["P-MISSED", "P-LATE"]
+    assert [f.mrn for f in plan.listed(WINDOW_OPEN)] == ["P-LATE", "P-BOOKED", "P-DUE"]
+    assert plan.listed(TARGET_SOON) == ()
+    assert [(f.mrn, f.days_until_open) for f in plan.listed(UPCOMING_LIST)] == [("P-SOON", 10)]
+    assert plan.listed() == plan.follow_ups
+
+
+@pytest.mark.parametrize("horizon, listed", [(10, True), (9, False)])
+def test_upcoming_includes_a_window_opening_on_the_last_day_ahead(clinic_patients, horizon, listed):
+    """P-SOON's window opens 2025-06-25, exactly 10 days after TODAY."""
+    plan = schedule(CLINICIAN, today=TODAY, horizon_days=horizon, url=clinic_patients)
+    assert ("P-SOON" in {f.mrn for f in plan.listed(UPCOMING_LIST)}) is listed
+
+
+def test_rows_say_the_last_visit_and_the_latest_judged_change(clinic_patients):
+    rows = {f.mrn: f for f in schedule(CLINICIAN, today=TODAY, url=clinic_patients).follow_ups}
+    assert {mrn: f.last_visit for mrn, f in rows.items()} == {
+        "P-DUE": D("2025-04-01"), "P-BOOKED": D("2025-04-01"), "P-LATE": D("2025-03-01"),
+        "P-MISSED": D("2025-01-20"), "P-SOON": D("2025-04-25")}
+    # P-LATE: day 0 2024-12-01, visit 2025-03-01 = 90 days = 2.9569 months, band +4.35..+19.35; 150 → 160 is
+    # +10 (+6.7 %), inside the band: on track.
+    assert rows["P-LATE"].latest_change == "+10 hairs/cm² (+7%) at Vertex, 3 months: on track"
+    assert rows["P-DUE"].latest_change == "Not judged yet: no milestone visit"
+
+
+@pytest.mark.parametrize("later, words", [
+    # Day 0 2025-01-20, visit 2025-04-20 = 90 days: band low −10 + (90 / 30.4375 − 2) × 15 = +4.353, noise
+    # 15 (10 % of 150): behind only below −10.65, compared at 0.01 (DESIGN.md §2).
+    (140, "−10 hairs/cm² (−7%) at Vertex, 3 months: on track"),
+    (139.35, "−11 hairs/cm² (−7%) at Vertex, 3 months: on track"),  # −10.65: on the edge, on track
+    (139.34, "−11 hairs/cm² (−7%) at Vertex, 3 months: behind expected"),  # −10.66
+])
+def test_the_schedule_reads_the_engines_status_with_the_noise(clinic, later, words):
+    add_patient(clinic, "P-EDGE", ["2025-01-20"], [("2025-01-15", 150), ("2025-04-20", later)])
+    (row,) = schedule(CLINICIAN, today=TODAY, horizon_days=30, url=clinic).follow_ups
+    assert row.latest_change == words
 
 
 def test_horizon_decides_what_counts_as_upcoming(clinic_patients):

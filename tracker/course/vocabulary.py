@@ -144,9 +144,10 @@ class FollowUpStatus(StrEnum):
     UPCOMING = "upcoming"  # a window opens within the horizon
 
 
+# "Window open", not "Due now": the row's target date may be weeks away (issue #11, the follow-up lists).
 FOLLOW_UP_WORDS: dict[FollowUpStatus, str] = {
     FollowUpStatus.OVERDUE: "Overdue",
-    FollowUpStatus.DUE: "Due now",
+    FollowUpStatus.DUE: "Window open",
     FollowUpStatus.UPCOMING: "Upcoming",
 }
 
@@ -167,19 +168,42 @@ def repeat_window_words(state: str, days_until_open: int) -> str:
     return "Open now" if state == RepeatWindow.OPEN else f"Opens in {days_until_open} days"
 
 
-class PatientFilter(StrEnum):
-    """The patient list's filters (product issue)."""
+# "Target date within 7 days": the week a receptionist books from.
+TARGET_SOON_DAYS = 7
 
-    DUE_THIS_WEEK = "due_this_week"
-    OVERDUE = "overdue"
+
+class PatientFilter(StrEnum):
+    """Which patients a follow-up list shows (``tracker.course.followup.NextVisit.lists``). The patient list
+    offers all but ``upcoming``; the schedule all but ``behind``. Each label says exactly what its filter
+    tests, and the lists show the dates it tests (issue #11: "Due this week" listed open windows whose
+    target dates were weeks away)."""
+
+    WINDOW_OPEN = "window_open"  # the milestone's visit window contains today
+    TARGET_SOON = "target_soon"  # the milestone's target date is today or within TARGET_SOON_DAYS
+    OVERDUE = "overdue"  # target date passed with no visit, or a window closed with none since
+    UPCOMING = "upcoming"  # the window opens after today, within the schedule's look-ahead
     BEHIND = "behind"  # latest assessed milestone ``behind`` (below the band by more than the noise) on any site
 
 
 PATIENT_FILTER_WORDS: dict[PatientFilter, str] = {
-    PatientFilter.DUE_THIS_WEEK: "Due this week",
+    PatientFilter.WINDOW_OPEN: "Window open now",
+    PatientFilter.TARGET_SOON: f"Target date within {TARGET_SOON_DAYS} days",
     PatientFilter.OVERDUE: "Overdue",
+    PatientFilter.UPCOMING: "Upcoming",
     PatientFilter.BEHIND: "Behind expected",
 }
+
+
+def patient_filter_words(kind: str, horizon_days: int | None = None) -> str:
+    """A filter's label; "Upcoming" names its look-ahead when one is given.
+
+    >>> patient_filter_words("target_soon"), patient_filter_words("upcoming", 14)
+    ('Target date within 7 days', 'Upcoming (window opens within 14 days)')
+    """
+    words = PATIENT_FILTER_WORDS[PatientFilter(kind)]
+    if kind == PatientFilter.UPCOMING and horizon_days is not None:
+        return f"{words} (window opens within {horizon_days} days)"
+    return words
 
 
 # --- views, sites, conditions, treatments, milestones ----------------------------------------------------

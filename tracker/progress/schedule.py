@@ -1,16 +1,22 @@
 """The clinic's schedule: who needs a follow-up visit for a milestone, and who may have a repeat session.
 
 Everything is computed by the milestone engine (``tracker.course.milestones.assess``) and summarised by
-``tracker.course.followup.outlook``; this module only reads every live record in a few bulk queries and sorts
-the results into lists a page draws as they are (no date arithmetic in ``pages/``).
+``tracker.course.followup`` (``next_visit``, ``latest_change``); this module only reads every live record in a
+few bulk queries and hands the page rows to draw as they are (no date arithmetic in ``pages/``).
 
-Follow-ups (one row per patient, the milestone that needs a visit next):
+Follow-ups (one row per patient, the milestone that needs a visit next, ``tracker.course.followup.NextVisit``):
 
-- ``overdue``: the next milestone's target date has passed with no visit, or an earlier window closed
+- status ``overdue``: the next milestone's target date has passed with no visit, or an earlier window closed
   with no visit and nothing was measured since (the row then names the milestone to book now: the open
   one if a window is open, otherwise the missed one, and says which window was missed);
-- ``due``: the next milestone's window is open today and its target date has not passed;
-- ``upcoming``: the next milestone's window opens within ``horizon_days``.
+- status ``due``: the next milestone's window is open today and its target date has not passed;
+- status ``upcoming``: the next milestone's window opens within ``horizon_days``.
+
+A row belongs to one or more lists (``FollowUp.lists``, tested on the dates the lists name): ``overdue``,
+``window_open`` (the window contains today), ``target_soon`` (target date today … today + 7) and
+``upcoming`` (the window opens after today, within ``horizon_days``). Rows are sorted by urgency: overdue
+first, longest overdue first, then by target date, nearest first, then MRN. Each row also says the date of
+the patient's latest live visit and the latest judged change from baseline (``latest_change_words``).
 
 Repeat sessions: the engine's ``next_session_window`` (3–6 months after the latest session, DESIGN.md
 §1) when it is open today (``open``) or opens within ``horizon_days`` (``opens``).
@@ -25,12 +31,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.course.followup import outlook
+from tracker.course.followup import latest_change, next_visit, urgency
 from tracker.course.milestones import (
     DensityRecord,
     Progress,
@@ -38,19 +45,32 @@ from tracker.course.milestones import (
     assess,
 )
 from tracker.course.protocols import to_engine
-from tracker.course.vocabulary import FollowUpStatus, MilestoneStatus, RepeatWindow, milestone_words
+from tracker.course.vocabulary import (
+    FollowUpStatus,
+    MilestoneStatus,
+    PatientFilter,
+    RepeatWindow,
+    milestone_short,
+    milestone_words,
+    site_words,
+    status_words,
+)
+from tracker.course.wording import count, signed
 from tracker.database import transaction
 from tracker.errors import ValidationError
 
 OVERDUE, DUE, UPCOMING = FollowUpStatus.OVERDUE, FollowUpStatus.DUE, FollowUpStatus.UPCOMING
-FOLLOW_UP_STATUSES = tuple(FollowUpStatus)
 OPEN, OPENS = RepeatWindow.OPEN, RepeatWindow.OPENS
 MAX_HORIZON_DAYS = 366
 
 
 @dataclass(frozen=True)
 class FollowUp:
-    """One patient's next milestone visit. ``days_to_target`` is negative once the target has passed."""
+    """One patient's next milestone visit. ``days_to_target`` is negative once the target has passed;
+    ``overdue_since`` (the target date that passed with no visit) and ``days_overdue`` are set when overdue;
+    ``days_until_open``: days until the window opens (0 once open). ``lists``: the follow-up lists the row is
+    on. ``last_visit``: the latest live visit on or before today, measured or not; ``latest_change``: the
+    latest judged change from baseline in words (``latest_change_words``)."""
 
     mrn: str
     full_name: str
@@ -62,6 +82,12 @@ class FollowUp:
     status: FollowUpStatus
     days_to_target: int
     note: str = ""
+    overdue_since: date | None = None
+    days_overdue: int | None = None
+    lists: frozenset[PatientFilter] = frozenset()
+    last_visit: date | None = None
+    latest_change: str = ""
+    days_until_open: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,12 +119,16 @@ class Schedule:
     repeat_sessions: tuple[RepeatSessionWindow, ...]
     unmeasured: tuple[UnmeasuredPatient, ...]
 
+    def listed(self, kind: PatientFilter | None = None) -> tuple[FollowUp, ...]:
+        """The follow-ups on the list ``kind`` (``None``: every follow-up), most urgent first."""
+        return tuple(f for f in self.follow_ups if kind is None or kind in f.lists)
+
 
 def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, url: str | None = None) -> Schedule:
     """Follow-ups and repeat-session windows of every live patient as of ``today`` (default: today).
 
-    Reads patients, protocols, sessions and measurements in four queries whatever the number of
-    patients, and records one "view" audit entry naming the patients listed.
+    Reads patients, protocols, sessions, measurements and the latest visit dates in five queries whatever the
+    number of patients, and records one "view" audit entry naming the patients listed.
     """
     require_role(actor, *STAFF)
     today = today or date.today()
@@ -126,6 +156,7 @@ def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, ur
             .where(models.Visit.deleted_at.is_(None), models.DensityMeasurement.deleted_at.is_(None))
         ):
             measurements[patient_id].append(DensityRecord(day, site, density))
+        last_visits = _last_visits(session, today)
 
         follow_ups: list[FollowUp] = []
         repeats: list[RepeatSessionWindow] = []
@@ -141,14 +172,14 @@ def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, ur
             if not progress.sites:
                 unmeasured.append(UnmeasuredPatient(mrn, full_name, min(past_sessions)))  # day 0
             else:
-                row = _follow_up(mrn, full_name, progress, today, horizon_days)
+                row = _follow_up(mrn, full_name, progress, horizon_days, last_visits.get(patient_id))
                 if row is not None:
                     follow_ups.append(row)
             repeat = _repeat_session(mrn, full_name, progress, max(past_sessions), today, horizon_days)
             if repeat is not None:
                 repeats.append(repeat)
 
-        follow_ups.sort(key=lambda f: (FOLLOW_UP_STATUSES.index(f.status), f.target, f.mrn))
+        follow_ups.sort(key=lambda f: (*urgency(f.overdue_since, f.target), f.mrn))
         repeats.sort(key=lambda r: (r.state != OPEN, r.window_end if r.state == OPEN else r.window_start, r.mrn))
         unmeasured.sort(key=lambda u: (u.first_session, u.mrn))
         shown = sorted({f.mrn for f in follow_ups} | {r.mrn for r in repeats} | {u.mrn for u in unmeasured})
@@ -160,39 +191,59 @@ def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, ur
     return Schedule(today, horizon_days, tuple(follow_ups), tuple(repeats), tuple(unmeasured))
 
 
-def _follow_up(mrn: str, full_name: str, progress: Progress, today: date, horizon_days: int) -> FollowUp | None:
-    view = outlook(progress)
-    next_milestone = view.next
-    note = ""
-    if view.overdue:
-        missed = view.missed
-        if next_milestone is not None and next_milestone.status == MilestoneStatus.DUE:
-            chosen = next_milestone
-            if missed is not None:
-                note = (f"{milestone_words(missed.name)}: window closed on {missed.window_end.isoformat()} "
-                        "with no visit.")
-            else:
-                note = "Target date passed with no visit."
-        elif missed is not None:
-            chosen = missed
-            note = f"Window closed on {missed.window_end.isoformat()} with no visit."
-            if next_milestone is not None:
-                note += (f" Next: {milestone_words(next_milestone.name)} from "
-                         f"{next_milestone.window_start.isoformat()}.")
-        else:  # pragma: no cover - outlook marks overdue only in the two cases above
-            return None
-        status = OVERDUE
-    elif next_milestone is not None and next_milestone.status == MilestoneStatus.DUE:
-        chosen, status = next_milestone, DUE
-    elif (next_milestone is not None and next_milestone.status == MilestoneStatus.UPCOMING
-          and view.due_within(today, horizon_days)):
-        chosen, status = next_milestone, UPCOMING
-    else:
+def _last_visits(session: Session, today: date) -> dict[int, date]:
+    """Each patient's latest live visit on or before ``today`` (measured or not), in one query."""
+    rows = session.execute(
+        select(models.Visit.patient_id, func.max(models.Visit.date))
+        .where(models.Visit.deleted_at.is_(None), models.Visit.date <= today)
+        .group_by(models.Visit.patient_id)
+    )
+    return {patient_id: day for patient_id, day in rows}
+
+
+def latest_change_words(progress: Progress) -> str:
+    """The latest judged change from baseline, as the follow-up lists show it.
+
+    The figure is the one at the latest milestone any site was measured at; with several sites judged
+    there, the least good of them (behind before on track before ahead, then the smaller % change: the one
+    to discuss, and the one a "Behind expected" flag is about), saying how many sites were judged. E.g.
+    "−20 hairs/cm² (−13%) at Vertex, 3 months: behind expected (weakest of 2 sites)". Without a judged
+    change it says why: nothing measured yet, no baseline, or no milestone visit yet.
+    """
+    found = latest_change(progress)
+    if found is None:
+        if not progress.sites:
+            return "Nothing measured yet"
+        if all(site.baseline is None for site in progress.sites) or any(
+                m.status == MilestoneStatus.NO_BASELINE for site in progress.sites for m in site.milestones):
+            return "No baseline: the change cannot be judged"
+        return "Not judged yet: no milestone visit"
+    m = found.result
+    change = signed(m.change or 0.0)
+    percent = f" ({m.change_pct:+.0f}%)" if m.change_pct is not None else ""
+    text = (f"{change} hairs/cm²{percent} at {site_words(found.site)}, {milestone_short(m.name)}: "
+            f"{status_words(m.status).legend}")
+    if found.sites_judged > 1:
+        text += f" (weakest of {count(found.sites_judged, 'site')})"
+    return text.replace("-", "−")  # a true minus sign, as the milestone cards print it
+
+
+def _follow_up(mrn: str, full_name: str, progress: Progress, horizon_days: int,
+               last_visit: date | None) -> FollowUp | None:
+    visit = next_visit(progress)
+    if visit is None:
         return None
+    lists = visit.lists(horizon_days)
+    if not lists:
+        return None  # an upcoming window beyond the look-ahead
+    chosen = visit.milestone
     return FollowUp(
         mrn=mrn, full_name=full_name, milestone=chosen.name, milestone_label=milestone_words(chosen.name),
-        window_start=chosen.window_start, window_end=chosen.window_end, target=chosen.target, status=status,
-        days_to_target=(chosen.target - today).days, note=note,
+        window_start=chosen.window_start, window_end=chosen.window_end, target=chosen.target,
+        status=visit.status, days_to_target=visit.days_to_target, note=visit.note,
+        overdue_since=visit.overdue_since, days_overdue=visit.days_overdue, lists=lists,
+        last_visit=last_visit, latest_change=latest_change_words(progress),
+        days_until_open=max(0, (chosen.window_start - progress.as_of).days),
     )
 
 

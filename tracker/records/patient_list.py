@@ -1,7 +1,10 @@
 """The clinician's follow-up list: every live patient with the next milestone, its status and due date.
 
 ``list_patients`` (staff, one transaction, audited as a view, plain data back) is searchable by name or MRN and
-filtered to "due this week", "overdue" or "behind expected".
+filtered to one follow-up list: "window open now", "target date within 7 days", "overdue" (the same lists, on the
+same dates, as the schedule: ``tracker.course.followup.NextVisit.lists``) or "behind expected" (the engine's
+status, with the measurement noise, at the latest milestone measured). A filtered list is sorted by urgency as
+the schedule is; the whole list by name. Every row says the latest visit and the latest judged change.
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.calendar_months import age_on
-from tracker.course.followup import Outlook, outlook
+from tracker.course.followup import Outlook, next_visit, outlook, urgency
 from tracker.course.milestones import (
     BEHIND,
     DUE,
@@ -25,19 +29,24 @@ from tracker.course.milestones import (
     assess,
 )
 from tracker.course.protocols import to_engine
-from tracker.course.vocabulary import PATIENT_FILTER_WORDS, PatientFilter, milestone_words, status_words
+from tracker.course.vocabulary import PatientFilter, milestone_words, status_words
 from tracker.database import transaction
 from tracker.errors import ValidationError
+from tracker.progress.schedule import latest_change_words
 from tracker.validation import search_words
 
-# The patient list's filters (product issue): key → what the clinician sees.
-DUE_THIS_WEEK, OVERDUE, BEHIND_EXPECTED = PatientFilter.DUE_THIS_WEEK, PatientFilter.OVERDUE, PatientFilter.BEHIND
-FILTERS = PATIENT_FILTER_WORDS
-DUE_SOON_DAYS = 7
+# The patient list's filters, in the order offered (words: ``vocabulary.patient_filter_words``). "Upcoming"
+# needs a look-ahead: it is the schedule's.
+FILTERS = (PatientFilter.WINDOW_OPEN, PatientFilter.TARGET_SOON, PatientFilter.OVERDUE, PatientFilter.BEHIND)
+
 
 @dataclass(frozen=True)
 class PatientSummary:
-    """One row of the patient list."""
+    """One row of the patient list. ``next_*``, ``window_*``: the first milestone not yet visited whose window
+    has not closed (``next_due`` is its target date). ``lists``: the filters the patient passes.
+    ``overdue_since``: the target date that passed with no visit. ``last_visit``: the latest live visit on
+    or before today, measured or not; ``latest_change``: the latest judged change from baseline in words
+    (``tracker.progress.schedule.latest_change_words``)."""
 
     mrn: str
     full_name: str
@@ -54,7 +63,10 @@ class PatientSummary:
     status_text: str
     overdue: bool
     behind: bool
-    due_this_week: bool
+    lists: frozenset[PatientFilter] = frozenset()
+    overdue_since: date | None = None
+    last_visit: date | None = None
+    latest_change: str = ""
 
 
 def _status_text(progress: Progress, view: Outlook) -> str:
@@ -77,8 +89,12 @@ def _status_text(progress: Progress, view: Outlook) -> str:
     return "; ".join(parts)
 
 
-def _summary(patient: models.Patient, progress: Progress, today: date) -> PatientSummary:
+def _summary(patient: models.Patient, progress: Progress, today: date, last_visit: date | None) -> PatientSummary:
     view = outlook(progress)
+    visit = next_visit(progress)
+    lists = visit.lists() if visit is not None else frozenset()
+    if view.behind:
+        lists |= {PatientFilter.BEHIND}
     return PatientSummary(
         mrn=patient.mrn,
         full_name=patient.full_name,
@@ -95,8 +111,22 @@ def _summary(patient: models.Patient, progress: Progress, today: date) -> Patien
         status_text=_status_text(progress, view),
         overdue=view.overdue,
         behind=view.behind,
-        due_this_week=view.due_within(today, DUE_SOON_DAYS),
+        lists=lists,
+        overdue_since=visit.overdue_since if visit is not None else None,
+        last_visit=last_visit,
+        latest_change=latest_change_words(progress),
     )
+
+
+def _last_visits(session: Session, where: list[ColumnElement[bool]], today: date) -> dict[int, date]:
+    """The latest live visit on or before ``today`` (measured or not) of each patient matching ``where``."""
+    rows = session.execute(
+        select(models.Visit.patient_id, func.max(models.Visit.date))
+        .join(models.Patient, models.Patient.id == models.Visit.patient_id)
+        .where(*where, models.Visit.deleted_at.is_(None), models.Visit.date <= today)
+        .group_by(models.Visit.patient_id)
+    )
+    return {patient_id: day for patient_id, day in rows}
 
 
 def _search_conditions(query: str) -> list[ColumnElement[bool]]:
@@ -112,11 +142,15 @@ def _search_conditions(query: str) -> list[ColumnElement[bool]]:
 
 def list_patients(actor: Actor, query: str = "", filter: str | None = None, today: date | None = None,
                   url: str | None = None) -> list[PatientSummary]:
-    """Live patients matching ``query`` (words found in name or MRN), sorted by name.
+    """Live patients matching ``query`` (words found in name or MRN): all of them sorted by name, or those on one
+    follow-up list sorted by urgency (overdue first, longest overdue first; then target date, nearest first;
+    then MRN: ``tracker.course.followup.urgency``).
 
-    ``filter``: None (all), ``"due_this_week"`` (next milestone window open within 7 days),
-    ``"overdue"`` or ``"behind"`` (latest assessed milestone below the band on any site). All patients'
-    sessions and measurements are read in two bulk queries, whatever the number of patients.
+    ``filter``: None (all), ``"window_open"`` (the milestone's window contains today), ``"target_soon"``
+    (its target date is today or within 7 days), ``"overdue"``, or ``"behind"`` (the latest milestone
+    measured is ``behind`` on any site: below the band by more than the noise). The milestone tested is the
+    schedule's (``tracker.course.followup.next_visit``). All patients' sessions, measurements and latest visit
+    dates are read in bulk queries, whatever the number of patients. Raises ValidationError for another filter.
     """
     require_role(actor, *STAFF)
     if filter not in (None, "", *FILTERS):
@@ -144,18 +178,17 @@ def list_patients(actor: Actor, query: str = "", filter: str | None = None, toda
         ):
             measurements.setdefault(patient_id, []).append(DensityRecord(day, site, density))
         protocols = {row.id: to_engine(row) for row in session.scalars(select(models.Protocol))}
+        last_visits = _last_visits(session, where, today)
         summaries = []
         for patient in patients:
             # A patient's protocol_id always names a row (foreign key), so indexing cannot miss.
             protocol = protocols[patient.protocol_id] if patient.protocol_id else to_engine(None)
             progress = assess(sessions.get(patient.id, []), measurements.get(patient.id, []), protocol, today)
-            summaries.append(_summary(patient, progress, today))
-        if filter == DUE_THIS_WEEK:
-            summaries = [s for s in summaries if s.due_this_week]
-        elif filter == OVERDUE:
-            summaries = [s for s in summaries if s.overdue]
-        elif filter == BEHIND_EXPECTED:
-            summaries = [s for s in summaries if s.behind]
-        summaries.sort(key=lambda s: (s.full_name.casefold(), s.mrn))
+            summaries.append(_summary(patient, progress, today, last_visits.get(patient.id)))
+        if filter:
+            summaries = [s for s in summaries if filter in s.lists]
+            summaries.sort(key=lambda s: (*urgency(s.overdue_since, s.next_due), s.mrn))
+        else:
+            summaries.sort(key=lambda s: (s.full_name.casefold(), s.mrn))
         audit.record(session, actor, "view", detail=f"patient list: {len(summaries)} shown")
         return summaries
