@@ -33,7 +33,7 @@ def list_columns(kind: PatientFilter | None) -> tuple[str, ...]:
     elif kind == PatientFilter.UPCOMING:
         middle = ("Window opens", "Days until it opens", "Target date")
     else:
-        middle = ("Window opens", "Window closes", "Target date", "Days to target", "Days overdue")
+        middle = ("Window opens", "Window closes", "Target date", "Days to target")
     return FIRST + middle + LAST
 
 
@@ -83,7 +83,7 @@ if follow_ups:
     columns = list_columns(shown)
     table = st.dataframe(
         [{column: values[column] for column in columns} for values in map(row, follow_ups)],
-        hide_index=True, key="schedule_follow_ups", on_select="rerun", selection_mode="single-row",
+        hide_index=True, key="schedule_follow_ups", on_select="rerun", selection_mode="single-row", placeholder="–",
     )
     open_clicked(table, [f.mrn for f in follow_ups])
 else:

@@ -15,6 +15,7 @@ import random
 import subprocess
 import sys
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -245,4 +246,71 @@ def test_clinician_registers_logs_and_sees_early_response(clinic):
     assert {site["site"] for site in report["sites"]} == set(SITES)
 
     # 8. The server's own output: no stack trace and no warning anywhere in the journey (every save, a refusal).
+    assert server_alarms(base) == []
+
+
+ROW_HEIGHT = 35  # st.dataframe's default row (and header) height, in CSS pixels
+
+
+def click_row(page, grid, index: int) -> None:
+    """Click the selection box of row ``index`` of an ``st.dataframe`` grid (a canvas), as a person would."""
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 16, box["y"] + ROW_HEIGHT * (index + 1) + ROW_HEIGHT / 2)
+    wait_rendered(page)
+
+
+def seed_follow_up(data_dir, mrn: str, name: str, days_since_day0: int) -> None:
+    """A patient treated ``days_since_day0`` days ago, measured at baseline the day before, written to the
+    server's database directly (the clinician journey above shows the forms)."""
+    from tests.patient_samples import seed
+
+    day0 = date.today() - timedelta(days=days_since_day0)
+    seed(f"sqlite:///{data_dir / 'tracker.db'}", mrn, name, sessions=[day0],
+         visits=[(day0 - timedelta(days=1), {"vertex": 150.0})])
+
+
+def test_a_click_on_a_schedule_row_opens_that_patients_record(clinic):
+    base, env = clinic
+    data_dir = Path(env["TRACKER_DATA_DIR"])
+    # 200 days: the 2–3 month window closed unvisited (overdue); 75 days: inside the 2–3 month window, its
+    # target (3 months after day 0) 14–17 days away.
+    seed_follow_up(data_dir, "RT-7201", "Olivia Overdue", 200)
+    seed_follow_up(data_dir, "RT-7202", "Wanda Window", 75)
+    with browser_page(viewport=(1600, 1400)) as page:
+        sign_in(page, base, USERNAME, PASSWORD)
+        open_menu(page, "Schedule")
+        page.get_by_role("heading", name="Milestone follow-ups").wait_for()
+        for label in ("All follow-ups", "Overdue", "Window open now", "Target date within 7 days",
+                      "Upcoming (window opens within 14 days)"):
+            page.get_by_text(label, exact=True).wait_for()
+        page.get_by_text("Window open now", exact=True).click()
+        wait_rendered(page)
+        grid = page.get_by_test_id("stDataFrame").first
+        rows = [r for r in dataframe_rows(grid) if r.get("MRN", "").startswith("RT-72")]
+        assert [(r["MRN"], r["Status"]) for r in rows] == [("RT-7201", "Overdue"), ("RT-7202", "Window open")]
+        assert {"Window opens", "Window closes", "Target date", "Last visit", "Latest change"} <= set(rows[0])
+        shot(page, JOURNEY, "20-schedule-window-open")
+        click_row(page, grid, [r["MRN"] for r in dataframe_rows(grid)].index("RT-7202"))
+        page.get_by_role("heading", name="Wanda Window").wait_for()
+        wait_rendered(page)
+        assert_no_error_box(page)
+        assert "MRN RT-7202" in body_text(page)
+        shot(page, JOURNEY, "21-record-opened-from-schedule")
+        # Back on the schedule, the click is not remembered: the schedule stays open.
+        open_menu(page, "Schedule")
+        page.get_by_role("heading", name="Milestone follow-ups").wait_for()
+        wait_rendered(page)
+        assert page.get_by_role("heading", name="Schedule").count() == 1
+
+        # The patient list, filtered to the overdue: a click on the row opens that record too.
+        open_menu(page, "Patients")
+        page.get_by_text("Overdue", exact=True).click()
+        wait_rendered(page)
+        grid = page.get_by_test_id("stDataFrame").first
+        listed = [r["MRN"] for r in dataframe_rows(grid)]
+        assert "RT-7201" in listed and "RT-7202" not in listed
+        shot(page, JOURNEY, "22-patients-overdue")
+        click_row(page, grid, listed.index("RT-7201"))
+        page.get_by_role("heading", name="Olivia Overdue").wait_for()
+        assert "MRN RT-7201" in body_text(page)
     assert server_alarms(base) == []
