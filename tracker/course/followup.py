@@ -35,7 +35,8 @@ from tracker.course.vocabulary import (
 class Outlook:
     """``next_*``: the first milestone not yet visited whose window has not closed. ``overdue``: its
     target date has passed, or a window closed with no visit and nothing was measured since.
-    ``behind``: the latest assessed milestone is below the expected band on any site."""
+    ``behind``: the latest assessed milestone is ``behind`` on any site (the engine's status: below the
+    expected band by more than the measurement noise, DESIGN.md §2)."""
 
     next_name: str | None
     next_status: MilestoneStatus | None
