@@ -48,7 +48,7 @@ def test_list_shows_next_milestone_status_and_target_date(follow_up):
     # Window 05-05..06-05 contains 06-01; target 06-05 is 4 days away (≤ 7).
     assert due.lists == {WINDOW_OPEN, TARGET_SOON}
     assert (due.overdue, due.behind, due.overdue_since) == (False, False, None)
-    assert due.status_text == "due now"
+    assert due.status_text == "window open; target date in 4 days"
     assert due.day0 == date(2025, 3, 5)
     late = rows["LATE-1"]
     assert (late.next_milestone, late.next_status, late.next_due) == (
@@ -58,7 +58,8 @@ def test_list_shows_next_milestone_status_and_target_date(follow_up):
     assert late.status_text.startswith("overdue")
     slow = rows["SLOW-1"]
     assert (slow.lists, slow.overdue, slow.behind) == ({BEHIND}, False, True)
-    assert "latest result below the expected range" in slow.status_text
+    # Next window (6 months) opens 2025-06-20, 19 days after TODAY.
+    assert slow.status_text == "window opens in 19 days; latest result below the expected range"
     assert rows["NEW-1"].status_text == "no treatment session yet"
     assert rows["NEW-1"].next_milestone is None
     assert rows["NEW-1"].lists == frozenset()
@@ -143,6 +144,7 @@ def test_overdue_since_and_the_whole_list_by_name(boundaries):
     rows = list_patients(DR, today=TODAY)
     assert [r.full_name for r in rows] == ["Carl Closes", "Carla Late", "Olga Opens", "Sid Shut", "Tara Seven",
                                            "Theo Eight"]
+    assert next(r for r in rows if r.mrn == "CLOSE-0").status_text == "window open; target date today"
     shut = next(r for r in rows if r.mrn == "SHUT-1")
     assert (shut.overdue_since, shut.next_milestone, shut.window_start) == (
         date(2025, 4, 30), "continued_improvement", date(2025, 9, 30))

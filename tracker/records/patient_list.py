@@ -23,6 +23,7 @@ from tracker.course.followup import Outlook, next_visit, outlook, urgency
 from tracker.course.milestones import (
     BEHIND,
     DUE,
+    UPCOMING,
     DensityRecord,
     Progress,
     SessionRecord,
@@ -30,6 +31,7 @@ from tracker.course.milestones import (
 )
 from tracker.course.protocols import to_engine
 from tracker.course.vocabulary import PatientFilter, milestone_words, status_words
+from tracker.course.wording import count
 from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.progress.schedule import latest_change_words
@@ -80,8 +82,12 @@ def _status_text(progress: Progress, view: Outlook) -> str:
             parts.append(f"overdue: target date {view.next_due.isoformat()} passed")
         else:
             parts.append("overdue: a milestone window closed without a visit")
-    elif view.next_status:
-        parts.append(status_words(view.next_status).phrase)
+    elif view.next_due and view.next_window_start and view.next_status == DUE:
+        # Said with its dates, not "due now": an open window's target date may be weeks away (issue #11).
+        days = (view.next_due - progress.as_of).days
+        parts.append("window open; target date " + (f"in {count(days, 'day')}" if days else "today"))
+    elif view.next_window_start and view.next_status == UPCOMING:
+        parts.append(f"window opens in {count((view.next_window_start - progress.as_of).days, 'day')}")
     else:
         parts.append("all milestones assessed")
     if view.behind:
