@@ -39,13 +39,13 @@ NAMES = {
     "latin": "Zoë Ångström-Núñez Łukasz",
 }
 
-pytestmark = pytest.mark.skipif(
-    not all(shutil.which(tool) for tool in ("pdftotext", "pdftoppm", "pdffonts")),
-    reason="poppler-utils is not installed: `make chromium` installs it",
-)
+def needs_poppler() -> None:
+    if not all(shutil.which(tool) for tool in ("pdftotext", "pdftoppm", "pdffonts")):
+        pytest.skip("poppler-utils is not installed: `make chromium` installs it")
 
 
 def needs_fonts() -> None:
+    needs_poppler()
     if report_pdf.find_unicode_font() is None:
         pytest.skip("DejaVu Sans is missing: `make chromium` installs fonts-dejavu-core")
     if report_pdf.find_script_font(UnicodeScript.DEVANAGARI, "अ") is None:
@@ -128,6 +128,7 @@ def test_a_name_in_each_script_prints_shaped_and_in_reading_order(sqlite_clinic,
 
 def test_a_script_without_an_installed_font_is_said_on_the_page_and_in_the_log(sqlite_clinic, tmp_path, caplog,
                                                                                 monkeypatch):
+    needs_poppler()
     if report_pdf.find_unicode_font() is None:
         pytest.skip("DejaVu Sans is missing: `make chromium` installs fonts-dejavu-core")
     monkeypatch.setattr(report_pdf, "find_script_font", lambda script, char: None)  # as without fonts-noto-core
@@ -146,6 +147,7 @@ def test_a_script_without_an_installed_font_is_said_on_the_page_and_in_the_log(s
 
 
 def test_without_dejavu_the_note_names_both_font_packages(sqlite_clinic, tmp_path, monkeypatch):
+    needs_poppler()
     monkeypatch.setattr(report_pdf, "FONT_DIRS", ())
     text = " ".join(text_of(report(sqlite_clinic, "מרים Zoë", tmp_path)).split())
     assert "???? Zoë" in text or "Zoë ????" in text
