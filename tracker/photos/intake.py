@@ -4,7 +4,12 @@
 
 - refuses anything that is not a JPEG, PNG, WebP or HEIC/HEIF photo, judged by content
   (``tracker.photos.formats``), and every damaged, empty, oversized or absurdly shaped file, always with a
-  ``ValidationError`` a clinician can act on (never a raw Pillow exception);
+  ``ValidationError`` a clinician can act on (never a raw Pillow exception) that gives the true reason: a
+  file that does not decode is called cut off only when its own structure ends early, a variant of the
+  format only when the decoder says so, and otherwise damaged or unreadable; the log gets one line per
+  refusal with the exception class behind it (never the file name, which may be the patient's);
+- reads a PNG whose metadata would trip Pillow's decompression-bomb guard without that metadata
+  (``tracker.photos.png_metadata``): the pixels are sound, and the original keeps every chunk;
 - checks the pixel dimensions from the file's header *before* decoding, so a "decompression bomb" (a small
   file declaring a gigantic image) is refused without allocating its pixels;
 - keeps the original bytes unaltered and hashes them once (DESIGN.md §4: the original is part of the
@@ -115,7 +120,7 @@ def prepare_photo(
         if cause is None:
             log.info("photo refused: this file %s", refused.rest)
         else:
-            log.warning("photo refused: this file %s [%s]", refused.rest, _exception_names(cause, data))
+            log.warning("photo refused: this file %s [%s]", refused.rest, refused.behind or _named(cause))
         raise ValidationError(f"{subject} {refused.rest}") from cause
     # The photo is decoded: what follows only converts pixels in memory. An error here is not the photo's
     # fault and is not dressed up as one; the page shows its plain apology and the log keeps the traceback.
@@ -137,11 +142,13 @@ def prepare_photo(
 
 
 class _Refused(Exception):
-    """A refusal: ``rest`` is the rest of a sentence whose subject is the file ("This file …")."""
+    """A refusal: ``rest`` is the rest of a sentence whose subject is the file ("This file …"); ``behind``
+    names, for the log, the exceptions behind it when there is more to say than the cause's class."""
 
-    def __init__(self, rest: str):
+    def __init__(self, rest: str, behind: str = ""):
         super().__init__(rest)
         self.rest = rest
+        self.behind = behind
 
 
 @dataclass
@@ -196,7 +203,9 @@ def _decode(data: bytes, photo_format: PhotoFormat, max_pixels: int) -> _Decoded
     except Exception as exc:
         # Decoders raise OSError, SyntaxError, ValueError, EOFError, zlib and struct errors (and pillow_heif
         # its own); the file's structure and the decoder's words tell a cut-off file from a damaged one.
-        raise _Refused(_undecodable(data, photo_format, _decoder_error(exc, data, photo_format))) from exc
+        error = _decoder_error(exc, data, photo_format)
+        behind = _named(exc) + (f" <- {_named(error)}" if error is not exc else "")
+        raise _Refused(_undecodable(data, photo_format, error), behind) from exc
 
 
 def _undecodable(data: bytes, photo_format: PhotoFormat, error: BaseException) -> str:
@@ -232,15 +241,8 @@ def _decoder_error(error: Exception, data: bytes, photo_format: PhotoFormat) -> 
     return error
 
 
-def _exception_names(error: BaseException, data: bytes) -> str:
-    """The exception class and message behind a refusal, for the log (and the plugin's, behind Pillow's)."""
-    text = f"{type(error).__name__}: {error}"
-    identified = identify(data).format
-    if isinstance(error, UnidentifiedImageError) and identified is not None:
-        inner = _decoder_error(error, data, identified)
-        if inner is not error:
-            text += f" <- {type(inner).__name__}: {inner}"
-    return text
+def _named(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 def _check_shape(width: int, height: int, max_pixels: int) -> None:
