@@ -153,3 +153,17 @@ def test_without_dejavu_the_note_names_both_font_packages(sqlite_clinic, tmp_pat
     assert "???? Zoë" in text or "Zoë ????" in text
     assert "Shown as “?”: Hebrew text, for which no font is installed on this server (the clinic's administrator " \
            "can install it: Debian fonts-dejavu-core, fonts-noto-core)." in text
+
+
+def test_script_fonts_are_found_in_noto_folders_then_through_fontconfig(monkeypatch):
+    needs_fonts()
+    found = report_pdf.find_script_font(UnicodeScript.DEVANAGARI, "अ")
+    assert found is not None
+    assert (found[""].name, found["B"].name) == ("NotoSansDevanagari-Regular.ttf", "NotoSansDevanagari-Bold.ttf")
+    cjk = report_pdf.find_cjk_font()
+    if cjk is not None:  # Chinese, Japanese and Korean share the one CJK font
+        assert report_pdf.find_script_font(UnicodeScript.HANGUL, "김") == {"": cjk, "B": cjk}
+    if shutil.which("fc-list"):
+        monkeypatch.setattr(report_pdf, "SCRIPT_FONT_DIRS", ())  # as on a system with fonts elsewhere
+        found = report_pdf.find_script_font(UnicodeScript.DEVANAGARI, "अ")
+        assert found is not None and found[""].name == "NotoSansDevanagari-Regular.ttf"  # upright sans first

@@ -118,7 +118,7 @@ def find_script_font(script: UnicodeScript, char: str) -> dict[str, Path] | None
 
 
 def _fontconfig_font_with(char: str) -> Path | None:
-    """A TrueType font fontconfig lists as having ``char`` (sans-serif preferred), or None.
+    """A TrueType font fontconfig lists as having ``char`` (upright sans-serif preferred), or None.
 
     Colour emoji fonts are left out: fpdf2 cannot embed their bitmap glyphs.
     """
@@ -131,7 +131,8 @@ def _fontconfig_font_with(char: str) -> Path | None:
     except (OSError, subprocess.SubprocessError):
         return None
     usable = sorted((path for path in listed if path.lower().endswith(".ttf") and "emoji" not in path.lower()),
-                    key=lambda path: ("sans" not in path.lower(), path))
+                    key=lambda path: ("sans" not in Path(path).name.lower(),
+                                      any(w in Path(path).name.lower() for w in ("bold", "italic", "oblique")), path))
     return Path(usable[0]) if usable else None
 
 
