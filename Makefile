@@ -18,10 +18,12 @@ $(STAMP): requirements.txt
 install: $(STAMP)
 
 # Debian packages the tests and reports need: Chromium (browser tests), poppler-utils (PDF to PNG),
-# DejaVu and WenQuanYi Micro Hei (report fonts; the second for Chinese, Japanese and Korean names) and
-# Noto emoji (status badges in headless screenshots). Installed when missing.
+# DejaVu, Noto core and WenQuanYi Micro Hei (report fonts; Noto for the scripts DejaVu lacks, such as Devanagari,
+# the last for Chinese, Japanese and Korean names) and Noto emoji (status badges in headless screenshots).
+# Installed when missing.
 DEBIAN_NEEDS := /usr/bin/chromium:chromium /usr/bin/pdftoppm:poppler-utils \
 	/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core \
+	/usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf:fonts-noto-core \
 	/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf:fonts-noto-color-emoji \
 	/usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei
 

@@ -130,12 +130,36 @@ def raw_png(width: int, height: int, *, bit_depth: int = 8, colour_type: int = 2
     declared size, which is how a decompression bomb's header can be made without its pixels.
     """
 
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
     header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
     data = zlib.compress(rows if rows is not None else b"\x00" * 16)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b"")
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk: length, type, body and the CRC of type and body."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_with_chunks(image: Image.Image, *chunks: bytes) -> bytes:
+    """``image`` as a PNG with ``chunks`` (from ``png_chunk``) placed right after the header, before the pixels."""
+    data = encoded(image, "PNG")
+    after_header = 8 + 12 + 13  # signature, then the IHDR chunk
+    return data[:after_header] + b"".join(chunks) + data[after_header:]
+
+
+def xmp_itxt(size: int) -> bytes:
+    """A compressed iTXt chunk of XMP that unpacks to ``size`` bytes (edit history padding, as editors write)."""
+    packet = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description/></rdf:RDF></x:xmpmeta>'
+    text = packet + b" " * (size - len(packet))
+    return png_chunk(b"iTXt", b"XML:com.adobe.xmp\0\x01\x00\0\0" + zlib.compress(text, 9))
+
+
+def ztxt(keyword: bytes, text: bytes) -> bytes:
+    return png_chunk(b"zTXt", keyword + b"\0\x00" + zlib.compress(text, 9))
+
+
+def iccp(profile: bytes) -> bytes:
+    return png_chunk(b"iCCP", b"ICC profile\0\x00" + zlib.compress(profile, 9))
 
 
 def png_rgb16(width: int = 64, height: int = 48, colour: tuple[int, int, int] = (50000, 20000, 5000)) -> bytes:

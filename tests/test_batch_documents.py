@@ -36,6 +36,17 @@ def test_check_document_reads_images_by_content_not_by_name():
         check_document(png(200, 100), "big.png", max_pixels=10_000)
 
 
+def test_scanned_png_with_xmp_past_pillows_limit_is_accepted_and_refusals_log_the_cause(caplog):
+    import photo_samples as samples  # the photo tests' PNG chunk makers
+
+    scan = samples.png_with_chunks(Image.new("RGB", (40, 30), (200, 200, 200)), samples.xmp_itxt(3 * 1024 * 1024))
+    checked = check_document(scan, "certificate scan.png")
+    assert (checked.media_type, checked.data) == ("image/png", scan)
+    with pytest.raises(ValidationError, match="not a PDF or an image"):
+        check_document(png()[:60], "cut.png")
+    assert "batch document refused as unreadable [OSError: image file is truncated]" in caplog.text
+
+
 def test_check_document_records_the_hash_and_size_and_refuses_a_cut_pdf():
     checked = check_document(PDF, "folder/certificate.pdf")
     assert (checked.file_name, checked.media_type, checked.size_bytes) == (

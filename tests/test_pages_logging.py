@@ -6,6 +6,7 @@ batch documents go through the pages as a browser would send them.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from datetime import date, timedelta
@@ -239,6 +240,32 @@ def test_a_refused_photo_is_named_and_nothing_is_saved(clinic):
     assert "\\[scan\\]" in at.error[0].value  # the name is escaped, never a Markdown link
     assert at.number_input(key="visit_density_vertex").value == 150
     assert count(clinic, models.Visit) == 0 and count(clinic, models.Photo) == 0
+
+
+def test_photos_from_a_photo_library_export_and_a_cut_off_upload_are_told_apart(clinic):
+    """A PNG whose XMP unpacks past Pillow's 1 MiB guard is saved as it is; a cut-off one is called cut off."""
+    import photo_samples as samples
+
+    add_patient(clinic)
+    exported = samples.png_with_chunks(samples.scene((640, 480)), samples.xmp_itxt(3 * 1024 * 1024))
+    at = open_page("pages/log_visit.py")
+    at.number_input(key="visit_density_vertex").set_value(150)
+    uploader = next(u for u in at.file_uploader if u.key.startswith("visit_photos_occipital_"))
+    uploader.upload("back.png", exported[: len(exported) // 2], "image/png")
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.exception
+    assert 'Occipital photo: The file "back.png" is an incomplete PNG photo: the file ends before its picture ' \
+        "does" in errors(at)
+    assert count(clinic, models.Visit) == 0 and count(clinic, models.Photo) == 0
+
+    uploader = next(u for u in at.file_uploader if u.key.startswith("visit_photos_occipital_"))
+    uploader.upload("back.png", exported, "image/png")
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.exception and not at.error
+    with transaction(clinic) as session:
+        photo = session.scalars(select(models.Photo)).one()
+        assert (photo.view, photo.media_type, photo.sha256) == (
+            "occipital", "image/png", hashlib.sha256(exported).hexdigest())
 
 
 def test_camera_photos_are_collected_per_view_and_saved_with_the_visit(clinic):

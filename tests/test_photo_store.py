@@ -100,6 +100,22 @@ def test_stored_photo_has_its_row_and_three_files(clinic):
     assert report(clinic).ok
 
 
+def test_png_whose_xmp_unpacks_past_pillows_limit_is_stored_with_its_metadata(clinic):
+    # Photo-library exports carry XMP of several MiB; Pillow's 1 MiB bomb guard once had such photos
+    # refused as "incomplete or damaged". Accepted now, and the original is the upload, byte for byte.
+    data = samples.png_with_chunks(samples.scene((640, 480)), samples.xmp_itxt(3 * 1024 * 1024))
+    photo = upload(clinic, new_visit(clinic), data, name="vertex export.png")
+
+    sha = hashlib.sha256(data).hexdigest()
+    (row,) = photo_rows(clinic)
+    assert (row.sha256, row.original_key, row.media_type) == (sha, f"originals/{sha[:2]}/{sha}.png", "image/png")
+    assert (row.width, row.height) == (640, 480)
+    assert read_original(row) == data and photo.display_key == f"display/{sha[:2]}/{sha}.jpg"
+    display = read_display(row)
+    assert Image.open(io.BytesIO(display)).size == (640, 480) and b"xmpmeta" not in display
+    assert report(clinic).ok
+
+
 def test_files_live_under_the_data_directory(clinic):
     photo = upload(clinic, new_visit(clinic), photo_bytes())
     root = photo_store().blobs.root

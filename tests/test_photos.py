@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from datetime import datetime, timedelta, timezone
 
 import photo_samples as samples
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from tracker.errors import ValidationError
-from tracker.photos.intake import DISPLAY_LONG_SIDE, THUMBNAIL_LONG_SIDE, prepare_photo
+from tracker.photos.formats import UPLOAD_HINT
+from tracker.photos.intake import DISPLAY_LONG_SIDE, THUMBNAIL_LONG_SIDE, PreparedPhoto, prepare_photo
 
 
 def opened(data: bytes) -> Image.Image:
@@ -228,21 +230,79 @@ def test_upload_limit_comes_from_settings(monkeypatch):
     assert "limit is 11 KB" in refusal(samples.jpeg(samples.scene((800, 600))))
 
 
-def test_truncated_jpeg_is_refused_as_damaged():
-    data = samples.jpeg(samples.scene((800, 600)))
-    message = refusal(data[: len(data) // 2], "IMG_0002.jpg")
-    assert "incomplete or damaged" in message
+def refusal_logged(caplog, data: bytes, file_name: str | None = None) -> tuple[str, str]:
+    """The refusal shown to the clinician and the log line behind it (which names the exception class)."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="tracker.photos.intake"):
+        message = refusal(data, file_name)
+    lines = [r.getMessage() for r in caplog.records if r.name == "tracker.photos.intake"]
+    assert len(lines) == 1 and lines[0].startswith("photo refused: this file ")
+    assert (file_name or "\0") not in lines[0]  # a file name may be a patient's name: not in the server log
+    return message, lines[0]
+
+
+INCOMPLETE = "photo: the file ends before its picture does (for example an upload or a copy that was cut off)"
+
+
+@pytest.mark.parametrize(
+    ("make", "label"),
+    [
+        (lambda: samples.jpeg(samples.scene((800, 600))), "JPEG"),
+        (lambda: samples.encoded(samples.scene((800, 600)), "PNG"), "PNG"),
+        (lambda: samples.encoded(samples.scene((800, 600)), "WEBP"), "WebP"),
+        (lambda: samples.heic(samples.scene((800, 600))), "HEIC"),
+    ],
+    ids=["jpeg", "png", "webp", "heic"],
+)
+def test_photo_cut_off_mid_upload_is_called_incomplete(caplog, make, label):
+    data = make()
+    message, logged = refusal_logged(caplog, data[: len(data) // 2], "IMG_0002.jpg")
+    assert message == f'The file "IMG_0002.jpg" is an incomplete {label} {INCOMPLETE}. Upload the photo again ' \
+        "from the camera or phone."
+    # the decoder's own words, by exception class: Pillow's OSError, libwebp's, libheif's ValueError
+    expected = {"JPEG": "[OSError: image file is truncated", "PNG": "[OSError: image file is truncated",
+                "WebP": "[OSError: could not create decoder object]", "HEIC": "[ValueError: Invalid input"}
+    assert expected[label] in logged
 
 
 @pytest.mark.parametrize("cut", [3, 40, 200])
-def test_files_cut_in_the_header_are_refused(cut):
-    assert "incomplete or damaged" in refusal(samples.jpeg()[:cut])
+def test_files_cut_in_the_header_are_called_incomplete(caplog, cut):
+    message, logged = refusal_logged(caplog, samples.jpeg()[:cut])
+    assert message.startswith(f"This file is an incomplete JPEG {INCOMPLETE}.")
+    # Pillow says only "cannot identify"; the log names the JPEG plugin's own error behind it
+    assert "[UnidentifiedImageError: cannot identify image file" in logged or "[OSError: Truncated File Read" in logged
+    if cut == 3:
+        assert "<- SyntaxError: not identified by this driver" in logged
 
 
-def test_corrupt_png_is_refused():
+def test_complete_png_with_damaged_pixels_is_called_damaged_not_incomplete(caplog):
     data = bytearray(samples.encoded(samples.scene(), "PNG"))
     data[60:90] = b"\x00" * 30
-    assert "incomplete or damaged" in refusal(bytes(data))
+    message, logged = refusal_logged(caplog, bytes(data))
+    assert message == (
+        "This file looks like a complete PNG photo, but its picture data does not decode: the file is damaged, or "
+        "written in a way we cannot read. Upload it again from the camera or phone; if this comes back, export it "
+        "there as a standard JPEG and upload that."
+    )
+    assert logged.endswith("[OSError: broken data stream when reading image file]")
+
+
+def test_jpeg_in_a_variant_the_decoder_lacks_is_named_as_such(caplog):
+    data = bytearray(samples.jpeg(samples.scene()))
+    start_of_frame = data.index(b"\xff\xc0")
+    data[start_of_frame + 4] = 12  # 12 bits per sample (medical and scientific cameras write these)
+    message, logged = refusal_logged(caplog, bytes(data), "dermatoscope.jpg")
+    assert message == (
+        'The file "dermatoscope.jpg" is a JPEG file written in a variant we cannot read. Open it in the photo '
+        "app or on the computer it came from, export it as a standard JPEG and upload that."
+    )
+    assert "<- SyntaxError: cannot handle 12-bit layers]" in logged
+
+
+def test_refusals_without_a_decoder_error_are_logged_too(caplog):
+    message, logged = refusal_logged(caplog, samples.pdf(), "Maria Silva consent.pdf")
+    assert message.startswith('The file "Maria Silva consent.pdf" is a PDF document, not a photo.')
+    assert logged == "photo refused: this file is a PDF document, not a photo. " + UPLOAD_HINT
 
 
 def test_decompression_bomb_is_refused_from_its_header():
@@ -270,9 +330,10 @@ def test_strips_are_refused(width, height):
     assert "strip rather than a photo" in refusal(samples.encoded(Image.new("L", (width, height), 128), "PNG"))
 
 
-def test_zero_by_zero_image_is_refused():
-    message = refusal(samples.raw_png(0, 0))
-    assert "incomplete or damaged" in message or "no picture" in message
+def test_zero_by_zero_image_is_refused_as_not_decodable(caplog):
+    message, logged = refusal_logged(caplog, samples.raw_png(0, 0))
+    assert "looks like a complete PNG photo, but its picture data does not decode" in message
+    assert "<- SyntaxError: not identified by this driver]" in logged
 
 
 def test_gif_is_refused_as_a_format():
@@ -309,3 +370,91 @@ def test_animations_are_refused(format):
 )
 def test_other_files_are_named_in_the_refusal(data, expected):
     assert expected in refusal(data())
+
+
+# --- PNG metadata past Pillow's limits ----------------------------------------------------------------
+# Pillow refuses a PNG whose compressed text or colour profile unpacks past PngImagePlugin.MAX_TEXT_CHUNK
+# (1 MiB), or whose text adds up past MAX_TEXT_MEMORY (64 MiB). Such a photo's pixels are sound: it is
+# accepted, the original kept byte for byte, and the chunks Pillow would refuse are named in the log.
+
+MIB = 1024 * 1024
+
+
+def metadata_log(caplog) -> str:
+    lines = [r.getMessage() for r in caplog.records if r.name == "tracker.photos.intake"]
+    assert len(lines) == 1 and lines[0].startswith("PNG metadata not read (the original keeps it): ")
+    return lines[0]
+
+
+def assert_accepted_unaltered(data: bytes, pillow_says: str) -> PreparedPhoto:
+    with pytest.raises((ValueError, SyntaxError), match=pillow_says):  # Pillow's PNG reader refuses it
+        PngImagePlugin.PngImageFile(io.BytesIO(data)).load()
+    photo = prepare_photo(data, "vertex.png")
+    assert photo.original == data and photo.sha256 == hashlib.sha256(data).hexdigest()
+    assert (photo.media_type, photo.width, photo.height) == ("image/png", 300, 200)
+    assert_upright_scene(photo.display_jpeg)
+    for copy in (photo.display_jpeg, photo.thumbnail_jpeg):
+        assert b"xmpmeta" not in copy and "xmp" not in opened(copy).info
+    return photo
+
+
+def test_png_with_xmp_unpacking_past_pillows_limit_is_accepted(caplog):
+    data = samples.png_with_chunks(samples.scene(), samples.xmp_itxt(3 * MIB))
+    assert len(data) < 10_000  # 3 MiB of XMP packs into a few KB: the bomb guard, not the file size, refused it
+    with caplog.at_level(logging.INFO, logger="tracker.photos.intake"):
+        assert_accepted_unaltered(data, "Decompressed data too large")
+    assert metadata_log(caplog).endswith(": iTXt XML:com.adobe.xmp: unpacks past 1 MiB")
+
+
+def test_png_with_text_adding_up_past_pillows_total_is_accepted(caplog):
+    # 70 comments just under 1 MiB each: each within the chunk limit, together past the 64 MiB Pillow reads
+    comments = [samples.ztxt(f"Comment{n}".encode(), b"x" * (MIB - 1000)) for n in range(70)]
+    data = samples.png_with_chunks(samples.scene(), *comments)
+    with caplog.at_level(logging.INFO, logger="tracker.photos.intake"):
+        assert_accepted_unaltered(data, "Too much memory used in text chunks")
+    logged = metadata_log(caplog)
+    # the first 64 are read; the 65th passes the total, and the rest are set aside without unpacking
+    assert "zTXt Comment63" not in logged
+    assert "zTXt Comment64: more than 64 MiB of text in all; " in logged
+    assert "zTXt Comment65: more than 64 MiB of text in all (not unpacked)" in logged
+    assert logged.count("zTXt") == 6
+
+
+def test_png_with_a_large_colour_profile_keeps_it_for_the_display():
+    # a profile of 1.5 MiB (a measured lookup-table profile): past Pillow's 1 MiB, within our 4 MiB
+    profile = samples.srgb_profile()
+    large = profile + bytes(3 * MIB // 2 - len(profile))
+    data = samples.png_with_chunks(samples.scene(), samples.iccp(large))
+    photo = assert_accepted_unaltered(data, "Decompressed data too large")
+    assert opened(photo.display_jpeg).info["icc_profile"] == large
+
+
+def test_png_with_a_colour_profile_past_any_real_one_is_accepted_without_it(caplog):
+    profile = samples.srgb_profile()
+    data = samples.png_with_chunks(samples.scene(), samples.iccp(profile + bytes(5 * MIB)))
+    with caplog.at_level(logging.INFO, logger="tracker.photos.intake"):
+        photo = assert_accepted_unaltered(data, "Decompressed data too large")
+    assert "icc_profile" not in opened(photo.display_jpeg).info
+    assert metadata_log(caplog).endswith(
+        "iCCP ICC profile: colour profile unpacks past 4 MiB; the display copy is shown as sRGB")
+
+
+def test_png_with_text_in_an_unknown_compression_is_accepted(caplog):
+    chunk = samples.png_chunk(b"zTXt", b"Comment\0\x07packed by something else")
+    data = samples.png_with_chunks(samples.scene(), chunk)
+    with caplog.at_level(logging.INFO, logger="tracker.photos.intake"):
+        assert_accepted_unaltered(data, "Unknown compression method 7 in zTXt chunk")
+    assert metadata_log(caplog).endswith("zTXt Comment: compressed with an unknown method")
+
+
+def test_png_metadata_within_the_limits_is_read_as_before(caplog):
+    # ImageMagick writes EXIF as hex text in a zTXt chunk; its orientation must still turn the photo upright
+    stored = samples.stored_for(6, samples.scene())
+    exif = samples.exif_block(orientation=6).tobytes()
+    raw = b"\nexif\n" + f"{len(exif):8d}".encode() + b"\n" + exif.hex().encode()
+    data = samples.png_with_chunks(stored, samples.ztxt(b"Raw profile type exif", raw), samples.xmp_itxt(MIB // 2))
+    with caplog.at_level(logging.INFO, logger="tracker.photos.intake"):
+        photo = prepare_photo(data)
+    assert not caplog.records
+    assert (photo.width, photo.height) == (300, 200)
+    assert_upright_scene(photo.display_jpeg)

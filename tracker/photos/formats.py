@@ -131,3 +131,88 @@ def _not_a_photo(what: str) -> str:
 def _refused_image(label: str) -> str:
     article = "an" if label[0] in "AEIOU" else "a"
     return f"is {article} {label} image; {label} is not accepted for clinical photos."
+
+
+def cut_short(data: bytes, photo_format: PhotoFormat) -> bool:
+    """Whether ``data``'s own structure ends before the file says it does: an upload or copy cut off.
+
+    Asked only of a file that did not decode, to tell "incomplete" from "damaged". PNG chunks and ISO media
+    boxes (HEIC/HEIF) carry their lengths, a WebP its total size; a JPEG is followed marker by marker to
+    its end-of-image marker (data after it, such as a phone's trailer, does not matter).
+
+    >>> cut_short(b"\\xff\\xd8\\xff", JPEG), cut_short(b"\\xff\\xd8\\xff\\xd9", JPEG)
+    (True, False)
+    """
+    if photo_format is PNG:
+        return _png_cut_short(data)
+    if photo_format is WEBP:
+        return len(data) < 12 or int.from_bytes(data[4:8], "little") + 8 > len(data)
+    if photo_format in (HEIC, HEIF):
+        return _iso_media_cut_short(data)
+    return _jpeg_cut_short(data)
+
+
+def _png_cut_short(data: bytes) -> bool:
+    """No IEND chunk before the data runs out (the 8-byte signature, then length, type, body, CRC)."""
+    position = 8
+    while position + 12 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        if data[position + 4 : position + 8] == b"IEND":
+            return False
+        position += 12 + length
+    return True
+
+
+def _iso_media_cut_short(data: bytes) -> bool:
+    """A top-level box (size, type; size 1: a 64-bit size follows; size 0: to the end) runs past the end."""
+    position = 0
+    while position < len(data):
+        if position + 8 > len(data):
+            return True
+        size = int.from_bytes(data[position : position + 4], "big")
+        if size == 1:
+            if position + 16 > len(data):
+                return True
+            size = int.from_bytes(data[position + 8 : position + 16], "big")
+        elif size == 0:
+            return False
+        if size < 8:
+            return False  # a nonsense size is damage, not a cut
+        position += size
+    return position > len(data)
+
+
+def _jpeg_cut_short(data: bytes) -> bool:
+    """No end-of-image marker (FFD9) where the segments and entropy-coded scans lead to."""
+    position = 2  # after the start-of-image marker
+    while position + 2 <= len(data):
+        if data[position] != 0xFF:
+            return False  # no marker where one belongs: damaged, not cut
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            position += 1
+        elif marker == 0xD9:
+            return False
+        elif 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            position += 2
+        else:
+            if position + 4 > len(data):
+                return True
+            position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+            if marker == 0xDA:  # start of scan: entropy-coded data up to the next real marker
+                position = _end_of_scan(data, position)
+    return True
+
+
+def _end_of_scan(data: bytes, position: int) -> int:
+    """Where the entropy-coded data starting at ``position`` ends: the first FF not followed by a stuffed
+    00, a restart marker (D0–D7) or another FF; ``len(data)`` when none is left."""
+    while True:
+        position = data.find(b"\xff", position)
+        if position < 0 or position + 1 >= len(data):
+            return len(data)
+        following = data[position + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+            position += 1 if following == 0xFF else 2
+            continue
+        return position

@@ -4,7 +4,12 @@
 
 - refuses anything that is not a JPEG, PNG, WebP or HEIC/HEIF photo, judged by content
   (``tracker.photos.formats``), and every damaged, empty, oversized or absurdly shaped file, always with a
-  ``ValidationError`` a clinician can act on (never a raw Pillow exception);
+  ``ValidationError`` a clinician can act on (never a raw Pillow exception) that gives the true reason: a
+  file that does not decode is called cut off only when its own structure ends early, a variant of the
+  format only when the decoder says so, and otherwise damaged or unreadable; the log gets one line per
+  refusal with the exception class behind it (never the file name, which may be the patient's);
+- reads a PNG whose metadata would trip Pillow's decompression-bomb guard without that metadata
+  (``tracker.photos.png_metadata``): the pixels are sound, and the original keeps every chunk;
 - checks the pixel dimensions from the file's header *before* decoding, so a "decompression bomb" (a small
   file declaring a gigantic image) is refused without allocating its pixels;
 - keeps the original bytes unaltered and hashes them once (DESIGN.md §4: the original is part of the
@@ -17,20 +22,25 @@
 from __future__ import annotations
 
 import io
+import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import pillow_heif
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from tracker.config import settings
 from tracker.errors import ValidationError
-from tracker.photos.formats import UPLOAD_HINT, identify
+from tracker.photos.formats import PNG, UPLOAD_HINT, PhotoFormat, cut_short, identify
+from tracker.photos.png_metadata import ReadablePng, readable_png
 from tracker.storage.ingest import HashedFile
 from tracker.validation import clean_file_name
 
 # iPhones save HEIC by default (DESIGN.md §4); pillow_heif teaches Pillow to read it.
 pillow_heif.register_heif_opener()
+
+log = logging.getLogger(__name__)
 
 # Long side of the display copy: sharp on a 1440p screen and in a side-by-side comparison, while a
 # 12-megapixel original (4032 px) shrinks to a quarter of its pixels.
@@ -55,6 +65,9 @@ _OFFSET_TIME_ORIGINAL = 0x9011
 # EXIF orientations 5–8 turn the picture by a quarter: its upright width is the stored height.
 _QUARTER_TURNS = {5, 6, 7, 8}
 _WHITE = (255, 255, 255)
+# What decoders say when the file is sound but uses something they do not implement (12-bit or lossless
+# JPEG, a HEIC codec libheif was built without, a missing decoder), as opposed to damaged data.
+_VARIANT = re.compile(r"cannot handle|unsupported|not supported|not available|unknown raw mode", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,7 @@ def prepare_photo(
     then not hashed again). ``file_name`` is used only to name the file in messages; the format is read
     from the content.
     ``max_bytes``/``max_pixels`` default to ``settings().max_upload_bytes``/``settings().max_pixels``.
+    Every refusal is logged (without the file name) with the class of the exception behind it, if any.
     """
     if max_bytes is None or max_pixels is None:
         limits = settings()
@@ -98,45 +112,20 @@ def prepare_photo(
     data = upload.data if isinstance(upload, HashedFile) else upload
     shown = clean_file_name(file_name)
     subject = f'The file "{shown}"' if shown else "This file"
-
-    if not data:
-        raise ValidationError(f"{subject} is empty (0 bytes). {UPLOAD_HINT}")
-    if len(data) > max_bytes:
-        raise ValidationError(
-            f"{subject} is {_file_size(len(data))}; the limit is {_file_size(max_bytes)}. "
-            "Export the photo at a lower resolution or higher compression and upload it again."
-        )
-    identified = identify(data)
-    if identified.format is None:
-        raise ValidationError(f"{subject} {identified.refusal} {UPLOAD_HINT}")
-    photo_format = identified.format
-    damaged = (
-        f"{subject} looks like a {photo_format.label} photo but is incomplete or damaged (for example an "
-        "upload that was cut off). Upload the photo again from the camera or phone."
-    )
-
     try:
-        with Image.open(io.BytesIO(data), formats=[photo_format.pillow_format]) as image:
-            width, height = image.size  # from the header: nothing is decoded yet
-            _check_shape(width, height, max_pixels, subject)
-            if photo_format.pillow_format in ("PNG", "WEBP") and getattr(image, "is_animated", False):
-                raise ValidationError(f"{subject} is an animation, not a still photo. {UPLOAD_HINT}")
-            display, icc_profile, orientation, captured_at = _decode_to_display(image)
-            display_jpeg = _jpeg(display, icc_profile, DISPLAY_QUALITY)
-            thumbnail_jpeg = _thumbnail(display, icc_profile)
-    except (ValidationError, MemoryError):
-        raise
-    except Image.DecompressionBombError as exc:
-        # Pillow's own header check fired first (the declared size is far beyond any photo).
-        raise ValidationError(
-            f"{subject} declares an image far larger than the limit of {max_pixels / 1e6:g} megapixels; "
-            "it is damaged or not a real photo."
-        ) from exc
-    except Exception as exc:
-        # Decoders raise OSError, SyntaxError, ValueError, EOFError, zlib and struct errors (and
-        # pillow_heif its own) for damaged data; whichever it is, the clinician's remedy is the same.
-        raise ValidationError(damaged) from exc
-
+        photo_format = _check_file(data, max_bytes)
+        decoded = _decode(data, photo_format, max_pixels)
+    except _Refused as refused:
+        cause = refused.__cause__
+        if cause is None:
+            log.info("photo refused: this file %s", refused.rest)
+        else:
+            log.warning("photo refused: this file %s [%s]", refused.rest, refused.behind or _named(cause))
+        raise ValidationError(f"{subject} {refused.rest}") from cause
+    # The photo is decoded: what follows only converts pixels in memory. An error here is not the photo's
+    # fault and is not dressed up as one; the page shows its plain apology and the log keeps the traceback.
+    display, icc_profile, orientation, captured_at = _upright_rgb(decoded)
+    width, height = decoded.original_size
     if orientation in _QUARTER_TURNS:
         width, height = height, width
     return PreparedPhoto(
@@ -147,34 +136,135 @@ def prepare_photo(
         height=height,
         captured_at=captured_at,
         original=data,
-        display_jpeg=display_jpeg,
-        thumbnail_jpeg=thumbnail_jpeg,
+        display_jpeg=_jpeg(display, icc_profile, DISPLAY_QUALITY),
+        thumbnail_jpeg=_thumbnail(display, icc_profile),
     )
 
 
-def _check_shape(width: int, height: int, max_pixels: int, subject: str) -> None:
+class _Refused(Exception):
+    """A refusal: ``rest`` is the rest of a sentence whose subject is the file ("This file …"); ``behind``
+    names, for the log, the exceptions behind it when there is more to say than the cause's class."""
+
+    def __init__(self, rest: str, behind: str = ""):
+        super().__init__(rest)
+        self.rest = rest
+        self.behind = behind
+
+
+@dataclass
+class _Decoded:
+    """A decoded photo, already shrunk to at most the display size, with its original size and profile."""
+
+    image: Image.Image
+    original_size: tuple[int, int]
+    icc_profile: bytes | None
+
+
+def _check_file(data: bytes, max_bytes: int) -> PhotoFormat:
+    """The photo format of ``data``, judged by content; refuses empty, oversized and non-photo files."""
+    if not data:
+        raise _Refused(f"is empty (0 bytes). {UPLOAD_HINT}")
+    if len(data) > max_bytes:
+        raise _Refused(
+            f"is {_file_size(len(data))}; the limit is {_file_size(max_bytes)}. "
+            "Export the photo at a lower resolution or higher compression and upload it again."
+        )
+    identified = identify(data)
+    if identified.format is None:
+        raise _Refused(f"{identified.refusal} {UPLOAD_HINT}")
+    return identified.format
+
+
+def _decode(data: bytes, photo_format: PhotoFormat, max_pixels: int) -> _Decoded:
+    """Open ``data`` as ``photo_format``, check its size from the header, then decode it once, shrunk.
+
+    A PNG's metadata that Pillow would refuse the photo for is set aside first (``readable_png``).
+    Raises ``_Refused`` with the true reason, the decoder's exception as its cause.
+    """
+    readable = readable_png(data) if photo_format is PNG else ReadablePng(data)
+    if readable.set_aside:
+        log.info("PNG metadata not read (the original keeps it): %s", "; ".join(readable.set_aside))
+    try:
+        with Image.open(io.BytesIO(readable.data), formats=[photo_format.pillow_format]) as image:
+            size = image.size  # from the header: nothing is decoded yet
+            _check_shape(*size, max_pixels)
+            if photo_format.pillow_format in ("PNG", "WEBP") and getattr(image, "is_animated", False):
+                raise _Refused(f"is an animation, not a still photo. {UPLOAD_HINT}")
+            icc_profile = readable.icc_profile or image.info.get("icc_profile") or None
+            return _Decoded(_shrunk(image), size, icc_profile)
+    except (_Refused, MemoryError):
+        raise
+    except Image.DecompressionBombError as exc:
+        # Pillow's own header check fired first (the declared size is far beyond any photo).
+        raise _Refused(
+            f"declares an image far larger than the limit of {max_pixels / 1e6:g} megapixels; "
+            "it is damaged or not a real photo."
+        ) from exc
+    except Exception as exc:
+        # Decoders raise OSError, SyntaxError, ValueError, EOFError, zlib and struct errors (and pillow_heif
+        # its own); the file's structure and the decoder's words tell a cut-off file from a damaged one.
+        error = _decoder_error(exc, data, photo_format)
+        behind = _named(exc) + (f" <- {_named(error)}" if error is not exc else "")
+        raise _Refused(_undecodable(data, photo_format, error), behind) from exc
+
+
+def _undecodable(data: bytes, photo_format: PhotoFormat, error: BaseException) -> str:
+    """Why a file that looks like ``photo_format`` does not decode, as the rest of a sentence."""
+    label = photo_format.label
+    if cut_short(data, photo_format):
+        return (
+            f"is an incomplete {label} photo: the file ends before its picture does (for example an upload "
+            "or a copy that was cut off). Upload the photo again from the camera or phone."
+        )
+    if _VARIANT.search(str(error)):
+        return (
+            f"is a {label} file written in a variant we cannot read. Open it in the photo app or on the "
+            "computer it came from, export it as a standard JPEG and upload that."
+        )
+    return (
+        f"looks like a complete {label} photo, but its picture data does not decode: the file is damaged, or "
+        f"written in a way we cannot read. Upload it again from the camera or phone; if this comes back, "
+        "export it there as a standard JPEG and upload that."
+    )
+
+
+def _decoder_error(error: Exception, data: bytes, photo_format: PhotoFormat) -> BaseException:
+    """The decoder's own error: Pillow reports a header its plugin refused only as "cannot identify"."""
+    if not isinstance(error, UnidentifiedImageError):
+        return error
+    Image.init()
+    factory, _accept = Image.OPEN[photo_format.pillow_format]
+    try:
+        factory(io.BytesIO(data), "").close()
+    except Exception as plugin_error:  # the refusal's true cause, asked again of the format's own plugin
+        return plugin_error
+    return error
+
+
+def _named(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _check_shape(width: int, height: int, max_pixels: int) -> None:
     if width <= 0 or height <= 0:
-        raise ValidationError(f"{subject} contains no picture ({width}×{height} pixels). {UPLOAD_HINT}")
+        raise _Refused(f"contains no picture ({width}×{height} pixels). {UPLOAD_HINT}")
     if width * height > max_pixels:
-        raise ValidationError(
-            f"{subject} is {width}×{height} pixels ({width * height / 1e6:.0f} megapixels); the limit is "
+        raise _Refused(
+            f"is {width}×{height} pixels ({width * height / 1e6:.0f} megapixels); the limit is "
             f"{max_pixels / 1e6:g} megapixels. Export the photo at a lower resolution and upload it again."
         )
     if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
-        raise ValidationError(
-            f"{subject} is {width}×{height} pixels, a strip rather than a photo (longer than "
+        raise _Refused(
+            f"is {width}×{height} pixels, a strip rather than a photo (longer than "
             f"{MAX_ASPECT_RATIO}:1). {UPLOAD_HINT}"
         )
 
 
-def _decode_to_display(image: Image.Image) -> tuple[Image.Image, bytes | None, int, datetime | None]:
-    """Decode once, shrinking while decoding, then turn upright and convert to 8-bit RGB.
+def _shrunk(image: Image.Image) -> Image.Image:
+    """Decode once, shrinking while decoding, to at most the display size.
 
-    Shrinking *before* turning upright is what keeps intake cheap: the JPEG decoder scales down while
-    decoding (``draft``), and the quarter turn then moves 3 megapixels instead of 12.
-    The bounding box is square, so shrinking first gives the same size as turning first.
-    Returns the display image, the colour profile to embed (or None), the EXIF orientation and the
-    capture time.
+    The JPEG decoder scales down while decoding (``draft``), several times cheaper than decoding
+    everything and resampling; 8-bit modes are made first where Pillow cannot resample the stored one.
     """
     if image.mode not in ("RGB", "RGBA", "L", "LA", "CMYK", "YCbCr"):
         image = _to_8bit(image)  # palettes and 16-bit greys cannot be resampled as they are
@@ -185,12 +275,23 @@ def _decode_to_display(image: Image.Image) -> tuple[Image.Image, bytes | None, i
                 break
     image.thumbnail((DISPLAY_LONG_SIDE, DISPLAY_LONG_SIDE))
     image.load()  # a photo already small enough is not touched by thumbnail: decode it here
+    return image
+
+
+def _upright_rgb(decoded: _Decoded) -> tuple[Image.Image, bytes | None, int, datetime | None]:
+    """Turn the decoded photo upright and convert it to 8-bit RGB without metadata.
+
+    Shrinking *before* turning upright is what keeps intake cheap: the quarter turn moves 3 megapixels
+    instead of 12. The bounding box is square, so shrinking first gives the same size as turning first.
+    Returns the display image, the colour profile to embed (or None), the EXIF orientation and the
+    capture time.
+    """
+    image = decoded.image
     exif = _exif(image)
     orientation = exif.get(_ORIENTATION, 1) if exif is not None else 1
     if orientation in (2, 3, 4, 5, 6, 7, 8):
         ImageOps.exif_transpose(image, in_place=True)
-    icc_profile = image.info.get("icc_profile") or None
-    display, icc_profile = _to_rgb(image, icc_profile)
+    display, icc_profile = _to_rgb(image, decoded.icc_profile)
     # Every metadata block (EXIF with GPS and serial numbers, XMP, comments) lives in ``info``; an empty
     # ``info`` and explicit save arguments guarantee none of it reaches the display copy.
     display.info = {}

@@ -15,6 +15,7 @@ marker that explains the file, which ``python -m tracker check --repair`` report
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from dataclasses import dataclass, field
 
@@ -26,10 +27,13 @@ from db import models
 from tracker.config import settings
 from tracker.errors import ValidationError
 from tracker.photos.formats import identify
+from tracker.photos.png_metadata import readable_png
 from tracker.storage import ingest
 from tracker.storage.blob_store import BlobStore, LocalDirectoryStore
 from tracker.storage.ingest import HashedFile
 from tracker.validation import clean_file_name
+
+log = logging.getLogger(__name__)
 
 pillow_heif.register_heif_opener()  # scanned certificates photographed on an iPhone arrive as HEIC
 
@@ -132,7 +136,8 @@ def _check_image(data: bytes, subject: str, max_pixels: int) -> str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=list(_IMAGE_TYPES)) as image:
+            # A PNG scan's metadata past Pillow's bomb guard is set aside for this check (the file is stored whole).
+            with Image.open(io.BytesIO(readable_png(data).data), formats=list(_IMAGE_TYPES)) as image:
                 width, height = image.size  # from the header: nothing decoded yet
                 if width <= 0 or height <= 0 or width * height > max_pixels:
                     raise ValidationError(
@@ -148,7 +153,8 @@ def _check_image(data: bytes, subject: str, max_pixels: int) -> str:
             f"{subject} declares an image far larger than {max_pixels / 1e6:g} megapixels; it is damaged or "
             "not a real scan."
         ) from None
-    except Exception:  # Pillow raises many types for unreadable data; the remedy is the same
+    except Exception as exc:  # Pillow raises many types for unreadable data; the remedy is the same
+        log.warning("batch document refused as unreadable [%s: %s]", type(exc).__name__, exc)
         raise ValidationError(unreadable) from None
     if pillow_format == "HEIF":
         identified = identify(data)
