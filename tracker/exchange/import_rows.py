@@ -343,7 +343,7 @@ def _measurements(problems: _Problems, sheet: Sheet | None, today: date
         day = parse.parse(_date, "date", today)
         salt = parse.parse(parse_percentage, "salt")
         density = None
-        if salt is None or not _empty(row.cells.get("density_per_cm2")):
+        if _empty(row.cells.get("salt")) or not _empty(row.cells.get("density_per_cm2")):
             density = parse.parse(parse_density, "density_per_cm2")  # required unless the row gives a SALT score
         site = parse.parse(parse_site, "site")
         if mrn:
