@@ -43,7 +43,7 @@ def salt_scores(url: str) -> list[tuple[str, date, str, float | None, float | No
             .join(models.Visit, models.Visit.patient_id == models.Patient.id)
             .join(models.ScaleScore, models.ScaleScore.visit_id == models.Visit.id)
             .order_by(models.Patient.mrn, models.Visit.date))
-        return [tuple(row) for row in rows]
+        return [(mrn, day, scale, score, vertex, by) for mrn, day, scale, score, vertex, by in rows]
 
 
 def test_each_patient_follows_the_protocol_its_row_names_or_the_default_for_its_condition(clinic, tmp_path):
