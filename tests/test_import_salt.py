@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from db import models
 from tests.import_samples import PATIENTS, SESSIONS, VISITS, files, measurements, refused, run
+from tests.spreadsheet_samples import ods, text_cell, workbook
 from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
 from tracker.database import transaction
 
@@ -135,3 +136,22 @@ def test_salt_scores_that_cannot_be_stored_are_refused(clinic, tmp_path):
         "visits.csv, row 6: the database already has the SALT score 62 for MRN 'AA-1' on 2025-01-10; this row says "
         "60. An import never changes a recorded score",
     ]
+
+
+def test_a_salt_score_typed_as_a_percentage_is_the_percentage_shown(clinic, tmp_path):
+    """62.5% in a percentage-formatted cell is held as 0.625; the clinic typed, and sees, 62.5."""
+    book, sheet = workbook()
+    sheet.append(["mrn", "date", "salt"])
+    sheet.append(["AA-1", date(2025, 1, 10), 0.625])
+    sheet["C2"].number_format = "0.0%"
+    book.save(tmp_path / "visits.xlsx")
+    ods(tmp_path / "visits.ods", [[text_cell("mrn"), text_cell("date"), text_cell("salt")],
+                                  [text_cell("AA-1"), text_cell("2025-04-10"),
+                                   '<table:table-cell office:value-type="percentage" office:value="0.4">'
+                                   "<text:p>40%</text:p></table:table-cell>"]])
+    patients = [PATIENTS[0], ["AA-1", "Lea Roux", "F", "1990-01-01", "alopecia_areata"]]
+    paths = files(tmp_path, patients, SESSIONS[:1], VISITS[:1])
+    run(clinic, (*paths[:2], tmp_path / "visits.xlsx"))
+    run(clinic, (*paths[:2], tmp_path / "visits.ods"))
+    assert [(day, score) for _, day, _, score, _, _ in salt_scores(clinic)] == [(date(2025, 1, 10), 62.5),
+                                                                               (date(2025, 4, 10), 40.0)]

@@ -132,7 +132,9 @@ def _value(cell: Element, name: str) -> object:
         if formula:
             return formula_without_result(name, formula.removeprefix("of:"))
         return shown or None
-    if kind in ("float", "percentage", "currency"):
+    if kind == "percentage":  # 0.625 is what LibreOffice shows as 62.5% (a SALT score typed "62.5%")
+        return NumberCell(round(float(cell.get(f"{_OFFICE}value", "nan")) * 100, 10))
+    if kind in ("float", "currency"):
         number = float(cell.get(f"{_OFFICE}value", "nan"))
         return NumberCell(number, _identifier_shown(number, shown))
     if kind == "date":

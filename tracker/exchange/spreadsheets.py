@@ -63,6 +63,7 @@ _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _SEP_LINE = re.compile(r"sep=(.)", re.IGNORECASE)
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"')
+_QUOTED = re.compile(r'"[^"]*"|\\.')  # literal text in a number format
 _SAVE_AS = "save it from Excel or LibreOffice as .xlsx or as 'CSV UTF-8'"
 
 Rows = list[tuple[int, tuple[object, ...]]]
@@ -272,7 +273,11 @@ def _xlsx_value(cell: object) -> object:
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, (int, float)):
-        return NumberCell(value, shown_by_format(value, getattr(cell, "number_format", None)))
+        number_format = getattr(cell, "number_format", None)
+        if "%" in _QUOTED.sub("", number_format or ""):
+            # Shown as a percentage: 0.625 is what Excel shows as 62.5% (a SALT score typed "62.5%").
+            return NumberCell(round(value * 100, 10))
+        return NumberCell(value, shown_by_format(value, number_format))
     if isinstance(value, (datetime, date)) or hasattr(value, "isoformat"):
         return plain_date(value)
     return str(getattr(value, "text", value))  # an array formula read without its result
