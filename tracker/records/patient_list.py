@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import select
 
 from db import models
 from tracker.access import audit
@@ -28,7 +28,7 @@ from tracker.course.protocols import to_engine
 from tracker.course.vocabulary import PATIENT_FILTER_WORDS, PatientFilter, milestone_words, status_words
 from tracker.database import transaction
 from tracker.errors import ValidationError
-from tracker.validation import search_words
+from tracker.records.patient_search import search_conditions
 
 # The patient list's filters (product issue): key → what the clinician sees.
 DUE_THIS_WEEK, OVERDUE, BEHIND_EXPECTED = PatientFilter.DUE_THIS_WEEK, PatientFilter.OVERDUE, PatientFilter.BEHIND
@@ -99,17 +99,6 @@ def _summary(patient: models.Patient, progress: Progress, today: date) -> Patien
     )
 
 
-def _search_conditions(query: str) -> list[ColumnElement[bool]]:
-    """Every word of the query must appear in the name or the MRN (case-insensitive)."""
-    conditions: list[ColumnElement[bool]] = []
-    for word in search_words(query):
-        conditions.append(or_(
-            func.lower(models.Patient.full_name).contains(word, autoescape=True),
-            func.lower(models.Patient.mrn).contains(word, autoescape=True),
-        ))
-    return conditions
-
-
 def list_patients(actor: Actor, query: str = "", filter: str | None = None, today: date | None = None,
                   url: str | None = None) -> list[PatientSummary]:
     """Live patients matching ``query`` (words found in name or MRN), sorted by name.
@@ -122,8 +111,9 @@ def list_patients(actor: Actor, query: str = "", filter: str | None = None, toda
     if filter not in (None, "", *FILTERS):
         raise ValidationError(f"Unknown filter {filter!r}: use one of {', '.join(FILTERS)}.")
     today = today or date.today()
-    where = [models.Patient.deleted_at.is_(None), *_search_conditions(query or "")]
     with transaction(url) as session:
+        # words found in the name or MRN, whatever the capitals and accents (``patient_search``)
+        where = [models.Patient.deleted_at.is_(None), *search_conditions(session, query or "")]
         patients = list(session.scalars(select(models.Patient).where(*where)))
         sessions: dict[int, list[SessionRecord]] = {}
         for patient_id, day, treatment, product, lot in session.execute(
