@@ -96,3 +96,26 @@ def test_rows_matching_removed_records_are_refused_rather_than_restored(clinic, 
     problems = refused(clinic, (write(tmp_path / "patients.csv", PATIENTS[:1]), *paths[1:]))
     assert problems[-1] == ("visits.csv, row 6: MRN 'RT-003' belongs to a patient record removed from the app on "
                             "2025-05-01; restore that record or use another MRN")
+
+
+def test_mrns_match_whatever_their_capitals(clinic, tmp_path):
+    """A later file writing ux-0001 for the record UX-0001 adds to that patient, never a second one."""
+    run(clinic, files(tmp_path, [PATIENTS[0], ["UX-0001", "Jane Doe", "female", "1980-05-01", "other"]],
+                      SESSIONS[:1], VISITS[:1]))
+    later = tmp_path / "later"
+    later.mkdir()
+    result = run(clinic, files(later, [PATIENTS[0], ["ux-0001", "Jane Doe", "female", "1980-05-01", "other"]],
+                               [SESSIONS[0], ["Ux-0001", "2025-01-10", "prp", "", ""]],
+                               [VISITS[0], ["ux-0001", "2025-01-10", "120", ""],
+                                ["UX-0001", "2025-01-10", "90", "vertex"]]))
+    assert (result.patients_added, result.patients_skipped, result.sessions_added, result.visits_added,
+            result.measurements_added) == (0, 1, 1, 1, 2)
+    with transaction(clinic) as session:
+        assert session.scalars(select(models.Patient.mrn)).all() == ["UX-0001"]
+    # within one file too: two rows for one MRN in other capitals are one patient, or a conflict
+    (tmp_path / "again").mkdir()
+    problems = refused(clinic, files(tmp_path / "again", [
+        PATIENTS[0], ["AB-1", "Omar Haddad", "male", "1975-11-30", "other"],
+        ["ab-1", "Omar Haddad", "male", "1975-11-30", "other"]], SESSIONS[:1], VISITS[:1]))
+    assert problems == ["patients.csv, row 3: MRN 'ab-1' is also on row 2 with different details: "
+                        "mrn 'AB-1' there, 'ab-1' here"]

@@ -11,6 +11,7 @@ from db import models
 from tracker.access.actors import Actor
 from tracker.database import transaction
 from tracker.errors import PermissionDenied
+from tracker.records.patient_list import list_patients
 from tracker.records.patient_search import find_patients
 
 CLINICIAN = Actor(username="dr.lee", role="clinician")
@@ -53,3 +54,25 @@ def test_only_staff_may_search(clinic, actor):
     add_patient(clinic, "RT-0001", "Ana Souza")
     with pytest.raises(PermissionDenied):
         find_patients(actor, "")
+
+
+def test_search_ignores_accents_both_ways(clinic):
+    add_patient(clinic, "RT-0001", "Zoë Durand")
+    add_patient(clinic, "RT-0002", "Zoe Martin")
+    add_patient(clinic, "RT-0003", "Jose\u0301 Nu\u0301n\u0303ez")  # stored decomposed: e + combining acute
+    add_patient(clinic, "RT-0004", "Łukasz Øvergård")
+    # (sorted here: where "Zoë" sorts against "Zoe" is the database collation's business)
+    assert sorted(p.mrn for p in find_patients(CLINICIAN, "Zoe")) == ["RT-0001", "RT-0002"]
+    assert sorted(p.mrn for p in find_patients(CLINICIAN, "ZOË")) == ["RT-0001", "RT-0002"]
+    assert [p.mrn for p in find_patients(CLINICIAN, "josé núñez")] == ["RT-0003"]
+    assert [p.mrn for p in find_patients(CLINICIAN, "nunez")] == ["RT-0003"]
+    assert [p.mrn for p in find_patients(CLINICIAN, "lukasz overgard")] == ["RT-0004"]
+    assert [p.mrn for p in find_patients(CLINICIAN, "zoë durand")] == ["RT-0001"]
+    assert find_patients(CLINICIAN, "zoo") == []
+
+
+def test_the_patient_list_search_ignores_accents_too(clinic):
+    add_patient(clinic, "RT-0001", "Zoë Durand")
+    add_patient(clinic, "RT-0002", "Zoe Martin")
+    assert sorted(p.mrn for p in list_patients(CLINICIAN, "zoe")) == ["RT-0001", "RT-0002"]
+    assert [p.mrn for p in list_patients(CLINICIAN, "ZOË durand")] == ["RT-0001"]

@@ -53,7 +53,7 @@ def test_every_problem_in_all_three_files_is_listed_and_nothing_is_written(clini
     bad.mkdir()
     patients = PATIENTS + [
         ["RT-010", "Ana Ruiz", "female", "02/03/1985", "alopecia_areata"],
-        ["RT-011", "", "unknown", "1985-01-01", "baldness"],
+        ["RT-011", "", "x", "1985-01-01", "baldness"],
         ["RT-001", "Janet Doe", "female", "1980-05-01", "androgenetic_alopecia"],
     ]
     sessions = SESSIONS + [
@@ -72,7 +72,7 @@ def test_every_problem_in_all_three_files_is_listed_and_nothing_is_written(clini
         "patients.csv, row 5: birth_date '02/03/1985' is not written YYYY-MM-DD, which could be read two ways; "
         "write it like 2025-03-14",
         "patients.csv, row 6: full_name is required",
-        "patients.csv, row 6: sex 'unknown' is not one of female, male, other",
+        "patients.csv, row 6: sex 'x' is not one of female, male, other, unknown",
         "patients.csv, row 6: condition 'baldness' is not one of androgenetic_alopecia, alopecia_areata, "
         "telogen_effluvium, other",
         "patients.csv, row 7: MRN 'RT-001' is also on row 2 with different details: "
@@ -115,7 +115,7 @@ def test_an_empty_workbook_is_refused(clinic, tmp_path):
     Workbook().save(tmp_path / "visits.xlsx")
     problems = refused(clinic, (*paths[:2], tmp_path / "visits.xlsx"))
     assert problems == ["visits.xlsx: the file is empty; its first row must name the columns: "
-                        "mrn, date, density_per_cm2, site"]
+                        "mrn, date; optional: density_per_cm2, site, salt"]
 
 
 def test_a_file_with_only_its_header_imports_nothing_from_it(clinic, tmp_path):
@@ -139,11 +139,13 @@ def test_other_unreadable_files_are_refused_with_a_reason(clinic, tmp_path):
     paths = files(tmp_path)
     (tmp_path / "zip.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
     (tmp_path / "old.xls").write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"\x00" * 64)
-    (tmp_path / "latin1.csv").write_bytes("mrn,full_name,sex,birth_date,condition\nRT-9,Jos\xe9,male,1980-01-01,other\n"
-                                          .encode("latin-1"))
-    problems = refused(clinic, (tmp_path / "latin1.csv", tmp_path / "old.xls", tmp_path / "zip.xlsx"))
+    # 0x81 is a byte no Windows-1252 text holds
+    (tmp_path / "binary.csv").write_bytes(b"mrn,full_name,sex,birth_date,condition\n"
+                                          b"RT-9,Jos\x81,male,1980-01-01,other\n")
+    problems = refused(clinic, (tmp_path / "binary.csv", tmp_path / "old.xls", tmp_path / "zip.xlsx"))
     assert [problem.split(";")[0] for problem in problems] == [
-        "latin1.csv: is not a spreadsheet saved as UTF-8 text (it may be another file, or a CSV in an older encoding)",
+        "binary.csv: is not a spreadsheet saved as text in UTF-8 or Windows-1252 (it may be another file, or a CSV "
+        "in another encoding)",
         "old.xls: the old Excel format (.xls) is not supported",
         "zip.xlsx: cannot be read as an Excel workbook (.xlsx)",
     ]

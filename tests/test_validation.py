@@ -129,14 +129,15 @@ def test_full_name_is_trimmed_and_limited():
     assert "control character" in refusal(parse_full_name, "Jane\x07Doe")
 
 
-@pytest.mark.parametrize("value, expected", [("female", "female"), (" MALE ", "male"), ("Other", "other")])
+@pytest.mark.parametrize("value, expected", [("female", "female"), (" MALE ", "male"), ("Other", "other"),
+                                             ("Unknown", "unknown")])
 def test_sex(value, expected):
     assert parse_sex(value) == expected
 
 
-@pytest.mark.parametrize("value", ["f", "unknown", ""])
+@pytest.mark.parametrize("value", ["f", "x", ""])  # letters are the spreadsheets' (patient_fields.SEX_CODES)
 def test_bad_sex_lists_the_choices(value):
-    assert "female, male, other" in refusal(parse_sex, value)
+    assert "female, male, other, unknown" in refusal(parse_sex, value)
 
 
 @pytest.mark.parametrize("value, expected", [

@@ -17,6 +17,7 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import ADMIN, PATIENT, ROLES, Actor, require_role
 from tracker.access.credentials import _clean_username, _hasher, check_password_policy, normalize_username
+from tracker.access.patient_lookup import with_mrn
 from tracker.access.sign_in import _aware, _locked_user, _now
 from tracker.database import transaction
 from tracker.errors import NotFound, ValidationError
@@ -57,7 +58,7 @@ def create_user(
             raise ValidationError(f"The username {name!r} is taken.")
         patient_id = None
         if patient_mrn:
-            patient = session.scalar(select(models.Patient).where(models.Patient.mrn == patient_mrn.strip()))
+            patient = session.scalar(with_mrn(select(models.Patient), models.Patient.mrn, patient_mrn))
             if patient is None:
                 raise NotFound(f"No patient with MRN {patient_mrn.strip()!r}.")
             if session.scalar(select(models.User.id).where(models.User.patient_id == patient.id)):

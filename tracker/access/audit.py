@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit_anchor
 from tracker.access.actors import ADMIN, Actor, require_role
+from tracker.access.patient_lookup import with_mrn
 from tracker.database import Reads, read_connection, transaction
 from tracker.errors import PermissionDenied
 from tracker.safe_csv import to_csv
@@ -213,7 +214,7 @@ def _query(session: Session, *, username: str, mrn: str, action: str, since: dat
         query = query.where(or_(models.AuditEntry.username == name,
                                 models.AuditEntry.username.startswith(f"{name} (", autoescape=True)))
     if mrn.strip():
-        query = query.where(models.Patient.mrn == mrn.strip())
+        query = with_mrn(query, models.Patient.mrn, mrn)
     if action.strip():
         query = query.where(models.AuditEntry.action == action.strip())
     if since:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 
 from db import models
 from tracker.access.actors import PATIENT, ROLES, Actor, require_patient_access, require_role
@@ -42,7 +43,20 @@ _PATIENT = (
     .select_from(_patient.outerjoin(_protocol, _protocol.c.id == _patient.c.protocol_id))
     .where(_patient.c.deleted_at.is_(None))
 )
-_PATIENT_BY_MRN = _PATIENT.where(_patient.c.mrn == bindparam("mrn"))
+# MRNs compare whatever their capitals (see ``with_mrn``); the exact spelling first, should two records differ
+# only so (intake refuses that since; older records may).
+_PATIENT_BY_MRN = _PATIENT.where(func.upper(_patient.c.mrn) == func.upper(bindparam("mrn"))).order_by(
+    _patient.c.mrn != bindparam("mrn"))
+
+_Selected = TypeVarTuple("_Selected")
+
+
+def with_mrn(statement: Select[*_Selected], column: ColumnElement[str] | Any, mrn: str) -> Select[*_Selected]:
+    """``statement`` narrowed to the rows whose MRN ``column`` is ``mrn`` whatever its capitals (staff type
+    ``ux-0001`` for the record ``UX-0001``), the exact spelling first. MRNs are letters, digits, ``-`` and ``_``
+    (``validation.parse_mrn``), so upper-casing is the same in Python, SQLite and PostgreSQL."""
+    mrn = mrn.strip()
+    return statement.where(func.upper(column) == mrn.upper()).order_by(column != mrn)
 _PATIENT_BY_ID = _PATIENT.where(_patient.c.id == bindparam("id"))
 
 
@@ -67,7 +81,7 @@ def resolve_patient(session: Reads, actor: Actor | None, mrn: str | None) -> Pat
         own = _summary(reads.execute(_PATIENT_BY_ID, {"id": actor.patient_id}).first()) if actor.patient_id else None
         if own is None:
             raise NotFound("Your patient record is not available. Please contact the clinic.")
-        if mrn and mrn.strip() != own.mrn:
+        if mrn and mrn.strip().upper() != own.mrn.upper():
             raise PermissionDenied("This record is not available to your account.")
         return own
     if not mrn:

@@ -83,7 +83,8 @@ MAX_DENSITY_PER_CM2 = 600.0
 # Codes as stored; the words a person reads for them are in tracker.course.vocabulary.
 CONDITIONS = ("androgenetic_alopecia", "alopecia_areata", "telogen_effluvium", "other")
 TREATMENTS = ("exosome", "prp", "other")
-SEXES = ("female", "male", "other")
+# "unknown": not recorded (a spreadsheet's U; FHIR's administrative gender has the same four codes).
+SEXES = ("female", "male", "other", "unknown")
 
 # DESIGN.md §4: the standard photographic views (their words: tracker.course.vocabulary).
 SCALP_VIEWS = ("frontal", "vertex", "left_temporal", "right_temporal", "occipital", "closeup")

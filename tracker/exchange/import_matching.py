@@ -1,41 +1,52 @@
 """The import's checks that need the three files together and the database (``tracker.exchange.spreadsheet_import``).
 
-Records are matched on natural keys: a patient by MRN; a session by MRN, date, treatment, product and lot; a visit
-by MRN and date (one visit per patient per day, holding one density measurement per site); a measurement by visit
-and site. An import never changes what is already recorded: a patient whose name, birth date or sex differ from
-the database, or a density that differs from the one recorded for that visit and site, is reported as a problem,
-and so is a row matching a record that was removed in the app (re-importing must not undo a removal).
+Records are matched on natural keys: a patient by MRN, whatever its capitals (``ux-0001`` is ``UX-0001``); a session
+by MRN, date, treatment, product and lot; a visit by MRN and date (one visit per patient per day, holding one
+density measurement per site and at most one SALT score); a measurement by visit and site. An import never changes
+what is already recorded: a patient whose name, birth date, sex or named protocol differ from the database, or a
+density or SALT score that differs from the one recorded for that visit, is reported as a problem, and so is a row
+matching a record that was removed in the app (re-importing must not undo a removal).
+
+A patient row's ``protocol`` names one of the clinic's protocols (any capitals); empty means the clinic's default,
+or for alopecia areata the "Alopecia areata (SALT)" protocol when the clinic has it (issue #11: alopecia areata
+is followed on SALT).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import QueryableAttribute, Session, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from db import models
+from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
+from tracker.course.scales import SALT
 from tracker.errors import ValidationError
 from tracker.exchange.import_rows import (
     MeasurementKey,
     SessionKey,
+    VisitKey,
     _describe,
     _differences,
     _Measurement,
     _Patient,
     _Problems,
     _Reference,
+    _SaltScore,
     _same_density,
     _Session,
+    mrn_key,
 )
 from tracker.exchange.spreadsheets import Sheet
 from tracker.validation import check_not_before_birth
 
 # Chunk size for ``IN (…)`` lists; SQLite limits the number of bound parameters per statement.
 _CHUNK = 500
+# The protocol proposed for alopecia areata, seeded with the SALT outcome (issue #11); found by its name.
+ALOPECIA_AREATA_PROTOCOL_NAME = "Alopecia areata (SALT)"
 
 _Key = TypeVar("_Key", int, str)  # what rows are loaded by: patient ids or MRNs
 _Row = TypeVar("_Row", bound=models.Base)
@@ -47,8 +58,19 @@ class _Context:
     def __init__(self, problems: _Problems, sheets: list[Sheet | None], patients: dict[str, _Patient],
                  listed_mrns: set[str]):
         self.problems, self.sheets = problems, sheets
-        self.patients, self.listed_mrns = patients, listed_mrns
-        self.known: dict[str, models.Patient] = {}
+        self.patients, self.listed_mrns = patients, listed_mrns  # both by ``mrn_key``
+        self.known: dict[str, models.Patient] = {}  # by ``mrn_key``
+        self.protocols: dict[str, models.Protocol] = {}  # by name, casefolded
+        self.protocol_ids: dict[str, int | None] = {}  # each new patient's protocol, by ``mrn_key``
+        self.visits: list[models.Visit] = []  # the known patients' visits, once ``check_measurements`` ran
+
+    def load(self, session: Session, mrns: set[str]) -> None:
+        """The patients these files name (live ones first when two MRNs differ only in capitals) and the
+        clinic's protocols."""
+        rows = _load_all(session, models.Patient, func.upper(models.Patient.mrn), {mrn_key(m) for m in mrns})
+        for patient in sorted(rows, key=lambda p: (p.deleted_at is not None, p.id)):
+            self.known.setdefault(mrn_key(patient.mrn), patient)
+        self.protocols = {" ".join(p.name.split()).casefold(): p for p in session.scalars(select(models.Protocol))}
 
     def _report(self, order: int, row: int, reason: str) -> None:
         sheet = self.sheets[order]
@@ -58,13 +80,17 @@ class _Context:
 
     def check_patients(self) -> tuple[list[_Patient], int]:
         new, skipped = [], 0
-        for patient in self.patients.values():
-            recorded = self.known.get(patient.mrn)
+        for key, patient in self.patients.items():
+            recorded = self.known.get(key)
+            protocol = self._protocol(patient)
+            if protocol is False:
+                continue
             if recorded is None:
                 new.append(patient)
+                self.protocol_ids[key] = protocol.id if protocol else None
             elif recorded.deleted_at is not None:
                 self._report(0, patient.row, _removed_patient(patient.mrn, recorded))
-            elif differences := _differences(recorded, patient):
+            elif differences := _differences(recorded, patient) + _other_protocol(recorded, patient, protocol):
                 self._report(0, patient.row, (
                     f"MRN {patient.mrn!r} is already in the database with different details: "
                     f"{_describe(differences, 'in the database')}. An import never changes a patient's record: "
@@ -74,14 +100,34 @@ class _Context:
                 skipped += 1
         return new, skipped
 
+    def _protocol(self, patient: _Patient) -> models.Protocol | None | Literal[False]:
+        """The protocol the row names, else the default for its condition (None: the clinic's default);
+        False when the name is none of the clinic's protocols (reported)."""
+        if patient.protocol is None:
+            if patient.condition == "alopecia_areata":
+                salt = self.protocols.get(ALOPECIA_AREATA_PROTOCOL_NAME.casefold())
+                if salt is not None:
+                    return salt
+            return self.protocols.get(DEFAULT_PROTOCOL_NAME.casefold())
+        protocol = self.protocols.get(patient.protocol.casefold())
+        if protocol is None:
+            names = ", ".join(repr(p.name) for p in sorted(self.protocols.values(), key=lambda p: p.name.casefold()))
+            self._report(0, patient.row, (
+                f"protocol {patient.protocol!r} is not one of the clinic's protocols: {names or 'none yet'} "
+                "(leave the cell empty for the default)"
+            ))
+            return False
+        return protocol
+
     def check_references(self, order: int, references: list[_Reference]) -> set[int]:
         """Reports rows whose patient is unknown or removed, or dated before the birth; returns those rows."""
         refused = set()
         for record in references:
-            recorded = self.known.get(record.mrn)
+            key = mrn_key(record.mrn)
+            recorded = self.known.get(key)
             in_database = recorded if recorded is not None and recorded.deleted_at is None else None
-            if record.mrn in self.listed_mrns:
-                listed = self.patients.get(record.mrn)
+            if key in self.listed_mrns:
+                listed = self.patients.get(key)
                 birth_date = listed.birth_date if listed else in_database.birth_date if in_database else None
             elif in_database is not None:
                 birth_date = in_database.birth_date
@@ -105,7 +151,7 @@ class _Context:
         return refused
 
     def _patient_ids(self) -> dict[int, str]:
-        return {patient.id: mrn for mrn, patient in self.known.items()}
+        return {patient.id: key for key, patient in self.known.items()}
 
     def check_sessions(self, session: Session, records: list[_Session]) -> tuple[list[_Session], int]:
         ids = self._patient_ids()
@@ -127,11 +173,12 @@ class _Context:
         return new, skipped
 
     def check_measurements(self, session: Session, records: list[_Measurement]
-                           ) -> tuple[list[_Measurement], int, dict[tuple[str, date], models.Visit]]:
+                           ) -> tuple[list[_Measurement], int, dict[VisitKey, models.Visit]]:
         ids = self._patient_ids()
         visits = _load_all(session, models.Visit, models.Visit.patient_id, ids,
                            options=(selectinload(models.Visit.measurements),))
-        open_visits: dict[tuple[str, date], models.Visit] = {}
+        self.visits = visits
+        open_visits: dict[VisitKey, models.Visit] = {}
         live: dict[MeasurementKey, list[float]] = {}
         removed: dict[MeasurementKey, list[float]] = {}
         for visit in sorted(visits, key=lambda v: v.id):
@@ -162,6 +209,49 @@ class _Context:
                 new.append(record)
         return new, skipped, open_visits
 
+    def check_salt_scores(self, session: Session, records: list[_SaltScore]) -> tuple[list[_SaltScore], int]:
+        """The SALT scores to add; those already recorded for their visit are counted, others reported.
+        Runs after ``check_measurements``, whose visits it reuses."""
+        ids = self._patient_ids()
+        by_visit = {visit.id: visit for visit in self.visits}
+        live: dict[VisitKey, list[float]] = {}
+        removed: dict[VisitKey, list[float]] = {}
+        for score in _load_all(session, models.ScaleScore, models.ScaleScore.visit_id, by_visit):
+            visit = by_visit[score.visit_id]
+            if score.scale != SALT or score.salt_score is None:
+                continue
+            gone = visit.deleted_at is not None or score.deleted_at is not None
+            (removed if gone else live).setdefault((ids[visit.patient_id], visit.date), []).append(score.salt_score)
+        new, skipped = [], 0
+        for record in records:
+            recorded = live.get(record.key, [])
+            if any(_same_density(value, record.score) for value in recorded):
+                skipped += 1
+            elif recorded:
+                self._report(2, record.row, (
+                    f"the database already has the SALT score {', '.join(f'{value:g}' for value in recorded)} for "
+                    f"MRN {record.mrn!r} on {record.date.isoformat()}; this row says {record.score:g}. An import "
+                    "never changes a recorded score"
+                ))
+            elif any(_same_density(value, record.score) for value in removed.get(record.key, [])):
+                self._report(2, record.row, (
+                    "this SALT score was removed in the app; delete it from the spreadsheet, or restore the score "
+                    "in the app"
+                ))
+            else:
+                new.append(record)
+        return new, skipped
+
+
+def _other_protocol(recorded: models.Patient, row: _Patient,
+                    protocol: models.Protocol | None) -> list[tuple[str, str, str]]:
+    """The protocol a row names, when it is not the one the patient follows (an empty cell names none)."""
+    if row.protocol is None or protocol is None or recorded.protocol_id == protocol.id:
+        return []
+    if recorded.protocol_id is None and protocol.name == DEFAULT_PROTOCOL_NAME:
+        return []  # a patient with no protocol linked follows the default
+    return [("protocol", recorded.protocol.name if recorded.protocol else "(none)", protocol.name)]
+
 
 def _removed_patient(mrn: str, recorded: models.Patient) -> str:
     return (f"MRN {mrn!r} belongs to a patient record removed from the app on "
@@ -174,8 +264,8 @@ def _chunks(values: Iterable[_Key]) -> Iterable[list[_Key]]:
         yield ordered[start:start + _CHUNK]
 
 
-def _load_all(session: Session, model: type[_Row], column: QueryableAttribute[Any], values: Iterable[_Key],
-              options: tuple[ExecutableOption, ...] = ()) -> list[_Row]:
+def _load_all(session: Session, model: type[_Row], column: ColumnElement[Any] | QueryableAttribute[Any],
+              values: Iterable[_Key], options: tuple[ExecutableOption, ...] = ()) -> list[_Row]:
     """Every ``model`` row whose ``column`` is one of ``values``, loaded in chunks of ``_CHUNK``."""
     rows: list[_Row] = []
     for chunk in _chunks(values):

@@ -1,22 +1,32 @@
 """Reading the three import spreadsheets row by row (``tracker.exchange.spreadsheet_import``): each file's columns,
-each row's cells parsed into a patient, a session or a density measurement, and every problem recorded against
-its file and row (``"<file>, row <n>: <reason>"``), in the order a clinician fixes them. Rows repeated exactly
-are counted and kept once. Checks that need the three files together or the database are
+each row's cells parsed into a patient, a session, a density measurement or a SALT score, and every problem
+recorded against its file and row (``"<file>, row <n>: <reason>"``), in the order a clinician fixes them. Rows
+repeated exactly are counted and kept once. Checks that need the three files together or the database are
 ``tracker.exchange.import_matching``.
+
+Cells are read as clinics write them: sex as ``F``/``M``/``O``/``U`` or in words, a decimal comma in a
+semicolon-separated file, a date with a midnight time. What a spreadsheet did to a value is refused with the
+true cause: an identifier (MRN, lot number) in scientific notation (``2.4E+08``: an office suite turned lot
+``24E07`` into a number), an Excel day number (``45123``) where a date belongs, a cell the workbook cannot give
+as shown (``spreadsheet_cells.UnreadableCell``).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 from db import models
+from tracker.course.scales import parse_percentage
 from tracker.errors import ValidationError
+from tracker.exchange.spreadsheet_cells import RETYPE_AS_TEXT, UnreadableCell
 from tracker.exchange.spreadsheets import Sheet, SheetRow, read_sheet
+from tracker.records.patient_fields import parse_sex_as_written, short_text
 from tracker.validation import (
     check_not_in_future,
     parse_birth_date,
@@ -27,20 +37,45 @@ from tracker.validation import (
     parse_lot_number,
     parse_mrn,
     parse_product,
-    parse_sex,
     parse_site,
     parse_treatment,
 )
 
 PATIENT_COLUMNS = ("mrn", "full_name", "sex", "birth_date", "condition")
+PATIENT_OPTIONAL_COLUMNS = ("protocol",)
 SESSION_COLUMNS = ("mrn", "date", "treatment", "product", "lot_number")
-VISIT_COLUMNS = ("mrn", "date", "density_per_cm2")
-VISIT_OPTIONAL_COLUMNS = ("site",)
+# A visit row gives a density, a SALT score (alopecia areata), or both; one of the two columns must be there.
+VISIT_COLUMNS = ("mrn", "date")
+VISIT_OPTIONAL_COLUMNS = ("density_per_cm2", "site", "salt")
+# Columns of identifiers, whose text must be exactly what the clinic typed (a recall search finds a lot by it).
+IDENTIFIER_COLUMNS = ("mrn", "lot_number")
+# Columns of measured numbers, which a semicolon-separated file writes with a decimal comma.
+NUMBER_COLUMNS = ("density_per_cm2", "salt")
+PROTOCOL_NAME_MAX = 120  # db.models.Protocol.name
 
 T = TypeVar("T")
-# A session's natural key (MRN, date, treatment, product, lot) and a measurement's (MRN, date, site).
+# A session's natural key (MRN, date, treatment, product, lot), a measurement's (MRN, date, site) and a SALT
+# score's (MRN, date: one per visit); MRNs in keys are upper-cased (``mrn_key``).
 SessionKey = tuple[str, date, str, str, str]
 MeasurementKey = tuple[str, date, str]
+VisitKey = tuple[str, date]
+
+# An office suite's rendering of a number in scientific notation ("2.4E+08", "2,40E+08"); lot "24E07" as typed
+# has no sign after the E and is a real identifier.
+_SCIENTIFIC = re.compile(r"[+-]?\d+([.,]\d+)?E[+-]\d+", re.IGNORECASE)
+_DECIMAL_COMMA = re.compile(r"\s*[+-]?\d+,\d+\s*")
+_MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]00:00(:00(\.0+)?)?")
+# Excel counts days from 1899-12-30 (its day 1 is 1900-01-01, and it counts a 29 February 1900 that never was).
+_EXCEL_DAY_ZERO = date(1899, 12, 30)
+# Day numbers of 1927-05-18 to 2173-10-14: five digits, the dates a clinic's spreadsheet holds.
+_EXCEL_DAYS = range(10_000, 100_000)
+
+
+def mrn_key(mrn: str) -> str:
+    """An MRN as the import matches it: capitals do not make another patient (``ux-0001`` is ``UX-0001``).
+    MRNs are letters, digits, ``-`` and ``_`` only (``validation.parse_mrn``), so upper-casing is the same in
+    Python, SQLite and PostgreSQL."""
+    return mrn.upper()
 
 
 @dataclass(frozen=True)
@@ -51,6 +86,7 @@ class _Patient:
     sex: str
     birth_date: date
     condition: str
+    protocol: str | None = None  # a protocol's name as written, None for the default
 
 
 @dataclass(frozen=True)
@@ -64,7 +100,7 @@ class _Session:
 
     @property
     def key(self) -> SessionKey:
-        return (self.mrn, self.date, self.treatment, self.product, self.lot_number)
+        return (mrn_key(self.mrn), self.date, self.treatment, self.product, self.lot_number)
 
 
 @dataclass(frozen=True)
@@ -77,7 +113,21 @@ class _Measurement:
 
     @property
     def key(self) -> MeasurementKey:
-        return (self.mrn, self.date, self.site)
+        return (mrn_key(self.mrn), self.date, self.site)
+
+
+@dataclass(frozen=True)
+class _SaltScore:
+    """A visit's SALT score (0–100, DESIGN.md §2) from the visits file's ``salt`` column."""
+
+    row: int
+    mrn: str
+    date: date
+    score: float
+
+    @property
+    def key(self) -> VisitKey:
+        return (mrn_key(self.mrn), self.date)
 
 
 @dataclass(frozen=True)
@@ -107,6 +157,7 @@ class _Rows:
 
     def __init__(self, problems: _Problems, file_order: int, sheet: Sheet):
         self.problems, self.file_order, self.file_name = problems, file_order, sheet.file_name
+        self.decimal_comma = sheet.decimal_comma
         self.failed = False
 
     def start(self, row: SheetRow) -> None:
@@ -122,11 +173,28 @@ class _Rows:
         self.problems.add(self.file_order, self.file_name, self.row.number, reason)
 
     def parse(self, parser: Callable[..., T], column: str, *args: object, **kwargs: object) -> T | None:
+        value = self.row.cells.get(column)
+        if isinstance(value, UnreadableCell):
+            self.report(f"{column}: {value.reason}")
+            return None
         try:
-            return parser(self.row.cells.get(column), *args, label=column, **kwargs)
+            if column in IDENTIFIER_COLUMNS:
+                _refuse_scientific(value, column)
+            if (self.decimal_comma and column in NUMBER_COLUMNS and isinstance(value, str)
+                    and _DECIMAL_COMMA.fullmatch(value)):
+                value = value.replace(",", ".")  # in a semicolon-separated file the comma is the decimal separator
+            return parser(value, *args, label=column, **kwargs)
         except ValidationError as exc:
             self.report(str(exc))
             return None
+
+
+def _refuse_scientific(value: object, label: str) -> None:
+    if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
+        raise ValidationError(
+            f"{label} {value.strip()!r} is a number in scientific notation: an office suite changed the identifier "
+            f"(lot 24E07 becomes 2.4E+08); {RETYPE_AS_TEXT}"
+        )
 
 
 def _parsed(value: T | None) -> T:
@@ -139,7 +207,13 @@ def _parsed(value: T | None) -> T:
 def _read(problems: _Problems, order: int, path: str | Path, required: tuple[str, ...],
           optional: tuple[str, ...] = ()) -> Sheet | None:
     try:
-        return read_sheet(path, required, optional)
+        sheet = read_sheet(path, required, optional, IDENTIFIER_COLUMNS)
+        if order == 2 and not {"density_per_cm2", "salt"} & set(sheet.columns):
+            raise ValidationError("", [
+                f"{sheet.file_name}, row {sheet.header_row}: missing column 'density_per_cm2' (or 'salt' for a "
+                f"SALT score) (the columns are: {', '.join(required)}; optional: {', '.join(optional)})"
+            ])
+        return sheet
     except ValidationError as exc:
         for problem in exc.problems:  # already "<file>, row <n>: …" or "<file>: …"
             problems.items.append((order, 0, len(problems.items), problem))
@@ -163,29 +237,72 @@ def _patients(problems: _Problems, sheet: Sheet | None, today: date) -> tuple[di
     for parse, row in _rows(problems, 0, sheet):
         mrn = parse.parse(parse_mrn, "mrn")
         full_name = parse.parse(parse_full_name, "full_name")
-        sex = parse.parse(parse_sex, "sex")
-        birth_date = parse.parse(parse_birth_date, "birth_date", today)
+        sex = parse.parse(parse_sex_as_written, "sex")
+        birth_date = parse.parse(_birth_date, "birth_date", today)
         condition = parse.parse(parse_condition, "condition")
+        protocol = parse.parse(short_text, "protocol", limit=PROTOCOL_NAME_MAX, required=False)
         if mrn:
-            listed.add(mrn)
+            listed.add(mrn_key(mrn))
         if parse.failed:
             continue
         record = _Patient(row.number, _parsed(mrn), _parsed(full_name), _parsed(sex), _parsed(birth_date),
-                          _parsed(condition))
-        earlier = patients.get(record.mrn)
+                          _parsed(condition), protocol)
+        earlier = patients.get(mrn_key(record.mrn))
         if earlier is None:
-            patients[record.mrn] = record
-        elif not _differences(earlier, record) and earlier.condition == record.condition:
+            patients[mrn_key(record.mrn)] = record
+            continue
+        differences = _differences(earlier, record)
+        differences += [(column, str(getattr(earlier, column)), str(getattr(record, column)))
+                        for column in ("condition", "protocol") if getattr(earlier, column) != getattr(record, column)]
+        if not differences and earlier.mrn == record.mrn:
             duplicates += 1
         else:
-            differences = _differences(earlier, record) or [("condition", earlier.condition, record.condition)]
+            differences = differences or [("mrn", earlier.mrn, record.mrn)]
             parse.report(f"MRN {mrn!r} is also on row {earlier.row} with different details: "
                          + _describe(differences, "there"))
     return patients, listed, duplicates
 
 
 def _date(value: object, today: date, label: str) -> date:
-    return check_not_in_future(parse_iso_date(value, label), today, label)
+    return check_not_in_future(parse_iso_date(_date_cell(value, label), label), today, label)
+
+
+def _birth_date(value: object, today: date, label: str) -> date:
+    return parse_birth_date(_date_cell(value, label), today, label)
+
+
+def _date_cell(value: object, label: str) -> object:
+    """A date cell as ``validation.parse_iso_date`` reads it: a text date with a midnight time is the date (a
+    spreadsheet wrote a date cell out with its time); an Excel day number is refused with what it is.
+
+    >>> _date_cell("2025-01-10 00:00:00", "date")
+    '2025-01-10'
+    >>> _date_cell(45123, "date")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tracker.errors.ValidationError: date 45123 looks like an Excel day number (45123 is 2023-07-16): the column ...
+    """
+    if isinstance(value, str):
+        midnight = _MIDNIGHT.fullmatch(value.strip())
+        if midnight:
+            return midnight.group(1)
+    day_number = _whole_number(value)
+    if day_number is not None and day_number in _EXCEL_DAYS:
+        day = _EXCEL_DAY_ZERO + timedelta(days=day_number)
+        raise ValidationError(
+            f"{label} {day_number} looks like an Excel day number ({day_number} is {day.isoformat()}): the column "
+            "lost its date format; format the column as a date (YYYY-MM-DD) and type or save the dates again"
+        )
+    return value
+
+
+def _whole_number(value: object) -> int | None:
+    """A whole number written as digits or held as a number, else None."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+        return int(value)
+    return None
 
 
 def _sessions(problems: _Problems, sheet: Sheet | None, today: date
@@ -214,32 +331,66 @@ def _sessions(problems: _Problems, sheet: Sheet | None, today: date
 
 
 def _measurements(problems: _Problems, sheet: Sheet | None, today: date
-                  ) -> tuple[list[_Measurement], list[_Reference], int]:
-    """Valid measurements (each once); the patient each row refers to, even on rows with errors; duplicates."""
+                  ) -> tuple[list[_Measurement], list[_SaltScore], list[_Reference], int]:
+    """Valid density measurements and SALT scores (each once); the patient each row refers to, even on rows
+    with errors; rows repeated exactly."""
     found: dict[MeasurementKey, _Measurement] = {}
+    scores: dict[VisitKey, _SaltScore] = {}
     references: list[_Reference] = []
     duplicates = 0
     for parse, row in _rows(problems, 2, sheet):
         mrn = parse.parse(parse_mrn, "mrn")
         day = parse.parse(_date, "date", today)
-        density = parse.parse(parse_density, "density_per_cm2")
+        salt = parse.parse(parse_percentage, "salt")
+        density = None
+        if _empty(row.cells.get("salt")) or not _empty(row.cells.get("density_per_cm2")):
+            density = parse.parse(parse_density, "density_per_cm2")  # required unless the row gives a SALT score
         site = parse.parse(parse_site, "site")
         if mrn:
             references.append(_Reference(row.number, mrn, day))
         if parse.failed:
             continue
-        record = _Measurement(row.number, _parsed(mrn), _parsed(day), _parsed(site), _parsed(density))
-        earlier = found.get(record.key)
-        if earlier is None:
-            found[record.key] = record
-        elif _same_density(earlier.density, record.density):
-            duplicates += 1
-        else:
-            parse.report(
-                f"MRN {record.mrn!r} on {record.date.isoformat()} at site {record.site!r} is also on row {earlier.row} "
-                f"with a different density ({earlier.density:g} there, {record.density:g} here); keep one of them"
-            )
-    return list(found.values()), references, duplicates
+        repeated = True
+        if density is not None:
+            record = _Measurement(row.number, _parsed(mrn), _parsed(day), _parsed(site), density)
+            repeated = _keep_once(parse, found, record)
+        if salt is not None:
+            score = _SaltScore(row.number, _parsed(mrn), _parsed(day), salt)
+            repeated = _keep_score_once(parse, scores, score) and repeated
+        duplicates += repeated and not parse.failed
+    return list(found.values()), list(scores.values()), references, duplicates
+
+
+def _empty(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _keep_once(parse: _Rows, found: dict[MeasurementKey, _Measurement], record: _Measurement) -> bool:
+    """Keeps the measurement unless an earlier row has it; True when this row repeats that one exactly."""
+    earlier = found.get(record.key)
+    if earlier is None:
+        found[record.key] = record
+        return False
+    if not _same_density(earlier.density, record.density):
+        parse.report(
+            f"MRN {record.mrn!r} on {record.date.isoformat()} at site {record.site!r} is also on row {earlier.row} "
+            f"with a different density ({earlier.density:g} there, {record.density:g} here); keep one of them"
+        )
+    return True
+
+
+def _keep_score_once(parse: _Rows, scores: dict[VisitKey, _SaltScore], score: _SaltScore) -> bool:
+    """Keeps the visit's SALT score unless an earlier row gives it (a visit has one, whatever the site)."""
+    earlier = scores.get(score.key)
+    if earlier is None:
+        scores[score.key] = score
+        return False
+    if not _same_density(earlier.score, score.score):
+        parse.report(
+            f"MRN {score.mrn!r} on {score.date.isoformat()} is also on row {earlier.row} with a different SALT "
+            f"score ({earlier.score:g} there, {score.score:g} here); a visit has one SALT score: keep one of them"
+        )
+    return True
 
 
 def _same_density(a: float, b: float) -> bool:

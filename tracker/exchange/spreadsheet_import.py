@@ -6,11 +6,15 @@ database, and if anything is wrong ``ValidationError.problems`` lists every prob
 ``"<file>, row <n>: <reason>"`` and nothing is written. Otherwise everything is written in one
 transaction, each row carrying ``created_by=actor``.
 
-Columns (header row, exact names; ``site`` is optional and defaults to ``primary``):
+Columns (header row, names in any capitals, spaces for ``_`` allowed; bracketed ones optional):
 
-- patients: ``mrn, full_name, sex, birth_date, condition``
+- patients: ``mrn, full_name, sex, birth_date, condition[, protocol]``
 - sessions: ``mrn, date, treatment, product, lot_number``
-- visits: ``mrn, date, density_per_cm2[, site]``
+- visits: ``mrn, date, density_per_cm2[, site][, salt]`` (``site`` defaults to ``primary``; a row gives a
+  density, a SALT score 0–100, or both, and ``density_per_cm2`` may be left out of a SALT-only file)
+
+Files may be CSV (UTF-8, UTF-16 "Unicode text", or Windows-1252 with a note in the summary), .xlsx or .ods:
+``tracker.exchange.spreadsheets``.
 
 Reading the files row by row is ``tracker.exchange.import_rows``; importing the same files again adds nothing
 twice, and never changes what is already recorded (``tracker.exchange.import_matching``).
@@ -22,31 +26,36 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
+from tracker.course.scales import SALT, ScaleScore
 from tracker.database import transaction
 from tracker.errors import ConflictError, ValidationError
-from tracker.exchange.import_matching import _Context, _load_all
+from tracker.exchange.import_matching import _Context
 from tracker.exchange.import_rows import (
     PATIENT_COLUMNS,
+    PATIENT_OPTIONAL_COLUMNS,
     SESSION_COLUMNS,
     VISIT_COLUMNS,
     VISIT_OPTIONAL_COLUMNS,
+    VisitKey,
     _Measurement,
     _measurements,
     _Patient,
     _patients,
     _Problems,
     _read,
+    _SaltScore,
     _Session,
     _sessions,
+    mrn_key,
 )
+from tracker.records.visits import scale_score_row
 
 # PostgreSQL advisory lock taken for the whole import, so that two imports of the same files cannot
 # both find a record missing and both add it (SQLite serialises writers with BEGIN IMMEDIATE already).
@@ -66,6 +75,9 @@ class ImportResult:
     measurements_added: int = 0
     measurements_skipped: int = 0
     duplicate_rows: int = 0  # rows repeating an earlier row of the same file exactly (imported once)
+    salt_scores_added: int = 0
+    salt_scores_skipped: int = 0
+    notes: tuple[str, ...] = ()  # how a file was read that the clinician should check (its text encoding)
 
     def summary(self) -> str:
         """Lines for the command line and the import page.
@@ -84,15 +96,18 @@ class ImportResult:
             f"  visits: {self.visits_added} added, {self.visits_skipped} already present",
             f"  density measurements: {self.measurements_added} added, {self.measurements_skipped} already present",
         ]
+        if self.salt_scores_added or self.salt_scores_skipped:
+            lines.append(f"  SALT scores: {self.salt_scores_added} added, {self.salt_scores_skipped} already present")
         if self.duplicate_rows:
             lines.append(f"  {self.duplicate_rows} row(s) repeated an earlier row exactly and were imported once")
+        lines.extend(f"Note: {note}" for note in self.notes)
         return "\n".join(lines)
 
 
 def import_spreadsheets(patients_path: str | Path, sessions_path: str | Path, visits_path: str | Path, *,
                         actor: Actor, url: str | None = None,
                         today: date | None = None) -> ImportResult:
-    """Import the three spreadsheets (CSV or .xlsx) in one transaction, or nothing at all.
+    """Import the three spreadsheets (CSV, .xlsx or .ods) in one transaction, or nothing at all.
 
     ``actor`` must be staff (the command line acts as admin), and its username is written to every
     row's ``created_by``; ``url`` selects the database (default: the configured one);
@@ -104,27 +119,28 @@ def import_spreadsheets(patients_path: str | Path, sessions_path: str | Path, vi
     today = today or date.today()
     problems = _Problems()
     sheets = [
-        _read(problems, 0, patients_path, PATIENT_COLUMNS),
+        _read(problems, 0, patients_path, PATIENT_COLUMNS, PATIENT_OPTIONAL_COLUMNS),
         _read(problems, 1, sessions_path, SESSION_COLUMNS),
         _read(problems, 2, visits_path, VISIT_COLUMNS, VISIT_OPTIONAL_COLUMNS),
     ]
     patients, listed_mrns, duplicates = _patients(problems, sheets[0], today)
     sessions, session_refs, session_duplicates = _sessions(problems, sheets[1], today)
-    measurements, visit_refs, visit_duplicates = _measurements(problems, sheets[2], today)
+    measurements, salt_scores, visit_refs, visit_duplicates = _measurements(problems, sheets[2], today)
     context = _Context(problems, sheets, patients, listed_mrns)
 
     with transaction(url) as session:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK_KEY})
-        mrns = set(patients) | {reference.mrn for reference in session_refs + visit_refs}
-        context.known = {p.mrn: p for p in _load_all(session, models.Patient, models.Patient.mrn, mrns)}
+        context.load(session, set(patients) | {reference.mrn for reference in session_refs + visit_refs})
         new_patients, patients_skipped = context.check_patients()
         refused = context.check_references(1, session_refs)
         sessions = [record for record in sessions if record.row not in refused]
         refused = context.check_references(2, visit_refs)
         measurements = [record for record in measurements if record.row not in refused]
+        salt_scores = [record for record in salt_scores if record.row not in refused]
         new_sessions, sessions_skipped = context.check_sessions(session, sessions)
         new_measurements, measurements_skipped, existing_visits = context.check_measurements(session, measurements)
+        new_scores, scores_skipped = context.check_salt_scores(session, salt_scores)
 
         messages = problems.messages()
         if messages:
@@ -134,9 +150,11 @@ def import_spreadsheets(patients_path: str | Path, sessions_path: str | Path, vi
             )
             raise ValidationError(summary, messages)
 
-        visits_skipped = len({(m.mrn, m.date) for m in measurements} & set(existing_visits))
-        visits_added = _write(session, actor.username, new_patients, context.known, new_sessions, new_measurements,
-                              existing_visits)
+        visit_days = {_visit_key(m) for m in measurements} | {_visit_key(score) for score in salt_scores}
+        visits_skipped = len(visit_days & set(existing_visits))
+        visits_added = _write(session, actor.username, _New(new_patients, context.protocol_ids, new_sessions,
+                                                            new_measurements, new_scores),
+                              context.known, existing_visits)
         result = ImportResult(
             patients_added=len(new_patients),
             patients_skipped=patients_skipped,
@@ -147,42 +165,65 @@ def import_spreadsheets(patients_path: str | Path, sessions_path: str | Path, vi
             measurements_added=len(new_measurements),
             measurements_skipped=measurements_skipped,
             duplicate_rows=duplicates + session_duplicates + visit_duplicates,
+            salt_scores_added=len(new_scores),
+            salt_scores_skipped=scores_skipped,
+            notes=tuple(note for sheet in sheets if sheet is not None for note in sheet.notes),
         )
         audit.record(session, actor, "import",
                      detail=" ".join(result.summary().split())[:1000])
         return result
 
 
-def _write(session: Session, actor: str, patients: list[_Patient], known: dict[str, models.Patient],
-           sessions: list[_Session], measurements: list[_Measurement],
-           open_visits: dict[tuple[str, date], models.Visit]) -> int:
+def _visit_key(record: _Measurement | _SaltScore) -> VisitKey:
+    return (mrn_key(record.mrn), record.date)
+
+
+@dataclass(frozen=True)
+class _New:
+    """What an import adds: new patients (with their protocols, by ``mrn_key``), sessions, measurements and
+    SALT scores."""
+
+    patients: list[_Patient]
+    protocol_ids: dict[str, int | None]
+    sessions: list[_Session]
+    measurements: list[_Measurement]
+    salt_scores: list[_SaltScore]
+
+
+def _write(session: Session, actor: str, new: _New, known: dict[str, models.Patient],
+           open_visits: dict[VisitKey, models.Visit]) -> int:
     """Adds the new records; returns the number of visits created."""
-    # Imported patients follow the clinic's stored default protocol, as patients created on the page do.
-    default_protocol = session.scalar(select(models.Protocol.id).where(models.Protocol.name == DEFAULT_PROTOCOL_NAME))
     try:
-        for patient in patients:
-            known[patient.mrn] = models.Patient(
+        for patient in new.patients:
+            key = mrn_key(patient.mrn)
+            known[key] = models.Patient(
                 mrn=patient.mrn, full_name=patient.full_name, sex=patient.sex, birth_date=patient.birth_date,
-                condition=patient.condition, protocol_id=default_protocol, created_by=actor,
+                condition=patient.condition, protocol_id=new.protocol_ids.get(key), created_by=actor,
             )
-            session.add(known[patient.mrn])
+            session.add(known[key])
         session.flush()
-        for record in sessions:
+        for treatment in new.sessions:
             session.add(models.TreatmentSession(
-                patient_id=known[record.mrn].id, date=record.date, treatment=record.treatment,
-                product=record.product, lot_number=record.lot_number, created_by=actor,
+                patient_id=known[mrn_key(treatment.mrn)].id, date=treatment.date, treatment=treatment.treatment,
+                product=treatment.product, lot_number=treatment.lot_number, created_by=actor,
             ))
         visits_added = 0
-        for measurement in sorted(measurements, key=lambda m: (m.mrn, m.date, m.row)):
-            visit = open_visits.get((measurement.mrn, measurement.date))
-            if visit is None:
-                visit = models.Visit(patient_id=known[measurement.mrn].id, date=measurement.date, created_by=actor)
-                session.add(visit)
-                open_visits[(measurement.mrn, measurement.date)] = visit
+        records: list[_Measurement | _SaltScore] = [*new.measurements, *new.salt_scores]
+        for record in sorted(records, key=lambda r: (_visit_key(r), r.row)):
+            day = _visit_key(record)
+            if day not in open_visits:
+                open_visits[day] = models.Visit(patient_id=known[day[0]].id, date=record.date, created_by=actor)
+                session.add(open_visits[day])
                 visits_added += 1
+        session.flush()
+        for measurement in new.measurements:
             session.add(models.DensityMeasurement(
-                visit=visit, site=measurement.site, density_per_cm2=measurement.density, created_by=actor,
+                visit=open_visits[_visit_key(measurement)], site=measurement.site, density_per_cm2=measurement.density,
+                created_by=actor,
             ))
+        for score in new.salt_scores:
+            # A SALT score typed as a total: the regions it was summed from are not in the spreadsheet.
+            session.add(scale_score_row(open_visits[score.key].id, ScaleScore(SALT, salt_score=score.score), actor))
         session.flush()
     except IntegrityError as exc:
         raise ConflictError(

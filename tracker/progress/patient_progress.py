@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
+from tracker.access.patient_lookup import with_mrn
 from tracker.course.milestones import DensityRecord, Progress, SessionRecord, assess
 from tracker.course.protocols import to_engine
 from tracker.database import AnyRow, Reads, read_connection, transaction
@@ -23,7 +24,7 @@ from tracker.errors import NotFound
 
 def find_patient(session: Session, mrn: str) -> models.Patient:
     patient = session.scalar(
-        select(models.Patient).where(models.Patient.mrn == mrn.strip(), models.Patient.deleted_at.is_(None))
+        with_mrn(select(models.Patient).where(models.Patient.deleted_at.is_(None)), models.Patient.mrn, mrn)
     )
     if patient is None:
         raise NotFound(f"No patient with MRN {mrn.strip()!r}.")

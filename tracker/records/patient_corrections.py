@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
+from tracker.access.patient_lookup import with_mrn
 from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
 from tracker.database import transaction
 from tracker.errors import NotFound, ValidationError
@@ -53,8 +54,8 @@ def update_patient(actor: Actor, mrn: str, changes: Mapping[str, object], reason
     problems += reason_problems(reason)
     clean = _parse_changes(changes, today or date.today(), problems)
     with transaction(url) as session:
-        patient = session.scalar(select(models.Patient).where(
-            models.Patient.mrn == (mrn or "").strip(), models.Patient.deleted_at.is_(None)).with_for_update())
+        patient = session.scalar(with_mrn(select(models.Patient).where(models.Patient.deleted_at.is_(None)),
+                                          models.Patient.mrn, mrn or "").with_for_update())
         if patient is None:
             raise NotFound(f"No patient with MRN {(mrn or '').strip()!r}.")
         check_version(patient, expected_version)

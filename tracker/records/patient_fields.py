@@ -16,7 +16,7 @@ from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.course.vocabulary import condition_words
 from tracker.errors import ValidationError
-from tracker.validation import parse_site
+from tracker.validation import parse_sex, parse_site
 
 SALT_RANGE = (0.0, 100.0)
 
@@ -29,10 +29,22 @@ COMMON_THERAPIES = ("minoxidil", "finasteride", "Viviscal")
 THERAPY_NAME_MAX = 120
 DOSE_MAX = 120
 NOTES_MAX = 5000
+# The one-letter codes clinics' spreadsheets use for sex (those of HL7 v2 administrative sex).
+SEX_CODES = {"f": "female", "m": "male", "o": "other", "u": "unknown"}
 
 
 def _describe_fit(condition: str, sex: str) -> str:
     return f"{condition_words(condition).lower()} in a {sex} patient"
+
+
+def parse_sex_as_written(value: object, label: str = "sex") -> str:
+    """The sex code (``tracker.course.clinical.SEXES``) from a letter or a word, in any capitals.
+
+    >>> [parse_sex_as_written(value) for value in ("F", " m ", "Female", "U", "o")]
+    ['female', 'male', 'female', 'unknown', 'other']
+    """
+    letter = value.strip().lower() if isinstance(value, str) else ""
+    return parse_sex(SEX_CODES.get(letter, value), label)
 
 
 def parse_baseline(condition: str, sex: str, scale: object, stage: object) -> tuple[str | None, str | None]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -35,7 +35,7 @@ from tracker.course.wording import count
 from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.progress.schedule import latest_change_words
-from tracker.validation import search_words
+from tracker.records.patient_search import search_conditions
 
 # The patient list's filters, in the order offered (words: ``vocabulary.patient_filter_words``). "Upcoming"
 # needs a look-ahead: it is the schedule's.
@@ -135,17 +135,6 @@ def _last_visits(session: Session, where: list[ColumnElement[bool]], today: date
     return {patient_id: day for patient_id, day in rows}
 
 
-def _search_conditions(query: str) -> list[ColumnElement[bool]]:
-    """Every word of the query must appear in the name or the MRN (case-insensitive)."""
-    conditions: list[ColumnElement[bool]] = []
-    for word in search_words(query):
-        conditions.append(or_(
-            func.lower(models.Patient.full_name).contains(word, autoescape=True),
-            func.lower(models.Patient.mrn).contains(word, autoescape=True),
-        ))
-    return conditions
-
-
 def list_patients(actor: Actor, query: str = "", filter: str | None = None, today: date | None = None,
                   url: str | None = None) -> list[PatientSummary]:
     """Live patients matching ``query`` (words found in name or MRN): all of them sorted by name, or those on one
@@ -162,8 +151,9 @@ def list_patients(actor: Actor, query: str = "", filter: str | None = None, toda
     if filter not in (None, "", *FILTERS):
         raise ValidationError(f"Unknown filter {filter!r}: use one of {', '.join(FILTERS)}.")
     today = today or date.today()
-    where = [models.Patient.deleted_at.is_(None), *_search_conditions(query or "")]
     with transaction(url) as session:
+        # words found in the name or MRN, whatever the capitals and accents (``patient_search``)
+        where = [models.Patient.deleted_at.is_(None), *search_conditions(session, query or "")]
         patients = list(session.scalars(select(models.Patient).where(*where)))
         sessions: dict[int, list[SessionRecord]] = {}
         for patient_id, day, treatment, product, lot in session.execute(

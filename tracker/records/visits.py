@@ -256,14 +256,19 @@ def _add_visit(session: Session, actor: Actor, patient_id: int, visit_date: date
             visit_id=visit.id, site=m.site, density_per_cm2=m.density, shaft_diameter_um=m.shaft_diameter_um,
             terminal_pct=m.terminal_pct, anagen_pct=m.anagen_pct, created_by=actor.username,
         ))
-    scale = checked.scale
-    if scale is not None:
-        session.add(models.ScaleScore(
-            visit_id=visit.id, scale=scale.scale, stage=scale.stage, salt_score=scale.salt_score,
-            salt_vertex_pct=scale.vertex_pct, salt_posterior_pct=scale.posterior_pct,
-            salt_left_pct=scale.left_pct, salt_right_pct=scale.right_pct, created_by=actor.username,
-        ))
+    if checked.scale is not None:
+        session.add(scale_score_row(visit.id, checked.scale, actor.username))
     return visit
+
+
+def scale_score_row(visit_id: int, scale: ScaleScore, created_by: str) -> models.ScaleScore:
+    """The stored row of a checked scale score (a stage, or a SALT score with its regions when they were
+    scored), as the visit form and the spreadsheet import store it."""
+    return models.ScaleScore(
+        visit_id=visit_id, scale=scale.scale, stage=scale.stage, salt_score=scale.salt_score,
+        salt_vertex_pct=scale.vertex_pct, salt_posterior_pct=scale.posterior_pct,
+        salt_left_pct=scale.left_pct, salt_right_pct=scale.right_pct, created_by=created_by,
+    )
 
 
 def _store_photos(session: Session, actor: Actor, visit_id: int, photos: Sequence[PhotoUpload],
