@@ -25,9 +25,11 @@ from tracker.course.milestones import (
     assess,
 )
 from tracker.course.protocols import to_engine
+from tracker.course.salt import outcome_records
 from tracker.course.vocabulary import PATIENT_FILTER_WORDS, PatientFilter, milestone_words, status_words
 from tracker.database import transaction
 from tracker.errors import ValidationError
+from tracker.progress.patient_progress import clinic_salt_scores
 from tracker.validation import search_words
 
 # The patient list's filters (product issue): key → what the clinician sees.
@@ -144,11 +146,14 @@ def list_patients(actor: Actor, query: str = "", filter: str | None = None, toda
         ):
             measurements.setdefault(patient_id, []).append(DensityRecord(day, site, density))
         protocols = {row.id: to_engine(row) for row in session.scalars(select(models.Protocol))}
+        salt_scores = clinic_salt_scores(session)
         summaries = []
         for patient in patients:
             # A patient's protocol_id always names a row (foreign key), so indexing cannot miss.
             protocol = protocols[patient.protocol_id] if patient.protocol_id else to_engine(None)
-            progress = assess(sessions.get(patient.id, []), measurements.get(patient.id, []), protocol, today)
+            # A SALT protocol's patients are judged on their SALT scores (tracker.course.salt.outcome_records).
+            series = outcome_records(protocol, measurements.get(patient.id, []), salt_scores.get(patient.id, []))
+            progress = assess(sessions.get(patient.id, []), series, protocol, today)
             summaries.append(_summary(patient, progress, today))
         if filter == DUE_THIS_WEEK:
             summaries = [s for s in summaries if s.due_this_week]
