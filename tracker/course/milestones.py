@@ -40,6 +40,10 @@ from tracker.course.clinical import (
     NSAID_DAYS_AFTER,
     NSAID_DAYS_BEFORE,
     REPEAT_SESSION_MONTHS,
+    SALT_BAND,
+    SALT_EVIDENCE_NOTE,
+    SALT_NOISE_PCT,
+    SALT_PROTOCOL_NAME,
     BandPoint,
     MilestoneWindow,
 )
@@ -79,6 +83,9 @@ class Protocol:
 
 
 DEFAULT_PROTOCOL = Protocol(DEFAULT_PROTOCOL_NAME, DEFAULT_BAND, DEFAULT_WINDOWS, DEFAULT_EVIDENCE_NOTE)
+# Seeded next to the default for alopecia areata (DESIGN.md §2): the clinic's own band on SALT improvement.
+SALT_PROTOCOL = Protocol(SALT_PROTOCOL_NAME, SALT_BAND, DEFAULT_WINDOWS, SALT_EVIDENCE_NOTE, SALT_NOISE_PCT,
+                         OutcomeMeasure.SALT)
 
 
 @dataclass(frozen=True)
