@@ -70,7 +70,7 @@ def _statuses_by_patient(url: str) -> dict[str, set[str]]:
                     select(models.Visit.date, models.ScaleScore.salt_score)
                     .join(models.ScaleScore, models.ScaleScore.visit_id == models.Visit.id)
                     .where(models.Visit.patient_id == patient.id, models.ScaleScore.scale == "salt")
-                )
+                ) if score is not None
             ]
             protocol = to_engine(patient.protocol)
             # Alopecia areata patients are on the SALT protocol: judged on their SALT scores.
