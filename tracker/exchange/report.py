@@ -224,13 +224,13 @@ def _salt_progress(pdf: ReportPDF, salt: SaltChart) -> None:
     _paragraph(pdf, note, size=8, colour=MUTED)
     if not course.milestones:
         return
-    headings = ("Milestone", "Window", "Visit", "SALT", "Improve-\nment", "Expected", "Endpoints reached", "Status")
+    headings = ("Milestone", "Window", "Visit", "SALT", "Improved", "Expected", "Endpoints reached", "Status")
     pdf.set_font(pdf.family, "", 7.5)
     pdf.set_fill_color(255, 255, 255)
     pdf.set_draw_color(*RULE)
     pdf.set_line_width(0.2)
     heading_style = FontFace(family=pdf.family, emphasis="B", size_pt=7.5, color=(255, 255, 255), fill_color=_TEAL)
-    with pdf.table(col_widths=(27, 29, 18, 11, 15, 18, 26, 36), headings_style=heading_style, line_height=3.6,
+    with pdf.table(col_widths=(27, 28, 18, 10, 19, 17, 28, 33), headings_style=heading_style, line_height=3.6,
                    text_align=("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "CENTER", "LEFT", "LEFT"),
                    borders_layout="HORIZONTAL_LINES", cell_fill_color=(246, 248, 249), cell_fill_mode="ROWS",
                    padding=(1.2, 1.2), width=WIDTH, v_align="MIDDLE") as table:

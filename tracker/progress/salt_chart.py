@@ -93,7 +93,7 @@ def _score(baseline: float, improvement_pct: float) -> float:
     >>> _score(40, 50), _score(40, -300), _score(40, 120)
     (20.0, 100.0, 0.0)
     """
-    return min(SALT_MAX, max(0.0, baseline * (1 - improvement_pct / 100)))
+    return min(SALT_MAX, max(0.0, baseline * (100 - improvement_pct) / 100))  # 40 × 10 / 100 is exactly 4
 
 
 def _band(protocol: Protocol, baseline: float, x_max: float) -> SaltBand:
