@@ -178,6 +178,17 @@ def test_progress_json_reports_the_salt_course_through_the_command_line(clinic):
     assert [m["density"] for m in vertex["measurements"]] == [80.0, 100.0, 120.0, 130.0]
 
 
+def test_progress_for_a_person_names_the_salt_course_in_words(clinic):
+    _add_salt_patient(clinic)
+    result = _cli("progress", "AA-001", "--as-of", "2026-02-01")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "  SALT score: baseline 40.0 on 2025-01-10" in lines
+    six = next(line for line in lines if line.strip().startswith("Noticeable growth"))
+    assert six.endswith("On track SALT 18.0, improvement +55.0% (Response (SALT ≤ 20), SALT50)")
+    assert "salt50" not in result.stdout
+
+
 def test_lists_and_view_judge_a_salt_patient_on_salt(clinic):
     _add_salt_patient(clinic)
     # Behind on SALT at 12 months (15% < 20%); judged on density against this band it would not be.
