@@ -17,7 +17,14 @@ from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry
 from tracker.course.vocabulary import site_words, status_words, view_words
 from tracker.records.visit_form import CAPTURE_CHECKS, DEVICE_MAX, NOTES_MAX, PhotoUpload, SiteEntry, VisitEntry
-from tracker.records.visits import BASELINE_RECORDED, SiteOutcome, VisitSaved, log_visit, visit_form_defaults
+from tracker.records.visits import (
+    BASELINE_RECORDED,
+    DENSITY_RECORDED,
+    SiteOutcome,
+    VisitSaved,
+    log_visit,
+    visit_form_defaults,
+)
 from tracker.validation import SITE_MAX
 from ui.messages import call, plain
 from ui.signed_in import require_actor
@@ -60,7 +67,9 @@ def _saved_site_row(site: SiteOutcome) -> dict[str, object]:
         "Change vs baseline (hairs/cm²)": change,
         "Expected band (hairs/cm²)": band,
         "Status": (
-            "Baseline recorded" if site.status == BASELINE_RECORDED else status_words(site.status).explained
+            "Baseline recorded" if site.status == BASELINE_RECORDED
+            else "Recorded (this protocol is judged on SALT)" if site.status == DENSITY_RECORDED
+            else status_words(site.status).explained
         ),
     }
 

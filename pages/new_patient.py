@@ -13,7 +13,7 @@ from tracker.course.clinical import CONDITIONS, SEXES
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.course.vocabulary import condition_words, view_words
 from tracker.records.patient_fields import NOTES_MAX, TARGET_AREA_CHOICES, TARGET_AREAS_MAX
-from tracker.records.patient_intake import NewPatient, create_patient, protocol_names
+from tracker.records.patient_intake import NewPatient, create_patient, proposed_protocol, protocol_names
 from tracker.validation import MAX_AGE_YEARS
 from ui.messages import call, plain
 from ui.signed_in import require_actor
@@ -21,7 +21,7 @@ from ui.workspace import select_patient
 
 SAVED = "new_patient_saved"
 KEYS = ("np_sex", "np_condition", "np_scales", "np_scale", "np_mrn", "np_name", "np_birth", "np_stage", "np_salt",
-        "np_areas", "np_other_areas", "np_protocol", "np_notes")
+        "np_areas", "np_other_areas", "np_protocol", "np_notes", "np_protocol_for")
 
 actor = require_actor()
 st.title("New patient")
@@ -30,7 +30,7 @@ if st.session_state.pop("np_fresh", False):
     # browser send the previous patient's choices back with the next submit.
     blank = {"np_areas": [], "np_mrn": "", "np_name": "", "np_other_areas": "", "np_notes": ""}
     for key in KEYS:
-        if key in ("np_protocol", "np_scales"):
+        if key in ("np_protocol", "np_scales", "np_protocol_for"):
             st.session_state.pop(key, None)
         else:
             st.session_state[key] = blank.get(key)
@@ -59,6 +59,10 @@ if st.session_state.get("np_scales") != scales:  # new choices: start the scale 
 scale = scale_col.selectbox("Baseline scale", scales, index=0 if len(scales) == 1 else None,
                             format_func=SCALE_LABELS.__getitem__, key="np_scale", disabled=not scales,
                             placeholder="Choose" if scales else "None for this condition")
+if st.session_state.get("np_protocol_for", "") != condition:  # a new condition: propose its protocol afresh
+    # Alopecia areata is followed on SALT: its protocol is preselected; the clinician can still choose another.
+    st.session_state["np_protocol"] = proposed_protocol(condition, protocols)
+    st.session_state["np_protocol_for"] = condition
 if not (condition and sex):
     st.caption("Choose sex and condition: the staging scale follows them (Norwood–Hamilton for men with "
                "androgenetic alopecia, Ludwig or Sinclair for women, SALT for alopecia areata).")
@@ -81,7 +85,8 @@ with st.form("new_patient", clear_on_submit=False):
     areas = st.multiselect("Target areas to measure", TARGET_AREA_CHOICES, key="np_areas", format_func=view_words,
                            help="These sites pre-fill the patient's first visit.")
     other_areas = st.text_input("Other areas (comma-separated)", key="np_other_areas", max_chars=TARGET_AREAS_MAX)
-    protocol = st.selectbox("Protocol", protocols, index=0 if protocols else None, key="np_protocol")
+    protocol = st.selectbox("Protocol", protocols, key="np_protocol",
+                            help="Proposed from the condition: alopecia areata patients follow the SALT protocol.")
     notes = st.text_area("Notes", key="np_notes", max_chars=NOTES_MAX)
     submitted = st.form_submit_button("Register patient", type="primary", key="np_submit")
 

@@ -1,4 +1,4 @@
-"""Protocols (admins): the expected band, measurement noise, milestone windows and evidence note of each protocol.
+"""Protocols (admins): the outcome measure, expected band, measurement noise, milestone windows and evidence note.
 
 An edit starts from a snapshot of the version opened (kept in the session as plain data) and is saved
 against that version, so a change someone else saved meanwhile is never overwritten: the save is refused
@@ -11,6 +11,8 @@ import streamlit as st
 
 from tracker.access.actors import ADMIN
 from tracker.course.clinical import MAX_NOISE_PCT
+from tracker.course.milestones import DEFAULT_PROTOCOL
+from tracker.course.vocabulary import OUTCOME_WORDS, OutcomeMeasure, outcome_words
 from tracker.errors import ValidationError
 from tracker.records.protocol_admin import (
     MAX_NAME_LENGTH,
@@ -43,6 +45,7 @@ def snapshot(detail: ProtocolDetail) -> dict:
         ],
         "note": detail.evidence_note,
         "noise_pct": detail.noise_pct,
+        "outcome_measure": str(detail.outcome_measure),
     }
 
 
@@ -66,7 +69,8 @@ if protocols is None:
 st.dataframe(
     [
         {"Protocol": p.name, "Version": p.version, "Patients linked": p.patients, "Band points": p.band_points,
-         "Milestone windows": p.windows, "Noise (% of baseline)": p.noise_pct, "Created by": p.created_by or ""}
+         "Milestone windows": p.windows, "Judged on": outcome_words(p.outcome_measure),
+         "Noise (% of baseline)": p.noise_pct, "Created by": p.created_by or ""}
         for p in protocols
     ],
     hide_index=True, key="protocols_table",
@@ -77,6 +81,8 @@ names = [p.name for p in protocols]
 pending = st.session_state.pop(PENDING, None)
 if pending in names:
     st.session_state[SELECTED] = pending
+if st.session_state.get(SELECTED) not in names and DEFAULT_PROTOCOL.name in names:
+    st.session_state[SELECTED] = DEFAULT_PROTOCOL.name  # most patients follow it; the list is sorted by name
 name = st.selectbox("Protocol to view or edit", names, key=SELECTED)
 
 detail = call(get_protocol, actor, name) if name else None
@@ -97,25 +103,42 @@ if detail is not None:
     suffix = f"{detail.name}::{draft['version']}"
     st.caption(f"Version {draft['version']} · {detail.patients} patient records linked.")
 
+    outcomes = list(OUTCOME_WORDS)
+    outcome = st.selectbox(
+        "Judged on (outcome measure)", outcomes, index=outcomes.index(draft["outcome_measure"]),
+        format_func=outcome_words, key=f"protocol_outcome::{suffix}",
+        help="Density: the band is a change in hairs/cm². SALT (alopecia areata): the band is the % improvement of "
+             "the SALT score from baseline, and SALT ≤ 20 and SALT50/75/90 are reported at every milestone visit.",
+    )
+    salt = outcome == OutcomeMeasure.SALT
+    unit = "% improvement of SALT" if salt else "hairs/cm²"
+
     st.subheader("Expected band")
-    st.caption("Change from the patient's own baseline in hairs/cm², at months after the first session; "
-               "linear in between, flat after the last point. The first point must be month 0.")
+    st.caption(("The % improvement of the SALT score from the patient's own baseline ((baseline − score) / "
+                "baseline), at months after the first session. No established exosome evidence exists for SALT: "
+                "this band is the clinic's own." if salt else
+                "Change from the patient's own baseline in hairs/cm², at months after the first session.")
+               + " Linear in between, flat after the last point. The first point must be month 0.")
     band_table = st.data_editor(
         pd.DataFrame(draft["band"], columns=list(BAND_COLUMNS)),
         num_rows="dynamic", hide_index=True, key=f"protocol_band::{suffix}",
         column_config={
             "month": st.column_config.NumberColumn("Month", min_value=0, step=0.5, required=True),
-            "low": st.column_config.NumberColumn("Low (hairs/cm²)", required=True),
-            "high": st.column_config.NumberColumn("High (hairs/cm²)", required=True),
+            "low": st.column_config.NumberColumn(f"Low ({unit})", required=True),
+            "high": st.column_config.NumberColumn(f"High ({unit})", required=True),
         },
     )
 
     noise_pct = st.number_input(
-        "Measurement noise (% of the baseline density)", value=float(draft["noise_pct"]), min_value=0.0,
-        max_value=MAX_NOISE_PCT, step=1.0, key=f"protocol_noise::{suffix}",
-        help="A milestone is judged ahead or behind only when it lies outside the band by more than this share of "
-             "the patient's baseline density (hairs/cm²). Automated counts vary about 10% between repeat "
-             "measurements of the same scalp, so 10 is the usual value.",
+        "Measurement noise (percentage points of SALT improvement)" if salt
+        else "Measurement noise (% of the baseline density)",
+        value=float(draft["noise_pct"]), min_value=0.0, max_value=MAX_NOISE_PCT, step=1.0,
+        key=f"protocol_noise::{suffix}",
+        help=("A milestone is judged ahead or behind only when its % improvement lies outside the band by more than "
+              "this many percentage points (baseline × this / 100 SALT points)." if salt else
+              "A milestone is judged ahead or behind only when it lies outside the band by more than this share of "
+              "the patient's baseline density (hairs/cm²). Automated counts vary about 10% between repeat "
+              "measurements of the same scalp, so 10 is the usual value."),
     )
 
     st.subheader("Milestone windows")
@@ -144,13 +167,13 @@ if detail is not None:
         show_error(error)
     else:
         st.dataframe(
-            [{"Month": p.month, "Low (hairs/cm²)": p.low, "High (hairs/cm²)": p.high} for p in preview],
+            [{"Month": p.month, f"Low ({unit})": p.low, f"High ({unit})": p.high} for p in preview],
             hide_index=True, key="protocols_preview",
         )
 
     if st.button("Save changes", type="primary", key="protocols_save"):
         saved = call(save_protocol, actor, detail.name, rows(band_table), rows(window_table), note,
-                     expected_version=draft["version"], noise_pct=noise_pct)
+                     expected_version=draft["version"], noise_pct=noise_pct, outcome_measure=outcome)
         if saved is not None:
             drafts.pop(detail.name, None)
             st.session_state[FLASH] = f"Saved: the protocol is now at version {saved.version}."

@@ -27,6 +27,7 @@ from tracker.course.milestones import (
     assess,
 )
 from tracker.course.protocols import to_engine
+from tracker.course.salt import SaltRecord, outcome_records
 from tracker.course.vocabulary import site_words
 from tracker.database import transaction
 from tracker.operations.demo import load_demo
@@ -63,7 +64,17 @@ def _statuses_by_patient(url: str) -> dict[str, set[str]]:
                     .where(models.Visit.patient_id == patient.id)
                 )
             ]
-            progress = assess(sessions, measurements, to_engine(patient.protocol), TODAY)
+            salt_scores = [
+                SaltRecord(day, score)
+                for day, score in session.execute(
+                    select(models.Visit.date, models.ScaleScore.salt_score)
+                    .join(models.ScaleScore, models.ScaleScore.visit_id == models.Visit.id)
+                    .where(models.Visit.patient_id == patient.id, models.ScaleScore.scale == "salt")
+                ) if score is not None
+            ]
+            protocol = to_engine(patient.protocol)
+            # Alopecia areata patients are on the SALT protocol: judged on their SALT scores.
+            progress = assess(sessions, outcome_records(protocol, measurements, salt_scores), protocol, TODAY)
             out[patient.mrn] = {m.status for site in progress.sites for m in site.milestones}
     return out
 
@@ -82,7 +93,7 @@ def test_load_demo_twice_adds_nothing_the_second_time(clinic):
     assert "nothing added" in second.summary()
     with transaction(clinic) as session:
         names = session.scalars(select(models.Protocol.name).order_by(models.Protocol.name)).all()
-    assert names == ["Exosome (default)", PRP_PROTOCOL_NAME]
+    assert names == ["Alopecia areata (SALT)", "Exosome (default)", PRP_PROTOCOL_NAME]
 
 
 def test_every_demo_patient_is_fictional_and_every_row_is_written_by_demo(clinic):

@@ -18,14 +18,22 @@ def test_upgrade_from_empty_to_head_creates_every_table(db_url):
     assert current_revision(db_url) == head
 
 
-def test_initialize_is_idempotent_and_seeds_one_default_protocol(db_url, tmp_path, monkeypatch):
+def test_initialize_is_idempotent_and_seeds_the_default_and_the_salt_protocol(db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("TRACKER_DATA_DIR", str(tmp_path / "data"))
     initialize(db_url)
     initialize(db_url)
     with transaction(db_url) as session:
-        protocols = session.scalars(select(models.Protocol)).all()
-    assert [p.name for p in protocols] == ["Exosome (default)"]
-    assert protocols[0].band[3] == {"month": 6, "low": 10, "high": 35}
+        protocols = session.scalars(select(models.Protocol).order_by(models.Protocol.id)).all()
+        assert [(p.name, p.outcome_measure, p.noise_pct) for p in protocols] == [
+            ("Exosome (default)", "density", 10), ("Alopecia areata (SALT)", "salt", 10)]
+        assert protocols[0].band[3] == {"month": 6, "low": 10, "high": 35}
+        assert protocols[1].band[2] == {"month": 6, "low": 20, "high": 50}
+        # An edit of a seeded protocol survives the next start: only a missing name is seeded again.
+        protocols[1].noise_pct = 12.5
+    initialize(db_url)
+    with transaction(db_url) as session:
+        salt = session.scalars(select(models.Protocol).where(models.Protocol.outcome_measure == "salt")).one()
+        assert salt.noise_pct == 12.5
 
 
 def test_migrated_schema_matches_the_models(db_url):

@@ -275,6 +275,29 @@ def test_the_measurement_noise_is_edited_with_the_band(clinic):
     assert at.number_input(key=f"protocol_noise::{DEFAULT}::2").value == 8
 
 
+def test_the_salt_protocol_reads_in_salt_and_the_outcome_measure_is_saved(clinic):
+    at = open_page("protocols.py", ADMIN)
+    assert list(table(at, "Judged on")["Judged on"]) == ["SALT score (alopecia areata)", "Hair density (hairs/cm²)"]
+    at.selectbox(key="protocols_selected").set_value("Alopecia areata (SALT)").run()
+    salt = "Alopecia areata (SALT)::1"
+    assert at.selectbox(key=f"protocol_outcome::{salt}").value == "salt"
+    preview = table(at, "Low (% improvement of SALT)")  # the band's labels say what it is
+    # Month 2 lies two thirds of the way from month 0 (−20..+10) to month 3 (0..+30).
+    assert list(preview["Low (% improvement of SALT)"]) == [-20, -6.67, 0, 20, 30]
+    assert list(preview["High (% improvement of SALT)"]) == [10, 23.33, 30, 50, 75]
+    assert any("No established exosome evidence exists for SALT" in c for c in texts(at, "caption"))
+    assert at.number_input(key=f"protocol_noise::{salt}").label.startswith("Measurement noise (percentage points")
+    # Switching the default to SALT is an edit like any other: a new version, audited.
+    at.selectbox(key="protocols_selected").set_value(DEFAULT).run()
+    at.selectbox(key=f"protocol_outcome::{DEFAULT}::1").set_value("salt").run()
+    assert table(at, "Low (% improvement of SALT)") is not None
+    at.button(key="protocols_save").click().run()
+    assert not at.exception
+    with transaction(clinic) as session:
+        row = session.scalar(select(models.Protocol).where(models.Protocol.name == DEFAULT))
+        assert (row.outcome_measure, row.version) == ("salt", 2)
+
+
 def test_protocol_validation_messages_keep_the_typed_values(clinic):
     at = open_page("protocols.py", ADMIN)
     at.session_state[BAND_KEY] = {"edited_rows": {0: {"low": 9}}, "added_rows": [], "deleted_rows": []}

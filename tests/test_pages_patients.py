@@ -208,6 +208,38 @@ def test_stage_list_follows_condition_and_sex(clinic):
     assert not at.exception
 
 
+def test_alopecia_areata_is_proposed_the_salt_protocol_and_another_can_be_chosen(clinic):
+    at = open_page("pages/new_patient.py")
+    assert at.selectbox(key="np_protocol").value == DEFAULT_PROTOCOL_NAME
+    at.selectbox(key="np_sex").set_value("female")
+    at.selectbox(key="np_condition").set_value("alopecia_areata").run()
+    assert at.selectbox(key="np_protocol").value == "Alopecia areata (SALT)"
+    fill_identity(at)
+    at.number_input(key="np_salt").set_value(40.0)
+    at.multiselect(key="np_areas").set_value(["vertex"])
+    at.button(key="np_submit").click().run()
+    assert not at.exception and texts(at.success) == ["Patient RT-0100 registered."]
+    with transaction(clinic) as session:
+        patient = session.scalar(select(models.Patient).where(models.Patient.mrn == "RT-0100"))
+        assert patient is not None and patient.protocol is not None
+        assert (patient.protocol.name, patient.baseline_stage) == ("Alopecia areata (SALT)", "40")
+    # The proposal follows the condition, and the clinician can still choose another protocol.
+    at.selectbox(key="np_sex").set_value("male")
+    at.selectbox(key="np_condition").set_value("androgenetic_alopecia").run()
+    assert at.selectbox(key="np_protocol").value == DEFAULT_PROTOCOL_NAME
+    at.selectbox(key="np_condition").set_value("alopecia_areata").run()
+    assert at.selectbox(key="np_protocol").value == "Alopecia areata (SALT)"
+    fill_identity(at, mrn="RT-0101", name="Bruno Costa")
+    at.number_input(key="np_salt").set_value(25.0)
+    at.multiselect(key="np_areas").set_value(["vertex"])
+    at.selectbox(key="np_protocol").set_value(DEFAULT_PROTOCOL_NAME)
+    at.button(key="np_submit").click().run()
+    assert not at.exception and texts(at.success) == ["Patient RT-0101 registered."]
+    with transaction(clinic) as session:
+        chosen = session.scalar(select(models.Patient).where(models.Patient.mrn == "RT-0101"))
+        assert chosen is not None and chosen.protocol is not None and chosen.protocol.name == DEFAULT_PROTOCOL_NAME
+
+
 def test_new_patient_errors_keep_what_was_typed(clinic):
     at = open_page("pages/new_patient.py")
     at.selectbox(key="np_sex").set_value("female")

@@ -13,7 +13,7 @@ from tests.patient_samples import DR, TODAY, count, new_patient, patient_actor
 from tracker.access.actors import Actor
 from tracker.database import transaction
 from tracker.errors import PermissionDenied, ValidationError
-from tracker.records.patient_intake import create_patient, protocol_names
+from tracker.records.patient_intake import create_patient, proposed_protocol, protocol_names
 from tracker.records.patient_record import patient_record
 
 
@@ -36,10 +36,16 @@ def test_create_patient_is_saved_and_audited(clinic):
     assert actions == ["create", "view"]
 
 
+def test_alopecia_areata_is_proposed_the_seeded_salt_protocol(clinic):
+    names = protocol_names(DR)
+    assert proposed_protocol("alopecia_areata", names) == "Alopecia areata (SALT)"
+    assert proposed_protocol("telogen_effluvium", names) == "Exosome (default)"
+
+
 def test_protocol_names_default_first(clinic):
     with transaction(clinic) as session:
         session.add(models.Protocol(name="A PRP course", band=[{"month": 0, "low": -10, "high": 5}], windows=[]))
-    assert protocol_names(DR) == ["Exosome (default)", "A PRP course"]
+    assert protocol_names(DR) == ["Exosome (default)", "A PRP course", "Alopecia areata (SALT)"]
     with pytest.raises(PermissionDenied):
         protocol_names(patient_actor(1))
 

@@ -50,8 +50,9 @@ def test_list_and_get_the_seeded_default(clinic):
             session.add(models.Patient(mrn=f"M-{n}", full_name="x", sex="male", birth_date=date(1980, 1, 1),
                                        condition="other", protocol_id=protocol_id,
                                        deleted_at=models.utcnow() if deleted else None))
-    (summary,) = list_protocols(CLINICIAN, url=clinic)
-    assert (summary.name, summary.version, summary.patients) == (DEFAULT, 1, 2)
+    salt, summary = list_protocols(CLINICIAN, url=clinic)  # by name: "Alopecia areata (SALT)" sorts first
+    assert (salt.name, salt.outcome_measure, salt.patients) == ("Alopecia areata (SALT)", "salt", 0)
+    assert (summary.name, summary.version, summary.patients, summary.outcome_measure) == (DEFAULT, 1, 2, "density")
     assert (summary.band_points, summary.windows) == (5, 3)
     detail = get_protocol(CLINICIAN, DEFAULT, url=clinic)
     assert detail.band[2] == BandPoint(3, 5, 20) and detail.windows[1].name == "noticeable_growth"
@@ -130,7 +131,7 @@ def test_blank_rows_from_the_table_editor_are_ignored(clinic):
 def test_a_new_protocol_is_created_and_its_name_must_be_free(clinic):
     created = save_protocol(ADMIN, "PRP monthly", BAND, WINDOWS, "PRP pooled data.", expected_version=None, url=clinic)
     assert (created.name, created.version, created.patients) == ("PRP monthly", 1, 0)
-    assert [p.name for p in list_protocols(ADMIN, url=clinic)] == [DEFAULT, "PRP monthly"]
+    assert [p.name for p in list_protocols(ADMIN, url=clinic)] == ["Alopecia areata (SALT)", DEFAULT, "PRP monthly"]
     with pytest.raises(ValidationError, match="already exists"):
         save_protocol(ADMIN, "prp MONTHLY", BAND, WINDOWS, "note", expected_version=None, url=clinic)
     (entry,) = audit_entries(clinic, "create")
@@ -214,7 +215,7 @@ def test_the_noise_is_saved_versioned_and_audited_with_the_band(clinic):
     with pytest.raises(ConflictError):
         save_protocol(ADMIN, DEFAULT, BAND, WINDOWS, "note", expected_version=2, url=clinic, noise_pct=12)
     assert copy_protocol(ADMIN, DEFAULT, "Copy", url=clinic).noise_pct == 7.5
-    assert list_protocols(CLINICIAN, url=clinic)[0].noise_pct == 7.5
+    assert {p.name: p.noise_pct for p in list_protocols(CLINICIAN, url=clinic)}[DEFAULT] == 7.5
 
 
 @pytest.mark.parametrize("noise", [-1, 50.5, 1000, "ten", True])

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from db import models
 from db.engine import engine_for, make_private_folders, migrate, session_factory
 from tracker.config import settings
-from tracker.course.milestones import DEFAULT_PROTOCOL
+from tracker.course.milestones import DEFAULT_PROTOCOL, SALT_PROTOCOL, Protocol
 
 
 def database_url() -> str:
@@ -84,23 +84,29 @@ def read_connection(reads: Reads) -> Connection:
 
 
 def initialize(url: str | None = None) -> None:
-    """Create or migrate the schema and seed the default protocol; idempotent."""
+    """Create or migrate the schema and seed the default and the alopecia areata (SALT) protocols; idempotent."""
     url = url or database_url()
     make_private_folders(settings().data_dir, tighten=True)  # 0700, also when it existed with a looser mode
     migrate(url)
     with transaction(url) as session:
-        exists = session.scalar(select(models.Protocol.id).where(models.Protocol.name == DEFAULT_PROTOCOL.name))
-        if exists is None:
-            session.add(
-                models.Protocol(
-                    name=DEFAULT_PROTOCOL.name,
-                    band=[{"month": p.month, "low": p.low, "high": p.high} for p in DEFAULT_PROTOCOL.band],
-                    windows=[
-                        {"name": w.name, "start_month": w.start_month, "end_month": w.end_month,
-                         "target_month": w.target_month}
-                        for w in DEFAULT_PROTOCOL.windows
-                    ],
-                    evidence_note=DEFAULT_PROTOCOL.evidence_note,
-                    created_by="system",
-                )
-            )
+        # The default course, and alopecia areata's SALT course; each only when no protocol has its name
+        # (a clinic that edited one keeps its edits; one renamed or removed is seeded again).
+        for protocol in (DEFAULT_PROTOCOL, SALT_PROTOCOL):
+            if session.scalar(select(models.Protocol.id).where(models.Protocol.name == protocol.name)) is None:
+                session.add(stored_protocol(protocol))
+
+
+def stored_protocol(protocol: Protocol) -> models.Protocol:
+    """A new protocol row holding an engine ``Protocol`` (band, windows, evidence note, noise, outcome)."""
+    return models.Protocol(
+        name=protocol.name,
+        band=[{"month": p.month, "low": p.low, "high": p.high} for p in protocol.band],
+        windows=[
+            {"name": w.name, "start_month": w.start_month, "end_month": w.end_month, "target_month": w.target_month}
+            for w in protocol.windows
+        ],
+        evidence_note=protocol.evidence_note,
+        noise_pct=protocol.noise_pct,
+        outcome_measure=str(protocol.outcome),
+        created_by="system",
+    )

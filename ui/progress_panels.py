@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from tracker.course.salt import score_text
 from tracker.course.vocabulary import condition_words, site_words, status_words
 from tracker.course.wording import long_date
 from tracker.photos.coverage import PhotoCoverage
+from tracker.progress.salt_chart import SaltChart
 from tracker.progress.view import ProgressView
 from ui.charts import secondary_figure, site_figure
 from ui.messages import plain
+from ui.salt_chart import density_figure, salt_figure
 
 
 def header(view: ProgressView) -> None:
@@ -23,6 +26,9 @@ def charts(view: ProgressView, *, large: bool = False, key: str = "progress") ->
     if view.progress.day0 is None:
         st.info("No treatment session has been recorded yet, so there is no course to chart.")
         return
+    if view.salt is not None:  # a SALT protocol (alopecia areata): the SALT chart first, density secondary
+        salt_charts(view.salt, large=large, key=key)
+        return
     percent = st.toggle("Show change in %", key=f"{key}_percent")
     for site in view.chart.sites:
         st.subheader(plain(f"Site: {site_words(site.site)}"))
@@ -34,20 +40,37 @@ def charts(view: ProgressView, *, large: bool = False, key: str = "progress") ->
                         config={"displaylogo": False})
 
 
+def salt_charts(salt: SaltChart, *, large: bool = False, key: str = "progress") -> None:
+    """The SALT course's chart, then the density measurements under "Density (secondary)"."""
+    st.subheader("SALT score")
+    if salt.baseline_score is None:
+        st.warning("No SALT score before the first session: the improvement from baseline cannot be drawn.")
+    else:
+        st.caption(f"Baseline SALT {score_text(salt.baseline_score)} · lower is better · the shaded range is the "
+                   "clinic's own (no established exosome evidence for SALT)")
+    st.plotly_chart(salt_figure(salt, large=large), key=f"{key}_salt", config={"displaylogo": False})
+    if salt.density:
+        with st.expander("Density (secondary)"):
+            st.caption("Density as measured, hairs/cm²; this protocol judges the SALT score, so no band is drawn.")
+            st.plotly_chart(density_figure(salt), key=f"{key}_salt_density", config={"displaylogo": False})
+
+
 def milestone_cards(view: ProgressView) -> None:
     if not view.cards:
         return
     st.subheader("Milestones")
-    for site in view.chart.sites:
-        cards = [c for c in view.cards if c.site == site.site]
+    # A SALT course has no density chart sites: its cards are about the one site "scalp".
+    sites = [chart.site for chart in view.chart.sites] or list(dict.fromkeys(c.site for c in view.cards))
+    for site in sites:
+        cards = [c for c in view.cards if c.site == site]
         columns = st.columns(len(cards) or 1)
         # No cards for a site still gives one (empty) column, so the lengths may differ then.
         for column, card in zip(columns, cards, strict=False):
             words = status_words(card.status)
             with column.container(border=True):
-                st.markdown(f"**{words.badge} {words.label}** · site {plain(site_words(site.site))}")
+                st.markdown(f"**{words.badge} {words.label}** · site {plain(site_words(site))}")
                 st.write(plain(card.sentence))
-    if view.evidence_note and "exosome" in view.treatments:
+    if view.evidence_note and ("exosome" in view.treatments or view.salt is not None):
         st.info(f"About the evidence: {plain(view.evidence_note)}", icon="ℹ️")
 
 

@@ -39,7 +39,7 @@ _protocol = models.Base.metadata.tables[models.Protocol.__tablename__]
 _PATIENT = (
     select(_patient.c.id, _patient.c.mrn, _patient.c.full_name, _patient.c.sex, _patient.c.birth_date,
            _patient.c.condition, _protocol.c.name, _protocol.c.band, _protocol.c.windows, _protocol.c.evidence_note,
-           _protocol.c.noise_pct)
+           _protocol.c.noise_pct, _protocol.c.outcome_measure)
     .select_from(_patient.outerjoin(_protocol, _protocol.c.id == _patient.c.protocol_id))
     .where(_patient.c.deleted_at.is_(None))
 )
@@ -65,7 +65,8 @@ def _summary(row: AnyRow | None) -> PatientBasics | None:
         return None
     # A patient with no protocol linked follows the built-in default (as ``protocols.to_engine``).
     protocol = DEFAULT_PROTOCOL if row.name is None else from_stored(row.name, row.band, row.windows,
-                                                                      row.evidence_note, row.noise_pct)
+                                                                      row.evidence_note, row.noise_pct,
+                                                                      row.outcome_measure)
     return PatientBasics(row.id, row.mrn, row.full_name, row.sex, row.birth_date, row.condition, protocol)
 
 

@@ -56,6 +56,35 @@ DEFAULT_EVIDENCE_NOTE = (
     "TrichoScan 2005) and pooled PRP data (about +26). The band is a guide, never a promised outcome."
 )
 
+# DESIGN.md §2: alopecia areata is followed on SALT (0–100, lower is better). The endpoints are those of the
+# JAK-inhibitor trials (baricitinib BRAVE-AA, ritlecitinib ALLEGRO): SALT ≤ 20 is a response, SALT50/75/90 a
+# 50/75/90% improvement from baseline. They are reported at every milestone visit, never judged against.
+SALT_RESPONSE_MAX = 20.0
+SALT_IMPROVEMENT_ENDPOINTS = (50.0, 75.0, 90.0)
+SALT_MAX = 100.0
+
+SALT_PROTOCOL_NAME = "Alopecia areata (SALT)"
+# % improvement of the SALT score from baseline ((baseline − score) / baseline × 100). There is NO established
+# exosome band for SALT (DESIGN.md §2): these are the clinic's own starting values, to be edited. Month 0
+# allows −20% (alopecia areata relapses and shedding in the first weeks are common); by month 3 a course
+# that works should at least hold (0 to +30%); around month 6 the trials' SALT50 becomes reachable for good
+# responders (+20 to +50%); by month 12 the upper edge reaches SALT75 (+30 to +75%).
+SALT_BAND: tuple[BandPoint, ...] = (
+    BandPoint(0, -20, 10),
+    BandPoint(3, 0, 30),
+    BandPoint(6, 20, 50),
+    BandPoint(12, 30, 75),
+)
+# A SALT protocol's noise is in percentage points of improvement (equivalently baseline × noise / 100 SALT
+# points): a clinic starting value, the same 10 as the density default, not a published repeatability figure.
+SALT_NOISE_PCT = 10.0
+SALT_EVIDENCE_NOTE = (
+    "There is no established exosome evidence for alopecia areata measured with SALT: this band (the % "
+    "improvement of the SALT score from baseline) is the clinic's own starting value, not a published course. "
+    "The endpoints reported at each milestone follow the JAK-inhibitor trials' conventions: SALT ≤ 20 is a "
+    "response, SALT50/75/90 a 50/75/90% improvement from baseline. The band is a guide, never a promised outcome."
+)
+
 # DESIGN.md §1: a repeat session is considered 3–6 months after the latest one.
 REPEAT_SESSION_MONTHS = (3, 6)
 # DESIGN.md §1: the product's effect lasts about 6–8 months after a session.

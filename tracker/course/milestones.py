@@ -17,6 +17,10 @@ Rules (core issue, DESIGN.md §1 and §3):
   measurement noise (baseline × the protocol's ``noise_pct`` / 100, DESIGN.md §2), ``behind`` only when
   it falls below the low edge by more than the noise, else ``on_track``; values are compared rounded to
   0.01 hairs/cm², and the edges themselves are ``on_track``.
+- a SALT protocol (``Protocol.outcome == "salt"``, alopecia areata) runs the same rules on the SALT score
+  given as one site's series (``tracker.course.salt.outcome_records``): there ``change`` is the % improvement
+  from baseline, (baseline − score) / baseline × 100 (positive = better), the band and the noise are in
+  percentage points of improvement, and a baseline of 0 (no hair loss) cannot be judged (``no_baseline``).
 """
 
 from __future__ import annotations
@@ -36,10 +40,14 @@ from tracker.course.clinical import (
     NSAID_DAYS_AFTER,
     NSAID_DAYS_BEFORE,
     REPEAT_SESSION_MONTHS,
+    SALT_BAND,
+    SALT_EVIDENCE_NOTE,
+    SALT_NOISE_PCT,
+    SALT_PROTOCOL_NAME,
     BandPoint,
     MilestoneWindow,
 )
-from tracker.course.vocabulary import MilestoneStatus
+from tracker.course.vocabulary import MilestoneStatus, OutcomeMeasure
 
 # Short names for the statuses, as the engine's callers have always imported them.
 AHEAD, ON_TRACK, BEHIND = MilestoneStatus.AHEAD, MilestoneStatus.ON_TRACK, MilestoneStatus.BEHIND
@@ -54,6 +62,8 @@ class Protocol:
     ``noise_pct``: the measurement noise in % of a site's baseline density; a milestone is judged ahead or
     behind only when it lies beyond the band by more than that noise (hairs/cm²). Default 10%: automated
     counts vary ~10% between repeat measurements of the same scalp (DESIGN.md §2).
+    ``outcome``: what the milestones are judged on (``OutcomeMeasure``): ``density`` (band in hairs/cm² of
+    change) or ``salt`` (band in % improvement of the SALT score, noise in percentage points of improvement).
     """
 
     name: str
@@ -61,6 +71,11 @@ class Protocol:
     windows: tuple[MilestoneWindow, ...]
     evidence_note: str = ""
     noise_pct: float = DEFAULT_NOISE_PCT
+    outcome: OutcomeMeasure = OutcomeMeasure.DENSITY
+
+    @property
+    def judged_on_salt(self) -> bool:
+        return self.outcome == OutcomeMeasure.SALT
 
     def __post_init__(self) -> None:
         # Sorted once here: ``expected_bands`` walks the points in order.
@@ -68,6 +83,9 @@ class Protocol:
 
 
 DEFAULT_PROTOCOL = Protocol(DEFAULT_PROTOCOL_NAME, DEFAULT_BAND, DEFAULT_WINDOWS, DEFAULT_EVIDENCE_NOTE)
+# Seeded next to the default for alopecia areata (DESIGN.md §2): the clinic's own band on SALT improvement.
+SALT_PROTOCOL = Protocol(SALT_PROTOCOL_NAME, SALT_BAND, DEFAULT_WINDOWS, SALT_EVIDENCE_NOTE, SALT_NOISE_PCT,
+                         OutcomeMeasure.SALT)
 
 
 @dataclass(frozen=True)
@@ -123,6 +141,8 @@ class MilestoneResult:
     - ``status``: a ``MilestoneStatus``. ``upcoming``, ``due`` and ``missed`` come from the dates alone and
       leave every field below ``None``; ``no_baseline`` fills ``visit_date`` to ``months`` and the band.
     - ``visit_date``: the visit used (inside the window, closest to ``target``); ``density``: hairs/cm² there.
+    - For a SALT protocol (``Protocol.outcome``), ``density`` holds the SALT score (0–100), ``change`` and
+      ``change_pct`` the % improvement from baseline, and the band and ``noise`` are in percentage points.
     - ``months``: time from day 0 to that visit in months = days / 30.4375 (``DAYS_PER_MONTH``).
     - ``change``: density minus the site's baseline, hairs/cm²; ``change_pct``: that change in % of the
       baseline (``None`` when the baseline is 0).
@@ -259,11 +279,42 @@ def inside_band(change: float, low: float, high: float) -> bool:
 
 def noise_for(baseline_density: float, protocol: Protocol) -> float:
     """The measurement noise at a site, hairs/cm²: its baseline density × the protocol's noise % / 100.
+    For a SALT protocol the change is already a % of baseline, so the noise is the noise % itself, in
+    percentage points of improvement (equivalently baseline × noise % / 100 SALT points).
 
     >>> noise_for(130, DEFAULT_PROTOCOL)
     13.0
+    >>> from dataclasses import replace
+    >>> noise_for(40, replace(DEFAULT_PROTOCOL, outcome=OutcomeMeasure.SALT))
+    10.0
     """
+    if protocol.judged_on_salt:
+        return protocol.noise_pct
     return baseline_density * protocol.noise_pct / 100
+
+
+def outcome_change(baseline: float, value: float, protocol: Protocol) -> tuple[float, float | None] | None:
+    """``(change, change_pct)`` of a value from its baseline as the protocol judges it, or ``None`` when it
+    cannot be judged.
+
+    Density: change in hairs/cm² and in % of baseline (``None`` % for a baseline of 0). SALT: both are the %
+    improvement (baseline − score) / baseline × 100, positive = better; a SALT baseline of 0 (no hair loss)
+    leaves nothing to improve on, so it cannot be judged.
+
+    >>> from dataclasses import replace
+    >>> outcome_change(120, 132, DEFAULT_PROTOCOL)
+    (12, 10.0)
+    >>> salt = replace(DEFAULT_PROTOCOL, outcome=OutcomeMeasure.SALT)
+    >>> outcome_change(40, 18, salt), outcome_change(0, 5, salt)
+    ((55.0, 55.0), None)
+    """
+    if protocol.judged_on_salt:
+        if not baseline:
+            return None
+        improvement = (baseline - value) * 100 / baseline  # × 100 first: 22 × 100 / 40 is exactly 55
+        return improvement, improvement
+    change = value - baseline
+    return change, change / baseline * 100 if baseline else None
 
 
 def nsaid_free_span(session_date: date) -> NsaidFreeSpan:
@@ -302,13 +353,13 @@ def _assess_milestone(
     months = months_between(day0, visit.date)
     band = expected_band(protocol, months)
     low, high = band if band else (None, None)
-    if baseline is None:
+    changed = None if baseline is None else outcome_change(baseline.density, visit.density, protocol)
+    if baseline is None or changed is None:
         return MilestoneResult(
             window.name, start, end, target, NO_BASELINE, visit.date, visit.density, months,
             expected_low=low, expected_high=high,
         )
-    change = visit.density - baseline.density
-    change_pct = change / baseline.density * 100 if baseline.density else None
+    change, change_pct = changed
     noise = noise_for(baseline.density, protocol)
     status = classify(change, *band, noise) if band else ON_TRACK
     return MilestoneResult(

@@ -8,6 +8,7 @@ from typing import Protocol as Shape
 
 from tracker.course.clinical import MAX_NOISE_PCT, BandPoint, MilestoneWindow
 from tracker.course.milestones import DEFAULT_PROTOCOL, Protocol
+from tracker.course.vocabulary import OUTCOME_WORDS, OutcomeMeasure
 from tracker.errors import ValidationError
 
 
@@ -25,21 +26,42 @@ class StoredProtocol(Shape):
     def evidence_note(self) -> str | None: ...
     @property
     def noise_pct(self) -> float: ...
+    @property
+    def outcome_measure(self) -> str: ...
 
 
 def to_engine(row: StoredProtocol | None) -> Protocol:
     """The engine's view of a stored protocol; a patient without one follows the default."""
     if row is None:
         return DEFAULT_PROTOCOL
-    return from_stored(row.name, row.band, row.windows, row.evidence_note, row.noise_pct)
+    return from_stored(row.name, row.band, row.windows, row.evidence_note, row.noise_pct, row.outcome_measure)
 
 
 def from_stored(name: str, band: list[dict[str, Any]], windows: list[dict[str, Any]],
-                evidence_note: str | None, noise_pct: float) -> Protocol:
+                evidence_note: str | None, noise_pct: float, outcome_measure: str | None = None) -> Protocol:
     """The engine's view of a protocol's stored columns (read without an ORM object on hot paths);
-    ``noise_pct``: % of baseline density (``parse_noise_pct`` checks it)."""
+    ``noise_pct``: % of baseline density, or percentage points of SALT improvement (``parse_noise_pct``
+    checks it); ``outcome_measure``: ``density`` (also when missing) or ``salt`` (``parse_outcome``)."""
     return Protocol(name=name, band=parse_band(band), windows=parse_windows(windows), evidence_note=evidence_note or "",
-                    noise_pct=parse_noise_pct(noise_pct))
+                    noise_pct=parse_noise_pct(noise_pct), outcome=parse_outcome(outcome_measure))
+
+
+def parse_outcome(value: str | None) -> OutcomeMeasure:
+    """A protocol's outcome measure: ``density`` (the default, also for an empty value) or ``salt``.
+
+    >>> parse_outcome(None), parse_outcome(" SALT ")
+    (<OutcomeMeasure.DENSITY: 'density'>, <OutcomeMeasure.SALT: 'salt'>)
+    >>> parse_outcome("hairs")
+    Traceback (most recent call last):
+    ...
+    tracker.errors.ValidationError: The outcome measure must be one of density, salt ('hairs' is not).
+    """
+    text = str(value or OutcomeMeasure.DENSITY).strip().lower()
+    try:
+        return OutcomeMeasure(text)
+    except ValueError as exc:
+        raise ValidationError(f"The outcome measure must be one of {', '.join(OUTCOME_WORDS)} "
+                              f"({str(value)[:20]!r} is not).") from exc
 
 
 def parse_noise_pct(value: float) -> float:

@@ -106,6 +106,32 @@ def status_words(status: str) -> StatusWords:
     return STATUS_WORDS[MilestoneStatus(status)]
 
 
+# --- outcome measures ---------------------------------------------------------------------------------
+
+
+class OutcomeMeasure(StrEnum):
+    """What a protocol judges milestones on (``db.models.Protocol.outcome_measure``, DESIGN.md §2)."""
+
+    DENSITY = "density"  # change of density from baseline, hairs/cm² (androgenetic alopecia and most patients)
+    SALT = "salt"  # % improvement of the SALT score from baseline, lower SALT is better (alopecia areata)
+
+
+# One set of words per code: the Protocols page's choice and the progress page's captions.
+OUTCOME_WORDS: dict[OutcomeMeasure, str] = {
+    OutcomeMeasure.DENSITY: "Hair density (hairs/cm²)",
+    OutcomeMeasure.SALT: "SALT score (alopecia areata)",
+}
+
+
+def outcome_words(outcome: str) -> str:
+    """The words of an outcome measure; raises ValueError for a code that is no outcome measure.
+
+    >>> outcome_words("salt")
+    'SALT score (alopecia areata)'
+    """
+    return OUTCOME_WORDS[OutcomeMeasure(outcome)]
+
+
 # --- chart points -----------------------------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from PIL import Image
 
 from tracker.course.calendar_months import age_on
 from tracker.course.milestones import MilestoneResult
+from tracker.course.salt import score_text
 from tracker.course.vocabulary import (
     STATUS_WORDS,
     MilestoneStatus,
@@ -39,6 +40,7 @@ from tracker.exchange.report_content import PhotoPair, PhotoShot, ReportContent,
 from tracker.exchange.report_pdf import MUTED, PAGE_MARGIN, RULE, WIDTH, ReportPDF
 from tracker.photos.framing import fit_pair
 from tracker.photos.timeline import view_label
+from tracker.progress.salt_chart import SaltChart
 from tracker.progress.view import ProgressView
 
 log = logging.getLogger(__name__)
@@ -181,6 +183,9 @@ def _progress(pdf: ReportPDF, view: ProgressView) -> None:
         _paragraph(pdf, "No treatment session has been recorded yet, so there is no course to chart and no "
                         "milestone to judge.", colour=MUTED)
         return
+    if view.salt is not None:  # a SALT protocol (alopecia areata): the SALT course, not density
+        _salt_progress(pdf, view.salt)
+        return
     if not chart.sites:
         _heading(pdf, "Progress against the expected course", keep_with=10)
         _paragraph(pdf, "No density measurement has been recorded yet.", colour=MUTED)
@@ -204,6 +209,50 @@ def _progress(pdf: ReportPDF, view: ProgressView) -> None:
             pdf.add_page()
             _heading(pdf, f"Milestones: {site_words(site_chart.site)}", keep_with=0)
         _milestone_table(pdf, site_progress.milestones)
+
+
+def _salt_progress(pdf: ReportPDF, salt: SaltChart) -> None:
+    """A SALT course: baseline, then one row per milestone with score, improvement, endpoints and status."""
+    course = salt.course
+    _heading(pdf, "Progress: SALT score (alopecia areata)", keep_with=10 + 20 * len(course.milestones))
+    if course.baseline:
+        note = (f"Baseline SALT {score_text(course.baseline.density)} on {long_date(course.baseline.date)} "
+                "(0–100, lower is better). Improvement = (baseline − score) / baseline. The expected range is the "
+                "clinic's own: there is no established exosome evidence for SALT.")
+    else:
+        note = "No SALT score on or before the first session: the improvement cannot be judged."
+    _paragraph(pdf, note, size=8, colour=MUTED)
+    if not course.milestones:
+        return
+    headings = ("Milestone", "Window", "Visit", "SALT", "Improved", "Expected", "Endpoints reached", "Status")
+    pdf.set_font(pdf.family, "", 7.5)
+    pdf.set_fill_color(255, 255, 255)
+    pdf.set_draw_color(*RULE)
+    pdf.set_line_width(0.2)
+    heading_style = FontFace(family=pdf.family, emphasis="B", size_pt=7.5, color=(255, 255, 255), fill_color=_TEAL)
+    with pdf.table(col_widths=(27, 28, 18, 10, 19, 17, 28, 33), headings_style=heading_style, line_height=3.6,
+                   text_align=("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "CENTER", "LEFT", "LEFT"),
+                   borders_layout="HORIZONTAL_LINES", cell_fill_color=(246, 248, 249), cell_fill_mode="ROWS",
+                   padding=(1.2, 1.2), width=WIDTH, v_align="MIDDLE") as table:
+        table.row(headings)
+        for milestone in course.milestones:
+            m = milestone.result
+            row = table.row()
+            row.cell(milestone_words(m.name).replace(" (", "\n("))
+            row.cell(_window(m))
+            row.cell(_short_date(m.visit_date) if m.visit_date else "–")
+            row.cell(score_text(m.density) if m.density is not None else "–")
+            row.cell(f"{m.change:+.0f}%".replace("-", "−") if m.change is not None else "–")
+            row.cell(f"{m.expected_low:+.0f} to {m.expected_high:+.0f}%".replace("-", "−")
+                     if m.expected_low is not None and m.expected_high is not None else "–")
+            reached = milestone.endpoints.reached() if milestone.endpoints else ()
+            row.cell(", ".join(reached) if reached else ("none" if milestone.endpoints else "–"))
+            words = status_words(m.status)
+            row.cell(words.label, style=FontFace(family=pdf.family, emphasis="B", size_pt=7.5, color=words.rgb))
+    pdf.ln(1)
+    _paragraph(pdf, "Improvement and expected range in % of the baseline SALT score; ahead or behind only beyond "
+                    "the range by more than the measurement noise (percentage points). Endpoints: SALT ≤ 20 = "
+                    "response; SALT50/75/90 = 50/75/90% improvement from baseline.", size=6.5, colour=MUTED)
 
 
 def _short_date(day: date) -> str:
@@ -231,6 +280,7 @@ def _status_words(m: MilestoneResult) -> str:
     """The status column: the word and, for a judged milestone, why it is judged so (the cards' words).
 
     >>> from tracker.course.milestones import MilestoneResult
+from tracker.course.salt import score_text
     >>> _status_words(MilestoneResult("x", date(2025, 6, 15), date(2025, 8, 15), date(2025, 7, 15), "on_track",
     ...                               date(2025, 7, 15), 150.0, 6.0, 0.0, 0.0, 10.0, 35.0, 15.0))
     'On track: the difference is within the measurement noise (±15), so this is consistent with the expected course.'

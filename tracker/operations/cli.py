@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from tracker.database import database_busy, initialize
 from tracker.errors import NotFound, TrackerError, ValidationError
@@ -102,7 +103,23 @@ def cmd_progress(args: argparse.Namespace) -> int:
             change = "" if m["change"] is None else f" change {m['change']:+} ({m['change_pct']:+}%)"
             print(f"    {milestone_words(m['name']):<40} {m['window_start']}…{m['window_end']}  "
                   f"{status_words(m['status']).label}{change}")
+    if "salt" in report:  # a SALT protocol (alopecia areata): judged on the SALT score, lower is better
+        _print_salt(report["salt"])
     return 0
+
+
+def _print_salt(salt: dict[str, Any]) -> None:
+    from tracker.course.salt import SaltEndpoints
+    from tracker.course.vocabulary import milestone_words, status_words
+
+    baseline = salt["baseline"]
+    print("  SALT score: baseline " + (f"{baseline['score']} on {baseline['date']}" if baseline else "none"))
+    for m in salt["milestones"]:
+        improvement = ("" if m["improvement_pct"] is None
+                       else f" SALT {m['score']}, improvement {m['improvement_pct']:+}%")
+        reached = SaltEndpoints(**m["endpoints"]).reached() if m["endpoints"] else ()
+        print(f"    {milestone_words(m['name']):<40} {m['window_start']}…{m['window_end']}  "
+              f"{status_words(m['status']).label}{improvement}" + (f" ({', '.join(reached)})" if reached else ""))
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -16,18 +16,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db import models
-from tracker.course.clinical import DEFAULT_WINDOWS
+from tracker.course.milestones import SALT_PROTOCOL
 from tracker.course.vocabulary import site_words
-from tracker.database import transaction
+from tracker.database import stored_protocol, transaction
 from tracker.operations.demo_plan import (
     ACTOR,
     CAPTURE_CONDITIONS,
     CHECKLIST,
     CLINICIANS,
     MRN_PREFIX,
-    PRP_BAND,
-    PRP_EVIDENCE_NOTE,
-    PRP_PROTOCOL_NAME,
+    PRP_PROTOCOL,
     plan_clinic,
 )
 from tracker.operations.demo_records import DemoPatient, DemoVisit
@@ -62,20 +60,17 @@ class DemoResult:
         return head + (f"\nMilestones as of today (per patient and site): {mix}." if mix else "")
 
 
-def _ensure_prp_protocol(url: str | None) -> tuple[dict[str, int], bool]:
-    """Protocol ids by name, adding "PRP (standard)" when the clinic has none of that name."""
+def _ensure_protocols(url: str | None) -> tuple[dict[str, int], bool]:
+    """Protocol ids by name, adding "PRP (standard)" and the alopecia areata (SALT) protocol when the clinic has
+    none of that name; True when one was added."""
     with transaction(url) as session:
         added = False
-        if session.scalar(select(models.Protocol.id).where(models.Protocol.name == PRP_PROTOCOL_NAME)) is None:
-            session.add(models.Protocol(
-                name=PRP_PROTOCOL_NAME,
-                band=[{"month": p.month, "low": p.low, "high": p.high} for p in PRP_BAND],
-                windows=[{"name": w.name, "start_month": w.start_month, "end_month": w.end_month,
-                          "target_month": w.target_month} for w in DEFAULT_WINDOWS],
-                evidence_note=PRP_EVIDENCE_NOTE,
-                created_by=ACTOR,
-            ))
-            added = True
+        for protocol in (PRP_PROTOCOL, SALT_PROTOCOL):
+            if session.scalar(select(models.Protocol.id).where(models.Protocol.name == protocol.name)) is None:
+                row = stored_protocol(protocol)
+                row.created_by = ACTOR  # the demo's, as its patients: ``clinic_records`` leaves it out
+                session.add(row)
+                added = True
         ids = {name: id_ for name, id_ in session.execute(select(models.Protocol.name, models.Protocol.id))}
     return ids, added
 
@@ -170,7 +165,7 @@ def load_demo(url: str | None = None, *, today: date | None = None, with_photos:
     started = time.perf_counter()
     today = today or date.today()
     result = DemoResult()
-    protocol_ids, result.protocol_added = _ensure_prp_protocol(url)
+    protocol_ids, result.protocol_added = _ensure_protocols(url)
     with transaction(url) as session:
         existing = set(session.scalars(select(models.Patient.mrn).where(models.Patient.mrn.like(f"{MRN_PREFIX}%"))))
     for planned in plan_clinic(today, seed)[:limit]:

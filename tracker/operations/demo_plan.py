@@ -19,7 +19,7 @@ from datetime import date, timedelta
 
 from tracker.course.calendar_months import add_months, months_between
 from tracker.course.clinical import DAYS_PER_MONTH, DEFAULT_WINDOWS, BandPoint
-from tracker.course.milestones import DEFAULT_PROTOCOL, Protocol, expected_band
+from tracker.course.milestones import DEFAULT_PROTOCOL, SALT_PROTOCOL, Protocol, expected_band
 from tracker.operations.demo_records import DemoMeasurement, DemoPatient, DemoScale, DemoSession, DemoTherapy, DemoVisit
 
 MRN_PREFIX = "DEMO-"
@@ -225,7 +225,8 @@ def _visits(patient_rng: random.Random, condition: str, sites: tuple[str, ...], 
     def visit(when: date, month: int) -> DemoVisit:
         measurements = []
         months = months_between(day0, when)
-        band = expected_band(protocol, months) if month else None
+        # A SALT protocol's band is on SALT improvement: the patch's density drifts along the density course.
+        band = expected_band(DEFAULT_PROTOCOL if protocol.judged_on_salt else protocol, months) if month else None
         share = _share_in_band(response, months, rng)
         for site, baseline in baselines.items():
             change = 0.0
@@ -243,7 +244,7 @@ def _visits(patient_rng: random.Random, condition: str, sites: tuple[str, ...], 
             ))
         scale = None
         if baseline_scale is not None and baseline_scale.salt_regions is not None:
-            improvement = max(0.0, min(0.9, (0.25 + 0.4 * share) * min(1.0, months / 9))) if month else 0
+            improvement = _salt_improvement(protocol, months, share) if month else 0
             vertex, posterior, left, right = (round(pct * (1 - improvement)) for pct in baseline_scale.salt_regions)
             scale = DemoScale("salt", salt_regions=(vertex, posterior, left, right))
         elif baseline_scale is not None and month in (0, 12):
@@ -265,6 +266,15 @@ def _visits(patient_rng: random.Random, condition: str, sites: tuple[str, ...], 
             continue
         visits.append(visit(when, month))
     return tuple(visits)
+
+
+def _salt_improvement(protocol: Protocol, months: float, share: float) -> float:
+    """The share (0–0.95) of each SALT region that has regrown: on a SALT protocol where the patient's response
+    puts it in the clinic's band of % improvement, else a slow regrowth that follows the response."""
+    salt_band = expected_band(protocol, months) if protocol.judged_on_salt else None
+    if salt_band is not None:
+        return max(0.0, min(0.95, (salt_band[0] + share * (salt_band[1] - salt_band[0])) / 100))
+    return max(0.0, min(0.9, (0.25 + 0.4 * share) * min(1.0, months / 9)))
 
 
 def plan_clinic(today: date, seed: int = 2026) -> list[DemoPatient]:
@@ -291,11 +301,13 @@ def plan_clinic(today: date, seed: int = 2026) -> list[DemoPatient]:
     clinic = []
     for index, ((adherence, months_ago), (condition, sex)) in enumerate(zip(roles, profiles, strict=True)):
         patient_rng = random.Random(f"{seed}:{index}")
-        protocol = PRP_PROTOCOL if index in prp else DEFAULT_PROTOCOL
         response = response_of.get(index, "on_track")
         day0 = today - _days(months_ago)
         sites = _sites(condition, sex, patient_rng)
         stage = _stage(condition, sex, patient_rng)
+        # Alopecia areata is followed on SALT (DESIGN.md §2), as intake proposes for these patients.
+        protocol = (SALT_PROTOCOL if condition == "alopecia_areata"
+                    else PRP_PROTOCOL if index in prp else DEFAULT_PROTOCOL)
         first = given[sex].pop()
         clinic.append(DemoPatient(
             mrn=f"{MRN_PREFIX}{index + 1:04d}",

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -16,8 +17,10 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.access.patient_lookup import with_mrn
-from tracker.course.milestones import DensityRecord, Progress, SessionRecord, assess
+from tracker.course.milestones import DensityRecord, Progress, Protocol, SessionRecord, SiteProgress, assess
 from tracker.course.protocols import to_engine
+from tracker.course.salt import SaltCourse, SaltRecord, outcome_records, salt_course
+from tracker.course.vocabulary import OutcomeMeasure
 from tracker.database import AnyRow, Reads, read_connection, transaction
 from tracker.errors import NotFound
 
@@ -51,27 +54,78 @@ MEASUREMENTS = (
 )
 
 
+_scale = models.Base.metadata.tables[models.ScaleScore.__tablename__]
+_patient = models.Base.metadata.tables[models.Patient.__tablename__]
+_protocol = models.Base.metadata.tables[models.Protocol.__tablename__]
+_LIVE_SALT = (_visit.c.deleted_at.is_(None), _scale.c.deleted_at.is_(None), _scale.c.scale == "salt",
+              _scale.c.salt_score.is_not(None))
+SALT_SCORES = (
+    select(_visit.c.date, _scale.c.salt_score)
+    .select_from(_visit.join(_scale, _scale.c.visit_id == _visit.c.id))
+    .where(_visit.c.patient_id == bindparam("patient_id"), *_LIVE_SALT)
+    .order_by(_visit.c.date, _scale.c.id)
+)
+# Every live patient on a SALT protocol, for the lists that judge the whole clinic at once.
+CLINIC_SALT_SCORES = (
+    select(_visit.c.patient_id, _visit.c.date, _scale.c.salt_score)
+    .select_from(_visit.join(_scale, _scale.c.visit_id == _visit.c.id)
+                 .join(_patient, _patient.c.id == _visit.c.patient_id)
+                 .join(_protocol, _protocol.c.id == _patient.c.protocol_id))
+    .where(_patient.c.deleted_at.is_(None), _protocol.c.outcome_measure == OutcomeMeasure.SALT.value, *_LIVE_SALT)
+    .order_by(_visit.c.date, _scale.c.id)
+)
+
+
+def read_salt_scores(session: Reads, patient_id: int) -> list[SaltRecord]:
+    """A patient's live SALT scores (0–100) with their visit date, oldest first."""
+    rows = read_connection(session).execute(SALT_SCORES, {"patient_id": patient_id}).all()
+    return [SaltRecord(day, score) for day, score in rows]
+
+
+def clinic_salt_scores(session: Reads) -> dict[int, list[SaltRecord]]:
+    """The live SALT scores of every live patient on a SALT protocol, by patient id, oldest first: what the
+    patient list and the schedule add to their bulk reads before ``outcome_records`` (one query)."""
+    scores: dict[int, list[SaltRecord]] = {}
+    for patient_id, day, score in read_connection(session).execute(CLINIC_SALT_SCORES).all():
+        scores.setdefault(patient_id, []).append(SaltRecord(day, score))
+    return scores
+
+
 def read_measurements(session: Reads, patient_id: int) -> list[AnyRow]:
     """A patient's live density measurements with their visit date and optional metrics, oldest first."""
     return list(read_connection(session).execute(MEASUREMENTS, {"patient_id": patient_id}).all())
 
 
-def load_records(session: Reads, patient_id: int,
-                 measurements: list[AnyRow] | None = None) -> tuple[list[SessionRecord], list[DensityRecord]]:
-    """A patient's live sessions and density measurements (soft-deleted rows are left out).
+def load_records(session: Reads, patient_id: int, measurements: list[AnyRow] | None = None,
+                 protocol: Protocol | None = None) -> tuple[list[SessionRecord], list[DensityRecord]]:
+    """A patient's live sessions and the series the engine judges for ``protocol`` (soft-deleted rows are left
+    out): the density measurements, or for a SALT protocol the SALT scores as the one site "scalp"
+    (``tracker.course.salt.outcome_records``). ``protocol`` None reads the density measurements.
 
     ``measurements`` are rows of ``read_measurements`` when the caller has read them already.
     """
-    if measurements is None:
-        measurements = read_measurements(session, patient_id)
     sessions = [SessionRecord(*row) for row in read_connection(session).execute(SESSIONS,
                                                                                 {"patient_id": patient_id}).all()]
+    if protocol is not None and protocol.judged_on_salt:
+        return sessions, outcome_records(protocol, (), read_salt_scores(session, patient_id))
+    if measurements is None:
+        measurements = read_measurements(session, patient_id)
     return sessions, [DensityRecord(day, site, density) for day, site, density, *_ in measurements]
 
 
 def patient_progress(session: Session, patient: models.Patient, as_of: date | None = None) -> Progress:
-    sessions, measurements = load_records(session, patient.id)
-    return assess(sessions, measurements, to_engine(patient.protocol), as_of)
+    """The engine's judgement of ``patient`` on their protocol's outcome measure (density or SALT)."""
+    protocol = to_engine(patient.protocol)
+    sessions, measurements = load_records(session, patient.id, protocol=protocol)
+    return assess(sessions, measurements, protocol, as_of)
+
+
+def density_progress(session: Reads, patient_id: int, protocol: Protocol, as_of: date | None = None) -> Progress:
+    """A SALT-protocol patient's density measurements as the engine sees them, but judged against nothing: the
+    protocol without milestone windows, so each site has its baseline and measurements and no milestones
+    (its band is in % of SALT improvement, which says nothing about hairs/cm²)."""
+    sessions, densities = load_records(session, patient_id)
+    return assess(sessions, densities, replace(protocol, windows=()), as_of)
 
 
 def _iso(value: date | None) -> str | None:
@@ -82,42 +136,87 @@ def _num(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def to_json(mrn: str, protocol_name: str, progress: Progress) -> dict[str, Any]:
-    """The documented JSON shape (README, "progress"): dates ISO, numbers rounded to 2 decimals."""
+def _site_json(site: SiteProgress, judged: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "site": site.site,
+        "baseline": (
+            {"date": _iso(site.baseline.date), "density": _num(site.baseline.density)} if site.baseline else None
+        ),
+        "milestones": [
+            {
+                "name": m.name,
+                "window_start": _iso(m.window_start),
+                "window_end": _iso(m.window_end),
+                "target": _iso(m.target),
+                "visit_date": _iso(m.visit_date),
+                "density": _num(m.density),
+                "months": _num(m.months),
+                "change": _num(m.change),
+                "change_pct": _num(m.change_pct),
+                "expected_low": _num(m.expected_low),
+                "expected_high": _num(m.expected_high),
+                # hairs/cm²: baseline × the protocol's noise % / 100; null where nothing was judged
+                "noise": _num(m.noise),
+                "status": m.status,
+            }
+            for m in site.milestones
+        ],
+    }
+    if not judged:  # a SALT protocol's density sites: what was measured, with no band and no status
+        entry["measurements"] = [{"date": _iso(m.date), "density": _num(m.density)} for m in site.measurements]
+    return entry
+
+
+def salt_json(course: SaltCourse) -> dict[str, Any]:
+    """The ``"salt"`` object of ``progress --json`` (README, "progress"): SALT scores 0–100, improvement and
+    band in % of the baseline score, noise in percentage points of improvement."""
+    return {
+        "baseline": (
+            {"date": _iso(course.baseline.date), "score": _num(course.baseline.density)} if course.baseline else None
+        ),
+        "scores": [{"date": _iso(record.date), "score": _num(record.score)} for record in course.scores],
+        "milestones": [
+            {
+                "name": m.result.name,
+                "window_start": _iso(m.result.window_start),
+                "window_end": _iso(m.result.window_end),
+                "target": _iso(m.result.target),
+                "visit_date": _iso(m.result.visit_date),
+                "score": _num(m.score),
+                "months": _num(m.result.months),
+                "improvement_pct": _num(m.improvement_pct),
+                "expected_low": _num(m.result.expected_low),
+                "expected_high": _num(m.result.expected_high),
+                "noise": _num(m.result.noise),
+                "status": m.result.status,
+                "endpoints": (
+                    {"response": m.endpoints.response, "salt50": m.endpoints.salt50, "salt75": m.endpoints.salt75,
+                     "salt90": m.endpoints.salt90}
+                    if m.endpoints else None
+                ),
+            }
+            for m in course.milestones
+        ],
+    }
+
+
+def to_json(mrn: str, protocol_name: str, progress: Progress, density: Progress | None = None) -> dict[str, Any]:
+    """The documented JSON shape (README, "progress"): dates ISO, numbers rounded to 2 decimals.
+
+    ``progress``: the engine's judgement on the protocol's outcome measure. For a SALT protocol pass also
+    ``density``, the density measurements assessed without milestone windows: ``"sites"`` then lists them
+    as measured (``"measurements"``, empty ``"milestones"``: no band, no status) and ``"salt"`` holds the
+    judged course; ``"outcome"`` says which (``"density"`` or ``"salt"``).
+    """
+    salt = density is not None
     return {
         "mrn": mrn,
         "as_of": _iso(progress.as_of),
         "protocol": protocol_name,
+        "outcome": OutcomeMeasure.SALT if salt else OutcomeMeasure.DENSITY,
         "day0": _iso(progress.day0),
-        "sites": [
-            {
-                "site": site.site,
-                "baseline": (
-                    {"date": _iso(site.baseline.date), "density": _num(site.baseline.density)}
-                    if site.baseline else None
-                ),
-                "milestones": [
-                    {
-                        "name": m.name,
-                        "window_start": _iso(m.window_start),
-                        "window_end": _iso(m.window_end),
-                        "target": _iso(m.target),
-                        "visit_date": _iso(m.visit_date),
-                        "density": _num(m.density),
-                        "months": _num(m.months),
-                        "change": _num(m.change),
-                        "change_pct": _num(m.change_pct),
-                        "expected_low": _num(m.expected_low),
-                        "expected_high": _num(m.expected_high),
-                        # hairs/cm²: baseline × the protocol's noise % / 100; null where nothing was judged
-                        "noise": _num(m.noise),
-                        "status": m.status,
-                    }
-                    for m in site.milestones
-                ],
-            }
-            for site in progress.sites
-        ],
+        "sites": [_site_json(site, judged=not salt) for site in (density or progress).sites],
+        **({"salt": salt_json(salt_course(progress))} if salt else {}),
         "next_session_window": (
             {"start": _iso(progress.next_session_window.start), "end": _iso(progress.next_session_window.end)}
             if progress.next_session_window else None
@@ -139,7 +238,8 @@ def progress_json(actor: Actor | None, mrn: str, as_of: date | None = None, url:
     with audit.refusals_recorded(actor, "progress", mrn, url), transaction(url) as session:
         require_role(actor, *STAFF)
         patient = find_patient(session, mrn)
+        protocol = to_engine(patient.protocol)
         progress = patient_progress(session, patient, as_of)
-        protocol_name = to_engine(patient.protocol).name
+        density = density_progress(session, patient.id, protocol, as_of) if protocol.judged_on_salt else None
         audit.record(session, actor, "view", patient_id=patient.id, detail="progress (JSON or text)")
-        return to_json(patient.mrn, protocol_name, progress)
+        return to_json(patient.mrn, protocol.name, progress, density)

@@ -45,6 +45,7 @@ from tracker.course.milestones import (
     assess,
 )
 from tracker.course.protocols import to_engine
+from tracker.course.salt import outcome_records
 from tracker.course.vocabulary import (
     FollowUpStatus,
     MilestoneStatus,
@@ -58,6 +59,7 @@ from tracker.course.vocabulary import (
 from tracker.course.wording import count, signed
 from tracker.database import transaction
 from tracker.errors import ValidationError
+from tracker.progress.patient_progress import clinic_salt_scores
 
 OVERDUE, DUE, UPCOMING = FollowUpStatus.OVERDUE, FollowUpStatus.DUE, FollowUpStatus.UPCOMING
 OPEN, OPENS = RepeatWindow.OPEN, RepeatWindow.OPENS
@@ -157,6 +159,7 @@ def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, ur
         ):
             measurements[patient_id].append(DensityRecord(day, site, density))
         last_visits = _last_visits(session, today)
+        salt_scores = clinic_salt_scores(session)
 
         follow_ups: list[FollowUp] = []
         repeats: list[RepeatSessionWindow] = []
@@ -168,7 +171,9 @@ def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, ur
             # A patient without a protocol (or with one since removed) follows the default, as in
             # tracker.progress.patient_progress.
             protocol = (protocols.get(protocol_id) if protocol_id is not None else None) or to_engine(None)
-            progress = assess(sessions[patient_id], measurements.get(patient_id, ()), protocol, today)
+            # A SALT protocol's patients are judged on their SALT scores (tracker.course.salt.outcome_records).
+            series = outcome_records(protocol, measurements.get(patient_id, ()), salt_scores.get(patient_id, ()))
+            progress = assess(sessions[patient_id], series, protocol, today)
             if not progress.sites:
                 unmeasured.append(UnmeasuredPatient(mrn, full_name, min(past_sessions)))  # day 0
             else:

@@ -7,7 +7,7 @@ a patient account reaches only its own record, checked there, not in the page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import NamedTuple
 
@@ -17,11 +17,13 @@ from db import models
 from tracker.access.patient_lookup import PatientBasics
 from tracker.course.calendar_months import age_on, months_between
 from tracker.course.milestones import Progress, assess
+from tracker.course.salt import SALT_SITE, salt_sentence
 from tracker.course.scales import stages_for
 from tracker.course.wording import NextStep, milestone_sentence, what_comes_next
 from tracker.database import AnyRow, Reads, read_connection
 from tracker.progress.chart_data import ProgressChart, TherapyRecord, build_chart
-from tracker.progress.patient_progress import load_records, read_measurements
+from tracker.progress.patient_progress import density_progress, load_records, read_measurements
+from tracker.progress.salt_chart import SaltChart, build_salt_chart
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class ProgressView:
     cards: tuple[MilestoneCard, ...]
     secondary: tuple[SecondarySeries, ...]
     next_steps: tuple[NextStep, ...]
+    # A SALT protocol's course (alopecia areata): the main chart; ``progress`` and ``cards`` are then about the
+    # SALT score (one site, "scalp") and ``chart`` has no sites (density is the SALT chart's secondary view).
+    salt: SaltChart | None = None
 
 
 
@@ -87,8 +92,9 @@ _THERAPIES = (
 
 
 def _secondary(reads: Connection, patient_id: int, day0: date | None,
-               measurements: list[AnyRow]) -> tuple[SecondarySeries, ...]:
-    """``measurements``: the patient's rows of ``patient_progress.read_measurements`` (oldest first)."""
+               measurements: list[AnyRow], salt_charted: bool = False) -> tuple[SecondarySeries, ...]:
+    """``measurements``: the patient's rows of ``patient_progress.read_measurements`` (oldest first);
+    ``salt_charted``: the SALT score is the main chart (a SALT protocol), so it is not repeated here."""
 
     month_of: dict[date, float | None] = {}
 
@@ -108,7 +114,7 @@ def _secondary(reads: Connection, patient_id: int, day0: date | None,
     scores = reads.execute(_SCALE_SCORES, {"patient_id": patient_id}).all()
     salt = tuple(SeriesPoint(r.date, months(r.date), r.salt_score) for r in scores
                  if r.scale == "salt" and r.salt_score is not None)
-    if salt:
+    if salt and not salt_charted:
         series.append(SecondarySeries("SALT score", "points (0–100)", {"scalp": salt}))
     for name, title in (("norwood", "Norwood–Hamilton stage"), ("ludwig", "Ludwig stage"),
                         ("sinclair", "Sinclair stage")):
@@ -128,17 +134,26 @@ def _stage_rank(scale: str, stage: str) -> float:
 def build_view(session: Reads, patient: PatientBasics, as_of: date) -> ProgressView:
     reads = read_connection(session)
     rows = read_measurements(session, patient.id)
-    sessions, measurements = load_records(session, patient.id, rows)
     protocol = patient.protocol
-    progress = assess(sessions, measurements, protocol, as_of)
+    sessions, series = load_records(session, patient.id, rows, protocol)
+    progress = assess(sessions, series, protocol, as_of)
     therapies = [
         TherapyRecord(name, start, stop, dose or "")
         for name, start, stop, dose in reads.execute(_THERAPIES, {"patient_id": patient.id}).all()
     ]
-    cards = tuple(
-        MilestoneCard(site.site, m.name, m.status, milestone_sentence(m))
-        for site in progress.sites for m in site.milestones
-    )
+    salt = None
+    if protocol.judged_on_salt:
+        salt = build_salt_chart(progress, protocol, sessions, density_progress(session, patient.id, protocol, as_of))
+        baseline = salt.course.baseline
+        cards = tuple(MilestoneCard(SALT_SITE, m.result.name, m.result.status, salt_sentence(m, baseline))
+                      for m in salt.course.milestones if progress.sites)
+        chart = build_chart(replace(progress, sites=()), protocol, sessions, therapies)
+    else:
+        cards = tuple(
+            MilestoneCard(site.site, m.name, m.status, milestone_sentence(m))
+            for site in progress.sites for m in site.milestones
+        )
+        chart = build_chart(progress, protocol, sessions, therapies)
     return ProgressView(
         mrn=patient.mrn,
         full_name=patient.full_name,
@@ -149,8 +164,9 @@ def build_view(session: Reads, patient: PatientBasics, as_of: date) -> ProgressV
         evidence_note=protocol.evidence_note,
         treatments=tuple(sorted({s.treatment for s in sessions})),
         progress=progress,
-        chart=build_chart(progress, protocol, sessions, therapies),
+        chart=chart,
         cards=cards,
-        secondary=_secondary(reads, patient.id, progress.day0, rows),
+        secondary=_secondary(reads, patient.id, progress.day0, rows, salt_charted=salt is not None),
         next_steps=tuple(what_comes_next(progress, as_of)),
+        salt=salt,
     )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
+from tracker.course.clinical import DEFAULT_PROTOCOL_NAME, SALT_PROTOCOL_NAME
 from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.records.history import refuse
@@ -51,6 +51,22 @@ def protocol_names(actor: Actor, url: str | None = None) -> list[str]:
     require_role(actor, *STAFF)
     with transaction(url) as session:
         return _protocol_names(session)
+
+
+def proposed_protocol(condition: str | None, names: Sequence[str]) -> str | None:
+    """The protocol the intake form preselects for ``condition`` among ``names`` (``protocol_names``): the
+    alopecia areata (SALT) protocol for alopecia areata, which is followed on SALT (DESIGN.md §2), when the
+    clinic has it; otherwise the first name (the default). The clinician can still choose another.
+
+    >>> names = ["Exosome (default)", "Alopecia areata (SALT)", "PRP (standard)"]
+    >>> proposed_protocol("alopecia_areata", names), proposed_protocol("androgenetic_alopecia", names)
+    ('Alopecia areata (SALT)', 'Exosome (default)')
+    >>> proposed_protocol("alopecia_areata", ["Exosome (default)"]), proposed_protocol(None, [])
+    ('Exosome (default)', None)
+    """
+    if condition == "alopecia_areata" and SALT_PROTOCOL_NAME in names:
+        return SALT_PROTOCOL_NAME
+    return names[0] if names else None
 
 
 def _protocol_names(session: Session) -> list[str]:

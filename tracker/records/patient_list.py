@@ -30,10 +30,12 @@ from tracker.course.milestones import (
     assess,
 )
 from tracker.course.protocols import to_engine
+from tracker.course.salt import outcome_records
 from tracker.course.vocabulary import PatientFilter, milestone_words, status_words
 from tracker.course.wording import count
 from tracker.database import transaction
 from tracker.errors import ValidationError
+from tracker.progress.patient_progress import clinic_salt_scores
 from tracker.progress.schedule import latest_change_words
 from tracker.records.patient_search import search_conditions
 
@@ -175,11 +177,14 @@ def list_patients(actor: Actor, query: str = "", filter: str | None = None, toda
             measurements.setdefault(patient_id, []).append(DensityRecord(day, site, density))
         protocols = {row.id: to_engine(row) for row in session.scalars(select(models.Protocol))}
         last_visits = _last_visits(session, where, today)
+        salt_scores = clinic_salt_scores(session)
         summaries = []
         for patient in patients:
             # A patient's protocol_id always names a row (foreign key), so indexing cannot miss.
             protocol = protocols[patient.protocol_id] if patient.protocol_id else to_engine(None)
-            progress = assess(sessions.get(patient.id, []), measurements.get(patient.id, []), protocol, today)
+            # A SALT protocol's patients are judged on their SALT scores (tracker.course.salt.outcome_records).
+            series = outcome_records(protocol, measurements.get(patient.id, []), salt_scores.get(patient.id, []))
+            progress = assess(sessions.get(patient.id, []), series, protocol, today)
             summaries.append(_summary(patient, progress, today, last_visits.get(patient.id)))
         if filter:
             summaries = [s for s in summaries if filter in s.lists]

@@ -12,7 +12,10 @@ A protocol's band and windows decide whether a patient shows as ahead, on track 
   note is refused;
 - the measurement noise (% of baseline density, ``noise_pct``) is a band setting like the others: it decides
   how far outside the band a point may lie and still be on track, so it is saved, versioned and audited with
-  the band (``tracker.course.protocols.parse_noise_pct``: 0 to 50).
+  the band (``tracker.course.protocols.parse_noise_pct``: 0 to 50);
+- the outcome measure (``density`` or ``salt``, ``tracker.course.protocols.parse_outcome``) decides what the band
+  means: a change in hairs/cm², or the % improvement of the SALT score from baseline (alopecia areata; the noise is
+  then in percentage points of improvement). It is saved, versioned and audited with the band.
 
 Rows come in as mappings, as a table editor gives them: band rows ``{"month", "low", "high"}``, window
 rows ``{"name", "start_month", "end_month", "target_month"}``. Rows left entirely blank are ignored.
@@ -40,7 +43,8 @@ from tracker.access import audit
 from tracker.access.actors import ADMIN, STAFF, Actor, require_role
 from tracker.course.clinical import DEFAULT_NOISE_PCT, BandPoint, MilestoneWindow
 from tracker.course.milestones import Protocol, expected_band
-from tracker.course.protocols import parse_band, parse_noise_pct, parse_windows
+from tracker.course.protocols import parse_band, parse_noise_pct, parse_outcome, parse_windows
+from tracker.course.vocabulary import OutcomeMeasure
 from tracker.database import transaction
 from tracker.errors import ConflictError, NotFound, ValidationError
 
@@ -72,12 +76,15 @@ class ProtocolSummary:
     evidence_note: str
     created_by: str | None
     noise_pct: float
+    outcome_measure: str = OutcomeMeasure.DENSITY
 
 
 @dataclass(frozen=True)
 class ProtocolDetail:
     """A protocol as stored, validated; ``patients`` counts the live patient records linked to it;
-    ``noise_pct``: the measurement noise in % of baseline density (hairs/cm² = baseline × noise_pct / 100)."""
+    ``noise_pct``: the measurement noise in % of baseline density (hairs/cm² = baseline × noise_pct / 100);
+    ``outcome_measure``: ``density`` (band in hairs/cm² of change) or ``salt`` (band in % improvement of the SALT
+    score, noise in percentage points of improvement)."""
 
     name: str
     version: int
@@ -88,6 +95,7 @@ class ProtocolDetail:
     patients: int
     created_by: str | None
     preview: tuple[BandPreviewPoint, ...]
+    outcome_measure: str = OutcomeMeasure.DENSITY
 
 
 def list_protocols(actor: Actor, url: str | None = None) -> list[ProtocolSummary]:
@@ -99,7 +107,7 @@ def list_protocols(actor: Actor, url: str | None = None) -> list[ProtocolSummary
             ProtocolSummary(
                 name=row.name, version=row.version, patients=counts.get(row.id, 0), band_points=len(row.band or ()),
                 windows=len(row.windows or ()), evidence_note=row.evidence_note or "", created_by=row.created_by,
-                noise_pct=row.noise_pct,
+                noise_pct=row.noise_pct, outcome_measure=parse_outcome(row.outcome_measure),
             )
             for row in session.scalars(select(models.Protocol).order_by(models.Protocol.name))
         ]
@@ -121,6 +129,7 @@ def save_protocol(
     expected_version: int | None,
     url: str | None = None,
     noise_pct: Any = None,
+    outcome_measure: Any = None,
 ) -> ProtocolDetail:
     """Create a protocol (``expected_version`` None) or replace one's band, windows, evidence note and
     measurement noise (``noise_pct``: % of baseline density, 0 to 50; None keeps the stored value, and a new
@@ -128,15 +137,17 @@ def save_protocol(
 
     ``expected_version`` is the version the admin started editing; if the stored protocol has moved on
     since, nothing is saved and ``ConflictError`` says so. Admins only. Audited as "create" or "update".
+    ``outcome_measure``: ``density`` or ``salt``; None keeps the stored one, and a new protocol judges density.
     """
     require_role(actor, ADMIN)
-    values, problems = _validated(band, windows, evidence_note, noise_pct)
+    values, problems = _validated(band, windows, evidence_note, noise_pct, outcome_measure)
     clean_name, name_problems = _clean_name(name)
     if name_problems or problems:
         raise _refusal("The protocol was not saved; please correct:", name_problems + problems)
     with transaction(url) as session:
         if expected_version is None:
             values["noise_pct"] = DEFAULT_NOISE_PCT if values["noise_pct"] is None else values["noise_pct"]
+            values["outcome_measure"] = values["outcome_measure"] or OutcomeMeasure.DENSITY.value
             row = _create(session, actor, clean_name, values, detail_extra={})
         else:
             row = _find(session, clean_name)
@@ -144,8 +155,10 @@ def save_protocol(
                 raise _conflict(row.name, expected_version, row.version)
             if values["noise_pct"] is None:  # not given: the edit keeps the protocol's noise
                 values["noise_pct"] = row.noise_pct
+            if values["outcome_measure"] is None:  # not given: the edit keeps the protocol's outcome measure
+                values["outcome_measure"] = row.outcome_measure
             before = {"band": row.band, "windows": row.windows, "evidence_note": row.evidence_note,
-                      "noise_pct": row.noise_pct}
+                      "noise_pct": row.noise_pct, "outcome_measure": row.outcome_measure}
             # An UPDATE's result is a CursorResult (with rowcount); Session.execute is typed for any statement.
             changed = cast(CursorResult[Any], session.execute(
                 update(models.Protocol)
@@ -171,7 +184,7 @@ def copy_protocol(actor: Actor, source_name: str, new_name: str, url: str | None
     with transaction(url) as session:
         source = _find(session, source_name)
         values = {"band": source.band, "windows": source.windows, "evidence_note": source.evidence_note or "",
-                  "noise_pct": source.noise_pct}
+                  "noise_pct": source.noise_pct, "outcome_measure": source.outcome_measure}
         row = _create(session, actor, clean_name, values, detail_extra={"copied_from": source.name})
         return _detail(session, row)
 
@@ -215,7 +228,7 @@ def _detail(session: Session, row: models.Protocol) -> ProtocolDetail:
     return ProtocolDetail(
         name=row.name, version=row.version, band=band, windows=windows, evidence_note=row.evidence_note or "",
         noise_pct=row.noise_pct, patients=_patient_counts(session).get(row.id, 0), created_by=row.created_by,
-        preview=_preview(band),
+        preview=_preview(band), outcome_measure=parse_outcome(row.outcome_measure),
     )
 
 
@@ -271,8 +284,8 @@ def _refusal(headline: str, problems: list[str]) -> ValidationError:
     return ValidationError(problems[0]) if len(problems) == 1 else ValidationError(headline, problems)
 
 
-def _validated(band: Sequence[Mapping[str, Any]], windows: Sequence[Mapping[str, Any]],
-               evidence_note: str | None, noise_pct: Any) -> tuple[dict[str, Any], list[str]]:
+def _validated(band: Sequence[Mapping[str, Any]], windows: Sequence[Mapping[str, Any]], evidence_note: str | None,
+               noise_pct: Any, outcome_measure: Any = None) -> tuple[dict[str, Any], list[str]]:
     """The values to store and every problem found (rows first, then the rules of tracker.course.protocols)."""
     problems: list[str] = []
     band_rows, band_problems = _band_rows(band)
@@ -301,8 +314,8 @@ def _validated(band: Sequence[Mapping[str, Any]], windows: Sequence[Mapping[str,
     elif _has_control_characters(note, allow_newlines=True):
         problems.append("The evidence note contains control characters; retype it.")
     noise, noise_problem = _noise(noise_pct)
-    if noise_problem:
-        problems.append(noise_problem)
+    outcome, outcome_problem = _outcome(outcome_measure)
+    problems += [problem for problem in (noise_problem, outcome_problem) if problem]
     values = {
         "band": [{"month": _number(p.month), "low": _number(p.low), "high": _number(p.high)} for p in points],
         "windows": [
@@ -311,8 +324,19 @@ def _validated(band: Sequence[Mapping[str, Any]], windows: Sequence[Mapping[str,
         ],
         "evidence_note": note,
         "noise_pct": None if noise is None else _number(noise),
+        "outcome_measure": outcome,
     }
     return values, problems
+
+
+def _outcome(value: Any) -> tuple[str | None, str | None]:
+    """The outcome measure as chosen (``density`` or ``salt``), checked by ``parse_outcome``; None: not given."""
+    if value is None:
+        return None, None
+    try:
+        return parse_outcome(value).value, None
+    except ValidationError as error:
+        return None, str(error)
 
 
 def _noise(value: Any) -> tuple[float | None, str | None]:

@@ -42,7 +42,7 @@ from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.photos.intake import prepare_photo
 from tracker.photos.store import PhotoStore, store_photo
-from tracker.progress.patient_progress import find_patient, patient_progress
+from tracker.progress.patient_progress import density_progress, find_patient, patient_progress
 from tracker.records.visit_form import (
     CAPTURE_CHECKS,
     CheckedVisit,
@@ -56,6 +56,8 @@ from tracker.storage.ingest import HashedFile
 from tracker.validation import DEFAULT_SITE, check_not_before_birth, clean_file_name, parse_site
 
 BASELINE_RECORDED = "baseline_recorded"
+# A density measured for a patient on a SALT protocol: change shown, not judged (the band is in % of SALT).
+DENSITY_RECORDED = "density_recorded"
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,9 @@ class SiteOutcome:
     """Where this visit's measurement of one site puts the patient.
 
     ``status`` is ``baseline_recorded`` for a visit on or before day 0 (or before any session), else one
-    of the engine's ``ahead``, ``on_track``, ``behind`` or ``no_baseline``. ``milestone`` is the window
-    the visit fell in, None between windows (the band still applies there).
+    of the engine's ``ahead``, ``on_track``, ``behind`` or ``no_baseline``; for a patient on a SALT protocol
+    a density after day 0 with a baseline is ``density_recorded`` (change given, no band, not judged).
+    ``milestone`` is the window the visit fell in, None between windows (the band still applies there).
     """
 
     site: str
@@ -297,7 +300,9 @@ def _visit_saved(session: Session, patient: models.Patient, visit_id: int, visit
     """The saved visit as plain data, with where it puts the patient on the expected course."""
     protocol = to_engine(patient.protocol)
     progress = patient_progress(session, patient, as_of=visit_date)
-    outcomes = tuple(_outcome(m, visit_date, progress, protocol) for m in checked.measurements)
+    # A SALT protocol judges the SALT score; the density of this visit is reported without a band.
+    densities = density_progress(session, patient.id, protocol, visit_date) if protocol.judged_on_salt else progress
+    outcomes = tuple(_outcome(m, visit_date, densities, protocol) for m in checked.measurements)
     return VisitSaved(
         visit_id=visit_id,
         mrn=patient.mrn,
@@ -368,6 +373,10 @@ def _outcome(measurement: Measurement, visit_date: date, progress: Progress, pro
     if baseline is None:
         return outcome
     change = measurement.density - baseline.density
+    if protocol.judged_on_salt:
+        return replace(outcome, status=DENSITY_RECORDED, expected_low=None, expected_high=None,
+                       baseline_date=baseline.date, baseline_density=baseline.density, change=change,
+                       change_pct=change / baseline.density * 100 if baseline.density else None)
     return replace(
         outcome,
         status=classify(change, band[0], band[1], noise_for(baseline.density, protocol)) if band else ON_TRACK,
