@@ -142,17 +142,26 @@ def test_treated_but_never_measured_patient_still_has_visits_due(clinic):
     assert late.overdue and late.next_name == "noticeable_growth"
 
 
-def test_secondary_charts_read_as_dates_and_stage_names():
+def test_secondary_charts_read_as_dates_with_fixed_axes_and_stage_steps():
     from tracker.progress.view import SecondarySeries, SeriesPoint
     from ui.charts import secondary_figure
 
-    one_day = SecondarySeries("Norwood–Hamilton stage", "stage",
-                              {"scalp": (SeriesPoint(date(2026, 3, 31), 0.0, 7.0, "VI"),)})
-    figure = secondary_figure(one_day)
-    assert figure.layout.xaxis.type == "category" and list(figure.data[0].x) == ["31 Mar 2026"]
-    assert list(figure.layout.yaxis.tickvals) == [7.0] and list(figure.layout.yaxis.ticktext) == ["VI"]
+    # One day only: the date axis spans a fortnight either side (never zoomed to hours), today marked.
+    norwood = SecondarySeries("Norwood–Hamilton stage", "stage",
+                              {"scalp": (SeriesPoint(date(2026, 3, 31), 0.0, 11.0, "VI"),)}, "norwood",
+                              (0.5, 12.5), ((1.0, "I"), (2.0, "II"), (11.0, "VI"), (12.0, "VII")), step=True)
+    figure = secondary_figure(norwood, today=date(2026, 4, 10))
+    assert figure.layout.xaxis.type == "date" and list(figure.data[0].x) == [date(2026, 3, 31)]
+    assert list(figure.layout.xaxis.range) == [date(2026, 3, 16), date(2026, 4, 25)]  # 31 Mar − 15 d … 10 Apr + 15 d
+    assert list(figure.layout.yaxis.ticktext) == ["I", "II", "VI", "VII"]  # every stage, in scale order
+    assert list(figure.layout.yaxis.range) == [0.5, 12.5] and figure.data[0].line.shape == "hv"
+    today = [s for s in figure.layout.shapes if s.name == "today"]
+    assert [(s.x0, s.x1) for s in today] == [("2026-04-10", "2026-04-10")]
 
     shaft = SecondarySeries("Shaft diameter", "µm", {"vertex": (
-        SeriesPoint(date(2025, 1, 15), 0.0, 60.0), SeriesPoint(date(2025, 7, 15), 5.9, 66.0))})
+        SeriesPoint(date(2025, 1, 15), 0.0, 60.0), SeriesPoint(date(2025, 7, 15), 5.9, 60.15))}, "shaft_diameter",
+        (0.0, 120.0))
     figure = secondary_figure(shaft)
-    assert figure.layout.xaxis.type == "date" and figure.layout.yaxis.tickvals is None
+    # A 0.15 µm change on the fixed 0–120 µm axis: an eighth of a thousandth of its height, not the whole chart.
+    assert list(figure.layout.yaxis.range) == [0.0, 120.0] and figure.layout.yaxis.tickvals is None
+    assert figure.data[0].line.shape == "linear"
