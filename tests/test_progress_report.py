@@ -103,7 +103,8 @@ def test_clinician_report_holds_the_record_and_nobody_else(clinic, tmp_path, mon
     assert_valid_pdf(data)
     text = pdf_text(data, tmp_path)
     for expected in (NAME, "P-1", "Clínica Capilar Süd", "EXO-1", "EXO-2/β", "ExoHair Plus", "4.5",
-                     "hairs/cm²", "±10%", "Minoxidil 5%", "1 ml twice daily", "Before and after photos",
+                     "hairs/cm²", "±15 hairs/cm² (10% of baseline): measurement noise", "Minoxidil 5%",
+                     "1 ml twice daily", "Before and after photos",
                      "Vertex", "Frontal", "About the evidence", "limited", "Page 1 of"):
         assert expected in text, expected
     assert "Bea Other" not in text and "P-2" not in text
@@ -193,7 +194,7 @@ def test_without_dejavu_the_report_falls_back_to_helvetica(sqlite_clinic, tmp_pa
     assert_valid_pdf(data)
     text = pdf_text(data, tmp_path)
     assert "Lukasz Zoë ?" in text
-    assert "hairs/cm²" in text and "±10%" in text
+    assert "hairs/cm²" in text and "±15 hairs/cm² (10% of baseline)" in text
 
 
 def test_user_typed_text_is_printed_as_text(sqlite_clinic, tmp_path):

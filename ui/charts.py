@@ -116,6 +116,8 @@ def density_figure(chart: ProgressChart, site: SiteChart, large: bool = False) -
     bars = _draw_bars(figure, chart, large)
     _draw_today(figure, chart)
     _layout(figure, chart, "density (hairs/cm²)", bars, large)
+    if site.density_range:  # wide enough that a change inside the noise looks small (chart_data.density_range)
+        figure.update_layout(yaxis_range=list(site.density_range))
     return figure
 
 

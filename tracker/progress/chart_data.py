@@ -107,6 +107,8 @@ class SiteChart:
     band: BandSeries
     no_change_zone: tuple[float, float] | None  # ± the measurement noise in hairs/cm² (the protocol's noise %)
     windows: tuple[WindowSpan, ...]
+    # The absolute chart's value axis (hairs/cm²), wide enough that a change inside the noise looks small.
+    density_range: tuple[float, float] | None = None
 
     @property
     def noise(self) -> float | None:
@@ -176,7 +178,7 @@ def build_chart(
     measurement, with no band, windows or change: there is no course to judge yet, but a density chart.
     """
     if progress.day0 is None:
-        return _untreated_chart(progress)
+        return _untreated_chart(progress, protocol.noise_pct)
     day0 = progress.day0
     as_of = progress.as_of
     past_sessions = sorted((s for s in sessions if day0 <= s.date <= as_of), key=lambda s: s.date)
@@ -189,11 +191,13 @@ def build_chart(
     site_charts = []
     for site in progress.sites:
         baseline = site.baseline.density if site.baseline else None
+        points = _points(site, day0, protocol, month)
+        band = band_for(baseline)
         site_charts.append(SiteChart(
             site=site.site,
             baseline_density=baseline,
-            points=_points(site, day0, protocol, month),
-            band=band_for(baseline),
+            points=points,
+            band=band,
             # The same noise the status allows for: the protocol's noise % of this site's baseline.
             no_change_zone=(
                 (-noise_for(baseline, protocol), noise_for(baseline, protocol)) if baseline else None
@@ -202,6 +206,7 @@ def build_chart(
                 WindowSpan(m.name, month(m.window_start), month(m.window_end), month(m.target), m.status)
                 for m in site.milestones
             ),
+            density_range=density_range(points, band, baseline, protocol.noise_pct),
         ))
 
     # The product's effect lasts about 6–8 months after each session (DESIGN.md §1): drawn from the
@@ -229,6 +234,31 @@ def build_chart(
         today_month=month(as_of),
         x_min=_x_min(site_charts),
     )
+
+
+def density_range(points: tuple[ChartPoint, ...], band: BandSeries, baseline: float | None,
+                  noise_pct: float) -> tuple[float, float] | None:
+    """The absolute chart's value axis (hairs/cm²): every point, the band as densities and the ±noise zone, and
+    at least ± twice the noise (``noise_pct`` of the baseline, else of the mean measured density) around their
+    middle, so that a change inside the measurement noise fills at most a quarter of the height (a fitted axis
+    would draw 120 → 118 hairs/cm² as a plunge); 6% margin; never below 0.
+
+    >>> density_range((ChartPoint(date(2025, 1, 1), 0, 120.0, None, None, "before_day0"),
+    ...                ChartPoint(date(2025, 3, 1), 2, 118.0, None, None, "before_day0")),
+    ...               BandSeries((), (), (), None, None), None, 10)  # mean 119: ±23.8 around 119, ±6%
+    (93.77, 144.23)
+    """
+    values = [p.density for p in points]
+    if not values:
+        return None
+    reference = baseline if baseline is not None else sum(values) / len(values)
+    noise = reference * noise_pct / 100
+    if baseline is not None:
+        values += [baseline - noise, baseline + noise]
+    values += [*(band.low_density or ()), *(band.high_density or ())]
+    low, high = min(values), max(values)
+    middle, half = (low + high) / 2, max((high - low) / 2, 2 * noise)
+    return round(max(0.0, middle - half * 1.06), 2), round(middle + half * 1.06, 2)
 
 
 def _months_from(origin: date) -> Callable[[date], float]:
@@ -276,7 +306,7 @@ def _points(site: SiteProgress, day0: date, protocol: Protocol,
     return tuple(points)
 
 
-def _untreated_chart(progress: Progress) -> ProgressChart:
+def _untreated_chart(progress: Progress, noise_pct: float) -> ProgressChart:
     """Before any session: each site's densities on months since the first measurement, up to ``as_of``.
 
     No band, windows or noise zone (they count from day 0), and no change: the engine's "baseline" of an
@@ -286,20 +316,16 @@ def _untreated_chart(progress: Progress) -> ProgressChart:
     if first is None:
         return ProgressChart(None, 0.0, (), (), (), ())
     month = _months_from(first)
-    sites = tuple(
-        SiteChart(
-            site=site.site,
-            baseline_density=None,
-            points=tuple(ChartPoint(m.date, month(m.date), m.density, None, None, PointKind.BEFORE_DAY0)
-                         for m in site.measurements),
-            band=BandSeries((), (), (), None, None),
-            no_change_zone=None,
-            windows=(),
-        )
-        for site in progress.sites
-    )
+    no_band = BandSeries((), (), (), None, None)
+    sites = []
+    for site in progress.sites:
+        points = tuple(ChartPoint(m.date, month(m.date), m.density, None, None, PointKind.BEFORE_DAY0)
+                       for m in site.measurements)
+        sites.append(SiteChart(site=site.site, baseline_density=None, points=points, band=no_band,
+                               no_change_zone=None, windows=(),
+                               density_range=density_range(points, no_band, None, noise_pct)))
     today = month(progress.as_of)
     return ProgressChart(
-        day0=None, x_max=round(max(today, 1.0) + 0.25, 2), sites=sites, sessions=(), active_spans=(), therapies=(),
-        origin=first, today_month=today, x_min=-0.5, x_title="months since first measurement",
+        day0=None, x_max=round(max(today, 1.0) + 0.25, 2), sites=tuple(sites), sessions=(), active_spans=(),
+        therapies=(), origin=first, today_month=today, x_min=-0.5, x_title="months since first measurement",
     )
