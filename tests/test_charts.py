@@ -34,7 +34,7 @@ def course() -> ProgressChart:
     return chart_of([("vertex", day, density) for day, density in VERTEX])
 
 
-def annotations(figure) -> dict[str, str]:
+def labels_of(figure) -> dict[str, str]:
     return {a.text: a for a in figure.layout.annotations}
 
 
@@ -46,9 +46,9 @@ def test_the_change_chart_marks_today_labels_the_band_edges_and_every_measured_c
 
     today = [s for s in figure.layout.shapes if s.name == "today"]
     assert [(s.x0, s.x1, s.line.dash) for s in today] == [(TODAY_MONTH, TODAY_MONTH, "dot")]
-    assert "today" in annotations(figure)
+    assert "today" in labels_of(figure)
     # The band's right end (month 13.26, flat since month 12): +15..+35, labelled there in hairs/cm².
-    shown = annotations(figure)
+    shown = labels_of(figure)
     high, low = shown["expected high +35"], shown["expected low +15"]
     assert (high.x, high.y, high.xanchor, high.yanchor) == (X_MAX, 35.0, "right", "bottom")
     assert (low.x, low.y, low.yanchor) == (X_MAX, 15.0, "top")
@@ -68,7 +68,7 @@ def test_the_change_chart_in_percent_labels_everything_in_percent():
     figure = site_figure(chart, chart.sites[0], percent=True)
     measured = {t.name: t for t in figure.data}["measured change"]
     assert list(measured.text) == ["", "+17%", "+0%", "+33%"]  # 25/150, 0/150, 50/150
-    shown = annotations(figure)
+    shown = labels_of(figure)
     assert "expected high +23%" in shown and "expected low +10%" in shown  # 35/150 = 23.3%, 15/150 = 10%
     assert "±10%: measurement noise" in shown
 
@@ -82,7 +82,7 @@ def test_the_density_chart_draws_the_band_and_noise_around_the_baseline_with_eac
     assert list(traces["measured density"].text) == ["150", "175", "150", "200"]
     # The band as densities: 150 + (+15..+35) at its right end; the noise zone 150 ± 15.
     assert list(traces["expected range"].y)[-1] == 165.0 and list(traces["expected range (high)"].y)[-1] == 185.0
-    shown = annotations(figure)
+    shown = labels_of(figure)
     assert shown["expected high 185"].x == X_MAX and shown["expected low 165"].y == 165.0
     assert "baseline 150" in shown and "±15 hairs/cm²: measurement noise" in shown
     assert [(s.y0, s.y1) for s in figure.layout.shapes if s.type == "rect" and s.yref == "y"] == [(135.0, 165.0)]
