@@ -61,6 +61,8 @@ def test_the_change_chart_marks_today_labels_the_band_edges_and_every_measured_c
     zone = [s for s in figure.layout.shapes if s.type == "rect" and s.yref == "y"]
     assert [(s.y0, s.y1) for s in zone] == [(-15.0, 15.0)]
     assert "±15 hairs/cm²: measurement noise" in shown
+    # The axis: −15 (noise floor) to +50 (the 12-month point), span 65; 6% below, 18% above for the "+50" label.
+    assert list(figure.layout.yaxis.range) == pytest.approx([-18.9, 61.7])
 
 
 def test_the_change_chart_in_percent_labels_everything_in_percent():
@@ -71,6 +73,8 @@ def test_the_change_chart_in_percent_labels_everything_in_percent():
     shown = labels_of(figure)
     assert "expected high +23%" in shown and "expected low +10%" in shown  # 35/150 = 23.3%, 15/150 = 10%
     assert "±10%: measurement noise" in shown
+    # −10% (noise and the band's start, −10/150 = −6.7%) to +33.3% (50/150): span 43.3, −2.6 below, +7.8 above.
+    assert list(figure.layout.yaxis.range) == pytest.approx([-12.6, 41.13], abs=0.01)
 
 
 def test_the_density_chart_draws_the_band_and_noise_around_the_baseline_with_each_density():

@@ -79,6 +79,9 @@ def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, la
     bars = _draw_bars(figure, chart, large)
     _draw_today(figure, chart)
     _layout(figure, chart, f"change from baseline ({unit})", bars, large)
+    value_range = site.change_pct_range if percent else site.change_range
+    if value_range:  # room above the top point for its value, under the windows' names
+        figure.update_layout(yaxis_range=list(value_range))
     return figure
 
 

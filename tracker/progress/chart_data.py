@@ -109,6 +109,9 @@ class SiteChart:
     windows: tuple[WindowSpan, ...]
     # The absolute chart's value axis (hairs/cm²), wide enough that a change inside the noise looks small.
     density_range: tuple[float, float] | None = None
+    # The change chart's value axis, in hairs/cm² and in % of the baseline (``value_range``).
+    change_range: tuple[float, float] | None = None
+    change_pct_range: tuple[float, float] | None = None
 
     @property
     def noise(self) -> float | None:
@@ -207,6 +210,12 @@ def build_chart(
                 for m in site.milestones
             ),
             density_range=density_range(points, band, baseline, protocol.noise_pct),
+            change_range=value_range([0.0, *band.low, *band.high, *(p.change for p in points if p.change is not None),
+                                      *((-noise_for(baseline, protocol), noise_for(baseline, protocol))
+                                        if baseline else ())]),
+            change_pct_range=value_range([0.0, *(band.low_pct or ()), *(band.high_pct or ()),
+                                          *(p.change_pct for p in points if p.change_pct is not None),
+                                          -protocol.noise_pct, protocol.noise_pct]) if baseline else None,
         ))
 
     # The product's effect lasts about 6–8 months after each session (DESIGN.md §1): drawn from the
@@ -234,6 +243,20 @@ def build_chart(
         today_month=month(as_of),
         x_min=_x_min(site_charts),
     )
+
+
+def value_range(values: list[float]) -> tuple[float, float] | None:
+    """A value axis holding ``values`` with room for the labels: 18% of their span above (the value printed over
+    the highest point, under the milestone windows' names along the top) and 6% below.
+
+    >>> value_range([-15.0, 0.0, 35.0, 50.0])
+    (-18.9, 61.7)
+    """
+    if not values:
+        return None
+    low, high = min(values), max(values)
+    span = (high - low) or 10.0
+    return round(low - span * 0.06, 2), round(high + span * 0.18, 2)
 
 
 def density_range(points: tuple[ChartPoint, ...], band: BandSeries, baseline: float | None,

@@ -203,7 +203,7 @@ def _rating_series(ratings: tuple[VisitRating, ...],
                      for r in ratings if r.global_assessment is not None)
     if assessed:
         series.append(SecondarySeries(
-            "Global photographic assessment", "−3 … +3, against the baseline photos", {"scalp": assessed},
+            "Global photographic assessment", "−3 … +3", {"scalp": assessed},
             "global_assessment", ASSESSMENT_AXIS,
             tuple((float(score), assessment_words(score)) for score in sorted(GLOBAL_ASSESSMENT_WORDS)), step=True))
     satisfied = tuple(SeriesPoint(r.date, months(r.date), float(r.satisfaction))
