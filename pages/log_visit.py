@@ -15,7 +15,7 @@ import streamlit as st
 
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry
-from tracker.course.vocabulary import site_words, status_words, view_words
+from tracker.course.vocabulary import GLOBAL_ASSESSMENT_WORDS, assessment_words, site_words, status_words, view_words
 from tracker.records.visit_form import CAPTURE_CHECKS, DEVICE_MAX, NOTES_MAX, PhotoUpload, SiteEntry, VisitEntry
 from tracker.records.visits import (
     BASELINE_RECORDED,
@@ -90,6 +90,10 @@ def _show_saved(saved: VisitSaved) -> None:
             st.write(f"SALT score: {saved.scale.salt_score:.1f}")
         else:
             st.write(plain(f"{SCALE_LABELS[saved.scale.scale]} stage: {saved.scale.stage}"))
+    if saved.global_assessment is not None:
+        st.write(f"Global photographic assessment: {assessment_words(saved.global_assessment)}")
+    if saved.satisfaction is not None:
+        st.write(f"Patient satisfaction: {saved.satisfaction}/10")
     if saved.photos:
         st.write(f"{len(saved.photos)} photo(s) stored.")
     if saved.photos and saved.capture_missing:
@@ -184,6 +188,16 @@ with st.form("log_visit", clear_on_submit=False):
                              key=f"visit_stage_{scale}")
         scale_entry = ScaleEntry(scale, stage=stage or None)
 
+    st.markdown("**Global photographic assessment and patient satisfaction** (optional)")
+    assessment_col, satisfaction_col = st.columns(2)
+    assessment = assessment_col.selectbox(
+        "Global photographic assessment (against the baseline photos)", [None, *sorted(GLOBAL_ASSESSMENT_WORDS)],
+        format_func=lambda score: "Not assessed" if score is None else assessment_words(score),
+        key="visit_assessment")
+    satisfaction = satisfaction_col.number_input(
+        "Patient satisfaction (0 = not at all, 10 = completely satisfied)", min_value=0, max_value=10, value=None,
+        step=1, key="visit_satisfaction")
+
     st.markdown("**Photos per standard view**")
     uploads: list[PhotoUpload] = []
     view_columns = st.columns(3)
@@ -206,7 +220,7 @@ with st.form("log_visit", clear_on_submit=False):
 if submitted:
     uploads.extend(PhotoUpload(view, name, data) for view, name, data in st.session_state[SHOTS])
     entry = VisitEntry(date=visit_date, sites=tuple(site_values), scale=scale_entry, capture=capture,
-                       device=device, notes=notes)
+                       device=device, notes=notes, global_assessment=assessment, satisfaction=satisfaction)
     with st.spinner("Saving the visit and storing its photos…"):
         result = call(log_visit, actor, defaults.mrn, entry, uploads)
     if result is not None:

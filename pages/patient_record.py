@@ -12,7 +12,7 @@ import streamlit as st
 from tracker.course.calendar_months import add_months
 from tracker.course.clinical import CONDITIONS, SEXES
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
-from tracker.course.vocabulary import condition_words, site_words, status_words, view_words
+from tracker.course.vocabulary import assessment_words, condition_words, site_words, status_words, view_words
 from tracker.records.history import REASON_MAX, soft_delete
 from tracker.records.patient_corrections import update_patient
 from tracker.records.patient_fields import (
@@ -114,6 +114,9 @@ with timeline_tab:
                 "Entry": entry.title,
                 "Density (hairs/cm²)": " · ".join(f"{site_words(d.site)} {d.density:g}" for d in entry.densities),
                 "Photos": str(len(entry.photos)) if entry.kind == "visit" else "",
+                "Global assessment": ("" if entry.global_assessment is None
+                                      else assessment_words(entry.global_assessment)),
+                "Satisfaction": "" if entry.satisfaction is None else f"{entry.satisfaction}/10",
                 "Product": entry.product,
                 "Lot": entry.lot_number,
                 "Volume (ml)": "" if entry.volume_ml is None else f"{entry.volume_ml:g}",

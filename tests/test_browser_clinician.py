@@ -24,6 +24,7 @@ from tests.browser import (
     browser_page,
     choose,
     dataframe_rows,
+    navigate,
     open_menu,
     require_chromium,
     server_alarms,
@@ -38,6 +39,7 @@ USERNAME, PASSWORD = "dr.test", "Follicle-Journey-7319"
 MRN, NAME = "RT-7001", "Paulo Journey"
 SITES = {"frontal": (150.0, 185.0), "vertex": (140.0, 175.0)}  # baseline, 3-month densities (hairs/cm²)
 JOURNEY = "clinician"
+RATINGS = "clinician-ratings"
 
 
 def expected_early_status(baseline: float, later: float, days_after_day0: int) -> str:
@@ -313,4 +315,114 @@ def test_a_click_on_a_schedule_row_opens_that_patients_record(clinic):
         click_row(page, grid, listed.index("RT-7201"))
         page.get_by_role("heading", name="Olivia Overdue").wait_for()
         assert "MRN RT-7201" in body_text(page)
+    assert server_alarms(base) == []
+
+
+RATED, UNBASED = ("RT-7101", "Rita Rated"), ("RT-7102", "Noor Nobaseline")
+
+
+def seed_rated_and_unbased(env: dict, today: date) -> None:
+    """Rita: baseline 150 (today−200), session (today−199), 170 at today−110 rated +1 and 6/10. Noor: a session
+    (today−200) and densities 140 and 152 from today−110 on, none before it: no baseline."""
+    script = f"""
+from datetime import date, timedelta
+from db import models
+from tracker.database import transaction
+today = date.fromisoformat({today.isoformat()!r})
+with transaction() as s:
+    for mrn, name in ({RATED!r}, {UNBASED!r}):
+        s.add(models.Patient(mrn=mrn, full_name=name, sex="female", birth_date=date(1984, 6, 1),
+                             condition="androgenetic_alopecia", target_areas="vertex", created_by="test"))
+    s.flush()
+    ids = {{p.mrn: p.id for p in s.query(models.Patient)}}
+    plan = [({RATED[0]!r}, 200, 150.0, None, None), ({RATED[0]!r}, 110, 170.0, 1, 6),
+            ({UNBASED[0]!r}, 110, 140.0, None, None), ({UNBASED[0]!r}, 20, 152.0, None, None)]
+    for mrn, ago, density, assessment, satisfaction in plan:
+        visit = models.Visit(patient_id=ids[mrn], date=today - timedelta(days=ago), global_assessment=assessment,
+                             satisfaction=satisfaction, created_by="test")
+        s.add(visit)
+        s.flush()
+        s.add(models.DensityMeasurement(visit_id=visit.id, site="vertex", density_per_cm2=density, created_by="test"))
+    for mrn, ago in (({RATED[0]!r}, 199), ({UNBASED[0]!r}, 200)):
+        s.add(models.TreatmentSession(patient_id=ids[mrn], date=today - timedelta(days=ago), treatment="exosome",
+                                      product="ExoHair", lot_number="EXO-9", created_by="test"))
+"""
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+
+
+def chart_texts(page) -> list[str]:
+    """Every text plotly drew in the page's charts (ticks, titles, labels on points, annotations)."""
+    return page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot text')].map(t => t.textContent)")
+
+
+def test_clinician_rates_a_visit_and_sees_it_charted_and_a_patient_without_baseline_gets_a_chart(clinic):
+    base, env = clinic
+    today = date.today()
+    seed_rated_and_unbased(env, today)
+    visit_day = today - timedelta(days=15)
+    # Tall enough that the progress page (main chart and the secondary charts under it) fits one screenshot.
+    with browser_page(viewport=(1400, 2600)) as page:
+        sign_in(page, base, USERNAME, PASSWORD)
+
+        # 1. A visit with the global photographic assessment and the patient's satisfaction.
+        navigate(page, f"/log_visit?mrn={RATED[0]}")
+        page.get_by_role("heading", name=f"{RATED[1]} · MRN {RATED[0]}").wait_for()
+        fill_visit(page, visit_day, {"vertex": 185.0})
+        choose(page, "Global photographic assessment (against the baseline photos)", "+2 Moderately increased")
+        satisfaction = page.get_by_role("spinbutton", name="Patient satisfaction (0 = not at all, 10 = completely "
+                                                          "satisfied)")
+        satisfaction.fill("8")
+        satisfaction.press("Tab")
+        shot(page, RATINGS, "01-visit-with-ratings-filled")
+        page.get_by_role("button", name="Save visit").click()
+        page.get_by_text(f"Visit of {visit_day.isoformat()} saved.").wait_for()
+        wait_rendered(page)
+        assert_no_error_box(page)
+        saved = body_text(page)
+        assert "Global photographic assessment: +2 Moderately increased" in saved
+        assert "Patient satisfaction: 8/10" in saved
+
+        # 2. Progress: the change chart marks today and labels the band and each change; both ratings are charted.
+        navigate(page, f"/progress?mrn={RATED[0]}")
+        page.get_by_text("Other measurements").wait_for()
+        wait_rendered(page)
+        # The main chart, then the secondary ones (shaft diameter none here: assessment and satisfaction).
+        page.locator(".js-plotly-plot").nth(2).wait_for(state="attached")
+        assert_no_error_box(page)
+        texts = chart_texts(page)
+        # 170 − 150 and 185 − 150; the band's flat end (+15..+35 from month 12) is not reached at ~6 months.
+        for expected in ("today", "+20", "+35", "±15 hairs/cm²: measurement noise",
+                         "Global photographic assessment (−3 … +3)",
+                         "Patient satisfaction (0–10)", "+2 Moderately increased", "−3 Greatly decreased"):
+            assert expected in texts, expected
+        assert any(t.startswith("expected high +") for t in texts), texts
+        assert any(t.startswith("expected low +") for t in texts), texts
+        page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+        path = shot(page, RATINGS, "02-progress-with-ratings-charted")
+        assert path.exists()
+
+        # 3. The density chart of the same site: the measured densities, each labelled.
+        page.get_by_text("Density (hairs/cm²)", exact=True).click()
+        wait_rendered(page)
+        texts = chart_texts(page)
+        assert {"150", "170", "185", "baseline 150"} <= set(texts), texts
+
+        # 4. The visit list on the record carries the ratings.
+        navigate(page, f"/patient_record?mrn={RATED[0]}")
+        page.get_by_role("heading", name=RATED[1]).wait_for()
+        wait_rendered(page)
+        rows = dataframe_rows(page.get_by_test_id("stDataFrame").first)
+        assert [(r["Global assessment"], r["Satisfaction"]) for r in rows if r["Entry"] == "Visit"] == [
+            ("", ""), ("+1 Slightly increased", "6/10"), ("+2 Moderately increased", "8/10")], rows
+
+        # 5. No baseline: the measured densities are charted all the same, with today marked.
+        navigate(page, f"/progress?mrn={UNBASED[0]}")
+        page.locator(".js-plotly-plot").first.wait_for()
+        wait_rendered(page)
+        assert_no_error_box(page)
+        assert "the change cannot be judged, so the measured density is shown" in body_text(page)
+        texts = chart_texts(page)
+        assert {"140", "152", "today", "density (hairs/cm²)"} <= set(texts), texts
+        page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+        shot(page, RATINGS, "03-progress-without-baseline")
     assert server_alarms(base) == []

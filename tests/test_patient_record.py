@@ -86,3 +86,13 @@ def test_viewing_a_record_is_audited(recorded):
     with transaction(url) as session:
         entry = session.scalar(select(models.AuditEntry).order_by(models.AuditEntry.id.desc()))
     assert (entry.action, entry.patient_id, entry.username) == ("view", patient_id, "dr.lee")
+
+
+def test_the_visit_list_carries_each_visits_assessment_and_satisfaction(recorded):
+    url, _ = recorded
+    with transaction(url) as session:
+        later = session.scalar(select(models.Visit).where(models.Visit.date == date(2025, 4, 10)))
+        later.global_assessment, later.satisfaction = -1, 4
+    visits = [e for e in patient_record(DR, "RT-7", today=TODAY).timeline if e.kind == "visit"]
+    assert [(e.date, e.global_assessment, e.satisfaction) for e in visits] == [
+        (date(2025, 1, 10), None, None), (date(2025, 4, 10), -1, 4)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import shutil
 import subprocess
 from datetime import date
@@ -103,7 +104,8 @@ def test_clinician_report_holds_the_record_and_nobody_else(clinic, tmp_path, mon
     assert_valid_pdf(data)
     text = pdf_text(data, tmp_path)
     for expected in (NAME, "P-1", "Clínica Capilar Süd", "EXO-1", "EXO-2/β", "ExoHair Plus", "4.5",
-                     "hairs/cm²", "±10%", "Minoxidil 5%", "1 ml twice daily", "Before and after photos",
+                     "hairs/cm²", "±15 hairs/cm² (10% of baseline): measurement noise", "Minoxidil 5%",
+                     "1 ml twice daily", "Before and after photos",
                      "Vertex", "Frontal", "About the evidence", "limited", "Page 1 of"):
         assert expected in text, expected
     assert "Bea Other" not in text and "P-2" not in text
@@ -193,7 +195,7 @@ def test_without_dejavu_the_report_falls_back_to_helvetica(sqlite_clinic, tmp_pa
     assert_valid_pdf(data)
     text = pdf_text(data, tmp_path)
     assert "Lukasz Zoë ?" in text
-    assert "hairs/cm²" in text and "±10%" in text
+    assert "hairs/cm²" in text and "±15 hairs/cm² (10% of baseline)" in text
 
 
 def test_user_typed_text_is_printed_as_text(sqlite_clinic, tmp_path):
@@ -240,3 +242,43 @@ def test_progress_page_offers_the_download_without_making_it(sqlite_clinic):
         assert not at.exception
         assert [b.label for b in at.download_button] == ["Download progress report"]
     assert entries(sqlite_clinic, "report") == []
+
+
+def test_the_report_marks_today_labels_the_band_and_prints_the_ratings(sqlite_clinic, tmp_path):
+    """The change chart's today line, band edge labels (flat +15..+35 after month 12) and value labels; the
+    visits' global assessment and satisfaction in a table."""
+    own = make_patient(sqlite_clinic, "P-1", NAME)
+    with transaction(sqlite_clinic) as session:
+        for visit in session.scalars(select(models.Visit).where(models.Visit.patient_id == own)):
+            if visit.date == date(2025, 4, 14):
+                visit.global_assessment, visit.satisfaction = 1, 6
+            if visit.date == date(2026, 1, 20):
+                visit.global_assessment = -2
+    _, data = progress_report_pdf(CLINICIAN, "P-1", AS_OF, sqlite_clinic)
+    text = pdf_text(data, tmp_path)
+    for expected in ("expected high +35", "expected low +15", "today", "+25", "+50",
+                     "Global photographic assessment and satisfaction"):
+        assert expected in text, expected
+    assert re.search(r"14 Apr 2025\s+\+1 Slightly increased\s+6/10\n", text)
+    assert re.search(r"20 Jan 2026\s+−2 Moderately decreased\s+–\n", text)
+
+
+def test_a_site_without_a_baseline_is_printed_as_its_density(sqlite_clinic, tmp_path):
+    """Measured only from 3 months after day 0: no change can be drawn, so the densities are, with their values."""
+    with transaction(sqlite_clinic) as session:
+        patient = models.Patient(mrn="NB-1", full_name="Noor Nobaseline", sex="female", birth_date=date(1985, 1, 1),
+                                 condition="androgenetic_alopecia")
+        session.add(patient)
+        session.flush()
+        session.add(models.TreatmentSession(patient_id=patient.id, date=date(2025, 3, 1), treatment="prp"))
+        for day, density in ((date(2025, 6, 1), 140.0), (date(2025, 9, 1), 150.0), (date(2025, 12, 1), 158.0)):
+            visit = models.Visit(patient_id=patient.id, date=day)
+            session.add(visit)
+            session.flush()
+            session.add(models.DensityMeasurement(visit_id=visit.id, site="vertex", density_per_cm2=density))
+    _, data = progress_report_pdf(CLINICIAN, "NB-1", AS_OF, sqlite_clinic)
+    text = pdf_text(data, tmp_path)
+    assert "the change cannot be judged, so the measured density (hairs/cm²) is shown" in " ".join(text.split())
+    for expected in ("density (hairs/cm²)", "140", "150", "158", "today", "no baseline"):
+        assert expected in text, expected
+    assert "expected high" not in text  # no band without a baseline

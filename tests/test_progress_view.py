@@ -142,17 +142,73 @@ def test_treated_but_never_measured_patient_still_has_visits_due(clinic):
     assert late.overdue and late.next_name == "noticeable_growth"
 
 
-def test_secondary_charts_read_as_dates_and_stage_names():
+def test_secondary_charts_read_as_dates_with_fixed_axes_and_stage_steps():
     from tracker.progress.view import SecondarySeries, SeriesPoint
     from ui.charts import secondary_figure
 
-    one_day = SecondarySeries("Norwood–Hamilton stage", "stage",
-                              {"scalp": (SeriesPoint(date(2026, 3, 31), 0.0, 7.0, "VI"),)})
-    figure = secondary_figure(one_day)
-    assert figure.layout.xaxis.type == "category" and list(figure.data[0].x) == ["31 Mar 2026"]
-    assert list(figure.layout.yaxis.tickvals) == [7.0] and list(figure.layout.yaxis.ticktext) == ["VI"]
+    # One day only: the date axis spans a fortnight either side (never zoomed to hours), today marked.
+    norwood = SecondarySeries("Norwood–Hamilton stage", "stage",
+                              {"scalp": (SeriesPoint(date(2026, 3, 31), 0.0, 11.0, "VI"),)}, "norwood",
+                              (0.5, 12.5), ((1.0, "I"), (2.0, "II"), (11.0, "VI"), (12.0, "VII")), step=True)
+    figure = secondary_figure(norwood, today=date(2026, 4, 10))
+    assert figure.layout.xaxis.type == "date" and list(figure.data[0].x) == [date(2026, 3, 31)]
+    assert list(figure.layout.xaxis.range) == [date(2026, 3, 16), date(2026, 4, 25)]  # 31 Mar − 15 d … 10 Apr + 15 d
+    assert list(figure.layout.yaxis.ticktext) == ["I", "II", "VI", "VII"]  # every stage, in scale order
+    assert list(figure.layout.yaxis.range) == [0.5, 12.5] and figure.data[0].line.shape == "hv"
+    today = [s for s in figure.layout.shapes if s.name == "today"]
+    assert [(s.x0, s.x1) for s in today] == [("2026-04-10", "2026-04-10")]
 
     shaft = SecondarySeries("Shaft diameter", "µm", {"vertex": (
-        SeriesPoint(date(2025, 1, 15), 0.0, 60.0), SeriesPoint(date(2025, 7, 15), 5.9, 66.0))})
+        SeriesPoint(date(2025, 1, 15), 0.0, 60.0), SeriesPoint(date(2025, 7, 15), 5.9, 60.15))}, "shaft_diameter",
+        (0.0, 120.0))
     figure = secondary_figure(shaft)
-    assert figure.layout.xaxis.type == "date" and figure.layout.yaxis.tickvals is None
+    # A 0.15 µm change on the fixed 0–120 µm axis: an eighth of a thousandth of its height, not the whole chart.
+    assert list(figure.layout.yaxis.range) == [0.0, 120.0] and figure.layout.yaxis.tickvals is None
+    assert figure.data[0].line.shape == "linear"
+
+
+def rate_visits(url: str, patient_id: int, ratings: dict[date, tuple[int | None, int | None]]) -> None:
+    with transaction(url) as session:
+        from sqlalchemy import select
+        for visit in session.scalars(select(models.Visit).where(models.Visit.patient_id == patient_id)):
+            if visit.date in ratings:
+                visit.global_assessment, visit.satisfaction = ratings[visit.date]
+
+
+def test_assessment_and_satisfaction_are_charted_on_fixed_scales_up_to_the_day_viewed(clinic):
+    own = make_patient(clinic, "P-1", "Ada Example")
+    rate_visits(clinic, own, {date(2025, 4, 14): (1, None), date(2025, 7, 15): (0, 5), date(2026, 1, 20): (2, 8)})
+    with transaction(clinic) as session:
+        # A Norwood stage scored at two visits; a rating after the day viewed stays out.
+        visits = {v.date: v.id for v in session.query(models.Visit).filter_by(patient_id=own)}
+        session.add(models.ScaleScore(visit_id=visits[date(2025, 1, 15)], scale="norwood", stage="III"))
+        session.add(models.ScaleScore(visit_id=visits[date(2025, 7, 15)], scale="norwood", stage="IIIA"))
+    view = progress_view(CLINICIAN, "P-1", date(2025, 12, 31), clinic)  # before the 20 Jan 2026 visit
+    by_code = {s.code: s for s in view.secondary}
+    assessment = by_code["global_assessment"]
+    assert [(p.date, p.value, p.label) for p in assessment.by_site["scalp"]] == [
+        (date(2025, 4, 14), 1.0, "+1 Slightly increased"), (date(2025, 7, 15), 0.0, "0 No change")]
+    assert assessment.y_range == (-3.5, 3.5) and assessment.step
+    assert [words for _, words in assessment.ticks] == [
+        "−3 Greatly decreased", "−2 Moderately decreased", "−1 Slightly decreased", "0 No change",
+        "+1 Slightly increased", "+2 Moderately increased", "+3 Greatly increased"]
+    satisfaction = by_code["satisfaction"]
+    assert [(p.date, p.value) for p in satisfaction.by_site["scalp"]] == [(date(2025, 7, 15), 5.0)]
+    assert satisfaction.y_range == (-0.5, 10.5)
+    assert [(r.date, r.global_assessment, r.satisfaction) for r in view.ratings] == [
+        (date(2025, 4, 14), 1, None), (date(2025, 7, 15), 0, 5)]
+    # Shaft diameter 60 and 62 µm on the fixed 0–120 µm axis (the 66 µm of 2026 is after the day viewed).
+    shaft = by_code["shaft_diameter"]
+    assert [p.value for p in shaft.by_site["vertex"]] == [60.0, 62.0] and shaft.y_range == (0.0, 120.0)
+    # Stages as steps, with every Norwood stage on the axis in scale order (III is 4th, IIIA 5th of 12).
+    norwood = by_code["norwood"]
+    assert [p.value for p in norwood.by_site["scalp"]] == [4.0, 5.0] and norwood.step
+    assert norwood.y_range == (0.5, 12.5) and [t for _, t in norwood.ticks][3:6] == ["III", "IIIA", "III vertex"]
+
+    from ui.charts import secondary_figure
+    figure = secondary_figure(assessment, today=view.progress.as_of)
+    assert figure.data[0].line.shape == "hv" and list(figure.data[0].text) == ["+1 Slightly increased",
+                                                                              "0 No change"]
+    assert list(figure.layout.yaxis.tickvals) == [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0]
+    assert list(figure.layout.yaxis.range) == [-3.5, 3.5]
+    assert [s.x0 for s in figure.layout.shapes if s.name == "today"] == ["2025-12-31"]

@@ -208,7 +208,7 @@ def test_lists_and_view_judge_a_salt_patient_on_salt(clinic):
 
 
 def test_salt_figure_draws_the_score_the_response_line_and_the_endpoints(clinic):
-    from ui.salt_chart import density_figure, salt_figure
+    from ui.salt_chart import salt_density_figure, salt_figure
 
     _add_salt_patient(clinic)
     chart = progress_page(CLINICIAN, "AA-001", AS_OF, url=clinic).view.salt
@@ -225,7 +225,7 @@ def test_salt_figure_draws_the_score_the_response_line_and_the_endpoints(clinic)
     assert best.y[-1] == pytest.approx(10.0)
     assert figure.data[0].y[-1] == pytest.approx(28.0)
     assert figure.layout.yaxis.range == (0, 104)
-    assert list(density_figure(chart).data[0].y) == [80.0, 100.0, 120.0, 130.0]
+    assert list(salt_density_figure(chart).data[0].y) == [80.0, 100.0, 120.0, 130.0]
 
 
 def test_the_pdf_prints_the_salt_course(clinic, tmp_path):

@@ -330,3 +330,72 @@ def test_the_very_same_visit_is_not_recorded_twice(clinic):
         log_visit(staff, "TW-1", entry, url=clinic, today=date(2026, 2, 1))
     log_visit(staff, "TW-1", VisitEntry(date="2026-01-10", sites=[SiteEntry("vertex", 152)]), url=clinic,
               today=date(2026, 2, 1))
+
+
+# --- the global photographic assessment (−3 … +3) and satisfaction (0–10) --------------------------------
+
+GLOBAL_RANGE = "choose a score from −3 (greatly decreased) to +3 (greatly increased)"
+SATISFACTION_RANGE = "choose a score from 0 (not at all satisfied) to 10 (completely satisfied)"
+
+
+@pytest.mark.parametrize(("assessment", "satisfaction", "message"), [
+    (-4, None, f"global photographic assessment −4 is out of range: {GLOBAL_RANGE}"),
+    (4, None, f"global photographic assessment +4 is out of range: {GLOBAL_RANGE}"),
+    (2.5, None, f"global photographic assessment 2.5 is not a whole number: {GLOBAL_RANGE}"),
+    ("abc", None, f"global photographic assessment 'abc' is not a number: {GLOBAL_RANGE}"),
+    (True, None, f"global photographic assessment 'True' is not a number: {GLOBAL_RANGE}"),
+    (None, 11, f"patient satisfaction 11 is out of range: {SATISFACTION_RANGE}"),
+    (None, -1, f"patient satisfaction −1 is out of range: {SATISFACTION_RANGE}"),
+    (None, "7.5", f"patient satisfaction 7.5 is not a whole number: {SATISFACTION_RANGE}"),
+    (None, "lots", f"patient satisfaction 'lots' is not a number: {SATISFACTION_RANGE}"),
+])
+def test_ratings_out_of_their_scale_are_refused_by_name_and_nothing_is_written(clinic, assessment, satisfaction,
+                                                                                message):
+    add_patient(clinic)
+    before = counts(clinic)
+    entry = VisitEntry(date=date(2025, 1, 10), sites=(SiteEntry("vertex", 150.0),), global_assessment=assessment,
+                       satisfaction=satisfaction)
+    with pytest.raises(ValidationError) as error:
+        log_visit(CLINICIAN, "RT-0001", entry, today=TODAY)
+    assert error.value.problems == [message]
+    assert str(error.value) == f"The visit was not saved: {message}"
+    assert counts(clinic) == before
+
+
+@pytest.mark.parametrize(("assessment", "satisfaction", "stored"), [
+    ("", "  ", (None, None)),  # blank boxes: not asked at this visit
+    (None, None, (None, None)),
+    ("−2", "0", (-2, 0)),  # the typographic minus the form and the chart print
+    ("+3", 10, (3, 10)),
+    (-3, 7.0, (-3, 7)),  # a whole number typed as 7.0
+])
+def test_ratings_are_saved_with_the_visit_and_audited(clinic, assessment, satisfaction, stored):
+    add_patient(clinic)
+    entry = VisitEntry(date=date(2025, 1, 10), sites=(SiteEntry("vertex", 150.0),), global_assessment=assessment,
+                       satisfaction=satisfaction)
+    saved = log_visit(CLINICIAN, "RT-0001", entry, today=TODAY)
+    assert (saved.global_assessment, saved.satisfaction) == stored
+    with transaction(clinic) as session:
+        row = session.scalars(select(models.Visit)).one()
+        assert (row.global_assessment, row.satisfaction) == stored
+        detail = session.scalars(select(models.AuditEntry.detail).where(models.AuditEntry.action == "create")).one()
+    if stored == (-2, 0):
+        assert detail.endswith(", global assessment −2 Moderately decreased, satisfaction 0/10")
+    elif stored == (None, None):
+        assert "assessment" not in detail and "satisfaction" not in detail
+
+
+def test_a_visit_with_only_the_ratings_is_recorded_and_a_changed_rating_is_a_new_visit(clinic):
+    """Rating the photos needs no density that day; the same ratings again the same day are a double click,
+    different ones a second visit."""
+    add_patient(clinic)
+    only = VisitEntry(date=date(2025, 3, 1), global_assessment=1, satisfaction=6)
+    saved = log_visit(CLINICIAN, "RT-0001", only, today=TODAY)
+    assert (saved.sites, saved.global_assessment, saved.satisfaction) == ((), 1, 6)
+    with pytest.raises(ValidationError, match="already recorded"):
+        log_visit(CLINICIAN, "RT-0001", only, today=TODAY)
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 3, 1), global_assessment=2), today=TODAY)
+    assert counts(clinic)["Visit"] == 2
+    with pytest.raises(ValidationError, match="enter a density, a scale score, a global assessment, a satisfaction"):
+        log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 3, 2), global_assessment="", satisfaction=" "),
+                  today=TODAY)

@@ -10,9 +10,9 @@ from tracker.course.wording import long_date
 from tracker.photos.coverage import PhotoCoverage
 from tracker.progress.salt_chart import SaltChart
 from tracker.progress.view import ProgressView
-from ui.charts import secondary_figure, site_figure
+from ui.charts import density_figure, secondary_figure, site_figure
 from ui.messages import plain
-from ui.salt_chart import density_figure, salt_figure
+from ui.salt_chart import salt_density_figure, salt_figure
 
 
 def header(view: ProgressView) -> None:
@@ -22,22 +22,45 @@ def header(view: ProgressView) -> None:
                      f"first session {day0} · protocol {view.protocol_name}"))
 
 
+CHANGE_CHART, DENSITY_CHART = "Change from baseline", "Density (hairs/cm²)"
+
+
 def charts(view: ProgressView, *, large: bool = False, key: str = "progress") -> None:
-    if view.progress.day0 is None:
-        st.info("No treatment session has been recorded yet, so there is no course to chart.")
-        return
+    """Per site, the change from baseline (the main chart when the site has a baseline; % toggle) or the
+    absolute density (always offered; the only chart for a site without a baseline or before any session)."""
     if view.salt is not None:  # a SALT protocol (alopecia areata): the SALT chart first, density secondary
         salt_charts(view.salt, large=large, key=key)
         return
-    percent = st.toggle("Show change in %", key=f"{key}_percent")
-    for site in view.chart.sites:
+    chart = view.chart
+    if not chart.sites:
+        st.info("No density has been measured yet, so there is nothing to chart: record a visit with a density.")
+        return
+    with_baseline = any(site.baseline_density is not None for site in chart.sites)
+    shown = DENSITY_CHART
+    percent = False
+    if with_baseline:
+        choice_col, toggle_col = st.columns([3, 2])
+        with choice_col:
+            shown = st.segmented_control("Chart", (CHANGE_CHART, DENSITY_CHART), default=CHANGE_CHART,
+                                         key=f"{key}_chart", label_visibility="collapsed") or CHANGE_CHART
+        if shown == CHANGE_CHART:
+            with toggle_col:
+                percent = st.toggle("Show change in %", key=f"{key}_percent")
+    if view.progress.day0 is None:
+        st.caption("No treatment session yet: the densities measured so far, in months since the first "
+                   "measurement. The change from baseline is charted from the first session (day 0).")
+    for site in chart.sites:
         st.subheader(plain(f"Site: {site_words(site.site)}"))
-        if site.baseline_density is None:
-            st.warning("No baseline measurement before the first session: change from baseline cannot be drawn.")
-        else:
+        if site.baseline_density is not None:
             st.caption(f"Baseline {site.baseline_density:.0f} hairs/cm²")
-        st.plotly_chart(site_figure(view.chart, site, percent=percent, large=large), key=f"{key}_{site.site}",
-                        config={"displaylogo": False})
+        elif view.progress.day0 is not None:
+            st.caption("No baseline measurement before the first session: the change cannot be judged, so the "
+                       "measured density is shown.")
+        if shown == CHANGE_CHART and site.baseline_density is not None:
+            figure = site_figure(chart, site, percent=percent, large=large)
+        else:
+            figure = density_figure(chart, site, large=large)
+        st.plotly_chart(figure, key=f"{key}_{site.site}", config={"displaylogo": False})
 
 
 def salt_charts(salt: SaltChart, *, large: bool = False, key: str = "progress") -> None:
@@ -52,7 +75,7 @@ def salt_charts(salt: SaltChart, *, large: bool = False, key: str = "progress") 
     if salt.density:
         with st.expander("Density (secondary)"):
             st.caption("Density as measured, hairs/cm²; this protocol judges the SALT score, so no band is drawn.")
-            st.plotly_chart(density_figure(salt), key=f"{key}_salt_density", config={"displaylogo": False})
+            st.plotly_chart(salt_density_figure(salt), key=f"{key}_salt_density", config={"displaylogo": False})
 
 
 def milestone_cards(view: ProgressView) -> None:
@@ -80,8 +103,8 @@ def secondary(view: ProgressView) -> None:
     st.subheader("Other measurements")
     columns = st.columns(2)
     for index, series in enumerate(view.secondary):
-        columns[index % 2].plotly_chart(secondary_figure(series), key=f"secondary_{index}",
-                                        config={"displaylogo": False})
+        columns[index % 2].plotly_chart(secondary_figure(series, today=view.progress.as_of),
+                                        key=f"secondary_{series.code or index}", config={"displaylogo": False})
 
 
 def next_steps(view: ProgressView) -> None:

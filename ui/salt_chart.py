@@ -75,7 +75,7 @@ def salt_figure(chart: SaltChart, large: bool = False) -> go.Figure:
     return figure
 
 
-def density_figure(chart: SaltChart) -> go.Figure:
+def salt_density_figure(chart: SaltChart) -> go.Figure:
     """The density of each measured site as measured (hairs/cm²), without a band: a SALT protocol judges SALT."""
     figure = go.Figure()
     for trace in chart.density:

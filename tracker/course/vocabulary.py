@@ -287,6 +287,31 @@ def milestone_short(name: str) -> str:
     return words.short if words else name.replace("_", " ")
 
 
+# --- the global photographic assessment (DESIGN.md §2) -------------------------------------------------
+
+# The 7-point scale a clinician scores a visit's standardised photos on, against the baseline photos:
+# −3 … +3, recorded at a visit (``visit.global_assessment``), charted and printed with these words.
+GLOBAL_ASSESSMENT_WORDS: dict[int, str] = {
+    -3: "Greatly decreased",
+    -2: "Moderately decreased",
+    -1: "Slightly decreased",
+    0: "No change",
+    1: "Slightly increased",
+    2: "Moderately increased",
+    3: "Greatly increased",
+}
+
+
+def assessment_words(score: int) -> str:
+    """A global photographic assessment with its score, as the form, the chart and the report show it.
+
+    >>> assessment_words(-2), assessment_words(0), assessment_words(3)
+    ('−2 Moderately decreased', '0 No change', '+3 Greatly increased')
+    """
+    sign = "+" if score > 0 else "−" if score < 0 else ""
+    return f"{sign}{abs(score)} {GLOBAL_ASSESSMENT_WORDS[score]}"
+
+
 # --- corrected fields (a record's history) --------------------------------------------------------------
 
 # The fields a correction keeps (tracker.records.patient_corrections.PATIENT_FIELDS and a therapy's stop

@@ -6,7 +6,8 @@ The report holds: clinic and patient header; a chart per measured site (``tracke
 drawing, no browser); the milestone table; a before/after pair per photographed view (display copies,
 fitted into the same frame, pair chosen as ``tracker.photos.before_after`` chooses it); sessions with product, lot
 and volume; concurrent therapies; the evidence note for exosome courses; when and by whom it was
-generated, and page numbers.
+generated, and page numbers. Where scored, the visits' global photographic assessment and satisfaction
+follow the charts.
 
 The document itself (pages, running header and footer, fonts for every name) is ``tracker.exchange.report_pdf``.
 User-typed text (names, lots, notes) is only ever printed as text.
@@ -28,6 +29,7 @@ from tracker.course.salt import score_text
 from tracker.course.vocabulary import (
     STATUS_WORDS,
     MilestoneStatus,
+    assessment_words,
     condition_words,
     milestone_words,
     site_words,
@@ -78,6 +80,7 @@ def render_report(content: ReportContent) -> bytes:
     _title_block(pdf, content, generated)
     _summary(pdf, view)
     _progress(pdf, view)
+    _ratings(pdf, view)
     _evidence(pdf, view)  # next to the charts whose expected band it qualifies
     _photos(pdf, content.photo_pairs)
     _sessions(pdf, content.sessions)
@@ -178,31 +181,32 @@ def _summary(pdf: ReportPDF, view: ProgressView) -> None:
 
 def _progress(pdf: ReportPDF, view: ProgressView) -> None:
     chart = view.chart
-    if view.progress.day0 is None:
-        _heading(pdf, "Progress against the expected course", keep_with=10)
-        _paragraph(pdf, "No treatment session has been recorded yet, so there is no course to chart and no "
-                        "milestone to judge.", colour=MUTED)
-        return
     if view.salt is not None:  # a SALT protocol (alopecia areata): the SALT course, not density
         _salt_progress(pdf, view.salt)
         return
     if not chart.sites:
         _heading(pdf, "Progress against the expected course", keep_with=10)
-        _paragraph(pdf, "No density measurement has been recorded yet.", colour=MUTED)
+        _paragraph(pdf, "No density measurement has been recorded yet." if view.progress.day0 else
+                   "No treatment session has been recorded yet and no density measured, so there is nothing to chart.",
+                   colour=MUTED)
         return
     # build_chart draws one chart per site of the progress, in its order.
     for site_chart, site_progress in zip(chart.sites, view.progress.sites, strict=True):
         _heading(pdf, f"Progress: {site_words(site_chart.site)}", keep_with=chart_height(chart, _PLOT_HEIGHT) + 10)
-        baseline = site_progress.baseline
-        if baseline:
-            note = (f"Baseline {baseline.density:.0f} hairs/cm² on {long_date(baseline.date)}. Change from "
+        baseline = site_chart.baseline_density
+        if view.progress.day0 is None:
+            note = ("No treatment session yet: the density measured so far (hairs/cm²). The change from baseline "
+                    "is charted from the first session (day 0).")
+        elif baseline is not None and site_progress.baseline:
+            note = (f"Baseline {baseline:.0f} hairs/cm² on {long_date(site_progress.baseline.date)}. Change from "
                     "baseline against the expected range of the protocol "
                     f"(a guide, never a promised outcome).")
         else:
-            note = "No baseline measurement on or before the first session: the change cannot be judged."
+            note = ("No baseline measurement on or before the first session: the change cannot be judged, so the "
+                    "measured density (hairs/cm²) is shown.")
         _paragraph(pdf, note, size=8, colour=MUTED)
         bottom = draw_site_chart(pdf, chart, site_chart, PAGE_MARGIN, pdf.get_y() + 1, WIDTH,
-                                 plot_height=_PLOT_HEIGHT, font=pdf.family)
+                                 plot_height=_PLOT_HEIGHT, font=pdf.family, absolute=baseline is None)
         pdf.set_y(bottom + 3)
         # The table follows its chart; when the page is full it starts the next one under its own title.
         if site_progress.milestones and pdf.will_page_break(_table_height(site_progress.milestones)):
@@ -253,6 +257,21 @@ def _salt_progress(pdf: ReportPDF, salt: SaltChart) -> None:
     _paragraph(pdf, "Improvement and expected range in % of the baseline SALT score; ahead or behind only beyond "
                     "the range by more than the measurement noise (percentage points). Endpoints: SALT ≤ 20 = "
                     "response; SALT50/75/90 = 50/75/90% improvement from baseline.", size=6.5, colour=MUTED)
+
+
+def _ratings(pdf: ReportPDF, view: ProgressView) -> None:
+    """The global photographic assessment (−3 … +3) and the patient's satisfaction (0–10) at each visit."""
+    if not view.ratings:
+        return
+    _heading(pdf, "Global photographic assessment and satisfaction", keep_with=8 + 5 * len(view.ratings))
+    rows = [(_short_date(r.date), assessment_words(r.global_assessment) if r.global_assessment is not None else "–",
+             f"{r.satisfaction}/10" if r.satisfaction is not None else "–") for r in view.ratings]
+    _simple_table(pdf, ("Visit", "Global photographic assessment", "Patient satisfaction"), (30, 90, 60), rows,
+                  ("LEFT", "LEFT", "LEFT"))
+    pdf.ln(1)
+    _paragraph(pdf, "Assessment of the standardised photos against the baseline photos, from −3 (greatly decreased) "
+                    "to +3 (greatly increased); satisfaction as the patient rated it, 0 (not at all) to 10 "
+                    "(completely).", size=6.5, colour=MUTED)
 
 
 def _short_date(day: date) -> str:

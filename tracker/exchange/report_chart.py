@@ -1,10 +1,12 @@
 """The progress chart drawn as vector graphics on a PDF page, from ``tracker.progress.chart_data`` only.
 
-It draws what the page's plotly chart draws (ui/charts.py), for print: the expected band, the ±10%
-no-measurable-change zone, milestone windows (shaded, labelled above the plot), measured points coloured
-by status, treatment sessions on the time axis, and the product's active spans and concurrent therapies
-as bars under it. Nothing is computed here beyond placing the engine's numbers on paper; the page and
-the report share no code because ``tracker/`` never imports ``pages/``, so the palette is repeated below.
+It draws what the page's plotly charts draw (ui/charts.py), for print: the change from baseline (or, for a
+site without a baseline or a patient not yet treated, the absolute density), the expected band with its edges
+labelled at the right end, the ±noise zone (the protocol's noise % of the baseline), milestone windows (shaded,
+labelled above the plot), measured points coloured by status with their values, treatment sessions on the time
+axis, a dotted "today" line at the day the report is made for, and the product's active spans and concurrent
+therapies as bars under it. Nothing is computed here beyond placing the engine's numbers on paper; the page
+and the report share no code because ``tracker/`` never imports ``ui/``, so the palette is repeated below.
 
 >>> nice_ticks(-20, 60)
 [-20.0, 0.0, 20.0, 40.0, 60.0]
@@ -21,6 +23,7 @@ from fpdf import FPDF
 
 from tracker.course.vocabulary import POINT_STYLES, MilestoneStatus, PointKind, milestone_short
 from tracker.progress.chart_data import (
+    ChartPoint,
     ProgressChart,
     SiteChart,
     TimeBar,
@@ -32,6 +35,7 @@ WINDOW = (241, 196, 15)
 SESSION = (230, 126, 34)
 THERAPY = (127, 140, 141)
 INK = (40, 40, 40)
+TODAY = (44, 62, 80)
 GRID = (225, 225, 225)
 MUTED = (110, 110, 110)
 
@@ -91,19 +95,57 @@ def nice_ticks(low: float, high: float, target_ticks: int = 6) -> list[float]:
     return [float(round(i * step, 6)) for i in range(first, last + 1)]
 
 
-def _y_range(site: SiteChart) -> list[float]:
-    values = [0.0, *site.band.low, *site.band.high]
-    values += [p.change for p in site.points if p.change is not None]
-    if site.no_change_zone:
-        values += list(site.no_change_zone)
-    low, high = min(values), max(values)
-    pad = (high - low) * 0.06 or 5.0
+@dataclass(frozen=True)
+class _Values:
+    """What one chart plots for a site: the change from baseline (hairs/cm²) or the absolute density."""
+
+    absolute: bool
+    points: list[tuple[ChartPoint, float]]
+    band: tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]] | None  # months, low, high
+    zone: tuple[float, float] | None
+    reference: float | None  # the line the sessions sit on: zero change, or the baseline density
+    fixed: tuple[float, float] | None = None  # the absolute chart's axis (chart_data.density_range)
+
+    @classmethod
+    def of(cls, site: SiteChart, absolute: bool) -> _Values:
+        band = site.band
+        if absolute:
+            low, high = band.low_density, band.high_density
+            return cls(True, [(p, p.density) for p in site.points],
+                       (band.months, low, high) if low is not None and high is not None and band.months else None,
+                       site.density_zone, site.baseline_density, site.density_range)
+        return cls(False, [(p, p.change) for p in site.points if p.change is not None],
+                   (band.months, band.low, band.high) if band.months else None, site.no_change_zone, 0.0)
+
+    def label(self, point: ChartPoint, value: float) -> str:
+        """The value printed by a point: its density, or its change (none on the baseline, the zero line)."""
+        if self.absolute:
+            return f"{value:.0f}"
+        return "" if point.status == PointKind.BASELINE else f"{value:+.0f}"
+
+
+def _y_range(values: _Values) -> list[float]:
+    if values.fixed:
+        return nice_ticks(*values.fixed)
+    numbers = [v for _, v in values.points]
+    if values.reference is not None:
+        numbers.append(values.reference)
+    if values.band:
+        numbers += [*values.band[1], *values.band[2]]
+    if values.zone:
+        numbers += list(values.zone)
+    low, high = min(numbers, default=0.0), max(numbers, default=1.0)
+    pad = (high - low) * 0.08 or 5.0
     return nice_ticks(low - pad, high + pad)
 
 
-def _x_ticks(x_max: float) -> list[float]:
-    step = 1 if x_max <= 15 else 2 if x_max <= 30 else 6
-    return [float(m) for m in range(0, math.floor(x_max) + 1, step)]
+def _x_ticks(x_min: float, x_max: float) -> list[float]:
+    """
+    >>> _x_ticks(-0.5, 12.3), _x_ticks(-2.6, 3)
+    ([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0], [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0])
+    """
+    step = 1 if x_max - x_min <= 15 else 2 if x_max - x_min <= 30 else 6
+    return [float(m) for m in range(math.ceil(x_min / step) * step, math.floor(x_max) + 1, step)]
 
 
 def chart_height(chart: ProgressChart, plot_height: float = 70.0) -> float:
@@ -136,25 +178,33 @@ def _triangle(pdf: FPDF, x: float, base_y: float, size: float) -> None:
 
 
 def draw_site_chart(pdf: FPDF, chart: ProgressChart, site: SiteChart, left: float, top: float, width: float,
-                    plot_height: float = 70.0, font: str = "helvetica") -> float:
-    """Draw one site's chart with its top-left corner at (``left``, ``top``); returns the bottom y (mm)."""
-    y_ticks = _y_range(site)
+                    plot_height: float = 70.0, font: str = "helvetica", absolute: bool = False) -> float:
+    """Draw one site's chart with its top-left corner at (``left``, ``top``); returns the bottom y (mm).
+
+    ``absolute``: the measured density (hairs/cm²) rather than the change from baseline, as for a site without
+    a baseline (whose change cannot be drawn) or a patient not treated yet.
+    """
+    values = _Values.of(site, absolute)
+    y_ticks = _y_range(values)
     scale = _Scale(left + _LEFT, top + _TOP, width - _LEFT - _RIGHT, plot_height,
-                   -0.5, chart.x_max, y_ticks[0], y_ticks[-1])
+                   chart.x_min, chart.x_max, y_ticks[0], y_ticks[-1])
     pdf.set_line_width(0.2)
     _draw_grid(pdf, scale, y_ticks)
     # rect_clip() restores the PDF's graphics state but not fpdf2's record of it (colours, line width):
     # local_context() restores both, so that the next set_fill_color() is never skipped as "unchanged".
     with pdf.local_context(), pdf.rect_clip(scale.left, scale.top, scale.width, scale.height):
         _draw_windows(pdf, site, scale)
-        _draw_zone(pdf, site, scale)
-        _draw_band(pdf, site, scale)
+        _draw_zone(pdf, values, scale)
+        _draw_band(pdf, values, scale)
         _draw_sessions(pdf, chart, scale)
-        _draw_points(pdf, site, scale, font)
-    _draw_frame_and_axes(pdf, scale, y_ticks, font)
+        _draw_today(pdf, chart, scale, font)
+        _draw_points(pdf, values, scale, font)
+        _draw_band_labels(pdf, values, scale, font)
+    title = "density (hairs/cm²)" if absolute else "change from baseline (hairs/cm²)"
+    _draw_frame_and_axes(pdf, scale, y_ticks, font, chart.x_title, title, signed=not absolute)
     _draw_window_labels(pdf, site, scale, font)
     bottom = _draw_lanes(pdf, chart, scale, font)
-    bottom = _draw_legend(pdf, chart, site, left + _LEFT, bottom + 1.5, width - _LEFT, font)
+    bottom = _draw_legend(pdf, chart, site, values, left + _LEFT, bottom + 1.5, width - _LEFT, font)
     pdf.set_text_color(*INK)
     pdf.set_draw_color(0, 0, 0)
     pdf.set_line_width(0.2)
@@ -166,7 +216,7 @@ def _draw_grid(pdf: FPDF, scale: _Scale, y_ticks: list[float]) -> None:
     pdf.set_line_width(0.15)
     for value in y_ticks:
         pdf.line(scale.left, scale.y(value), scale.right, scale.y(value))
-    for month in _x_ticks(scale.x_max):
+    for month in _x_ticks(scale.x_min, scale.x_max):
         pdf.line(scale.x(month), scale.top, scale.x(month), scale.bottom)
 
 
@@ -178,32 +228,68 @@ def _draw_windows(pdf: FPDF, site: SiteChart, scale: _Scale) -> None:
             pdf.rect(x0, scale.top, x1 - x0, scale.height, style="F")
 
 
-def _draw_zone(pdf: FPDF, site: SiteChart, scale: _Scale) -> None:
-    if not site.no_change_zone:
+def _draw_zone(pdf: FPDF, values: _Values, scale: _Scale) -> None:
+    if not values.zone:
         return
-    low, high = site.no_change_zone
+    low, high = values.zone
     pdf.set_fill_color(*ZONE)
     with pdf.local_context(fill_opacity=0.16):
         pdf.rect(scale.left, scale.y(high), scale.width, scale.y(low) - scale.y(high), style="F")
 
 
-def _draw_band(pdf: FPDF, site: SiteChart, scale: _Scale) -> None:
-    band = site.band
-    if not band.months:
+def _draw_band(pdf: FPDF, values: _Values, scale: _Scale) -> None:
+    if values.band:
+        months, low, high = values.band
+        upper = [(scale.x(m), scale.y(v)) for m, v in zip(months, high, strict=True)]
+        lower = [(scale.x(m), scale.y(v)) for m, v in zip(months, low, strict=True)]
+        pdf.set_fill_color(*BAND)
+        with pdf.local_context(fill_opacity=0.20):
+            pdf.polygon(upper + lower[::-1], style="F")
+        pdf.set_draw_color(*BAND)
+        pdf.set_line_width(0.3)
+        for edge in (upper, lower):
+            pdf.polyline(edge)
+    if values.reference is not None:
+        # The patient's own baseline: the zero line of the change, or the baseline density.
+        pdf.set_draw_color(*MUTED)
+        pdf.set_line_width(0.25)
+        pdf.line(scale.left, scale.y(values.reference), scale.right, scale.y(values.reference))
+
+
+def _draw_band_labels(pdf: FPDF, values: _Values, scale: _Scale, font: str) -> None:
+    """"expected high +35" above the band's right end, "expected low +15" below it (the band's unit)."""
+    if not values.band:
         return
-    upper = [(scale.x(m), scale.y(v)) for m, v in zip(band.months, band.high, strict=True)]
-    lower = [(scale.x(m), scale.y(v)) for m, v in zip(band.months, band.low, strict=True)]
-    pdf.set_fill_color(*BAND)
-    with pdf.local_context(fill_opacity=0.20):
-        pdf.polygon(upper + lower[::-1], style="F")
-    pdf.set_draw_color(*BAND)
+    months, low, high = values.band
+    pdf.set_font(font, "", 6.3)
+    pdf.set_text_color(*BAND)
+    shown = "{:.0f}" if values.absolute else "{:+.0f}"
+    x = scale.x(months[-1]) - 0.8
+    for y, words in ((scale.y(high[-1]) - 1.7, f"expected high {shown.format(high[-1])}"),
+                     (scale.y(low[-1]) + 1.7, f"expected low {shown.format(low[-1])}")):
+        # On a light backing, so that the today line or a window crossing the label does not strike it through.
+        width = pdf.get_string_width(words) + 1.0
+        pdf.set_fill_color(255, 255, 255)
+        with pdf.local_context(fill_opacity=0.75):
+            pdf.rect(x - width, y - 1.3, width, 2.6, style="F")
+        _text(pdf, x, y, words, "R", width)
+
+
+def _draw_today(pdf: FPDF, chart: ProgressChart, scale: _Scale, font: str) -> None:
+    """A dotted line at the day the report is made for (``ProgressChart.today_month``), labelled "today"."""
+    if chart.today_month is None:
+        return
+    x = scale.x(chart.today_month)
+    pdf.set_draw_color(*TODAY)
     pdf.set_line_width(0.3)
-    for edge in (upper, lower):
-        pdf.polyline(edge)
-    # The zero line: the patient's own baseline.
-    pdf.set_draw_color(*MUTED)
-    pdf.set_line_width(0.25)
-    pdf.line(scale.left, scale.y(0), scale.right, scale.y(0))
+    pdf.set_dash_pattern(dash=0.4, gap=0.8)
+    pdf.line(x, scale.top, x, scale.bottom)
+    pdf.set_dash_pattern()
+    pdf.set_font(font, "B", 6.3)
+    pdf.set_text_color(*TODAY)
+    # Left of the line when it runs close to the frame's right edge, else right of it.
+    near_right = x > scale.right - 10
+    _text(pdf, x - 0.8 if near_right else x + 0.8, scale.bottom - 2.2, "today", "R" if near_right else "L")
 
 
 def _draw_sessions(pdf: FPDF, chart: ProgressChart, scale: _Scale) -> None:
@@ -218,23 +304,23 @@ def _draw_sessions(pdf: FPDF, chart: ProgressChart, scale: _Scale) -> None:
         _triangle(pdf, scale.x(marker.months), scale.bottom, 3.0)
 
 
-def _draw_points(pdf: FPDF, site: SiteChart, scale: _Scale, font: str) -> None:
-    points = [(p, p.change) for p in site.points if p.change is not None]
+def _draw_points(pdf: FPDF, values: _Values, scale: _Scale, font: str) -> None:
+    points = values.points
     if not points:
         return
     pdf.set_draw_color(68, 68, 68)
     pdf.set_line_width(0.35)
     if len(points) > 1:
-        pdf.polyline([(scale.x(p.months), scale.y(change)) for p, change in points])
+        pdf.polyline([(scale.x(p.months), scale.y(value)) for p, value in points])
     pdf.set_font(font, "B", 6.5)
     last_label_right = -math.inf
-    for point, change in points:
-        x, y = scale.x(point.months), scale.y(change)
+    for point, value in points:
+        x, y = scale.x(point.months), scale.y(value)
         pdf.set_fill_color(*POINT_STYLES[point.status].rgb)
         pdf.set_draw_color(255, 255, 255)
         pdf.set_line_width(0.3)
         pdf.circle(x, y, 1.3, style="DF")
-        label = f"{change:+.0f}" if point.status != PointKind.BASELINE else ""
+        label = values.label(point, value)
         if label:
             label_width = pdf.get_string_width(label)
             if x - label_width / 2 > last_label_right + 0.8:
@@ -244,7 +330,8 @@ def _draw_points(pdf: FPDF, site: SiteChart, scale: _Scale, font: str) -> None:
                 last_label_right = x + label_width / 2
 
 
-def _draw_frame_and_axes(pdf: FPDF, scale: _Scale, y_ticks: list[float], font: str) -> None:
+def _draw_frame_and_axes(pdf: FPDF, scale: _Scale, y_ticks: list[float], font: str, x_title: str, title: str,
+                         signed: bool) -> None:
     pdf.set_draw_color(*MUTED)
     pdf.set_line_width(0.25)
     pdf.rect(scale.left, scale.top, scale.width, scale.height)
@@ -252,15 +339,14 @@ def _draw_frame_and_axes(pdf: FPDF, scale: _Scale, y_ticks: list[float], font: s
     pdf.set_font(font, "", _TICK_PT)
     for value in y_ticks:
         pdf.line(scale.left - 1, scale.y(value), scale.left, scale.y(value))
-        _text(pdf, scale.left - 1.5, scale.y(value), f"{value:+g}" if value else "0", "R", 9)
-    for month in _x_ticks(scale.x_max):
+        _text(pdf, scale.left - 1.5, scale.y(value), f"{value:+g}" if value and signed else f"{value:g}", "R", 9)
+    for month in _x_ticks(scale.x_min, scale.x_max):
         pdf.line(scale.x(month), scale.bottom, scale.x(month), scale.bottom + 1)
         _text(pdf, scale.x(month), scale.bottom + 3, f"{month:g}", "C", 8)
     pdf.set_font(font, "", _LABEL_PT)
-    _text(pdf, scale.left + scale.width / 2, scale.bottom + 7.2, "months since first session", "C", 60)
+    _text(pdf, scale.left + scale.width / 2, scale.bottom + 7.2, x_title, "C", 60)
     middle = scale.top + scale.height / 2
     x = scale.left - 12.5
-    title = "change from baseline (hairs/cm²)"
     with pdf.local_context(), pdf.rotation(90, x, middle):
         # text(), not cell(): the title's left edge may lie left of the page, and set_x() would take a
         # negative x as "from the right edge".
@@ -308,15 +394,21 @@ def _draw_lanes(pdf: FPDF, chart: ProgressChart, scale: _Scale, font: str) -> fl
     return y + (0.5 if lanes else 0)
 
 
-def _legend_items(chart: ProgressChart, site: SiteChart) -> list[tuple[str, tuple[int, int, int], str, float]]:
+def _legend_items(chart: ProgressChart, site: SiteChart,
+                  values: _Values) -> list[tuple[str, tuple[int, int, int], str, float]]:
     """(shape, colour, label, opacity) for each entry that this chart shows."""
-    items = [("rect", BAND, "expected range", 0.3)]
-    if site.no_change_zone:
-        items.append(("rect", ZONE, f"±{chart.no_change_pct:.0f}%: no measurable change", 0.25))
+    items = [("rect", BAND, "expected range", 0.3)] if values.band else []
+    if values.zone and site.noise is not None:
+        items.append(("rect", ZONE, f"±{site.noise:.0f} hairs/cm² ({chart.no_change_pct:.0f}% of baseline): "
+                                    "measurement noise", 0.25))
     if site.windows:
         items.append(("rect", WINDOW, "milestone window", 0.35))
-    shown = {p.status for p in site.points if p.change is not None}
-    always = (PointKind.BASELINE, MilestoneStatus.AHEAD, MilestoneStatus.ON_TRACK, MilestoneStatus.BEHIND)
+    if chart.today_month is not None:
+        items.append(("line", TODAY, "today", 1.0))
+    shown = {p.status for p, _ in values.points}
+    # The judged colours are always explained on a change chart, even before a point has that status.
+    always = (PointKind.BASELINE, MilestoneStatus.AHEAD, MilestoneStatus.ON_TRACK,
+              MilestoneStatus.BEHIND) if values.band else ()
     for status in (*always, PointKind.BEFORE_DAY0, MilestoneStatus.NO_BASELINE):
         if status in shown or status in always:
             items.append(("dot", POINT_STYLES[status].rgb, POINT_STYLES[status].legend, 1.0))
@@ -329,12 +421,12 @@ def _legend_items(chart: ProgressChart, site: SiteChart) -> list[tuple[str, tupl
     return items
 
 
-def _draw_legend(pdf: FPDF, chart: ProgressChart, site: SiteChart, left: float, top: float, width: float,
-                 font: str) -> float:
+def _draw_legend(pdf: FPDF, chart: ProgressChart, site: SiteChart, values: _Values, left: float, top: float,
+                 width: float, font: str) -> float:
     pdf.set_font(font, "", 6.8)
     pdf.set_text_color(*INK)
     x, y = left, top + _LEGEND_ROW / 2
-    for shape, colour, label, opacity in _legend_items(chart, site):
+    for shape, colour, label, opacity in _legend_items(chart, site, values):
         entry = 4.5 + pdf.get_string_width(label) + 4
         if x + entry > left + width and x > left:
             x, y = left, y + _LEGEND_ROW
@@ -346,6 +438,12 @@ def _draw_legend(pdf: FPDF, chart: ProgressChart, site: SiteChart, left: float, 
                 pdf.circle(x + 1.7, y, 1.2, style="F")
             elif shape == "triangle":
                 _triangle(pdf, x + 1.7, y + 1.3, 2.8)
+            elif shape == "line":
+                pdf.set_draw_color(*colour)
+                pdf.set_line_width(0.3)
+                pdf.set_dash_pattern(dash=0.4, gap=0.8)
+                pdf.line(x + 1.7, y - 1.4, x + 1.7, y + 1.4)
+                pdf.set_dash_pattern()
             else:
                 pdf.rect(x, y - 0.9, 3.4, 1.8, style="F")
         _text(pdf, x + 4.5, y, label, "L")

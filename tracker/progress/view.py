@@ -7,11 +7,13 @@ a patient account reaches only its own record, checked there, not in the page.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, or_, select
 
 from db import models
 from tracker.access.patient_lookup import PatientBasics
@@ -19,6 +21,7 @@ from tracker.course.calendar_months import age_on, months_between
 from tracker.course.milestones import Progress, assess
 from tracker.course.salt import SALT_SITE, salt_sentence
 from tracker.course.scales import stages_for
+from tracker.course.vocabulary import GLOBAL_ASSESSMENT_WORDS, assessment_words
 from tracker.course.wording import NextStep, milestone_sentence, what_comes_next
 from tracker.database import AnyRow, Reads, read_connection
 from tracker.progress.chart_data import ProgressChart, TherapyRecord, build_chart
@@ -45,11 +48,33 @@ class SeriesPoint(NamedTuple):
 
 @dataclass(frozen=True)
 class SecondarySeries:
-    """Shaft diameter, terminal %, anagen % per site and scale scores over time, where measured."""
+    """Shaft diameter, terminal %, anagen % per site, scale scores, the global photographic assessment and
+    satisfaction over time, where measured (x: the visit's date).
+
+    - ``code``: which measurement (``shaft_diameter``, ``terminal_pct``, ``anagen_pct``, ``salt``, a stage
+      scale's code, ``global_assessment``, ``satisfaction``).
+    - ``y_range``: the fixed value axis (low, high), so that a small change looks small (``_axis_for``).
+    - ``ticks``: (value, words) for an axis of named steps (stages in scale order, the assessment's words);
+      empty for a numeric axis.
+    - ``step``: drawn as a step chart (a stage or a score holds until the next visit scores it again).
+    """
 
     title: str
     unit: str
     by_site: dict[str, tuple[SeriesPoint, ...]]
+    code: str = ""
+    y_range: tuple[float, float] | None = None
+    ticks: tuple[tuple[float, str], ...] = ()
+    step: bool = False
+
+
+class VisitRating(NamedTuple):
+    """A visit's global photographic assessment (−3 … +3) and the patient's satisfaction (0–10), either
+    may be ``None`` (not asked at that visit)."""
+
+    date: date
+    global_assessment: int | None
+    satisfaction: int | None
 
 
 @dataclass(frozen=True)
@@ -67,6 +92,7 @@ class ProgressView:
     cards: tuple[MilestoneCard, ...]
     secondary: tuple[SecondarySeries, ...]
     next_steps: tuple[NextStep, ...]
+    ratings: tuple[VisitRating, ...] = ()
     # A SALT protocol's course (alopecia areata): the main chart; ``progress`` and ``cards`` are then about the
     # SALT score (one site, "scalp") and ``chart`` has no sites (density is the SALT chart's secondary view).
     salt: SaltChart | None = None
@@ -84,6 +110,13 @@ _SCALE_SCORES = (
            _scale.c.deleted_at.is_(None))
     .order_by(_visit.c.date, _scale.c.id)
 )
+_RATINGS = (
+    select(_visit.c.date, _visit.c.global_assessment, _visit.c.satisfaction)
+    .where(_visit.c.patient_id == bindparam("patient_id"), _visit.c.deleted_at.is_(None),
+           _visit.c.date <= bindparam("as_of"),
+           or_(_visit.c.global_assessment.is_not(None), _visit.c.satisfaction.is_not(None)))
+    .order_by(_visit.c.date, _visit.c.id)
+)
 _THERAPIES = (
     select(_therapy.c.name, _therapy.c.start, _therapy.c.stop, _therapy.c.dose)
     .where(_therapy.c.patient_id == bindparam("patient_id"), _therapy.c.deleted_at.is_(None))
@@ -91,10 +124,44 @@ _THERAPIES = (
 )
 
 
-def _secondary(reads: Connection, patient_id: int, day0: date | None,
-               measurements: list[AnyRow], salt_charted: bool = False) -> tuple[SecondarySeries, ...]:
-    """``measurements``: the patient's rows of ``patient_progress.read_measurements`` (oldest first);
-    ``salt_charted``: the SALT score is the main chart (a SALT protocol), so it is not repeated here."""
+# Fixed value axes, so that the chart's height means the same at every visit: a change of 0.15 µm drawn
+# on an axis fitted to the data would fill the chart and look like a leap.
+# Shaft diameter: 0–120 µm holds the whole clinical span, vellus (< 30 µm) through the 40 µm terminal
+# threshold to terminal hairs (mostly 60–100 µm, DESIGN.md §2), so a real thickening of 60 → 66 µm shows as a
+# tenth of that span and measurement jitter as nothing; a rare thicker hair widens it (up to the form's 200).
+SHAFT_AXIS_UM = (0.0, 120.0)
+PERCENT_AXIS = (0.0, 100.0)  # terminal % and anagen %: shares of the hairs counted
+SALT_AXIS = (0.0, 100.0)  # the SALT score's own scale (DESIGN.md §2)
+SATISFACTION_AXIS = (-0.5, 10.5)  # 0–10, half a step of margin so 0 and 10 are not cut by the frame
+# The 7-point global photographic assessment, −3 … +3, with the same half-step margin.
+ASSESSMENT_AXIS = (min(GLOBAL_ASSESSMENT_WORDS) - 0.5, max(GLOBAL_ASSESSMENT_WORDS) + 0.5)
+_METRICS = (("shaft_diameter", "Shaft diameter", "µm"), ("terminal_pct", "Terminal hairs", "%"),
+            ("anagen_pct", "Anagen hairs", "%"))
+_STAGE_SCALES = (("norwood", "Norwood–Hamilton stage"), ("ludwig", "Ludwig stage"), ("sinclair", "Sinclair stage"))
+
+
+def _axis_for(code: str, values: list[float]) -> tuple[float, float]:
+    """The fixed value axis of a measured metric (see ``SHAFT_AXIS_UM``).
+
+    >>> _axis_for("shaft_diameter", [60.0, 60.15]), _axis_for("shaft_diameter", [150.0])
+    ((0.0, 120.0), (0.0, 160.0))
+    >>> _axis_for("anagen_pct", [85.0])
+    (0.0, 100.0)
+    """
+    if code != "shaft_diameter":
+        return PERCENT_AXIS
+    highest = max(values, default=0.0)
+    # Past 120 µm: widened to the next 10 µm above the highest value + 10, never cut off.
+    return SHAFT_AXIS_UM if highest <= SHAFT_AXIS_UM[1] else (0.0, float(math.ceil((highest + 10) / 10) * 10))
+
+
+def _secondary(reads: Connection, patient_id: int, day0: date | None, as_of: date, measurements: list[AnyRow],
+               salt_charted: bool = False) -> tuple[tuple[SecondarySeries, ...], tuple[VisitRating, ...]]:
+    """The secondary charts and the visits' ratings, up to ``as_of`` (as the engine leaves later records out).
+
+    ``measurements``: the patient's rows of ``patient_progress.read_measurements`` (oldest first);
+    ``salt_charted``: the SALT score is the main chart (a SALT protocol), so it is not repeated here.
+    """
 
     month_of: dict[date, float | None] = {}
 
@@ -103,26 +170,54 @@ def _secondary(reads: Connection, patient_id: int, day0: date | None,
             month_of[day] = round(months_between(day0, day), 4) if day0 else None
         return month_of[day]
 
-    metrics = (("Shaft diameter", "µm"), ("Terminal hairs", "%"), ("Anagen hairs", "%"))
-    by_metric: list[dict[str, list[SeriesPoint]]] = [{} for _ in metrics]
+    by_metric: list[dict[str, list[SeriesPoint]]] = [{} for _ in _METRICS]
     for day, site, _density, *values in measurements:  # read_measurements' columns, in that order
         for by_site, value in zip(by_metric, values, strict=True):
-            if value is not None:
+            if value is not None and day <= as_of:
                 by_site.setdefault(site, []).append(SeriesPoint(day, months(day), value))
-    series = [SecondarySeries(title, unit, {k: tuple(v) for k, v in by_site.items()})
-              for (title, unit), by_site in zip(metrics, by_metric, strict=True) if by_site]
-    scores = reads.execute(_SCALE_SCORES, {"patient_id": patient_id}).all()
+    series = [
+        SecondarySeries(title, unit, {k: tuple(v) for k, v in by_site.items()}, code,
+                        _axis_for(code, [p.value for points in by_site.values() for p in points]))
+        for (code, title, unit), by_site in zip(_METRICS, by_metric, strict=True) if by_site
+    ]
+    scores = [r for r in reads.execute(_SCALE_SCORES, {"patient_id": patient_id}).all() if r.date <= as_of]
     salt = tuple(SeriesPoint(r.date, months(r.date), r.salt_score) for r in scores
                  if r.scale == "salt" and r.salt_score is not None)
     if salt and not salt_charted:
-        series.append(SecondarySeries("SALT score", "points (0–100)", {"scalp": salt}))
-    for name, title in (("norwood", "Norwood–Hamilton stage"), ("ludwig", "Ludwig stage"),
-                        ("sinclair", "Sinclair stage")):
+        series.append(SecondarySeries("SALT score", "points (0–100)", {"scalp": salt}, "salt", SALT_AXIS))
+    for name, title in _STAGE_SCALES:
         staged = tuple(SeriesPoint(r.date, months(r.date), _stage_rank(name, r.stage), r.stage or "")
                        for r in scores if r.scale == name and r.stage)
         if staged:
-            series.append(SecondarySeries(title, "stage", {"scalp": staged}))
-    return tuple(series)
+            # Every stage of the scale on the axis, mildest at the bottom, so a step reads as a stage.
+            names = stages_for(name)
+            series.append(SecondarySeries(title, "stage", {"scalp": staged}, name, (0.5, len(names) + 0.5),
+                                          tuple((float(rank), stage) for rank, stage in enumerate(names, 1)),
+                                          step=True))
+    ratings = tuple(VisitRating(*row) for row in reads.execute(_RATINGS, {"patient_id": patient_id,
+                                                                          "as_of": as_of}).all())
+    series.extend(_rating_series(ratings, months))
+    return tuple(series), ratings
+
+
+def _rating_series(ratings: tuple[VisitRating, ...],
+                   months: Callable[[date], float | None]) -> list[SecondarySeries]:
+    """The global photographic assessment (step chart, its words on the axis) and satisfaction, where scored."""
+    series = []
+    assessed = tuple(SeriesPoint(r.date, months(r.date), float(r.global_assessment),
+                                 assessment_words(r.global_assessment))
+                     for r in ratings if r.global_assessment is not None)
+    if assessed:
+        series.append(SecondarySeries(
+            "Global photographic assessment", "−3 … +3", {"scalp": assessed},
+            "global_assessment", ASSESSMENT_AXIS,
+            tuple((float(score), assessment_words(score)) for score in sorted(GLOBAL_ASSESSMENT_WORDS)), step=True))
+    satisfied = tuple(SeriesPoint(r.date, months(r.date), float(r.satisfaction))
+                      for r in ratings if r.satisfaction is not None)
+    if satisfied:
+        series.append(SecondarySeries("Patient satisfaction", "0–10", {"scalp": satisfied}, "satisfaction",
+                                      SATISFACTION_AXIS, tuple((float(v), str(v)) for v in range(0, 11, 2))))
+    return series
 
 
 def _stage_rank(scale: str, stage: str) -> float:
@@ -154,6 +249,7 @@ def build_view(session: Reads, patient: PatientBasics, as_of: date) -> ProgressV
             for site in progress.sites for m in site.milestones
         )
         chart = build_chart(progress, protocol, sessions, therapies)
+    secondary, ratings = _secondary(reads, patient.id, progress.day0, as_of, rows, salt_charted=salt is not None)
     return ProgressView(
         mrn=patient.mrn,
         full_name=patient.full_name,
@@ -166,7 +262,8 @@ def build_view(session: Reads, patient: PatientBasics, as_of: date) -> ProgressV
         progress=progress,
         chart=chart,
         cards=cards,
-        secondary=_secondary(reads, patient.id, progress.day0, rows, salt_charted=salt is not None),
+        secondary=secondary,
         next_steps=tuple(what_comes_next(progress, as_of)),
+        ratings=ratings,
         salt=salt,
     )

@@ -99,6 +99,8 @@ class TimelineEntry:
     areas: str = ""
     adverse_events: str = ""
     notes: str = ""
+    global_assessment: int | None = None  # a visit's 7-point photographic assessment, −3 … +3
+    satisfaction: int | None = None  # the patient's satisfaction at a visit, 0–10
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,7 @@ def _timeline(session: Session, patient_id: int) -> tuple[TimelineEntry, ...]:
     entries = [
         TimelineEntry(kind="visit", row_id=v.id, date=v.date, version=v.version, title="Visit",
                       densities=tuple(densities.get(v.id, ())), photos=tuple(photos.get(v.id, ())),
-                      notes=v.notes or "")
+                      notes=v.notes or "", global_assessment=v.global_assessment, satisfaction=v.satisfaction)
         for v in visits
     ]
     for s in session.scalars(select(models.TreatmentSession).where(

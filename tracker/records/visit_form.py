@@ -9,13 +9,14 @@ date) and the photo files themselves, then saves.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.scales import ScaleEntry, ScaleScore, parse_percentage, parse_scale_entry
-from tracker.course.vocabulary import view_words
+from tracker.course.vocabulary import GLOBAL_ASSESSMENT_WORDS, view_words
 from tracker.errors import ValidationError
 from tracker.storage.ingest import HashedFile
 from tracker.validation import (
@@ -62,7 +63,9 @@ class VisitEntry:
     """Everything the visit form collects except the photos.
 
     ``capture`` maps each key of ``CAPTURE_CHECKS`` to whether it was ticked; ``device`` names the camera
-    or phone. ``scale`` is None (or blank) when no scale was scored at this visit.
+    or phone. ``scale`` is None (or blank) when no scale was scored at this visit. ``global_assessment``: the
+    7-point global photographic assessment, a whole number −3 … +3 (DESIGN.md §2); ``satisfaction``: the
+    patient's satisfaction, a whole number 0–10; both optional (None or blank: not asked at this visit).
     """
 
     date: date | str | None
@@ -71,6 +74,8 @@ class VisitEntry:
     capture: Mapping[str, bool] = field(default_factory=dict)
     device: str = ""
     notes: str = ""
+    global_assessment: int | float | str | None = None
+    satisfaction: int | float | str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,8 @@ class CheckedVisit:
     capture: Mapping[str, object]
     contents: tuple[HashedFile, ...]
     problems: tuple[str, ...]
+    global_assessment: int | None = None
+    satisfaction: int | None = None
 
 
 def check_entry(entry: VisitEntry, photos: Sequence[PhotoUpload], today: date) -> CheckedVisit:
@@ -115,6 +122,8 @@ def check_entry(entry: VisitEntry, photos: Sequence[PhotoUpload], today: date) -
     visit_date = _parse_visit_date(entry.date, today, problems)
     measurements = _parse_sites(entry.sites, problems)
     scale = _parse_scale(entry.scale, problems)
+    assessment = _checked_rating(entry.global_assessment, GLOBAL_ASSESSMENT, problems)
+    satisfaction = _checked_rating(entry.satisfaction, SATISFACTION, problems)
     notes = _checked_text(entry.notes, "notes", NOTES_MAX, problems)
     device = _checked_text(entry.device, "camera or device", DEVICE_MAX, problems)
     capture: dict[str, object] = {key: bool(entry.capture.get(key, False)) for key in CAPTURE_CHECKS}
@@ -124,10 +133,11 @@ def check_entry(entry: VisitEntry, photos: Sequence[PhotoUpload], today: date) -
     contents = tuple(HashedFile.of(upload.data) for upload in photos)
     _check_photo_list(photos, contents, problems)
     if not _anything_typed(entry) and not photos:
-        problems.append("nothing to record: enter a density, a scale score or a photo")
+        problems.append("nothing to record: enter a density, a scale score, a global assessment, a satisfaction "
+                        "score or a photo")
     return CheckedVisit(
         visit_date=visit_date, measurements=tuple(measurements), scale=scale, notes=notes, capture=capture,
-        contents=contents, problems=tuple(problems),
+        contents=contents, problems=tuple(problems), global_assessment=assessment, satisfaction=satisfaction,
     )
 
 
@@ -234,12 +244,89 @@ def _clean_text(value: str | None, label: str, limit: int) -> str | None:
 
 
 def _anything_typed(entry: VisitEntry) -> bool:
-    """A scale was scored or any box of any site was filled in."""
+    """A scale was scored, a rating given or any box of any site was filled in."""
     scored = entry.scale is not None and not entry.scale.is_blank
+    rated = not (_blank(entry.global_assessment) and _blank(entry.satisfaction))
     typed_site = any(
         not all(_blank(v) for v in (s.density, s.shaft_diameter_um, s.terminal_pct, s.anagen_pct)) for s in entry.sites
     )
-    return typed_site or scored
+    return typed_site or scored or rated
+
+
+@dataclass(frozen=True)
+class RatingScale:
+    """A whole-number rating: its name in a message, its lowest and highest score and what those mean, and
+    whether a score is written with its sign (+2 on the assessment, 7 for satisfaction)."""
+
+    label: str
+    low: int
+    high: int
+    low_words: str
+    high_words: str
+    signed: bool = False
+
+    def shown(self, score: int) -> str:
+        """
+        >>> GLOBAL_ASSESSMENT.shown(-4), GLOBAL_ASSESSMENT.shown(3), SATISFACTION.shown(11)
+        ('−4', '+3', '11')
+        """
+        if score < 0:
+            return f"−{-score}"
+        return f"+{score}" if self.signed and score else str(score)
+
+    def bounds(self) -> str:
+        return f"{self.shown(self.low)} ({self.low_words}) to {self.shown(self.high)} ({self.high_words})"
+
+
+_LOWEST, _HIGHEST = min(GLOBAL_ASSESSMENT_WORDS), max(GLOBAL_ASSESSMENT_WORDS)
+GLOBAL_ASSESSMENT = RatingScale("global photographic assessment", _LOWEST, _HIGHEST,
+                                GLOBAL_ASSESSMENT_WORDS[_LOWEST].lower(), GLOBAL_ASSESSMENT_WORDS[_HIGHEST].lower(),
+                                signed=True)
+# The patient's own 0–10 rating of the result (DESIGN.md §2, "patient satisfaction").
+SATISFACTION = RatingScale("patient satisfaction", 0, 10, "not at all satisfied", "completely satisfied")
+
+
+def parse_rating(value: object, scale: RatingScale) -> int | None:
+    """A whole-number rating on ``scale``: blank (None or spaces) is None (not asked at this visit).
+
+    Raises ValidationError naming the rating, what was typed and the scale's range.
+
+    >>> parse_rating(" +2 ", GLOBAL_ASSESSMENT), parse_rating("−1", GLOBAL_ASSESSMENT), parse_rating("", SATISFACTION)
+    (2, -1, None)
+    >>> parse_rating(2.5, GLOBAL_ASSESSMENT)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tracker.errors.ValidationError: global photographic assessment 2.5 is not a whole number: choose a score from −3 ...
+    >>> parse_rating(11, SATISFACTION)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tracker.errors.ValidationError: patient satisfaction 11 is out of range: choose a score from 0 (not at all ...
+    """
+    if _blank(value):
+        return None
+    choose = f"choose a score from {scale.bounds()}"
+    shown = str(value).strip()
+    try:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise TypeError
+        # A typed minus may be the typographic one (−) the chart and this message print.
+        number = float(value.replace("−", "-")) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{scale.label} {shown!r} is not a number: {choose}") from None
+    if not math.isfinite(number) or not number.is_integer():
+        raise ValidationError(f"{scale.label} {shown} is not a whole number: {choose}")
+    score = int(number)
+    if not scale.low <= score <= scale.high:
+        raise ValidationError(f"{scale.label} {scale.shown(score)} is out of range: {choose}")
+    return score
+
+
+def _checked_rating(value: object, scale: RatingScale, problems: list[str]) -> int | None:
+    try:
+        return parse_rating(value, scale)
+    except ValidationError as error:
+        problems.append(str(error))
+        return None
 
 
 def _check_photo_list(photos: Sequence[PhotoUpload], contents: Sequence[HashedFile], problems: list[str]) -> None:

@@ -37,7 +37,7 @@ from tracker.course.milestones import (
 )
 from tracker.course.protocols import to_engine
 from tracker.course.scales import ScaleScore, scale_choices, stages
-from tracker.course.vocabulary import milestone_words
+from tracker.course.vocabulary import assessment_words, milestone_words
 from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.photos.intake import prepare_photo
@@ -123,6 +123,8 @@ class VisitSaved:
     capture_missing: tuple[str, ...]  # labels of unticked capture checks
     protocol_name: str
     evidence_note: str
+    global_assessment: int | None = None  # −3 … +3 (vocabulary.assessment_words), None: not assessed
+    satisfaction: int | None = None  # 0–10, None: not asked
 
 
 def visit_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> VisitFormDefaults:
@@ -208,7 +210,7 @@ def log_visit(
         patient = find_patient(session, mrn)
         require_patient_access(actor, patient.id)
         visit_date = _refuse_problems(checked, patient.birth_date, photos)
-        _refuse_resubmission(session, patient.id, visit_date, checked.measurements, photos, checked.contents)
+        _refuse_resubmission(session, patient.id, visit_date, checked, photos)
         visit = _add_visit(session, actor, patient.id, visit_date, checked)
         saved_photos = _store_photos(session, actor, visit.id, photos, checked.contents, store)
         session.flush()
@@ -217,9 +219,24 @@ def log_visit(
         detail = (
             f"visit {visit.id} on {visit_date.isoformat()}: {len(checked.measurements)} measurement(s), "
             f"{'scale ' + scale.scale if scale else 'no scale'}, {len(saved_photos)} photo(s)"
+            + _ratings_detail(checked)
         )
         audit.record(session, actor, "create", patient_id=patient.id, detail=detail)
         return _visit_saved(session, patient, visit.id, visit_date, checked, saved_photos)
+
+
+def _ratings_detail(checked: CheckedVisit) -> str:
+    """The visit's ratings for the audit trail, where given.
+
+    >>> _ratings_detail(CheckedVisit(None, (), None, None, {}, (), (), global_assessment=-1, satisfaction=7))
+    ', global assessment −1 Slightly decreased, satisfaction 7/10'
+    """
+    parts = []
+    if checked.global_assessment is not None:
+        parts.append(f"global assessment {assessment_words(checked.global_assessment)}")
+    if checked.satisfaction is not None:
+        parts.append(f"satisfaction {checked.satisfaction}/10")
+    return "".join(f", {part}" for part in parts)
 
 
 def _refuse_problems(checked: CheckedVisit, birth_date: date, photos: Sequence[PhotoUpload]) -> date:
@@ -250,7 +267,7 @@ def _add_visit(session: Session, actor: Actor, patient_id: int, visit_date: date
     """Add the visit, its measurements and its scale score (flushed, so the visit has its id)."""
     visit = models.Visit(
         patient_id=patient_id, date=visit_date, notes=checked.notes, capture_conditions=dict(checked.capture),
-        created_by=actor.username,
+        global_assessment=checked.global_assessment, satisfaction=checked.satisfaction, created_by=actor.username,
     )
     session.add(visit)
     session.flush()
@@ -314,18 +331,21 @@ def _visit_saved(session: Session, patient: models.Patient, visit_id: int, visit
         capture_missing=tuple(label for key, label in CAPTURE_CHECKS.items() if not checked.capture[key]),
         protocol_name=protocol.name,
         evidence_note=protocol.evidence_note,
+        global_assessment=checked.global_assessment,
+        satisfaction=checked.satisfaction,
     )
 
 
-def _refuse_resubmission(session: Session, patient_id: int, visit_date: date, measurements: Sequence[Measurement],
-                         photos: Sequence[PhotoUpload], contents: Sequence[HashedFile]) -> None:
+def _refuse_resubmission(session: Session, patient_id: int, visit_date: date, checked: CheckedVisit,
+                         photos: Sequence[PhotoUpload]) -> None:
     """Refuse the very same visit a second time (a double click, or a retry after a save that did commit).
 
-    Same patient, date, densities per site and photos: never two real visits. A second visit that day
-    with anything different is recorded as usual.
+    Same patient, date, densities per site, photos and ratings: never two real visits. A second visit that
+    day with anything different is recorded as usual.
     """
-    new = ({(m.site, round(m.density, 2)) for m in measurements},
-           {(u.view, content.sha256) for u, content in zip(photos, contents, strict=True)})
+    new = ({(m.site, round(m.density, 2)) for m in checked.measurements},
+           {(u.view, content.sha256) for u, content in zip(photos, checked.contents, strict=True)},
+           (checked.global_assessment, checked.satisfaction))
     same_day = session.scalars(select(models.Visit).where(
         models.Visit.patient_id == patient_id, models.Visit.date == visit_date, models.Visit.deleted_at.is_(None)))
     for visit in same_day:
@@ -335,7 +355,8 @@ def _refuse_resubmission(session: Session, patient_id: int, visit_date: date, me
         shots = set(session.execute(
             select(models.Photo.view, models.Photo.sha256)
             .where(models.Photo.visit_id == visit.id, models.Photo.deleted_at.is_(None))))
-        if ({(site, round(d, 2)) for site, d in densities}, shots) == new:
+        ratings = (visit.global_assessment, visit.satisfaction)
+        if ({(site, round(d, 2)) for site, d in densities}, shots, ratings) == new:
             raise ValidationError(
                 f"This visit is already recorded (visit of {visit_date.isoformat()} with the same measurements "
                 "and photos): nothing was saved again. Open the patient record to see it."
