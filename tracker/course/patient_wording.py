@@ -76,7 +76,7 @@ this fits the usual course.
         return f"Your {visit} is due {window}."
     if m.status == DUE:
         if as_of > m.target:
-            return f"Your {visit} was due on {long_date(m.target)}; please book it before {long_date(m.window_end)}."
+            return f"Your {visit} was due on {long_date(m.target)}; please book it by {long_date(m.window_end)}."
         return f"Your {visit} is due now, {window}; please book it."
     if m.status == MISSED:
         return (f"Your {visit} was due {window}, and no visit took place then, so this stage could not be "

@@ -213,8 +213,8 @@ def _follow_up(progress: Progress, audience: Audience) -> NextStep | None:
             text = f"{visit} is due {window}."
         elif progress.as_of > ahead.next_due:  # the target date has passed, the window is still open
             text = (f"{visit} was due on {long_date(ahead.next_due)}; "
-                    + ("please book it" if patient else "its window stays open")
-                    + f" until {long_date(ahead.next_window_end)}.")
+                    + ("please book it by" if patient else "its window stays open until")
+                    + f" {long_date(ahead.next_window_end)}.")
         else:
             text = f"{visit} is due now, {window}" + (" — please book it." if patient else ".")
         return NextStep("Next follow-up visit", text)
