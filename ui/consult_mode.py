@@ -14,6 +14,7 @@ import streamlit as st
 from tracker.access.actors import Actor
 from tracker.access.credentials import PASSWORD_MAX
 from tracker.access.own_password import verify_password
+from tracker.course.patient_wording import EXPECTATION_LINE
 from tracker.course.vocabulary import site_words, status_words
 from tracker.course.wording import PATIENT
 from tracker.progress.chart_data import SiteChart
@@ -38,9 +39,9 @@ def show(actor: Actor) -> None:
     st.markdown(
         """<style>
         [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
+        .stMainBlockContainer {padding-top: 2.5rem;}
         .stMainBlockContainer p, .stMainBlockContainer li {font-size: 1.35rem;}
         .stMainBlockContainer [data-testid="stCaptionContainer"] p {font-size: 1.15rem;}
-        .stMainBlockContainer [data-testid="stVerticalBlockBorderWrapper"] p {font-size: 1.55rem; line-height: 1.4;}
         </style>""",
         unsafe_allow_html=True,
     )
@@ -78,6 +79,7 @@ def _conversation(actor: Actor, view: ProgressView) -> None:
     if view.progress.day0 is None or not sites:
         st.info("No treatment session has been recorded yet, so there is no course to show."
                 if view.progress.day0 is None else "No hair counts have been recorded yet.")
+        panels.next_steps(view, PATIENT)
     else:
         codes = [site.site for site in sites]
         chosen = codes[0]
@@ -87,11 +89,7 @@ def _conversation(actor: Actor, view: ProgressView) -> None:
                                           key=f"consult_site_{view.mrn}")
             chosen = picked if picked in codes else codes[0]
         _area(actor, view, next(site for site in sites if site.site == chosen))
-    left, right = st.columns(2)
-    with left:
-        panels.next_steps(view, PATIENT)
-    with right:
-        panels.words_explained(view)
+    panels.words_explained(view)
 
 
 def _area(actor: Actor, view: ProgressView, site: SiteChart) -> None:
@@ -106,7 +104,13 @@ def _area(actor: Actor, view: ProgressView, site: SiteChart) -> None:
         if site.baseline_density is None:
             st.info("There was no hair count before the first treatment, so the change cannot be drawn.")
         else:
-            st.plotly_chart(site_figure(view.chart, site, large=True), key=f"consult_{site.site}",
-                            config={"displaylogo": False})
+            figure = site_figure(view.chart, site, large=True)
+            # Streamlit's chart theme sets its own (small) type: the large figure keeps its own, on white.
+            figure.update_layout(template="plotly_white", font_family="Source Sans Pro, sans-serif",
+                                 yaxis2_title_font_size=14)  # the bars' short axis: a long title would not fit
+            st.plotly_chart(figure, key=f"consult_{site.site}", theme=None, config={"displaylogo": False})
+            st.caption(f"The shaded band is the expected range. {EXPECTATION_LINE}")
     with photos:
         photo_panels.site_pair(actor, view.mrn, site.site)
+        # Beside the chart, not below it: the whole conversation fits on about one screen.
+        panels.next_steps(view, PATIENT)

@@ -55,7 +55,9 @@ def milestone_cards(view: ProgressView, audience: Audience = STAFF) -> None:
         for column, card in zip(columns, cards, strict=False):
             words = status_words(card.status)
             with column.container(border=True):
-                st.markdown(f"**{words.badge} {words.label}** · site {plain(site_words(site.site))}")
+                where = (f"{site_words(site.site)} area" if audience == PATIENT
+                         else f"site {site_words(site.site)}")
+                st.markdown(f"**{words.badge} {words.label}** · {plain(where)}")
                 st.write(plain(card.plain if audience == PATIENT else card.sentence))
     if audience == PATIENT:
         st.info(EXPECTATION_LINE, icon="ℹ️")
