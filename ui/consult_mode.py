@@ -85,7 +85,9 @@ def _conversation(actor: Actor, view: ProgressView) -> None:
         chosen = codes[0]
         if len(codes) > 1:
             # One area at a time: nothing to scroll past, and one audited photo read per run.
-            picked = st.segmented_control("Area of the scalp", codes, default=codes[0], format_func=site_words,
+            # The buttons' labels are markdown: a site typed at a visit is shown literally (``plain``).
+            picked = st.segmented_control("Area of the scalp", codes, default=codes[0],
+                                          format_func=lambda code: plain(site_words(code)),
                                           key=f"consult_site_{view.mrn}")
             chosen = picked if picked in codes else codes[0]
         _area(actor, view, next(site for site in sites if site.site == chosen))
