@@ -110,7 +110,8 @@ def _area(actor: Actor, view: ProgressView, site: SiteChart) -> None:
             # Streamlit's chart theme sets its own (small) type: the large figure keeps its own, on white.
             figure.update_layout(template="plotly_white", font_family="Source Sans Pro, sans-serif",
                                  yaxis2_title_font_size=14)  # the bars' short axis: a long title would not fit
-            st.plotly_chart(figure, key=f"consult_{site.site}", theme=None, config={"displaylogo": False})
+            st.plotly_chart(figure, key=f"consult_{site.site}", theme=None,
+                            config={"displaylogo": False, "displayModeBar": False})  # no tool bar over the legend
             st.caption(f"The shaded band is the expected range. {EXPECTATION_LINE}")
     with photos:
         photo_panels.site_pair(actor, view.mrn, site.site)
