@@ -9,6 +9,8 @@ from datetime import date
 import streamlit as st
 
 from tracker.access.actors import PATIENT
+from tracker.course.wording import PATIENT as PATIENT_WORDS
+from tracker.course.wording import STAFF
 from tracker.exchange.progress_report import progress_report_pdf, report_file_name
 from tracker.progress.page_data import progress_page
 from ui import consult_mode, private_media
@@ -33,7 +35,9 @@ if page is None:
     st.stop()
 view = page.view
 
-panels.header(view)
+# A patient account reads its own record in its own words: no MRN, protocol, studies or photo-record checks.
+audience = PATIENT_WORDS if actor.role == PATIENT else STAFF
+panels.header(view, audience)
 today = date.today()
 # The PDF is made (and audited) only when the button is clicked, and only while this session is signed in.
 private_media.download_button(
@@ -43,8 +47,12 @@ private_media.download_button(
 if actor.role != PATIENT and st.button("Consult mode: show this to the patient", key="consult_start", type="primary"):
     consult_mode.start(view.mrn)
     st.rerun()
-panels.milestone_cards(view)
+panels.milestone_cards(view, audience)
 panels.charts(view)
 panels.secondary(view)
-panels.photo_record(page.coverage)
-panels.next_steps(view)
+if actor.role == PATIENT:
+    panels.words_explained(view)
+    st.page_link("pages/photos.py", label="See your photos and compare them over time", icon="🖼️")
+else:
+    panels.photo_record(page.coverage)
+panels.next_steps(view, audience)

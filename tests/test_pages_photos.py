@@ -127,8 +127,14 @@ def test_consult_screen_shows_before_after(sqlite_clinic):
     at.session_state["consult_mrn"] = "P-1"
     at.run()
     assert not at.exception
-    assert "Before and after" in [s.value for s in at.subheader]
-    assert len(at.image) == 3  # the fitted pair and the blend; no timeline on the consult screen
-    assert at.selectbox(key="consult_P-1_before_after_view").value == "frontal"
+    # The measured site is the vertex: its view, baseline (day 0) against the latest visit, side by side, with
+    # dates under them and no choices or fade (those are on the photos page); no timeline on the consult screen.
+    assert len(at.image) == 2
+    assert "Vertex photos: before and now" in _texts(at)
+    captions = [c.value for c in at.caption]
+    assert "Before: 15 January 2025, the day of the first treatment" in captions
+    assert "Now: 20 January 2026, about 12 months after the first treatment" in captions  # 370 days = 12.2 months
+    assert any("not taken in quite the same way" in c for c in captions)  # 960×720 against 1280×720
+    assert not at.selectbox and not at.slider
     assert "Bea Other" not in _texts(at)
     assert _viewed_patients(sqlite_clinic) == {made.patient_id}

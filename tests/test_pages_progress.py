@@ -95,18 +95,25 @@ def test_progress_page_shows_the_photo_record(sqlite_clinic):
 
     own = make_photo_patient(sqlite_clinic, "P-1", "Ada Example")
     make_patient(sqlite_clinic, "P-2", "Bea Other")
-    for actor, mrn in ((Actor("dr.lee", "clinician"), "P-1"),
-                       (Actor("ada", "patient", patient_id=own.patient_id), None)):
-        at = _app(actor, mrn)
-        at.run()
-        at.switch_page("pages/progress.py")
-        at.run()
-        assert not at.exception
-        assert "Photo record" in [s.value for s in at.subheader]
-        assert "7 photos at 4 visits" in _texts(at)
-        table = at.dataframe[0].value
-        assert list(table["View"])[:2] == ["Frontal", "Vertex"] and list(table["Visits with a photo"])[:2] == [2, 4]
-        assert any("20 January 2026" in e.value and "Occipital" in e.value for e in at.info)
+    at = _app(Actor("dr.lee", "clinician"), "P-1")
+    at.run()
+    at.switch_page("pages/progress.py")
+    at.run()
+    assert not at.exception
+    assert "Photo record" in [s.value for s in at.subheader]
+    assert "7 photos at 4 visits" in _texts(at)
+    table = at.dataframe[0].value
+    assert list(table["View"])[:2] == ["Frontal", "Vertex"] and list(table["Visits with a photo"])[:2] == [2, 4]
+    assert any("20 January 2026" in e.value and "Occipital" in e.value for e in at.info)
+
+    # The record's coverage is the clinic's quality check: the patient gets a link to their photos instead.
+    at = _app(Actor("ada", "patient", patient_id=own.patient_id))
+    at.run()
+    at.switch_page("pages/progress.py")
+    at.run()
+    assert not at.exception
+    assert "Photo record" not in [s.value for s in at.subheader] and not at.dataframe
+    assert "photos at" not in _texts(at) and "Before/after comparisons need" not in _texts(at)
 
     at = _app(Actor("dr.lee", "clinician"), "P-2")  # no photos at all
     at.run()
@@ -139,3 +146,71 @@ def assert_page_refused(at: AppTest, page: str, tell_tale: str) -> None:
     at.run()
     assert not at.exception
     assert tell_tale not in _texts(at) + " ".join(t.value for t in at.title)
+
+
+# What the patient's words leave out (issue #11): the MRN, the protocol's name, the studies of the evidence
+# note (tracker.course.clinical.DEFAULT_EVIDENCE_NOTE and the band's sources) and the photo record's checks.
+STAFF_ONLY = ("P-1", "MRN", "Exosome (default)", "protocol", "TrichoScan", "open-label", "n = 16", "16 patients",
+              "Photo record", "photos at", "Before/after comparisons need", "±")
+
+
+def _assert_patient_words(at: AppTest) -> None:
+    assert not at.exception
+    text = _texts(at)
+    assert "Ada Example" in text
+    leaks = [word for word in STAFF_ONLY if word in text]
+    assert not leaks, leaks
+    assert "What the words mean" in [e.label for e in at.expander]
+    for term in ("hairs/cm²", "Baseline", "Expected range", "Measurement noise"):
+        assert f"**{term}**:" in text
+    assert "Hairs per square centimetre" in text and "up to about 10%" in text
+
+
+def test_patient_view_and_consult_speak_to_the_patient(sqlite_clinic):
+    from tests.scalp_samples import make_photo_patient
+
+    own = make_photo_patient(sqlite_clinic, "P-1", "Ada Example")
+    at = _app(Actor("ada", "patient", patient_id=own.patient_id))
+    at.run()
+    at.switch_page("pages/progress.py")
+    at.run()
+    _assert_patient_words(at)
+    # Vertex baseline 150 (day 0), noise 15: 175 at 3 months (+25 against +4…+19: above, by less than the noise),
+    # 170 at 6 months (+20, inside +10…+35), 200 at 12 months (+50 against +15…+35: above by exactly 15, on track).
+    text = _texts(at)
+    assert ("At your 3-month check-up on 14 April 2025, the hair count in this area was 25 hairs per square "
+            "centimetre higher than at the start (about 17%). That is a little above the range people usually "
+            "show at this stage, but by less than the measurement itself varies, so it fits the usual course.") in text
+    assert ("At your 6-month check-up on 15 July 2025, the hair count in this area was 20 hairs per square "
+            "centimetre higher than at the start (about 13%). That is within the range people usually show at "
+            "this stage.") in text
+    assert any(e.value == "Results vary from person to person; this range is a guide, not a promise."
+               for e in at.info)
+
+    at = _app(Actor("dr.lee", "clinician"))
+    at.session_state["consult"] = True
+    at.session_state["consult_mrn"] = "P-1"
+    at.run()
+    _assert_patient_words(at)
+    # One area (the only site measured) in one sentence, for the latest judged milestone: 12 months.
+    assert ("At your 12-month check-up on 20 January 2026, the hair count in this area was 50 hairs per square "
+            "centimetre higher than at the start (about 33%). That is a little above the range people usually "
+            "show at this stage, but by less than the measurement itself varies, so it fits the usual course."
+            ) in _texts(at)
+    assert "3-month check-up" not in _texts(at)  # not every card: one sentence per area
+    assert len(at.get("plotly_chart")) == 1
+    assert "What comes next" in [s.value for s in at.subheader]
+    assert at.expander[-1].label == "Clinician: end the consult"
+
+
+def test_staff_progress_page_keeps_staff_words(sqlite_clinic):
+    make_patient(sqlite_clinic, "P-1", "Ada Example")
+    at = _app(Actor("dr.lee", "clinician"), "P-1")
+    at.run()
+    at.switch_page("pages/progress.py")
+    at.run()
+    assert not at.exception
+    text = _texts(at)
+    assert "MRN P-1" in text and "protocol Exosome (default)" in text and "TrichoScan" in text
+    assert "3 months: +25 hairs/cm² (+17%)" in text
+    assert "What the words mean" not in [e.label for e in at.expander]

@@ -120,13 +120,27 @@ def test_patient_sees_only_their_own_record(clinic):
     assert len(refused) >= 2 and all(r.username == "ada" for r in refused[:2])
 
 
-def test_next_steps_for_the_patient(clinic):
+def test_next_steps_for_staff_and_for_the_patient(clinic):
     make_patient(clinic, "P-1", "Ada Example")
     view = progress_view(CLINICIAN, "P-1", date(2025, 1, 20), clinic)
-    texts = {s.topic: s.text for s in view.next_steps}
-    assert texts["Medication"].startswith("Avoid aspirin and ibuprofen (NSAIDs) until 5 February")
-    assert "15 March 2025 and 15 April 2025" in texts["Next follow-up visit"]
-    assert "15 April 2025 and 15 July 2025" in texts["Repeat session"]
+    # Session 15 January 2025: NSAIDs 3 days before (12 January) to 3 weeks after (5 February); the 3-month
+    # window 2–3 calendar months after day 0; repeat session 3–6 months; the effect 6–8 months after.
+    staff = {s.topic: s.text for s in view.next_steps}
+    assert staff == {
+        "Medication": "No NSAIDs (aspirin, ibuprofen) from 12 January 2025 to 5 February 2025: 3 days before to "
+                      "3 weeks after the session of 15 January 2025.",
+        "Next follow-up visit": "The 3-month check-up is due between 15 March 2025 and 15 April 2025.",
+        "Repeat session": "A repeat session can be considered between 15 April 2025 and 15 July 2025.",
+        "How long it works": "The effect of the latest session usually lasts until about 15 July 2025–15 September "
+                             "2025.",
+    }
+    patient = {s.topic: s.text for s in view.patient_steps}
+    assert patient["Medication"] == ("Avoid aspirin and ibuprofen (NSAIDs) until 5 February 2025: they can weaken "
+                                     "the treatment. Paracetamol is usually fine; ask us if unsure.")
+    assert patient["Next follow-up visit"] == "Your 3-month check-up is due between 15 March 2025 and 15 April 2025."
+    assert patient["Repeat session"].startswith("A repeat session can be considered between 15 April 2025 and "
+                                                "15 July 2025. Avoid NSAIDs for 3 days before it")
+    assert patient["How long it works"].startswith("The effect of your latest session usually lasts until")
 
 
 def test_treated_but_never_measured_patient_still_has_visits_due(clinic):

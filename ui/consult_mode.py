@@ -3,6 +3,10 @@
 No menu, no sidebar, no patient list or search: leaving asks for the clinician's password, so a screen
 left with the patient cannot be turned to other records. Drawn by the progress page when the session is
 in consult mode (``app.py`` then registers that page alone, without a menu).
+
+It is made for the conversation (issue #11): in the patient's words (no MRN, protocol, studies or photo-record
+checks), one area of the scalp at a time, chosen above: that area's one sentence, its chart and its photos
+before and now, side by side in larger type; then what comes next and the glossary.
 """
 
 import streamlit as st
@@ -10,10 +14,16 @@ import streamlit as st
 from tracker.access.actors import Actor
 from tracker.access.credentials import PASSWORD_MAX
 from tracker.access.own_password import verify_password
+from tracker.course.patient_wording import EXPECTATION_LINE
+from tracker.course.vocabulary import site_words, status_words
+from tracker.course.wording import PATIENT
+from tracker.progress.chart_data import SiteChart
 from tracker.progress.page_data import progress_page
+from tracker.progress.view import ProgressView, headline_card
 from ui import photo_panels
 from ui import progress_panels as panels
-from ui.messages import call
+from ui.charts import site_figure
+from ui.messages import call, plain
 from ui.signed_in import sign_out
 from ui.workspace import select_patient
 
@@ -29,18 +39,15 @@ def show(actor: Actor) -> None:
     st.markdown(
         """<style>
         [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
+        .stMainBlockContainer {padding-top: 2.5rem;}
         .stMainBlockContainer p, .stMainBlockContainer li {font-size: 1.35rem;}
+        .stMainBlockContainer [data-testid="stCaptionContainer"] p {font-size: 1.15rem;}
         </style>""",
         unsafe_allow_html=True,
     )
     page = call(progress_page, actor, st.session_state.get("consult_mrn"))
     if page is not None:
-        view = page.view
-        panels.header(view)
-        panels.milestone_cards(view)
-        panels.charts(view, large=True, key="consult")
-        photo_panels.before_after_panel(actor, view.mrn, key_prefix="consult")
-        panels.next_steps(view)
+        _conversation(actor, page.view)
 
     st.divider()
     with st.expander("Clinician: end the consult"):
@@ -63,3 +70,50 @@ def show(actor: Actor) -> None:
                     sign_out(reason="Signed out after repeated wrong passwords on the consult screen.")
                     st.rerun()
                 st.error("That password is not right. The consult screen stays open.")
+
+
+def _conversation(actor: Actor, view: ProgressView) -> None:
+    """The patient's progress, one area at a time, in the patient's words."""
+    panels.header(view, PATIENT)
+    sites = view.chart.sites
+    if view.progress.day0 is None or not sites:
+        st.info("No treatment session has been recorded yet, so there is no course to show."
+                if view.progress.day0 is None else "No hair counts have been recorded yet.")
+        panels.next_steps(view, PATIENT)
+    else:
+        codes = [site.site for site in sites]
+        chosen = codes[0]
+        if len(codes) > 1:
+            # One area at a time: nothing to scroll past, and one audited photo read per run.
+            # The buttons' labels are markdown: a site typed at a visit is shown literally (``plain``).
+            picked = st.segmented_control("Area of the scalp", codes, default=codes[0],
+                                          format_func=lambda code: plain(site_words(code)),
+                                          key=f"consult_site_{view.mrn}")
+            chosen = picked if picked in codes else codes[0]
+        _area(actor, view, next(site for site in sites if site.site == chosen))
+    panels.words_explained(view)
+
+
+def _area(actor: Actor, view: ProgressView, site: SiteChart) -> None:
+    """One area: its sentence, then its chart beside its photos."""
+    card = headline_card(view.cards, site.site)
+    if card is not None:
+        words = status_words(card.status)
+        with st.container(border=True):
+            st.markdown(f"{words.badge} **{plain(site_words(site.site))}: {words.label}.** {plain(card.plain)}")
+    chart, photos = st.columns([1.15, 1])
+    with chart:
+        if site.baseline_density is None:
+            st.info("There was no hair count before the first treatment, so the change cannot be drawn.")
+        else:
+            figure = site_figure(view.chart, site, large=True)
+            # Streamlit's chart theme sets its own (small) type: the large figure keeps its own, on white.
+            figure.update_layout(template="plotly_white", font_family="Source Sans Pro, sans-serif",
+                                 yaxis2_title_font_size=14)  # the bars' short axis: a long title would not fit
+            st.plotly_chart(figure, key=f"consult_{site.site}", theme=None,
+                            config={"displaylogo": False, "displayModeBar": False})  # no tool bar over the legend
+            st.caption(f"The shaded band is the expected range. {EXPECTATION_LINE}")
+    with photos:
+        photo_panels.site_pair(actor, view.mrn, site.site)
+        # Beside the chart, not below it: the whole conversation fits on about one screen.
+        panels.next_steps(view, PATIENT)

@@ -12,6 +12,8 @@ from datetime import date
 import streamlit as st
 
 from tracker.access.actors import Actor
+from tracker.course.clinical import photo_view_for_site
+from tracker.course.patient_wording import photo_date_words
 from tracker.course.vocabulary import site_words
 from tracker.photos.before_after import BeforeAfter, ComparedPhoto, before_after
 from tracker.photos.serving import photo_image
@@ -133,3 +135,34 @@ def before_after_panel(actor: Actor, mrn: str | None, key_prefix: str) -> None:
         private_media.image(comparison.blended)
         st.caption(plain(f"{comparison.fade}% of the way from {_day(first.date)} "
                          f"to {_day(second.date)}"))
+
+
+def site_pair(actor: Actor, mrn: str, site: str) -> None:
+    """The consult screen's photos of one measured site, in the patient's words: the view that shows the site
+    (``clinical.photo_view_for_site``), baseline against the latest visit (``before_after.default_pair``), side by
+    side with their dates under them. No choices, no fade: the photos page has those. One audited
+    ``before_after`` call, as the photos page makes."""
+    wanted = photo_view_for_site(site)
+    comparison: BeforeAfter | None = call(before_after, actor, mrn, wanted)
+    if comparison is None:
+        return
+    if comparison.view is None:
+        st.info("No photos have been taken yet.")
+        return
+    if wanted is not None and comparison.view != wanted:  # the service fell back to another view
+        st.info(f"No {view_label(wanted).lower()} photos have been taken yet, so this area cannot be compared "
+                "in photos.")
+        return
+    first, second = comparison.first, comparison.second
+    if first is None or second is None:
+        st.info(f"Only one visit has a {view_label(comparison.view).lower()} photo so far; a comparison needs two.")
+        return
+    st.markdown(f"**{plain(view_label(comparison.view))} photos: before and now**")
+    sides = st.columns(2)
+    for column, label, side in ((sides[0], "Before", first), (sides[1], "Now", second)):
+        with column:
+            private_media.image(side.image)
+            st.caption(plain(f"{label}: {photo_date_words(side.date, side.months)}"))
+    if comparison.framing_warnings:
+        st.caption("These two photos were not taken in quite the same way, so small differences may come from "
+                   "the photos rather than from the hair.")

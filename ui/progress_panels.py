@@ -1,12 +1,18 @@
-"""Drawing blocks shared by the progress page and the consult screen (drawing only, no arithmetic)."""
+"""Drawing blocks shared by the progress page and the consult screen (drawing only, no arithmetic).
+
+``audience`` says who the page speaks to (``tracker.course.wording``): staff get the MRN, the protocol, the
+evidence note with its studies and the photo record's coverage; the patient (their own view, the consult screen)
+gets plain sentences, one line about what the range means and a glossary instead.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from tracker.course.patient_wording import EXPECTATION_LINE, glossary
 from tracker.course.salt import score_text
 from tracker.course.vocabulary import condition_words, site_words, status_words
-from tracker.course.wording import long_date
+from tracker.course.wording import PATIENT, STAFF, Audience, long_date
 from tracker.photos.coverage import PhotoCoverage
 from tracker.progress.salt_chart import SaltChart
 from tracker.progress.view import ProgressView
@@ -15,11 +21,15 @@ from ui.messages import plain
 from ui.salt_chart import salt_density_figure, salt_figure
 
 
-def header(view: ProgressView) -> None:
+def header(view: ProgressView, audience: Audience = STAFF) -> None:
     st.header(plain(view.full_name))
-    day0 = view.progress.day0.strftime("%d %b %Y") if view.progress.day0 else "no treatment session yet"
+    day0 = view.progress.day0
+    if audience == PATIENT:  # no MRN, no protocol name: the patient knows who they are
+        st.caption(f"First treatment session: {long_date(day0)}" if day0 else "No treatment session yet")
+        return
+    started = day0.strftime("%d %b %Y") if day0 else "no treatment session yet"
     st.caption(plain(f"MRN {view.mrn} · {view.age} years · {condition_words(view.condition).lower()} · "
-                     f"first session {day0} · protocol {view.protocol_name}"))
+                     f"first session {started} · protocol {view.protocol_name}"))
 
 
 CHANGE_CHART, DENSITY_CHART = "Change from baseline", "Density (hairs/cm²)"
@@ -78,7 +88,7 @@ def salt_charts(salt: SaltChart, *, large: bool = False, key: str = "progress") 
             st.plotly_chart(salt_density_figure(salt), key=f"{key}_salt_density", config={"displaylogo": False})
 
 
-def milestone_cards(view: ProgressView) -> None:
+def milestone_cards(view: ProgressView, audience: Audience = STAFF) -> None:
     if not view.cards:
         return
     st.subheader("Milestones")
@@ -91,9 +101,12 @@ def milestone_cards(view: ProgressView) -> None:
         for column, card in zip(columns, cards, strict=False):
             words = status_words(card.status)
             with column.container(border=True):
-                st.markdown(f"**{words.badge} {words.label}** · site {plain(site_words(site))}")
-                st.write(plain(card.sentence))
-    if view.evidence_note and ("exosome" in view.treatments or view.salt is not None):
+                where = f"{site_words(site)} area" if audience == PATIENT else f"site {site_words(site)}"
+                st.markdown(f"**{words.badge} {words.label}** · {plain(where)}")
+                st.write(plain(card.plain if audience == PATIENT else card.sentence))
+    if audience == PATIENT:
+        st.info(EXPECTATION_LINE, icon="ℹ️")
+    elif view.evidence_note and ("exosome" in view.treatments or view.salt is not None):
         st.info(f"About the evidence: {plain(view.evidence_note)}", icon="ℹ️")
 
 
@@ -107,16 +120,25 @@ def secondary(view: ProgressView) -> None:
                                         key=f"secondary_{series.code or index}", config={"displaylogo": False})
 
 
-def next_steps(view: ProgressView) -> None:
-    if not view.next_steps:
+def next_steps(view: ProgressView, audience: Audience = STAFF) -> None:
+    steps = view.patient_steps if audience == PATIENT else view.next_steps
+    if not steps:
         return
     st.subheader("What comes next")
-    for step in view.next_steps:
+    for step in steps:
         st.markdown(f"**{step.topic}.** {plain(step.text)}")
 
 
+def words_explained(view: ProgressView) -> None:
+    """The patient's glossary: hairs/cm², baseline, expected range and measurement noise in plain words."""
+    with st.expander("What the words mean", icon="📖"):
+        for entry in glossary(view.chart.no_change_pct):
+            st.markdown(f"**{plain(entry.term)}**: {plain(entry.meaning)}")
+
+
 def photo_record(coverage: PhotoCoverage, *, link_to_photos: bool = True) -> None:
-    """Which views have been photographed, when, and which the latest photographed visit lacks."""
+    """Which views have been photographed, when, and which the latest photographed visit lacks (staff only:
+    a check of the record's quality, not something the patient needs to act on)."""
     st.subheader("Photo record")
     if not coverage.photo_count:
         st.info("No photos have been recorded yet.")

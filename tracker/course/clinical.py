@@ -117,6 +117,26 @@ SEXES = ("female", "male", "other", "unknown")
 
 # DESIGN.md §4: the standard photographic views (their words: tracker.course.vocabulary).
 SCALP_VIEWS = ("frontal", "vertex", "left_temporal", "right_temporal", "occipital", "closeup")
+# A measured site that is no view's code, but which one standard view shows (the before/after pair of a
+# site on the consult screen): the names clinics type for the crown and the hairline.
+_SITE_SHOWN_BY = {"crown": "vertex", "mid_scalp": "vertex", "hairline": "frontal", "front": "frontal",
+                  "back": "occipital", "posterior": "occipital"}
+
+
+def photo_view_for_site(site: str) -> str | None:
+    """The standard photo view that shows a measured site (DESIGN.md §4): the view of the same code (a site
+    measured at the vertex is photographed in the vertex view), else the view a common name points to; None
+    when no standard view is known to show it. The close-up is never chosen: it shows a few cm², not the site.
+
+    >>> photo_view_for_site("vertex"), photo_view_for_site("Crown"), photo_view_for_site("closeup")
+    ('vertex', 'vertex', None)
+    >>> photo_view_for_site("scar_left") is None
+    True
+    """
+    code = site.strip().lower().replace(" ", "_").replace("-", "_")
+    if code in SCALP_VIEWS and code != "closeup":
+        return code
+    return _SITE_SHOWN_BY.get(code)
 
 # DESIGN.md §2: SALT regional weights (vertex 40%, posterior 24%, each side 18%).
 SALT_WEIGHTS = {"vertex": 0.40, "posterior": 0.24, "left_side": 0.18, "right_side": 0.18}

@@ -245,18 +245,21 @@ TREATMENT_WORDS: dict[str, str] = dict(zip(TREATMENTS, ("Exosome", "PRP", "Other
 
 @dataclass(frozen=True)
 class MilestoneWords:
-    """``label``: the full name (patient record, schedule, PDF table); ``short``: the chart and card title."""
+    """``label``: the full name (patient record, schedule, PDF table); ``short``: the chart and card title;
+    ``visit``: the follow-up visit it is judged at, as staff and patients both say it ("the 3-month check-up")."""
 
     label: str
     short: str
+    visit: str
 
 
 # The default protocol's windows (tracker.course.clinical.DEFAULT_WINDOWS); a clinic's own windows are
 # shown by their name.
 MILESTONE_WORDS: dict[str, MilestoneWords] = {
-    "early_response": MilestoneWords("Early response (2–3 months)", "3 months"),
-    "noticeable_growth": MilestoneWords("Noticeable growth (about 6 months)", "6 months"),
-    "continued_improvement": MilestoneWords("Continued improvement (up to 12 months)", "12 months"),
+    "early_response": MilestoneWords("Early response (2–3 months)", "3 months", "3-month check-up"),
+    "noticeable_growth": MilestoneWords("Noticeable growth (about 6 months)", "6 months", "6-month check-up"),
+    "continued_improvement": MilestoneWords("Continued improvement (up to 12 months)", "12 months",
+                                            "12-month check-up"),
 }
 
 
@@ -285,6 +288,16 @@ def milestone_words(name: str) -> str:
 def milestone_short(name: str) -> str:
     words = MILESTONE_WORDS.get(name)
     return words.short if words else name.replace("_", " ")
+
+
+def milestone_visit(name: str) -> str:
+    """The follow-up visit a milestone is judged at, without an article.
+
+    >>> milestone_visit("continued_improvement"), milestone_visit("MRI_check")
+    ('12-month check-up', 'MRI check visit')
+    """
+    words = MILESTONE_WORDS.get(name)
+    return words.visit if words else f"{_spoken(name)} visit"
 
 
 # --- the global photographic assessment (DESIGN.md §2) -------------------------------------------------

@@ -1,6 +1,8 @@
-"""Plain-language sentences for milestone cards and the patient's "what comes next" panel.
+"""Sentences for milestone cards and the "what comes next" panel, for the reader the page speaks to.
 
-Said the way a clinician would say it to a patient, never promising an outcome (DESIGN.md §3).
+Staff pages speak to staff ("The 12-month check-up is due between … and …"); the patient's own view and the
+consult screen speak to the patient (``tracker.course.patient_wording`` for a judged milestone). Neither ever
+promises an outcome (DESIGN.md §3). Every sentence with a date is in the past tense once that date has passed.
 
 >>> long_date(date(2025, 12, 14))
 '14 December 2025'
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 from tracker.course.followup import outlook
 from tracker.course.milestones import (
@@ -26,7 +29,12 @@ from tracker.course.milestones import (
     classify,
     inside_band,
 )
-from tracker.course.vocabulary import milestone_short
+from tracker.course.vocabulary import milestone_short, milestone_visit
+
+# Who a page speaks to: staff (the clinic's own pages) or the patient (their own view, the consult screen).
+Audience = Literal["staff", "patient"]
+STAFF: Audience = "staff"
+PATIENT: Audience = "patient"
 
 # English month names whatever the server's locale (``%B`` follows it): the app's wording is English.
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -44,10 +52,6 @@ def count(number: int, noun: str) -> str:
 
 def long_date(day: date) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
-
-
-def day_month(day: date) -> str:
-    return f"{day.day} {_MONTHS[day.month - 1]}"
 
 
 def signed(value: float) -> str:
@@ -73,14 +77,15 @@ def milestone_sentence(m: MilestoneResult, title: str | None = None) -> str:
     the difference is within the measurement noise (±13), so this is consistent with the expected course.
     """
     title = milestone_short(m.name) if title is None else title
+    # The three statuses by dates alone follow from ``as_of``: upcoming and due windows have not closed (present
+    # tense), a missed one has (past tense).
+    window = f"between {long_date(m.window_start)} and {long_date(m.window_end)}"
     if m.status == UPCOMING:
-        return f"{title}: not yet due — the visit window opens on {long_date(m.window_start)}."
+        return f"{title}: not yet due — the {milestone_visit(m.name)} is due {window}."
     if m.status == DUE:
-        return (f"{title}: due now — a follow-up visit belongs between {long_date(m.window_start)} and "
-                f"{long_date(m.window_end)}.")
+        return f"{title}: due now — the {milestone_visit(m.name)} is due {window}."
     if m.status == MISSED:
-        return (f"{title}: missed — there was no visit between {long_date(m.window_start)} and "
-                f"{long_date(m.window_end)}.")
+        return f"{title}: missed — the {milestone_visit(m.name)} was due {window}; there was no visit in that window."
     if m.visit_date is None:  # only the three statuses above are without a visit
         raise ValueError(f"milestone {m.name}: status {m.status!r} has no visit")
     if m.status == NO_BASELINE or m.change is None:
@@ -167,36 +172,86 @@ class NextStep:
     text: str
 
 
-def what_comes_next(progress: Progress, today: date) -> list[NextStep]:
-    """The patient's panel: NSAID-free span, next follow-up visit, repeat-session window, effect."""
-    steps: list[NextStep] = []
-    if progress.nsaid_free:
-        latest = progress.nsaid_free[-1]
-        if today <= latest.end:
-            steps.append(NextStep("Medication", (
-                f"Avoid aspirin and ibuprofen (NSAIDs) until {day_month(latest.end)}: they can weaken the "
-                f"treatment. Paracetamol is usually fine; ask us if unsure.")))
+def what_comes_next(progress: Progress, today: date, audience: Audience = STAFF) -> list[NextStep]:
+    """The "what comes next" panel on ``today``: NSAID-free span, next follow-up visit, repeat-session window,
+    how long the effect lasts; each in the present tense while its date is ahead or today, in the past tense
+    once it has passed. ``audience``: ``STAFF`` words ("The 6-month check-up is due …") or ``PATIENT`` words
+    ("Your 6-month check-up is due …", with what to do)."""
+    steps = [_medication(progress, today, audience), _follow_up(progress, audience),
+             _repeat_session(progress, today, audience), _effect(progress, today, audience)]
+    return [step for step in steps if step is not None]
+
+
+def _medication(progress: Progress, today: date, audience: Audience) -> NextStep | None:
+    """DESIGN.md §1: NSAIDs are avoided from 3 days before to 3 weeks after each session (the latest here)."""
+    if not progress.nsaid_free:
+        return None
+    span = progress.nsaid_free[-1]
+    yours = "your" if audience == PATIENT else "the"
+    if today > span.end:
+        return NextStep("Medication", (
+            f"The time to avoid aspirin and ibuprofen (NSAIDs) around {yours} latest session "
+            f"({long_date(span.session_date)}) ended on {long_date(span.end)}."))
+    if audience == PATIENT:
+        return NextStep("Medication", (
+            f"Avoid aspirin and ibuprofen (NSAIDs) until {long_date(span.end)}: they can weaken the treatment. "
+            "Paracetamol is usually fine; ask us if unsure."))
+    return NextStep("Medication", (
+        f"No NSAIDs (aspirin, ibuprofen) from {long_date(span.start)} to {long_date(span.end)}: 3 days before to "
+        f"3 weeks after the session of {long_date(span.session_date)}."))
+
+
+def _follow_up(progress: Progress, audience: Audience) -> NextStep | None:
+    """The next milestone visit (upcoming or due), else the latest window missed; "Your …" to the patient."""
     ahead = outlook(progress)
-    if ahead.next_name and ahead.next_window_start and ahead.next_window_end:
-        steps.append(NextStep("Next follow-up visit", (
-            f"Your {milestone_short(ahead.next_name)} check-up is due between "
-            f"{long_date(ahead.next_window_start)} and {long_date(ahead.next_window_end)}"
-            + (" — please book it now." if ahead.next_status == DUE else ".")
-        )))
-    elif ahead.overdue:
-        steps.append(NextStep("Next follow-up visit", "A follow-up visit is overdue — please book one."))
-    if progress.next_session_window:
-        window = progress.next_session_window
-        if today > window.end:
-            text = (f"The usual window for a repeat session ({long_date(window.start)} to {long_date(window.end)}) "
-                    "has passed; ask the clinic whether another session is planned.")
+    patient = audience == PATIENT
+    owner = "Your" if patient else "The"
+    if ahead.next_name and ahead.next_window_start and ahead.next_window_end and ahead.next_due:
+        visit = f"{owner} {milestone_visit(ahead.next_name)}"
+        window = f"between {long_date(ahead.next_window_start)} and {long_date(ahead.next_window_end)}"
+        if ahead.next_status != DUE:
+            text = f"{visit} is due {window}."
+        elif progress.as_of > ahead.next_due:  # the target date has passed, the window is still open
+            text = (f"{visit} was due on {long_date(ahead.next_due)}; "
+                    + ("please book it by" if patient else "its window stays open until")
+                    + f" {long_date(ahead.next_window_end)}.")
         else:
-            text = (f"A repeat session can be considered between {long_date(window.start)} and "
-                    f"{long_date(window.end)}. Avoid NSAIDs for 3 days before it; drink plenty of water the day "
-                    "before and have breakfast that morning.")
-        steps.append(NextStep("Repeat session", text))
-    if progress.active_until:
-        steps.append(NextStep("How long it works", (
-            f"The effect of the latest session usually lasts until about {long_date(progress.active_until.start)}"
-            f"–{long_date(progress.active_until.end)}.")))
-    return steps
+            text = f"{visit} is due now, {window}" + (" — please book it." if patient else ".")
+        return NextStep("Next follow-up visit", text)
+    missed = ahead.missed
+    if missed is not None:
+        text = (f"{owner} {milestone_visit(missed.name)} was due between {long_date(missed.window_start)} and "
+                f"{long_date(missed.window_end)}, and no visit took place then"
+                + (" — please book a visit so that we can see how your hair is doing." if patient else "."))
+        return NextStep("Next follow-up visit", text)
+    return None
+
+
+def _repeat_session(progress: Progress, today: date, audience: Audience) -> NextStep | None:
+    """DESIGN.md §1: a repeat session is considered 3–6 months after the latest one."""
+    window = progress.next_session_window
+    if window is None:
+        return None
+    dates = f"{long_date(window.start)} to {long_date(window.end)}"
+    if today > window.end:
+        advice = ("ask the clinic whether another session is planned" if audience == PATIENT
+                  else "no further session has been recorded")
+        return NextStep("Repeat session", f"The usual window for a repeat session ({dates}) has passed; {advice}.")
+    text = (f"A repeat session can be considered between {long_date(window.start)} and {long_date(window.end)}"
+            + (" (the window is open now)." if today >= window.start else "."))
+    if audience == PATIENT:
+        text += (" Avoid NSAIDs for 3 days before it; drink plenty of water the day before and have breakfast "
+                 "that morning.")
+    return NextStep("Repeat session", text)
+
+
+def _effect(progress: Progress, today: date, audience: Audience) -> NextStep | None:
+    """DESIGN.md §1: the product's effect usually lasts about 6–8 months after a session."""
+    span = progress.active_until
+    if span is None:
+        return None
+    verb = "lasted" if today > span.end else "lasts"
+    yours = "your" if audience == PATIENT else "the"
+    return NextStep("How long it works", (
+        f"The effect of {yours} latest session usually {verb} until about {long_date(span.start)}"
+        f"–{long_date(span.end)}."))

@@ -19,10 +19,11 @@ from db import models
 from tracker.access.patient_lookup import PatientBasics
 from tracker.course.calendar_months import age_on, months_between
 from tracker.course.milestones import Progress, assess
+from tracker.course.patient_wording import patient_sentence
 from tracker.course.salt import SALT_SITE, salt_sentence
 from tracker.course.scales import stages_for
-from tracker.course.vocabulary import GLOBAL_ASSESSMENT_WORDS, assessment_words
-from tracker.course.wording import NextStep, milestone_sentence, what_comes_next
+from tracker.course.vocabulary import ASSESSED, GLOBAL_ASSESSMENT_WORDS, MilestoneStatus, assessment_words
+from tracker.course.wording import PATIENT, STAFF, NextStep, milestone_sentence, what_comes_next
 from tracker.database import AnyRow, Reads, read_connection
 from tracker.progress.chart_data import ProgressChart, TherapyRecord, build_chart
 from tracker.progress.patient_progress import density_progress, load_records, read_measurements
@@ -31,10 +32,15 @@ from tracker.progress.salt_chart import SaltChart, build_salt_chart
 
 @dataclass(frozen=True)
 class MilestoneCard:
+    """One milestone of one site. ``sentence``: the staff card (``wording.milestone_sentence``);
+    ``plain``: the same judgement in the patient's words (``patient_wording.patient_sentence``), for the
+    patient's own view and the consult screen."""
+
     site: str
     name: str
     status: str
     sentence: str
+    plain: str
 
 
 class SeriesPoint(NamedTuple):
@@ -91,13 +97,33 @@ class ProgressView:
     chart: ProgressChart
     cards: tuple[MilestoneCard, ...]
     secondary: tuple[SecondarySeries, ...]
-    next_steps: tuple[NextStep, ...]
+    next_steps: tuple[NextStep, ...]  # in staff words
+    patient_steps: tuple[NextStep, ...]  # the same, in the patient's words
     ratings: tuple[VisitRating, ...] = ()
     # A SALT protocol's course (alopecia areata): the main chart; ``progress`` and ``cards`` are then about the
     # SALT score (one site, "scalp") and ``chart`` has no sites (density is the SALT chart's secondary view).
     salt: SaltChart | None = None
 
 
+
+def headline_card(cards: tuple[MilestoneCard, ...], site: str) -> MilestoneCard | None:
+    """The one milestone the consult screen says about ``site``: its latest judged (measured) milestone; with
+    none yet, the next one due or upcoming; else the latest missed; None for a site without milestones.
+
+    >>> cards = tuple(MilestoneCard("vertex", name, status, "", "") for name, status in
+    ...               (("early_response", "on_track"), ("noticeable_growth", "due"), ("continued_improvement",
+    ...               "upcoming")))
+    >>> headline_card(cards, "vertex").name, headline_card(cards[1:], "vertex").name, headline_card(cards, "x")
+    ('early_response', 'noticeable_growth', None)
+    """
+    own = [c for c in cards if c.site == site]  # in window order
+    judged = [c for c in own if c.status in ASSESSED]
+    if judged:
+        return judged[-1]
+    ahead = [c for c in own if c.status in (MilestoneStatus.DUE, MilestoneStatus.UPCOMING)]
+    if ahead:
+        return ahead[0]
+    return own[-1] if own else None
 
 
 _scale = models.Base.metadata.tables[models.ScaleScore.__tablename__]
@@ -240,12 +266,14 @@ def build_view(session: Reads, patient: PatientBasics, as_of: date) -> ProgressV
     if protocol.judged_on_salt:
         salt = build_salt_chart(progress, protocol, sessions, density_progress(session, patient.id, protocol, as_of))
         baseline = salt.course.baseline
-        cards = tuple(MilestoneCard(SALT_SITE, m.result.name, m.result.status, salt_sentence(m, baseline))
+        # The SALT sentence is already in plain words (score, improvement, endpoints), for staff and patient alike.
+        cards = tuple(MilestoneCard(SALT_SITE, m.result.name, m.result.status, salt_sentence(m, baseline),
+                                    salt_sentence(m, baseline))
                       for m in salt.course.milestones if progress.sites)
         chart = build_chart(replace(progress, sites=()), protocol, sessions, therapies)
     else:
         cards = tuple(
-            MilestoneCard(site.site, m.name, m.status, milestone_sentence(m))
+            MilestoneCard(site.site, m.name, m.status, milestone_sentence(m), patient_sentence(m, as_of))
             for site in progress.sites for m in site.milestones
         )
         chart = build_chart(progress, protocol, sessions, therapies)
@@ -263,7 +291,8 @@ def build_view(session: Reads, patient: PatientBasics, as_of: date) -> ProgressV
         chart=chart,
         cards=cards,
         secondary=secondary,
-        next_steps=tuple(what_comes_next(progress, as_of)),
+        next_steps=tuple(what_comes_next(progress, as_of, STAFF)),
+        patient_steps=tuple(what_comes_next(progress, as_of, PATIENT)),
         ratings=ratings,
         salt=salt,
     )

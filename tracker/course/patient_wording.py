@@ -1,0 +1,144 @@
+"""Words for the patient: their own view and the consult screen (issue #11, "Words for each reader").
+
+The same judgement as the staff card (``wording.milestone_sentence``: the status from ``milestones.classify``
+with the measurement noise, and whether the change lies inside the band), said in plain words: no codes, no
+"±13", no protocol or study names, and never a promised outcome (DESIGN.md §3). Figures are whole hairs per
+square centimetre and whole percent; the judgement itself comes from the status, not from the rounded figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from tracker.course.milestones import (
+    AHEAD,
+    BEHIND,
+    DUE,
+    MISSED,
+    NO_BASELINE,
+    UPCOMING,
+    MilestoneResult,
+    inside_band,
+)
+from tracker.course.vocabulary import milestone_visit
+from tracker.course.wording import long_date
+
+# Instead of the staff's evidence note (study names, sample sizes): one line a patient can take home.
+EXPECTATION_LINE = "Results vary from person to person; this range is a guide, not a promise."
+
+
+@dataclass(frozen=True)
+class GlossaryEntry:
+    term: str
+    meaning: str
+
+
+def glossary(noise_pct: float) -> tuple[GlossaryEntry, ...]:
+    """The few words the patient's view and the consult screen use, explained in plain words; ``noise_pct``:
+    the protocol's measurement noise in % of the baseline (DESIGN.md §2), as the milestones were judged with.
+
+    >>> [entry.term for entry in glossary(10)]
+    ['hairs/cm²', 'Baseline', 'Expected range', 'Measurement noise']
+    >>> glossary(10)[3].meaning.split(",")[0]
+    'Two counts of the same scalp on the same day differ by up to about 10%'
+    """
+    return (
+        GlossaryEntry("hairs/cm²", "Hairs per square centimetre: how many hairs grow in a small square of scalp "
+                                   "about the size of a fingertip. We count them in the same spot at every visit."),
+        GlossaryEntry("Baseline", "Your hair count before your first treatment. Every later count is compared "
+                                  "with it, so you are measured against yourself, not against other people."),
+        GlossaryEntry("Expected range", "The change from your baseline that people usually show at that stage "
+                                        "of treatment. " + EXPECTATION_LINE),
+        GlossaryEntry("Measurement noise", f"Two counts of the same scalp on the same day differ by up to about "
+                                           f"{noise_pct:.0f}%, even when nothing has changed. A change smaller "
+                                           "than that cannot be told apart from no change."),
+    )
+
+
+def patient_sentence(m: MilestoneResult, as_of: date) -> str:
+    """One milestone of one area, for the patient (the consult screen and the patient's own view).
+
+    ``as_of``: the day the page speaks on; a due visit whose target date has passed is said in the past tense.
+    The judgement is the engine's status (and, for on track, whether the change lies inside the band), so this
+    sentence never says other than the staff card.
+
+    >>> m = MilestoneResult("early_response", date(2025, 3, 15), date(2025, 4, 15), date(2025, 4, 15),
+    ...                     "on_track", date(2025, 4, 14), 122.0, 3.0, -8.0, -6.2, 4.0, 19.0, 13.0)
+    >>> print(patient_sentence(m, date(2025, 5, 1)))
+    At your 3-month check-up on 14 April 2025, the hair count in this area was 8 hairs per square centimetre \
+lower than at the start (about 6%). Changes this small are within what the measurement itself varies, so \
+this fits the usual course.
+    """
+    visit = milestone_visit(m.name)
+    window = f"between {long_date(m.window_start)} and {long_date(m.window_end)}"
+    if m.status == UPCOMING:
+        return f"Your {visit} is due {window}."
+    if m.status == DUE:
+        if as_of > m.target:
+            return f"Your {visit} was due on {long_date(m.target)}; please book it by {long_date(m.window_end)}."
+        return f"Your {visit} is due now, {window}; please book it."
+    if m.status == MISSED:
+        return (f"Your {visit} was due {window}, and no visit took place then, so this stage could not be "
+                "measured.")
+    if m.visit_date is None or m.density is None:  # only the three statuses above are without a visit
+        raise ValueError(f"milestone {m.name}: status {m.status!r} has no visit")
+    opening = f"At your {visit} on {long_date(m.visit_date)}, the hair count in this area was"
+    if m.status == NO_BASELINE or m.change is None:
+        return (f"{opening} {m.density:.0f} hairs per square centimetre. There was no count before your first "
+                "treatment to compare it with, so we cannot say how much it has changed.")
+    return f"{opening} {_change(m.change, m.change_pct)}.{_meaning(m)}"
+
+
+def _change(change: float, change_pct: float | None) -> str:
+    """The change from the baseline in words: "8 hairs per square centimetre lower than at the start (about 6%)".
+
+    >>> _change(0.4, 0.3), _change(1, 0.7)
+    ('about the same as at the start', '1 hair per square centimetre higher than at the start (about 1%)')
+    """
+    hairs = round(abs(change))
+    if hairs == 0:
+        return "about the same as at the start"
+    direction = "higher" if change > 0 else "lower"
+    pct = f" (about {abs(change_pct):.0f}%)" if change_pct is not None else ""
+    return f"{hairs} hair{'' if hairs == 1 else 's'} per square centimetre {direction} than at the start{pct}"
+
+
+def _meaning(m: MilestoneResult) -> str:
+    """What the status means, after the figures (empty when there was no expected range to judge against)."""
+    if m.change is None or m.expected_low is None or m.expected_high is None:
+        return ""
+    if m.status == AHEAD:
+        return (" That is more than people usually show at this stage, by more than the measurement itself "
+                "varies.")
+    if m.status == BEHIND:
+        return (" That is less than people usually show at this stage, by more than the measurement itself "
+                "varies. We will talk with you about what this may mean and what can be done.")
+    if inside_band(m.change, m.expected_low, m.expected_high):
+        return " That is within the range people usually show at this stage."
+    # On track outside the band: the measurement cannot tell the point from the band (milestones.classify).
+    if abs(m.change) <= (m.noise or 0.0):
+        return " Changes this small are within what the measurement itself varies, so this fits the usual course."
+    side = "below" if m.change < m.expected_low else "above"
+    return (f" That is a little {side} the range people usually show at this stage, but by less than the "
+            "measurement itself varies, so it fits the usual course.")
+
+
+def photo_date_words(day: date, months: float | None) -> str:
+    """The caption under one photo of a before/after pair: its date and where it lies in the course.
+
+    >>> photo_date_words(date(2025, 1, 10), -0.2), photo_date_words(date(2026, 1, 20), 12.2)
+    ('10 January 2025, before the first treatment', '20 January 2026, about 12 months after the first treatment')
+    >>> photo_date_words(date(2025, 1, 15), 0.0), photo_date_words(date(2025, 2, 1), 0.4)
+    ('15 January 2025, the day of the first treatment', '1 February 2025, less than a month after the first treatment')
+    """
+    if months is None:
+        return long_date(day)
+    if months < 0:
+        return f"{long_date(day)}, before the first treatment"
+    if months == 0:
+        return f"{long_date(day)}, the day of the first treatment"
+    whole = round(months)
+    if whole == 0:
+        return f"{long_date(day)}, less than a month after the first treatment"
+    return f"{long_date(day)}, about {whole} month{'' if whole == 1 else 's'} after the first treatment"
