@@ -112,9 +112,10 @@ else:
     st.info("No patient's repeat-session window is open or opening soon.")
 
 if plan.unmeasured:
-    st.subheader("Treated, but no density recorded")
-    st.warning("These patients have had a session but no density measurement, so their milestone visits cannot "
-               "be placed. Record a baseline or follow-up measurement.")
+    st.subheader("Treated, but nothing measured yet")
+    st.warning("These patients have had a session but no density measurement (no SALT score, for a patient on a "
+               "SALT protocol), so their milestone visits cannot be placed. Record a baseline or follow-up "
+               "measurement.")
     table = st.dataframe(
         [{"MRN": u.mrn, "Name": u.full_name, "First session": u.first_session} for u in plan.unmeasured],
         hide_index=True, key="schedule_unmeasured", on_select="rerun", selection_mode="single-row",

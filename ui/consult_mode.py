@@ -9,12 +9,14 @@ checks), one area of the scalp at a time, chosen above: that area's one sentence
 before and now, side by side in larger type; then what comes next and the glossary.
 """
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from tracker.access.actors import Actor
 from tracker.access.credentials import PASSWORD_MAX
 from tracker.access.own_password import verify_password
 from tracker.course.patient_wording import EXPECTATION_LINE
+from tracker.course.salt import SALT_SITE
 from tracker.course.vocabulary import site_words, status_words
 from tracker.course.wording import PATIENT
 from tracker.progress.chart_data import SiteChart
@@ -22,8 +24,9 @@ from tracker.progress.page_data import progress_page
 from tracker.progress.view import ProgressView, headline_card
 from ui import photo_panels
 from ui import progress_panels as panels
-from ui.charts import site_figure
+from ui.charts import density_figure, site_figure
 from ui.messages import call, plain
+from ui.salt_chart import salt_figure
 from ui.signed_in import sign_out
 from ui.workspace import select_patient
 
@@ -76,9 +79,10 @@ def _conversation(actor: Actor, view: ProgressView) -> None:
     """The patient's progress, one area at a time, in the patient's words."""
     panels.header(view, PATIENT)
     sites = view.chart.sites
-    if view.progress.day0 is None or not sites:
-        st.info("No treatment session has been recorded yet, so there is no course to show."
-                if view.progress.day0 is None else "No hair counts have been recorded yet.")
+    if view.salt is not None:  # alopecia areata on a SALT protocol: the SALT course is the conversation
+        _salt_area(actor, view)
+    elif not sites:
+        st.info("No hair counts have been recorded yet.")
         panels.next_steps(view, PATIENT)
     else:
         codes = [site.site for site in sites]
@@ -104,16 +108,42 @@ def _area(actor: Actor, view: ProgressView, site: SiteChart) -> None:
     chart, photos = st.columns([1.15, 1])
     with chart:
         if site.baseline_density is None:
-            st.info("There was no hair count before the first treatment, so the change cannot be drawn.")
+            # No count before the first treatment (or no treatment yet): the counts themselves, no change.
+            _large_chart(density_figure(view.chart, site, large=True), f"consult_{site.site}")
+            st.caption("There was no hair count before the first treatment, so these are the counts as measured; "
+                       "the change from the start cannot be drawn.")
         else:
-            figure = site_figure(view.chart, site, large=True)
-            # Streamlit's chart theme sets its own (small) type: the large figure keeps its own, on white.
-            figure.update_layout(template="plotly_white", font_family="Source Sans Pro, sans-serif",
-                                 yaxis2_title_font_size=14)  # the bars' short axis: a long title would not fit
-            st.plotly_chart(figure, key=f"consult_{site.site}", theme=None,
-                            config={"displaylogo": False, "displayModeBar": False})  # no tool bar over the legend
+            _large_chart(site_figure(view.chart, site, large=True), f"consult_{site.site}")
             st.caption(f"The shaded band is the expected range. {EXPECTATION_LINE}")
     with photos:
         photo_panels.site_pair(actor, view.mrn, site.site)
         # Beside the chart, not below it: the whole conversation fits on about one screen.
+        panels.next_steps(view, PATIENT)
+
+
+def _large_chart(figure: go.Figure, key: str) -> None:
+    """A consult chart: Streamlit's chart theme sets its own (small) type, so the large figure keeps its own, on
+    white, without plotly's tool bar over the legend."""
+    figure.update_layout(template="plotly_white", font_family="Source Sans Pro, sans-serif",
+                         yaxis2_title_font_size=14)  # the bars' short axis: a long title would not fit
+    st.plotly_chart(figure, key=key, theme=None, config={"displaylogo": False, "displayModeBar": False})
+
+
+def _salt_area(actor: Actor, view: ProgressView) -> None:
+    """A SALT course: its latest sentence, the SALT chart beside the photos (the clinic's usual view)."""
+    salt = view.salt
+    if salt is None:
+        return
+    card = headline_card(view.cards, SALT_SITE)
+    if card is not None:
+        words = status_words(card.status)
+        with st.container(border=True):
+            st.markdown(f"{words.badge} **{words.label}.** {plain(card.plain)}")
+    chart, photos = st.columns([1.15, 1])
+    with chart:
+        _large_chart(salt_figure(salt, large=True), "consult_salt")
+        st.caption("The SALT score is the share of the scalp without hair (0–100): lower is better. "
+                   f"{EXPECTATION_LINE}")
+    with photos:
+        photo_panels.site_pair(actor, view.mrn, SALT_SITE)
         panels.next_steps(view, PATIENT)

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from tracker.course.salt import score_text
 from tracker.course.vocabulary import POINT_STYLES, milestone_short, site_words, treatment_words
 from tracker.progress.salt_chart import SaltChart
-from ui.charts import label
+from ui.charts import TODAY_INK, label
 
 _RESPONSE_COLOUR = "#1b7f3b"
 _ENDPOINT_COLOUR = "#7f8c8d"
@@ -40,6 +40,8 @@ def salt_figure(chart: SaltChart, large: bool = False) -> go.Figure:
         figure.add_vrect(x0=window.start_month, x1=window.end_month, fillcolor="rgba(241,196,15,0.10)",
                          line_width=0, annotation_text=label(milestone_short(window.name)),
                          annotation_position="top", annotation_font_size=11)
+    _edge_labels(figure, chart)
+    _today(figure, chart)
     if chart.points:
         figure.add_trace(go.Scatter(
             x=[p.months for p in chart.points], y=[p.score for p in chart.points], mode="lines+markers+text",
@@ -91,4 +93,24 @@ def salt_density_figure(chart: SaltChart) -> go.Figure:
         yaxis={"title": "density (hairs/cm²)", "rangemode": "tozero"},
         legend={"orientation": "h", "y": 1.1},
     )
+    _today(figure, chart)
     return figure
+
+
+def _today(figure: go.Figure, chart: SaltChart) -> None:
+    """A dotted line at the day the course was assessed for, as on the density charts."""
+    if chart.today_month is not None:
+        figure.add_vline(x=chart.today_month, line={"color": TODAY_INK, "width": 1.5, "dash": "dot"},
+                         annotation_text="today", annotation_position="bottom right",
+                         annotation_font={"color": TODAY_INK, "size": 11}, name="today")
+
+
+def _edge_labels(figure: go.Figure, chart: SaltChart) -> None:
+    """The band's edges named at its right end, in SALT scores (the best edge is the lower line)."""
+    band = chart.band
+    if band is None or not band.months:
+        return
+    for text, score in (("expected best", band.best[-1]), ("expected worst", band.worst[-1])):
+        figure.add_annotation(x=band.months[-1], y=score, text=f"{text} {score_text(score)}", showarrow=False,
+                              xanchor="right", yshift=8 if text == "expected worst" else -8,
+                              font={"size": 11, "color": "#2f6f8f"})

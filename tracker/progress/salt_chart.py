@@ -85,6 +85,7 @@ class SaltChart:
     windows: tuple[WindowSpan, ...]
     sessions: tuple[SessionMarker, ...]
     density: tuple[DensityTrace, ...]
+    today_month: float | None = None  # ``Progress.as_of`` in months since day 0, where the today line goes
 
 
 def _score(baseline: float, improvement_pct: float) -> float:
@@ -168,4 +169,5 @@ def build_salt_chart(progress: Progress, protocol: Protocol, sessions: list[Sess
                          tuple(m.date for m in site.measurements), tuple(m.density for m in site.measurements))
             for site in (density.sites if density else ())
         ),
+        today_month=month(as_of),
     )

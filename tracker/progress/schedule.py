@@ -45,7 +45,7 @@ from tracker.course.milestones import (
     assess,
 )
 from tracker.course.protocols import to_engine
-from tracker.course.salt import outcome_records
+from tracker.course.salt import outcome_records, score_text
 from tracker.course.vocabulary import (
     FollowUpStatus,
     MilestoneStatus,
@@ -177,7 +177,8 @@ def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, ur
             if not progress.sites:
                 unmeasured.append(UnmeasuredPatient(mrn, full_name, min(past_sessions)))  # day 0
             else:
-                row = _follow_up(mrn, full_name, progress, horizon_days, last_visits.get(patient_id))
+                row = _follow_up(mrn, full_name, progress, horizon_days, last_visits.get(patient_id),
+                                 protocol.judged_on_salt)
                 if row is not None:
                     follow_ups.append(row)
             repeat = _repeat_session(mrn, full_name, progress, max(past_sessions), today, horizon_days)
@@ -206,8 +207,10 @@ def _last_visits(session: Session, today: date) -> dict[int, date]:
     return {patient_id: day for patient_id, day in rows}
 
 
-def latest_change_words(progress: Progress) -> str:
-    """The latest judged change from baseline, as the follow-up lists show it.
+def latest_change_words(progress: Progress, judged_on_salt: bool = False) -> str:
+    """The latest judged change from baseline, as the follow-up lists show it (``judged_on_salt``: the
+    patient's protocol judges the SALT score, so the change is its % improvement, e.g. "SALT 18, 55%
+    improvement, 6 months: on track").
 
     The figure is the one at the latest milestone any site was measured at; with several sites judged
     there, the least good of them (behind before on track before ahead, then the smaller % change: the one
@@ -224,6 +227,9 @@ def latest_change_words(progress: Progress) -> str:
             return "No baseline: the change cannot be judged"
         return "Not judged yet: no milestone visit"
     m = found.result
+    if judged_on_salt:
+        return (f"SALT {score_text(m.density or 0.0)}, {signed(m.change or 0.0)}% improvement, "
+                f"{milestone_short(m.name)}: {status_words(m.status).legend}").replace("-", "−")
     change = signed(m.change or 0.0)
     percent = f" ({m.change_pct:+.0f}%)" if m.change_pct is not None else ""
     text = (f"{change} hairs/cm²{percent} at {site_words(found.site)}, {milestone_short(m.name)}: "
@@ -234,7 +240,7 @@ def latest_change_words(progress: Progress) -> str:
 
 
 def _follow_up(mrn: str, full_name: str, progress: Progress, horizon_days: int,
-               last_visit: date | None) -> FollowUp | None:
+               last_visit: date | None, judged_on_salt: bool = False) -> FollowUp | None:
     visit = next_visit(progress)
     if visit is None:
         return None
@@ -247,7 +253,7 @@ def _follow_up(mrn: str, full_name: str, progress: Progress, horizon_days: int,
         window_start=chosen.window_start, window_end=chosen.window_end, target=chosen.target,
         status=visit.status, days_to_target=visit.days_to_target, note=visit.note,
         overdue_since=visit.overdue_since, days_overdue=visit.days_overdue, lists=lists,
-        last_visit=last_visit, latest_change=latest_change_words(progress),
+        last_visit=last_visit, latest_change=latest_change_words(progress, judged_on_salt),
         days_until_open=max(0, (chosen.window_start - progress.as_of).days),
     )
 

@@ -77,7 +77,7 @@ def _status_text(progress: Progress, view: Outlook) -> str:
     if progress.day0 is None:
         return "no treatment session yet"
     if not progress.sites:
-        return "no density measured yet"
+        return "nothing measured yet"  # no density, or no SALT score for a SALT protocol
     parts: list[str] = []
     if view.overdue:
         if view.next_status == DUE and view.next_due and progress.as_of > view.next_due:
@@ -97,7 +97,8 @@ def _status_text(progress: Progress, view: Outlook) -> str:
     return "; ".join(parts)
 
 
-def _summary(patient: models.Patient, progress: Progress, today: date, last_visit: date | None) -> PatientSummary:
+def _summary(patient: models.Patient, progress: Progress, today: date, last_visit: date | None,
+             judged_on_salt: bool = False) -> PatientSummary:
     view = outlook(progress)
     visit = next_visit(progress)
     lists = visit.lists() if visit is not None else frozenset()
@@ -122,7 +123,7 @@ def _summary(patient: models.Patient, progress: Progress, today: date, last_visi
         lists=lists,
         overdue_since=visit.overdue_since if visit is not None else None,
         last_visit=last_visit,
-        latest_change=latest_change_words(progress),
+        latest_change=latest_change_words(progress, judged_on_salt),
     )
 
 
@@ -185,7 +186,7 @@ def list_patients(actor: Actor, query: str = "", filter: str | None = None, toda
             # A SALT protocol's patients are judged on their SALT scores (tracker.course.salt.outcome_records).
             series = outcome_records(protocol, measurements.get(patient.id, []), salt_scores.get(patient.id, []))
             progress = assess(sessions.get(patient.id, []), series, protocol, today)
-            summaries.append(_summary(patient, progress, today, last_visits.get(patient.id)))
+            summaries.append(_summary(patient, progress, today, last_visits.get(patient.id), protocol.judged_on_salt))
         if filter:
             summaries = [s for s in summaries if filter in s.lists]
             summaries.sort(key=lambda s: (*urgency(s.overdue_since, s.next_due), s.mrn))
