@@ -214,3 +214,43 @@ def test_staff_progress_page_keeps_staff_words(sqlite_clinic):
     assert "MRN P-1" in text and "protocol Exosome (default)" in text and "TrichoScan" in text
     assert "3 months: +25 hairs/cm² (+17%)" in text
     assert "What the words mean" not in [e.label for e in at.expander]
+
+
+def test_consult_mode_draws_the_salt_course_and_a_site_without_baseline(sqlite_clinic):
+    """A SALT protocol's patient is shown the SALT chart and sentence; a site without a baseline its counts."""
+    from datetime import date
+
+    from db import models
+    from tests.test_salt import _add_salt_patient
+    from tracker.database import transaction
+
+    _add_salt_patient(sqlite_clinic)
+    at = _app(Actor("dr.lee", "clinician"))
+    at.session_state["consult"] = True
+    at.session_state["consult_mrn"] = "AA-001"
+    at.run()
+    assert not at.exception
+    text = _texts(at)
+    # The latest judged milestone (12 months): (40 − 34) / 40 = 15% improvement, below the clinic's range.
+    assert "12 months: SALT 34 (baseline 40), an improvement of 15%." in text
+    assert "AA-001" not in text and "Alopecia areata (SALT)" not in text
+    assert len(at.get("plotly_chart")) == 1
+
+    with transaction(sqlite_clinic) as session:
+        patient = models.Patient(mrn="NB-1", full_name="Noor Nobaseline", sex="female", birth_date=date(1985, 2, 2),
+                                 condition="androgenetic_alopecia")
+        session.add(patient)
+        session.flush()
+        session.add(models.TreatmentSession(patient_id=patient.id, date=date(2025, 1, 15), treatment="exosome"))
+        for day, density in ((date(2025, 4, 14), 140.0), (date(2025, 7, 15), 152.0)):
+            visit = models.Visit(patient_id=patient.id, date=day)
+            session.add(visit)
+            session.flush()
+            session.add(models.DensityMeasurement(visit_id=visit.id, site="vertex", density_per_cm2=density))
+    at = _app(Actor("dr.lee", "clinician"))
+    at.session_state["consult"] = True
+    at.session_state["consult_mrn"] = "NB-1"
+    at.run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 1  # the counts as measured, not "cannot be drawn"
+    assert "There was no hair count before the first treatment, so these are the counts as measured" in _texts(at)

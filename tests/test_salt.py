@@ -192,7 +192,10 @@ def test_progress_for_a_person_names_the_salt_course_in_words(clinic):
 def test_lists_and_view_judge_a_salt_patient_on_salt(clinic):
     _add_salt_patient(clinic)
     # Behind on SALT at 12 months (15% < 20%); judged on density against this band it would not be.
-    assert [p.mrn for p in list_patients(CLINICIAN, filter="behind", today=AS_OF, url=clinic)] == ["AA-001"]
+    behind = list_patients(CLINICIAN, filter="behind", today=AS_OF, url=clinic)
+    assert [p.mrn for p in behind] == ["AA-001"]
+    # The follow-up lists' latest change is the SALT improvement, not hairs/cm²: (40 − 34) / 40 = 15%.
+    assert behind[0].latest_change == "SALT 34, +15% improvement, 12 months: behind expected"
     view = progress_page(CLINICIAN, "AA-001", AS_OF, url=clinic).view
     assert view.salt is not None and view.chart.sites == ()
     assert [card.status for card in view.cards] == ["on_track", "on_track", "behind"]
@@ -217,7 +220,14 @@ def test_salt_figure_draws_the_score_the_response_line_and_the_endpoints(clinic)
     scores = next(t for t in figure.data if t.name == "SALT score")
     assert list(scores.y) == [40.0, 36.0, 18.0, 34.0] and list(scores.text) == ["40", "36", "18", "34"]
     # SALT ≤ 20 response, and the targets from baseline 40: SALT50 = 20, SALT75 = 10, SALT90 = 4.
-    assert sorted({s.y0 for s in figure.layout.shapes if s.type == "line"}) == [4.0, 10.0, 20.0]
+    assert sorted({s.y0 for s in figure.layout.shapes if s.type == "line" and s.yref == "y"}) == [4.0, 10.0, 20.0]
+    # Today: 2025-01-15 → 2026-02-01 is 382 days = 382 / 30.4375 = 12.5503 months, on both SALT figures.
+    for drawn in (figure, salt_density_figure(chart)):
+        today = [s for s in drawn.layout.shapes if s.type == "line" and s.yref == "y domain"]
+        assert [round(s.x0, 4) for s in today] == [12.5503]
+        assert "today" in {a.text for a in drawn.layout.annotations}
+    # The band's edges named at its right end, in SALT scores (best = 40 × 0.25, worst = 40 × 0.7).
+    assert {"expected best 10", "expected worst 28"} <= {a.text for a in figure.layout.annotations}
     assert {a.text for a in figure.layout.annotations} >= {"SALT ≤ 20: response", "SALT50 (20)", "SALT75 (10)",
                                                            "SALT90 (4)", "3 months", "6 months", "12 months"}
     best = next(t for t in figure.data if t.name == "clinic's expected range")

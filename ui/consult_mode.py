@@ -124,8 +124,9 @@ def _area(actor: Actor, view: ProgressView, site: SiteChart) -> None:
 def _large_chart(figure: go.Figure, key: str) -> None:
     """A consult chart: Streamlit's chart theme sets its own (small) type, so the large figure keeps its own, on
     white, without plotly's tool bar over the legend."""
-    figure.update_layout(template="plotly_white", font_family="Source Sans Pro, sans-serif",
-                         yaxis2_title_font_size=14)  # the bars' short axis: a long title would not fit
+    figure.update_layout(template="plotly_white", font_family="Source Sans Pro, sans-serif")
+    if "yaxis2" in figure.layout and figure.layout.yaxis2.title.text:  # the density charts' bars of treatments
+        figure.update_layout(yaxis2_title_font_size=14)  # the bars' short axis: a long title would not fit
     st.plotly_chart(figure, key=key, theme=None, config={"displaylogo": False, "displayModeBar": False})
 
 

@@ -299,7 +299,6 @@ def _status_words(m: MilestoneResult) -> str:
     """The status column: the word and, for a judged milestone, why it is judged so (the cards' words).
 
     >>> from tracker.course.milestones import MilestoneResult
-from tracker.course.salt import score_text
     >>> _status_words(MilestoneResult("x", date(2025, 6, 15), date(2025, 8, 15), date(2025, 7, 15), "on_track",
     ...                               date(2025, 7, 15), 150.0, 6.0, 0.0, 0.0, 10.0, 35.0, 15.0))
     'On track: the difference is within the measurement noise (±15), so this is consistent with the expected course.'
