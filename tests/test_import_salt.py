@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from db import models
 from tests.import_samples import PATIENTS, SESSIONS, VISITS, files, measurements, refused, run
@@ -48,8 +48,7 @@ def salt_scores(url: str) -> list[tuple[str, date, str, float | None, float | No
 
 
 def test_each_patient_follows_the_protocol_its_row_names_or_the_default_for_its_condition(clinic, tmp_path):
-    add_protocol(clinic, "Alopecia areata (SALT)", "salt")
-    add_protocol(clinic, "PRP monthly")
+    add_protocol(clinic, "PRP monthly")  # "Alopecia areata (SALT)" is seeded at set-up
     patients = PATIENTS_WITH_PROTOCOL + [
         ["AA-1", "Lea Roux", "F", "1990-01-01", "alopecia_areata", ""],  # empty: SALT, for alopecia areata
         ["AA-2", "Tom Roux", "M", "1990-01-01", "alopecia_areata", "prp  MONTHLY"],  # named, any capitals
@@ -62,6 +61,8 @@ def test_each_patient_follows_the_protocol_its_row_names_or_the_default_for_its_
 
 
 def test_without_a_salt_protocol_alopecia_areata_follows_the_default(clinic, tmp_path):
+    with transaction(clinic) as session:  # a clinic that removed the seeded SALT protocol
+        session.execute(delete(models.Protocol).where(models.Protocol.name == "Alopecia areata (SALT)"))
     run(clinic, files(tmp_path, [PATIENTS[0], ["AA-1", "Lea Roux", "F", "1990-01-01", "alopecia_areata"]],
                       SESSIONS[:1], VISITS[:1]))
     assert protocols_by_mrn(clinic) == {"AA-1": DEFAULT_PROTOCOL_NAME}
@@ -71,8 +72,8 @@ def test_an_unknown_protocol_is_refused_with_the_clinics_protocols(clinic, tmp_p
     add_protocol(clinic, "PRP monthly")
     patients = PATIENTS_WITH_PROTOCOL + [["AG-1", "Ana Ruiz", "F", "1980-01-01", "androgenetic_alopecia", "Exo plan"]]
     assert refused(clinic, files(tmp_path, patients, SESSIONS[:1], VISITS[:1])) == [
-        f"patients.csv, row 2: protocol 'Exo plan' is not one of the clinic's protocols: '{DEFAULT_PROTOCOL_NAME}', "
-        "'PRP monthly' (leave the cell empty for the default)"
+        "patients.csv, row 2: protocol 'Exo plan' is not one of the clinic's protocols: 'Alopecia areata (SALT)', "
+        f"'{DEFAULT_PROTOCOL_NAME}', 'PRP monthly' (leave the cell empty for the default)"
     ]
 
 

@@ -43,9 +43,9 @@ def test_restore_into_a_new_installation_brings_back_every_row_and_file(clinic, 
     assert restored.returncode == 0, restored.stderr
     assert_restored(missing, expected)
 
-    initialised = new_installation("initialised")  # `init` seeded the default protocol
+    initialised = new_installation("initialised")  # `init` seeded the default protocol and the SALT one
     assert cli(initialised, "init").returncode == 0
-    assert [row[1] for row in rows_of(initialised.url)["protocol"]] == ["Exosome (default)"]
+    assert [row[1] for row in rows_of(initialised.url)["protocol"]] == ["Exosome (default)", "Alopecia areata (SALT)"]
     restored = cli(initialised, "restore", str(tmp_path / "backup"))
     assert restored.returncode == 0, restored.stderr
     assert_restored(initialised, expected)

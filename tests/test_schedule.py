@@ -269,3 +269,18 @@ def test_refused_for_patients_and_anonymous(clinic, actor):
 def test_horizon_out_of_range_is_refused(clinic, days):
     with pytest.raises(ValidationError):
         schedule(CLINICIAN, today=TODAY, horizon_days=days, url=clinic)
+
+
+def test_latest_change_keeps_a_typed_sites_hyphen_and_gives_figures_true_minus_signs():
+    """Only the figures take a true minus sign; a site typed as "left-temple" is shown with its hyphen."""
+    from datetime import date
+
+    from tracker.course.milestones import DensityRecord, SessionRecord, assess
+    from tracker.progress.schedule import latest_change_words
+
+    # Baseline 150 at day 0 (2025-01-15), 130 at 3 months: −20 hairs/cm² (−13%), against +4…+19 minus noise 15:
+    # −20 < 4.x − 15, so behind.
+    progress = assess([SessionRecord(date(2025, 1, 15))],
+                      [DensityRecord(date(2025, 1, 15), "left-temple", 150.0),
+                       DensityRecord(date(2025, 4, 14), "left-temple", 130.0)], as_of=date(2025, 5, 1))
+    assert latest_change_words(progress) == "−20 hairs/cm² (−13%) at Left-temple, 3 months: behind expected"

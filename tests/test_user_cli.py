@@ -126,12 +126,13 @@ def test_demo_if_empty_leaves_an_installation_with_its_first_admin_alone(clinic)
 
 
 def test_demo_if_empty_counts_any_record_of_the_clinic_not_only_patients(clinic):
-    with transaction(clinic) as session:  # no patient, no account: the clinic's own protocol, and the seeded one edited
+    # No patient, no account: the clinic's own protocol, and both seeded ones (the default and the SALT one) edited.
+    with transaction(clinic) as session:
         session.add(models.Protocol(name="Ours", band=[], windows=[], created_by="boss"))
         session.execute(update(models.Protocol).where(models.Protocol.created_by == "system").values(version=2))
     start = cli("demo", "--if-empty", "--no-photos", "--limit", "1")
     assert start.returncode == 0, start.stderr
-    assert "(2 protocols)" in start.stdout and usernames(clinic) == []
+    assert "(3 protocols)" in start.stdout and usernames(clinic) == []
 
 
 def test_look_alike_and_reserved_usernames_are_refused_and_typed_forms_sign_in(clinic):

@@ -35,11 +35,10 @@ from tracker.course.milestones import (
     MilestoneResult,
     Progress,
     Protocol,
-    classify,
     inside_band,
 )
 from tracker.course.vocabulary import milestone_short
-from tracker.course.wording import long_date, milestone_sentence
+from tracker.course.wording import card_figure, card_places, long_date, milestone_sentence
 
 # The one "site" a SALT course has: SALT scores the whole scalp (DESIGN.md §2 regional weights).
 SALT_SITE = "scalp"
@@ -163,25 +162,6 @@ def _joined(words: tuple[str, ...]) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
-def _figure(value: float, places: int) -> str:
-    """A signed figure with a true minus sign ("−8", "+55"), never "−0"."""
-    text = f"{round(value, places) or 0:+.{places}f}"
-    return text.replace("-", "−")
-
-
-def _places(m: MilestoneResult) -> int:
-    """Whole % unless rounding would make the sentence's arithmetic disagree with the status (as the density
-    cards do); then 1 or 2 decimals, as the engine compares at 0.01."""
-    if m.change is None or m.expected_low is None or m.expected_high is None:
-        return 0
-    for places in (0, 1):
-        shown = [round(v, places) for v in (m.change, m.expected_low, m.expected_high, m.noise or 0.0)]
-        if (classify(*shown) == m.status
-                and inside_band(*shown[:3]) == inside_band(m.change, m.expected_low, m.expected_high)):
-            return places
-    return 2
-
-
 def _judgement(m: MilestoneResult, places: int) -> str:
     if m.change is None or m.expected_low is None or m.expected_high is None:
         raise ValueError(f"milestone {m.name}: status {m.status!r} was not judged against a band")
@@ -216,11 +196,13 @@ The clinic's expected range is +20 to +44%; this is above the range by more than
                if baseline is not None else "there is no SALT score from before the first session, so the "
                "improvement cannot be judged")
         return f"{title}: SALT {score_text(m.density)} on {long_date(m.visit_date)}, but {why}.{endpoint_text}"
-    change = (f"an improvement of {_figure(m.change, 0).lstrip('+')}%" if round(m.change) >= 0
-              else f"{_figure(-m.change, 0).lstrip('+')}% worse than at baseline")
+    # The improvement is shown with as many decimals as the range and the noise, so that the sentence's own
+    # arithmetic agrees with the status (40.4% against +20.0 to +30.0 ± 10.0 is ahead; "40%" would not be).
+    places = card_places(m)
+    change = (f"an improvement of {card_figure(m.change, places).lstrip('+')}%" if round(m.change, places) >= 0
+              else f"{card_figure(-m.change, places).lstrip('+')}% worse than at baseline")
     opening = f"{title}: SALT {score_text(m.density)} (baseline {score_text(baseline.density)}), {change}."
     if m.expected_low is None or m.expected_high is None:
         return opening + endpoint_text
-    places = _places(m)
-    return (f"{opening}{endpoint_text} The clinic's expected range is {_figure(m.expected_low, places)} to "
-            f"{_figure(m.expected_high, places)}%; {_judgement(m, places)}.")
+    return (f"{opening}{endpoint_text} The clinic's expected range is {card_figure(m.expected_low, places)} to "
+            f"{card_figure(m.expected_high, places)}%; {_judgement(m, places)}.")

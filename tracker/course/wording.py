@@ -94,19 +94,21 @@ def milestone_sentence(m: MilestoneResult, title: str | None = None) -> str:
     pct = f" ({_minus(f'{m.change_pct:+.0f}')}%)" if m.change_pct is not None else ""
     if m.expected_low is None or m.expected_high is None:
         return f"{title}: {_minus(signed(m.change))} hairs/cm²{pct}."
-    places = _places(m)
-    return (f"{title}: {_figure(m.change, places)} hairs/cm²{pct}. The expected range is "
-            f"{_figure(m.expected_low, places)} to {_figure(m.expected_high, places)}; {judgement(m, places=places)}.")
+    places = card_places(m)
+    return (f"{title}: {card_figure(m.change, places)} hairs/cm²{pct}. The expected range is "
+            f"{card_figure(m.expected_low, places)} to {card_figure(m.expected_high, places)}; "
+            f"{judgement(m, places=places)}.")
 
 
-def _places(m: MilestoneResult) -> int:
-    """Decimals for a card's figures: whole hairs/cm² unless rounding them would make the sentence's own
-    arithmetic disagree with the status (a change of −7.50 against +4.35 − 11.81 = −7.46 is behind, but
-    "−8 against +4 − 12" would read as on the edge); then 1 or 2 decimals, as the engine compares at 0.01.
+def card_places(m: MilestoneResult) -> int:
+    """Decimals for a card's figures (the SALT card's too, ``tracker.course.salt``): whole units unless
+    rounding them would make the sentence's own arithmetic disagree with the status (a change of −7.50
+    against +4.35 − 11.81 = −7.46 is behind, but "−8 against +4 − 12" would read as on the edge); then 1 or 2
+    decimals, as the engine compares at 0.01.
 
     >>> from tracker.course.milestones import MilestoneResult
     >>> def at(change, low, noise, status):
-    ...     return _places(MilestoneResult("x", date(2025, 3, 15), date(2025, 4, 15), date(2025, 4, 15), status,
+    ...     return card_places(MilestoneResult("x", date(2025, 3, 15), date(2025, 4, 15), date(2025, 4, 15), status,
     ...                    date(2025, 4, 15), 110.6, 3.0, change, None, low, low + 15, noise))
     >>> at(-8, 4, 13, "on_track"), at(-7.5, 4.35, 11.81, "behind")
     (0, 2)
@@ -122,7 +124,7 @@ def _places(m: MilestoneResult) -> int:
     return 2
 
 
-def _figure(value: float, places: int) -> str:
+def card_figure(value: float, places: int) -> str:
     """A signed figure with a true minus; whole numbers as ``signed`` gives them ("+0", never "-0")."""
     return _minus(signed(value) if places == 0 else f"{value:+.{places}f}")
 
@@ -145,7 +147,7 @@ def judgement(m: MilestoneResult, band: str = "it", places: int | None = None) -
     """
     if m.change is None or m.expected_low is None or m.expected_high is None:
         raise ValueError(f"milestone {m.name}: status {m.status!r} was not judged against a band")
-    places = _places(m) if places is None else places
+    places = card_places(m) if places is None else places
     noise = f"the measurement noise (±{m.noise or 0:.{places}f})"
     if m.status == BEHIND:
         return f"the change is below {band} by more than {noise}, so this is behind the expected course"

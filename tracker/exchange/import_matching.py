@@ -22,7 +22,7 @@ from sqlalchemy.orm import QueryableAttribute, Session, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from db import models
-from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
+from tracker.course.clinical import DEFAULT_PROTOCOL_NAME, SALT_PROTOCOL_NAME
 from tracker.course.scales import SALT
 from tracker.errors import ValidationError
 from tracker.exchange.import_rows import (
@@ -45,8 +45,6 @@ from tracker.validation import check_not_before_birth
 
 # Chunk size for ``IN (…)`` lists; SQLite limits the number of bound parameters per statement.
 _CHUNK = 500
-# The protocol proposed for alopecia areata, seeded with the SALT outcome (issue #11); found by its name.
-ALOPECIA_AREATA_PROTOCOL_NAME = "Alopecia areata (SALT)"
 
 _Key = TypeVar("_Key", int, str)  # what rows are loaded by: patient ids or MRNs
 _Row = TypeVar("_Row", bound=models.Base)
@@ -105,7 +103,7 @@ class _Context:
         False when the name is none of the clinic's protocols (reported)."""
         if patient.protocol is None:
             if patient.condition == "alopecia_areata":
-                salt = self.protocols.get(ALOPECIA_AREATA_PROTOCOL_NAME.casefold())
+                salt = self.protocols.get(SALT_PROTOCOL_NAME.casefold())
                 if salt is not None:
                     return salt
             return self.protocols.get(DEFAULT_PROTOCOL_NAME.casefold())

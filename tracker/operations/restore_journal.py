@@ -17,7 +17,7 @@ from sqlalchemy import func, inspect, select
 
 from db import models
 from db.engine import engine_for
-from tracker.course.milestones import DEFAULT_PROTOCOL
+from tracker.course.milestones import DEFAULT_PROTOCOL, SALT_PROTOCOL
 from tracker.errors import ValidationError
 from tracker.operations.backup_format import _HashingWriter, _sqlite_path
 
@@ -33,14 +33,15 @@ _RECORD_WORDS = {
     "scale_score": ("scale score", "scale scores"),
     "concurrent_therapy": ("concurrent therapy", "concurrent therapies"),
     "change_record": ("correction", "corrections"), "user_account": ("account", "accounts"),
-    "protocol": ("protocol besides the default one", "protocols besides the default one"),
+    "protocol": ("protocol besides the seeded ones", "protocols besides the seeded ones"),
     "audit_entry": ("audit-trail entry", "audit-trail entries"),
     "sign_in_attempt": ("sign-in attempt", "sign-in attempts"),
 }
 
 
 def installation_records(url: str) -> dict[str, int]:
-    """What an installation holds besides what ``initialize`` seeds (the default protocol), by table."""
+    """What an installation holds besides what ``initialize`` seeds (the default and the SALT protocol,
+    unedited), by table."""
     if url.startswith("sqlite") and not _sqlite_path(url).exists():
         return {}
     counts: dict[str, int] = {}
@@ -50,9 +51,9 @@ def installation_records(url: str) -> dict[str, int]:
             if table.name not in existing:
                 continue
             query = select(func.count()).select_from(table)
-            if table.name == "protocol":  # the seeded default protocol is set-up, not the clinic's data
-                seeded = ((table.c.name == DEFAULT_PROTOCOL.name) & (table.c.created_by == "system")
-                          & (table.c.version == 1))
+            if table.name == "protocol":  # the seeded protocols are set-up, not the clinic's data
+                seeded = (table.c.name.in_((DEFAULT_PROTOCOL.name, SALT_PROTOCOL.name))
+                          & (table.c.created_by == "system") & (table.c.version == 1))
                 query = query.where(~seeded)
             count = connection.execute(query).scalar() or 0
             if count:

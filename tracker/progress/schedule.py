@@ -56,7 +56,7 @@ from tracker.course.vocabulary import (
     site_words,
     status_words,
 )
-from tracker.course.wording import count, signed
+from tracker.course.wording import card_figure, count
 from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.progress.patient_progress import clinic_salt_scores
@@ -228,15 +228,16 @@ def latest_change_words(progress: Progress, judged_on_salt: bool = False) -> str
         return "Not judged yet: no milestone visit"
     m = found.result
     if judged_on_salt:
-        return (f"SALT {score_text(m.density or 0.0)}, {signed(m.change or 0.0)}% improvement, "
-                f"{milestone_short(m.name)}: {status_words(m.status).legend}").replace("-", "−")
-    change = signed(m.change or 0.0)
-    percent = f" ({m.change_pct:+.0f}%)" if m.change_pct is not None else ""
+        return (f"SALT {score_text(m.density or 0.0)}, {card_figure(m.change or 0.0, 0)}% improvement, "
+                f"{milestone_short(m.name)}: {status_words(m.status).legend}")
+    # True minus signs in the figures, as the milestone cards print them; a typed site keeps its hyphens.
+    change = card_figure(m.change or 0.0, 0)
+    percent = f" ({card_figure(m.change_pct, 0)}%)" if m.change_pct is not None else ""
     text = (f"{change} hairs/cm²{percent} at {site_words(found.site)}, {milestone_short(m.name)}: "
             f"{status_words(m.status).legend}")
     if found.sites_judged > 1:
         text += f" (weakest of {count(found.sites_judged, 'site')})"
-    return text.replace("-", "−")  # a true minus sign, as the milestone cards print it
+    return text
 
 
 def _follow_up(mrn: str, full_name: str, progress: Progress, horizon_days: int,
