@@ -232,7 +232,10 @@ def test_consult_mode_draws_the_salt_course_and_a_site_without_baseline(sqlite_c
     assert not at.exception
     text = _texts(at)
     # The latest judged milestone (12 months): (40 − 34) / 40 = 15% improvement, below the clinic's range.
-    assert "12 months: SALT 34 (baseline 40), an improvement of 15%." in text
+    assert ("At your 12-month check-up on 20 January 2026, your SALT score was 34, down from 40 at the start: an "
+            "improvement of 15%. That is less than people usually show at this stage, by more than the measurement "
+            "itself varies.") in text
+    assert "SALT score" in [e.value for e in at.markdown if "**SALT score**" in e.value][0]  # in the glossary
     assert "AA-001" not in text and "Alopecia areata (SALT)" not in text
     assert len(at.get("plotly_chart")) == 1
 

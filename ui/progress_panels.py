@@ -132,7 +132,7 @@ def next_steps(view: ProgressView, audience: Audience = STAFF) -> None:
 def words_explained(view: ProgressView) -> None:
     """The patient's glossary: hairs/cm², baseline, expected range and measurement noise in plain words."""
     with st.expander("What the words mean", icon="📖"):
-        for entry in glossary(view.chart.no_change_pct):
+        for entry in glossary(view.chart.no_change_pct, salt=view.salt is not None):
             st.markdown(f"**{plain(entry.term)}**: {plain(entry.meaning)}")
 
 

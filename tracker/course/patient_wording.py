@@ -34,16 +34,25 @@ class GlossaryEntry:
     meaning: str
 
 
-def glossary(noise_pct: float) -> tuple[GlossaryEntry, ...]:
+def glossary(noise_pct: float, salt: bool = False) -> tuple[GlossaryEntry, ...]:
     """The few words the patient's view and the consult screen use, explained in plain words; ``noise_pct``:
-    the protocol's measurement noise in % of the baseline (DESIGN.md §2), as the milestones were judged with.
+    the protocol's measurement noise in % of the baseline (DESIGN.md §2), as the milestones were judged with;
+    ``salt``: the patient's course is judged on the SALT score (alopecia areata), which is explained first.
+
+    >>> [entry.term for entry in glossary(10, salt=True)][:2]
+    ['SALT score', 'hairs/cm²']
 
     >>> [entry.term for entry in glossary(10)]
     ['hairs/cm²', 'Baseline', 'Expected range', 'Measurement noise']
     >>> glossary(10)[3].meaning.split(",")[0]
     'Two counts of the same scalp on the same day differ by up to about 10%'
     """
-    return (
+    salt_words = (
+        GlossaryEntry("SALT score", "How much of the scalp has no hair, from 0 (none missing) to 100 (all of it), "
+                                    "judged in four areas of the scalp. Lower is better; 20 or less is what "
+                                    "treatment usually aims for."),
+    ) if salt else ()
+    return salt_words + (
         GlossaryEntry("hairs/cm²", "Hairs per square centimetre: how many hairs grow in a small square of scalp "
                                    "about the size of a fingertip. We count them in the same spot at every visit."),
         GlossaryEntry("Baseline", "Your hair count before your first treatment. Every later count is compared "
@@ -142,3 +151,33 @@ def photo_date_words(day: date, months: float | None) -> str:
     if whole == 0:
         return f"{long_date(day)}, less than a month after the first treatment"
     return f"{long_date(day)}, about {whole} month{'' if whole == 1 else 's'} after the first treatment"
+
+
+def salt_patient_sentence(m: MilestoneResult, baseline_score: float | None, as_of: date) -> str:
+    """One SALT milestone (alopecia areata) for the patient: the score, the start's score and the same
+    judgement as the staff card (``m.change``: % improvement of the SALT score, ``m.noise`` in points).
+
+    >>> m = MilestoneResult("noticeable_growth", date(2025, 7, 1), date(2025, 9, 1), date(2025, 8, 1),
+    ...                     "on_track", date(2025, 7, 15), 18.0, 6.0, 55.0, 55.0, 20.0, 50.0, 10.0)
+    >>> print(salt_patient_sentence(m, 40.0, date(2025, 8, 1)))
+    At your 6-month check-up on 15 July 2025, your SALT score was 18, down from 40 at the start: an improvement \
+of 55%. That is a little above the range people usually show at this stage, but by less than the measurement \
+itself varies, so it fits the usual course. A score of 20 or less is what treatment usually aims for, and you \
+have reached it.
+    """
+    if m.visit_date is None or m.density is None:
+        return patient_sentence(m, as_of)  # not yet due, due or missed: said from the dates alone
+    opening = f"At your {milestone_visit(m.name)} on {long_date(m.visit_date)}, your SALT score was {m.density:g}"
+    aim = " A score of 20 or less is what treatment usually aims for, and you have reached it." \
+        if m.density <= 20 else ""
+    if m.status == NO_BASELINE or m.change is None or baseline_score is None:
+        return (f"{opening}. There was no score before your first treatment to compare it with, so we cannot say "
+                f"how much it has changed.{aim}")
+    improvement = round(m.change)
+    if improvement > 0:
+        change = f"down from {baseline_score:g} at the start: an improvement of {improvement}%"
+    elif improvement < 0:
+        change = f"up from {baseline_score:g} at the start: {-improvement}% more of the scalp without hair"
+    else:
+        change = f"about the same as at the start ({baseline_score:g})"
+    return f"{opening}, {change}.{_meaning(m)}{aim}"

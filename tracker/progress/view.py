@@ -19,7 +19,7 @@ from db import models
 from tracker.access.patient_lookup import PatientBasics
 from tracker.course.calendar_months import age_on, months_between
 from tracker.course.milestones import Progress, assess
-from tracker.course.patient_wording import patient_sentence
+from tracker.course.patient_wording import patient_sentence, salt_patient_sentence
 from tracker.course.salt import SALT_SITE, salt_sentence
 from tracker.course.scales import stages_for
 from tracker.course.vocabulary import ASSESSED, GLOBAL_ASSESSMENT_WORDS, MilestoneStatus, assessment_words
@@ -266,9 +266,8 @@ def build_view(session: Reads, patient: PatientBasics, as_of: date) -> ProgressV
     if protocol.judged_on_salt:
         salt = build_salt_chart(progress, protocol, sessions, density_progress(session, patient.id, protocol, as_of))
         baseline = salt.course.baseline
-        # The SALT sentence is already in plain words (score, improvement, endpoints), for staff and patient alike.
         cards = tuple(MilestoneCard(SALT_SITE, m.result.name, m.result.status, salt_sentence(m, baseline),
-                                    salt_sentence(m, baseline))
+                                    salt_patient_sentence(m.result, baseline.density if baseline else None, as_of))
                       for m in salt.course.milestones if progress.sites)
         chart = build_chart(replace(progress, sites=()), protocol, sessions, therapies)
     else:
