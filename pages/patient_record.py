@@ -108,15 +108,19 @@ with timeline_tab:
     if not record.timeline:
         st.info("No visit or session recorded yet.")
     else:
+        # The ratings' columns only where a visit was rated: empty columns push the notes off the screen.
+        rated = any(e.global_assessment is not None or e.satisfaction is not None for e in record.timeline)
         st.dataframe([
             {
                 "Date": _day(entry.date),
                 "Entry": entry.title,
                 "Density (hairs/cm²)": " · ".join(f"{site_words(d.site)} {d.density:g}" for d in entry.densities),
                 "Photos": str(len(entry.photos)) if entry.kind == "visit" else "",
+            } | ({
                 "Global assessment": ("" if entry.global_assessment is None
                                       else assessment_words(entry.global_assessment)),
                 "Satisfaction": "" if entry.satisfaction is None else f"{entry.satisfaction}/10",
+            } if rated else {}) | {
                 "Product": entry.product,
                 "Lot": entry.lot_number,
                 "Volume (ml)": "" if entry.volume_ml is None else f"{entry.volume_ml:g}",

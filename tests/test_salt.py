@@ -280,3 +280,23 @@ def test_the_outcome_measure_is_saved_versioned_and_audited(clinic):
     first = json.loads(updates[0])
     assert (first["before"]["outcome_measure"], first["after"]["outcome_measure"]) == ("density", "salt")
 
+
+
+def test_a_salt_patient_with_densities_but_no_salt_score_is_told_to_record_a_salt_score(clinic):
+    """The record names what is missing for a SALT protocol: a SALT score, not a density."""
+    from tracker.records.patient_record import patient_record
+
+    with transaction(clinic) as session:
+        protocol_id = session.scalar(select(models.Protocol.id).where(models.Protocol.name == SALT_PROTOCOL_NAME))
+        patient = models.Patient(mrn="AD-1", full_name="Ada Density", sex="female", birth_date=date(1990, 3, 1),
+                                 condition="alopecia_areata", protocol_id=protocol_id, created_by="test")
+        session.add(patient)
+        session.flush()
+        session.add(models.TreatmentSession(patient_id=patient.id, date=DAY0, treatment="exosome", created_by="t"))
+        visit = models.Visit(patient_id=patient.id, date=DAY0, created_by="test")
+        session.add(visit)
+        session.flush()
+        session.add(models.DensityMeasurement(visit_id=visit.id, site="vertex", density_per_cm2=90.0, created_by="t"))
+    record = patient_record(CLINICIAN, "AD-1", today=AS_OF, url=clinic)
+    assert record.milestone_note == ("No SALT score yet: this protocol is judged on SALT; record one at a visit to "
+                                     "follow the milestones.")

@@ -21,6 +21,7 @@ from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
 from tracker.course.milestones import AHEAD, BEHIND, DUE, MISSED, NO_BASELINE, ON_TRACK, MilestoneResult, Progress
 from tracker.course.vocabulary import (
     ASSESSED,
+    OutcomeMeasure,
     condition_words,
     milestone_words,
     site_words,
@@ -241,6 +242,10 @@ def patient_record(actor: Actor, mrn: str, today: date | None = None, url: str |
         progress = patient_progress(session, patient, today)
         if progress.day0 is None:
             note = "No treatment session yet: day 0 is the first session, and the milestones follow from it."
+        elif not progress.sites and patient.protocol and patient.protocol.outcome_measure == OutcomeMeasure.SALT:
+            # A SALT protocol follows the SALT score alone: densities alone do not place its milestones.
+            note = ("No SALT score yet: this protocol is judged on SALT; record one at a visit to follow the "
+                    "milestones.")
         elif not progress.sites:
             note = "No density measurement yet: record a baseline visit to follow the milestones."
         else:
