@@ -28,7 +28,10 @@ if timeline is None:
     st.stop()
 
 st.header(plain(timeline.full_name))
-st.caption(plain(f"MRN {timeline.mrn} · photos are shown as recorded; the originals are kept unaltered"))
+if actor.role == PATIENT:  # the patient's own photos: no record number
+    st.caption("Your photos, as they were taken at each visit.")
+else:
+    st.caption(plain(f"MRN {timeline.mrn} · photos are shown as recorded; the originals are kept unaltered"))
 photo_panels.timeline_grid(actor, timeline, call(timeline_thumbnails, actor, mrn) or {})
 st.divider()
 photo_panels.before_after_panel(actor, None if actor.role == PATIENT else timeline.mrn, key_prefix="photos")

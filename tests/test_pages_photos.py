@@ -97,6 +97,12 @@ def test_patient_sees_own_photos_only(sqlite_clinic):
     assert len(at.image) == 7 + 3
     assert at.selectbox(key="photos_own_before_after_view").value == "frontal"
     assert not [w for w in at.text_input] and not at.file_uploader  # read-only
+    # In the patient's words: no record number, no densities, no framing-check details; dates in the course.
+    assert "MRN" not in text and "hairs/cm²" not in text and not at.warning
+    captions = [c.value for c in at.caption]
+    assert "Before: 15 January 2025, the day of the first treatment" in captions
+    assert ("These two photos were not taken in quite the same way, so small differences may come from the photos "
+            "rather than from the hair.") in captions
 
 
 @pytest.mark.parametrize("crafted", ["session", "url"])

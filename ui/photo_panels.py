@@ -65,13 +65,31 @@ def timeline_grid(actor: Actor, timeline: PhotoTimeline, thumbnails: dict[int, b
                     _enlarged(actor, photo_id, f"{row.label}, visit of {_day(visit.date)}")
 
 
-def _side_caption(label: str, side: ComparedPhoto) -> str:
+# The framing check's finding in the patient's words (staff see each difference the check found).
+_NOT_ALIKE = ("These two photos were not taken in quite the same way, so small differences may come from the photos "
+              "rather than from the hair.")
+
+
+def _side_caption(label: str, side: ComparedPhoto, patient: bool = False) -> str:
+    """A photo's caption: for staff its date, month of the course and the densities measured that day; for the
+    patient (their own photos page) the date and where it lies in the course, in plain words."""
+    if patient:
+        return f"{label}: {photo_date_words(side.date, side.months)}"
     parts = [f"{label}: {_day(side.date)}"]
     if side.months is not None:
         parts.append(f"month {side.months:.1f} after the first session" if side.months >= 0
                      else "before the first session")
     parts += [f"{site_words(d.site)} {d.density_per_cm2:.0f} hairs/cm²" for d in side.densities]
     return " · ".join(parts)
+
+
+def _caution(comparison: BeforeAfter, patient: bool) -> None:
+    """Whether the two photos were taken alike: the patient reads one plain line, staff each difference found."""
+    if comparison.caution and patient:
+        st.caption(_NOT_ALIKE)
+    elif comparison.caution:
+        details = "\n".join(f"- {plain(w.what)}: {plain(w.detail)}" for w in comparison.framing_warnings)
+        st.warning(f"{plain(comparison.caution)}\n\n{details}", icon="⚠️")
 
 
 def _forget(*keys: str) -> None:
@@ -86,6 +104,7 @@ def before_after_panel(actor: Actor, mrn: str | None, key_prefix: str) -> None:
     so choices made for one patient never carry over to another.
     """
     base = f"{key_prefix}_{mrn or 'own'}_before_after"
+    patient = mrn is None  # a patient's own photos: plain captions, no framing-check details
     view_key, first_key, second_key, fade_key = (f"{base}_{name}" for name in ("view", "first", "second", "fade"))
     st.subheader("Before and after")
     chosen = (st.session_state.get(view_key), st.session_state.get(first_key), st.session_state.get(second_key))
@@ -107,7 +126,7 @@ def before_after_panel(actor: Actor, mrn: str | None, key_prefix: str) -> None:
         st.info(f"Only one visit has a {view_label(comparison.view).lower()} photo so far; a comparison needs two.")
         if first is not None:
             private_media.image(first.image)
-            st.caption(plain(_side_caption("Only photo", first)))
+            st.caption(plain(_side_caption("Only photo", first, patient)))
         return
     if first is None:
         raise RuntimeError("A before/after comparison with a second photo must have a first one.")
@@ -120,15 +139,13 @@ def before_after_panel(actor: Actor, mrn: str | None, key_prefix: str) -> None:
     picks[1].selectbox("After", options, index=options.index(second.visit_id), format_func=dates.__getitem__,
                        key=second_key)
 
-    if comparison.caution:
-        details = "\n".join(f"- {plain(w.what)}: {plain(w.detail)}" for w in comparison.framing_warnings)
-        st.warning(f"{plain(comparison.caution)}\n\n{details}", icon="⚠️")
+    _caution(comparison, patient)
 
     sides = st.columns(2)
     for column, label, side in ((sides[0], "Before", first), (sides[1], "After", second)):
         with column:
             private_media.image(side.image)
-            st.caption(plain(_side_caption(label, side)))
+            st.caption(plain(_side_caption(label, side, patient)))
 
     st.slider("Fade from before (0) to after (100)", 0, 100, value=DEFAULT_FADE, key=fade_key)
     if comparison.blended is not None:
@@ -164,5 +181,4 @@ def site_pair(actor: Actor, mrn: str, site: str) -> None:
             private_media.image(side.image)
             st.caption(plain(f"{label}: {photo_date_words(side.date, side.months)}"))
     if comparison.framing_warnings:
-        st.caption("These two photos were not taken in quite the same way, so small differences may come from "
-                   "the photos rather than from the hair.")
+        st.caption(_NOT_ALIKE)
