@@ -131,7 +131,8 @@ def test_salt_scores_that_cannot_be_stored_are_refused(clinic, tmp_path):
     ]
     assert refused(clinic, files(tmp_path, patients, SESSIONS[:1], visits)) == [
         "visits.csv, row 2: salt 120 is out of range: a percentage runs from 0 to 100",
-        "visits.csv, row 3: density_per_cm2 is required: a number more than 0 and at most 600 hairs/cm²",
+        "visits.csv, row 3: density_per_cm2 or salt is required: a density (a number more than 0 and at most 600 "
+        "hairs/cm²) or a SALT score (0 to 100)",
         "visits.csv, row 5: MRN 'AA-1' on 2025-04-10 is also on row 4 with a different SALT score (30 there, 31 "
         "here); a visit has one SALT score: keep one of them",
         "visits.csv, row 6: the database already has the SALT score 62 for MRN 'AA-1' on 2025-01-10; this row says "

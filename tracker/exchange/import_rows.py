@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from db import models
+from tracker.course.clinical import MAX_DENSITY_PER_CM2
 from tracker.course.scales import parse_percentage
 from tracker.errors import ValidationError
 from tracker.exchange.spreadsheet_cells import RETYPE_AS_TEXT, UnreadableCell
@@ -338,12 +339,17 @@ def _measurements(problems: _Problems, sheet: Sheet | None, today: date
     scores: dict[VisitKey, _SaltScore] = {}
     references: list[_Reference] = []
     duplicates = 0
+    salt_column = sheet is not None and "salt" in sheet.columns
     for parse, row in _rows(problems, 2, sheet):
         mrn = parse.parse(parse_mrn, "mrn")
         day = parse.parse(_date, "date", today)
         salt = parse.parse(parse_percentage, "salt")
         density = None
-        if _empty(row.cells.get("salt")) or not _empty(row.cells.get("density_per_cm2")):
+        if salt_column and _empty(row.cells.get("salt")) and _empty(row.cells.get("density_per_cm2")):
+            # Either value makes a visit: the message names both, not only the density.
+            parse.report("density_per_cm2 or salt is required: a density (a number more than 0 and at most "
+                         f"{MAX_DENSITY_PER_CM2:g} hairs/cm²) or a SALT score (0 to 100)")
+        elif _empty(row.cells.get("salt")) or not _empty(row.cells.get("density_per_cm2")):
             density = parse.parse(parse_density, "density_per_cm2")  # required unless the row gives a SALT score
         site = parse.parse(parse_site, "site")
         if mrn:
