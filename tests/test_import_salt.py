@@ -112,8 +112,10 @@ def test_a_salt_score_per_visit_is_stored_as_the_visit_form_stores_it(clinic, tm
 
 def test_a_salt_only_visits_file_needs_no_density_column(clinic, tmp_path):
     patients = [PATIENTS[0], ["AA-1", "Lea Roux", "F", "1990-01-01", "alopecia_areata"]]
-    visits = [["MRN", "Date", "SALT"], ["AA-1", "2025-01-10", "35"]]
-    assert run(clinic, files(tmp_path, patients, SESSIONS[:1], visits)).salt_scores_added == 1
+    # "45.5%": a percent-formatted column as a spreadsheet writes it to CSV is the score 45.5, not 0.455.
+    visits = [["MRN", "Date", "SALT"], ["AA-1", "2025-01-10", "35"], ["AA-1", "2025-02-10", "45.5%"]]
+    assert run(clinic, files(tmp_path, patients, SESSIONS[:1], visits)).salt_scores_added == 2
+    assert [score for *_, score, _, _ in salt_scores(clinic)] == [35.0, 45.5]
     problems = refused(clinic, files(tmp_path, patients, SESSIONS[:1], [["mrn", "date"], ["AA-1", "2025-02-10"]]))
     assert problems == ["visits.csv, row 1: missing column 'density_per_cm2' (or 'salt' for a SALT score) "
                         "(the columns are: mrn, date; optional: density_per_cm2, site, salt)"]

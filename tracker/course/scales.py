@@ -111,6 +111,8 @@ def parse_percentage(value: object, label: str) -> float | None:
 
     >>> parse_percentage(" 12.5 ", "anagen %"), parse_percentage(None, "anagen %")
     (12.5, None)
+    >>> parse_percentage("45.5%", "salt")  # as a spreadsheet shows a percent-formatted cell when saved as text
+    45.5
     >>> parse_percentage(120, "terminal %")
     Traceback (most recent call last):
     ...
@@ -124,7 +126,7 @@ def parse_percentage(value: object, label: str) -> float | None:
         # Any number type (int, Decimal, numpy) converts; anything else is not a number, refused below.
         if not isinstance(value, (str, SupportsFloat)):
             raise TypeError
-        number = float(value.strip() if isinstance(value, str) else value)
+        number = float(value.strip().removesuffix("%").rstrip() if isinstance(value, str) else value)
     except (TypeError, ValueError):
         raise ValidationError(f"{label} {str(value).strip()!r} is not a number (a percentage from 0 to 100)") from None
     if not math.isfinite(number) or not 0 <= number <= 100:
