@@ -36,6 +36,7 @@ from tracker.course.protocols import to_engine
 from tracker.course.salt import SALT_SITE, SaltRecord, endpoints, outcome_records
 from tracker.course.vocabulary import OutcomeMeasure
 from tracker.database import transaction
+from tracker.errors import ValidationError
 from tracker.exchange.progress_report import progress_report_pdf
 from tracker.progress.page_data import progress_page
 from tracker.records.patient_list import list_patients
@@ -300,3 +301,23 @@ def test_a_salt_patient_with_densities_but_no_salt_score_is_told_to_record_a_sal
     record = patient_record(CLINICIAN, "AD-1", today=AS_OF, url=clinic)
     assert record.milestone_note == ("No SALT score yet: this protocol is judged on SALT; record one at a visit to "
                                      "follow the milestones.")
+
+
+def test_the_outcome_measure_of_a_protocol_patients_follow_is_not_switched_under_them(clinic):
+    """Its band would change meaning (hairs/cm² ↔ % SALT improvement) for the patients on it: refused, nothing saved."""
+    _add_salt_patient(clinic)  # follows the seeded SALT protocol
+    detail = get_protocol(ADMIN, SALT_PROTOCOL_NAME, url=clinic)
+    band = [{"month": p.month, "low": p.low, "high": p.high} for p in detail.band]
+    windows = [{"name": w.name, "start_month": w.start_month, "end_month": w.end_month,
+                "target_month": w.target_month} for w in detail.windows]
+    with pytest.raises(ValidationError) as refused:
+        save_protocol(ADMIN, detail.name, band, windows, detail.evidence_note, expected_version=detail.version,
+                      url=clinic, outcome_measure="density")
+    assert str(refused.value) == (
+        "1 patient follows 'Alopecia areata (SALT)': changing what it judges would change the meaning of its band "
+        "for them. Copy it to a new protocol, set the other outcome measure there, and move the patients who need it.")
+    assert get_protocol(ADMIN, SALT_PROTOCOL_NAME, url=clinic).outcome_measure == "salt"
+    # The same outcome, or an edit of the band alone, is still saved.
+    saved = save_protocol(ADMIN, detail.name, band, windows, detail.evidence_note, expected_version=detail.version,
+                          url=clinic, outcome_measure="salt")
+    assert saved.version == detail.version + 1

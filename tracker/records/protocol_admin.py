@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import ADMIN, STAFF, Actor, require_role
-from tracker.course.clinical import DEFAULT_NOISE_PCT, BandPoint, MilestoneWindow
+from tracker.course.clinical import DEFAULT_NOISE_PCT, DEFAULT_PROTOCOL_NAME, BandPoint, MilestoneWindow
 from tracker.course.milestones import Protocol, expected_band
 from tracker.course.protocols import parse_band, parse_noise_pct, parse_outcome, parse_windows
 from tracker.course.vocabulary import OutcomeMeasure
@@ -157,6 +157,8 @@ def save_protocol(
                 values["noise_pct"] = row.noise_pct
             if values["outcome_measure"] is None:  # not given: the edit keeps the protocol's outcome measure
                 values["outcome_measure"] = row.outcome_measure
+            elif values["outcome_measure"] != row.outcome_measure:
+                _refuse_outcome_change_while_followed(session, row)
             before = {"band": row.band, "windows": row.windows, "evidence_note": row.evidence_note,
                       "noise_pct": row.noise_pct, "outcome_measure": row.outcome_measure}
             # An UPDATE's result is a CursorResult (with rowcount); Session.execute is typed for any statement.
@@ -173,6 +175,21 @@ def save_protocol(
                 "protocol": row.name, "version": expected_version + 1, "before": before, "after": values,
             }))
         return _detail(session, row)
+
+
+def _refuse_outcome_change_while_followed(session: Session, row: models.Protocol) -> None:
+    """Its band means hairs/cm² for one outcome and % SALT improvement for the other: patients who follow the
+    protocol would be judged on a band that changed meaning under them, so the change is refused for them."""
+    follows = models.Patient.protocol_id == row.id
+    if row.name == DEFAULT_PROTOCOL_NAME:  # a patient without a protocol follows the default
+        follows = follows | models.Patient.protocol_id.is_(None)
+    patients = session.scalar(select(func.count()).select_from(models.Patient)
+                              .where(follows, models.Patient.deleted_at.is_(None))) or 0
+    if patients:
+        raise ValidationError(
+            f"{patients} patient{'' if patients == 1 else 's'} follow{'s' if patients == 1 else ''} "
+            f"'{row.name}': changing what it judges would change the meaning of its band for them. Copy it to a "
+            "new protocol, set the other outcome measure there, and move the patients who need it.")
 
 
 def copy_protocol(actor: Actor, source_name: str, new_name: str, url: str | None = None) -> ProtocolDetail:
