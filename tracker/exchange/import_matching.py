@@ -36,7 +36,7 @@ from tracker.exchange.import_rows import (
     _Problems,
     _Reference,
     _SaltScore,
-    _same_density,
+    _same_value,
     _Session,
     mrn_key,
 )
@@ -190,7 +190,7 @@ class _Context:
         new, skipped = [], 0
         for record in records:
             recorded = live.get(record.key, [])
-            if any(_same_density(value, record.density) for value in recorded):
+            if any(_same_value(value, record.density) for value in recorded):
                 skipped += 1
             elif recorded:
                 self._report(2, record.row, (
@@ -198,7 +198,7 @@ class _Context:
                     f"{record.mrn!r} on {record.date.isoformat()} at site {record.site!r}; this row says "
                     f"{record.density:g}. An import never changes a recorded measurement"
                 ))
-            elif any(_same_density(value, record.density) for value in removed.get(record.key, [])):
+            elif any(_same_value(value, record.density) for value in removed.get(record.key, [])):
                 self._report(2, record.row, (
                     "this measurement was removed in the app; delete the row from the spreadsheet, or restore "
                     "the measurement in the app"
@@ -223,7 +223,7 @@ class _Context:
         new, skipped = [], 0
         for record in records:
             recorded = live.get(record.key, [])
-            if any(_same_density(value, record.score) for value in recorded):
+            if any(_same_value(value, record.score) for value in recorded):
                 skipped += 1
             elif recorded:
                 self._report(2, record.row, (
@@ -231,7 +231,7 @@ class _Context:
                     f"MRN {record.mrn!r} on {record.date.isoformat()}; this row says {record.score:g}. An import "
                     "never changes a recorded score"
                 ))
-            elif any(_same_density(value, record.score) for value in removed.get(record.key, [])):
+            elif any(_same_value(value, record.score) for value in removed.get(record.key, [])):
                 self._report(2, record.row, (
                     "this SALT score was removed in the app; delete it from the spreadsheet, or restore the score "
                     "in the app"

@@ -377,7 +377,7 @@ def _keep_once(parse: _Rows, found: dict[MeasurementKey, _Measurement], record: 
     if earlier is None:
         found[record.key] = record
         return False
-    if not _same_density(earlier.density, record.density):
+    if not _same_value(earlier.density, record.density):
         parse.report(
             f"MRN {record.mrn!r} on {record.date.isoformat()} at site {record.site!r} is also on row {earlier.row} "
             f"with a different density ({earlier.density:g} there, {record.density:g} here); keep one of them"
@@ -391,7 +391,7 @@ def _keep_score_once(parse: _Rows, scores: dict[VisitKey, _SaltScore], score: _S
     if earlier is None:
         scores[score.key] = score
         return False
-    if not _same_density(earlier.score, score.score):
+    if not _same_value(earlier.score, score.score):
         parse.report(
             f"MRN {score.mrn!r} on {score.date.isoformat()} is also on row {earlier.row} with a different SALT "
             f"score ({earlier.score:g} there, {score.score:g} here); a visit has one SALT score: keep one of them"
@@ -399,7 +399,8 @@ def _keep_score_once(parse: _Rows, scores: dict[VisitKey, _SaltScore], score: _S
     return True
 
 
-def _same_density(a: float, b: float) -> bool:
+def _same_value(a: float, b: float) -> bool:
+    """Two recorded numbers (a density, a SALT score) that are the same value, float residue aside."""
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
 
 

@@ -18,9 +18,11 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import date
 
 from fpdf.fonts import FontFace
+from fpdf.table import Table
 from PIL import Image
 
 from tracker.course.calendar_months import age_on
@@ -229,15 +231,8 @@ def _salt_progress(pdf: ReportPDF, salt: SaltChart) -> None:
     if not course.milestones:
         return
     headings = ("Milestone", "Window", "Visit", "SALT", "Improved", "Expected", "Endpoints reached", "Status")
-    pdf.set_font(pdf.family, "", 7.5)
-    pdf.set_fill_color(255, 255, 255)
-    pdf.set_draw_color(*RULE)
-    pdf.set_line_width(0.2)
-    heading_style = FontFace(family=pdf.family, emphasis="B", size_pt=7.5, color=(255, 255, 255), fill_color=_TEAL)
-    with pdf.table(col_widths=(27, 28, 18, 10, 19, 17, 28, 33), headings_style=heading_style, line_height=3.6,
-                   text_align=("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "CENTER", "LEFT", "LEFT"),
-                   borders_layout="HORIZONTAL_LINES", cell_fill_color=(246, 248, 249), cell_fill_mode="ROWS",
-                   padding=(1.2, 1.2), width=WIDTH, v_align="MIDDLE") as table:
+    with _milestone_grid(pdf, (27, 28, 18, 10, 19, 17, 28, 33),
+                         ("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "CENTER", "LEFT", "LEFT")) as table:
         table.row(headings)
         for milestone in course.milestones:
             m = milestone.result
@@ -309,19 +304,25 @@ def _status_words(m: MilestoneResult) -> str:
     return words.explained + "."
 
 
-def _milestone_table(pdf: ReportPDF, milestones: tuple[MilestoneResult, ...]) -> None:
-    if not milestones:
-        return
-    headings = ("Milestone", "Window", "Visit", "Density", "Change", "Change\n%", "Expected", "Status")
+def _milestone_grid(pdf: ReportPDF, widths: tuple[float, ...],
+                    align: tuple[str, ...]) -> AbstractContextManager[Table]:
+    """The striped 7.5 pt table the milestone rows (density and SALT) are printed in; widths in mm."""
     pdf.set_font(pdf.family, "", 7.5)
     pdf.set_fill_color(255, 255, 255)  # fpdf2 fills the unstriped rows with the current fill colour
     pdf.set_draw_color(*RULE)
     pdf.set_line_width(0.2)
     heading_style = FontFace(family=pdf.family, emphasis="B", size_pt=7.5, color=(255, 255, 255), fill_color=_TEAL)
-    with pdf.table(col_widths=(29, 31, 19.5, 14.5, 14.5, 14, 18, 39.5), headings_style=heading_style, line_height=3.6,
-                   text_align=("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "CENTER", "LEFT"),
-                   borders_layout="HORIZONTAL_LINES", cell_fill_color=(246, 248, 249), cell_fill_mode="ROWS",
-                   padding=(1.2, 1.2), width=WIDTH, v_align="MIDDLE") as table:
+    return pdf.table(col_widths=widths, headings_style=heading_style, line_height=3.6, text_align=align,
+                     borders_layout="HORIZONTAL_LINES", cell_fill_color=(246, 248, 249), cell_fill_mode="ROWS",
+                     padding=(1.2, 1.2), width=WIDTH, v_align="MIDDLE")
+
+
+def _milestone_table(pdf: ReportPDF, milestones: tuple[MilestoneResult, ...]) -> None:
+    if not milestones:
+        return
+    headings = ("Milestone", "Window", "Visit", "Density", "Change", "Change\n%", "Expected", "Status")
+    with _milestone_grid(pdf, (29, 31, 19.5, 14.5, 14.5, 14, 18, 39.5),
+                         ("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "CENTER", "LEFT")) as table:
         table.row(headings)
         for m in milestones:
             row = table.row()
