@@ -5,9 +5,11 @@ from datetime import date
 import streamlit as st
 
 from tracker.access import audit
+from tracker.clinic_dates import show_moment
 from ui import private_media
 from ui.messages import call
 from ui.signed_in import require_actor
+from ui.typed_fields import date_field
 
 actor = require_actor()
 st.title("Audit trail")
@@ -17,8 +19,8 @@ with st.form("audit_filter"):
     username = columns[0].text_input("Username", key="audit_username", max_chars=80)
     mrn = columns[1].text_input("Patient MRN", key="audit_mrn", max_chars=40)
     action = columns[2].selectbox("Action", ("",) + audit.ACTIONS, key="audit_action")
-    since = columns[3].date_input("From", value=None, key="audit_since", max_value=date.today())
-    until = columns[4].date_input("To", value=None, key="audit_until", max_value=date.today())
+    since = date_field("From", "audit_since", container=columns[3])
+    until = date_field("To", "audit_until", container=columns[4])
     st.form_submit_button("Filter")
 
 filters = dict(username=username, mrn=mrn, action=action, since=since, until=until)
@@ -31,10 +33,10 @@ if rows is not None:
     st.caption(f"{len(rows)} most recent matching entries (newest first, at most 500 shown)"
                + (f", in {len(lines)} lines." if collapse else "."))
     st.dataframe(
-        [{"at (UTC)": line.latest.at.strftime("%Y-%m-%d %H:%M:%S"),
+        [{"at (UTC)": show_moment(line.latest.at),
           "times": "" if line.count == 1 else f"×{line.count} since "
-                   + line.since.strftime("%H:%M:%S" if line.since.date() == line.latest.at.date()
-                                         else "%Y-%m-%d %H:%M:%S"),
+                   + (f"{line.since:%H:%M:%S}" if line.since.date() == line.latest.at.date()
+                      else show_moment(line.since)),
           "user": line.latest.username, "role": line.latest.role, "patient": line.latest.patient_mrn,
           "action": line.latest.action, "detail": line.latest.detail, "address": line.latest.address}
          for line in lines],

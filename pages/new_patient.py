@@ -4,19 +4,17 @@ The diagnosis choices sit above the form because the staging scale, and so the s
 condition and sex; everything typed stays in place when the form is refused.
 """
 
-from datetime import date
 
 import streamlit as st
 
-from tracker.course.calendar_months import add_months
 from tracker.course.clinical import CONDITIONS, SEXES
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.course.vocabulary import condition_words, view_words
 from tracker.records.patient_fields import NOTES_MAX, TARGET_AREA_CHOICES, TARGET_AREAS_MAX
 from tracker.records.patient_intake import NewPatient, create_patient, proposed_protocol, protocol_names
-from tracker.validation import MAX_AGE_YEARS
 from ui.messages import call, plain
 from ui.signed_in import require_actor
+from ui.typed_fields import date_field, decimal_field
 from ui.workspace import select_patient
 
 SAVED = "new_patient_saved"
@@ -67,17 +65,14 @@ if not (condition and sex):
     st.caption("Choose sex and condition: the staging scale follows them (Norwood–Hamilton for men with "
                "androgenetic alopecia, Ludwig or Sinclair for women, SALT for alopecia areata).")
 
-today = date.today()
 with st.form("new_patient", clear_on_submit=False):
     st.subheader("Patient")
     mrn = st.text_input("MRN", key="np_mrn", max_chars=40)
     full_name = st.text_input("Full name", key="np_name", max_chars=200)
-    birth_date = st.date_input("Birth date", value=None, min_value=add_months(today, -12 * MAX_AGE_YEARS),
-                               max_value=today, format="YYYY-MM-DD", key="np_birth")
+    birth_date = date_field("Birth date", "np_birth")
     stage: float | str | None = None
     if scale == "salt":
-        stage = st.number_input("Baseline SALT score (0–100)", min_value=0.0, max_value=100.0, value=None,
-                                step=1.0, key="np_salt")
+        stage = decimal_field("Baseline SALT score (0–100)", "np_salt")
     elif scale:
         stage = st.selectbox(f"Baseline stage ({SCALE_LABELS[scale]})", stages_for(scale), index=None,
                              key="np_stage", placeholder="Choose")

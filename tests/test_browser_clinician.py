@@ -314,6 +314,7 @@ def test_a_click_on_a_schedule_row_opens_that_patients_record(clinic):
         shot(page, JOURNEY, "22-patients-overdue")
         click_row(page, grid, listed.index("RT-7201"))
         page.get_by_role("heading", name="Olivia Overdue").wait_for()
+        page.get_by_text("MRN RT-7201").first.wait_for()  # the heading is drawn first; the rest follows
         assert "MRN RT-7201" in body_text(page)
     assert server_alarms(base) == []
 

@@ -129,9 +129,10 @@ def test_an_unquoted_comma_splitting_a_value_is_refused(clinic, tmp_path):
 
 
 @pytest.mark.parametrize("value, reason", [
-    ("2025-02-30", "date '2025-02-30' is not a real date: 2025-02 has 28 days"),
+    ("2025-02-30", "date '2025-02-30' is not a real date: February 2025 has 28 days"),
     ("02/03/2025",
-     "date '02/03/2025' is not written YYYY-MM-DD, which could be read two ways; write it like 2025-03-14"),
+     "date '02/03/2025' is not written YYYY-MM-DD, which could be read two ways; "
+     "type it as YYYY-MM-DD, for example 2026-08-20"),
 ])
 def test_bad_dates(clinic, tmp_path, value, reason):
     problems = refused(clinic, files(tmp_path, sessions=SESSIONS + [["RT-002", value, "prp", "", ""]]))

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from db import models
 from tracker.access.actors import Actor
+from tracker.clinic_dates import show_date
 from tracker.course.calendar_months import add_months
 from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
 from tracker.database import transaction
@@ -187,7 +188,7 @@ def fill_identity(at: AppTest, *, mrn="RT-0100", name="Carla Nova", birth=date(1
     at.text_input(key="np_mrn").input(mrn)
     at.text_input(key="np_name").input(name)
     if birth:
-        at.date_input(key="np_birth").set_value(birth)
+        at.text_input(key="np_birth").input(show_date(birth))
 
 
 def test_stage_list_follows_condition_and_sex(clinic):
@@ -202,7 +203,7 @@ def test_stage_list_follows_condition_and_sex(clinic):
     at.selectbox(key="np_scale").set_value("sinclair").run()
     assert at.selectbox(key="np_stage").options == ["1", "2", "3", "4", "5"]
     at.selectbox(key="np_condition").set_value("alopecia_areata").run()
-    assert at.number_input(key="np_salt").value is None
+    assert at.text_input(key="np_salt").value == ""
     at.selectbox(key="np_condition").set_value("telogen_effluvium").run()
     assert at.selectbox(key="np_scale").disabled
     assert not at.exception
@@ -215,7 +216,7 @@ def test_alopecia_areata_is_proposed_the_salt_protocol_and_another_can_be_chosen
     at.selectbox(key="np_condition").set_value("alopecia_areata").run()
     assert at.selectbox(key="np_protocol").value == "Alopecia areata (SALT)"
     fill_identity(at)
-    at.number_input(key="np_salt").set_value(40.0)
+    at.text_input(key="np_salt").input("40,0")  # a decimal comma, as typed on a European keyboard
     at.multiselect(key="np_areas").set_value(["vertex"])
     at.button(key="np_submit").click().run()
     assert not at.exception and texts(at.success) == ["Patient RT-0100 registered."]
@@ -230,7 +231,7 @@ def test_alopecia_areata_is_proposed_the_salt_protocol_and_another_can_be_chosen
     at.selectbox(key="np_condition").set_value("alopecia_areata").run()
     assert at.selectbox(key="np_protocol").value == "Alopecia areata (SALT)"
     fill_identity(at, mrn="RT-0101", name="Bruno Costa")
-    at.number_input(key="np_salt").set_value(25.0)
+    at.text_input(key="np_salt").input("25")
     at.multiselect(key="np_areas").set_value(["vertex"])
     at.selectbox(key="np_protocol").set_value(DEFAULT_PROTOCOL_NAME)
     at.button(key="np_submit").click().run()

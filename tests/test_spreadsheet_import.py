@@ -70,14 +70,14 @@ def test_every_problem_in_all_three_files_is_listed_and_nothing_is_written(clini
     problems = refused(clinic, files(bad, patients, sessions, visits))
     assert problems == [
         "patients.csv, row 5: birth_date '02/03/1985' is not written YYYY-MM-DD, which could be read two ways; "
-        "write it like 2025-03-14",
+        "type it as YYYY-MM-DD, for example 2026-08-20",
         "patients.csv, row 6: full_name is required",
         "patients.csv, row 6: sex 'x' is not one of female, male, other, unknown",
         "patients.csv, row 6: condition 'baldness' is not one of androgenetic_alopecia, alopecia_areata, "
         "telogen_effluvium, other",
         "patients.csv, row 7: MRN 'RT-001' is also on row 2 with different details: "
         "full_name 'Jane Doe' there, 'Janet Doe' here",
-        "sessions.csv, row 5: date '2025-02-30' is not a real date: 2025-02 has 28 days",
+        "sessions.csv, row 5: date '2025-02-30' is not a real date: February 2025 has 28 days",
         "sessions.csv, row 6: lot_number is required for exosome sessions "
         "(it is how patients are found if a batch is recalled)",
         "sessions.csv, row 7: MRN 'RT-404' is neither in patients.csv nor in the database",

@@ -4,6 +4,7 @@ from datetime import date, datetime
 
 import pytest
 
+from tracker.clinic_dates import parse_date
 from tracker.errors import ValidationError
 from tracker.validation import (
     check_not_before_birth,
@@ -12,7 +13,6 @@ from tracker.validation import (
     parse_condition,
     parse_density,
     parse_full_name,
-    parse_iso_date,
     parse_lot_number,
     parse_mrn,
     parse_product,
@@ -42,33 +42,77 @@ def refusal(parse, *args, **kwargs) -> str:
     (datetime(2025, 1, 2, 15, 30), date(2025, 1, 2)),
 ])
 def test_iso_dates_and_spreadsheet_date_cells_are_accepted(value, expected):
-    assert parse_iso_date(value) == expected
+    assert parse_date(value) == expected
 
 
 @pytest.mark.parametrize("value, reason", [
-    ("2025-02-30", "2025-02 has 28 days"),
-    ("2023-02-29", "2023-02 has 28 days"),
-    ("2025-04-31", "2025-04 has 30 days"),
+    ("2025-02-30", "February 2025 has 28 days"),
+    ("2023-02-29", "February 2023 has 28 days"),
+    ("2025-04-31", "April 2025 has 30 days"),
     ("2025-13-01", "there is no month 13"),
-    ("0000-01-01", "there is no year 0000"),
-    ("02/03/2025", "is not written YYYY-MM-DD, which could be read two ways"),
-    ("14.03.2025", "is not written YYYY-MM-DD, which could be read two ways"),
-    ("2025-3-14", "is not written YYYY-MM-DD"),
-    ("2025-03-14T10:00", "is not written YYYY-MM-DD"),
-    ("March 14 2025", "is not written YYYY-MM-DD"),
-    (45678, "is not written YYYY-MM-DD"),  # a date cell formatted as a plain number in Excel
+    ("0000-01-01", "there is no year 0"),
+    ("02/03/2025", "is not written YYYY-MM-DD, which could be read two ways; type it as YYYY-MM-DD, for example "
+                   "2026-08-20"),
+    ("20/08/2026", "is not written YYYY-MM-DD;"),  # became 2008-02-06 in the old date picker
+    ("14.03.2025", "is not written YYYY-MM-DD;"),
+    ("2025-03-14T10:00", "is not a date: type it as YYYY-MM-DD"),
+    ("March 14 2025", "is not a date: type it as YYYY-MM-DD"),
+    (45678, "is not a date: type it as YYYY-MM-DD"),  # a date cell formatted as a plain number in Excel
 ])
 def test_other_date_spellings_and_impossible_dates_are_refused(value, reason):
-    message = refusal(parse_iso_date, value, label="birth_date")
+    message = refusal(parse_date, value, label="birth_date")
     assert message.startswith("birth_date ")
     assert reason in message
 
 
+@pytest.mark.parametrize("setting, typed, expected", [
+    ("DD/MM/YYYY", "20/08/2026", date(2026, 8, 20)),
+    ("DD/MM/YYYY", "14/03/1985", date(1985, 3, 14)),  # became 1403-09-05 in the old date picker
+    ("DD/MM/YYYY", "02/03/2025", date(2025, 3, 2)),
+    ("DD/MM/YYYY", "2/3/2025", date(2025, 3, 2)),
+    ("MM/DD/YYYY", "02/03/2025", date(2025, 2, 3)),
+    ("MM/DD/YYYY", "08/20/2026", date(2026, 8, 20)),
+    ("dd/mm/yyyy", "2026-08-20", date(2026, 8, 20)),  # YYYY-MM-DD cannot be misread: accepted everywhere
+])
+def test_a_date_is_read_in_the_clinics_format(monkeypatch, setting, typed, expected):
+    monkeypatch.setenv("TRACKER_DATE_FORMAT", setting)
+    assert parse_date(typed) == expected
+
+
+@pytest.mark.parametrize("setting, typed, reason", [
+    ("DD/MM/YYYY", "08/20/2026", "there is no month 20 (type it as DD/MM/YYYY, for example 20/08/2026)"),
+    ("MM/DD/YYYY", "20/08/2026", "there is no month 20 (type it as MM/DD/YYYY, for example 08/20/2026)"),
+    ("DD/MM/YYYY", "20/08/26", "is not written DD/MM/YYYY; type it as DD/MM/YYYY"),  # two-digit year: 1926?
+    ("DD/MM/YYYY", "31/04/2026", "April 2026 has 30 days"),
+])
+def test_a_date_not_in_the_clinics_format_is_refused_never_reinterpreted(monkeypatch, setting, typed, reason):
+    monkeypatch.setenv("TRACKER_DATE_FORMAT", setting)
+    assert reason in refusal(parse_date, typed, label="visit date")
+
+
+def test_an_unknown_date_format_setting_is_named(monkeypatch):
+    monkeypatch.setenv("TRACKER_DATE_FORMAT", "DD.MM.YY")
+    assert refusal(parse_date, "2026-08-20") == (
+        "TRACKER_DATE_FORMAT 'DD.MM.YY' is not a date format this product knows: set it to YYYY-MM-DD, "
+        "DD/MM/YYYY, MM/DD/YYYY (the default is YYYY-MM-DD)"
+    )
+
+
 @pytest.mark.parametrize("value", ["", "   ", None])
 def test_a_missing_date_is_required(value):
-    assert refusal(parse_iso_date, value, label="date") == (
-        "date is required (a date written YYYY-MM-DD, for example 2025-03-14)"
+    assert refusal(parse_date, value, label="date") == (
+        "date is required (type it as YYYY-MM-DD, for example 2026-08-20)"
     )
+
+
+@pytest.mark.parametrize("typed, expected", [("58,3", 58.3), ("120,5", 120.5), (" 58.3 ", 58.3), ("152", 152.0)])
+def test_a_decimal_comma_is_a_decimal_separator_never_dropped(typed, expected):
+    assert parse_density(typed) == expected  # "58,3" became 583 in the old number field
+
+
+@pytest.mark.parametrize("typed", ["1.234,5", "58,3,1", "58 ,3"])
+def test_a_number_with_two_separators_is_refused(typed):
+    assert "is not a number" in refusal(parse_density, typed)
 
 
 def test_a_date_may_be_today_but_not_later():
@@ -206,7 +250,7 @@ def test_density(value, expected):
     ("=100+50", "density '=100+50' is not a number (more than 0 and at most 600 hairs/cm²)"),
     (float("nan"), "density 'nan' is not a number (more than 0 and at most 600 hairs/cm²)"),
     (True, "density 'True' is not a number (more than 0 and at most 600 hairs/cm²)"),
-    ("152,5", "density '152,5' is not a number: use a point for decimals (152.5)"),
+    ("1.152,5", "density '1.152,5' is not a number (more than 0 and at most 600 hairs/cm²)"),
     ("", "density is required: a number more than 0 and at most 600 hairs/cm²"),
 ])
 def test_bad_density_says_both_bounds_or_what_is_wrong(value, reason):

@@ -4,8 +4,6 @@ Every parser takes what a person typed (a string with stray spaces) or what a sp
 (a number, a date), returns the value the database stores, and otherwise raises ``ValidationError``
 whose message names the field (``label``), repeats the value and says what is accepted.
 
->>> parse_iso_date(" 2025-03-14 ")
-datetime.date(2025, 3, 14)
 >>> parse_density("152.5")
 152.5
 >>> parse_site(" Vertex ")
@@ -14,21 +12,19 @@ datetime.date(2025, 3, 14)
 Traceback (most recent call last):
 ...
 tracker.errors.ValidationError: density_per_cm2 0 is out of range: it must be more than 0 and at most 600 hairs/cm²
->>> parse_iso_date("2025-02-30")
-Traceback (most recent call last):
-...
-tracker.errors.ValidationError: date '2025-02-30' is not a real date: 2025-02 has 28 days
+>>> parse_density("58,3")
+58.3
 """
 
 from __future__ import annotations
 
-import calendar
 import math
 import re
 import unicodedata
-from datetime import date, datetime, time
+from datetime import date, time
 from typing import SupportsFloat
 
+from tracker.clinic_dates import parse_date, show_date
 from tracker.course.calendar_months import add_months
 from tracker.course.clinical import CONDITIONS, MAX_DENSITY_PER_CM2, SEXES, TREATMENTS
 from tracker.errors import ValidationError
@@ -47,12 +43,37 @@ DEFAULT_SITE = "primary"
 # The oldest plausible patient: a birth date further back is a typing error in the year (1925 → 1825).
 MAX_AGE_YEARS = 120
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MRN = re.compile(r"[A-Za-z0-9_-]+")
 _SITE = re.compile(r"[a-z0-9_-]+")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
-_DATE_EXAMPLE = "2025-03-14"
+
+
+def decimal_number(text: str) -> float | None:
+    """A number typed with a decimal point or a decimal comma (``58,3`` is 58.3, as typed on a keyboard set to
+    a European language); None when ``text`` is not such a number.
+
+    A comma is only ever a decimal separator here: every amount this product records is below 1,000 (densities
+    at most 600 hairs/cm², percentages, µm, ml), so a thousands separator never occurs, and a number written
+    with both separators (``1.234,5``) is not read at all rather than read one way or the other.
+
+    >>> decimal_number(" 58,3 "), decimal_number("120.5"), decimal_number("-2"), decimal_number(".5")
+    (58.3, 120.5, -2.0, 0.5)
+    >>> decimal_number("1.234,5"), decimal_number("58,3,1"), decimal_number("lots"), decimal_number("")
+    (None, None, None, None)
+    """
+    text = text.strip()
+    if _DECIMAL_COMMA.fullmatch(text):
+        text = text.replace(",", ".")
+    return float(text) if _NUMBER.fullmatch(text) else None
+
+
+def required_decimal(text: str) -> float:
+    """``decimal_number`` for parsers that treat "not a number" as a ``ValueError`` (raised for anything else)."""
+    number = decimal_number(text)
+    if number is None:
+        raise ValueError(text)
+    return number
 
 
 def _shown(value: object) -> str:
@@ -91,35 +112,6 @@ def _no_control_characters(text: str, label: str) -> str:
     return text
 
 
-def parse_iso_date(value: object, label: str = "date") -> date:
-    """A date written YYYY-MM-DD, or a date/datetime a spreadsheet cell already holds.
-
-    Other spellings (``02/03/2025``) are refused rather than guessed: they read as 2 March in Europe
-    and as 3 February in the United States.
-    """
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = "" if value is None else str(value).strip()
-    if not text:
-        raise ValidationError(f"{label} is required (a date written YYYY-MM-DD, for example {_DATE_EXAMPLE})")
-    if not isinstance(value, str) or not _ISO_DATE.fullmatch(text):
-        hint = ", which could be read two ways" if re.fullmatch(r"\d{1,4}[/.]\d{1,2}[/.]\d{1,4}", text) else ""
-        raise ValidationError(
-            f"{label} {_shown(text)} is not written YYYY-MM-DD{hint}; write it like {_DATE_EXAMPLE}"
-        )
-    year, month, day = (int(part) for part in text.split("-"))
-    if not 1 <= month <= 12:
-        raise ValidationError(f"{label} {_shown(text)} is not a real date: there is no month {month:02d}")
-    if year < 1:
-        raise ValidationError(f"{label} {_shown(text)} is not a real date: there is no year 0000")
-    days = calendar.monthrange(year, month)[1]
-    if not 1 <= day <= days:
-        raise ValidationError(f"{label} {_shown(text)} is not a real date: {year:04d}-{month:02d} has {days} days")
-    return date(year, month, day)
-
-
 def check_not_in_future(value: date, today: date, label: str = "date") -> date:
     """``value`` unless it is after ``today`` (records describe what already happened).
 
@@ -127,17 +119,17 @@ def check_not_in_future(value: date, today: date, label: str = "date") -> date:
     datetime.date(2025, 1, 1)
     """
     if value > today:
-        raise ValidationError(f"{label} {value.isoformat()} is in the future (today is {today.isoformat()})")
+        raise ValidationError(f"{label} {show_date(value)} is in the future (today is {show_date(today)})")
     return value
 
 
 def parse_birth_date(value: object, today: date, label: str = "birth date") -> date:
     """A birth date: a real date, not in the future and not more than 120 years before ``today``."""
-    born = check_not_in_future(parse_iso_date(value, label), today, label)
+    born = check_not_in_future(parse_date(value, label), today, label)
     earliest = add_months(today, -12 * MAX_AGE_YEARS)
     if born < earliest:
         raise ValidationError(
-            f"{label} {born.isoformat()} is more than {MAX_AGE_YEARS} years ago; check the year"
+            f"{label} {show_date(born)} is more than {MAX_AGE_YEARS} years ago; check the year"
         )
     return born
 
@@ -146,7 +138,7 @@ def check_not_before_birth(value: date, birth_date: date, label: str = "date") -
     """``value`` (a session or visit date) unless it falls before the patient was born."""
     if value < birth_date:
         raise ValidationError(
-            f"{label} {value.isoformat()} is before the patient's birth date {birth_date.isoformat()}"
+            f"{label} {show_date(value)} is before the patient's birth date {show_date(birth_date)}"
         )
     return value
 
@@ -265,7 +257,7 @@ def parse_optional_amount(value: object, label: str, maximum: float, unit: str, 
         # Any number type (int, Decimal, numpy) converts; anything else is not a number.
         if not isinstance(value, (str, SupportsFloat)):
             raise TypeError
-        number = float(value.strip() if isinstance(value, str) else value)
+        number = float(value) if not isinstance(value, str) else required_decimal(value)
     except (TypeError, ValueError):
         raise ValidationError(f"{label} {str(value).strip()!r} is not a number ({unit})") from None
     if not math.isfinite(number) or not 0 < number <= maximum:
@@ -286,13 +278,10 @@ def parse_density(value: object, label: str = "density") -> float:
         text = _text(value, label)
         if not text:
             raise ValidationError(f"{label} is required: a number {bounds}")
-        if _DECIMAL_COMMA.fullmatch(text):
-            raise ValidationError(
-                f"{label} {_shown(text)} is not a number: use a point for decimals ({text.replace(',', '.')})"
-            )
-        if not _NUMBER.fullmatch(text):
+        number_or_none = decimal_number(text)
+        if number_or_none is None:
             raise ValidationError(f"{label} {_shown(text)} is not a number ({bounds})")
-        number = float(text)
+        number = number_or_none
     if not math.isfinite(number):
         raise ValidationError(f"{label} {_shown(value)} is not a number ({bounds})")
     if not 0 < number <= MAX_DENSITY_PER_CM2:

@@ -23,6 +23,7 @@ from db import models
 from tracker.access import audit_anchor
 from tracker.access.actors import ADMIN, Actor, require_role
 from tracker.access.patient_lookup import with_mrn
+from tracker.clinic_dates import parse_date
 from tracker.database import Reads, read_connection, transaction
 from tracker.errors import PermissionDenied
 from tracker.safe_csv import to_csv
@@ -178,19 +179,26 @@ def collapse_repeats(rows: list[AuditRow]) -> list[RepeatedEntry]:
     return lines
 
 
-def browse(actor: Actor, *, username: str = "", mrn: str = "", action: str = "", since: date | None = None,
-           until: date | None = None, limit: int = 500, url: str | None = None) -> list[AuditRow]:
-    """Admins browse the trail, newest first, filtered; browsing it is itself recorded."""
+def browse(actor: Actor, *, username: str = "", mrn: str = "", action: str = "", since: date | str | None = None,
+           until: date | str | None = None, limit: int = 500, url: str | None = None) -> list[AuditRow]:
+    """Admins browse the trail, newest first, filtered; browsing it is itself recorded.
+
+    ``since`` and ``until`` (both days included) are dates or text typed in the clinic's date format; blank is
+    no bound. Raises ``ValidationError`` for a date that does not read.
+    """
     require_role(actor, ADMIN)
+    since, until = _day(since, "From"), _day(until, "To")
     with transaction(url) as session:
         rows = _query(session, username=username, mrn=mrn, action=action, since=since, until=until, limit=limit)
         record(session, actor, "view", detail="audit trail")
         return rows
 
 
-def export_csv(actor: Actor, *, username: str = "", mrn: str = "", action: str = "", since: date | None = None,
-               until: date | None = None, url: str | None = None) -> bytes:
+def export_csv(actor: Actor, *, username: str = "", mrn: str = "", action: str = "", since: date | str | None = None,
+               until: date | str | None = None, url: str | None = None) -> bytes:
+    """The filtered trail as CSV (times YYYY-MM-DD HH:MM:SS UTC, for machines); filters as for ``browse``."""
     require_role(actor, ADMIN)
+    since, until = _day(since, "From"), _day(until, "To")
     with transaction(url) as session:
         rows = _query(session, username=username, mrn=mrn, action=action, since=since, until=until, limit=None)
         record(session, actor, "export", detail=f"audit trail CSV, {len(rows)} entries")
@@ -198,6 +206,13 @@ def export_csv(actor: Actor, *, username: str = "", mrn: str = "", action: str =
         (r.id, r.at.strftime("%Y-%m-%d %H:%M:%S"), r.username, r.role, r.patient_mrn, r.action, r.detail, r.address)
         for r in rows
     ))
+
+
+def _day(value: date | str | None, label: str) -> date | None:
+    """A filter's day: blank is no bound."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_date(value, label)
 
 
 def _query(session: Session, *, username: str, mrn: str, action: str, since: date | None, until: date | None,

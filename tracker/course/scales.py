@@ -24,6 +24,7 @@ from tracker.course.clinical import (
     STAGE_SCALES,
 )
 from tracker.errors import ValidationError
+from tracker.validation import required_decimal
 
 NORWOOD, LUDWIG, SINCLAIR, SALT = "norwood", "ludwig", "sinclair", "salt"
 SCALE_LABELS = {
@@ -113,6 +114,8 @@ def parse_percentage(value: object, label: str) -> float | None:
     (12.5, None)
     >>> parse_percentage("45.5%", "salt")  # as a spreadsheet shows a percent-formatted cell when saved as text
     45.5
+    >>> parse_percentage("12,5", "terminal %")  # a decimal comma, as typed on a European keyboard
+    12.5
     >>> parse_percentage(120, "terminal %")
     Traceback (most recent call last):
     ...
@@ -126,7 +129,7 @@ def parse_percentage(value: object, label: str) -> float | None:
         # Any number type (int, Decimal, numpy) converts; anything else is not a number, refused below.
         if not isinstance(value, (str, SupportsFloat)):
             raise TypeError
-        number = float(value.strip().removesuffix("%").rstrip() if isinstance(value, str) else value)
+        number = float(value) if not isinstance(value, str) else required_decimal(value.strip().removesuffix("%"))
     except (TypeError, ValueError):
         raise ValidationError(f"{label} {str(value).strip()!r} is not a number (a percentage from 0 to 100)") from None
     if not math.isfinite(number) or not 0 <= number <= 100:

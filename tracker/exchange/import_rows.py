@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from db import models
+from tracker.clinic_dates import parse_date
 from tracker.course.clinical import MAX_DENSITY_PER_CM2
 from tracker.course.scales import parse_percentage
 from tracker.errors import ValidationError
@@ -34,7 +35,6 @@ from tracker.validation import (
     parse_condition,
     parse_density,
     parse_full_name,
-    parse_iso_date,
     parse_lot_number,
     parse_mrn,
     parse_product,
@@ -181,9 +181,14 @@ class _Rows:
         try:
             if column in IDENTIFIER_COLUMNS:
                 _refuse_scientific(value, column)
-            if (self.decimal_comma and column in NUMBER_COLUMNS and isinstance(value, str)
-                    and _DECIMAL_COMMA.fullmatch(value)):
-                value = value.replace(",", ".")  # in a semicolon-separated file the comma is the decimal separator
+            if column in NUMBER_COLUMNS and isinstance(value, str) and _DECIMAL_COMMA.fullmatch(value):
+                # In a semicolon-separated file the comma is the decimal separator; in a comma-separated one a
+                # quoted "58,3" may be a thousands separator from another export, so it is refused, not guessed.
+                if not self.decimal_comma:
+                    raise ValidationError(
+                        f"{column} {value.strip()!r} is not a number: use a point for decimals "
+                        f"({value.strip().replace(',', '.')})")
+                value = value.replace(",", ".")
             return parser(value, *args, label=column, **kwargs)
         except ValidationError as exc:
             self.report(str(exc))
@@ -265,7 +270,7 @@ def _patients(problems: _Problems, sheet: Sheet | None, today: date) -> tuple[di
 
 
 def _date(value: object, today: date, label: str) -> date:
-    return check_not_in_future(parse_iso_date(_date_cell(value, label), label), today, label)
+    return check_not_in_future(parse_date(_date_cell(value, label), label), today, label)
 
 
 def _birth_date(value: object, today: date, label: str) -> date:
@@ -273,7 +278,7 @@ def _birth_date(value: object, today: date, label: str) -> date:
 
 
 def _date_cell(value: object, label: str) -> object:
-    """A date cell as ``validation.parse_iso_date`` reads it: a text date with a midnight time is the date (a
+    """A date cell as ``validation.parse_date`` reads it: a text date with a midnight time is the date (a
     spreadsheet wrote a date cell out with its time); an Excel day number is refused with what it is.
 
     >>> _date_cell("2025-01-10 00:00:00", "date")

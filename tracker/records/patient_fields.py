@@ -16,7 +16,7 @@ from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.course.vocabulary import condition_words
 from tracker.errors import ValidationError
-from tracker.validation import parse_sex, parse_site
+from tracker.validation import parse_sex, parse_site, required_decimal
 
 SALT_RANGE = (0.0, 100.0)
 
@@ -54,8 +54,8 @@ def parse_baseline(condition: str, sex: str, scale: object, stage: object) -> tu
 
     >>> parse_baseline("androgenetic_alopecia", "male", "", "iiia")
     ('norwood', 'IIIA')
-    >>> parse_baseline("alopecia_areata", "female", None, "35.50")
-    ('salt', '35.5')
+    >>> parse_baseline("alopecia_areata", "female", None, "35.50"), parse_baseline("alopecia_areata", "male", 0, "35,5")
+    (('salt', '35.5'), ('salt', '35.5'))
     >>> parse_baseline("telogen_effluvium", "female", None, None)
     (None, None)
     """
@@ -90,7 +90,7 @@ def parse_baseline(condition: str, sex: str, scale: object, stage: object) -> tu
 def _salt_stage(stage_text: str) -> str:
     """A baseline SALT score (0–100) written plainly: "35.50" is "35.5"."""
     try:
-        score = float(stage_text)
+        score = required_decimal(stage_text)  # "35,5" typed with a decimal comma is 35.5
     except ValueError:
         raise ValidationError(f"baseline SALT score {stage_text!r} is not a number from 0 to 100") from None
     if not SALT_RANGE[0] <= score <= SALT_RANGE[1]:

@@ -11,16 +11,17 @@ from datetime import date
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
+from tracker.clinic_dates import parse_date
 from tracker.database import transaction
 from tracker.errors import NotFound
 from tracker.progress.patient_progress import find_patient
 from tracker.records.history import check_version, clean_reason, lock, reason_problems, record_change, refuse
 from tracker.records.patient_fields import DOSE_MAX, THERAPY_NAME_MAX, collect, short_text
-from tracker.validation import check_not_before_birth, check_not_in_future, parse_iso_date
+from tracker.validation import check_not_before_birth, check_not_in_future
 
 
 def _therapy_date(value: object, label: str, today: date) -> date:
-    return check_not_in_future(parse_iso_date(value, label), today, label)
+    return check_not_in_future(parse_date(value, label), today, label)
 
 
 def add_therapy(actor: Actor, mrn: str, name: str, dose: str | None, start: date | str,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_patient_access, require_role
+from tracker.clinic_dates import parse_date
 from tracker.course.clinical import NSAID_DAYS_BEFORE
 from tracker.course.milestones import DateSpan, NsaidFreeSpan, nsaid_free_span
 from tracker.course.vocabulary import site_words, treatment_words
@@ -38,7 +39,6 @@ from tracker.storage.blob_store import BlobStore
 from tracker.validation import (
     check_not_before_birth,
     check_not_in_future,
-    parse_iso_date,
     parse_lot_number,
     parse_optional_amount,
     parse_product,
@@ -264,7 +264,7 @@ def _check_entry(entry: SessionEntry, documents: Sequence[DocumentUpload], today
 
 
 def _session_date(value: date | str | None, today: date) -> date:
-    return check_not_in_future(parse_iso_date(value, "session date"), today, "session date")
+    return check_not_in_future(parse_date(value, "session date"), today, "session date")
 
 
 def _refuse_problems(checked: _CheckedSession, birth_date: date) -> tuple[date, str]:

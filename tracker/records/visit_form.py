@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from tracker.clinic_dates import parse_date
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.scales import ScaleEntry, ScaleScore, parse_percentage, parse_scale_entry
 from tracker.course.vocabulary import GLOBAL_ASSESSMENT_WORDS, view_words
@@ -23,7 +24,6 @@ from tracker.validation import (
     check_not_in_future,
     clean_file_name,
     parse_density,
-    parse_iso_date,
     parse_optional_amount,
     parse_site,
 )
@@ -143,7 +143,7 @@ def check_entry(entry: VisitEntry, photos: Sequence[PhotoUpload], today: date) -
 
 def _parse_visit_date(value: date | str | None, today: date, problems: list[str]) -> date | None:
     try:
-        return check_not_in_future(parse_iso_date(value, "visit date"), today, "visit date")
+        return check_not_in_future(parse_date(value, "visit date"), today, "visit date")
     except ValidationError as error:
         problems.append(str(error))
         return None
