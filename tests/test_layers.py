@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("tracker.errors",),
     ("tracker.course",),  # the pure engine: milestones, protocols, scales, clinical constants, vocabulary
-    ("tracker.config", "tracker.database", "tracker.validation", "tracker.safe_csv"),  # what every service uses
+    # what every service uses
+    ("tracker.config", "tracker.database", "tracker.validation", "tracker.safe_csv", "tracker.clinic_dates"),
     ("tracker.access",),
     ("tracker.storage",),
     ("tracker.photos",),

@@ -24,12 +24,13 @@ def date_field(label: str, key: str, value: date | None = None, container: Any =
     if value is not None and key not in st.session_state:
         st.session_state[key] = show_date(value)
     text: str = container.text_input(
-        f"{label} ({date_format()})", key=key, placeholder=date_format(),
+        f"{label} ({date_format()})", key=key, placeholder=date_format(), max_chars=options.pop("max_chars", 20),
         help=f"Type the date as {date_example()}.", **options)
     return text
 
 
 def decimal_field(label: str, key: str, container: Any = st, **options: Any) -> str:
     """A measured number, typed with a decimal point or comma; returns the text as typed ('' when empty)."""
-    text: str = container.text_input(label, key=key, help="A decimal point or comma: 58.3 or 58,3.", **options)
+    text: str = container.text_input(label, key=key, help="A decimal point or comma: 58.3 or 58,3.",
+                                     max_chars=options.pop("max_chars", 20), **options)
     return text
