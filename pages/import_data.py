@@ -28,7 +28,14 @@ from ui.messages import call, plain
 from ui.signed_in import require_actor
 
 T = TypeVar("T")
-CHECKED, DONE, ROUND = "import_checked", "import_done", "import_round"
+CHECKED, DONE, ROUND, RUNNING = "import_checked", "import_done", "import_round", "import_running"
+# What a run that stopped before its service answered was doing: the page was used meanwhile, and Streamlit stops
+# a run inside the service's progress report, always before it commits (nothing was imported).
+INTERRUPTED = {
+    "check": "The check was interrupted because the page was used before it finished. Check the files again.",
+    "import": "The import was interrupted because the page was used before it finished: nothing was imported. "
+              "Check the files and import them again.",
+}
 # What the uploaders offer: text files (Excel's "Unicode text" is a .txt), workbooks; an old .xls is let through
 # so that the import can say what to do with it.
 FILE_TYPES = ["csv", "txt", "tsv", "xlsx", "xlsm", "xls", "ods"]
@@ -54,19 +61,39 @@ def fingerprint(uploads: list[UploadedSheet]) -> str:
     return digest.hexdigest()
 
 
-def with_progress_bar(words: str, service: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+def with_progress_bar(step: str, words: str, keep: Callable[[T], None], service: Callable[..., T], *args: Any,
+                      **kwargs: Any) -> T | None:
     """``call(service, …)`` with a progress bar that the service moves (``progress=``), removed once it is done:
-    what it found (its counts, its problems) takes its place."""
+    what it found (its counts, its problems) takes its place. ``keep`` stores the answer in the session before
+    anything is drawn again (drawing is where Streamlit stops a run when the page is used meanwhile); until then
+    ``RUNNING`` names the ``step``, so that a run stopped inside the service is told on the next run."""
     slot = st.empty()
     bar = slot.progress(0.0, text=words)
 
     def advance(fraction: float, text: str) -> None:
         bar.progress(min(max(fraction, 0.0), 1.0), text=text)
 
-    try:
-        return call(service, *args, progress=advance, **kwargs)
-    finally:
-        slot.empty()
+    st.session_state[RUNNING] = step
+    answer = call(service, *args, progress=advance, **kwargs)
+    if answer is not None:
+        keep(answer)
+    st.session_state.pop(RUNNING, None)
+    slot.empty()
+    return answer
+
+
+def keep_check(chosen: str | None) -> Callable[[ImportResult], None]:
+    """Keeps a clean check's counts with the files it was made of."""
+    def keep(preview: ImportResult) -> None:
+        st.session_state[CHECKED] = (chosen, preview)
+
+    return keep
+
+
+def keep_import(result: ImportResult) -> None:
+    """Keeps the summary for the next run, with empty uploaders: the same files are not imported twice by mistake."""
+    st.session_state[DONE] = result.summary()
+    st.session_state[ROUND] += 1
 
 
 def show_counts(result: ImportResult) -> None:
@@ -89,6 +116,9 @@ st.session_state.setdefault(ROUND, 0)
 summary = st.session_state.pop(DONE, None)  # shown once, on the run after the import
 if summary:
     st.success("  \n".join(plain(line) for line in summary.splitlines()))
+interrupted = st.session_state.pop(RUNNING, None)
+if interrupted in INTERRUPTED:
+    st.warning(INTERRUPTED[interrupted])
 
 uploads: list[UploadedSheet] = []
 for column, (key, label, required, optional, remark) in zip(st.columns(3), FILES, strict=True):
@@ -104,9 +134,7 @@ if not ready:
                "its header row will do.")
 if st.button("Check files", disabled=not ready, key="import_check"):
     st.session_state.pop(CHECKED, None)
-    preview = with_progress_bar("Checking the files…", preview_import, *uploads, actor=actor)
-    if preview is not None:
-        st.session_state[CHECKED] = (chosen, preview)
+    with_progress_bar("check", "Checking the files…", keep_check(chosen), preview_import, *uploads, actor=actor)
 
 checked = st.session_state.get(CHECKED)
 if checked is not None and checked[0] == chosen:
@@ -117,10 +145,7 @@ if checked is not None and checked[0] == chosen:
     if st.button("Import", type="primary", key="import_run"):
         outcome.empty()
         st.session_state.pop(CHECKED, None)  # whatever happens, the next import is checked again
-        result = with_progress_bar("Importing…", import_spreadsheets, *uploads, actor=actor)
-        if result is not None:
-            st.session_state[DONE] = result.summary()
-            st.session_state[ROUND] += 1  # empty uploaders: the same files are not imported twice by mistake
+        if with_progress_bar("import", "Importing…", keep_import, import_spreadsheets, *uploads, actor=actor):
             st.rerun()
 elif checked is not None:
     st.info("The files changed since they were checked: check them again before importing.")

@@ -213,6 +213,23 @@ def test_an_uploaded_name_is_the_file_name_without_its_folder(clinic, tmp_path):
     assert [problem.file for problem in caught.value.found] == ["visits.csv"]
 
 
+def test_an_import_interrupted_while_it_tells_its_progress_imports_nothing(clinic, tmp_path):
+    """A page left during the import stops its script inside the progress callback (Streamlit raises a
+    BaseException there): the import is rolled back whole, even at its last word."""
+
+    class Interrupted(BaseException):
+        pass
+
+    def interrupt_at_the_end(fraction: float, words: str) -> None:
+        if fraction == 1.0:
+            raise Interrupted(words)
+
+    with pytest.raises(Interrupted, match="Saving the import"):
+        run(clinic, files(tmp_path), progress=interrupt_at_the_end)
+    assert counts(clinic) == {"Patient": 0, "TreatmentSession": 0, "Visit": 0, "DensityMeasurement": 0}
+    assert [action for action, *_ in audit_entries(clinic)] == []
+
+
 @pytest.mark.parametrize("check", [True, False])
 def test_progress_is_told_while_reading_checking_and_writing(clinic, tmp_path, monkeypatch, check):
     monkeypatch.setattr(spreadsheet_import, "WRITE_CHUNK", 4)
@@ -227,5 +244,5 @@ def test_progress_is_told_while_reading_checking_and_writing(clinic, tmp_path, m
         (pytest.approx(0.2), "Reading visits.csv"), (0.3, "Checking every row"),
         (0.4, "Comparing the rows with the clinic's records"),
         *[(pytest.approx(0.5 + 0.45 * done / 15), f"{verb}: {done} of 15") for done in (3, 4, 8, 10, 12, 15)],
-        (1.0, "Check complete: nothing has been imported yet" if check else "Import complete"),
+        (1.0, "Check complete: nothing has been imported yet" if check else "Saving the import"),
     ]

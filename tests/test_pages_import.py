@@ -193,3 +193,23 @@ def test_an_upload_over_the_limit_is_refused_by_name(clinic, tmp_path, monkeypat
     assert table(at.dataframe[0]) == [{"File": "visits.csv", "Row": "", "Column": "", "Reason": (
         "the file is too large for a spreadsheet import (22 KB; at most 11 KB)")}]
     assert counts(clinic) == NOTHING
+
+
+@pytest.mark.parametrize("step, told", [
+    ("import", "The import was interrupted because the page was used before it finished: nothing was imported. "
+               "Check the files and import them again."),
+    ("check", "The check was interrupted because the page was used before it finished. Check the files again."),
+])
+def test_a_run_stopped_inside_the_service_is_told_on_the_next_run(clinic, step, told):
+    """Streamlit stops a run when the page is used meanwhile, inside the service's progress report (before it
+    commits: test_import_preview.py); the page's mark of the step under way is still set on the next run."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["actor"] = DR
+    at.run()
+    at.switch_page(PAGE)
+    at.session_state["import_running"] = step
+    at.run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [told]
+    at.run()
+    assert not at.warning  # told once

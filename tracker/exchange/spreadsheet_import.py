@@ -9,7 +9,8 @@ written. Otherwise everything is written in one transaction, each row carrying `
 
 Files are paths (the command line) or uploads: ``spreadsheets.UploadedSheet(name, bytes)``, each at most the
 photo store's upload limit (``TRACKER_MAX_UPLOAD_MB``). A ``progress(fraction, words)`` callback, when given,
-hears how reading, checking and writing advance (a progress bar).
+hears how reading, checking and writing advance (a progress bar); it is never called once the import is committed,
+so an exception it raises (a page interrupted) always leaves nothing imported.
 
 Columns (header row, names in any capitals, spaces for ``_`` allowed; bracketed ones optional):
 
@@ -228,6 +229,9 @@ def _run(sources: tuple[SheetSource, SheetSource, SheetSource], actor: Actor, ur
         found = rows.problems.found()
         if not found:
             result = _write_plan(session, actor, plan, report, preview=preview)
+            # The last word before the commit: a caller interrupted while it is told anything (a page that is
+            # left) has imported nothing.
+            report(1.0, "Check complete: nothing has been imported yet" if preview else "Saving the import")
         elif preview:
             audit.record(session, actor, "view", detail=f"import check: {count(len(found), 'problem')}, nothing "
                                                           "imported")
@@ -235,7 +239,6 @@ def _run(sources: tuple[SheetSource, SheetSource, SheetSource], actor: Actor, ur
             raise _refusal(found)
     if result is None:
         raise _refusal(found)
-    report(1.0, "Check complete: nothing has been imported yet" if preview else "Import complete")
     return result
 
 
