@@ -217,6 +217,8 @@ class _Plan:
 
 def _run(sources: tuple[SheetSource, SheetSource, SheetSource], actor: Actor, url: str | None,
          today: date | None, progress: Progress | None, *, preview: bool) -> ImportResult:
+    """The import, or its preview: read and check everything, then write (a preview in a savepoint it rolls back)
+    or refuse with every problem (a preview keeping its audit entry)."""
     require_role(actor, *STAFF)
     report = progress or _unreported
     rows = _read_files(sources, today or date.today(), report)
