@@ -393,6 +393,10 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("an import adding a visit to B", lambda c, actor:
             svc("tracker.exchange.spreadsheet_import.import_spreadsheets")(
             *_sheets_for(c), actor=actor, today=TODAY))),
+    "tracker.exchange.spreadsheet_import.preview_import": aims(
+        ("a check of an import adding a visit to B, sent as uploads", lambda c, actor:
+            svc("tracker.exchange.spreadsheet_import.preview_import")(
+            *[(path.name, path.read_bytes()) for path in _sheets_for(c)], actor=actor, today=TODAY))),
     "tracker.records.visits.log_visit": aims(
         ("a visit with a photo for B", lambda c, actor:
             svc("tracker.records.visits.log_visit")(actor, c.b.mrn, **_visit()))),
