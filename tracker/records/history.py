@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.course.vocabulary import condition_words, field_words, site_words, treatment_words, view_words
+from tracker.course.vocabulary import (
+    assessment_words,
+    condition_words,
+    field_words,
+    site_words,
+    treatment_words,
+    view_words,
+)
 from tracker.database import transaction
 from tracker.errors import ConflictError, NotFound, ValidationError
 
@@ -49,6 +56,7 @@ TABLE_LABELS = {
     "concurrent_therapy": "Concurrent therapy",
     "photo": "Photo",
     "density_measurement": "Density measurement",
+    "scale_score": "Scale score",
 }
 
 Row = TypeVar("Row", bound=models.Base)
@@ -209,14 +217,26 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _value_words(field: str | None, value: str | None) -> str | None:
-    """A corrected value as a person reads it: target areas and the condition are kept as codes
-    ("vertex, left_temporal"), shown in words ("Vertex, Left temporal"); other values as kept."""
+    """A corrected value as a person reads it: target areas, the condition, a site, a view, a treatment and a
+    global assessment are kept as codes ("vertex, left_temporal", "-1"), shown in words ("Vertex, Left temporal",
+    "−1 Slightly decreased"); other values as kept.
+
+    >>> _value_words("view", "right_temporal"), _value_words("global_assessment", "-1")
+    ('Right temporal', '−1 Slightly decreased')
+    """
     if value is None:
         return None
     if field == "target_areas":
         return ", ".join(site_words(a.strip()) for a in value.split(",") if a.strip())
-    if field == "condition":
-        return condition_words(value)
+    words: dict[str, Callable[[str], str]] = {
+        "condition": condition_words, "site": site_words, "view": view_words, "treatment": treatment_words,
+        "global_assessment": lambda score: assessment_words(int(score)),
+    }
+    if field in words:
+        try:
+            return words[field](value)
+        except (KeyError, ValueError):  # a value kept before its words existed: shown as kept
+            return value
     return value
 
 
