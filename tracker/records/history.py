@@ -216,12 +216,12 @@ def _aware(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _value_words(field: str | None, value: str | None) -> str | None:
+def value_words(field: str | None, value: str | None) -> str | None:
     """A corrected value as a person reads it: target areas, the condition, a site, a view, a treatment and a
     global assessment are kept as codes ("vertex, left_temporal", "-1"), shown in words ("Vertex, Left temporal",
     "−1 Slightly decreased"); other values as kept.
 
-    >>> _value_words("view", "right_temporal"), _value_words("global_assessment", "-1")
+    >>> value_words("view", "right_temporal"), value_words("global_assessment", "-1")
     ('Right temporal', '−1 Slightly decreased')
     """
     if value is None:
@@ -247,7 +247,7 @@ def patient_history(session: Session, patient_id: int) -> list[HistoryEntry]:
             _aware(change.changed_at), change.changed_by,
             TABLE_LABELS.get(change.table_name, change.table_name),
             field_words(change.field) if change.field else None,
-            _value_words(change.field, change.old_value), _value_words(change.field, change.new_value), change.reason,
+            value_words(change.field, change.old_value), value_words(change.field, change.new_value), change.reason,
         )
         for change in session.scalars(select(models.ChangeRecord)
                                       .where(models.ChangeRecord.patient_id == patient_id)

@@ -85,7 +85,7 @@ def correct_measurement(actor: Actor, measurement_id: int, changes: Mapping[str,
                             f"density measurement {row.id} of visit {row.visit_id}")
         after = progress_now(session, patient, today)
         return Correction("measurement", row.id, row.version, kept,
-                          judged(before, after, (row.visit.date,)))
+                          judged(patient, before, after, (row.visit.date,)))
 
 
 def _check_site_free(session: Session, row: models.DensityMeasurement, site: str, problems: list[str]) -> None:

@@ -20,10 +20,10 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import Actor
 from tracker.course.milestones import MilestoneResult, Progress
-from tracker.course.vocabulary import ASSESSED, field_words, milestone_words, site_words, status_words
+from tracker.course.vocabulary import ASSESSED, OutcomeMeasure, field_words, milestone_words, site_words, status_words
 from tracker.errors import NotFound, ValidationError
 from tracker.progress.patient_progress import patient_progress
-from tracker.records.history import as_text, check_version, lock, record_change
+from tracker.records.history import as_text, check_version, lock, record_change, value_words
 from tracker.records.patient_fields import collect
 
 NOTHING_CHANGED = "Nothing was saved: the values are the same as in the record."
@@ -48,7 +48,7 @@ class MilestoneAfter:
     not judged on a visit then), for one site (``scalp`` on a SALT protocol).
 
     ``value``: the density (hairs/cm²) or the SALT score at the visit judged; ``change``: hairs/cm² from baseline
-    (SALT: % improvement); ``expected_low``..``expected_high`` and ``noise`` in the same unit.
+    (SALT: % improvement); ``expected_low``..``expected_high`` and ``noise`` in the same ``unit``.
     """
 
     site: str
@@ -64,6 +64,7 @@ class MilestoneAfter:
     expected_low: float | None
     expected_high: float | None
     noise: float | None
+    unit: str = "hairs/cm²"
 
     @property
     def changed(self) -> bool:
@@ -84,8 +85,14 @@ class Correction:
 
     @property
     def summary(self) -> str:
-        """'Density at vertex: 183 → 138; Notes: (empty) → rechecked'."""
-        return "; ".join(f"{c.label}: {c.old_value or '(empty)'} → {c.new_value or '(empty)'}" for c in self.changes)
+        """Each changed field in words, as the history shows it.
+
+        >>> Correction("photo", 7, 2, (FieldChange("view", "View", "right_temporal", "vertex"),
+        ...                            FieldChange("notes", "Notes", None, "rechecked"))).summary
+        'View: Right temporal → Vertex; Notes: (empty) → rechecked'
+        """
+        return "; ".join(f"{c.label}: {value_words(c.field, c.old_value) or '(empty)'} → "
+                         f"{value_words(c.field, c.new_value) or '(empty)'}" for c in self.changes)
 
 
 def open_row(session: Session, model: type[Row], row_id: int, expected_version: int | None,
@@ -133,26 +140,29 @@ def progress_now(session: Session, patient: models.Patient, today: date) -> Prog
     return patient_progress(session, patient, as_of=today)
 
 
-def judged(before: Progress, after: Progress, visit_dates: Sequence[date] = ()) -> tuple[MilestoneAfter, ...]:
+def judged(patient: models.Patient, before: Progress, after: Progress,
+           visit_dates: Sequence[date] = ()) -> tuple[MilestoneAfter, ...]:
     """The milestones a correction touched: their result changed from ``before`` to ``after``, or they are judged
     on a visit of ``visit_dates`` (the corrected visit, as it was and as it is)."""
+    salt = patient.protocol is not None and patient.protocol.outcome_measure == OutcomeMeasure.SALT
+    unit = "% improvement" if salt else "hairs/cm²"
     earlier = {(s.site, m.name): m for s in before.sites for m in s.milestones}
     touched = []
     for site in after.sites:
         for result in site.milestones:
             previous = earlier.get((site.site, result.name))
             if result != previous or (result.status in ASSESSED and result.visit_date in visit_dates):
-                touched.append(_after(site.site, result, previous))
+                touched.append(_after(site.site, result, previous, unit))
     return tuple(touched)
 
 
-def _after(site: str, result: MilestoneResult, previous: MilestoneResult | None) -> MilestoneAfter:
+def _after(site: str, result: MilestoneResult, previous: MilestoneResult | None, unit: str) -> MilestoneAfter:
     return MilestoneAfter(
         site=site, site_label=site_words(site), milestone=result.name, milestone_label=milestone_words(result.name),
         status=result.status, status_label=status_words(result.status).label,
         status_before=previous.status if previous is not None else None, visit_date=result.visit_date,
         value=result.density, change=result.change, expected_low=result.expected_low,
-        expected_high=result.expected_high, noise=result.noise,
+        expected_high=result.expected_high, noise=result.noise, unit=unit,
     )
 
 

@@ -77,4 +77,4 @@ def correct_scale_score(actor: Actor, score_id: int, changes: Mapping[str, objec
         visit = session.get(models.Visit, row.visit_id)
         after = progress_now(session, patient, today)
         return Correction("scale score", row.id, row.version, kept,
-                          judged(before, after, (visit.date,) if visit is not None else ()))
+                          judged(patient, before, after, (visit.date,) if visit is not None else ()))

@@ -109,7 +109,8 @@ def correct_session(actor: Actor, session_id: int, changes: Mapping[str, object]
         before = progress_now(db, patient, today)
         changed = _apply(row, clean)
         kept = keep_changes(db, actor, row, patient.id, changed, clean_reason(reason), f"treatment session {row.id}")
-        return Correction("session", row.id, row.version, kept, judged(before, progress_now(db, patient, today)))
+        after = progress_now(db, patient, today)
+        return Correction("session", row.id, row.version, kept, judged(patient, before, after))
 
 
 def _check_against_record(db: Session, row: models.TreatmentSession, patient: models.Patient,

@@ -99,7 +99,8 @@ def correct_visit(actor: Actor, visit_id: int, changes: Mapping[str, object], re
         changed = _apply(visit, clean)
         kept = keep_changes(session, actor, visit, patient.id, changed, clean_reason(reason), f"visit {visit.id}")
         after = progress_now(session, patient, today)
-        return Correction("visit", visit.id, visit.version, kept, judged(before, after, (old_date, visit.date)))
+        return Correction("visit", visit.id, visit.version, kept,
+                          judged(patient, before, after, (old_date, visit.date)))
 
 
 def _check_day_free(session: Session, visit: models.Visit, day: date, problems: list[str]) -> None:
