@@ -49,7 +49,8 @@ from ui.messages import call, plain
 from ui.typed_fields import date_field, decimal_field
 
 PREFIX = "fix_"
-CHOICE, OPEN, VERSION, REASON, NOTICE = "fix_choice", "fix_open", "fix_version", "fix_reason", "fix_notice"
+CHOICE, OPEN, VERSION, REASON = "fix_choice", "fix_open", "fix_version", "fix_reason"
+NOTICE, RESET = "fix_notice", "fix_reset"  # kept across the rerun after a save
 BOXES = {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}
 SERVICES: dict[str, Callable[..., Correction]] = {
     VISIT: correct_visit, MEASUREMENT: correct_measurement, SCALE_SCORE: correct_scale_score,
@@ -64,6 +65,8 @@ def correct_entries(actor: Actor, mrn: str) -> None:
                "the milestones are judged again at once.")
     for tone, text in st.session_state.pop(NOTICE, ()):
         BOXES[tone](plain(text))
+    if st.session_state.pop(RESET, False):  # after a save: the choice starts afresh (set before the box is drawn)
+        st.session_state[CHOICE] = None
     entries = call(correctable_entries, actor, mrn)
     if not entries:
         if entries is not None:
@@ -76,7 +79,7 @@ def correct_entries(actor: Actor, mrn: str) -> None:
         return
     entry = by_key[choice]
     if st.session_state.get(OPEN) != choice:  # newly chosen: the recorded values, and the version opened
-        _forget(keep_choice=True)
+        _forget()
         st.session_state[OPEN], st.session_state[VERSION] = choice, entry.version
         _prefill(entry)
     with st.form("fix_entry", clear_on_submit=False):
@@ -87,7 +90,7 @@ def correct_entries(actor: Actor, mrn: str) -> None:
         if st.form_submit_button("Save correction", type="primary", key="fix_submit"):
             _save(actor, entry, changes, reason)
     if st.button("Discard my changes and reload this entry", key="fix_reload"):
-        _forget(keep_choice=True)
+        _forget()
         st.rerun()
 
 
@@ -98,8 +101,8 @@ def _save(actor: Actor, entry: CorrectableEntry, changes: dict[str, Any], reason
     else:
         result = call(SERVICES[entry.kind], actor, entry.row_id, changes, reason, version)
     if result is not None:
-        _forget(keep_choice=False)
-        st.session_state[NOTICE] = _notice(entry, result)
+        _forget()
+        st.session_state[NOTICE], st.session_state[RESET] = _notice(entry, result), True
         st.rerun()
 
 
@@ -113,24 +116,16 @@ def _notice(entry: CorrectableEntry, result: Correction) -> list[tuple[str, str]
 
 
 def _judgement(m: MilestoneAfter) -> str:
-    """'Early response (2–3 months), Vertex: now On track (was Ahead): +8 hairs/cm² from baseline; expected +4.4
-    to +19.4, measurement noise ±13.'"""
+    """'Early response (2–3 months), Vertex: now On track (was Ahead). Vertex on 2025-04-10: +8 hairs/cm² …'"""
     was = ("" if not m.changed else f" (was {status_words(m.status_before).label})" if m.status_before
            else " (not judged before)")
-    text = f"{m.milestone_label}, {m.site_label}: {'now ' if m.changed else 'still '}{m.status_label}{was}"
-    if m.change is not None:
-        text += f": {m.change:+.1f} {m.unit} from baseline"
-    if m.expected_low is not None and m.expected_high is not None:
-        text += f"; expected {m.expected_low:+.1f} to {m.expected_high:+.1f}"
-        if m.noise is not None:
-            text += f", measurement noise ±{m.noise:.1f}"
-    return text + "."
+    return f"{m.milestone_label}, {m.site_label}: {'now' if m.changed else 'still'} {m.status_label}{was}. {m.sentence}"
 
 
-def _forget(*, keep_choice: bool) -> None:
-    for key in [k for k in st.session_state if str(k).startswith(PREFIX) and k != NOTICE]:
-        if not (keep_choice and key == CHOICE):
-            del st.session_state[key]
+def _forget() -> None:
+    """Drop the open form's values and version (the choice of entry is the selectbox's own)."""
+    for key in [k for k in st.session_state if str(k).startswith(PREFIX) and k not in (CHOICE, NOTICE, RESET)]:
+        del st.session_state[key]
 
 
 def _number(value: object) -> str:

@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import Actor
+from tracker.clinic_dates import show_date
 from tracker.course.milestones import MilestoneResult, Progress
 from tracker.course.vocabulary import ASSESSED, OutcomeMeasure, field_words, milestone_words, site_words, status_words
+from tracker.course.wording import milestone_sentence, signed
 from tracker.errors import NotFound, ValidationError
 from tracker.progress.patient_progress import patient_progress
 from tracker.records.history import as_text, check_version, lock, record_change, value_words
@@ -65,6 +67,7 @@ class MilestoneAfter:
     expected_high: float | None
     noise: float | None
     unit: str = "hairs/cm²"
+    sentence: str = ""  # where the point lies and why it is judged so, as the record's milestone strip says it
 
     @property
     def changed(self) -> bool:
@@ -156,13 +159,38 @@ def judged(patient: models.Patient, before: Progress, after: Progress,
     return tuple(touched)
 
 
+def _sentence(site: str, result: MilestoneResult, unit: str) -> str:
+    """The record strip's sentence for a density; for a SALT score, the score and its improvement against the band.
+
+    >>> from tracker.course.milestones import MilestoneResult
+    >>> salt = MilestoneResult("early_response", date(2025, 3, 10), date(2025, 4, 10), date(2025, 4, 10),
+    ...                        "on_track", date(2025, 4, 10), 32.0, 2.96, 20.0, 20.0, -0.3, 29.7, 10.0)
+    >>> _sentence("scalp", salt, "% improvement")
+    'SALT 32 on 2025-04-10: +20% improvement from baseline; expected +0 to +30 (noise ±10).'
+    """
+    if result.status not in ASSESSED or result.visit_date is None:
+        return milestone_sentence(result)
+    if unit == "hairs/cm²" or result.change is None:
+        return milestone_sentence(result, title=f"{site_words(site)} on {show_date(result.visit_date)}")
+    text = f"SALT {result.density:g} on {show_date(result.visit_date)}: {_minus(signed(result.change))}% improvement"
+    text += " from baseline"
+    if result.expected_low is not None and result.expected_high is not None:
+        text += (f"; expected {_minus(signed(result.expected_low))} to {_minus(signed(result.expected_high))}"
+                 f" (noise ±{result.noise or 0:g})")
+    return text + "."
+
+
+def _minus(text: str) -> str:
+    return text.replace("-", "−")
+
+
 def _after(site: str, result: MilestoneResult, previous: MilestoneResult | None, unit: str) -> MilestoneAfter:
     return MilestoneAfter(
         site=site, site_label=site_words(site), milestone=result.name, milestone_label=milestone_words(result.name),
         status=result.status, status_label=status_words(result.status).label,
         status_before=previous.status if previous is not None else None, visit_date=result.visit_date,
         value=result.density, change=result.change, expected_low=result.expected_low,
-        expected_high=result.expected_high, noise=result.noise, unit=unit,
+        expected_high=result.expected_high, noise=result.noise, unit=unit, sentence=_sentence(site, result, unit),
     )
 
 
