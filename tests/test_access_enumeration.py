@@ -302,6 +302,9 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
             svc("tracker.records.history.soft_delete")(actor, "photo", c.b.photo_ids[0], "x")),
     ),
     # Corrections of visits, measurements, scale scores, sessions and photo views (staff only).
+    "tracker.records.entry_corrections.correctable_entries": aims(
+        ("B's entries to correct", lambda c, actor: svc("tracker.records.entry_corrections.correctable_entries")(
+            actor, c.b.mrn))),
     "tracker.records.visit_corrections.correct_visit": aims(
         ("B's visit date", lambda c, actor: svc("tracker.records.visit_corrections.correct_visit")(
             actor, c.b.visit_ids[1], {"date": date(2025, 7, 16)}, "typo", 1, today=TODAY))),
