@@ -103,7 +103,8 @@ def test_a_mistyped_density_is_corrected_with_its_reason_and_the_progress_page_f
         grid.wait_for()
         rows = dataframe_rows(grid)
         assert [(r["What"], r["Field"], r["Previous value"], r["New value"], r["Reason"], r["Who"]) for r in rows] == [
-            ("Density measurement", "Density (hairs/cm²)", "183", "138", "typed 183 for 138", USERNAME)]
+            (f"Density measurement (Vertex, visit of {show_date(visit)})", "Density (hairs/cm²)", "183", "138",
+             "typed 183 for 138", USERNAME)]
         shot(page, JOURNEY, "04-history-line")
 
         open_menu(page, "Progress")

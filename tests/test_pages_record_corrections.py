@@ -67,7 +67,7 @@ def test_a_density_is_corrected_and_the_new_judgement_shown(clinic):
             "(+6%). The expected range is +4 to +19") in success
     history = at.dataframe[-1].value
     assert list(history.iloc[0][["What", "Field", "Previous value", "New value", "Reason"]]) == [
-        "Density measurement", "Density (hairs/cm²)", "183", "138", "typed 183 for 138"]
+        "Density measurement (Vertex, visit of 2025-04-10)", "Density (hairs/cm²)", "183", "138", "typed 183 for 138"]
     record = patient_record(DR, "RT-30")
     assert record.milestones[0].status == "on_track"
     assert record.timeline[-1].densities[0].density == 138

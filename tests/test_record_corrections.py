@@ -90,7 +90,7 @@ def test_a_mistyped_density_corrected_is_judged_again_at_once(typo):
     assert changes_of(url) == [("density_measurement", "density_per_cm2", "183", "138", "typed 183 for 138", "dr.lee")]
     history = patient_record(DR, "RT-30", today=TODAY).history
     assert [(h.what, h.field, h.old_value, h.new_value, h.reason) for h in history] == [
-        ("Density measurement", "Density (hairs/cm²)", "183", "138", "typed 183 for 138")]
+        ("Density measurement (Vertex, visit of 2025-04-10)", "Density (hairs/cm²)", "183", "138", "typed 183 for 138")]
     assert row_of(url, models.DensityMeasurement, measurement_id).version == 2
     assert audits(url) == [("update", f"density measurement {measurement_id} of visit 2 corrected: density_per_cm2")]
 
@@ -197,14 +197,20 @@ def test_a_visit_corrected_in_place(typo):
     assert ("Hair dry", "no", "yes") in history and ("Date", "2025-04-10", "2025-04-08") in history
 
 
-@pytest.mark.usefixtures("typo")
-def test_a_visit_moved_out_of_its_window_is_judged_again():
+def test_a_visit_moved_out_of_its_window_is_judged_again(typo):
+    url, _ = typo
     # The early-response window is 2–3 months after day 0: 2025-03-10 .. 2025-04-10. Moved to 2025-05-20 the visit
     # leaves it: the window closed with no visit (missed), and the visit is not judged at 3 months any more.
-    result = correct_visit(DR, 2, {"date": "2025-05-20"}, "date of the next visit typed", expected_version=1,
-                           today=TODAY)
+    unticked = dict.fromkeys(CAPTURE_CHECKS, False)  # as the form sends a visit imported without its checklist
+    result = correct_visit(DR, 2, {"date": "2025-05-20", "capture": unticked, "device": ""},
+                           "date of the next visit typed", expected_version=1, today=TODAY)
+    assert [(c.field, c.old_value, c.new_value) for c in result.changes] == [("date", "2025-04-10", "2025-05-20")]
     assert [(m.milestone, m.status_before, m.status) for m in result.milestones] == [
         ("early_response", "ahead", "missed")]
+    assert row_of(url, models.Visit, 2).capture_conditions is None  # nothing recorded about it: nothing invented
+    history = patient_record(DR, "RT-30", today=TODAY).history
+    assert [(h.what, h.field, h.old_value, h.new_value) for h in history] == [
+        ("Visit of 2025-05-20", "Date", "2025-04-10", "2025-05-20")]
     assert patient_record(DR, "RT-30", today=TODAY).milestones[0].status == "missed"
 
 
@@ -315,7 +321,7 @@ def test_a_session_corrected_in_place(typo):
     row = row_of(url, models.TreatmentSession, session_id)
     assert (row.lot_number, row.volume_ml, row.version) == ("LOT-0111", 4.5, 2)
     what = {(h.what, h.field, h.old_value, h.new_value) for h in patient_record(DR, "RT-30", today=TODAY).history}
-    assert ("Treatment session", "Lot number", "LOT-0110", "LOT-0111") in what
+    assert ("Exosome session of 2025-01-10", "Lot number", "LOT-0110", "LOT-0111") in what
 
 
 def test_a_session_date_moves_day_0_and_the_milestones_follow(typo):
@@ -383,7 +389,7 @@ def test_a_photo_moved_from_right_temporal_to_vertex_appears_under_vertex(record
     assert "right_temporal" not in rows and rows["vertex"][1] == photo_id
     history = patient_record(DR, "RT-7", today=TODAY).history
     assert (history[0].what, history[0].field, history[0].old_value, history[0].new_value) == (
-        "Photo", "View", "Right temporal", "Vertex")
+        "Photo (IMG_0412.jpg, visit of 2025-04-10)", "View", "Right temporal", "Vertex")
     assert row_of(url, models.Photo, photo_id).version == 2
     with pytest.raises(ValidationError, match=NOTHING_CHANGED):
         correct_photo_view(DR, photo_id, "vertex", "again", expected_version=2)

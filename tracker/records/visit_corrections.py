@@ -132,6 +132,6 @@ def _apply(visit: models.Visit, clean: Mapping[str, object]) -> list[tuple[str, 
         conditions["device"] = clean["device"]
         if clean["device"] is None:
             del conditions["device"]
-    if conditions != (visit.capture_conditions or {}):
+    if any(name in CAPTURE_CHECKS or name == "device" for name, _, _ in changed):
         visit.capture_conditions = conditions  # a new dict: the JSON column sees the change
     return changed
