@@ -147,3 +147,28 @@ def test_a_session_lot_is_corrected(recorded):
     at.button(key="fix_submit").click().run()
     assert "Lot number: LOT-0110 → LOT-0111; Volume (ml): (empty) → 4.5" in messages(at, "success")
     assert "No milestone judgement changed." in messages(at, "info")
+
+
+def test_a_stage_and_salt_regions_are_corrected(recorded):
+    url, _ = recorded
+    with transaction(url) as session:
+        visit_id = session.scalar(select(models.Visit.id).where(models.Visit.date == date(2025, 4, 10)))
+        stage = models.ScaleScore(visit_id=visit_id, scale="norwood", stage="III", created_by="test")
+        salt = models.ScaleScore(visit_id=visit_id, scale="salt", salt_score=20.0, salt_vertex_pct=50,
+                                 salt_posterior_pct=0, salt_left_pct=0, salt_right_pct=0, created_by="test")
+        session.add_all([stage, salt])
+        session.flush()
+        stage_id, salt_id = stage.id, salt.id
+    at = choose(open_record("RT-7"), f"scale score:{stage_id}")
+    assert at.selectbox(key="fix_stage").value == "III"
+    at.selectbox(key="fix_stage").set_value("IV")
+    at.text_input(key="fix_reason").input("restaged from the photos")
+    at.button(key="fix_submit").click().run()
+    assert "Stage: III → IV" in messages(at, "success")
+    at = choose(at, f"scale score:{salt_id}")
+    assert at.text_input(key="fix_salt_vertex_pct").value == "50"
+    at.text_input(key="fix_salt_vertex_pct").input("80")
+    at.text_input(key="fix_reason").input("vertex misread")
+    at.button(key="fix_submit").click().run()
+    # SALT = 80 % × 0.40 (the vertex's share of the scalp) = 32.
+    assert "SALT vertex % hair loss: 50 → 80; SALT score: 20 → 32" in messages(at, "success")

@@ -214,6 +214,20 @@ def test_a_visit_moved_out_of_its_window_is_judged_again(typo):
     assert patient_record(DR, "RT-30", today=TODAY).milestones[0].status == "missed"
 
 
+def test_a_visit_date_is_read_in_the_clinics_format(typo, monkeypatch):
+    url, _ = typo
+    monkeypatch.setenv("TRACKER_DATE_FORMAT", "DD/MM/YYYY")
+    with pytest.raises(ValidationError, match="visit date '13/31/2025' is not a real date: there is no month 31"):
+        correct_visit(DR, 2, {"date": "13/31/2025"}, "typo", expected_version=1, today=TODAY)
+    with pytest.raises(ValidationError, match="the patient already has a visit on 10/01/2025"):
+        correct_visit(DR, 2, {"date": "10/01/2025"}, "typo", expected_version=1, today=TODAY)
+    correct_visit(DR, 2, {"date": "08/04/2025"}, "typo", expected_version=1, today=TODAY)  # 8 April, not 4 August
+    assert row_of(url, models.Visit, 2).date == date(2025, 4, 8)
+    history = patient_record(DR, "RT-30", today=TODAY).history
+    assert [(h.what, h.old_value, h.new_value) for h in history] == [
+        ("Visit of 08/04/2025", "10/04/2025", "08/04/2025")]
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"date": "2025-07-01"}, "visit date 2025-07-01 is in the future (today is 2025-06-01)"),
     ({"date": "1974-12-31"}, "visit date 1974-12-31 is before the patient's birth date 1975-01-01"),
@@ -417,3 +431,32 @@ def test_a_photo_cannot_join_its_own_twin(recorded):
 def test_the_checklists_words_are_the_forms_words():
     for key, label in (CAPTURE_CHECKS | PRE_SESSION_CHECKS).items():
         assert FIELD_WORDS[key] == label
+
+
+def test_every_kind_of_correction_is_audited_with_the_fields_it_changed(recorded):
+    url, patient_id = recorded
+    with transaction(url) as session:
+        visit = session.scalar(select(models.Visit).where(models.Visit.date == date(2025, 4, 10)))
+        measurement_id = session.scalar(select(models.DensityMeasurement.id).where(
+            models.DensityMeasurement.visit_id == visit.id, models.DensityMeasurement.site == "vertex"))
+        photo_id = session.scalar(select(models.Photo.id).where(models.Photo.view == "frontal"))
+        visit_id = visit.id
+    score_id = add_score(url, visit_id, scale="norwood", stage="III")
+    session_id = session_id_of(url)
+    correct_visit(DR, visit_id, {"satisfaction": "6"}, "asked at the desk", expected_version=1, today=TODAY)
+    correct_measurement(DR, measurement_id, {"terminal_pct": "64"}, "printout", expected_version=1, today=TODAY)
+    correct_scale_score(DR, score_id, {"stage": "IV"}, "restaged", expected_version=1, today=TODAY)
+    correct_session(DR, session_id, {"volume_ml": "5"}, "vial size", expected_version=1, today=TODAY)
+    correct_photo_view(DR, photo_id, "occipital", "wrong view", expected_version=1)
+    assert audits(url) == [
+        ("update", f"visit {visit_id} corrected: satisfaction"),
+        ("update", f"density measurement {measurement_id} of visit {visit_id} corrected: terminal_pct"),
+        ("update", f"scale score {score_id} of visit {visit_id} corrected: stage"),
+        ("update", f"treatment session {session_id} corrected: volume_ml"),
+        ("update", f"photo {photo_id} of visit 1 corrected: view"),
+    ]
+    with transaction(url) as session:
+        entries = session.scalars(select(models.AuditEntry).where(models.AuditEntry.action == "update")).all()
+        assert {(e.username, e.patient_id) for e in entries} == {("dr.lee", patient_id)}
+    assert [h.reason for h in patient_record(DR, "RT-7", today=TODAY).history][:5] == [
+        "wrong view", "vial size", "restaged", "printout", "asked at the desk"]

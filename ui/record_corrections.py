@@ -140,7 +140,9 @@ def _prefill(entry: CorrectableEntry) -> None:
                 st.session_state[f"{PREFIX}{check}"] = bool(ticked)
         elif isinstance(value, date):
             st.session_state[f"{PREFIX}{name}"] = show_date(value)
-        elif name in ("global_assessment", "satisfaction", "treatment", "view", "stage"):
+        elif name == "stage":
+            st.session_state[f"{PREFIX}stage"] = value if value in stages_for(str(entry.values["scale"])) else None
+        elif name in ("global_assessment", "satisfaction", "treatment", "view"):
             st.session_state[f"{PREFIX}{name}"] = value
         elif name != "scale":
             st.session_state[f"{PREFIX}{name}"] = _number(value)
@@ -173,7 +175,10 @@ def _scale_form(entry: CorrectableEntry) -> dict[str, Any]:
         st.caption("SALT: % of hair lost in each region; the score is calculated again from the four.")
         return {name: decimal_field(f"{label} % hair loss", f"{PREFIX}{name}")
                 for name, (_, label) in zip(SALT_REGION_FIELDS, SALT_REGIONS, strict=True)}
-    stage = st.selectbox(f"Stage ({SCALE_LABELS.get(scale, scale)})", stages_for(scale), key=f"{PREFIX}stage")
+    # No stage chosen for the clinician (index None): a stage recorded off the scale's list opens empty, never as
+    # the first stage, so a save without a choice is refused rather than saved as a stage nobody picked.
+    stage = st.selectbox(f"Stage ({SCALE_LABELS.get(scale, scale)})", stages_for(scale), key=f"{PREFIX}stage",
+                         index=None, placeholder="Choose")
     return {"stage": stage}
 
 
