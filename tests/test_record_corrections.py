@@ -5,6 +5,7 @@ recomputed at once; stale versions, bad values and no-op corrections refused wit
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from db import models
 from tests.patient_samples import DR, TODAY, changes_of, patient_actor, seed
+from tracker.access.actors import Actor
 from tracker.course.vocabulary import FIELD_WORDS
 from tracker.database import transaction
 from tracker.errors import ConflictError, NotFound, PermissionDenied, ValidationError
@@ -460,3 +462,31 @@ def test_every_kind_of_correction_is_audited_with_the_fields_it_changed(recorded
         assert {(e.username, e.patient_id) for e in entries} == {("dr.lee", patient_id)}
     assert [h.reason for h in patient_record(DR, "RT-7", today=TODAY).history][:5] == [
         "wrong view", "vial size", "restaged", "printout", "asked at the desk"]
+
+
+def test_two_clinicians_correcting_the_same_density_at_once_never_overwrite_each_other(typo, figure):
+    """Both opened version 1 and save together: the row's lock makes one wait for the other, which then finds
+    version 2 and is refused; whichever order the database picks, one value and one history line are kept."""
+    url, measurement_id = typo
+    start = threading.Barrier(2)
+    outcomes: dict[str, object] = {}
+
+    def save(who: str, density: str) -> None:
+        start.wait()
+        try:
+            outcomes[who] = correct_measurement(Actor(who, "clinician"), measurement_id, {"density_per_cm2": density},
+                                                "typo", expected_version=1, today=TODAY, url=url)
+        except ConflictError as refused:
+            outcomes[who] = refused
+
+    threads = [threading.Thread(target=save, args=args) for args in (("dr.a", "138"), ("dr.b", "139"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    saved = {who: result for who, result in outcomes.items() if not isinstance(result, ConflictError)}
+    assert len(outcomes) == 2 and len(saved) == 1, outcomes
+    [(winner, _)] = saved.items()
+    assert row_of(url, models.DensityMeasurement, measurement_id).density_per_cm2 == {"dr.a": 138, "dr.b": 139}[winner]
+    assert [(c[2], c[5]) for c in changes_of(url)] == [("183", winner)]
+    figure(f"concurrent corrections ({url.split(':')[0]}): 2 at once on one row, 1 saved, 1 refused")
