@@ -26,6 +26,7 @@ from tracker.records.patient_record import patient_record
 from tracker.records.therapies import add_therapy, stop_therapy
 from tracker.validation import MAX_AGE_YEARS
 from ui.messages import call, plain
+from ui.record_corrections import correct_entries
 from ui.signed_in import require_actor
 from ui.workspace import select_patient, selected_mrn
 
@@ -129,6 +130,9 @@ with timeline_tab:
             }
             for entry in record.timeline
         ], hide_index=True)
+
+with timeline_tab:  # corrections of visits, measurements, scale scores, sessions and photo views (issue #12)
+    correct_entries(actor, details.mrn)
 
 # --- Concurrent therapies -------------------------------------------------------------------------------
 with therapy_tab:
