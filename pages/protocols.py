@@ -26,6 +26,7 @@ from tracker.records.protocol_admin import (
 )
 from ui.messages import call, show_error
 from ui.signed_in import require_actor
+from ui.typed_fields import decimal_field
 
 SELECTED, PENDING, DRAFTS, FLASH, RESET_COPY = (
     "protocols_selected", "protocols_pending_select", "protocols_drafts", "protocols_flash", "protocols_reset_copy",
@@ -129,16 +130,19 @@ if detail is not None:
         },
     )
 
-    noise_pct = st.number_input(
+    noise_key = f"protocol_noise::{suffix}"
+    if noise_key not in st.session_state:  # the stored value, as text the clinician can correct
+        st.session_state[noise_key] = f"{float(draft['noise_pct']):g}"
+    # Typed text, read by the service (a decimal comma is a decimal point), not a number box that drops the comma.
+    noise_pct = decimal_field(
         "Measurement noise (percentage points of SALT improvement)" if salt
         else "Measurement noise (% of the baseline density)",
-        value=float(draft["noise_pct"]), min_value=0.0, max_value=MAX_NOISE_PCT, step=1.0,
-        key=f"protocol_noise::{suffix}",
+        noise_key,
         help=("A milestone is judged ahead or behind only when its % improvement lies outside the band by more than "
               "this many percentage points (baseline × this / 100 SALT points)." if salt else
               "A milestone is judged ahead or behind only when it lies outside the band by more than this share of "
               "the patient's baseline density (hairs/cm²). Automated counts vary about 10% between repeat "
-              "measurements of the same scalp, so 10 is the usual value."),
+              "measurements of the same scalp, so 10 is the usual value.") + f" From 0 to {MAX_NOISE_PCT:g}.",
     )
 
     st.subheader("Milestone windows")

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
+from tracker.clinic_dates import show_date
 from tracker.course.vocabulary import condition_words, field_words, site_words, treatment_words, view_words
 from tracker.database import transaction
 from tracker.errors import ConflictError, NotFound, ValidationError
@@ -208,11 +209,25 @@ def _aware(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# Corrected fields whose values are dates: kept ISO (``as_text``), shown in the clinic's date format.
+_DATE_FIELDS = frozenset({"birth_date", "date", "session_date", "start", "stop"})
+
+
 def _value_words(field: str | None, value: str | None) -> str | None:
     """A corrected value as a person reads it: target areas and the condition are kept as codes
-    ("vertex, left_temporal"), shown in words ("Vertex, Left temporal"); other values as kept."""
+    ("vertex, left_temporal"), shown in words ("Vertex, Left temporal"); dates are kept ISO, shown as the clinic
+    writes dates; other values as kept.
+
+    >>> _value_words("birth_date", "1985-03-14"), _value_words("notes", "1985-03-14")
+    ('1985-03-14', '1985-03-14')
+    """
     if value is None:
         return None
+    if field in _DATE_FIELDS:
+        try:
+            return show_date(date.fromisoformat(value))
+        except ValueError:  # a value kept before dates were kept ISO: shown as kept
+            return value
     if field == "target_areas":
         return ", ".join(site_words(a.strip()) for a in value.split(",") if a.strip())
     if field == "condition":
@@ -235,14 +250,14 @@ def patient_history(session: Session, patient_id: int) -> list[HistoryEntry]:
     ]
     removed: tuple[tuple[type[Deletable], Any, Callable[[Any], str]], ...] = (
         (models.Visit, select(models.Visit).where(models.Visit.patient_id == patient_id),
-         lambda r: f"visit of {r.date}"),
+         lambda r: f"visit of {show_date(r.date)}"),
         (models.TreatmentSession,
          select(models.TreatmentSession).where(models.TreatmentSession.patient_id == patient_id),
-         lambda r: f"{treatment_words(r.treatment)} session of {r.date}"
+         lambda r: f"{treatment_words(r.treatment)} session of {show_date(r.date)}"
          + (f", lot {r.lot_number}" if r.lot_number else "")),
         (models.ConcurrentTherapy,
          select(models.ConcurrentTherapy).where(models.ConcurrentTherapy.patient_id == patient_id),
-         lambda r: f"{r.name} from {r.start}"),
+         lambda r: f"{r.name} from {show_date(r.start)}"),
         (models.Photo,
          select(models.Photo).join(models.Visit, models.Photo.visit_id == models.Visit.id)
          .where(models.Visit.patient_id == patient_id),
