@@ -66,7 +66,8 @@ if notice:
 # --- Header and milestone strip ---------------------------------------------------------------------
 st.title(plain(details.full_name))
 st.caption(plain(
-    f"MRN {details.mrn} · {details.age} years · {details.sex} · {details.condition_label} · "
+    f"MRN {details.mrn} · born {show_date(details.birth_date)} ({details.age} years) · {details.sex} · "
+    f"{details.condition_label} · "
     f"day 0: {show_date(record.day0) or 'no treatment session yet'}"
 ))
 baseline = (f"{SCALE_LABELS.get(details.baseline_scale, details.baseline_scale)} {details.baseline_stage}"
@@ -121,7 +122,7 @@ with timeline_tab:
                 "Notes": entry.notes,
             }
             for entry in record.timeline
-        ], hide_index=True, column_config=date_columns("Date"))
+        ], hide_index=True, column_config=date_columns("Date"), placeholder="–")
 
 # --- Concurrent therapies -------------------------------------------------------------------------------
 with therapy_tab:
@@ -130,7 +131,7 @@ with therapy_tab:
             {"Therapy": t.name, "Dose": t.dose, "Start": t.start, "Stop": t.stop,
              "Taking now": "yes" if t.active else "no"}
             for t in record.therapies
-        ], hide_index=True, column_config=date_columns("Start", "Stop"))
+        ], hide_index=True, column_config=date_columns("Start", "Stop"), placeholder="–")
     else:
         st.caption("No concurrent therapy recorded.")
 
