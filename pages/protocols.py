@@ -50,6 +50,13 @@ def snapshot(detail: ProtocolDetail) -> dict:
     }
 
 
+def as_typed(values: list[dict], columns: tuple[str, ...]) -> pd.DataFrame:
+    """Stored numbers as the text a clinician edits: the editor's number cells drop a decimal comma in the browser
+    ("7,5" became 75), so the cells are text and the service reads them (a decimal comma is a decimal point)."""
+    return pd.DataFrame([{column: row[column] if isinstance(row[column], str) else f"{row[column]:g}"
+                          for column in columns} for row in values], columns=list(columns), dtype="string")
+
+
 def rows(table: pd.DataFrame) -> list[dict]:
     return table.to_dict("records")
 
@@ -120,13 +127,14 @@ if detail is not None:
                 "this band is the clinic's own." if salt else
                 "Change from the patient's own baseline in hairs/cm², at months after the first session.")
                + " Linear in between, flat after the last point. The first point must be month 0.")
+    typed = "A decimal point or comma: 7.5 or 7,5."
     band_table = st.data_editor(
-        pd.DataFrame(draft["band"], columns=list(BAND_COLUMNS)),
+        as_typed(draft["band"], BAND_COLUMNS),
         num_rows="dynamic", hide_index=True, key=f"protocol_band::{suffix}",
         column_config={
-            "month": st.column_config.NumberColumn("Month", min_value=0, step=0.5, required=True),
-            "low": st.column_config.NumberColumn(f"Low ({unit})", required=True),
-            "high": st.column_config.NumberColumn(f"High ({unit})", required=True),
+            "month": st.column_config.TextColumn("Month", required=True, help=f"Months after day 0. {typed}"),
+            "low": st.column_config.TextColumn(f"Low ({unit})", required=True, help=typed),
+            "high": st.column_config.TextColumn(f"High ({unit})", required=True, help=typed),
         },
     )
 
@@ -147,14 +155,16 @@ if detail is not None:
 
     st.subheader("Milestone windows")
     st.caption("Whole calendar months after the first session; the visit closest to the target month is used.")
+    # Months as text too: a number cell would read "2,5" as 25 months; the service refuses 2.5 (whole months).
+    whole = "A whole number of months after day 0."
     window_table = st.data_editor(
-        pd.DataFrame(draft["windows"], columns=list(WINDOW_COLUMNS)),
+        as_typed(draft["windows"], WINDOW_COLUMNS),
         num_rows="dynamic", hide_index=True, key=f"protocol_windows::{suffix}",
         column_config={
             "name": st.column_config.TextColumn("Name", max_chars=60, required=True),
-            "start_month": st.column_config.NumberColumn("Start month", min_value=0, step=1, required=True),
-            "end_month": st.column_config.NumberColumn("End month", min_value=0, step=1, required=True),
-            "target_month": st.column_config.NumberColumn("Target month", min_value=0, step=1, required=True),
+            "start_month": st.column_config.TextColumn("Start month", required=True, help=whole),
+            "end_month": st.column_config.TextColumn("End month", required=True, help=whole),
+            "target_month": st.column_config.TextColumn("Target month", required=True, help=whole),
         },
     )
 

@@ -1,6 +1,7 @@
 """Browser journey (issue #12): a clinic that writes dates DD/MM/YYYY registers a patient born "14/03/1985" and
 the record says 14/03/1985 (the browser's date picker once made 1403-09-05 of it); a therapy started
-"20/08/<last year>" is listed as 20/08/<last year>; no date on the record is written YYYY-MM-DD.
+"20/08/<last year>" is listed as 20/08/<last year>; no date on the record is written YYYY-MM-DD. And a decimal
+comma typed into the protocol's band editor is a decimal separator (a number cell made 75 of "7,5").
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tests.browser import (
 )
 
 USERNAME, PASSWORD = "dr.dates", "Day-Month-Year-4821"
+ADMIN, ADMIN_PASSWORD = "adm.dates", "Comma-Decimal-Admin-551"
 MRN, NAME = "RT-1403", "Dora Datum"
 JOURNEY = "dates"
 ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
@@ -40,11 +42,12 @@ def day_first_clinic(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("browser-dates") / "data"
     env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
-    subprocess.run([sys.executable, "-m", "tracker", "user", "add", "--role", "clinician", "--username", USERNAME,
-                    "--password-stdin"], input=PASSWORD + "\n", cwd=ROOT, env=env, capture_output=True, text=True,
-                   timeout=120, check=True)
+    for role, username, password in (("clinician", USERNAME, PASSWORD), ("admin", ADMIN, ADMIN_PASSWORD)):
+        subprocess.run([sys.executable, "-m", "tracker", "user", "add", "--role", role, "--username", username,
+                        "--password-stdin"], input=password + "\n", cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=120, check=True)
     with streamlit_server(data_dir, {"TRACKER_DATE_FORMAT": "DD/MM/YYYY"}) as base:
-        yield base
+        yield base, env
 
 
 def no_error_box(page) -> None:
@@ -53,7 +56,7 @@ def no_error_box(page) -> None:
 
 
 def test_a_day_first_clinic_registers_and_reads_day_first(day_first_clinic):
-    base = day_first_clinic
+    base, _ = day_first_clinic
     with browser_page(viewport=(1400, 1600)) as page:
         sign_in(page, base, USERNAME, PASSWORD)
         open_menu(page, "New patient")
@@ -110,3 +113,31 @@ def test_a_day_first_clinic_registers_and_reads_day_first(day_first_clinic):
         assert not ISO_DATE.findall(visible), ISO_DATE.findall(visible)
         shot(page, JOURNEY, "04-correct-details")
     assert server_alarms(base) == []
+
+
+def test_a_decimal_comma_in_the_band_editor_is_a_decimal_separator(day_first_clinic):
+    base, env = day_first_clinic
+    with browser_page(viewport=(1400, 1400)) as page:
+        sign_in(page, base, ADMIN, ADMIN_PASSWORD)
+        open_menu(page, "Protocols")
+        band = page.get_by_test_id("stDataFrame").filter(has_text="High (hairs/cm²)").first
+        band.wait_for()
+        band.scroll_into_view_if_needed()
+        box = band.bounding_box()
+        assert box is not None
+        band.dblclick(position={"x": box["width"] * 0.85, "y": 35 + 17})  # month 0's high: under the header row
+        page.keyboard.press("Control+A")
+        page.keyboard.type("7,5")
+        page.keyboard.press("Enter")
+        wait_rendered(page)
+        assert dataframe_rows(band)[0]["High (hairs/cm²)"] == "7,5"
+        shot(page, JOURNEY, "05-band-high-7-5")
+        page.get_by_role("button", name="Save changes").click()
+        page.get_by_text("Saved: the protocol is now at version 2.").wait_for()
+        no_error_box(page)
+    stored = subprocess.run(
+        [sys.executable, "-c", "from sqlalchemy import select\nfrom db import models\n"
+         "from tracker.database import transaction\nwith transaction() as session:\n"
+         "    print(session.scalar(select(models.Protocol.band).where(models.Protocol.version == 2))[0])"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True).stdout
+    assert stored.strip() == "{'month': 0, 'low': -10, 'high': 7.5}"

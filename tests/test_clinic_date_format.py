@@ -170,9 +170,32 @@ def test_the_measurement_noise_is_typed_with_a_decimal_comma(clinic):
     with transaction(clinic) as session:
         assert 7.5 in session.scalars(select(models.Protocol.noise_pct)).all()
     [noise] = [box for box in at.text_input if box.key.startswith("protocol_noise::")]
+    assert noise.value == "7.5"
     noise.input("seven")
     at.button(key="protocols_save").click().run()
     assert "The measurement noise must be a number ('seven' is not)." in "\n".join(e.value for e in at.error)
+
+
+def test_the_band_editor_reads_a_decimal_comma_and_refuses_a_fraction_of_a_month_window(clinic):
+    """A number cell in the browser drops the comma ("7,5" became 75): the band's cells are text, read by the
+    service."""
+    at = open_page("pages/protocols.py", ADMIN)
+    [band, windows] = at.data_editor
+    assert list(band.value["low"]) == ["-10", "-10", "5", "10", "15"]  # the stored band, as text to correct
+    at.session_state[band.key] = {"edited_rows": {1: {"month": "2,5", "low": "-7,5"}}, "added_rows": [],
+                                  "deleted_rows": []}
+    at.session_state[windows.key] = {"edited_rows": {0: {"end_month": "3,5"}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    at.button(key="protocols_save").click().run()
+    errors = "\n".join(e.value for e in at.error)
+    assert "Window row 1: the end month must be a whole number of months (3.5 is not)." in errors
+    at.session_state[windows.key] = {"edited_rows": {}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    at.button(key="protocols_save").click().run()
+    assert not at.exception and not at.error
+    with transaction(clinic) as session:
+        stored = session.scalar(select(models.Protocol.band).where(models.Protocol.version == 2))
+    assert {"month": 2.5, "low": -7.5, "high": 5} in stored
 
 
 # --- Dates shown ----------------------------------------------------------------------------------------------

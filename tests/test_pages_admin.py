@@ -250,7 +250,7 @@ def test_protocols_page_shows_editors_and_the_band_preview(clinic):
 
 def test_protocol_edit_is_saved_as_a_new_version(clinic):
     at = open_page("protocols.py", ADMIN)
-    at.session_state[BAND_KEY] = {"edited_rows": {4: {"high": 40}}, "added_rows": [], "deleted_rows": []}
+    at.session_state[BAND_KEY] = {"edited_rows": {4: {"high": "40"}}, "added_rows": [], "deleted_rows": []}
     at.run()
     assert list(table(at, "Low (hairs/cm²)")["High (hairs/cm²)"]) == [5, 5, 20, 35, 40]
     at.text_area(key=NOTE_KEY).input("Our clinic's series of 40 patients.")
@@ -300,7 +300,7 @@ def test_the_salt_protocol_reads_in_salt_and_the_outcome_measure_is_saved(clinic
 
 def test_protocol_validation_messages_keep_the_typed_values(clinic):
     at = open_page("protocols.py", ADMIN)
-    at.session_state[BAND_KEY] = {"edited_rows": {0: {"low": 9}}, "added_rows": [], "deleted_rows": []}
+    at.session_state[BAND_KEY] = {"edited_rows": {0: {"low": "9"}}, "added_rows": [], "deleted_rows": []}
     at.run()
     at.text_area(key=NOTE_KEY).input("   ")
     at.button(key="protocols_save").click().run()
