@@ -15,6 +15,9 @@ import streamlit as st
 
 from tracker.clinic_dates import date_example, date_format, show_date
 
+# Longer than any date or measured number; a longer text is cut by the browser, not sent.
+TYPED_MAX = 40
+
 
 def date_field(label: str, key: str, value: date | None = None, container: Any = st, **options: Any) -> str:
     """A date typed in the clinic's format; returns the text as typed ('' when empty).
@@ -25,7 +28,7 @@ def date_field(label: str, key: str, value: date | None = None, container: Any =
         st.session_state[key] = show_date(value)
     text: str = container.text_input(
         f"{label} ({date_format()})", key=key, placeholder=date_format(),
-        help=f"Type the date as {date_example()}.", **options)
+        help=f"Type the date as {date_example()}.", max_chars=TYPED_MAX, **options)
     return text
 
 
@@ -33,7 +36,8 @@ def decimal_field(label: str, key: str, container: Any = st, help: str | None = 
     """A measured number, typed with a decimal point or comma; returns the text as typed ('' when empty).
     ``help`` says what the number means; the field adds how it may be written."""
     how = "A decimal point or comma: 58.3 or 58,3."
-    text: str = container.text_input(label, key=key, help=f"{help} {how}" if help else how, **options)
+    text: str = container.text_input(label, key=key, help=f"{help} {how}" if help else how, max_chars=TYPED_MAX,
+                                     **options)
     return text
 
 
