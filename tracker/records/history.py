@@ -218,23 +218,27 @@ def _aware(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# Corrected fields whose values are dates: kept ISO (``as_text``), shown in the clinic's date format.
+_DATE_FIELDS = frozenset({"birth_date", "date", "session_date", "start", "stop"})
+
+
 def value_words(field: str | None, value: str | None) -> str | None:
     """A corrected value as a person reads it: target areas, the condition, a site, a view, a treatment and a
     global assessment are kept as codes ("vertex, left_temporal", "-1"), shown in words ("Vertex, Left temporal",
-    "−1 Slightly decreased"); other values as kept.
+    "−1 Slightly decreased"); dates are kept ISO, shown as the clinic writes dates; other values as kept.
 
     >>> value_words("view", "right_temporal"), value_words("global_assessment", "-1")
     ('Right temporal', '−1 Slightly decreased')
     """
     if value is None:
         return None
-    if field == "target_areas":
-        return ", ".join(site_words(a.strip()) for a in value.split(",") if a.strip())
-    if field in ("date", "birth_date", "stop"):  # kept ISO, shown as the clinic writes dates
+    if field in _DATE_FIELDS:
         try:
             return show_date(date.fromisoformat(value))
-        except ValueError:
+        except ValueError:  # a value kept before dates were kept ISO: shown as kept
             return value
+    if field == "target_areas":
+        return ", ".join(site_words(a.strip()) for a in value.split(",") if a.strip())
     words: dict[str, Callable[[str], str]] = {
         "condition": condition_words, "site": site_words, "view": view_words, "treatment": treatment_words,
         "global_assessment": lambda score: assessment_words(int(score)),
@@ -299,14 +303,14 @@ def patient_history(session: Session, patient_id: int) -> list[HistoryEntry]:
     ]
     removed: tuple[tuple[type[Deletable], Any, Callable[[Any], str]], ...] = (
         (models.Visit, select(models.Visit).where(models.Visit.patient_id == patient_id),
-         lambda r: f"visit of {r.date}"),
+         lambda r: f"visit of {show_date(r.date)}"),
         (models.TreatmentSession,
          select(models.TreatmentSession).where(models.TreatmentSession.patient_id == patient_id),
-         lambda r: f"{treatment_words(r.treatment)} session of {r.date}"
+         lambda r: f"{treatment_words(r.treatment)} session of {show_date(r.date)}"
          + (f", lot {r.lot_number}" if r.lot_number else "")),
         (models.ConcurrentTherapy,
          select(models.ConcurrentTherapy).where(models.ConcurrentTherapy.patient_id == patient_id),
-         lambda r: f"{r.name} from {r.start}"),
+         lambda r: f"{r.name} from {show_date(r.start)}"),
         (models.Photo,
          select(models.Photo).join(models.Visit, models.Photo.visit_id == models.Visit.id)
          .where(models.Visit.patient_id == patient_id),
