@@ -42,9 +42,10 @@ from tracker.records.photo_corrections import correct_photo_view
 from tracker.records.row_corrections import Correction, MilestoneAfter
 from tracker.records.scale_corrections import SALT_REGION_FIELDS, correct_scale_score
 from tracker.records.session_corrections import correct_session
-from tracker.records.treatment_sessions import PRE_SESSION_CHECKS
+from tracker.records.treatment_sessions import AREAS_MAX, PRE_SESSION_CHECKS, TEXT_MAX
 from tracker.records.visit_corrections import correct_visit
-from tracker.records.visit_form import CAPTURE_CHECKS
+from tracker.records.visit_form import CAPTURE_CHECKS, DEVICE_MAX, NOTES_MAX
+from tracker.validation import LOT_NUMBER_MAX, PRODUCT_MAX, SITE_MAX
 from ui.messages import call, plain
 from ui.typed_fields import date_field, decimal_field
 
@@ -156,14 +157,14 @@ def _visit_form(entry: CorrectableEntry) -> dict[str, Any]:
     satisfaction = st.selectbox("Patient satisfaction (0–10)", [None, *range(11)], key=f"{PREFIX}satisfaction",
                                 format_func=lambda s: "Not asked" if s is None else str(s))
     capture = {key: st.checkbox(label, key=f"{PREFIX}{key}") for key, label in CAPTURE_CHECKS.items()}
-    device = st.text_input("Camera or device", key=f"{PREFIX}device")
-    notes = st.text_area("Notes", key=f"{PREFIX}notes")
+    device = st.text_input("Camera or device", key=f"{PREFIX}device", max_chars=DEVICE_MAX)
+    notes = st.text_area("Notes", key=f"{PREFIX}notes", max_chars=NOTES_MAX)
     return {"date": day, "global_assessment": assessment, "satisfaction": satisfaction, "capture": capture,
             "device": device, "notes": notes}
 
 
 def _measurement_form(entry: CorrectableEntry) -> dict[str, Any]:
-    site = st.text_input("Site", key=f"{PREFIX}site")
+    site = st.text_input("Site", key=f"{PREFIX}site", max_chars=SITE_MAX)
     fields = {"density_per_cm2": "Density (hairs/cm²)", "shaft_diameter_um": "Shaft diameter (µm)",
               "terminal_pct": "Terminal %", "anagen_pct": "Anagen %"}
     return {"site": site} | {name: decimal_field(label, f"{PREFIX}{name}") for name, label in fields.items()}
@@ -185,13 +186,13 @@ def _scale_form(entry: CorrectableEntry) -> dict[str, Any]:
 def _session_form(entry: CorrectableEntry) -> dict[str, Any]:
     values: dict[str, Any] = {"date": date_field("Session date", f"{PREFIX}date")}
     values["treatment"] = st.selectbox("Treatment", TREATMENTS, key=f"{PREFIX}treatment", format_func=treatment_words)
-    values["product"] = st.text_input("Product", key=f"{PREFIX}product")
-    values["lot_number"] = st.text_input("Lot number", key=f"{PREFIX}lot_number")
+    values["product"] = st.text_input("Product", key=f"{PREFIX}product", max_chars=PRODUCT_MAX)
+    values["lot_number"] = st.text_input("Lot number", key=f"{PREFIX}lot_number", max_chars=LOT_NUMBER_MAX)
     values["volume_ml"] = decimal_field("Volume (ml)", f"{PREFIX}volume_ml")
-    values["areas"] = st.text_input("Areas treated", key=f"{PREFIX}areas")
+    values["areas"] = st.text_input("Areas treated", key=f"{PREFIX}areas", max_chars=AREAS_MAX)
     values["checklist"] = {key: st.checkbox(label, key=f"{PREFIX}{key}") for key, label in PRE_SESSION_CHECKS.items()}
-    values["adverse_events"] = st.text_area("Adverse events", key=f"{PREFIX}adverse_events")
-    values["notes"] = st.text_area("Notes", key=f"{PREFIX}notes")
+    values["adverse_events"] = st.text_area("Adverse events", key=f"{PREFIX}adverse_events", max_chars=TEXT_MAX)
+    values["notes"] = st.text_area("Notes", key=f"{PREFIX}notes", max_chars=TEXT_MAX)
     return values
 
 
