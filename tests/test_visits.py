@@ -19,7 +19,7 @@ from tracker.access.actors import Actor
 from tracker.config import settings
 from tracker.course.scales import ScaleEntry
 from tracker.database import transaction
-from tracker.errors import NotFound, PermissionDenied, ValidationError
+from tracker.errors import NotFound, PermissionDenied, SameDayVisit, ValidationError
 from tracker.records.visit_form import PhotoUpload, SiteEntry, VisitEntry
 from tracker.records.visits import BASELINE_RECORDED, log_visit, visit_form_defaults
 from tracker.storage.blob_store import LocalDirectoryStore
@@ -313,7 +313,8 @@ def test_unknown_or_deleted_patient(clinic):
 
 
 def test_the_very_same_visit_is_not_recorded_twice(clinic):
-    """A double click or a retry after a committed save is refused; a different visit that day is not."""
+    """A double click or a retry after a committed save is refused; a different visit that day is offered to be
+    added to the one recorded (issue #12: never a second visit on the same day)."""
     from tracker.access.actors import Actor
     from tracker.errors import ValidationError
     from tracker.records.patient_intake import NewPatient, create_patient
@@ -328,8 +329,9 @@ def test_the_very_same_visit_is_not_recorded_twice(clinic):
     log_visit(staff, "TW-1", entry, url=clinic, today=date(2026, 2, 1))
     with pytest.raises(ValidationError, match="already recorded"):
         log_visit(staff, "TW-1", entry, url=clinic, today=date(2026, 2, 1))
-    log_visit(staff, "TW-1", VisitEntry(date="2026-01-10", sites=[SiteEntry("vertex", 152)]), url=clinic,
-              today=date(2026, 2, 1))
+    with pytest.raises(SameDayVisit, match="A visit of 2026-01-10 is already recorded for this patient"):
+        log_visit(staff, "TW-1", VisitEntry(date="2026-01-10", sites=[SiteEntry("vertex", 152)]), url=clinic,
+                  today=date(2026, 2, 1))
 
 
 # --- the global photographic assessment (−3 … +3) and satisfaction (0–10) --------------------------------
@@ -385,17 +387,21 @@ def test_ratings_are_saved_with_the_visit_and_audited(clinic, assessment, satisf
         assert "assessment" not in detail and "satisfaction" not in detail
 
 
-def test_a_visit_with_only_the_ratings_is_recorded_and_a_changed_rating_is_a_new_visit(clinic):
-    """Rating the photos needs no density that day; the same ratings again the same day are a double click,
-    different ones a second visit."""
+def test_a_visit_with_only_the_ratings_is_recorded_and_a_changed_rating_is_a_correction(clinic):
+    """Rating the photos needs no density that day; the same ratings again the same day are a double click;
+    different ones are offered to be added to that day's visit, where a different rating is a correction."""
     add_patient(clinic)
     only = VisitEntry(date=date(2025, 3, 1), global_assessment=1, satisfaction=6)
     saved = log_visit(CLINICIAN, "RT-0001", only, today=TODAY)
     assert (saved.sites, saved.global_assessment, saved.satisfaction) == ((), 1, 6)
     with pytest.raises(ValidationError, match="already recorded"):
         log_visit(CLINICIAN, "RT-0001", only, today=TODAY)
-    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 3, 1), global_assessment=2), today=TODAY)
-    assert counts(clinic)["Visit"] == 2
+    changed = VisitEntry(date=date(2025, 3, 1), global_assessment=2)
+    with pytest.raises(SameDayVisit):
+        log_visit(CLINICIAN, "RT-0001", changed, today=TODAY)
+    with pytest.raises(ValidationError, match=r"already has a global photographic assessment \(1\); to change it"):
+        log_visit(CLINICIAN, "RT-0001", changed, today=TODAY, add_to_existing=True)
+    assert counts(clinic)["Visit"] == 1
     with pytest.raises(ValidationError, match="enter a density, a scale score, a global assessment, a satisfaction"):
         log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 3, 2), global_assessment="", satisfaction=" "),
                   today=TODAY)
