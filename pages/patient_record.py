@@ -27,6 +27,7 @@ from tracker.records.therapies import add_therapy, stop_therapy
 from tracker.validation import MAX_AGE_YEARS
 from ui.messages import call, plain
 from ui.signed_in import require_actor
+from ui.visit_photos import add_photos_form
 from ui.workspace import select_patient, selected_mrn
 
 NOTICE = "record_notice"
@@ -129,6 +130,7 @@ with timeline_tab:
             }
             for entry in record.timeline
         ], hide_index=True)
+        add_photos_form(actor, record.timeline)
 
 # --- Concurrent therapies -------------------------------------------------------------------------------
 with therapy_tab:
