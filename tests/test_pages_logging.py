@@ -392,7 +392,7 @@ SAVE_ANYWAY = "FormSubmitter:log_visit-Save anyway"
 SAVE_SESSION_ANYWAY = "FormSubmitter:log_session-Save anyway"
 
 
-def visit_rows(url) -> list[tuple[date, tuple[tuple[str, float], ...], int]]:
+def visit_rows(url) -> list[tuple[date, tuple[tuple[str, float], ...], int | None]]:
     """Every visit: its date, its (site, density) pairs and its number of photos."""
     with transaction(url) as session:
         return [
