@@ -50,7 +50,8 @@ ASKED, OFFER = "asked_visit", "offer_visit"
 SATISFACTION_LABEL = "Patient satisfaction (0 = not at all, 10 = completely satisfied)"
 
 
-def _start_form(mrn: str, sites: tuple[str, ...], device: str, capture: dict[str, bool]) -> None:
+def _start_form(mrn: str, sites: tuple[str, ...], device: str, capture: dict[str, bool],
+                scales: tuple[str, ...]) -> None:
     """A fresh form for ``mrn``: forget every value typed for anyone (or for the visit just saved); the date is
     today and the device and capture checklist are the previous visit's."""
     blank_form("visit_", keep=(SAVED, ROUND, SITES, SHOTS, FORM_FOR, "visit_add_site", "visit_camera_add",
@@ -63,6 +64,8 @@ def _start_form(mrn: str, sites: tuple[str, ...], device: str, capture: dict[str
     st.session_state[SHOTS] = []
     st.session_state["visit_date"] = show_date(date.today())
     st.session_state["visit_device"] = device
+    for scale_name in scales:  # "Not scored": a dropped key would let the browser send the last stage back
+        st.session_state[f"visit_stage_{scale_name}"] = ""
     for key in CAPTURE_CHECKS:
         st.session_state[f"visit_check_{key}"] = bool(capture.get(key))
     st.session_state[ROUND] = st.session_state.get(ROUND, 0) + 1  # new upload widgets, empty
@@ -182,7 +185,7 @@ defaults = call(visit_form_defaults, actor, mrn)
 if defaults is None:
     offer_another_patient("visit")
 if st.session_state.get(FORM_FOR) != defaults.mrn:
-    _start_form(defaults.mrn, defaults.sites, defaults.device, dict(defaults.capture))
+    _start_form(defaults.mrn, defaults.sites, defaults.device, dict(defaults.capture), defaults.scales)
 
 st.subheader(plain(f"{defaults.full_name} · MRN {defaults.mrn}"))
 if defaults.last_visit_date:
@@ -240,9 +243,8 @@ with st.form("log_visit", clear_on_submit=False):
     st.markdown("**Global photographic assessment and patient satisfaction** (optional)")
     assessment_col, satisfaction_col = st.columns(2)
     assessment = assessment_col.selectbox(
-        "Global photographic assessment (against the baseline photos)", [None, *sorted(GLOBAL_ASSESSMENT_WORDS)],
-        format_func=lambda score: "Not assessed" if score is None else assessment_words(score),
-        key="visit_assessment")
+        "Global photographic assessment (against the baseline photos)", sorted(GLOBAL_ASSESSMENT_WORDS),
+        index=None, placeholder="Not assessed", format_func=assessment_words, key="visit_assessment")
     # Typed, like every clinical number: a number box would turn a typed "7,5" into 75 or 10.
     satisfaction = satisfaction_col.text_input(SATISFACTION_LABEL, key="visit_satisfaction", placeholder="0–10",
                                                max_chars=4)

@@ -162,6 +162,8 @@ def test_visit_saved_from_the_page_with_a_photo_and_the_form_starts_afresh(clini
     outcome = at.dataframe[0].value
     assert list(outcome["Site"]) == ["Vertex"] and list(outcome["Status"]) == ["Baseline recorded"]
     assert at.text_input(key="visit_density_vertex").value == ""  # a fresh form
+    assert at.selectbox(key="visit_stage_ludwig").value == ""  # "Not scored", not the last visit's stage
+    assert at.selectbox(key="visit_assessment").value is None  # "Not assessed"
     with transaction(clinic) as session:
         visit = session.scalars(select(models.Visit)).one()
         assert (visit.patient_id, visit.date, visit.notes, visit.created_by) == (
