@@ -4,7 +4,7 @@ reading order, a density typed with a decimal comma, a density far from the prev
 saving — and the actions it took counted for the issue's closing note.
 
 The patient (written to the server's database directly): a baseline visit 96 days ago (frontal 150, vertex 120
-hairs/cm², taken with a FotoFinder, hair dry, same distance and lighting) and an exosome session the day after.
+hairs/cm², taken with a FotoFinder, every capture check ticked) and an exosome session the day after.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def seed_baseline(url: str, today: date) -> None:
         session.add(patient)
         session.flush()
         visit = models.Visit(patient_id=patient.id, date=today - timedelta(days=96), created_by="test",
-                             capture_conditions={"dry_hair": True, "same_parting": False, "same_distance": True,
+                             capture_conditions={"dry_hair": True, "same_parting": True, "same_distance": True,
                                                  "same_lighting": True, "device": DEVICE})
         session.add(visit)
         session.flush()
@@ -136,7 +136,7 @@ def test_three_month_visit_typed_in_the_form(clinic):
         assert page.get_by_role("textbox", name="Camera or device").input_value() == DEVICE
         ticked = {label: page.get_by_role("checkbox", name=label, exact=True).is_checked()
                   for label in ("Hair dry", "Same parting as last time", "Same camera distance", "Same lighting")}
-        assert ticked == {"Hair dry": True, "Same parting as last time": False, "Same camera distance": True,
+        assert ticked == {"Hair dry": True, "Same parting as last time": True, "Same camera distance": True,
                           "Same lighting": True}
         shot(page, JOURNEY, "01-form-remembers-the-set-up")
 
@@ -191,7 +191,7 @@ def test_three_month_visit_typed_in_the_form(clinic):
         visit = session.scalars(select(models.Visit).where(models.Visit.date == today)).one()
         assert sorted((m.site, m.density_per_cm2) for m in visit.measurements) == [("frontal", 158.0),
                                                                                   ("vertex", 185.5)]
-        assert visit.capture_conditions == {"dry_hair": True, "same_parting": False, "same_distance": True,
+        assert visit.capture_conditions == {"dry_hair": True, "same_parting": True, "same_distance": True,
                                             "same_lighting": True, "device": DEVICE}
         assert sorted(session.scalars(select(models.Photo.view).where(models.Photo.visit_id == visit.id))) == [
             "frontal", "left_temporal", "occipital", "right_temporal", "vertex"]
