@@ -623,16 +623,18 @@ def test_the_photo_boxes_are_in_reading_order_three_to_a_row(clinic):
 
 def test_photos_are_added_to_a_recorded_visit_from_the_patient_record(clinic):
     add_patient(clinic, target_areas="vertex")
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2026, 3, 1), sites=(SiteEntry("vertex", 118.0),)))
     log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2026, 5, 2), sites=(SiteEntry("vertex", 120.0),)))
     at = open_page("pages/patient_record.py")
-    assert at.selectbox(key="visit_photos_visit").format_func(at.selectbox(key="visit_photos_visit").value) == (
-        "Visit of 2026-05-02 (0 photo(s))")
+    # The latest visit first: the photo that arrived late is most often from it.
+    assert at.selectbox(key="visit_photos_visit").options == ["Visit of 2026-05-02", "Visit of 2026-03-01"]
     at.selectbox(key="visit_photos_view").set_value("occipital")
     at.file_uploader(key="visit_photos_files_0").upload("late.jpg", jpeg(), "image/jpeg")
     at.button(key="FormSubmitter:visit_photos_form-Add photos to this visit").click().run()
     assert not at.exception and not at.error, errors(at)
     assert "1 occipital photo(s) added to the visit of 2026-05-02." in [s.value for s in at.success]
-    assert visit_rows(clinic) == [(date(2026, 5, 2), (("vertex", 120.0),), 1)]
+    assert visit_rows(clinic) == [(date(2026, 3, 1), (("vertex", 118.0),), 0),
+                                  (date(2026, 5, 2), (("vertex", 120.0),), 1)]
     with transaction(clinic) as session:
         photo = session.scalars(select(models.Photo)).one()
         assert (photo.view, photo.original_file_name) == ("occipital", "late.jpg")

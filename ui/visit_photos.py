@@ -37,7 +37,7 @@ def add_photos_form(actor: Actor, timeline: Sequence[TimelineEntry]) -> None:
     with st.expander("Add photos to a visit", expanded=bool(added)), st.form("visit_photos_form"):
         visit_id = st.selectbox(
             "Visit", list(visits), key="visit_photos_visit",
-            format_func=lambda i: f"Visit of {show_date(visits[i].date)} ({len(visits[i].photos)} photo(s))")
+            format_func=lambda i: f"Visit of {show_date(visits[i].date)}")
         view = st.selectbox("View", SCALP_VIEWS, format_func=view_words, key="visit_photos_view")
         files = st.file_uploader("Photos", type=PHOTO_TYPES, accept_multiple_files=True,
                                  key=f"visit_photos_files_{round_}")
