@@ -20,6 +20,8 @@ _.core_fonts_encoding
 # pytest: a hook of tests/conftest.py, and a fixture the schedule page tests request by name.
 pytest_terminal_summary
 scheduled
+# pytest: the fixture the date-format tests request by name (usefixtures), a clinic writing dates DD/MM/YYYY.
+day_first
 # pytest: the other hooks of tests/conftest.py (pytest_testnodedown is pytest-xdist's, on its controller), and
 # its autouse fixture that closes a browser module's shared Chromium.
 pytest_configure

@@ -20,6 +20,7 @@ from tracker.records.lots import (
 from ui import private_media
 from ui.messages import call
 from ui.signed_in import require_actor
+from ui.typed_fields import date_columns
 
 RESULT = "lot_lookup_result"
 
@@ -57,7 +58,7 @@ if isinstance(result, LotSearch):
                 }
                 for s in result.sessions
             ],
-            hide_index=True, key="lot_results",
+            hide_index=True, key="lot_results", column_config=date_columns("Session date"),
         )
     else:
         st.info("No session on record received this lot.")

@@ -5,11 +5,9 @@ A correction is checked against the version of the record the clinician opened (
 ``edit_version``): if someone else changed the record meanwhile, nothing is saved and the page says so.
 """
 
-from datetime import date
-
 import streamlit as st
 
-from tracker.course.calendar_months import add_months
+from tracker.clinic_dates import show_date
 from tracker.course.clinical import CONDITIONS, SEXES
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.course.vocabulary import assessment_words, condition_words, site_words, status_words, view_words
@@ -24,9 +22,10 @@ from tracker.records.patient_fields import (
 )
 from tracker.records.patient_record import patient_record
 from tracker.records.therapies import add_therapy, stop_therapy
-from tracker.validation import MAX_AGE_YEARS
 from ui.messages import call, plain
+from ui.record_corrections import correct_entries
 from ui.signed_in import require_actor
+from ui.typed_fields import date_columns, date_field, decimal_field
 from ui.visit_photos import add_photos_form
 from ui.workspace import select_patient, selected_mrn
 
@@ -48,10 +47,6 @@ def _done(message: str, keys: tuple[str, ...]) -> None:
     st.rerun()
 
 
-def _day(value: date | None) -> str:
-    return value.isoformat() if value else ""
-
-
 actor = require_actor()
 mrn = selected_mrn()
 if not mrn:
@@ -65,7 +60,6 @@ if record is None:
     st.page_link("pages/patients.py", label="Back to the patient list", icon="👥")
     st.stop()
 details = record.details
-today = date.today()
 
 notice = st.session_state.pop(NOTICE, None)
 if notice:
@@ -74,8 +68,9 @@ if notice:
 # --- Header and milestone strip ---------------------------------------------------------------------
 st.title(plain(details.full_name))
 st.caption(plain(
-    f"MRN {details.mrn} · {details.age} years · {details.sex} · {details.condition_label} · "
-    f"day 0: {_day(record.day0) or 'no treatment session yet'}"
+    f"MRN {details.mrn} · born {show_date(details.birth_date)} ({details.age} years) · {details.sex} · "
+    f"{details.condition_label} · "
+    f"day 0: {show_date(record.day0) or 'no treatment session yet'}"
 ))
 baseline = (f"{SCALE_LABELS.get(details.baseline_scale, details.baseline_scale)} {details.baseline_stage}"
             if details.baseline_scale else "none recorded")
@@ -93,8 +88,8 @@ for first in range(0, len(record.milestones), 3):
     for column, milestone in zip(st.columns(3), record.milestones[first:first + 3], strict=False):
         with column:
             st.markdown(f"**{plain(milestone.label)}**")
-            st.caption(f"window {_day(milestone.window_start)} to {_day(milestone.window_end)} · "
-                       f"target {_day(milestone.target)}")
+            st.caption(f"window {show_date(milestone.window_start)} to {show_date(milestone.window_end)} · "
+                       f"target {show_date(milestone.target)}")
             # Red is for behind only (issue #11): an overdue or missed visit is a warning.
             box = st.warning if milestone.overdue else BOXES[status_words(milestone.status).tone]
             box(plain(milestone.status_text))
@@ -113,7 +108,7 @@ with timeline_tab:
         rated = any(e.global_assessment is not None or e.satisfaction is not None for e in record.timeline)
         st.dataframe([
             {
-                "Date": _day(entry.date),
+                "Date": entry.date,
                 "Entry": entry.title,
                 "Density (hairs/cm²)": " · ".join(f"{site_words(d.site)} {d.density:g}" for d in entry.densities),
                 "Photos": str(len(entry.photos)) if entry.kind == "visit" else "",
@@ -129,17 +124,20 @@ with timeline_tab:
                 "Notes": entry.notes,
             }
             for entry in record.timeline
-        ], hide_index=True)
+        ], hide_index=True, column_config=date_columns("Date"), placeholder="–")
         add_photos_form(actor, record.timeline)
+
+with timeline_tab:  # corrections of visits, measurements, scale scores, sessions and photo views (issue #12)
+    correct_entries(actor, details.mrn)
 
 # --- Concurrent therapies -------------------------------------------------------------------------------
 with therapy_tab:
     if record.therapies:
         st.dataframe([
-            {"Therapy": t.name, "Dose": t.dose, "Start": _day(t.start), "Stop": _day(t.stop),
+            {"Therapy": t.name, "Dose": t.dose, "Start": t.start, "Stop": t.stop,
              "Taking now": "yes" if t.active else "no"}
             for t in record.therapies
-        ], hide_index=True)
+        ], hide_index=True, column_config=date_columns("Start", "Stop"), placeholder="–")
     else:
         st.caption("No concurrent therapy recorded.")
 
@@ -150,10 +148,8 @@ with therapy_tab:
         other_name = st.text_input("Other therapy's name", key="therapy_other", max_chars=THERAPY_NAME_MAX)
         dose = st.text_input("Dose", key="therapy_dose", placeholder="e.g. 5% foam twice daily",
                              max_chars=DOSE_MAX)
-        start = st.date_input("Start", value=None, max_value=today, format="YYYY-MM-DD", key="therapy_start",
-                              min_value=details.birth_date)
-        stop = st.date_input("Stop (leave empty while taken)", value=None, max_value=today, format="YYYY-MM-DD",
-                             key="therapy_stop", min_value=details.birth_date)
+        start = date_field("Start", "therapy_start")
+        stop = date_field("Stop (leave empty while taken)", "therapy_stop")
         if st.form_submit_button("Add therapy", key="therapy_submit"):
             name = other_name if chosen in (None, OTHER) else chosen
             if call(add_therapy, actor, details.mrn, name, dose, start, stop) is not None:
@@ -166,10 +162,9 @@ with therapy_tab:
             therapy_id = st.selectbox(
                 "Therapy", list(therapies), index=None, key="stop_choice", placeholder="Choose",
                 format_func=lambda i: f"{therapies[i].name} ({therapies[i].dose or 'no dose'}) from "
-                                      f"{_day(therapies[i].start)}",
+                                      f"{show_date(therapies[i].start)}",
             )
-            stop_day = st.date_input("Stopped on", value=None, max_value=today, format="YYYY-MM-DD",
-                                     key="stop_date", min_value=details.birth_date)
+            stop_day = date_field("Stopped on", "stop_date")
             stop_reason = st.text_input("Reason", key="stop_reason", max_chars=REASON_MAX)
             if st.form_submit_button("Stop therapy", key="stop_submit"):
                 if therapy_id is None:
@@ -207,19 +202,12 @@ with edit_tab:
     with st.form("edit_patient", clear_on_submit=False):
         full_name = st.text_input("Full name", value=details.full_name, key="edit_name", max_chars=200)
         new_mrn = st.text_input("MRN", value=details.mrn, key="edit_mrn", max_chars=40)
-        birth_date = st.date_input("Birth date", value=details.birth_date, format="YYYY-MM-DD", key="edit_birth",
-                                   min_value=min(add_months(today, -12 * MAX_AGE_YEARS), details.birth_date),
-                                   max_value=max(today, details.birth_date))
-        stage: float | str | None = None
+        birth_date = date_field("Birth date", "edit_birth", value=details.birth_date)
+        stage: str | None = None
         if scale == "salt":
-            recorded_salt = None
-            if details.baseline_scale == "salt" and details.baseline_stage:
-                try:
-                    recorded_salt = float(details.baseline_stage)
-                except ValueError:
-                    recorded_salt = None
-            stage = st.number_input("Baseline SALT score (0–100)", min_value=0.0, max_value=100.0,
-                                    value=recorded_salt, step=1.0, key="edit_salt")
+            if "edit_salt" not in st.session_state and details.baseline_scale == "salt":
+                st.session_state["edit_salt"] = details.baseline_stage or ""  # the recorded score, as kept
+            stage = decimal_field("Baseline SALT score (0–100)", "edit_salt")
         elif scale:
             stages = stages_for(scale)
             stage = st.selectbox(
@@ -256,18 +244,18 @@ with remove_tab:
         if entry.kind == "visit":
             sites = " · ".join(f"{site_words(d.site)} {d.density:g}" for d in entry.densities)
             removable[f"visit:{entry.row_id}"] = ("visit", entry.row_id, entry.version,
-                                                 f"Visit {_day(entry.date)}" + (f" ({sites})" if sites else ""))
+                                                 f"Visit {show_date(entry.date)}" + (f" ({sites})" if sites else ""))
             for photo in entry.photos:
                 removable[f"photo:{photo.id}"] = (
                     "photo", photo.id, photo.version,
-                    f"{view_words(photo.view)} photo {photo.file_name} from the visit of {_day(entry.date)}")
+                    f"{view_words(photo.view)} photo {photo.file_name} from the visit of {show_date(entry.date)}")
         else:
             removable[f"session:{entry.row_id}"] = ("session", entry.row_id, entry.version,
-                                                   f"{entry.title} {_day(entry.date)}"
+                                                   f"{entry.title} {show_date(entry.date)}"
                                                    + (f", lot {entry.lot_number}" if entry.lot_number else ""))
     for therapy in record.therapies:
         removable[f"therapy:{therapy.id}"] = ("therapy", therapy.id, therapy.version,
-                                             f"Therapy {therapy.name} from {_day(therapy.start)}")
+                                             f"Therapy {therapy.name} from {show_date(therapy.start)}")
     if not removable:
         st.caption("Nothing to remove.")
     else:
@@ -291,7 +279,7 @@ with history_tab:
         st.caption("No correction or removal yet.")
     else:
         st.dataframe([
-            {"When": h.at.strftime("%Y-%m-%d %H:%M UTC"), "Who": h.by, "What": h.what, "Field": h.field or "",
+            {"When": f"{show_date(h.at)} {h.at:%H:%M} UTC", "Who": h.by, "What": h.what, "Field": h.field or "",
              "Previous value": h.old_value or "", "New value": h.new_value or "", "Reason": h.reason}
             for h in record.history
         ], hide_index=True)

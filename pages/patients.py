@@ -8,6 +8,7 @@ from tracker.records.patient_list import FILTERS, list_patients
 from tracker.validation import SEARCH_MAX
 from ui.messages import call
 from ui.signed_in import require_actor
+from ui.typed_fields import date_columns
 from ui.workspace import select_patient, selected_mrn
 
 actor = require_actor()
@@ -51,6 +52,7 @@ picked = st.dataframe(
         for row in rows
     ],
     hide_index=True, key="patients_table", on_select="rerun", selection_mode="single-row",
+    column_config=date_columns("Day 0", "Window opens", "Window closes", "Target date", "Last visit"),
 )
 if picked.selection.rows:
     clicked = rows[picked.selection.rows[0]].mrn

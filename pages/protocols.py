@@ -26,6 +26,7 @@ from tracker.records.protocol_admin import (
 )
 from ui.messages import call, show_error
 from ui.signed_in import require_actor
+from ui.typed_fields import decimal_field
 
 SELECTED, PENDING, DRAFTS, FLASH, RESET_COPY = (
     "protocols_selected", "protocols_pending_select", "protocols_drafts", "protocols_flash", "protocols_reset_copy",
@@ -47,6 +48,13 @@ def snapshot(detail: ProtocolDetail) -> dict:
         "noise_pct": detail.noise_pct,
         "outcome_measure": str(detail.outcome_measure),
     }
+
+
+def as_typed(values: list[dict], columns: tuple[str, ...]) -> pd.DataFrame:
+    """Stored numbers as the text a clinician edits: the editor's number cells drop a decimal comma in the browser
+    ("7,5" became 75), so the cells are text and the service reads them (a decimal comma is a decimal point)."""
+    return pd.DataFrame([{column: row[column] if isinstance(row[column], str) else f"{row[column]:g}"
+                          for column in columns} for row in values], columns=list(columns), dtype="string")
 
 
 def rows(table: pd.DataFrame) -> list[dict]:
@@ -119,38 +127,44 @@ if detail is not None:
                 "this band is the clinic's own." if salt else
                 "Change from the patient's own baseline in hairs/cm², at months after the first session.")
                + " Linear in between, flat after the last point. The first point must be month 0.")
+    typed = "A decimal point or comma: 7.5 or 7,5."
     band_table = st.data_editor(
-        pd.DataFrame(draft["band"], columns=list(BAND_COLUMNS)),
+        as_typed(draft["band"], BAND_COLUMNS),
         num_rows="dynamic", hide_index=True, key=f"protocol_band::{suffix}",
         column_config={
-            "month": st.column_config.NumberColumn("Month", min_value=0, step=0.5, required=True),
-            "low": st.column_config.NumberColumn(f"Low ({unit})", required=True),
-            "high": st.column_config.NumberColumn(f"High ({unit})", required=True),
+            "month": st.column_config.TextColumn("Month", required=True, help=f"Months after day 0. {typed}"),
+            "low": st.column_config.TextColumn(f"Low ({unit})", required=True, help=typed),
+            "high": st.column_config.TextColumn(f"High ({unit})", required=True, help=typed),
         },
     )
 
-    noise_pct = st.number_input(
+    noise_key = f"protocol_noise::{suffix}"
+    if noise_key not in st.session_state:  # the stored value, as text the clinician can correct
+        st.session_state[noise_key] = f"{float(draft['noise_pct']):g}"
+    # Typed text, read by the service (a decimal comma is a decimal point), not a number box that drops the comma.
+    noise_pct = decimal_field(
         "Measurement noise (percentage points of SALT improvement)" if salt
         else "Measurement noise (% of the baseline density)",
-        value=float(draft["noise_pct"]), min_value=0.0, max_value=MAX_NOISE_PCT, step=1.0,
-        key=f"protocol_noise::{suffix}",
+        noise_key,
         help=("A milestone is judged ahead or behind only when its % improvement lies outside the band by more than "
               "this many percentage points (baseline × this / 100 SALT points)." if salt else
               "A milestone is judged ahead or behind only when it lies outside the band by more than this share of "
               "the patient's baseline density (hairs/cm²). Automated counts vary about 10% between repeat "
-              "measurements of the same scalp, so 10 is the usual value."),
+              "measurements of the same scalp, so 10 is the usual value.") + f" From 0 to {MAX_NOISE_PCT:g}.",
     )
 
     st.subheader("Milestone windows")
     st.caption("Whole calendar months after the first session; the visit closest to the target month is used.")
+    # Months as text too: a number cell would read "2,5" as 25 months; the service refuses 2.5 (whole months).
+    whole = "A whole number of months after day 0."
     window_table = st.data_editor(
-        pd.DataFrame(draft["windows"], columns=list(WINDOW_COLUMNS)),
+        as_typed(draft["windows"], WINDOW_COLUMNS),
         num_rows="dynamic", hide_index=True, key=f"protocol_windows::{suffix}",
         column_config={
             "name": st.column_config.TextColumn("Name", max_chars=60, required=True),
-            "start_month": st.column_config.NumberColumn("Start month", min_value=0, step=1, required=True),
-            "end_month": st.column_config.NumberColumn("End month", min_value=0, step=1, required=True),
-            "target_month": st.column_config.NumberColumn("Target month", min_value=0, step=1, required=True),
+            "start_month": st.column_config.TextColumn("Start month", required=True, help=whole),
+            "end_month": st.column_config.TextColumn("End month", required=True, help=whole),
+            "target_month": st.column_config.TextColumn("Target month", required=True, help=whole),
         },
     )
 

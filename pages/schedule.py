@@ -9,10 +9,12 @@ from typing import Any
 
 import streamlit as st
 
+from tracker.clinic_dates import show_date
 from tracker.course.vocabulary import FOLLOW_UP_WORDS, PatientFilter, patient_filter_words, repeat_window_words
 from tracker.progress.schedule import FollowUp, schedule
 from ui.messages import call
 from ui.signed_in import require_actor
+from ui.typed_fields import date_columns
 from ui.workspace import select_patient
 
 HORIZONS = (7, 14, 30, 60, 90)
@@ -73,7 +75,7 @@ plan = call(schedule, actor, horizon_days=horizon)
 if plan is None:
     st.stop()
 
-st.caption(f"As of {plan.today.isoformat()}. Click a row to open the patient's record.")
+st.caption(f"As of {show_date(plan.today)}. Click a row to open the patient's record.")
 
 st.subheader("Milestone follow-ups")
 follow_ups = plan.listed(shown)
@@ -84,6 +86,7 @@ if follow_ups:
     table = st.dataframe(
         [{column: values[column] for column in columns} for values in map(row, follow_ups)],
         hide_index=True, key="schedule_follow_ups", on_select="rerun", selection_mode="single-row", placeholder="–",
+        column_config=date_columns("Overdue since", "Window opens", "Window closes", "Target date", "Last visit"),
     )
     open_clicked(table, [f.mrn for f in follow_ups])
 else:
@@ -106,6 +109,7 @@ if plan.repeat_sessions:
             for r in plan.repeat_sessions
         ],
         hide_index=True, key="schedule_repeat_sessions", on_select="rerun", selection_mode="single-row",
+        column_config=date_columns("Latest session", "Window opens", "Window closes"),
     )
     open_clicked(table, [r.mrn for r in plan.repeat_sessions])
 else:
@@ -119,5 +123,6 @@ if plan.unmeasured:
     table = st.dataframe(
         [{"MRN": u.mrn, "Name": u.full_name, "First session": u.first_session} for u in plan.unmeasured],
         hide_index=True, key="schedule_unmeasured", on_select="rerun", selection_mode="single-row",
+        column_config=date_columns("First session"),
     )
     open_clicked(table, [u.mrn for u in plan.unmeasured])

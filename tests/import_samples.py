@@ -106,14 +106,15 @@ EXPECTED_MEASUREMENTS = [
 ]
 
 
-def assert_clinic_imported(url: str) -> None:
+def assert_clinic_imported(url: str, by: str = "cli:import") -> None:
+    """The sample files are in the database, every row created by ``by``."""
     assert counts(url) == {"Patient": 3, "TreatmentSession": 3, "Visit": 4, "DensityMeasurement": 5}
     with transaction(url) as session:
         patients = session.scalars(select(models.Patient).order_by(models.Patient.mrn)).all()
         assert [(p.mrn, p.full_name, p.sex, p.birth_date, p.condition, p.created_by) for p in patients] == [
-            ("RT-001", "Jane Doe", "female", date(1980, 5, 1), "androgenetic_alopecia", "cli:import"),
-            ("RT-002", "Omar Haddad", "male", date(1975, 11, 30), "androgenetic_alopecia", "cli:import"),
-            ("RT-003", "Mei Lin", "female", date(1992, 2, 29), "telogen_effluvium", "cli:import"),
+            ("RT-001", "Jane Doe", "female", date(1980, 5, 1), "androgenetic_alopecia", by),
+            ("RT-002", "Omar Haddad", "male", date(1975, 11, 30), "androgenetic_alopecia", by),
+            ("RT-003", "Mei Lin", "female", date(1992, 2, 29), "telogen_effluvium", by),
         ]
         sessions = session.execute(
             select(models.Patient.mrn, models.TreatmentSession.date, models.TreatmentSession.treatment,
@@ -123,12 +124,12 @@ def assert_clinic_imported(url: str) -> None:
             .order_by(models.TreatmentSession.date)
         ).all()
         assert [tuple(row) for row in sessions] == [
-            ("RT-001", date(2025, 1, 10), "exosome", "ExoGen 5", "EX-2501", "cli:import"),
-            ("RT-002", date(2025, 1, 15), "prp", "", "", "cli:import"),
-            ("RT-001", date(2025, 4, 12), "exosome", "ExoGen 5", "EX-2503", "cli:import"),
+            ("RT-001", date(2025, 1, 10), "exosome", "ExoGen 5", "EX-2501", by),
+            ("RT-002", date(2025, 1, 15), "prp", "", "", by),
+            ("RT-001", date(2025, 4, 12), "exosome", "ExoGen 5", "EX-2503", by),
         ]
     # one visit per patient per day, holding one measurement per site
-    assert measurements(url) == EXPECTED_MEASUREMENTS
+    assert measurements(url) == [(*row[:4], by) for row in EXPECTED_MEASUREMENTS]
 
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489") + b"\x00" * 32

@@ -225,6 +225,11 @@ def svc(qualified: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
+def _measurement_of(c: Clinic, visit_id: int) -> int:
+    return _in_session(c, lambda s: s.scalar(select(models.DensityMeasurement.id).where(
+        models.DensityMeasurement.visit_id == visit_id)))
+
+
 def _new_patient() -> NewPatient:
     return NewPatient(mrn="RT-X-900", full_name="Mallory Intruder", sex="female", birth_date=date(1990, 1, 1),
                       condition="androgenetic_alopecia", baseline_scale="ludwig", baseline_stage="I")
@@ -296,6 +301,25 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("B's photo", lambda c, actor:
             svc("tracker.records.history.soft_delete")(actor, "photo", c.b.photo_ids[0], "x")),
     ),
+    # Corrections of visits, measurements, scale scores, sessions and photo views (staff only).
+    "tracker.records.entry_corrections.correctable_entries": aims(
+        ("B's entries to correct", lambda c, actor: svc("tracker.records.entry_corrections.correctable_entries")(
+            actor, c.b.mrn))),
+    "tracker.records.visit_corrections.correct_visit": aims(
+        ("B's visit date", lambda c, actor: svc("tracker.records.visit_corrections.correct_visit")(
+            actor, c.b.visit_ids[1], {"date": date(2025, 7, 16)}, "typo", 1, today=TODAY))),
+    "tracker.records.measurement_corrections.correct_measurement": aims(
+        ("B's density", lambda c, actor: svc("tracker.records.measurement_corrections.correct_measurement")(
+            actor, _measurement_of(c, c.b.visit_ids[1]), {"density_per_cm2": "99"}, "typo", 1, today=TODAY))),
+    "tracker.records.scale_corrections.correct_scale_score": aims(
+        ("a scale score", lambda c, actor: svc("tracker.records.scale_corrections.correct_scale_score")(
+            actor, 1, {"stage": "III"}, "typo", 1, today=TODAY))),
+    "tracker.records.session_corrections.correct_session": aims(
+        ("B's lot number", lambda c, actor: svc("tracker.records.session_corrections.correct_session")(
+            actor, c.b.session_id, {"lot_number": "LOT-X-0001"}, "typo", 1, today=TODAY))),
+    "tracker.records.photo_corrections.correct_photo_view": aims(
+        ("B's photo view", lambda c, actor: svc("tracker.records.photo_corrections.correct_photo_view")(
+            actor, c.b.photo_ids[0], "occipital", "typo", 1))),
     # Lot traceability (staff only).
     "tracker.records.lots.sessions_with_lot": aims(
         ("B's lot", lambda c, actor: svc("tracker.records.lots.sessions_with_lot")(actor, c.b.lot)),
@@ -393,6 +417,10 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("an import adding a visit to B", lambda c, actor:
             svc("tracker.exchange.spreadsheet_import.import_spreadsheets")(
             *_sheets_for(c), actor=actor, today=TODAY))),
+    "tracker.exchange.spreadsheet_import.preview_import": aims(
+        ("a check of an import adding a visit to B, sent as uploads", lambda c, actor:
+            svc("tracker.exchange.spreadsheet_import.preview_import")(
+            *[(path.name, path.read_bytes()) for path in _sheets_for(c)], actor=actor, today=TODAY))),
     "tracker.records.visits.log_visit": aims(
         ("a visit with a photo for B", lambda c, actor:
             svc("tracker.records.visits.log_visit")(actor, c.b.mrn, **_visit()))),
@@ -420,6 +448,9 @@ BUILDING_BLOCKS: dict[str, str] = {
                                        "service it wraps does the refusing",
     "tracker.records.history.record_change": "adds a ChangeRecord in the caller's transaction, after the calling "
                                      "service checked the actor",
+    "tracker.records.row_corrections.keep_changes": "adds the ChangeRecords, the version and the audit entry of a "
+                                                    "correction in the caller's transaction, after the calling "
+                                                    "correction service checked the actor",
     "tracker.photos.store.store_photo": "adds a photo in the caller's transaction (log_visit checks the actor "
                                        "first); its actor is the username written to created_by",
     "tracker.records.visits.store_visit_photos": "stores a visit's photos in the caller's transaction (log_visit "

@@ -20,7 +20,7 @@ def test_default_pair_is_baseline_and_latest_fitted_into_one_frame(clinic):
     result = before_after(CLINICIAN, "P-1", "vertex", fade=50, url=clinic)
     assert result.views == ("frontal", "vertex", "closeup")
     assert [v.id for v in result.visits] == [made.visits[n] for n in ("pre", "baseline", "month6", "month12")]
-    # baseline: the latest visit with a vertex photo on or before day 0 (15 Jan 2025), not the first one
+    # baseline: the latest visit with a vertex photo on or before day 0 (2025-01-15), not the first one
     assert (result.first.visit_id, result.second.visit_id) == (made.visits["baseline"], made.visits["month12"])
     assert (result.first.date, result.second.date) == (date(2025, 1, 15), date(2026, 1, 20))
     assert result.first.densities == (SiteDensity("vertex", 150.0),)
@@ -65,7 +65,7 @@ def test_framing_differences_are_said_plainly(clinic):
     assert result.caution == (
         "These two photos were not taken the same way (shape and camera distance differ): compare with care.")
     assert "960×720 against 1280×720" in result.framing_warnings[0].detail
-    assert "20 Jan 2026" in result.framing_warnings[1].detail
+    assert "2026-01-20" in result.framing_warnings[1].detail
     tiny = before_after(CLINICIAN, "P-1", "vertex", made.visits["pre"], made.visits["baseline"], url=clinic)
     assert [w.what for w in tiny.framing_warnings] == ["image size"]  # 400×300 against 960×720
 

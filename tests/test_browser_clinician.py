@@ -309,6 +309,8 @@ def test_a_click_on_a_schedule_row_opens_that_patients_record(clinic):
         page.get_by_text("Overdue", exact=True).click()
         wait_rendered(page)
         grid = page.get_by_test_id("stDataFrame").first
+        # The grid is redrawn after the run that filters it: wait for the row that must go before reading.
+        grid.locator("tr", has_text="RT-7202").wait_for(state="detached")
         listed = [r["MRN"] for r in dataframe_rows(grid)]
         assert "RT-7201" in listed and "RT-7202" not in listed
         shot(page, JOURNEY, "22-patients-overdue")

@@ -21,8 +21,8 @@ def test_capture_checklists_between_the_two_visits_are_followed():
     last = visit(date(2025, 7, 15), ALL_TICKED | {"distance": "45 cm", "dry_hair": False, "device": "clinic camera"}, 4)
     warnings = condition_warnings(first, last, [middle, unrecorded, last])
     assert [w.what for w in warnings] == ["lighting", "camera distance", "hair dryness"]
-    assert warnings[0] == FramingWarning("lighting", '"same lighting" was not ticked at the visit of 14 Apr 2025')
-    assert warnings[1].detail == "30 cm on 15 Jan 2025, 45 cm on 15 Jul 2025"
+    assert warnings[0] == FramingWarning("lighting", '"same lighting" was not ticked at the visit of 2025-04-14')
+    assert warnings[1].detail == "30 cm on 2025-01-15, 45 cm on 2025-07-15"
     # the device is the same whatever its capitals; nothing unrecorded is counted as a difference
     assert condition_warnings(first, unrecorded, [middle, unrecorded])[0].what == "lighting"
     assert condition_warnings(middle, unrecorded, [unrecorded]) == []

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Lowest first. A module may import its own layer and any lower one, never a higher one.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("tracker.errors",),
+    ("tracker.clinic_dates",),  # how the clinic writes dates: the engine's sentences use it
     ("tracker.course",),  # the pure engine: milestones, protocols, scales, clinical constants, vocabulary
     ("tracker.config", "tracker.database", "tracker.validation", "tracker.safe_csv"),  # what every service uses
     ("tracker.access",),

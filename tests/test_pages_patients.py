@@ -369,7 +369,7 @@ def test_correction_is_saved_with_its_history(clinic):
     register()
     at = open_page("pages/patient_record.py", mrn="RT-0001")
     at.text_input(key="edit_name").input("Ana Souza Lima")
-    at.date_input(key="edit_birth").set_value(date(1980, 5, 18))
+    at.text_input(key="edit_birth").input(show_date(date(1980, 5, 18)))
     at.text_input(key="edit_reason").input("typo at intake")
     at.button(key="edit_submit").click().run()
     assert not at.exception
@@ -420,14 +420,14 @@ def test_therapy_errors_keep_values_and_a_saved_therapy_shows(clinic):
     at = open_page("pages/patient_record.py", mrn="RT-0001")
     at.selectbox(key="therapy_name").set_value("finasteride")
     at.text_input(key="therapy_dose").input("1 mg daily")
-    at.date_input(key="therapy_start").set_value(TODAY - timedelta(days=30))
-    at.date_input(key="therapy_stop").set_value(TODAY - timedelta(days=60))
+    at.text_input(key="therapy_start").input(show_date(TODAY - timedelta(days=30)))
+    at.text_input(key="therapy_stop").input(show_date(TODAY - timedelta(days=60)))
     at.button(key="therapy_submit").click().run()
     assert "is before the start date" in errors(at)
     assert at.text_input(key="therapy_dose").value == "1 mg daily"
     assert patient_record(DR, "RT-0001").therapies == ()
 
-    at.date_input(key="therapy_stop").set_value(None)
+    at.text_input(key="therapy_stop").input("")
     at.button(key="therapy_submit").click().run()
     assert not at.error
     assert "Therapy added." in texts(at.success)
@@ -436,7 +436,7 @@ def test_therapy_errors_keep_values_and_a_saved_therapy_shows(clinic):
     assert at.text_input(key="therapy_dose").value == ""
 
     at.selectbox(key="stop_choice").set_value(therapies[0].id)
-    at.date_input(key="stop_date").set_value(TODAY - timedelta(days=2))
+    at.text_input(key="stop_date").input(show_date(TODAY - timedelta(days=2)))
     at.button(key="stop_submit").click().run()
     assert "A reason is required" in errors(at)
     at.text_input(key="stop_reason").input("side effects")
@@ -448,7 +448,7 @@ def test_other_therapy_needs_its_name(clinic):
     register()
     at = open_page("pages/patient_record.py", mrn="RT-0001")
     at.selectbox(key="therapy_name").set_value("other (type the name)")
-    at.date_input(key="therapy_start").set_value(TODAY - timedelta(days=3))
+    at.text_input(key="therapy_start").input(show_date(TODAY - timedelta(days=3)))
     at.button(key="therapy_submit").click().run()
     assert "therapy name is required" in errors(at)
     at.text_input(key="therapy_other").input("ketoconazole shampoo")

@@ -54,7 +54,7 @@ def test_clinician_sees_grid_and_before_after_of_selected_patient(sqlite_clinic)
     text = _texts(at)
     assert "Ada Example" in text and "Bea Other" not in text
     assert [s.value for s in at.subheader] == ["Photo timeline", "Before and after"]
-    assert "15 Jan 2025" in text and "20 Jan 2026" in text  # visit columns
+    assert "2025-01-15" in text and "2026-01-20" in text  # visit columns
     # 7 thumbnails, the fitted pair and the blend
     assert len(at.image) == 7 + 3
     assert len([b for b in at.button if b.label == "Enlarge"]) == 7
@@ -100,7 +100,7 @@ def test_patient_sees_own_photos_only(sqlite_clinic):
     # In the patient's words: no record number, no densities, no framing-check details; dates in the course.
     assert "MRN" not in text and "hairs/cm²" not in text and not at.warning
     captions = [c.value for c in at.caption]
-    assert "Before: 15 January 2025, the day of the first treatment" in captions
+    assert "Before: 2025-01-15, the day of the first treatment" in captions
     assert ("These two photos were not taken in quite the same way, so small differences may come from the photos "
             "rather than from the hair.") in captions
 
@@ -138,8 +138,8 @@ def test_consult_screen_shows_before_after(sqlite_clinic):
     assert len(at.image) == 2
     assert "Vertex photos: before and now" in _texts(at)
     captions = [c.value for c in at.caption]
-    assert "Before: 15 January 2025, the day of the first treatment" in captions
-    assert "Now: 20 January 2026, about 12 months after the first treatment" in captions  # 370 days = 12.2 months
+    assert "Before: 2025-01-15, the day of the first treatment" in captions
+    assert "Now: 2026-01-20, about 12 months after the first treatment" in captions  # 370 days = 12.2 months
     assert any("not taken in quite the same way" in c for c in captions)  # 960×720 against 1280×720
     assert not at.selectbox and not at.slider
     assert "Bea Other" not in _texts(at)

@@ -104,7 +104,7 @@ def test_progress_page_shows_the_photo_record(sqlite_clinic):
     assert "7 photos at 4 visits" in _texts(at)
     table = at.dataframe[0].value
     assert list(table["View"])[:2] == ["Frontal", "Vertex"] and list(table["Visits with a photo"])[:2] == [2, 4]
-    assert any("20 January 2026" in e.value and "Occipital" in e.value for e in at.info)
+    assert any("2026-01-20" in e.value and "Occipital" in e.value for e in at.info)
 
     # The record's coverage is the clinic's quality check: the patient gets a link to their photos instead.
     at = _app(Actor("ada", "patient", patient_id=own.patient_id))
@@ -178,10 +178,10 @@ def test_patient_view_and_consult_speak_to_the_patient(sqlite_clinic):
     # Vertex baseline 150 (day 0), noise 15: 175 at 3 months (+25 against +4…+19: above, by less than the noise),
     # 170 at 6 months (+20, inside +10…+35), 200 at 12 months (+50 against +15…+35: above by exactly 15, on track).
     text = _texts(at)
-    assert ("At your 3-month check-up on 14 April 2025, the hair count in this area was 25 hairs per square "
+    assert ("At your 3-month check-up on 2025-04-14, the hair count in this area was 25 hairs per square "
             "centimetre higher than at the start (about 17%). That is a little above the range people usually "
             "show at this stage, but by less than the measurement itself varies, so it fits the usual course.") in text
-    assert ("At your 6-month check-up on 15 July 2025, the hair count in this area was 20 hairs per square "
+    assert ("At your 6-month check-up on 2025-07-15, the hair count in this area was 20 hairs per square "
             "centimetre higher than at the start (about 13%). That is within the range people usually show at "
             "this stage.") in text
     assert any(e.value == "Results vary from person to person; this range is a guide, not a promise."
@@ -193,7 +193,7 @@ def test_patient_view_and_consult_speak_to_the_patient(sqlite_clinic):
     at.run()
     _assert_patient_words(at)
     # One area (the only site measured) in one sentence, for the latest judged milestone: 12 months.
-    assert ("At your 12-month check-up on 20 January 2026, the hair count in this area was 50 hairs per square "
+    assert ("At your 12-month check-up on 2026-01-20, the hair count in this area was 50 hairs per square "
             "centimetre higher than at the start (about 33%). That is a little above the range people usually "
             "show at this stage, but by less than the measurement itself varies, so it fits the usual course."
             ) in _texts(at)
@@ -232,7 +232,7 @@ def test_consult_mode_draws_the_salt_course_and_a_site_without_baseline(sqlite_c
     assert not at.exception
     text = _texts(at)
     # The latest judged milestone (12 months): (40 − 34) / 40 = 15% improvement, below the clinic's range.
-    assert ("At your 12-month check-up on 20 January 2026, your SALT score was 34, down from 40 at the start: an "
+    assert ("At your 12-month check-up on 2026-01-20, your SALT score was 34, down from 40 at the start: an "
             "improvement of 15%. That is less than people usually show at this stage, by more than the measurement "
             "itself varies.") in text
     assert "SALT score" in [e.value for e in at.markdown if "**SALT score**" in e.value][0]  # in the glossary

@@ -259,8 +259,8 @@ def test_the_report_marks_today_labels_the_band_and_prints_the_ratings(sqlite_cl
     for expected in ("expected high +35", "expected low +15", "today", "+25", "+50",
                      "Global photographic assessment and satisfaction"):
         assert expected in text, expected
-    assert re.search(r"14 Apr 2025\s+\+1 Slightly increased\s+6/10\n", text)
-    assert re.search(r"20 Jan 2026\s+−2 Moderately decreased\s+–\n", text)
+    assert re.search(r"2025-04-14\s+\+1 Slightly increased\s+6/10\n", text)
+    assert re.search(r"2026-01-20\s+−2 Moderately decreased\s+–\n", text)
 
 
 def test_a_site_without_a_baseline_is_printed_as_its_density(sqlite_clinic, tmp_path):

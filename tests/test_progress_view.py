@@ -123,23 +123,23 @@ def test_patient_sees_only_their_own_record(clinic):
 def test_next_steps_for_staff_and_for_the_patient(clinic):
     make_patient(clinic, "P-1", "Ada Example")
     view = progress_view(CLINICIAN, "P-1", date(2025, 1, 20), clinic)
-    # Session 15 January 2025: NSAIDs 3 days before (12 January) to 3 weeks after (5 February); the 3-month
+    # Session 2025-01-15: NSAIDs 3 days before (12 January) to 3 weeks after (5 February); the 3-month
     # window 2–3 calendar months after day 0; repeat session 3–6 months; the effect 6–8 months after.
     staff = {s.topic: s.text for s in view.next_steps}
     assert staff == {
-        "Medication": "No NSAIDs (aspirin, ibuprofen) from 12 January 2025 to 5 February 2025: 3 days before to "
-                      "3 weeks after the session of 15 January 2025.",
-        "Next follow-up visit": "The 3-month check-up is due between 15 March 2025 and 15 April 2025.",
-        "Repeat session": "A repeat session can be considered between 15 April 2025 and 15 July 2025.",
-        "How long it works": "The effect of the latest session usually lasts until about 15 July 2025–15 September "
-                             "2025.",
+        "Medication": "No NSAIDs (aspirin, ibuprofen) from 2025-01-12 to 2025-02-05: 3 days before to "
+                      "3 weeks after the session of 2025-01-15.",
+        "Next follow-up visit": "The 3-month check-up is due between 2025-03-15 and 2025-04-15.",
+        "Repeat session": "A repeat session can be considered between 2025-04-15 and 2025-07-15.",
+        "How long it works": "The effect of the latest session usually lasts until between 2025-07-15 and "
+                             "2025-09-15.",
     }
     patient = {s.topic: s.text for s in view.patient_steps}
-    assert patient["Medication"] == ("Avoid aspirin and ibuprofen (NSAIDs) until 5 February 2025: they can weaken "
+    assert patient["Medication"] == ("Avoid aspirin and ibuprofen (NSAIDs) until 2025-02-05: they can weaken "
                                      "the treatment. Paracetamol is usually fine; ask us if unsure.")
-    assert patient["Next follow-up visit"] == "Your 3-month check-up is due between 15 March 2025 and 15 April 2025."
-    assert patient["Repeat session"].startswith("A repeat session can be considered between 15 April 2025 and "
-                                                "15 July 2025. Avoid NSAIDs for 3 days before it")
+    assert patient["Next follow-up visit"] == "Your 3-month check-up is due between 2025-03-15 and 2025-04-15."
+    assert patient["Repeat session"].startswith("A repeat session can be considered between 2025-04-15 and "
+                                                "2025-07-15. Avoid NSAIDs for 3 days before it")
     assert patient["How long it works"].startswith("The effect of your latest session usually lasts until")
 
 
@@ -197,7 +197,7 @@ def test_assessment_and_satisfaction_are_charted_on_fixed_scales_up_to_the_day_v
         visits = {v.date: v.id for v in session.query(models.Visit).filter_by(patient_id=own)}
         session.add(models.ScaleScore(visit_id=visits[date(2025, 1, 15)], scale="norwood", stage="III"))
         session.add(models.ScaleScore(visit_id=visits[date(2025, 7, 15)], scale="norwood", stage="IIIA"))
-    view = progress_view(CLINICIAN, "P-1", date(2025, 12, 31), clinic)  # before the 20 Jan 2026 visit
+    view = progress_view(CLINICIAN, "P-1", date(2025, 12, 31), clinic)  # before the 2026-01-20 visit
     by_code = {s.code: s for s in view.secondary}
     assessment = by_code["global_assessment"]
     assert [(p.date, p.value, p.label) for p in assessment.by_site["scalp"]] == [

@@ -244,7 +244,7 @@ def test_the_pdf_prints_the_salt_course(clinic, tmp_path):
     _name, data = progress_report_pdf(CLINICIAN, "AA-001", AS_OF, url=clinic)
     text = pdf_text(data, tmp_path)
     assert "Progress: SALT score (alopecia areata)" in text
-    assert "Baseline SALT 40 on 10 January 2025" in text
+    assert "Baseline SALT 40 on 2025-01-10" in text
     # One row per milestone visit: SALT score, improvement, endpoints and status (on the row's middle line).
     assert re.search(r" 36 +\+10% +none +On track", text)
     assert re.search(r" 18 +\+55% +On track", text)

@@ -42,18 +42,18 @@ def _judged(change: float, low: float, high: float, noise: float, baseline: floa
 
 @pytest.mark.parametrize(("as_of", "status", "staff", "patient"), [
     (date(2025, 3, 14), "upcoming",
-     "3 months: not yet due — the 3-month check-up is due between 15 March 2025 and 15 April 2025.",
-     "Your 3-month check-up is due between 15 March 2025 and 15 April 2025."),
+     "3 months: not yet due — the 3-month check-up is due between 2025-03-15 and 2025-04-15.",
+     "Your 3-month check-up is due between 2025-03-15 and 2025-04-15."),
     (date(2025, 3, 15), "due",
-     "3 months: due now — the 3-month check-up is due between 15 March 2025 and 15 April 2025.",
-     "Your 3-month check-up is due now, between 15 March 2025 and 15 April 2025; please book it."),
+     "3 months: due now — the 3-month check-up is due between 2025-03-15 and 2025-04-15.",
+     "Your 3-month check-up is due now, between 2025-03-15 and 2025-04-15; please book it."),
     (date(2025, 4, 15), "due",  # the window's last day is still inside it
-     "3 months: due now — the 3-month check-up is due between 15 March 2025 and 15 April 2025.",
-     "Your 3-month check-up is due now, between 15 March 2025 and 15 April 2025; please book it."),
+     "3 months: due now — the 3-month check-up is due between 2025-03-15 and 2025-04-15.",
+     "Your 3-month check-up is due now, between 2025-03-15 and 2025-04-15; please book it."),
     (date(2025, 4, 16), "missed",
-     "3 months: missed — the 3-month check-up was due between 15 March 2025 and 15 April 2025; there was no visit "
+     "3 months: missed — the 3-month check-up was due between 2025-03-15 and 2025-04-15; there was no visit "
      "in that window.",
-     "Your 3-month check-up was due between 15 March 2025 and 15 April 2025, and no visit took place then, so this "
+     "Your 3-month check-up was due between 2025-03-15 and 2025-04-15, and no visit took place then, so this "
      "stage could not be measured."),
 ])
 def test_a_window_is_spoken_of_in_its_tense(as_of, status, staff, patient):
@@ -64,8 +64,8 @@ def test_a_window_is_spoken_of_in_its_tense(as_of, status, staff, patient):
 
 
 @pytest.mark.parametrize(("as_of", "patient"), [
-    (date(2025, 7, 15), "Your 6-month check-up is due now, between 15 June 2025 and 15 August 2025; please book it."),
-    (date(2025, 7, 16), "Your 6-month check-up was due on 15 July 2025; please book it by 15 August 2025."),
+    (date(2025, 7, 15), "Your 6-month check-up is due now, between 2025-06-15 and 2025-08-15; please book it."),
+    (date(2025, 7, 16), "Your 6-month check-up was due on 2025-07-15; please book it by 2025-08-15."),
 ])
 def test_a_due_visit_past_its_target_date_was_due(as_of, patient):
     m = _milestone(as_of, "noticeable_growth")
@@ -118,7 +118,7 @@ def test_a_due_visit_past_its_target_date_was_due(as_of, patient):
 def test_staff_and_patient_say_the_same_judgement(change, low, high, noise, staff, patient):
     m = _judged(change, low, high, noise)
     assert milestone_sentence(m) == staff
-    opening = "At your 3-month check-up on 15 April 2025, the hair count in this area was "
+    opening = "At your 3-month check-up on 2025-04-15, the hair count in this area was "
     assert patient_sentence(m, VISIT) == opening + patient
 
 
@@ -138,7 +138,7 @@ def test_no_change_and_no_baseline_in_plain_words():
     unjudged = MilestoneResult("early_response", date(2025, 3, 15), VISIT, VISIT, "no_baseline", date(2025, 4, 14),
                                150.0, 2.9)
     assert patient_sentence(unjudged, VISIT) == (
-        "At your 3-month check-up on 14 April 2025, the hair count in this area was 150 hairs per square "
+        "At your 3-month check-up on 2025-04-14, the hair count in this area was 150 hairs per square "
         "centimetre. There was no count before your first treatment to compare it with, so we cannot say how much "
         "it has changed.")
 
@@ -157,20 +157,20 @@ def _steps(as_of: date, audience=STAFF, *visits: tuple[date, float]) -> dict[str
 
 @pytest.mark.parametrize(("as_of", "staff", "patient"), [
     (date(2025, 2, 4),
-     "No NSAIDs (aspirin, ibuprofen) from 12 January 2025 to 5 February 2025: 3 days before to 3 weeks after the "
-     "session of 15 January 2025.",
-     "Avoid aspirin and ibuprofen (NSAIDs) until 5 February 2025: they can weaken the treatment. Paracetamol is "
+     "No NSAIDs (aspirin, ibuprofen) from 2025-01-12 to 2025-02-05: 3 days before to 3 weeks after the "
+     "session of 2025-01-15.",
+     "Avoid aspirin and ibuprofen (NSAIDs) until 2025-02-05: they can weaken the treatment. Paracetamol is "
      "usually fine; ask us if unsure."),
     (date(2025, 2, 5),
-     "No NSAIDs (aspirin, ibuprofen) from 12 January 2025 to 5 February 2025: 3 days before to 3 weeks after the "
-     "session of 15 January 2025.",
-     "Avoid aspirin and ibuprofen (NSAIDs) until 5 February 2025: they can weaken the treatment. Paracetamol is "
+     "No NSAIDs (aspirin, ibuprofen) from 2025-01-12 to 2025-02-05: 3 days before to 3 weeks after the "
+     "session of 2025-01-15.",
+     "Avoid aspirin and ibuprofen (NSAIDs) until 2025-02-05: they can weaken the treatment. Paracetamol is "
      "usually fine; ask us if unsure."),
     (date(2025, 2, 6),
-     "The time to avoid aspirin and ibuprofen (NSAIDs) around the latest session (15 January 2025) ended on "
-     "5 February 2025.",
-     "The time to avoid aspirin and ibuprofen (NSAIDs) around your latest session (15 January 2025) ended on "
-     "5 February 2025."),
+     "The time to avoid aspirin and ibuprofen (NSAIDs) around the latest session (2025-01-15) ended on "
+     "2025-02-05.",
+     "The time to avoid aspirin and ibuprofen (NSAIDs) around your latest session (2025-01-15) ended on "
+     "2025-02-05."),
 ])
 def test_nsaid_span_in_its_tense(as_of, staff, patient):
     assert _steps(as_of)["Medication"] == staff
@@ -178,12 +178,12 @@ def test_nsaid_span_in_its_tense(as_of, staff, patient):
 
 
 @pytest.mark.parametrize(("as_of", "staff"), [
-    (date(2025, 4, 14), "A repeat session can be considered between 15 April 2025 and 15 July 2025."),
-    (date(2025, 4, 15), "A repeat session can be considered between 15 April 2025 and 15 July 2025 (the window is "
+    (date(2025, 4, 14), "A repeat session can be considered between 2025-04-15 and 2025-07-15."),
+    (date(2025, 4, 15), "A repeat session can be considered between 2025-04-15 and 2025-07-15 (the window is "
                         "open now)."),
-    (date(2025, 7, 15), "A repeat session can be considered between 15 April 2025 and 15 July 2025 (the window is "
+    (date(2025, 7, 15), "A repeat session can be considered between 2025-04-15 and 2025-07-15 (the window is "
                         "open now)."),
-    (date(2025, 7, 16), "The usual window for a repeat session (15 April 2025 to 15 July 2025) has passed; no "
+    (date(2025, 7, 16), "The usual window for a repeat session (2025-04-15 to 2025-07-15) has passed; no "
                         "further session has been recorded."),
 ])
 def test_repeat_session_window_in_its_tense(as_of, staff):
@@ -192,10 +192,10 @@ def test_repeat_session_window_in_its_tense(as_of, staff):
 
 def test_repeat_session_for_the_patient():
     assert _steps(date(2025, 4, 14), PATIENT)["Repeat session"] == (
-        "A repeat session can be considered between 15 April 2025 and 15 July 2025. Avoid NSAIDs for 3 days before "
+        "A repeat session can be considered between 2025-04-15 and 2025-07-15. Avoid NSAIDs for 3 days before "
         "it; drink plenty of water the day before and have breakfast that morning.")
     assert _steps(date(2025, 7, 16), PATIENT)["Repeat session"] == (
-        "The usual window for a repeat session (15 April 2025 to 15 July 2025) has passed; ask the clinic whether "
+        "The usual window for a repeat session (2025-04-15 to 2025-07-15) has passed; ask the clinic whether "
         "another session is planned.")
 
 
@@ -203,24 +203,24 @@ def test_repeat_session_for_the_patient():
     (date(2025, 9, 14), "lasts"), (date(2025, 9, 15), "lasts"), (date(2025, 9, 16), "lasted"),
 ])
 def test_effect_in_its_tense(as_of, verb):
-    text = f"usually {verb} until about 15 July 2025–15 September 2025."
+    text = f"usually {verb} until between 2025-07-15 and 2025-09-15."
     assert _steps(as_of)["How long it works"] == f"The effect of the latest session {text}"
     assert _steps(as_of, PATIENT)["How long it works"] == f"The effect of your latest session {text}"
 
 
 @pytest.mark.parametrize(("as_of", "staff", "patient"), [
     (date(2025, 6, 14),  # measured at 3 months; the 6-month window opens tomorrow
-     "The 6-month check-up is due between 15 June 2025 and 15 August 2025.",
-     "Your 6-month check-up is due between 15 June 2025 and 15 August 2025."),
+     "The 6-month check-up is due between 2025-06-15 and 2025-08-15.",
+     "Your 6-month check-up is due between 2025-06-15 and 2025-08-15."),
     (date(2025, 7, 15),  # the target date
-     "The 6-month check-up is due now, between 15 June 2025 and 15 August 2025.",
-     "Your 6-month check-up is due now, between 15 June 2025 and 15 August 2025 — please book it."),
+     "The 6-month check-up is due now, between 2025-06-15 and 2025-08-15.",
+     "Your 6-month check-up is due now, between 2025-06-15 and 2025-08-15 — please book it."),
     (date(2025, 7, 16),
-     "The 6-month check-up was due on 15 July 2025; its window stays open until 15 August 2025.",
-     "Your 6-month check-up was due on 15 July 2025; please book it by 15 August 2025."),
+     "The 6-month check-up was due on 2025-07-15; its window stays open until 2025-08-15.",
+     "Your 6-month check-up was due on 2025-07-15; please book it by 2025-08-15."),
     (date(2025, 8, 16),  # the window closed without a visit; the 12-month one opens 15 December
-     "The 12-month check-up is due between 15 December 2025 and 15 February 2026.",
-     "Your 12-month check-up is due between 15 December 2025 and 15 February 2026."),
+     "The 12-month check-up is due between 2025-12-15 and 2026-02-15.",
+     "Your 12-month check-up is due between 2025-12-15 and 2026-02-15."),
 ])
 def test_next_follow_up_in_its_tense(as_of, staff, patient):
     three_months = (date(2025, 4, 14), 170.0)
@@ -232,7 +232,7 @@ def test_a_missed_visit_with_nothing_ahead_was_due():
     as_of = date(2026, 2, 16)  # every window closed; the 12-month one without a visit
     visits = ((date(2025, 4, 14), 170.0), (date(2025, 7, 15), 175.0))
     assert _steps(as_of, STAFF, *visits)["Next follow-up visit"] == (
-        "The 12-month check-up was due between 15 December 2025 and 15 February 2026, and no visit took place then.")
+        "The 12-month check-up was due between 2025-12-15 and 2026-02-15, and no visit took place then.")
     assert _steps(as_of, PATIENT, *visits)["Next follow-up visit"] == (
-        "Your 12-month check-up was due between 15 December 2025 and 15 February 2026, and no visit took place then "
+        "Your 12-month check-up was due between 2025-12-15 and 2026-02-15, and no visit took place then "
         "— please book a visit so that we can see how your hair is doing.")

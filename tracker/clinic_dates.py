@@ -56,7 +56,17 @@ def show_date(value: date | datetime | None) -> str:
     """
     if value is None:
         return ""
-    return value.strftime(DATE_FORMATS[date_format()])
+    return value.strftime(date_pattern())
+
+
+def date_pattern() -> str:
+    """The clinic's format as ``%`` codes ('%d/%m/%Y'): strftime's, and plotly's (d3) tick and hover formats,
+    which use the same codes.
+
+    >>> date_pattern()
+    '%Y-%m-%d'
+    """
+    return DATE_FORMATS[date_format()]
 
 
 def show_moment(value: datetime | None) -> str:

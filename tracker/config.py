@@ -2,7 +2,8 @@
 
 - ``TRACKER_DATA_DIR``: where the SQLite file and the photo store live (default ``data/``).
 - ``DATABASE_URL``: overrides the embedded SQLite database (PostgreSQL supported).
-- ``TRACKER_MAX_UPLOAD_MB`` / ``TRACKER_MAX_MEGAPIXELS``: photo store limits (25 MB, 50 MP).
+- ``TRACKER_MAX_UPLOAD_MB`` / ``TRACKER_MAX_MEGAPIXELS``: photo store limits (25 MB, 50 MP); the first is also
+  the limit of a batch document and of an import spreadsheet.
 """
 
 from __future__ import annotations

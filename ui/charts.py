@@ -15,6 +15,7 @@ from html import escape
 
 import plotly.graph_objects as go
 
+from tracker.clinic_dates import date_pattern, show_date
 from tracker.course.vocabulary import POINT_STYLES, PointKind, milestone_short, site_words, treatment_words
 from tracker.progress.chart_data import ProgressChart, SiteChart
 from tracker.progress.view import SecondarySeries
@@ -71,7 +72,7 @@ def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, la
                                                                                                 strict=True)],
             textposition=_label_positions([p.months for p in points]),
             textfont={"size": 13 if large else 11, "color": [POINT_STYLES[p.status].hex for p in points]},
-            customdata=[[p.date.isoformat(), p.density, POINT_STYLES[p.status].legend] for p in points],
+            customdata=[[show_date(p.date), p.density, POINT_STYLES[p.status].legend] for p in points],
             hovertemplate=("%{customdata[0]}: %{customdata[1]:.0f} hairs/cm²<br>change %{y:+.1f} "
                            + ("%" if percent else "hairs/cm²") + "<br>%{customdata[2]}<extra></extra>"),
         ))
@@ -110,7 +111,7 @@ def density_figure(chart: ProgressChart, site: SiteChart, large: bool = False) -
                     "line": {"width": 1, "color": "white"}},
             text=[f"{p.density:.0f}" for p in points], textposition=_label_positions([p.months for p in points]),
             textfont={"size": 13 if large else 11, "color": "#333333"},
-            customdata=[[p.date.isoformat(), POINT_STYLES[p.status].legend] for p in points],
+            customdata=[[show_date(p.date), POINT_STYLES[p.status].legend] for p in points],
             hovertemplate="%{customdata[0]}: %{y:.0f} hairs/cm²<br>%{customdata[1]}<extra></extra>",
         ))
     # Sessions sit on the baseline level, as they sit on the zero line of the change chart.
@@ -171,7 +172,7 @@ def _draw_sessions(figure: go.Figure, chart: ProgressChart, level: float) -> Non
         x=[s.months for s in chart.sessions], y=[level] * len(chart.sessions), mode="markers",
         name="treatment session", marker={"symbol": "triangle-up", "size": 14, "color": SESSION_INK},
         customdata=[
-            [s.date.isoformat(), label(s.product or treatment_words(s.treatment)), label(s.lot_number or "—")]
+            [show_date(s.date), label(s.product or treatment_words(s.treatment)), label(s.lot_number or "—")]
             for s in chart.sessions
         ],
         hovertemplate="session %{customdata[0]}<br>%{customdata[1]}<br>lot %{customdata[2]}<extra></extra>",
@@ -227,15 +228,16 @@ def secondary_figure(series: SecondarySeries, today: date | None = None) -> go.F
             x=[p.date for p in points], y=[p.value for p in points], mode="lines+markers", name=label(site_words(site)),
             line_shape="hv" if series.step else "linear",
             text=[label(p.label) for p in points],
-            hovertemplate="%{x|%d %b %Y}: " + ("%{text}" if any(p.label for p in points) else "%{y}")
+            hovertemplate=f"%{{x|{date_pattern()}}}: " + ("%{text}" if any(p.label for p in points) else "%{y}")
                           + "<extra></extra>",
         ))
     days = sorted({p.date for points in series.by_site.values() for p in points} | ({today} if today else set()))
     # At least a fortnight either side: one day alone would zoom the date axis to hours.
-    figure.update_xaxes(type="date", tickformat="%d %b %Y",
+    figure.update_xaxes(type="date", tickformat=date_pattern(),
                         range=[days[0] - timedelta(days=15), days[-1] + timedelta(days=15)] if days else None)
     if today is not None:
-        # A shape and an annotation (add_vline cannot place its annotation on a date axis).
+        # A shape and an annotation (add_vline cannot place its annotation on a date axis). The x values are
+        # ISO because plotly reads them as positions on the axis, not text anyone reads.
         figure.add_shape(type="line", x0=today.isoformat(), x1=today.isoformat(), yref="y domain", y0=0, y1=1,
                          line={"color": TODAY_INK, "width": 1.5, "dash": "dot"}, name="today")
         figure.add_annotation(x=today.isoformat(), yref="y domain", y=1, text="today", showarrow=False,

@@ -17,6 +17,8 @@ from tracker.errors import TrackerError
 
 log = logging.getLogger("regrowth")
 T = TypeVar("T")
+# Pixels of a problems table's reason column (``show_error``): wide enough for most reasons on one or two lines.
+REASON_WIDTH = 700
 BUSY = "The database is busy; nothing was lost. Try again in a moment."
 
 
@@ -48,13 +50,33 @@ def plain(text: object) -> str:
 
 
 def show_error(error: TrackerError) -> None:
-    """The message and every listed problem, shown as plain text (they may quote what was typed)."""
+    """The message and every listed problem, shown as plain text (they may quote what was typed); problems that
+    come as rows (``table``: the import's file, row, column and reason) are shown as a table."""
     message = str(error)
+    table = getattr(error, "table", None)
+    if table:
+        st.error(plain(message))
+        reason = list(table[0])[-1]  # the last column is the longest text: a reason, wrapped over lines
+        st.dataframe(table, hide_index=True, row_height=_row_height(table, reason),
+                     column_config={reason: st.column_config.TextColumn(width=REASON_WIDTH)})
+        return
     problems = [p for p in (getattr(error, "problems", None) or []) if p and p != message]
     text = plain(message)
     if problems:
         text += "\n\n" + "\n".join(f"- {plain(p)}" for p in problems)
     st.error(text)
+
+
+def _row_height(table: list[dict[str, str]], column: str) -> int:
+    """Rows tall enough for the longest text of ``column`` wrapped in ``REASON_WIDTH`` pixels, about 90
+    characters a line (up to 6 lines; a table's cells do not grow by themselves).
+
+    >>> _row_height([{"Reason": "short"}], "Reason"), _row_height([{"Reason": "x" * 197}], "Reason")
+    (35, 64)
+    """
+    longest = max(len(str(row.get(column, ""))) for row in table)
+    lines = min(6, max(1, -(-longest // 90)))
+    return max(35, 10 + 18 * lines)
 
 
 def call(service: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:

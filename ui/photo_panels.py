@@ -7,11 +7,10 @@ blends. Every image goes inline (``private_media.image``): a patient's photo nev
 
 from __future__ import annotations
 
-from datetime import date
-
 import streamlit as st
 
 from tracker.access.actors import Actor
+from tracker.clinic_dates import show_date
 from tracker.course.clinical import photo_view_for_site
 from tracker.course.patient_wording import photo_date_words
 from tracker.course.vocabulary import site_words
@@ -22,10 +21,6 @@ from ui import private_media
 from ui.messages import call, plain
 
 DEFAULT_FADE = 50
-
-
-def _day(day: date) -> str:
-    return f"{day.day} {day:%b %Y}"
 
 
 @st.dialog("Photo", width="large")
@@ -47,7 +42,7 @@ def timeline_grid(actor: Actor, timeline: PhotoTimeline, thumbnails: dict[int, b
     heading = st.columns(widths)
     heading[0].markdown("**View**")
     for column, visit in zip(heading[1:], timeline.visits, strict=True):
-        column.markdown(f"**{_day(visit.date)}**")
+        column.markdown(f"**{show_date(visit.date)}**")
     for row in timeline.rows:
         columns = st.columns(widths)
         columns[0].markdown(f"**{plain(row.label)}**")
@@ -62,7 +57,7 @@ def timeline_grid(actor: Actor, timeline: PhotoTimeline, thumbnails: dict[int, b
                     continue
                 private_media.image(thumbnail)
                 if st.button("Enlarge", key=f"{key_prefix}_open_{photo_id}", icon="🔍"):
-                    _enlarged(actor, photo_id, f"{row.label}, visit of {_day(visit.date)}")
+                    _enlarged(actor, photo_id, f"{row.label}, visit of {show_date(visit.date)}")
 
 
 # The framing check's finding in the patient's words (staff see each difference the check found).
@@ -75,7 +70,7 @@ def _side_caption(label: str, side: ComparedPhoto, patient: bool = False) -> str
     patient (their own photos page) the date and where it lies in the course, in plain words."""
     if patient:
         return f"{label}: {photo_date_words(side.date, side.months)}"
-    parts = [f"{label}: {_day(side.date)}"]
+    parts = [f"{label}: {show_date(side.date)}"]
     if side.months is not None:
         parts.append(f"month {side.months:.1f} after the first session" if side.months >= 0
                      else "before the first session")
@@ -131,7 +126,7 @@ def before_after_panel(actor: Actor, mrn: str | None, key_prefix: str) -> None:
     if first is None:
         raise RuntimeError("A before/after comparison with a second photo must have a first one.")
 
-    dates = {visit.id: _day(visit.date) for visit in comparison.visits}
+    dates = {visit.id: show_date(visit.date) for visit in comparison.visits}
     options = list(dates)
     picks = st.columns(2)
     picks[0].selectbox("Before", options, index=options.index(first.visit_id), format_func=dates.__getitem__,
@@ -150,8 +145,8 @@ def before_after_panel(actor: Actor, mrn: str | None, key_prefix: str) -> None:
     st.slider("Fade from before (0) to after (100)", 0, 100, value=DEFAULT_FADE, key=fade_key)
     if comparison.blended is not None:
         private_media.image(comparison.blended)
-        st.caption(plain(f"{comparison.fade}% of the way from {_day(first.date)} "
-                         f"to {_day(second.date)}"))
+        st.caption(plain(f"{comparison.fade}% of the way from {show_date(first.date)} "
+                         f"to {show_date(second.date)}"))
 
 
 def site_pair(actor: Actor, mrn: str, site: str) -> None:

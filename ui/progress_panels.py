@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from tracker.clinic_dates import show_date
 from tracker.course.patient_wording import EXPECTATION_LINE, glossary
 from tracker.course.salt import score_text
 from tracker.course.vocabulary import condition_words, site_words, status_words
-from tracker.course.wording import PATIENT, STAFF, Audience, long_date
+from tracker.course.wording import PATIENT, STAFF, Audience
 from tracker.photos.coverage import PhotoCoverage
 from tracker.progress.salt_chart import SaltChart
 from tracker.progress.view import ProgressView
@@ -25,9 +26,9 @@ def header(view: ProgressView, audience: Audience = STAFF) -> None:
     st.header(plain(view.full_name))
     day0 = view.progress.day0
     if audience == PATIENT:  # no MRN, no protocol name: the patient knows who they are
-        st.caption(f"First treatment session: {long_date(day0)}" if day0 else "No treatment session yet")
+        st.caption(f"First treatment session: {show_date(day0)}" if day0 else "No treatment session yet")
         return
-    started = day0.strftime("%d %b %Y") if day0 else "no treatment session yet"
+    started = show_date(day0) if day0 else "no treatment session yet"
     st.caption(plain(f"MRN {view.mrn} · {view.age} years · {condition_words(view.condition).lower()} · "
                      f"first session {started} · protocol {view.protocol_name}"))
 
@@ -146,12 +147,12 @@ def photo_record(coverage: PhotoCoverage, *, link_to_photos: bool = True) -> Non
     st.caption(f"{coverage.photo_count} photos at {coverage.visits_with_photos} visits")
     st.dataframe(
         [{"View": v.label, "Visits with a photo": v.visits,
-          "First": long_date(v.first) if v.first else "—", "Latest": long_date(v.latest) if v.latest else "—"}
+          "First": show_date(v.first) if v.first else "—", "Latest": show_date(v.latest) if v.latest else "—"}
          for v in coverage.views],
         hide_index=True, width="stretch",
     )
     if coverage.missing_at_latest and coverage.latest_visit:
-        st.info(f"The latest visit with photos ({long_date(coverage.latest_visit)}) has none of: "
+        st.info(f"The latest visit with photos ({show_date(coverage.latest_visit)}) has none of: "
                 f"{', '.join(coverage.missing_at_latest)}. Before/after comparisons need the same view at both visits.",
                 icon="📷")
     if link_to_photos:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from tracker.clinic_dates import show_date
 from tracker.course.salt import score_text
 from tracker.course.vocabulary import POINT_STYLES, milestone_short, site_words, treatment_words
 from tracker.progress.salt_chart import SaltChart
@@ -49,7 +50,7 @@ def salt_figure(chart: SaltChart, large: bool = False) -> go.Figure:
             text=[score_text(p.score) for p in chart.points], textposition="top center",
             marker={"size": 14 if large else 10, "color": [POINT_STYLES[p.status].hex for p in chart.points],
                     "line": {"width": 1, "color": "white"}},
-            customdata=[[p.date.isoformat(), "—" if p.improvement_pct is None else f"{p.improvement_pct:+.0f}%",
+            customdata=[[show_date(p.date), "—" if p.improvement_pct is None else f"{p.improvement_pct:+.0f}%",
                          POINT_STYLES[p.status].legend] for p in chart.points],
             hovertemplate=("%{customdata[0]}: SALT %{y}<br>improvement %{customdata[1]}<br>%{customdata[2]}"
                            "<extra></extra>"),
@@ -59,7 +60,7 @@ def salt_figure(chart: SaltChart, large: bool = False) -> go.Figure:
             x=[s.months for s in chart.sessions], y=[100] * len(chart.sessions), mode="markers",
             name="treatment session", marker={"symbol": "triangle-down", "size": 14, "color": "#e67e22"},
             customdata=[
-                [s.date.isoformat(), label(s.product or treatment_words(s.treatment)), label(s.lot_number or "—")]
+                [show_date(s.date), label(s.product or treatment_words(s.treatment)), label(s.lot_number or "—")]
                 for s in chart.sessions
             ],
             hovertemplate="session %{customdata[0]}<br>%{customdata[1]}<br>lot %{customdata[2]}<extra></extra>",
@@ -84,7 +85,7 @@ def salt_density_figure(chart: SaltChart) -> go.Figure:
         figure.add_trace(go.Scatter(
             x=list(trace.months), y=list(trace.density), mode="lines+markers+text", name=label(site_words(trace.site)),
             text=[f"{value:.0f}" for value in trace.density], textposition="top center",
-            customdata=[day.isoformat() for day in trace.dates],
+            customdata=[show_date(day) for day in trace.dates],
             hovertemplate="%{customdata}: %{y:.0f} hairs/cm²<extra></extra>",
         ))
     figure.update_layout(

@@ -10,6 +10,7 @@ from typing import NoReturn
 import streamlit as st
 
 from tracker.access.actors import Actor
+from tracker.clinic_dates import show_date
 from ui.messages import call
 
 MRN = "mrn"
@@ -78,7 +79,7 @@ def choose_patient(actor: Actor, purpose: str, key: str) -> NoReturn:
         st.stop()
     picked = st.selectbox(
         "Patient", choices, key=f"pick_{key}_patient",
-        format_func=lambda c: f"{c.full_name} · MRN {c.mrn} · born {c.birth_date.isoformat()}",
+        format_func=lambda c: f"{c.full_name} · MRN {c.mrn} · born {show_date(c.birth_date)}",
     )
     if st.button(f"Log a {purpose} for this patient", key=f"pick_{key}_go", type="primary"):
         select_patient(picked.mrn)

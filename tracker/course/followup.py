@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from tracker.clinic_dates import show_date
 from tracker.course.milestones import (
     BEHIND,
     DUE,
@@ -180,13 +181,13 @@ def next_visit(progress: Progress) -> NextVisit | None:
         # A window is open: book the visit for it, saying which earlier window (if any) was missed.
         if missed is not None:
             return NextVisit(upcoming, FollowUpStatus.OVERDUE, today, missed.target,
-                             f"{milestone_words(missed.name)}: window closed on {missed.window_end.isoformat()} "
+                             f"{milestone_words(missed.name)}: window closed on {show_date(missed.window_end)} "
                              "with no visit.")
         return NextVisit(upcoming, FollowUpStatus.OVERDUE, today, upcoming.target, "Target date passed with no visit.")
     if view.overdue and missed is not None:
-        note = f"Window closed on {missed.window_end.isoformat()} with no visit."
+        note = f"Window closed on {show_date(missed.window_end)} with no visit."
         if upcoming is not None:
-            note += f" Next: {milestone_words(upcoming.name)} from {upcoming.window_start.isoformat()}."
+            note += f" Next: {milestone_words(upcoming.name)} from {show_date(upcoming.window_start)}."
         return NextVisit(missed, FollowUpStatus.OVERDUE, today, missed.target, note)
     if upcoming is None:
         return None

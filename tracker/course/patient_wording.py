@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from tracker.clinic_dates import show_date
 from tracker.course.milestones import (
     AHEAD,
     BEHIND,
@@ -22,7 +23,6 @@ from tracker.course.milestones import (
     inside_band,
 )
 from tracker.course.vocabulary import milestone_visit
-from tracker.course.wording import long_date
 
 # Instead of the staff's evidence note (study names, sample sizes): one line a patient can take home.
 EXPECTATION_LINE = "Results vary from person to person; this range is a guide, not a promise."
@@ -75,24 +75,24 @@ def patient_sentence(m: MilestoneResult, as_of: date) -> str:
     >>> m = MilestoneResult("early_response", date(2025, 3, 15), date(2025, 4, 15), date(2025, 4, 15),
     ...                     "on_track", date(2025, 4, 14), 122.0, 3.0, -8.0, -6.2, 4.0, 19.0, 13.0)
     >>> print(patient_sentence(m, date(2025, 5, 1)))
-    At your 3-month check-up on 14 April 2025, the hair count in this area was 8 hairs per square centimetre \
+    At your 3-month check-up on 2025-04-14, the hair count in this area was 8 hairs per square centimetre \
 lower than at the start (about 6%). Changes this small are within what the measurement itself varies, so \
 this fits the usual course.
     """
     visit = milestone_visit(m.name)
-    window = f"between {long_date(m.window_start)} and {long_date(m.window_end)}"
+    window = f"between {show_date(m.window_start)} and {show_date(m.window_end)}"
     if m.status == UPCOMING:
         return f"Your {visit} is due {window}."
     if m.status == DUE:
         if as_of > m.target:
-            return f"Your {visit} was due on {long_date(m.target)}; please book it by {long_date(m.window_end)}."
+            return f"Your {visit} was due on {show_date(m.target)}; please book it by {show_date(m.window_end)}."
         return f"Your {visit} is due now, {window}; please book it."
     if m.status == MISSED:
         return (f"Your {visit} was due {window}, and no visit took place then, so this stage could not be "
                 "measured.")
     if m.visit_date is None or m.density is None:  # only the three statuses above are without a visit
         raise ValueError(f"milestone {m.name}: status {m.status!r} has no visit")
-    opening = f"At your {visit} on {long_date(m.visit_date)}, the hair count in this area was"
+    opening = f"At your {visit} on {show_date(m.visit_date)}, the hair count in this area was"
     if m.status == NO_BASELINE or m.change is None:
         return (f"{opening} {m.density:.0f} hairs per square centimetre. There was no count before your first "
                 "treatment to compare it with, so we cannot say how much it has changed.")
@@ -137,20 +137,20 @@ def photo_date_words(day: date, months: float | None) -> str:
     """The caption under one photo of a before/after pair: its date and where it lies in the course.
 
     >>> photo_date_words(date(2025, 1, 10), -0.2), photo_date_words(date(2026, 1, 20), 12.2)
-    ('10 January 2025, before the first treatment', '20 January 2026, about 12 months after the first treatment')
+    ('2025-01-10, before the first treatment', '2026-01-20, about 12 months after the first treatment')
     >>> photo_date_words(date(2025, 1, 15), 0.0), photo_date_words(date(2025, 2, 1), 0.4)
-    ('15 January 2025, the day of the first treatment', '1 February 2025, less than a month after the first treatment')
+    ('2025-01-15, the day of the first treatment', '2025-02-01, less than a month after the first treatment')
     """
     if months is None:
-        return long_date(day)
+        return show_date(day)
     if months < 0:
-        return f"{long_date(day)}, before the first treatment"
+        return f"{show_date(day)}, before the first treatment"
     if months == 0:
-        return f"{long_date(day)}, the day of the first treatment"
+        return f"{show_date(day)}, the day of the first treatment"
     whole = round(months)
     if whole == 0:
-        return f"{long_date(day)}, less than a month after the first treatment"
-    return f"{long_date(day)}, about {whole} month{'' if whole == 1 else 's'} after the first treatment"
+        return f"{show_date(day)}, less than a month after the first treatment"
+    return f"{show_date(day)}, about {whole} month{'' if whole == 1 else 's'} after the first treatment"
 
 
 def salt_patient_sentence(m: MilestoneResult, baseline_score: float | None, as_of: date) -> str:
@@ -160,14 +160,14 @@ def salt_patient_sentence(m: MilestoneResult, baseline_score: float | None, as_o
     >>> m = MilestoneResult("noticeable_growth", date(2025, 7, 1), date(2025, 9, 1), date(2025, 8, 1),
     ...                     "on_track", date(2025, 7, 15), 18.0, 6.0, 55.0, 55.0, 20.0, 50.0, 10.0)
     >>> print(salt_patient_sentence(m, 40.0, date(2025, 8, 1)))
-    At your 6-month check-up on 15 July 2025, your SALT score was 18, down from 40 at the start: an improvement \
+    At your 6-month check-up on 2025-07-15, your SALT score was 18, down from 40 at the start: an improvement \
 of 55%. That is a little above the range people usually show at this stage, but by less than the measurement \
 itself varies, so it fits the usual course. A score of 20 or less is what treatment usually aims for, and you \
 have reached it.
     """
     if m.visit_date is None or m.density is None:
         return patient_sentence(m, as_of)  # not yet due, due or missed: said from the dates alone
-    opening = f"At your {milestone_visit(m.name)} on {long_date(m.visit_date)}, your SALT score was {m.density:g}"
+    opening = f"At your {milestone_visit(m.name)} on {show_date(m.visit_date)}, your SALT score was {m.density:g}"
     aim = " A score of 20 or less is what treatment usually aims for, and you have reached it." \
         if m.density <= 20 else ""
     if m.status == NO_BASELINE or m.change is None or baseline_score is None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
+from tracker.clinic_dates import show_date
 from tracker.course.clinical import SALT_IMPROVEMENT_ENDPOINTS, SALT_RESPONSE_MAX
 from tracker.course.milestones import (
     AHEAD,
@@ -38,7 +39,7 @@ from tracker.course.milestones import (
     inside_band,
 )
 from tracker.course.vocabulary import milestone_short
-from tracker.course.wording import card_figure, card_places, long_date, milestone_sentence
+from tracker.course.wording import card_figure, card_places, milestone_sentence
 
 # The one "site" a SALT course has: SALT scores the whole scalp (DESIGN.md §2 regional weights).
 SALT_SITE = "scalp"
@@ -195,7 +196,7 @@ The clinic's expected range is +20 to +44%; this is above the range by more than
         why = ("the baseline SALT score was 0 (no hair loss), so an improvement cannot be measured"
                if baseline is not None else "there is no SALT score from before the first session, so the "
                "improvement cannot be judged")
-        return f"{title}: SALT {score_text(m.density)} on {long_date(m.visit_date)}, but {why}.{endpoint_text}"
+        return f"{title}: SALT {score_text(m.density)} on {show_date(m.visit_date)}, but {why}.{endpoint_text}"
     # The improvement is shown with as many decimals as the range and the noise, so that the sentence's own
     # arithmetic agrees with the status (40.4% against +20.0 to +30.0 ± 10.0 is ahead; "40%" would not be).
     places = card_places(m)

@@ -23,8 +23,8 @@ from tracker.course.clinical import (
     SINCLAIR_STAGES,
     STAGE_SCALES,
 )
+from tracker.course.decimals import required_decimal
 from tracker.errors import ValidationError
-from tracker.validation import required_decimal
 
 NORWOOD, LUDWIG, SINCLAIR, SALT = "norwood", "ludwig", "sinclair", "salt"
 SCALE_LABELS = {

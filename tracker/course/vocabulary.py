@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tracker.course.clinical import CONDITIONS, SCALP_VIEWS, TREATMENTS
+from tracker.course.clinical import CONDITIONS, NSAID_DAYS_BEFORE, SCALP_VIEWS, TREATMENTS
 
 RGB = tuple[int, int, int]
 
@@ -327,12 +327,34 @@ def assessment_words(score: int) -> str:
 
 # --- corrected fields (a record's history) --------------------------------------------------------------
 
-# The fields a correction keeps (tracker.records.patient_corrections.PATIENT_FIELDS and a therapy's stop
-# date), as the forms that correct them call them.
+# The fields a correction keeps, as the forms that correct them call them: a patient's details
+# (tracker.records.patient_corrections.PATIENT_FIELDS), a therapy's stop date, and the fields of visits,
+# measurements, scale scores, sessions and photos (tracker.records.*_corrections). The capture checklist's and the
+# pre-session checklist's items are the forms' own words (tracker.records.visit_form.CAPTURE_CHECKS and
+# treatment_sessions.PRE_SESSION_CHECKS; tests/test_record_corrections.py keeps them the same).
 FIELD_WORDS: dict[str, str] = {
     "mrn": "MRN", "full_name": "Full name", "sex": "Sex", "birth_date": "Birth date", "condition": "Condition",
     "baseline_scale": "Baseline scale", "baseline_stage": "Baseline stage", "target_areas": "Target areas",
     "protocol": "Protocol", "notes": "Notes", "stop": "Stop date",
+    # a visit
+    "date": "Date", "device": "Camera or device", "global_assessment": "Global photographic assessment",
+    "satisfaction": "Patient satisfaction (0–10)",
+    "dry_hair": "Hair dry", "same_parting": "Same parting as last time", "same_distance": "Same camera distance",
+    "same_lighting": "Same lighting",
+    # a density measurement
+    "site": "Site", "density_per_cm2": "Density (hairs/cm²)", "shaft_diameter_um": "Shaft diameter (µm)",
+    "terminal_pct": "Terminal %", "anagen_pct": "Anagen %",
+    # a scale score
+    "stage": "Stage", "salt_score": "SALT score", "salt_vertex_pct": "SALT vertex % hair loss",
+    "salt_posterior_pct": "SALT posterior % hair loss", "salt_left_pct": "SALT left side % hair loss",
+    "salt_right_pct": "SALT right side % hair loss",
+    # a treatment session
+    "treatment": "Treatment", "product": "Product", "lot_number": "Lot number", "volume_ml": "Volume (ml)",
+    "areas": "Areas treated", "adverse_events": "Adverse events",
+    "hydrated": "Drank plenty of water the day before", "breakfast": "Ate breakfast this morning",
+    "no_nsaids": f"No NSAIDs (aspirin, ibuprofen…) in the last {NSAID_DAYS_BEFORE} days",
+    # a photo
+    "view": "View",
 }
 
 

@@ -4,8 +4,6 @@ Staff pages speak to staff ("The 12-month check-up is due between … and …");
 consult screen speak to the patient (``tracker.course.patient_wording`` for a judged milestone). Neither ever
 promises an outcome (DESIGN.md §3). Every sentence with a date is in the past tense once that date has passed.
 
->>> long_date(date(2025, 12, 14))
-'14 December 2025'
 >>> signed(18.04)
 '+18'
 """
@@ -16,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from tracker.clinic_dates import show_date
 from tracker.course.followup import outlook
 from tracker.course.milestones import (
     AHEAD,
@@ -36,11 +35,6 @@ Audience = Literal["staff", "patient"]
 STAFF: Audience = "staff"
 PATIENT: Audience = "patient"
 
-# English month names whatever the server's locale (``%B`` follows it): the app's wording is English.
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December")
-
-
 def count(number: int, noun: str) -> str:
     """A number with its noun, singular or plural.
 
@@ -48,10 +42,6 @@ def count(number: int, noun: str) -> str:
     ('1 session', '2 patients')
     """
     return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def long_date(day: date) -> str:
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def signed(value: float) -> str:
@@ -79,7 +69,7 @@ def milestone_sentence(m: MilestoneResult, title: str | None = None) -> str:
     title = milestone_short(m.name) if title is None else title
     # The three statuses by dates alone follow from ``as_of``: upcoming and due windows have not closed (present
     # tense), a missed one has (past tense).
-    window = f"between {long_date(m.window_start)} and {long_date(m.window_end)}"
+    window = f"between {show_date(m.window_start)} and {show_date(m.window_end)}"
     if m.status == UPCOMING:
         return f"{title}: not yet due — the {milestone_visit(m.name)} is due {window}."
     if m.status == DUE:
@@ -89,7 +79,7 @@ def milestone_sentence(m: MilestoneResult, title: str | None = None) -> str:
     if m.visit_date is None:  # only the three statuses above are without a visit
         raise ValueError(f"milestone {m.name}: status {m.status!r} has no visit")
     if m.status == NO_BASELINE or m.change is None:
-        return (f"{title}: {m.density:.0f} hairs/cm² measured on {long_date(m.visit_date)}, but there is no "
+        return (f"{title}: {m.density:.0f} hairs/cm² measured on {show_date(m.visit_date)}, but there is no "
                 f"baseline measurement from before the first session, so the change cannot be judged.")
     pct = f" ({_minus(f'{m.change_pct:+.0f}')}%)" if m.change_pct is not None else ""
     if m.expected_low is None or m.expected_high is None:
@@ -193,14 +183,14 @@ def _medication(progress: Progress, today: date, audience: Audience) -> NextStep
     if today > span.end:
         return NextStep("Medication", (
             f"The time to avoid aspirin and ibuprofen (NSAIDs) around {yours} latest session "
-            f"({long_date(span.session_date)}) ended on {long_date(span.end)}."))
+            f"({show_date(span.session_date)}) ended on {show_date(span.end)}."))
     if audience == PATIENT:
         return NextStep("Medication", (
-            f"Avoid aspirin and ibuprofen (NSAIDs) until {long_date(span.end)}: they can weaken the treatment. "
+            f"Avoid aspirin and ibuprofen (NSAIDs) until {show_date(span.end)}: they can weaken the treatment. "
             "Paracetamol is usually fine; ask us if unsure."))
     return NextStep("Medication", (
-        f"No NSAIDs (aspirin, ibuprofen) from {long_date(span.start)} to {long_date(span.end)}: 3 days before to "
-        f"3 weeks after the session of {long_date(span.session_date)}."))
+        f"No NSAIDs (aspirin, ibuprofen) from {show_date(span.start)} to {show_date(span.end)}: 3 days before to "
+        f"3 weeks after the session of {show_date(span.session_date)}."))
 
 
 def _follow_up(progress: Progress, audience: Audience) -> NextStep | None:
@@ -210,20 +200,20 @@ def _follow_up(progress: Progress, audience: Audience) -> NextStep | None:
     owner = "Your" if patient else "The"
     if ahead.next_name and ahead.next_window_start and ahead.next_window_end and ahead.next_due:
         visit = f"{owner} {milestone_visit(ahead.next_name)}"
-        window = f"between {long_date(ahead.next_window_start)} and {long_date(ahead.next_window_end)}"
+        window = f"between {show_date(ahead.next_window_start)} and {show_date(ahead.next_window_end)}"
         if ahead.next_status != DUE:
             text = f"{visit} is due {window}."
         elif progress.as_of > ahead.next_due:  # the target date has passed, the window is still open
-            text = (f"{visit} was due on {long_date(ahead.next_due)}; "
+            text = (f"{visit} was due on {show_date(ahead.next_due)}; "
                     + ("please book it by" if patient else "its window stays open until")
-                    + f" {long_date(ahead.next_window_end)}.")
+                    + f" {show_date(ahead.next_window_end)}.")
         else:
             text = f"{visit} is due now, {window}" + (" — please book it." if patient else ".")
         return NextStep("Next follow-up visit", text)
     missed = ahead.missed
     if missed is not None:
-        text = (f"{owner} {milestone_visit(missed.name)} was due between {long_date(missed.window_start)} and "
-                f"{long_date(missed.window_end)}, and no visit took place then"
+        text = (f"{owner} {milestone_visit(missed.name)} was due between {show_date(missed.window_start)} and "
+                f"{show_date(missed.window_end)}, and no visit took place then"
                 + (" — please book a visit so that we can see how your hair is doing." if patient else "."))
         return NextStep("Next follow-up visit", text)
     return None
@@ -234,12 +224,12 @@ def _repeat_session(progress: Progress, today: date, audience: Audience) -> Next
     window = progress.next_session_window
     if window is None:
         return None
-    dates = f"{long_date(window.start)} to {long_date(window.end)}"
+    dates = f"{show_date(window.start)} to {show_date(window.end)}"
     if today > window.end:
         advice = ("ask the clinic whether another session is planned" if audience == PATIENT
                   else "no further session has been recorded")
         return NextStep("Repeat session", f"The usual window for a repeat session ({dates}) has passed; {advice}.")
-    text = (f"A repeat session can be considered between {long_date(window.start)} and {long_date(window.end)}"
+    text = (f"A repeat session can be considered between {show_date(window.start)} and {show_date(window.end)}"
             + (" (the window is open now)." if today >= window.start else "."))
     if audience == PATIENT:
         text += (" Avoid NSAIDs for 3 days before it; drink plenty of water the day before and have breakfast "
@@ -255,5 +245,5 @@ def _effect(progress: Progress, today: date, audience: Audience) -> NextStep | N
     verb = "lasted" if today > span.end else "lasts"
     yours = "your" if audience == PATIENT else "the"
     return NextStep("How long it works", (
-        f"The effect of {yours} latest session usually {verb} until about {long_date(span.start)}"
-        f"–{long_date(span.end)}."))
+        f"The effect of {yours} latest session usually {verb} until between {show_date(span.start)} and "
+        f"{show_date(span.end)}."))

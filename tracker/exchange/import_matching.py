@@ -38,6 +38,7 @@ from tracker.exchange.import_rows import (
     _SaltScore,
     _same_value,
     _Session,
+    differing_column,
     mrn_key,
 )
 from tracker.exchange.spreadsheets import Sheet
@@ -70,11 +71,11 @@ class _Context:
             self.known.setdefault(mrn_key(patient.mrn), patient)
         self.protocols = {" ".join(p.name.split()).casefold(): p for p in session.scalars(select(models.Protocol))}
 
-    def _report(self, order: int, row: int, reason: str) -> None:
+    def _report(self, order: int, row: int, reason: str, column: str | None = None) -> None:
         sheet = self.sheets[order]
         if sheet is None:  # cannot happen: the rows checked here were all read from that file
             raise RuntimeError(f"A problem was found on row {row} of file {order}, which could not be read.")
-        self.problems.add(order, sheet.file_name, row, reason)
+        self.problems.add(order, sheet.file_name, row, reason, column)
 
     def check_patients(self) -> tuple[list[_Patient], int]:
         new, skipped = [], 0
@@ -87,13 +88,13 @@ class _Context:
                 new.append(patient)
                 self.protocol_ids[key] = protocol.id if protocol else None
             elif recorded.deleted_at is not None:
-                self._report(0, patient.row, _removed_patient(patient.mrn, recorded))
+                self._report(0, patient.row, _removed_patient(patient.mrn, recorded), "mrn")
             elif differences := _differences(recorded, patient) + _other_protocol(recorded, patient, protocol):
                 self._report(0, patient.row, (
                     f"MRN {patient.mrn!r} is already in the database with different details: "
                     f"{_describe(differences, 'in the database')}. An import never changes a patient's record: "
                     "correct the spreadsheet or the record"
-                ))
+                ), differing_column(differences))
             else:
                 skipped += 1
         return new, skipped
@@ -113,7 +114,7 @@ class _Context:
             self._report(0, patient.row, (
                 f"protocol {patient.protocol!r} is not one of the clinic's protocols: {names or 'none yet'} "
                 "(leave the cell empty for the default)"
-            ))
+            ), "protocol")
             return False
         return protocol
 
@@ -130,21 +131,21 @@ class _Context:
             elif in_database is not None:
                 birth_date = in_database.birth_date
             elif recorded is not None:
-                self._report(order, record.row, _removed_patient(record.mrn, recorded))
+                self._report(order, record.row, _removed_patient(record.mrn, recorded), "mrn")
                 refused.add(record.row)
                 continue
             else:
                 if self.sheets[0] is not None:  # with no readable patients file the question is open
                     self._report(order, record.row, (
                         f"MRN {record.mrn!r} is neither in {self.sheets[0].file_name} nor in the database"
-                    ))
+                    ), "mrn")
                 refused.add(record.row)
                 continue
             if birth_date is not None and record.date is not None:
                 try:
                     check_not_before_birth(record.date, birth_date, "date")
                 except ValidationError as exc:
-                    self._report(order, record.row, str(exc))
+                    self._report(order, record.row, str(exc), "date")
                     refused.add(record.row)
         return refused
 
@@ -197,7 +198,7 @@ class _Context:
                     f"the database already has {', '.join(f'{value:g}' for value in recorded)} hairs/cm² for MRN "
                     f"{record.mrn!r} on {record.date.isoformat()} at site {record.site!r}; this row says "
                     f"{record.density:g}. An import never changes a recorded measurement"
-                ))
+                ), "density_per_cm2")
             elif any(_same_value(value, record.density) for value in removed.get(record.key, [])):
                 self._report(2, record.row, (
                     "this measurement was removed in the app; delete the row from the spreadsheet, or restore "
@@ -230,7 +231,7 @@ class _Context:
                     f"the database already has the SALT score {', '.join(f'{value:g}' for value in recorded)} for "
                     f"MRN {record.mrn!r} on {record.date.isoformat()}; this row says {record.score:g}. An import "
                     "never changes a recorded score"
-                ))
+                ), "salt")
             elif any(_same_value(value, record.score) for value in removed.get(record.key, [])):
                 self._report(2, record.row, (
                     "this SALT score was removed in the app; delete it from the spreadsheet, or restore the score "

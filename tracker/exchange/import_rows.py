@@ -1,6 +1,6 @@
 """Reading the three import spreadsheets row by row (``tracker.exchange.spreadsheet_import``): each file's columns,
 each row's cells parsed into a patient, a session, a density measurement or a SALT score, and every problem
-recorded against its file and row (``"<file>, row <n>: <reason>"``), in the order a clinician fixes them. Rows
+recorded against its file, row and column (``import_problems.ImportProblem``), in the order a clinician fixes them. Rows
 repeated exactly are counted and kept once. Checks that need the three files together or the database are
 ``tracker.exchange.import_matching``.
 
@@ -18,7 +18,6 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import TypeVar
 
 from db import models
@@ -26,8 +25,9 @@ from tracker.clinic_dates import parse_date
 from tracker.course.clinical import MAX_DENSITY_PER_CM2
 from tracker.course.scales import parse_percentage
 from tracker.errors import ValidationError
+from tracker.exchange.import_problems import ImportProblem, ImportRefused
 from tracker.exchange.spreadsheet_cells import RETYPE_AS_TEXT, UnreadableCell
-from tracker.exchange.spreadsheets import Sheet, SheetRow, read_sheet
+from tracker.exchange.spreadsheets import Sheet, SheetRow, SheetSource, read_sheet
 from tracker.records.patient_fields import parse_sex_as_written, short_text
 from tracker.validation import (
     check_not_in_future,
@@ -142,15 +142,20 @@ class _Reference:
 
 @dataclass
 class _Problems:
-    """Every problem found, kept in the order a clinician fixes them: by file, then by row."""
+    """Every problem found, kept in the order a clinician fixes them: by file (its problems as a file first),
+    then by row."""
 
-    items: list[tuple[int, int, int, str]] = field(default_factory=list)
+    items: list[tuple[int, int, int, ImportProblem]] = field(default_factory=list)
 
-    def add(self, file_order: int, file_name: str, row: int, reason: str) -> None:
-        self.items.append((file_order, row, len(self.items), f"{file_name}, row {row}: {reason}"))
+    def add(self, file_order: int, file_name: str, row: int, reason: str, column: str | None = None) -> None:
+        self.items.append((file_order, row, len(self.items), ImportProblem(file_name, row, column, reason)))
 
-    def messages(self) -> list[str]:
-        return [message for *_, message in sorted(self.items)]
+    def add_file_problems(self, file_order: int, found: Iterable[ImportProblem]) -> None:
+        """Problems with a file as a whole or its header row, which come before its rows' problems."""
+        self.items.extend((file_order, 0, len(self.items) + n, problem) for n, problem in enumerate(found))
+
+    def found(self) -> list[ImportProblem]:
+        return [problem for *_, problem in sorted(self.items, key=lambda item: item[:3])]
 
 
 class _Rows:
@@ -169,14 +174,14 @@ class _Rows:
                 "semicolon inside a value that is not in quotes?"
             )
 
-    def report(self, reason: str) -> None:
+    def report(self, reason: str, column: str | None = None) -> None:
         self.failed = True
-        self.problems.add(self.file_order, self.file_name, self.row.number, reason)
+        self.problems.add(self.file_order, self.file_name, self.row.number, reason, column)
 
     def parse(self, parser: Callable[..., T], column: str, *args: object, **kwargs: object) -> T | None:
         value = self.row.cells.get(column)
         if isinstance(value, UnreadableCell):
-            self.report(f"{column}: {value.reason}")
+            self.report(f"{column}: {value.reason}", column)
             return None
         try:
             if column in IDENTIFIER_COLUMNS:
@@ -191,7 +196,7 @@ class _Rows:
                 value = value.replace(",", ".")
             return parser(value, *args, label=column, **kwargs)
         except ValidationError as exc:
-            self.report(str(exc))
+            self.report(str(exc), column)
             return None
 
 
@@ -210,20 +215,22 @@ def _parsed(value: T | None) -> T:
     return value
 
 
-def _read(problems: _Problems, order: int, path: str | Path, required: tuple[str, ...],
+def _read(problems: _Problems, order: int, source: SheetSource, required: tuple[str, ...],
           optional: tuple[str, ...] = ()) -> Sheet | None:
+    """The file's rows, or None when the file or its header row is refused (its problems recorded)."""
     try:
-        sheet = read_sheet(path, required, optional, IDENTIFIER_COLUMNS)
-        if order == 2 and not {"density_per_cm2", "salt"} & set(sheet.columns):
-            raise ValidationError("", [
-                f"{sheet.file_name}, row {sheet.header_row}: missing column 'density_per_cm2' (or 'salt' for a "
-                f"SALT score) (the columns are: {', '.join(required)}; optional: {', '.join(optional)})"
-            ])
-        return sheet
-    except ValidationError as exc:
-        for problem in exc.problems:  # already "<file>, row <n>: …" or "<file>: …"
-            problems.items.append((order, 0, len(problems.items), problem))
+        sheet = read_sheet(source, required, optional, IDENTIFIER_COLUMNS)
+    except ImportRefused as exc:
+        problems.add_file_problems(order, exc.found)
         return None
+    if order == 2 and not {"density_per_cm2", "salt"} & set(sheet.columns):
+        problems.add_file_problems(order, [ImportProblem(
+            sheet.file_name, sheet.header_row, "density_per_cm2",
+            f"missing column 'density_per_cm2' (or 'salt' for a SALT score) (the columns are: {', '.join(required)}; "
+            f"optional: {', '.join(optional)})"
+        )])
+        return None
+    return sheet
 
 
 def _rows(problems: _Problems, order: int, sheet: Sheet | None) -> Iterable[tuple[_Rows, SheetRow]]:
@@ -265,7 +272,7 @@ def _patients(problems: _Problems, sheet: Sheet | None, today: date) -> tuple[di
         else:
             differences = differences or [("mrn", earlier.mrn, record.mrn)]
             parse.report(f"MRN {mrn!r} is also on row {earlier.row} with different details: "
-                         + _describe(differences, "there"))
+                         + _describe(differences, "there"), differing_column(differences))
     return patients, listed, duplicates
 
 
@@ -385,7 +392,8 @@ def _keep_once(parse: _Rows, found: dict[MeasurementKey, _Measurement], record: 
     if not _same_value(earlier.density, record.density):
         parse.report(
             f"MRN {record.mrn!r} on {record.date.isoformat()} at site {record.site!r} is also on row {earlier.row} "
-            f"with a different density ({earlier.density:g} there, {record.density:g} here); keep one of them"
+            f"with a different density ({earlier.density:g} there, {record.density:g} here); keep one of them",
+            "density_per_cm2",
         )
     return True
 
@@ -399,7 +407,8 @@ def _keep_score_once(parse: _Rows, scores: dict[VisitKey, _SaltScore], score: _S
     if not _same_value(earlier.score, score.score):
         parse.report(
             f"MRN {score.mrn!r} on {score.date.isoformat()} is also on row {earlier.row} with a different SALT "
-            f"score ({earlier.score:g} there, {score.score:g} here); a visit has one SALT score: keep one of them"
+            f"score ({earlier.score:g} there, {score.score:g} here); a visit has one SALT score: keep one of them",
+            "salt",
         )
     return True
 
@@ -419,6 +428,15 @@ def _differences(recorded: _Patient | models.Patient, row: _Patient) -> list[tup
     if recorded.sex != row.sex:
         differences.append(("sex", recorded.sex, row.sex))
     return differences
+
+
+def differing_column(differences: list[tuple[str, str, str]]) -> str | None:
+    """The column a row differs in, when it is one (a problem table names it); None for several.
+
+    >>> differing_column([("full_name", "Jane Doe", "Janet Doe")]), differing_column([("sex", "f", "m")] * 2)
+    ('full_name', None)
+    """
+    return differences[0][0] if len(differences) == 1 else None
 
 
 def _describe(differences: list[tuple[str, str, str]], there: str) -> str:

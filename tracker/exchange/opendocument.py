@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from xml.etree.ElementTree import Element, ParseError, iterparse
 
-from tracker.errors import ValidationError
+from tracker.exchange.import_problems import file_problem
 from tracker.exchange.spreadsheet_cells import (
     NumberCell,
     cell_name,
@@ -41,26 +41,27 @@ Rows = list[tuple[int, tuple[object, ...]]]
 def ods_rows(name: str, data: bytes) -> Rows:
     """The rows of the first sheet, numbered as LibreOffice shows them (the first row is 1).
 
-    Raises ``ValidationError`` for a password-protected file and for one that is not a readable .ods.
+    Raises ``ImportRefused`` (a ``ValidationError``) for a password-protected file and for one that is not a
+    readable .ods.
     """
-    unreadable = f"{name}: cannot be read as a LibreOffice spreadsheet (.ods); {_SAVE_AS}"
+    unreadable = f"cannot be read as a LibreOffice spreadsheet (.ods); {_SAVE_AS}"
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             manifest = archive.read("META-INF/manifest.xml") if "META-INF/manifest.xml" in archive.namelist() else b""
             if b"encryption-data" in manifest:
-                raise ValidationError(
-                    f"{name}: the spreadsheet is password-protected, so it cannot be read; open it in LibreOffice, "
+                raise file_problem(
+                    name, "the spreadsheet is password-protected, so it cannot be read; open it in LibreOffice, "
                     f"remove the password (File → Properties → Security) and {_SAVE_AS}"
                 )
             content = archive.read("content.xml")
     except (zipfile.BadZipFile, KeyError, OSError, ValueError):
-        raise ValidationError(unreadable) from None
+        raise file_problem(name, unreadable) from None
     if b"<!DOCTYPE" in content[:4096] or b"<!ENTITY" in content:
-        raise ValidationError(unreadable)  # LibreOffice never writes these; entity tricks are refused unread
+        raise file_problem(name, unreadable)  # LibreOffice never writes these; entity tricks are refused unread
     try:
         return list(_rows(content))
     except (ParseError, ValueError):
-        raise ValidationError(unreadable) from None
+        raise file_problem(name, unreadable) from None
 
 
 def _rows(content: bytes) -> Iterator[tuple[int, tuple[object, ...]]]:

@@ -19,12 +19,12 @@ import io
 import logging
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from datetime import date
 
 from fpdf.fonts import FontFace
 from fpdf.table import Table
 from PIL import Image
 
+from tracker.clinic_dates import show_date
 from tracker.course.calendar_months import age_on
 from tracker.course.milestones import MilestoneResult
 from tracker.course.salt import score_text
@@ -38,7 +38,7 @@ from tracker.course.vocabulary import (
     status_words,
     treatment_words,
 )
-from tracker.course.wording import judgement, long_date, signed
+from tracker.course.wording import judgement, signed
 from tracker.exchange.report_chart import chart_height, draw_site_chart
 from tracker.exchange.report_content import PhotoPair, PhotoShot, ReportContent, SessionLine, TherapyLine
 from tracker.exchange.report_pdf import MUTED, PAGE_MARGIN, RULE, WIDTH, ReportPDF
@@ -68,7 +68,7 @@ _INK = (35, 35, 35)
 def render_report(content: ReportContent) -> bytes:
     """The PDF bytes for ``content`` (pure: no database, no network)."""
     view = content.view
-    generated = f"{long_date(content.generated_at.date())}, {content.generated_at:%H:%M %Z}".strip()
+    generated = f"{show_date(content.generated_at.date())}, {content.generated_at:%H:%M %Z}".strip()
     by = f" by {content.generated_by[:40]}" if content.generated_by else ""
     pdf = ReportPDF(
         running_title=f"{content.clinic}  ·  Progress report  ·  {view.full_name} (MRN {view.mrn})",
@@ -124,7 +124,7 @@ def _title_block(pdf: ReportPDF, content: ReportContent, generated: str) -> None
     pdf.cell(62, 6, "Hair regrowth progress report", align="R", new_x="LEFT", new_y="NEXT")
     pdf.set_font(pdf.family, "", 8)
     pdf.set_text_color(*MUTED)
-    pdf.cell(62, 4.5, f"As of {long_date(content.as_of)}", align="R", new_x="LEFT", new_y="NEXT")
+    pdf.cell(62, 4.5, f"As of {show_date(content.as_of)}", align="R", new_x="LEFT", new_y="NEXT")
     pdf.cell(62, 4.5, f"Generated {generated}", align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_y(max(bottom, pdf.get_y()) + 1.5)
     pdf.set_draw_color(*_TEAL)
@@ -135,10 +135,10 @@ def _title_block(pdf: ReportPDF, content: ReportContent, generated: str) -> None
     pdf.set_text_color(*_INK)
     pdf.multi_cell(WIDTH, 8, view.full_name, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
-    day0 = long_date(view.progress.day0) if view.progress.day0 else "no treatment session yet"
+    day0 = show_date(view.progress.day0) if view.progress.day0 else "no treatment session yet"
     details = (
         ("MRN", view.mrn),
-        ("Date of birth", f"{long_date(content.birth_date)} ({age_on(content.birth_date, content.as_of)} years)"),
+        ("Date of birth", f"{show_date(content.birth_date)} ({age_on(content.birth_date, content.as_of)} years)"),
         ("Sex", view.sex),
         ("Condition", condition_words(view.condition)),
         ("Protocol", view.protocol_name),
@@ -200,7 +200,7 @@ def _progress(pdf: ReportPDF, view: ProgressView) -> None:
             note = ("No treatment session yet: the density measured so far (hairs/cm²). The change from baseline "
                     "is charted from the first session (day 0).")
         elif baseline is not None and site_progress.baseline:
-            note = (f"Baseline {baseline:.0f} hairs/cm² on {long_date(site_progress.baseline.date)}. Change from "
+            note = (f"Baseline {baseline:.0f} hairs/cm² on {show_date(site_progress.baseline.date)}. Change from "
                     "baseline against the expected range of the protocol "
                     f"(a guide, never a promised outcome).")
         else:
@@ -222,7 +222,7 @@ def _salt_progress(pdf: ReportPDF, salt: SaltChart) -> None:
     course = salt.course
     _heading(pdf, "Progress: SALT score (alopecia areata)", keep_with=10 + 20 * len(course.milestones))
     if course.baseline:
-        note = (f"Baseline SALT {score_text(course.baseline.density)} on {long_date(course.baseline.date)} "
+        note = (f"Baseline SALT {score_text(course.baseline.density)} on {show_date(course.baseline.date)} "
                 "(0–100, lower is better). Improvement = (baseline − score) / baseline. The expected range is the "
                 "clinic's own: there is no established exosome evidence for SALT.")
     else:
@@ -239,7 +239,7 @@ def _salt_progress(pdf: ReportPDF, salt: SaltChart) -> None:
             row = table.row()
             row.cell(milestone_words(m.name).replace(" (", "\n("))
             row.cell(_window(m))
-            row.cell(_short_date(m.visit_date) if m.visit_date else "–")
+            row.cell(show_date(m.visit_date) if m.visit_date else "–")
             row.cell(score_text(m.density) if m.density is not None else "–")
             row.cell(f"{m.change:+.0f}%".replace("-", "−") if m.change is not None else "–")
             row.cell(f"{m.expected_low:+.0f} to {m.expected_high:+.0f}%".replace("-", "−")
@@ -259,7 +259,7 @@ def _ratings(pdf: ReportPDF, view: ProgressView) -> None:
     if not view.ratings:
         return
     _heading(pdf, "Global photographic assessment and satisfaction", keep_with=8 + 5 * len(view.ratings))
-    rows = [(_short_date(r.date), assessment_words(r.global_assessment) if r.global_assessment is not None else "–",
+    rows = [(show_date(r.date), assessment_words(r.global_assessment) if r.global_assessment is not None else "–",
              f"{r.satisfaction}/10" if r.satisfaction is not None else "–") for r in view.ratings]
     _simple_table(pdf, ("Visit", "Global photographic assessment", "Patient satisfaction"), (30, 90, 60), rows,
                   ("LEFT", "LEFT", "LEFT"))
@@ -269,14 +269,6 @@ def _ratings(pdf: ReportPDF, view: ProgressView) -> None:
                     "(completely).", size=6.5, colour=MUTED)
 
 
-def _short_date(day: date) -> str:
-    """
-    >>> _short_date(date(2024, 9, 6))
-    '6 Sep 2024'
-    """
-    return f"{day.day} {day:%b %Y}"
-
-
 def _table_height(milestones: tuple[MilestoneResult, ...]) -> float:
     """A generous estimate of the milestone table's height with its caption (rows of two to six lines: the status
     column says why each milestone is judged so)."""
@@ -284,15 +276,13 @@ def _table_height(milestones: tuple[MilestoneResult, ...]) -> float:
 
 
 def _window(m: MilestoneResult) -> str:
-    start, end = m.window_start, m.window_end
-    if start.year == end.year:
-        return f"{start.day} {start:%b} – {end.day} {end:%b %Y}"
-    return f"{start.day} {start:%b %Y} – {end.day} {end:%b %Y}"
+    return f"{show_date(m.window_start)} – {show_date(m.window_end)}"
 
 
 def _status_words(m: MilestoneResult) -> str:
     """The status column: the word and, for a judged milestone, why it is judged so (the cards' words).
 
+    >>> from datetime import date
     >>> from tracker.course.milestones import MilestoneResult
     >>> _status_words(MilestoneResult("x", date(2025, 6, 15), date(2025, 8, 15), date(2025, 7, 15), "on_track",
     ...                               date(2025, 7, 15), 150.0, 6.0, 0.0, 0.0, 10.0, 35.0, 15.0))
@@ -328,7 +318,7 @@ def _milestone_table(pdf: ReportPDF, milestones: tuple[MilestoneResult, ...]) ->
             row = table.row()
             row.cell(milestone_words(m.name).replace(" (", "\n("))
             row.cell(_window(m))
-            row.cell(_short_date(m.visit_date) if m.visit_date else "–")
+            row.cell(show_date(m.visit_date) if m.visit_date else "–")
             row.cell(f"{m.density:.0f}" if m.density is not None else "–")
             row.cell(signed(m.change) if m.change is not None else "–")
             row.cell(f"{m.change_pct:+.0f}%" if m.change_pct is not None else "–")
@@ -402,7 +392,7 @@ def _photos(pdf: ReportPDF, pairs: tuple[PhotoPair, ...]) -> None:
             x = PAGE_MARGIN + index * (box_w + gap)
             _photo_box(pdf, x, top, box_w, box_h, image)
             word = word if pair.after is not None else "Photo"
-            when = f"{word}: {long_date(shot.date)}"
+            when = f"{word}: {show_date(shot.date)}"
             if shot.months is not None:
                 when += " (baseline)" if word == "Before" and shot.months <= 0 else f" (month {shot.months:g})"
             pdf.set_xy(x, top + box_h + 0.8)
@@ -453,7 +443,7 @@ def _sessions(pdf: ReportPDF, sessions: tuple[SessionLine, ...]) -> None:
     if not sessions:
         _paragraph(pdf, "No treatment session has been recorded.", colour=MUTED)
         return
-    rows = [(_short_date(s.date), treatment_words(s.treatment),
+    rows = [(show_date(s.date), treatment_words(s.treatment),
              s.product or "–", s.lot_number or "–", f"{s.volume_ml:g}" if s.volume_ml is not None else "–",
              s.areas or "–") for s in sessions]
     _simple_table(pdf, ("Date", "Treatment", "Product", "Lot number", "Volume (ml)", "Areas treated"),
@@ -465,7 +455,7 @@ def _therapies(pdf: ReportPDF, therapies: tuple[TherapyLine, ...]) -> None:
     if not therapies:
         _paragraph(pdf, "None recorded.", colour=MUTED)
         return
-    rows = [(t.name, t.dose or "–", long_date(t.start), long_date(t.stop) if t.stop else "ongoing")
+    rows = [(t.name, t.dose or "–", show_date(t.start), show_date(t.stop) if t.stop else "ongoing")
             for t in therapies]
     _simple_table(pdf, ("Therapy", "Dose", "Started", "Stopped"), (55, 61, 32, 32), rows,
                   ("LEFT", "LEFT", "LEFT", "LEFT"))

@@ -1,10 +1,16 @@
 """Importing the spreadsheets clinics keep today: patients, treatment sessions and visits.
 
 ``import_spreadsheets`` is the one entry point (``python -m tracker import`` and the import page call
-it). It is all or nothing: every row of the three files is checked, against each other and against the
-database, and if anything is wrong ``ValidationError.problems`` lists every problem as
-``"<file>, row <n>: <reason>"`` and nothing is written. Otherwise everything is written in one
-transaction, each row carrying ``created_by=actor``.
+it), and ``preview_import`` tells what it would do with the same files, through the same checks and writing
+(rolled back). It is all or nothing: every row of the three files is checked, against each other and against the
+database, and if anything is wrong ``ImportRefused`` (a ``ValidationError``) lists every problem with its file, row
+and column (``.found``; ``.problems`` holds them as the lines ``"<file>, row <n>: <reason>"``) and nothing is
+written. Otherwise everything is written in one transaction, each row carrying ``created_by=actor``.
+
+Files are paths (the command line) or uploads: ``spreadsheets.UploadedSheet(name, bytes)``, each at most the
+photo store's upload limit (``TRACKER_MAX_UPLOAD_MB``). A ``progress(fraction, words)`` callback, when given,
+hears how reading, checking and writing advance (a progress bar); it is never called once the import is committed,
+so an exception it raises (a page interrupted) always leaves nothing imported.
 
 Columns (header row, names in any capitals, spaces for ``_`` allowed; bracketed ones optional):
 
@@ -22,9 +28,10 @@ twice, and never changes what is already recorded (``tracker.exchange.import_mat
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -34,9 +41,11 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.scales import SALT, ScaleScore
+from tracker.course.wording import count
 from tracker.database import transaction
-from tracker.errors import ConflictError, ValidationError
+from tracker.errors import ConflictError
 from tracker.exchange.import_matching import _Context
+from tracker.exchange.import_problems import ImportProblem, ImportRefused
 from tracker.exchange.import_rows import (
     PATIENT_COLUMNS,
     PATIENT_OPTIONAL_COLUMNS,
@@ -50,21 +59,36 @@ from tracker.exchange.import_rows import (
     _patients,
     _Problems,
     _read,
+    _Reference,
     _SaltScore,
     _Session,
     _sessions,
     mrn_key,
 )
+from tracker.exchange.spreadsheets import Sheet, SheetSource, source_name
 from tracker.records.visits import scale_score_row
 
 # PostgreSQL advisory lock taken for the whole import, so that two imports of the same files cannot
 # both find a record missing and both add it (SQLite serialises writers with BEGIN IMMEDIATE already).
 IMPORT_LOCK_KEY = 7312002
 
+# ``progress(fraction, words)``: how far the import (or its check) is, 0 to 1, and what it is doing.
+Progress = Callable[[float, str], None]
+# Rows added between two flushes to the database, each followed by a progress report: small enough for a bar
+# that moves on a clinic's few thousand rows, large enough that flushing costs little.
+WRITE_CHUNK = 200
+# Where the progress stands when each step starts: reading the three files takes up to _CHECK (the rows of a
+# workbook are most of the work), checking the rows, comparing them with the records, then writing.
+_CHECK, _MATCH, _WRITE, _WRITTEN = 0.3, 0.4, 0.5, 0.95
+# Each file's columns (required, optional), in the order of the three files.
+_COLUMNS = ((PATIENT_COLUMNS, PATIENT_OPTIONAL_COLUMNS), (SESSION_COLUMNS, ()),
+            (VISIT_COLUMNS, VISIT_OPTIONAL_COLUMNS))
+
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import added, and what it found already recorded (and therefore left alone)."""
+    """What an import added, and what it found already recorded (and therefore left alone); from
+    ``preview_import``, what the import would add and find."""
 
     patients_added: int = 0
     patients_skipped: int = 0
@@ -79,6 +103,28 @@ class ImportResult:
     salt_scores_skipped: int = 0
     notes: tuple[str, ...] = ()  # how a file was read that the clinician should check (its text encoding)
 
+    def counts(self) -> list[tuple[str, int, int]]:
+        """(records, added, already present) for each kind of record; SALT scores only when a file had some.
+
+        >>> ImportResult(patients_added=2, salt_scores_skipped=1).counts()[0], len(ImportResult().counts())
+        (('patients', 2, 0), 4)
+        """
+        counts = [
+            ("patients", self.patients_added, self.patients_skipped),
+            ("treatment sessions", self.sessions_added, self.sessions_skipped),
+            ("visits", self.visits_added, self.visits_skipped),
+            ("density measurements", self.measurements_added, self.measurements_skipped),
+        ]
+        if self.salt_scores_added or self.salt_scores_skipped:
+            counts.append(("SALT scores", self.salt_scores_added, self.salt_scores_skipped))
+        return counts
+
+    def repeated(self) -> list[str]:
+        """The line on rows repeated exactly, when there were any."""
+        if not self.duplicate_rows:
+            return []
+        return [f"{self.duplicate_rows} row(s) repeated an earlier row exactly and were imported once"]
+
     def summary(self) -> str:
         """Lines for the command line and the import page.
 
@@ -89,93 +135,61 @@ class ImportResult:
           visits: 3 added, 0 already present
           density measurements: 4 added, 0 already present
         """
-        lines = [
-            "Import complete.",
-            f"  patients: {self.patients_added} added, {self.patients_skipped} already present",
-            f"  treatment sessions: {self.sessions_added} added, {self.sessions_skipped} already present",
-            f"  visits: {self.visits_added} added, {self.visits_skipped} already present",
-            f"  density measurements: {self.measurements_added} added, {self.measurements_skipped} already present",
-        ]
-        if self.salt_scores_added or self.salt_scores_skipped:
-            lines.append(f"  SALT scores: {self.salt_scores_added} added, {self.salt_scores_skipped} already present")
-        if self.duplicate_rows:
-            lines.append(f"  {self.duplicate_rows} row(s) repeated an earlier row exactly and were imported once")
+        lines = ["Import complete."]
+        lines.extend(f"  {records}: {added} added, {present} already present"
+                     for records, added, present in self.counts())
+        lines.extend(f"  {line}" for line in self.repeated())
         lines.extend(f"Note: {note}" for note in self.notes)
         return "\n".join(lines)
 
 
-def import_spreadsheets(patients_path: str | Path, sessions_path: str | Path, visits_path: str | Path, *,
-                        actor: Actor, url: str | None = None,
-                        today: date | None = None) -> ImportResult:
-    """Import the three spreadsheets (CSV, .xlsx or .ods) in one transaction, or nothing at all.
+def import_spreadsheets(patients_path: SheetSource, sessions_path: SheetSource, visits_path: SheetSource, *,
+                        actor: Actor, url: str | None = None, today: date | None = None,
+                        progress: Progress | None = None) -> ImportResult:
+    """Import the three spreadsheets (CSV, .xlsx or .ods; paths or ``UploadedSheet``) in one transaction, or
+    nothing at all.
 
     ``actor`` must be staff (the command line acts as admin), and its username is written to every
     row's ``created_by``; ``url`` selects the database (default: the configured one);
-    ``today`` (default: the current date) is the last date a record may carry.
-    Raises ``ValidationError`` whose ``problems`` lists every problem, each naming file, row and reason;
-    ``ConflictError`` when another user added the same patient during the import.
+    ``today`` (default: the current date) is the last date a record may carry; ``progress`` is told how the
+    import advances. Raises ``ImportRefused`` (a ``ValidationError``) whose ``found`` lists every problem with
+    file, row, column and reason; ``ConflictError`` when another user added the same patient during the import.
     """
-    require_role(actor, *STAFF)
-    today = today or date.today()
-    problems = _Problems()
-    sheets = [
-        _read(problems, 0, patients_path, PATIENT_COLUMNS, PATIENT_OPTIONAL_COLUMNS),
-        _read(problems, 1, sessions_path, SESSION_COLUMNS),
-        _read(problems, 2, visits_path, VISIT_COLUMNS, VISIT_OPTIONAL_COLUMNS),
-    ]
-    patients, listed_mrns, duplicates = _patients(problems, sheets[0], today)
-    sessions, session_refs, session_duplicates = _sessions(problems, sheets[1], today)
-    measurements, salt_scores, visit_refs, visit_duplicates = _measurements(problems, sheets[2], today)
-    context = _Context(problems, sheets, patients, listed_mrns)
-
-    with transaction(url) as session:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK_KEY})
-        context.load(session, set(patients) | {reference.mrn for reference in session_refs + visit_refs})
-        new_patients, patients_skipped = context.check_patients()
-        refused = context.check_references(1, session_refs)
-        sessions = [record for record in sessions if record.row not in refused]
-        refused = context.check_references(2, visit_refs)
-        measurements = [record for record in measurements if record.row not in refused]
-        salt_scores = [record for record in salt_scores if record.row not in refused]
-        new_sessions, sessions_skipped = context.check_sessions(session, sessions)
-        new_measurements, measurements_skipped, existing_visits = context.check_measurements(session, measurements)
-        new_scores, scores_skipped = context.check_salt_scores(session, salt_scores)
-
-        messages = problems.messages()
-        if messages:
-            summary = (
-                f"{messages[0]} (nothing was imported)" if len(messages) == 1
-                else f"{len(messages)} problems found in the spreadsheets; nothing was imported"
-            )
-            raise ValidationError(summary, messages)
-
-        visit_days = {_visit_key(m) for m in measurements} | {_visit_key(score) for score in salt_scores}
-        visits_skipped = len(visit_days & set(existing_visits))
-        visits_added = _write(session, actor.username, _New(new_patients, context.protocol_ids, new_sessions,
-                                                            new_measurements, new_scores),
-                              context.known, existing_visits)
-        result = ImportResult(
-            patients_added=len(new_patients),
-            patients_skipped=patients_skipped,
-            sessions_added=len(new_sessions),
-            sessions_skipped=sessions_skipped,
-            visits_added=visits_added,
-            visits_skipped=visits_skipped,
-            measurements_added=len(new_measurements),
-            measurements_skipped=measurements_skipped,
-            duplicate_rows=duplicates + session_duplicates + visit_duplicates,
-            salt_scores_added=len(new_scores),
-            salt_scores_skipped=scores_skipped,
-            notes=tuple(note for sheet in sheets if sheet is not None for note in sheet.notes),
-        )
-        audit.record(session, actor, "import",
-                     detail=" ".join(result.summary().split())[:1000])
-        return result
+    return _run((patients_path, sessions_path, visits_path), actor, url, today, progress, preview=False)
 
 
-def _visit_key(record: _Measurement | _SaltScore) -> VisitKey:
-    return (mrn_key(record.mrn), record.date)
+def preview_import(patients_path: SheetSource, sessions_path: SheetSource, visits_path: SheetSource, *,
+                   actor: Actor, url: str | None = None, today: date | None = None,
+                   progress: Progress | None = None) -> ImportResult:
+    """What ``import_spreadsheets`` would do with these files now: the same checks, matching and writing, then a
+    rollback. Returns the counts the import would give (added, already present, rows repeated); raises the
+    ``ImportRefused`` it would raise. Arguments and other errors as ``import_spreadsheets``.
+
+    Nothing is written but one audit entry, a view ("import check: …"), kept whether the files pass or not: the
+    check reads the clinic's records, and its problems may quote them (a recorded name or density), as a
+    search does, which is audited too.
+    """
+    return _run((patients_path, sessions_path, visits_path), actor, url, today, progress, preview=True)
+
+
+def _unreported(fraction: float, words: str) -> None:
+    """The progress of an import nobody watches (the command line)."""
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The three files read and their rows parsed; ``problems`` so far."""
+
+    problems: _Problems
+    sheets: list[Sheet | None]
+    patients: dict[str, _Patient]
+    listed_mrns: set[str]
+    sessions: list[_Session]
+    session_refs: list[_Reference]
+    measurements: list[_Measurement]
+    salt_scores: list[_SaltScore]
+    visit_refs: list[_Reference]
+    duplicates: int
 
 
 @dataclass(frozen=True)
@@ -190,9 +204,144 @@ class _New:
     salt_scores: list[_SaltScore]
 
 
-def _write(session: Session, actor: str, new: _New, known: dict[str, models.Patient],
-           open_visits: dict[VisitKey, models.Visit]) -> int:
-    """Adds the new records; returns the number of visits created."""
+@dataclass(frozen=True)
+class _Plan:
+    """What the import will add (``new``), the records it adds to (patients by ``mrn_key``, open visits by day)
+    and its counts but for ``visits_added``, which writing tells."""
+
+    new: _New
+    known: dict[str, models.Patient]
+    open_visits: dict[VisitKey, models.Visit]
+    counts: ImportResult
+
+
+def _run(sources: tuple[SheetSource, SheetSource, SheetSource], actor: Actor, url: str | None,
+         today: date | None, progress: Progress | None, *, preview: bool) -> ImportResult:
+    """The import, or its preview: read and check everything, then write (a preview in a savepoint it rolls back)
+    or refuse with every problem (a preview keeping its audit entry)."""
+    require_role(actor, *STAFF)
+    report = progress or _unreported
+    rows = _read_files(sources, today or date.today(), report)
+    report(_MATCH, "Comparing the rows with the clinic's records")
+    result, found = None, []
+    with transaction(url) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK_KEY})
+        plan = _match(session, rows)
+        found = rows.problems.found()
+        if not found:
+            result = _write_plan(session, actor, plan, report, preview=preview)
+            # The last word before the commit: a caller interrupted while it is told anything (a page that is
+            # left) has imported nothing.
+            report(1.0, "Check complete: nothing has been imported yet" if preview else "Saving the import")
+        elif preview:
+            audit.record(session, actor, "view", detail=f"import check: {count(len(found), 'problem')}, nothing "
+                                                          "imported")
+        else:
+            raise _refusal(found)
+    if result is None:
+        raise _refusal(found)
+    return result
+
+
+def _refusal(found: list[ImportProblem]) -> ImportRefused:
+    summary = (f"{found[0]} (nothing was imported)" if len(found) == 1
+               else f"{len(found)} problems found in the spreadsheets; nothing was imported")
+    return ImportRefused(summary, found)
+
+
+def _read_files(sources: tuple[SheetSource, SheetSource, SheetSource], today: date, report: Progress) -> _Rows:
+    """Each file read and its rows parsed; problems found so far recorded, not raised."""
+    problems = _Problems()
+    sheets = []
+    for order, (source, (required, optional)) in enumerate(zip(sources, _COLUMNS, strict=True)):
+        report(_CHECK * order / len(sources), f"Reading {source_name(source)}")
+        sheets.append(_read(problems, order, source, required, optional))
+    report(_CHECK, "Checking every row")
+    patients, listed_mrns, duplicates = _patients(problems, sheets[0], today)
+    sessions, session_refs, session_duplicates = _sessions(problems, sheets[1], today)
+    measurements, salt_scores, visit_refs, visit_duplicates = _measurements(problems, sheets[2], today)
+    return _Rows(problems, sheets, patients, listed_mrns, sessions, session_refs, measurements, salt_scores,
+                 visit_refs, duplicates + session_duplicates + visit_duplicates)
+
+
+def _match(session: Session, rows: _Rows) -> _Plan:
+    """The rows against the database: what is new, what is already recorded; problems recorded."""
+    context = _Context(rows.problems, rows.sheets, rows.patients, rows.listed_mrns)
+    context.load(session, set(rows.patients) | {reference.mrn for reference in rows.session_refs + rows.visit_refs})
+    new_patients, patients_skipped = context.check_patients()
+    refused = context.check_references(1, rows.session_refs)
+    sessions = [record for record in rows.sessions if record.row not in refused]
+    refused = context.check_references(2, rows.visit_refs)
+    measurements = [record for record in rows.measurements if record.row not in refused]
+    salt_scores = [record for record in rows.salt_scores if record.row not in refused]
+    new_sessions, sessions_skipped = context.check_sessions(session, sessions)
+    new_measurements, measurements_skipped, existing_visits = context.check_measurements(session, measurements)
+    new_scores, scores_skipped = context.check_salt_scores(session, salt_scores)
+    visit_days = {_visit_key(m) for m in measurements} | {_visit_key(score) for score in salt_scores}
+    counts = ImportResult(
+        patients_added=len(new_patients),
+        patients_skipped=patients_skipped,
+        sessions_added=len(new_sessions),
+        sessions_skipped=sessions_skipped,
+        visits_skipped=len(visit_days & set(existing_visits)),
+        measurements_added=len(new_measurements),
+        measurements_skipped=measurements_skipped,
+        duplicate_rows=rows.duplicates,
+        salt_scores_added=len(new_scores),
+        salt_scores_skipped=scores_skipped,
+        notes=tuple(note for sheet in rows.sheets if sheet is not None for note in sheet.notes),
+    )
+    new = _New(new_patients, context.protocol_ids, new_sessions, new_measurements, new_scores)
+    return _Plan(new, context.known, existing_visits, counts)
+
+
+def _write_plan(session: Session, actor: Actor, plan: _Plan, report: Progress, *, preview: bool) -> ImportResult:
+    """Writes the new records and audits the import; for a preview, writes them in a savepoint rolled back
+    afterwards (constraints and counts are those of the import) and audits the check."""
+    savepoint = session.begin_nested() if preview else None
+    verb = "Checking what the import adds" if preview else "Writing records"
+    visits_added = _write(session, actor.username, plan, lambda done, total: report(
+        _WRITE + (_WRITTEN - _WRITE) * done / max(total, 1), f"{verb}: {done} of {total}"))
+    result = dataclasses.replace(plan.counts, visits_added=visits_added)
+    counts = " ".join(result.summary().split("\n", 1)[1].split())
+    if savepoint is not None:
+        savepoint.rollback()
+        audit.record(session, actor, "view", detail=f"import check, nothing imported; would give: {counts}"[:1000])
+    else:
+        audit.record(session, actor, "import", detail=" ".join(result.summary().split())[:1000])
+    return result
+
+
+def _visit_key(record: _Measurement | _SaltScore) -> VisitKey:
+    return (mrn_key(record.mrn), record.date)
+
+
+class _Writer:
+    """Adds rows, flushing them every ``WRITE_CHUNK`` rows and then telling how many of ``total`` are written."""
+
+    def __init__(self, session: Session, total: int, written: Callable[[int, int], None]):
+        self.session, self.total, self.written = session, total, written
+        self.added = 0
+
+    def add(self, row: models.Base) -> None:
+        self.session.add(row)
+        self.added += 1
+        if self.added % WRITE_CHUNK == 0:
+            self.flush()
+
+    def flush(self) -> None:
+        self.session.flush()
+        self.written(self.added, self.total)
+
+
+def _write(session: Session, actor: str, plan: _Plan, written: Callable[[int, int], None]) -> int:
+    """Adds the new records, telling ``written(rows written, rows to write)`` as it goes; returns the number
+    of visits created."""
+    new, known, open_visits = plan.new, plan.known, plan.open_visits
+    records: list[_Measurement | _SaltScore] = [*new.measurements, *new.salt_scores]
+    new_days = list(dict.fromkeys(day for day in sorted(map(_visit_key, records)) if day not in open_visits))
+    writer = _Writer(session, len(new.patients) + len(new.sessions) + len(new_days) + len(records), written)
     try:
         for patient in new.patients:
             key = mrn_key(patient.mrn)
@@ -200,34 +349,29 @@ def _write(session: Session, actor: str, new: _New, known: dict[str, models.Pati
                 mrn=patient.mrn, full_name=patient.full_name, sex=patient.sex, birth_date=patient.birth_date,
                 condition=patient.condition, protocol_id=new.protocol_ids.get(key), created_by=actor,
             )
-            session.add(known[key])
-        session.flush()
+            writer.add(known[key])
+        writer.flush()  # the new patients' ids, for their sessions and visits
         for treatment in new.sessions:
-            session.add(models.TreatmentSession(
+            writer.add(models.TreatmentSession(
                 patient_id=known[mrn_key(treatment.mrn)].id, date=treatment.date, treatment=treatment.treatment,
                 product=treatment.product, lot_number=treatment.lot_number, created_by=actor,
             ))
-        visits_added = 0
-        records: list[_Measurement | _SaltScore] = [*new.measurements, *new.salt_scores]
-        for record in sorted(records, key=lambda r: (_visit_key(r), r.row)):
-            day = _visit_key(record)
-            if day not in open_visits:
-                open_visits[day] = models.Visit(patient_id=known[day[0]].id, date=record.date, created_by=actor)
-                session.add(open_visits[day])
-                visits_added += 1
-        session.flush()
+        for day in new_days:
+            open_visits[day] = models.Visit(patient_id=known[day[0]].id, date=day[1], created_by=actor)
+            writer.add(open_visits[day])
+        writer.flush()  # the new visits' ids, for their SALT scores
         for measurement in new.measurements:
-            session.add(models.DensityMeasurement(
+            writer.add(models.DensityMeasurement(
                 visit=open_visits[_visit_key(measurement)], site=measurement.site, density_per_cm2=measurement.density,
                 created_by=actor,
             ))
         for score in new.salt_scores:
             # A SALT score typed as a total: the regions it was summed from are not in the spreadsheet.
-            session.add(scale_score_row(open_visits[score.key].id, ScaleScore(SALT, salt_score=score.score), actor))
-        session.flush()
+            writer.add(scale_score_row(open_visits[score.key].id, ScaleScore(SALT, salt_score=score.score), actor))
+        writer.flush()
     except IntegrityError as exc:
         raise ConflictError(
             "Someone else added some of these records while the import ran; nothing was imported. "
             "Run the import again."
         ) from exc
-    return visits_added
+    return len(new_days)

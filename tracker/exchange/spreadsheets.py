@@ -29,13 +29,15 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
+from pathlib import Path, PurePath, PureWindowsPath
+from typing import NamedTuple
 
 from openpyxl import load_workbook
 from openpyxl.cell.read_only import EmptyCell
 from openpyxl.utils import get_column_letter, range_boundaries
 
-from tracker.errors import ValidationError
+from tracker.config import settings
+from tracker.exchange.import_problems import ImportProblem, ImportRefused, file_problem
 from tracker.exchange.opendocument import ODS_MIMETYPE, ods_rows
 from tracker.exchange.spreadsheet_cells import (
     NumberCell,
@@ -49,8 +51,8 @@ from tracker.exchange.spreadsheet_cells import (
 )
 
 # A clinic's spreadsheets weigh kilobytes to a few megabytes; the limits only refuse what is clearly
-# not one (a video renamed .csv, a compressed "zip bomb").
-MAX_FILE_BYTES = 20 * 1024 * 1024
+# not one (a video renamed .csv, a compressed "zip bomb"). A file itself may weigh what an upload to the photo
+# store may (``settings().max_upload_bytes``, ``TRACKER_MAX_UPLOAD_MB``, the web server's own cap too).
 MAX_UNPACKED_XLSX_BYTES = 200 * 1024 * 1024
 # Merged cells past this many columns are beyond any import sheet (a banner merged across A:XFD).
 _MAX_COLUMNS = 200
@@ -67,6 +69,17 @@ _QUOTED = re.compile(r'"[^"]*"|\\.')  # literal text in a number format
 _SAVE_AS = "save it from Excel or LibreOffice as .xlsx or as 'CSV UTF-8'"
 
 Rows = list[tuple[int, tuple[object, ...]]]
+
+
+class UploadedSheet(NamedTuple):
+    """A spreadsheet sent from the browser: the name it had on the clinician's computer, and its content."""
+
+    name: str
+    data: bytes
+
+
+# Where a spreadsheet comes from: a file on disk (the command line) or an upload (the import page).
+SheetSource = str | Path | UploadedSheet | tuple[str, bytes]
 
 
 @dataclass(frozen=True)
@@ -108,49 +121,86 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def read_sheet(path: str | Path, required: Sequence[str], optional: Sequence[str] = (),
+def read_sheet(source: SheetSource, required: Sequence[str], optional: Sequence[str] = (),
                identifiers: Sequence[str] = ()) -> Sheet:
     """The rows of a CSV, .xlsx or .ods file (its first worksheet) whose header names ``required`` columns.
 
-    Cells are ``str`` (text files always), ``int``/``float``, ``date``/``datetime``/``time``, ``bool`` or
-    ``UnreadableCell``; ``identifiers`` columns never hold a number. Raises ``ValidationError`` listing every
-    problem with the file itself or with its header row; each message starts with the file's name (and the
-    header's row number).
+    ``source`` is a file's path, or an ``UploadedSheet`` (any ``(name, bytes)`` pair). Cells are ``str`` (text
+    files always), ``int``/``float``, ``date``/``datetime``/``time``, ``bool`` or ``UnreadableCell``;
+    ``identifiers`` columns never hold a number. Raises ``ImportRefused`` (a ``ValidationError``) listing every
+    problem with the file itself (no row) or with its header row (that row, and the column concerned).
     """
-    path = Path(path)
-    raw = _raw_rows(path)
-    return _sheet(path.name, raw, tuple(required), tuple(optional), frozenset(identifiers))
+    name, data = _source_bytes(source)
+    raw = _raw_rows(name, data)
+    return _sheet(name, raw, tuple(required), tuple(optional), frozenset(identifiers))
 
 
-def _raw_rows(path: Path) -> _Raw:
-    name = path.name
+def source_name(source: SheetSource) -> str:
+    r"""The file name a source is known by in messages: a path's last part, an upload's name as sent (without any
+    folder a browser may add).
+
+    >>> source_name("/clinic/exports/visits.csv"), source_name(UploadedSheet("C:\\Users\\visits.xlsx", b""))
+    ('visits.csv', 'visits.xlsx')
+    """
+    if isinstance(source, tuple):
+        return PureWindowsPath(source[0]).name.strip() or "uploaded file"
+    return Path(source).name
+
+
+def _source_bytes(source: SheetSource) -> tuple[str, bytes]:
+    """A source's name and content; refuses a file over the upload limit (``settings().max_upload_bytes``, the
+    photo store's) before reading it, and a path that cannot be read."""
+    name, limit = source_name(source), settings().max_upload_bytes
+    if isinstance(source, tuple):
+        _check_size(name, len(source[1]), limit)
+        return name, source[1]
+    path = Path(source)
     try:
         size = path.stat().st_size
         if not path.is_file():
-            raise ValidationError(f"{name}: is not a file")
-        if size > MAX_FILE_BYTES:
-            raise ValidationError(
-                f"{name}: the file is too large for a spreadsheet import ({size // (1024 * 1024)} MB; "
-                f"at most {MAX_FILE_BYTES // (1024 * 1024)} MB)"
-            )
-        data = path.read_bytes()
+            raise file_problem(name, "is not a file")
+        _check_size(name, size, limit)
+        return name, path.read_bytes()
     except FileNotFoundError:
-        raise ValidationError(f"{name}: file not found ({path})") from None
+        raise file_problem(name, f"file not found ({path})") from None
     except OSError as exc:
-        raise ValidationError(f"{name}: the file cannot be opened ({exc.strerror or exc})") from None
+        raise file_problem(name, f"the file cannot be opened ({exc.strerror or exc})") from None
 
+
+def _check_size(name: str, size: int, limit: int) -> None:
+    if size > limit:
+        raise file_problem(
+            name, f"the file is too large for a spreadsheet import ({_file_size(size)}; at most {_file_size(limit)})"
+        )
+
+
+def _file_size(size: int) -> str:
+    """A file's size in the photo store's words (``tracker.photos.intake``).
+
+    >>> _file_size(26_214_400), _file_size(30_000_000), _file_size(2_048)
+    ('25.0 MB', '28.6 MB', '2 KB')
+    """
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    return f"{-(-size // 1024)} KB"
+
+
+def _raw_rows(name: str, data: bytes) -> _Raw:
+    """The rows of a file's content; the kind of file is decided by the content, the name only names it (and a
+    workbook's extension on a file that is not one is called so)."""
     if data.startswith(_ZIP_MAGIC):
         return _Raw(_workbook_rows(name, data))
     if data.startswith(_OLE_MAGIC):
         if _ENCRYPTED_PACKAGE in data:
-            raise ValidationError(
-                f"{name}: the workbook is password-protected, so it cannot be read; open it in Excel, remove the "
+            raise file_problem(
+                name, f"the workbook is password-protected, so it cannot be read; open it in Excel, remove the "
                 f"password (File → Info → Protect Workbook → Encrypt with Password, empty) and {_SAVE_AS}"
             )
-        raise ValidationError(f"{name}: the old Excel format (.xls) is not supported; {_SAVE_AS}")
-    if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):
-        kind = "a LibreOffice spreadsheet" if path.suffix.lower() == ".ods" else "an Excel workbook"
-        raise ValidationError(f"{name}: is not {kind} although its name ends in {path.suffix}; {_SAVE_AS}")
+        raise file_problem(name, f"the old Excel format (.xls) is not supported; {_SAVE_AS}")
+    suffix = PurePath(name).suffix
+    if suffix.lower() in (".xlsx", ".xlsm", ".ods"):
+        kind = "a LibreOffice spreadsheet" if suffix.lower() == ".ods" else "an Excel workbook"
+        raise file_problem(name, f"is not {kind} although its name ends in {suffix}; {_SAVE_AS}")
     return _csv_rows(name, data)
 
 
@@ -160,9 +210,9 @@ def _decoded(name: str, data: bytes) -> tuple[str, tuple[str, ...]]:
         try:
             return data.decode("utf-16"), ()
         except UnicodeDecodeError:
-            raise ValidationError(f"{name}: is damaged UTF-16 ('Unicode') text; {_SAVE_AS}") from None
+            raise file_problem(name, f"is damaged UTF-16 ('Unicode') text; {_SAVE_AS}") from None
     if b"\x00" in data:
-        raise ValidationError(f"{name}: is not a spreadsheet (neither CSV text nor an Excel workbook); {_SAVE_AS}")
+        raise file_problem(name, f"is not a spreadsheet (neither CSV text nor an Excel workbook); {_SAVE_AS}")
     try:
         return data.decode("utf-8-sig"), ()
     except UnicodeDecodeError:
@@ -170,8 +220,8 @@ def _decoded(name: str, data: bytes) -> tuple[str, tuple[str, ...]]:
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
-        raise ValidationError(
-            f"{name}: is not a spreadsheet saved as text in UTF-8 or Windows-1252 (it may be another file, or a "
+        raise file_problem(
+            name, f"is not a spreadsheet saved as text in UTF-8 or Windows-1252 (it may be another file, or a "
             f"CSV in another encoding); {_SAVE_AS}"
         ) from None
     # Excel's plain "CSV" on Windows is Windows-1252; the file could also be in another old encoding, which
@@ -199,21 +249,21 @@ def _csv_rows(name: str, data: bytes) -> _Raw:
     try:
         rows: Rows = [(number, tuple(cells)) for number, cells in enumerate(reader, start=1)]
     except csv.Error as exc:
-        raise ValidationError(f"{name}: cannot be read as CSV near line {reader.line_num} ({exc})") from None
+        raise file_problem(name, f"cannot be read as CSV near line {reader.line_num} ({exc})") from None
     return _Raw(rows, decimal_comma=delimiter == ";", notes=notes)
 
 
 def _workbook_rows(name: str, data: bytes) -> Rows:
-    unreadable = f"{name}: cannot be read as an Excel workbook (.xlsx); {_SAVE_AS}"
+    unreadable = f"cannot be read as an Excel workbook (.xlsx); {_SAVE_AS}"
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())
             names = set(archive.namelist())
             mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise ValidationError(unreadable) from None
+        raise file_problem(name, unreadable) from None
     if unpacked > MAX_UNPACKED_XLSX_BYTES:
-        raise ValidationError(f"{name}: the workbook is too large once unpacked for a spreadsheet import")
+        raise file_problem(name, "the workbook is too large once unpacked for a spreadsheet import")
     if mimetype.strip() == ODS_MIMETYPE:
         return ods_rows(name, data)
     try:
@@ -221,10 +271,10 @@ def _workbook_rows(name: str, data: bytes) -> Rows:
             # openpyxl warns about workbook features it ignores (data validation, conditional formats).
             warnings.simplefilter("ignore")
             return _xlsx_rows(name, data)
-    except ValidationError:
+    except ImportRefused:
         raise
     except Exception:  # openpyxl signals a malformed workbook with many exception types (KeyError, …)
-        raise ValidationError(unreadable) from None
+        raise file_problem(name, unreadable) from None
 
 
 def _xlsx_rows(name: str, data: bytes) -> Rows:
@@ -249,7 +299,7 @@ def _xlsx_cells(name: str, data: bytes, *, data_only: bool) -> tuple[Rows, list[
     workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
     try:
         if not workbook.worksheets:
-            raise ValidationError(f"{name}: the workbook has no worksheet")
+            raise file_problem(name, "the workbook has no worksheet")
         sheet = workbook.worksheets[0]
         sheet.reset_dimensions()  # stored dimensions are often wrong; read every row there is
         rows: Rows = []
@@ -305,8 +355,8 @@ def _sheet(name: str, raw: _Raw, required: tuple[str, ...], optional: tuple[str,
     header = next(rows, None)
     expected = required + optional
     if header is None:
-        raise ValidationError(
-            f"{name}: the file is empty; its first row must name the columns: {_listed(required, expected)}"
+        raise file_problem(
+            name, f"the file is empty; its first row must name the columns: {_listed(required, expected)}"
         )
     header_row, header_cells = header
     data_rows = list(rows)
@@ -314,7 +364,7 @@ def _sheet(name: str, raw: _Raw, required: tuple[str, ...], optional: tuple[str,
     keys = [column_key(text) for text in headers]
     problems = _header_problems(name, header_row, headers, keys, data_rows, required, expected)
     if problems:
-        raise ValidationError(problems[0], problems)
+        raise ImportRefused(str(problems[0]), problems)
     columns = {index: key for index, key in enumerate(keys) if key}
     return Sheet(
         file_name=name,
@@ -353,10 +403,11 @@ def _header_text(value: object) -> str:
 
 def _header_problems(name: str, header_row: int, headers: list[str], keys: list[str],
                      data_rows: Iterable[tuple[int, tuple[object, ...]]],
-                     required: tuple[str, ...], expected: tuple[str, ...]) -> list[str]:
-    """One message per problem: a header that is not a column and the required column it most likely meant
-    make one message ("did you mean"), not a "missing" and an "unknown" for the same header."""
-    where = f"{name}, row {header_row}"
+                     required: tuple[str, ...], expected: tuple[str, ...]) -> list[ImportProblem]:
+    """One problem per mistake in the header row, naming the column concerned: a missing column by the name it
+    should have, a header that is not a column as written, an unnamed column by its letter. A header that is not
+    a column and the required column it most likely meant make one problem ("did you mean"), not a "missing" and
+    an "unknown" for the same header."""
     listed = f"(the columns are: {_listed(required, expected)})"
     positions: dict[str, list[int]] = {}
     for index, key in enumerate(keys):
@@ -370,26 +421,26 @@ def _header_problems(name: str, header_row: int, headers: list[str], keys: list[
         meant = difflib.get_close_matches(key, absent, n=1, cutoff=0.6)
         if not meant and len(unknown) == 1 and len(missing) == 1:
             meant = [missing[0]]  # the one header that is not a column stands where the one missing column should
+        guess = ""
         if meant:
             absent.remove(meant[0])
             if meant[0] in missing:
                 missing.remove(meant[0])
-            problems.append(f"{where}: unknown column {headers[index]!r} in column {_letter(index)}; "
-                            f"did you mean {meant[0]!r}? {listed}")
-        else:
-            problems.append(f"{where}: unknown column {headers[index]!r} in column {_letter(index)} {listed}")
-    problems[:0] = [f"{where}: missing column {column!r} {listed}" for column in missing]
+            guess = f"; did you mean {meant[0]!r}?"
+        problems.append((headers[index], f"unknown column {headers[index]!r} in column {_letter(index)}{guess} "
+                                         f"{listed}"))
+    problems[:0] = [(column, f"missing column {column!r} {listed}") for column in missing]
     for key, indexes in positions.items():
         if len(indexes) > 1:
             letters = " and ".join(_letter(index) for index in indexes)
-            problems.append(f"{where}: column {key!r} appears more than once (columns {letters})")
+            problems.append((key, f"column {key!r} appears more than once (columns {letters})"))
     unnamed = sorted({
         index for _, cells in data_rows for index, value in enumerate(cells)
         if index < len(keys) and not keys[index] and not _blank(value)
     })
     for index in unnamed:
-        problems.append(f"{where}: column {_letter(index)} holds values but has no name in the header row")
-    return problems
+        problems.append((_letter(index), f"column {_letter(index)} holds values but has no name in the header row"))
+    return [ImportProblem(name, header_row, column, reason) for column, reason in problems]
 
 
 def _row(number: int, cells: tuple[object, ...], columns: dict[int, str], width: int,

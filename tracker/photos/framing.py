@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 
 from db import models
+from tracker.clinic_dates import show_date
 
 # Long side of the before/after frame: each half of a side-by-side pair fills a wide screen column, and the
 # fade view fills the page, without sending the full 2048 px display copies through the browser twice.
@@ -130,7 +131,7 @@ def condition_warnings(first: models.Visit, second: models.Visit,
     for key, what in _SAME_AS_LAST_TIME.items():
         broken = [v for v in since_first if (v.capture_conditions or {}).get(key) is False]
         if broken:
-            days = ", ".join(f"{v.date:%d %b %Y}" for v in broken)
+            days = ", ".join(show_date(v.date) for v in broken)
             warnings.append(FramingWarning(what, f'"same {what}" was not ticked at the visit of {days}'))
     conditions = (earlier.capture_conditions or {}, later.capture_conditions or {})
     for key, what in _RECORDED_VALUES.items():
@@ -139,11 +140,11 @@ def condition_warnings(first: models.Visit, second: models.Visit,
             continue  # recorded at one visit only, or not at all: nothing to compare
         before, after = before.strip(), after.strip()
         if before.lower() != after.lower():
-            detail = f"{before} on {earlier.date:%d %b %Y}, {after} on {later.date:%d %b %Y}"
+            detail = f"{before} on {show_date(earlier.date)}, {after} on {show_date(later.date)}"
             warnings.append(FramingWarning(what, detail))
     wet = [v for v in (earlier, later) if (v.capture_conditions or {}).get(_DRY_HAIR) is False]
     if wet:
-        days = ", ".join(f"{v.date:%d %b %Y}" for v in wet)
+        days = ", ".join(show_date(v.date) for v in wet)
         warnings.append(FramingWarning("hair dryness", f"the hair was not dry at the visit of {days}"))
     first_per_aspect: dict[str, FramingWarning] = {}
     for warning in warnings:

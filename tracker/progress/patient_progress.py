@@ -129,6 +129,7 @@ def density_progress(session: Reads, patient_id: int, protocol: Protocol, as_of:
 
 
 def _iso(value: date | None) -> str | None:
+    # The JSON of ``progress --json`` is read by machines: YYYY-MM-DD whatever the clinic's date format.
     return value.isoformat() if value else None
 
 

@@ -12,7 +12,7 @@ service that edits clinical rows; ``soft_delete`` is the one removal service the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn, TypeVar
@@ -23,7 +23,16 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.course.vocabulary import condition_words, field_words, site_words, treatment_words, view_words
+from tracker.clinic_dates import show_date
+from tracker.course.scales import SCALE_LABELS
+from tracker.course.vocabulary import (
+    assessment_words,
+    condition_words,
+    field_words,
+    site_words,
+    treatment_words,
+    view_words,
+)
 from tracker.database import transaction
 from tracker.errors import ConflictError, NotFound, ValidationError
 
@@ -49,6 +58,7 @@ TABLE_LABELS = {
     "concurrent_therapy": "Concurrent therapy",
     "photo": "Photo",
     "density_measurement": "Density measurement",
+    "scale_score": "Scale score",
 }
 
 Row = TypeVar("Row", bound=models.Base)
@@ -208,41 +218,99 @@ def _aware(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _value_words(field: str | None, value: str | None) -> str | None:
-    """A corrected value as a person reads it: target areas and the condition are kept as codes
-    ("vertex, left_temporal"), shown in words ("Vertex, Left temporal"); other values as kept."""
+# Corrected fields whose values are dates: kept ISO (``as_text``), shown in the clinic's date format.
+_DATE_FIELDS = frozenset({"birth_date", "date", "session_date", "start", "stop"})
+
+
+def value_words(field: str | None, value: str | None) -> str | None:
+    """A corrected value as a person reads it: target areas, the condition, a site, a view, a treatment and a
+    global assessment are kept as codes ("vertex, left_temporal", "-1"), shown in words ("Vertex, Left temporal",
+    "−1 Slightly decreased"); dates are kept ISO, shown as the clinic writes dates; other values as kept.
+
+    >>> value_words("view", "right_temporal"), value_words("global_assessment", "-1")
+    ('Right temporal', '−1 Slightly decreased')
+    """
     if value is None:
         return None
+    if field in _DATE_FIELDS:
+        try:
+            return show_date(date.fromisoformat(value))
+        except ValueError:  # a value kept before dates were kept ISO: shown as kept
+            return value
     if field == "target_areas":
         return ", ".join(site_words(a.strip()) for a in value.split(",") if a.strip())
-    if field == "condition":
-        return condition_words(value)
+    words: dict[str, Callable[[str], str]] = {
+        "condition": condition_words, "site": site_words, "view": view_words, "treatment": treatment_words,
+        "global_assessment": lambda score: assessment_words(int(score)),
+    }
+    if field in words:
+        try:
+            return words[field](value)
+        except (KeyError, ValueError):  # a value kept before its words existed: shown as kept
+            return value
     return value
+
+
+def corrected_rows(session: Session, changes: Sequence[models.ChangeRecord]) -> dict[tuple[str, int], str]:
+    """Which visit, measurement, scale score, session or photo each correction was made to, in words, as the row
+    stands now: "Visit of 2025-04-10", "Density measurement (Vertex, visit of 2025-04-10)" (one query per table)."""
+    wanted: dict[str, set[int]] = {}
+    for change in changes:
+        wanted.setdefault(change.table_name, set()).add(change.row_id)
+    words: dict[tuple[str, int], str] = {}
+    visit_dates: dict[int, date] = {}
+
+    def visit_of(visit_id: int) -> str:
+        if visit_id not in visit_dates:
+            visit_dates[visit_id] = session.get_one(models.Visit, visit_id).date
+        return f"visit of {show_date(visit_dates[visit_id])}"
+
+    for visit in _rows(session, models.Visit, wanted.get("visit")):
+        words[("visit", visit.id)] = f"Visit of {show_date(visit.date)}"
+    for m in _rows(session, models.DensityMeasurement, wanted.get("density_measurement")):
+        words[("density_measurement", m.id)] = f"Density measurement ({site_words(m.site)}, {visit_of(m.visit_id)})"
+    for score in _rows(session, models.ScaleScore, wanted.get("scale_score")):
+        words[("scale_score", score.id)] = (f"Scale score ({SCALE_LABELS.get(score.scale, score.scale)}, "
+                                            f"{visit_of(score.visit_id)})")
+    for s in _rows(session, models.TreatmentSession, wanted.get("treatment_session")):
+        words[("treatment_session", s.id)] = f"{treatment_words(s.treatment)} session of {show_date(s.date)}"
+    for photo in _rows(session, models.Photo, wanted.get("photo")):
+        name = f"{photo.original_file_name}, " if photo.original_file_name else ""
+        words[("photo", photo.id)] = f"Photo ({name}{visit_of(photo.visit_id)})"
+    return words
+
+
+def _rows(session: Session, model: type[Row], ids: set[int] | None) -> Sequence[Row]:
+    if not ids:
+        return ()
+    (key,) = inspect(model).primary_key
+    return session.scalars(select(model).where(key.in_(ids))).all()
 
 
 def patient_history(session: Session, patient_id: int) -> list[HistoryEntry]:
     """Every corrected field and every removed visit, session, therapy and photo, newest first."""
+    changes = list(session.scalars(select(models.ChangeRecord).where(models.ChangeRecord.patient_id == patient_id)
+                                   .order_by(models.ChangeRecord.id)))
+    rows = corrected_rows(session, changes)
     entries = [
         HistoryEntry(
             _aware(change.changed_at), change.changed_by,
-            TABLE_LABELS.get(change.table_name, change.table_name),
+            rows.get((change.table_name, change.row_id)) or TABLE_LABELS.get(change.table_name, change.table_name),
             field_words(change.field) if change.field else None,
-            _value_words(change.field, change.old_value), _value_words(change.field, change.new_value), change.reason,
+            value_words(change.field, change.old_value), value_words(change.field, change.new_value), change.reason,
         )
-        for change in session.scalars(select(models.ChangeRecord)
-                                      .where(models.ChangeRecord.patient_id == patient_id)
-                                      .order_by(models.ChangeRecord.id))
+        for change in changes
     ]
     removed: tuple[tuple[type[Deletable], Any, Callable[[Any], str]], ...] = (
         (models.Visit, select(models.Visit).where(models.Visit.patient_id == patient_id),
-         lambda r: f"visit of {r.date}"),
+         lambda r: f"visit of {show_date(r.date)}"),
         (models.TreatmentSession,
          select(models.TreatmentSession).where(models.TreatmentSession.patient_id == patient_id),
-         lambda r: f"{treatment_words(r.treatment)} session of {r.date}"
+         lambda r: f"{treatment_words(r.treatment)} session of {show_date(r.date)}"
          + (f", lot {r.lot_number}" if r.lot_number else "")),
         (models.ConcurrentTherapy,
          select(models.ConcurrentTherapy).where(models.ConcurrentTherapy.patient_id == patient_id),
-         lambda r: f"{r.name} from {r.start}"),
+         lambda r: f"{r.name} from {show_date(r.start)}"),
         (models.Photo,
          select(models.Photo).join(models.Visit, models.Photo.visit_id == models.Visit.id)
          .where(models.Visit.patient_id == patient_id),

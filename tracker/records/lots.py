@@ -138,7 +138,8 @@ def _audit_detail(what: str, result: LotSearch) -> str:
 
 
 def lot_csv(result: LotSearch) -> bytes:
-    """The result as CSV, one row per session, every cell made spreadsheet-safe."""
+    """The result as CSV, one row per session, every cell made spreadsheet-safe. Dates are YYYY-MM-DD whatever
+    the clinic's date format: a spreadsheet reads that form as a date in every locale."""
     return to_csv(CSV_COLUMNS, (
         (s.mrn, s.full_name, s.session_date.isoformat(), treatment_words(s.treatment), s.product, s.lot_number,
          "" if s.volume_ml is None else f"{s.volume_ml:g}")

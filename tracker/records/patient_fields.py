@@ -13,10 +13,11 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from tracker.course.clinical import SCALP_VIEWS
+from tracker.course.decimals import required_decimal
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.course.vocabulary import condition_words
 from tracker.errors import ValidationError
-from tracker.validation import parse_sex, parse_site, required_decimal
+from tracker.validation import parse_sex, parse_site
 
 SALT_RANGE = (0.0, 100.0)
 

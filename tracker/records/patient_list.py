@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
+from tracker.clinic_dates import show_date
 from tracker.course.calendar_months import age_on
 from tracker.course.followup import Outlook, next_visit, outlook, urgency
 from tracker.course.milestones import (
@@ -81,7 +82,7 @@ def _status_text(progress: Progress, view: Outlook) -> str:
     parts: list[str] = []
     if view.overdue:
         if view.next_status == DUE and view.next_due and progress.as_of > view.next_due:
-            parts.append(f"overdue: target date {view.next_due.isoformat()} passed")
+            parts.append(f"overdue: target date {show_date(view.next_due)} passed")
         else:
             parts.append("overdue: a milestone window closed without a visit")
     elif view.next_due and view.next_window_start and view.next_status == DUE:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import PATIENT, ROLES, Actor, require_patient_access, require_role
+from tracker.clinic_dates import show_date
 from tracker.course.calendar_months import age_on
 from tracker.course.clinical import DEFAULT_PROTOCOL_NAME
 from tracker.course.milestones import AHEAD, BEHIND, DUE, MISSED, NO_BASELINE, ON_TRACK, MilestoneResult, Progress
@@ -157,8 +158,8 @@ def _milestone_strip(progress: Progress) -> tuple[MilestoneStatus, ...]:
         overdue = status == MISSED or (status == DUE and progress.as_of > first.target)
         text = status_words(status).phrase
         if status == DUE and overdue:
-            text = (f"overdue: target date {first.target.isoformat()} passed, "
-                    f"window open until {first.window_end.isoformat()}")
+            text = (f"overdue: target date {show_date(first.target)} passed, "
+                    f"window open until {show_date(first.window_end)}")
         notes = [_site_note(site, r) for site, r in assessed]
         strip.append(MilestoneStatus(
             name=name, label=milestone_words(name), window_start=first.window_start,
@@ -174,8 +175,8 @@ def _site_note(site: str, r: MilestoneResult) -> str:
     if visit_date is None:  # an assessed milestone always has the visit it was judged on
         raise ValueError(f"milestone {r.name!r} at {site!r} is assessed but has no visit date")
     if r.change is None:
-        return f"{site_words(site)}: {r.density:.1f} hairs/cm² on {visit_date.isoformat()}, no baseline"
-    return milestone_sentence(r, title=f"{site_words(site)} on {visit_date.isoformat()}")
+        return f"{site_words(site)}: {r.density:.1f} hairs/cm² on {show_date(visit_date)}, no baseline"
+    return milestone_sentence(r, title=f"{site_words(site)} on {show_date(visit_date)}")
 
 
 def _timeline(session: Session, patient_id: int) -> tuple[TimelineEntry, ...]:

@@ -11,7 +11,7 @@ from datetime import date
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.clinic_dates import parse_date
+from tracker.clinic_dates import parse_date, show_date
 from tracker.database import transaction
 from tracker.errors import NotFound
 from tracker.progress.patient_progress import find_patient
@@ -37,7 +37,7 @@ def add_therapy(actor: Actor, mrn: str, name: str, dose: str | None, start: date
     if stop not in (None, ""):
         stop_day = collect(problems, _therapy_date, stop, "stop date", today)
     if start_day and stop_day and stop_day < start_day:
-        problems.append(f"stop date {stop_day.isoformat()} is before the start date {start_day.isoformat()}")
+        problems.append(f"stop date {show_date(stop_day)} is before the start date {show_date(start_day)}")
     with transaction(url) as session:
         patient = find_patient(session, mrn or "")
         if start_day:
@@ -69,9 +69,9 @@ def stop_therapy(actor: Actor, therapy_id: int, stop: date | str, reason: str, e
             raise NotFound(f"No concurrent therapy with id {therapy_id}.")
         check_version(therapy, expected_version)
         if stop_day and stop_day < therapy.start:
-            problems.append(f"stop date {stop_day.isoformat()} is before the start date {therapy.start.isoformat()}")
+            problems.append(f"stop date {show_date(stop_day)} is before the start date {show_date(therapy.start)}")
         if not problems and stop_day is not None and stop_day == therapy.stop:
-            problems.append(f"the therapy already stops on {stop_day.isoformat()}")
+            problems.append(f"the therapy already stops on {show_date(stop_day)}")
         if problems:
             refuse("Nothing was saved", problems)
         record_change(session, actor, patient_id=patient.id, table_name="concurrent_therapy", row_id=therapy.id,

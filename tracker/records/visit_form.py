@@ -16,6 +16,7 @@ from datetime import date
 
 from tracker.clinic_dates import parse_date
 from tracker.course.clinical import SCALP_VIEWS
+from tracker.course.decimals import required_decimal
 from tracker.course.scales import ScaleEntry, ScaleScore, parse_percentage, parse_scale_entry
 from tracker.course.vocabulary import GLOBAL_ASSESSMENT_WORDS, view_words
 from tracker.errors import ValidationError
@@ -26,7 +27,6 @@ from tracker.validation import (
     parse_density,
     parse_optional_amount,
     parse_site,
-    required_decimal,
 )
 
 # Mean shaft diameter of scalp hair: vellus hairs are under 30 µm, terminal hairs mostly 60–100 µm

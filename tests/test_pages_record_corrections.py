@@ -1,0 +1,174 @@
+"""The record page's "Correct an entry" form (ui/record_corrections.py), driven through the app with AppTest:
+pre-filled with the recorded values, saved with a reason, the change and the new judgement said, conflicts and bad
+values refused with what was typed kept.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from db import models
+from tests.patient_samples import ADMIN, DR, seed
+from tracker.database import transaction
+from tracker.records.measurement_corrections import correct_measurement
+from tracker.records.patient_record import patient_record
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def typo_patient(url) -> int:
+    """RT-30: day 0 on 2025-01-10 with 130 hairs/cm² at the vertex; the 3-month visit typed 183 for 138."""
+    seed(url, "RT-30", "Tomas Typo", sessions=[date(2025, 1, 10)],
+         visits=[(date(2025, 1, 10), {"vertex": 130}), (date(2025, 4, 10), {"vertex": 183})])
+    with transaction(url) as session:
+        return session.execute(select(models.DensityMeasurement.id).where(
+            models.DensityMeasurement.density_per_cm2 == 183)).scalar_one()
+
+
+def open_record(mrn: str = "RT-30") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["actor"] = DR
+    at.session_state["mrn"] = mrn
+    at.run()
+    at.switch_page("pages/patient_record.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def choose(at: AppTest, key: str) -> AppTest:
+    at.selectbox(key="fix_choice").set_value(key).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def messages(at: AppTest, kind: str) -> str:
+    return "\n".join(element.value for element in getattr(at, kind)).replace("\\", "")
+
+
+def test_a_density_is_corrected_and_the_new_judgement_shown(clinic):
+    measurement_id = typo_patient(clinic)
+    at = choose(open_record(), f"measurement:{measurement_id}")
+    assert at.text_input(key="fix_density_per_cm2").value == "183"  # pre-filled with what was recorded
+    assert at.text_input(key="fix_site").value == "vertex"
+    at.text_input(key="fix_density_per_cm2").input("138")
+    at.text_input(key="fix_reason").input("typed 183 for 138")
+    at.button(key="fix_submit").click().run()
+    assert not at.exception, at.exception
+    success = messages(at, "success")
+    assert ("Corrected Vertex density 183 hairs/cm² at the visit of 2025-04-10: Density (hairs/cm²): 183 → 138. "
+            "The previous values are in the history.") in success
+    # +8 from 130, inside the band +4.35 .. +19.35 at 2.957 months; it read ahead with 183 (+53).
+    assert ("Early response (2–3 months), Vertex: now On track (was Ahead). Vertex on 2025-04-10: +8 hairs/cm² "
+            "(+6%). The expected range is +4 to +19") in success
+    history = at.dataframe[-1].value
+    assert list(history.iloc[0][["What", "Field", "Previous value", "New value", "Reason"]]) == [
+        "Density measurement (Vertex, visit of 2025-04-10)", "Density (hairs/cm²)", "183", "138", "typed 183 for 138"]
+    record = patient_record(DR, "RT-30")
+    assert record.milestones[0].status == "on_track"
+    assert record.timeline[-1].densities[0].density == 138
+    # The form closed; choosing the entry again opens it at the new version with the new value.
+    assert at.selectbox(key="fix_choice").value is None
+    at = choose(at, f"measurement:{measurement_id}")
+    assert at.text_input(key="fix_density_per_cm2").value == "138"
+
+
+def test_a_correction_without_a_reason_or_with_a_bad_value_keeps_what_was_typed(clinic):
+    measurement_id = typo_patient(clinic)
+    at = choose(open_record(), f"measurement:{measurement_id}")
+    at.text_input(key="fix_density_per_cm2").input("13,8")
+    at.button(key="fix_submit").click().run()
+    assert "A reason is required" in messages(at, "error")
+    at.text_input(key="fix_density_per_cm2").input("1380")
+    at.text_input(key="fix_reason").input("typo")
+    at.button(key="fix_submit").click().run()
+    assert "density at vertex 1380 is out of range" in messages(at, "error")
+    assert at.text_input(key="fix_density_per_cm2").value == "1380"
+    assert patient_record(DR, "RT-30").timeline[-1].densities[0].density == 183
+
+
+def test_someone_elses_change_meanwhile_is_a_conflict(clinic):
+    measurement_id = typo_patient(clinic)
+    at = choose(open_record(), f"measurement:{measurement_id}")
+    correct_measurement(ADMIN, measurement_id, {"anagen_pct": "80"}, "from the printout", expected_version=1)
+    at.text_input(key="fix_density_per_cm2").input("138")
+    at.text_input(key="fix_reason").input("typo")
+    at.button(key="fix_submit").click().run()
+    assert "Someone else changed this record since you opened it; reload and re-apply" in messages(at, "error")
+    assert patient_record(DR, "RT-30").timeline[-1].densities[0].density == 183
+    at.button(key="fix_reload").click().run()  # reload: the other change shows, and a save goes through
+    assert at.text_input(key="fix_anagen_pct").value == "80"
+    at.text_input(key="fix_density_per_cm2").input("138")
+    at.text_input(key="fix_reason").input("typo")
+    at.button(key="fix_submit").click().run()
+    assert "Density (hairs/cm²): 183 → 138" in messages(at, "success")
+
+
+def test_a_visit_date_and_a_photo_view_are_corrected(recorded):
+    url, _ = recorded
+    with transaction(url) as session:
+        visit_id = session.scalar(select(models.Visit.id).where(models.Visit.date == date(2025, 4, 10)))
+        photo_id = session.scalar(select(models.Photo.id).where(models.Photo.view == "frontal"))
+    at = choose(open_record("RT-7"), f"visit:{visit_id}")
+    assert at.text_input(key="fix_date").value == "2025-04-10"
+    at.text_input(key="fix_date").input("2025-01-10")
+    at.text_input(key="fix_reason").input("typo")
+    at.button(key="fix_submit").click().run()
+    assert "the patient already has a visit on 2025-01-10" in messages(at, "error")
+    at.text_input(key="fix_date").input("2025-04-08")
+    at.selectbox(key="fix_satisfaction").set_value(8)
+    at.button(key="fix_submit").click().run()
+    assert "Date: 2025-04-10 → 2025-04-08; Patient satisfaction (0–10): (empty) → 8" in messages(at, "success")
+    at = choose(at, f"photo:{photo_id}")
+    at.selectbox(key="fix_view").set_value("occipital")
+    at.text_input(key="fix_reason").input("filed under the wrong view")
+    at.button(key="fix_submit").click().run()
+    assert "View: Frontal → Occipital" in messages(at, "success")
+    assert [p.view for p in patient_record(DR, "RT-7").timeline[0].photos] == ["vertex", "occipital"]
+
+
+def test_a_session_lot_is_corrected(recorded):
+    url, _ = recorded
+    with transaction(url) as session:
+        session_id = session.scalar(select(models.TreatmentSession.id))
+    at = choose(open_record("RT-7"), f"session:{session_id}")
+    assert (at.text_input(key="fix_lot_number").value, at.text_input(key="fix_date").value) == (
+        "LOT-0110", "2025-01-10")
+    at.text_input(key="fix_lot_number").input("")
+    at.text_input(key="fix_reason").input("lot misread")
+    at.button(key="fix_submit").click().run()
+    assert "lot number is required for exosome sessions" in messages(at, "error")
+    at.text_input(key="fix_lot_number").input("LOT-0111")
+    at.text_input(key="fix_volume_ml").input("4,5")
+    at.button(key="fix_submit").click().run()
+    assert "Lot number: LOT-0110 → LOT-0111; Volume (ml): (empty) → 4.5" in messages(at, "success")
+    assert "No milestone judgement changed." in messages(at, "info")
+
+
+def test_a_stage_and_salt_regions_are_corrected(recorded):
+    url, _ = recorded
+    with transaction(url) as session:
+        visit_id = session.scalar(select(models.Visit.id).where(models.Visit.date == date(2025, 4, 10)))
+        stage = models.ScaleScore(visit_id=visit_id, scale="norwood", stage="III", created_by="test")
+        salt = models.ScaleScore(visit_id=visit_id, scale="salt", salt_score=20.0, salt_vertex_pct=50,
+                                 salt_posterior_pct=0, salt_left_pct=0, salt_right_pct=0, created_by="test")
+        session.add_all([stage, salt])
+        session.flush()
+        stage_id, salt_id = stage.id, salt.id
+    at = choose(open_record("RT-7"), f"scale score:{stage_id}")
+    assert at.selectbox(key="fix_stage").value == "III"
+    at.selectbox(key="fix_stage").set_value("IV")
+    at.text_input(key="fix_reason").input("restaged from the photos")
+    at.button(key="fix_submit").click().run()
+    assert "Stage: III → IV" in messages(at, "success")
+    at = choose(at, f"scale score:{salt_id}")
+    assert at.text_input(key="fix_salt_vertex_pct").value == "50"
+    at.text_input(key="fix_salt_vertex_pct").input("80")
+    at.text_input(key="fix_reason").input("vertex misread")
+    at.button(key="fix_submit").click().run()
+    # SALT = 80 % × 0.40 (the vertex's share of the scalp) = 32.
+    assert "SALT vertex % hair loss: 50 → 80; SALT score: 20 → 32" in messages(at, "success")

@@ -1,0 +1,137 @@
+"""Correcting a visit in place (``correct_visit``, staff only): its date, notes, camera or device, capture
+checklist, global photographic assessment and the patient's satisfaction.
+
+Values are read as the visit form reads them (``tracker.records.visit_form``): the date in the clinic's format,
+not in the future nor before the patient's birth; the ratings on their scales. A visit moved onto a day that
+already has one of the patient's visits is refused (the engine would take two visits of one day as one). Each
+changed field keeps its previous value with the reason; the result carries the milestone judgement after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db import models
+from tracker.access.actors import STAFF, Actor, require_role
+from tracker.clinic_dates import parse_date, show_date
+from tracker.database import transaction
+from tracker.errors import ValidationError
+from tracker.records.history import clean_reason, reason_problems, refuse
+from tracker.records.patient_fields import collect
+from tracker.records.row_corrections import Correction, judged, keep_changes, open_row, parse_fields, progress_now
+from tracker.records.visit_form import (
+    CAPTURE_CHECKS,
+    DEVICE_MAX,
+    GLOBAL_ASSESSMENT,
+    NOTES_MAX,
+    SATISFACTION,
+    parse_rating,
+)
+from tracker.validation import check_not_before_birth, check_not_in_future
+
+TICKED = {True: "yes", False: "no"}  # how a capture check is kept in the history
+
+
+def visit_text(value: object, label: str, limit: int) -> str | None:
+    """Notes or a device name as the visit form keeps them: trimmed, a pasted NUL byte dropped, at most
+    ``limit`` characters; blank is None.
+
+    A thin wrapper: the visit form's own reader (``visit_form._clean_text``) is private to it.
+
+    >>> visit_text("  rechecked \\x00", "notes", 10), visit_text("", "notes", 10)
+    ('rechecked', None)
+    """
+    from tracker.records.visit_form import _clean_text
+
+    return _clean_text(value if isinstance(value, str) else None if value is None else str(value), label, limit)
+
+
+def _capture(value: object) -> dict[str, bool]:
+    """The capture checklist as ticked: every check, True or False (an unknown key is refused)."""
+    ticked = value if isinstance(value, Mapping) else {}
+    unknown = [str(key) for key in ticked if key not in CAPTURE_CHECKS]
+    if unknown or not isinstance(value, Mapping):
+        raise ValidationError(f"the capture checklist has no item {', '.join(unknown) or str(value)!r}")
+    return {key: bool(ticked.get(key, False)) for key in CAPTURE_CHECKS}
+
+
+def _parsers(today: date) -> dict[str, Callable[[object], object]]:
+    return {
+        "date": lambda value: check_not_in_future(parse_date(value, "visit date"), today, "visit date"),
+        "notes": lambda value: visit_text(value, "notes", NOTES_MAX),
+        "device": lambda value: visit_text(value, "camera or device", DEVICE_MAX),
+        "capture": _capture,
+        "global_assessment": lambda value: parse_rating(value, GLOBAL_ASSESSMENT),
+        "satisfaction": lambda value: parse_rating(value, SATISFACTION),
+    }
+
+
+def correct_visit(actor: Actor, visit_id: int, changes: Mapping[str, object], reason: str,
+                  expected_version: int | None, today: date | None = None, url: str | None = None) -> Correction:
+    """Correct a visit's own fields (staff only); its measurements, scale score and photos have their own.
+
+    ``changes`` maps ``date``, ``notes``, ``device``, ``capture`` (each key of ``CAPTURE_CHECKS`` to whether it is
+    ticked), ``global_assessment`` and ``satisfaction`` to the values typed. Only values that differ are changed,
+    each leaving a ``ChangeRecord`` with ``reason`` (a capture check is kept as yes/no). Raises ``ValidationError``
+    naming every problem (nothing saved; also when nothing differs), ``NotFound`` for a removed visit or patient,
+    ``ConflictError`` when ``expected_version`` is not the visit's version any more. Returns the correction with the
+    milestones it touched, judged as of ``today`` (default: the server's date).
+    """
+    require_role(actor, *STAFF)
+    today = today or date.today()
+    problems = reason_problems(reason)
+    clean = parse_fields(changes, _parsers(today), "visit", problems)
+    with transaction(url) as session:
+        visit, patient = open_row(session, models.Visit, visit_id, expected_version, "visit")
+        new_date = clean.get("date")
+        if isinstance(new_date, date) and new_date != visit.date:
+            collect(problems, check_not_before_birth, new_date, patient.birth_date, "visit date")
+            _check_day_free(session, visit, new_date, problems)
+        if problems:
+            refuse("Nothing was saved", problems)
+        before = progress_now(session, patient, today)
+        old_date = visit.date
+        changed = _apply(visit, clean)
+        kept = keep_changes(session, actor, visit, patient.id, changed, clean_reason(reason), f"visit {visit.id}")
+        after = progress_now(session, patient, today)
+        return Correction("visit", visit.id, visit.version, kept,
+                          judged(patient, before, after, (old_date, visit.date)))
+
+
+def _check_day_free(session: Session, visit: models.Visit, day: date, problems: list[str]) -> None:
+    other = session.scalar(select(models.Visit.id).where(
+        models.Visit.patient_id == visit.patient_id, models.Visit.date == day, models.Visit.deleted_at.is_(None),
+        models.Visit.id != visit.id))
+    if other is not None:
+        problems.append(f"the patient already has a visit on {show_date(day)}: correct or remove that visit "
+                        "instead (two visits on one day would be judged as one)")
+
+
+def _apply(visit: models.Visit, clean: Mapping[str, object]) -> list[tuple[str, object, object]]:
+    """Set the values that differ on ``visit``; (field, previous, new) of each, in the form's order."""
+    changed: list[tuple[str, object, object]] = []
+    for name in ("date", "notes", "global_assessment", "satisfaction"):
+        if name in clean and getattr(visit, name) != clean[name]:
+            changed.append((name, getattr(visit, name), clean[name]))
+            setattr(visit, name, clean[name])
+    conditions: dict[str, Any] = dict(visit.capture_conditions or {})
+    ticked = clean.get("capture")
+    if isinstance(ticked, dict):
+        for key, now in ticked.items():
+            was = bool(conditions.get(key, False))  # not recorded (an imported visit) reads as not ticked
+            if was != now:
+                changed.append((key, TICKED[was], TICKED[now]))
+            conditions[key] = now
+    if "device" in clean and conditions.get("device") != clean["device"]:
+        changed.append(("device", conditions.get("device"), clean["device"]))
+        conditions["device"] = clean["device"]
+        if clean["device"] is None:
+            del conditions["device"]
+    if any(name in CAPTURE_CHECKS or name == "device" for name, _, _ in changed):
+        visit.capture_conditions = conditions  # a new dict: the JSON column sees the change
+    return changed

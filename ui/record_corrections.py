@@ -1,0 +1,205 @@
+"""The record page's "Correct an entry" form: a visit, a density measurement, a scale score, a treatment session or
+a photo's view, pre-filled with the values recorded, corrected with a reason (issue #12).
+
+The clinician picks the entry; its form opens with the values and the version read then (kept until it is saved
+or another entry is picked). Save calls the one correction service of that kind (``tracker.records.*_corrections``),
+which checks that version: if someone changed the entry meanwhile, nothing is saved and the standard message says
+so. After a save the page says what changed and the milestone judgement after the correction, and the record is
+read afresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+import streamlit as st
+
+from tracker.access.actors import Actor
+from tracker.clinic_dates import show_date
+from tracker.course.clinical import SCALP_VIEWS, TREATMENTS
+from tracker.course.scales import SALT, SALT_REGIONS, SCALE_LABELS, stages_for
+from tracker.course.vocabulary import (
+    GLOBAL_ASSESSMENT_WORDS,
+    assessment_words,
+    status_words,
+    treatment_words,
+    view_words,
+)
+from tracker.records.entry_corrections import (
+    MEASUREMENT,
+    PHOTO,
+    SCALE_SCORE,
+    SESSION,
+    VISIT,
+    CorrectableEntry,
+    correctable_entries,
+)
+from tracker.records.history import REASON_MAX
+from tracker.records.measurement_corrections import correct_measurement
+from tracker.records.photo_corrections import correct_photo_view
+from tracker.records.row_corrections import Correction, MilestoneAfter
+from tracker.records.scale_corrections import SALT_REGION_FIELDS, correct_scale_score
+from tracker.records.session_corrections import correct_session
+from tracker.records.treatment_sessions import PRE_SESSION_CHECKS
+from tracker.records.visit_corrections import correct_visit
+from tracker.records.visit_form import CAPTURE_CHECKS
+from ui.messages import call, plain
+from ui.typed_fields import date_field, decimal_field
+
+PREFIX = "fix_"
+CHOICE, OPEN, VERSION, REASON = "fix_choice", "fix_open", "fix_version", "fix_reason"
+NOTICE, RESET = "fix_notice", "fix_reset"  # kept across the rerun after a save
+BOXES = {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}
+SERVICES: dict[str, Callable[..., Correction]] = {
+    VISIT: correct_visit, MEASUREMENT: correct_measurement, SCALE_SCORE: correct_scale_score,
+    SESSION: correct_session,
+}
+
+
+def correct_entries(actor: Actor, mrn: str) -> None:
+    """The "Correct an entry" section of one patient's record (staff)."""
+    st.markdown("**Correct an entry**")
+    st.caption("A correction keeps the previous value in the history with who changed it, when and why; "
+               "the milestones are judged again at once.")
+    for tone, text in st.session_state.pop(NOTICE, ()):
+        BOXES[tone](plain(text))
+    if st.session_state.pop(RESET, False):  # after a save: the choice starts afresh (set before the box is drawn)
+        st.session_state[CHOICE] = None
+    entries = call(correctable_entries, actor, mrn)
+    if not entries:
+        if entries is not None:
+            st.caption("Nothing to correct yet.")
+        return
+    by_key = {entry.key: entry for entry in entries}
+    choice = st.selectbox("Entry to correct", list(by_key), index=None, key=CHOICE, placeholder="Choose",
+                          format_func=lambda key: by_key[key].label)
+    if choice is None:
+        return
+    entry = by_key[choice]
+    if st.session_state.get(OPEN) != choice:  # newly chosen: the recorded values, and the version opened
+        _forget()
+        st.session_state[OPEN], st.session_state[VERSION] = choice, entry.version
+        _prefill(entry)
+    with st.form("fix_entry", clear_on_submit=False):
+        st.markdown(f"**Correct: {plain(entry.label)}**")
+        changes = FORMS[entry.kind](entry)
+        reason = st.text_input("Reason for the correction", key=REASON, max_chars=REASON_MAX,
+                               placeholder="e.g. 183 typed for 138")
+        if st.form_submit_button("Save correction", type="primary", key="fix_submit"):
+            _save(actor, entry, changes, reason)
+    if st.button("Discard my changes and reload this entry", key="fix_reload"):
+        _forget()
+        st.rerun()
+
+
+def _save(actor: Actor, entry: CorrectableEntry, changes: dict[str, Any], reason: str) -> None:
+    version = st.session_state[VERSION]
+    if entry.kind == PHOTO:
+        result = call(correct_photo_view, actor, entry.row_id, changes["view"], reason, version)
+    else:
+        result = call(SERVICES[entry.kind], actor, entry.row_id, changes, reason, version)
+    if result is not None:
+        _forget()
+        st.session_state[NOTICE], st.session_state[RESET] = _notice(entry, result), True
+        st.rerun()
+
+
+def _notice(entry: CorrectableEntry, result: Correction) -> list[tuple[str, str]]:
+    """What the page says after a save: what changed, then each milestone judged again, in its status's tone."""
+    lines = [("success", f"Corrected {entry.label}: {result.summary}. The previous values are in the history.")]
+    lines += [(status_words(m.status).tone, _judgement(m)) for m in result.milestones]
+    if not result.milestones and entry.kind != PHOTO:
+        lines.append(("info", "No milestone judgement changed."))
+    return lines
+
+
+def _judgement(m: MilestoneAfter) -> str:
+    """'Early response (2–3 months), Vertex: now On track (was Ahead). Vertex on 2025-04-10: +8 hairs/cm² …'"""
+    was = ("" if not m.changed else f" (was {status_words(m.status_before).label})" if m.status_before
+           else " (not judged before)")
+    return f"{m.milestone_label}, {m.site_label}: {'now' if m.changed else 'still'} {m.status_label}{was}. {m.sentence}"
+
+
+def _forget() -> None:
+    """Drop the open form's values and version (the choice of entry is the selectbox's own)."""
+    for key in [k for k in st.session_state if str(k).startswith(PREFIX) and k not in (CHOICE, NOTICE, RESET)]:
+        del st.session_state[key]
+
+
+def _number(value: object) -> str:
+    return "" if value is None else f"{value:g}" if isinstance(value, float | int) else str(value)
+
+
+def _prefill(entry: CorrectableEntry) -> None:
+    """The form's boxes start from the recorded values (text as the clinic writes it)."""
+    for name, value in entry.values.items():
+        if isinstance(value, Mapping):
+            for check, ticked in value.items():
+                st.session_state[f"{PREFIX}{check}"] = bool(ticked)
+        elif isinstance(value, date):
+            st.session_state[f"{PREFIX}{name}"] = show_date(value)
+        elif name == "stage":
+            st.session_state[f"{PREFIX}stage"] = value if value in stages_for(str(entry.values["scale"])) else None
+        elif name in ("global_assessment", "satisfaction", "treatment", "view"):
+            st.session_state[f"{PREFIX}{name}"] = value
+        elif name != "scale":
+            st.session_state[f"{PREFIX}{name}"] = _number(value)
+
+
+def _visit_form(entry: CorrectableEntry) -> dict[str, Any]:
+    day = date_field("Visit date", f"{PREFIX}date")
+    assessment = st.selectbox("Global photographic assessment", [None, *sorted(GLOBAL_ASSESSMENT_WORDS)],
+                              key=f"{PREFIX}global_assessment",
+                              format_func=lambda s: "Not assessed" if s is None else assessment_words(s))
+    satisfaction = st.selectbox("Patient satisfaction (0–10)", [None, *range(11)], key=f"{PREFIX}satisfaction",
+                                format_func=lambda s: "Not asked" if s is None else str(s))
+    capture = {key: st.checkbox(label, key=f"{PREFIX}{key}") for key, label in CAPTURE_CHECKS.items()}
+    device = st.text_input("Camera or device", key=f"{PREFIX}device")
+    notes = st.text_area("Notes", key=f"{PREFIX}notes")
+    return {"date": day, "global_assessment": assessment, "satisfaction": satisfaction, "capture": capture,
+            "device": device, "notes": notes}
+
+
+def _measurement_form(entry: CorrectableEntry) -> dict[str, Any]:
+    site = st.text_input("Site", key=f"{PREFIX}site")
+    fields = {"density_per_cm2": "Density (hairs/cm²)", "shaft_diameter_um": "Shaft diameter (µm)",
+              "terminal_pct": "Terminal %", "anagen_pct": "Anagen %"}
+    return {"site": site} | {name: decimal_field(label, f"{PREFIX}{name}") for name, label in fields.items()}
+
+
+def _scale_form(entry: CorrectableEntry) -> dict[str, Any]:
+    scale = str(entry.values["scale"])
+    if scale == SALT:
+        st.caption("SALT: % of hair lost in each region; the score is calculated again from the four.")
+        return {name: decimal_field(f"{label} % hair loss", f"{PREFIX}{name}")
+                for name, (_, label) in zip(SALT_REGION_FIELDS, SALT_REGIONS, strict=True)}
+    # No stage chosen for the clinician (index None): a stage recorded off the scale's list opens empty, never as
+    # the first stage, so a save without a choice is refused rather than saved as a stage nobody picked.
+    stage = st.selectbox(f"Stage ({SCALE_LABELS.get(scale, scale)})", stages_for(scale), key=f"{PREFIX}stage",
+                         index=None, placeholder="Choose")
+    return {"stage": stage}
+
+
+def _session_form(entry: CorrectableEntry) -> dict[str, Any]:
+    values: dict[str, Any] = {"date": date_field("Session date", f"{PREFIX}date")}
+    values["treatment"] = st.selectbox("Treatment", TREATMENTS, key=f"{PREFIX}treatment", format_func=treatment_words)
+    values["product"] = st.text_input("Product", key=f"{PREFIX}product")
+    values["lot_number"] = st.text_input("Lot number", key=f"{PREFIX}lot_number")
+    values["volume_ml"] = decimal_field("Volume (ml)", f"{PREFIX}volume_ml")
+    values["areas"] = st.text_input("Areas treated", key=f"{PREFIX}areas")
+    values["checklist"] = {key: st.checkbox(label, key=f"{PREFIX}{key}") for key, label in PRE_SESSION_CHECKS.items()}
+    values["adverse_events"] = st.text_area("Adverse events", key=f"{PREFIX}adverse_events")
+    values["notes"] = st.text_area("Notes", key=f"{PREFIX}notes")
+    return values
+
+
+def _photo_form(entry: CorrectableEntry) -> dict[str, Any]:
+    return {"view": st.selectbox("View", SCALP_VIEWS, key=f"{PREFIX}view", format_func=view_words)}
+
+
+FORMS: dict[str, Callable[[CorrectableEntry], dict[str, Any]]] = {
+    VISIT: _visit_form, MEASUREMENT: _measurement_form, SCALE_SCORE: _scale_form, SESSION: _session_form,
+    PHOTO: _photo_form,
+}
