@@ -187,19 +187,20 @@ def test_three_month_visit_typed_in_the_form(clinic):
         assert page.get_by_role("combobox", name="Stage").input_value() == "Not scored"
         assert page.get_by_role("textbox", name="Camera or device").input_value() == DEVICE
 
-        # The close-up taken later: added to this visit from the record, not a second visit that day.
+        # A frontal photo taken again after the visit was saved: added to this visit from the record, not a second
+        # visit that day (the view chosen is the first, Frontal).
         navigate(page, f"/patient_record?mrn={MRN}")
         page.get_by_role("heading", name=NAME).wait_for()
         wait_rendered(page)
         page.get_by_text("Add photos to a visit", exact=True).click()
-        assert page.get_by_role("combobox", name="Visit").input_value() == f"Visit of {today.isoformat()}"
-        choose(page, "View", "Close-up (trichoscopy)")
         form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="Add photos to this visit"))
+        assert form.get_by_role("combobox", name="Visit").input_value() == f"Visit of {today.isoformat()}"
+        assert form.get_by_role("combobox", name="View").input_value() == "Frontal"
         form.locator("input[type=file]").set_input_files(
-            files=[{"name": "closeup.jpg", "mimeType": "image/jpeg", "buffer": photo(120)}])
-        form.get_by_text("closeup.jpg").wait_for()
+            files=[{"name": "frontal-again.jpg", "mimeType": "image/jpeg", "buffer": photo(120)}])
+        form.get_by_text("frontal-again.jpg").wait_for()
         page.get_by_role("button", name="Add photos to this visit").click()
-        page.get_by_text(f"1 close-up (trichoscopy) photo(s) added to the visit of {today.isoformat()}.").wait_for()
+        page.get_by_text(f"1 frontal photo(s) added to the visit of {today.isoformat()}.").wait_for()
         wait_rendered(page)
         assert page.get_by_test_id("stAlertContentError").count() == 0
         shot(page, JOURNEY, "05-photo-added-from-the-record")
@@ -211,7 +212,7 @@ def test_three_month_visit_typed_in_the_form(clinic):
         assert visit.capture_conditions == {"dry_hair": True, "same_parting": True, "same_distance": True,
                                             "same_lighting": True, "device": DEVICE}
         assert sorted(session.scalars(select(models.Photo.view).where(models.Photo.visit_id == visit.id))) == [
-            "closeup", "frontal", "left_temporal", "occipital", "right_temporal", "vertex"]
+            "frontal", "frontal", "left_temporal", "occipital", "right_temporal", "vertex"]
         assert len(session.scalars(select(models.Visit)).all()) == 2  # the baseline and this one
     # The figure (issue #12's closing note): this visit took 2 typed fields and 13 clicks (10 for the five photos,
     # 2 for the stage, 1 to save; "Save anyway" was one more because a value was asked about). On main the same
