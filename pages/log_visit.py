@@ -4,18 +4,27 @@ selected patient; after saving, where the visit puts the patient on the expected
 Everything is saved by one service call (``tracker.records.visits.log_visit``); this page only reads the form and
 draws. The form belongs to one patient: choosing another patient starts a fresh form, so a number typed
 for one patient can never be saved for another.
+
+Dates and numbers are typed fields (``ui.typed_fields``): the service reads them in the clinic's date format and
+with a decimal comma, never reinterpreted. An unlikely value is asked about (the service says why) and saved only
+by "Save anyway", which submits the form again: a value changed meanwhile is checked afresh. A date that already
+has a visit is offered to be added to it. The camera or device and the capture checklist start as they were at
+the previous visit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import pandas as pd
 import streamlit as st
 
+from tracker.clinic_dates import show_date
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry
 from tracker.course.vocabulary import GLOBAL_ASSESSMENT_WORDS, assessment_words, site_words, status_words, view_words
+from tracker.errors import NeedsConfirmation, SameDayVisit
 from tracker.records.visit_form import CAPTURE_CHECKS, DEVICE_MAX, NOTES_MAX, PhotoUpload, SiteEntry, VisitEntry
 from tracker.records.visits import (
     BASELINE_RECORDED,
@@ -28,24 +37,69 @@ from tracker.records.visits import (
 from tracker.validation import SITE_MAX
 from ui.messages import call, plain
 from ui.signed_in import require_actor
+from ui.typed_fields import date_field, decimal_field
+from ui.visit_photos import PHOTO_TYPES
 from ui.workspace import MRN, blank_form, choose_patient, offer_another_patient, selected_mrn
 
-PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif"]
 FORM_FOR, SITES, ROUND, SHOTS, SAVED = (
     "visit_form_for", "visit_sites", "visit_round", "visit_camera_shots", "visit_saved",
 )
+# What the last save asked (outside the "visit_" keys that a fresh form blanks): the warnings to confirm, with
+# whether they came while adding to a visit; and the date of the visit offered to add to.
+ASKED, OFFER = "asked_visit", "offer_visit"
+SATISFACTION_LABEL = "Patient satisfaction (0 = not at all, 10 = completely satisfied)"
 
 
-
-def _start_form(mrn: str, sites: tuple[str, ...]) -> None:
-    """A fresh form for ``mrn``: forget every value typed for anyone (or for the visit just saved)."""
+def _start_form(mrn: str, sites: tuple[str, ...], device: str, capture: dict[str, bool],
+                scales: tuple[str, ...]) -> None:
+    """A fresh form for ``mrn``: forget every value typed for anyone (or for the visit just saved); the date is
+    today and the device and capture checklist are the previous visit's."""
     blank_form("visit_", keep=(SAVED, ROUND, SITES, SHOTS, FORM_FOR, "visit_add_site", "visit_camera_add",
                                "visit_camera_discard"),
                choices=("visit_scale", "visit_stage_", "visit_camera_view", "visit_photos_", "visit_camera_"))
+    st.session_state.pop(ASKED, None)
+    st.session_state.pop(OFFER, None)
     st.session_state[FORM_FOR] = mrn
     st.session_state[SITES] = list(sites)
     st.session_state[SHOTS] = []
+    st.session_state["visit_date"] = show_date(date.today())
+    st.session_state["visit_device"] = device
+    for scale_name in scales:  # "Not scored": a dropped key would let the browser send the last stage back
+        st.session_state[f"visit_stage_{scale_name}"] = ""
+    for key in CAPTURE_CHECKS:
+        st.session_state[f"visit_check_{key}"] = bool(capture.get(key))
     st.session_state[ROUND] = st.session_state.get(ROUND, 0) + 1  # new upload widgets, empty
+
+
+def _save(mrn: str, entry: VisitEntry, uploads: list[PhotoUpload], acknowledged: Sequence[str],
+          adding: bool) -> VisitSaved | None:
+    """Save through the service; a question (unlikely values, a visit already on that date) is kept for the
+    form to ask, and answered by submitting it again."""
+    try:
+        return log_visit(actor, mrn, entry, uploads, acknowledged=acknowledged, add_to_existing=adding)
+    except NeedsConfirmation as asked:
+        st.session_state[ASKED] = (asked.warnings, adding)
+    except SameDayVisit as same:
+        st.session_state[OFFER] = show_date(same.visit_date) if isinstance(same.visit_date, date) else ""
+    return None
+
+
+def _questions() -> tuple[bool, bool]:
+    """Inside the form, under its fields: the last save's question and the buttons that answer it; returns
+    whether "Save anyway" and "Add … to the visit of …" were pressed."""
+    asked = st.session_state.get(ASKED)
+    offer = st.session_state.get(OFFER)
+    anyway = adding = False
+    if asked:
+        st.warning("**Please check before saving** (nothing was saved):\n\n"
+                   + "\n".join(f"- {plain(warning)}" for warning in asked[0])
+                   + "\n\nSave anyway if the values are right; a value changed here is checked again.")
+        anyway = st.form_submit_button("Save anyway")
+    if offer:
+        st.info(f"A visit of {offer} is already recorded for this patient: nothing was saved. Add this form's "
+                "photos and values to it (a site or score it already has is not changed), or check the date.")
+        adding = st.form_submit_button(f"Add these photos and values to the visit of {offer}")
+    return anyway, adding
 
 
 
@@ -75,14 +129,15 @@ def _saved_site_row(site: SiteOutcome) -> dict[str, object]:
 
 
 def _show_saved(saved: VisitSaved) -> None:
-    st.success(f"Visit of {saved.date.isoformat()} saved.")
+    day = show_date(saved.date)
+    st.success(f"Added to the visit of {day}." if saved.added_to_existing else f"Visit of {day} saved.")
     if saved.sites:
         rows = [_saved_site_row(site) for site in saved.sites]
         st.dataframe(pd.DataFrame(rows), hide_index=True)
         if saved.day0 is None:
             st.caption("No treatment session yet: this visit is the baseline; day 0 will be the first session.")
         else:
-            st.caption(f"Day 0 (first session): {saved.day0.isoformat()}. Protocol: {plain(saved.protocol_name)}.")
+            st.caption(f"Day 0 (first session): {show_date(saved.day0)}. Protocol: {plain(saved.protocol_name)}.")
         if saved.evidence_note:
             st.caption(plain(saved.evidence_note))
     if saved.scale is not None:
@@ -130,11 +185,11 @@ defaults = call(visit_form_defaults, actor, mrn)
 if defaults is None:
     offer_another_patient("visit")
 if st.session_state.get(FORM_FOR) != defaults.mrn:
-    _start_form(defaults.mrn, defaults.sites)
+    _start_form(defaults.mrn, defaults.sites, defaults.device, dict(defaults.capture), defaults.scales)
 
 st.subheader(plain(f"{defaults.full_name} · MRN {defaults.mrn}"))
 if defaults.last_visit_date:
-    st.caption(f"Last visit with measurements: {defaults.last_visit_date.isoformat()}")
+    st.caption(f"Last visit with measurements: {show_date(defaults.last_visit_date)}")
 
 saved = st.session_state.get(SAVED)
 if isinstance(saved, VisitSaved) and saved.mrn == defaults.mrn:
@@ -154,8 +209,7 @@ _camera(defaults.mrn)
 
 round_ = st.session_state[ROUND]
 with st.form("log_visit", clear_on_submit=False):
-    visit_date = st.date_input("Visit date", min_value=date(1900, 1, 1),
-                               format="YYYY-MM-DD", key="visit_date")
+    visit_date = date_field("Visit date", key="visit_date", value=date.today())
 
     st.markdown("**Density and hair metrics per site** (leave a site blank if it was not measured)")
     site_values: list[SiteEntry] = []
@@ -163,13 +217,11 @@ with st.form("log_visit", clear_on_submit=False):
         density_col, shaft_col, terminal_col, anagen_col = st.columns(4)
         site_values.append(SiteEntry(
             site=site,
-            density=density_col.number_input(plain(f"{site_words(site)}: density (hairs/cm²)"), value=None, step=1.0,
-                                             key=f"visit_density_{site}"),
-            shaft_diameter_um=shaft_col.number_input("Shaft diameter (µm)", value=None, step=1.0,
-                                                     key=f"visit_shaft_{site}"),
-            terminal_pct=terminal_col.number_input("Terminal hairs (%)", value=None, step=1.0,
-                                                   key=f"visit_terminal_{site}"),
-            anagen_pct=anagen_col.number_input("Anagen (%)", value=None, step=1.0, key=f"visit_anagen_{site}"),
+            density=decimal_field(plain(f"{site_words(site)}: density (hairs/cm²)"), key=f"visit_density_{site}",
+                                  container=density_col),
+            shaft_diameter_um=decimal_field("Shaft diameter (µm)", key=f"visit_shaft_{site}", container=shaft_col),
+            terminal_pct=decimal_field("Terminal hairs (%)", key=f"visit_terminal_{site}", container=terminal_col),
+            anagen_pct=decimal_field("Anagen (%)", key=f"visit_anagen_{site}", container=anagen_col),
         ))
 
     st.markdown(f"**{SCALE_LABELS[scale]}**")
@@ -178,7 +230,7 @@ with st.form("log_visit", clear_on_submit=False):
                    "left × 0.18 + right × 0.18 (0 = no loss, 100 = total loss).")
         salt_columns = st.columns(4)
         salt = {
-            region: column.number_input(f"{label} % loss", value=None, step=1.0, key=f"visit_salt_{region}")
+            region: decimal_field(f"{label} % loss", key=f"visit_salt_{region}", container=column)
             for column, (region, label) in zip(salt_columns, SALT_REGIONS, strict=True)
         }
         scale_entry = ScaleEntry(SALT, vertex_pct=salt["vertex"], posterior_pct=salt["posterior"],
@@ -191,23 +243,25 @@ with st.form("log_visit", clear_on_submit=False):
     st.markdown("**Global photographic assessment and patient satisfaction** (optional)")
     assessment_col, satisfaction_col = st.columns(2)
     assessment = assessment_col.selectbox(
-        "Global photographic assessment (against the baseline photos)", [None, *sorted(GLOBAL_ASSESSMENT_WORDS)],
-        format_func=lambda score: "Not assessed" if score is None else assessment_words(score),
-        key="visit_assessment")
-    satisfaction = satisfaction_col.number_input(
-        "Patient satisfaction (0 = not at all, 10 = completely satisfied)", min_value=0, max_value=10, value=None,
-        step=1, key="visit_satisfaction")
+        "Global photographic assessment (against the baseline photos)", sorted(GLOBAL_ASSESSMENT_WORDS),
+        index=None, placeholder="Not assessed", format_func=assessment_words, key="visit_assessment")
+    # Typed, like every clinical number: a number box would turn a typed "7,5" into 75 or 10.
+    satisfaction = satisfaction_col.text_input(SATISFACTION_LABEL, key="visit_satisfaction", placeholder="0–10",
+                                               max_chars=4)
 
     st.markdown("**Photos per standard view**")
     uploads: list[PhotoUpload] = []
-    view_columns = st.columns(3)
-    for index, view in enumerate(SCALP_VIEWS):
-        files = view_columns[index % 3].file_uploader(
-            view_words(view), type=PHOTO_TYPES, accept_multiple_files=True, key=f"visit_photos_{view}_{round_}",
-        )
-        uploads.extend(PhotoUpload(view, f.name, f.getvalue()) for f in files or [])
+    # One row of columns per three views, so that reading order, the page's order and the Tab key agree.
+    for first in range(0, len(SCALP_VIEWS), 3):
+        for column, view in zip(st.columns(3), SCALP_VIEWS[first:first + 3], strict=False):
+            files = column.file_uploader(
+                view_words(view), type=PHOTO_TYPES, accept_multiple_files=True, key=f"visit_photos_{view}_{round_}",
+            )
+            uploads.extend(PhotoUpload(view, f.name, f.getvalue()) for f in files or [])
 
     st.markdown("**Capture checklist**")
+    if defaults.device or any(defaults.capture.values()):
+        st.caption("As at the previous visit: change what differs today.")
     check_columns = st.columns(len(CAPTURE_CHECKS))
     capture = {
         key: column.checkbox(label, key=f"visit_check_{key}")
@@ -215,18 +269,25 @@ with st.form("log_visit", clear_on_submit=False):
     }
     device = st.text_input("Camera or device", key="visit_device", max_chars=DEVICE_MAX)
     notes = st.text_area("Notes", key="visit_notes", max_chars=NOTES_MAX)
+    answer_anyway, answer_add = _questions()
     submitted = st.form_submit_button("Save visit", type="primary")
 
-if submitted:
+if submitted or answer_anyway or answer_add:
+    asked = st.session_state.pop(ASKED, None)
+    st.session_state.pop(OFFER, None)
+    acknowledged: tuple[str, ...] = asked[0] if answer_anyway and asked else ()
+    adding = answer_add or bool(answer_anyway and asked and asked[1])
     uploads.extend(PhotoUpload(view, name, data) for view, name, data in st.session_state[SHOTS])
     entry = VisitEntry(date=visit_date, sites=tuple(site_values), scale=scale_entry, capture=capture,
                        device=device, notes=notes, global_assessment=assessment, satisfaction=satisfaction)
     with st.spinner("Saving the visit and storing its photos…"):
-        result = call(log_visit, actor, defaults.mrn, entry, uploads)
+        result = call(_save, defaults.mrn, entry, uploads, acknowledged, adding)
     if result is not None:
         st.session_state[SAVED] = result
         st.session_state[FORM_FOR] = None  # the next run starts a fresh form (sites from this visit)
         st.rerun()
+    if ASKED in st.session_state or OFFER in st.session_state:
+        st.rerun()  # the form asks its question, with the values typed still in it
 
 if st.button("Choose another patient", key="pick_visit_other"):
     st.session_state.pop(MRN, None)

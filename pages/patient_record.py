@@ -26,6 +26,7 @@ from ui.messages import call, plain
 from ui.record_corrections import correct_entries
 from ui.signed_in import require_actor
 from ui.typed_fields import date_columns, date_field, decimal_field
+from ui.visit_photos import add_photos_form
 from ui.workspace import select_patient, selected_mrn
 
 NOTICE = "record_notice"
@@ -124,6 +125,7 @@ with timeline_tab:
             }
             for entry in record.timeline
         ], hide_index=True, column_config=date_columns("Date"), placeholder="–")
+        add_photos_form(actor, record.timeline)
 
 with timeline_tab:  # corrections of visits, measurements, scale scores, sessions and photo views (issue #12)
     correct_entries(actor, details.mrn)

@@ -240,12 +240,6 @@ def choose(page, label: str, option: str) -> None:
 def type_date(page, label: str, day) -> None:
     """Type a date, as the clinic writes it, into the date field labelled ``label`` (its label ends with the
     expected form, for example "Birth date (YYYY-MM-DD)")."""
-    picker = page.get_by_role("spinbutton", name=f"year, {label}", exact=True)
-    if picker.count():  # TODO(#12): a page not yet moved to typed date fields
-        picker.click()
-        page.keyboard.type(day.strftime("%Y%m%d"))
-        page.keyboard.press("Tab")
-        return
     field = page.get_by_label(re.compile(rf"^{re.escape(label)} \("))
     field.fill(show_date(day))
     field.press("Tab")

@@ -424,6 +424,9 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     "tracker.records.visits.log_visit": aims(
         ("a visit with a photo for B", lambda c, actor:
             svc("tracker.records.visits.log_visit")(actor, c.b.mrn, **_visit()))),
+    "tracker.records.visit_photos.add_photos": aims(
+        ("a photo added to B's visit", lambda c, actor: svc("tracker.records.visit_photos.add_photos")(
+            actor, c.b.visit_ids[0], [PhotoUpload("occipital", "back.jpg", jpeg((90, 60, 200)))]))),
 }
 
 def _sheets_for(c) -> list:
@@ -450,6 +453,9 @@ BUILDING_BLOCKS: dict[str, str] = {
                                                     "correction service checked the actor",
     "tracker.photos.store.store_photo": "adds a photo in the caller's transaction (log_visit checks the actor "
                                        "first); its actor is the username written to created_by",
+    "tracker.records.visits.store_visit_photos": "stores a visit's photos in the caller's transaction (log_visit "
+                                                 "and add_photos check the actor first); its actor writes "
+                                                 "created_by",
     "tracker.records.batch_documents.store_document": "adds a batch document in the caller's transaction "
                                                       "(log_session checks the actor first); its actor is the "
                                                       "username written to created_by",

@@ -100,7 +100,7 @@ def fill_visit(page, visit_day: date, densities: dict[str, float]) -> None:
     wait_rendered(page)
     type_date(page, "Visit date", visit_day)
     for site, density in densities.items():
-        box = page.get_by_role("spinbutton", name=f"{site.capitalize()}: density (hairs/cm²)", exact=True)
+        box = page.get_by_role("textbox", name=f"{site.capitalize()}: density (hairs/cm²)", exact=True)
         box.fill(f"{density:g}")
         box.press("Tab")
 
@@ -179,7 +179,7 @@ def test_clinician_registers_logs_and_sees_early_response(clinic):
         assert page.get_by_role("combobox", name="Treatment").input_value() == "Exosome"
         page.get_by_role("textbox", name="Product").fill("ExoHair serum")
         page.get_by_role("textbox", name="Lot / batch number (required for exosome)").fill("EXO-2024-117")
-        page.get_by_role("spinbutton", name="Volume (ml)").fill("5")
+        page.get_by_role("textbox", name="Volume (ml)").fill("5")
         page.get_by_role("textbox", name="Areas treated").fill("frontal, vertex")
         shot(page, JOURNEY, "07-session-filled")
         page.get_by_role("button", name="Save session").click()
@@ -206,7 +206,7 @@ def test_clinician_registers_logs_and_sees_early_response(clinic):
         shot(page, JOURNEY, "10-three-month-visit-saved")
         # The form starts afresh: nothing typed for the saved visit is left to be saved a second time.
         for site in SITES:
-            box = page.get_by_role("spinbutton", name=f"{site.capitalize()}: density (hairs/cm²)", exact=True)
+            box = page.get_by_role("textbox", name=f"{site.capitalize()}: density (hairs/cm²)", exact=True)
             assert box.input_value() == ""
         page.get_by_role("button", name="Save visit").click()
         wait_rendered(page)
@@ -372,7 +372,7 @@ def test_clinician_rates_a_visit_and_sees_it_charted_and_a_patient_without_basel
         page.get_by_role("heading", name=f"{RATED[1]} · MRN {RATED[0]}").wait_for()
         fill_visit(page, visit_day, {"vertex": 185.0})
         choose(page, "Global photographic assessment (against the baseline photos)", "+2 Moderately increased")
-        satisfaction = page.get_by_role("spinbutton", name="Patient satisfaction (0 = not at all, 10 = completely "
+        satisfaction = page.get_by_role("textbox", name="Patient satisfaction (0 = not at all, 10 = completely "
                                                           "satisfied)")
         satisfaction.fill("8")
         satisfaction.press("Tab")

@@ -244,7 +244,7 @@ def test_hostile_text_is_literal_on_every_page_chart_and_pdf(clinic, figure):
         page.get_by_text("Add a measured site").click()
         page.get_by_role("textbox", name="Site name (for example frontal or left_temporal)").fill(SITE)
         page.get_by_role("button", name="Add site").click()
-        density = page.get_by_role("spinbutton", name=re.compile(r"x-site.*: density"))
+        density = page.get_by_role("textbox", name=re.compile(r"x-site.*: density"))
         density.wait_for()
         density.fill("150")
         page.get_by_role("button", name="Save visit").click()

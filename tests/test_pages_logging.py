@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from db import models
 from tracker.access.actors import Actor
+from tracker.clinic_dates import show_date
 from tracker.course.calendar_months import add_months
 from tracker.database import transaction
 from tracker.records.treatment_sessions import SessionEntry, log_session
@@ -83,7 +84,7 @@ def test_visit_page_renders_for_staff_with_sites_prefilled(clinic, role):
     at = open_page("pages/log_visit.py", Actor(username="dr.lee", role=role))
     assert at.title[0].value == "Log visit"
     assert shown(at.subheader[0].value) == "Ana [Souza] · MRN RT-0001"  # brackets shown, not a link
-    assert [w.key for w in at.number_input if w.key.startswith("visit_density_")] == [
+    assert [w.key for w in at.text_input if w.key.startswith("visit_density_")] == [
         "visit_density_vertex", "visit_density_frontal"]
     assert len(at.file_uploader) == 6  # one per standard view
     assert at.selectbox(key="visit_scale").value == "ludwig"
@@ -115,10 +116,10 @@ def test_visit_validation_lists_every_problem_and_keeps_what_was_typed(clinic):
     add_patient(clinic)
     at = open_page("pages/log_visit.py")
     tomorrow = date.today() + timedelta(days=1)
-    at.date_input(key="visit_date").set_value(tomorrow)
-    at.number_input(key="visit_density_vertex").set_value(0)
-    at.number_input(key="visit_density_frontal").set_value(700)
-    at.number_input(key="visit_terminal_frontal").set_value(120)
+    at.text_input(key="visit_date").input(show_date(tomorrow))
+    at.text_input(key="visit_density_vertex").input("0")
+    at.text_input(key="visit_density_frontal").input("700")
+    at.text_input(key="visit_terminal_frontal").input("120")
     at.selectbox(key="visit_stage_ludwig").set_value("II")
     at.checkbox(key="visit_check_dry_hair").check()
     at.text_area(key="visit_notes").set_value("Patient *reports* less shedding")
@@ -131,10 +132,10 @@ def test_visit_validation_lists_every_problem_and_keeps_what_was_typed(clinic):
     assert "density at frontal 700 is out of range" in text
     assert "terminal % at frontal 120 is out of range" in text
     # Everything typed is still there.
-    assert at.date_input(key="visit_date").value == tomorrow
-    assert at.number_input(key="visit_density_vertex").value == 0
-    assert at.number_input(key="visit_density_frontal").value == 700
-    assert at.number_input(key="visit_terminal_frontal").value == 120
+    assert at.text_input(key="visit_date").value == show_date(tomorrow)
+    assert at.text_input(key="visit_density_vertex").value == "0"
+    assert at.text_input(key="visit_density_frontal").value == "700"
+    assert at.text_input(key="visit_terminal_frontal").value == "120"
     assert at.selectbox(key="visit_stage_ludwig").value == "II"
     assert at.checkbox(key="visit_check_dry_hair").value is True
     assert at.text_area(key="visit_notes").value == "Patient *reports* less shedding"
@@ -144,9 +145,9 @@ def test_visit_validation_lists_every_problem_and_keeps_what_was_typed(clinic):
 def test_visit_saved_from_the_page_with_a_photo_and_the_form_starts_afresh(clinic):
     patient_id = add_patient(clinic)
     at = open_page("pages/log_visit.py")
-    at.date_input(key="visit_date").set_value(date(2025, 3, 1))
-    at.number_input(key="visit_density_vertex").set_value(151.5)
-    at.number_input(key="visit_shaft_vertex").set_value(64)
+    at.text_input(key="visit_date").input(show_date(date(2025, 3, 1)))
+    at.text_input(key="visit_density_vertex").input("151.5")
+    at.text_input(key="visit_shaft_vertex").input("64")
     at.selectbox(key="visit_stage_ludwig").set_value("II")
     for check in ("dry_hair", "same_parting", "same_distance", "same_lighting"):
         at.checkbox(key=f"visit_check_{check}").check()
@@ -160,7 +161,9 @@ def test_visit_saved_from_the_page_with_a_photo_and_the_form_starts_afresh(clini
     assert at.success[0].value == "Visit of 2025-03-01 saved."
     outcome = at.dataframe[0].value
     assert list(outcome["Site"]) == ["Vertex"] and list(outcome["Status"]) == ["Baseline recorded"]
-    assert at.number_input(key="visit_density_vertex").value is None  # a fresh form
+    assert at.text_input(key="visit_density_vertex").value == ""  # a fresh form
+    assert at.selectbox(key="visit_stage_ludwig").value == ""  # "Not scored", not the last visit's stage
+    assert at.selectbox(key="visit_assessment").value is None  # "Not assessed"
     with transaction(clinic) as session:
         visit = session.scalars(select(models.Visit)).one()
         assert (visit.patient_id, visit.date, visit.notes, visit.created_by) == (
@@ -179,7 +182,7 @@ def test_visit_page_shows_the_milestone_status_at_once(clinic):
     log_visit(CLINICIAN, "RT-0001", VisitEntry(date=day0 - timedelta(days=3), sites=(SiteEntry("vertex", 150.0),)))
     log_session(CLINICIAN, "RT-0001", SessionEntry(date=day0, treatment="exosome", lot_number="L-1"))
     at = open_page("pages/log_visit.py")
-    at.number_input(key="visit_density_vertex").set_value(162)  # +12: inside the 3-month band (≈ +5 … +20)
+    at.text_input(key="visit_density_vertex").input("162")  # +12: inside the 3-month band (≈ +5 … +20)
     at.button(key=SAVE_VISIT).click().run()
 
     assert not at.exception and not at.error
@@ -196,7 +199,7 @@ def test_salt_calculator_for_alopecia_areata(clinic):
     at = open_page("pages/log_visit.py")
     assert at.selectbox(key="visit_scale").value == "salt"
     for region, value in (("vertex", 10), ("posterior", 20), ("left_side", 30), ("right_side", 40)):
-        at.number_input(key=f"visit_salt_{region}").set_value(value)
+        at.text_input(key=f"visit_salt_{region}").input(str(value))
     at.button(key=SAVE_VISIT).click().run()
     assert not at.exception and not at.error
     assert "SALT score: 21.4" in [m.value for m in at.markdown]
@@ -207,11 +210,11 @@ def test_salt_calculator_for_alopecia_areata(clinic):
 def test_salt_region_out_of_range_is_reported(clinic):
     add_patient(clinic, condition="alopecia_areata")
     at = open_page("pages/log_visit.py")
-    at.number_input(key="visit_salt_vertex").set_value(150)
+    at.text_input(key="visit_salt_vertex").input("150")
     at.button(key=SAVE_VISIT).click().run()
     assert "SALT vertex (top) % hair loss 150 is out of range" in errors(at)
     assert "posterior (back) % hair loss is required" in errors(at)
-    assert at.number_input(key="visit_salt_vertex").value == 150
+    assert at.text_input(key="visit_salt_vertex").value == "150"
     assert count(clinic, models.ScaleScore) == 0
 
 
@@ -221,7 +224,7 @@ def test_a_site_can_be_added(clinic):
     at.text_input(key="visit_new_site").set_value("Left temporal")
     at.button(key="visit_add_site").click().run()
     assert not at.exception
-    at.number_input(key="visit_density_left_temporal").set_value(120)
+    at.text_input(key="visit_density_left_temporal").input("120")
     at.button(key=SAVE_VISIT).click().run()
     assert not at.error
     with transaction(clinic) as session:
@@ -231,14 +234,14 @@ def test_a_site_can_be_added(clinic):
 def test_a_refused_photo_is_named_and_nothing_is_saved(clinic):
     add_patient(clinic)
     at = open_page("pages/log_visit.py")
-    at.number_input(key="visit_density_vertex").set_value(150)
+    at.text_input(key="visit_density_vertex").input("150")
     uploader = next(u for u in at.file_uploader if u.key.startswith("visit_photos_occipital_"))
     uploader.upload("[scan](x).jpg", b"%PDF-1.7 not a photo", "image/jpeg")
     at.button(key=SAVE_VISIT).click().run()
     assert not at.exception
     assert 'Occipital photo: The file "[scan](x).jpg" is a PDF document, not a photo' in errors(at)
     assert "\\[scan\\]" in at.error[0].value  # the name is escaped, never a Markdown link
-    assert at.number_input(key="visit_density_vertex").value == 150
+    assert at.text_input(key="visit_density_vertex").value == "150"
     assert count(clinic, models.Visit) == 0 and count(clinic, models.Photo) == 0
 
 
@@ -249,7 +252,7 @@ def test_photos_from_a_photo_library_export_and_a_cut_off_upload_are_told_apart(
     add_patient(clinic)
     exported = samples.png_with_chunks(samples.scene((640, 480)), samples.xmp_itxt(3 * 1024 * 1024))
     at = open_page("pages/log_visit.py")
-    at.number_input(key="visit_density_vertex").set_value(150)
+    at.text_input(key="visit_density_vertex").input("150")
     uploader = next(u for u in at.file_uploader if u.key.startswith("visit_photos_occipital_"))
     uploader.upload("back.png", exported[: len(exported) // 2], "image/png")
     at.button(key=SAVE_VISIT).click().run()
@@ -277,7 +280,7 @@ def test_camera_photos_are_collected_per_view_and_saved_with_the_visit(clinic):
     at.button(key="visit_camera_add").click().run()
     assert not at.exception
     assert "camera-occipital-1.jpg" in shown(at.caption[-1].value)
-    at.number_input(key="visit_density_vertex").set_value(150)
+    at.text_input(key="visit_density_vertex").input("150")
     at.button(key=SAVE_VISIT).click().run()
     assert not at.exception and not at.error
     with transaction(clinic) as session:
@@ -289,14 +292,14 @@ def test_choosing_another_patient_starts_a_fresh_form(clinic):
     add_patient(clinic, "RT-0001")
     add_patient(clinic, "RT-0002", full_name="Bruno Lima", target_areas="vertex")
     at = open_page("pages/log_visit.py")
-    at.number_input(key="visit_density_vertex").set_value(150)
+    at.text_input(key="visit_density_vertex").input("150")
     at.text_area(key="visit_notes").set_value("for Ana")
     at.button(key="pick_visit_other").click().run()
     at.text_input(key="pick_visit_query").set_value("RT-0002").run()
     at.button(key="pick_visit_go").click().run()
     assert not at.exception
     assert shown(at.subheader[0].value) == "Bruno Lima · MRN RT-0002"
-    assert at.number_input(key="visit_density_vertex").value is None
+    assert at.text_input(key="visit_density_vertex").value == ""
     assert at.text_area(key="visit_notes").value == ""
 
 
@@ -316,9 +319,9 @@ def test_session_page_renders_for_staff(clinic, role):
 def test_session_validation_lists_every_problem_and_keeps_what_was_typed(clinic):
     add_patient(clinic)
     at = open_page("pages/log_session.py")
-    at.date_input(key="session_date").set_value(date(2025, 1, 31))
+    at.text_input(key="session_date").input(show_date(date(2025, 1, 31)))
     at.text_input(key="session_product").set_value("ExoVial 5")
-    at.number_input(key="session_volume").set_value(50)
+    at.text_input(key="session_volume").input("50")
     at.text_area(key="session_notes").set_value("calm patient")
     at.button(key=SAVE_SESSION).click().run()
     assert not at.exception
@@ -326,19 +329,19 @@ def test_session_validation_lists_every_problem_and_keeps_what_was_typed(clinic)
     assert "lot number is required for exosome sessions" in text
     assert "volume 50 ml is out of range" in text
     assert at.text_input(key="session_product").value == "ExoVial 5"
-    assert at.number_input(key="session_volume").value == 50
+    assert at.text_input(key="session_volume").value == "50"
     assert at.text_area(key="session_notes").value == "calm patient"
-    assert at.date_input(key="session_date").value == date(2025, 1, 31)
+    assert at.text_input(key="session_date").value == show_date(date(2025, 1, 31))
     assert count(clinic, models.TreatmentSession) == 0
 
 
 def test_session_saved_from_the_page_shows_nsaid_span_and_next_window(clinic):
     patient_id = add_patient(clinic)
     at = open_page("pages/log_session.py")
-    at.date_input(key="session_date").set_value(date(2025, 1, 31))
+    at.text_input(key="session_date").input(show_date(date(2025, 1, 31)))
     at.text_input(key="session_product").set_value("ExoVial 5")
     at.text_input(key="session_lot").set_value("LOT-17")
-    at.number_input(key="session_volume").set_value(4)
+    at.text_input(key="session_volume").input("4")
     at.checkbox(key="session_check_hydrated").check()
     at.checkbox(key="session_check_no_nsaids").check()
     at.file_uploader(key="session_documents_1").upload("certificate.pdf", PDF, "application/pdf")
@@ -363,7 +366,7 @@ def test_session_saved_from_the_page_shows_nsaid_span_and_next_window(clinic):
 def test_a_refused_document_is_named_and_nothing_is_saved(clinic):
     add_patient(clinic)
     at = open_page("pages/log_session.py")
-    at.date_input(key="session_date").set_value(date(2025, 1, 31))
+    at.text_input(key="session_date").input(show_date(date(2025, 1, 31)))
     at.selectbox(key="session_treatment").set_value("prp")
     at.file_uploader(key="session_documents_1").upload("consent.pdf", b"PK\x03\x04 a zip", "application/pdf")
     at.button(key=SAVE_SESSION).click().run()
@@ -383,3 +386,259 @@ def test_logging_pages_refuse_a_patient_account_even_when_run_directly(clinic, p
     assert not at.exception
     assert [e.value for e in at.error] == ["This page is not available to your account."]
     assert not at.number_input and not at.file_uploader
+
+
+# --- Issue #12: typed values, plausibility, remembered set-up, photos later --------------------------------
+
+SAVE_ANYWAY = "FormSubmitter:log_visit-Save anyway"
+SAVE_SESSION_ANYWAY = "FormSubmitter:log_session-Save anyway"
+
+
+def visit_rows(url) -> list[tuple[date, tuple[tuple[str, float], ...], int | None]]:
+    """Every visit: its date, its (site, density) pairs and its number of photos."""
+    with transaction(url) as session:
+        return [
+            (visit.date, tuple((m.site, m.density_per_cm2) for m in visit.measurements),
+             session.scalar(select(func.count()).select_from(models.Photo).where(models.Photo.visit_id == visit.id)))
+            for visit in session.scalars(select(models.Visit).order_by(models.Visit.date, models.Visit.id))
+        ]
+
+
+def warnings_shown(at) -> str:
+    return shown("\n".join(w.value for w in at.warning))
+
+
+def test_the_visit_date_starts_as_today_in_the_clinics_format_and_a_decimal_comma_is_a_decimal(clinic):
+    add_patient(clinic)
+    at = open_page("pages/log_visit.py")
+    assert at.text_input(key="visit_date").value == show_date(date.today())
+    assert at.text_input(key="visit_date").label == "Visit date (YYYY-MM-DD)"
+    at.text_input(key="visit_date").input("2026-08-20")
+    at.text_input(key="visit_density_vertex").input("58,3")  # the issue: saved as 583 by the number box
+    at.text_input(key="visit_density_frontal").input("120,5")  # the issue: saved as 1205
+    at.text_input(key="visit_terminal_frontal").input("62,5")
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.exception and not at.error, errors(at)
+    assert visit_rows(clinic) == [(date(2026, 8, 20), (("vertex", 58.3), ("frontal", 120.5)), 0)]
+    with transaction(clinic) as session:
+        assert session.scalars(select(models.DensityMeasurement.terminal_pct)
+                               .where(models.DensityMeasurement.site == "frontal")).one() == 62.5
+
+
+def test_a_date_in_another_format_is_refused_naming_the_clinics_format_and_nothing_is_saved(clinic):
+    add_patient(clinic)
+    at = open_page("pages/log_visit.py")
+    at.text_input(key="visit_date").input("20/08/2026")  # the issue: became 2008-02-06, saved as the baseline
+    at.text_input(key="visit_density_vertex").input("150")
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.exception
+    assert ("visit date '20/08/2026' is not written YYYY-MM-DD; type it as YYYY-MM-DD, for example 2026-08-20"
+            in errors(at))
+    assert at.text_input(key="visit_date").value == "20/08/2026"  # kept as typed, to be corrected
+    assert count(clinic, models.Visit) == 0
+
+
+def test_a_dd_mm_yyyy_clinic_reads_20_08_2026_as_20_august(clinic, monkeypatch):
+    monkeypatch.setenv("TRACKER_DATE_FORMAT", "DD/MM/YYYY")
+    add_patient(clinic)
+    at = open_page("pages/log_visit.py")
+    assert at.text_input(key="visit_date").label == "Visit date (DD/MM/YYYY)"
+    assert at.text_input(key="visit_date").value == date.today().strftime("%d/%m/%Y")
+    at.text_input(key="visit_date").input("20/08/2026")
+    at.text_input(key="visit_density_vertex").input("150")
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.exception and not at.error, errors(at)
+    assert at.success[0].value == "Visit of 20/08/2026 saved."
+    assert visit_rows(clinic) == [(date(2026, 8, 20), (("vertex", 150.0),), 0)]
+
+
+def test_satisfaction_is_typed_and_7_5_is_not_changed_into_a_whole_number(clinic):
+    add_patient(clinic)
+    at = open_page("pages/log_visit.py")
+    at.text_input(key="visit_satisfaction").input("7,5")
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.exception
+    assert "patient satisfaction 7,5 is not a whole number: choose a score from 0" in errors(at)
+    assert count(clinic, models.Visit) == 0
+    at.text_input(key="visit_satisfaction").input("8")
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.error, errors(at)
+    with transaction(clinic) as session:
+        assert session.scalars(select(models.Visit.satisfaction)).one() == 8
+
+
+def test_a_density_far_from_the_previous_visit_asks_first_and_save_anyway_saves_it(clinic):
+    add_patient(clinic, target_areas="vertex")
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2026, 5, 2), sites=(SiteEntry("vertex", 120.0),)))
+    at = open_page("pages/log_visit.py")
+    at.text_input(key="visit_date").input("2026-08-20")
+    at.text_input(key="visit_density_vertex").input("210")
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.exception and not at.error
+    # (210 − 120) / 120 = 75%
+    assert ("Vertex density 210 hairs/cm² is 75% above the previous visit's 120 (2026-05-02): check the value"
+            in warnings_shown(at))
+    assert len(visit_rows(clinic)) == 1  # nothing saved yet
+    assert at.text_input(key="visit_density_vertex").value == "210"  # what was typed is kept
+
+    # A value changed after the question is asked about afresh: the confirmation was for 210.
+    at.text_input(key="visit_density_vertex").input("220")
+    at.button(key=SAVE_ANYWAY).click().run()
+    assert "Vertex density 220 hairs/cm² is 83% above the previous visit's 120" in warnings_shown(at)  # 100/120
+    assert len(visit_rows(clinic)) == 1
+
+    at.button(key=SAVE_ANYWAY).click().run()
+    assert not at.exception and not at.error, errors(at)
+    assert at.success[0].value == "Visit of 2026-08-20 saved."
+    assert visit_rows(clinic)[-1] == (date(2026, 8, 20), (("vertex", 220.0),), 0)
+    assert not at.warning
+
+
+def test_a_density_change_within_half_the_previous_value_does_not_ask(clinic):
+    add_patient(clinic, target_areas="vertex")
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2026, 5, 2), sites=(SiteEntry("vertex", 120.0),)))
+    at = open_page("pages/log_visit.py")
+    at.text_input(key="visit_date").input("2026-08-20")
+    at.text_input(key="visit_density_vertex").input("180")  # +60 = exactly 50%: not more than 50%
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.exception and not at.error and not at.warning
+    assert at.success[0].value == "Visit of 2026-08-20 saved."
+    assert len(visit_rows(clinic)) == 2
+
+
+def test_a_visit_more_than_a_year_before_the_first_session_asks_first(clinic):
+    add_patient(clinic, target_areas="vertex")
+    log_session(CLINICIAN, "RT-0001", SessionEntry(date=date(2026, 8, 21), treatment="exosome", lot_number="L-1"))
+    at = open_page("pages/log_visit.py")
+    at.text_input(key="visit_date").input("2024-01-10")
+    at.text_input(key="visit_density_vertex").input("150")
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.exception and not at.error
+    # 2024-01-10 → 2026-01-10: 366 + 365 = 731 days; → 2026-08-21: 21+28+31+30+31+30+31+21 = 223; 954 in all.
+    assert ("Visit date 2024-01-10 is 954 days before the first treatment session (2026-08-21), more than a year"
+            in warnings_shown(at))
+    assert count(clinic, models.Visit) == 0
+    at.button(key=SAVE_ANYWAY).click().run()
+    assert not at.error, errors(at)
+    assert visit_rows(clinic) == [(date(2024, 1, 10), (("vertex", 150.0),), 0)]
+
+
+def test_a_session_far_from_every_visit_asks_first_and_save_anyway_saves_it(clinic):
+    add_patient(clinic, target_areas="vertex")
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2026, 5, 2), sites=(SiteEntry("vertex", 120.0),)))
+    at = open_page("pages/log_session.py")
+    assert at.text_input(key="session_date").value == show_date(date.today())
+    at.text_input(key="session_date").input("2025-05-02")  # the year mistyped: 365 days before the visit
+    at.text_input(key="session_lot").input("LOT-9")
+    at.text_input(key="session_volume").input("4,5")
+    at.button(key=SAVE_SESSION).click().run()
+    assert not at.exception and not at.error
+    assert ("Session date 2025-05-02 is 365 days from the nearest visit (2026-05-02); no visit is within 120 days "
+            "of it: check the date" in warnings_shown(at))
+    assert count(clinic, models.TreatmentSession) == 0
+    at.button(key=SAVE_SESSION_ANYWAY).click().run()
+    assert not at.exception and not at.error, errors(at)
+    assert shown(at.success[0].value) == "Exosome session of 2025-05-02 saved, lot LOT-9."
+    with transaction(clinic) as session:
+        row = session.scalars(select(models.TreatmentSession)).one()
+        assert (row.date, row.volume_ml) == (date(2025, 5, 2), 4.5)
+
+
+def test_a_session_date_in_another_format_is_refused_and_nothing_is_saved(clinic):
+    add_patient(clinic)
+    at = open_page("pages/log_session.py")
+    at.text_input(key="session_date").input("31/01/2025")
+    at.text_input(key="session_lot").input("LOT-1")
+    at.button(key=SAVE_SESSION).click().run()
+    assert not at.exception
+    assert "session date '31/01/2025' is not written YYYY-MM-DD; type it as YYYY-MM-DD" in errors(at)
+    assert count(clinic, models.TreatmentSession) == 0
+
+
+def test_a_second_save_on_the_same_date_offers_to_add_and_adding_keeps_one_visit(clinic):
+    add_patient(clinic, target_areas="vertex")
+    at = open_page("pages/log_visit.py")
+    at.text_input(key="visit_date").input("2026-08-20")
+    at.text_input(key="visit_density_vertex").input("150")
+    next(u for u in at.file_uploader if u.key.startswith("visit_photos_vertex_")).upload("top.jpg", jpeg(),
+                                                                                      "image/jpeg")
+    at.button(key=SAVE_VISIT).click().run()
+    assert at.success[0].value == "Visit of 2026-08-20 saved."
+
+    # The forgotten occipital photo, the same day.
+    at.text_input(key="visit_date").input("2026-08-20")
+    back = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 40, 50)).save(back, "JPEG")
+    next(u for u in at.file_uploader if u.key.startswith("visit_photos_occipital_")).upload("back.jpg",
+                                                                                         back.getvalue(),
+                                                                                         "image/jpeg")
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.exception and not at.error
+    assert "A visit of 2026-08-20 is already recorded for this patient: nothing was saved" in shown(at.info[0].value)
+    assert len(visit_rows(clinic)) == 1
+    at.button(key="FormSubmitter:log_visit-Add these photos and values to the visit of 2026-08-20").click().run()
+    assert not at.exception and not at.error, errors(at)
+    assert at.success[0].value == "Added to the visit of 2026-08-20."
+    assert visit_rows(clinic) == [(date(2026, 8, 20), (("vertex", 150.0),), 2)]  # ONE visit, both photos
+    with transaction(clinic) as session:
+        assert sorted(session.scalars(select(models.Photo.view))) == ["occipital", "vertex"]
+
+
+def test_the_form_remembers_the_previous_visits_device_and_checklist(clinic):
+    add_patient(clinic, target_areas="vertex")
+    at = open_page("pages/log_visit.py")
+    assert at.text_input(key="visit_device").value == ""
+    assert not any(at.checkbox(key=f"visit_check_{k}").value for k in ("dry_hair", "same_lighting"))
+    at.text_input(key="visit_date").input("2026-05-02")
+    at.text_input(key="visit_density_vertex").input("150")
+    at.checkbox(key="visit_check_dry_hair").check()
+    at.checkbox(key="visit_check_same_distance").check()
+    at.text_input(key="visit_device").input("FotoFinder Medicam 1000")
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.error, errors(at)
+
+    again = open_page("pages/log_visit.py")  # the next visit, another day
+    assert again.text_input(key="visit_device").value == "FotoFinder Medicam 1000"
+    assert [again.checkbox(key=f"visit_check_{k}").value
+            for k in ("dry_hair", "same_parting", "same_distance", "same_lighting")] == [True, False, True, False]
+    assert "As at the previous visit: change what differs today." in [c.value for c in again.caption]
+    again.text_input(key="visit_density_vertex").input("160")
+    again.checkbox(key="visit_check_same_parting").check()
+    again.button(key=SAVE_VISIT).click().run()
+    assert not again.error, errors(again)
+    with transaction(clinic) as session:
+        latest = session.scalars(select(models.Visit).order_by(models.Visit.date.desc())).first()
+        assert latest.capture_conditions == {"dry_hair": True, "same_parting": True, "same_distance": True,
+                                             "same_lighting": False, "device": "FotoFinder Medicam 1000"}
+
+
+def test_the_photo_boxes_are_in_reading_order_three_to_a_row(clinic):
+    """Each row of three views is one set of columns: the page lists them frontal, vertex, … (on main the
+    columns held frontal and right temporal, then vertex and occipital: Tab went from frontal to right temporal)."""
+    add_patient(clinic)
+    at = open_page("pages/log_visit.py")
+    assert [u.label for u in at.file_uploader] == [
+        "Frontal", "Vertex", "Left temporal", "Right temporal", "Occipital", "Close-up (trichoscopy)"]
+
+
+def test_photos_are_added_to_a_recorded_visit_from_the_patient_record(clinic):
+    add_patient(clinic, target_areas="vertex")
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2026, 3, 1), sites=(SiteEntry("vertex", 118.0),)))
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2026, 5, 2), sites=(SiteEntry("vertex", 120.0),)))
+    at = open_page("pages/patient_record.py")
+    # The latest visit first: the photo that arrived late is most often from it.
+    assert at.selectbox(key="visit_photos_visit").options == ["Visit of 2026-05-02", "Visit of 2026-03-01"]
+    at.selectbox(key="visit_photos_view").set_value("occipital")
+    at.file_uploader(key="visit_photos_files_0").upload("late.jpg", jpeg(), "image/jpeg")
+    at.button(key="FormSubmitter:visit_photos_form-Add photos to this visit").click().run()
+    assert not at.exception and not at.error, errors(at)
+    assert "1 occipital photo(s) added to the visit of 2026-05-02." in [s.value for s in at.success]
+    assert visit_rows(clinic) == [(date(2026, 3, 1), (("vertex", 118.0),), 0),
+                                  (date(2026, 5, 2), (("vertex", 120.0),), 1)]
+    with transaction(clinic) as session:
+        photo = session.scalars(select(models.Photo)).one()
+        assert (photo.view, photo.original_file_name) == ("occipital", "late.jpg")
+    # Nothing chosen: said so, nothing added.
+    at.button(key="FormSubmitter:visit_photos_form-Add photos to this visit").click().run()
+    assert "No photo was added: choose a photo for a view first." in errors(at)
+    assert count(clinic, models.Photo) == 1

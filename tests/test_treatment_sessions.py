@@ -223,3 +223,24 @@ def test_only_staff_may_log_sessions(clinic, actor):
 def test_unknown_patient(clinic):
     with pytest.raises(NotFound):
         log_session(CLINICIAN, "NOPE", exosome(), today=TODAY)
+
+
+def test_a_session_far_from_every_visit_is_asked_about_and_saved_once_acknowledged(clinic):
+    from tracker.errors import NeedsConfirmation
+    from tracker.records.visit_form import SiteEntry, VisitEntry
+    from tracker.records.visits import log_visit
+
+    add_patient(clinic)
+    # No visit yet: nothing to measure the date against, so nothing is asked.
+    log_session(CLINICIAN, "RT-0001", exosome(date(2024, 1, 5)), today=TODAY)
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 1, 10), sites=(SiteEntry("vertex", 150.0),)),
+              today=TODAY)
+    # 2025-05-10 is 120 days after 2025-01-10 (21+28+31+30+10): near enough; 2025-05-11 is not.
+    log_session(CLINICIAN, "RT-0001", exosome(date(2025, 5, 10), lot_number="LOT-N"), today=TODAY)
+    with pytest.raises(NeedsConfirmation) as asked:
+        log_session(CLINICIAN, "RT-0001", exosome(date(2025, 5, 11), lot_number="LOT-F"), today=TODAY)
+    assert asked.value.warnings == ("Session date 2025-05-11 is 121 days from the nearest visit (2025-01-10); "
+                                    "no visit is within 120 days of it: check the date",)
+    saved = log_session(CLINICIAN, "RT-0001", exosome(date(2025, 5, 11), lot_number="LOT-F"), today=TODAY,
+                        acknowledged=asked.value.warnings)
+    assert saved.date == date(2025, 5, 11)

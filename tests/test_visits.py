@@ -19,7 +19,7 @@ from tracker.access.actors import Actor
 from tracker.config import settings
 from tracker.course.scales import ScaleEntry
 from tracker.database import transaction
-from tracker.errors import NotFound, PermissionDenied, ValidationError
+from tracker.errors import NeedsConfirmation, NotFound, PermissionDenied, SameDayVisit, ValidationError
 from tracker.records.visit_form import PhotoUpload, SiteEntry, VisitEntry
 from tracker.records.visits import BASELINE_RECORDED, log_visit, visit_form_defaults
 from tracker.storage.blob_store import LocalDirectoryStore
@@ -313,7 +313,8 @@ def test_unknown_or_deleted_patient(clinic):
 
 
 def test_the_very_same_visit_is_not_recorded_twice(clinic):
-    """A double click or a retry after a committed save is refused; a different visit that day is not."""
+    """A double click or a retry after a committed save is refused; a different visit that day is offered to be
+    added to the one recorded (issue #12: never a second visit on the same day)."""
     from tracker.access.actors import Actor
     from tracker.errors import ValidationError
     from tracker.records.patient_intake import NewPatient, create_patient
@@ -328,8 +329,9 @@ def test_the_very_same_visit_is_not_recorded_twice(clinic):
     log_visit(staff, "TW-1", entry, url=clinic, today=date(2026, 2, 1))
     with pytest.raises(ValidationError, match="already recorded"):
         log_visit(staff, "TW-1", entry, url=clinic, today=date(2026, 2, 1))
-    log_visit(staff, "TW-1", VisitEntry(date="2026-01-10", sites=[SiteEntry("vertex", 152)]), url=clinic,
-              today=date(2026, 2, 1))
+    with pytest.raises(SameDayVisit, match="A visit of 2026-01-10 is already recorded for this patient"):
+        log_visit(staff, "TW-1", VisitEntry(date="2026-01-10", sites=[SiteEntry("vertex", 152)]), url=clinic,
+                  today=date(2026, 2, 1))
 
 
 # --- the global photographic assessment (−3 … +3) and satisfaction (0–10) --------------------------------
@@ -385,17 +387,144 @@ def test_ratings_are_saved_with_the_visit_and_audited(clinic, assessment, satisf
         assert "assessment" not in detail and "satisfaction" not in detail
 
 
-def test_a_visit_with_only_the_ratings_is_recorded_and_a_changed_rating_is_a_new_visit(clinic):
-    """Rating the photos needs no density that day; the same ratings again the same day are a double click,
-    different ones a second visit."""
+def test_a_visit_with_only_the_ratings_is_recorded_and_a_changed_rating_is_a_correction(clinic):
+    """Rating the photos needs no density that day; the same ratings again the same day are a double click;
+    different ones are offered to be added to that day's visit, where a different rating is a correction."""
     add_patient(clinic)
     only = VisitEntry(date=date(2025, 3, 1), global_assessment=1, satisfaction=6)
     saved = log_visit(CLINICIAN, "RT-0001", only, today=TODAY)
     assert (saved.sites, saved.global_assessment, saved.satisfaction) == ((), 1, 6)
     with pytest.raises(ValidationError, match="already recorded"):
         log_visit(CLINICIAN, "RT-0001", only, today=TODAY)
-    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 3, 1), global_assessment=2), today=TODAY)
-    assert counts(clinic)["Visit"] == 2
+    changed = VisitEntry(date=date(2025, 3, 1), global_assessment=2)
+    with pytest.raises(SameDayVisit):
+        log_visit(CLINICIAN, "RT-0001", changed, today=TODAY)
+    with pytest.raises(ValidationError, match=r"already has a global photographic assessment \(1\); to change it"):
+        log_visit(CLINICIAN, "RT-0001", changed, today=TODAY, add_to_existing=True)
+    assert counts(clinic)["Visit"] == 1
     with pytest.raises(ValidationError, match="enter a density, a scale score, a global assessment, a satisfaction"):
         log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 3, 2), global_assessment="", satisfaction=" "),
                   today=TODAY)
+
+
+# --- issue #12: plausibility, one visit per date, photos added later, remembered set-up --------------------
+
+
+def test_an_unlikely_density_is_asked_about_and_saved_once_acknowledged(clinic):
+    add_patient(clinic)
+    log_visit(CLINICIAN, "RT-0001", visit(date(2025, 1, 10), vertex=120.0, frontal=150.0), today=TODAY)
+    before = counts(clinic)
+    # 58,3 typed where the number box dropped the comma: 583 is 386% above 120 ((583 − 120) / 120).
+    with pytest.raises(NeedsConfirmation) as asked:
+        log_visit(CLINICIAN, "RT-0001", visit(date(2025, 4, 10), vertex=583.0, frontal=140.0), today=TODAY)
+    assert asked.value.warnings == (
+        "Vertex density 583 hairs/cm² is 386% above the previous visit's 120 (2025-01-10): check the value",)
+    assert counts(clinic) == before  # nothing written, not even an audit entry
+    # Acknowledging another sentence does not confirm this one.
+    with pytest.raises(NeedsConfirmation):
+        log_visit(CLINICIAN, "RT-0001", visit(date(2025, 4, 10), vertex=583.0), today=TODAY,
+                  acknowledged=["Vertex density 580 hairs/cm² is 383% above the previous visit's 120 (2025-01-10): "
+                                "check the value"])
+    saved = log_visit(CLINICIAN, "RT-0001", visit(date(2025, 4, 10), vertex=583.0, frontal=140.0), today=TODAY,
+                      acknowledged=asked.value.warnings)
+    assert [s.density for s in saved.sites] == [583.0, 140.0]
+
+
+def test_a_density_half_the_previous_one_is_asked_about_and_one_a_little_more_is_not(clinic):
+    add_patient(clinic)
+    log_visit(CLINICIAN, "RT-0001", visit(date(2025, 1, 10), vertex=120.0), today=TODAY)
+    with pytest.raises(NeedsConfirmation, match=r"Vertex density 12 hairs/cm² is 90% below the previous visit's 120"):
+        log_visit(CLINICIAN, "RT-0001", visit(date(2025, 4, 10), vertex=12.0), today=TODAY)
+    log_visit(CLINICIAN, "RT-0001", visit(date(2025, 4, 10), vertex=61.0), today=TODAY)  # −49%: not asked
+
+
+def test_a_visit_long_before_the_first_session_is_asked_about(clinic):
+    patient_id = add_patient(clinic)
+    add_session(clinic, patient_id, date(2025, 3, 1))
+    with pytest.raises(NeedsConfirmation, match=r"Visit date 2024-02-29 is 366 days before the first treatment "
+                                                r"session \(2025-03-01\), more than a year"):
+        log_visit(CLINICIAN, "RT-0001", visit(date(2024, 2, 29), vertex=150.0), today=TODAY)
+    log_visit(CLINICIAN, "RT-0001", visit(date(2024, 3, 1), vertex=150.0), today=TODAY)  # 365 days: a year, not more
+
+
+def test_a_second_visit_on_a_date_is_offered_and_adding_merges_into_one(clinic):
+    add_patient(clinic)
+    first = log_visit(CLINICIAN, "RT-0001", visit(date(2025, 3, 1), vertex=150.0),
+                      [PhotoUpload("vertex", "top.jpg", jpeg())], today=TODAY)
+    later = VisitEntry(date="2025-03-01", sites=(SiteEntry("vertex", 150.0), SiteEntry("frontal", 130.0)),
+                       scale=ScaleEntry("ludwig", stage="II"), satisfaction="7", notes="occipital photo taken late")
+    photos = [PhotoUpload("occipital", "back.jpg", jpeg(colour=(30, 40, 50)))]
+    with pytest.raises(SameDayVisit, match="A visit of 2025-03-01 is already recorded for this patient") as offer:
+        log_visit(CLINICIAN, "RT-0001", later, photos, today=TODAY)
+    assert offer.value.visit_id == first.visit_id
+    added = log_visit(CLINICIAN, "RT-0001", later, photos, today=TODAY, add_to_existing=True)
+    assert (added.visit_id, added.added_to_existing) == (first.visit_id, True)
+    with transaction(clinic) as session:
+        (row,) = session.scalars(select(models.Visit)).all()
+        assert sorted((m.site, m.density_per_cm2) for m in row.measurements) == [("frontal", 130.0),
+                                                                                ("vertex", 150.0)]
+        assert sorted(session.scalars(select(models.Photo.view))) == ["occipital", "vertex"]
+        assert session.scalars(select(models.ScaleScore.stage)).one() == "II"
+        assert (row.satisfaction, row.notes, row.version) == (7, "occipital photo taken late", 2)
+        assert session.scalars(select(models.AuditEntry.detail).where(models.AuditEntry.action == "update")).one() \
+            == f"added to visit {first.visit_id} on 2025-03-01: 1 measurement(s), scale ludwig, 1 photo(s), " \
+               "satisfaction 7/10"
+
+
+def test_adding_a_different_value_for_a_measured_site_or_scored_scale_is_refused_as_a_correction(clinic):
+    add_patient(clinic)
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 3, 1), sites=(SiteEntry("vertex", 150.0),),
+                                               scale=ScaleEntry("ludwig", stage="II")), today=TODAY)
+    before = counts(clinic)
+    clash = VisitEntry(date=date(2025, 3, 1), sites=(SiteEntry("vertex", 155.0),), scale=ScaleEntry("ludwig",
+                                                                                                  stage="III"))
+    with pytest.raises(ValidationError) as refused:
+        log_visit(CLINICIAN, "RT-0001", clash, [PhotoUpload("occipital", "back.jpg", jpeg())], today=TODAY,
+                  add_to_existing=True)
+    assert refused.value.problems == [
+        "Vertex is already measured at the visit of 2025-03-01 (150 hairs/cm²); to change it, correct that visit "
+        "from the patient record (leave the site blank here)",
+        "the visit of 2025-03-01 already has a scale score; to change it, correct that visit from the patient record "
+        "(leave the scale blank here)",
+    ]
+    assert counts(clinic) == before
+
+
+def test_photos_are_added_to_a_recorded_visit_against_the_version_seen(clinic):
+    from tracker.errors import ConflictError
+    from tracker.records.history import soft_delete
+    from tracker.records.visit_photos import add_photos
+
+    add_patient(clinic)
+    saved = log_visit(CLINICIAN, "RT-0001", visit(date(2025, 3, 1), vertex=150.0), today=TODAY)
+    added = add_photos(CLINICIAN, saved.visit_id, [PhotoUpload("occipital", "back.jpg", jpeg())], expected_version=1)
+    assert (added.date, [p.view for p in added.photos], added.version) == (date(2025, 3, 1), ["occipital"], 2)
+    with pytest.raises(ConflictError, match="Someone else changed this record"):
+        add_photos(CLINICIAN, saved.visit_id, [PhotoUpload("frontal", "f.jpg", jpeg(colour=(1, 2, 3)))],
+                   expected_version=1)
+    with pytest.raises(ValidationError, match="No photo was added: Occipital photo"):
+        add_photos(CLINICIAN, saved.visit_id, [PhotoUpload("occipital", "again.jpg", jpeg())], expected_version=2)
+    with pytest.raises(ValidationError, match="choose a photo for a view first"):
+        add_photos(CLINICIAN, saved.visit_id, [], expected_version=2)
+    soft_delete(CLINICIAN, "visit", saved.visit_id, "entered for the wrong patient")
+    with pytest.raises(ConflictError, match="This visit was removed"):
+        add_photos(CLINICIAN, saved.visit_id, [PhotoUpload("frontal", "f.jpg", jpeg(colour=(1, 2, 3)))])
+    with pytest.raises(NotFound):
+        add_photos(CLINICIAN, 999_999, [PhotoUpload("frontal", "f.jpg", jpeg(colour=(1, 2, 3)))])
+    with pytest.raises(PermissionDenied):
+        add_photos(Actor("ana", "patient", patient_id=1), saved.visit_id,
+                   [PhotoUpload("frontal", "f.jpg", jpeg(colour=(1, 2, 3)))])
+    assert counts(clinic)["Photo"] == 1
+
+
+def test_form_defaults_carry_the_previous_visits_device_and_capture_checklist(clinic):
+    add_patient(clinic)
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 1, 10), sites=(SiteEntry("vertex", 150.0),),
+                                               capture={"dry_hair": True, "same_lighting": True},
+                                               device="FotoFinder"), today=TODAY)
+    # A later visit without photos or set-up (ratings only) does not erase what to start from.
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 2, 10), satisfaction=6), today=TODAY)
+    defaults = visit_form_defaults(CLINICIAN, "RT-0001")
+    assert defaults.device == "FotoFinder"
+    assert defaults.capture == {"dry_hair": True, "same_parting": False, "same_distance": False,
+                                "same_lighting": True}

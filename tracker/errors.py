@@ -25,3 +25,22 @@ class PermissionDenied(TrackerError):
 
 class ConflictError(TrackerError):
     """Someone else changed the record since it was read; nothing was overwritten."""
+
+
+class NeedsConfirmation(TrackerError):
+    """Values that are possible but unlikely (``tracker.records.plausibility``): nothing was saved; ``warnings``
+    says why each one is asked about. Saving again with these warnings acknowledged saves the same values."""
+
+    def __init__(self, warnings: tuple[str, ...]):
+        super().__init__("Please check before saving: " + " ".join(warnings))
+        self.warnings = warnings
+
+
+class SameDayVisit(TrackerError):
+    """The patient already has a visit on this date; nothing was saved. The photos and values can be added to
+    that visit (``visit_id``, dated ``visit_date``) instead of starting a second visit on the same day."""
+
+    def __init__(self, message: str, visit_id: int, visit_date: object):
+        super().__init__(message)
+        self.visit_id = visit_id
+        self.visit_date = visit_date

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import ParamSpec, TypeVar
@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_patient_access, require_role
-from tracker.clinic_dates import parse_date
+from tracker.clinic_dates import parse_date, show_date
 from tracker.course.clinical import NSAID_DAYS_BEFORE
 from tracker.course.milestones import DateSpan, NsaidFreeSpan, nsaid_free_span
 from tracker.course.vocabulary import site_words, treatment_words
 from tracker.database import transaction
-from tracker.errors import ValidationError
+from tracker.errors import NeedsConfirmation, ValidationError
 from tracker.progress.patient_progress import find_patient, patient_progress
 from tracker.records.batch_documents import (
     CheckedDocument,
@@ -35,6 +35,7 @@ from tracker.records.batch_documents import (
     document_store,
     store_document,
 )
+from tracker.records.plausibility import session_date_warnings, unacknowledged
 from tracker.storage.blob_store import BlobStore
 from tracker.validation import (
     check_not_before_birth,
@@ -187,9 +188,12 @@ def log_session(
     *,
     today: date | None = None,
     store: BlobStore | None = None,
+    acknowledged: Collection[str] = (),
 ) -> SessionSaved:
     """Record a treatment session and its batch documents in one transaction.
 
+    A session far from every visit of the patient (``tracker.records.plausibility``) raises
+    ``NeedsConfirmation`` saying why, unless that sentence is among ``acknowledged`` (nothing is written then).
     Raises ValidationError listing every problem (nothing is written then, no file is left behind),
     NotFound for an unknown MRN, PermissionDenied for anyone but staff.
     """
@@ -202,6 +206,11 @@ def log_session(
         require_patient_access(actor, patient.id)
         session_date, treatment = _refuse_problems(checked, patient.birth_date)
         _refuse_resubmission(session, patient.id, session_date, treatment, checked)
+        visit_dates = session.scalars(select(models.Visit.date).where(
+            models.Visit.patient_id == patient.id, models.Visit.deleted_at.is_(None))).all()
+        asked = unacknowledged(session_date_warnings(session_date, visit_dates), frozenset(acknowledged))
+        if asked:
+            raise NeedsConfirmation(asked)
         row = models.TreatmentSession(
             patient_id=patient.id, date=session_date, treatment=treatment, product=checked.product,
             lot_number=checked.lot_number, volume_ml=checked.volume_ml, areas=checked.areas, notes=checked.notes,
@@ -299,6 +308,6 @@ def _refuse_resubmission(session: Session, patient_id: int, session_date: date, 
     ))
     if already is not None:
         raise ValidationError(
-            f"This session is already recorded ({treatment_words(treatment)} on {session_date.isoformat()}, lot "
+            f"This session is already recorded ({treatment_words(treatment)} on {show_date(session_date)}, lot "
             f"{checked.lot_number or 'none'}): nothing was saved again. Open the patient record to see it."
         )

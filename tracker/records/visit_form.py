@@ -16,6 +16,7 @@ from datetime import date
 
 from tracker.clinic_dates import parse_date
 from tracker.course.clinical import SCALP_VIEWS
+from tracker.course.decimals import required_decimal
 from tracker.course.scales import ScaleEntry, ScaleScore, parse_percentage, parse_scale_entry
 from tracker.course.vocabulary import GLOBAL_ASSESSMENT_WORDS, view_words
 from tracker.errors import ValidationError
@@ -131,7 +132,7 @@ def check_entry(entry: VisitEntry, photos: Sequence[PhotoUpload], today: date) -
         capture["device"] = device
     # Each photo is hashed here, once: the checks, intake and the store all use this digest.
     contents = tuple(HashedFile.of(upload.data) for upload in photos)
-    _check_photo_list(photos, contents, problems)
+    check_photo_list(photos, contents, problems)
     if not _anything_typed(entry) and not photos:
         problems.append("nothing to record: enter a density, a scale score, a global assessment, a satisfaction "
                         "score or a photo")
@@ -297,6 +298,10 @@ def parse_rating(value: object, scale: RatingScale) -> int | None:
     Traceback (most recent call last):
     ...
     tracker.errors.ValidationError: global photographic assessment 2.5 is not a whole number: choose a score from −3 ...
+    >>> parse_rating("7,5", SATISFACTION)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tracker.errors.ValidationError: patient satisfaction 7,5 is not a whole number: choose a score from 0 ...
     >>> parse_rating(11, SATISFACTION)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -309,8 +314,9 @@ def parse_rating(value: object, scale: RatingScale) -> int | None:
     try:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise TypeError
-        # A typed minus may be the typographic one (−) the chart and this message print.
-        number = float(value.replace("−", "-")) if isinstance(value, str) else float(value)
+        # A typed minus may be the typographic one (−) the chart and this message print; a decimal comma is
+        # read as one, so that "7,5" is told it is not a whole number rather than read as 75.
+        number = required_decimal(value.replace("−", "-")) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):
         raise ValidationError(f"{scale.label} {shown!r} is not a number: {choose}") from None
     if not math.isfinite(number) or not number.is_integer():
@@ -329,7 +335,7 @@ def _checked_rating(value: object, scale: RatingScale, problems: list[str]) -> i
         return None
 
 
-def _check_photo_list(photos: Sequence[PhotoUpload], contents: Sequence[HashedFile], problems: list[str]) -> None:
+def check_photo_list(photos: Sequence[PhotoUpload], contents: Sequence[HashedFile], problems: list[str]) -> None:
     """Unknown views and the same file twice for one view (the store keeps a photo once per view);
     ``contents`` are the uploads' bytes with their hashes, in the same order."""
     first_of: dict[tuple[str, str], PhotoUpload] = {}

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_patient_access, require_role
+from tracker.clinic_dates import show_date
 from tracker.course.calendar_months import months_between
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.milestones import (
@@ -37,12 +38,13 @@ from tracker.course.milestones import (
 )
 from tracker.course.protocols import to_engine
 from tracker.course.scales import ScaleScore, scale_choices, stages
-from tracker.course.vocabulary import assessment_words, milestone_words
+from tracker.course.vocabulary import assessment_words, milestone_words, site_words
 from tracker.database import transaction
-from tracker.errors import ValidationError
+from tracker.errors import NeedsConfirmation, SameDayVisit, ValidationError
 from tracker.photos.intake import prepare_photo
 from tracker.photos.store import PhotoStore, store_photo
 from tracker.progress.patient_progress import density_progress, find_patient, patient_progress
+from tracker.records.plausibility import RecordedDensity, density_warnings, unacknowledged, visit_date_warnings
 from tracker.records.visit_form import (
     CAPTURE_CHECKS,
     CheckedVisit,
@@ -72,6 +74,10 @@ class VisitFormDefaults:
     last_visit_date: date | None
     scales: tuple[str, ...]  # the fitting scale first
     stages: Mapping[str, tuple[str, ...]]
+    # The set-up of the patient's previous visit with photos, for the new form to start from: the camera or
+    # device ('' when none was named) and each capture check (``CAPTURE_CHECKS`` key -> ticked).
+    device: str = ""
+    capture: Mapping[str, bool] = field(default_factory=dict)
 
     @property
     def scale(self) -> str:
@@ -125,11 +131,14 @@ class VisitSaved:
     evidence_note: str
     global_assessment: int | None = None  # −3 … +3 (vocabulary.assessment_words), None: not assessed
     satisfaction: int | None = None  # 0–10, None: not asked
+    added_to_existing: bool = False  # True: the photos and values were added to the visit already on that date
 
 
 def visit_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> VisitFormDefaults:
     """The visit form's starting point for one patient: sites measured last time (else the patient's
-    target areas, else ``primary``), the scale that fits the patient, and the header."""
+    target areas, else ``primary``), the scale that fits the patient, the header, and the camera or device and
+    capture checklist of the previous visit that recorded them (photos are compared fairly only when taken the
+    same way each time, so the same set-up is the one to start from)."""
     require_role(actor, *STAFF)
     with transaction(url) as session:
         patient = find_patient(session, mrn)
@@ -137,6 +146,7 @@ def visit_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> Visit
         last_visit, last_sites = _last_measured_sites(session, patient.id)
         sites = last_sites or target_sites(patient.target_areas) or (DEFAULT_SITE,)
         choices = scale_choices(patient.condition, patient.sex, patient.baseline_scale)
+        device, capture = _previous_set_up(session, patient.id)
         audit.record(session, actor, "view", patient_id=patient.id, detail="visit form")
         return VisitFormDefaults(
             mrn=patient.mrn,
@@ -147,7 +157,25 @@ def visit_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> Visit
             last_visit_date=last_visit,
             scales=choices,
             stages={scale: stages(scale) for scale in choices},
+            device=device,
+            capture=capture,
         )
+
+
+def _previous_set_up(session: Session, patient_id: int) -> tuple[str, dict[str, bool]]:
+    """The device and capture checks of the latest live visit that recorded either ('' and none ticked else)."""
+    recorded = session.scalars(
+        select(models.Visit.capture_conditions)
+        .where(models.Visit.patient_id == patient_id, models.Visit.deleted_at.is_(None))
+        .order_by(models.Visit.date.desc(), models.Visit.id.desc())
+    )
+    for conditions in recorded:
+        conditions = conditions or {}
+        device = conditions.get("device")
+        checks = {key: conditions.get(key) is True for key in CAPTURE_CHECKS}
+        if any(checks.values()) or (isinstance(device, str) and device.strip()):
+            return (device if isinstance(device, str) else ""), checks
+    return "", {key: False for key in CAPTURE_CHECKS}
 
 
 def target_sites(target_areas: str | None) -> tuple[str, ...]:
@@ -197,8 +225,16 @@ def log_visit(
     *,
     today: date | None = None,
     store: PhotoStore | None = None,
+    acknowledged: Collection[str] = (),
+    add_to_existing: bool = False,
 ) -> VisitSaved:
     """Record a visit with its measurements, scale score and photos in one transaction.
+
+    One visit per patient and date: when the patient already has a (live) visit on this date, nothing is
+    saved and ``SameDayVisit`` offers to add to it; with ``add_to_existing`` the photos are added to that visit
+    and so are the values it does not have yet (a site or scale score it already has with another value is a
+    correction, refused here). Unlikely values (``tracker.records.plausibility``) raise ``NeedsConfirmation``
+    with a sentence each, unless every sentence is among ``acknowledged`` (the warnings the clinician confirmed).
 
     Raises ValidationError listing every problem (nothing is written then), NotFound for an unknown MRN,
     PermissionDenied for anyone but staff. ``today`` (default: the server's date) bounds the visit date.
@@ -211,18 +247,133 @@ def log_visit(
         require_patient_access(actor, patient.id)
         visit_date = _refuse_problems(checked, patient.birth_date, photos)
         _refuse_resubmission(session, patient.id, visit_date, checked, photos)
-        visit = _add_visit(session, actor, patient.id, visit_date, checked)
-        saved_photos = _store_photos(session, actor, visit.id, photos, checked.contents, store)
+        existing = _visit_on(session, patient.id, visit_date)
+        if existing is not None and not add_to_existing:
+            raise SameDayVisit(
+                f"A visit of {show_date(visit_date)} is already recorded for this patient; nothing was saved. Add "
+                "these photos and values to that visit, or check the date.", existing.id, visit_date)
+        new_measurements = _refuse_clashes(session, existing, checked) if existing else checked.measurements
+        _ask_unless_acknowledged(session, patient.id, visit_date, new_measurements, existing, acknowledged)
+        if existing is None:
+            visit = _add_visit(session, actor, patient.id, visit_date, checked)
+        else:
+            visit = _add_to_visit(session, actor, existing, new_measurements, checked)
+        saved_photos = store_visit_photos(session, actor, visit.id, photos, checked.contents, store)
         session.flush()
 
         scale = checked.scale
         detail = (
-            f"visit {visit.id} on {visit_date.isoformat()}: {len(checked.measurements)} measurement(s), "
+            f"visit {visit.id} on {visit_date.isoformat()}: {len(new_measurements)} measurement(s), "
             f"{'scale ' + scale.scale if scale else 'no scale'}, {len(saved_photos)} photo(s)"
             + _ratings_detail(checked)
         )
-        audit.record(session, actor, "create", patient_id=patient.id, detail=detail)
-        return _visit_saved(session, patient, visit.id, visit_date, checked, saved_photos)
+        if existing is not None:
+            detail = "added to " + detail
+        audit.record(session, actor, "create" if existing is None else "update", patient_id=patient.id,
+                     detail=detail)
+        saved = _visit_saved(session, patient, visit.id, visit_date, checked, saved_photos)
+        return replace(saved, added_to_existing=existing is not None)
+
+
+def _visit_on(session: Session, patient_id: int, visit_date: date) -> models.Visit | None:
+    """The patient's live visit on ``visit_date`` (the first recorded, should an older record hold two)."""
+    return session.scalars(
+        select(models.Visit)
+        .where(models.Visit.patient_id == patient_id, models.Visit.date == visit_date,
+               models.Visit.deleted_at.is_(None))
+        .order_by(models.Visit.id).limit(1).with_for_update()
+    ).first()
+
+
+def _refuse_clashes(session: Session, visit: models.Visit, checked: CheckedVisit) -> tuple[Measurement, ...]:
+    """What the form adds to ``visit``: its measurements of sites the visit does not have yet.
+
+    A site, scale score or rating the visit already has is skipped when the same and refused when different
+    (changing a recorded value is a correction, made with its reason from the patient record).
+    """
+    day = show_date(visit.date)
+    problems: list[str] = []
+    recorded = {m.site: m for m in visit.measurements if m.deleted_at is None}
+    new: list[Measurement] = []
+    for m in checked.measurements:
+        old = recorded.get(m.site)
+        if old is None:
+            new.append(m)
+        elif (round(old.density_per_cm2, 2), old.shaft_diameter_um, old.terminal_pct, old.anagen_pct) != (
+                round(m.density, 2), m.shaft_diameter_um, m.terminal_pct, m.anagen_pct):
+            problems.append(
+                f"{site_words(m.site)} is already measured at the visit of {day} ({old.density_per_cm2:g} "
+                f"hairs/cm²); to change it, correct that visit from the patient record (leave the site blank here)")
+    scale = checked.scale
+    old_scale = _live_scale(session, visit.id)
+    if scale is not None and old_scale is not None and (
+            old_scale.scale, old_scale.stage, old_scale.salt_score) != (scale.scale, scale.stage, scale.salt_score):
+        problems.append(f"the visit of {day} already has a scale score; to change it, correct that visit from "
+                        "the patient record (leave the scale blank here)")
+    for label, old_value, value in (("global photographic assessment", visit.global_assessment,
+                                     checked.global_assessment),
+                                    ("patient satisfaction", visit.satisfaction, checked.satisfaction)):
+        if old_value is not None and value is not None and old_value != value:
+            problems.append(f"the visit of {day} already has a {label} ({old_value}); to change it, correct that "
+                            "visit from the patient record")
+    if problems:
+        raise _refusal(problems)
+    return tuple(new)
+
+
+def _live_scale(session: Session, visit_id: int) -> models.ScaleScore | None:
+    return session.scalars(select(models.ScaleScore).where(
+        models.ScaleScore.visit_id == visit_id, models.ScaleScore.deleted_at.is_(None))).first()
+
+
+def _add_to_visit(session: Session, actor: Actor, visit: models.Visit, measurements: Sequence[Measurement],
+                  checked: CheckedVisit) -> models.Visit:
+    """Add what ``visit`` does not have yet (checked by ``_refuse_clashes``): sites, a scale score, ratings,
+    notes (appended), and the capture set-up when the visit had no photo (the set-up describes the photos)."""
+    for m in measurements:
+        session.add(models.DensityMeasurement(
+            visit_id=visit.id, site=m.site, density_per_cm2=m.density, shaft_diameter_um=m.shaft_diameter_um,
+            terminal_pct=m.terminal_pct, anagen_pct=m.anagen_pct, created_by=actor.username,
+        ))
+    if checked.scale is not None and _live_scale(session, visit.id) is None:
+        session.add(scale_score_row(visit.id, checked.scale, actor.username))
+    if visit.global_assessment is None:
+        visit.global_assessment = checked.global_assessment
+    if visit.satisfaction is None:
+        visit.satisfaction = checked.satisfaction
+    if checked.notes and checked.notes not in (visit.notes or ""):
+        visit.notes = f"{visit.notes}\n\n{checked.notes}" if visit.notes else checked.notes
+    had_photos = session.scalar(select(models.Photo.id).where(
+        models.Photo.visit_id == visit.id, models.Photo.deleted_at.is_(None)).limit(1)) is not None
+    conditions = dict(visit.capture_conditions or {})
+    visit.capture_conditions = ({**conditions, **{k: v for k, v in checked.capture.items() if k not in conditions}}
+                                if had_photos else {**conditions, **checked.capture})
+    visit.version += 1
+    return visit
+
+
+def _ask_unless_acknowledged(session: Session, patient_id: int, visit_date: date,
+                             measurements: Sequence[Measurement], existing: models.Visit | None,
+                             acknowledged: Collection[str]) -> None:
+    """Raise ``NeedsConfirmation`` for every unlikely value not yet confirmed (nothing is written before)."""
+    recorded = [
+        RecordedDensity(row.site, row.date, row.density_per_cm2)
+        for row in session.execute(
+            select(models.DensityMeasurement.site, models.Visit.date, models.DensityMeasurement.density_per_cm2)
+            .join(models.Visit, models.Visit.id == models.DensityMeasurement.visit_id)
+            .where(models.Visit.patient_id == patient_id, models.Visit.deleted_at.is_(None),
+                   models.DensityMeasurement.deleted_at.is_(None),
+                   models.Visit.id != (existing.id if existing is not None else -1)))
+    ]
+    warnings = density_warnings(visit_date, [(m.site, m.density) for m in measurements], recorded)
+    if existing is None:  # a visit already on this date was asked about when it was saved
+        first_session = session.scalar(
+            select(func.min(models.TreatmentSession.date)).where(
+                models.TreatmentSession.patient_id == patient_id, models.TreatmentSession.deleted_at.is_(None)))
+        warnings = visit_date_warnings(visit_date, first_session) + warnings
+    asked = unacknowledged(warnings, frozenset(acknowledged))
+    if asked:
+        raise NeedsConfirmation(asked)
 
 
 def _ratings_detail(checked: CheckedVisit) -> str:
@@ -291,7 +442,7 @@ def scale_score_row(visit_id: int, scale: ScaleScore, created_by: str) -> models
     )
 
 
-def _store_photos(session: Session, actor: Actor, visit_id: int, photos: Sequence[PhotoUpload],
+def store_visit_photos(session: Session, actor: Actor, visit_id: int, photos: Sequence[PhotoUpload],
                   contents: Sequence[HashedFile], store: PhotoStore | None) -> list[SavedPhoto]:
     """Store every photo of the visit; any problem refuses the visit (the transaction rolls back, and the
     photo store removes the files it wrote)."""
@@ -340,8 +491,8 @@ def _refuse_resubmission(session: Session, patient_id: int, visit_date: date, ch
                          photos: Sequence[PhotoUpload]) -> None:
     """Refuse the very same visit a second time (a double click, or a retry after a save that did commit).
 
-    Same patient, date, densities per site, photos and ratings: never two real visits. A second visit that
-    day with anything different is recorded as usual.
+    Same patient, date, densities per site, photos and ratings: never two real visits. Anything different
+    on a date that already has a visit is offered to be added to it (``SameDayVisit``).
     """
     new = ({(m.site, round(m.density, 2)) for m in checked.measurements},
            {(u.view, content.sha256) for u, content in zip(photos, checked.contents, strict=True)},
@@ -358,7 +509,7 @@ def _refuse_resubmission(session: Session, patient_id: int, visit_date: date, ch
         ratings = (visit.global_assessment, visit.satisfaction)
         if ({(site, round(d, 2)) for site, d in densities}, shots, ratings) == new:
             raise ValidationError(
-                f"This visit is already recorded (visit of {visit_date.isoformat()} with the same measurements "
+                f"This visit is already recorded (visit of {show_date(visit_date)} with the same measurements "
                 "and photos): nothing was saved again. Open the patient record to see it."
             )
 
