@@ -50,8 +50,9 @@ lint: install
 	$(PY) -m vulture || status=1; \
 	exit $$status
 
+# --dist loadgroup: each test to the worker that is free, a browser file's tests together (tests/conftest.py).
 test: install chromium lint
-	$(PY) -m pytest tests tracker ui/messages.py --doctest-modules -q -ra --durations=25 -n 2 --dist loadfile
+	$(PY) -m pytest tests tracker ui/messages.py --doctest-modules -q -ra --durations=25 -n 2 --dist loadgroup
 
 bench: install
 	$(PY) tests/bench/bench_photos.py

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from sqlalchemy import create_engine, inspect, select, text
 
 from db import models
 from db.engine import normalize_url
+from tests import forked_python
 from tests.conftest import ROOT
 from tracker.access.accounts import create_user
 from tracker.access.actors import Actor, command_line_actor
@@ -41,13 +41,13 @@ class Installation:
 
 def cli(where: Installation, *args: str, key: str | None = KEY, umask: int | None = None,
         **env: str) -> subprocess.CompletedProcess:
-    """``python -m tracker ARGS`` in a fresh process against ``where``; ``key`` None: no TRACKER_BACKUP_KEY."""
+    """``python -m tracker ARGS`` in a process of its own (tests/forked_python.py) against ``where``; ``key``
+    None: no TRACKER_BACKUP_KEY."""
     environment = {k: v for k, v in os.environ.items() if k not in ("TRACKER_BACKUP_KEY", "TRACKER_TEST_KILL_AT")}
     environment.update(TRACKER_DATA_DIR=str(where.data_dir), DATABASE_URL=where.url, **env)
     if key is not None:
         environment["TRACKER_BACKUP_KEY"] = key
-    return subprocess.run([sys.executable, "-m", "tracker", *args], cwd=ROOT, env=environment, capture_output=True,
-                          text=True, timeout=600, preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
+    return forked_python.run(["-m", "tracker", *args], cwd=ROOT, env=environment, timeout=600, umask=umask)
 
 
 def no_traceback(result: subprocess.CompletedProcess) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests import forked_python
 from tracker.clinic_dates import show_date
 
 if TYPE_CHECKING:  # imported where used: a machine without playwright skips the browser tests
@@ -62,12 +63,13 @@ DEMO_PASSWORD = re.compile(r"^\s+(demo\.\w+)\s+\w+\s+password: (\S+)", re.M)
 
 def load_demo_clinic(data_dir: Path, limit: int = 4) -> dict[str, str]:
     """The fictional demo clinic (with photos) in ``data_dir``, loaded through the command line as ``make run``
-    does; returns the demo accounts' passwords as it printed them ({"demo.admin": …})."""
+    does (in a process of its own: tests/forked_python.py); returns the demo accounts' passwords as it printed
+    them ({"demo.admin": …})."""
     env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
-    output = subprocess.run([sys.executable, "-m", "tracker", "demo", "--limit", str(limit)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300, check=True).stdout
-    return dict(DEMO_PASSWORD.findall(output))
+    done = forked_python.run(["-m", "tracker", "demo", "--limit", str(limit)], cwd=ROOT, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return dict(DEMO_PASSWORD.findall(done.stdout))
 
 
 def free_port() -> int:

@@ -164,24 +164,43 @@ def _browser_per_module():
         sys.modules["tests.browser"].close_shared_browser()
 
 
-# Test files of a minute or more (command-line and kill-point chains, browser journeys), slowest first as
-# measured: under pytest-xdist (``make test``) workers take files in the order collected, so that none is
-# left running one of these alone at the end. (xdist would otherwise hand out files with the most tests
-# first, and these, with few tests each, last.)
-SLOW_FILES = ("test_user_cli.py", "test_crash_safety.py", "test_audit_anchor.py", "test_backup.py", "test_restore.py",
-              "test_restore_atomic.py", "test_browser_", "test_accounts.py", "test_patient_record.py")
+# How ``make test`` shares the work between its two pytest-xdist workers (``--dist loadgroup``): every test on
+# its own, handed to whichever worker is free, except the tests of a file with module-scoped fixtures (a
+# browser file's app server and demo clinic), which stay together on one worker (``xdist_group``, added
+# below) so that the server starts once. Work goes out in the order collected, longest first (CI's
+# --durations), so that no long test or file is left running alone at the end while the other worker idles:
+# the browser files, then the kill-point chains and the command-line files, then everything else.
+SLOW_FILES = ("test_browser_session_cookie.py", "test_browser_media.py", "test_browser_security.py",
+              "test_browser_clinician.py", "test_browser_", "test_restore_atomic.py", "test_crash_safety.py",
+              "test_audit_anchor.py", "test_user_cli.py", "test_backup.py", "test_restore.py", "test_accounts.py",
+              "test_patient_record.py")
 
 
 def pytest_configure(config):
-    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist's --dist loadfile
+    # Known also when pytest-xdist is not loaded (``-p no:xdist``), where it changes nothing.
+    config.addinivalue_line("markers", "xdist_group(name): run these tests on one pytest-xdist worker")
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist's --dist loadgroup/loadfile: keep our order
         config.option.loadscopereorder = False
 
 
+def _module_scoped_fixtures(item) -> list[str]:
+    """The module-scoped fixtures ``item`` uses (other than the shared browser's, which is cheap)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:  # a doctest
+        return []
+    return [name for name, definitions in info.name2fixturedefs.items()
+            if definitions and definitions[-1].scope == "module" and name != "_browser_per_module"]
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items):
     def rank(item) -> int:  # the order of SLOW_FILES, then every other file; a stable sort keeps files whole
         return next((n for n, start in enumerate(SLOW_FILES) if item.path.name.startswith(start)), len(SLOW_FILES))
 
     items.sort(key=rank)
+    for item in items:
+        if _module_scoped_fixtures(item):
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
 
 
 _FIGURES: list[str] = []
@@ -196,6 +215,8 @@ def figure():
 def pytest_sessionfinish(session):
     """Drop this process's PostgreSQL schema. Under pytest-xdist (``make test`` runs ``-n``) each worker
     also hands its figures and its PostgreSQL note to the controller, which prints the summary."""
+    if "tests.forked_python" in sys.modules:  # the parent of the command-line processes (tests/forked_python.py)
+        sys.modules["tests.forked_python"].stop_parent()
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["figures"] = list(_FIGURES)

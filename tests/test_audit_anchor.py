@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import delete, func, insert, select, update
 
 from db import models
+from tests import forked_python
 from tests.conftest import ROOT
 from tracker.access import audit, audit_anchor
 from tracker.access.actors import Actor
@@ -29,9 +30,9 @@ CLINICIAN = Actor("dr.lee", "clinician", address="127.0.0.1")
 HEAD_LINE = re.compile(r"^entries=(\d+) last_id=(\d+) last_hash=([0-9a-f]{64}|-) at=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
-def _cli(*args: str, umask: int = -1) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tracker", "audit", *args], cwd=ROOT, env={**os.environ},
-                          capture_output=True, text=True, timeout=120, umask=umask)
+def _cli(*args: str, umask: int | None = None) -> subprocess.CompletedProcess:
+    """``python -m tracker audit ARGS`` in a process of its own (tests/forked_python.py)."""
+    return forked_python.run(["-m", "tracker", "audit", *args], env={**os.environ}, timeout=120, umask=umask)
 
 
 def _append(url: str, count: int) -> None:

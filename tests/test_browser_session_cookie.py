@@ -7,14 +7,13 @@ to the sign-in route is refused."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
+from tests import forked_python
 from tests.browser import (
     ROOT,
     browser_page,
@@ -38,8 +37,10 @@ IDLE_MINUTES = 0.2  # 12 s on the idle server: the web session is touched every 
 
 
 def _cli(env: dict, *args: str, stdin: str | None = None) -> str:
-    return subprocess.run([sys.executable, "-m", "tracker", *args], input=stdin, cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300, check=True).stdout
+    """``python -m tracker ARGS`` in a process of its own (tests/forked_python.py); its output."""
+    done = forked_python.run(["-m", "tracker", *args], input=stdin, cwd=ROOT, env=env, timeout=300)
+    assert done.returncode == 0, (args, done.stderr)
+    return done.stdout
 
 
 def _clinic(tmp_path_factory, name: str) -> tuple:

@@ -27,7 +27,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -42,6 +41,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from db import models
+from tests import forked_python
 from tracker.access.actors import Actor, command_line_actor
 from tracker.config import settings
 from tracker.database import transaction
@@ -238,32 +238,19 @@ def perform(operation: dict):
 
 
 class Children:
-    """Child processes started one ahead: each imports the tracker (a second or so) and then waits for its
-    plan on standard input, so that the next child's start-up overlaps this kill point's checks."""
+    """Child processes for the kill points: each a process of its own (tests/forked_python.py: forked from a
+    parent that has the libraries imported, so it starts in milliseconds), importing the tracker and this
+    module afresh and reading its plan on standard input."""
 
-    def __init__(self) -> None:
-        self.waiting = self._start()
-
-    def _start(self) -> subprocess.Popen:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
-        script = "import sys; from test_crash_safety import child_main; child_main(sys.stdin.read())"
-        return subprocess.Popen(
-            [sys.executable, "-c", script], cwd=ROOT, env=env, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )
+    SCRIPT = "import sys; from test_crash_safety import child_main; child_main(sys.stdin.read())"
 
     def run_killed(self, operation: dict, point: KillPoint) -> None:
         """Run ``operation`` in a child that kills itself at ``point``."""
-        child, self.waiting = self.waiting, self._start()
-        _, errors = child.communicate(json.dumps({"operation": operation, "hook": list(point.hook)}), timeout=120)
-        assert child.returncode == -signal.SIGKILL, f"the child was not killed (exit {child.returncode}): {errors}"
-
-    def __enter__(self) -> Children:
-        return self
-
-    def __exit__(self, *_) -> None:
-        self.waiting.kill()
-        self.waiting.communicate()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
+        plan = json.dumps({"operation": operation, "hook": list(point.hook)})
+        child = forked_python.run(["-c", self.SCRIPT], cwd=ROOT, env=env, input=plan, timeout=120)
+        assert child.returncode == -signal.SIGKILL, (
+            f"the child was not killed (exit {child.returncode}): {child.stderr}")
 
 
 # --- inputs ----------------------------------------------------------------------------------------------
@@ -319,9 +306,9 @@ def _add_patients(url: str, mrns: list[str]) -> None:
 
 
 def cli_check(*options: str) -> tuple[int, list[str]]:
-    """The real command line, in a process of its own: its exit code, and its output (errors last)."""
-    done = subprocess.run([sys.executable, "-m", "tracker", "check", *options], cwd=ROOT, env={**os.environ},
-                          capture_output=True, text=True, timeout=120)
+    """The real command line, in a process of its own (tests/forked_python.py): its exit code, and its output
+    (errors last)."""
+    done = forked_python.run(["-m", "tracker", "check", *options], cwd=ROOT, env={**os.environ}, timeout=120)
     return done.returncode, done.stdout.splitlines() + done.stderr.splitlines()
 
 
@@ -423,8 +410,7 @@ def assert_store_settled() -> None:
 @pytest.fixture
 def children(clinic):
     """Children for the clinic's database and data directory (they inherit the environment it sets)."""
-    with Children() as started:
-        yield started
+    return Children()
 
 
 # --- the test ------------------------------------------------------------------------------------------

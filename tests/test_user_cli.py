@@ -7,13 +7,12 @@ import os
 import re
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select, update
 
 from db import models
-from tests.conftest import ROOT
+from tests import forked_python
 from tracker.access import audit
 from tracker.access.actors import command_line_actor, os_user
 from tracker.access.sign_in import REFUSED, sign_in
@@ -24,13 +23,12 @@ BOSS, PHRASE = "boss", "long enough phrase 42"
 
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tracker", *args], cwd=ROOT, env={**os.environ},
-                          capture_output=True, text=True, input=stdin, timeout=300)
+    """``python -m tracker ARGS`` in a process of its own (tests/forked_python.py)."""
+    return forked_python.run(["-m", "tracker", *args], env={**os.environ}, input=stdin, timeout=300)
 
 
 def cli_bytes(*args: str, stdin: bytes) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tracker", *args], cwd=ROOT, env={**os.environ},
-                          capture_output=True, input=stdin, timeout=300)
+    return forked_python.run(["-m", "tracker", *args], env={**os.environ}, input=stdin, text=False, timeout=300)
 
 
 def add(username: str, role: str = "admin") -> None:
