@@ -5,7 +5,7 @@ from datetime import date
 import streamlit as st
 
 from tracker.access import audit
-from tracker.clinic_dates import show_moment
+from tracker.clinic_dates import show_dates_in, show_moment
 from ui import private_media
 from ui.messages import call
 from ui.signed_in import require_actor
@@ -38,7 +38,7 @@ if rows is not None:
                    + (f"{line.since:%H:%M:%S}" if line.since.date() == line.latest.at.date()
                       else show_moment(line.since)),
           "user": line.latest.username, "role": line.latest.role, "patient": line.latest.patient_mrn,
-          "action": line.latest.action, "detail": line.latest.detail, "address": line.latest.address}
+          "action": line.latest.action, "detail": show_dates_in(line.latest.detail), "address": line.latest.address}
          for line in lines],
         hide_index=True,
     )

@@ -7,9 +7,11 @@ it. The browser test of the same is in tests/test_browser_dates.py.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -297,3 +299,34 @@ def test_month_first_clinics_read_and_show_month_first(clinic, monkeypatch):
     at.button(key="therapy_submit").click().run()
     assert not at.error
     assert [t.start for t in patient_record(DR, "RT-0001").therapies] == [day]
+
+
+# --- A date format the product does not know stops the app and the commands with one message ------------------
+
+UNKNOWN_FORMAT = "TRACKER_DATE_FORMAT 'DD.MM.YYYY' is not a date format this product knows"
+
+
+def test_an_unknown_date_format_stops_the_app_with_one_message(clinic, monkeypatch, caplog):
+    """Before: six pages ended in a traceback (the visit form, new patient, audit trail …) while others worked."""
+    import streamlit as st
+
+    st.cache_resource.clear()  # the app checks its set-up once per server; this test is a new server
+    monkeypatch.setenv(FORMAT_SETTING, "DD.MM.YYYY")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.session_state["actor"] = DR
+    at.run()
+    assert not at.exception
+    assert [e.value.replace("\\", "") for e in at.error] == [  # shown as plain text: markdown escaped
+        f"{UNKNOWN_FORMAT}: set it to YYYY-MM-DD, DD/MM/YYYY, MM/DD/YYYY (the default is YYYY-MM-DD)"]
+    assert not at.dataframe  # no page was drawn
+    assert not [r for r in caplog.records if r.exc_info]
+    st.cache_resource.clear()
+
+
+def test_an_unknown_date_format_stops_every_command_with_one_message(clinic, monkeypatch):
+    for args in (["progress", "RT-0001"], ["import", "p.csv", "s.csv", "v.csv"], ["init"]):
+        done = subprocess.run([sys.executable, "-m", "tracker", *args], cwd=ROOT, capture_output=True, text=True,
+                              env={**os.environ, FORMAT_SETTING: "DD.MM.YYYY"}, timeout=120)
+        assert done.returncode == 1, (args, done.stderr)
+        assert done.stderr.startswith(f"error: {UNKNOWN_FORMAT}"), (args, done.stderr)
+        assert "Traceback" not in done.stderr and done.stdout == ""

@@ -71,3 +71,29 @@ def test_audit_trail_is_absent_for_clinicians_and_patients(sqlite_clinic):
             continue  # not registered for this role at all
         at.run()
         assert not at.dataframe and "Audit trail" not in [t.value for t in at.title]
+
+
+def test_dates_in_the_trail_are_the_clinics_and_the_filter_range_is_checked(sqlite_clinic, monkeypatch):
+    monkeypatch.setenv("TRACKER_DATE_FORMAT", "DD/MM/YYYY")
+    with transaction() as session:
+        audit.record(session, Actor("dr.lee", "clinician"), "create", detail="visit 4 on 2026-01-14: 1 photo(s) added")
+    at = _open(ADMIN)
+    at.switch_page("pages/audit_trail.py")
+    at.run()
+    table = at.dataframe[0].value
+    assert "visit 4 on 14/01/2026: 1 photo(s) added" in list(table["detail"])
+    assert not [at_ for at_ in table["at (UTC)"] if "-" in at_]  # 29/11/2026 14:05:59, never 2026-11-29
+    # The last day a calendar has is no upper bound (it overflowed into an apology and a traceback before).
+    at.text_input(key="audit_until").input("31/12/9999")
+    at.button[0].click()
+    at.run()
+    assert not at.exception and not at.error
+    assert "visit 4 on 14/01/2026: 1 photo(s) added" in list(at.dataframe[0].value["detail"])
+    # A range that ends before it starts could only ever show nothing: said, not silently empty.
+    at.text_input(key="audit_since").input("02/03/2026")
+    at.text_input(key="audit_until").input("01/03/2026")
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    assert [e.value.replace("\\", "") for e in at.error] == [
+        "From (02/03/2026) is after To (01/03/2026): no entry can match; swap the two dates"]

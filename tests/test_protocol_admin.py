@@ -218,7 +218,7 @@ def test_the_noise_is_saved_versioned_and_audited_with_the_band(clinic):
     assert {p.name: p.noise_pct for p in list_protocols(CLINICIAN, url=clinic)}[DEFAULT] == 7.5
 
 
-@pytest.mark.parametrize("noise", [-1, 50.5, 1000, "ten", True])
+@pytest.mark.parametrize("noise", [-1, 50.5, 1000, "ten", True, "1,5e1", "1_5", "1.234,5"])  # not read as 15 or 1.2345
 def test_an_absurd_noise_is_refused_with_a_clear_message(clinic, noise):
     with pytest.raises(ValidationError, match="measurement noise must be") as refused:
         save_protocol(ADMIN, DEFAULT, BAND, WINDOWS, "note", expected_version=1, url=clinic, noise_pct=noise)

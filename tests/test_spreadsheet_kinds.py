@@ -240,3 +240,17 @@ def test_a_libreoffice_spreadsheet_names_merged_cells_and_plain_numbers_in_ident
         f"it (0457 becomes 457, 24E07 becomes 2.4E+08); {RETYPE}",
     ]
 
+
+
+def test_dates_the_import_writes_in_its_messages_are_the_clinics(clinic, tmp_path, monkeypatch):
+    """A DD/MM/YYYY clinic reads its own dates in the import's problems (the file's own text is quoted as it is)."""
+    monkeypatch.setenv("TRACKER_DATE_FORMAT", "DD/MM/YYYY")
+    late = [["RT-001", "10/01/2025", "125", "primary"], ["RT-002", "45123", "120", ""]]
+    paths = files(tmp_path, visits=[*VISITS, *late])
+    problems = refused(clinic, paths)
+    assert problems == [
+        "visits.csv, row 7: MRN 'RT-001' on 10/01/2025 at site 'primary' is also on row 2 with a different density "
+        "(120 there, 125 here); keep one of them",
+        "visits.csv, row 8: date 45123 looks like an Excel day number (45123 is 16/07/2023): the column lost its date "
+        "format; format the column as a date (DD/MM/YYYY) and type or save the dates again",
+    ]

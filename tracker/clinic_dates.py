@@ -25,6 +25,7 @@ ISO = "YYYY-MM-DD"
 DATE_FORMATS: dict[str, str] = {ISO: "%Y-%m-%d", "DD/MM/YYYY": "%d/%m/%Y", "MM/DD/YYYY": "%m/%d/%Y"}
 _ISO_TEXT = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _SLASHED = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_ISO_IN_TEXT = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])")
 _LOOKS_LIKE_A_DATE = re.compile(r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}")
 _EXAMPLE = date(2026, 8, 20)  # day 20 cannot be a month: an example that shows which part is the day
 
@@ -80,6 +81,24 @@ def show_moment(value: datetime | None) -> str:
     if value is None:
         return ""
     return f"{show_date(value)} {value:%H:%M:%S}"
+
+
+def show_dates_in(text: str) -> str:
+    """``text`` with each YYYY-MM-DD date in it written as the clinic writes dates: for text the product wrote
+    once and keeps (audit details such as "visit 4 on 2026-01-14"), shown in today's setting.
+
+    >>> os.environ[FORMAT_SETTING] = "DD/MM/YYYY"
+    >>> show_dates_in("visit 4 on 2026-01-14: 1 photo(s) added; not a date: 2026-13-01")
+    'visit 4 on 14/01/2026: 1 photo(s) added; not a date: 2026-13-01'
+    >>> del os.environ[FORMAT_SETTING]
+    """
+    def written(match: re.Match[str]) -> str:
+        try:
+            return show_date(date.fromisoformat(match.group(0)))
+        except ValueError:  # looks like a date but is none: left as written
+            return match.group(0)
+
+    return _ISO_IN_TEXT.sub(written, text)
 
 
 def date_example() -> str:

@@ -60,7 +60,8 @@ def show_error(error: TrackerError) -> None:
         st.dataframe(table, hide_index=True, row_height=_row_height(table, reason),
                      column_config={reason: st.column_config.TextColumn(width=REASON_WIDTH)})
         return
-    problems = [p for p in (getattr(error, "problems", None) or []) if p and p != message]
+    # A single problem is usually the message's own end ("The session was not saved: volume …"): not twice.
+    problems = [p for p in (getattr(error, "problems", None) or []) if p and not message.endswith(p)]
     text = plain(message)
     if problems:
         text += "\n\n" + "\n".join(f"- {plain(p)}" for p in problems)

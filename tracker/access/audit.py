@@ -23,9 +23,9 @@ from db import models
 from tracker.access import audit_anchor
 from tracker.access.actors import ADMIN, Actor, require_role
 from tracker.access.patient_lookup import with_mrn
-from tracker.clinic_dates import parse_date
+from tracker.clinic_dates import parse_date, show_date
 from tracker.database import Reads, read_connection, transaction
-from tracker.errors import PermissionDenied
+from tracker.errors import PermissionDenied, ValidationError
 from tracker.safe_csv import to_csv
 
 GENESIS = "0" * 64
@@ -187,7 +187,7 @@ def browse(actor: Actor, *, username: str = "", mrn: str = "", action: str = "",
     no bound. Raises ``ValidationError`` for a date that does not read.
     """
     require_role(actor, ADMIN)
-    since, until = _day(since, "From"), _day(until, "To")
+    since, until = _days(since, until)
     with transaction(url) as session:
         rows = _query(session, username=username, mrn=mrn, action=action, since=since, until=until, limit=limit)
         record(session, actor, "view", detail="audit trail")
@@ -198,7 +198,7 @@ def export_csv(actor: Actor, *, username: str = "", mrn: str = "", action: str =
                until: date | str | None = None, url: str | None = None) -> bytes:
     """The filtered trail as CSV (times YYYY-MM-DD HH:MM:SS UTC, for machines); filters as for ``browse``."""
     require_role(actor, ADMIN)
-    since, until = _day(since, "From"), _day(until, "To")
+    since, until = _days(since, until)
     with transaction(url) as session:
         rows = _query(session, username=username, mrn=mrn, action=action, since=since, until=until, limit=None)
         record(session, actor, "export", detail=f"audit trail CSV, {len(rows)} entries")
@@ -213,6 +213,16 @@ def _day(value: date | str | None, label: str) -> date | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     return parse_date(value, label)
+
+
+def _days(since: date | str | None, until: date | str | None) -> tuple[date | None, date | None]:
+    """The filter's From and To days, checked together: a range that ends before it starts is refused (it could
+    only ever show nothing), and a To on the last day a calendar has (31/12/9999) is no upper bound."""
+    first, last = _day(since, "From"), _day(until, "To")
+    if first and last and first > last:
+        raise ValidationError(f"From ({show_date(first)}) is after To ({show_date(last)}): no entry can match; "
+                              "swap the two dates")
+    return first, (None if last == date.max else last)
 
 
 def _query(session: Session, *, username: str, mrn: str, action: str, since: date | None, until: date | None,

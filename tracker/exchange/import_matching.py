@@ -22,6 +22,7 @@ from sqlalchemy.orm import QueryableAttribute, Session, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from db import models
+from tracker.clinic_dates import show_date
 from tracker.course.clinical import DEFAULT_PROTOCOL_NAME, SALT_PROTOCOL_NAME
 from tracker.course.scales import SALT
 from tracker.errors import ValidationError
@@ -196,7 +197,7 @@ class _Context:
             elif recorded:
                 self._report(2, record.row, (
                     f"the database already has {', '.join(f'{value:g}' for value in recorded)} hairs/cm² for MRN "
-                    f"{record.mrn!r} on {record.date.isoformat()} at site {record.site!r}; this row says "
+                    f"{record.mrn!r} on {show_date(record.date)} at site {record.site!r}; this row says "
                     f"{record.density:g}. An import never changes a recorded measurement"
                 ), "density_per_cm2")
             elif any(_same_value(value, record.density) for value in removed.get(record.key, [])):
@@ -229,7 +230,7 @@ class _Context:
             elif recorded:
                 self._report(2, record.row, (
                     f"the database already has the SALT score {', '.join(f'{value:g}' for value in recorded)} for "
-                    f"MRN {record.mrn!r} on {record.date.isoformat()}; this row says {record.score:g}. An import "
+                    f"MRN {record.mrn!r} on {show_date(record.date)}; this row says {record.score:g}. An import "
                     "never changes a recorded score"
                 ), "salt")
             elif any(_same_value(value, record.score) for value in removed.get(record.key, [])):
@@ -254,7 +255,7 @@ def _other_protocol(recorded: models.Patient, row: _Patient,
 
 def _removed_patient(mrn: str, recorded: models.Patient) -> str:
     return (f"MRN {mrn!r} belongs to a patient record removed from the app on "
-            f"{recorded.deleted_at:%Y-%m-%d}; restore that record or use another MRN")
+            f"{show_date(recorded.deleted_at)}; restore that record or use another MRN")
 
 
 def _chunks(values: Iterable[_Key]) -> Iterable[list[_Key]]:

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from typing import TypeVar
 
 from db import models
-from tracker.clinic_dates import parse_date
+from tracker.clinic_dates import date_format, parse_date, show_date
 from tracker.course.clinical import MAX_DENSITY_PER_CM2
 from tracker.course.scales import parse_percentage
 from tracker.errors import ValidationError
@@ -303,8 +303,8 @@ def _date_cell(value: object, label: str) -> object:
     if day_number is not None and day_number in _EXCEL_DAYS:
         day = _EXCEL_DAY_ZERO + timedelta(days=day_number)
         raise ValidationError(
-            f"{label} {day_number} looks like an Excel day number ({day_number} is {day.isoformat()}): the column "
-            "lost its date format; format the column as a date (YYYY-MM-DD) and type or save the dates again"
+            f"{label} {day_number} looks like an Excel day number ({day_number} is {show_date(day)}): the column "
+            f"lost its date format; format the column as a date ({date_format()}) and type or save the dates again"
         )
     return value
 
@@ -391,7 +391,7 @@ def _keep_once(parse: _Rows, found: dict[MeasurementKey, _Measurement], record: 
         return False
     if not _same_value(earlier.density, record.density):
         parse.report(
-            f"MRN {record.mrn!r} on {record.date.isoformat()} at site {record.site!r} is also on row {earlier.row} "
+            f"MRN {record.mrn!r} on {show_date(record.date)} at site {record.site!r} is also on row {earlier.row} "
             f"with a different density ({earlier.density:g} there, {record.density:g} here); keep one of them",
             "density_per_cm2",
         )
@@ -406,7 +406,7 @@ def _keep_score_once(parse: _Rows, scores: dict[VisitKey, _SaltScore], score: _S
         return False
     if not _same_value(earlier.score, score.score):
         parse.report(
-            f"MRN {score.mrn!r} on {score.date.isoformat()} is also on row {earlier.row} with a different SALT "
+            f"MRN {score.mrn!r} on {show_date(score.date)} is also on row {earlier.row} with a different SALT "
             f"score ({earlier.score:g} there, {score.score:g} here); a visit has one SALT score: keep one of them",
             "salt",
         )
@@ -424,7 +424,7 @@ def _differences(recorded: _Patient | models.Patient, row: _Patient) -> list[tup
     if " ".join(recorded.full_name.split()).casefold() != row.full_name.casefold():
         differences.append(("full_name", recorded.full_name, row.full_name))
     if recorded.birth_date != row.birth_date:
-        differences.append(("birth_date", recorded.birth_date.isoformat(), row.birth_date.isoformat()))
+        differences.append(("birth_date", show_date(recorded.birth_date), show_date(row.birth_date)))
     if recorded.sex != row.sex:
         differences.append(("sex", recorded.sex, row.sex))
     return differences

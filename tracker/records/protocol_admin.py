@@ -42,6 +42,7 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import ADMIN, STAFF, Actor, require_role
 from tracker.course.clinical import DEFAULT_NOISE_PCT, DEFAULT_PROTOCOL_NAME, BandPoint, MilestoneWindow
+from tracker.course.decimals import required_decimal
 from tracker.course.milestones import Protocol, expected_band
 from tracker.course.protocols import parse_band, parse_noise_pct, parse_outcome, parse_windows
 from tracker.course.vocabulary import OutcomeMeasure
@@ -431,7 +432,9 @@ def _read_number(value: Any, label: str) -> tuple[float | None, str | None]:
     if isinstance(value, bool):
         return None, f"{label} must be a number."
     try:
-        number = float(str(value).strip().replace(",", ".")) if isinstance(value, str) else float(value)
+        # Typed text is read as every form reads it: a decimal point or comma, nothing else ("1,5e2" and "1_5"
+        # are refused, not read as 150 and 15).
+        number = required_decimal(value) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):
         return None, f"{label} must be a number ({str(value)[:20]!r} is not)."
     if not math.isfinite(number):
