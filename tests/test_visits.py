@@ -528,3 +528,17 @@ def test_form_defaults_carry_the_previous_visits_device_and_capture_checklist(cl
     assert defaults.device == "FotoFinder"
     assert defaults.capture == {"dry_hair": True, "same_parting": False, "same_distance": False,
                                 "same_lighting": True}
+
+
+def test_form_defaults_take_the_latest_photographed_visits_set_up_even_all_unticked(clinic):
+    add_patient(clinic)
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 1, 10), sites=(SiteEntry("vertex", 150.0),),
+                                               capture={"dry_hair": True, "same_lighting": True},
+                                               device="FotoFinder"), today=TODAY)
+    # The next visit's photos were taken with nothing confirmed and no device named: that is what was recorded.
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 3, 10), sites=(SiteEntry("vertex", 152.0),)),
+              [PhotoUpload("vertex", "top.jpg", jpeg())], today=TODAY)
+    defaults = visit_form_defaults(CLINICIAN, "RT-0001")
+    assert defaults.device == ""
+    assert defaults.capture == {"dry_hair": False, "same_parting": False, "same_distance": False,
+                                "same_lighting": False}

@@ -163,18 +163,27 @@ def visit_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> Visit
 
 
 def _previous_set_up(session: Session, patient_id: int) -> tuple[str, dict[str, bool]]:
-    """The device and capture checks of the latest live visit that recorded either ('' and none ticked else)."""
-    recorded = session.scalars(
-        select(models.Visit.capture_conditions)
+    """The device and capture checks of the latest live visit with a set-up, as they were ('' and none ticked
+    when no visit has one).
+
+    A visit has a set-up when it has photos (the set-up describes them: every check unticked and no device is
+    then what was recorded, and the next form starts so, never from an older visit) or when it names a device
+    or ticks a check; a visit with neither (ratings only) says nothing about how photos are taken.
+    """
+    with_photos = select(models.Photo.id).where(models.Photo.visit_id == models.Visit.id,
+                                                models.Photo.deleted_at.is_(None)).exists()
+    recorded = session.execute(
+        select(models.Visit.capture_conditions, with_photos)
         .where(models.Visit.patient_id == patient_id, models.Visit.deleted_at.is_(None))
         .order_by(models.Visit.date.desc(), models.Visit.id.desc())
     )
-    for conditions in recorded:
+    for conditions, has_photos in recorded:
         conditions = conditions or {}
         device = conditions.get("device")
+        device = device if isinstance(device, str) else ""
         checks = {key: conditions.get(key) is True for key in CAPTURE_CHECKS}
-        if any(checks.values()) or (isinstance(device, str) and device.strip()):
-            return (device if isinstance(device, str) else ""), checks
+        if has_photos or any(checks.values()) or device.strip():
+            return device, checks
     return "", {key: False for key in CAPTURE_CHECKS}
 
 
