@@ -40,7 +40,7 @@ from tracker.course.protocols import to_engine
 from tracker.course.scales import ScaleScore, scale_choices, stages
 from tracker.course.vocabulary import assessment_words, milestone_words, site_words
 from tracker.database import transaction
-from tracker.errors import NeedsConfirmation, SameDayVisit, ValidationError
+from tracker.errors import ConflictError, NeedsConfirmation, SameDayVisit, ValidationError
 from tracker.photos.intake import prepare_photo
 from tracker.photos.store import PhotoStore, store_photo
 from tracker.progress.patient_progress import density_progress, find_patient, patient_progress
@@ -132,6 +132,16 @@ class VisitSaved:
     global_assessment: int | None = None  # −3 … +3 (vocabulary.assessment_words), None: not assessed
     satisfaction: int | None = None  # 0–10, None: not asked
     added_to_existing: bool = False  # True: the photos and values were added to the visit already on that date
+
+
+@dataclass(frozen=True)
+class OfferedVisit:
+    """The visit a refused save offered to add to (from ``SameDayVisit``): its id, its date and its version then.
+    Adding goes to this visit only, and only while the form's date is still its date and nobody changed it."""
+
+    visit_id: int
+    date: datetime.date
+    version: int
 
 
 def visit_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> VisitFormDefaults:
@@ -235,15 +245,18 @@ def log_visit(
     today: date | None = None,
     store: PhotoStore | None = None,
     acknowledged: Collection[str] = (),
-    add_to_existing: bool = False,
+    add_to: OfferedVisit | None = None,
 ) -> VisitSaved:
     """Record a visit with its measurements, scale score and photos in one transaction.
 
     One visit per patient and date: when the patient already has a (live) visit on this date, nothing is
-    saved and ``SameDayVisit`` offers to add to it; with ``add_to_existing`` the photos are added to that visit
+    saved and ``SameDayVisit`` offers to add to it; with ``add_to`` (that offer) the photos are added to that visit
     and so are the values it does not have yet (a site or scale score it already has with another value is a
-    correction, refused here). Unlikely values (``tracker.records.plausibility``) raise ``NeedsConfirmation``
-    with a sentence each, unless every sentence is among ``acknowledged`` (the warnings the clinician confirmed).
+    correction, refused here). Adding never goes to another visit: when the form's date now has another visit,
+    ``SameDayVisit`` offers that one instead; when it has none, ``ValidationError``; when the offered visit changed
+    since the offer, ``ConflictError`` (nothing is saved in each case). Unlikely values
+    (``tracker.records.plausibility``) raise ``NeedsConfirmation`` with a sentence each, unless every sentence is
+    among ``acknowledged`` (the warnings the clinician confirmed).
 
     Raises ValidationError listing every problem (nothing is written then), NotFound for an unknown MRN,
     PermissionDenied for anyone but staff. ``today`` (default: the server's date) bounds the visit date.
@@ -257,10 +270,13 @@ def log_visit(
         visit_date = _refuse_problems(checked, patient.birth_date, photos)
         _refuse_resubmission(session, patient.id, visit_date, checked, photos)
         existing = _visit_on(session, patient.id, visit_date)
-        if existing is not None and not add_to_existing:
+        if add_to is not None:
+            _check_offer(existing, add_to, visit_date)
+        elif existing is not None:
             raise SameDayVisit(
-                f"A visit of {show_date(visit_date)} is already recorded for this patient; nothing was saved. Add "
-                "these photos and values to that visit, or check the date.", existing.id, visit_date)
+                f"A visit of {show_date(visit_date)} is already recorded for this patient: nothing was saved. Add "
+                "these photos and values to that visit, or check the date.", existing.id, visit_date,
+                existing.version)
         new_measurements = _refuse_clashes(session, existing, checked) if existing else checked.measurements
         _ask_unless_acknowledged(session, patient.id, visit_date, new_measurements, existing, acknowledged)
         if existing is None:
@@ -282,6 +298,24 @@ def log_visit(
                      detail=detail)
         saved = _visit_saved(session, patient, visit.id, visit_date, checked, saved_photos)
         return replace(saved, added_to_existing=existing is not None)
+
+
+def _check_offer(existing: models.Visit | None, offer: OfferedVisit, visit_date: date) -> None:
+    """Refuse to add anywhere but to the visit offered, as it was offered (``log_visit``)."""
+    offered, now = show_date(offer.date), show_date(visit_date)
+    if existing is None:
+        raise ValidationError(
+            f"Nothing was saved: the visit offered was the one of {offered}, but the visit date now reads {now}, "
+            f"which has no visit. Put back {offered} to add to that visit, or save the form as a new visit.")
+    if existing.id != offer.visit_id:
+        raise SameDayVisit(
+            f"Nothing was saved: the visit offered was the one of {offered}, but the visit date now reads {now}, "
+            f"and a visit of {now} is already recorded for this patient. Add these photos and values to the visit "
+            f"of {now}, or check the date.", existing.id, visit_date, existing.version)
+    if existing.version != offer.version:
+        raise ConflictError(
+            f"The visit of {offered} was changed by someone else since it was offered: nothing was saved. Save "
+            "the form again to be offered that visit as it is now.")
 
 
 def _visit_on(session: Session, patient_id: int, visit_date: date) -> models.Visit | None:
