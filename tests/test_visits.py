@@ -68,6 +68,7 @@ def stored_files() -> list[str]:
 
 def offered(same: SameDayVisit) -> OfferedVisit:
     """The visit an offer names, as the page carries it to the button that accepts it."""
+    assert isinstance(same.visit_date, date) and same.version is not None
     return OfferedVisit(same.visit_id, same.visit_date, same.version)
 
 
