@@ -217,3 +217,45 @@ def test_a_correction_to_an_entry_removed_meanwhile_says_so(clinic):
         assert session.get(models.DensityMeasurement, measurement_id).density_per_cm2 == 183
         assert session.get(models.Visit, visit_id).deleted_at is not None
         assert session.scalars(select(models.ChangeRecord.field)).all() == []
+
+
+def test_an_unlikely_correction_is_asked_about_and_saved_only_by_save_anyway(clinic):
+    """Issue #12 review: corrections skipped the forms' questions. 183 corrected to 58,3 (the comma read as a
+    decimal): (58.3 − 130) / 130 = −55% from the previous visit's 130 → asked; 56 typed instead is asked afresh."""
+    measurement_id = typo_patient(clinic)
+    at = choose(open_record(), f"measurement:{measurement_id}")
+    at.text_input(key="fix_density_per_cm2").input("58,3")
+    at.text_input(key="fix_reason").input("from the printout")
+    at.button(key="fix_submit").click().run()
+    assert not at.exception and not at.error, messages(at, "error")
+    assert ("Vertex density 58.3 hairs/cm² is 55% below the previous visit's 130 (2025-01-10): check the value"
+            in messages(at, "warning"))
+    assert "nothing was saved" in messages(at, "warning")
+    assert at.text_input(key="fix_density_per_cm2").value == "58,3"  # what was typed is kept
+    assert patient_record(DR, "RT-30").timeline[-1].densities[0].density == 183
+
+    at.text_input(key="fix_density_per_cm2").input("56")  # changed after the question: asked about afresh
+    at.button(key="fix_anyway").click().run()
+    assert "Vertex density 56 hairs/cm² is 57% below the previous visit's 130" in messages(at, "warning")  # 74/130
+    assert patient_record(DR, "RT-30").timeline[-1].densities[0].density == 183
+
+    at.button(key="fix_anyway").click().run()
+    assert not at.exception, at.exception
+    assert "Density (hairs/cm²): 183 → 56" in messages(at, "success")
+    assert "Please check before saving" not in messages(at, "warning")
+    assert patient_record(DR, "RT-30").timeline[-1].densities[0].density == 56
+
+
+def test_a_session_date_moved_far_from_every_visit_is_asked_about(clinic):
+    typo_patient(clinic)
+    with transaction(clinic) as session:
+        session_id = session.scalar(select(models.TreatmentSession.id))
+    at = choose(open_record(), f"session:{session_id}")
+    at.text_input(key="fix_date").input("2023-01-10")
+    at.text_input(key="fix_reason").input("year mistyped")
+    at.button(key="fix_submit").click().run()
+    assert not at.exception and not at.error, messages(at, "error")
+    assert ("Session date 2023-01-10 is 731 days from the nearest visit (2025-01-10); no visit is within 120 days of "
+            "it: check the date") in messages(at, "warning")
+    at.button(key="fix_anyway").click().run()
+    assert "Date: 2025-01-10 → 2023-01-10" in messages(at, "success")

@@ -27,6 +27,7 @@ from tracker.course.vocabulary import (
     treatment_words,
     view_words,
 )
+from tracker.errors import NeedsConfirmation
 from tracker.records.entry_corrections import (
     MEASUREMENT,
     PHOTO,
@@ -53,11 +54,12 @@ PREFIX = "fix_"
 CHOICE, OPEN, VERSION, REASON = "fix_choice", "fix_open", "fix_version", "fix_reason"
 # The text each box was pre-filled with, and the words of the entry open (to say it was removed meanwhile).
 PREFILLED, OPEN_LABEL = "fix_prefilled", "fix_open_label"
+ASKED = "fix_asked"  # the plausibility questions the last save asked (answered by "Save anyway")
 NOTICE, RESET = "fix_notice", "fix_reset"  # kept across the rerun after a save
 BOXES = {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}
-SERVICES: dict[str, Callable[..., Correction]] = {
-    VISIT: correct_visit, MEASUREMENT: correct_measurement, SCALE_SCORE: correct_scale_score,
-    SESSION: correct_session,
+# The corrections that ask the logging forms' plausibility questions (a scale score and a photo's view have none).
+ASKING: dict[str, Callable[..., Correction]] = {
+    VISIT: correct_visit, MEASUREMENT: correct_measurement, SESSION: correct_session,
 }
 
 
@@ -93,8 +95,16 @@ def correct_entries(actor: Actor, mrn: str) -> None:
         changes = FORMS[entry.kind](entry)
         reason = st.text_input("Reason for the correction", key=REASON, max_chars=REASON_MAX,
                                placeholder="e.g. 183 typed for 138")
-        if st.form_submit_button("Save correction", type="primary", key="fix_submit"):
-            _save(actor, entry, changes, reason)
+        asked: tuple[str, ...] = st.session_state.get(ASKED, ())
+        anyway = False
+        if asked:
+            st.warning("**Please check before saving** (nothing was saved):\n\n"
+                       + "\n".join(f"- {plain(warning)}" for warning in asked)
+                       + "\n\nSave anyway if the values are right; a value changed here is checked again.")
+            anyway = st.form_submit_button("Save anyway", key="fix_anyway")
+        if st.form_submit_button("Save correction", type="primary", key="fix_submit") or anyway:
+            st.session_state.pop(ASKED, None)
+            _save(actor, entry, changes, reason, asked if anyway else ())
     if st.button("Discard my changes and reload this entry", key="fix_reload"):
         _forget()
         st.rerun()
@@ -120,17 +130,32 @@ def _unchanged_left_out(changes: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in changes.items() if name not in prefilled or prefilled[name] != value}
 
 
-def _save(actor: Actor, entry: CorrectableEntry, changes: dict[str, Any], reason: str) -> None:
-    version = st.session_state[VERSION]
-    changes = _unchanged_left_out(changes)
-    if entry.kind == PHOTO:
-        result = call(correct_photo_view, actor, entry.row_id, changes["view"], reason, version)
-    else:
-        result = call(SERVICES[entry.kind], actor, entry.row_id, changes, reason, version)
+def _save(actor: Actor, entry: CorrectableEntry, changes: dict[str, Any], reason: str,
+          acknowledged: tuple[str, ...]) -> None:
+    """Save through the entry's correction service; a plausibility question is kept for the form to ask (the
+    values typed stay in it), and answered by "Save anyway" with the same sentences acknowledged."""
+    result = call(_correct, actor, entry, _unchanged_left_out(changes), reason, st.session_state[VERSION],
+                  acknowledged)
     if result is not None:
         _forget()
         st.session_state[NOTICE], st.session_state[RESET] = _notice(entry, result), True
         st.rerun()
+    if ASKED in st.session_state:
+        st.rerun()
+
+
+def _correct(actor: Actor, entry: CorrectableEntry, changes: dict[str, Any], reason: str, version: int,
+             acknowledged: tuple[str, ...]) -> Correction | None:
+    """The one correction service of the entry's kind; None when it asks a question (kept in ``ASKED``)."""
+    try:
+        if entry.kind == PHOTO:
+            return correct_photo_view(actor, entry.row_id, changes["view"], reason, version)
+        if entry.kind in ASKING:
+            return ASKING[entry.kind](actor, entry.row_id, changes, reason, version, acknowledged=acknowledged)
+        return correct_scale_score(actor, entry.row_id, changes, reason, version)
+    except NeedsConfirmation as asked:
+        st.session_state[ASKED] = asked.warnings
+        return None
 
 
 def _notice(entry: CorrectableEntry, result: Correction) -> list[tuple[str, str]]:

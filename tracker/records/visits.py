@@ -399,24 +399,37 @@ def _ask_unless_acknowledged(session: Session, patient_id: int, visit_date: date
                              measurements: Sequence[Measurement], existing: models.Visit | None,
                              acknowledged: Collection[str]) -> None:
     """Raise ``NeedsConfirmation`` for every unlikely value not yet confirmed (nothing is written before)."""
-    recorded = [
-        RecordedDensity(row.site, row.date, row.density_per_cm2)
-        for row in session.execute(
-            select(models.DensityMeasurement.site, models.Visit.date, models.DensityMeasurement.density_per_cm2)
-            .join(models.Visit, models.Visit.id == models.DensityMeasurement.visit_id)
-            .where(models.Visit.patient_id == patient_id, models.Visit.deleted_at.is_(None),
-                   models.DensityMeasurement.deleted_at.is_(None),
-                   models.Visit.id != (existing.id if existing is not None else -1)))
-    ]
+    recorded = recorded_densities(session, patient_id, leaving_out_visit=existing.id if existing else None)
     warnings = density_warnings(visit_date, [(m.site, m.density) for m in measurements], recorded)
     if existing is None:  # a visit already on this date was asked about when it was saved
-        first_session = session.scalar(
-            select(func.min(models.TreatmentSession.date)).where(
-                models.TreatmentSession.patient_id == patient_id, models.TreatmentSession.deleted_at.is_(None)))
-        warnings = visit_date_warnings(visit_date, first_session) + warnings
+        warnings = visit_date_warnings(visit_date, first_session_date(session, patient_id)) + warnings
     asked = unacknowledged(warnings, frozenset(acknowledged))
     if asked:
         raise NeedsConfirmation(asked)
+
+
+def recorded_densities(session: Session, patient_id: int, *, leaving_out_visit: int | None = None,
+                       leaving_out_measurement: int | None = None) -> list[RecordedDensity]:
+    """The patient's live densities (site, visit date, hairs/cm²) that a new or corrected value is compared with:
+    all but those of ``leaving_out_visit`` (the visit being added to or moved) and ``leaving_out_measurement``
+    (the value being corrected)."""
+    query = (
+        select(models.DensityMeasurement.site, models.Visit.date, models.DensityMeasurement.density_per_cm2)
+        .join(models.Visit, models.Visit.id == models.DensityMeasurement.visit_id)
+        .where(models.Visit.patient_id == patient_id, models.Visit.deleted_at.is_(None),
+               models.DensityMeasurement.deleted_at.is_(None))
+    )
+    if leaving_out_visit is not None:
+        query = query.where(models.Visit.id != leaving_out_visit)
+    if leaving_out_measurement is not None:
+        query = query.where(models.DensityMeasurement.id != leaving_out_measurement)
+    return [RecordedDensity(row.site, row.date, row.density_per_cm2) for row in session.execute(query)]
+
+
+def first_session_date(session: Session, patient_id: int) -> date | None:
+    """The date of the patient's first live treatment session (day 0), None before any."""
+    return session.scalar(select(func.min(models.TreatmentSession.date)).where(
+        models.TreatmentSession.patient_id == patient_id, models.TreatmentSession.deleted_at.is_(None)))
 
 
 def _ratings_detail(checked: CheckedVisit) -> str:
