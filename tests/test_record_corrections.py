@@ -497,7 +497,7 @@ def test_two_clinicians_correcting_the_same_density_at_once_never_overwrite_each
 
 def ids(url, model, **where) -> int:
     with transaction(url) as session:
-        return session.scalar(select(model.id).filter_by(**where))
+        return session.execute(select(model.id).filter_by(**where)).scalar_one()
 
 
 def test_a_corrected_density_far_from_the_sites_neighbouring_visit_is_asked_first(clinic):
