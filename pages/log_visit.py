@@ -29,6 +29,7 @@ from tracker.records.visit_form import CAPTURE_CHECKS, DEVICE_MAX, NOTES_MAX, Ph
 from tracker.records.visits import (
     BASELINE_RECORDED,
     DENSITY_RECORDED,
+    OfferedVisit,
     SiteOutcome,
     VisitSaved,
     log_visit,
@@ -45,7 +46,8 @@ FORM_FOR, SITES, ROUND, SHOTS, SAVED = (
     "visit_form_for", "visit_sites", "visit_round", "visit_camera_shots", "visit_saved",
 )
 # What the last save asked (outside the "visit_" keys that a fresh form blanks): the warnings to confirm, with
-# whether they came while adding to a visit; and the date of the visit offered to add to.
+# the visit being added to when they came (an ``OfferedVisit``, else None); and the visit offered to add to, with
+# the service's words (an ``OfferedVisit`` and its message). An offer names its visit: adding goes to it alone.
 ASKED, OFFER = "asked_visit", "offer_visit"
 SATISFACTION_LABEL = "Patient satisfaction (0 = not at all, 10 = completely satisfied)"
 
@@ -72,15 +74,16 @@ def _start_form(mrn: str, sites: tuple[str, ...], device: str, capture: dict[str
 
 
 def _save(mrn: str, entry: VisitEntry, uploads: list[PhotoUpload], acknowledged: Sequence[str],
-          adding: bool) -> VisitSaved | None:
+          adding: OfferedVisit | None) -> VisitSaved | None:
     """Save through the service; a question (unlikely values, a visit already on that date) is kept for the
     form to ask, and answered by submitting it again."""
     try:
-        return log_visit(actor, mrn, entry, uploads, acknowledged=acknowledged, add_to_existing=adding)
+        return log_visit(actor, mrn, entry, uploads, acknowledged=acknowledged, add_to=adding)
     except NeedsConfirmation as asked:
         st.session_state[ASKED] = (asked.warnings, adding)
     except SameDayVisit as same:
-        st.session_state[OFFER] = show_date(same.visit_date) if isinstance(same.visit_date, date) else ""
+        if isinstance(same.visit_date, date) and same.version is not None:
+            st.session_state[OFFER] = (OfferedVisit(same.visit_id, same.visit_date, same.version), str(same))
     return None
 
 
@@ -96,9 +99,9 @@ def _questions() -> tuple[bool, bool]:
                    + "\n\nSave anyway if the values are right; a value changed here is checked again.")
         anyway = st.form_submit_button("Save anyway")
     if offer:
-        st.info(f"A visit of {offer} is already recorded for this patient: nothing was saved. Add this form's "
-                "photos and values to it (a site or score it already has is not changed), or check the date.")
-        adding = st.form_submit_button(f"Add these photos and values to the visit of {offer}")
+        offered, message = offer
+        st.info(f"{plain(message)} A site or score the visit already has is not changed.")
+        adding = st.form_submit_button(f"Add these photos and values to the visit of {show_date(offered.date)}")
     return anyway, adding
 
 
@@ -191,9 +194,8 @@ st.subheader(plain(f"{defaults.full_name} · MRN {defaults.mrn}"))
 if defaults.last_visit_date:
     st.caption(f"Last visit with measurements: {show_date(defaults.last_visit_date)}")
 
-saved = st.session_state.get(SAVED)
-if isinstance(saved, VisitSaved) and saved.mrn == defaults.mrn:
-    _show_saved(saved)
+# Drawn after the form is read: a new save attempt clears the last save's "saved" (it is not this save's answer).
+saved_slot = st.container()
 
 # Outside the form, because they change what the form shows: the scale, extra sites, the camera.
 scale = st.selectbox("Scale", defaults.scales, format_func=SCALE_LABELS.__getitem__, key="visit_scale")
@@ -273,10 +275,12 @@ with st.form("log_visit", clear_on_submit=False):
     submitted = st.form_submit_button("Save visit", type="primary")
 
 if submitted or answer_anyway or answer_add:
+    st.session_state.pop(SAVED, None)
     asked = st.session_state.pop(ASKED, None)
-    st.session_state.pop(OFFER, None)
+    offer = st.session_state.pop(OFFER, None)
     acknowledged: tuple[str, ...] = asked[0] if answer_anyway and asked else ()
-    adding = answer_add or bool(answer_anyway and asked and asked[1])
+    # The visit named by the button pressed (or by the question asked while adding), never the date box's visit.
+    adding: OfferedVisit | None = offer[0] if answer_add and offer else asked[1] if answer_anyway and asked else None
     uploads.extend(PhotoUpload(view, name, data) for view, name, data in st.session_state[SHOTS])
     entry = VisitEntry(date=visit_date, sites=tuple(site_values), scale=scale_entry, capture=capture,
                        device=device, notes=notes, global_assessment=assessment, satisfaction=satisfaction)
@@ -288,6 +292,11 @@ if submitted or answer_anyway or answer_add:
         st.rerun()
     if ASKED in st.session_state or OFFER in st.session_state:
         st.rerun()  # the form asks its question, with the values typed still in it
+else:
+    saved = st.session_state.get(SAVED)
+    if isinstance(saved, VisitSaved) and saved.mrn == defaults.mrn:
+        with saved_slot:
+            _show_saved(saved)
 
 if st.button("Choose another patient", key="pick_visit_other"):
     st.session_state.pop(MRN, None)

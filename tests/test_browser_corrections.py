@@ -113,3 +113,39 @@ def test_a_mistyped_density_is_corrected_with_its_reason_and_the_progress_page_f
         assert page.get_by_text("Ahead · site Vertex").count() == 0
         shot(page, JOURNEY, "05-progress-reads-on-track")
     assert server_alarms(base) == []
+
+
+def test_an_unlikely_corrected_density_is_asked_about_and_saved_by_save_anyway(clinic):
+    """Issue #12 review: a correction skipped the visit form's question. 138 corrected to "58,3" (a decimal comma):
+    (58.3 − 130) / 130 = −55% from the previous visit's 130 → asked; nothing saved until "Save anyway"."""
+    base, data_dir = clinic
+    from tests.patient_samples import seed
+
+    today = date.today()
+    day0, visit = today - timedelta(days=85), today - timedelta(days=5)
+    seed(f"sqlite:///{data_dir / 'tracker.db'}", "RT-8002", "Ula Unlikely", sessions=[day0],
+         visits=[(day0 - timedelta(days=1), {"vertex": BASELINE}), (visit, {"vertex": MEANT})])
+    with browser_page(viewport=(1400, 1800)) as page:
+        sign_in(page, base, USERNAME, PASSWORD)
+        page.get_by_role("heading", name="Patients").wait_for()
+        choose(page, "Patient", "RT-8002 — Ula Unlikely")
+        open_menu(page, "Patient record")
+        page.get_by_role("heading", name="Ula Unlikely").wait_for()
+        page.get_by_text("Correct an entry").first.wait_for()
+        wait_rendered(page)
+        choose(page, "Entry to correct", f"Vertex density 138 hairs/cm² at the visit of {show_date(visit)}")
+        page.get_by_role("textbox", name="Density (hairs/cm²)").fill("58,3")
+        page.get_by_role("textbox", name="Reason for the correction").fill("from the printout")
+        page.get_by_role("button", name="Save correction").click()
+        question = (f"Vertex density 58.3 hairs/cm² is 55% below the previous visit's 130 "
+                    f"({show_date(day0 - timedelta(days=1))}): check the value")
+        page.get_by_text(question).wait_for()
+        wait_rendered(page)
+        shot(page, JOURNEY, "06-unlikely-correction-asked")
+        assert page.get_by_role("textbox", name="Density (hairs/cm²)").input_value() == "58,3"
+        page.get_by_role("button", name="Save anyway").click()
+        page.get_by_text("Density (hairs/cm²): 138 → 58.3").first.wait_for()
+        wait_rendered(page)
+        assert page.get_by_text(question).count() == 0
+        shot(page, JOURNEY, "07-saved-anyway")
+    assert server_alarms(base) == []

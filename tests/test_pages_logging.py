@@ -642,3 +642,67 @@ def test_photos_are_added_to_a_recorded_visit_from_the_patient_record(clinic):
     at.button(key="FormSubmitter:visit_photos_form-Add photos to this visit").click().run()
     assert "No photo was added: choose a photo for a view first." in errors(at)
     assert count(clinic, models.Photo) == 1
+
+
+def add_button(day: str) -> str:
+    return f"FormSubmitter:log_visit-Add these photos and values to the visit of {day}"
+
+
+def measured(url) -> list[tuple[date, str, float]]:
+    with transaction(url) as session:
+        return sorted(session.execute(
+            select(models.Visit.date, models.DensityMeasurement.site, models.DensityMeasurement.density_per_cm2)
+            .join(models.Visit, models.Visit.id == models.DensityMeasurement.visit_id)).all())
+
+
+def test_adding_goes_to_the_visit_the_button_names_not_the_one_the_date_box_shows(clinic, monkeypatch):
+    """Issue #12 review (DD/MM clinic): the offer to add to 02/04/2026, pressed after the date box was changed to
+    12/07/2026 (another visit), said "Added to the visit of 12/07/2026". Same with "Save anyway" asked while adding.
+    Also: after the offer, the previous save's green "saved" is gone (it is not this save's answer)."""
+    monkeypatch.setenv("TRACKER_DATE_FORMAT", "DD/MM/YYYY")
+    add_patient(clinic, target_areas="vertex, frontal")
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2026, 1, 2), sites=(SiteEntry("frontal", 100.0),)))
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2026, 7, 12), sites=(SiteEntry("vertex", 152.0),
+                                                                              SiteEntry("frontal", 101.0))))
+    at = open_page("pages/log_visit.py")
+    at.text_input(key="visit_date").input("02/04/2026")
+    at.text_input(key="visit_density_vertex").input("150")
+    at.button(key=SAVE_VISIT).click().run()
+    assert [s.value for s in at.success] == ["Visit of 02/04/2026 saved."]
+
+    at.text_input(key="visit_date").input("02/04/2026")
+    at.text_input(key="visit_density_frontal").input("200")
+    at.button(key=SAVE_VISIT).click().run()
+    assert not at.exception and not at.error, errors(at)
+    assert "A visit of 02/04/2026 is already recorded for this patient: nothing was saved" in shown(at.info[0].value)
+    assert not at.success  # the previous save's "Visit of 02/04/2026 saved." is not under this offer
+
+    at.text_input(key="visit_date").input("12/07/2026")  # changed before pressing the offer for 02/04/2026
+    at.button(key=add_button("02/04/2026")).click().run()
+    assert not at.exception and not at.success and not at.error, errors(at)
+    assert ("the visit offered was the one of 02/04/2026, but the visit date now reads 12/07/2026"
+            in shown(at.info[0].value))
+    assert [b.key for b in at.button if b.key.startswith("FormSubmitter:log_visit-Add")] == [add_button("12/07/2026")]
+    expected = [(date(2026, 1, 2), "frontal", 100.0), (date(2026, 4, 2), "vertex", 150.0),
+                (date(2026, 7, 12), "frontal", 101.0), (date(2026, 7, 12), "vertex", 152.0)]
+    assert measured(clinic) == expected  # nothing added to 12/07/2026
+
+    # Back to 02/04/2026, adding there: frontal 200 is asked about ((200 − 100) / 100 = 100% above 02/01/2026).
+    at.text_input(key="visit_date").input("02/04/2026")
+    at.button(key=add_button("12/07/2026")).click().run()
+    at.button(key=add_button("02/04/2026")).click().run()
+    assert "Frontal density 200 hairs/cm² is 100% above the previous visit's 100 (02/01/2026)" in warnings_shown(at)
+    at.text_input(key="visit_date").input("12/07/2026")  # changed again before "Save anyway"
+    at.button(key=SAVE_ANYWAY).click().run()
+    assert not at.exception and not at.success and not at.error, errors(at)
+    assert "but the visit date now reads 12/07/2026" in shown(at.info[0].value)
+    assert measured(clinic) == expected
+
+    at.text_input(key="visit_date").input("02/04/2026")
+    at.button(key=SAVE_VISIT).click().run()
+    at.button(key=add_button("02/04/2026")).click().run()
+    at.button(key=SAVE_ANYWAY).click().run()
+    assert not at.exception and not at.error, errors(at)
+    assert [s.value for s in at.success] == ["Added to the visit of 02/04/2026."]
+    assert measured(clinic) == sorted([*expected, (date(2026, 4, 2), "frontal", 200.0)])
+    assert len(visit_rows(clinic)) == 3

@@ -172,3 +172,90 @@ def test_a_stage_and_salt_regions_are_corrected(recorded):
     at.button(key="fix_submit").click().run()
     # SALT = 80 % × 0.40 (the vertex's share of the scalp) = 32.
     assert "SALT vertex % hair loss: 50 → 80; SALT score: 20 → 32" in messages(at, "success")
+
+
+def test_values_nobody_touched_are_neither_rounded_nor_recorded_as_changes(clinic):
+    """Issue #12 review: 138.3333333 and 61.23456789 were pre-filled as 138.333 and 61.2346; correcting only
+    Terminal % saved the rounded values too, and the history read "138.333 → 138.333"."""
+    measurement_id = typo_patient(clinic)
+    with transaction(clinic) as session:
+        row = session.get(models.DensityMeasurement, measurement_id)
+        row.density_per_cm2, row.shaft_diameter_um = 138.3333333, 61.23456789
+    at = choose(open_record(), f"measurement:{measurement_id}")
+    assert at.text_input(key="fix_density_per_cm2").value == "138.3333333"
+    assert at.text_input(key="fix_shaft_diameter_um").value == "61.23456789"
+    at.text_input(key="fix_terminal_pct").input("70")
+    at.text_input(key="fix_reason").input("terminal % from the printout")
+    at.button(key="fix_submit").click().run()
+    assert not at.exception and not at.error, messages(at, "error")
+    assert ("Corrected Vertex density 138.333 hairs/cm² at the visit of 2025-04-10: Terminal %: (empty) → 70. The "
+            "previous values are in the history.") in messages(at, "success")
+    with transaction(clinic) as session:
+        row = session.get(models.DensityMeasurement, measurement_id)
+        assert (row.density_per_cm2, row.shaft_diameter_um, row.terminal_pct) == (138.3333333, 61.23456789, 70)
+        kept = session.scalars(select(models.ChangeRecord.field)).all()
+    assert kept == ["terminal_pct"]  # one history line: the value that changed
+
+
+def test_a_correction_to_an_entry_removed_meanwhile_says_so(clinic):
+    from tracker.records.history import soft_delete
+
+    measurement_id = typo_patient(clinic)
+    at = choose(open_record(), f"measurement:{measurement_id}")
+    with transaction(clinic) as session:
+        visit_id = session.get(models.DensityMeasurement, measurement_id).visit_id
+    soft_delete(ADMIN, "visit", visit_id, "entered for the wrong patient")  # someone else, meanwhile
+    at.text_input(key="fix_density_per_cm2").input("138")
+    at.text_input(key="fix_reason").input("typo")
+    at.button(key="fix_submit").click().run()
+    assert not at.exception, at.exception
+    assert ("Vertex density 183 hairs/cm² at the visit of 2025-04-10 was removed from the record by someone else "
+            "since you opened it: nothing was saved") in messages(at, "error")
+    assert at.selectbox(key="fix_choice").value is None
+    assert not [box for box in at.text_input if box.key == "fix_density_per_cm2"]  # the form is closed
+    with transaction(clinic) as session:
+        assert session.get(models.DensityMeasurement, measurement_id).density_per_cm2 == 183
+        assert session.get(models.Visit, visit_id).deleted_at is not None
+        assert session.scalars(select(models.ChangeRecord.field)).all() == []
+
+
+def test_an_unlikely_correction_is_asked_about_and_saved_only_by_save_anyway(clinic):
+    """Issue #12 review: corrections skipped the forms' questions. 183 corrected to 58,3 (the comma read as a
+    decimal): (58.3 − 130) / 130 = −55% from the previous visit's 130 → asked; 56 typed instead is asked afresh."""
+    measurement_id = typo_patient(clinic)
+    at = choose(open_record(), f"measurement:{measurement_id}")
+    at.text_input(key="fix_density_per_cm2").input("58,3")
+    at.text_input(key="fix_reason").input("from the printout")
+    at.button(key="fix_submit").click().run()
+    assert not at.exception and not at.error, messages(at, "error")
+    assert ("Vertex density 58.3 hairs/cm² is 55% below the previous visit's 130 (2025-01-10): check the value"
+            in messages(at, "warning"))
+    assert "nothing was saved" in messages(at, "warning")
+    assert at.text_input(key="fix_density_per_cm2").value == "58,3"  # what was typed is kept
+    assert patient_record(DR, "RT-30").timeline[-1].densities[0].density == 183
+
+    at.text_input(key="fix_density_per_cm2").input("56")  # changed after the question: asked about afresh
+    at.button(key="fix_anyway").click().run()
+    assert "Vertex density 56 hairs/cm² is 57% below the previous visit's 130" in messages(at, "warning")  # 74/130
+    assert patient_record(DR, "RT-30").timeline[-1].densities[0].density == 183
+
+    at.button(key="fix_anyway").click().run()
+    assert not at.exception, at.exception
+    assert "Density (hairs/cm²): 183 → 56" in messages(at, "success")
+    assert "Please check before saving" not in messages(at, "warning")
+    assert patient_record(DR, "RT-30").timeline[-1].densities[0].density == 56
+
+
+def test_a_session_date_moved_far_from_every_visit_is_asked_about(clinic):
+    typo_patient(clinic)
+    with transaction(clinic) as session:
+        session_id = session.scalar(select(models.TreatmentSession.id))
+    at = choose(open_record(), f"session:{session_id}")
+    at.text_input(key="fix_date").input("2023-01-10")
+    at.text_input(key="fix_reason").input("year mistyped")
+    at.button(key="fix_submit").click().run()
+    assert not at.exception and not at.error, messages(at, "error")
+    assert ("Session date 2023-01-10 is 731 days from the nearest visit (2025-01-10); no visit is within 120 days of "
+            "it: check the date") in messages(at, "warning")
+    at.button(key="fix_anyway").click().run()
+    assert "Date: 2025-01-10 → 2023-01-10" in messages(at, "success")

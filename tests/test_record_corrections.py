@@ -16,7 +16,7 @@ from tests.patient_samples import DR, TODAY, changes_of, patient_actor, seed
 from tracker.access.actors import Actor
 from tracker.course.vocabulary import FIELD_WORDS
 from tracker.database import transaction
-from tracker.errors import ConflictError, NotFound, PermissionDenied, ValidationError
+from tracker.errors import ConflictError, NeedsConfirmation, NotFound, PermissionDenied, ValidationError
 from tracker.photos.timeline import photo_timeline
 from tracker.progress.patient_progress import progress_json
 from tracker.records.history import soft_delete
@@ -490,3 +490,68 @@ def test_two_clinicians_correcting_the_same_density_at_once_never_overwrite_each
     assert row_of(url, models.DensityMeasurement, measurement_id).density_per_cm2 == {"dr.a": 138, "dr.b": 139}[winner]
     assert [(c[2], c[5]) for c in changes_of(url)] == [("183", winner)]
     figure(f"concurrent corrections ({url.split(':')[0]}): 2 at once on one row, 1 saved, 1 refused")
+
+
+# --- issue #12 review: corrections ask the logging forms' plausibility questions ----------------------------
+
+
+def ids(url, model, **where) -> int:
+    with transaction(url) as session:
+        return session.execute(select(model.id).filter_by(**where)).scalar_one()
+
+
+def test_a_corrected_density_far_from_the_sites_neighbouring_visit_is_asked_first(clinic):
+    """Frontal 121.4 → 58.3 was saved without a question: (58.3 − 121.4) / 121.4 = −51.98%, asked as 52% below
+    the previous visit's 121.4. Compared with the neighbouring visit, never with the value being corrected."""
+    seed(clinic, "RT-31", "Fiona Frontal", visits=[(date(2025, 1, 10), {"frontal": 121.4}),
+                                                   (date(2025, 4, 10), {"frontal": 121.4}),
+                                                   (date(2025, 7, 10), {"frontal": 300})])
+    april = ids(clinic, models.DensityMeasurement, density_per_cm2=121.4, visit_id=ids(
+        clinic, models.Visit, date=date(2025, 4, 10)))
+    # 300 typed for 130: −57% from the value corrected, but +7% from the previous visit's 121.4 → not asked.
+    july = ids(clinic, models.DensityMeasurement, density_per_cm2=300)
+    correct_measurement(DR, july, {"density_per_cm2": "130"}, "typo", expected_version=1, today=TODAY)
+    assert row_of(clinic, models.DensityMeasurement, july).density_per_cm2 == 130
+
+    question = ("Frontal density 58.3 hairs/cm² is 52% below the previous visit's 121.4 (2025-01-10): "
+                "check the value")
+    with pytest.raises(NeedsConfirmation) as asked:
+        correct_measurement(DR, april, {"density_per_cm2": "58,3"}, "printout", expected_version=1, today=TODAY)
+    assert asked.value.warnings == (question,)
+    assert row_of(clinic, models.DensityMeasurement, april).density_per_cm2 == 121.4  # nothing saved
+    assert len(changes_of(clinic)) == 1  # the July correction only
+    saved = correct_measurement(DR, april, {"density_per_cm2": "58,3"}, "printout", expected_version=1,
+                                today=TODAY, acknowledged=[question])
+    assert (saved.version, row_of(clinic, models.DensityMeasurement, april).density_per_cm2) == (2, 58.3)
+
+
+def test_a_visit_moved_six_years_before_the_first_session_is_asked_first(clinic):
+    """14/01/2026 → 14/01/2020 with the first session on 2026-01-20: 2198 days before it, more than a year."""
+    seed(clinic, "RT-32", "Yusuf Year", sessions=[date(2026, 1, 20)], visits=[(date(2026, 1, 14), {"vertex": 140})])
+    visit_id = ids(clinic, models.Visit, date=date(2026, 1, 14))
+    today = date(2026, 6, 1)
+    with pytest.raises(NeedsConfirmation) as asked:
+        correct_visit(DR, visit_id, {"date": "2020-01-14"}, "typo", expected_version=1, today=today)
+    assert asked.value.warnings == (
+        "Visit date 2020-01-14 is 2198 days before the first treatment session (2026-01-20), more than a year: a "
+        "baseline is measured shortly before the first session; check the date",)
+    assert row_of(clinic, models.Visit, visit_id).date == date(2026, 1, 14)
+    correct_visit(DR, visit_id, {"date": "2020-01-14"}, "typo", expected_version=1, today=today,
+                  acknowledged=asked.value.warnings)
+    assert row_of(clinic, models.Visit, visit_id).date == date(2020, 1, 14)
+
+
+def test_a_session_moved_two_years_from_every_visit_is_asked_first(typo):
+    url, _ = typo
+    session_id = ids(url, models.TreatmentSession)
+    with pytest.raises(NeedsConfirmation) as asked:
+        correct_session(DR, session_id, {"date": "2023-01-10"}, "typo", expected_version=1, today=TODAY)
+    # 2023-01-10 to the nearest visit, 2025-01-10: 731 days.
+    assert asked.value.warnings == (
+        "Session date 2023-01-10 is 731 days from the nearest visit (2025-01-10); no visit is within 120 days of it: "
+        "check the date",)
+    assert row_of(url, models.TreatmentSession, session_id).date == DAY0
+    assert changes_of(url) == []
+    correct_session(DR, session_id, {"date": "2023-01-10"}, "typo", expected_version=1, today=TODAY,
+                    acknowledged=asked.value.warnings)
+    assert row_of(url, models.TreatmentSession, session_id).date == date(2023, 1, 10)

@@ -8,6 +8,7 @@ month; months are days / 30.4375.
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -19,9 +20,9 @@ from tracker.access.actors import Actor
 from tracker.config import settings
 from tracker.course.scales import ScaleEntry
 from tracker.database import transaction
-from tracker.errors import NeedsConfirmation, NotFound, PermissionDenied, SameDayVisit, ValidationError
+from tracker.errors import ConflictError, NeedsConfirmation, NotFound, PermissionDenied, SameDayVisit, ValidationError
 from tracker.records.visit_form import PhotoUpload, SiteEntry, VisitEntry
-from tracker.records.visits import BASELINE_RECORDED, log_visit, visit_form_defaults
+from tracker.records.visits import BASELINE_RECORDED, OfferedVisit, log_visit, visit_form_defaults
 from tracker.storage.blob_store import LocalDirectoryStore
 
 CLINICIAN = Actor(username="dr.lee", role="clinician")
@@ -63,6 +64,12 @@ def counts(url) -> dict[str, int]:
 def stored_files() -> list[str]:
     store = LocalDirectoryStore(settings().photo_dir)
     return list(store.keys()) + [p.name for p in store.partial_writes()]
+
+
+def offered(same: SameDayVisit) -> OfferedVisit:
+    """The visit an offer names, as the page carries it to the button that accepts it."""
+    assert isinstance(same.visit_date, date) and same.version is not None
+    return OfferedVisit(same.visit_id, same.visit_date, same.version)
 
 
 def visit(on, **sites) -> VisitEntry:
@@ -397,10 +404,10 @@ def test_a_visit_with_only_the_ratings_is_recorded_and_a_changed_rating_is_a_cor
     with pytest.raises(ValidationError, match="already recorded"):
         log_visit(CLINICIAN, "RT-0001", only, today=TODAY)
     changed = VisitEntry(date=date(2025, 3, 1), global_assessment=2)
-    with pytest.raises(SameDayVisit):
+    with pytest.raises(SameDayVisit) as offer:
         log_visit(CLINICIAN, "RT-0001", changed, today=TODAY)
     with pytest.raises(ValidationError, match=r"already has a global photographic assessment \(1\); to change it"):
-        log_visit(CLINICIAN, "RT-0001", changed, today=TODAY, add_to_existing=True)
+        log_visit(CLINICIAN, "RT-0001", changed, today=TODAY, add_to=offered(offer.value))
     assert counts(clinic)["Visit"] == 1
     with pytest.raises(ValidationError, match="enter a density, a scale score, a global assessment, a satisfaction"):
         log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 3, 2), global_assessment="", satisfaction=" "),
@@ -457,7 +464,7 @@ def test_a_second_visit_on_a_date_is_offered_and_adding_merges_into_one(clinic):
     with pytest.raises(SameDayVisit, match="A visit of 2025-03-01 is already recorded for this patient") as offer:
         log_visit(CLINICIAN, "RT-0001", later, photos, today=TODAY)
     assert offer.value.visit_id == first.visit_id
-    added = log_visit(CLINICIAN, "RT-0001", later, photos, today=TODAY, add_to_existing=True)
+    added = log_visit(CLINICIAN, "RT-0001", later, photos, today=TODAY, add_to=offered(offer.value))
     assert (added.visit_id, added.added_to_existing) == (first.visit_id, True)
     with transaction(clinic) as session:
         (row,) = session.scalars(select(models.Visit)).all()
@@ -478,9 +485,11 @@ def test_adding_a_different_value_for_a_measured_site_or_scored_scale_is_refused
     before = counts(clinic)
     clash = VisitEntry(date=date(2025, 3, 1), sites=(SiteEntry("vertex", 155.0),), scale=ScaleEntry("ludwig",
                                                                                                   stage="III"))
+    with pytest.raises(SameDayVisit) as offer:
+        log_visit(CLINICIAN, "RT-0001", clash, today=TODAY)
     with pytest.raises(ValidationError) as refused:
         log_visit(CLINICIAN, "RT-0001", clash, [PhotoUpload("occipital", "back.jpg", jpeg())], today=TODAY,
-                  add_to_existing=True)
+                  add_to=offered(offer.value))
     assert refused.value.problems == [
         "Vertex is already measured at the visit of 2025-03-01 (150 hairs/cm²); to change it, correct that visit "
         "from the patient record (leave the site blank here)",
@@ -528,3 +537,52 @@ def test_form_defaults_carry_the_previous_visits_device_and_capture_checklist(cl
     assert defaults.device == "FotoFinder"
     assert defaults.capture == {"dry_hair": True, "same_parting": False, "same_distance": False,
                                 "same_lighting": True}
+
+
+def test_form_defaults_take_the_latest_photographed_visits_set_up_even_all_unticked(clinic):
+    add_patient(clinic)
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 1, 10), sites=(SiteEntry("vertex", 150.0),),
+                                               capture={"dry_hair": True, "same_lighting": True},
+                                               device="FotoFinder"), today=TODAY)
+    # The next visit's photos were taken with nothing confirmed and no device named: that is what was recorded.
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2025, 3, 10), sites=(SiteEntry("vertex", 152.0),)),
+              [PhotoUpload("vertex", "top.jpg", jpeg())], today=TODAY)
+    defaults = visit_form_defaults(CLINICIAN, "RT-0001")
+    assert defaults.device == ""
+    assert defaults.capture == {"dry_hair": False, "same_parting": False, "same_distance": False,
+                                "same_lighting": False}
+
+
+def test_adding_goes_only_to_the_visit_offered_as_it_was_offered(clinic):
+    """Issue #12 review: the offer of 2026-04-02 was accepted after the date box was changed to 2026-07-12 (another
+    visit), and the values went to 2026-07-12. Now the offered visit is named by id and version."""
+    add_patient(clinic)
+    today = date(2026, 8, 1)
+    april = log_visit(CLINICIAN, "RT-0001", visit(date(2026, 4, 2), vertex=150.0), today=today)
+    july = log_visit(CLINICIAN, "RT-0001", visit(date(2026, 7, 12), vertex=152.0), today=today)
+    late = VisitEntry(date=date(2026, 4, 2), sites=(SiteEntry("frontal", 130.0),))
+    with pytest.raises(SameDayVisit) as offer:
+        log_visit(CLINICIAN, "RT-0001", late, today=today)
+    april_offer = offered(offer.value)
+    assert (april_offer.visit_id, april_offer.date, april_offer.version) == (april.visit_id, date(2026, 4, 2), 1)
+    before = counts(clinic)
+
+    moved = replace(late, date=date(2026, 7, 12))  # the date box changed before the button was pressed
+    with pytest.raises(SameDayVisit, match="the visit offered was the one of 2026-04-02, but the visit date now "
+                                           "reads 2026-07-12") as again:
+        log_visit(CLINICIAN, "RT-0001", moved, today=today, add_to=april_offer)
+    assert again.value.visit_id == july.visit_id  # asked afresh about the other visit, nothing added to it
+    with pytest.raises(ValidationError, match="reads 2026-07-13, which has no visit"):
+        log_visit(CLINICIAN, "RT-0001", replace(late, date=date(2026, 7, 13)), today=today, add_to=april_offer)
+    with transaction(clinic) as session:  # someone adds to the April visit meanwhile: its version moves on
+        session.get(models.Visit, april.visit_id).version += 1
+    with pytest.raises(ConflictError, match="The visit of 2026-04-02 was changed by someone else"):
+        log_visit(CLINICIAN, "RT-0001", late, today=today, add_to=april_offer)
+    assert counts(clinic) == before
+
+    added = log_visit(CLINICIAN, "RT-0001", late, today=today, add_to=replace(april_offer, version=2))
+    assert (added.visit_id, added.added_to_existing) == (april.visit_id, True)
+    with transaction(clinic) as session:
+        sites = session.execute(select(models.DensityMeasurement.visit_id, models.DensityMeasurement.site)
+                                .order_by(models.DensityMeasurement.id)).all()
+    assert sites == [(april.visit_id, "vertex"), (july.visit_id, "vertex"), (april.visit_id, "frontal")]

@@ -38,9 +38,11 @@ class NeedsConfirmation(TrackerError):
 
 class SameDayVisit(TrackerError):
     """The patient already has a visit on this date; nothing was saved. The photos and values can be added to
-    that visit (``visit_id``, dated ``visit_date``) instead of starting a second visit on the same day."""
+    that visit (``visit_id``, dated ``visit_date``, at its ``version``) instead of starting a second visit on the
+    same day."""
 
-    def __init__(self, message: str, visit_id: int, visit_date: object):
+    def __init__(self, message: str, visit_id: int, visit_date: object, version: int | None = None):
         super().__init__(message)
         self.visit_id = visit_id
+        self.version = version
         self.visit_date = visit_date

@@ -27,6 +27,7 @@ from tracker.course.vocabulary import (
     treatment_words,
     view_words,
 )
+from tracker.errors import NeedsConfirmation
 from tracker.records.entry_corrections import (
     MEASUREMENT,
     PHOTO,
@@ -51,11 +52,14 @@ from ui.typed_fields import date_field, decimal_field
 
 PREFIX = "fix_"
 CHOICE, OPEN, VERSION, REASON = "fix_choice", "fix_open", "fix_version", "fix_reason"
+# The text each box was pre-filled with, and the words of the entry open (to say it was removed meanwhile).
+PREFILLED, OPEN_LABEL = "fix_prefilled", "fix_open_label"
+ASKED = "fix_asked"  # the plausibility questions the last save asked (answered by "Save anyway")
 NOTICE, RESET = "fix_notice", "fix_reset"  # kept across the rerun after a save
 BOXES = {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}
-SERVICES: dict[str, Callable[..., Correction]] = {
-    VISIT: correct_visit, MEASUREMENT: correct_measurement, SCALE_SCORE: correct_scale_score,
-    SESSION: correct_session,
+# The corrections that ask the logging forms' plausibility questions (a scale score and a photo's view have none).
+ASKING: dict[str, Callable[..., Correction]] = {
+    VISIT: correct_visit, MEASUREMENT: correct_measurement, SESSION: correct_session,
 }
 
 
@@ -69,11 +73,13 @@ def correct_entries(actor: Actor, mrn: str) -> None:
     if st.session_state.pop(RESET, False):  # after a save: the choice starts afresh (set before the box is drawn)
         st.session_state[CHOICE] = None
     entries = call(correctable_entries, actor, mrn)
-    if not entries:
-        if entries is not None:
-            st.caption("Nothing to correct yet.")
+    if entries is None:
         return
     by_key = {entry.key: entry for entry in entries}
+    _say_if_removed(by_key)
+    if not entries:
+        st.caption("Nothing to correct yet.")
+        return
     choice = st.selectbox("Entry to correct", list(by_key), index=None, key=CHOICE, placeholder="Choose",
                           format_func=lambda key: by_key[key].label)
     if choice is None:
@@ -82,29 +88,74 @@ def correct_entries(actor: Actor, mrn: str) -> None:
     if st.session_state.get(OPEN) != choice:  # newly chosen: the recorded values, and the version opened
         _forget()
         st.session_state[OPEN], st.session_state[VERSION] = choice, entry.version
+        st.session_state[OPEN_LABEL] = entry.label
         _prefill(entry)
     with st.form("fix_entry", clear_on_submit=False):
         st.markdown(f"**Correct: {plain(entry.label)}**")
         changes = FORMS[entry.kind](entry)
         reason = st.text_input("Reason for the correction", key=REASON, max_chars=REASON_MAX,
                                placeholder="e.g. 183 typed for 138")
-        if st.form_submit_button("Save correction", type="primary", key="fix_submit"):
-            _save(actor, entry, changes, reason)
+        asked: tuple[str, ...] = st.session_state.get(ASKED, ())
+        anyway = False
+        if asked:
+            st.warning("**Please check before saving** (nothing was saved):\n\n"
+                       + "\n".join(f"- {plain(warning)}" for warning in asked)
+                       + "\n\nSave anyway if the values are right; a value changed here is checked again.")
+            anyway = st.form_submit_button("Save anyway", key="fix_anyway")
+        if st.form_submit_button("Save correction", type="primary", key="fix_submit") or anyway:
+            st.session_state.pop(ASKED, None)
+            _save(actor, entry, changes, reason, asked if anyway else ())
     if st.button("Discard my changes and reload this entry", key="fix_reload"):
         _forget()
         st.rerun()
 
 
-def _save(actor: Actor, entry: CorrectableEntry, changes: dict[str, Any], reason: str) -> None:
-    version = st.session_state[VERSION]
-    if entry.kind == PHOTO:
-        result = call(correct_photo_view, actor, entry.row_id, changes["view"], reason, version)
-    else:
-        result = call(SERVICES[entry.kind], actor, entry.row_id, changes, reason, version)
+def _say_if_removed(by_key: Mapping[str, CorrectableEntry]) -> None:
+    """The entry whose form was open is no longer in the record (someone removed it, or its visit or session,
+    meanwhile): say so, nothing was saved, and the form closes (its values and version are forgotten)."""
+    opened = st.session_state.get(OPEN)
+    if opened is None or opened in by_key:
+        return
+    st.error(plain(f"{st.session_state.get(OPEN_LABEL, 'The entry you were correcting')} was removed from the "
+                   "record by someone else since you opened it: nothing was saved. Choose another entry if "
+                   "needed."))
+    _forget()
+    st.session_state[CHOICE] = None
+
+
+def _unchanged_left_out(changes: dict[str, Any]) -> dict[str, Any]:
+    """The fields whose text differs from what the box was pre-filled with: a box nobody touched is unchanged,
+    even when its text is not the way the service would write the value back."""
+    prefilled: dict[str, object] = st.session_state.get(PREFILLED, {})
+    return {name: value for name, value in changes.items() if name not in prefilled or prefilled[name] != value}
+
+
+def _save(actor: Actor, entry: CorrectableEntry, changes: dict[str, Any], reason: str,
+          acknowledged: tuple[str, ...]) -> None:
+    """Save through the entry's correction service; a plausibility question is kept for the form to ask (the
+    values typed stay in it), and answered by "Save anyway" with the same sentences acknowledged."""
+    result = call(_correct, actor, entry, _unchanged_left_out(changes), reason, st.session_state[VERSION],
+                  acknowledged)
     if result is not None:
         _forget()
         st.session_state[NOTICE], st.session_state[RESET] = _notice(entry, result), True
         st.rerun()
+    if ASKED in st.session_state:
+        st.rerun()
+
+
+def _correct(actor: Actor, entry: CorrectableEntry, changes: dict[str, Any], reason: str, version: int,
+             acknowledged: tuple[str, ...]) -> Correction | None:
+    """The one correction service of the entry's kind; None when it asks a question (kept in ``ASKED``)."""
+    try:
+        if entry.kind == PHOTO:
+            return correct_photo_view(actor, entry.row_id, changes["view"], reason, version)
+        if entry.kind in ASKING:
+            return ASKING[entry.kind](actor, entry.row_id, changes, reason, version, acknowledged=acknowledged)
+        return correct_scale_score(actor, entry.row_id, changes, reason, version)
+    except NeedsConfirmation as asked:
+        st.session_state[ASKED] = asked.warnings
+        return None
 
 
 def _notice(entry: CorrectableEntry, result: Correction) -> list[tuple[str, str]]:
@@ -124,29 +175,43 @@ def _judgement(m: MilestoneAfter) -> str:
 
 
 def _forget() -> None:
-    """Drop the open form's values and version (the choice of entry is the selectbox's own)."""
+    """Drop the open form's values, version and pre-filled text (the choice of entry is the selectbox's own)."""
     for key in [k for k in st.session_state if str(k).startswith(PREFIX) and k not in (CHOICE, NOTICE, RESET)]:
         del st.session_state[key]
 
 
 def _number(value: object) -> str:
-    return "" if value is None else f"{value:g}" if isinstance(value, float | int) else str(value)
+    """A recorded value as its box shows it: short when that is exact, else every digit (a value read back from
+    the box is the value recorded, never a rounded one).
+
+    >>> _number(150.0), _number(138.3333333), _number(61.23456789), _number(None), _number(7)
+    ('150', '138.3333333', '61.23456789', '', '7')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
+    return str(value)
 
 
 def _prefill(entry: CorrectableEntry) -> None:
-    """The form's boxes start from the recorded values (text as the clinic writes it)."""
+    """The form's boxes start from the recorded values (text as the clinic writes it); the text of each typed box
+    is kept to tell a box nobody touched."""
+    prefilled: dict[str, object] = {}
     for name, value in entry.values.items():
         if isinstance(value, Mapping):
             for check, ticked in value.items():
                 st.session_state[f"{PREFIX}{check}"] = bool(ticked)
         elif isinstance(value, date):
-            st.session_state[f"{PREFIX}{name}"] = show_date(value)
+            st.session_state[f"{PREFIX}{name}"] = prefilled[name] = show_date(value)
         elif name == "stage":
             st.session_state[f"{PREFIX}stage"] = value if value in stages_for(str(entry.values["scale"])) else None
         elif name in ("global_assessment", "satisfaction", "treatment", "view"):
             st.session_state[f"{PREFIX}{name}"] = value
         elif name != "scale":
-            st.session_state[f"{PREFIX}{name}"] = _number(value)
+            st.session_state[f"{PREFIX}{name}"] = prefilled[name] = _number(value)
+    st.session_state[PREFILLED] = prefilled
 
 
 def _visit_form(entry: CorrectableEntry) -> dict[str, Any]:

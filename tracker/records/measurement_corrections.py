@@ -8,7 +8,7 @@ carries the milestone judgement after the correction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date
 
 from sqlalchemy import select
@@ -19,8 +19,10 @@ from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.scales import parse_percentage
 from tracker.database import transaction
 from tracker.records.history import clean_reason, reason_problems, refuse
+from tracker.records.plausibility import density_warnings
 from tracker.records.row_corrections import (
     Correction,
+    ask_unless_acknowledged,
     differences,
     judged,
     keep_changes,
@@ -29,6 +31,7 @@ from tracker.records.row_corrections import (
     progress_now,
 )
 from tracker.records.visit_form import MAX_SHAFT_DIAMETER_UM
+from tracker.records.visits import recorded_densities
 from tracker.validation import parse_density, parse_optional_amount, parse_site
 
 
@@ -55,13 +58,15 @@ def _parsers(site: str) -> dict[str, Callable[[object], object]]:
 
 def correct_measurement(actor: Actor, measurement_id: int, changes: Mapping[str, object], reason: str,
                         expected_version: int | None, today: date | None = None,
-                        url: str | None = None) -> Correction:
+                        url: str | None = None, *, acknowledged: Collection[str] = ()) -> Correction:
     """Correct one site's measurement at a visit (staff only).
 
     ``changes`` maps the columns ``site``, ``density_per_cm2``, ``shaft_diameter_um``, ``terminal_pct`` and
     ``anagen_pct`` to the values typed (text or numbers): density in hairs/cm² (required, more than 0, at most 600),
     shaft diameter in µm, terminal and anagen in % (blank: not measured), the site's name. Only values that differ
-    are changed, each leaving a ``ChangeRecord`` with ``reason``. Raises ``ValidationError`` naming every problem
+    are changed, each leaving a ``ChangeRecord`` with ``reason``. A density (or site) changed to a value more than
+    half away from the site's value at the neighbouring visit raises ``NeedsConfirmation``, as the visit form does,
+    unless its sentence is among ``acknowledged``. Raises ``ValidationError`` naming every problem
     (nothing saved; also when nothing differs), ``NotFound`` for a removed measurement, visit or patient,
     ``ConflictError`` when ``expected_version`` is not the measurement's version any more. Returns the correction
     with the milestones it touched, judged as of ``today``.
@@ -77,8 +82,14 @@ def correct_measurement(actor: Actor, measurement_id: int, changes: Mapping[str,
             _check_site_free(session, row, str(clean["site"]), problems)
         if problems:
             refuse("Nothing was saved", problems)
-        before = progress_now(session, patient, today)
         changed = differences(row, clean)
+        if any(name in ("site", "density_per_cm2") for name, _, _ in changed):
+            # Against the site's other visits: the value being corrected is the one suspected of being wrong.
+            new_density = clean.get("density_per_cm2", row.density_per_cm2)
+            measured = [(str(clean.get("site", row.site)), new_density)] if isinstance(new_density, float) else []
+            others = recorded_densities(session, patient.id, leaving_out_measurement=row.id)
+            ask_unless_acknowledged(density_warnings(row.visit.date, measured, others), acknowledged)
+        before = progress_now(session, patient, today)
         for name, _, value in changed:
             setattr(row, name, value)
         kept = keep_changes(session, actor, row, patient.id, changed, clean_reason(reason),

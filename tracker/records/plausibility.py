@@ -52,7 +52,7 @@ class RecordedDensity:
 
 def density_warnings(visit_date: date, measured: Sequence[tuple[str, float]],
                      recorded: Sequence[RecordedDensity]) -> tuple[str, ...]:
-    """A sentence for each site whose new density (hairs/cm²) is more than ``DENSITY_CHANGE_LIMIT`` away from the
+    """A sentence for each site whose new density (hairs/cm²) is more than ``DENSITY_CHANGE_LIMIT`` (50%) away from the
     same site's value at the previous visit (the latest on or before ``visit_date``), or at the next visit when
     none is earlier (a visit entered late). ``recorded`` must not hold the values being saved.
 
@@ -73,16 +73,31 @@ def density_warnings(visit_date: date, measured: Sequence[tuple[str, float]],
             other, which = min(after, key=lambda r: r.date), "next"
         else:
             continue
-        if other.density <= 0:
-            continue
-        change = (density - other.density) / other.density
-        if abs(change) > DENSITY_CHANGE_LIMIT:
-            direction = "above" if change > 0 else "below"
+        percent = change_percent(density, other.density)
+        if percent is not None and abs(percent) > DENSITY_CHANGE_LIMIT * 100:
+            direction = "above" if percent > 0 else "below"
+            shown = f"{abs(percent):.0f}"
+            if float(shown) <= DENSITY_CHANGE_LIMIT * 100:  # 50.01% is not shown as "50%": it is asked as more
+                shown = f"{abs(percent):g}"
             warnings.append(
-                f"{site_words(site)} density {density:g} hairs/cm² is {abs(change) * 100:.0f}% {direction} the "
+                f"{site_words(site)} density {density:g} hairs/cm² is {shown}% {direction} the "
                 f"{which} visit's {other.density:g} ({show_date(other.date)}): check the value"
             )
     return tuple(warnings)
+
+
+def change_percent(density: float, previous: float) -> float | None:
+    """The change from ``previous`` to ``density`` in % of ``previous``, both read to 0.01 hairs/cm² as the milestone
+    engine reads them, and the result to 0.01 % (so that a change of exactly half is 50.0, never 50.0000000001);
+    None when ``previous`` is not more than 0.
+
+    >>> change_percent(225.3, 150.2), change_percent(150.3, 100.2), change_percent(150.01, 100.0)
+    (50.0, 50.0, 50.01)
+    """
+    before, after = round(previous, 2), round(density, 2)
+    if before <= 0:
+        return None
+    return round((after - before) / before * 100, 2)
 
 
 def visit_date_warnings(visit_date: date, first_session: date | None) -> tuple[str, ...]:
@@ -107,7 +122,8 @@ def visit_date_warnings(visit_date: date, first_session: date | None) -> tuple[s
 
 
 def session_date_warnings(session_date: date, visit_dates: Sequence[date]) -> tuple[str, ...]:
-    """A sentence when the patient has visits and none is within ``SESSION_VISIT_DISTANCE_DAYS`` of the session.
+    """A sentence when the patient has visits and every one is more than ``SESSION_VISIT_DISTANCE_DAYS`` (120) days
+    from the session (a visit exactly 120 days away is near enough).
 
     A patient with no visit yet is not asked: there is nothing to measure the date against (the record says
     that the course has no baseline).

@@ -9,7 +9,7 @@ Only rows of live visits and sessions of live patients are corrected: a removed 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TypeVar
@@ -23,10 +23,11 @@ from tracker.clinic_dates import show_date
 from tracker.course.milestones import MilestoneResult, Progress
 from tracker.course.vocabulary import ASSESSED, OutcomeMeasure, field_words, milestone_words, site_words, status_words
 from tracker.course.wording import milestone_sentence, signed
-from tracker.errors import NotFound, ValidationError
+from tracker.errors import NeedsConfirmation, NotFound, ValidationError
 from tracker.progress.patient_progress import patient_progress
 from tracker.records.history import as_text, check_version, lock, record_change, value_words
 from tracker.records.patient_fields import collect
+from tracker.records.plausibility import unacknowledged
 
 NOTHING_CHANGED = "Nothing was saved: the values are the same as in the record."
 
@@ -114,6 +115,14 @@ def open_row(session: Session, model: type[Row], row_id: int, expected_version: 
         raise NotFound(f"No {what} with id {row_id} in a live record; reload the record.")
     check_version(row, expected_version)
     return row, patient
+
+
+def ask_unless_acknowledged(warnings: Sequence[str], acknowledged: Collection[str]) -> None:
+    """Raise ``NeedsConfirmation`` with the plausibility questions (``tracker.records.plausibility``) the clinician
+    has not confirmed, as the forms that log the rows do; call it before any value is set on the row."""
+    asked = unacknowledged(warnings, frozenset(acknowledged))
+    if asked:
+        raise NeedsConfirmation(asked)
 
 
 def differences(row: Corrected, clean: dict[str, object]) -> list[tuple[str, object, object]]:

@@ -10,7 +10,7 @@ every milestone whose judgement the correction changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date
 from typing import Any
 
@@ -25,7 +25,16 @@ from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.records.history import clean_reason, reason_problems, refuse
 from tracker.records.patient_fields import collect
-from tracker.records.row_corrections import Correction, judged, keep_changes, open_row, parse_fields, progress_now
+from tracker.records.plausibility import session_date_warnings
+from tracker.records.row_corrections import (
+    Correction,
+    ask_unless_acknowledged,
+    judged,
+    keep_changes,
+    open_row,
+    parse_fields,
+    progress_now,
+)
 from tracker.records.treatment_sessions import AREAS_MAX, MAX_VOLUME_ML, PRE_SESSION_CHECKS, TEXT_MAX
 from tracker.validation import (
     check_not_before_birth,
@@ -88,11 +97,14 @@ def _parsers(today: date) -> dict[str, Callable[[object], object]]:
 
 
 def correct_session(actor: Actor, session_id: int, changes: Mapping[str, object], reason: str,
-                    expected_version: int | None, today: date | None = None, url: str | None = None) -> Correction:
+                    expected_version: int | None, today: date | None = None, url: str | None = None, *,
+                    acknowledged: Collection[str] = ()) -> Correction:
     """Correct a treatment session (staff only); its batch documents stay as they are.
 
     ``changes`` maps fields of ``SESSION_FIELDS`` to the values typed (volume in ml). Only values that differ are
-    changed, each leaving a ``ChangeRecord`` with ``reason`` (a checklist item is kept as yes/no). Raises
+    changed, each leaving a ``ChangeRecord`` with ``reason`` (a checklist item is kept as yes/no). A date moved more
+    than 120 days from every visit raises ``NeedsConfirmation``, as the session form does, unless its sentence is
+    among ``acknowledged``. Raises
     ``ValidationError`` naming every problem (nothing saved; also when nothing differs), ``NotFound`` for a removed
     session or patient, ``ConflictError`` when ``expected_version`` is not the session's version any more.
     Returns the correction with the milestones whose judgement changed, as of ``today``.
@@ -106,6 +118,11 @@ def correct_session(actor: Actor, session_id: int, changes: Mapping[str, object]
         _check_against_record(db, row, patient, changes, clean, problems)
         if problems:
             refuse("Nothing was saved", problems)
+        new_date = clean.get("date")
+        if isinstance(new_date, date) and new_date != row.date:
+            visit_dates = db.scalars(select(models.Visit.date).where(
+                models.Visit.patient_id == patient.id, models.Visit.deleted_at.is_(None))).all()
+            ask_unless_acknowledged(session_date_warnings(new_date, visit_dates), acknowledged)
         before = progress_now(db, patient, today)
         changed = _apply(row, clean)
         kept = keep_changes(db, actor, row, patient.id, changed, clean_reason(reason), f"treatment session {row.id}")

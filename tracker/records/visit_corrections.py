@@ -9,7 +9,7 @@ changed field keeps its previous value with the reason; the result carries the m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date
 from typing import Any
 
@@ -23,7 +23,16 @@ from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.records.history import clean_reason, reason_problems, refuse
 from tracker.records.patient_fields import collect
-from tracker.records.row_corrections import Correction, judged, keep_changes, open_row, parse_fields, progress_now
+from tracker.records.plausibility import density_warnings, visit_date_warnings
+from tracker.records.row_corrections import (
+    Correction,
+    ask_unless_acknowledged,
+    judged,
+    keep_changes,
+    open_row,
+    parse_fields,
+    progress_now,
+)
 from tracker.records.visit_form import (
     CAPTURE_CHECKS,
     DEVICE_MAX,
@@ -32,6 +41,7 @@ from tracker.records.visit_form import (
     SATISFACTION,
     parse_rating,
 )
+from tracker.records.visits import first_session_date, recorded_densities
 from tracker.validation import check_not_before_birth, check_not_in_future
 
 TICKED = {True: "yes", False: "no"}  # how a capture check is kept in the history
@@ -72,11 +82,15 @@ def _parsers(today: date) -> dict[str, Callable[[object], object]]:
 
 
 def correct_visit(actor: Actor, visit_id: int, changes: Mapping[str, object], reason: str,
-                  expected_version: int | None, today: date | None = None, url: str | None = None) -> Correction:
+                  expected_version: int | None, today: date | None = None, url: str | None = None, *,
+                  acknowledged: Collection[str] = ()) -> Correction:
     """Correct a visit's own fields (staff only); its measurements, scale score and photos have their own.
 
     ``changes`` maps ``date``, ``notes``, ``device``, ``capture`` (each key of ``CAPTURE_CHECKS`` to whether it is
-    ticked), ``global_assessment`` and ``satisfaction`` to the values typed. Only values that differ are changed,
+    ticked), ``global_assessment`` and ``satisfaction`` to the values typed. A date moved where the visit form
+    would ask about it (more than a year before the first session, or its densities more than half away from the
+    sites' neighbouring visits) raises ``NeedsConfirmation`` unless each sentence is among ``acknowledged``.
+    Only values that differ are changed,
     each leaving a ``ChangeRecord`` with ``reason`` (a capture check is kept as yes/no). Raises ``ValidationError``
     naming every problem (nothing saved; also when nothing differs), ``NotFound`` for a removed visit or patient,
     ``ConflictError`` when ``expected_version`` is not the visit's version any more. Returns the correction with the
@@ -94,6 +108,8 @@ def correct_visit(actor: Actor, visit_id: int, changes: Mapping[str, object], re
             _check_day_free(session, visit, new_date, problems)
         if problems:
             refuse("Nothing was saved", problems)
+        if isinstance(new_date, date) and new_date != visit.date:
+            ask_unless_acknowledged(_date_questions(session, visit, new_date), acknowledged)
         before = progress_now(session, patient, today)
         old_date = visit.date
         changed = _apply(visit, clean)
@@ -101,6 +117,15 @@ def correct_visit(actor: Actor, visit_id: int, changes: Mapping[str, object], re
         after = progress_now(session, patient, today)
         return Correction("visit", visit.id, visit.version, kept,
                           judged(patient, before, after, (old_date, visit.date)))
+
+
+def _date_questions(session: Session, visit: models.Visit, day: date) -> tuple[str, ...]:
+    """The visit form's questions for the visit on its new ``day``: the date against the first session, and each
+    of its densities against the same site's visits around the new day."""
+    measured = [(m.site, m.density_per_cm2) for m in visit.measurements if m.deleted_at is None]
+    others = recorded_densities(session, visit.patient_id, leaving_out_visit=visit.id)
+    return (visit_date_warnings(day, first_session_date(session, visit.patient_id))
+            + density_warnings(day, measured, others))
 
 
 def _check_day_free(session: Session, visit: models.Visit, day: date, problems: list[str]) -> None:

@@ -40,7 +40,7 @@ from tracker.course.protocols import to_engine
 from tracker.course.scales import ScaleScore, scale_choices, stages
 from tracker.course.vocabulary import assessment_words, milestone_words, site_words
 from tracker.database import transaction
-from tracker.errors import NeedsConfirmation, SameDayVisit, ValidationError
+from tracker.errors import ConflictError, NeedsConfirmation, SameDayVisit, ValidationError
 from tracker.photos.intake import prepare_photo
 from tracker.photos.store import PhotoStore, store_photo
 from tracker.progress.patient_progress import density_progress, find_patient, patient_progress
@@ -134,6 +134,16 @@ class VisitSaved:
     added_to_existing: bool = False  # True: the photos and values were added to the visit already on that date
 
 
+@dataclass(frozen=True)
+class OfferedVisit:
+    """The visit a refused save offered to add to (from ``SameDayVisit``): its id, its date and its version then.
+    Adding goes to this visit only, and only while the form's date is still its date and nobody changed it."""
+
+    visit_id: int
+    date: datetime.date
+    version: int
+
+
 def visit_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> VisitFormDefaults:
     """The visit form's starting point for one patient: sites measured last time (else the patient's
     target areas, else ``primary``), the scale that fits the patient, the header, and the camera or device and
@@ -163,18 +173,27 @@ def visit_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> Visit
 
 
 def _previous_set_up(session: Session, patient_id: int) -> tuple[str, dict[str, bool]]:
-    """The device and capture checks of the latest live visit that recorded either ('' and none ticked else)."""
-    recorded = session.scalars(
-        select(models.Visit.capture_conditions)
+    """The device and capture checks of the latest live visit with a set-up, as they were ('' and none ticked
+    when no visit has one).
+
+    A visit has a set-up when it has photos (the set-up describes them: every check unticked and no device is
+    then what was recorded, and the next form starts so, never from an older visit) or when it names a device
+    or ticks a check; a visit with neither (ratings only) says nothing about how photos are taken.
+    """
+    with_photos = select(models.Photo.id).where(models.Photo.visit_id == models.Visit.id,
+                                                models.Photo.deleted_at.is_(None)).exists()
+    recorded = session.execute(
+        select(models.Visit.capture_conditions, with_photos)
         .where(models.Visit.patient_id == patient_id, models.Visit.deleted_at.is_(None))
         .order_by(models.Visit.date.desc(), models.Visit.id.desc())
     )
-    for conditions in recorded:
+    for conditions, has_photos in recorded:
         conditions = conditions or {}
         device = conditions.get("device")
+        device = device if isinstance(device, str) else ""
         checks = {key: conditions.get(key) is True for key in CAPTURE_CHECKS}
-        if any(checks.values()) or (isinstance(device, str) and device.strip()):
-            return (device if isinstance(device, str) else ""), checks
+        if has_photos or any(checks.values()) or device.strip():
+            return device, checks
     return "", {key: False for key in CAPTURE_CHECKS}
 
 
@@ -226,15 +245,18 @@ def log_visit(
     today: date | None = None,
     store: PhotoStore | None = None,
     acknowledged: Collection[str] = (),
-    add_to_existing: bool = False,
+    add_to: OfferedVisit | None = None,
 ) -> VisitSaved:
     """Record a visit with its measurements, scale score and photos in one transaction.
 
     One visit per patient and date: when the patient already has a (live) visit on this date, nothing is
-    saved and ``SameDayVisit`` offers to add to it; with ``add_to_existing`` the photos are added to that visit
+    saved and ``SameDayVisit`` offers to add to it; with ``add_to`` (that offer) the photos are added to that visit
     and so are the values it does not have yet (a site or scale score it already has with another value is a
-    correction, refused here). Unlikely values (``tracker.records.plausibility``) raise ``NeedsConfirmation``
-    with a sentence each, unless every sentence is among ``acknowledged`` (the warnings the clinician confirmed).
+    correction, refused here). Adding never goes to another visit: when the form's date now has another visit,
+    ``SameDayVisit`` offers that one instead; when it has none, ``ValidationError``; when the offered visit changed
+    since the offer, ``ConflictError`` (nothing is saved in each case). Unlikely values
+    (``tracker.records.plausibility``) raise ``NeedsConfirmation`` with a sentence each, unless every sentence is
+    among ``acknowledged`` (the warnings the clinician confirmed).
 
     Raises ValidationError listing every problem (nothing is written then), NotFound for an unknown MRN,
     PermissionDenied for anyone but staff. ``today`` (default: the server's date) bounds the visit date.
@@ -248,10 +270,13 @@ def log_visit(
         visit_date = _refuse_problems(checked, patient.birth_date, photos)
         _refuse_resubmission(session, patient.id, visit_date, checked, photos)
         existing = _visit_on(session, patient.id, visit_date)
-        if existing is not None and not add_to_existing:
+        if add_to is not None:
+            _check_offer(existing, add_to, visit_date)
+        elif existing is not None:
             raise SameDayVisit(
-                f"A visit of {show_date(visit_date)} is already recorded for this patient; nothing was saved. Add "
-                "these photos and values to that visit, or check the date.", existing.id, visit_date)
+                f"A visit of {show_date(visit_date)} is already recorded for this patient: nothing was saved. Add "
+                "these photos and values to that visit, or check the date.", existing.id, visit_date,
+                existing.version)
         new_measurements = _refuse_clashes(session, existing, checked) if existing else checked.measurements
         _ask_unless_acknowledged(session, patient.id, visit_date, new_measurements, existing, acknowledged)
         if existing is None:
@@ -273,6 +298,24 @@ def log_visit(
                      detail=detail)
         saved = _visit_saved(session, patient, visit.id, visit_date, checked, saved_photos)
         return replace(saved, added_to_existing=existing is not None)
+
+
+def _check_offer(existing: models.Visit | None, offer: OfferedVisit, visit_date: date) -> None:
+    """Refuse to add anywhere but to the visit offered, as it was offered (``log_visit``)."""
+    offered, now = show_date(offer.date), show_date(visit_date)
+    if existing is None:
+        raise ValidationError(
+            f"Nothing was saved: the visit offered was the one of {offered}, but the visit date now reads {now}, "
+            f"which has no visit. Put back {offered} to add to that visit, or save the form as a new visit.")
+    if existing.id != offer.visit_id:
+        raise SameDayVisit(
+            f"Nothing was saved: the visit offered was the one of {offered}, but the visit date now reads {now}, "
+            f"and a visit of {now} is already recorded for this patient. Add these photos and values to the visit "
+            f"of {now}, or check the date.", existing.id, visit_date, existing.version)
+    if existing.version != offer.version:
+        raise ConflictError(
+            f"The visit of {offered} was changed by someone else since it was offered: nothing was saved. Save "
+            "the form again to be offered that visit as it is now.")
 
 
 def _visit_on(session: Session, patient_id: int, visit_date: date) -> models.Visit | None:
@@ -356,24 +399,37 @@ def _ask_unless_acknowledged(session: Session, patient_id: int, visit_date: date
                              measurements: Sequence[Measurement], existing: models.Visit | None,
                              acknowledged: Collection[str]) -> None:
     """Raise ``NeedsConfirmation`` for every unlikely value not yet confirmed (nothing is written before)."""
-    recorded = [
-        RecordedDensity(row.site, row.date, row.density_per_cm2)
-        for row in session.execute(
-            select(models.DensityMeasurement.site, models.Visit.date, models.DensityMeasurement.density_per_cm2)
-            .join(models.Visit, models.Visit.id == models.DensityMeasurement.visit_id)
-            .where(models.Visit.patient_id == patient_id, models.Visit.deleted_at.is_(None),
-                   models.DensityMeasurement.deleted_at.is_(None),
-                   models.Visit.id != (existing.id if existing is not None else -1)))
-    ]
+    recorded = recorded_densities(session, patient_id, leaving_out_visit=existing.id if existing else None)
     warnings = density_warnings(visit_date, [(m.site, m.density) for m in measurements], recorded)
     if existing is None:  # a visit already on this date was asked about when it was saved
-        first_session = session.scalar(
-            select(func.min(models.TreatmentSession.date)).where(
-                models.TreatmentSession.patient_id == patient_id, models.TreatmentSession.deleted_at.is_(None)))
-        warnings = visit_date_warnings(visit_date, first_session) + warnings
+        warnings = visit_date_warnings(visit_date, first_session_date(session, patient_id)) + warnings
     asked = unacknowledged(warnings, frozenset(acknowledged))
     if asked:
         raise NeedsConfirmation(asked)
+
+
+def recorded_densities(session: Session, patient_id: int, *, leaving_out_visit: int | None = None,
+                       leaving_out_measurement: int | None = None) -> list[RecordedDensity]:
+    """The patient's live densities (site, visit date, hairs/cm²) that a new or corrected value is compared with:
+    all but those of ``leaving_out_visit`` (the visit being added to or moved) and ``leaving_out_measurement``
+    (the value being corrected)."""
+    query = (
+        select(models.DensityMeasurement.site, models.Visit.date, models.DensityMeasurement.density_per_cm2)
+        .join(models.Visit, models.Visit.id == models.DensityMeasurement.visit_id)
+        .where(models.Visit.patient_id == patient_id, models.Visit.deleted_at.is_(None),
+               models.DensityMeasurement.deleted_at.is_(None))
+    )
+    if leaving_out_visit is not None:
+        query = query.where(models.Visit.id != leaving_out_visit)
+    if leaving_out_measurement is not None:
+        query = query.where(models.DensityMeasurement.id != leaving_out_measurement)
+    return [RecordedDensity(row.site, row.date, row.density_per_cm2) for row in session.execute(query)]
+
+
+def first_session_date(session: Session, patient_id: int) -> date | None:
+    """The date of the patient's first live treatment session (day 0), None before any."""
+    return session.scalar(select(func.min(models.TreatmentSession.date)).where(
+        models.TreatmentSession.patient_id == patient_id, models.TreatmentSession.deleted_at.is_(None)))
 
 
 def _ratings_detail(checked: CheckedVisit) -> str:
