@@ -47,7 +47,9 @@ elif st.session_state.get("consult"):
     # Consult mode: one screen for the patient, no menu, no other patient anywhere.
     navigation = st.navigation([st.Page(CONSULT_PAGE, title="Consult")], position="hidden")
 else:
-    navigation = st.navigation(pages_for(actor.role))
+    # Every page listed: Streamlit folds a menu of more than twelve pages behind "View more", which hid the
+    # admin's Protocols, Accounts and Audit trail once the import page came.
+    navigation = st.navigation(pages_for(actor.role), expanded=True)
     with st.sidebar:
         st.caption(f"Signed in as **{plain(actor.username)}** ({actor.role})")  # dr_a_b@x.org: no emphasis, no link
         # A callback runs before the next script run, so that run already starts signed out.

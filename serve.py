@@ -33,6 +33,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
+from streamlit.runtime.pages_manager import PagesManager
 
 from tracker.access import web_sessions
 from tracker.access.sign_in import REFUSED, sign_in
@@ -214,6 +215,13 @@ class NoFraming:
 
         await self.app(scope, receive, send_with_headers)
 
+
+# Streamlit still knows its first multipage design, in which a ``pages/`` folder beside the script makes each file
+# a page of its own, run *instead of* the main script. It leaves that design only once ``st.navigation`` has run,
+# so the very first visitor of a fresh server who opened a deep link (``/patients``) ran that page script alone:
+# no sign-in page, and a menu of every page file (the page's own guard still showed no data). The app builds its
+# menu with ``st.navigation`` on every run, so the old design is switched off before any visitor arrives.
+PagesManager.uses_pages_directory = False
 
 app = st.App(
     str(Path(__file__).with_name("app.py")),

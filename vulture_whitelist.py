@@ -42,3 +42,6 @@ _.number_format
 # hmac (tracker/access/signing.py) reads these of the counting SHA-256 in tests/test_upload_hashing.py.
 _.block_size
 _.digest_size
+
+# Streamlit reads it before each script run (runtime/scriptrunner/script_runner.py); serve.py switches it off.
+_.uses_pages_directory

@@ -126,9 +126,10 @@ def test_a_decimal_comma_in_the_band_editor_is_a_decimal_separator(day_first_cli
         box = band.bounding_box()
         assert box is not None
         band.dblclick(position={"x": box["width"] * 0.85, "y": 35 + 17})  # month 0's high: under the header row
-        page.keyboard.press("Control+A")
-        page.keyboard.type("7,5")
-        page.keyboard.press("Enter")
+        editor = page.locator(".gdg-input").first  # the cell's editor: typing before it opens loses keys
+        editor.wait_for()
+        editor.fill("7,5")
+        editor.press("Enter")
         wait_rendered(page)
         assert dataframe_rows(band)[0]["High (hairs/cm²)"] == "7,5"
         shot(page, JOURNEY, "05-band-high-7-5")
