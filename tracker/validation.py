@@ -115,6 +115,26 @@ def check_not_before_birth(value: date, birth_date: date, label: str = "date") -
     return value
 
 
+def clean_text(value: object, label: str, limit: int, *, single_line: bool = False) -> str | None:
+    """Free text as the forms keep it (notes, a device name, areas treated): trimmed, a pasted NUL byte dropped
+    (PostgreSQL cannot store one), at most ``limit`` characters; ``single_line`` also joins its spaces and refuses
+    control characters. Blank is None. Raises ``ValidationError`` naming ``label``.
+
+    >>> clean_text("  rechecked \\x00", "notes", 10), clean_text(None, "notes", 10)
+    ('rechecked', None)
+    >>> clean_text("  vertex,   crown ", "areas treated", 200, single_line=True)
+    'vertex, crown'
+    """
+    text = ("" if value is None else str(value)).replace("\x00", "").strip()
+    if single_line:
+        text = " ".join(text.split())
+        if any(unicodedata.category(ch) == "Cc" for ch in text):
+            raise ValidationError(f"{label} contains a control character (a tab, line break or similar)")
+    if len(text) > limit:
+        raise ValidationError(f"{label} is too long: at most {limit:,} characters (it has {len(text):,})")
+    return text or None
+
+
 def parse_mrn(value: object, label: str = "MRN") -> str:
     """A medical record number: 1–40 letters, digits, ``-`` or ``_``, surrounding spaces removed.
 

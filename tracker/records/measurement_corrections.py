@@ -30,27 +30,16 @@ from tracker.records.row_corrections import (
     parse_fields,
     progress_now,
 )
-from tracker.records.visit_form import MAX_SHAFT_DIAMETER_UM
+from tracker.records.visit_form import parse_shaft_diameter
 from tracker.records.visits import recorded_densities
-from tracker.validation import parse_density, parse_optional_amount, parse_site
-
-
-def shaft_diameter(value: object, label: str = "shaft diameter") -> float | None:
-    """A shaft diameter in µm as the visit form reads it (blank: not measured; more than 0, at most 200 µm).
-
-    A thin wrapper: the visit form's own reader (``visit_form._shaft_diameter``) is private to it.
-
-    >>> shaft_diameter("62,5"), shaft_diameter("")
-    (62.5, None)
-    """
-    return parse_optional_amount(value, label, MAX_SHAFT_DIAMETER_UM, "micrometres", "µm")
+from tracker.validation import parse_density, parse_site
 
 
 def _parsers(site: str) -> dict[str, Callable[[object], object]]:
     return {
         "site": parse_site,
         "density_per_cm2": lambda value: parse_density(value, label=f"density at {site}"),
-        "shaft_diameter_um": lambda value: shaft_diameter(value, f"shaft diameter at {site}"),
+        "shaft_diameter_um": lambda value: parse_shaft_diameter(value, f"shaft diameter at {site}"),
         "terminal_pct": lambda value: parse_percentage(value, f"terminal % at {site}"),
         "anagen_pct": lambda value: parse_percentage(value, f"anagen % at {site}"),
     }

@@ -203,6 +203,21 @@ def _after(site: str, result: MilestoneResult, previous: MilestoneResult | None,
     )
 
 
+def ticked(value: object, checks: Mapping[str, str], what: str) -> dict[str, bool]:
+    """A checklist as ticked on a correction form: every item of ``checks`` True or False (an item left out is
+    unticked). Raises ``ValidationError`` naming ``what`` for an item that list does not have, or for a value that
+    is no mapping at all.
+
+    >>> ticked({"dry_hair": 1}, {"dry_hair": "Hair dry", "same_lighting": "Same lighting"}, "capture checklist")
+    {'dry_hair': True, 'same_lighting': False}
+    """
+    marks = value if isinstance(value, Mapping) else {}
+    unknown = [str(key) for key in marks if key not in checks]
+    if unknown or not isinstance(value, Mapping):
+        raise ValidationError(f"the {what} has no item {', '.join(unknown) or str(value)!r}")
+    return {key: bool(marks.get(key, False)) for key in checks}
+
+
 def parse_fields(changes: Mapping[str, object], parsers: Mapping[str, Callable[[object], object]], what: str,
                  problems: list[str]) -> dict[str, object]:
     """The typed values of ``changes`` parsed by field (``parsers``: the form's own parsers); each refused value,

@@ -22,7 +22,6 @@ from tracker.access.actors import STAFF, Actor, require_role
 from tracker.clinic_dates import parse_date, show_date
 from tracker.course.vocabulary import treatment_words
 from tracker.database import transaction
-from tracker.errors import ValidationError
 from tracker.records.history import clean_reason, reason_problems, refuse
 from tracker.records.patient_fields import collect
 from tracker.records.plausibility import session_date_warnings
@@ -34,13 +33,14 @@ from tracker.records.row_corrections import (
     open_row,
     parse_fields,
     progress_now,
+    ticked,
 )
-from tracker.records.treatment_sessions import AREAS_MAX, MAX_VOLUME_ML, PRE_SESSION_CHECKS, TEXT_MAX
+from tracker.records.treatment_sessions import AREAS_MAX, PRE_SESSION_CHECKS, TEXT_MAX, parse_volume
 from tracker.validation import (
     check_not_before_birth,
     check_not_in_future,
+    clean_text,
     parse_lot_number,
-    parse_optional_amount,
     parse_product,
     parse_treatment,
 )
@@ -52,47 +52,17 @@ SESSION_FIELDS = ("date", "treatment", "product", "lot_number", "volume_ml", "ar
 TICKED = {True: "yes", False: "no"}  # how a checklist item is kept in the history
 
 
-def session_text(value: object, label: str, limit: int, single_line: bool = False) -> str | None:
-    """Areas, adverse events or notes as the session form keeps them (``single_line``: spaces folded, control
-    characters refused); blank is None.
-
-    A thin wrapper: the session form's own reader (``treatment_sessions._text``) is private to it.
-
-    >>> session_text("  vertex,   crown ", "areas treated", 200, single_line=True)
-    'vertex, crown'
-    """
-    from tracker.records.treatment_sessions import _text
-
-    return _text(None if value is None else str(value), label, limit, single_line=single_line)
-
-
-def volume(value: object) -> float | None:
-    """The injected volume in ml as the session form reads it (blank: not recorded; more than 0, at most 30).
-
-    A thin wrapper: the session form's own reader (``treatment_sessions._volume``) is private to it.
-    """
-    return parse_optional_amount(value, "volume", MAX_VOLUME_ML, "millilitres", "ml")
-
-
-def _checklist(value: object) -> dict[str, bool]:
-    ticked = value if isinstance(value, Mapping) else {}
-    unknown = [str(key) for key in ticked if key not in PRE_SESSION_CHECKS]
-    if unknown or not isinstance(value, Mapping):
-        raise ValidationError(f"the pre-session checklist has no item {', '.join(unknown) or str(value)!r}")
-    return {key: bool(ticked.get(key, False)) for key in PRE_SESSION_CHECKS}
-
-
 def _parsers(today: date) -> dict[str, Callable[[object], object]]:
     return {
         "date": lambda value: check_not_in_future(parse_date(value, "session date"), today, "session date"),
         "treatment": parse_treatment,
         "product": parse_product,
         "lot_number": lambda value: value,  # read below, with the treatment it belongs to
-        "volume_ml": volume,
-        "areas": lambda value: session_text(value, "areas treated", AREAS_MAX, single_line=True),
-        "adverse_events": lambda value: session_text(value, "adverse events", TEXT_MAX),
-        "notes": lambda value: session_text(value, "notes", TEXT_MAX),
-        "checklist": _checklist,
+        "volume_ml": parse_volume,
+        "areas": lambda value: clean_text(value, "areas treated", AREAS_MAX, single_line=True),
+        "adverse_events": lambda value: clean_text(value, "adverse events", TEXT_MAX),
+        "notes": lambda value: clean_text(value, "notes", TEXT_MAX),
+        "checklist": lambda value: ticked(value, PRE_SESSION_CHECKS, "pre-session checklist"),
     }
 
 

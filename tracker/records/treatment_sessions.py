@@ -8,7 +8,6 @@ behind (the documents are checked and stored by ``tracker.records.batch_document
 from __future__ import annotations
 
 import datetime
-import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -40,6 +39,7 @@ from tracker.storage.blob_store import BlobStore
 from tracker.validation import (
     check_not_before_birth,
     check_not_in_future,
+    clean_text,
     parse_lot_number,
     parse_optional_amount,
     parse_product,
@@ -138,19 +138,10 @@ def session_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> Ses
         )
 
 
-def _volume(value: object) -> float | None:
+def parse_volume(value: object) -> float | None:
+    """The injected volume in ml (blank: not recorded; more than 0, at most ``MAX_VOLUME_ML``), for the session
+    form and its correction."""
     return parse_optional_amount(value, "volume", MAX_VOLUME_ML, "millilitres", "ml")
-
-
-def _text(value: str | None, label: str, limit: int, *, single_line: bool = False) -> str | None:
-    text = (value or "").replace("\x00", "").strip()  # a pasted NUL byte cannot be stored in PostgreSQL
-    if single_line:
-        text = " ".join(text.split())
-        if any(unicodedata.category(ch) == "Cc" for ch in text):
-            raise ValidationError(f"{label} contains a control character (a tab, line break or similar)")
-    if len(text) > limit:
-        raise ValidationError(f"{label} is too long: at most {limit:,} characters (it has {len(text):,})")
-    return text or None
 
 
 def _attempt(problems: list[str], check: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T | None:
@@ -255,10 +246,10 @@ def _check_entry(entry: SessionEntry, documents: Sequence[DocumentUpload], today
     treatment = _attempt(problems, parse_treatment, entry.treatment)
     product = _attempt(problems, parse_product, entry.product) or ""
     lot_number = _attempt(problems, parse_lot_number, entry.lot_number, treatment) or ""
-    volume_ml = _attempt(problems, _volume, entry.volume_ml)
-    areas = _attempt(problems, _text, entry.areas, "areas treated", AREAS_MAX, single_line=True)
-    adverse_events = _attempt(problems, _text, entry.adverse_events, "adverse events", TEXT_MAX)
-    notes = _attempt(problems, _text, entry.notes, "notes", TEXT_MAX)
+    volume_ml = _attempt(problems, parse_volume, entry.volume_ml)
+    areas = _attempt(problems, clean_text, entry.areas, "areas treated", AREAS_MAX, single_line=True)
+    adverse_events = _attempt(problems, clean_text, entry.adverse_events, "adverse events", TEXT_MAX)
+    notes = _attempt(problems, clean_text, entry.notes, "notes", TEXT_MAX)
     checklist = {key: bool(entry.checklist.get(key, False)) for key in PRE_SESSION_CHECKS}
     checked: dict[str, CheckedDocument] = {}
     for upload in documents:

@@ -20,7 +20,6 @@ from db import models
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.clinic_dates import parse_date, show_date
 from tracker.database import transaction
-from tracker.errors import ValidationError
 from tracker.records.history import clean_reason, reason_problems, refuse
 from tracker.records.patient_fields import collect
 from tracker.records.plausibility import density_warnings, visit_date_warnings
@@ -32,6 +31,7 @@ from tracker.records.row_corrections import (
     open_row,
     parse_fields,
     progress_now,
+    ticked,
 )
 from tracker.records.visit_form import (
     CAPTURE_CHECKS,
@@ -42,40 +42,17 @@ from tracker.records.visit_form import (
     parse_rating,
 )
 from tracker.records.visits import first_session_date, recorded_densities
-from tracker.validation import check_not_before_birth, check_not_in_future
+from tracker.validation import check_not_before_birth, check_not_in_future, clean_text
 
 TICKED = {True: "yes", False: "no"}  # how a capture check is kept in the history
-
-
-def visit_text(value: object, label: str, limit: int) -> str | None:
-    """Notes or a device name as the visit form keeps them: trimmed, a pasted NUL byte dropped, at most
-    ``limit`` characters; blank is None.
-
-    A thin wrapper: the visit form's own reader (``visit_form._clean_text``) is private to it.
-
-    >>> visit_text("  rechecked \\x00", "notes", 10), visit_text("", "notes", 10)
-    ('rechecked', None)
-    """
-    from tracker.records.visit_form import _clean_text
-
-    return _clean_text(value if isinstance(value, str) else None if value is None else str(value), label, limit)
-
-
-def _capture(value: object) -> dict[str, bool]:
-    """The capture checklist as ticked: every check, True or False (an unknown key is refused)."""
-    ticked = value if isinstance(value, Mapping) else {}
-    unknown = [str(key) for key in ticked if key not in CAPTURE_CHECKS]
-    if unknown or not isinstance(value, Mapping):
-        raise ValidationError(f"the capture checklist has no item {', '.join(unknown) or str(value)!r}")
-    return {key: bool(ticked.get(key, False)) for key in CAPTURE_CHECKS}
 
 
 def _parsers(today: date) -> dict[str, Callable[[object], object]]:
     return {
         "date": lambda value: check_not_in_future(parse_date(value, "visit date"), today, "visit date"),
-        "notes": lambda value: visit_text(value, "notes", NOTES_MAX),
-        "device": lambda value: visit_text(value, "camera or device", DEVICE_MAX),
-        "capture": _capture,
+        "notes": lambda value: clean_text(value, "notes", NOTES_MAX),
+        "device": lambda value: clean_text(value, "camera or device", DEVICE_MAX),
+        "capture": lambda value: ticked(value, CAPTURE_CHECKS, "capture checklist"),
         "global_assessment": lambda value: parse_rating(value, GLOBAL_ASSESSMENT),
         "satisfaction": lambda value: parse_rating(value, SATISFACTION),
     }

@@ -24,6 +24,7 @@ from tracker.storage.ingest import HashedFile
 from tracker.validation import (
     check_not_in_future,
     clean_file_name,
+    clean_text,
     parse_density,
     parse_optional_amount,
     parse_site,
@@ -179,7 +180,7 @@ def _parse_site_values(entry: SiteEntry, site: str, problems: list[str]) -> Meas
     """
     checks: tuple[tuple[str, Callable[[], float | None]], ...] = (
         ("density", lambda: _site_density(entry.density, site)),
-        ("shaft", lambda: _shaft_diameter(entry.shaft_diameter_um, f"shaft diameter at {site}")),
+        ("shaft", lambda: parse_shaft_diameter(entry.shaft_diameter_um, f"shaft diameter at {site}")),
         ("terminal", lambda: parse_percentage(entry.terminal_pct, f"terminal % at {site}")),
         ("anagen", lambda: parse_percentage(entry.anagen_pct, f"anagen % at {site}")),
     )
@@ -210,7 +211,13 @@ def _missing_density(site: str) -> float:
     )
 
 
-def _shaft_diameter(value: object, label: str) -> float | None:
+def parse_shaft_diameter(value: object, label: str = "shaft diameter") -> float | None:
+    """A shaft diameter in µm (blank: not measured; more than 0, at most ``MAX_SHAFT_DIAMETER_UM``), for the visit
+    form and the measurement's correction.
+
+    >>> parse_shaft_diameter("62,5"), parse_shaft_diameter("")
+    (62.5, None)
+    """
     return parse_optional_amount(value, label, MAX_SHAFT_DIAMETER_UM, "micrometres", "µm")
 
 
@@ -231,17 +238,10 @@ def _parse_scale(scale: ScaleEntry | None, problems: list[str]) -> ScaleScore | 
 
 def _checked_text(value: str | None, label: str, limit: int, problems: list[str]) -> str | None:
     try:
-        return _clean_text(value, label, limit)
+        return clean_text(value, label, limit)
     except ValidationError as error:
         problems.append(str(error))
         return None
-
-
-def _clean_text(value: str | None, label: str, limit: int) -> str | None:
-    text = (value or "").replace("\x00", "").strip()  # a pasted NUL byte cannot be stored in PostgreSQL
-    if len(text) > limit:
-        raise ValidationError(f"{label} is too long: at most {limit:,} characters (it has {len(text):,})")
-    return text or None
 
 
 def _anything_typed(entry: VisitEntry) -> bool:
