@@ -25,6 +25,7 @@ from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.scales import SALT, SALT_REGIONS, SCALE_LABELS, ScaleEntry
 from tracker.course.vocabulary import GLOBAL_ASSESSMENT_WORDS, assessment_words, site_words, status_words, view_words
 from tracker.errors import NeedsConfirmation, SameDayVisit
+from tracker.records.recorded_visits import visit_form_defaults
 from tracker.records.visit_form import CAPTURE_CHECKS, DEVICE_MAX, NOTES_MAX, PhotoUpload, SiteEntry, VisitEntry
 from tracker.records.visits import (
     BASELINE_RECORDED,
@@ -33,7 +34,6 @@ from tracker.records.visits import (
     SiteOutcome,
     VisitSaved,
     log_visit,
-    visit_form_defaults,
 )
 from tracker.validation import SITE_MAX
 from ui.messages import call, plain

@@ -411,8 +411,9 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     # Visits (staff only).
     "tracker.records.patient_search.find_patients": aims(
         ("B by name", lambda c, actor: svc("tracker.records.patient_search.find_patients")(actor, c.b.full_name))),
-    "tracker.records.visits.visit_form_defaults": aims(
-        ("B's visit form", lambda c, actor: svc("tracker.records.visits.visit_form_defaults")(actor, c.b.mrn))),
+    "tracker.records.recorded_visits.visit_form_defaults": aims(
+        ("B's visit form",
+         lambda c, actor: svc("tracker.records.recorded_visits.visit_form_defaults")(actor, c.b.mrn))),
     "tracker.exchange.spreadsheet_import.import_spreadsheets": aims(
         ("an import adding a visit to B", lambda c, actor:
             svc("tracker.exchange.spreadsheet_import.import_spreadsheets")(

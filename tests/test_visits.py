@@ -21,8 +21,9 @@ from tracker.config import settings
 from tracker.course.scales import ScaleEntry
 from tracker.database import transaction
 from tracker.errors import ConflictError, NeedsConfirmation, NotFound, PermissionDenied, SameDayVisit, ValidationError
+from tracker.records.recorded_visits import visit_form_defaults
 from tracker.records.visit_form import PhotoUpload, SiteEntry, VisitEntry
-from tracker.records.visits import BASELINE_RECORDED, OfferedVisit, log_visit, visit_form_defaults
+from tracker.records.visits import BASELINE_RECORDED, OfferedVisit, log_visit
 from tracker.storage.blob_store import LocalDirectoryStore
 
 CLINICIAN = Actor(username="dr.lee", role="clinician")

@@ -20,6 +20,7 @@ from tracker.course.scales import parse_percentage
 from tracker.database import transaction
 from tracker.records.history import clean_reason, reason_problems, refuse
 from tracker.records.plausibility import density_warnings
+from tracker.records.recorded_visits import recorded_densities
 from tracker.records.row_corrections import (
     Correction,
     ask_unless_acknowledged,
@@ -31,7 +32,6 @@ from tracker.records.row_corrections import (
     progress_now,
 )
 from tracker.records.visit_form import parse_shaft_diameter
-from tracker.records.visits import recorded_densities
 from tracker.validation import parse_density, parse_site
 
 

@@ -23,6 +23,7 @@ from tracker.database import transaction
 from tracker.records.history import clean_reason, reason_problems, refuse
 from tracker.records.patient_fields import collect
 from tracker.records.plausibility import density_warnings, visit_date_warnings
+from tracker.records.recorded_visits import first_session_date, recorded_densities
 from tracker.records.row_corrections import (
     Correction,
     ask_unless_acknowledged,
@@ -41,7 +42,6 @@ from tracker.records.visit_form import (
     SATISFACTION,
     parse_rating,
 )
-from tracker.records.visits import first_session_date, recorded_densities
 from tracker.validation import check_not_before_birth, check_not_in_future, clean_text
 
 TICKED = {True: "yes", False: "no"}  # how a capture check is kept in the history
