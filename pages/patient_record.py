@@ -27,7 +27,7 @@ from ui.record_corrections import correct_entries
 from ui.signed_in import require_actor
 from ui.typed_fields import date_columns, date_field, decimal_field
 from ui.visit_photos import add_photos_form
-from ui.workspace import select_patient, selected_mrn
+from ui.workspace import blank_keys, select_patient, selected_mrn
 
 NOTICE = "record_notice"
 OTHER = "other (type the name)"
@@ -36,18 +36,28 @@ EDIT_KEYS = ("edit_sex", "edit_condition", "edit_scales", "edit_scale", "edit_na
 THERAPY_KEYS = ("therapy_name", "therapy_other", "therapy_dose", "therapy_start", "therapy_stop")
 STOP_KEYS = ("stop_choice", "stop_date", "stop_reason")
 REMOVE_KEYS = ("remove_choice", "remove_reason")
+SELECT_KEYS = ("therapy_name", "stop_choice", "remove_choice")  # choices: dropped, not blanked
+BLANK = "record_forms_to_blank"
 
 
 def _done(message: str, keys: tuple[str, ...]) -> None:
-    """After a save: forget the form's values (they are in the record now) and show the record afresh."""
-    stage_keys = [k for k in st.session_state if str(k).startswith("edit_stage_")] if keys == EDIT_KEYS else []
-    for key in (*keys, *stage_keys):
-        st.session_state.pop(key, None)
+    """After a save: forget the form's values (they are in the record now) and show the record afresh.
+
+    The details form is dropped, so that it is filled again from the corrected record. The other forms are blanked
+    (``blank_keys``): a deleted key lets the browser send its old value back, so a form that looked empty in the
+    app's state still showed the therapy just added, and the next click added it again.
+    """
+    if keys == EDIT_KEYS:
+        for key in (*keys, *[k for k in st.session_state if str(k).startswith("edit_stage_")]):
+            st.session_state.pop(key, None)
+    else:
+        st.session_state[BLANK] = keys  # blanked at the top of the next run: a drawn widget's value is fixed
     st.session_state[NOTICE] = message
     st.rerun()
 
 
 actor = require_actor()
+blank_keys(st.session_state.pop(BLANK, ()), choices=SELECT_KEYS)
 mrn = selected_mrn()
 if not mrn:
     st.title("Patient record")

@@ -103,6 +103,10 @@ def test_a_day_first_clinic_registers_and_reads_day_first(day_first_clinic):
         # accessible copy holds the cell's value, a date, which is what keeps the column sorting by date.
         rows = dataframe_rows(table)
         assert [(r["Therapy"], r["Start"]) for r in rows] == [("minoxidil", date(LAST_YEAR, 8, 20).isoformat())]
+        # The form is empty again in the browser too, not only in the app's state: a form that still showed the
+        # saved values would add the same therapy again at the next click.
+        assert start.input_value() == ""
+        assert page.get_by_role("textbox", name="Dose").input_value() == ""
 
         page.get_by_role("tab", name="Correct details").click()
         assert page.get_by_role("textbox", name="Birth date (DD/MM/YYYY)").input_value() == "14/03/1985"

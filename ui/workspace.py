@@ -34,7 +34,12 @@ def blank_form(prefix: str, keep: tuple[str, ...] = (), choices: tuple[str, ...]
     with the next submit, so a form that looks fresh could save the previous visit again. Keys starting
     with one of ``choices`` (select boxes, whose blank is not a valid option) are dropped instead.
     """
-    for key in [k for k in st.session_state if str(k).startswith(prefix) and k not in keep]:
+    blank_keys([k for k in st.session_state if str(k).startswith(prefix) and k not in keep], choices)
+
+
+def blank_keys(keys: list[str] | tuple[str, ...], choices: tuple[str, ...] = ()) -> None:
+    """Empty the widgets ``keys`` (those starting with one of ``choices`` are dropped), as ``blank_form`` does."""
+    for key in [k for k in keys if k in st.session_state]:
         value = st.session_state[key]
         if any(str(key).startswith(choice) for choice in choices):
             blank = _DROP
