@@ -35,6 +35,21 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-dev-shm-usage"]
 
 
+def clinic_with_accounts(tmp_path_factory, name: str, *accounts: tuple[str, str, str]) -> tuple[Path, dict[str, str]]:
+    """A fresh data folder ``<name>/data`` whose accounts (role, username, password) are made by the command line,
+    as an admin makes them; returns the folder and the environment that points the app and commands at it
+    (SQLite: a browser file's clinic is its own). Skips when Chromium is missing."""
+    require_chromium()
+    data_dir = tmp_path_factory.mktemp(name) / "data"
+    env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    for role, username, password in accounts:
+        subprocess.run([sys.executable, "-m", "tracker", "user", "add", "--role", role, "--username", username,
+                        "--password-stdin"], input=password + "\n", cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=120, check=True)
+    return data_dir, env
+
+
 def require_chromium() -> None:
     if not CHROMIUM.exists():
         pytest.skip("browser test skipped: /usr/bin/chromium is not installed (make test installs it)")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
 import subprocess
 import sys
@@ -23,10 +22,10 @@ from tests.browser import (
     ROOT,
     browser_page,
     choose,
+    clinic_with_accounts,
     dataframe_rows,
     navigate,
     open_menu,
-    require_chromium,
     server_alarms,
     shot,
     sign_in,
@@ -75,13 +74,7 @@ def scalp_jpeg(width: int = 1200, height: int = 900) -> bytes:
 
 @pytest.fixture(scope="module")
 def clinic(tmp_path_factory):
-    require_chromium()
-    data_dir = tmp_path_factory.mktemp("browser-clinician") / "data"
-    env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
-    env.pop("DATABASE_URL", None)
-    subprocess.run([sys.executable, "-m", "tracker", "user", "add", "--role", "clinician", "--username", USERNAME,
-                    "--password-stdin"], input=PASSWORD + "\n", cwd=ROOT, env=env, capture_output=True, text=True,
-                   timeout=120, check=True)
+    data_dir, env = clinic_with_accounts(tmp_path_factory, "browser-clinician", ("clinician", USERNAME, PASSWORD))
     with streamlit_server(data_dir) as base:
         yield base, env
 

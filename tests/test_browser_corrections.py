@@ -8,21 +8,17 @@ Dates sit in the past: baseline at today−86 (130 hairs/cm² at the vertex), th
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.browser import (
-    ROOT,
     browser_page,
     choose,
+    clinic_with_accounts,
     dataframe_rows,
     open_menu,
-    require_chromium,
     server_alarms,
     shot,
     sign_in,
@@ -48,13 +44,7 @@ def early_status(baseline: float, later: float, days_after_day0: int) -> str:
 
 @pytest.fixture(scope="module")
 def clinic(tmp_path_factory):
-    require_chromium()
-    data_dir = tmp_path_factory.mktemp("browser-corrections") / "data"
-    env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
-    env.pop("DATABASE_URL", None)
-    subprocess.run([sys.executable, "-m", "tracker", "user", "add", "--role", "clinician", "--username", USERNAME,
-                    "--password-stdin"], input=PASSWORD + "\n", cwd=ROOT, env=env, capture_output=True, text=True,
-                   timeout=120, check=True)
+    data_dir, env = clinic_with_accounts(tmp_path_factory, "browser-corrections", ("clinician", USERNAME, PASSWORD))
     with streamlit_server(data_dir) as base:
         yield base, data_dir
 

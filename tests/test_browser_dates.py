@@ -6,7 +6,6 @@ comma typed into the protocol's band editor is a decimal separator (a number cel
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -18,9 +17,9 @@ from tests.browser import (
     ROOT,
     browser_page,
     choose,
+    clinic_with_accounts,
     dataframe_rows,
     open_menu,
-    require_chromium,
     server_alarms,
     shot,
     sign_in,
@@ -38,14 +37,8 @@ LAST_YEAR = date.today().year - 1
 
 @pytest.fixture(scope="module")
 def day_first_clinic(tmp_path_factory):
-    require_chromium()
-    data_dir = tmp_path_factory.mktemp("browser-dates") / "data"
-    env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
-    env.pop("DATABASE_URL", None)
-    for role, username, password in (("clinician", USERNAME, PASSWORD), ("admin", ADMIN, ADMIN_PASSWORD)):
-        subprocess.run([sys.executable, "-m", "tracker", "user", "add", "--role", role, "--username", username,
-                        "--password-stdin"], input=password + "\n", cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=120, check=True)
+    data_dir, env = clinic_with_accounts(tmp_path_factory, "browser-dates", ("clinician", USERNAME, PASSWORD),
+                                         ("admin", ADMIN, ADMIN_PASSWORD))
     with streamlit_server(data_dir, {"TRACKER_DATE_FORMAT": "DD/MM/YYYY"}) as base:
         yield base, env
 

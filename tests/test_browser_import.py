@@ -6,9 +6,6 @@ nothing is imported, counted in the database itself.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,11 +13,10 @@ from sqlalchemy import func, select
 
 from db import models
 from tests.browser import (
-    ROOT,
     browser_page,
+    clinic_with_accounts,
     dataframe_rows,
     open_menu,
-    require_chromium,
     server_alarms,
     shot,
     sign_in,
@@ -37,13 +33,7 @@ UPLOADERS = ("Patients file", "Treatment sessions file", "Visits file")
 
 @pytest.fixture(scope="module")
 def clinic(tmp_path_factory):
-    require_chromium()
-    data_dir = tmp_path_factory.mktemp("browser-import") / "data"
-    env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
-    env.pop("DATABASE_URL", None)
-    subprocess.run([sys.executable, "-m", "tracker", "user", "add", "--role", "clinician", "--username", USERNAME,
-                    "--password-stdin"], input=PASSWORD + "\n", cwd=ROOT, env=env, capture_output=True, text=True,
-                   timeout=120, check=True)
+    data_dir, env = clinic_with_accounts(tmp_path_factory, "browser-import", ("clinician", USERNAME, PASSWORD))
     with streamlit_server(data_dir) as base:
         yield base, f"sqlite:///{data_dir / 'tracker.db'}"
 

@@ -10,9 +10,6 @@ hairs/cm², taken with a FotoFinder, every capture check ticked) and an exosome 
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -20,11 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser import (
-    ROOT,
     browser_page,
     choose,
+    clinic_with_accounts,
     navigate,
-    require_chromium,
     server_alarms,
     shot,
     sign_in,
@@ -41,13 +37,7 @@ VIEWS = ("Frontal", "Vertex", "Left temporal", "Right temporal", "Occipital")
 
 @pytest.fixture(scope="module")
 def clinic(tmp_path_factory):
-    require_chromium()
-    data_dir = tmp_path_factory.mktemp("browser-visit-form") / "data"
-    env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
-    env.pop("DATABASE_URL", None)
-    subprocess.run([sys.executable, "-m", "tracker", "user", "add", "--role", "clinician", "--username", USERNAME,
-                    "--password-stdin"], input=PASSWORD + "\n", cwd=ROOT, env=env, capture_output=True, text=True,
-                   timeout=120, check=True)
+    data_dir, env = clinic_with_accounts(tmp_path_factory, "browser-visit-form", ("clinician", USERNAME, PASSWORD))
     with streamlit_server(data_dir) as base:
         yield base, data_dir
 
