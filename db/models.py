@@ -21,12 +21,14 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -114,13 +116,18 @@ class TreatmentSession(Recorded, Base):
     date: Mapped[date] = mapped_column(Date)
     treatment: Mapped[str] = mapped_column(String(20))
     product: Mapped[str] = mapped_column(String(200), default="")
+    # Searched by ``lower(trim(lot_number))`` (tracker.records.lots), which the expression index
+    # ix_treatment_session_lot_key serves on both databases (migration 0007).
     lot_number: Mapped[str] = mapped_column(String(80), default="", index=True)
     volume_ml: Mapped[float | None] = mapped_column(Float)
     areas: Mapped[str | None] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text)
     checklist: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     adverse_events: Mapped[str | None] = mapped_column(Text)
-    __table_args__ = (CheckConstraint("treatment IN ('exosome','prp','other')", name="treatment"),)
+    __table_args__ = (
+        CheckConstraint("treatment IN ('exosome','prp','other')", name="treatment"),
+        Index("ix_treatment_session_lot_key", text("lower(trim(lot_number))")),
+    )
 
 
 class BatchDocument(Recorded, Base):
@@ -309,11 +316,93 @@ class AuditEntry(Base):
     __tablename__ = "audit_entry"
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    username: Mapped[str | None] = mapped_column(String(80))
+    username: Mapped[str | None] = mapped_column(String(80), index=True)
     role: Mapped[str | None] = mapped_column(String(20))
     patient_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    action: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(40), index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
     address: Mapped[str | None] = mapped_column(String(80))
     previous_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditPatient(Base):
+    """One patient an audit entry concerns, when the entry concerns many (a list, a schedule, an export).
+
+    The entry itself says how many and a digest of their ids (``tracker.access.audit``); this table makes
+    "who viewed patient X" one indexed query instead of a search through entry texts.
+    """
+
+    __tablename__ = "audit_patient"
+    entry_id: Mapped[int] = mapped_column(ForeignKey("audit_entry.id"), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+
+
+class PatientOutlook(Base):
+    """One live patient's row in the whole-clinic lists, kept by ``tracker.progress.outlook`` in the same
+    transaction as every write that changes it. ``name_key``: the name as search and sort compare it
+    (``tracker.records.patient_search.fold``). ``engine_version``: the outlook's own version; rows of an older one
+    are rebuilt at start-up."""
+
+    __tablename__ = "patient_outlook"
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), primary_key=True)
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    engine_version: Mapped[int] = mapped_column(Integer)
+    refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OutlookSpan(Base):
+    """What the whole-clinic lists show for one patient on every day from ``valid_from`` up to, not including,
+    ``valid_until`` (``9999-12-31``: from then on). Within a span nothing the lists show changes except what is
+    counted from "today" (days to a target, which list a date falls in), so "due", "overdue" and "behind" on
+    any day are indexed range queries (``tracker.progress.outlook`` writes and reads them).
+
+    ``next_*``: the next milestone not yet visited whose window has not closed (``Outlook``); ``visit_*``: the
+    milestone a follow-up list shows (``NextVisit``; ``visit_status`` is ``None`` when there is none);
+    ``status_kind``: which sentence the patient list says; ``latest_session`` and ``repeat_*``: the latest
+    session and the window of a repeat session.
+    """
+
+    __tablename__ = "outlook_span"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date)
+    day0: Mapped[date | None] = mapped_column(Date)
+    measured: Mapped[bool] = mapped_column(default=False)
+    status_kind: Mapped[str] = mapped_column(String(20))
+    next_name: Mapped[str | None] = mapped_column(String(60))
+    next_status: Mapped[str | None] = mapped_column(String(20))
+    next_window_start: Mapped[date | None] = mapped_column(Date)
+    next_window_end: Mapped[date | None] = mapped_column(Date)
+    next_due: Mapped[date | None] = mapped_column(Date)
+    overdue: Mapped[bool] = mapped_column(default=False)
+    behind: Mapped[bool] = mapped_column(default=False)
+    visit_status: Mapped[str | None] = mapped_column(String(20))
+    visit_milestone: Mapped[str | None] = mapped_column(String(60))
+    visit_window_start: Mapped[date | None] = mapped_column(Date)
+    visit_window_end: Mapped[date | None] = mapped_column(Date)
+    visit_target: Mapped[date | None] = mapped_column(Date)
+    overdue_since: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+    last_visit: Mapped[date | None] = mapped_column(Date)
+    latest_change: Mapped[str] = mapped_column(Text, default="")
+    latest_session: Mapped[date | None] = mapped_column(Date)
+    repeat_start: Mapped[date | None] = mapped_column(Date)
+    repeat_end: Mapped[date | None] = mapped_column(Date)
+    __table_args__ = (
+        Index("ix_outlook_span_valid", "valid_until", "valid_from"),
+        Index("ix_outlook_span_overdue_since", "overdue_since"),
+        Index("ix_outlook_span_visit_target", "visit_target"),
+        Index("ix_outlook_span_repeat_start", "repeat_start"),
+    )
+
+
+class MaintenanceState(Base):
+    """Where a recurring maintenance job left off (``name``: the job), e.g. the store check's last file checked
+    and the position of its rotating sample."""
+
+    __tablename__ = "maintenance_state"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
