@@ -10,9 +10,10 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import create_engine, delete, insert, select, text, update
 
 from db import models
+from db.engine import normalize_url
 from tests.patient_samples import seed
 from tracker.access import audit
 from tracker.access.actors import Actor
@@ -228,3 +229,25 @@ def test_the_browse_filters_use_the_trails_indexes(clinic):
             assert index in plan, (name, plan)
         else:  # the union of the two patient indexes
             assert "ix_audit_entry_patient_id" in plan and "ix_audit_patient_patient_id" in plan, plan
+
+
+def test_backup_and_restore_keep_the_patient_rows_and_verify_checks_them(clinic, tmp_path, new_installation):
+    from tests.backup_samples import Installation, cli, rows_of
+
+    ids = _patients(clinic, 3)
+    with transaction(clinic) as session:
+        audit.record(session, DR, "view", detail="patient list", patient_ids=ids)
+    source = Installation(tmp_path / "data", clinic)
+    assert cli(source, "backup", str(tmp_path / "backup")).returncode == 0
+    restored = new_installation("restored")
+    done = cli(restored, "restore", str(tmp_path / "backup"))
+    assert done.returncode == 0, done.stderr
+    assert rows_of(restored.url)["audit_patient"] == rows_of(clinic)["audit_patient"] != []
+    verified = cli(restored, "audit", "verify")
+    assert verified.returncode == 0 and "intact" in verified.stdout, verified.stdout + verified.stderr
+    engine = create_engine(normalize_url(restored.url))
+    with engine.begin() as connection:
+        connection.execute(delete(models.AuditPatient).where(models.AuditPatient.patient_id == ids[1]))
+    engine.dispose()
+    tampered = cli(restored, "audit", "verify")
+    assert tampered.returncode == 1 and "TAMPERED" in tampered.stdout and "do not match" in tampered.stdout
