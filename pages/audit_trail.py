@@ -60,6 +60,6 @@ if page is not None:
     # Made (and audited) only when clicked, and only while this session is signed in. Streamlit keeps a
     # download's bytes in memory: the rows stream into a temporary file, and only the file is held.
     private_media.download_button(actor, "Download audit trail (CSV)",
-                                  lambda: whole_file(audit.export_csv(actor, **filters)),
+                                  lambda: whole_file(audit.export_csv(actor, **filters).chunks),
                                   what="audit trail CSV export", file_name=f"audit-{date.today()}.csv",
                                   mime="text/csv", key="audit_download")

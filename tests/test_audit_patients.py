@@ -7,6 +7,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
+import stat
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +18,7 @@ from sqlalchemy import create_engine, delete, insert, select, text, update
 
 from db import models
 from db.engine import normalize_url
+from tests.conftest import ROOT
 from tests.patient_samples import seed
 from tracker.access import audit
 from tracker.access.actors import Actor
@@ -169,15 +174,15 @@ def test_the_streamed_csv_is_the_old_export_and_counts_what_it_holds(clinic):
         audit.record(session, DR, "view", detail="list; -2+3", patient_ids=[x, y])
         audit.record(session, None, "sign_in_failed", username="@someone", detail="wrong password")
     expected = _old_export(clinic)
-    chunks = audit.export_csv(ADMIN, url=clinic)
+    export = audit.export_csv(ADMIN, url=clinic)
     # Audited before a row is read, counting the entries the file holds (not its own entry).
-    assert _newest(clinic).detail == "audit trail CSV, 3 entries"
-    data = b"".join(chunks)
+    assert _newest(clinic).detail == "audit trail CSV, 3 entries" and export.entries == 3
+    data = b"".join(export.chunks)
     assert data == expected
     cells = [c for row in csv.reader(io.StringIO(data.decode("utf-8-sig"))) for c in row]
     assert "'=HYPERLINK(\"http://evil\",\"x\")" in cells and "'@someone" in cells
     # Filtered by patient: the entry about X alone and the list that names X.
-    only_x = list(csv.DictReader(io.StringIO(b"".join(audit.export_csv(ADMIN, mrn="AP-0", url=clinic))
+    only_x = list(csv.DictReader(io.StringIO(b"".join(audit.export_csv(ADMIN, mrn="AP-0", url=clinic).chunks)
                                              .decode("utf-8-sig"))))
     assert [r["detail"].split(";")[0] for r in only_x] == ["list", "'=HYPERLINK(\"http://evil\",\"x\")"]
 
@@ -251,3 +256,31 @@ def test_backup_and_restore_keep_the_patient_rows_and_verify_checks_them(clinic,
     engine.dispose()
     tampered = cli(restored, "audit", "verify")
     assert tampered.returncode == 1 and "TAMPERED" in tampered.stdout and "do not match" in tampered.stdout
+
+
+def test_the_command_line_export_writes_the_file_as_rows_stream(clinic, tmp_path):
+    x, y = _patients(clinic, 2)
+    with transaction(clinic) as session:
+        audit.record(session, DR, "view", patient_id=x, detail="+cmd|' /C calc'!A0")
+        audit.record(session, DR, "view", detail="schedule", patient_ids=[x, y])
+    expected = _old_export(clinic)
+    target = tmp_path / "trail.csv"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tracker", "audit", "export", *args], cwd=ROOT,
+                              env={**os.environ}, capture_output=True, text=True, timeout=300)
+
+    done = run(str(target))
+    assert done.returncode == 0 and "Audit trail written to" in done.stdout and ": 2 entries," in done.stdout
+    assert target.read_bytes() == expected and stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert not list(tmp_path.glob(".*partial"))
+    for args, message in (([str(target)], "already exists"), ([str(tmp_path / "b.csv"), "--mrn", "AP-404"],
+                                                             "No patient has the MRN 'AP-404'"),
+                          ([str(tmp_path / "c.csv"), "--action", "peek"], "'peek' is not an action of the trail")):
+        refused = run(*args)
+        assert refused.returncode == 1 and message in refused.stderr and "Traceback" not in refused.stderr, args
+    assert target.read_bytes() == expected and not (tmp_path / "b.csv").exists()
+    by_patient = tmp_path / "y.csv"
+    assert run(str(by_patient), "--mrn", "ap-1").returncode == 0
+    assert [r["detail"].split(";")[0] for r in csv.DictReader(io.StringIO(by_patient.read_text("utf-8-sig")))] == [
+        "schedule"]

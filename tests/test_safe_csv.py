@@ -109,7 +109,7 @@ def test_audit_csv_is_safe_in_every_locale(clinic, figure, db_url):
             audit.record(session, CLINICIAN, "view", detail=cell)
     _seed_hostile_sessions(clinic)
     export_lot_csv(CLINICIAN, f"{LOT} {HOSTILE_CELLS[4]}", url=clinic)  # the lot searched, quoted in the trail
-    text = b"".join(audit.export_csv(ADMIN, url=clinic)).decode("utf-8-sig")
+    text = b"".join(audit.export_csv(ADMIN, url=clinic).chunks).decode("utf-8-sig")
     details = [r["detail"] for r in csv.DictReader(io.StringIO(text))]
     assert {spreadsheet_safe(c) for c in HOSTILE_CELLS} <= set(details)
     assert any(HOSTILE_CELLS[4].split(";")[0] in d and "lot CSV export" in d for d in details)

@@ -313,13 +313,22 @@ def browse(actor: Actor, *, username: str = "", mrn: str = "", action: str = "",
         return result
 
 
+@dataclass(frozen=True)
+class AuditExport:
+    """A CSV file of ``entries`` entries to write out as ``chunks`` come (encoded bytes, read as they are asked
+    for: iterate them once)."""
+
+    entries: int
+    chunks: Iterator[bytes]
+
+
 def export_csv(actor: Actor, *, username: str = "", mrn: str = "", action: str = "", since: date | str | None = None,
-               until: date | str | None = None, url: str | None = None) -> Iterator[bytes]:
+               until: date | str | None = None, url: str | None = None) -> AuditExport:
     """The filtered trail as CSV (times YYYY-MM-DD HH:MM:SS UTC, for machines), newest first, as encoded chunks
     read from a server-side cursor (``safe_csv.csv_chunks``): write them out as they come. Filters as for
     ``browse``; checked, counted and audited before this returns (the export is recorded before a row is read),
     and the rows are those up to the newest entry at that moment, so the file holds exactly the entries the
-    audit entry counts.
+    audit entry counts. Raises as ``browse`` does.
     """
     require_role(actor, ADMIN)
     since, until = _days(since, until)
@@ -330,10 +339,10 @@ def export_csv(actor: Actor, *, username: str = "", mrn: str = "", action: str =
         where.append(_entry.c.id <= (head.id if head else 0))  # the trail only grows: a fixed set of entries
         total = connection.execute(select(func.count()).select_from(_entry).where(*where)).scalar_one()
         record(session, actor, "export", detail=f"audit trail CSV, {total} entries")
-    return csv_chunks(AUDIT_COLUMNS, (
-        (r.id, r.at.strftime("%Y-%m-%d %H:%M:%S"), r.username, r.role, r.patient_mrn, r.action, r.detail, r.address)
-        for r in map(_audit_row, streamed_rows(_rows(where), url))
-    ))
+    return AuditExport(total, csv_chunks(AUDIT_COLUMNS, (
+        (r.id, r.at.strftime("%Y-%m-%d %H:%M:%S"), r.username, r.role, r.mrn, r.action, r.detail, r.address)
+        for r in streamed_rows(_rows(where), url)
+    )))
 
 
 def _day(value: date | str | None, label: str) -> date | None:
@@ -365,6 +374,8 @@ def _conditions(connection: Connection, *, username: str, mrn: str, action: str,
     if mrn.strip():
         where.append(_entry.c.id.in_(_about_patient(connection, mrn)))
     if action.strip():
+        if action.strip() not in ACTIONS:
+            raise ValidationError(f"{action.strip()!r} is not an action of the trail: one of {', '.join(ACTIONS)}.")
         where.append(_entry.c.action == action.strip())
     if since:
         where.append(_entry.c.at >= datetime.combine(since, time.min, tzinfo=UTC))
