@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, Row, event, select
+from sqlalchemy import Connection, Executable, Row, event, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -154,3 +154,12 @@ def stored_protocol(protocol: Protocol) -> models.Protocol:
         outcome_measure=str(protocol.outcome),
         created_by="system",
     )
+
+
+def streamed_rows(statement: Executable, url: str | None = None, rows_at_once: int = 1000) -> Iterator[AnyRow]:
+    """The rows of ``statement`` from a server-side cursor, ``rows_at_once`` at a time, so that an export of any
+    length is written with flat memory (``stream_results``: a named cursor on PostgreSQL; SQLite's cursor steps
+    through the table as rows are fetched). Runs on a connection of its own, opened when the first row is asked
+    for and closed when the last has been read or the iterator is dropped."""
+    with engine_for(url or database_url()).connect() as connection:
+        yield from connection.execution_options(stream_results=True, yield_per=rows_at_once).execute(statement)
