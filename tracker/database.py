@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeAlias
 
@@ -51,15 +51,44 @@ def _forget_outlook_writes(session: Session) -> None:
     forget_tracked(session)
 
 
+_AFTER_READING = "tracker_after_reading"  # Connection.info key: writes queued by a read-only use case
+
+
+@contextmanager
+def read_only(url: str | None = None) -> Iterator[Connection]:
+    """A use case that only reads, on a plain connection, in one transaction that never takes SQLite's write lock
+    (a deferred BEGIN under WAL reads its snapshot while writers carry on), so that a long read never makes a
+    writer or another page wait. Its own small writes (its audit entry: ``after_reading``) are made after the
+    reads, in a short write transaction of their own, before the use case returns anything."""
+    engine = engine_for(url or database_url())
+    with engine.connect() as connection:
+        connection.execution_options(**{READ_ONLY: True})
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            writes = connection.info.pop(_AFTER_READING, [])  # never left on the pooled connection
+    if writes:
+        with engine.begin() as writer:
+            for write in writes:
+                write(writer)
+
+
 @contextmanager
 def reading(url: str | None = None) -> Iterator[Session]:
-    """A use case's reads, in one transaction that never writes: on SQLite it does not take the write lock (a
-    deferred BEGIN under WAL), so the whole-clinic lists never hold up a writer. Its audit entry is written
-    afterwards in a short transaction of its own (``tracker.access.audit``). Rolled back at the end."""
-    with engine_for(url or database_url()).connect() as connection:
-        connection.execution_options(**{READ_ONLY: True})
-        with connection.begin(), Session(bind=connection) as session:
-            yield session
+    """``read_only`` for a use case that reads with the ORM."""
+    with read_only(url) as connection, Session(bind=connection) as session:
+        yield session
+
+
+def after_reading(reads: Reads, write: Callable[[Connection], None]) -> bool:
+    """When ``reads`` belongs to a ``read_only`` transaction, queue ``write`` for the short write transaction made
+    after it and return True; otherwise return False (the caller writes in its own transaction)."""
+    connection = reads if isinstance(reads, Connection) else reads.connection()
+    if not connection.get_execution_options().get(READ_ONLY, False):
+        return False
+    connection.info.setdefault(_AFTER_READING, []).append(write)
+    return True
 
 
 # PostgreSQL's "try again" states: serialization failure, deadlock detected, lock not available (lock_timeout).
@@ -162,4 +191,6 @@ def streamed_rows(statement: Executable, url: str | None = None, rows_at_once: i
     through the table as rows are fetched). Runs on a connection of its own, opened when the first row is asked
     for and closed when the last has been read or the iterator is dropped."""
     with engine_for(url or database_url()).connect() as connection:
+        # Read-only: on SQLite a deferred BEGIN, so a long export never holds the write lock.
+        connection.execution_options(**{READ_ONLY: True})
         yield from connection.execution_options(stream_results=True, yield_per=rows_at_once).execute(statement)

@@ -30,7 +30,7 @@ from tracker.access import audit_anchor
 from tracker.access.actors import ADMIN, Actor, require_role
 from tracker.access.patient_lookup import with_mrn
 from tracker.clinic_dates import parse_date, show_date
-from tracker.database import AnyRow, Reads, read_connection, streamed_rows, transaction
+from tracker.database import AnyRow, Reads, after_reading, read_connection, streamed_rows, transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
 from tracker.safe_csv import csv_chunks
 
@@ -97,6 +97,9 @@ def record(session: Reads, actor: Actor | None, action: str, *, patient_id: int 
     with their count and digest (``patients_note``) and one ``audit_patient`` row per distinct id is inserted
     in the same transaction, in batches of ``_ROWS_AT_ONCE``.
     """
+    if after_reading(session, lambda writer: record(writer, actor, action, patient_id=patient_id, detail=detail,
+                                                    username=username, patient_ids=patient_ids)):
+        return  # a read-only use case: written just after its reads, in a short write transaction of its own
     connection = read_connection(session)
     if connection.dialect.name == "postgresql":
         # Serialise writers of the chain: two entries must never share a predecessor.

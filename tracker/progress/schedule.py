@@ -40,7 +40,7 @@ from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.followup import follow_up_lists, urgency
 from tracker.course.vocabulary import FollowUpStatus, PatientFilter, RepeatWindow, milestone_words
-from tracker.database import reading, transaction
+from tracker.database import reading
 from tracker.errors import ValidationError
 from tracker.paging import PAGE_SIZE, Page, page_number
 from tracker.progress import outlook
@@ -135,16 +135,15 @@ def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, ur
     pages = (page_number(page), page_number(repeat_page), page_number(unmeasured_page))
     with reading(url) as session:
         if outlook.covered(session.connection(), today):
-            found = _from_spans(session, today, horizon_days, shown, pages, page_size)
+            found, ids = _from_spans(session, today, horizon_days, shown, pages, page_size)
         else:
-            found = _from_engine(session, today, horizon_days, shown, pages, page_size)
-    plan = Schedule(today, horizon_days, *found, shown=shown)
-    listed = len({row.mrn for part in found for row in part})
-    with transaction(url) as session:
-        audit.record(session, actor, "view",
-                     detail=f"schedule as of {today.isoformat()}, {horizon_days} days ahead: {listed} patients shown "
-                            f"({plan.follow_ups.total} follow-ups, {plan.repeat_sessions.total} repeat windows, "
-                            f"{plan.unmeasured.total} not measured)")
+            found, ids = _from_engine(session, today, horizon_days, shown, pages, page_size)
+        plan = Schedule(today, horizon_days, *found, shown=shown)
+        audit.record(session, actor, "view", patient_ids=ids,
+                     detail=f"schedule as of {today.isoformat()}, {horizon_days} days ahead, "
+                            f"{shown or 'all follow-ups'}: {plan.follow_ups.total} follow-ups, "
+                            f"{plan.repeat_sessions.total} repeat windows, {plan.unmeasured.total} not measured; "
+                            "the pages shown")
     return plan
 
 
@@ -153,7 +152,7 @@ Sections = tuple[Page[FollowUp], Page[RepeatSessionWindow], Page[UnmeasuredPatie
 
 
 def _from_spans(session: Session, today: date, horizon_days: int, shown: PatientFilter | None,
-                pages: tuple[int, int, int], size: int) -> Sections:
+                pages: tuple[int, int, int], size: int) -> tuple[Sections, set[int]]:
     treated = [outlook.holds(today), _P.deleted_at.is_(None), SPAN.c.day0.is_not(None)]
     follow_up = [*treated, SPAN.c.measured.is_(True), SPAN.c.visit_status.is_not(None),
                  outlook.on_list(shown, today, horizon_days) if shown else outlook.on_any_list(today, horizon_days)]
@@ -163,12 +162,14 @@ def _from_spans(session: Session, today: date, horizon_days: int, shown: Patient
     is_open = SPAN.c.repeat_start <= today
     by_window = (case((is_open, 0), else_=1), case((is_open, SPAN.c.repeat_end), else_=SPAN.c.repeat_start), _P.mrn)
     unmeasured = [*treated, SPAN.c.measured.is_(False)]
+    ids: set[int] = set()
 
     def section(where: list[ColumnElement[bool]], order: tuple[Any, ...], number: int) -> tuple[list[Any], int]:
         joined = SPAN.join(_P, _P.id == SPAN.c.patient_id)
         total = session.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
         rows = session.execute(select(_P.id, _P.mrn, _P.full_name, *SPAN_COLUMNS).select_from(joined).where(*where)
                                .order_by(*order).limit(size).offset((number - 1) * size)).all()
+        ids.update(r.id for r in rows)
         return [(r.mrn, r.full_name, outlook.span_facts(r)) for r in rows], total
 
     follow_ups, follow_total = section(follow_up, by_urgency, pages[0])
@@ -178,11 +179,11 @@ def _from_spans(session: Session, today: date, horizon_days: int, shown: Patient
                  pages[0], size),
             Page(tuple(repeat_row(m, n, f, today) for m, n, f in repeats), repeat_total, pages[1], size),
             Page(tuple(UnmeasuredPatient(m, n, f.day0) for m, n, f in waiting if f.day0), waiting_total, pages[2],
-                 size))
+                 size)), ids
 
 
 def _from_engine(session: Session, today: date, horizon_days: int, shown: PatientFilter | None,
-                 pages: tuple[int, int, int], size: int) -> Sections:
+                 pages: tuple[int, int, int], size: int) -> tuple[Sections, set[int]]:
     who = session.execute(select(_P.id, _P.mrn, _P.full_name).where(_P.deleted_at.is_(None))).all()
     records = outlook.load_records(session, [w.id for w in who])
     follow_ups: list[FollowUp] = []
@@ -208,7 +209,9 @@ def _from_engine(session: Session, today: date, horizon_days: int, shown: Patien
     def paged(rows: list[Any], number: int) -> Page[Any]:
         return Page(tuple(rows[(number - 1) * size:number * size]), len(rows), number, size)
 
-    return paged(follow_ups, pages[0]), paged(repeats, pages[1]), paged(unmeasured, pages[2])
+    found = paged(follow_ups, pages[0]), paged(repeats, pages[1]), paged(unmeasured, pages[2])
+    by_mrn = {w.mrn: w.id for w in who}
+    return found, {by_mrn[row.mrn] for part in found for row in part}
 
 
 def follow_up_row(mrn: str, full_name: str, held: Facts, today: date, horizon_days: int) -> FollowUp:

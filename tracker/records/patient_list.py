@@ -24,7 +24,7 @@ from tracker.course.followup import follow_up_lists, urgency
 from tracker.course.milestones import BEHIND
 from tracker.course.vocabulary import PatientFilter, milestone_words, status_words
 from tracker.course.wording import count
-from tracker.database import reading, transaction
+from tracker.database import reading
 from tracker.errors import ValidationError
 from tracker.paging import PAGE_SIZE, Page, page_number
 from tracker.progress import outlook
@@ -136,11 +136,9 @@ def list_patients(actor: Actor, query: str = "", filter: str | None = None, toda
             rows, total, ids = _from_spans(session, query, kind, today, number, page_size)
         else:
             rows, total, ids = _from_engine(session, query, kind, today, number, page_size)
-    shown = Page(tuple(rows), total, number, page_size)
-    with transaction(url) as session:
-        audit.record(session, actor, "view",
-                     detail=f"patient list: {len(rows)} shown" + (f" of {total}" if total > len(rows) else ""))
-    del ids
+        shown = Page(tuple(rows), total, number, page_size)
+        audit.record(session, actor, "view", patient_ids=ids,
+                     detail=f"patient list page {number} of {shown.pages}: {len(rows)} shown of {total}")
     return shown
 
 
