@@ -207,7 +207,8 @@ def load_records(reads: Reads, patient_ids: Iterable[int]) -> dict[int, PatientR
     return found
 
 
-def _load_chunk(connection: Connection, chunk: list[int], protocols: dict[int, Any]) -> dict[int, PatientRecords]:
+def _load_chunk(connection: Connection, chunk: list[int],
+                protocols: dict[int, Protocol]) -> dict[int, PatientRecords]:
     P, S, V, M = (models.Patient, models.TreatmentSession, models.Visit, models.DensityMeasurement)
     patients = connection.execute(
         select(P.id, P.protocol_id).where(P.id.in_(chunk), P.deleted_at.is_(None))).all()
@@ -221,9 +222,9 @@ def _load_chunk(connection: Connection, chunk: list[int], protocols: dict[int, A
             select(V.patient_id, V.date, M.site, M.density_per_cm2).join(M, M.visit_id == V.id)
             .where(V.patient_id.in_(chunk), V.deleted_at.is_(None), M.deleted_at.is_(None))):
         densities.setdefault(pid, []).append(DensityRecord(day, site, density))
-    salt: dict[int, list[Any]] = {}
+    salt: dict[int, list[SaltRecord]] = {}
     for pid, day, score in connection.execute(CLINIC_SALT_SCORES.where(models.Visit.patient_id.in_(chunk))):
-        salt.setdefault(pid, []).append((day, score))
+        salt.setdefault(pid, []).append(SaltRecord(day, score))
     visits: dict[int, list[date]] = {}
     for pid, day in connection.execute(
             select(V.patient_id, V.date).where(V.patient_id.in_(chunk), V.deleted_at.is_(None))):
@@ -232,7 +233,7 @@ def _load_chunk(connection: Connection, chunk: list[int], protocols: dict[int, A
     for pid, protocol_id in patients:
         protocol = protocols.get(protocol_id) if protocol_id is not None else None
         protocol = protocol or to_engine(None)
-        series = outcome_records(protocol, densities.get(pid, ()), [SaltRecord(*s) for s in salt.get(pid, ())])
+        series = outcome_records(protocol, densities.get(pid, ()), salt.get(pid, ()))
         days = tuple(sorted(visits.get(pid, ())))
         found[pid] = PatientRecords(tuple(sessions.get(pid, ())), tuple(series), days, protocol)
     return found
@@ -251,6 +252,12 @@ def refresh(reads: Reads, patient_ids: Iterable[int]) -> int:
     written = 0
     now = datetime.now(UTC)
     for chunk in _chunks(ids):
+        # PostgreSQL: two transactions refreshing one patient take turns (in id order, so never in a circle);
+        # without it the second would not see the first's new rows, keep them and add its own. FOR NO KEY UPDATE,
+        # since both hold the key-share lock their new visits' foreign keys took on the patient: FOR UPDATE would
+        # wait for each other's. SQLite's writers already take turns.
+        connection.execute(select(models.Patient.id).where(models.Patient.id.in_(chunk))
+                           .order_by(models.Patient.id).with_for_update(key_share=True))
         connection.execute(delete(_span).where(_span.c.patient_id.in_(chunk)))
         connection.execute(delete(_outlook).where(_outlook.c.patient_id.in_(chunk)))
         records = load_records(connection, chunk)
@@ -290,11 +297,11 @@ def stale_patients(everyone: bool = False) -> Any:
     ``everyone``), and of removed patients that still have one."""
     P = models.Patient
     live = select(P.id).where(P.deleted_at.is_(None))
-    if everyone:
-        return live
-    current = select(_outlook.c.patient_id).where(_outlook.c.engine_version == ENGINE_VERSION)
     gone = select(_outlook.c.patient_id).join(P, P.id == _outlook.c.patient_id).where(P.deleted_at.is_not(None))
-    return live.where(P.id.not_in(current)).union(gone)
+    if not everyone:
+        live = live.where(P.id.not_in(select(_outlook.c.patient_id)
+                                      .where(_outlook.c.engine_version == ENGINE_VERSION)))
+    return live.union(gone)
 
 
 # --- keeping it current: every ORM write that changes what the lists show --------------------------------
