@@ -12,10 +12,10 @@ downgrade
 created_at
 refreshed_at
 
-# SQLAlchemy: session events tracker.database registers (@event.listens_for) to keep the patient outlook current.
-_note_outlook_writes
-_refresh_outlooks
-_forget_outlook_writes
+# SQLAlchemy: session events tracker.progress.outlook registers (@event.listens_for) to keep the outlook current.
+track_flush
+refresh_tracked
+forget_tracked
 
 # sqlite3: the connection attribute db.engine sets so that SQLAlchemy decides when transactions begin.
 _.isolation_level

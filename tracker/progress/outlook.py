@@ -15,8 +15,9 @@ has to run at midnight.
   asked about an earlier day is computed by the engine instead (``covered``).
 - ``refresh``: recompute some patients' spans in the caller's transaction. Every ORM write that changes what the
   lists show (a patient, visit, measurement, scale score or session added, corrected or removed) is noticed after
-  each flush and refreshed just before the transaction commits (``track_flush``, ``refresh_tracked``, registered in
-  ``tracker.database``); writers that bypass the ORM (bulk import, protocol edits) call ``refresh`` themselves.
+  each flush and refreshed just before the transaction commits (``track_flush``, ``refresh_tracked``: listeners on
+  every SQLAlchemy session, registered when this module is imported, which ``tracker/__init__.py`` does for every
+  process); writers that bypass the ORM (bulk import, protocol edits) call ``refresh`` themselves.
 - ``rebuild``: every patient whose outlook is missing or from an older ``ENGINE_VERSION`` (start-up, generators).
 """
 
@@ -28,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, delete, event, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -47,9 +48,9 @@ from tracker.course.milestones import (
 from tracker.course.protocols import to_engine
 from tracker.course.salt import SaltRecord, outcome_records
 from tracker.course.vocabulary import TARGET_SOON_DAYS, FollowUpStatus, PatientFilter
-from tracker.database import Reads, read_connection, transaction
+from tracker.database import Reads, at_start_up, read_connection, transaction
 from tracker.progress.patient_progress import CLINIC_SALT_SCORES
-from tracker.records.patient_search import fold
+from tracker.validation import fold
 
 # Raised whenever what a span holds, or how it is computed, changes: start-up rebuilds older rows.
 ENGINE_VERSION = 1
@@ -310,6 +311,7 @@ _TRACKED = "outlook_patients"  # Session.info key: patient ids written in this t
 _VISITS = "outlook_visits"  # visit ids whose measurements or scale scores were written
 
 
+@event.listens_for(Session, "after_flush")
 def track_flush(session: Session, _context: object) -> None:
     """After each flush, note the patients whose list facts the flushed rows may change."""
     patients: set[int] = session.info.setdefault(_TRACKED, set())
@@ -323,6 +325,7 @@ def track_flush(session: Session, _context: object) -> None:
             visits.add(row.visit_id)
 
 
+@event.listens_for(Session, "before_commit")
 def refresh_tracked(session: Session) -> None:
     """Just before a transaction commits: refresh the outlook of every patient its writes touched."""
     session.flush()  # what is still pending is noted by track_flush first
@@ -336,6 +339,7 @@ def refresh_tracked(session: Session) -> None:
         refresh(session, patients)
 
 
+@event.listens_for(Session, "after_rollback")
 def forget_tracked(session: Session) -> None:
     """After a rollback: nothing written, nothing to refresh."""
     session.info.pop(_TRACKED, None)
@@ -395,3 +399,6 @@ def span_facts(row: Any) -> Facts:
 SPAN_COLUMNS = tuple(_span.c[name] for name in FACT_NAMES)
 SPAN = _span
 OUTLOOK = _outlook
+
+# Start-up fills the outlook of patients who have none (the first start after migration 0007) or an older one.
+at_start_up(rebuild)
