@@ -150,7 +150,7 @@ def test_an_upload_killed_mid_multipart_is_found_by_check_and_repaired(s3_enviro
     assert _objects(s3_environment) == before
 
 
-def _refused(tmp_path: Path, **settings: str):
+def _refused(tmp_path, **settings):
     result = cli(_installation(tmp_path, "clinic"), "check", **settings)
     no_traceback(result)
     assert result.returncode == 1, result.stdout

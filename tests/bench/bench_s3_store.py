@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from PIL import Image  # noqa: E402 (after the sys.path line)
-from swift_server import SwiftServer, why_unavailable  # noqa: E402 (after the sys.path line)
+
+from tests.swift_server import SwiftServer, why_unavailable  # noqa: E402 (after the sys.path line)
 
 PHOTOS = 100
 
