@@ -10,7 +10,6 @@ so their figures include Python's start-up and the store check every command mak
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
@@ -22,20 +21,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from PIL import Image  # noqa: E402 (after the sys.path line)
+from photo_samples import noise_photo  # noqa: E402 (after the sys.path line)
 
 from tests.swift_server import SwiftServer, why_unavailable  # noqa: E402 (after the sys.path line)
+from tracker.photos.intake import prepare_photo  # noqa: E402 (after the sys.path line)
 
 PHOTOS = 100
 
 
-def display_photo(seed: int) -> bytes:
-    """A 2048 × 1536 JPEG of noise-free gradients plus a seed pattern: the size of a display copy (~0.3 MB)."""
-    image = Image.linear_gradient("L").resize((2048, 1536)).convert("RGB")
-    image.putpixel((seed % 2048, seed // 2048), (seed % 256, 0, 0))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
+def display_photo() -> bytes:
+    """The display copy the app makes of a 12-megapixel camera-like photo (2048 px, as pages show it)."""
+    return prepare_photo(noise_photo(), max_bytes=64 * 1024 * 1024, max_pixels=100_000_000).display_jpeg
 
 
 def put_and_get(environment: dict[str, str]) -> tuple[float, float, int]:
@@ -46,7 +42,8 @@ def put_and_get(environment: dict[str, str]) -> tuple[float, float, int]:
         from tracker.storage.configured import blob_store
 
         store = blob_store("photos")
-        photos = [display_photo(n) for n in range(PHOTOS)]
+        photo = display_photo()
+        photos = [photo + n.to_bytes(2, "big") for n in range(PHOTOS)]  # bytes after a JPEG's end are ignored
         keys = [f"display/{n % 256:02x}/{n:064x}.jpg" for n in range(PHOTOS)]
         started = time.perf_counter()
         for key, data in zip(keys, photos, strict=True):
@@ -68,12 +65,12 @@ def command(environment: dict[str, str], *args: str) -> float:
     return time.perf_counter() - started
 
 
-def clinic(environment: dict[str, str], folder: Path) -> dict[str, float]:
+def clinic(environment: dict[str, str]) -> dict[str, float]:
     """The demo clinic loaded through the store, then ``check`` and ``backup`` of it (seconds each)."""
     return {
         "demo": command(environment, "demo"),
         "check": command(environment, "check"),
-        "backup": command(environment, "backup", str(folder / "backup")),
+        "backup": command(environment, "backup", environment["TRACKER_DATA_DIR"] + "-backup"),
     }
 
 
@@ -87,20 +84,24 @@ def main() -> int:
     (work / "swift").mkdir()
     server = SwiftServer(work / "swift").start()
     try:
-        local = {"TRACKER_DATA_DIR": str(work / "local"), "TRACKER_STORE_URL": "",
-                 "DATABASE_URL": f"sqlite:///{work / 'local' / 'tracker.db'}"}
-        s3 = {**server.environment(server.create_bucket(), prefix="bench"), "TRACKER_DATA_DIR": str(work / "s3"),
-              "DATABASE_URL": f"sqlite:///{work / 's3' / 'tracker.db'}"}
+        def local(name: str) -> dict[str, str]:
+            return {"TRACKER_DATA_DIR": str(work / name), "TRACKER_STORE_URL": "",
+                    "DATABASE_URL": f"sqlite:///{work / name / 'tracker.db'}"}
+
+        bucket = server.create_bucket()
+
+        def s3(name: str) -> dict[str, str]:  # a data dir of its own, and a prefix of its own in one bucket
+            return {**local(name), **server.environment(bucket, prefix=name)}
+
         print(f"{PHOTOS} display-sized photos, put then get, one at a time (Swift on this machine, one replica):")
-        for name, environment in (("local folder", local), ("Swift S3 API", s3)):
+        for name, environment in (("local folder", local("files")), ("Swift S3 API", s3("files"))):
             put, get, size = put_and_get(environment)
             print(f"  {name:13} put {put:6.2f} s ({put / PHOTOS * 1000:5.1f} ms each), "
                   f"get {get:6.2f} s ({get / PHOTOS * 1000:5.1f} ms each); {size / 1024:.0f} KB a photo")
         if with_clinic:
             print("The demo clinic (python -m tracker …, seconds, SQLite):")
-            for name, environment in (("local folder", local), ("Swift S3 API", s3)):
-                (work / name).mkdir()
-                figures = clinic(environment, work / name)
+            for name, environment in (("local folder", local("clinic-local")), ("Swift S3 API", s3("clinic-s3"))):
+                figures = clinic(environment)
                 print(f"  {name:13} " + ", ".join(f"{step} {seconds:6.1f} s" for step, seconds in figures.items()))
     finally:
         server.stop()
