@@ -55,8 +55,9 @@ def _checked(result) -> tuple[int, int]:
     return int(words[3]), int(words[7])
 
 
-def test_demo_check_backup_and_restore_into_an_empty_bucket(s3_environment, swift, tmp_path):
-    clinic = _installation(tmp_path, "clinic")
+def test_demo_check_backup_and_restore_into_an_empty_bucket(s3_environment, swift, new_installation, tmp_path):
+    """On SQLite and on PostgreSQL (a chain's servers share one PostgreSQL and one object store)."""
+    clinic = new_installation("clinic")
     demo = cli(clinic, "demo", "--limit", "2")
     no_traceback(demo)
     assert demo.returncode == 0, demo.stderr
@@ -77,7 +78,7 @@ def test_demo_check_backup_and_restore_into_an_empty_bucket(s3_environment, swif
         assert (tmp_path / "backup" / "files" / key).stat().st_size == size
 
     empty_bucket = f"s3://{swift.create_bucket()}/restored"
-    elsewhere = _installation(tmp_path, "elsewhere")
+    elsewhere = new_installation("elsewhere")
     restored = cli(elsewhere, "restore", str(tmp_path / "backup"), TRACKER_STORE_URL=empty_bucket)
     no_traceback(restored)
     assert restored.returncode == 0, restored.stderr
