@@ -45,3 +45,7 @@ _.digest_size
 
 # Streamlit reads it before each script run (runtime/scriptrunner/script_runner.py); serve.py switches it off.
 _.uses_pages_directory
+# pytest: the object-store fixtures of tests/swift_server.py, which tests/test_s3_*.py load as a plugin
+# (pytest_plugins) and request by name (usefixtures).
+pytest_plugins
+s3_environment
