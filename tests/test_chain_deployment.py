@@ -10,11 +10,11 @@ The browsers are pinned as nginx pins any browser: by the ``regrowth_replica`` c
 picks so that nginx's hash sends it to A (or B); nginx's access log (upstream per request) shows every request
 of each browser went to its replica.
 
-The photo store both replicas share is one data folder (``TRACKER_DATA_DIR``) until the object store
-(``TRACKER_STORE_URL=s3://…``) is available to this test.
+The store both replicas share is an object store (``TRACKER_STORE_URL=s3://bucket/chain``): OpenStack Swift's
+S3 API (tests/swift_server.py); each replica has a data folder of its own, as each machine of a chain has.
 
-Skipped, saying why, when nginx, openssl, Chromium or PostgreSQL is missing (``make test`` installs the first
-three; ``TEST_DATABASE_URL`` names the fourth). Screenshots: test-artifacts/chain/.
+Skipped, saying why, when nginx, openssl, Swift, Chromium or PostgreSQL is missing (``make test`` installs the
+first four; ``TEST_DATABASE_URL`` names the last). Screenshots: test-artifacts/chain/.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from tests.browser import (
 )
 from tests.import_samples import write
 from tests.photo_samples import close, jpeg, quadrant_colours, scene
+from tests.swift_server import SwiftServer, why_unavailable
 
 DEPLOY = ROOT / "deploy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -71,6 +72,9 @@ PHOTO = jpeg(scene((1200, 900)))  # four coloured quadrants: the copy B shows is
 
 def require_tools() -> None:
     require_chromium()
+    reason = why_unavailable()
+    if reason:
+        pytest.skip(f"two-replica test skipped: {reason}")
     for tool, package in ((NGINX, "nginx"), (shutil.which("openssl"), "openssl")):
         if not tool or not Path(tool).exists():
             pytest.skip(f"two-replica test skipped: {package} is not installed (make test installs Debian's {package})")
@@ -128,7 +132,7 @@ def replica(env: dict[str, str], log_path: Path) -> Iterator[str]:
     assert service["WorkingDirectory"] == "/opt/regrowth-tracker"
     port = free_port()
     server_env = {**env, **unit_environment("regrowth-tracker.service"), "STREAMLIT_SERVER_PORT": str(port),
-                  "TRACKER_DATA_DIR": env["TRACKER_DATA_DIR"]}
+                  "TRACKER_DATA_DIR": env["TRACKER_DATA_DIR"]}  # the unit's /var/lib/… is the test's folder
     with open(log_path, "w") as log:
         process = subprocess.Popen(unit_command(service["ExecStart"], {}), cwd=ROOT, env=server_env, stdout=log,
                                    stderr=subprocess.STDOUT)
@@ -230,26 +234,33 @@ def nginx(config: Path) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
-    """Two replicas behind the shipped nginx chain site: (https base, [replica A, replica B], folder, env)."""
+    """Two replicas behind the shipped nginx chain site: (https base, [replica A, replica B], folder, env), env
+    being the administrator's (database, object store, a data folder of its own)."""
     require_tools()
     folder = tmp_path_factory.mktemp("chain")
     schemas = postgres_schema_url()
     database_url = next(schemas)
-    env = {**os.environ, "DATABASE_URL": database_url, "TRACKER_DATA_DIR": str(folder / "data")}
-    env.pop("TRACKER_STORE_URL", None)
-    # Once, before any replica starts (README: a chain's upgrade starts one server first): the unit's
-    # ExecStartPre migrates the new database, then an admin adds the clinician and imports the patient.
-    service = unit_service("regrowth-tracker.service")
-    subprocess.run(unit_command(service["ExecStartPre"], {}), cwd=ROOT, env=env, check=True, timeout=300)
-    subprocess.run([sys.executable, "-m", "tracker", "user", "add", "--role", "clinician", "--username", USERNAME,
-                    "--password-stdin"], input=PASSWORD + "\n", cwd=ROOT, env=env, text=True, check=True,
-                   capture_output=True, timeout=120)
-    import_patient(folder, env)
-    cert, key = certificate(folder)
-    https, http_port = free_port(), free_port()
     with ExitStack() as stack:
         try:
-            replicas = [stack.enter_context(replica(env, folder / f"replica-{name}.log")) for name in "ab"]
+            swift = SwiftServer(folder / "swift").start()
+            stack.callback(swift.stop)
+            env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+            env.update({"DATABASE_URL": database_url, "TRACKER_DATA_DIR": str(folder / "admin-data"),
+                        **swift.environment(swift.create_bucket(), prefix="chain")})
+            # Once, before any replica starts (README: a chain's upgrade starts one server first): the unit's
+            # ExecStartPre migrates the new database, then an admin adds the clinician and imports the patient.
+            service = unit_service("regrowth-tracker.service")
+            subprocess.run(unit_command(service["ExecStartPre"], {}), cwd=ROOT, env=env, check=True, timeout=300)
+            subprocess.run([sys.executable, "-m", "tracker", "user", "add", "--role", "clinician", "--username",
+                            USERNAME, "--password-stdin"], input=PASSWORD + "\n", cwd=ROOT, env=env, text=True,
+                           check=True, capture_output=True, timeout=120)
+            import_patient(folder, env)
+            cert, key = certificate(folder)
+            https, http_port = free_port(), free_port()
+            # Each replica has a data folder of its own, as each machine of a chain has: a photo can only reach
+            # the other through the object store.
+            replicas = [stack.enter_context(replica({**env, "TRACKER_DATA_DIR": str(folder / f"data-{name}")},
+                                                    folder / f"replica-{name}.log")) for name in "ab"]
             site = nginx_site("nginx-chain.conf", folder, https, http_port, replicas, cert, key)
             stack.enter_context(nginx(nginx_main_config(folder, site)))
             base = f"https://127.0.0.1:{https}"
@@ -429,6 +440,9 @@ def test_a_visit_logged_on_replica_a_is_seen_with_its_photo_on_replica_b(chain):
     # B shows the photo uploaded through A: its display copy, read from the one store by B, is the same picture.
     assert all(close(shown_colour, uploaded_colour) for shown_colour, uploaded_colour
                in zip(quadrant_colours(shown).values(), quadrant_colours(PHOTO).values(), strict=True))
+    # The photo is in the object store, and in neither replica's own folder.
+    assert len(stored_objects(env)) >= 3, stored_objects(env)  # original, display copy, thumbnail
+    assert not [path for name in "ab" for path in (folder / f"data-{name}").rglob("*.jp*g")]
     # Every request of each browser went to its own replica: the upload to A, and B's websocket (which carried the
     # photo to B's page, patient photos never having a URL of their own: ui/private_media.py) to B.
     a_requests, b_requests = requests_of(folder, pins[replica_a]), requests_of(folder, pins[replica_b])
@@ -443,6 +457,17 @@ def test_a_visit_logged_on_replica_a_is_seen_with_its_photo_on_replica_b(chain):
     errors = [line for line in (folder / "error.log").read_text().splitlines()
               if any(f"[{level}]" in line for level in ("error", "crit", "alert", "emerg"))]
     assert not errors, errors
+
+
+def stored_objects(env: dict[str, str]) -> list[str]:
+    """The keys in the chain's bucket, under its prefix (``TRACKER_STORE_URL=s3://bucket/prefix``)."""
+    import boto3
+
+    bucket, _, prefix = env["TRACKER_STORE_URL"].removeprefix("s3://").partition("/")
+    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name=env["AWS_DEFAULT_REGION"])
+    listing = client.list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return [item["Key"] for item in listing.get("Contents", [])]
 
 
 def image_bytes(source: str) -> bytes:
