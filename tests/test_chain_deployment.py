@@ -23,6 +23,7 @@ import base64
 import configparser
 import http.client
 import os
+import re
 import shlex
 import shutil
 import ssl
@@ -497,3 +498,16 @@ def test_the_backup_unit_backs_the_chain_up(chain):
     assert len(made) == 1 and made[0].name.endswith("Z") and any(made[0].iterdir()), made
     subprocess.run(unit_command(service["ExecStartPost"], replacements), check=True, timeout=60)
     assert list(backups.iterdir()) == made  # today's backup is kept (only those over 30 days go)
+
+
+def test_the_settings_file_reads_the_same_in_systemd_and_in_a_shell():
+    """deploy/regrowth-tracker.env is read by the units (systemd's EnvironmentFile) and by an admin's commands
+    (``set -a; . /etc/regrowth-tracker/env``): plain ``NAME=value`` lines, a value with spaces in double quotes."""
+    path = DEPLOY / "regrowth-tracker.env"
+    settings = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert all(re.fullmatch(r'[A-Z][A-Z0-9_]*=("[^"$`\\]*"|[^\s"\'$`\\]*)', line) for line in settings), settings
+    shell = subprocess.run(["sh", "-c", f'set -a; . "{path}"; env'], capture_output=True, text=True, check=True,
+                           env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, timeout=30)
+    read = dict(line.split("=", 1) for line in shell.stdout.splitlines() if "=" in line)
+    assert read["TRACKER_CLINIC_NAME"] == "Regrowth Tracker clinic"
+    assert read["TRACKER_DATA_DIR"] == unit_environment("regrowth-tracker.service")["TRACKER_DATA_DIR"]
