@@ -10,6 +10,9 @@ The browsers are pinned as nginx pins any browser: by the ``regrowth_replica`` c
 picks so that nginx's hash sends it to A (or B); nginx's access log (upstream per request) shows every request
 of each browser went to its replica.
 
+When replica B then stops, its browser goes on through A, still signed in. deploy/nginx-clinic.conf runs in front
+of one replica, and the backup unit's command backs the chain up.
+
 The store both replicas share is an object store (``TRACKER_STORE_URL=s3://bucket/chain``): OpenStack Swift's
 S3 API (tests/swift_server.py); each replica has a data folder of its own, as each machine of a chain has.
 
@@ -125,6 +128,9 @@ def unit_environment(name: str) -> dict[str, str]:
     return dict(line.removeprefix("Environment=").split("=", 1) for line in lines if line.startswith("Environment="))
 
 
+RUNNING: dict[str, subprocess.Popen] = {}  # the app servers started by ``replica``, by address
+
+
 @contextmanager
 def replica(env: dict[str, str], log_path: Path) -> Iterator[str]:
     """One app server started with the shipped unit's ExecStart, environment and working directory (this
@@ -137,10 +143,13 @@ def replica(env: dict[str, str], log_path: Path) -> Iterator[str]:
     with open(log_path, "w") as log:
         process = subprocess.Popen(unit_command(service["ExecStart"], {}), cwd=ROOT, env=server_env, stdout=log,
                                    stderr=subprocess.STDOUT)
+        address = f"127.0.0.1:{port}"
+        RUNNING[address] = process
         try:
             wait_until_up(f"http://127.0.0.1:{port}/_stcore/health", log_path)
-            yield f"127.0.0.1:{port}"
+            yield address
         finally:
+            RUNNING.pop(address, None)
             process.terminate()
             try:
                 process.wait(timeout=15)
@@ -207,7 +216,7 @@ pid {folder}/nginx.pid;
 error_log {folder}/error.log notice;
 events {{ worker_connections 512; }}
 http {{
-    log_format replica '$cookie_regrowth_replica $upstream_addr $status "$request"';
+    log_format replica '$cookie_regrowth_replica|$upstream_addr|$status|$request';
     access_log {folder}/access.log replica;
     client_body_temp_path {folder}/body;
     proxy_temp_path {folder}/proxy;
@@ -298,16 +307,17 @@ def trusting(cert: Path) -> ssl.SSLContext:
 def upstream_for(base: str, cert: Path, folder: Path, cookie: str | None) -> tuple[str, str]:
     """Where nginx sends a request carrying ``regrowth_replica=cookie`` (None: no cookie): the app server, from
     nginx's access log, and the ``regrowth_replica`` Set-Cookie header of the answer ("" when none)."""
-    log = folder / "access.log"
-    before = log.read_text().count("\n")
+    probe = uuid.uuid4().hex  # names this request's line in the access log
     headers = {"Cookie": f"regrowth_replica={cookie}"} if cookie is not None else {}
-    request = urllib.request.Request(f"{base}/_stcore/health", headers=headers)
+    request = urllib.request.Request(f"{base}/_stcore/health?probe={probe}", headers=headers)
     with urllib.request.urlopen(request, timeout=10, context=trusting(cert)) as response:
         set_cookie = next((header for header in response.headers.get_all("Set-Cookie") or []
                            if header.startswith("regrowth_replica=")), "")
-    time.sleep(0.2)
-    line = log.read_text().splitlines()[before]
-    return line.split()[1], set_cookie
+    deadline = time.time() + 10  # nginx writes the line once the response is sent
+    while not (lines := [row for row in access_log(folder) if probe in row[-1]]):
+        assert time.time() < deadline, f"no access log line for {probe}"
+        time.sleep(0.05)
+    return lines[0][1], set_cookie
 
 
 def pinning_cookies(base: str, replicas: list[str], folder: Path) -> dict[str, str]:
@@ -325,10 +335,26 @@ def pinning_cookies(base: str, replicas: list[str], folder: Path) -> dict[str, s
     return found
 
 
+def access_log(folder: Path) -> list[list[str]]:
+    """nginx's access log (``nginx_main_config``): per request its replica cookie, the app server(s) it went to
+    ("A, B" when A failed and B answered), the status and the request line."""
+    return [line.split("|", 3) for line in (folder / "access.log").read_text().splitlines()]
+
+
 def requests_of(folder: Path, cookie: str) -> list[tuple[str, str]]:
     """(app server, request line) of every request nginx passed on for the browser carrying ``cookie``."""
-    rows = [line.split(" ", 3) for line in (folder / "access.log").read_text().splitlines()]
-    return [(row[1], row[3]) for row in rows if row[0] == cookie]
+    return [(row[1], row[3]) for row in access_log(folder) if row[0] == cookie]
+
+
+def logged_requests(folder: Path, cookie: str, since: int, until: str, server: str) -> list[tuple[str, str]]:
+    """``requests_of(folder, cookie)[since:]`` once it holds a request containing ``until`` answered by ``server``.
+    nginx logs a websocket (``GET /_stcore/stream``) only once it is closed, a moment after its page is."""
+    deadline = time.time() + 15
+    while not any(upstream.endswith(server) and until in line
+                  for upstream, line in requests_of(folder, cookie)[since:]):
+        assert time.time() < deadline, (until, server, requests_of(folder, cookie)[since:])
+        time.sleep(0.2)
+    return requests_of(folder, cookie)[since:]
 
 
 def test_nginx_gives_a_new_browser_its_replica_cookie(chain):
@@ -374,7 +400,7 @@ def test_the_clinic_site_serves_one_app_server_over_https(chain):
             sign_in(page, base, USERNAME, PASSWORD)
             assert secure_session_cookie(page)
             shot(page, JOURNEY, "clinic-signed-in")
-    assert {line.split()[1] for line in (clinic / "access.log").read_text().splitlines()} <= {replicas[0], "-"}
+    assert {row[1] for row in access_log(clinic)} <= {replicas[0], "-"}
 
 
 def test_a_visit_logged_on_replica_a_is_seen_with_its_photo_on_replica_b(chain):
@@ -446,7 +472,8 @@ def test_a_visit_logged_on_replica_a_is_seen_with_its_photo_on_replica_b(chain):
     assert not [path for name in "ab" for path in (folder / f"data-{name}").rglob("*.jp*g")]
     # Every request of each browser went to its own replica: the upload to A, and B's websocket (which carried the
     # photo to B's page, patient photos never having a URL of their own: ui/private_media.py) to B.
-    a_requests, b_requests = requests_of(folder, pins[replica_a]), requests_of(folder, pins[replica_b])
+    a_requests = logged_requests(folder, pins[replica_a], 0, "GET /_stcore/stream", replica_a)
+    b_requests = logged_requests(folder, pins[replica_b], 0, "GET /_stcore/stream", replica_b)
     assert {server for server, _ in a_requests} == {replica_a}
     assert {server for server, _ in b_requests} == {replica_b}
     assert any("PUT /_stcore/upload_file/" in line for _, line in a_requests), a_requests
@@ -458,6 +485,47 @@ def test_a_visit_logged_on_replica_a_is_seen_with_its_photo_on_replica_b(chain):
     errors = [line for line in (folder / "error.log").read_text().splitlines()
               if any(f"[{level}]" in line for level in ("error", "crit", "alert", "emerg"))]
     assert not errors, errors
+
+
+def test_a_browser_whose_server_stops_goes_on_on_the_other_still_signed_in(chain):
+    """README "Running it for a chain": when an app server stops, nginx sends its browsers to another, and the
+    page reconnects there signed in (the sign-in is in the database, the cookie goes with every request)."""
+    base, replicas, folder, _env = chain
+    pins = pinning_cookies(base, replicas, folder)
+    replica_a, replica_b = replicas
+    with browser_page(ignore_https_errors=True) as page:
+        page.context.add_cookies([{"name": "regrowth_replica", "value": pins[replica_b], "url": base}])
+        sign_in(page, base, USERNAME, PASSWORD)
+        navigate(page, f"/patient_record?mrn={MRN}")
+        page.get_by_role("heading", name=NAME).wait_for()
+        server = RUNNING[replica_b]
+        server.terminate()
+        server.wait(timeout=30)
+        stopped_at, stopped = len(requests_of(folder, pins[replica_b])), time.perf_counter()
+        # The page notices the lost websocket and opens a new one through nginx, which now answers from A; a
+        # page it had not drawn before the stop shows the new session works.
+        deadline = time.time() + 120
+        while True:
+            page.wait_for_timeout(1000)
+            page.evaluate("path => { history.pushState({}, '', path); dispatchEvent(new PopStateEvent('popstate')); }",
+                          "/schedule")
+            page.wait_for_timeout(1000)
+            if page.get_by_text("Milestone follow-ups").count():
+                break
+            if time.time() > deadline:
+                shot(page, JOURNEY, "b-stopped-no-reconnect")
+                raise AssertionError(f"no reconnection through A: {requests_of(folder, pins[replica_b])[stopped_at:]}")
+        print(f"\nreplica B stopped: its browser drew a page from A {time.perf_counter() - stopped:.1f} s later")
+        wait_rendered(page)
+        navigate(page, f"/patient_record?mrn={MRN}")
+        page.get_by_role("heading", name=NAME).wait_for()
+        page.get_by_text("Early response (2–3 months)").first.wait_for()
+        assert f"Signed in as {USERNAME}" in page.inner_text("body")
+        assert page.get_by_role("button", name="Sign in").count() == 0
+        shot(page, JOURNEY, "b-stopped-record-on-a")
+    # Its websocket (logged once closed) had been opened through A.
+    after = logged_requests(folder, pins[replica_b], stopped_at, "GET /_stcore/stream", replica_a)
+    assert all(server.endswith(replica_a) for server, _ in after), after  # B tried first, at most
 
 
 def stored_objects(env: dict[str, str]) -> list[str]:
