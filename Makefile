@@ -85,3 +85,4 @@ bench: install
 	$(PY) tests/bench/bench_progress.py
 	$(PY) tests/bench/bench_progress_page.py
 	$(PY) tests/bench/bench_backup.py
+	$(PY) tests/bench/bench_s3_store.py
