@@ -256,6 +256,7 @@ def chain(tmp_path_factory):
             stack.callback(swift.stop)
             env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
             env.update({"DATABASE_URL": database_url, "TRACKER_DATA_DIR": str(folder / "admin-data"),
+                        "STREAMLIT_SERVER_COOKIE_SECRET": uuid.uuid4().hex,  # one for all replicas (README)
                         **swift.environment(swift.create_bucket(), prefix="chain")})
             # Once, before any replica starts (README: a chain's upgrade starts one server first): the unit's
             # ExecStartPre migrates the new database, then an admin adds the clinician and imports the patient.
