@@ -231,9 +231,12 @@ http {{
 
 @contextmanager
 def nginx(config: Path) -> Iterator[None]:
-    checked = subprocess.run([NGINX, "-t", "-c", str(config)], capture_output=True, text=True, timeout=30)
+    # -e: nginx's log before it has read the configuration is the test's too (not /var/log/nginx).
+    own = ["-c", str(config), "-e", str(config.parent / "error.log")]
+    checked = subprocess.run([NGINX, "-t", *own], capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stderr
-    process = subprocess.Popen([NGINX, "-c", str(config), "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+    assert "warn" not in checked.stderr, checked.stderr  # a deprecated or ignored directive is a finding too
+    process = subprocess.Popen([NGINX, *own, "-g", "daemon off;"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     try:
         yield
