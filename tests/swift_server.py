@@ -3,8 +3,10 @@
 
 ``make swift`` installs the packages (swift-proxy, swift-object, swift-container, swift-account); their
 daemons are Python programs that run on the system's python3, not on the project's venv. ``SwiftServer``
-builds the three rings, writes every config file into its folder (nothing under /etc/swift is read or
-written), starts the four servers on free ports as the current user and waits until the S3 API answers.
+builds the three rings and writes every server's config file into its folder, starts the four servers on free
+ports as the current user and waits until they answer. The only file it reads outside that folder is
+/etc/swift/swift.conf (installed by Debian's ``swift`` package: the hash prefix and the storage policy), which
+every Swift server reads whatever its config says; nothing is written there.
 
 Tests import the fixtures below (``swift``: one server per pytest process, i.e. per pytest-xdist worker;
 ``s3_environment``: a new bucket per test, with the variables that point the tracker at it set). Without the
@@ -31,6 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import boto3
 import pytest
 
 SERVERS = ("account", "container", "object", "proxy")
@@ -109,7 +112,7 @@ class SwiftServer:
             "AWS_DEFAULT_REGION": REGION,
         }
 
-    def start(self, timeout: float = 60) -> SwiftServer:
+    def start(self, timeout: float = 120) -> SwiftServer:
         self.ports = {name: free_port() for name in SERVERS}
         self._write_configuration()
         logs = self.folder / "logs"
@@ -150,8 +153,6 @@ class SwiftServer:
 
     def create_bucket(self, name: str | None = None) -> str:
         """A new, empty bucket (a Swift container of the test account); returns its name."""
-        import boto3  # the tests' venv has it; this module is also imported by plain scripts
-
         name = name or f"t-{uuid.uuid4().hex[:16]}"
         client = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=ACCESS_KEY,
                               aws_secret_access_key=SECRET_KEY, region_name=REGION)
@@ -171,7 +172,7 @@ class SwiftServer:
             time.sleep(0.2)
 
     def _answers(self) -> bool:
-        """Whether every backend and the proxy answer (healthcheck), and the proxy can reach the account."""
+        """Whether the four servers answer (each has the healthcheck middleware first in its pipeline)."""
         for name in SERVERS:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[name]}/healthcheck", timeout=2):
@@ -185,9 +186,6 @@ class SwiftServer:
         devices = folder / "devices"
         (devices / "d1").mkdir(parents=True, exist_ok=True)
         (folder / "run").mkdir(exist_ok=True)
-        (folder / "swift.conf").write_text(
-            "[swift-hash]\nswift_hash_path_suffix = regrowth-tests\nswift_hash_path_prefix = regrowth-tests\n\n"
-            "[storage-policy:0]\nname = Policy-0\ndefault = yes\n")
         # The three rings in one run of Debian's python3 (each swift-ring-builder command is a Python start-up
         # of its own: nine of them took ~40 s on a busy two-core machine): 2^6 partitions, one replica, one
         # device each.
@@ -234,7 +232,14 @@ def swift(tmp_path_factory) -> Iterator[SwiftServer]:
     reason = why_unavailable()
     if reason:
         pytest.skip(reason)
-    server = SwiftServer(tmp_path_factory.mktemp("swift")).start()
+    for attempt in range(3):
+        try:
+            # Ports are chosen free, then bound by the servers: another process may take one in between.
+            server = SwiftServer(tmp_path_factory.mktemp("swift")).start()
+            break
+        except RuntimeError:
+            if attempt == 2:
+                raise
     yield server
     server.stop()
 

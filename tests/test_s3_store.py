@@ -159,3 +159,12 @@ def test_a_multipart_put_that_fails_midway_is_aborted_and_leaves_nothing(monkeyp
     assert calls == [1, 2]
     assert list(store.partial_writes()) == []
     assert not store.exists("originals/ab/big.tif")
+
+
+def test_without_swift_the_object_store_tests_say_what_is_missing(monkeypatch):
+    import tests.swift_server as swift_server
+
+    monkeypatch.setattr(swift_server, "_program", lambda name: None if name == "swift-object-server" else name)
+    assert swift_server.why_unavailable() == (
+        "OpenStack Swift is not installed: swift-object-server not found. `make swift` installs Debian's "
+        "swift-proxy swift-object swift-container swift-account (as root or with sudo).")

@@ -15,7 +15,6 @@ from db.engine import engine_for, make_private_folders, migrate, session_factory
 from tracker.clinic_dates import date_format
 from tracker.config import settings
 from tracker.course.milestones import DEFAULT_PROTOCOL, SALT_PROTOCOL, Protocol
-from tracker.storage.configured import check_store
 
 
 def database_url() -> str:
@@ -88,12 +87,10 @@ def read_connection(reads: Reads) -> Connection:
 def initialize(url: str | None = None) -> None:
     """Create or migrate the schema and seed the default and the alopecia areata (SALT) protocols; idempotent.
 
-    Checks the settings first: a ``TRACKER_DATE_FORMAT`` this product does not know, or a ``TRACKER_STORE_URL`` whose
-    object store cannot be used, stops the app and every command with one message naming it (``ValidationError``),
-    before any page or command reads or writes a date or a file.
+    Checks the settings first: a ``TRACKER_DATE_FORMAT`` this product does not know stops the app and every command
+    with one message naming it (``ValidationError``), before any page or command reads or writes a date.
     """
     date_format()
-    check_store()
     url = url or database_url()
     make_private_folders(settings().data_dir, tighten=True)  # 0700, also when it existed with a looser mode
     migrate(url)

@@ -41,7 +41,7 @@ from tracker.operations.backup_format import (
     _stores,
     shown,
 )
-from tracker.storage.blob_store import BlobStore
+from tracker.storage.blob_store import BlobStore, LocalDirectoryStore
 
 
 def _encode(value: object) -> str:
@@ -52,9 +52,10 @@ def _encode(value: object) -> str:
 
 
 _ROW = json.JSONEncoder(ensure_ascii=False, default=_encode)
-# Files fetched at once: an object store answers each GET in tens of milliseconds, most of it waiting, so a few
-# in flight make a backup several times faster there (a folder neither gains nor loses). At most this many
-# files are held in memory: 8 × 25 MB, the largest upload, is 200 MB.
+# Files fetched at once from an object store: each GET takes tens of milliseconds, mostly waiting, and eight in
+# flight halve a backup's fetching even from a Swift on the same busy machine (bench_s3_store.py: 100 display
+# copies in 2.7 s instead of 5.0 s). From a folder the threads only cost (0.12 s instead of 0.02 s), so files
+# are read one by one there. At most this many files are held in memory: 8 × 25 MB, the largest upload, is 200 MB.
 _FETCHES_AT_ONCE = 8
 
 
@@ -165,7 +166,7 @@ def backup(destination: str | Path, actor: Actor, url: str | None = None) -> Bac
 
 
 def _fetched(stores: dict[str, BlobStore], keys: list[tuple[str, str]]) -> Iterator[tuple[tuple[str, str], bytes]]:
-    """Each (store, key) of ``keys`` with its bytes, in that order, ``_FETCHES_AT_ONCE`` files at a time.
+    """Each (store, key) of ``keys`` with its bytes, in that order; ``_FETCHES_AT_ONCE`` at a time from an object store.
     Raises ValidationError for a file the store lacks."""
 
     def get(item: tuple[str, str]) -> bytes:
@@ -175,6 +176,9 @@ def _fetched(stores: dict[str, BlobStore], keys: list[tuple[str, str]]) -> Itera
             raise ValidationError(f"The {item[0]} store lacks {item[1]}: run `python -m tracker check` "
                                   "first.") from None
 
+    if all(isinstance(store, LocalDirectoryStore) for store in stores.values()):
+        yield from ((item, get(item)) for item in keys)
+        return
     with ThreadPoolExecutor(max_workers=_FETCHES_AT_ONCE, thread_name_prefix="backup-fetch") as pool:
         for start in range(0, len(keys), _FETCHES_AT_ONCE):
             window = keys[start:start + _FETCHES_AT_ONCE]

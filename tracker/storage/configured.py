@@ -7,8 +7,8 @@
   ``AWS_ENDPOINT_URL`` (unset: AWS itself), the region from ``AWS_REGION``/``AWS_DEFAULT_REGION``, the
   credentials from ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE`` or an instance role.
 
-``check_store`` runs when the app and every command start (``tracker.database.initialize``): a setting that
-cannot work stops them with one message naming it.
+``check_store`` runs when the app (app.py) and every command (``tracker.operations.cli``) start, beside
+``tracker.database.initialize``: a setting that cannot work stops them with one message naming it.
 """
 
 from __future__ import annotations
