@@ -24,7 +24,7 @@ has to run at midnight.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -116,7 +116,7 @@ def facts(progress: Progress, last_visit: date | None, judged_on_salt: bool,
     """The list facts of ``progress`` (on its ``as_of``). ``latest_change``: the words when the caller has them
     (they do not change with the day)."""
     view = outlook(progress)
-    visit = next_visit(progress)
+    visit = next_visit(progress, view)
     window = progress.next_session_window
     latest_session = progress.nsaid_free[-1].session_date if progress.nsaid_free else None
     return Facts(
@@ -240,6 +240,12 @@ def _load_chunk(connection: Connection, chunk: list[int],
     return found
 
 
+def _columns(held: Facts) -> dict[str, Any]:
+    # Not dataclasses.asdict: it deep-copies every value, and the values are dates and strings (a third of a
+    # rebuild's time went there).
+    return {name: getattr(held, name) for name in FACT_NAMES}
+
+
 def _chunks(ids: list[int]) -> Iterator[list[int]]:
     for at in range(0, len(ids), _CHUNK):
         yield ids[at:at + _CHUNK]
@@ -271,7 +277,7 @@ def refresh(reads: Reads, patient_ids: Iterable[int]) -> int:
             {"patient_id": pid, "name_key": fold(names[pid]) or "", "covers_from": found[pid][0][0],
              "engine_version": ENGINE_VERSION, "refreshed_at": now} for pid in records])
         connection.execute(insert(_span), [
-            {"patient_id": pid, "valid_from": start, "valid_until": until, **asdict(held)}
+            {"patient_id": pid, "valid_from": start, "valid_until": until, **_columns(held)}
             for pid, patient_spans in found.items() for start, until, held in patient_spans])
         written += len(records)
     return written
