@@ -60,7 +60,7 @@ admin = Actor("bench.admin", "admin")
 if what == "export (old)":
     import importlib.util
     spec = importlib.util.spec_from_file_location("old_audit", sys.argv[5])
-    old = importlib.util.module_from_spec(spec)
+    old = sys.modules["old_audit"] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(old)
 def to_file():
     with out.open("wb") as handle:
