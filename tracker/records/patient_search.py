@@ -65,13 +65,14 @@ def find_patients(actor: Actor, query: str = "", url: str | None = None, limit: 
     capitalisation and accents: ``zoe`` finds ``Zoë``; ``%`` and ``_`` are matched literally); staff only.
 
     Raises PermissionDenied for anyone but staff, ValidationError for a query longer than ``SEARCH_MAX``
-    (``tracker.validation``). Each search is audited as a view.
+    (``tracker.validation``). Each search is audited as a view naming the patients found (``audit_patient``).
     """
     require_role(actor, *STAFF)
     with transaction(url) as session:
-        statement = select(models.Patient.mrn, models.Patient.full_name, models.Patient.birth_date).where(
+        statement = select(models.Patient.id, models.Patient.mrn, models.Patient.full_name,
+                           models.Patient.birth_date).where(
             models.Patient.deleted_at.is_(None), *search_conditions(session, query)
         )
         rows = session.execute(statement.order_by(models.Patient.full_name, models.Patient.mrn).limit(limit)).all()
-        audit.record(session, actor, "view", detail=f"patient search: {len(rows)} found")
-        return [PatientChoice(mrn, name, born) for mrn, name, born in rows]
+        audit.record(session, actor, "view", detail="patient search", patient_ids=[row.id for row in rows])
+        return [PatientChoice(row.mrn, row.full_name, row.birth_date) for row in rows]
