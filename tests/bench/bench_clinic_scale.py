@@ -11,11 +11,13 @@ ratio of the largest size to the smallest. Targets (issue #13): under 100 ms at 
 Figures only, never assertions. Every call writes its audit entry, as the page does, into the cached clinic.
 
     python tests/bench/bench_clinic_scale.py [--sizes 2000,20000,50000] [--databases sqlite,postgresql] [--runs 5]
+        [--calls "patients: all,schedule"]
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import statistics
@@ -43,25 +45,30 @@ SEARCH = "garcia"  # "García" as typed without its accent: a search folds accen
 
 def calls(url: str) -> dict[str, Callable[[], Any]]:
     """The service calls the two pages make, by name; keyword arguments only, the rest left at their defaults
-    (paging arguments: the first page)."""
+    (paging arguments: the first page). Where the services page their rows, also the last page of everyone (the
+    deepest OFFSET a click reaches) and the schedule's overdue list."""
     actor = Actor("dr.almeida", "clinician")
     today = generate_clinic.TODAY
     made: dict[str, Callable[[], Any]] = {
-        "patients: all": lambda: list_patients(actor, today=today, url=url),
-        f"patients: search {SEARCH!r}": lambda: list_patients(actor, query=SEARCH, today=today, url=url),
+        "patients: all": partial(list_patients, actor, today=today, url=url),
+        f"patients: search {SEARCH!r}": partial(list_patients, actor, query=SEARCH, today=today, url=url),
     }
     for kind in ("window_open", "target_soon", "overdue", "behind"):
         made[f"patients: {kind}"] = partial(list_patients, actor, filter=kind, today=today, url=url)
-    made["schedule"] = lambda: schedule(actor, today=today, url=url)
+    if "page" in inspect.signature(list_patients).parameters:
+        last = list_patients(actor, today=today, url=url).pages
+        made["patients: all, last page"] = partial(list_patients, actor, today=today, url=url, page=last)
+    made["schedule"] = partial(schedule, actor, today=today, url=url)
+    if "shown" in inspect.signature(schedule).parameters:
+        made["schedule: overdue"] = partial(schedule, actor, today=today, url=url, shown="overdue")
     return made
 
 
-def rows_shown(result: Any) -> int:
-    """How many rows a call handed its page: a list's length, a page's rows, or a schedule's follow-ups."""
-    for name in ("follow_ups", "rows", "items", "patients"):
-        if hasattr(result, name):
-            return len(getattr(result, name))
-    return len(result)
+def rows_shown(result: Any) -> tuple[int, int]:
+    """How many rows a call handed its page, and of how many in all (a page's ``total``; a whole list's
+    length): a patient list, or a schedule's follow-ups."""
+    rows = getattr(result, "follow_ups", result)
+    return len(rows), getattr(rows, "total", len(rows))
 
 
 def rss_mb(field: str) -> float:
@@ -77,8 +84,9 @@ def reset_peak_rss() -> None:
     Path("/proc/self/clear_refs").write_text("5")
 
 
-def measure_one(database: str, size: int, runs: int) -> list[dict[str, Any]]:
-    """Time every call on one clinic; one dict of figures per call."""
+def measure_one(database: str, size: int, runs: int, wanted: list[str]) -> list[dict[str, Any]]:
+    """Time every call (or those whose names contain one of ``wanted``) on one clinic; one dict of figures per
+    call."""
     server = os.environ.get("TEST_DATABASE_URL")
     if database == "postgresql":
         if not server:
@@ -88,6 +96,8 @@ def measure_one(database: str, size: int, runs: int) -> list[dict[str, Any]]:
         url = generate_clinic.clinic(size)
     figures = []
     for name, call in calls(url).items():
+        if wanted and not any(part in name for part in wanted):
+            continue
         reset_peak_rss()
         rss_before = rss_mb("VmRSS")
         result = call()  # warm-up (caches, the engine's first connections)
@@ -100,17 +110,17 @@ def measure_one(database: str, size: int, runs: int) -> list[dict[str, Any]]:
         call()
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        figures.append({"database": database, "size": size, "call": name, "rows": rows_shown(result),
+        figures.append({"database": database, "size": size, "call": name, "rows": "{}/{}".format(*rows_shown(result)),
                         "median_ms": statistics.median(samples) * 1000, "max_ms": max(samples) * 1000,
                         "tracemalloc_mb": peak / 2**20, "rss_growth_mb": rss_mb("VmHWM") - rss_before})
     return figures
 
 
 def print_table(figures: list[dict[str, Any]]) -> None:
-    print(f"{'database':<11}{'patients':>9}  {'call':<30}{'rows':>7}{'median ms':>11}{'max ms':>9}"
+    print(f"{'database':<11}{'patients':>9}  {'call':<32}{'rows/total':>13}{'median ms':>11}{'max ms':>9}"
           f"{'py peak MB':>12}{'RSS+ MB':>9}")
     for f in figures:
-        print(f"{f['database']:<11}{f['size']:>9}  {f['call']:<30}{f['rows']:>7}{f['median_ms']:>11.1f}"
+        print(f"{f['database']:<11}{f['size']:>9}  {f['call']:<32}{f['rows']:>13}{f['median_ms']:>11.1f}"
               f"{f['max_ms']:>9.1f}{f['tracemalloc_mb']:>12.1f}{f['rss_growth_mb']:>9.1f}")
     print()
     for database in dict.fromkeys(f["database"] for f in figures):
@@ -127,7 +137,7 @@ def print_table(figures: list[dict[str, Any]]) -> None:
                 big, little = by[large, call], by[small, call]
                 ratio = big["median_ms"] / little["median_ms"]
                 verdict = "ok" if ratio <= TARGET_RATIO and big["median_ms"] < TARGET_MS else "MISSES"
-                print(f"  {call:<30} {little['median_ms']:>9.1f} → {big['median_ms']:>9.1f} ms  ratio {ratio:6.2f}  "
+                print(f"  {call:<32} {little['median_ms']:>9.1f} → {big['median_ms']:>9.1f} ms  ratio {ratio:6.2f}  "
                       f"py peak {little['tracemalloc_mb']:.1f} → {big['tracemalloc_mb']:.1f} MB  {verdict}")
         print()
 
@@ -137,10 +147,12 @@ def main() -> None:
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated patient counts")
     parser.add_argument("--databases", default="sqlite,postgresql", help="sqlite, postgresql or both")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per call after the warm-up")
+    parser.add_argument("--calls", default="", help="comma-separated parts of call names to time (default: all)")
     parser.add_argument("--one", nargs=2, metavar=("DATABASE", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    wanted = [part.strip() for part in args.calls.split(",") if part.strip()]
     if args.one:  # a child process: one clinic, figures as JSON on the last line
-        print(json.dumps(measure_one(args.one[0], int(args.one[1]), args.runs)))
+        print(json.dumps(measure_one(args.one[0], int(args.one[1]), args.runs, wanted)))
         return
     sizes = sorted(int(size) for size in args.sizes.split(","))
     databases = [name.strip() for name in args.databases.split(",") if name.strip()]
@@ -156,8 +168,8 @@ def main() -> None:
     figures: list[dict[str, Any]] = []
     for database in databases:
         for size in sizes:
-            done = subprocess.run([sys.executable, __file__, "--one", database, str(size), "--runs", str(args.runs)],
-                                  capture_output=True, text=True)
+            done = subprocess.run([sys.executable, __file__, "--one", database, str(size), "--runs", str(args.runs),
+                                   "--calls", args.calls], capture_output=True, text=True)
             if done.returncode != 0:
                 print(f"{database} {size}: failed\n{done.stdout}{done.stderr}")
                 continue
