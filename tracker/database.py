@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, event, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from db import models
-from db.engine import engine_for, make_private_folders, migrate, session_factory
+from db.engine import READ_ONLY, engine_for, make_private_folders, migrate, session_factory
 from tracker.clinic_dates import date_format
 from tracker.config import settings
 from tracker.course.milestones import DEFAULT_PROTOCOL, SALT_PROTOCOL, Protocol
@@ -23,9 +23,43 @@ def database_url() -> str:
 
 @contextmanager
 def transaction(url: str | None = None) -> Iterator[Session]:
-    """One use case, one transaction: commits on success, rolls back on any error."""
+    """One use case, one transaction: commits on success, rolls back on any error. What its writes change in the
+    whole-clinic lists is brought up to date before it commits (``tracker.progress.outlook``)."""
     with session_factory(url or database_url())() as session, session.begin():
         yield session
+
+
+# The patient outlook (tracker.progress.outlook) reads through this module, so it is imported when first needed.
+@event.listens_for(Session, "after_flush")
+def _note_outlook_writes(session: Session, context: object) -> None:
+    from tracker.progress.outlook import track_flush
+
+    track_flush(session, context)
+
+
+@event.listens_for(Session, "before_commit")
+def _refresh_outlooks(session: Session) -> None:
+    from tracker.progress.outlook import refresh_tracked
+
+    refresh_tracked(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_outlook_writes(session: Session) -> None:
+    from tracker.progress.outlook import forget_tracked
+
+    forget_tracked(session)
+
+
+@contextmanager
+def reading(url: str | None = None) -> Iterator[Session]:
+    """A use case's reads, in one transaction that never writes: on SQLite it does not take the write lock (a
+    deferred BEGIN under WAL), so the whole-clinic lists never hold up a writer. Its audit entry is written
+    afterwards in a short transaction of its own (``tracker.access.audit``). Rolled back at the end."""
+    with engine_for(url or database_url()).connect() as connection:
+        connection.execution_options(**{READ_ONLY: True})
+        with connection.begin(), Session(bind=connection) as session:
+            yield session
 
 
 # PostgreSQL's "try again" states: serialization failure, deadlock detected, lock not available (lock_timeout).
@@ -85,7 +119,8 @@ def read_connection(reads: Reads) -> Connection:
 
 
 def initialize(url: str | None = None) -> None:
-    """Create or migrate the schema and seed the default and the alopecia areata (SALT) protocols; idempotent.
+    """Create or migrate the schema, seed the default and the alopecia areata (SALT) protocols and fill the patient
+    outlook where it is missing or stale (``tracker.progress.outlook.rebuild``); idempotent.
 
     Checks the settings first: a ``TRACKER_DATE_FORMAT`` this product does not know stops the app and every command
     with one message naming it (``ValidationError``), before any page or command reads or writes a date.
@@ -100,6 +135,9 @@ def initialize(url: str | None = None) -> None:
         for protocol in (DEFAULT_PROTOCOL, SALT_PROTOCOL):
             if session.scalar(select(models.Protocol.id).where(models.Protocol.name == protocol.name)) is None:
                 session.add(stored_protocol(protocol))
+    from tracker.progress.outlook import rebuild
+
+    rebuild(url)  # patients whose outlook is missing (first start after migration 0007) or from an older engine
 
 
 def stored_protocol(protocol: Protocol) -> models.Protocol:
