@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench import generate_clinic  # noqa: E402 (after the sys.path line)
 from tracker.access.actors import Actor  # noqa: E402 (after the sys.path line)
+from tracker.course.vocabulary import PatientFilter  # noqa: E402 (after the sys.path line)
 from tracker.progress.schedule import schedule  # noqa: E402 (after the sys.path line)
 from tracker.records.patient_list import list_patients  # noqa: E402 (after the sys.path line)
 
@@ -60,7 +61,7 @@ def calls(url: str) -> dict[str, Callable[[], Any]]:
         made["patients: all, last page"] = partial(list_patients, actor, today=today, url=url, page=last)
     made["schedule"] = partial(schedule, actor, today=today, url=url)
     if "shown" in inspect.signature(schedule).parameters:
-        made["schedule: overdue"] = partial(schedule, actor, today=today, url=url, shown="overdue")
+        made["schedule: overdue"] = partial(schedule, actor, today=today, url=url, shown=PatientFilter.OVERDUE)
     return made
 
 
