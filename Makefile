@@ -80,7 +80,16 @@ lint: install
 test: install chromium swift nginx lint
 	$(PY) -m pytest tests tracker ui/messages.py --doctest-modules -q -ra --durations=25 -n 2 --dist loadgroup
 
-bench: install
+# Whole-clinic benchmarks (issue #13) on generated clinics, cached in bench-data/ (SQLite) and bench_<size>
+# databases on TEST_DATABASE_URL's server: `make bench BENCH_SIZES=2000` for a quick run.
+BENCH_SIZES ?= 2000,20000,50000
+comma := ,
+
+bench: install chromium
+	for size in $(subst $(comma), ,$(BENCH_SIZES)); do $(PY) tests/bench/generate_clinic.py --patients $$size || exit 1; done
+	$(PY) tests/bench/bench_clinic_scale.py --sizes $(BENCH_SIZES)
+	$(PY) tests/bench/bench_sqlite_lock.py --patients $(lastword $(subst $(comma), ,$(BENCH_SIZES)))
+	$(PY) tests/bench/bench_patients_browser.py --patients $(if $(filter 20000,$(subst $(comma), ,$(BENCH_SIZES))),20000,$(firstword $(subst $(comma), ,$(BENCH_SIZES))))
 	$(PY) tests/bench/bench_photos.py
 	$(PY) tests/bench/bench_progress.py
 	$(PY) tests/bench/bench_progress_page.py
