@@ -106,6 +106,8 @@ class Patient(Recorded, Base):
             "condition IN ('androgenetic_alopecia','alopecia_areata','telogen_effluvium','other')",
             name="condition",
         ),
+        # Live patients counted from an index: the whole-clinic lists check their outlook covers them all.
+        Index("ix_patient_deleted_at", "deleted_at"),
     )
 
 
@@ -349,7 +351,7 @@ class PatientOutlook(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), primary_key=True)
     name_key: Mapped[str] = mapped_column(String(200), index=True)
     covers_from: Mapped[date] = mapped_column(Date, index=True)  # the first span's ``valid_from``
-    engine_version: Mapped[int] = mapped_column(Integer)
+    engine_version: Mapped[int] = mapped_column(Integer, index=True)
     refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -367,7 +369,7 @@ class OutlookSpan(Base):
 
     __tablename__ = "outlook_span"
     id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
     valid_from: Mapped[date] = mapped_column(Date)
     valid_until: Mapped[date] = mapped_column(Date)
     day0: Mapped[date | None] = mapped_column(Date)
@@ -392,11 +394,25 @@ class OutlookSpan(Base):
     latest_session: Mapped[date | None] = mapped_column(Date)
     repeat_start: Mapped[date | None] = mapped_column(Date)
     repeat_end: Mapped[date | None] = mapped_column(Date)
+    # What the lists filter and sort on, kept beside the facts so that each list is one index range read in its
+    # order (each index ends with the validity dates, so a span not holding the day is skipped in the index):
+    # the patient's MRN; on the overdue list; the visit's window open (constant within a span, whose limits
+    # include every window's); urgency (0: overdue since ``urgency_day``, 1: target date ``urgency_day``, 2: none).
+    mrn: Mapped[str] = mapped_column(String(40))
+    on_overdue: Mapped[bool] = mapped_column(default=False)
+    window_open: Mapped[bool] = mapped_column(default=False)
+    urgency: Mapped[int] = mapped_column(Integer)
+    urgency_day: Mapped[date | None] = mapped_column(Date)
     __table_args__ = (
-        Index("ix_outlook_span_valid", "valid_until", "valid_from"),
-        Index("ix_outlook_span_overdue_since", "overdue_since"),
-        Index("ix_outlook_span_visit_target", "visit_target"),
-        Index("ix_outlook_span_repeat_start", "repeat_start"),
+        Index("ix_outlook_span_patient", "patient_id", "valid_from", "valid_until"),
+        Index("ix_outlook_span_overdue", "on_overdue", "urgency", "urgency_day", "mrn", "valid_from", "valid_until"),
+        Index("ix_outlook_span_window_open", "window_open", "urgency", "urgency_day", "mrn", "valid_from",
+              "valid_until"),
+        Index("ix_outlook_span_behind", "behind", "urgency", "urgency_day", "mrn", "valid_from", "valid_until"),
+        Index("ix_outlook_span_target", "visit_target", "valid_from", "valid_until"),
+        Index("ix_outlook_span_window_start", "visit_window_start", "valid_from", "valid_until"),
+        Index("ix_outlook_span_repeat", "repeat_end", "repeat_start", "valid_from", "valid_until"),
+        Index("ix_outlook_span_unmeasured", "measured", "day0", "mrn", "valid_from", "valid_until"),
     )
 
 

@@ -53,7 +53,7 @@ from tracker.progress.patient_progress import CLINIC_SALT_SCORES
 from tracker.validation import fold
 
 # Raised whenever what a span holds, or how it is computed, changes: start-up rebuilds older rows.
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2
 FOREVER = date(9999, 12, 31)  # ``valid_until`` of a patient's last span: from then on
 _CHUNK = 500  # patients per bulk read (IN lists stay well under both databases' limits)
 
@@ -240,10 +240,18 @@ def _load_chunk(connection: Connection, chunk: list[int],
     return found
 
 
-def _columns(held: Facts) -> dict[str, Any]:
-    # Not dataclasses.asdict: it deep-copies every value, and the values are dates and strings (a third of a
-    # rebuild's time went there).
-    return {name: getattr(held, name) for name in FACT_NAMES}
+def _columns(held: Facts, valid_from: date) -> dict[str, Any]:
+    """A span's columns: its facts (not dataclasses.asdict: it deep-copies every value, and the values are dates
+    and strings; a third of a rebuild went there) and what the lists filter and sort on."""
+    window_open = bool(held.visit_status and held.visit_window_start and held.visit_window_end
+                       and held.visit_window_start <= valid_from <= held.visit_window_end)
+    urgency_day = held.overdue_since or held.next_due
+    return {
+        **{name: getattr(held, name) for name in FACT_NAMES},
+        "on_overdue": held.visit_status == FollowUpStatus.OVERDUE, "window_open": window_open,
+        # tracker.course.followup.urgency: overdue first (since when), then by target date, then none
+        "urgency": 0 if held.overdue_since else 1 if held.next_due else 2, "urgency_day": urgency_day,
+    }
 
 
 def _chunks(ids: list[int]) -> Iterator[list[int]]:
@@ -270,14 +278,16 @@ def refresh(reads: Reads, patient_ids: Iterable[int]) -> int:
         records = load_records(connection, chunk)
         if not records:
             continue
-        names = dict(connection.execute(select(models.Patient.id, models.Patient.full_name)
-                                        .where(models.Patient.id.in_(list(records)))).all())
+        who = {row.id: row for row in connection.execute(
+            select(models.Patient.id, models.Patient.mrn, models.Patient.full_name)
+            .where(models.Patient.id.in_(list(records))))}
         found = {pid: spans(one) for pid, one in records.items()}
         connection.execute(insert(_outlook), [
-            {"patient_id": pid, "name_key": fold(names[pid]) or "", "covers_from": found[pid][0][0],
+            {"patient_id": pid, "name_key": fold(who[pid].full_name) or "", "covers_from": found[pid][0][0],
              "engine_version": ENGINE_VERSION, "refreshed_at": now} for pid in records])
         connection.execute(insert(_span), [
-            {"patient_id": pid, "valid_from": start, "valid_until": until, **_columns(held)}
+            {"patient_id": pid, "valid_from": start, "valid_until": until, "mrn": who[pid].mrn,
+             **_columns(held, start)}
             for pid, patient_spans in found.items() for start, until, held in patient_spans])
         written += len(records)
     return written
@@ -355,14 +365,14 @@ def forget_tracked(session: Session) -> None:
 # --- reading: the span that holds a day --------------------------------------------------------------------
 
 def holds(day: date) -> ColumnElement[bool]:
-    """The span of each patient that holds ``day`` (an indexed range on ``valid_until``, ``valid_from``)."""
-    return and_(_span.c.valid_until > day, _span.c.valid_from <= day)
+    """The span of each patient that holds ``day`` (the last columns of every span index)."""
+    return and_(_span.c.valid_from <= day, _span.c.valid_until > day)
 
 
 def covered(connection: Connection, day: date) -> bool:
-    """Whether the spans answer for ``day``: every live patient has an outlook (counted: a write path that missed
-    its refresh shows here, not as a patient missing from the lists) and none starts after ``day`` (a day before
-    some patient's latest record: the lists then ask the engine). Two indexed counts and one indexed probe."""
+    """Whether the spans answer for ``day``: every live patient has a current outlook (counted: a write path that
+    missed its refresh shows here, not as a patient missing from the lists) and none starts after ``day`` (a day
+    before some patient's latest record: the lists then ask the engine). Indexed counts and one indexed probe."""
     P = models.Patient
     if connection.execute(select(_outlook.c.patient_id).where(_outlook.c.covers_from > day).limit(1)).first():
         return False
@@ -374,23 +384,26 @@ def covered(connection: Connection, day: date) -> bool:
 
 def on_list(kind: PatientFilter, day: date, horizon_days: int = 0) -> ColumnElement[bool]:
     """The database's test of ``followup.follow_up_lists`` for one list on ``day`` (the same dates, both ends
-    included); ``behind`` is the latest assessed milestone's status."""
+    included), each written to read one index; ``behind`` is the latest assessed milestone's status."""
     if kind == PatientFilter.BEHIND:
         return _span.c.behind.is_(True)
-    booked = _span.c.visit_status.is_not(None)
     if kind == PatientFilter.OVERDUE:
-        return _span.c.visit_status == FollowUpStatus.OVERDUE.value
+        return _span.c.on_overdue.is_(True)
     if kind == PatientFilter.WINDOW_OPEN:
-        return and_(booked, _span.c.visit_window_start <= day, _span.c.visit_window_end >= day)
+        return _span.c.window_open.is_(True)
+    booked = _span.c.visit_status.is_not(None)
     if kind == PatientFilter.TARGET_SOON:
-        return and_(booked, _span.c.visit_target >= day, _span.c.visit_target <= day + timedelta(TARGET_SOON_DAYS))
-    return and_(booked, _span.c.visit_window_start > day, _span.c.visit_window_start <= day + timedelta(horizon_days))
+        return and_(_span.c.visit_target >= day, _span.c.visit_target <= day + timedelta(TARGET_SOON_DAYS), booked)
+    return and_(_span.c.visit_window_start > day, _span.c.visit_window_start <= day + timedelta(horizon_days), booked)
 
 
 def on_any_list(day: date, horizon_days: int) -> ColumnElement[bool]:
     """On at least one follow-up list with the look-ahead ``horizon_days`` (the schedule's rows)."""
     kinds = (PatientFilter.OVERDUE, PatientFilter.WINDOW_OPEN, PatientFilter.TARGET_SOON, PatientFilter.UPCOMING)
     return or_(*(on_list(kind, day, horizon_days) for kind in kinds))
+
+
+BY_URGENCY = (_span.c.urgency, _span.c.urgency_day, _span.c.mrn)  # the follow-up lists' order, as indexed
 
 
 def span_facts(row: Any) -> Facts:

@@ -153,28 +153,28 @@ Sections = tuple[Page[FollowUp], Page[RepeatSessionWindow], Page[UnmeasuredPatie
 
 def _from_spans(session: Session, today: date, horizon_days: int, shown: PatientFilter | None,
                 pages: tuple[int, int, int], size: int) -> tuple[Sections, set[int]]:
-    treated = [outlook.holds(today), _P.deleted_at.is_(None), SPAN.c.day0.is_not(None)]
-    follow_up = [*treated, SPAN.c.measured.is_(True), SPAN.c.visit_status.is_not(None),
-                 outlook.on_list(shown, today, horizon_days) if shown else outlook.on_any_list(today, horizon_days)]
-    by_urgency = (case((SPAN.c.overdue_since.is_not(None), 0), (SPAN.c.visit_target.is_not(None), 1), else_=2),
-                  func.coalesce(SPAN.c.overdue_since, SPAN.c.visit_target), _P.mrn)
-    repeat = [*treated, SPAN.c.repeat_end >= today, SPAN.c.repeat_start <= today + timedelta(horizon_days)]
+    """Each section from the spans holding ``today``, read from its list's index (removed patients have none)."""
+    on_list = outlook.on_list(shown, today, horizon_days) if shown else outlook.on_any_list(today, horizon_days)
+    follow_up = [on_list, outlook.holds(today), SPAN.c.measured.is_(True), SPAN.c.visit_status.is_not(None)]
+    repeat = [SPAN.c.repeat_end >= today, SPAN.c.repeat_start <= today + timedelta(horizon_days),
+              outlook.holds(today), SPAN.c.day0.is_not(None)]
     is_open = SPAN.c.repeat_start <= today
-    by_window = (case((is_open, 0), else_=1), case((is_open, SPAN.c.repeat_end), else_=SPAN.c.repeat_start), _P.mrn)
-    unmeasured = [*treated, SPAN.c.measured.is_(False)]
+    by_window = (case((is_open, 0), else_=1), case((is_open, SPAN.c.repeat_end), else_=SPAN.c.repeat_start),
+                 SPAN.c.mrn)
+    unmeasured = [SPAN.c.measured.is_(False), SPAN.c.day0.is_not(None), outlook.holds(today)]
     ids: set[int] = set()
 
     def section(where: list[ColumnElement[bool]], order: tuple[Any, ...], number: int) -> tuple[list[Any], int]:
-        joined = SPAN.join(_P, _P.id == SPAN.c.patient_id)
-        total = session.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
-        rows = session.execute(select(_P.id, _P.mrn, _P.full_name, *SPAN_COLUMNS).select_from(joined).where(*where)
+        total = session.execute(select(func.count()).select_from(SPAN).where(*where)).scalar_one()
+        rows = session.execute(select(_P.id, _P.mrn, _P.full_name, *SPAN_COLUMNS)
+                               .select_from(SPAN.join(_P, _P.id == SPAN.c.patient_id)).where(*where)
                                .order_by(*order).limit(size).offset((number - 1) * size)).all()
         ids.update(r.id for r in rows)
         return [(r.mrn, r.full_name, outlook.span_facts(r)) for r in rows], total
 
-    follow_ups, follow_total = section(follow_up, by_urgency, pages[0])
+    follow_ups, follow_total = section(follow_up, outlook.BY_URGENCY, pages[0])
     repeats, repeat_total = section(repeat, by_window, pages[1])
-    waiting, waiting_total = section(unmeasured, (SPAN.c.day0, _P.mrn), pages[2])
+    waiting, waiting_total = section(unmeasured, (SPAN.c.day0, SPAN.c.mrn), pages[2])
     return (Page(tuple(follow_up_row(m, n, f, today, horizon_days) for m, n, f in follow_ups), follow_total,
                  pages[0], size),
             Page(tuple(repeat_row(m, n, f, today) for m, n, f in repeats), repeat_total, pages[1], size),

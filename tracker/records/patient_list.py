@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -146,30 +147,37 @@ _P = models.Patient
 _WHO = (_P.id, _P.mrn, _P.full_name, _P.birth_date, _P.sex, _P.condition)
 
 
-def _search(query: str) -> list[ColumnElement[bool]]:
-    """Each word of ``query`` in the stored folded name or the MRN (``tracker.validation.fold``: no Python function
-    per row on SQLite)."""
-    return [or_(func.lower(_P.mrn).contains(word, autoescape=True),
+def _search(query: str, mrn: Any) -> list[ColumnElement[bool]]:
+    """Each word of ``query`` in the stored folded name or the MRN column ``mrn`` (``tracker.validation.fold``: no
+    Python function per row on SQLite)."""
+    return [or_(func.lower(mrn).contains(word, autoescape=True),
                 OUTLOOK.c.name_key.contains(fold(word) or "", autoescape=True))
             for word in search_words(query)]
 
 
 def _from_spans(session: Session, query: str, kind: PatientFilter | None, today: date, number: int,
                 size: int) -> tuple[list[PatientSummary], int, list[int]]:
-    where = [outlook.holds(today), _P.deleted_at.is_(None), *_search(query)]
-    if kind is not None:
-        where.append(outlook.on_list(kind, today))
-    joined = SPAN.join(_P, _P.id == SPAN.c.patient_id).join(OUTLOOK, OUTLOOK.c.patient_id == _P.id)
-    total = session.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
+    """One page from the outlook. By name: the page's patients from the name index, then their spans holding
+    ``today``. On a list: the spans holding ``today`` read from that list's index in urgency order. Removed patients
+    have no outlook (``outlook.refresh``), so no row of theirs is read."""
+    offset = (number - 1) * size
     if kind is None:
-        order = (OUTLOOK.c.name_key, _P.mrn)
+        named = select(OUTLOOK.c.patient_id).join(_P, _P.id == OUTLOOK.c.patient_id).where(*_search(query, _P.mrn))
+        total = session.execute(select(func.count()).select_from(named.subquery())).scalar_one()
+        ids = list(session.scalars(named.order_by(OUTLOOK.c.name_key, _P.mrn).limit(size).offset(offset)))
+        found = {r.id: r for r in session.execute(
+            select(*_WHO, *SPAN_COLUMNS).join(SPAN, SPAN.c.patient_id == _P.id)
+            .where(_P.id.in_(ids), outlook.holds(today)))}
+        chosen = [found[pid] for pid in ids if pid in found]
     else:
-        bucket = case((SPAN.c.overdue_since.is_not(None), 0), (SPAN.c.next_due.is_not(None), 1), else_=2)
-        order = (bucket, func.coalesce(SPAN.c.overdue_since, SPAN.c.next_due), _P.mrn)  # type: ignore[assignment]
-    found = session.execute(select(*_WHO, *SPAN_COLUMNS).select_from(joined).where(*where).order_by(*order)
-                            .limit(size).offset((number - 1) * size)).all()
-    rows = [summary(r.mrn, r.full_name, r.birth_date, r.sex, r.condition, outlook.span_facts(r), today) for r in found]
-    return rows, total, [r.id for r in found]
+        where = [outlook.on_list(kind, today), outlook.holds(today), *_search(query, SPAN.c.mrn)]
+        spans = SPAN.join(OUTLOOK, OUTLOOK.c.patient_id == SPAN.c.patient_id) if query.strip() else SPAN
+        total = session.execute(select(func.count()).select_from(spans).where(*where)).scalar_one()
+        chosen = list(session.execute(
+            select(*_WHO, *SPAN_COLUMNS).select_from(spans.join(_P, _P.id == SPAN.c.patient_id)).where(*where)
+            .order_by(*outlook.BY_URGENCY).limit(size).offset(offset)))
+    rows = [summary(r.mrn, r.full_name, r.birth_date, r.sex, r.condition, outlook.span_facts(r), today) for r in chosen]
+    return rows, total, [r.id for r in chosen]
 
 
 def _from_engine(session: Session, query: str, kind: PatientFilter | None, today: date, number: int,

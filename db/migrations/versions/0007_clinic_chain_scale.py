@@ -22,6 +22,20 @@ branch_labels = None
 depends_on = None
 
 
+_VALID = ('valid_from', 'valid_until')
+_URGENCY = ('urgency', 'urgency_day', 'mrn', *_VALID)
+SPAN_INDEXES = {
+    'ix_outlook_span_patient': ('patient_id', *_VALID),
+    'ix_outlook_span_overdue': ('on_overdue', *_URGENCY),
+    'ix_outlook_span_window_open': ('window_open', *_URGENCY),
+    'ix_outlook_span_behind': ('behind', *_URGENCY),
+    'ix_outlook_span_target': ('visit_target', *_VALID),
+    'ix_outlook_span_window_start': ('visit_window_start', *_VALID),
+    'ix_outlook_span_repeat': ('repeat_end', 'repeat_start', *_VALID),
+    'ix_outlook_span_unmeasured': ('measured', 'day0', 'mrn', *_VALID),
+}
+
+
 def upgrade() -> None:
     op.create_table(
         'patient_outlook',
@@ -63,14 +77,18 @@ def upgrade() -> None:
         sa.Column('latest_session', sa.Date(), nullable=True),
         sa.Column('repeat_start', sa.Date(), nullable=True),
         sa.Column('repeat_end', sa.Date(), nullable=True),
+        sa.Column('mrn', sa.String(length=40), nullable=False),
+        sa.Column('on_overdue', sa.Boolean(), nullable=False),
+        sa.Column('window_open', sa.Boolean(), nullable=False),
+        sa.Column('urgency', sa.Integer(), nullable=False),
+        sa.Column('urgency_day', sa.Date(), nullable=True),
         sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], name=op.f('fk_outlook_span_patient_id_patient')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_outlook_span')),
     )
-    op.create_index(op.f('ix_outlook_span_patient_id'), 'outlook_span', ['patient_id'], unique=False)
-    op.create_index('ix_outlook_span_valid', 'outlook_span', ['valid_until', 'valid_from'], unique=False)
-    op.create_index('ix_outlook_span_overdue_since', 'outlook_span', ['overdue_since'], unique=False)
-    op.create_index('ix_outlook_span_visit_target', 'outlook_span', ['visit_target'], unique=False)
-    op.create_index('ix_outlook_span_repeat_start', 'outlook_span', ['repeat_start'], unique=False)
+    for name, columns in SPAN_INDEXES.items():
+        op.create_index(name, 'outlook_span', list(columns), unique=False)
+    op.create_index('ix_patient_deleted_at', 'patient', ['deleted_at'], unique=False)
+    op.create_index(op.f('ix_patient_outlook_engine_version'), 'patient_outlook', ['engine_version'], unique=False)
     op.create_table(
         'audit_patient',
         sa.Column('entry_id', sa.Integer(), nullable=False),
@@ -99,8 +117,9 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_audit_entry_username'), table_name='audit_entry')
     op.drop_index(op.f('ix_audit_patient_patient_id'), table_name='audit_patient')
     op.drop_table('audit_patient')
-    for name in ('ix_outlook_span_repeat_start', 'ix_outlook_span_visit_target', 'ix_outlook_span_overdue_since',
-                 'ix_outlook_span_valid', op.f('ix_outlook_span_patient_id')):
+    op.drop_index(op.f('ix_patient_outlook_engine_version'), table_name='patient_outlook')
+    op.drop_index('ix_patient_deleted_at', table_name='patient')
+    for name in SPAN_INDEXES:
         op.drop_index(name, table_name='outlook_span')
     op.drop_table('outlook_span')
     op.drop_index(op.f('ix_patient_outlook_covers_from'), table_name='patient_outlook')
