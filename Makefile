@@ -59,3 +59,4 @@ bench: install
 	$(PY) tests/bench/bench_progress.py
 	$(PY) tests/bench/bench_progress_page.py
 	$(PY) tests/bench/bench_backup.py
+	$(PY) tests/bench/bench_audit_export.py

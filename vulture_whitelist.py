@@ -7,8 +7,15 @@ branch_labels
 depends_on
 downgrade
 
-# SQLAlchemy: created_at is a column of the schema (written by its default, read by SQL and backups).
+# SQLAlchemy: created_at is a column of the schema (written by its default, read by SQL and backups); so is
+# refreshed_at (the outlook's, tracker.progress.outlook writes it for whoever reads the table).
 created_at
+refreshed_at
+
+# SQLAlchemy: session events tracker.database registers (@event.listens_for) to keep the patient outlook current.
+_note_outlook_writes
+_refresh_outlooks
+_forget_outlook_writes
 
 # sqlite3: the connection attribute db.engine sets so that SQLAlchemy decides when transactions begin.
 _.isolation_level

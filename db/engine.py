@@ -88,11 +88,16 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> No
     cursor.close()
 
 
+READ_ONLY = "tracker_read_only"  # execution option of a connection that only reads (``tracker.database.reading``)
+
+
 def _sqlite_begin(connection: Connection) -> None:
     # BEGIN IMMEDIATE takes the write lock up front. With the sqlite3 module's deferred BEGIN, two
     # transactions that both read and then write (the audit chain does) fail with "database is locked"
-    # instead of waiting their turn; readers are never blocked under WAL either way.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # instead of waiting their turn. A transaction that only reads begins deferred: under WAL it reads its
+    # snapshot without ever taking the write lock, so a long list never makes a writer (or a page) wait.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def engine_for(url: str) -> Engine:

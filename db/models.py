@@ -341,12 +341,14 @@ class AuditPatient(Base):
 class PatientOutlook(Base):
     """One live patient's row in the whole-clinic lists, kept by ``tracker.progress.outlook`` in the same
     transaction as every write that changes it. ``name_key``: the name as search and sort compare it
-    (``tracker.records.patient_search.fold``). ``engine_version``: the outlook's own version; rows of an older one
+    (``tracker.records.patient_search.fold``). ``covers_from``: the spans hold every day from then on.
+    ``engine_version``: the outlook's own version; rows of an older one
     are rebuilt at start-up."""
 
     __tablename__ = "patient_outlook"
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), primary_key=True)
     name_key: Mapped[str] = mapped_column(String(200), index=True)
+    covers_from: Mapped[date] = mapped_column(Date, index=True)  # the first span's ``valid_from``
     engine_version: Mapped[int] = mapped_column(Integer)
     refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -1,22 +1,23 @@
 """Lot lookup: every patient and session that received a lot, for a recall in one step.
 
-The search runs once per "Look up" (one audited view) and its plain result is kept in the session so
-that the page can be redrawn without searching again. The CSV is built only when the download button is
-clicked, for this signed-in session only (``tracker.records.lots.export_lot_csv`` searches again and audits the
-export).
+The search runs once per "Look up" and once per page turned (one audited view each: ``PAGE_SIZE`` sessions a
+page), and its plain result is kept in the session so that the page can be redrawn without searching again. The
+CSV (every page) is built only when the download button is clicked, for this signed-in session only
+(``tracker.records.lots.export_lot_csv`` searches again and audits the export).
 """
 
 import streamlit as st
 
 from tracker.course.vocabulary import treatment_words
-from tracker.course.wording import count
 from tracker.records.lots import (
     MAX_LOT_LENGTH,
+    MIN_PARTIAL,
     LotSearch,
     csv_file_name,
     export_lot_csv,
     sessions_with_lot,
 )
+from tracker.safe_csv import whole_file
 from ui import private_media
 from ui.messages import call
 from ui.signed_in import require_actor
@@ -30,21 +31,34 @@ st.caption("Find every patient and session that received a lot. Upper and lower 
 
 with st.form("lot_lookup", clear_on_submit=False):
     lot = st.text_input("Lot number", key="lot_query", max_chars=MAX_LOT_LENGTH)
-    partial = st.checkbox("Also find lot numbers that contain this text", key="lot_partial")
+    partial = st.checkbox("Also find lot numbers that contain this text", key="lot_partial",
+                          help=f"At least {MIN_PARTIAL} characters.")
     submitted = st.form_submit_button("Look up", type="primary")
 
 if submitted:
     st.session_state.pop(RESULT, None)
+    for key in [k for k in st.session_state if str(k).startswith("lot_page_")]:  # a new search starts on page 1
+        del st.session_state[key]
     found = call(sessions_with_lot, actor, lot, partial=partial)
     if found is not None:
         st.session_state[RESULT] = found
 
 result = st.session_state.get(RESULT)
+if isinstance(result, LotSearch) and result.pages > 1:
+    wanted = st.number_input("Page", min_value=1, max_value=result.pages, value=result.page, step=1,
+                             key=f"lot_page_{result.lot}_{result.partial}")
+    if wanted != result.page:
+        turned = call(sessions_with_lot, actor, result.lot, partial=result.partial, page=int(wanted))
+        if turned is not None:
+            st.session_state[RESULT] = result = turned
+
 if isinstance(result, LotSearch):
     match = "lot numbers containing" if result.partial else "lot number (exact)"
     st.text(f"Searched {match}: {result.lot}")
     if result.sessions:
-        st.success(f"{count(len(result.sessions), 'session')}, {count(result.patient_count, 'patient')}.")
+        st.success(result.found())
+        if result.pages > 1:
+            st.caption(result.showing())
         st.dataframe(
             [
                 {
@@ -69,7 +83,9 @@ if isinstance(result, LotSearch):
     if result.sessions:
         lot, partial = result.lot, result.partial
         private_media.download_button(
-            actor, "Download CSV", lambda: export_lot_csv(actor, lot, partial=partial).data, what="lot CSV export",
+            actor, "Download CSV",
+            lambda: whole_file(export_lot_csv(actor, lot, partial=partial).chunks), what="lot CSV export",
             file_name=csv_file_name(result.lot), mime="text/csv", key="lot_download",
-            help="The file is built when you click; the export is recorded in the audit trail.",
+            help=f"All {result.total:,} sessions, every page. The file is built when you click; the export is "
+                 "recorded in the audit trail.",
         )

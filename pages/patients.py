@@ -7,6 +7,7 @@ from tracker.course.vocabulary import condition_words, patient_filter_words
 from tracker.records.patient_list import FILTERS, list_patients
 from tracker.validation import SEARCH_MAX
 from ui.messages import call
+from ui.paging import asked_page, page_chooser
 from ui.signed_in import require_actor
 from ui.typed_fields import date_columns
 from ui.workspace import select_patient, selected_mrn
@@ -22,7 +23,11 @@ query = search.text_input("Search by name or MRN", key="patients_query", placeho
 filter_key = chooser.radio("Show", [None, *FILTERS], horizontal=True, key="patients_filter",
                            format_func=lambda kind: "All" if kind is None else patient_filter_words(kind))
 
-rows = call(list_patients, actor, query=query, filter=filter_key)
+# A new search or filter starts again at its first page (the chooser's key names them).
+page_key = f"patients_page:{filter_key}:{query}"
+rows = call(list_patients, actor, query=query, filter=filter_key, page=asked_page(page_key))
+if rows is not None and rows.number > rows.pages:
+    rows = call(list_patients, actor, query=query, filter=filter_key, page=rows.pages)
 if rows is None:
     st.stop()
 if not rows:
@@ -30,7 +35,6 @@ if not rows:
     st.page_link("pages/new_patient.py", label="New patient", icon="➕")
     st.stop()
 
-st.caption(f"{len(rows)} patient{'s' if len(rows) != 1 else ''}")
 st.caption(("Most urgent first: overdue (longest overdue first), then by target date, nearest first."
             if filter_key else "By name.") + " Click a row to open the patient's record.")
 picked = st.dataframe(
@@ -54,6 +58,7 @@ picked = st.dataframe(
     hide_index=True, key="patients_table", on_select="rerun", selection_mode="single-row",
     column_config=date_columns("Day 0", "Window opens", "Window closes", "Target date", "Last visit"),
 )
+page_chooser(page_key, rows)
 if picked.selection.rows:
     clicked = rows[picked.selection.rows[0]].mrn
     select_patient(clicked)

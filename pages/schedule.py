@@ -13,6 +13,7 @@ from tracker.clinic_dates import show_date
 from tracker.course.vocabulary import FOLLOW_UP_WORDS, PatientFilter, patient_filter_words, repeat_window_words
 from tracker.progress.schedule import FollowUp, schedule
 from ui.messages import call
+from ui.paging import asked_page, page_chooser
 from ui.signed_in import require_actor
 from ui.typed_fields import date_columns
 from ui.workspace import select_patient
@@ -71,14 +72,23 @@ shown = right.radio(
     format_func=lambda kind: "All follow-ups" if kind is None else patient_filter_words(kind, horizon),
 )
 
-plan = call(schedule, actor, horizon_days=horizon)
+# Each table has its own pages; a new list or look-ahead starts again at the first (the keys name them).
+keys = (f"schedule_page:{shown}:{horizon}", f"schedule_repeat_page:{horizon}", "schedule_unmeasured_page")
+plan = call(schedule, actor, horizon_days=horizon, shown=shown, page=asked_page(keys[0]),
+            repeat_page=asked_page(keys[1]), unmeasured_page=asked_page(keys[2]))
+if plan is not None and any(part.number > part.pages for part in (plan.follow_ups, plan.repeat_sessions,
+                                                                  plan.unmeasured)):
+    plan = call(schedule, actor, horizon_days=horizon, shown=shown,
+                page=min(plan.follow_ups.number, plan.follow_ups.pages),
+                repeat_page=min(plan.repeat_sessions.number, plan.repeat_sessions.pages),
+                unmeasured_page=min(plan.unmeasured.number, plan.unmeasured.pages))
 if plan is None:
     st.stop()
 
 st.caption(f"As of {show_date(plan.today)}. Click a row to open the patient's record.")
 
 st.subheader("Milestone follow-ups")
-follow_ups = plan.listed(shown)
+follow_ups = plan.follow_ups.rows
 if follow_ups:
     st.caption("Most urgent first: overdue (longest overdue first), then by target date, nearest first. "
                "Latest change: the latest milestone judged, at the weakest site when several were measured.")
@@ -89,6 +99,7 @@ if follow_ups:
         column_config=date_columns("Overdue since", "Window opens", "Window closes", "Target date", "Last visit"),
     )
     open_clicked(table, [f.mrn for f in follow_ups])
+    page_chooser(keys[0], plan.follow_ups)
 else:
     st.info("No follow-up visit is on this list.")
 
@@ -112,6 +123,7 @@ if plan.repeat_sessions:
         column_config=date_columns("Latest session", "Window opens", "Window closes"),
     )
     open_clicked(table, [r.mrn for r in plan.repeat_sessions])
+    page_chooser(keys[1], plan.repeat_sessions)
 else:
     st.info("No patient's repeat-session window is open or opening soon.")
 
@@ -126,3 +138,4 @@ if plan.unmeasured:
         column_config=date_columns("First session"),
     )
     open_clicked(table, [u.mrn for u in plan.unmeasured])
+    page_chooser(keys[2], plan.unmeasured)

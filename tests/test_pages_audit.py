@@ -97,3 +97,54 @@ def test_dates_in_the_trail_are_the_clinics_and_the_filter_range_is_checked(sqli
     assert not at.exception
     assert [e.value.replace("\\", "") for e in at.error] == [
         "From (02/03/2026) is after To (01/03/2026): no entry can match; swap the two dates"]
+
+
+def test_the_patient_filter_finds_views_of_lists_that_name_the_patient(sqlite_clinic):
+    from tests.patient_samples import seed
+
+    x, y = seed(sqlite_clinic, "RT-10", "Xavier"), seed(sqlite_clinic, "RT-11", "Yara")
+    with transaction() as session:
+        audit.record(session, Actor("dr.lee", "clinician"), "view", patient_id=x, detail="patient record")
+        audit.record(session, Actor("dr.kim", "clinician"), "view", detail="schedule", patient_ids=[x, y])
+        audit.record(session, Actor("dr.ray", "clinician"), "view", patient_id=y, detail="patient record")
+    at = _open(ADMIN)
+    at.switch_page("pages/audit_trail.py")
+    at.run()
+    at.text_input(key="audit_mrn").input("rt-10")
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["user"]) == ["dr.kim", "dr.lee"] and list(table["patient"].fillna("")) == ["", "RT-10"]
+    assert table["detail"].iloc[0].startswith("schedule; 2 patients (sha256 of their sorted ids: ")
+    assert [c.value for c in at.caption][0].startswith("Showing entries 1–2 of 2 matching")
+    at.text_input(key="audit_mrn").input("RT-404")
+    at.button[0].click()
+    at.run()
+    assert not at.exception and [e.value for e in at.error] == ["No patient has the MRN 'RT-404'."]
+
+
+def test_the_trail_is_shown_a_page_at_a_time(sqlite_clinic):
+    with transaction() as session:
+        for n in range(audit.PAGE_SIZE + 5):
+            audit.record(session, Actor("dr.lee", "clinician"), "view", detail=f"entry {n}")
+    at = _open(ADMIN)
+    at.switch_page("pages/audit_trail.py")
+    at.run()
+    at.text_input(key="audit_username").input("dr.lee")
+    at.button[0].click()
+    at.run()
+    at.toggle(key="audit_collapse").set_value(False)
+    at.run()
+    assert len(at.dataframe[0].value) == audit.PAGE_SIZE
+    assert at.dataframe[0].value["detail"].iloc[0] == f"entry {audit.PAGE_SIZE + 4}"
+    assert [c.value for c in at.caption][0].startswith(
+        f"Showing entries 1–{audit.PAGE_SIZE} of {audit.PAGE_SIZE + 5} matching (newest first; page 1 of 2)")
+    at.number_input(key="audit_page").set_value(2)
+    at.run()
+    assert list(at.dataframe[0].value["detail"]) == [f"entry {n}" for n in range(4, -1, -1)]
+    # Another filter starts again at the newest entries.
+    at.text_input(key="audit_username").input("DR.LEE")
+    at.button[0].click()
+    at.run()
+    assert at.number_input(key="audit_page").value == 1 and len(at.dataframe[0].value) == audit.PAGE_SIZE

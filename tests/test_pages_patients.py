@@ -177,6 +177,26 @@ def test_a_click_on_a_row_of_the_patient_list_opens_the_record(clinic):
     assert texts(at.title) == ["Bruno Late"]
 
 
+def test_the_patient_list_is_shown_fifty_rows_a_page(clinic):
+    """60 patients: page 1 shows the first 50 by name, the chooser goes to page 2 with the other 10; a search
+    starts again at page 1."""
+    with transaction(clinic) as session:
+        for n in range(60):
+            session.add(models.Patient(mrn=f"RT-{n:04d}", full_name=f"Name {n:02d}", sex="female",
+                                       birth_date=date(1980, 1, 1), condition="androgenetic_alopecia"))
+    at = open_page("pages/patients.py")
+    assert list(at.dataframe[0].value["MRN"]) == [f"RT-{n:04d}" for n in range(50)]
+    assert "Showing 1–50 of 60" in shown(at)
+    chooser = at.number_input(key="patients_page:None:")
+    assert (chooser.label, chooser.max) == ("Page (of 2)", 2)
+    chooser.set_value(2).run()
+    assert list(at.dataframe[0].value["MRN"]) == [f"RT-{n:04d}" for n in range(50, 60)]
+    assert "Showing 51–60 of 60" in shown(at)
+    at.text_input(key="patients_query").input("rt-005").run()
+    assert list(at.dataframe[0].value["MRN"]) == [f"RT-{n:04d}" for n in range(50, 60)]
+    assert "Showing 1–10 of 10" in shown(at) and not at.number_input
+
+
 def test_empty_clinic_points_to_new_patient(clinic):
     at = open_page("pages/patients.py")
     assert "No patients yet" in shown(at)
@@ -258,7 +278,7 @@ def test_new_patient_errors_keep_what_was_typed(clinic):
     assert at.text_input(key="np_name").value == "Carla Nova"
     assert at.text_area(key="np_notes").value == "referred by Dr. *Reis*"
     assert at.selectbox(key="np_condition").value == "androgenetic_alopecia"
-    assert list_patients(DR) == []
+    assert list_patients(DR).rows == ()
 
 
 def test_duplicate_mrn_is_refused_plainly(clinic):

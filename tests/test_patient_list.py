@@ -176,7 +176,7 @@ def test_search_by_name_or_mrn(follow_up, query, mrns):
 
 
 def test_search_and_filter_combine(follow_up):
-    assert list_patients(DR, query="carla", filter="behind", today=TODAY) == []
+    assert list_patients(DR, query="carla", filter="behind", today=TODAY).rows == ()
 
 
 @pytest.mark.parametrize("filter", ["someday", "due_this_week", "upcoming"])
@@ -215,7 +215,10 @@ def test_list_uses_the_same_few_queries_for_many_patients(clinic):
         seed(clinic, f"P{n}", f"Patient {n}", sessions=[date(2025, 1, 10)],
              visits=[(date(2025, 1, 5), {"vertex": 150, "frontal": 120}), (date(2025, 4, 5), {"vertex": 160})])
     assert statements_for_list() == few
-    assert len(list_patients(DR, today=TODAY)) == 60
+    first = list_patients(DR, today=TODAY)
+    assert (len(first), first.total, first.pages, first.showing()) == (50, 60, 2, "Showing 1–50 of 60")
+    second = list_patients(DR, today=TODAY, page=2)
+    assert len(second) == 10 and {p.mrn for p in first} | {p.mrn for p in second} == {f"P{n}" for n in range(60)}
 
 
 def test_removed_patients_and_rows_are_left_out(follow_up):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Executable, Row, event, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from db import models
-from db.engine import engine_for, make_private_folders, migrate, session_factory
+from db.engine import READ_ONLY, engine_for, make_private_folders, migrate, session_factory
 from tracker.clinic_dates import date_format
 from tracker.config import settings
 from tracker.course.milestones import DEFAULT_PROTOCOL, SALT_PROTOCOL, Protocol
@@ -23,9 +23,72 @@ def database_url() -> str:
 
 @contextmanager
 def transaction(url: str | None = None) -> Iterator[Session]:
-    """One use case, one transaction: commits on success, rolls back on any error."""
+    """One use case, one transaction: commits on success, rolls back on any error. What its writes change in the
+    whole-clinic lists is brought up to date before it commits (``tracker.progress.outlook``)."""
     with session_factory(url or database_url())() as session, session.begin():
         yield session
+
+
+# The patient outlook (tracker.progress.outlook) reads through this module, so it is imported when first needed.
+@event.listens_for(Session, "after_flush")
+def _note_outlook_writes(session: Session, context: object) -> None:
+    from tracker.progress.outlook import track_flush
+
+    track_flush(session, context)
+
+
+@event.listens_for(Session, "before_commit")
+def _refresh_outlooks(session: Session) -> None:
+    from tracker.progress.outlook import refresh_tracked
+
+    refresh_tracked(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_outlook_writes(session: Session) -> None:
+    from tracker.progress.outlook import forget_tracked
+
+    forget_tracked(session)
+
+
+_AFTER_READING = "tracker_after_reading"  # Connection.info key: writes queued by a read-only use case
+
+
+@contextmanager
+def read_only(url: str | None = None) -> Iterator[Connection]:
+    """A use case that only reads, on a plain connection, in one transaction that never takes SQLite's write lock
+    (a deferred BEGIN under WAL reads its snapshot while writers carry on), so that a long read never makes a
+    writer or another page wait. Its own small writes (its audit entry: ``after_reading``) are made after the
+    reads, in a short write transaction of their own, before the use case returns anything."""
+    engine = engine_for(url or database_url())
+    with engine.connect() as connection:
+        connection.execution_options(**{READ_ONLY: True})
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            writes = connection.info.pop(_AFTER_READING, [])  # never left on the pooled connection
+    if writes:
+        with engine.begin() as writer:
+            for write in writes:
+                write(writer)
+
+
+@contextmanager
+def reading(url: str | None = None) -> Iterator[Session]:
+    """``read_only`` for a use case that reads with the ORM."""
+    with read_only(url) as connection, Session(bind=connection) as session:
+        yield session
+
+
+def after_reading(reads: Reads, write: Callable[[Connection], None]) -> bool:
+    """When ``reads`` belongs to a ``read_only`` transaction, queue ``write`` for the short write transaction made
+    after it and return True; otherwise return False (the caller writes in its own transaction)."""
+    connection = reads if isinstance(reads, Connection) else reads.connection()
+    if not connection.get_execution_options().get(READ_ONLY, False):
+        return False
+    connection.info.setdefault(_AFTER_READING, []).append(write)
+    return True
 
 
 # PostgreSQL's "try again" states: serialization failure, deadlock detected, lock not available (lock_timeout).
@@ -85,7 +148,8 @@ def read_connection(reads: Reads) -> Connection:
 
 
 def initialize(url: str | None = None) -> None:
-    """Create or migrate the schema and seed the default and the alopecia areata (SALT) protocols; idempotent.
+    """Create or migrate the schema, seed the default and the alopecia areata (SALT) protocols and fill the patient
+    outlook where it is missing or stale (``tracker.progress.outlook.rebuild``); idempotent.
 
     Checks the settings first: a ``TRACKER_DATE_FORMAT`` this product does not know stops the app and every command
     with one message naming it (``ValidationError``), before any page or command reads or writes a date.
@@ -100,6 +164,9 @@ def initialize(url: str | None = None) -> None:
         for protocol in (DEFAULT_PROTOCOL, SALT_PROTOCOL):
             if session.scalar(select(models.Protocol.id).where(models.Protocol.name == protocol.name)) is None:
                 session.add(stored_protocol(protocol))
+    from tracker.progress.outlook import rebuild
+
+    rebuild(url)  # patients whose outlook is missing (first start after migration 0007) or from an older engine
 
 
 def stored_protocol(protocol: Protocol) -> models.Protocol:
@@ -116,3 +183,14 @@ def stored_protocol(protocol: Protocol) -> models.Protocol:
         outcome_measure=str(protocol.outcome),
         created_by="system",
     )
+
+
+def streamed_rows(statement: Executable, url: str | None = None, rows_at_once: int = 1000) -> Iterator[AnyRow]:
+    """The rows of ``statement`` from a server-side cursor, ``rows_at_once`` at a time, so that an export of any
+    length is written with flat memory (``stream_results``: a named cursor on PostgreSQL; SQLite's cursor steps
+    through the table as rows are fetched). Runs on a connection of its own, opened when the first row is asked
+    for and closed when the last has been read or the iterator is dropped."""
+    with engine_for(url or database_url()).connect() as connection:
+        # Read-only: on SQLite a deferred BEGIN, so a long export never holds the write lock.
+        connection.execution_options(**{READ_ONLY: True})
+        yield from connection.execution_options(stream_results=True, yield_per=rows_at_once).execute(statement)

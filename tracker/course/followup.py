@@ -144,17 +144,24 @@ class NextVisit:
         - ``target_soon``: today ≤ target date ≤ today + ``TARGET_SOON_DAYS`` (7);
         - ``upcoming``: today < window opens ≤ today + ``horizon_days`` (the schedule's look-ahead).
         """
-        m, today = self.milestone, self.today
-        found = set()
-        if self.status == FollowUpStatus.OVERDUE:
-            found.add(PatientFilter.OVERDUE)
-        if m.window_start <= today <= m.window_end:
-            found.add(PatientFilter.WINDOW_OPEN)
-        if today <= m.target <= today + timedelta(days=TARGET_SOON_DAYS):
-            found.add(PatientFilter.TARGET_SOON)
-        if today < m.window_start <= today + timedelta(days=horizon_days):
-            found.add(PatientFilter.UPCOMING)
-        return frozenset(found)
+        m = self.milestone
+        return follow_up_lists(self.status, m.window_start, m.window_end, m.target, self.today, horizon_days)
+
+
+def follow_up_lists(status: FollowUpStatus, window_start: date, window_end: date, target: date, today: date,
+                    horizon_days: int = 0) -> frozenset[PatientFilter]:
+    """The follow-up lists of a visit with these dates on ``today`` (``NextVisit.lists``; the whole-clinic lists
+    test the same dates in the database, ``tracker.progress.outlook.on_list``)."""
+    found = set()
+    if status == FollowUpStatus.OVERDUE:
+        found.add(PatientFilter.OVERDUE)
+    if window_start <= today <= window_end:
+        found.add(PatientFilter.WINDOW_OPEN)
+    if today <= target <= today + timedelta(days=TARGET_SOON_DAYS):
+        found.add(PatientFilter.TARGET_SOON)
+    if today < window_start <= today + timedelta(days=horizon_days):
+        found.add(PatientFilter.UPCOMING)
+    return frozenset(found)
 
 
 def urgency(overdue_since: date | None, target: date | None) -> tuple[int, int]:

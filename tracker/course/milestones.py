@@ -26,7 +26,7 @@ Rules (core issue, DESIGN.md §1 and §3):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from tracker.course.calendar_months import add_months, months_between
@@ -335,6 +335,36 @@ def _pick_visit(
     return min(inside, key=lambda m: (abs((m.date - target).days), -m.date.toordinal()))
 
 
+def _by_date(start: date, end: date, as_of: date) -> MilestoneStatus:
+    """A milestone with no visit in its window, on ``as_of``: its window opens later, is open, or closed."""
+    return UPCOMING if as_of < start else DUE if as_of <= end else MISSED
+
+
+_BY_DATE = frozenset({UPCOMING, DUE, MISSED})
+
+
+def seen_on(progress: Progress, day: date) -> Progress:
+    """``progress`` seen on a later ``day`` when nothing was recorded after ``progress.as_of``: the same course, with
+    ``as_of`` = ``day`` and the statuses that come from the dates alone (upcoming, due, missed) taken again.
+
+    Equal to ``assess`` on ``day`` with the same records (``tracker.progress.outlook`` relies on it to find every
+    day the lists change without running the whole engine for each). Raises ValueError for an earlier day.
+    """
+    if day < progress.as_of:
+        raise ValueError(f"seen_on goes forward only: {day} is before {progress.as_of}")
+
+    def redated(results: tuple[MilestoneResult, ...]) -> tuple[MilestoneResult, ...]:
+        return tuple(
+            replace(m, status=_by_date(m.window_start, m.window_end, day)) if m.status in _BY_DATE else m
+            for m in results
+        )
+
+    return replace(
+        progress, as_of=day, unmeasured=redated(progress.unmeasured),
+        sites=tuple(replace(site, milestones=redated(site.milestones)) for site in progress.sites),
+    )
+
+
 def _assess_milestone(
     window: MilestoneWindow,
     day0: date,
@@ -348,8 +378,7 @@ def _assess_milestone(
     target = add_months(day0, window.target_month)
     visit = _pick_visit(site_measurements, start, end, target)
     if visit is None:
-        status = UPCOMING if as_of < start else DUE if as_of <= end else MISSED
-        return MilestoneResult(window.name, start, end, target, status)
+        return MilestoneResult(window.name, start, end, target, _by_date(start, end, as_of))
     months = months_between(day0, visit.date)
     band = expected_band(protocol, months)
     low, high = band if band else (None, None)

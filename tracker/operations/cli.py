@@ -254,6 +254,37 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    """The filtered trail written to a new file (0600) as its rows are read: flat memory on a trail of any
+    length. Written beside it as ``.NAME.partial`` and renamed at the end, so the file exists only complete."""
+    import os
+    from pathlib import Path
+
+    from tracker.access import audit
+    from tracker.access.actors import command_line_actor
+
+    target = Path(args.file)
+    if os.path.lexists(target):
+        raise ValidationError(f"{target} already exists: an export never replaces a file; choose another name.")
+    partial = target.with_name(f".{target.name}.partial")
+    export = audit.export_csv(command_line_actor("audit export"), username=args.user, mrn=args.mrn,
+                              action=args.action, since=args.since, until=args.until)
+    try:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            for chunk in export.chunks:
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise ValidationError(f"The audit trail could not be written to {target}: {error.strerror or error}. "
+                              "No file was left behind.") from None
+    print(f"Audit trail written to {target}: {export.entries} entries, {target.stat().st_size:,} bytes.")
+    return 0
+
+
 def cmd_audit_anchor(args: argparse.Namespace) -> int:
     from tracker.access.audit_anchor import write_anchor
     from tracker.access.signing import signing_key
@@ -370,6 +401,14 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(run=cmd_audit_verify)
     audit_commands.add_parser("anchor", help="anchor the trail's head in the anchor file and print it as one line "
                                              "(for another system's log)").set_defaults(run=cmd_audit_anchor)
+    export = audit_commands.add_parser("export", help="write the trail (filtered) to a new CSV file, newest first")
+    export.add_argument("file", help="the CSV file to create (never replaced)")
+    export.add_argument("--user", default="", help="one user's entries (cli:backup also finds 'cli:backup (root)')")
+    export.add_argument("--mrn", default="", help="the entries about this patient, also lists that name them")
+    export.add_argument("--action", default="", help="one kind of entry: view, create, update, export, ...")
+    export.add_argument("--since", default="", metavar="DATE", help="from this day (the clinic's date format)")
+    export.add_argument("--until", default="", metavar="DATE", help="up to and including this day")
+    export.set_defaults(run=cmd_audit_export)
     return parser
 
 

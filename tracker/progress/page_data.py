@@ -13,7 +13,7 @@ from datetime import date
 from tracker.access import audit
 from tracker.access.actors import Actor
 from tracker.access.patient_lookup import resolve_patient
-from tracker.database import read_transaction
+from tracker.database import read_only
 from tracker.photos.coverage import PhotoCoverage, photo_coverage
 from tracker.photos.timeline import PhotoTimeline, read_timeline
 from tracker.progress.view import ProgressView, build_view
@@ -31,7 +31,8 @@ def progress_page(actor: Actor | None, mrn: str | None = None, as_of: date | Non
     """One patient's progress page (audited as one view). A patient account passes ``mrn=None`` for its own
     record and is refused any other (``tracker.access.patient_lookup.resolve_patient``)."""
     as_of = as_of or date.today()
-    with audit.refusals_recorded(actor, "progress", mrn, url), read_transaction(url) as session:
+    # Read without SQLite's write lock (the audit entry is written just after the reads, before returning).
+    with audit.refusals_recorded(actor, "progress", mrn, url), read_only(url) as session:
         patient = resolve_patient(session, actor, mrn)
         view = build_view(session, patient, as_of)
         photos = read_timeline(session, patient)

@@ -82,15 +82,6 @@ def read_salt_scores(session: Reads, patient_id: int) -> list[SaltRecord]:
     return [SaltRecord(day, score) for day, score in rows]
 
 
-def clinic_salt_scores(session: Reads) -> dict[int, list[SaltRecord]]:
-    """The live SALT scores of every live patient on a SALT protocol, by patient id, oldest first: what the
-    patient list and the schedule add to their bulk reads before ``outcome_records`` (one query)."""
-    scores: dict[int, list[SaltRecord]] = {}
-    for patient_id, day, score in read_connection(session).execute(CLINIC_SALT_SCORES).all():
-        scores.setdefault(patient_id, []).append(SaltRecord(day, score))
-    return scores
-
-
 def read_measurements(session: Reads, patient_id: int) -> list[AnyRow]:
     """A patient's live density measurements with their visit date and optional metrics, oldest first."""
     return list(read_connection(session).execute(MEASUREMENTS, {"patient_id": patient_id}).all())

@@ -1,8 +1,9 @@
 """The clinic's schedule: who needs a follow-up visit for a milestone, and who may have a repeat session.
 
-Everything is computed by the milestone engine (``tracker.course.milestones.assess``) and summarised by
-``tracker.course.followup`` (``next_visit``, ``latest_change``); this module only reads every live record in a
-few bulk queries and hands the page rows to draw as they are (no date arithmetic in ``pages/``).
+Everything is computed by the milestone engine (``tracker.course.milestones.assess``), summarised by
+``tracker.course.followup`` (``next_visit``, ``latest_change``) and kept per patient in the outlook table
+(``tracker.progress.outlook``); this module asks the outlook which patients are on each list on ``today``, one page
+of 50 at a time, and hands the page rows to draw as they are (no date arithmetic in ``pages/``).
 
 Follow-ups (one row per patient, the milestone that needs a visit next, ``tracker.course.followup.NextVisit``):
 
@@ -27,39 +28,23 @@ density measurement); such patients are listed in ``unmeasured`` so that they ar
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.course.followup import latest_change, next_visit, urgency
-from tracker.course.milestones import (
-    DensityRecord,
-    Progress,
-    SessionRecord,
-    assess,
-)
-from tracker.course.protocols import to_engine
-from tracker.course.salt import outcome_records, score_text
-from tracker.course.vocabulary import (
-    FollowUpStatus,
-    MilestoneStatus,
-    PatientFilter,
-    RepeatWindow,
-    milestone_short,
-    milestone_words,
-    site_words,
-    status_words,
-)
-from tracker.course.wording import card_figure, count
-from tracker.database import transaction
+from tracker.course.followup import follow_up_lists, urgency
+from tracker.course.vocabulary import FollowUpStatus, PatientFilter, RepeatWindow, milestone_words
+from tracker.database import reading
 from tracker.errors import ValidationError
-from tracker.progress.patient_progress import clinic_salt_scores
+from tracker.paging import PAGE_SIZE, Page, page_number
+from tracker.progress import outlook
+from tracker.progress.outlook import SPAN, SPAN_COLUMNS, Facts
 
 OVERDUE, DUE, UPCOMING = FollowUpStatus.OVERDUE, FollowUpStatus.DUE, FollowUpStatus.UPCOMING
 OPEN, OPENS = RepeatWindow.OPEN, RepeatWindow.OPENS
@@ -115,157 +100,143 @@ class UnmeasuredPatient:
 
 @dataclass(frozen=True)
 class Schedule:
+    """The schedule on ``today``: a page of the follow-ups on the list ``shown`` (``None``: on any list with the
+    look-ahead), of the repeat-session windows, and of the patients treated but not measured; each ``Page`` says
+    how many there are in all."""
+
     today: date
     horizon_days: int
-    follow_ups: tuple[FollowUp, ...]
-    repeat_sessions: tuple[RepeatSessionWindow, ...]
-    unmeasured: tuple[UnmeasuredPatient, ...]
+    follow_ups: Page[FollowUp]
+    repeat_sessions: Page[RepeatSessionWindow]
+    unmeasured: Page[UnmeasuredPatient]
+    shown: PatientFilter | None = None
 
     def listed(self, kind: PatientFilter | None = None) -> tuple[FollowUp, ...]:
         """The follow-ups on the list ``kind`` (``None``: every follow-up), most urgent first."""
         return tuple(f for f in self.follow_ups if kind is None or kind in f.lists)
 
 
-def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, url: str | None = None) -> Schedule:
-    """Follow-ups and repeat-session windows of every live patient as of ``today`` (default: today).
+def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, url: str | None = None, *,
+             shown: PatientFilter | None = None, page: int = 1, repeat_page: int = 1, unmeasured_page: int = 1,
+             page_size: int = PAGE_SIZE) -> Schedule:
+    """The schedule as of ``today`` (default: today): page ``page`` of the follow-ups on the list ``shown`` (None:
+    every follow-up on a list), page ``repeat_page`` of the repeat-session windows open or opening within
+    ``horizon_days``, page ``unmeasured_page`` of the patients treated but not measured.
 
-    Reads patients, protocols, sessions, measurements and the latest visit dates in five queries whatever the
-    number of patients, and records one "view" audit entry naming the patients listed.
+    Reads the maintained outlook (``tracker.progress.outlook``) with indexed queries whatever the number of patients,
+    without SQLite's write lock; for a day before some patient's latest record the engine is run instead (same
+    rows). Records one "view" audit entry naming the patients shown. Raises ValidationError for a look-ahead
+    outside 0–366 days or a page that is not a whole number from 1.
     """
     require_role(actor, *STAFF)
     today = today or date.today()
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or not 0 <= horizon_days <= MAX_HORIZON_DAYS:
         raise ValidationError(f"Look ahead between 0 and {MAX_HORIZON_DAYS} days.")
-    with transaction(url) as session:
-        patients = session.execute(
-            select(models.Patient.id, models.Patient.mrn, models.Patient.full_name, models.Patient.protocol_id)
-            .where(models.Patient.deleted_at.is_(None))
-            .order_by(models.Patient.mrn)
-        ).all()
-        protocols = {row.id: to_engine(row) for row in session.scalars(select(models.Protocol))}
-        sessions: dict[int, list[SessionRecord]] = defaultdict(list)
-        for patient_id, day, treatment, product, lot in session.execute(
-            select(models.TreatmentSession.patient_id, models.TreatmentSession.date, models.TreatmentSession.treatment,
-                   models.TreatmentSession.product, models.TreatmentSession.lot_number)
-            .where(models.TreatmentSession.deleted_at.is_(None))
-        ):
-            sessions[patient_id].append(SessionRecord(day, treatment, product or "", lot or ""))
-        measurements: dict[int, list[DensityRecord]] = defaultdict(list)
-        for patient_id, day, site, density in session.execute(
-            select(models.Visit.patient_id, models.Visit.date, models.DensityMeasurement.site,
-                   models.DensityMeasurement.density_per_cm2)
-            .join(models.DensityMeasurement, models.DensityMeasurement.visit_id == models.Visit.id)
-            .where(models.Visit.deleted_at.is_(None), models.DensityMeasurement.deleted_at.is_(None))
-        ):
-            measurements[patient_id].append(DensityRecord(day, site, density))
-        last_visits = _last_visits(session, today)
-        salt_scores = clinic_salt_scores(session)
-
-        follow_ups: list[FollowUp] = []
-        repeats: list[RepeatSessionWindow] = []
-        unmeasured: list[UnmeasuredPatient] = []
-        for patient_id, mrn, full_name, protocol_id in patients:
-            past_sessions = [s.date for s in sessions.get(patient_id, ()) if s.date <= today]
-            if not past_sessions:
-                continue  # not treated yet: nothing to follow
-            # A patient without a protocol (or with one since removed) follows the default, as in
-            # tracker.progress.patient_progress.
-            protocol = (protocols.get(protocol_id) if protocol_id is not None else None) or to_engine(None)
-            # A SALT protocol's patients are judged on their SALT scores (tracker.course.salt.outcome_records).
-            series = outcome_records(protocol, measurements.get(patient_id, ()), salt_scores.get(patient_id, ()))
-            progress = assess(sessions[patient_id], series, protocol, today)
-            if not progress.sites:
-                unmeasured.append(UnmeasuredPatient(mrn, full_name, min(past_sessions)))  # day 0
-            else:
-                row = _follow_up(mrn, full_name, progress, horizon_days, last_visits.get(patient_id),
-                                 protocol.judged_on_salt)
-                if row is not None:
-                    follow_ups.append(row)
-            repeat = _repeat_session(mrn, full_name, progress, max(past_sessions), today, horizon_days)
-            if repeat is not None:
-                repeats.append(repeat)
-
-        follow_ups.sort(key=lambda f: (*urgency(f.overdue_since, f.target), f.mrn))
-        repeats.sort(key=lambda r: (r.state != OPEN, r.window_end if r.state == OPEN else r.window_start, r.mrn))
-        unmeasured.sort(key=lambda u: (u.first_session, u.mrn))
-        shown = sorted({f.mrn for f in follow_ups} | {r.mrn for r in repeats} | {u.mrn for u in unmeasured})
-        audit.record(
-            session, actor, "view",
-            detail=f"schedule as of {today.isoformat()}, {horizon_days} days ahead: "
-                   f"{len(shown)} patients listed" + (f" ({', '.join(shown)})" if shown else ""),
-        )
-    return Schedule(today, horizon_days, tuple(follow_ups), tuple(repeats), tuple(unmeasured))
+    pages = (page_number(page), page_number(repeat_page), page_number(unmeasured_page))
+    with reading(url) as session:
+        if outlook.covered(session.connection(), today):
+            found, ids = _from_spans(session, today, horizon_days, shown, pages, page_size)
+        else:
+            found, ids = _from_engine(session, today, horizon_days, shown, pages, page_size)
+        plan = Schedule(today, horizon_days, *found, shown=shown)
+        audit.record(session, actor, "view", patient_ids=ids,
+                     detail=f"schedule as of {today.isoformat()}, {horizon_days} days ahead, "
+                            f"{shown or 'all follow-ups'}: {plan.follow_ups.total} follow-ups, "
+                            f"{plan.repeat_sessions.total} repeat windows, {plan.unmeasured.total} not measured; "
+                            "the pages shown")
+    return plan
 
 
-def _last_visits(session: Session, today: date) -> dict[int, date]:
-    """Each patient's latest live visit on or before ``today`` (measured or not), in one query."""
-    rows = session.execute(
-        select(models.Visit.patient_id, func.max(models.Visit.date))
-        .where(models.Visit.deleted_at.is_(None), models.Visit.date <= today)
-        .group_by(models.Visit.patient_id)
-    )
-    return {patient_id: day for patient_id, day in rows}
+_P = models.Patient
+Sections = tuple[Page[FollowUp], Page[RepeatSessionWindow], Page[UnmeasuredPatient]]
 
 
-def latest_change_words(progress: Progress, judged_on_salt: bool = False) -> str:
-    """The latest judged change from baseline, as the follow-up lists show it (``judged_on_salt``: the
-    patient's protocol judges the SALT score, so the change is its % improvement, e.g. "SALT 18, 55%
-    improvement, 6 months: on track").
+def _from_spans(session: Session, today: date, horizon_days: int, shown: PatientFilter | None,
+                pages: tuple[int, int, int], size: int) -> tuple[Sections, set[int]]:
+    treated = [outlook.holds(today), _P.deleted_at.is_(None), SPAN.c.day0.is_not(None)]
+    follow_up = [*treated, SPAN.c.measured.is_(True), SPAN.c.visit_status.is_not(None),
+                 outlook.on_list(shown, today, horizon_days) if shown else outlook.on_any_list(today, horizon_days)]
+    by_urgency = (case((SPAN.c.overdue_since.is_not(None), 0), (SPAN.c.visit_target.is_not(None), 1), else_=2),
+                  func.coalesce(SPAN.c.overdue_since, SPAN.c.visit_target), _P.mrn)
+    repeat = [*treated, SPAN.c.repeat_end >= today, SPAN.c.repeat_start <= today + timedelta(horizon_days)]
+    is_open = SPAN.c.repeat_start <= today
+    by_window = (case((is_open, 0), else_=1), case((is_open, SPAN.c.repeat_end), else_=SPAN.c.repeat_start), _P.mrn)
+    unmeasured = [*treated, SPAN.c.measured.is_(False)]
+    ids: set[int] = set()
 
-    The figure is the one at the latest milestone any site was measured at; with several sites judged
-    there, the least good of them (behind before on track before ahead, then the smaller % change: the one
-    to discuss, and the one a "Behind expected" flag is about), saying how many sites were judged. E.g.
-    "−20 hairs/cm² (−13%) at Vertex, 3 months: behind expected (weakest of 2 sites)". Without a judged
-    change it says why: nothing measured yet, no baseline, or no milestone visit yet.
-    """
-    found = latest_change(progress)
-    if found is None:
-        if not progress.sites:
-            return "Nothing measured yet"
-        if all(site.baseline is None for site in progress.sites) or any(
-                m.status == MilestoneStatus.NO_BASELINE for site in progress.sites for m in site.milestones):
-            return "No baseline: the change cannot be judged"
-        return "Not judged yet: no milestone visit"
-    m = found.result
-    if judged_on_salt:
-        return (f"SALT {score_text(m.density or 0.0)}, {card_figure(m.change or 0.0, 0)}% improvement, "
-                f"{milestone_short(m.name)}: {status_words(m.status).legend}")
-    # True minus signs in the figures, as the milestone cards print them; a typed site keeps its hyphens.
-    change = card_figure(m.change or 0.0, 0)
-    percent = f" ({card_figure(m.change_pct, 0)}%)" if m.change_pct is not None else ""
-    text = (f"{change} hairs/cm²{percent} at {site_words(found.site)}, {milestone_short(m.name)}: "
-            f"{status_words(m.status).legend}")
-    if found.sites_judged > 1:
-        text += f" (weakest of {count(found.sites_judged, 'site')})"
-    return text
+    def section(where: list[ColumnElement[bool]], order: tuple[Any, ...], number: int) -> tuple[list[Any], int]:
+        joined = SPAN.join(_P, _P.id == SPAN.c.patient_id)
+        total = session.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
+        rows = session.execute(select(_P.id, _P.mrn, _P.full_name, *SPAN_COLUMNS).select_from(joined).where(*where)
+                               .order_by(*order).limit(size).offset((number - 1) * size)).all()
+        ids.update(r.id for r in rows)
+        return [(r.mrn, r.full_name, outlook.span_facts(r)) for r in rows], total
+
+    follow_ups, follow_total = section(follow_up, by_urgency, pages[0])
+    repeats, repeat_total = section(repeat, by_window, pages[1])
+    waiting, waiting_total = section(unmeasured, (SPAN.c.day0, _P.mrn), pages[2])
+    return (Page(tuple(follow_up_row(m, n, f, today, horizon_days) for m, n, f in follow_ups), follow_total,
+                 pages[0], size),
+            Page(tuple(repeat_row(m, n, f, today) for m, n, f in repeats), repeat_total, pages[1], size),
+            Page(tuple(UnmeasuredPatient(m, n, f.day0) for m, n, f in waiting if f.day0), waiting_total, pages[2],
+                 size)), ids
 
 
-def _follow_up(mrn: str, full_name: str, progress: Progress, horizon_days: int,
-               last_visit: date | None, judged_on_salt: bool = False) -> FollowUp | None:
-    visit = next_visit(progress)
-    if visit is None:
-        return None
-    lists = visit.lists(horizon_days)
-    if not lists:
-        return None  # an upcoming window beyond the look-ahead
-    chosen = visit.milestone
+def _from_engine(session: Session, today: date, horizon_days: int, shown: PatientFilter | None,
+                 pages: tuple[int, int, int], size: int) -> tuple[Sections, set[int]]:
+    who = session.execute(select(_P.id, _P.mrn, _P.full_name).where(_P.deleted_at.is_(None))).all()
+    records = outlook.load_records(session, [w.id for w in who])
+    follow_ups: list[FollowUp] = []
+    repeats: list[RepeatSessionWindow] = []
+    unmeasured: list[UnmeasuredPatient] = []
+    for w in who:
+        held = records[w.id].on(today)
+        if held.day0 is None:
+            continue  # not treated yet: nothing to follow
+        if not held.measured:
+            unmeasured.append(UnmeasuredPatient(w.mrn, w.full_name, held.day0))
+        elif held.visit_status is not None:
+            row = follow_up_row(w.mrn, w.full_name, held, today, horizon_days)
+            if row.lists and (shown is None or shown in row.lists):
+                follow_ups.append(row)
+        if (held.repeat_start and held.repeat_end and held.repeat_end >= today
+                and (held.repeat_start - today).days <= horizon_days):
+            repeats.append(repeat_row(w.mrn, w.full_name, held, today))
+    follow_ups.sort(key=lambda f: (*urgency(f.overdue_since, f.target), f.mrn))
+    repeats.sort(key=lambda r: (r.state != OPEN, r.window_end if r.state == OPEN else r.window_start, r.mrn))
+    unmeasured.sort(key=lambda u: (u.first_session, u.mrn))
+
+    def paged(rows: list[Any], number: int) -> Page[Any]:
+        return Page(tuple(rows[(number - 1) * size:number * size]), len(rows), number, size)
+
+    found = paged(follow_ups, pages[0]), paged(repeats, pages[1]), paged(unmeasured, pages[2])
+    by_mrn = {w.mrn: w.id for w in who}
+    return found, {by_mrn[row.mrn] for part in found for row in part}
+
+
+def follow_up_row(mrn: str, full_name: str, held: Facts, today: date, horizon_days: int) -> FollowUp:
+    """The follow-up row of a patient with a visit to book (``held.visit_status`` set) on ``today``."""
+    assert held.visit_status and held.visit_milestone and held.visit_window_start and held.visit_window_end
+    assert held.visit_target
+    start, end, target = held.visit_window_start, held.visit_window_end, held.visit_target
     return FollowUp(
-        mrn=mrn, full_name=full_name, milestone=chosen.name, milestone_label=milestone_words(chosen.name),
-        window_start=chosen.window_start, window_end=chosen.window_end, target=chosen.target,
-        status=visit.status, days_to_target=visit.days_to_target, note=visit.note,
-        overdue_since=visit.overdue_since, days_overdue=visit.days_overdue, lists=lists,
-        last_visit=last_visit, latest_change=latest_change_words(progress, judged_on_salt),
-        days_until_open=max(0, (chosen.window_start - progress.as_of).days),
+        mrn=mrn, full_name=full_name, milestone=held.visit_milestone,
+        milestone_label=milestone_words(held.visit_milestone), window_start=start, window_end=end, target=target,
+        status=held.visit_status, days_to_target=(target - today).days, note=held.note,
+        overdue_since=held.overdue_since,
+        days_overdue=(today - held.overdue_since).days if held.overdue_since else None,
+        lists=follow_up_lists(held.visit_status, start, end, target, today, horizon_days),
+        last_visit=held.last_visit, latest_change=held.latest_change,
+        days_until_open=max(0, (start - today).days),
     )
 
 
-def _repeat_session(mrn: str, full_name: str, progress: Progress, latest: date, today: date,
-                    horizon_days: int) -> RepeatSessionWindow | None:
-    window = progress.next_session_window
-    if window is None or window.end < today or (window.start - today).days > horizon_days:
-        return None
+def repeat_row(mrn: str, full_name: str, held: Facts, today: date) -> RepeatSessionWindow:
+    """The repeat-session row of a treated patient (``held.repeat_*`` set) on ``today``."""
+    assert held.latest_session and held.repeat_start and held.repeat_end
+    start, end = held.repeat_start, held.repeat_end
     return RepeatSessionWindow(
-        mrn=mrn, full_name=full_name, latest_session=latest, window_start=window.start, window_end=window.end,
-        state=OPEN if window.start <= today else OPENS,
-        days_until_open=max(0, (window.start - today).days), days_until_close=(window.end - today).days,
+        mrn=mrn, full_name=full_name, latest_session=held.latest_session, window_start=start, window_end=end,
+        state=OPEN if start <= today else OPENS, days_until_open=max(0, (start - today).days),
+        days_until_close=(end - today).days,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -20,25 +20,17 @@ from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.clinic_dates import show_date
 from tracker.course.calendar_months import age_on
-from tracker.course.followup import Outlook, next_visit, outlook, urgency
-from tracker.course.milestones import (
-    BEHIND,
-    DUE,
-    UPCOMING,
-    DensityRecord,
-    Progress,
-    SessionRecord,
-    assess,
-)
-from tracker.course.protocols import to_engine
-from tracker.course.salt import outcome_records
+from tracker.course.followup import follow_up_lists, urgency
+from tracker.course.milestones import BEHIND
 from tracker.course.vocabulary import PatientFilter, milestone_words, status_words
 from tracker.course.wording import count
-from tracker.database import transaction
+from tracker.database import reading
 from tracker.errors import ValidationError
-from tracker.progress.patient_progress import clinic_salt_scores
-from tracker.progress.schedule import latest_change_words
-from tracker.records.patient_search import search_conditions
+from tracker.paging import PAGE_SIZE, Page, page_number
+from tracker.progress import outlook
+from tracker.progress.outlook import OUTLOOK, SPAN, SPAN_COLUMNS, Facts, StatusKind
+from tracker.records.patient_search import fold, search_conditions
+from tracker.validation import search_words
 
 # The patient list's filters, in the order offered (words: ``vocabulary.patient_filter_words``). "Upcoming"
 # needs a look-ahead: it is the schedule's.
@@ -51,7 +43,7 @@ class PatientSummary:
     has not closed (``next_due`` is its target date). ``lists``: the filters the patient passes.
     ``overdue_since``: the target date that passed with no visit. ``last_visit``: the latest live visit on
     or before today, measured or not; ``latest_change``: the latest judged change from baseline in words
-    (``tracker.progress.schedule.latest_change_words``)."""
+    (``tracker.course.change_words.latest_change_words``)."""
 
     mrn: str
     full_name: str
@@ -74,124 +66,122 @@ class PatientSummary:
     latest_change: str = ""
 
 
-def _status_text(progress: Progress, view: Outlook) -> str:
-    if progress.day0 is None:
+def status_text(held: Facts, today: date) -> str:
+    """The status sentence of a patient with these facts on ``today``, e.g. "window open; target date in 12 days"."""
+    kind = held.status_kind
+    if kind == StatusKind.UNTREATED:
         return "no treatment session yet"
-    if not progress.sites:
+    if kind == StatusKind.UNMEASURED:
         return "nothing measured yet"  # no density, or no SALT score for a SALT protocol
-    parts: list[str] = []
-    if view.overdue:
-        if view.next_status == DUE and view.next_due and progress.as_of > view.next_due:
-            parts.append(f"overdue: target date {show_date(view.next_due)} passed")
-        else:
-            parts.append("overdue: a milestone window closed without a visit")
-    elif view.next_due and view.next_window_start and view.next_status == DUE:
+    if kind == StatusKind.TARGET_PASSED and held.next_due:
+        part = f"overdue: target date {show_date(held.next_due)} passed"
+    elif kind in (StatusKind.TARGET_PASSED, StatusKind.WINDOW_MISSED):
+        part = "overdue: a milestone window closed without a visit"
+    elif kind == StatusKind.WINDOW_OPEN and held.next_due:
         # Said with its dates, not "due now": an open window's target date may be weeks away (issue #11).
-        days = (view.next_due - progress.as_of).days
-        parts.append("window open; target date " + (f"in {count(days, 'day')}" if days else "today"))
-    elif view.next_window_start and view.next_status == UPCOMING:
-        parts.append(f"window opens in {count((view.next_window_start - progress.as_of).days, 'day')}")
+        days = (held.next_due - today).days
+        part = "window open; target date " + (f"in {count(days, 'day')}" if days else "today")
+    elif kind == StatusKind.WINDOW_OPENS and held.next_window_start:
+        part = f"window opens in {count((held.next_window_start - today).days, 'day')}"
     else:
-        parts.append("all milestones assessed")
-    if view.behind:
-        parts.append(f"latest result {status_words(BEHIND).phrase}")
-    return "; ".join(parts)
+        part = "all milestones assessed"
+    return part + (f"; latest result {status_words(BEHIND).phrase}" if held.behind else "")
 
 
-def _summary(patient: models.Patient, progress: Progress, today: date, last_visit: date | None,
-             judged_on_salt: bool = False) -> PatientSummary:
-    view = outlook(progress)
-    visit = next_visit(progress)
-    lists = visit.lists() if visit is not None else frozenset()
-    if view.behind:
+def summary(mrn: str, full_name: str, birth_date: date, sex: str, condition: str, held: Facts,
+            today: date) -> PatientSummary:
+    """The row of one patient with the facts ``held`` on ``today`` (what is counted from today is counted here)."""
+    lists: frozenset[PatientFilter] = frozenset()
+    if held.visit_status is not None and held.visit_window_start and held.visit_window_end and held.visit_target:
+        lists = follow_up_lists(held.visit_status, held.visit_window_start, held.visit_window_end,
+                                held.visit_target, today)
+    if held.behind:
         lists |= {PatientFilter.BEHIND}
     return PatientSummary(
-        mrn=patient.mrn,
-        full_name=patient.full_name,
-        age=age_on(patient.birth_date, today),
-        sex=patient.sex,
-        condition=patient.condition,
-        day0=progress.day0,
-        next_milestone=view.next_name,
-        next_milestone_label=milestone_words(view.next_name) if view.next_name else None,
-        next_status=view.next_status,
-        next_due=view.next_due,
-        window_start=view.next_window_start,
-        window_end=view.next_window_end,
-        status_text=_status_text(progress, view),
-        overdue=view.overdue,
-        behind=view.behind,
-        lists=lists,
-        overdue_since=visit.overdue_since if visit is not None else None,
-        last_visit=last_visit,
-        latest_change=latest_change_words(progress, judged_on_salt),
+        mrn=mrn, full_name=full_name, age=age_on(birth_date, today), sex=sex, condition=condition, day0=held.day0,
+        next_milestone=held.next_name,
+        next_milestone_label=milestone_words(held.next_name) if held.next_name else None,
+        next_status=held.next_status, next_due=held.next_due, window_start=held.next_window_start,
+        window_end=held.next_window_end, status_text=status_text(held, today), overdue=held.overdue,
+        behind=held.behind, lists=lists, overdue_since=held.overdue_since, last_visit=held.last_visit,
+        latest_change=held.latest_change,
     )
-
-
-def _last_visits(session: Session, where: list[ColumnElement[bool]], today: date) -> dict[int, date]:
-    """The latest live visit on or before ``today`` (measured or not) of each patient matching ``where``."""
-    rows = session.execute(
-        select(models.Visit.patient_id, func.max(models.Visit.date))
-        .join(models.Patient, models.Patient.id == models.Visit.patient_id)
-        .where(*where, models.Visit.deleted_at.is_(None), models.Visit.date <= today)
-        .group_by(models.Visit.patient_id)
-    )
-    return {patient_id: day for patient_id, day in rows}
 
 
 def list_patients(actor: Actor, query: str = "", filter: str | None = None, today: date | None = None,
-                  url: str | None = None) -> list[PatientSummary]:
-    """Live patients matching ``query`` (words found in name or MRN): all of them sorted by name, or those on one
-    follow-up list sorted by urgency (overdue first, longest overdue first; then target date, nearest first;
-    then MRN: ``tracker.course.followup.urgency``).
+                  url: str | None = None, *, page: int = 1, page_size: int = PAGE_SIZE) -> Page[PatientSummary]:
+    """Page ``page`` (``page_size`` rows) of the live patients matching ``query`` (words found in name or MRN,
+    whatever the capitals and accents): all of them sorted by name, or those on one follow-up list sorted by
+    urgency (overdue first, longest overdue first; then target date, nearest first; then MRN:
+    ``tracker.course.followup.urgency``).
 
     ``filter``: None (all), ``"window_open"`` (the milestone's window contains today), ``"target_soon"``
     (its target date is today or within 7 days), ``"overdue"``, or ``"behind"`` (the latest milestone
     measured is ``behind`` on any site: below the band by more than the noise). The milestone tested is the
-    schedule's (``tracker.course.followup.next_visit``). All patients' sessions, measurements and latest visit
-    dates are read in bulk queries, whatever the number of patients. Raises ValidationError for another filter.
+    schedule's (``tracker.course.followup.next_visit``).
+
+    Reads the maintained outlook (``tracker.progress.outlook``): a few indexed queries whatever the number of
+    patients, without SQLite's write lock. For a day before some patient's latest record, the engine is run for
+    every matching patient instead (same rows). Audited as one view naming the patients shown. Raises
+    ValidationError for another filter or a page that is not a whole number from 1.
     """
     require_role(actor, *STAFF)
     if filter not in (None, "", *FILTERS):
         raise ValidationError(f"Unknown filter {filter!r}: use one of {', '.join(FILTERS)}.")
+    number = page_number(page)
+    kind = PatientFilter(filter) if filter else None
     today = today or date.today()
-    with transaction(url) as session:
-        # words found in the name or MRN, whatever the capitals and accents (``patient_search``)
-        where = [models.Patient.deleted_at.is_(None), *search_conditions(session, query or "")]
-        patients = list(session.scalars(select(models.Patient).where(*where)))
-        sessions: dict[int, list[SessionRecord]] = {}
-        for patient_id, day, treatment, product, lot in session.execute(
-            select(models.TreatmentSession.patient_id, models.TreatmentSession.date,
-                   models.TreatmentSession.treatment, models.TreatmentSession.product,
-                   models.TreatmentSession.lot_number)
-            .join(models.Patient, models.Patient.id == models.TreatmentSession.patient_id)
-            .where(*where, models.TreatmentSession.deleted_at.is_(None))
-        ):
-            sessions.setdefault(patient_id, []).append(SessionRecord(day, treatment, product, lot))
-        measurements: dict[int, list[DensityRecord]] = {}
-        for patient_id, day, site, density in session.execute(
-            select(models.Visit.patient_id, models.Visit.date, models.DensityMeasurement.site,
-                   models.DensityMeasurement.density_per_cm2)
-            .join(models.DensityMeasurement, models.DensityMeasurement.visit_id == models.Visit.id)
-            .join(models.Patient, models.Patient.id == models.Visit.patient_id)
-            .where(*where, models.Visit.deleted_at.is_(None), models.DensityMeasurement.deleted_at.is_(None))
-        ):
-            measurements.setdefault(patient_id, []).append(DensityRecord(day, site, density))
-        protocols = {row.id: to_engine(row) for row in session.scalars(select(models.Protocol))}
-        last_visits = _last_visits(session, where, today)
-        salt_scores = clinic_salt_scores(session)
-        summaries = []
-        for patient in patients:
-            # A patient's protocol_id always names a row (foreign key), so indexing cannot miss.
-            protocol = protocols[patient.protocol_id] if patient.protocol_id else to_engine(None)
-            # A SALT protocol's patients are judged on their SALT scores (tracker.course.salt.outcome_records).
-            series = outcome_records(protocol, measurements.get(patient.id, []), salt_scores.get(patient.id, []))
-            progress = assess(sessions.get(patient.id, []), series, protocol, today)
-            summaries.append(_summary(patient, progress, today, last_visits.get(patient.id), protocol.judged_on_salt))
-        if filter:
-            summaries = [s for s in summaries if filter in s.lists]
-            summaries.sort(key=lambda s: (*urgency(s.overdue_since, s.next_due), s.mrn))
+    with reading(url) as session:
+        if outlook.covered(session.connection(), today):
+            rows, total, ids = _from_spans(session, query, kind, today, number, page_size)
         else:
-            summaries.sort(key=lambda s: (s.full_name.casefold(), s.mrn))
-        audit.record(session, actor, "view", detail=f"patient list: {len(summaries)} shown")
-        return summaries
+            rows, total, ids = _from_engine(session, query, kind, today, number, page_size)
+        shown = Page(tuple(rows), total, number, page_size)
+        audit.record(session, actor, "view", patient_ids=ids,
+                     detail=f"patient list page {number} of {shown.pages}: {len(rows)} shown of {total}")
+    return shown
+
+
+_P = models.Patient
+_WHO = (_P.id, _P.mrn, _P.full_name, _P.birth_date, _P.sex, _P.condition)
+
+
+def _search(query: str) -> list[ColumnElement[bool]]:
+    """Each word of ``query`` in the stored folded name or the MRN (``patient_search.fold``: no Python function
+    per row on SQLite)."""
+    return [or_(func.lower(_P.mrn).contains(word, autoescape=True),
+                OUTLOOK.c.name_key.contains(fold(word) or "", autoescape=True))
+            for word in search_words(query)]
+
+
+def _from_spans(session: Session, query: str, kind: PatientFilter | None, today: date, number: int,
+                size: int) -> tuple[list[PatientSummary], int, list[int]]:
+    where = [outlook.holds(today), _P.deleted_at.is_(None), *_search(query)]
+    if kind is not None:
+        where.append(outlook.on_list(kind, today))
+    joined = SPAN.join(_P, _P.id == SPAN.c.patient_id).join(OUTLOOK, OUTLOOK.c.patient_id == _P.id)
+    total = session.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
+    if kind is None:
+        order = (OUTLOOK.c.name_key, _P.mrn)
+    else:
+        bucket = case((SPAN.c.overdue_since.is_not(None), 0), (SPAN.c.next_due.is_not(None), 1), else_=2)
+        order = (bucket, func.coalesce(SPAN.c.overdue_since, SPAN.c.next_due), _P.mrn)  # type: ignore[assignment]
+    found = session.execute(select(*_WHO, *SPAN_COLUMNS).select_from(joined).where(*where).order_by(*order)
+                            .limit(size).offset((number - 1) * size)).all()
+    rows = [summary(r.mrn, r.full_name, r.birth_date, r.sex, r.condition, outlook.span_facts(r), today) for r in found]
+    return rows, total, [r.id for r in found]
+
+
+def _from_engine(session: Session, query: str, kind: PatientFilter | None, today: date, number: int,
+                 size: int) -> tuple[list[PatientSummary], int, list[int]]:
+    who = session.execute(select(*_WHO).where(_P.deleted_at.is_(None), *search_conditions(session, query))).all()
+    records = outlook.load_records(session, [w.id for w in who])
+    rows = [(w.id, summary(w.mrn, w.full_name, w.birth_date, w.sex, w.condition, records[w.id].on(today), today))
+            for w in who]
+    if kind is not None:
+        rows = [(pid, row) for pid, row in rows if kind in row.lists]
+        rows.sort(key=lambda pair: (*urgency(pair[1].overdue_since, pair[1].next_due), pair[1].mrn))
+    else:
+        rows.sort(key=lambda pair: (fold(pair[1].full_name), pair[1].mrn))
+    chosen = rows[(number - 1) * size:number * size]
+    return [row for _pid, row in chosen], len(rows), [pid for pid, _row in chosen]

@@ -30,7 +30,7 @@ from tracker.course.vocabulary import (
     treatment_words,
 )
 from tracker.course.wording import milestone_sentence
-from tracker.database import transaction
+from tracker.database import reading
 from tracker.errors import NotFound, PermissionDenied
 from tracker.progress.patient_progress import find_patient, patient_progress
 from tracker.records.history import HistoryEntry, patient_history
@@ -238,7 +238,7 @@ def patient_record(actor: Actor, mrn: str, today: date | None = None, url: str |
     only its own record, and a refusal never says whether another MRN exists."""
     require_role(actor, *ROLES)
     today = today or date.today()
-    with transaction(url) as session:
+    with reading(url) as session:  # reads without SQLite's write lock; the audit entry is written just after
         patient = _resolve(session, actor, mrn)
         progress = patient_progress(session, patient, today)
         if progress.day0 is None:

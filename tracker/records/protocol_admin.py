@@ -48,6 +48,7 @@ from tracker.course.protocols import parse_band, parse_noise_pct, parse_outcome,
 from tracker.course.vocabulary import OutcomeMeasure
 from tracker.database import transaction
 from tracker.errors import ConflictError, NotFound, ValidationError
+from tracker.progress import outlook
 
 # The points the issue asks the preview to show: the default band's own points (DESIGN.md §3).
 PREVIEW_MONTHS = (0, 2, 3, 6, 12)
@@ -175,6 +176,9 @@ def save_protocol(
             audit.record(session, actor, "update", detail=_json({
                 "protocol": row.name, "version": expected_version + 1, "before": before, "after": values,
             }))
+            # Its patients' milestones move with the band and windows: their outlook too, in this transaction.
+            outlook.refresh(session, session.scalars(select(models.Patient.id).where(
+                models.Patient.protocol_id == row.id, models.Patient.deleted_at.is_(None))))
         return _detail(session, row)
 
 

@@ -27,12 +27,14 @@ def upgrade() -> None:
         'patient_outlook',
         sa.Column('patient_id', sa.Integer(), nullable=False),
         sa.Column('name_key', sa.String(length=200), nullable=False),
+        sa.Column('covers_from', sa.Date(), nullable=False),
         sa.Column('engine_version', sa.Integer(), nullable=False),
         sa.Column('refreshed_at', sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], name=op.f('fk_patient_outlook_patient_id_patient')),
         sa.PrimaryKeyConstraint('patient_id', name=op.f('pk_patient_outlook')),
     )
     op.create_index(op.f('ix_patient_outlook_name_key'), 'patient_outlook', ['name_key'], unique=False)
+    op.create_index(op.f('ix_patient_outlook_covers_from'), 'patient_outlook', ['covers_from'], unique=False)
     op.create_table(
         'outlook_span',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -101,5 +103,6 @@ def downgrade() -> None:
                  'ix_outlook_span_valid', op.f('ix_outlook_span_patient_id')):
         op.drop_index(name, table_name='outlook_span')
     op.drop_table('outlook_span')
+    op.drop_index(op.f('ix_patient_outlook_covers_from'), table_name='patient_outlook')
     op.drop_index(op.f('ix_patient_outlook_name_key'), table_name='patient_outlook')
     op.drop_table('patient_outlook')

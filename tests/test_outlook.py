@@ -1,0 +1,188 @@
+"""The patient outlook (tracker.progress.outlook) against the milestone engine: for every patient of the demo clinic,
+on every day its spans change and on days in between, the table says what the engine says; every kind of write
+keeps it so in the same transaction; and the whole-clinic lists read from it equal the lists computed by the engine.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from db import models
+from tracker.access.actors import Actor
+from tracker.course.vocabulary import PatientFilter
+from tracker.database import reading, transaction
+from tracker.operations.demo import load_demo
+from tracker.progress import outlook
+from tracker.progress import schedule as schedule_module
+from tracker.records import patient_list
+
+CLINICIAN = Actor(username="dr.lee", role="clinician")
+TODAY = date(2026, 11, 30)
+
+
+def differences(url: str, days_after: range = range(0, 800, 9)) -> list[str]:
+    """Each (patient, day) where the stored span disagrees with the engine, for days from the patient's latest record:
+    every span's first and last day, and every ninth day for two years."""
+    found: list[str] = []
+    with reading(url) as session:
+        connection = session.connection()
+        ids = list(session.scalars(select(models.Patient.id).where(models.Patient.deleted_at.is_(None))))
+        records = outlook.load_records(session, ids)
+        spans: dict[int, list[tuple[date, date, outlook.Facts]]] = {}
+        for row in connection.execute(select(outlook.SPAN).order_by(outlook.SPAN.c.valid_from)):
+            spans.setdefault(row.patient_id, []).append((row.valid_from, row.valid_until, outlook.span_facts(row)))
+        stored_ids = set(connection.execute(select(outlook.OUTLOOK.c.patient_id)).scalars())
+    if stored_ids != set(ids):
+        found.append(f"outlook rows for {sorted(stored_ids ^ set(ids))} do not match the live patients")
+    for pid in ids:
+        held = spans.get(pid, [])
+        if not held:
+            found.append(f"patient {pid}: no span")
+            continue
+        start = records[pid].latest_record
+        if held[0][0] != start or held[-1][1] != outlook.FOREVER:
+            found.append(f"patient {pid}: spans cover {held[0][0]}..{held[-1][1]}, not {start}..forever")
+        for (_a, until, _f), (after, _b, _g) in zip(held, held[1:], strict=False):
+            if until != after:
+                found.append(f"patient {pid}: a gap or overlap at {until}/{after}")
+        days = {start + timedelta(days=n) for n in days_after} | {d for a, b, _f in held
+                                                                 for d in (a, b - timedelta(days=1))}
+        for day in sorted(d for d in days if start <= d < outlook.FOREVER):
+            stored = next(f for a, b, f in held if a <= day < b)
+            if stored != records[pid].on(day):
+                found.append(f"patient {pid} on {day}: stored {stored} != engine {records[pid].on(day)}")
+                break
+    return found
+
+
+@pytest.fixture
+def demo(clinic):
+    load_demo(clinic, today=TODAY, with_photos=False)
+    return clinic
+
+
+def test_every_demo_patient_s_outlook_is_the_engine_s_on_every_day(demo):
+    with transaction(demo) as session:
+        patients = len(list(session.scalars(select(models.Patient.id))))
+        spans = len(list(session.scalars(select(models.OutlookSpan.id))))
+    assert patients >= 20 and spans > patients  # the demo's courses change over time: several spans each
+    assert differences(demo) == []
+
+
+def test_rebuild_of_everyone_writes_the_same_rows(demo):
+    def stored() -> list[tuple]:
+        with reading(demo) as session:
+            return sorted(tuple(row)[1:] for row in session.execute(select(outlook.SPAN)))
+
+    before = stored()
+    assert outlook.rebuild(demo, everyone=True) > 0
+    assert stored() == before
+
+
+@pytest.mark.parametrize("kind", [None, *patient_list.FILTERS])
+@pytest.mark.parametrize("day", [TODAY, TODAY + timedelta(days=45), TODAY + timedelta(days=200)])
+def test_the_patient_list_from_the_outlook_is_the_engine_s(demo, kind, day):
+    """Page by page (7 rows a page, so that paging and order are both compared)."""
+    with reading(demo) as session:
+        assert outlook.covered(session.connection(), day)
+        for number in (1, 2, 3):
+            from_spans = patient_list._from_spans(session, "", kind, day, number, 7)
+            from_engine = patient_list._from_engine(session, "", kind, day, number, 7)
+            assert from_spans[:2] == from_engine[:2]
+
+
+@pytest.mark.parametrize("shown", [None, PatientFilter.OVERDUE, PatientFilter.WINDOW_OPEN, PatientFilter.TARGET_SOON,
+                                   PatientFilter.UPCOMING])
+@pytest.mark.parametrize("day", [TODAY, TODAY + timedelta(days=45), TODAY + timedelta(days=200)])
+def test_the_schedule_from_the_outlook_is_the_engine_s(demo, shown, day):
+    with reading(demo) as session:
+        for number in (1, 2):
+            pages = (number, number, number)
+            from_spans = schedule_module._from_spans(session, day, 30, shown, pages, 5)
+            from_engine = schedule_module._from_engine(session, day, 30, shown, pages, 5)
+            assert from_spans == from_engine
+
+
+def test_a_day_before_a_patient_s_latest_record_is_answered_by_the_engine(demo):
+    earlier = TODAY - timedelta(days=200)
+    with reading(demo) as session:
+        assert not outlook.covered(session.connection(), earlier)
+    listed = patient_list.list_patients(CLINICIAN, today=earlier, url=demo, page_size=500)
+    with reading(demo) as session:
+        engine_rows, total, _ids = patient_list._from_engine(session, "", None, earlier, 1, 500)
+    assert listed.rows == tuple(engine_rows) and listed.total == total
+
+
+def test_a_patient_without_an_outlook_makes_the_lists_ask_the_engine(demo):
+    """A write that bypassed the refresh shows as a stale count, never as a patient missing from the list."""
+    with transaction(demo) as session:
+        pid = session.scalars(select(models.Patient.id).order_by(models.Patient.id)).first()
+        session.execute(outlook.SPAN.delete().where(outlook.SPAN.c.patient_id == pid))
+        session.execute(outlook.OUTLOOK.delete().where(outlook.OUTLOOK.c.patient_id == pid))
+        mrn = session.scalar(select(models.Patient.mrn).where(models.Patient.id == pid))
+    with reading(demo) as session:
+        assert not outlook.covered(session.connection(), TODAY)
+    assert mrn in {p.mrn for p in patient_list.list_patients(CLINICIAN, today=TODAY, url=demo, page_size=500)}
+
+
+ADMIN = Actor(username="admin", role="admin")
+
+
+def test_every_kind_of_write_keeps_the_outlook_the_engine_s(demo):
+    """Visit, session, corrections of each, removals, a patient's name and protocol, a protocol's windows: after each,
+    in the same transaction, the table says what the engine says (and the list finds the new name)."""
+    from tracker.records.history import soft_delete
+    from tracker.records.patient_corrections import update_patient
+    from tracker.records.protocol_admin import get_protocol, save_protocol
+    from tracker.records.session_corrections import correct_session
+    from tracker.records.treatment_sessions import SessionEntry, log_session
+    from tracker.records.visit_corrections import correct_visit
+    from tracker.records.visit_form import SiteEntry, VisitEntry
+    from tracker.records.visits import log_visit
+
+    with reading(demo) as session:
+        mrn, pid, version = session.execute(select(models.Patient.mrn, models.Patient.id, models.Patient.version)
+                                            .order_by(models.Patient.id)).first()
+    later = TODAY + timedelta(days=1)
+    confirmed(log_visit, CLINICIAN, mrn, VisitEntry(date=later, sites=(SiteEntry("vertex", 170.0),)), url=demo,
+              today=later)
+    assert differences(demo) == []
+    saved = confirmed(log_session, CLINICIAN, mrn,
+                      SessionEntry(date=later, treatment="prp", product="Kit", lot_number="L-9"), url=demo, today=later)
+    assert differences(demo) == []
+    with reading(demo) as session:
+        visit = session.execute(select(models.Visit.id, models.Visit.version).where(
+            models.Visit.patient_id == pid, models.Visit.date == later)).one()
+    confirmed(correct_visit, CLINICIAN, visit.id, {"date": TODAY}, "typed the wrong day", visit.version, today=later,
+              url=demo)
+    assert differences(demo) == []
+    confirmed(correct_session, CLINICIAN, saved.session_id, {"date": TODAY}, "typed the wrong day", 1, today=later,
+              url=demo)
+    assert differences(demo) == []
+    soft_delete(CLINICIAN, "visit", visit.id, "entered for the wrong patient", visit.version + 1, url=demo)
+    assert differences(demo) == []
+    update_patient(CLINICIAN, mrn, {"full_name": "Zoë Quintana-Outlook"}, "name misspelt", version, url=demo)
+    found = patient_list.list_patients(CLINICIAN, "zoe quintana-outlook", today=later, url=demo)
+    assert [p.mrn for p in found] == [mrn]
+    with reading(demo) as session:
+        name = session.scalar(select(models.Protocol.name).join(models.Patient, models.Patient.protocol_id
+                                                                == models.Protocol.id).where(models.Patient.id == pid))
+    detail = get_protocol(ADMIN, name, url=demo)
+    windows = [{"name": w.name, "start_month": w.start_month, "end_month": w.end_month + 1,
+                "target_month": w.target_month} for w in detail.windows]
+    save_protocol(ADMIN, name, [{"month": p.month, "low": p.low, "high": p.high} for p in detail.band], windows,
+                  detail.evidence_note, detail.version, url=demo)
+    assert differences(demo) == []
+
+
+def confirmed(write, *args, **kwargs):
+    """``write`` with its plausibility warnings confirmed (the writes here are about the outlook, not the warnings)."""
+    from tracker.errors import NeedsConfirmation
+
+    try:
+        return write(*args, **kwargs)
+    except NeedsConfirmation as asked:
+        return write(*args, **kwargs, acknowledged=asked.warnings)

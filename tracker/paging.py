@@ -1,0 +1,62 @@
+"""One page of a long list read from the database (the whole-clinic lists: 50 rows a page)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from tracker.errors import ValidationError
+
+Row = TypeVar("Row")
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Page(Generic[Row]):
+    """``rows``: page ``number`` (1-based) of ``total`` rows, ``size`` rows a page. Iterates, counts and indexes
+    like its rows.
+
+    >>> page = Page(("a", "b"), total=52, number=2, size=50)
+    >>> page.pages, page.showing(), list(page), len(page)
+    (2, 'Showing 51–52 of 52', ['a', 'b'], 2)
+    """
+
+    rows: tuple[Row, ...]
+    total: int
+    number: int = 1
+    size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    def showing(self) -> str:
+        """Which rows of how many, e.g. "Showing 51–100 of 12,345"."""
+        if not self.rows:
+            return f"None of {self.total:,}"
+        return f"Showing {self.offset + 1:,}–{self.offset + len(self.rows):,} of {self.total:,}"
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> Row:
+        return self.rows[index]
+
+
+def page_number(page: object) -> int:
+    """A requested page number: a whole number from 1. Raises ValidationError otherwise.
+
+    >>> page_number(3)
+    3
+    """
+    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+        raise ValidationError(f"Page {page!r} does not exist: pages are numbered from 1.")
+    return page
