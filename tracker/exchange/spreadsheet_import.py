@@ -68,6 +68,7 @@ from tracker.exchange.import_rows import (
 )
 from tracker.exchange.import_writing import BulkWriter
 from tracker.exchange.spreadsheets import Sheet, SheetSource, source_name
+from tracker.progress import outlook
 
 # PostgreSQL advisory lock taken for the whole import, so that two imports of the same files cannot
 # both find a record missing and both add it (SQLite serialises writers with BEGIN IMMEDIATE already).
@@ -303,7 +304,11 @@ def _write_plan(session: Session, actor: Actor, plan: _Plan, report: Progress, *
     verb = "Checking what the import adds" if preview else "Writing records"
     visits_added, patient_ids = _write(session, actor.username, plan, lambda done, total: report(
         _WRITE + (_WRITTEN - _WRITE) * done / max(total, 1), f"{verb}: {done} of {total}"))
-    _refresh_outlooks(session, patient_ids)
+    if savepoint is None:
+        # The rows were written in bulk, unseen by the ORM's tracking of writes (tracker.progress.outlook): the
+        # whole-clinic lists' outlook of every patient given a record is refreshed here, in the same transaction.
+        # A check rolls its rows back, so it has no outlook to keep.
+        outlook.refresh(session, patient_ids)
     result = dataclasses.replace(plan.counts, visits_added=visits_added)
     counts = " ".join(result.summary().split("\n", 1)[1].split())
     if savepoint is not None:
@@ -312,13 +317,6 @@ def _write_plan(session: Session, actor: Actor, plan: _Plan, report: Progress, *
     else:
         audit.record(session, actor, "import", detail=" ".join(result.summary().split())[:1000])
     return result
-
-
-def _refresh_outlooks(session: Session, patient_ids: set[int]) -> None:
-    """The whole-clinic lists' outlook of every patient the import gave a record, in the import's transaction."""
-    # INTEGRATION (issue #13): call tracker.progress.outlook.refresh(session, patient_ids) here once it is on main;
-    # until then the import leaves the outlook table alone.
-    del session, patient_ids
 
 
 def _visit_key(record: _Measurement | _SaltScore) -> VisitKey:
