@@ -82,8 +82,12 @@ def write_files(folder: Path, patients: int, file_format: str = "csv", seed: int
     for kind, rows in zip(("patients", "sessions", "visits"), clinic_rows(patients, seed), strict=True):
         path = folder / f"{kind}.{file_format}"
         if file_format == "xlsx":
-            book = Workbook(write_only=True)
-            sheet = book.create_sheet()
+            # Not openpyxl's write-only mode: its sheets lack the <dimension> element Excel writes first, and
+            # openpyxl then parses a whole sheet once more to find its size, which a clinic's file never costs.
+            book = Workbook()
+            sheet = book.active
+            if sheet is None:  # a new workbook opens on one worksheet
+                raise RuntimeError("a new workbook has no worksheet")
             for row in rows:
                 sheet.append(row)
             book.save(path)
