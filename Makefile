@@ -60,3 +60,5 @@ bench: install
 	$(PY) tests/bench/bench_progress_page.py
 	$(PY) tests/bench/bench_backup.py
 	$(PY) tests/bench/bench_audit_export.py
+	$(PY) tests/bench/bench_import.py
+	$(PY) tests/bench/bench_check.py

@@ -5,7 +5,9 @@ it), and ``preview_import`` tells what it would do with the same files, through 
 (rolled back). It is all or nothing: every row of the three files is checked, against each other and against the
 database, and if anything is wrong ``ImportRefused`` (a ``ValidationError``) lists every problem with its file, row
 and column (``.found``; ``.problems`` holds them as the lines ``"<file>, row <n>: <reason>"``) and nothing is
-written. Otherwise everything is written in one transaction, each row carrying ``created_by=actor``.
+written. Otherwise everything is written in one transaction, each row carrying ``created_by=actor``: in bulk
+(``tracker.exchange.import_writing``), with the outlook of every patient given a record refreshed before the commit
+(``tracker.progress.outlook.refresh``: the whole-clinic lists read it).
 
 Files are paths (the command line) or uploads: ``spreadsheets.UploadedSheet(name, bytes)``, each at most the
 photo store's upload limit (``TRACKER_MAX_UPLOAD_MB``). A ``progress(fraction, words)`` callback, when given,
