@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 PORT ?= 8501
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run lint test bench chromium clean-data
+.PHONY: install run lint test bench chromium swift nginx clean-data
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,32 @@ chromium:
 	  || echo "WARNING: could not install$$missing; browser tests will say they were skipped"; \
 	fi
 
+# OpenStack Swift (its S3 API over a one-node ring on a temporary folder) for the object-store tests
+# (tests/swift_server.py starts and stops it); its daemons run on Debian's python3. Installed when missing;
+# without it those tests say they were skipped and why.
+SWIFT_PACKAGES := swift-proxy swift-object swift-container swift-account
+
+swift:
+	@if ! command -v swift-proxy-server >/dev/null || ! command -v swift-object-server >/dev/null \
+	  || ! command -v swift-container-server >/dev/null || ! command -v swift-account-server >/dev/null; then \
+	  echo "Installing Debian packages: $(SWIFT_PACKAGES)"; \
+	  ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $(SWIFT_PACKAGES) >/dev/null) \
+	  || echo "WARNING: could not install $(SWIFT_PACKAGES); object-store tests will say they were skipped"; \
+	fi
+
+# Debian's nginx and openssl for the two-replica test (tests/test_chain_deployment.py: TLS with a certificate it
+# makes, the shipped deploy/nginx-chain.conf in front of two app servers). The test starts its own nginx on
+# free ports with a configuration in a temporary folder; the package's own service is not used by it.
+nginx:
+	@missing=""; for need in /usr/sbin/nginx:nginx /usr/bin/openssl:openssl; do \
+	  [ -e "$${need%%:*}" ] || missing="$$missing $${need#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	  || echo "WARNING: could not install$$missing; the two-replica test will say it was skipped"; \
+	fi
+
 run: install
 	$(PY) -m tracker init
 	$(PY) -m tracker demo --if-empty
@@ -51,7 +77,7 @@ lint: install
 	exit $$status
 
 # --dist loadgroup: each test to the worker that is free, a browser file's tests together (tests/conftest.py).
-test: install chromium lint
+test: install chromium swift nginx lint
 	$(PY) -m pytest tests tracker ui/messages.py --doctest-modules -q -ra --durations=25 -n 2 --dist loadgroup
 
 bench: install
@@ -60,5 +86,6 @@ bench: install
 	$(PY) tests/bench/bench_progress_page.py
 	$(PY) tests/bench/bench_backup.py
 	$(PY) tests/bench/bench_audit_export.py
+	$(PY) tests/bench/bench_s3_store.py
 	$(PY) tests/bench/bench_import.py
 	$(PY) tests/bench/bench_check.py

@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from tracker.database import initialize
+from tracker.storage.configured import check_store
 from ui.messages import call, plain
 from ui.registry import CONSULT_PAGE, PAGES, PASSWORD_PAGE
 from ui.signed_in import current_actor, keep_cookie_alive, sign_out
@@ -20,6 +21,7 @@ st.set_page_config(page_title="Regrowth Tracker", layout="wide")
 
 @st.cache_resource(show_spinner=False)
 def _database_ready() -> bool:
+    check_store()  # TRACKER_STORE_URL: a store that cannot be used stops the app with one message naming it
     initialize()  # creates the database on first run, applies new migrations later
     return True
 

@@ -12,10 +12,10 @@ downgrade
 created_at
 refreshed_at
 
-# SQLAlchemy: session events tracker.database registers (@event.listens_for) to keep the patient outlook current.
-_note_outlook_writes
-_refresh_outlooks
-_forget_outlook_writes
+# SQLAlchemy: session events tracker.progress.outlook registers (@event.listens_for) to keep the outlook current.
+track_flush
+refresh_tracked
+forget_tracked
 
 # sqlite3: the connection attribute db.engine sets so that SQLAlchemy decides when transactions begin.
 _.isolation_level
@@ -52,3 +52,7 @@ _.digest_size
 
 # Streamlit reads it before each script run (runtime/scriptrunner/script_runner.py); serve.py switches it off.
 _.uses_pages_directory
+# pytest: the object-store fixtures of tests/swift_server.py, which tests/test_s3_*.py load as a plugin
+# (pytest_plugins) and request by name (usefixtures).
+pytest_plugins
+s3_environment

@@ -341,7 +341,7 @@ class AuditPatient(Base):
 class PatientOutlook(Base):
     """One live patient's row in the whole-clinic lists, kept by ``tracker.progress.outlook`` in the same
     transaction as every write that changes it. ``name_key``: the name as search and sort compare it
-    (``tracker.records.patient_search.fold``). ``covers_from``: the spans hold every day from then on.
+    (``tracker.validation.fold``). ``covers_from``: the spans hold every day from then on.
     ``engine_version``: the outlook's own version; rows of an older one
     are rebuilt at start-up."""
 

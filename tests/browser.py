@@ -168,10 +168,12 @@ def close_shared_browser() -> None:
 
 
 @contextmanager
-def browser_page(viewport=(1400, 1000)) -> Iterator:
-    """A page in a new, empty browser context (the module's Chromium); the context is closed afterwards."""
+def browser_page(viewport=(1400, 1000), **context_options) -> Iterator:
+    """A page in a new, empty browser context (the module's Chromium); the context is closed afterwards.
+    ``context_options`` go to Playwright's ``new_context`` (``ignore_https_errors=True`` for a test's own
+    self-signed certificate)."""
     context = _shared_browser().new_context(viewport={"width": viewport[0], "height": viewport[1]},
-                                            accept_downloads=True)
+                                            accept_downloads=True, **context_options)
     page = None
     try:
         page = context.new_page()

@@ -52,7 +52,7 @@ def _newest(url: str) -> models.AuditEntry:
 
 
 def test_an_entry_about_many_patients_records_count_digest_and_rows(clinic, monkeypatch):
-    monkeypatch.setattr(audit, "_ROWS_AT_ONCE", 3)  # inserted and verified in several batches
+    monkeypatch.setattr(audit, "_ROWS_AT_ONCE", 3)  # verified in several steps
     ids = _patients(clinic, 7)
     with transaction(clinic) as session:
         audit.record(session, DR, "view", detail="schedule: 7 shown", patient_ids=list(reversed(ids)) + ids[:2])

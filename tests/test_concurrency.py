@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from db import models
 from tests.conftest import ROOT
+from tests.test_outlook import differences as outlook_differences
 from tracker.access.actors import Actor
 from tracker.database import transaction
 from tracker.errors import ConflictError
@@ -65,6 +66,8 @@ def test_parallel_visit_writers_lose_nothing(clinic, figure):
     expected = sorted(100 + w * 10 + n for w in range(WRITERS) for n in range(VISITS_EACH))
     assert visits == WRITERS * VISITS_EACH
     assert sorted(measurements) == expected  # every value written, none twice, none lost
+    # Two writers refreshed C-0's outlook at the same moment, 12 times: one set of spans, the engine's.
+    assert outlook_differences(clinic) == []
     figure(f"concurrency ({clinic.split(':')[0]}): {WRITERS} writer processes x {VISITS_EACH} visits = {visits} saved, "
            "0 lost")
 

@@ -15,7 +15,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tracker.errors",),
     ("tracker.clinic_dates",),  # how the clinic writes dates: the engine's sentences use it
     ("tracker.course",),  # the pure engine: milestones, protocols, scales, clinical constants, vocabulary
-    ("tracker.config", "tracker.database", "tracker.validation", "tracker.safe_csv"),  # what every service uses
+    ("tracker.config", "tracker.database", "tracker.validation", "tracker.safe_csv", "tracker.paging"),  # services use
     ("tracker.access",),
     ("tracker.storage",),
     ("tracker.photos",),

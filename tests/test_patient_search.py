@@ -45,7 +45,11 @@ def test_a_removed_patient_is_not_found_and_each_search_is_audited(clinic):
     assert (choice.mrn, choice.full_name, choice.birth_date) == ("RT-0001", "Ana Souza", date(1980, 5, 1))
     with transaction(clinic) as session:
         entry = session.scalars(select(models.AuditEntry).order_by(models.AuditEntry.id.desc())).first()
-    assert (entry.action, entry.username, entry.detail) == ("view", "dr.lee", "patient search: 1 found")
+        found = session.scalars(select(models.AuditPatient.patient_id)
+                                .where(models.AuditPatient.entry_id == entry.id)).all()
+        ana = session.scalar(select(models.Patient.id).where(models.Patient.mrn == "RT-0001"))
+    assert (entry.action, entry.username) == ("view", "dr.lee") and found == [ana]
+    assert entry.detail.startswith("patient search; 1 patient (sha256 of their sorted ids: ")
 
 
 @pytest.mark.parametrize("actor", [Actor(username="ana", role="patient", patient_id=1), None,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, Executable, Row, event, select
+from sqlalchemy import Connection, Executable, Row, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -24,31 +24,10 @@ def database_url() -> str:
 @contextmanager
 def transaction(url: str | None = None) -> Iterator[Session]:
     """One use case, one transaction: commits on success, rolls back on any error. What its writes change in the
-    whole-clinic lists is brought up to date before it commits (``tracker.progress.outlook``)."""
+    whole-clinic lists is brought up to date before it commits (``tracker.progress.outlook`` listens to every
+    session; ``tracker/__init__.py`` imports it so that every process that writes has it)."""
     with session_factory(url or database_url())() as session, session.begin():
         yield session
-
-
-# The patient outlook (tracker.progress.outlook) reads through this module, so it is imported when first needed.
-@event.listens_for(Session, "after_flush")
-def _note_outlook_writes(session: Session, context: object) -> None:
-    from tracker.progress.outlook import track_flush
-
-    track_flush(session, context)
-
-
-@event.listens_for(Session, "before_commit")
-def _refresh_outlooks(session: Session) -> None:
-    from tracker.progress.outlook import refresh_tracked
-
-    refresh_tracked(session)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_outlook_writes(session: Session) -> None:
-    from tracker.progress.outlook import forget_tracked
-
-    forget_tracked(session)
 
 
 _AFTER_READING = "tracker_after_reading"  # Connection.info key: writes queued by a read-only use case
@@ -147,6 +126,16 @@ def read_connection(reads: Reads) -> Connection:
     return reads.connection()
 
 
+_START_UP: list[Callable[[str], object]] = []
+
+
+def at_start_up(step: Callable[[str], object]) -> None:
+    """Have ``initialize`` run ``step(url)`` after migrating: for a higher room's own set-up (the patient outlook
+    fills what is missing, ``tracker.progress.outlook``), which this module cannot import."""
+    _START_UP.append(step)
+
+
+
 def initialize(url: str | None = None) -> None:
     """Create or migrate the schema, seed the default and the alopecia areata (SALT) protocols and fill the patient
     outlook where it is missing or stale (``tracker.progress.outlook.rebuild``); idempotent.
@@ -164,9 +153,8 @@ def initialize(url: str | None = None) -> None:
         for protocol in (DEFAULT_PROTOCOL, SALT_PROTOCOL):
             if session.scalar(select(models.Protocol.id).where(models.Protocol.name == protocol.name)) is None:
                 session.add(stored_protocol(protocol))
-    from tracker.progress.outlook import rebuild
-
-    rebuild(url)  # patients whose outlook is missing (first start after migration 0007) or from an older engine
+    for step in _START_UP:
+        step(url)
 
 
 def stored_protocol(protocol: Protocol) -> models.Protocol:
@@ -189,7 +177,9 @@ def streamed_rows(statement: Executable, url: str | None = None, rows_at_once: i
     """The rows of ``statement`` from a server-side cursor, ``rows_at_once`` at a time, so that an export of any
     length is written with flat memory (``stream_results``: a named cursor on PostgreSQL; SQLite's cursor steps
     through the table as rows are fetched). Runs on a connection of its own, opened when the first row is asked
-    for and closed when the last has been read or the iterator is dropped."""
+    for and closed when the last has been read or the iterator is dropped. On SQLite that connection begins as
+    every transaction does here (``db.engine._sqlite_begin``: BEGIN IMMEDIATE), so other writers wait while it
+    streams; a read that takes no write lock belongs here once the engine offers one."""
     with engine_for(url or database_url()).connect() as connection:
         # Read-only: on SQLite a deferred BEGIN, so a long export never holds the write lock.
         connection.execution_options(**{READ_ONLY: True})

@@ -333,3 +333,36 @@ def search_words(query: str | None) -> tuple[str, ...]:
             f"The search is too long ({len(text):,} characters): type at most {SEARCH_MAX} characters of a name or MRN."
         )
     return tuple(dict.fromkeys(text.lower().split()))
+
+
+# --- a name as a search compares it (tracker.records.patient_search; the patient outlook's name_key) ---
+
+# Letters that are not a plain letter with an accent, but are read as one by a person searching.
+_LOOK_ALIKE = {"Ø": "o", "ø": "o", "Đ": "d", "đ": "d", "Ł": "l", "ł": "l", "ı": "i", "Ħ": "h", "ħ": "h",
+               "Ŧ": "t", "ŧ": "t"}
+# Combining accents (U+0300–U+036F): a decomposed "ë" is "e" followed by one of these.
+COMBINING_ACCENTS = "".join(chr(code) for code in range(0x300, 0x370))
+
+
+def _fold_pairs() -> dict[str, str]:
+    """Each accented Latin letter (Latin-1 Supplement, Latin Extended-A and -B) and its plain lower-case letter."""
+    pairs: dict[str, str] = {}
+    for code in range(0xC0, 0x250):
+        letter = chr(code)
+        base = unicodedata.normalize("NFKD", letter)[0]
+        if base != letter and base.isascii() and base.isalpha():
+            pairs[letter] = base.lower()
+    return {**pairs, **_LOOK_ALIKE}
+
+
+FOLD_PAIRS = _fold_pairs()
+_TABLE = str.maketrans({**FOLD_PAIRS, **dict.fromkeys(COMBINING_ACCENTS)})
+
+
+def fold(text: str | None) -> str | None:
+    """``text`` without accents or capitals, as a search compares it.
+
+    >>> fold("Zoë"), fold("ZOE\\u0308"), fold("Łukasz Øvergård"), fold("Ana-María")
+    ('zoe', 'zoe', 'lukasz overgard', 'ana-maria')
+    """
+    return None if text is None else text.translate(_TABLE).lower()

@@ -19,7 +19,7 @@ from tracker.access.actors import ADMIN, PATIENT, ROLES, Actor, require_role
 from tracker.access.credentials import _clean_username, _hasher, check_password_policy, normalize_username
 from tracker.access.patient_lookup import with_mrn
 from tracker.access.sign_in import _aware, _locked_user, _now
-from tracker.database import transaction
+from tracker.database import reading, transaction
 from tracker.errors import NotFound, ValidationError
 
 
@@ -165,7 +165,7 @@ def list_users(actor: Actor, url: str | None = None) -> list[AccountRow]:
     """Every account (the Accounts page, ``user list``), audited as one view: it links accounts to patients."""
     require_role(actor, ADMIN)
     now = _now()
-    with transaction(url) as session:
+    with reading(url) as session:
         rows = session.execute(
             select(models.User, models.Patient.mrn)
             .outerjoin(models.Patient, models.Patient.id == models.User.patient_id)

@@ -179,10 +179,10 @@ def urgency(overdue_since: date | None, target: date | None) -> tuple[int, int]:
     return (1, target.toordinal()) if target is not None else (2, 0)
 
 
-def next_visit(progress: Progress) -> NextVisit | None:
+def next_visit(progress: Progress, view: Outlook | None = None) -> NextVisit | None:
     """The visit a patient needs next on ``progress.as_of``, or ``None`` when no milestone is left to visit
-    (every window visited, or not treated yet)."""
-    view = outlook(progress)
+    (every window visited, or not treated yet). ``view``: the progress's ``outlook`` when the caller has it."""
+    view = view or outlook(progress)
     upcoming, missed, today = view.next, view.missed, progress.as_of
     if view.overdue and upcoming is not None and upcoming.status == DUE:
         # A window is open: book the visit for it, saying which earlier window (if any) was missed.

@@ -354,15 +354,20 @@ def seen_on(progress: Progress, day: date) -> Progress:
         raise ValueError(f"seen_on goes forward only: {day} is before {progress.as_of}")
 
     def redated(results: tuple[MilestoneResult, ...]) -> tuple[MilestoneResult, ...]:
-        return tuple(
-            replace(m, status=_by_date(m.window_start, m.window_end, day)) if m.status in _BY_DATE else m
-            for m in results
-        )
+        # Only the results whose status moves are copied (the outlook asks this for every patient at start-up).
+        changed = False
+        found = []
+        for m in results:
+            if m.status in _BY_DATE and (status := _by_date(m.window_start, m.window_end, day)) != m.status:
+                m, changed = replace(m, status=status), True
+            found.append(m)
+        return tuple(found) if changed else results
 
-    return replace(
-        progress, as_of=day, unmeasured=redated(progress.unmeasured),
-        sites=tuple(replace(site, milestones=redated(site.milestones)) for site in progress.sites),
-    )
+    sites = []
+    for site in progress.sites:
+        milestones = redated(site.milestones)
+        sites.append(site if milestones is site.milestones else replace(site, milestones=milestones))
+    return replace(progress, as_of=day, unmeasured=redated(progress.unmeasured), sites=tuple(sites))
 
 
 def _assess_milestone(

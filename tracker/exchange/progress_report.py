@@ -15,7 +15,7 @@ from datetime import date
 from tracker.access import audit
 from tracker.access.actors import ROLES, Actor, require_role
 from tracker.access.patient_lookup import resolve_patient
-from tracker.database import transaction
+from tracker.database import reading
 from tracker.exchange.report import render_report
 from tracker.exchange.report_content import gather
 
@@ -43,7 +43,7 @@ def progress_report_pdf(actor: Actor | None, mrn: str | None = None, as_of: date
     Raises PermissionDenied (not signed in, or another patient's record) and NotFound (unknown MRN).
     """
     as_of = as_of or date.today()
-    with audit.refusals_recorded(actor, "progress report", mrn, url), transaction(url) as session:
+    with audit.refusals_recorded(actor, "progress report", mrn, url), reading(url) as session:
         signed_in = require_role(actor, *ROLES)  # resolve_patient's own first check, kept for the username
         patient = resolve_patient(session, signed_in, mrn)
         content = gather(session, patient, as_of, generated_by=signed_in.username)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ from tracker.operations.backup_format import (
     _stores,
     shown,
 )
+from tracker.storage.blob_store import BlobStore, LocalDirectoryStore
 
 
 def _encode(value: object) -> str:
@@ -49,6 +52,11 @@ def _encode(value: object) -> str:
 
 
 _ROW = json.JSONEncoder(ensure_ascii=False, default=_encode)
+# Files fetched at once from an object store: each GET takes tens of milliseconds, mostly waiting, and eight in
+# flight halve a backup's fetching even from a Swift on the same busy machine (bench_s3_store.py: 100 display
+# copies in 2.7 s instead of 5.0 s). From a folder the threads only cost (0.12 s instead of 0.02 s), so files
+# are read one by one there. At most this many files are held in memory: 8 × 25 MB, the largest upload, is 200 MB.
+_FETCHES_AT_ONCE = 8
 
 
 def _dump_tables(
@@ -157,19 +165,33 @@ def backup(destination: str | Path, actor: Actor, url: str | None = None) -> Bac
     return BackupResult(folder, rows, len(keys), total, key.advice() if key.created else None, problem)
 
 
+def _fetched(stores: dict[str, BlobStore], keys: list[tuple[str, str]]) -> Iterator[tuple[tuple[str, str], bytes]]:
+    """Each (store, key) of ``keys`` with its bytes, in that order; ``_FETCHES_AT_ONCE`` at a time from an object store.
+    Raises ValidationError for a file the store lacks."""
+
+    def get(item: tuple[str, str]) -> bytes:
+        try:
+            return stores[item[0]].get(item[1])
+        except KeyError:
+            raise ValidationError(f"The {item[0]} store lacks {item[1]}: run `python -m tracker check` "
+                                  "first.") from None
+
+    if all(isinstance(store, LocalDirectoryStore) for store in stores.values()):
+        yield from ((item, get(item)) for item in keys)
+        return
+    with ThreadPoolExecutor(max_workers=_FETCHES_AT_ONCE, thread_name_prefix="backup-fetch") as pool:
+        for start in range(0, len(keys), _FETCHES_AT_ONCE):
+            window = keys[start:start + _FETCHES_AT_ONCE]
+            yield from zip(window, pool.map(get, window), strict=True)
+
+
 def _write_backup(
     folder: Path, url: str, key: SigningKey,
 ) -> tuple[str | None, dict[str, int], int, set[tuple[str, str]]]:
     taken_at = datetime.now(UTC)
     revision, rows, entries, keys = _snapshot(url, folder)
-    stores = _stores()
     total = 0
-    for store_name, file_key in sorted(keys):
-        try:
-            data = stores[store_name].get(file_key)
-        except KeyError:
-            raise ValidationError(f"The {store_name} store lacks {file_key}: run `python -m tracker check` "
-                                  "first.") from None
+    for (store_name, file_key), data in _fetched(_stores(), sorted(keys)):
         path = f"files/{store_name}/{file_key}"
         out = _HashingWriter(folder / path)
         out.write(data)

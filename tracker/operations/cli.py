@@ -17,6 +17,7 @@ from typing import Any
 
 from tracker.database import database_busy, initialize
 from tracker.errors import NotFound, TrackerError, ValidationError
+from tracker.storage.configured import check_store
 from tracker.storage.ingest import GRACE
 
 
@@ -415,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_store()  # a store setting that cannot work stops every command, before anything is written
         if getattr(args, "initializes", True):
             initialize()
         run: Callable[[argparse.Namespace], int] = args.run

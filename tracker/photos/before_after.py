@@ -23,7 +23,7 @@ from tracker.access.patient_lookup import PatientBasics, resolve_patient
 from tracker.course.calendar_months import months_between
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.vocabulary import view_words
-from tracker.database import transaction
+from tracker.database import reading
 from tracker.errors import NotFound, ValidationError
 from tracker.photos.framing import (
     FramingWarning,
@@ -182,7 +182,7 @@ def before_after(actor: Actor | None, mrn: str | None, view: str | None = None, 
         raise ValidationError(f"Unknown photo view {view!r}. Choose one of: {', '.join(SCALP_VIEWS)}.")
     if fade is not None and not 0 <= fade <= 100:
         raise ValidationError("The fade goes from 0 (before) to 100 (after).")
-    with audit.refusals_recorded(actor, "before/after photos", mrn, url), transaction(url) as session:
+    with audit.refusals_recorded(actor, "before/after photos", mrn, url), reading(url) as session:
         patient = resolve_patient(session, actor, mrn)
         result = _compare(session, patient, view, first_visit_id, second_visit_id, fade)
         detail = f"before/after {view_words(result.view) if result.view else 'photos'}"

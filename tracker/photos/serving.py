@@ -17,7 +17,7 @@ from tracker.access import audit
 from tracker.access.actors import PATIENT, ROLES, Actor, require_patient_access, require_role
 from tracker.access.patient_lookup import resolve_patient
 from tracker.course.vocabulary import view_words
-from tracker.database import transaction
+from tracker.database import reading, transaction
 from tracker.errors import NotFound, PermissionDenied
 from tracker.photos.store import read_display, read_thumbnail
 
@@ -85,7 +85,7 @@ def photo_image(actor: Actor | None, photo_id: int, kind: PhotoKind = "thumbnail
     """
     if kind not in ("thumbnail", "display"):
         raise ValueError(f"kind must be 'thumbnail' or 'display', not {kind!r}")
-    with audit.refusals_recorded(actor, f"photo {photo_id} ({kind})", None, url), transaction(url) as session:
+    with audit.refusals_recorded(actor, f"photo {photo_id} ({kind})", None, url), reading(url) as session:
         photo, visit = _reachable_photo(session, actor, photo_id)
         data = _read(photo, kind)
         if kind == "display":

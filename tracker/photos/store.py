@@ -22,13 +22,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db import models
-from tracker.config import settings
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.vocabulary import view_words
 from tracker.errors import NotFound, ValidationError
 from tracker.photos.intake import prepare_photo
 from tracker.storage import ingest
-from tracker.storage.blob_store import BlobStore, LocalDirectoryStore
+from tracker.storage.blob_store import BlobStore
+from tracker.storage.configured import blob_store
 from tracker.storage.ingest import HashedFile, IngestMarker
 from tracker.validation import clean_file_name
 
@@ -81,8 +81,9 @@ class PhotoStore:
 
 
 def photo_store() -> PhotoStore:
-    """The clinic's photo store as configured (a local folder under the data directory for now)."""
-    return PhotoStore(LocalDirectoryStore(settings().photo_dir))
+    """The clinic's photo store as configured (``tracker.storage.configured``: the data dir's ``photos`` folder, or
+    an object store)."""
+    return PhotoStore(blob_store("photos"))
 
 
 def read_display(photo: models.Photo, store: PhotoStore | None = None) -> bytes:

@@ -19,7 +19,7 @@ from tracker.access.actors import Actor
 from tracker.access.patient_lookup import PatientBasics, resolve_patient
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.vocabulary import view_words
-from tracker.database import Reads, read_connection, transaction
+from tracker.database import Reads, read_connection, reading
 
 
 def view_label(view: str) -> str:
@@ -108,7 +108,7 @@ def read_timeline(session: Reads, patient: PatientBasics) -> PhotoTimeline:
 
 def photo_timeline(actor: Actor | None, mrn: str | None = None, url: str | None = None) -> PhotoTimeline:
     """One patient's photo grid (audited as a view). A patient account passes ``mrn=None`` for its own."""
-    with audit.refusals_recorded(actor, "photo timeline", mrn, url), transaction(url) as session:
+    with audit.refusals_recorded(actor, "photo timeline", mrn, url), reading(url) as session:
         patient = resolve_patient(session, actor, mrn)
         timeline = read_timeline(session, patient)
         audit.record(session, actor, "view", patient_id=patient.id,

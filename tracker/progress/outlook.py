@@ -15,20 +15,21 @@ has to run at midnight.
   asked about an earlier day is computed by the engine instead (``covered``).
 - ``refresh``: recompute some patients' spans in the caller's transaction. Every ORM write that changes what the
   lists show (a patient, visit, measurement, scale score or session added, corrected or removed) is noticed after
-  each flush and refreshed just before the transaction commits (``track_flush``, ``refresh_tracked``, registered in
-  ``tracker.database``); writers that bypass the ORM (bulk import, protocol edits) call ``refresh`` themselves.
+  each flush and refreshed just before the transaction commits (``track_flush``, ``refresh_tracked``: listeners on
+  every SQLAlchemy session, registered when this module is imported, which ``tracker/__init__.py`` does for every
+  process); writers that bypass the ORM (bulk import, protocol edits) call ``refresh`` themselves.
 - ``rebuild``: every patient whose outlook is missing or from an older ``ENGINE_VERSION`` (start-up, generators).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, delete, event, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -47,9 +48,9 @@ from tracker.course.milestones import (
 from tracker.course.protocols import to_engine
 from tracker.course.salt import SaltRecord, outcome_records
 from tracker.course.vocabulary import TARGET_SOON_DAYS, FollowUpStatus, PatientFilter
-from tracker.database import Reads, read_connection, transaction
+from tracker.database import Reads, at_start_up, read_connection, transaction
 from tracker.progress.patient_progress import CLINIC_SALT_SCORES
-from tracker.records.patient_search import fold
+from tracker.validation import fold
 
 # Raised whenever what a span holds, or how it is computed, changes: start-up rebuilds older rows.
 ENGINE_VERSION = 1
@@ -115,7 +116,7 @@ def facts(progress: Progress, last_visit: date | None, judged_on_salt: bool,
     """The list facts of ``progress`` (on its ``as_of``). ``latest_change``: the words when the caller has them
     (they do not change with the day)."""
     view = outlook(progress)
-    visit = next_visit(progress)
+    visit = next_visit(progress, view)
     window = progress.next_session_window
     latest_session = progress.nsaid_free[-1].session_date if progress.nsaid_free else None
     return Facts(
@@ -207,7 +208,8 @@ def load_records(reads: Reads, patient_ids: Iterable[int]) -> dict[int, PatientR
     return found
 
 
-def _load_chunk(connection: Connection, chunk: list[int], protocols: dict[int, Any]) -> dict[int, PatientRecords]:
+def _load_chunk(connection: Connection, chunk: list[int],
+                protocols: dict[int, Protocol]) -> dict[int, PatientRecords]:
     P, S, V, M = (models.Patient, models.TreatmentSession, models.Visit, models.DensityMeasurement)
     patients = connection.execute(
         select(P.id, P.protocol_id).where(P.id.in_(chunk), P.deleted_at.is_(None))).all()
@@ -221,9 +223,9 @@ def _load_chunk(connection: Connection, chunk: list[int], protocols: dict[int, A
             select(V.patient_id, V.date, M.site, M.density_per_cm2).join(M, M.visit_id == V.id)
             .where(V.patient_id.in_(chunk), V.deleted_at.is_(None), M.deleted_at.is_(None))):
         densities.setdefault(pid, []).append(DensityRecord(day, site, density))
-    salt: dict[int, list[Any]] = {}
+    salt: dict[int, list[SaltRecord]] = {}
     for pid, day, score in connection.execute(CLINIC_SALT_SCORES.where(models.Visit.patient_id.in_(chunk))):
-        salt.setdefault(pid, []).append((day, score))
+        salt.setdefault(pid, []).append(SaltRecord(day, score))
     visits: dict[int, list[date]] = {}
     for pid, day in connection.execute(
             select(V.patient_id, V.date).where(V.patient_id.in_(chunk), V.deleted_at.is_(None))):
@@ -232,10 +234,16 @@ def _load_chunk(connection: Connection, chunk: list[int], protocols: dict[int, A
     for pid, protocol_id in patients:
         protocol = protocols.get(protocol_id) if protocol_id is not None else None
         protocol = protocol or to_engine(None)
-        series = outcome_records(protocol, densities.get(pid, ()), [SaltRecord(*s) for s in salt.get(pid, ())])
+        series = outcome_records(protocol, densities.get(pid, ()), salt.get(pid, ()))
         days = tuple(sorted(visits.get(pid, ())))
         found[pid] = PatientRecords(tuple(sessions.get(pid, ())), tuple(series), days, protocol)
     return found
+
+
+def _columns(held: Facts) -> dict[str, Any]:
+    # Not dataclasses.asdict: it deep-copies every value, and the values are dates and strings (a third of a
+    # rebuild's time went there).
+    return {name: getattr(held, name) for name in FACT_NAMES}
 
 
 def _chunks(ids: list[int]) -> Iterator[list[int]]:
@@ -251,6 +259,12 @@ def refresh(reads: Reads, patient_ids: Iterable[int]) -> int:
     written = 0
     now = datetime.now(UTC)
     for chunk in _chunks(ids):
+        # PostgreSQL: two transactions refreshing one patient take turns (in id order, so never in a circle);
+        # without it the second would not see the first's new rows, keep them and add its own. FOR NO KEY UPDATE,
+        # since both hold the key-share lock their new visits' foreign keys took on the patient: FOR UPDATE would
+        # wait for each other's. SQLite's writers already take turns.
+        connection.execute(select(models.Patient.id).where(models.Patient.id.in_(chunk))
+                           .order_by(models.Patient.id).with_for_update(key_share=True))
         connection.execute(delete(_span).where(_span.c.patient_id.in_(chunk)))
         connection.execute(delete(_outlook).where(_outlook.c.patient_id.in_(chunk)))
         records = load_records(connection, chunk)
@@ -263,7 +277,7 @@ def refresh(reads: Reads, patient_ids: Iterable[int]) -> int:
             {"patient_id": pid, "name_key": fold(names[pid]) or "", "covers_from": found[pid][0][0],
              "engine_version": ENGINE_VERSION, "refreshed_at": now} for pid in records])
         connection.execute(insert(_span), [
-            {"patient_id": pid, "valid_from": start, "valid_until": until, **asdict(held)}
+            {"patient_id": pid, "valid_from": start, "valid_until": until, **_columns(held)}
             for pid, patient_spans in found.items() for start, until, held in patient_spans])
         written += len(records)
     return written
@@ -290,11 +304,11 @@ def stale_patients(everyone: bool = False) -> Any:
     ``everyone``), and of removed patients that still have one."""
     P = models.Patient
     live = select(P.id).where(P.deleted_at.is_(None))
-    if everyone:
-        return live
-    current = select(_outlook.c.patient_id).where(_outlook.c.engine_version == ENGINE_VERSION)
     gone = select(_outlook.c.patient_id).join(P, P.id == _outlook.c.patient_id).where(P.deleted_at.is_not(None))
-    return live.where(P.id.not_in(current)).union(gone)
+    if not everyone:
+        live = live.where(P.id.not_in(select(_outlook.c.patient_id)
+                                      .where(_outlook.c.engine_version == ENGINE_VERSION)))
+    return live.union(gone)
 
 
 # --- keeping it current: every ORM write that changes what the lists show --------------------------------
@@ -303,6 +317,7 @@ _TRACKED = "outlook_patients"  # Session.info key: patient ids written in this t
 _VISITS = "outlook_visits"  # visit ids whose measurements or scale scores were written
 
 
+@event.listens_for(Session, "after_flush")
 def track_flush(session: Session, _context: object) -> None:
     """After each flush, note the patients whose list facts the flushed rows may change."""
     patients: set[int] = session.info.setdefault(_TRACKED, set())
@@ -316,6 +331,7 @@ def track_flush(session: Session, _context: object) -> None:
             visits.add(row.visit_id)
 
 
+@event.listens_for(Session, "before_commit")
 def refresh_tracked(session: Session) -> None:
     """Just before a transaction commits: refresh the outlook of every patient its writes touched."""
     session.flush()  # what is still pending is noted by track_flush first
@@ -329,6 +345,7 @@ def refresh_tracked(session: Session) -> None:
         refresh(session, patients)
 
 
+@event.listens_for(Session, "after_rollback")
 def forget_tracked(session: Session) -> None:
     """After a rollback: nothing written, nothing to refresh."""
     session.info.pop(_TRACKED, None)
@@ -388,3 +405,6 @@ def span_facts(row: Any) -> Facts:
 SPAN_COLUMNS = tuple(_span.c[name] for name in FACT_NAMES)
 SPAN = _span
 OUTLOOK = _outlook
+
+# Start-up fills the outlook of patients who have none (the first start after migration 0007) or an older one.
+at_start_up(rebuild)

@@ -21,7 +21,7 @@ from tracker.course.milestones import DensityRecord, Progress, Protocol, Session
 from tracker.course.protocols import to_engine
 from tracker.course.salt import SaltCourse, SaltRecord, outcome_records, salt_course
 from tracker.course.vocabulary import OutcomeMeasure
-from tracker.database import AnyRow, Reads, read_connection, transaction
+from tracker.database import AnyRow, Reads, read_connection, reading
 from tracker.errors import NotFound
 
 
@@ -227,7 +227,7 @@ def to_json(mrn: str, protocol_name: str, progress: Progress, density: Progress 
 def progress_json(actor: Actor | None, mrn: str, as_of: date | None = None, url: str | None = None) -> dict[str, Any]:
     """One patient's progress in the documented JSON shape (``python -m tracker progress``); staff only,
     audited as one view of the patient."""
-    with audit.refusals_recorded(actor, "progress", mrn, url), transaction(url) as session:
+    with audit.refusals_recorded(actor, "progress", mrn, url), reading(url) as session:
         require_role(actor, *STAFF)
         patient = find_patient(session, mrn)
         protocol = to_engine(patient.protocol)

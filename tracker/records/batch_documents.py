@@ -29,7 +29,8 @@ from tracker.errors import ValidationError
 from tracker.photos.formats import identify
 from tracker.photos.png_metadata import readable_png
 from tracker.storage import ingest
-from tracker.storage.blob_store import BlobStore, LocalDirectoryStore
+from tracker.storage.blob_store import BlobStore
+from tracker.storage.configured import blob_store
 from tracker.storage.ingest import HashedFile
 from tracker.validation import clean_file_name
 
@@ -83,8 +84,8 @@ class SavedDocument:
 
 
 def document_store() -> BlobStore:
-    """Where batch documents are kept: a local folder beside the photo store."""
-    return LocalDirectoryStore(settings().data_dir / "documents")
+    """Where batch documents are kept, beside the photos (``tracker.storage.configured``)."""
+    return blob_store("documents")
 
 
 def document_key(sha256: str, media_type: str) -> str:

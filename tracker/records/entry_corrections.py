@@ -21,7 +21,7 @@ from tracker.access.actors import STAFF, Actor, require_role
 from tracker.clinic_dates import show_date
 from tracker.course.scales import SCALE_LABELS
 from tracker.course.vocabulary import site_words, treatment_words, view_words
-from tracker.database import transaction
+from tracker.database import reading
 from tracker.progress.patient_progress import find_patient
 from tracker.records.treatment_sessions import PRE_SESSION_CHECKS
 from tracker.records.visit_form import CAPTURE_CHECKS
@@ -52,7 +52,7 @@ def correctable_entries(actor: Actor, mrn: str, url: str | None = None) -> tuple
     measurements, scale scores and photos; a session after a visit of the same day). Staff only; audited as a
     view of the patient. Raises ``NotFound`` for an unknown MRN."""
     require_role(actor, *STAFF)
-    with transaction(url) as session:
+    with reading(url) as session:
         patient = find_patient(session, mrn or "")
         entries = _visit_entries(session, patient.id) + _session_entries(session, patient.id)
         audit.record(session, actor, "view", patient_id=patient.id, detail="correction forms")

@@ -29,8 +29,8 @@ from tracker.errors import ValidationError
 from tracker.paging import PAGE_SIZE, Page, page_number
 from tracker.progress import outlook
 from tracker.progress.outlook import OUTLOOK, SPAN, SPAN_COLUMNS, Facts, StatusKind
-from tracker.records.patient_search import fold, search_conditions
-from tracker.validation import search_words
+from tracker.records.patient_search import search_conditions
+from tracker.validation import fold, search_words
 
 # The patient list's filters, in the order offered (words: ``vocabulary.patient_filter_words``). "Upcoming"
 # needs a look-ahead: it is the schedule's.
@@ -147,7 +147,7 @@ _WHO = (_P.id, _P.mrn, _P.full_name, _P.birth_date, _P.sex, _P.condition)
 
 
 def _search(query: str) -> list[ColumnElement[bool]]:
-    """Each word of ``query`` in the stored folded name or the MRN (``patient_search.fold``: no Python function
+    """Each word of ``query`` in the stored folded name or the MRN (``tracker.validation.fold``: no Python function
     per row on SQLite)."""
     return [or_(func.lower(_P.mrn).contains(word, autoescape=True),
                 OUTLOOK.c.name_key.contains(fold(word) or "", autoescape=True))

@@ -13,7 +13,6 @@ words are folded by that same Python function, so the two databases agree.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -25,40 +24,11 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.database import transaction
-from tracker.validation import search_words
+from tracker.validation import COMBINING_ACCENTS, FOLD_PAIRS, fold, search_words
 
-# Letters that are not a plain letter with an accent, but are read as one by a person searching.
-_LOOK_ALIKE = {"Ø": "o", "ø": "o", "Đ": "d", "đ": "d", "Ł": "l", "ł": "l", "ı": "i", "Ħ": "h", "ħ": "h",
-               "Ŧ": "t", "ŧ": "t"}
-# Combining accents (U+0300–U+036F): a decomposed "ë" is "e" followed by one of these.
-_COMBINING = "".join(chr(code) for code in range(0x300, 0x370))
-
-
-def _fold_pairs() -> dict[str, str]:
-    """Each accented Latin letter (Latin-1 Supplement, Latin Extended-A and -B) and its plain lower-case letter."""
-    pairs: dict[str, str] = {}
-    for code in range(0xC0, 0x250):
-        letter = chr(code)
-        base = unicodedata.normalize("NFKD", letter)[0]
-        if base != letter and base.isascii() and base.isalpha():
-            pairs[letter] = base.lower()
-    return {**pairs, **_LOOK_ALIKE}
-
-
-_PAIRS = _fold_pairs()
 # translate(text, FOLDED_FROM, FOLDED_TO): characters of FOLDED_FROM past the end of FOLDED_TO are deleted.
-FOLDED_FROM = "".join(_PAIRS) + _COMBINING
-FOLDED_TO = "".join(_PAIRS.values())
-_TABLE = str.maketrans({**_PAIRS, **dict.fromkeys(_COMBINING)})
-
-
-def fold(text: str | None) -> str | None:
-    """``text`` without accents or capitals, as a search compares it.
-
-    >>> fold("Zoë"), fold("ZOE\\u0308"), fold("Łukasz Øvergård"), fold("Ana-María")
-    ('zoe', 'zoe', 'lukasz overgard', 'ana-maria')
-    """
-    return None if text is None else text.translate(_TABLE).lower()
+FOLDED_FROM = "".join(FOLD_PAIRS) + COMBINING_ACCENTS
+FOLDED_TO = "".join(FOLD_PAIRS.values())
 
 
 def folded(session: Session, column: Any) -> ColumnElement[str]:
@@ -95,13 +65,14 @@ def find_patients(actor: Actor, query: str = "", url: str | None = None, limit: 
     capitalisation and accents: ``zoe`` finds ``Zoë``; ``%`` and ``_`` are matched literally); staff only.
 
     Raises PermissionDenied for anyone but staff, ValidationError for a query longer than ``SEARCH_MAX``
-    (``tracker.validation``). Each search is audited as a view.
+    (``tracker.validation``). Each search is audited as a view naming the patients found (``audit_patient``).
     """
     require_role(actor, *STAFF)
     with transaction(url) as session:
-        statement = select(models.Patient.mrn, models.Patient.full_name, models.Patient.birth_date).where(
+        statement = select(models.Patient.id, models.Patient.mrn, models.Patient.full_name,
+                           models.Patient.birth_date).where(
             models.Patient.deleted_at.is_(None), *search_conditions(session, query)
         )
         rows = session.execute(statement.order_by(models.Patient.full_name, models.Patient.mrn).limit(limit)).all()
-        audit.record(session, actor, "view", detail=f"patient search: {len(rows)} found")
-        return [PatientChoice(mrn, name, born) for mrn, name, born in rows]
+        audit.record(session, actor, "view", detail="patient search", patient_ids=[row.id for row in rows])
+        return [PatientChoice(row.mrn, row.full_name, row.birth_date) for row in rows]

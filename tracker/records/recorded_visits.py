@@ -17,7 +17,7 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_patient_access, require_role
 from tracker.course.scales import scale_choices, stages
-from tracker.database import transaction
+from tracker.database import reading
 from tracker.errors import ValidationError
 from tracker.progress.patient_progress import find_patient
 from tracker.records.plausibility import RecordedDensity
@@ -53,7 +53,7 @@ def visit_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> Visit
     capture checklist of the previous visit that recorded them (photos are compared fairly only when taken the
     same way each time, so the same set-up is the one to start from)."""
     require_role(actor, *STAFF)
-    with transaction(url) as session:
+    with reading(url) as session:
         patient = find_patient(session, mrn)
         require_patient_access(actor, patient.id)
         last_visit, last_sites = _last_measured_sites(session, patient.id)

@@ -23,7 +23,7 @@ from tracker.clinic_dates import parse_date, show_date
 from tracker.course.clinical import NSAID_DAYS_BEFORE
 from tracker.course.milestones import DateSpan, NsaidFreeSpan, nsaid_free_span
 from tracker.course.vocabulary import site_words, treatment_words
-from tracker.database import transaction
+from tracker.database import reading, transaction
 from tracker.errors import NeedsConfirmation, ValidationError
 from tracker.progress.patient_progress import find_patient, patient_progress
 from tracker.records.batch_documents import (
@@ -117,7 +117,7 @@ class SessionSaved:
 def session_form_defaults(actor: Actor, mrn: str, url: str | None = None) -> SessionFormDefaults:
     """The session form's starting point: the header, the patient's target areas, the last product."""
     require_role(actor, *STAFF)
-    with transaction(url) as session:
+    with reading(url) as session:
         patient = find_patient(session, mrn)
         require_patient_access(actor, patient.id)
         last = session.scalars(

@@ -3,10 +3,9 @@
 Everything above this module (the crash-safe ingest in ``tracker.storage.ingest``, the photo and document
 stores, pages, the consistency check) speaks ``BlobStore``: keys are relative, slash-separated names such as
 ``originals/ab/abcd….jpg``. The local implementation maps them onto files under one root directory, so the
-store is easy to find and understand without the app; an S3-compatible implementation (keys as object names,
-partial writes as incomplete multipart uploads) can be added later and chosen in
-``tracker.photos.store.photo_store()`` and ``tracker.records.batch_documents.document_store()`` without
-touching any caller.
+store is easy to find and understand without the app; ``tracker.storage.s3_store.S3Store`` keeps them as the
+objects of an S3-compatible bucket (partial writes are incomplete multipart uploads). Which one a clinic uses is
+chosen in one place, ``tracker.storage.configured`` (``TRACKER_STORE_URL``).
 """
 
 from __future__ import annotations
@@ -23,6 +22,19 @@ from db.engine import make_private_folders
 
 _TEMPORARY_SUFFIX = ".partial"
 BLOB_FILE_MODE = 0o640
+
+
+def checked_key(key: str) -> str:
+    """``key`` itself when it is a relative, slash-separated name; a key that could leave the store's root
+    ("..", absolute, empty parts, backslashes, NUL) raises ValueError, whichever store it is for.
+
+    >>> checked_key("originals/ab/abcd.jpg")
+    'originals/ab/abcd.jpg'
+    """
+    parts = key.split("/")
+    if not key or any(part in ("", ".", "..") for part in parts) or "\\" in key or "\x00" in key:
+        raise ValueError(f"not a valid store key: {key!r}")
+    return key
 
 
 @dataclass(frozen=True)
@@ -71,10 +83,7 @@ class LocalDirectoryStore:
 
     def path(self, key: str) -> Path:
         """The file of ``key``; a key that could leave the root ("..", absolute, empty parts) is refused."""
-        parts = key.split("/")
-        if not key or any(part in ("", ".", "..") for part in parts) or "\\" in key or "\x00" in key:
-            raise ValueError(f"not a valid store key: {key!r}")
-        return self.root / key
+        return self.root / checked_key(key)
 
     def put(self, key: str, data: bytes) -> None:
         target = self.path(key)
