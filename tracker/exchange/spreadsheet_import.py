@@ -214,7 +214,7 @@ class _Plan:
 
     new: _New
     known: dict[str, models.Patient]
-    open_visits: dict[VisitKey, models.Visit]
+    open_visits: dict[VisitKey, int]  # visit ids
     counts: ImportResult
 
 
@@ -335,7 +335,7 @@ def _write(session: Session, actor: str, plan: _Plan, written: Callable[[int, in
     # Every row of one import carries the same moment: the rows were written together.
     recorded = (actor, utcnow(), 1)
     patient_ids = {key: patient.id for key, patient in plan.known.items()}
-    visit_ids = {day: visit.id for day, visit in open_visits.items()}
+    visit_ids = dict(open_visits)
     try:
         ids = writer.new_ids(models.Patient, len(new.patients))
         patient_ids.update(zip((mrn_key(patient.mrn) for patient in new.patients), ids, strict=True))
