@@ -96,3 +96,5 @@ bench: install chromium
 	$(PY) tests/bench/bench_backup.py
 	$(PY) tests/bench/bench_audit_export.py
 	$(PY) tests/bench/bench_s3_store.py
+	$(PY) tests/bench/bench_import.py
+	$(PY) tests/bench/bench_check.py

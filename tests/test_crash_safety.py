@@ -86,10 +86,16 @@ VISIT_POINTS = [
 ]
 IMPORT_POINTS = [
     KillPoint("import: after validation, before writing", ("call", "tracker.exchange.spreadsheet_import", "_write", 1)),
-    KillPoint("import: after the patients are inserted", ("sql", "after", "patient", 1)),
-    KillPoint("import: mid-way through adding the measurements (4th of 9)", ("init", "DensityMeasurement", 4)),
-    KillPoint("import: after the treatment sessions are inserted", ("sql", "after", "treatment_session", 1)),
-    KillPoint("import: after the visits, before their measurements", ("sql", "before", "density_measurement", 1)),
+    # The import writes each kind of row in bulk (tracker.exchange.import_writing; COPY on PostgreSQL, which no
+    # SQLAlchemy event sees): its points are the starts of BulkWriter.insert, one per kind of row.
+    KillPoint("import: after the patients are inserted",
+              ("method", "tracker.exchange.import_writing", "BulkWriter", "insert", 2)),
+    KillPoint("import: after the treatment sessions are inserted",
+              ("method", "tracker.exchange.import_writing", "BulkWriter", "insert", 3)),
+    KillPoint("import: after the visits, before their measurements",
+              ("method", "tracker.exchange.import_writing", "BulkWriter", "insert", 4)),
+    KillPoint("import: after the measurements, before the SALT scores",
+              ("method", "tracker.exchange.import_writing", "BulkWriter", "insert", 5)),
     KillPoint("import: just before the commit", ("session", "before_commit", 1)),
     KillPoint("import: right after the commit", ("session", "after_commit", 1), committed=True),
 ]

@@ -15,7 +15,7 @@ from db import models
 from tests.import_samples import PATIENTS, PNG, SESSIONS, TODAY, VISITS, assert_clinic_imported, counts, files, run
 from tracker.access.actors import Actor, command_line_actor
 from tracker.database import transaction
-from tracker.exchange import spreadsheet_import
+from tracker.exchange import import_writing
 from tracker.exchange.import_problems import ImportProblem, ImportRefused
 from tracker.exchange.spreadsheet_import import ImportResult, preview_import
 from tracker.exchange.spreadsheets import UploadedSheet
@@ -232,17 +232,17 @@ def test_an_import_interrupted_while_it_tells_its_progress_imports_nothing(clini
 
 @pytest.mark.parametrize("check", [True, False])
 def test_progress_is_told_while_reading_checking_and_writing(clinic, tmp_path, monkeypatch, check):
-    monkeypatch.setattr(spreadsheet_import, "WRITE_CHUNK", 4)
+    monkeypatch.setattr(import_writing, "WRITE_CHUNK", 4)
     told: list[tuple[float, str]] = []
     result = (preview if check else run)(clinic, files(tmp_path), progress=lambda *step: told.append(step))
     assert result == FULL_IMPORT
-    # 15 rows to write: 3 patients (flushed for their ids), 3 sessions, 4 visits (flushed for their ids), 5
-    # measurements; a flush every 4 rows as well.
+    # 15 rows to write, each kind in statements of at most 4 rows, progress told after each: 3 patients, 3
+    # sessions (6), 4 visits (10), 5 measurements (14, 15).
     verb = "Checking what the import adds" if check else "Writing records"
     assert told == [
         (0.0, "Reading patients.csv"), (pytest.approx(0.1), "Reading sessions.csv"),
         (pytest.approx(0.2), "Reading visits.csv"), (0.3, "Checking every row"),
         (0.4, "Comparing the rows with the clinic's records"),
-        *[(pytest.approx(0.5 + 0.45 * done / 15), f"{verb}: {done} of 15") for done in (3, 4, 8, 10, 12, 15)],
+        *[(pytest.approx(0.5 + 0.45 * done / 15), f"{verb}: {done} of 15") for done in (3, 6, 10, 14, 15)],
         (1.0, "Check complete: nothing has been imported yet" if check else "Saving the import"),
     ]

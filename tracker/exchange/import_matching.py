@@ -17,9 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import QueryableAttribute, Session, selectinload
-from sqlalchemy.sql.base import ExecutableOption
+from sqlalchemy import ColumnElement, Row, Select, func, select
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from db import models
 from tracker.clinic_dates import show_date
@@ -62,7 +61,8 @@ class _Context:
         self.known: dict[str, models.Patient] = {}  # by ``mrn_key``
         self.protocols: dict[str, models.Protocol] = {}  # by name, casefolded
         self.protocol_ids: dict[str, int | None] = {}  # each new patient's protocol, by ``mrn_key``
-        self.visits: list[models.Visit] = []  # the known patients' visits, once ``check_measurements`` ran
+        self.visits: list[Row[Any]] = []  # the known patients' visits (id, patient_id, date, deleted_at), once
+        # ``check_measurements`` ran
 
     def load(self, session: Session, mrns: set[str]) -> None:
         """The patients these files name (live ones first when two MRNs differ only in capitals) and the
@@ -156,7 +156,9 @@ class _Context:
     def check_sessions(self, session: Session, records: list[_Session]) -> tuple[list[_Session], int]:
         ids = self._patient_ids()
         live: dict[SessionKey, bool] = {}
-        for row in _load_all(session, models.TreatmentSession, models.TreatmentSession.patient_id, ids):
+        T = models.TreatmentSession
+        query = select(T.patient_id, T.date, T.treatment, T.product, T.lot_number, T.deleted_at)
+        for row in _load_rows(session, query, T.patient_id, ids):
             key = (ids[row.patient_id], row.date, row.treatment, row.product or "", row.lot_number or "")
             live[key] = live.get(key, False) or row.deleted_at is None
         new, skipped = [], 0
@@ -173,22 +175,26 @@ class _Context:
         return new, skipped
 
     def check_measurements(self, session: Session, records: list[_Measurement]
-                           ) -> tuple[list[_Measurement], int, dict[VisitKey, models.Visit]]:
+                           ) -> tuple[list[_Measurement], int, dict[VisitKey, int]]:
+        """The measurements to add, how many are recorded already, and the open visit of each (MRN, day) by
+        its id. Visits and measurements are read as plain rows: a re-import of a clinic's files reads tens of
+        thousands of each, which as ORM objects cost seconds."""
         ids = self._patient_ids()
-        visits = _load_all(session, models.Visit, models.Visit.patient_id, ids,
-                           options=(selectinload(models.Visit.measurements),))
-        self.visits = visits
-        open_visits: dict[VisitKey, models.Visit] = {}
+        V, M = models.Visit, models.DensityMeasurement
+        self.visits = _load_rows(session, select(V.id, V.patient_id, V.date, V.deleted_at), V.patient_id, ids)
+        by_visit = {visit.id: visit for visit in self.visits}
+        open_visits: dict[VisitKey, int] = {}
+        for visit in sorted(self.visits, key=lambda v: v.id):
+            if visit.deleted_at is None:
+                open_visits.setdefault((ids[visit.patient_id], visit.date), visit.id)
         live: dict[MeasurementKey, list[float]] = {}
         removed: dict[MeasurementKey, list[float]] = {}
-        for visit in sorted(visits, key=lambda v: v.id):
-            day = (ids[visit.patient_id], visit.date)
-            if visit.deleted_at is None:
-                open_visits.setdefault(day, visit)
-            for measurement in visit.measurements:
-                gone = visit.deleted_at is not None or measurement.deleted_at is not None
-                (removed if gone else live).setdefault((*day, measurement.site), []).append(
-                    measurement.density_per_cm2)
+        query = select(M.visit_id, M.site, M.density_per_cm2, M.deleted_at).join(V, V.id == M.visit_id).order_by(M.id)
+        for measurement in _load_rows(session, query, V.patient_id, ids):
+            visit = by_visit[measurement.visit_id]
+            gone = visit.deleted_at is not None or measurement.deleted_at is not None
+            (removed if gone else live).setdefault((ids[visit.patient_id], visit.date, measurement.site), []).append(
+                measurement.density_per_cm2)
         new, skipped = [], 0
         for record in records:
             recorded = live.get(record.key, [])
@@ -264,10 +270,19 @@ def _chunks(values: Iterable[_Key]) -> Iterable[list[_Key]]:
         yield ordered[start:start + _CHUNK]
 
 
+def _load_rows(session: Session, query: Select[*tuple[Any, ...]], column: QueryableAttribute[Any],
+               values: Iterable[_Key]) -> list[Row[Any]]:
+    """The rows of ``query`` whose ``column`` is one of ``values``, read in chunks of ``_CHUNK``."""
+    rows: list[Row[Any]] = []
+    for chunk in _chunks(values):
+        rows.extend(session.execute(query.where(column.in_(chunk))))
+    return rows
+
+
 def _load_all(session: Session, model: type[_Row], column: ColumnElement[Any] | QueryableAttribute[Any],
-              values: Iterable[_Key], options: tuple[ExecutableOption, ...] = ()) -> list[_Row]:
+              values: Iterable[_Key]) -> list[_Row]:
     """Every ``model`` row whose ``column`` is one of ``values``, loaded in chunks of ``_CHUNK``."""
     rows: list[_Row] = []
     for chunk in _chunks(values):
-        rows.extend(session.scalars(select(model).where(column.in_(chunk)).options(*options)))
+        rows.extend(session.scalars(select(model).where(column.in_(chunk))))
     return rows

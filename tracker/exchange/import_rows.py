@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from db import models
 from tracker.clinic_dates import date_format, parse_date, show_date
@@ -165,6 +165,7 @@ class _Rows:
         self.problems, self.file_order, self.file_name = problems, file_order, sheet.file_name
         self.decimal_comma = sheet.decimal_comma
         self.failed = False
+        self.seen: dict[tuple[object, ...], tuple[object, str | None]] = {}  # each distinct cell's reading
 
     def start(self, row: SheetRow) -> None:
         self.row, self.failed = row, False
@@ -183,6 +184,22 @@ class _Rows:
         if isinstance(value, UnreadableCell):
             self.report(f"{column}: {value.reason}", column)
             return None
+        # A file repeats its MRNs, dates, sites and lots on row after row: each distinct cell is read once (the
+        # parsers are pure; the type is in the key, as 1, 1.0 and True are equal keys but different cells).
+        key = (parser, column, type(value), value, args, tuple(kwargs.items()))
+        try:
+            parsed, problem = self.seen[key]
+        except KeyError:
+            parsed, problem = self.seen.setdefault(key, self._parse(parser, column, value, args, kwargs))
+        except TypeError:  # an unhashable cell (none is today): read it without the cache
+            parsed, problem = self._parse(parser, column, value, args, kwargs)
+        if problem is not None:
+            self.report(problem, column)
+        return cast("T | None", parsed)
+
+    def _parse(self, parser: Callable[..., T], column: str, value: object, args: tuple[object, ...],
+               kwargs: dict[str, object]) -> tuple[T | None, str | None]:
+        """The cell's value, or None and the problem."""
         try:
             if column in IDENTIFIER_COLUMNS:
                 _refuse_scientific(value, column)
@@ -194,10 +211,9 @@ class _Rows:
                         f"{column} {value.strip()!r} is not a number: use a point for decimals "
                         f"({value.strip().replace(',', '.')})")
                 value = value.replace(",", ".")
-            return parser(value, *args, label=column, **kwargs)
+            return parser(value, *args, label=column, **kwargs), None
         except ValidationError as exc:
-            self.report(str(exc), column)
-            return None
+            return None, str(exc)
 
 
 def _refuse_scientific(value: object, label: str) -> None:

@@ -5,7 +5,9 @@ it), and ``preview_import`` tells what it would do with the same files, through 
 (rolled back). It is all or nothing: every row of the three files is checked, against each other and against the
 database, and if anything is wrong ``ImportRefused`` (a ``ValidationError``) lists every problem with its file, row
 and column (``.found``; ``.problems`` holds them as the lines ``"<file>, row <n>: <reason>"``) and nothing is
-written. Otherwise everything is written in one transaction, each row carrying ``created_by=actor``.
+written. Otherwise everything is written in one transaction, each row carrying ``created_by=actor``: in bulk
+(``tracker.exchange.import_writing``), with the outlook of every patient given a record refreshed before the commit
+(``tracker.progress.outlook.refresh``: the whole-clinic lists read it).
 
 Files are paths (the command line) or uploads: ``spreadsheets.UploadedSheet(name, bytes)``, each at most the
 photo store's upload limit (``TRACKER_MAX_UPLOAD_MB``). A ``progress(fraction, words)`` callback, when given,
@@ -38,9 +40,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db import models
+from db.models import utcnow
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
-from tracker.course.scales import SALT, ScaleScore
+from tracker.course.scales import SALT
 from tracker.course.wording import count
 from tracker.database import transaction
 from tracker.errors import ConflictError
@@ -65,8 +68,9 @@ from tracker.exchange.import_rows import (
     _sessions,
     mrn_key,
 )
+from tracker.exchange.import_writing import BulkWriter
 from tracker.exchange.spreadsheets import Sheet, SheetSource, source_name
-from tracker.records.visits import scale_score_row
+from tracker.progress import outlook
 
 # PostgreSQL advisory lock taken for the whole import, so that two imports of the same files cannot
 # both find a record missing and both add it (SQLite serialises writers with BEGIN IMMEDIATE already).
@@ -74,9 +78,8 @@ IMPORT_LOCK_KEY = 7312002
 
 # ``progress(fraction, words)``: how far the import (or its check) is, 0 to 1, and what it is doing.
 Progress = Callable[[float, str], None]
-# Rows added between two flushes to the database, each followed by a progress report: small enough for a bar
-# that moves on a clinic's few thousand rows, large enough that flushing costs little.
-WRITE_CHUNK = 200
+# The columns every record carries (``db.models.Recorded``) that an import sets: who, when, first version.
+RECORDED = ("created_by", "created_at", "version")
 # Where the progress stands when each step starts: reading the three files takes up to _CHECK (the rows of a
 # workbook are most of the work), checking the rows, comparing them with the records, then writing.
 _CHECK, _MATCH, _WRITE, _WRITTEN = 0.3, 0.4, 0.5, 0.95
@@ -211,7 +214,7 @@ class _Plan:
 
     new: _New
     known: dict[str, models.Patient]
-    open_visits: dict[VisitKey, models.Visit]
+    open_visits: dict[VisitKey, int]  # visit ids
     counts: ImportResult
 
 
@@ -301,8 +304,13 @@ def _write_plan(session: Session, actor: Actor, plan: _Plan, report: Progress, *
     afterwards (constraints and counts are those of the import) and audits the check."""
     savepoint = session.begin_nested() if preview else None
     verb = "Checking what the import adds" if preview else "Writing records"
-    visits_added = _write(session, actor.username, plan, lambda done, total: report(
+    visits_added, patient_ids = _write(session, actor.username, plan, lambda done, total: report(
         _WRITE + (_WRITTEN - _WRITE) * done / max(total, 1), f"{verb}: {done} of {total}"))
+    if savepoint is None:
+        # The rows were written in bulk, unseen by the ORM's tracking of writes (tracker.progress.outlook): the
+        # whole-clinic lists' outlook of every patient given a record is refreshed here, in the same transaction.
+        # A check rolls its rows back, so it has no outlook to keep.
+        outlook.refresh(session, patient_ids)
     result = dataclasses.replace(plan.counts, visits_added=visits_added)
     counts = " ".join(result.summary().split("\n", 1)[1].split())
     if savepoint is not None:
@@ -317,61 +325,50 @@ def _visit_key(record: _Measurement | _SaltScore) -> VisitKey:
     return (mrn_key(record.mrn), record.date)
 
 
-class _Writer:
-    """Adds rows, flushing them every ``WRITE_CHUNK`` rows and then telling how many of ``total`` are written."""
-
-    def __init__(self, session: Session, total: int, written: Callable[[int, int], None]):
-        self.session, self.total, self.written = session, total, written
-        self.added = 0
-
-    def add(self, row: models.Base) -> None:
-        self.session.add(row)
-        self.added += 1
-        if self.added % WRITE_CHUNK == 0:
-            self.flush()
-
-    def flush(self) -> None:
-        self.session.flush()
-        self.written(self.added, self.total)
-
-
-def _write(session: Session, actor: str, plan: _Plan, written: Callable[[int, int], None]) -> int:
-    """Adds the new records, telling ``written(rows written, rows to write)`` as it goes; returns the number
-    of visits created."""
-    new, known, open_visits = plan.new, plan.known, plan.open_visits
+def _write(session: Session, actor: str, plan: _Plan, written: Callable[[int, int], None]) -> tuple[int, set[int]]:
+    """Adds the new records (``import_writing``: in bulk), telling ``written(rows written, rows to write)`` as it
+    goes; returns the number of visits created and the ids of every patient given a record (new ones included)."""
+    new, open_visits = plan.new, plan.open_visits
     records: list[_Measurement | _SaltScore] = [*new.measurements, *new.salt_scores]
     new_days = list(dict.fromkeys(day for day in sorted(map(_visit_key, records)) if day not in open_visits))
-    writer = _Writer(session, len(new.patients) + len(new.sessions) + len(new_days) + len(records), written)
+    writer = BulkWriter(session, len(new.patients) + len(new.sessions) + len(new_days) + len(records), written)
+    # Every row of one import carries the same moment: the rows were written together.
+    recorded = (actor, utcnow(), 1)
+    patient_ids = {key: patient.id for key, patient in plan.known.items()}
+    visit_ids = dict(open_visits)
     try:
-        for patient in new.patients:
-            key = mrn_key(patient.mrn)
-            known[key] = models.Patient(
-                mrn=patient.mrn, full_name=patient.full_name, sex=patient.sex, birth_date=patient.birth_date,
-                condition=patient.condition, protocol_id=new.protocol_ids.get(key), created_by=actor,
-            )
-            writer.add(known[key])
-        writer.flush()  # the new patients' ids, for their sessions and visits
-        for treatment in new.sessions:
-            writer.add(models.TreatmentSession(
-                patient_id=known[mrn_key(treatment.mrn)].id, date=treatment.date, treatment=treatment.treatment,
-                product=treatment.product, lot_number=treatment.lot_number, created_by=actor,
-            ))
-        for day in new_days:
-            open_visits[day] = models.Visit(patient_id=known[day[0]].id, date=day[1], created_by=actor)
-            writer.add(open_visits[day])
-        writer.flush()  # the new visits' ids, for their SALT scores
-        for measurement in new.measurements:
-            writer.add(models.DensityMeasurement(
-                visit=open_visits[_visit_key(measurement)], site=measurement.site, density_per_cm2=measurement.density,
-                created_by=actor,
-            ))
-        for score in new.salt_scores:
-            # A SALT score typed as a total: the regions it was summed from are not in the spreadsheet.
-            writer.add(scale_score_row(open_visits[score.key].id, ScaleScore(SALT, salt_score=score.score), actor))
-        writer.flush()
+        ids = writer.new_ids(models.Patient, len(new.patients))
+        patient_ids.update(zip((mrn_key(patient.mrn) for patient in new.patients), ids, strict=True))
+        writer.insert(models.Patient, ("id", "mrn", "full_name", "sex", "birth_date", "condition", "protocol_id",
+                                       *RECORDED), [
+            (patient_ids[mrn_key(patient.mrn)], patient.mrn, patient.full_name, patient.sex, patient.birth_date,
+             patient.condition, new.protocol_ids.get(mrn_key(patient.mrn)), *recorded)
+            for patient in new.patients
+        ])
+        writer.insert(models.TreatmentSession, ("patient_id", "date", "treatment", "product", "lot_number",
+                                                *RECORDED), [
+            (patient_ids[mrn_key(treatment.mrn)], treatment.date, treatment.treatment, treatment.product,
+             treatment.lot_number, *recorded)
+            for treatment in new.sessions
+        ])
+        visit_ids.update(zip(new_days, writer.new_ids(models.Visit, len(new_days)), strict=True))
+        writer.insert(models.Visit, ("id", "patient_id", "date", *RECORDED), [
+            (visit_ids[day], patient_ids[day[0]], day[1], *recorded) for day in new_days
+        ])
+        writer.insert(models.DensityMeasurement, ("visit_id", "site", "density_per_cm2", *RECORDED), [
+            (visit_ids[_visit_key(measurement)], measurement.site, measurement.density, *recorded)
+            for measurement in new.measurements
+        ])
+        # A SALT score typed as a total: the regions it was summed from are not in the spreadsheet.
+        writer.insert(models.ScaleScore, ("visit_id", "scale", "salt_score", *RECORDED), [
+            (visit_ids[score.key], SALT, score.score, *recorded) for score in new.salt_scores
+        ])
     except IntegrityError as exc:
         raise ConflictError(
             "Someone else added some of these records while the import ran; nothing was imported. "
             "Run the import again."
         ) from exc
-    return len(new_days)
+    touched = {patient_ids[mrn_key(patient.mrn)] for patient in new.patients}
+    touched |= {patient_ids[mrn_key(treatment.mrn)] for treatment in new.sessions}
+    touched |= {patient_ids[key] for key, _day in map(_visit_key, records)}
+    return len(new_days), touched

@@ -129,12 +129,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from tracker.operations.consistency import repair_interrupted, run_check
 
     grace = timedelta(minutes=args.grace_minutes)
-    report = run_check(grace=grace)
+    report = run_check(grace=grace, full=args.full)
     for line in report.lines():
         print(line)
     if args.repair and not report.ok:
         repair_interrupted(report, grace=grace)
-        report = run_check(grace=grace)
+        report = run_check(grace=grace, full=args.full)
         print("After repair:")
         for line in report.lines():
             print(line)
@@ -354,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="database ↔ photo and document stores consistency")
     check.add_argument("--repair", action="store_true", help="remove files left by interrupted ingests")
+    check.add_argument("--full", action="store_true",
+                       help="re-hash every stored original (by default: those added since the last check, a "
+                            "rotating sample of the others, and those found altered before)")
     grace_minutes = int(GRACE.total_seconds() // 60)  # the ingest's own grace, so the two cannot drift apart
     check.add_argument("--grace-minutes", type=_minutes, default=grace_minutes, metavar="N",
                        help=f"leftovers younger than this are an upload still in progress (default {grace_minutes}); "

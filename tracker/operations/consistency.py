@@ -19,16 +19,25 @@ now and is left alone; an older one is an *interrupted upload* (the process stop
 its settlement): its files have no row and are safe to remove with ``repair_interrupted``. Nothing else is
 ever removed automatically: a missing file, an orphan or a hash mismatch needs a person to look at backups.
 
+Presence is checked for every file on every run (a listing), but re-hashing every original takes hours on a
+real store, so ``run_check`` hashes the files of the records added since the last check, a rotating sample of the
+older ones (``SAMPLE_SHARE`` of them, at least ``SAMPLE_MIN``, continuing where the last sample stopped, so that
+every file is hashed again over the runs) and the records found altered before (again on every run until they
+match); ``full=True`` (``check --full``) hashes everything. Where each store's check left off is kept in
+``db.models.MaintenanceState`` (``CHECK_STATE``). A first check, with no state yet, hashes everything as new.
+
 The findings and their words are in ``tracker.operations.consistency_report``.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,6 +50,7 @@ from tracker.operations.consistency_report import (
     ConsistencyReport,
     DocumentMismatch,
     DocumentReport,
+    HashCoverage,
     HashMismatch,
     MissingDocument,
     MissingFile,
@@ -55,6 +65,34 @@ from tracker.storage.ingest import GRACE, InterruptedIngest, is_marker, markers,
 # What ``repair_interrupted`` puts before the document store's keys in its answer (the store's folder
 # under the data directory): both stores have ``originals/…`` and ``pending/…`` keys.
 DOCUMENT_STORE_PREFIX = "documents/"
+# The MaintenanceState row of each store's check (``HashPlan``).
+CHECK_STATE = {"photos": "check:photo store", "documents": "check:document store"}
+# The rotating sample of older records each check re-hashes: 1% of them, at least 50, so that a store of any
+# size is hashed whole again within 100 checks (a small one much sooner).
+SAMPLE_SHARE = 0.01
+SAMPLE_MIN = 50
+
+
+@dataclass(frozen=True)
+class HashPlan:
+    """Which records a check re-hashes, from where the last one left off.
+
+    ``full``: all of them. Otherwise records whose id is above ``checked_until`` are new (all hashed); of the
+    others the sample continues after record ``sample_after`` (wrapping round to the first); ``recheck`` are
+    records found altered before, hashed every time until they match.
+    """
+
+    full: bool = False
+    checked_until: int = 0
+    sample_after: int = 0
+    recheck: frozenset[int] = frozenset()
+
+    @classmethod
+    def from_state(cls, value: dict[str, Any] | None) -> HashPlan:
+        """The plan a stored state (``MaintenanceState.value``) gives; none stored: everything is new."""
+        value = value or {}
+        return cls(False, int(value.get("checked_until", 0)), int(value.get("sample_after", 0)),
+                   frozenset(int(record) for record in value.get("recheck", ())))
 
 
 @dataclass(frozen=True)
@@ -80,6 +118,8 @@ class _Comparison:
     interrupted: tuple[InterruptedIngest, ...]
     in_progress: tuple[InterruptedIngest, ...]
     stale: tuple[str, ...]
+    hashes: HashCoverage | None = None
+    state: dict[str, Any] | None = None  # where the next check continues (``HashPlan.from_state``)
 
 
 def check_store(
@@ -91,8 +131,10 @@ def check_store(
     now: datetime | None = None,
 ) -> ConsistencyReport:
     """Compare the photo rows with the photo store's files; ``verify_hashes=False`` skips re-reading every
-    original. The document store is left out (``check_documents``; ``run_check`` does both)."""
-    return _photo_report(_compare(store.blobs, lambda: _photo_rows(session), verify_hashes, grace, now))
+    original. The document store is left out (``check_documents``; ``run_check`` does both, and hashes only
+    part of the originals unless asked for all)."""
+    plan = HashPlan(full=True) if verify_hashes else None
+    return _photo_report(_compare(store.blobs, lambda: _photo_rows(session), plan, grace, now))
 
 
 def check_documents(
@@ -105,18 +147,29 @@ def check_documents(
 ) -> DocumentReport:
     """Compare the batch document rows with the document store's files (default: the configured one)."""
     sessions: dict[int, int] = {}
-    comparison = _compare(blobs or document_store(), lambda: _document_rows(session, sessions), verify_hashes,
-                          grace, now)
+    plan = HashPlan(full=True) if verify_hashes else None
+    comparison = _compare(blobs or document_store(), lambda: _document_rows(session, sessions), plan, grace, now)
     return _document_report(comparison, sessions)
 
 
-def run_check(url: str | None = None, *, verify_hashes: bool = True, grace: timedelta = GRACE) -> ConsistencyReport:
+def run_check(url: str | None = None, *, verify_hashes: bool = True, full: bool = False,
+              grace: timedelta = GRACE) -> ConsistencyReport:
     """Check both configured stores against the database at ``url`` (default: the configured one); an
     upload's leftovers younger than ``grace`` are an upload in progress.
 
-    Each store's rows are read in a transaction of their own that ends before its files are hashed: on
-    SQLite every transaction holds the write lock, and hashing a large store takes minutes.
+    Every file's presence is checked; hashes are verified for new records, a rotating sample of older ones and
+    those found altered before, or for all with ``full`` (none with ``verify_hashes=False``), and where this
+    check left off is stored for the next one (``CHECK_STATE``). Each store's rows are read in a transaction of
+    their own that ends before its files are hashed: on SQLite every transaction holds the write lock, and
+    hashing a large store takes minutes.
     """
+    plans: dict[str, HashPlan | None] = {"photos": None, "documents": None}
+    if verify_hashes:
+        with transaction(url) as session:
+            for store, name in CHECK_STATE.items():
+                stored = session.get(models.MaintenanceState, name)
+                plans[store] = HashPlan(full=True, **_position(stored)) if full else HashPlan.from_state(
+                    stored.value if stored is not None else None)
 
     def photo_rows() -> list[_Expected]:
         with transaction(url) as session:
@@ -129,13 +182,33 @@ def run_check(url: str | None = None, *, verify_hashes: bool = True, grace: time
             return _document_rows(session, sessions)
 
     restore = unfinished_restore(url)
-    photos = _photo_report(_compare(photo_store().blobs, photo_rows, verify_hashes, grace, None))
-    documents = _document_report(_compare(document_store(), document_rows, verify_hashes, grace, None), sessions)
+    photo_comparison = _compare(photo_store().blobs, photo_rows, plans["photos"], grace, None)
+    document_comparison = _compare(document_store(), document_rows, plans["documents"], grace, None)
+    _save_states(url, {"photos": photo_comparison.state, "documents": document_comparison.state})
+    photos = _photo_report(photo_comparison)
+    documents = _document_report(document_comparison, sessions)
     if restore is None or not restore.running:
         # No restore runs (it holds the data dir's lock while it does): its markers, however young, are
         # leftovers of one that was interrupted, not work in progress.
         photos, documents = _restore_markers_interrupted(photos), _restore_markers_interrupted(documents)
     return replace(photos, documents=documents, restore=restore)
+
+
+def _position(stored: models.MaintenanceState | None) -> dict[str, Any]:
+    """A full check keeps the rotating sample where it was (it continues there on the next run)."""
+    plan = HashPlan.from_state(stored.value if stored is not None else None)
+    return {"sample_after": plan.sample_after}
+
+
+def _save_states(url: str | None, states: dict[str, dict[str, Any] | None]) -> None:
+    """Stores where each store's check left off (a short write transaction of its own)."""
+    if not any(state is not None for state in states.values()):
+        return
+    with transaction(url) as session:
+        for store, state in states.items():
+            if state is None:
+                continue
+            session.merge(models.MaintenanceState(name=CHECK_STATE[store], value=state, updated_at=datetime.now(UTC)))
 
 
 def _restore_markers_interrupted(report: _Report) -> _Report:
@@ -205,6 +278,7 @@ def _photo_report(found: _Comparison) -> ConsistencyReport:
         in_progress=found.in_progress,
         stale_temporaries=found.stale,
         hash_mismatches=tuple(HashMismatch(*item) for item in found.mismatches),
+        hashes=found.hashes,
     )
 
 
@@ -218,11 +292,14 @@ def _document_report(found: _Comparison, sessions: dict[int, int]) -> DocumentRe
         in_progress=found.in_progress,
         stale_temporaries=found.stale,
         hash_mismatches=tuple(DocumentMismatch(*item) for item in found.mismatches),
+        hashes=found.hashes,
     )
 
 
-def _compare(blobs: BlobStore, load_rows: Callable[[], list[_Expected]], verify_hashes: bool, grace: timedelta,
+def _compare(blobs: BlobStore, load_rows: Callable[[], list[_Expected]], plan: HashPlan | None, grace: timedelta,
              now: datetime | None) -> _Comparison:
+    """The store's files against the rows ``load_rows`` gives (in increasing id order); the originals of the
+    records ``plan`` selects are hashed (none without a plan)."""
     now = now or datetime.now(UTC)
     # Files first, then markers, then rows: a file is written after its marker and a marker is removed
     # after its row commits, so in this order an upload running concurrently is never taken for an orphan.
@@ -233,20 +310,14 @@ def _compare(blobs: BlobStore, load_rows: Callable[[], list[_Expected]], verify_
 
     referenced: set[str] = set()
     missing: list[tuple[int, str, str | None]] = []
-    mismatches: list[tuple[int, str, str, str]] = []
-    hashed: dict[str, str] = {}
+    selected, coverage, state = _hash_selection(rows, plan)
     for row in rows:
         for role, key in row.files:
             if key is not None:
                 referenced.add(key)
             if key is None or (key not in files and not blobs.exists(key)):  # re-asked: it may be new
                 missing.append((row.record_id, role, key))
-        if verify_hashes and row.hashed is not None and (row.hashed in files or blobs.exists(row.hashed)):
-            if row.hashed not in hashed:
-                hashed[row.hashed] = _sha256(blobs, row.hashed)
-            actual = hashed[row.hashed]
-            if actual and actual != row.sha256:
-                mismatches.append((row.record_id, row.hashed, row.sha256, actual))
+    mismatches, hashed = _mismatches(blobs, [row for row in rows if row.record_id in selected], files)
 
     unreferenced = files - referenced
     interrupted, in_progress, explained = unsettled(found, unreferenced, partials, now, grace)
@@ -255,8 +326,56 @@ def _compare(blobs: BlobStore, load_rows: Callable[[], list[_Expected]], verify_
         partial.name for partial in partials
         if partial.name not in explained and now - partial.started_at >= grace
     )
+    if plan is not None and coverage is not None and state is not None:
+        coverage = replace(coverage, mismatches=len(mismatches))
+        # Altered records are hashed again next time; so are those found altered before whose file is missing now.
+        altered = {record for record, *_ in mismatches} | (plan.recheck & selected) - hashed
+        state = {**state, "recheck": sorted(altered)}
     return _Comparison(len(rows), len(files), missing, mismatches, tuple(orphans), tuple(interrupted),
-                       tuple(in_progress), tuple(stale))
+                       tuple(in_progress), tuple(stale), coverage, state)
+
+
+def _mismatches(blobs: BlobStore, rows: list[_Expected], files: set[str]
+                ) -> tuple[list[tuple[int, str, str, str]], set[int]]:
+    """The rows whose original no longer hashes to their SHA-256 (record, key, expected, actual), and the rows
+    whose original was hashed (it exists); each file is read once however many rows share it."""
+    mismatches: list[tuple[int, str, str, str]] = []
+    checked: set[int] = set()
+    hashed: dict[str, str] = {}
+    for row in rows:
+        if row.hashed is None or (row.hashed not in files and not blobs.exists(row.hashed)):
+            continue
+        if row.hashed not in hashed:
+            hashed[row.hashed] = _sha256(blobs, row.hashed)
+        actual = hashed[row.hashed]
+        if actual:
+            checked.add(row.record_id)
+        if actual and actual != row.sha256:
+            mismatches.append((row.record_id, row.hashed, row.sha256, actual))
+    return mismatches, checked
+
+
+def _hash_selection(rows: list[_Expected], plan: HashPlan | None
+                    ) -> tuple[set[int], HashCoverage | None, dict[str, Any] | None]:
+    """The records whose original ``plan`` hashes, the coverage in figures (mismatches not yet counted), and
+    where the next check continues (its ``recheck`` not yet known)."""
+    if plan is None:
+        return set(), None, None
+    ids = [row.record_id for row in rows]
+    last = ids[-1] if ids else plan.checked_until
+    if plan.full:
+        state = {"checked_until": max(last, plan.checked_until), "sample_after": plan.sample_after}
+        return set(ids), HashCoverage(True, 0, 0, len(ids), 0, 0), state
+    older = ids[:bisect.bisect_right(ids, plan.checked_until)]
+    new = ids[len(older):]
+    size = min(len(older), max(SAMPLE_MIN, math.ceil(len(older) * SAMPLE_SHARE)))
+    start = bisect.bisect_right(older, plan.sample_after)
+    sample = [older[(start + step) % len(older)] for step in range(size)]
+    rechecked = plan.recheck & set(ids)
+    state = {"checked_until": max(last, plan.checked_until),
+             "sample_after": sample[-1] if sample else plan.sample_after}
+    coverage = HashCoverage(False, len(new), len(sample), len(older), len(rechecked - set(sample)), 0)
+    return set(new) | set(sample) | rechecked, coverage, state
 
 
 def repair_interrupted(

@@ -49,6 +49,38 @@ class DocumentMismatch:
     actual: str
 
 
+@dataclass(frozen=True)
+class HashCoverage:
+    """Which records' files a check re-hashed (the expensive part: listings and sizes are checked every time).
+
+    ``full``: every record (``check --full``); otherwise the ``new`` records added since the last check,
+    ``sampled`` of the ``older`` ones (the rotating sample) and ``rechecked`` records found altered before, which
+    every check hashes again until they match. ``mismatches``: records whose file did not match.
+    """
+
+    full: bool
+    new: int
+    sampled: int
+    older: int
+    rechecked: int
+    mismatches: int
+
+    def line(self) -> str:
+        """The coverage in words.
+
+        >>> HashCoverage(False, 37, 50, 12345, 0, 0).line()
+        'hashes checked: 37 new, 50 of 12,345 older (sample), 0 mismatches; run with --full to check all.'
+        >>> HashCoverage(True, 0, 0, 12382, 0, 1).line()
+        'hashes checked: all 12,382 (--full), 1 mismatch.'
+        """
+        found = f"{self.mismatches:,} mismatch{'' if self.mismatches == 1 else 'es'}"
+        if self.full:
+            return f"hashes checked: all {self.older:,} (--full), {found}."
+        again = f", {self.rechecked:,} found altered before" if self.rechecked else ""
+        return (f"hashes checked: {self.new:,} new, {self.sampled:,} of {self.older:,} older (sample){again}, "
+                f"{found}; run with --full to check all.")
+
+
 RESTORE_MARKER = ".restore-"  # in the name of a restore's intent markers (tracker.operations.restore._marker_key)
 
 
@@ -89,6 +121,7 @@ class DocumentReport:
     in_progress: tuple[InterruptedIngest, ...] = ()
     stale_temporaries: tuple[str, ...] = ()
     hash_mismatches: tuple[DocumentMismatch, ...] = ()
+    hashes: HashCoverage | None = None  # None: no file was hashed
 
     @property
     def ok(self) -> bool:
@@ -108,6 +141,8 @@ class DocumentReport:
             f"Document store: checked {self.documents_checked} batch document record(s) and {self.files_checked} "
             "stored file(s)."
         ]
+        if self.hashes is not None:
+            out.append(f"Document store: {self.hashes.line()}")
         for item in self.missing:
             where = (f"has no file ({item.key}); restore it from backup" if item.key else
                      "records a media type no stored file can have; check the record")
@@ -139,6 +174,7 @@ class ConsistencyReport:
     in_progress: tuple[InterruptedIngest, ...] = ()
     stale_temporaries: tuple[str, ...] = ()
     hash_mismatches: tuple[HashMismatch, ...] = ()
+    hashes: HashCoverage | None = None  # None: no file was hashed
     documents: DocumentReport | None = None
     restore: UnfinishedRestore | None = None
 
@@ -164,6 +200,8 @@ class ConsistencyReport:
         out += self.documents.lines() if self.documents is not None else []
         out.append(f"Photo store: checked {self.photos_checked} photo record(s) and {self.files_checked} stored "
                    "file(s).")
+        if self.hashes is not None:
+            out.append(f"Photo store: {self.hashes.line()}")
         for item in self.missing:
             out.append(f"MISSING: photo {item.photo_id} has no {item.role} ({item.key}); restore it from backup.")
         for altered in self.hash_mismatches:
