@@ -8,9 +8,11 @@ depends_on
 downgrade
 
 # SQLAlchemy: created_at is a column of the schema (written by its default, read by SQL and backups); so is
-# refreshed_at (the outlook's, tracker.progress.outlook writes it for whoever reads the table).
+# refreshed_at (the outlook's, tracker.progress.outlook writes it for whoever reads the table) and maintenance_state's
+# updated_at.
 created_at
 refreshed_at
+updated_at
 
 # SQLAlchemy: session events tracker.progress.outlook registers (@event.listens_for) to keep the outlook current.
 track_flush
