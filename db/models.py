@@ -405,13 +405,15 @@ class OutlookSpan(Base):
     urgency_day: Mapped[date | None] = mapped_column(Date)
     __table_args__ = (
         Index("ix_outlook_span_patient", "patient_id", "valid_from", "valid_until"),
-        Index("ix_outlook_span_overdue", "on_overdue", "urgency", "urgency_day", "mrn", "valid_from", "valid_until"),
+        Index("ix_outlook_span_overdue", "on_overdue", "urgency", "urgency_day", "mrn", "valid_from", "valid_until",
+              "measured"),
         Index("ix_outlook_span_window_open", "window_open", "urgency", "urgency_day", "mrn", "valid_from",
-              "valid_until"),
+              "valid_until", "measured", "on_overdue"),
         Index("ix_outlook_span_behind", "behind", "urgency", "urgency_day", "mrn", "valid_from", "valid_until"),
         Index("ix_outlook_span_target", "visit_target", "valid_from", "valid_until"),
         Index("ix_outlook_span_window_start", "visit_window_start", "valid_from", "valid_until"),
-        Index("ix_outlook_span_repeat", "repeat_end", "repeat_start", "valid_from", "valid_until"),
+        Index("ix_outlook_span_repeat_end", "repeat_end", "mrn", "repeat_start", "valid_from", "valid_until"),
+        Index("ix_outlook_span_repeat_start", "repeat_start", "mrn", "valid_from", "valid_until"),
         Index("ix_outlook_span_unmeasured", "measured", "day0", "mrn", "valid_from", "valid_until"),
     )
 

@@ -53,7 +53,7 @@ from tracker.progress.patient_progress import CLINIC_SALT_SCORES
 from tracker.validation import fold
 
 # Raised whenever what a span holds, or how it is computed, changes: start-up rebuilds older rows.
-ENGINE_VERSION = 2
+ENGINE_VERSION = 3
 FOREVER = date(9999, 12, 31)  # ``valid_until`` of a patient's last span: from then on
 _CHUNK = 500  # patients per bulk read (IN lists stay well under both databases' limits)
 

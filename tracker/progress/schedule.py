@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from db import models
@@ -154,13 +154,8 @@ Sections = tuple[Page[FollowUp], Page[RepeatSessionWindow], Page[UnmeasuredPatie
 def _from_spans(session: Session, today: date, horizon_days: int, shown: PatientFilter | None,
                 pages: tuple[int, int, int], size: int) -> tuple[Sections, set[int]]:
     """Each section from the spans holding ``today``, read from its list's index (removed patients have none)."""
-    on_list = outlook.on_list(shown, today, horizon_days) if shown else outlook.on_any_list(today, horizon_days)
-    follow_up = [on_list, outlook.holds(today), SPAN.c.measured.is_(True), SPAN.c.visit_status.is_not(None)]
-    repeat = [SPAN.c.repeat_end >= today, SPAN.c.repeat_start <= today + timedelta(horizon_days),
-              outlook.holds(today), SPAN.c.day0.is_not(None)]
-    is_open = SPAN.c.repeat_start <= today
-    by_window = (case((is_open, 0), else_=1), case((is_open, SPAN.c.repeat_end), else_=SPAN.c.repeat_start),
-                 SPAN.c.mrn)
+    # Every list names a visit to book (``outlook.on_list``): with the day and "measured", their indexes answer alone.
+    booked = [outlook.holds(today), SPAN.c.measured.is_(True)]
     unmeasured = [SPAN.c.measured.is_(False), SPAN.c.day0.is_not(None), outlook.holds(today)]
     ids: set[int] = set()
 
@@ -172,14 +167,67 @@ def _from_spans(session: Session, today: date, horizon_days: int, shown: Patient
         ids.update(r.id for r in rows)
         return [(r.mrn, r.full_name, outlook.span_facts(r)) for r in rows], total
 
-    follow_ups, follow_total = section(follow_up, outlook.BY_URGENCY, pages[0])
-    repeats, repeat_total = section(repeat, by_window, pages[1])
+    if shown:
+        follow_ups, follow_total = section([outlook.on_list(shown, today, horizon_days), *booked], outlook.BY_URGENCY,
+                                           pages[0])
+    else:
+        follow_ups, follow_total = _every_follow_up(session, today, horizon_days, booked, pages[0], size, ids)
+    # The open windows first, closing soonest first; then those opening within the look-ahead, soonest first.
+    holds = outlook.holds(today)
+    repeats, repeat_total = _one_after_the_other(session, (
+        ([SPAN.c.repeat_end >= today, SPAN.c.repeat_start <= today, holds], (SPAN.c.repeat_end, SPAN.c.mrn)),
+        ([SPAN.c.repeat_start > today, SPAN.c.repeat_start <= today + timedelta(horizon_days), holds],
+         (SPAN.c.repeat_start, SPAN.c.mrn)),
+    ), pages[1], size, ids)
     waiting, waiting_total = section(unmeasured, (SPAN.c.day0, SPAN.c.mrn), pages[2])
     return (Page(tuple(follow_up_row(m, n, f, today, horizon_days) for m, n, f in follow_ups), follow_total,
                  pages[0], size),
             Page(tuple(repeat_row(m, n, f, today) for m, n, f in repeats), repeat_total, pages[1], size),
             Page(tuple(UnmeasuredPatient(m, n, f.day0) for m, n, f in waiting if f.day0), waiting_total, pages[2],
                  size)), ids
+
+
+def _every_follow_up(session: Session, today: date, horizon_days: int, booked: list[ColumnElement[bool]], number: int,
+                     size: int, ids: set[int]) -> tuple[list[Any], int]:
+    """The page of every follow-up on a list, in urgency order, from three parts that do not overlap, each read from
+    its own index in that order and cut at the page's end: overdue; window open and not overdue; the rest (target
+    date within 7 days or window opening within the look-ahead). The total is the sum of their counts."""
+    overdue, window_open = SPAN.c.on_overdue.is_(True), SPAN.c.window_open.is_(True)
+    soon = or_(outlook.on_list(PatientFilter.TARGET_SOON, today), outlook.on_list(PatientFilter.UPCOMING, today,
+                                                                                    horizon_days))
+    not_overdue, not_open = SPAN.c.on_overdue.is_(False), SPAN.c.window_open.is_(False)
+    parts = ([overdue, *booked], [window_open, not_overdue, *booked],
+             [soon, not_overdue, not_open, *booked])
+    total = sum(session.execute(select(func.count()).select_from(SPAN).where(*where)).scalar_one() for where in parts)
+    end = number * size
+    heads = union_all(*(select(SPAN.c.id).where(*where).order_by(*outlook.BY_URGENCY).limit(end).subquery().select()
+                        for where in parts)).subquery()
+    rows = session.execute(select(_P.id, _P.mrn, _P.full_name, *SPAN_COLUMNS)
+                           .select_from(SPAN.join(_P, _P.id == SPAN.c.patient_id))
+                           .where(SPAN.c.id.in_(select(heads.c.id))).order_by(*outlook.BY_URGENCY)
+                           .limit(size).offset(end - size)).all()
+    ids.update(r.id for r in rows)
+    return [(r.mrn, r.full_name, outlook.span_facts(r)) for r in rows], total
+
+
+def _one_after_the_other(session: Session, parts: tuple[tuple[list[ColumnElement[bool]], tuple[Any, ...]], ...],
+                         number: int, size: int, ids: set[int]) -> tuple[list[Any], int]:
+    """The page of a list made of parts that do not overlap, each whole before the next, each read from its index in
+    its own order: the parts are counted, and only those the page falls in are read, from where it starts."""
+    counts = [session.execute(select(func.count()).select_from(SPAN).where(*where)).scalar_one()
+              for where, _order in parts]
+    rows: list[Any] = []
+    start, end, before = (number - 1) * size, number * size, 0
+    for (where, order), counted in zip(parts, counts, strict=True):
+        if before + counted > start and before < end:
+            skip = max(0, start - before)
+            wanted = min(counted - skip, end - before - skip)
+            rows += session.execute(select(_P.id, _P.mrn, _P.full_name, *SPAN_COLUMNS)
+                                    .select_from(SPAN.join(_P, _P.id == SPAN.c.patient_id)).where(*where)
+                                    .order_by(*order).limit(wanted).offset(skip)).all()
+        before += counted
+    ids.update(r.id for r in rows)
+    return [(r.mrn, r.full_name, outlook.span_facts(r)) for r in rows], sum(counts)
 
 
 def _from_engine(session: Session, today: date, horizon_days: int, shown: PatientFilter | None,

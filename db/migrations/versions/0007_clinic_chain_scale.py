@@ -26,12 +26,13 @@ _VALID = ('valid_from', 'valid_until')
 _URGENCY = ('urgency', 'urgency_day', 'mrn', *_VALID)
 SPAN_INDEXES = {
     'ix_outlook_span_patient': ('patient_id', *_VALID),
-    'ix_outlook_span_overdue': ('on_overdue', *_URGENCY),
-    'ix_outlook_span_window_open': ('window_open', *_URGENCY),
+    'ix_outlook_span_overdue': ('on_overdue', *_URGENCY, 'measured'),
+    'ix_outlook_span_window_open': ('window_open', *_URGENCY, 'measured', 'on_overdue'),
     'ix_outlook_span_behind': ('behind', *_URGENCY),
     'ix_outlook_span_target': ('visit_target', *_VALID),
     'ix_outlook_span_window_start': ('visit_window_start', *_VALID),
-    'ix_outlook_span_repeat': ('repeat_end', 'repeat_start', *_VALID),
+    'ix_outlook_span_repeat_end': ('repeat_end', 'mrn', 'repeat_start', *_VALID),
+    'ix_outlook_span_repeat_start': ('repeat_start', 'mrn', *_VALID),
     'ix_outlook_span_unmeasured': ('measured', 'day0', 'mrn', *_VALID),
 }
 
