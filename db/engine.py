@@ -14,7 +14,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -149,6 +149,10 @@ def migrate(url: str, revision: str = "head") -> None:
     """Create the schema or bring it to the newest migration (or ``revision``); safe on every start."""
     config = alembic_config(url)
     with engine_for(url).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several app servers of a chain may start at once on one database: one migrates, the others wait
+            # here until it has committed, then find nothing left to do (PostgreSQL's DDL is transactional).
+            connection.execute(text("SELECT pg_advisory_xact_lock(7312002)"))
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

@@ -118,3 +118,22 @@ def test_outcome_measure_and_visit_ratings_migration_keeps_density_and_downgrade
         "visit")}
     migrate(db_url)
     assert current_revision(db_url) == ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
+
+
+def test_app_servers_starting_together_migrate_once(db_url, tmp_path):
+    """A chain's app servers may start at the same moment on one new database: every one starts (the first
+    migrates, the others wait for it: an advisory lock on PostgreSQL, SQLite's write lock), none fails."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    start = ("import sys; from tracker.database import initialize; initialize(sys.argv[1]); print('started')")
+    env = {**os.environ, "TRACKER_DATA_DIR": str(tmp_path / "data")}
+    servers = [subprocess.Popen([sys.executable, "-c", start, db_url], cwd=ROOT, env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+    results = [server.communicate(timeout=300) for server in servers]
+    assert [(server.returncode, out.strip()) for server, (out, _err) in zip(servers, results, strict=True)] == [
+        (0, "started")] * 3, [err[-1500:] for _out, err in results]
+    assert current_revision(db_url) == ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
