@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from db import models
 from tracker.access.actors import Actor
@@ -20,6 +20,7 @@ from tracker.progress import schedule as schedule_module
 from tracker.records import patient_list
 
 CLINICIAN = Actor(username="dr.lee", role="clinician")
+ADMIN = Actor(username="admin", role="admin")
 TODAY = date(2026, 11, 30)
 
 
@@ -128,8 +129,6 @@ def test_a_patient_without_an_outlook_makes_the_lists_ask_the_engine(demo):
     assert mrn in {p.mrn for p in patient_list.list_patients(CLINICIAN, today=TODAY, url=demo, page_size=500)}
 
 
-ADMIN = Actor(username="admin", role="admin")
-
 
 def test_every_kind_of_write_keeps_the_outlook_the_engine_s(demo):
     """Visit, session, corrections of each, removals, a patient's name and protocol, a protocol's windows: after each,
@@ -186,3 +185,34 @@ def confirmed(write, *args, **kwargs):
         return write(*args, **kwargs)
     except NeedsConfirmation as asked:
         return write(*args, **kwargs, acknowledged=asked.warnings)
+
+
+def test_a_savepoint_rolled_back_forgets_no_patient_written_before_it(demo):
+    """SQLAlchemy calls its rollback listeners for a savepoint too: the patients written before it are still
+    refreshed when the transaction commits."""
+    with transaction(demo) as session:
+        visit = session.scalars(select(models.Visit).order_by(models.Visit.date.desc())).first()
+        visit.date = visit.date - timedelta(days=20)
+        session.flush()
+        session.begin_nested().rollback()
+    assert differences(demo) == []
+
+
+def test_a_protocol_followed_by_more_than_a_transaction_s_share_is_recomputed_just_after(demo, monkeypatch):
+    """Beyond ``IN_TRANSACTION`` patients the edit marks them stale (the lists ask the engine meanwhile) and they are
+    recomputed in committed batches as soon as it has committed."""
+    from tracker.records.protocol_admin import get_protocol, save_protocol
+
+    monkeypatch.setattr(outlook, "IN_TRANSACTION", 1)
+    with reading(demo) as session:
+        name, followers = session.execute(
+            select(models.Protocol.name, func.count(models.Patient.id))
+            .join(models.Patient, models.Patient.protocol_id == models.Protocol.id)
+            .group_by(models.Protocol.name).order_by(func.count(models.Patient.id).desc())).first()
+    assert followers > 1
+    detail = get_protocol(ADMIN, name, url=demo)
+    windows = [{"name": w.name, "start_month": w.start_month, "end_month": w.end_month + 1,
+                "target_month": w.target_month} for w in detail.windows]
+    save_protocol(ADMIN, name, [{"month": p.month, "low": p.low, "high": p.high} for p in detail.band], windows,
+                  detail.evidence_note, detail.version, url=demo)
+    assert differences(demo) == []

@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, event, func, insert, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from db import models
 from tracker.course.change_words import latest_change_words
@@ -293,6 +293,25 @@ def refresh(reads: Reads, patient_ids: Iterable[int]) -> int:
     return written
 
 
+# How many patients a write recomputes inside its own transaction (about 1–2 ms each); beyond it they are marked stale
+# there and recomputed in committed batches just after (``refresh_followers``), so that editing a protocol followed
+# by 50,000 patients does not hold SQLite's write lock, or their rows on PostgreSQL, for a minute or more.
+IN_TRANSACTION = 2000
+
+
+def refresh_followers(reads: Reads, patient_ids: Iterable[int]) -> None:
+    """Recompute the outlook of ``patient_ids`` in the caller's transaction, or, for more than ``IN_TRANSACTION``
+    of them, mark it stale there (the lists then ask the engine: ``covered``) for the caller to ``rebuild`` once it
+    has committed."""
+    ids = sorted(set(patient_ids))
+    if len(ids) <= IN_TRANSACTION:
+        refresh(reads, ids)
+        return
+    connection = read_connection(reads)
+    for chunk in _chunks(ids):
+        connection.execute(_outlook.update().where(_outlook.c.patient_id.in_(chunk)).values(engine_version=0))
+
+
 def rebuild(url: str | None = None, *, everyone: bool = False, batch: int = 2000,
             progress: Callable[[int, int], None] | None = None) -> int:
     """Fill the outlook of every live patient whose rows are missing or of an older ``ENGINE_VERSION`` (all of
@@ -355,11 +374,14 @@ def refresh_tracked(session: Session) -> None:
         refresh(session, patients)
 
 
-@event.listens_for(Session, "after_rollback")
-def forget_tracked(session: Session) -> None:
-    """After a rollback: nothing written, nothing to refresh."""
-    session.info.pop(_TRACKED, None)
-    session.info.pop(_VISITS, None)
+@event.listens_for(Session, "after_transaction_end")
+def forget_tracked(session: Session, transaction: SessionTransaction) -> None:
+    """When the outermost transaction ends (committed: refreshed already; rolled back: nothing written), nothing is
+    left to refresh. A savepoint rolled back inside it forgets nothing: a patient refreshed for nothing costs little,
+    one left out would stay wrong in the lists."""
+    if transaction.parent is None:
+        session.info.pop(_TRACKED, None)
+        session.info.pop(_VISITS, None)
 
 
 # --- reading: the span that holds a day --------------------------------------------------------------------

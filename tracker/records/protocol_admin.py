@@ -176,10 +176,13 @@ def save_protocol(
             audit.record(session, actor, "update", detail=_json({
                 "protocol": row.name, "version": expected_version + 1, "before": before, "after": values,
             }))
-            # Its patients' milestones move with the band and windows: their outlook too, in this transaction.
-            outlook.refresh(session, session.scalars(select(models.Patient.id).where(
+            # Its patients' milestones move with the band and windows: their outlook too, in this transaction (a
+            # protocol followed by thousands is marked stale here and recomputed just after, below).
+            outlook.refresh_followers(session, session.scalars(select(models.Patient.id).where(
                 models.Patient.protocol_id == row.id, models.Patient.deleted_at.is_(None))))
-        return _detail(session, row)
+        saved = _detail(session, row)
+    outlook.rebuild(url)  # what refresh_followers marked stale, in committed batches; nothing otherwise
+    return saved
 
 
 def _refuse_outcome_change_while_followed(session: Session, row: models.Protocol) -> None:
