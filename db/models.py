@@ -326,6 +326,9 @@ class AuditEntry(Base):
     address: Mapped[str | None] = mapped_column(String(80))
     previous_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # How many ``audit_patient`` rows the entry has, set only by ``record(patient_ids=...)``; None on every
+    # other entry (and on entries written before the column existed).
+    patient_count: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditPatient(Base):

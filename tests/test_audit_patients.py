@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import stat
 import subprocess
@@ -97,14 +98,17 @@ def test_patient_rows_removed_added_or_changed_are_detected(clinic):
         session.execute(insert(models.AuditPatient), [{"entry_id": single, "patient_id": ids[0]}])
     result = _verify(clinic)
     assert result.problems == (f"entry {single}: 1 patient rows that the entry does not list (added)",)
-    # Rewriting the digest in the detail to match the tampered rows breaks the entry's own hash.
+    # Rewriting the digest in the detail to match the tampered rows breaks the entry's own hash, and the rows
+    # still differ from the entry's hashed ``patient_count``.
     with transaction(clinic) as session:
         session.execute(delete(models.AuditPatient).where(models.AuditPatient.entry_id == single))
         session.execute(delete(models.AuditPatient).where(models.AuditPatient.patient_id == ids[0]))
         session.execute(update(models.AuditEntry).where(models.AuditEntry.id == listed)
                         .values(detail=f"patient list; {audit.patients_note(ids[1:3])}"))
     result = _verify(clinic)
-    assert result.problems == (f"entry {listed}: content does not match its hash (edited)",)
+    assert result.problems == (f"entry {listed}: content does not match its hash (edited)",
+                               f"entry {listed}: its patient rows (2) do not match the count and digest it records "
+                               f"(rows added, removed or changed)")
 
 
 def test_who_viewed_a_patient_finds_entries_about_them_alone_and_in_lists(clinic):
@@ -284,3 +288,57 @@ def test_the_command_line_export_writes_the_file_as_rows_stream(clinic, tmp_path
     assert run(str(by_patient), "--mrn", "ap-1").returncode == 0
     assert [r["detail"].split(";")[0] for r in csv.DictReader(io.StringIO(by_patient.read_text("utf-8-sig")))] == [
         "schedule"]
+
+
+def test_a_refused_request_whose_mrn_looks_like_a_patients_note_verifies(clinic):
+    """The MRN is typed by the user and ends the refused entry's detail: only an entry with a
+    ``patient_count`` (written by ``record(patient_ids=...)``) has its detail's end read as a note."""
+    from tracker.errors import PermissionDenied
+    from tracker.progress.patient_progress import progress_json
+    ids = _patients(clinic, 2)
+    fake = f"1 patient (sha256 of their sorted ids: {'0' * 64})"
+    # Long enough that the detail's cut at 500 characters drops the quote closing the MRN.
+    mrn = "x" * (500 - len("progress: asked for MRN '") - len(fake)) + fake
+    with pytest.raises(PermissionDenied):
+        progress_json(Actor("pat.one", "patient", patient_id=ids[0]), mrn, url=clinic)
+    refused = _newest(clinic)
+    assert refused.action == "refused" and refused.detail.endswith(fake) and refused.patient_count is None
+    assert _verify(clinic).ok, _verify(clinic).problems
+    # Rows added to it are still reported.
+    with transaction(clinic) as session:
+        session.execute(insert(models.AuditPatient), [{"entry_id": refused.id, "patient_id": ids[1]}])
+    assert _verify(clinic).problems == (f"entry {refused.id}: 1 patient rows that the entry does not list (added)",)
+
+
+def test_a_changed_patient_count_breaks_the_hash_and_the_rows_check(clinic):
+    ids = _patients(clinic, 3)
+    with transaction(clinic) as session:
+        audit.record(session, DR, "view", detail="patient list", patient_ids=ids)
+    listed = _newest(clinic)
+    assert listed.patient_count == 3 and _verify(clinic).ok
+    with transaction(clinic) as session:
+        session.execute(update(models.AuditEntry).where(models.AuditEntry.id == listed.id).values(patient_count=2))
+    assert _verify(clinic).problems == (
+        f"entry {listed.id}: content does not match its hash (edited)",
+        f"entry {listed.id}: its patient rows (3) do not match the count and digest it records "
+        f"(rows added, removed or changed)")
+    with transaction(clinic) as session:  # a count removed: the hash breaks and the rows are unlisted
+        session.execute(update(models.AuditEntry).where(models.AuditEntry.id == listed.id).values(patient_count=None))
+    assert _verify(clinic).problems == (
+        f"entry {listed.id}: content does not match its hash (edited)",
+        f"entry {listed.id}: 3 patient rows that the entry does not list (added)")
+
+
+def test_an_entry_hashed_before_the_patient_count_existed_verifies(clinic):
+    """An entry without ``patient_count`` is hashed over the eight fields it always was (worked out here)."""
+    at = datetime(2026, 1, 5, 9, 30, 0, 123456, tzinfo=UTC)
+    fields = [audit.GENESIS, "2026-01-05T09:30:00.123456", "dr.lee", "clinician", None, "view", "patient list",
+              "10.0.0.7"]
+    old_hash = hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
+    with transaction(clinic) as session:
+        session.execute(insert(models.AuditEntry).values(
+            at=at, username="dr.lee", role="clinician", patient_id=None, action="view", detail="patient list",
+            address="10.0.0.7", previous_hash=audit.GENESIS, entry_hash=old_hash))
+        audit.record(session, DR, "view", detail="next")
+    result = _verify(clinic)
+    assert result.ok and result.entries == 2, result.problems

@@ -42,12 +42,13 @@ ACTIONS = ("view", "create", "update", "delete", "export", "report", "sign_in", 
 
 
 def _entry_hash(previous_hash: str, at: datetime, username: str | None, role: str | None,
-                patient_id: int | None, action: str, detail: str, address: str | None) -> str:
-    payload = json.dumps(
-        [previous_hash, at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"), username, role,
-         patient_id, action, detail, address],
-        separators=(",", ":"), ensure_ascii=False,
-    )
+                patient_id: int | None, action: str, detail: str, address: str | None,
+                patient_count: int | None = None) -> str:
+    hashed: list[Any] = [previous_hash, at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"), username, role,
+                         patient_id, action, detail, address]
+    if patient_count is not None:  # only then: every entry written before the column keeps its hash
+        hashed.append(patient_count)
+    payload = json.dumps(hashed, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -71,8 +72,8 @@ def patients_note(patient_ids: Collection[int]) -> str:
             f"(sha256 of their sorted ids: {patients_digest(patient_ids)})")
 
 
-# Always at the end of the detail, where ``record`` puts it (a detail that quotes typed text before it cannot
-# move it).
+# At the end of the detail of an entry with a ``patient_count``, where ``record`` puts it. Read only on such
+# entries: any other detail may end with typed text that looks like it (a refused request's MRN).
 _PATIENTS_NOTE = re.compile(r"(\d[\d,]*) patients? \(sha256 of their sorted ids: ([0-9a-f]{64})\)\Z")
 
 _entry = models.Base.metadata.tables[models.AuditEntry.__tablename__]
@@ -118,12 +119,13 @@ def record(session: Reads, actor: Actor | None, action: str, *, patient_id: int 
     role = actor.role if actor else None
     address = actor.address if actor else None
     ids = sorted(set(patient_ids)) if patient_ids is not None else None
+    count = len(ids) if ids is not None else None
     if ids is not None:
         detail = f"{detail}; {patients_note(ids)}" if detail else patients_note(ids)
     entry_id = connection.execute(_APPEND, {
         "at": at, "username": name, "role": role, "patient_id": patient_id, "action": action, "detail": detail,
-        "address": address, "previous_hash": previous,
-        "entry_hash": _entry_hash(previous, at, name, role, patient_id, action, detail, address),
+        "address": address, "previous_hash": previous, "patient_count": count,
+        "entry_hash": _entry_hash(previous, at, name, role, patient_id, action, detail, address, count),
     }).inserted_primary_key[0]  # type: ignore[index]  # an INSERT always has its key; SQLAlchemy types it Optional
     if ids:
         postgresql = connection.dialect.name == "postgresql"
@@ -194,14 +196,19 @@ def _entry_problems(entry: AnyRow, expected_previous: str, patient_ids: list[int
         problems.append(f"entry {entry.id}: chain broken before it (an entry was removed or reordered)")
     at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
     actual = _entry_hash(entry.previous_hash, at, entry.username, entry.role, entry.patient_id,
-                         entry.action, entry.detail, entry.address)
+                         entry.action, entry.detail, entry.address, entry.patient_count)
     if actual != entry.entry_hash:
         problems.append(f"entry {entry.id}: content does not match its hash (edited)")
+    if entry.patient_count is None:
+        if patient_ids:
+            problems.append(f"entry {entry.id}: {len(patient_ids)} patient rows that the entry does not list "
+                            f"(added)")
+        return problems
+    # Only ``record`` sets ``patient_count`` and then ends the detail with the note: safe to read it here.
     note = _PATIENTS_NOTE.search(entry.detail or "")
-    if note is None and patient_ids:
-        problems.append(f"entry {entry.id}: {len(patient_ids)} patient rows that the entry does not list (added)")
-    elif note is not None and (int(note.group(1).replace(",", "")) != len(patient_ids)
-                               or patients_digest(patient_ids) != note.group(2)):
+    if (note is None or entry.patient_count != len(patient_ids)
+            or int(note.group(1).replace(",", "")) != len(patient_ids)
+            or patients_digest(patient_ids) != note.group(2)):
         problems.append(f"entry {entry.id}: its patient rows ({len(patient_ids)}) do not match the count and "
                         f"digest it records (rows added, removed or changed)")
     return problems

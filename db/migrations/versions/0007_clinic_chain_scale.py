@@ -9,7 +9,8 @@ Create Date: 2026-11-30 00:00:00
   rows are the milestone engine's, so start-up (``tracker.database.initialize``) fills them for every patient
   whose outlook is missing or of an older engine version.
 - ``audit_patient``: the patients an audit entry concerns when it concerns many, so that "who viewed patient X"
-  is one indexed query; ``audit_entry`` is indexed by user and by action.
+  is one indexed query; ``audit_entry.patient_count`` says how many (only on such entries); ``audit_entry`` is
+  indexed by user and by action.
 - ``ix_treatment_session_lot_key``: an expression index on ``lower(trim(lot_number))``, the lot lookup's match.
 - ``maintenance_state``: where a recurring job (the store check) left off.
 """
@@ -98,6 +99,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('entry_id', 'patient_id', name=op.f('pk_audit_patient')),
     )
     op.create_index(op.f('ix_audit_patient_patient_id'), 'audit_patient', ['patient_id'], unique=False)
+    with op.batch_alter_table('audit_entry', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('patient_count', sa.Integer(), nullable=True))
     op.create_index(op.f('ix_audit_entry_username'), 'audit_entry', ['username'], unique=False)
     op.create_index(op.f('ix_audit_entry_action'), 'audit_entry', ['action'], unique=False)
     op.create_index('ix_treatment_session_lot_key', 'treatment_session', [sa.text('lower(trim(lot_number))')],
@@ -116,6 +119,8 @@ def downgrade() -> None:
     op.drop_index('ix_treatment_session_lot_key', table_name='treatment_session')
     op.drop_index(op.f('ix_audit_entry_action'), table_name='audit_entry')
     op.drop_index(op.f('ix_audit_entry_username'), table_name='audit_entry')
+    with op.batch_alter_table('audit_entry', schema=None) as batch_op:
+        batch_op.drop_column('patient_count')
     op.drop_index(op.f('ix_audit_patient_patient_id'), table_name='audit_patient')
     op.drop_table('audit_patient')
     op.drop_index(op.f('ix_patient_outlook_engine_version'), table_name='patient_outlook')
