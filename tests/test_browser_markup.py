@@ -174,7 +174,7 @@ def test_hostile_text_is_literal_on_every_page_chart_and_pdf(clinic, figure):
         # Patients list: name and the next milestone (a window name) in the table.
         page.get_by_role("textbox", name="Search by name or MRN").fill(MRN)
         page.keyboard.press("Enter")
-        page.get_by_text("1 patient", exact=True).wait_for()
+        page.get_by_text("Showing 1–1 of 1", exact=True).wait_for()
         pages.check("01-patients", {"name", "w2"}, tables=1)
         choose(page, "Patient", f"{MRN} — {HOSTILE['name']}")
 

@@ -121,7 +121,7 @@ def test_hostile_text_is_shown_literally(clinic):
         # Patients list: the row (a canvas grid, read through its accessible table) and the chooser.
         page.get_by_role("textbox", name="Search by name or MRN").fill(HOSTILE_MRN)
         page.keyboard.press("Enter")
-        page.get_by_text("1 patient", exact=True).wait_for()
+        page.get_by_text("Showing 1–1 of 1", exact=True).wait_for()
         wait_rendered(page)
         rows = dataframe_rows(page.get_by_test_id("stDataFrame").first)
         assert [(r["MRN"], r["Name"]) for r in rows] == [(HOSTILE_MRN, HOSTILE_NAME)]
