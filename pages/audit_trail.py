@@ -43,8 +43,8 @@ if page is not None:
     rows = list(page.rows)
     lines = audit.collapse_repeats(rows) if collapse else [audit.RepeatedEntry(r, 1, r.at) for r in rows]
     if page.total:
-        st.caption(f"Showing entries {page.first:,}–{page.last:,} of {page.total:,} matching (newest first; page "
-                   f"{page.page} of {page.pages})" + (f", in {len(lines)} lines." if collapse else "."))
+        st.caption(f"{page.showing()} matching entries (newest first; page {page.number} of {page.pages})"
+                   + (f", in {len(lines)} lines." if collapse else "."))
     else:
         st.info("No entry matches these filters.")
     st.dataframe(

@@ -44,10 +44,10 @@ if submitted:
         st.session_state[RESULT] = found
 
 result = st.session_state.get(RESULT)
-if isinstance(result, LotSearch) and result.pages > 1:
-    wanted = st.number_input("Page", min_value=1, max_value=result.pages, value=result.page, step=1,
+if isinstance(result, LotSearch) and result.sessions.pages > 1:
+    wanted = st.number_input("Page", min_value=1, max_value=result.sessions.pages, value=result.sessions.number, step=1,
                              key=f"lot_page_{result.lot}_{result.partial}")
-    if wanted != result.page:
+    if wanted != result.sessions.number:
         turned = call(sessions_with_lot, actor, result.lot, partial=result.partial, page=int(wanted))
         if turned is not None:
             st.session_state[RESULT] = result = turned
@@ -57,7 +57,7 @@ if isinstance(result, LotSearch):
     st.text(f"Searched {match}: {result.lot}")
     if result.sessions:
         st.success(result.found())
-        if result.pages > 1:
+        if result.sessions.pages > 1:
             st.caption(result.showing())
         st.dataframe(
             [
@@ -86,6 +86,6 @@ if isinstance(result, LotSearch):
             actor, "Download CSV",
             lambda: whole_file(export_lot_csv(actor, lot, partial=partial).chunks), what="lot CSV export",
             file_name=csv_file_name(result.lot), mime="text/csv", key="lot_download",
-            help=f"All {result.total:,} sessions, every page. The file is built when you click; the export is "
+            help=f"All {result.sessions.total:,} sessions, every page. The file is built when you click; the export is "
                  "recorded in the audit trail.",
         )

@@ -25,9 +25,7 @@ filter_key = chooser.radio("Show", [None, *FILTERS], horizontal=True, key="patie
 
 # A new search or filter starts again at its first page (the chooser's key names them).
 page_key = f"patients_page:{filter_key}:{query}"
-rows = call(list_patients, actor, query=query, filter=filter_key, page=asked_page(page_key))
-if rows is not None and rows.number > rows.pages:
-    rows = call(list_patients, actor, query=query, filter=filter_key, page=rows.pages)
+rows = call(list_patients, actor, query=query, filter=filter_key, page=asked_page(page_key))  # past the last: the last
 if rows is None:
     st.stop()
 if not rows:

@@ -74,14 +74,9 @@ shown = right.radio(
 
 # Each table has its own pages; a new list or look-ahead starts again at the first (the keys name them).
 keys = (f"schedule_page:{shown}:{horizon}", f"schedule_repeat_page:{horizon}", "schedule_unmeasured_page")
+# A page past a list's last shows its last (the service clamps it).
 plan = call(schedule, actor, horizon_days=horizon, shown=shown, page=asked_page(keys[0]),
             repeat_page=asked_page(keys[1]), unmeasured_page=asked_page(keys[2]))
-if plan is not None and any(part.number > part.pages for part in (plan.follow_ups, plan.repeat_sessions,
-                                                                  plan.unmeasured)):
-    plan = call(schedule, actor, horizon_days=horizon, shown=shown,
-                page=min(plan.follow_ups.number, plan.follow_ups.pages),
-                repeat_page=min(plan.repeat_sessions.number, plan.repeat_sessions.pages),
-                unmeasured_page=min(plan.unmeasured.number, plan.unmeasured.pages))
 if plan is None:
     st.stop()
 

@@ -74,19 +74,19 @@ def test_contains_treats_wildcards_as_plain_characters(lots_clinic):
                                                     url=lots_clinic).sessions] == ["X%Y_1"]
     assert [s.lot_number for s in sessions_with_lot(CLINICIAN, "_1", partial=True,
                                                     url=lots_clinic).sessions] == ["X%Y_1"]
-    assert sessions_with_lot(CLINICIAN, "X_Y", partial=True, url=lots_clinic).sessions == ()
+    assert sessions_with_lot(CLINICIAN, "X_Y", partial=True, url=lots_clinic).sessions.rows == ()
 
 
 @pytest.mark.parametrize("text", ["%", " A ", "_"])
 def test_a_partial_search_needs_two_characters(lots_clinic, text):
     with pytest.raises(ValidationError, match="at least 2 characters"):
         sessions_with_lot(CLINICIAN, text, partial=True, url=lots_clinic)
-    assert sessions_with_lot(CLINICIAN, "CD-9" if text == " A " else "AB-12", url=lots_clinic).total >= 1
+    assert sessions_with_lot(CLINICIAN, "CD-9" if text == " A " else "AB-12", url=lots_clinic).sessions.total >= 1
 
 
 def test_no_match_is_an_empty_result(lots_clinic):
     found = sessions_with_lot(CLINICIAN, "ZZ-0", url=lots_clinic)
-    assert (found.sessions, found.excluded_deleted) == ((), 0)
+    assert (found.sessions.rows, found.excluded_deleted) == ((), 0)
 
 
 def _patients_of_entry(url, action):
@@ -172,18 +172,19 @@ def test_results_are_paged_with_their_totals(clinic):
     # 150 patients x 3 sessions of lot RC-7 (in three spellings), and 150 of another lot.
     _bulk_sessions(clinic, 150, 4, lambda p, n: ("RC-7", " rc-7", "Rc-7 ", "OTHER")[n])
     first = sessions_with_lot(CLINICIAN, "rc-7", url=clinic)
-    assert (first.total, first.patient_count, first.pages, len(first.sessions)) == (450, 150, 3, 200)
-    assert first.showing() == "Showing sessions 1–200 of 450 (page 1 of 3), newest first."
+    assert (first.sessions.total, first.patient_count, first.sessions.pages, len(first.sessions)) == (
+        450, 150, 3, 200)
+    assert first.showing() == "Showing 1–200 of 450 sessions (page 1 of 3), newest first."
     assert first.found() == "450 sessions, 150 patients."
     # Newest first, then by MRN: the page boundaries fall where that order says.
-    assert [(s.session_date, s.mrn) for s in first.sessions[:2]] == [(D("2025-01-03"), "B-0000"),
+    assert [(s.session_date, s.mrn) for s in first.sessions.rows[:2]] == [(D("2025-01-03"), "B-0000"),
                                                                      (D("2025-01-03"), "B-0001")]
     last = sessions_with_lot(CLINICIAN, "rc-7", page=3, url=clinic)
-    assert (last.page, len(last.sessions), last.first, last.last) == (3, 50, 401, 450)
-    assert [s.mrn for s in last.sessions[-2:]] == ["B-0148", "B-0149"] and last.sessions[-1].lot_number == "RC-7"
-    assert sessions_with_lot(CLINICIAN, "rc-7", page=99, url=clinic).page == 3  # past the last: the last
+    assert (last.sessions.number, len(last.sessions), last.sessions.offset) == (3, 50, 400)
+    assert [s.mrn for s in last.sessions.rows[-2:]] == ["B-0148", "B-0149"] and last.sessions[-1].lot_number == "RC-7"
+    assert sessions_with_lot(CLINICIAN, "rc-7", page=99, url=clinic).sessions.number == 3  # past the last: the last
     partial = sessions_with_lot(CLINICIAN, "C-", partial=True, page=2, url=clinic)
-    assert (partial.total, partial.page, len(partial.sessions)) == (450, 2, 200)
+    assert (partial.sessions.total, partial.sessions.number, len(partial.sessions)) == (450, 2, 200)
     export = export_lot_csv(CLINICIAN, "RC-7", url=clinic)
     lines = b"".join(export.chunks).decode("utf-8-sig").splitlines()
     assert export.rows == 450 and len(lines) == 451  # every page, and the header
@@ -217,10 +218,10 @@ def test_the_page_turns_pages_and_refuses_a_short_partial_text(sqlite_clinic):
     at.button[0].click().run()
     assert not at.exception
     assert [s.value for s in at.success] == ["250 sessions, 125 patients."]
-    assert "Showing sessions 1–200 of 250 (page 1 of 2), newest first." in [c.value for c in at.caption]
+    assert "Showing 1–200 of 250 sessions (page 1 of 2), newest first." in [c.value for c in at.caption]
     assert len(at.dataframe[0].value) == 200
     at.number_input[0].set_value(2).run()
-    assert "Showing sessions 201–250 of 250 (page 2 of 2), newest first." in [c.value for c in at.caption]
+    assert "Showing 201–250 of 250 sessions (page 2 of 2), newest first." in [c.value for c in at.caption]
     assert list(at.dataframe[0].value["MRN"])[-1] == "B-0124" and len(at.dataframe[0].value) == 50
     with transaction(sqlite_clinic) as session:
         views = session.scalars(select(models.AuditEntry.detail).where(models.AuditEntry.action == "view")
@@ -228,7 +229,7 @@ def test_the_page_turns_pages_and_refuses_a_short_partial_text(sqlite_clinic):
     assert [v.split("; ")[1] for v in views] == ["sessions 1–200 shown", "sessions 201–250 shown"]
     # A new search starts on page 1.
     at.button[0].click().run()
-    assert "Showing sessions 1–200 of 250 (page 1 of 2), newest first." in [c.value for c in at.caption]
+    assert "Showing 1–200 of 250 sessions (page 1 of 2), newest first." in [c.value for c in at.caption]
     at.text_input(key="lot_query").input("P")
     at.checkbox(key="lot_partial").check()
     at.button[0].click().run()

@@ -504,3 +504,24 @@ def test_therapy_added_elsewhere_can_be_removed(clinic):
     at.text_input(key="remove_reason").input("never started")
     at.button(key="remove_submit").click().run()
     assert patient_record(DR, "RT-0001").therapies == ()
+
+
+def test_the_patients_page_writes_one_audit_entry_per_run_even_past_the_last_page(clinic):
+    """The service shows the last page for a page past it: the page asks once, and one view is recorded."""
+    with transaction(clinic) as session:
+        for n in range(3):
+            session.add(models.Patient(mrn=f"RT-{n:04d}", full_name=f"Name {n:02d}", sex="female",
+                                       birth_date=date(1980, 1, 1), condition="androgenetic_alopecia"))
+
+    def views() -> int:
+        with transaction(clinic) as session:
+            return len(session.scalars(select(models.AuditEntry.id).where(
+                models.AuditEntry.action == "view", models.AuditEntry.detail.startswith("patient list"))).all())
+
+    at = open_page("pages/patients.py")
+    before = views()
+    at.session_state["patients_page:None:"] = 7  # a page past the last (the list got shorter)
+    at.run()
+    assert not at.exception, at.exception
+    assert views() == before + 1
+    assert "Showing 1–3 of 3" in shown(at)

@@ -258,3 +258,24 @@ def test_behind_expected_and_the_latest_change_say_the_same(follow_up):
     rows = list_patients(DR, today=TODAY)
     assert {r.mrn for r in rows if "behind expected" in r.latest_change} == {r.mrn for r in rows if r.behind} == {
         "SLOW-1"}
+
+
+@pytest.mark.parametrize("page", [0, -1, 1_000_001, "2", 2.0, True, None])
+def test_a_page_number_outside_1_to_a_million_or_not_whole_is_refused(follow_up, page):
+    with pytest.raises(ValidationError, match="numbered from 1 to 1,000,000"):
+        list_patients(DR, today=TODAY, page=page)
+
+
+@pytest.mark.parametrize("size", [0, 501, "50", True])
+def test_a_page_size_outside_1_to_500_is_refused(follow_up, size):
+    with pytest.raises(ValidationError, match="from 1 to 500 rows"):
+        list_patients(DR, today=TODAY, page_size=size)
+
+
+def test_a_page_past_the_last_is_the_last_page(follow_up):
+    """Four patients, three a page: page 2 is the last; page 1,000,000 (the highest allowed) shows it."""
+    last = list_patients(DR, today=TODAY, page_size=3, page=2)
+    far = list_patients(DR, today=TODAY, page_size=3, page=1_000_000)
+    assert (far.number, far.pages, far.showing()) == (2, 2, "Showing 4–4 of 4")
+    assert [p.mrn for p in far] == [p.mrn for p in last]
+    assert list_patients(DR, today=TODAY, page_size=500, page=2).number == 1

@@ -293,3 +293,16 @@ def test_latest_change_keeps_a_typed_sites_hyphen_and_gives_figures_true_minus_s
                       [DensityRecord(date(2025, 1, 15), "left-temple", 150.0),
                        DensityRecord(date(2025, 4, 14), "left-temple", 130.0)], as_of=date(2025, 5, 1))
     assert latest_change_words(progress) == "−20 hairs/cm² (−13%) at Left-temple, 3 months: behind expected"
+
+
+def test_pages_past_the_last_are_each_lists_last_and_out_of_range_ones_refused(clinic_patients):
+    first = schedule(CLINICIAN, today=TODAY, page_size=1, url=clinic_patients)
+    far = schedule(CLINICIAN, today=TODAY, page=1_000_000, repeat_page=1_000_000, unmeasured_page=1_000_000,
+                   page_size=1, url=clinic_patients)
+    for asked, got in ((first.follow_ups, far.follow_ups), (first.repeat_sessions, far.repeat_sessions),
+                       (first.unmeasured, far.unmeasured)):
+        assert (got.number, got.total) == (asked.pages, asked.total)
+    with pytest.raises(ValidationError):
+        schedule(CLINICIAN, today=TODAY, page=1_000_001, url=clinic_patients)
+    with pytest.raises(ValidationError):
+        schedule(CLINICIAN, today=TODAY, page_size=501, url=clinic_patients)

@@ -29,7 +29,7 @@ class Page(Generic[Row]):
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
+        return last_page(self.total, self.size)
 
     @property
     def offset(self) -> int:
@@ -51,12 +51,37 @@ class Page(Generic[Row]):
         return self.rows[index]
 
 
+MAX_PAGE = 1_000_000  # no list of the clinic comes near it; a larger number is a typing slip or a probe
+MAX_PAGE_SIZE = 500  # rows a page: more is no longer a page to read
+
+
 def page_number(page: object) -> int:
-    """A requested page number: a whole number from 1. Raises ValidationError otherwise.
+    """A requested page number: a whole number from 1 to ``MAX_PAGE`` (text is refused). Raises ValidationError
+    otherwise.
 
     >>> page_number(3)
     3
     """
-    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-        raise ValidationError(f"Page {page!r} does not exist: pages are numbered from 1.")
+    if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= MAX_PAGE:
+        raise ValidationError(f"Page {page!r} does not exist: pages are numbered from 1 to {MAX_PAGE:,}.")
     return page
+
+
+def page_size(size: object) -> int:
+    """A requested page size: a whole number of rows from 1 to ``MAX_PAGE_SIZE``. Raises ValidationError otherwise.
+
+    >>> page_size(50)
+    50
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
+        raise ValidationError(f"A page shows from 1 to {MAX_PAGE_SIZE} rows, not {size!r}.")
+    return size
+
+
+def last_page(total: int, size: int) -> int:
+    """The last page of ``total`` rows, ``size`` a page (1 when there are none): where a page past it is shown.
+
+    >>> last_page(101, 50), last_page(0, 50)
+    (3, 1)
+    """
+    return max(1, -(-total // size))

@@ -32,6 +32,8 @@ from tracker.access.patient_lookup import with_mrn
 from tracker.clinic_dates import parse_date, show_date
 from tracker.database import AnyRow, Reads, after_reading, read_connection, streamed_rows, transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
+from tracker.paging import Page, last_page, page_number
+from tracker.paging import page_size as checked_size
 from tracker.safe_csv import csv_chunks
 
 GENESIS = "0" * 64
@@ -276,38 +278,9 @@ def collapse_repeats(rows: list[AuditRow]) -> list[RepeatedEntry]:
 PAGE_SIZE = 100  # entries a page of the trail shows
 
 
-@dataclass(frozen=True)
-class AuditPage:
-    """One page of the filtered trail, newest first: ``rows`` are entries ``first`` to ``last`` (1-based) of
-    ``total`` matching. Iterating it gives its rows."""
-
-    rows: tuple[AuditRow, ...]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
-
-    @property
-    def first(self) -> int:
-        return (self.page - 1) * self.page_size + 1 if self.rows else 0
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.rows) - 1 if self.rows else 0
-
-    def __iter__(self) -> Iterator[AuditRow]:
-        return iter(self.rows)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-
 def browse(actor: Actor, *, username: str = "", mrn: str = "", action: str = "", since: date | str | None = None,
            until: date | str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
-           url: str | None = None) -> AuditPage:
+           url: str | None = None) -> Page[AuditRow]:
     """Admins browse the trail, newest first, filtered, one page (``page``, 1-based, of ``page_size`` entries)
     read from the database; browsing it is itself recorded.
 
@@ -315,17 +288,19 @@ def browse(actor: Actor, *, username: str = "", mrn: str = "", action: str = "",
     (``audit_patient``): who viewed patient X. ``username``: that user's entries (``cli:backup`` also finds
     ``cli:backup (root)``). ``since`` and ``until`` (both days included) are dates or text typed in the clinic's
     date format; blank is no bound. A page past the last shows the last. Raises ``ValidationError`` for a date
+    or a page or page size outside ``tracker.paging``'s bounds
     that does not read, ``NotFound`` for an MRN no patient has.
     """
     require_role(actor, ADMIN)
+    number, size = page_number(page), checked_size(page_size)
     since, until = _days(since, until)
     with transaction(url) as session:
         connection = read_connection(session)
         where = _conditions(connection, username=username, mrn=mrn, action=action, since=since, until=until)
         total = connection.execute(select(func.count()).select_from(_entry).where(*where)).scalar_one()
-        page = min(max(1, page), max(1, -(-total // page_size)))
-        rows = connection.execute(_rows(where).limit(page_size).offset((page - 1) * page_size))
-        result = AuditPage(tuple(_audit_row(row) for row in rows), total, page, page_size)
+        number = min(number, last_page(total, size))
+        rows = connection.execute(_rows(where).limit(size).offset((number - 1) * size))
+        result = Page(tuple(_audit_row(row) for row in rows), total, number, size)
         record(session, actor, "view", detail="audit trail")
         return result
 

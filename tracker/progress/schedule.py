@@ -43,6 +43,7 @@ from tracker.course.vocabulary import FollowUpStatus, PatientFilter, RepeatWindo
 from tracker.database import reading
 from tracker.errors import ValidationError
 from tracker.paging import PAGE_SIZE, Page, page_number
+from tracker.paging import page_size as checked_size
 from tracker.progress import outlook
 from tracker.progress.outlook import SPAN, SPAN_COLUMNS, Facts
 
@@ -133,11 +134,13 @@ def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, ur
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or not 0 <= horizon_days <= MAX_HORIZON_DAYS:
         raise ValidationError(f"Look ahead between 0 and {MAX_HORIZON_DAYS} days.")
     pages = (page_number(page), page_number(repeat_page), page_number(unmeasured_page))
+    size = checked_size(page_size)
     with reading(url) as session:
-        if outlook.covered(session.connection(), today):
-            found, ids = _from_spans(session, today, horizon_days, shown, pages, page_size)
-        else:
-            found, ids = _from_engine(session, today, horizon_days, shown, pages, page_size)
+        read = _from_spans if outlook.covered(session.connection(), today) else _from_engine
+        found, ids = read(session, today, horizon_days, shown, pages, size)
+        if any(part.number > part.pages for part in found):  # past a list's last page: its last one
+            pages = (min(pages[0], found[0].pages), min(pages[1], found[1].pages), min(pages[2], found[2].pages))
+            found, ids = read(session, today, horizon_days, shown, pages, size)
         plan = Schedule(today, horizon_days, *found, shown=shown)
         audit.record(session, actor, "view", patient_ids=ids,
                      detail=f"schedule as of {today.isoformat()}, {horizon_days} days ahead, "

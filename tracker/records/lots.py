@@ -30,6 +30,7 @@ from tracker.course.vocabulary import treatment_words
 from tracker.course.wording import count
 from tracker.database import AnyRow, read_connection, streamed_rows, transaction
 from tracker.errors import ValidationError
+from tracker.paging import Page, last_page, page_number
 from tracker.safe_csv import csv_chunks
 
 MAX_LOT_LENGTH = 80  # the column's width (db.models.TreatmentSession.lot_number)
@@ -53,48 +54,34 @@ class LotSession:
 
 @dataclass(frozen=True)
 class LotSearch:
-    """One page of the sessions found (newest first): ``sessions`` are numbers ``first`` to ``last`` of
-    ``total`` live sessions, given to ``patient_count`` live patients; ``excluded_deleted`` deleted ones matched
-    and are not shown."""
+    """One page of the sessions found (newest first): ``sessions`` is a page of the live sessions found
+    (``sessions.total`` of them), given to ``patient_count`` live patients; ``excluded_deleted`` deleted ones
+    matched and are not shown."""
 
     lot: str
     partial: bool
-    sessions: tuple[LotSession, ...]
+    sessions: Page[LotSession]
     excluded_deleted: int
-    total: int = 0
     patient_count: int = 0
-    page: int = 1
-    page_size: int = PAGE_SIZE
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
-
-    @property
-    def first(self) -> int:
-        return min((self.page - 1) * self.page_size + 1, self.total)
-
-    @property
-    def last(self) -> int:
-        return min(self.page * self.page_size, self.total)
 
     def found(self) -> str:
         """What the search found, in words.
 
-        >>> LotSearch("A", False, (), 0, total=1234, patient_count=1).found()
+        >>> LotSearch("A", False, Page((), total=1234, size=PAGE_SIZE), 0, patient_count=1).found()
         '1,234 sessions, 1 patient.'
         """
-        return (f"{self.total:,} session{'' if self.total == 1 else 's'}, "
+        total = self.sessions.total
+        return (f"{total:,} session{'' if total == 1 else 's'}, "
                 f"{self.patient_count:,} patient{'' if self.patient_count == 1 else 's'}.")
 
     def showing(self) -> str:
         """Which of them this page shows.
 
-        >>> LotSearch("A", False, (), 0, total=1234, patient_count=980, page=2).showing()
-        'Showing sessions 201–400 of 1,234 (page 2 of 7), newest first.'
+        >>> LotSearch("A", False, Page(("s",) * 200, total=1234, number=2, size=PAGE_SIZE), 0).showing()
+        'Showing 201–400 of 1,234 sessions (page 2 of 7), newest first.'
         """
-        return f"Showing sessions {self.first:,}–{self.last:,} of {self.total:,} (page {self.page} of {self.pages}), " \
-               "newest first."
+        page = self.sessions
+        return f"{page.showing()} sessions (page {page.number} of {page.pages}), newest first."
 
 
 @dataclass(frozen=True)
@@ -126,17 +113,19 @@ def sessions_with_lot(actor: Actor, lot: str, partial: bool = False, page: int =
     ``lot`` (case-insensitive; ``partial``: contains), with the totals.
 
     Staff only; records one "view" audit entry with the lot searched and the patients of the page shown
-    (``audit.record(patient_ids=...)``). Raises ``ValidationError`` for a lot that cannot be searched.
+    (``audit.record(patient_ids=...)``). Raises ``ValidationError`` for a lot that cannot be searched
+    or a page outside ``tracker.paging.page_number``'s bounds.
     """
     require_role(actor, *STAFF)
-    lot = clean_lot(lot, partial)
+    lot, number = clean_lot(lot, partial), page_number(page)
     with transaction(url) as session:
         connection = read_connection(session)
         condition = _condition(lot, partial)
         live, patients, deleted = connection.execute(_totals(condition)).one()
-        page = min(max(1, page), max(1, -(-live // PAGE_SIZE)))
-        rows = connection.execute(_live(condition).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-        result = LotSearch(lot, partial, tuple(_lot_session(row) for row in rows), deleted, live, patients, page)
+        number = min(number, last_page(live, PAGE_SIZE))
+        rows = connection.execute(_live(condition).limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)).all()
+        shown = Page(tuple(_lot_session(row) for row in rows), live, number, PAGE_SIZE)
+        result = LotSearch(lot, partial, shown, deleted, patients)
         audit.record(session, actor, "view", detail=_audit_detail("lot lookup", result),
                      patient_ids={row.patient_id for row in rows})
     return result
@@ -156,7 +145,7 @@ def export_lot_csv(actor: Actor, lot: str, partial: bool = False, url: str | Non
     with transaction(url) as session:
         connection = read_connection(session)
         live, patients, deleted = connection.execute(_totals(condition)).one()
-        result = LotSearch(lot, partial, (), deleted, live, patients)
+        result = LotSearch(lot, partial, Page((), live, size=PAGE_SIZE), deleted, patients)
         audit.record(session, actor, "export", detail=_audit_detail("lot CSV export", result),
                      patient_ids=connection.execute(_patients_of(condition)).scalars().all())
     return LotExport(file_name=csv_file_name(lot), rows=live, chunks=csv_chunks(CSV_COLUMNS, (
@@ -202,10 +191,11 @@ def _lot_session(row: AnyRow) -> LotSession:
 def _audit_detail(what: str, result: LotSearch) -> str:
     """The lot, the totals, and for a view the page shown; the patients follow as ``record`` adds them."""
     match = "containing" if result.partial else "exactly"
-    detail = (f"{what}: lot {match} {result.lot!r}: {count(result.total, 'session')}, "
+    page = result.sessions
+    detail = (f"{what}: lot {match} {result.lot!r}: {count(page.total, 'session')}, "
               f"{count(result.patient_count, 'patient')}")
-    if result.sessions:
-        detail += f"; sessions {result.first}–{result.last} shown"
+    if page:
+        detail += f"; sessions {page.offset + 1}–{page.offset + len(page)} shown"
     if result.excluded_deleted:
         detail += f"; {result.excluded_deleted} deleted sessions not shown"
     return detail

@@ -27,7 +27,8 @@ from tracker.course.vocabulary import PatientFilter, milestone_words, status_wor
 from tracker.course.wording import count
 from tracker.database import reading
 from tracker.errors import ValidationError
-from tracker.paging import PAGE_SIZE, Page, page_number
+from tracker.paging import PAGE_SIZE, Page, last_page, page_number
+from tracker.paging import page_size as checked_size
 from tracker.progress import outlook
 from tracker.progress.outlook import OUTLOOK, SPAN, SPAN_COLUMNS, Facts, StatusKind
 from tracker.records.patient_search import search_conditions
@@ -129,15 +130,16 @@ def list_patients(actor: Actor, query: str = "", filter: str | None = None, toda
     require_role(actor, *STAFF)
     if filter not in (None, "", *FILTERS):
         raise ValidationError(f"Unknown filter {filter!r}: use one of {', '.join(FILTERS)}.")
-    number = page_number(page)
+    number, size = page_number(page), checked_size(page_size)
     kind = PatientFilter(filter) if filter else None
     today = today or date.today()
     with reading(url) as session:
-        if outlook.covered(session.connection(), today):
-            rows, total, ids = _from_spans(session, query, kind, today, number, page_size)
-        else:
-            rows, total, ids = _from_engine(session, query, kind, today, number, page_size)
-        shown = Page(tuple(rows), total, number, page_size)
+        read = _from_spans if outlook.covered(session.connection(), today) else _from_engine
+        rows, total, ids = read(session, query, kind, today, number, size)
+        if number > last_page(total, size):  # past the last page (the list got shorter): the last one
+            number = last_page(total, size)
+            rows, total, ids = read(session, query, kind, today, number, size)
+        shown = Page(tuple(rows), total, number, size)
         audit.record(session, actor, "view", patient_ids=ids,
                      detail=f"patient list page {number} of {shown.pages}: {len(rows)} shown of {total}")
     return shown
