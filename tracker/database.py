@@ -177,10 +177,9 @@ def streamed_rows(statement: Executable, url: str | None = None, rows_at_once: i
     """The rows of ``statement`` from a server-side cursor, ``rows_at_once`` at a time, so that an export of any
     length is written with flat memory (``stream_results``: a named cursor on PostgreSQL; SQLite's cursor steps
     through the table as rows are fetched). Runs on a connection of its own, opened when the first row is asked
-    for and closed when the last has been read or the iterator is dropped. On SQLite that connection begins as
-    every transaction does here (``db.engine._sqlite_begin``: BEGIN IMMEDIATE), so other writers wait while it
-    streams; a read that takes no write lock belongs here once the engine offers one."""
+    for and closed when the last has been read or the iterator is dropped. It is marked read-only, so on SQLite
+    it begins deferred (``db.engine._sqlite_begin``) and reads its WAL snapshot without taking the write lock:
+    writers carry on while it streams."""
     with engine_for(url or database_url()).connect() as connection:
-        # Read-only: on SQLite a deferred BEGIN, so a long export never holds the write lock.
         connection.execution_options(**{READ_ONLY: True})
         yield from connection.execution_options(stream_results=True, yield_per=rows_at_once).execute(statement)

@@ -30,7 +30,7 @@ from tracker.access import audit_anchor
 from tracker.access.actors import ADMIN, Actor, require_role
 from tracker.access.patient_lookup import with_mrn
 from tracker.clinic_dates import parse_date, show_date
-from tracker.database import AnyRow, Reads, after_reading, read_connection, streamed_rows, transaction
+from tracker.database import AnyRow, Reads, after_reading, read_connection, reading, streamed_rows, transaction
 from tracker.errors import NotFound, PermissionDenied, ValidationError
 from tracker.paging import Page, last_page, page_number
 from tracker.paging import page_size as checked_size
@@ -294,7 +294,7 @@ def browse(actor: Actor, *, username: str = "", mrn: str = "", action: str = "",
     require_role(actor, ADMIN)
     number, size = page_number(page), checked_size(page_size)
     since, until = _days(since, until)
-    with transaction(url) as session:
+    with reading(url) as session:  # never SQLite's write lock; the entry is written just after the reads
         connection = read_connection(session)
         where = _conditions(connection, username=username, mrn=mrn, action=action, since=since, until=until)
         total = connection.execute(select(func.count()).select_from(_entry).where(*where)).scalar_one()
@@ -324,7 +324,7 @@ def export_csv(actor: Actor, *, username: str = "", mrn: str = "", action: str =
     """
     require_role(actor, ADMIN)
     since, until = _days(since, until)
-    with transaction(url) as session:
+    with reading(url) as session:  # never SQLite's write lock; the entry is written just after the reads
         connection = read_connection(session)
         where = _conditions(connection, username=username, mrn=mrn, action=action, since=since, until=until)
         head = connection.execute(_LATEST).first()

@@ -28,7 +28,7 @@ from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.vocabulary import treatment_words
 from tracker.course.wording import count
-from tracker.database import AnyRow, read_connection, streamed_rows, transaction
+from tracker.database import AnyRow, read_connection, reading, streamed_rows
 from tracker.errors import ValidationError
 from tracker.paging import Page, last_page, page_number
 from tracker.safe_csv import csv_chunks
@@ -118,7 +118,7 @@ def sessions_with_lot(actor: Actor, lot: str, partial: bool = False, page: int =
     """
     require_role(actor, *STAFF)
     lot, number = clean_lot(lot, partial), page_number(page)
-    with transaction(url) as session:
+    with reading(url) as session:  # never SQLite's write lock; the audit entry is written just after
         connection = read_connection(session)
         condition = _condition(lot, partial)
         live, patients, deleted = connection.execute(_totals(condition)).one()
@@ -142,7 +142,7 @@ def export_lot_csv(actor: Actor, lot: str, partial: bool = False, url: str | Non
     require_role(actor, *STAFF)
     lot = clean_lot(lot, partial)
     condition = _condition(lot, partial)
-    with transaction(url) as session:
+    with reading(url) as session:  # never SQLite's write lock; the audit entry is written just after
         connection = read_connection(session)
         live, patients, deleted = connection.execute(_totals(condition)).one()
         result = LotSearch(lot, partial, Page((), live, size=PAGE_SIZE), deleted, patients)
