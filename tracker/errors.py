@@ -4,7 +4,13 @@ from __future__ import annotations
 
 
 class TrackerError(Exception):
-    """Base of every error the pages and the command line show as a message, never as a traceback."""
+    """Base of every error the pages and the command line show as a message, never as a traceback.
+
+    ``app_message``: when set, what the app shows any user instead of the message, which then goes to the
+    server log only (it names settings, servers or buckets that are the administrator's business); the
+    command line shows the message itself."""
+
+    app_message: str | None = None
 
 
 class ValidationError(TrackerError):

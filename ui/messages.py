@@ -51,8 +51,13 @@ def plain(text: object) -> str:
 
 def show_error(error: TrackerError) -> None:
     """The message and every listed problem, shown as plain text (they may quote what was typed); problems that
-    come as rows (``table``: the import's file, row, column and reason) are shown as a table."""
+    come as rows (``table``: the import's file, row, column and reason) are shown as a table. An error with an
+    ``app_message`` (``TrackerError``) shows that instead, and its message goes to the log."""
     message = str(error)
+    if error.app_message is not None:  # the message is for the administrator (settings, servers): the log's
+        log.warning("%s: %s", type(error).__name__, message)
+        st.error(error.app_message)
+        return
     table = getattr(error, "table", None)
     if table:
         st.error(plain(message))

@@ -71,13 +71,14 @@ def blob_store(area: Area) -> BlobStore:
 
 
 def check_store() -> None:
-    """Stop with one message (ValidationError) naming the setting when the configured object store cannot be
-    used: unknown scheme, no bucket, unreachable endpoint, refused credentials, missing bucket. The local
+    """Stop with one message naming the setting when the configured object store cannot be used: unknown scheme
+    or no bucket (ValidationError), unreachable endpoint, refused credentials, missing bucket (``StoreUnavailable``:
+    the app shows users its plain ``app_message`` and logs this one). The local
     folders need no check (the data dir is made when the database is)."""
     url = settings().store_url
     if not url:
         return
-    from tracker.storage.s3_store import describe_failure
+    from tracker.storage.s3_store import StoreUnavailable, describe_failure
 
     location = BucketLocation.parse(url)
     client, endpoint = _client(_aws_settings())
@@ -85,7 +86,7 @@ def check_store() -> None:
         client.head_bucket(Bucket=location.bucket)
     except Exception as error:  # every botocore failure becomes one line naming the setting to check
         where = f"{SETTING}={url} at {endpoint}"
-        raise ValidationError(describe_failure(error, where, location.bucket)) from None
+        raise StoreUnavailable(describe_failure(error, where, location.bucket)) from None
 
 
 def _aws_settings() -> tuple[tuple[str, str], ...]:

@@ -11,7 +11,8 @@ reads like the local folder in any S3 browser. Why the ``BlobStore`` promises ho
 - ``keys`` pages through ListObjectsV2, which returns keys in UTF-8 byte order.
 
 Any other failure (endpoint unreachable, credentials refused, bucket gone) raises ``StoreUnavailable``, a
-``TrackerError`` whose message names the setting to check; never a botocore traceback.
+``TrackerError`` whose message names the setting to check (the command line shows it; the app logs it and shows
+users a plain "photos are unavailable"); never a botocore traceback.
 """
 
 from __future__ import annotations
@@ -38,7 +39,11 @@ _CREDENTIAL_CODES = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "A
 
 
 class StoreUnavailable(TrackerError):
-    """The object store cannot be used (unreachable, credentials refused, bucket missing); nothing was stored."""
+    """The object store cannot be used (unreachable, credentials refused, bucket missing); nothing was stored.
+    The message (``describe_failure``) is for an administrator: the app logs it and shows ``app_message``."""
+
+    app_message = ("Photos are unavailable right now; nothing was saved. Try again later; if it persists, tell "
+                   "your administrator (the server log says what to check).")
 
 
 class S3Store:
