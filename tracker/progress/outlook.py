@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, event, func, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, delete, event, func, insert, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from db import models
@@ -417,12 +417,6 @@ def on_list(kind: PatientFilter, day: date, horizon_days: int = 0) -> ColumnElem
     if kind == PatientFilter.TARGET_SOON:
         return and_(_span.c.visit_target >= day, _span.c.visit_target <= day + timedelta(TARGET_SOON_DAYS), booked)
     return and_(_span.c.visit_window_start > day, _span.c.visit_window_start <= day + timedelta(horizon_days), booked)
-
-
-def on_any_list(day: date, horizon_days: int) -> ColumnElement[bool]:
-    """On at least one follow-up list with the look-ahead ``horizon_days`` (the schedule's rows)."""
-    kinds = (PatientFilter.OVERDUE, PatientFilter.WINDOW_OPEN, PatientFilter.TARGET_SOON, PatientFilter.UPCOMING)
-    return or_(*(on_list(kind, day, horizon_days) for kind in kinds))
 
 
 BY_URGENCY = (_span.c.urgency, _span.c.urgency_day, _span.c.mrn)  # the follow-up lists' order, as indexed
