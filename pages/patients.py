@@ -53,7 +53,7 @@ picked = st.dataframe(
         }
         for row in rows
     ],
-    hide_index=True, key="patients_table", on_select="rerun", selection_mode="single-row",
+    hide_index=True, key="patients_table", on_select="rerun", selection_mode="single-row", placeholder="–",
     column_config=date_columns("Day 0", "Window opens", "Window closes", "Target date", "Last visit"),
 )
 page_chooser(page_key, rows)
