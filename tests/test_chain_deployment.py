@@ -423,7 +423,9 @@ def test_a_visit_logged_on_replica_a_is_seen_with_its_photo_on_replica_b(chain):
         sign_in(page_a, base, USERNAME, PASSWORD)
         assert secure_session_cookie(page_a)
         navigate(page_a, f"/log_visit?mrn={MRN}")
-        page_a.get_by_role("heading", name=f"{NAME} · MRN {MRN}").wait_for()
+        # A replica's first visit of a page imports that page's modules: under a loaded CI machine (both workers
+        # starting servers) this took over 30 s once.
+        page_a.get_by_role("heading", name=f"{NAME} · MRN {MRN}").wait_for(timeout=90_000)
         page_a.get_by_role("button", name="Save visit").wait_for()
         wait_rendered(page_a)
         type_date(page_a, "Visit date", today)
