@@ -1,7 +1,8 @@
 """The clinician's follow-up list: every live patient with the next milestone, its status and due date.
 
-``list_patients`` (staff, one transaction, audited as a view, plain data back) is searchable by name or MRN and
-filtered to one follow-up list: "window open now", "target date within 7 days", "overdue" (the same lists, on the
+``list_patients`` (staff, one read-only transaction, audited as a view, one page of plain data back) reads the
+maintained outlook (``tracker.progress.outlook``), 50 rows a page. It is searchable by name or MRN and filtered to
+one follow-up list: "window open now", "target date within 7 days", "overdue" (the same lists, on the
 same dates, as the schedule: ``tracker.course.followup.NextVisit.lists``) or "behind expected" (the engine's
 status, with the measurement noise, at the latest milestone measured). A filtered list is sorted by urgency as
 the schedule is; the whole list by name. Every row says the latest visit and the latest judged change.
