@@ -145,14 +145,21 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+def starting_alone(connection: Connection) -> None:
+    """Make the rest of this transaction the only start-up step running on this database: several app servers
+    of a chain may start at once on one database, and each migrates and then seeds what a new installation needs.
+    On PostgreSQL, a transaction-scoped advisory lock: the others wait here until this one has committed, then
+    find nothing left to do (its DDL is transactional). SQLite's writers already take turns."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(7312002)"))
+
+
 def migrate(url: str, revision: str = "head") -> None:
-    """Create the schema or bring it to the newest migration (or ``revision``); safe on every start."""
+    """Create the schema or bring it to the newest migration (or ``revision``); safe on every start, also when
+    several servers start at once (``starting_alone``)."""
     config = alembic_config(url)
     with engine_for(url).begin() as connection:
-        if connection.dialect.name == "postgresql":
-            # Several app servers of a chain may start at once on one database: one migrates, the others wait
-            # here until it has committed, then find nothing left to do (PostgreSQL's DDL is transactional).
-            connection.execute(text("SELECT pg_advisory_xact_lock(7312002)"))
+        starting_alone(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

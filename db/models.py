@@ -178,10 +178,16 @@ class DensityMeasurement(Recorded, Base):
     shaft_diameter_um: Mapped[float | None] = mapped_column(Float)
     terminal_pct: Mapped[float | None] = mapped_column(Float)
     anagen_pct: Mapped[float | None] = mapped_column(Float)
+    # ``typed`` by the clinician, or ``counted``: an assisted count on ``photo_id``, a close-up, whose
+    # detections, corrections, field size and device ``count_detail`` keeps (``tracker.photos.hair_count``).
+    method: Mapped[str] = mapped_column(String(20), default="typed", server_default="typed")
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id"), index=True)
+    count_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     visit: Mapped[Visit] = relationship(back_populates="measurements")
     __table_args__ = (
         CheckConstraint("density_per_cm2 > 0 AND density_per_cm2 <= 600", name="density_range"),
+        CheckConstraint("method IN ('typed','counted')", name="method"),
     )
 
 
@@ -217,7 +223,28 @@ class Photo(Recorded, Base):
     height: Mapped[int] = mapped_column(Integer)
     captured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     original_file_name: Mapped[str | None] = mapped_column(String(255))
+    # What the capture checks found (``tracker.photos.quality``): measures, problems, kept anyway; None for
+    # photos taken before the checks existed.
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     __table_args__ = (UniqueConstraint("visit_id", "view", "sha256", name="visit_view_sha256"),)
+
+
+class CaptureDevice(Base):
+    """A camera or trichoscope the clinic uses, with the field its close-ups cover in mm (width × height): a
+    count of hairs in the frame divided by that area is the density (hairs/cm² = count / (w × h / 100))."""
+
+    __tablename__ = "capture_device"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    field_width_mm: Mapped[float] = mapped_column(Float)
+    field_height_mm: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(120))
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        CheckConstraint("field_width_mm > 0 AND field_width_mm <= 100 AND field_height_mm > 0 "
+                        "AND field_height_mm <= 100", name="field_mm"),
+    )
 
 
 class User(Base):

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from db import models
-from db.engine import READ_ONLY, engine_for, make_private_folders, migrate, session_factory
+from db.engine import READ_ONLY, engine_for, make_private_folders, migrate, session_factory, starting_alone
 from tracker.clinic_dates import date_format
 from tracker.config import settings
 from tracker.course.milestones import DEFAULT_PROTOCOL, SALT_PROTOCOL, Protocol
@@ -148,6 +148,8 @@ def initialize(url: str | None = None) -> None:
     make_private_folders(settings().data_dir, tighten=True)  # 0700, also when it existed with a looser mode
     migrate(url)
     with transaction(url) as session:
+        # Another server starting at this moment would seed them too, and the second insert would fail.
+        starting_alone(session.connection())
         # The default course, and alopecia areata's SALT course; each only when no protocol has its name
         # (a clinic that edited one keeps its edits; one renamed or removed is seeded again).
         for protocol in (DEFAULT_PROTOCOL, SALT_PROTOCOL):
