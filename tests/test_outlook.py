@@ -25,8 +25,8 @@ TODAY = date(2026, 11, 30)
 
 
 def differences(url: str, days_after: range = range(0, 800, 9)) -> list[str]:
-    """Each (patient, day) where the stored span disagrees with the engine, for days from the patient's latest record:
-    every span's first and last day, and every ninth day for two years."""
+    """Each (patient, day) where the stored span disagrees with the engine, for days from the patient's latest record
+    (or today, when a record is dated later): every span's first and last day, and every ninth day for two years."""
     found: list[str] = []
     with reading(url) as session:
         connection = session.connection()
@@ -43,7 +43,7 @@ def differences(url: str, days_after: range = range(0, 800, 9)) -> list[str]:
         if not held:
             found.append(f"patient {pid}: no span")
             continue
-        start = records[pid].latest_record
+        start = min(records[pid].latest_record, date.today())
         if held[0][0] != start or held[-1][1] != outlook.FOREVER:
             found.append(f"patient {pid}: spans cover {held[0][0]}..{held[-1][1]}, not {start}..forever")
         for (_a, until, _f), (after, _b, _g) in zip(held, held[1:], strict=False):
@@ -115,6 +115,29 @@ def test_a_day_before_a_patient_s_latest_record_is_answered_by_the_engine(demo):
     with reading(demo) as session:
         engine_rows, total, _ids = patient_list._from_engine(session, "", None, earlier, 1, 500)
     assert listed.rows == tuple(engine_rows) and listed.total == total
+
+
+def test_a_record_dated_after_today_is_covered_from_today(demo):
+    """A visit and a session dated ahead (a visit booked in advance, a clinic whose day starts before the server's):
+    the spans start today and change again on each of those days, so the lists still read the table, and say what
+    the engine says on every day (not only that patient's: the others would otherwise be listed by the engine too)."""
+    today = date.today()
+    with transaction(demo) as session:
+        pid = session.scalars(select(models.Patient.id).order_by(models.Patient.id)).first()
+        session.add(models.TreatmentSession(patient_id=pid, date=today + timedelta(days=20), treatment="prp"))
+        visit = models.Visit(patient_id=pid, date=today + timedelta(days=40))
+        session.add(visit)
+        session.flush()
+        session.add(models.DensityMeasurement(visit_id=visit.id, site="vertex", density_per_cm2=150.0))
+    with reading(demo) as session:
+        assert outlook.covered(session.connection(), today)
+        starts = sorted(session.scalars(select(outlook.SPAN.c.valid_from).where(outlook.SPAN.c.patient_id == pid)))
+    assert starts[0] == today and today + timedelta(days=20) in starts and today + timedelta(days=40) in starts
+    assert differences(demo, range(0, 120, 3)) == []
+    with reading(demo) as session:
+        for day in (today, today + timedelta(days=25), today + timedelta(days=45)):
+            assert (patient_list._from_spans(session, "", None, day, 1, 500)[:2]
+                    == patient_list._from_engine(session, "", None, day, 1, 500)[:2])
 
 
 def test_a_patient_without_an_outlook_makes_the_lists_ask_the_engine(demo):

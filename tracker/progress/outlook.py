@@ -174,28 +174,42 @@ class PatientRecords:
         return facts(progress, last_visit, self.protocol.judged_on_salt)
 
 
-def spans(records: PatientRecords) -> list[tuple[date, date, Facts]]:
-    """``(valid_from, valid_until, facts)`` from the patient's latest record to ``FOREVER``, in order, each span as
-    long as the facts stay the same. The days the facts can change are the milestone windows' first day, the day
-    after their last, and the day after each target date (the engine's date-driven statuses, ``seen_on``)."""
-    start = records.latest_record
+def spans(records: PatientRecords, today: date | None = None) -> list[tuple[date, date, Facts]]:
+    """``(valid_from, valid_until, facts)`` from ``today`` (default: the server's) or the patient's latest record,
+    whichever is earlier, to ``FOREVER``, in order, each span as long as the facts stay the same.
+
+    After the latest record the days the facts can change are the milestone windows' first day, the day after their
+    last, and the day after each target date (the engine's date-driven statuses, ``seen_on``). A record dated after
+    ``today`` (a visit booked ahead, a clinic whose day starts before the server's) also changes them on its own
+    day: the engine counts a record only from its date on, so each such day starts the engine again. Without it
+    the spans would start at that record, and until then every list would have to ask the engine."""
+    today = today or date.today()
+    latest = records.latest_record
+    ahead = sorted({d for d in (*(s.date for s in records.sessions), *records.visit_dates) if today < d <= latest})
+    starts = [min(today, latest), *ahead] if ahead else [latest]
+    found: list[tuple[date, date, Facts]] = []
+    for start, end in zip(starts, [*starts[1:], FOREVER], strict=True):
+        for day, now in _changes(records, start, end):
+            if found and found[-1][2] == now:
+                continue
+            if found:
+                found[-1] = (found[-1][0], day, found[-1][2])
+            found.append((day, FOREVER, now))
+    return found
+
+
+def _changes(records: PatientRecords, start: date, end: date) -> Iterator[tuple[date, Facts]]:
+    """The facts on ``start`` and on every later day before ``end`` they may change with nothing new recorded."""
     progress = assess(records.sessions, records.series, records.protocol, start)
     judged_on_salt = records.protocol.judged_on_salt
     change = latest_change_words(progress, judged_on_salt)
-    last_visit = records.visit_dates[-1] if records.visit_dates else None
+    last_visit = max((d for d in records.visit_dates if d <= start), default=None)
     milestones = [m for site in progress.sites for m in site.milestones] + list(progress.unmeasured)
     one_day = timedelta(days=1)
     days = sorted({d for m in milestones for d in (m.window_start, m.window_end + one_day, m.target + one_day)
-                   if d > start and d < FOREVER})
-    found: list[tuple[date, date, Facts]] = []
+                   if start < d < end})
     for day in [start, *days]:
-        now = facts(seen_on(progress, day), last_visit, judged_on_salt, change)
-        if found and found[-1][2] == now:
-            continue
-        if found:
-            found[-1] = (found[-1][0], day, found[-1][2])
-        found.append((day, FOREVER, now))
-    return found
+        yield day, facts(seen_on(progress, day), last_visit, judged_on_salt, change)
 
 
 def load_records(reads: Reads, patient_ids: Iterable[int]) -> dict[int, PatientRecords]:
