@@ -70,17 +70,18 @@ assert found is not None and image is not None and size is not None  # both chos
 st.caption("Circles are the hairs found (yellow: terminal, blue: vellus, green: width not measurable). Click where "
            "a hair emerges to add a mark (pink square); click a mark to remove it (a grey cross; click it again to "
            "bring it back). A hair counts once, where it leaves the scalp inside the frame.")
+summary = st.container()  # the figures above the photo, so that each click's effect is seen where one clicks
 key = f"count_marks_{photo.photo_id}_{device.id}"
 added, removed = marked_closeup(key, image, size, found)
 counted = recount(found, added, removed)
-columns = st.columns(4)
-columns[0].metric("Hairs counted", counted.count,
-                  help=f"{len(found.marks)} found, {len(removed)} removed, {len(added)} added")
+columns = summary.columns(4)
+columns[0].metric("Hairs counted", counted.count)
 columns[1].metric("Density (hairs/cm²)", f"{counted.density_per_cm2:.1f}",
-                  help=f"{counted.count} hairs over {device.field_mm[0]:g}×{device.field_mm[1]:g} mm")
-columns[2].metric("Terminal", counted.terminal if counted.terminal is not None else "–")
+                  help=f"{counted.count} hairs over {found.field_mm[0]:g}×{found.field_mm[1]:g} mm")
+columns[2].metric("Terminal", counted.terminal if counted.terminal is not None else "–",
+                  help="Wider than 40 µm. Not told when the photo is too coarse, or once a mark is added by hand.")
 columns[3].metric("Vellus", counted.vellus if counted.vellus is not None else "–")
-st.caption(plain(f"{len(found.marks)} found · {len(removed)} removed · {len(added)} added"))
+summary.caption(plain(f"{len(found.marks)} found · {len(removed)} removed · {len(added)} added"))
 
 choices = [*listing.sites, OTHER]
 site_choice = st.selectbox("Site", choices, format_func=lambda s: s if s == OTHER else site_words(s), key="count_site")

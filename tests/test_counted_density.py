@@ -6,17 +6,21 @@ result is taken as given and only the arithmetic of the corrections is checked b
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import date
 
 import pytest
 from sqlalchemy import select
 
 from db import models
+from tests.browser import ARTIFACTS
 from tests.closeup_samples import make_closeup_patient
 from tests.scalp_samples import ADMIN, CLINICIAN
 from tracker.access.actors import Actor
 from tracker.database import transaction
 from tracker.errors import NeedsConfirmation, NotFound, PermissionDenied, ValidationError
+from tracker.exchange.progress_report import progress_report_pdf
 from tracker.progress.patient_progress import progress_json
 from tracker.records.capture_devices import add_device, retire_device
 from tracker.records.closeup_count import closeup_count
@@ -170,3 +174,29 @@ def test_a_patient_account_never_counts(clinic):
                              url=clinic)
     assert (_last_audit(clinic).action, _last_audit(clinic).username) == ("refused", "cleo")
     assert [m.method for m in _measurements(clinic)] == ["typed"]
+
+
+def test_the_report_marks_the_counted_point_and_says_so(clinic):
+    """The PDF: the counted density's note under the site's heading (pdftotext), and each page as a PNG in
+    test-artifacts/hair-count/ (pdftoppm) to look at: the diamond on the chart and its legend entry."""
+    if shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None:
+        pytest.skip("pdftotext/pdftoppm (poppler-utils) are not installed; make test installs them")
+    made = make_closeup_patient(clinic)
+    device = add_device(ADMIN, "Scope", *FIELD, url=clinic)
+    screen = closeup_count(CLINICIAN, made.mrn, made.photos["month6_closeup"], device.id, url=clinic)
+    assert screen.found is not None and screen.size is not None
+    save_counted_density(CLINICIAN, made.photos["month6_closeup"], device.id, "vertex", screen.found, screen.size,
+                         url=clinic)
+    count = len(screen.found.marks)
+    _name, pdf = progress_report_pdf(CLINICIAN, made.mrn, as_of=date(2025, 8, 1), url=clinic)
+    folder = ARTIFACTS / "hair-count"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"report-{clinic.split(':')[0]}.pdf"
+    path.write_bytes(pdf)
+    text = " ".join(subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, text=True,
+                                   check=True).stdout.split())
+    assert "Diamonds are assisted counts: hairs counted on a close-up photo" in text
+    assert f"2025-07-15: assisted count ({count} hairs in 4×3 mm)." in text
+    assert "assisted count (close-up)" in text  # the chart's legend entry
+    subprocess.run(["pdftoppm", "-png", "-r", "80", str(path), str(path.with_suffix(""))], check=True)
+    assert list(folder.glob(f"{path.stem}-*.png"))
