@@ -17,6 +17,7 @@ from db import models
 from tests.browser import ARTIFACTS
 from tests.closeup_samples import make_closeup_patient
 from tests.scalp_samples import ADMIN, CLINICIAN
+from tests.test_outlook import differences
 from tracker.access.actors import Actor
 from tracker.database import transaction
 from tracker.errors import NeedsConfirmation, NotFound, PermissionDenied, ValidationError
@@ -92,6 +93,8 @@ def test_corrected_count_is_stored_as_a_counted_density(clinic):
     assert f"{count} hairs in 4×3 mm (Scope)" in entry.detail and "1 removed, 2 added" in entry.detail
     with transaction(clinic) as session:
         assert session.get_one(models.Visit, made.visits["month6"]).version == 2
+
+    assert differences(clinic, range(0, 400, 30)) == []  # the whole-clinic lists' outlook followed on commit
 
     sites = progress_json(CLINICIAN, made.mrn, as_of=date(2025, 8, 1), url=clinic)["sites"]
     assert sites[0]["measurements"] == [
