@@ -48,9 +48,18 @@ def query(data_dir, sql: str) -> list[tuple]:
         return db.execute(sql).fetchall()
 
 
-def metric(page, label: str) -> str:
+def expect_metric(page, label: str, value: str) -> None:
+    """Wait (up to 30 s) until the metric ``label`` shows ``value``: a click's rerun may still be on its way."""
+    from playwright.sync_api import expect
+
     box = page.get_by_test_id("stMetric").filter(has_text=label)
-    return box.get_by_test_id("stMetricValue").inner_text().strip()
+    expect(box.get_by_test_id("stMetricValue")).to_have_text(value, timeout=30_000)
+
+
+def expect_count(locator, count: int) -> None:
+    from playwright.sync_api import expect
+
+    expect(locator).to_have_count(count, timeout=30_000)
 
 
 def free_spot(marks: list[tuple[float, float]], size: tuple[int, int], reach: float) -> tuple[float, float]:
@@ -92,10 +101,9 @@ def test_admin_adds_a_device_and_a_clinician_counts_a_closeup(server):
         svg = page.locator("svg[role=img]")
         svg.wait_for()
         circles = svg.locator("circle[data-mark=detected]")
-        found = circles.count()
-        assert found == 24  # the 24 hairs drawn, each found once
-        assert metric(page, "Hairs counted") == "24"
-        assert metric(page, "Density (hairs/cm²)") == "200.0"  # 24 hairs / 0.12 cm²
+        expect_count(circles, 24)  # the 24 hairs drawn, each found once
+        expect_metric(page, "Hairs counted", "24")
+        expect_metric(page, "Density (hairs/cm²)", "200.0")  # 24 hairs / 0.12 cm²
         shot(page, JOURNEY, "02 detections drawn")
 
         size = (800, 600)
@@ -103,12 +111,13 @@ def test_admin_adds_a_device_and_a_clinician_counts_a_closeup(server):
                  for c in circles.all()]
         reach = float(circles.first.get_attribute("r") or 0)
         click_image_point(page, svg, marks[0], size)  # remove the first detection
-        assert page.locator("svg[role=img] path[data-mark=removed]").count() == 1
-        assert metric(page, "Hairs counted") == "23"
+        expect_count(page.locator("svg[role=img] path[data-mark=removed]"), 1)
+        expect_metric(page, "Hairs counted", "23")
+        page.get_by_text("24 found · 1 removed · 0 added").wait_for()
         spot = free_spot(marks, size, reach)
         click_image_point(page, svg, spot, size)  # add a hair where none was found
-        assert page.locator("svg[role=img] rect[data-mark=added]").count() == 1
-        assert metric(page, "Hairs counted") == "24"
+        expect_count(page.locator("svg[role=img] rect[data-mark=added]"), 1)
+        expect_metric(page, "Hairs counted", "24")
         page.get_by_text("24 found · 1 removed · 1 added").wait_for()
         shot(page, JOURNEY, "03 one removed one added")
         svg.screenshot(path=str(shot(page, JOURNEY, "03 one removed one added").with_name("03b-the-marks.png")))
