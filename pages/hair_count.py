@@ -17,7 +17,7 @@ from ui.messages import call, plain
 from ui.signed_in import require_actor
 from ui.workspace import selected_mrn
 
-DETECTED, ASKED, FLASH, OTHER = "count_detected", "count_asked", "count_flash", "another site…"
+DETECTED, ASKED, FLASH, ROUND, OTHER = "count_detected", "count_asked", "count_flash", "count_round", "another site…"
 
 actor = require_actor()
 mrn = selected_mrn()
@@ -31,8 +31,6 @@ if listing is None:
     st.stop()
 st.header(plain(f"Hair count · {listing.full_name}"))
 st.caption(plain(f"MRN {listing.mrn} · the count is made on the photo's display copy; the original is kept unaltered"))
-if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH))
 if not listing.closeups:
     st.info("This patient has no close-up (trichoscopy) photo yet. Add one to a visit (Log visit, or the patient "
             "record's timeline), then count it here.")
@@ -71,7 +69,8 @@ st.caption("Circles are the hairs found (yellow: terminal, blue: vellus, green: 
            "a hair emerges to add a mark (pink square); click a mark to remove it (a grey cross; click it again to "
            "bring it back). A hair counts once, where it leaves the scalp inside the frame.")
 summary = st.container()  # the figures above the photo, so that each click's effect is seen where one clicks
-key = f"count_marks_{photo.photo_id}_{device.id}"
+# A new key after each save: the component (which keeps its marks in the browser) starts afresh.
+key = f"count_marks_{photo.photo_id}_{device.id}_{st.session_state.get(ROUND, 0)}"
 added, removed = marked_closeup(key, image, size, found)
 counted = recount(found, added, removed)
 columns = summary.columns(4)
@@ -111,8 +110,11 @@ if st.button("Save the count", type="primary", key="count_save"):
     if saved is not None:
         for stale in (DETECTED, ASKED, key, "count_anyway"):
             st.session_state.pop(stale, None)
+        st.session_state[ROUND] = st.session_state.get(ROUND, 0) + 1
         st.session_state[FLASH] = plain(
             f"Saved: {site_words(saved.site)}, {saved.count} hairs, {saved.density_per_cm2:g} hairs/cm² "
             f"(assisted count) at the visit of {show_date(photo.date)}.")
         st.rerun()
+if FLASH in st.session_state:  # by the button, where the clinician is looking after saving
+    st.success(st.session_state.pop(FLASH))
 st.page_link("pages/progress.py", label="See the progress chart")

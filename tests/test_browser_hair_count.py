@@ -125,6 +125,8 @@ def test_admin_adds_a_device_and_a_clinician_counts_a_closeup(server):
         page.get_by_role("button", name="Save the count").click()
         wait_rendered(page)
         page.get_by_text("Saved: Vertex, 24 hairs, 200 hairs/cm² (assisted count)").wait_for()
+        page.get_by_text("24 found · 0 removed · 0 added").wait_for()  # a fresh count: the corrections are saved
+        expect_count(page.locator("svg[role=img] rect[data-mark=added]"), 0)
         shot(page, JOURNEY, "04 saved")
 
         navigate(page, "/progress?mrn=CU-1")
