@@ -6,8 +6,11 @@ result is taken as given and only the arithmetic of the corrections is checked b
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
+import sys
 from datetime import date
 
 import pytest
@@ -16,6 +19,7 @@ from sqlalchemy import select
 from db import models
 from tests.browser import ARTIFACTS
 from tests.closeup_samples import make_closeup_patient
+from tests.conftest import ROOT
 from tests.scalp_samples import ADMIN, CLINICIAN
 from tests.test_outlook import differences
 from tracker.access.actors import Actor
@@ -96,12 +100,18 @@ def test_corrected_count_is_stored_as_a_counted_density(clinic):
 
     assert differences(clinic, range(0, 400, 30)) == []  # the whole-clinic lists' outlook followed on commit
 
-    sites = progress_json(CLINICIAN, made.mrn, as_of=date(2025, 8, 1), url=clinic)["sites"]
-    assert sites[0]["measurements"] == [
+    expected = [
         {"date": "2025-01-15", "density": 150.0, "method": "typed"},
         {"date": "2025-07-15", "density": round(count / 0.12, 2), "method": "counted", "hairs": count,
          "field_mm": [4.0, 3.0]},
     ]
+    service = progress_json(CLINICIAN, made.mrn, as_of=date(2025, 8, 1), url=clinic)
+    assert service["sites"][0]["measurements"] == expected
+    # and through the command line a script uses (the clinic's settings are in this process's environment)
+    result = subprocess.run([sys.executable, "-m", "tracker", "progress", made.mrn, "--as-of", "2025-08-01", "--json"],
+                            cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["sites"][0]["measurements"] == expected
 
 
 def test_a_site_already_measured_is_refused_with_the_way_to_correct_it(clinic):
