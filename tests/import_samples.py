@@ -128,6 +128,8 @@ def assert_clinic_imported(url: str, by: str = "cli:import") -> None:
             ("RT-002", date(2025, 1, 15), "prp", "", "", by),
             ("RT-001", date(2025, 4, 12), "exosome", "ExoGen 5", "EX-2503", by),
         ]
+        # imported densities are typed values: only the count screen stores "counted" (tracker.records.counted_density)
+        assert set(session.scalars(select(models.DensityMeasurement.method))) == {"typed"}
     # one visit per patient per day, holding one measurement per site
     assert measurements(url) == [(*row[:4], by) for row in EXPECTED_MEASUREMENTS]
 

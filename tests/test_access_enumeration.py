@@ -428,7 +428,27 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     "tracker.records.visit_photos.add_photos": aims(
         ("a photo added to B's visit", lambda c, actor: svc("tracker.records.visit_photos.add_photos")(
             actor, c.b.visit_ids[0], [PhotoUpload("occipital", "back.jpg", jpeg((90, 60, 200)))]))),
+    # Capture devices (admins change them; staff list them) and the count screen (staff only).
+    "tracker.records.capture_devices.list_devices": aims(
+        ("every device", lambda c, actor: svc("tracker.records.capture_devices.list_devices")(actor))),
+    "tracker.records.capture_devices.add_device": aims(
+        ("a device", lambda c, actor: svc("tracker.records.capture_devices.add_device")(actor, "Intruder", 8, 6))),
+    "tracker.records.capture_devices.retire_device": aims(
+        ("a device", lambda c, actor: svc("tracker.records.capture_devices.retire_device")(actor, 1))),
+    "tracker.records.closeup_count.closeup_count": aims(
+        ("B's close-ups", lambda c, actor: svc("tracker.records.closeup_count.closeup_count")(
+            actor, c.b.mrn, c.b.photo_ids[0], 1))),
+    "tracker.records.counted_density.save_counted_density": aims(
+        ("a counted density for B", lambda c, actor: svc("tracker.records.counted_density.save_counted_density")(
+            actor, c.b.photo_ids[0], 1, "frontal", _no_hairs(), (320, 240), added=[(10.0, 10.0)]))),
 }
+
+def _no_hairs() -> object:
+    """What the detector finds on a blank close-up (8 × 6 mm): the counted density's starting point."""
+    from tracker.photos.hair_count import count_hairs
+
+    return count_hairs(Image.new("RGB", (320, 240), (224, 184, 154)), (8.0, 6.0))
+
 
 def _sheets_for(c) -> list:
     """Three CSV files that would add a visit to B's record."""

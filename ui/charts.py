@@ -16,8 +16,16 @@ from html import escape
 import plotly.graph_objects as go
 
 from tracker.clinic_dates import date_pattern, show_date
-from tracker.course.vocabulary import POINT_STYLES, PointKind, milestone_short, site_words, treatment_words
-from tracker.progress.chart_data import ProgressChart, SiteChart
+from tracker.course.vocabulary import (
+    COUNTED_SYMBOL,
+    POINT_STYLES,
+    MeasurementMethod,
+    PointKind,
+    milestone_short,
+    site_words,
+    treatment_words,
+)
+from tracker.progress.chart_data import ChartPoint, ProgressChart, SiteChart
 from tracker.progress.view import SecondarySeries
 
 
@@ -65,17 +73,18 @@ def site_figure(chart: ProgressChart, site: SiteChart, percent: bool = False, la
             mode="lines+markers+text",
             name="measured change",
             line={"color": "#444444", "width": 1.5},
-            marker={"size": 14 if large else 10, "color": [POINT_STYLES[p.status].hex for p in points],
-                    "line": {"width": 1, "color": "white"}},
+            marker=_markers(points, large),
             # The baseline is the zero line itself: its label would only say "+0".
             text=["" if p.status == PointKind.BASELINE else f"{v:+.0f}{suffix}" for p, v in zip(points, values,
                                                                                                 strict=True)],
             textposition=_label_positions([p.months for p in points]),
             textfont={"size": 13 if large else 11, "color": [POINT_STYLES[p.status].hex for p in points]},
-            customdata=[[show_date(p.date), p.density, POINT_STYLES[p.status].legend] for p in points],
+            customdata=[[show_date(p.date), p.density, POINT_STYLES[p.status].legend, p.how] for p in points],
             hovertemplate=("%{customdata[0]}: %{customdata[1]:.0f} hairs/cm²<br>change %{y:+.1f} "
-                           + ("%" if percent else "hairs/cm²") + "<br>%{customdata[2]}<extra></extra>"),
+                           + ("%" if percent else "hairs/cm²") + "<br>%{customdata[2]}<br>%{customdata[3]}"
+                           "<extra></extra>"),
         ))
+        _draw_counted_legend(figure, points, large)
     _draw_sessions(figure, chart, 0.0)
     bars = _draw_bars(figure, chart, large)
     _draw_today(figure, chart)
@@ -107,13 +116,13 @@ def density_figure(chart: ProgressChart, site: SiteChart, large: bool = False) -
         figure.add_trace(go.Scatter(
             x=[p.months for p in points], y=[p.density for p in points], mode="lines+markers+text",
             name="measured density", line={"color": "#444444", "width": 1.5},
-            marker={"size": 14 if large else 10, "color": [POINT_STYLES[p.status].hex for p in points],
-                    "line": {"width": 1, "color": "white"}},
+            marker=_markers(points, large),
             text=[f"{p.density:.0f}" for p in points], textposition=_label_positions([p.months for p in points]),
             textfont={"size": 13 if large else 11, "color": "#333333"},
-            customdata=[[show_date(p.date), POINT_STYLES[p.status].legend] for p in points],
-            hovertemplate="%{customdata[0]}: %{y:.0f} hairs/cm²<br>%{customdata[1]}<extra></extra>",
+            customdata=[[show_date(p.date), POINT_STYLES[p.status].legend, p.how] for p in points],
+            hovertemplate="%{customdata[0]}: %{y:.0f} hairs/cm²<br>%{customdata[1]}<br>%{customdata[2]}<extra></extra>",
         ))
+        _draw_counted_legend(figure, points, large)
     # Sessions sit on the baseline level, as they sit on the zero line of the change chart.
     level = site.baseline_density if site.baseline_density is not None else points[0].density if points else 0.0
     _draw_sessions(figure, chart, level)
@@ -123,6 +132,22 @@ def density_figure(chart: ProgressChart, site: SiteChart, large: bool = False) -
     if site.density_range:  # wide enough that a change inside the noise looks small (chart_data.density_range)
         figure.update_layout(yaxis_range=list(site.density_range))
     return figure
+
+
+def _markers(points: list[ChartPoint] | tuple[ChartPoint, ...], large: bool) -> dict[str, object]:
+    """Each point in its status's colour: a circle for a typed value, a larger diamond for an assisted count."""
+    counted = [p.method == MeasurementMethod.COUNTED for p in points]
+    size = 14 if large else 10
+    return {"size": [size + 4 if c else size for c in counted], "color": [POINT_STYLES[p.status].hex for p in points],
+            "symbol": [COUNTED_SYMBOL if c else "circle" for c in counted], "line": {"width": 1, "color": "white"}}
+
+
+def _draw_counted_legend(figure: go.Figure, points: list[ChartPoint] | tuple[ChartPoint, ...], large: bool) -> None:
+    """A legend entry saying what the diamonds are, when the chart has any."""
+    if any(p.method == MeasurementMethod.COUNTED for p in points):
+        figure.add_trace(go.Scatter(
+            x=[None], y=[None], mode="markers", name="assisted count (close-up)",
+            marker={"symbol": COUNTED_SYMBOL, "size": 14 if large else 12, "color": "#555555"}, hoverinfo="skip"))
 
 
 def _label_positions(months: list[float]) -> list[str]:

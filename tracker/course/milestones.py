@@ -26,7 +26,7 @@ Rules (core issue, DESIGN.md §1 and §3):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from tracker.course.calendar_months import add_months, months_between
@@ -47,7 +47,7 @@ from tracker.course.clinical import (
     BandPoint,
     MilestoneWindow,
 )
-from tracker.course.vocabulary import MilestoneStatus, OutcomeMeasure
+from tracker.course.vocabulary import MeasurementMethod, MilestoneStatus, OutcomeMeasure
 
 # Short names for the statuses, as the engine's callers have always imported them.
 AHEAD, ON_TRACK, BEHIND = MilestoneStatus.AHEAD, MilestoneStatus.ON_TRACK, MilestoneStatus.BEHIND
@@ -100,11 +100,19 @@ class SessionRecord:
 
 @dataclass(frozen=True)
 class DensityRecord:
-    """One density measurement (hairs/cm²) of one site at one visit."""
+    """One density measurement (hairs/cm²) of one site at one visit.
+
+    ``method``: how it was measured (``vocabulary.MeasurementMethod``): typed, or counted on a close-up, when
+    ``hairs`` is the number of hairs counted over ``field_mm`` (width, height in mm). The engine judges both alike;
+    the chart, the report and ``progress --json`` tell them apart.
+    """
 
     date: date
     site: str
     density: float
+    method: str = field(default=MeasurementMethod.TYPED.value, repr=False)
+    hairs: int | None = field(default=None, repr=False)
+    field_mm: tuple[float, float] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -365,3 +365,36 @@ def field_words(field: str) -> str:
     ('Target areas', 'Birth date', 'Dose')
     """
     return FIELD_WORDS.get(field) or _spoken(field)
+
+
+# --- how a density was measured (typed, or an assisted count on a close-up) ---------------------------------
+
+
+class MeasurementMethod(StrEnum):
+    """``density_measurement.method``: typed by the clinician (or imported), or counted on a close-up photo with
+    the clinician's corrections (``tracker.records.counted_density``)."""
+
+    TYPED = "typed"
+    COUNTED = "counted"
+
+
+METHOD_WORDS: dict[str, str] = {
+    MeasurementMethod.TYPED: "typed value",
+    MeasurementMethod.COUNTED: "assisted count",
+}
+# The chart's and the PDF's mark for a counted point (a diamond, where typed values are circles).
+COUNTED_SYMBOL = "diamond"
+COUNTED_NOTE = ("Diamonds are assisted counts: hairs counted on a close-up photo (detections checked and corrected "
+                "by the clinician) over the device's field of view; circles are typed values.")
+
+
+def method_words(method: str, hairs: int | None = None, field_mm: tuple[float, float] | None = None) -> str:
+    """How a density was measured, with the count behind an assisted count.
+
+    >>> method_words("typed"), method_words("counted", 112, (8.0, 6.0))
+    ('typed value', 'assisted count (112 hairs in 8×6 mm)')
+    """
+    words = METHOD_WORDS.get(method) or _spoken(method)
+    if method == MeasurementMethod.COUNTED and hairs is not None and field_mm is not None:
+        words += f" ({hairs} hairs in {field_mm[0]:g}×{field_mm[1]:g} mm)"
+    return words

@@ -41,6 +41,7 @@ from tracker.course.vocabulary import (
 from tracker.course.wording import judgement, signed
 from tracker.exchange.report_chart import chart_height, draw_site_chart
 from tracker.exchange.report_content import PhotoPair, PhotoShot, ReportContent, SessionLine, TherapyLine
+from tracker.exchange.report_marks import counted_note
 from tracker.exchange.report_pdf import MUTED, PAGE_MARGIN, RULE, WIDTH, ReportPDF
 from tracker.photos.framing import fit_pair
 from tracker.photos.timeline import view_label
@@ -206,7 +207,7 @@ def _progress(pdf: ReportPDF, view: ProgressView) -> None:
         else:
             note = ("No baseline measurement on or before the first session: the change cannot be judged, so the "
                     "measured density (hairs/cm²) is shown.")
-        _paragraph(pdf, note, size=8, colour=MUTED)
+        _paragraph(pdf, note + counted_note(site_chart.points), size=8, colour=MUTED)
         bottom = draw_site_chart(pdf, chart, site_chart, PAGE_MARGIN, pdf.get_y() + 1, WIDTH,
                                  plot_height=_PLOT_HEIGHT, font=pdf.family, absolute=baseline is None)
         pdf.set_y(bottom + 3)

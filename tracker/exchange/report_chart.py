@@ -1,12 +1,12 @@
 """The progress chart drawn as vector graphics on a PDF page, from ``tracker.progress.chart_data`` only.
 
-It draws what the page's plotly charts draw (ui/charts.py), for print: the change from baseline (or, for a
-site without a baseline or a patient not yet treated, the absolute density), the expected band with its edges
-labelled at the right end, the ±noise zone (the protocol's noise % of the baseline), milestone windows (shaded,
-labelled above the plot), measured points coloured by status with their values, treatment sessions on the time
-axis, a dotted "today" line at the day the report is made for, and the product's active spans and concurrent
-therapies as bars under it. Nothing is computed here beyond placing the engine's numbers on paper; the page
-and the report share no code because ``tracker/`` never imports ``ui/``, so the palette is repeated below.
+It draws what the page's plotly charts draw (ui/charts.py), for print: the change from baseline (or, for a site
+without a baseline or a patient not yet treated, the absolute density), the expected band with its edges labelled
+at the right end, the ±noise zone (the protocol's noise % of the baseline), milestone windows (shaded, labelled
+above the plot), measured points coloured by status with their values (a diamond for an assisted count), treatment
+sessions on the time axis, a dotted "today" line at the day the report is made for, and the product's active spans
+and concurrent therapies as bars under it. Nothing is computed here beyond placing the engine's numbers on paper;
+the page and the report share no code because ``tracker/`` never imports ``ui/``, so the palette is repeated below.
 
 >>> nice_ticks(-20, 60)
 [-20.0, 0.0, 20.0, 40.0, 60.0]
@@ -21,7 +21,15 @@ from dataclasses import dataclass
 
 from fpdf import FPDF
 
-from tracker.course.vocabulary import POINT_STYLES, MilestoneStatus, PointKind, milestone_short
+from tracker.course.vocabulary import (
+    METHOD_WORDS,
+    POINT_STYLES,
+    MeasurementMethod,
+    MilestoneStatus,
+    PointKind,
+    milestone_short,
+)
+from tracker.exchange.report_marks import legend_swatch, point_mark, triangle
 from tracker.progress.chart_data import (
     ChartPoint,
     ProgressChart,
@@ -173,10 +181,6 @@ def _text(pdf: FPDF, x: float, y: float, text: str, align: str = "L", width: flo
     pdf.cell(width, height, text, align=align)
 
 
-def _triangle(pdf: FPDF, x: float, base_y: float, size: float) -> None:
-    pdf.polygon([(x - size / 2, base_y), (x + size / 2, base_y), (x, base_y - size)], style="F")
-
-
 def draw_site_chart(pdf: FPDF, chart: ProgressChart, site: SiteChart, left: float, top: float, width: float,
                     plot_height: float = 70.0, font: str = "helvetica", absolute: bool = False) -> float:
     """Draw one site's chart with its top-left corner at (``left``, ``top``); returns the bottom y (mm).
@@ -301,7 +305,7 @@ def _draw_sessions(pdf: FPDF, chart: ProgressChart, scale: _Scale) -> None:
         pdf.line(scale.x(marker.months), scale.top, scale.x(marker.months), scale.bottom)
     pdf.set_dash_pattern()
     for marker in chart.sessions:
-        _triangle(pdf, scale.x(marker.months), scale.bottom, 3.0)
+        triangle(pdf, scale.x(marker.months), scale.bottom, 3.0)
 
 
 def _draw_points(pdf: FPDF, values: _Values, scale: _Scale, font: str) -> None:
@@ -319,7 +323,7 @@ def _draw_points(pdf: FPDF, values: _Values, scale: _Scale, font: str) -> None:
         pdf.set_fill_color(*POINT_STYLES[point.status].rgb)
         pdf.set_draw_color(255, 255, 255)
         pdf.set_line_width(0.3)
-        pdf.circle(x, y, 1.3, style="DF")
+        point_mark(pdf, x, y, point.method)
         label = values.label(point, value)
         if label:
             label_width = pdf.get_string_width(label)
@@ -412,6 +416,8 @@ def _legend_items(chart: ProgressChart, site: SiteChart,
     for status in (*always, PointKind.BEFORE_DAY0, MilestoneStatus.NO_BASELINE):
         if status in shown or status in always:
             items.append(("dot", POINT_STYLES[status].rgb, POINT_STYLES[status].legend, 1.0))
+    if any(p.method == MeasurementMethod.COUNTED for p, _ in values.points):
+        items.append(("diamond", MUTED, METHOD_WORDS[MeasurementMethod.COUNTED] + " (close-up)", 1.0))
     if chart.sessions:
         items.append(("triangle", SESSION, "treatment session", 1.0))
     if chart.active_spans:
@@ -431,21 +437,9 @@ def _draw_legend(pdf: FPDF, chart: ProgressChart, site: SiteChart, values: _Valu
         if x + entry > left + width and x > left:
             x, y = left, y + _LEGEND_ROW
         pdf.set_fill_color(*colour)
+        pdf.set_draw_color(*colour)
         with pdf.local_context(fill_opacity=opacity):
-            if shape == "rect":
-                pdf.rect(x, y - 1.3, 3.4, 2.6, style="F")
-            elif shape == "dot":
-                pdf.circle(x + 1.7, y, 1.2, style="F")
-            elif shape == "triangle":
-                _triangle(pdf, x + 1.7, y + 1.3, 2.8)
-            elif shape == "line":
-                pdf.set_draw_color(*colour)
-                pdf.set_line_width(0.3)
-                pdf.set_dash_pattern(dash=0.4, gap=0.8)
-                pdf.line(x + 1.7, y - 1.4, x + 1.7, y + 1.4)
-                pdf.set_dash_pattern()
-            else:
-                pdf.rect(x, y - 0.9, 3.4, 1.8, style="F")
+            legend_swatch(pdf, shape, x, y)
         _text(pdf, x + 4.5, y, label, "L")
         x += entry
     return y + _LEGEND_ROW / 2

@@ -20,6 +20,7 @@ from typing import NamedTuple
 from tracker.course.calendar_months import add_months, months_between
 from tracker.course.clinical import EFFECT_MONTHS, NO_MEASURABLE_CHANGE_PCT
 from tracker.course.milestones import (
+    DensityRecord,
     Progress,
     Protocol,
     SessionRecord,
@@ -28,7 +29,14 @@ from tracker.course.milestones import (
     expected_bands,
     noise_for,
 )
-from tracker.course.vocabulary import MilestoneStatus, PointKind, treatment_words
+from tracker.course.vocabulary import (
+    METHOD_WORDS,
+    MeasurementMethod,
+    MilestoneStatus,
+    PointKind,
+    method_words,
+    treatment_words,
+)
 
 # Band samples: the band's own corner points plus a regular grid, so the shaded area is exact.
 _GRID_STEP_MONTHS = 0.5
@@ -43,6 +51,9 @@ class ChartPoint(NamedTuple):
     change: float | None
     change_pct: float | None
     status: str  # a PointKind (baseline, before_day0) or a MilestoneStatus (ahead, on_track, behind, no_baseline)
+    # How it was measured (a MeasurementMethod) and in words, e.g. "assisted count (112 hairs in 8×6 mm)".
+    method: str = MeasurementMethod.TYPED
+    how: str = METHOD_WORDS[MeasurementMethod.TYPED]
 
 
 @dataclass(frozen=True)
@@ -324,9 +335,14 @@ def _points(site: SiteProgress, day0: date, protocol: Protocol,
         change = None if baseline is None else measurement.density - baseline
         points.append(ChartPoint(
             measurement.date, month(measurement.date), measurement.density, change,
-            None if change is None or not baseline else change / baseline * 100, status,
+            None if change is None or not baseline else change / baseline * 100, status, *_how(measurement),
         ))
     return tuple(points)
+
+
+def _how(measurement: DensityRecord) -> tuple[str, str]:
+    """(method, words) of a measurement, for the chart's marker and hover."""
+    return measurement.method, method_words(measurement.method, measurement.hairs, measurement.field_mm)
 
 
 def _untreated_chart(progress: Progress, noise_pct: float) -> ProgressChart:
@@ -342,7 +358,7 @@ def _untreated_chart(progress: Progress, noise_pct: float) -> ProgressChart:
     no_band = BandSeries((), (), (), None, None)
     sites = []
     for site in progress.sites:
-        points = tuple(ChartPoint(m.date, month(m.date), m.density, None, None, PointKind.BEFORE_DAY0)
+        points = tuple(ChartPoint(m.date, month(m.date), m.density, None, None, PointKind.BEFORE_DAY0, *_how(m))
                        for m in site.measurements)
         sites.append(SiteChart(site=site.site, baseline_density=None, points=points, band=no_band,
                                no_change_zone=None, windows=(),

@@ -20,7 +20,7 @@ from tracker.access.patient_lookup import with_mrn
 from tracker.course.milestones import DensityRecord, Progress, Protocol, SessionRecord, SiteProgress, assess
 from tracker.course.protocols import to_engine
 from tracker.course.salt import SaltCourse, SaltRecord, outcome_records, salt_course
-from tracker.course.vocabulary import OutcomeMeasure
+from tracker.course.vocabulary import MeasurementMethod, OutcomeMeasure
 from tracker.database import AnyRow, Reads, read_connection, reading
 from tracker.errors import NotFound
 
@@ -44,9 +44,13 @@ SESSIONS = (
     .where(_session.c.patient_id == bindparam("patient_id"), _session.c.deleted_at.is_(None))
     .order_by(_session.c.date, _session.c.id)
 )
+# The columns after the three optional metrics say how the density was measured: the method and, for an
+# assisted count, the hairs counted and the field (mm) from its ``count_detail`` (tracker.records.counted_density).
+_COUNTED = (_measure.c.method, _measure.c.count_detail["count"].as_integer(),
+            _measure.c.count_detail["field_width_mm"].as_float(), _measure.c.count_detail["field_height_mm"].as_float())
 MEASUREMENTS = (
     select(_visit.c.date, _measure.c.site, _measure.c.density_per_cm2, _measure.c.shaft_diameter_um,
-           _measure.c.terminal_pct, _measure.c.anagen_pct)
+           _measure.c.terminal_pct, _measure.c.anagen_pct, *_COUNTED)
     .select_from(_visit.join(_measure, _measure.c.visit_id == _visit.c.id))
     .where(_visit.c.patient_id == bindparam("patient_id"), _visit.c.deleted_at.is_(None),
            _measure.c.deleted_at.is_(None))
@@ -101,7 +105,15 @@ def load_records(session: Reads, patient_id: int, measurements: list[AnyRow] | N
         return sessions, outcome_records(protocol, (), read_salt_scores(session, patient_id))
     if measurements is None:
         measurements = read_measurements(session, patient_id)
-    return sessions, [DensityRecord(day, site, density) for day, site, density, *_ in measurements]
+    return sessions, [density_record(row) for row in measurements]
+
+
+def density_record(row: AnyRow) -> DensityRecord:
+    """A row of ``read_measurements`` as the engine's record, with how it was measured."""
+    day, site, density, _shaft, _terminal, _anagen, method, hairs, width, height = row
+    counted = method == MeasurementMethod.COUNTED and hairs is not None and width and height
+    return DensityRecord(day, site, density, method, hairs if counted else None,
+                         (width, height) if counted else None)
 
 
 def patient_progress(session: Session, patient: models.Patient, as_of: date | None = None) -> Progress:
@@ -128,7 +140,7 @@ def _num(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def _site_json(site: SiteProgress, judged: bool) -> dict[str, Any]:
+def _site_json(site: SiteProgress) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "site": site.site,
         "baseline": (
@@ -154,8 +166,16 @@ def _site_json(site: SiteProgress, judged: bool) -> dict[str, Any]:
             for m in site.milestones
         ],
     }
-    if not judged:  # a SALT protocol's density sites: what was measured, with no band and no status
-        entry["measurements"] = [{"date": _iso(m.date), "density": _num(m.density)} for m in site.measurements]
+    # Every measurement with how it was made; a SALT protocol's density sites have only these (no band, no status).
+    entry["measurements"] = [_measurement_json(m) for m in site.measurements]
+    return entry
+
+
+def _measurement_json(record: DensityRecord) -> dict[str, Any]:
+    """``{"date", "density", "method"}``, and for an assisted count ``"hairs"`` and ``"field_mm"`` [w, h]."""
+    entry: dict[str, Any] = {"date": _iso(record.date), "density": _num(record.density), "method": record.method}
+    if record.hairs is not None and record.field_mm is not None:
+        entry |= {"hairs": record.hairs, "field_mm": list(record.field_mm)}
     return entry
 
 
@@ -207,7 +227,7 @@ def to_json(mrn: str, protocol_name: str, progress: Progress, density: Progress 
         "protocol": protocol_name,
         "outcome": OutcomeMeasure.SALT if salt else OutcomeMeasure.DENSITY,
         "day0": _iso(progress.day0),
-        "sites": [_site_json(site, judged=not salt) for site in (density or progress).sites],
+        "sites": [_site_json(site) for site in (density or progress).sites],
         **({"salt": salt_json(salt_course(progress))} if salt else {}),
         "next_session_window": (
             {"start": _iso(progress.next_session_window.start), "end": _iso(progress.next_session_window.end)}

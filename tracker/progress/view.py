@@ -197,7 +197,7 @@ def _secondary(reads: Connection, patient_id: int, day0: date | None, as_of: dat
         return month_of[day]
 
     by_metric: list[dict[str, list[SeriesPoint]]] = [{} for _ in _METRICS]
-    for day, site, _density, *values in measurements:  # read_measurements' columns, in that order
+    for day, site, _density, *values in (row[:6] for row in measurements):  # read_measurements' metrics
         for by_site, value in zip(by_metric, values, strict=True):
             if value is not None and day <= as_of:
                 by_site.setdefault(site, []).append(SeriesPoint(day, months(day), value))
