@@ -1,0 +1,119 @@
+"""The assisted hair count (tracker.photos.hair_count) on drawn close-ups whose hairs are known.
+
+Field 10 × 7.5 mm over 1280 × 960 pixels: 7.8125 µm per pixel, 128 pixels per mm; area 0.75 cm², so one hair is
+1 / 0.75 = 1.33 hairs/cm².
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tracker.errors import ValidationError
+from tracker.operations.demo_closeups import FollicularUnit, Shaft, draw_closeup, draw_units
+from tracker.photos.hair_count import HairMark, count_hairs, fitted_field, recount
+
+FIELD = (10.0, 7.5)
+
+
+def _near(mark: HairMark, x_mm: float, y_mm: float, within_px: float = 10) -> bool:
+    return math.hypot(mark.x - x_mm * 128, mark.y - y_mm * 128) <= within_px
+
+
+@pytest.mark.parametrize("tone", [0, 3])
+def test_an_empty_scalp_counts_0(tone):
+    found = count_hairs(draw_units([], seed=5, tone=tone).image, FIELD)
+    assert (found.count, found.density_per_cm2, found.terminal, found.vellus) == (0, 0.0, 0, 0)
+
+
+def test_one_hair_entering_from_outside_counts_0():
+    # Rooted 0.4 mm left of the frame, lying rightwards 1.2 mm: 0.8 mm of shaft inside, its tip in the field.
+    outside = FollicularUnit(-0.4, 3.0, (Shaft(0, 1.2, 70),))
+    drawn = draw_units([outside])
+    assert drawn.count == 0 and drawn.crossing == 1
+    assert count_hairs(drawn.image, FIELD).count == 0
+
+
+def test_one_hair_leaving_the_frame_counts_1_at_its_root():
+    # Rooted 0.4 mm inside the right edge, lying rightwards 1.2 mm: the tip is outside, the root inside.
+    inside = FollicularUnit(9.6, 3.0, (Shaft(0, 1.2, 70),))
+    found = count_hairs(draw_units([inside]).image, FIELD)
+    assert found.count == 1 and _near(found.marks[0], 9.6, 3.0)
+
+
+def test_a_follicular_unit_of_3_counts_3_with_their_widths():
+    unit = FollicularUnit(5.0, 3.5, (Shaft(20, 1.0, 70), Shaft(35, 1.0, 60), Shaft(50, 0.9, 25)))
+    found = count_hairs(draw_units([unit]).image, FIELD)
+    assert found.count == 3 and all(_near(mark, 5.0, 3.5) for mark in found.marks)
+    # 3 hairs over 0.75 cm² = 4 hairs/cm²; widths measured within 10 µm of those drawn.
+    assert found.density_per_cm2 == pytest.approx(4.0)
+    assert sorted(mark.width_um or 0 for mark in found.marks) == pytest.approx([25, 60, 70], abs=10)
+    assert (found.terminal, found.vellus) == (2, 1)
+
+
+def test_a_shaft_lying_over_a_root_does_not_take_its_hairs_away():
+    # A single hair's shaft passes over the opening of a unit of 2 (at 1.5 mm along it): 3 hairs, 2 roots.
+    single = FollicularUnit(3.0, 4.0, (Shaft(-10, 1.6, 80),))
+    crossed = FollicularUnit(3.0 + 1.5 * math.cos(math.radians(-10)), 4.0 + 1.5 * math.sin(math.radians(-10)),
+                             (Shaft(-80, 1.0, 70), Shaft(-100, 1.0, 65)))
+    assert count_hairs(draw_units([single, crossed]).image, FIELD).count == 3
+
+
+def test_recount_removes_and_adds_marks():
+    units = [FollicularUnit(2.0, 2.0, (Shaft(30, 1.0, 70),)), FollicularUnit(6.0, 5.0, (Shaft(200, 1.0, 30),))]
+    found = count_hairs(draw_units(units).image, FIELD)
+    assert found.count == 2 and (found.terminal, found.vellus) == (1, 1)
+    vellus = next(index for index, mark in enumerate(found.marks) if mark.kind == "vellus")
+    fewer = recount(found, added=[], removed=[vellus])
+    assert (fewer.count, fewer.terminal, fewer.vellus) == (1, 1, 0)
+    # 1 removed, 2 added: 3 hairs over 0.75 cm² = 4 hairs/cm²; an added mark has no known kind.
+    corrected = recount(found, added=[(10.0, 20.0), (30.5, 40.0)], removed=[vellus])
+    assert corrected.count == 3 and corrected.density_per_cm2 == pytest.approx(4.0)
+    assert (corrected.terminal, corrected.vellus) == (None, None)
+    assert corrected.marks[1:] == (HairMark(10.0, 20.0, None, None, True), HairMark(30.5, 40.0, None, None, True))
+    with pytest.raises(ValidationError, match="no mark number 2"):
+        recount(found, added=[], removed=[2])
+    with pytest.raises(ValidationError, match="must be a point"):
+        recount(found, added=[("a", 1)], removed=[])
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [((0, 7.5), "not possible"), ((-1, 7.5), "not possible"), ((150, 110), "not possible"),
+     ((float("nan"), 7.5), "not possible"), (("ten", 7.5), "two sizes in mm"), ((10, 10), "shape")],
+)
+def test_impossible_fields_are_refused(field, message):
+    with pytest.raises(ValidationError, match=message):
+        count_hairs(draw_units([]).image, field)
+
+
+def test_a_field_across_the_other_way_is_turned_to_the_photo():
+    assert fitted_field((7.5, 10), (1280, 960)) == (10.0, 7.5)
+    unit = FollicularUnit(5.0, 3.5, (Shaft(20, 1.0, 70),))
+    assert count_hairs(draw_units([unit]).image, (7.5, 10)).field_mm == (10.0, 7.5)
+
+
+def test_photos_too_small_or_too_coarse_are_refused():
+    image = draw_units([]).image
+    with pytest.raises(ValidationError, match="too small"):
+        count_hairs(image.resize((80, 60)), FIELD)
+    # 10 mm over 320 pixels is 31 µm per pixel: a hair would be a pixel wide at most.
+    with pytest.raises(ValidationError, match="too coarse"):
+        count_hairs(image.resize((320, 240)), FIELD)
+
+
+def test_a_coarse_photo_is_counted_without_kinds():
+    # 10 mm over 640 pixels: 15.6 µm per pixel, more than 40/3 µm: a 40 µm shaft spans under 3 pixels.
+    unit = FollicularUnit(5.0, 3.5, (Shaft(20, 1.2, 90), Shaft(45, 1.2, 80)))
+    found = count_hairs(draw_units([unit], size_px=(640, 480)).image, FIELD)
+    assert found.count == 2 and (found.terminal, found.vellus) == (None, None)
+    assert {mark.kind for mark in found.marks} == {None}
+
+
+def test_the_generator_draws_the_density_asked_with_shafts_crossing_in():
+    # 150 hairs/cm² over 0.75 cm² = 112.5 → 112 hairs rooted inside; units around the frame send shafts in.
+    drawn = draw_closeup(150, seed=11)
+    assert drawn.count == 112 and drawn.crossing > 0
+    assert all(0 <= hair.x < 1280 and 0 <= hair.y < 960 for hair in drawn.hairs)
+    assert {hair.terminal for hair in drawn.hairs} == {True, False}

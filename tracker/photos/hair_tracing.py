@@ -1,0 +1,343 @@
+"""Hairs in a close-up's luminance: dark ridges, their skeleton, shafts followed through crossings, roots.
+
+The steps (``trace_hairs``):
+
+1. Ridges: the black top-hat (closing minus image) keeps what is darker than the skin around it and narrower
+   than ``RIDGE_WIDTH_UM``: hair shafts and follicular openings, without the uneven light of the lens.
+2. Hair mask: hysteresis thresholds set from the photo itself, as shares of a pigmented shaft's contrast (the
+   98th percentile of the ridges) and never under a few times the skin's own noise (median absolute deviation),
+   so that an empty scalp gives an empty mask.
+3. Skeleton (one pixel wide centre lines) cut into branches at the junctions where shafts cross or meet.
+4. Shafts: from every free end (a tip, or a root standing alone) and every end at the frame's edge, follow the
+   branches, continuing at each junction into the branch that goes on most straight (a crossing is passed
+   straight through; hairs of a follicular unit merge into their common root). A walk ends at a free end, the
+   frame's edge, or a junction with no straight way on (a root where several hairs meet, or a tip touching
+   another shaft).
+5. Roots: a hair emerges where its shaft ends in a follicular opening, seen as a darker ring (the peripilar
+   halo) around the shaft's end; a tip lies on plain skin. A shaft counts once, at its root, when one of its
+   ends inside the frame is a root, or when both its ends are free ends inside the frame (a whole hair lying in
+   the field emerged in it). A shaft whose only end inside the frame is a tip entered from outside.
+6. Width: full width at half the shaft's own contrast, across the shaft at points along it (µm).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from skimage import morphology
+
+# OpenCV's hints type its images loosely (any number type); these name what each array holds.
+FloatImage = NDArray[Any]
+Labels = NDArray[Any]
+Mask = NDArray[np.bool_]
+
+# scikit-image's thinning (Zhang's, as in its docs) ships without type hints; this is the shape it is called with.
+skeletonize: Callable[[Mask], Mask] = morphology.skeletonize
+
+# Structures narrower than this count as ridges: the widest terminal shafts (~120 µm), an opening, and two
+# shafts of a follicular unit lying side by side.
+RIDGE_WIDTH_UM = 400.0
+# Hysteresis thresholds as shares of a pigmented shaft's contrast: a pale vellus hair reaches the high one
+# somewhere along it; the low one follows it out to its edges but not into the fainter halo of an opening.
+HIGH_SHARE, LOW_SHARE = 0.4, 0.28
+NOISE_FLOOR = 6.0  # thresholds at least this many times the skin's noise (robust standard deviation)
+MIN_PIECE_UM2 = 150.0 * 15.0  # a piece of mask smaller than a 150 µm stub of the thinnest hair is noise
+STRAIGHT_DEG = 35.0  # a shaft goes on through a junction only into a branch within this angle of its way
+TRUNK_DEG = 75.0  # ... or into a short trunk ending free, the common root of a unit, within this one
+HALO_RING_UM = 50.0  # width of the ring around a shaft's end where an opening's halo is looked for
+HALO_SHARE = 0.07  # a ring darker than this share of a shaft's contrast is a halo: the shaft's root
+MIN_SHAFT_UM = 150.0  # a shaft shorter than this is a stub of skeleton, not a hair
+
+
+@dataclass(frozen=True)
+class TracedHair:
+    """A hair found: where it emerges (``x``, ``y``, pixels) and its shaft width (µm)."""
+
+    x: float
+    y: float
+    width_um: float
+
+
+@dataclass
+class _End:
+    """One end of a branch: a ``free`` end, at the ``border`` of the frame, or at junction ``node``; ``way``:
+    the unit direction (dy, dx) the branch leaves by at this end."""
+
+    pixel: tuple[int, int]
+    kind: str
+    node: int
+    way: tuple[float, float]
+
+
+@dataclass
+class _Branch:
+    pixels: NDArray[np.intp]  # (n, 2) rows and columns, in order from ends[0] to ends[1]
+    ends: tuple[_End, _End]
+
+
+def trace_hairs(gray: FloatImage, um_per_px: float) -> list[TracedHair]:
+    """The hairs emerging inside ``gray`` (luminance 0–1, hair darker than skin) at ``um_per_px`` µm/pixel."""
+    ridges = _ridges(gray, um_per_px)
+    shaft_contrast, noise = _levels(ridges)
+    high = max(HIGH_SHARE * shaft_contrast, NOISE_FLOOR * noise)
+    low = max(LOW_SHARE * shaft_contrast, NOISE_FLOOR * noise * LOW_SHARE / HIGH_SHARE)
+    mask = _hysteresis(ridges, low, high, int(MIN_PIECE_UM2 / um_per_px**2))
+    if not mask.any():
+        return []
+    skeleton = skeletonize(mask)
+    half_width = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+    typical_width = float(np.median(half_width[skeleton])) * 2
+    branches, node_centres = _branches(skeleton, typical_width)
+    halo_level = max(HALO_SHARE * shaft_contrast, 3 * noise)
+    around = _ring_mask(mask, um_per_px)
+    hairs = []
+    seen: set[tuple[tuple[int, int], tuple[int, int]]] = set()
+    halos: dict[int, bool] = {}
+
+    def opening(node: int) -> bool:
+        if node not in halos:
+            halos[node] = _halo(node_centres[node], ridges, around, half_width, um_per_px) >= halo_level
+        return halos[node]
+
+    for start, stop, path in _walks(branches, typical_width, opening):
+        key = (min(start.pixel, stop.pixel), max(start.pixel, stop.pixel))
+        if key in seen or len(path) * um_per_px < MIN_SHAFT_UM:
+            continue
+        seen.add(key)
+        root = _root(start, stop, node_centres, ridges, around, half_width, um_per_px, halo_level)
+        if root is not None:
+            width = _width_px(ridges, path) * um_per_px
+            hairs.append(TracedHair(root[1], root[0], width))
+    return hairs
+
+
+def _ridges(gray: FloatImage, um_per_px: float) -> FloatImage:
+    """Black top-hat: how much darker each pixel is than the closing with a disc ``RIDGE_WIDTH_UM`` across."""
+    size = max(3, int(RIDGE_WIDTH_UM / um_per_px) | 1)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    smooth = cv2.GaussianBlur(gray, (0, 0), 0.7)
+    return cv2.morphologyEx(smooth, cv2.MORPH_BLACKHAT, disc)
+
+
+def _hysteresis(ridges: FloatImage, low: float, high: float, min_area: int) -> Mask:
+    """The pieces above ``low`` that reach ``high`` somewhere and cover more than ``min_area`` pixels."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((ridges > low).astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[np.unique(labels[ridges > high])] = True
+    keep &= stats[:, cv2.CC_STAT_AREA] > min_area
+    keep[0] = False  # the background
+    mask: Mask = keep[labels]
+    return mask
+
+
+def _levels(ridges: FloatImage) -> tuple[float, float]:
+    """A pigmented shaft's contrast and the skin's noise (1.4826 × median absolute deviation).
+
+    The shaft's contrast is the 90th percentile of the pixels standing clear of the noise, so that it does not
+    depend on how much of the field is hair; 0 when nothing stands out (bare skin).
+    """
+    sample = ridges[::2, ::2]
+    median = float(np.median(sample))
+    noise = 1.4826 * float(np.median(np.abs(sample - median))) + 1e-4
+    standing = sample[sample > median + NOISE_FLOOR * noise]
+    if standing.size < 20:
+        return 0.0, noise
+    return float(np.percentile(standing, 90)), noise
+
+
+def _branches(skeleton: Mask, typical_width: float) -> tuple[list[_Branch], dict[int, tuple[float, float]]]:
+    """The skeleton cut at its junctions: ordered branches, and each junction's centre (row, column)."""
+    neighbours = cv2.filter2D(skeleton.astype(np.uint8), -1, np.ones((3, 3), np.uint8),
+                              borderType=cv2.BORDER_CONSTANT) - skeleton
+    junctions = skeleton & (neighbours >= 3)
+    # Junction pixels close together (two shafts crossing make two or three) form one node.
+    reach = max(1, round(typical_width * 0.6))
+    grown = cv2.dilate(junctions.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+    _, nodes, _, centroids = cv2.connectedComponentsWithStats((grown.astype(bool) & skeleton).astype(np.uint8),
+                                                              connectivity=8)
+    centres = {node: (float(row), float(col)) for node, (col, row) in enumerate(centroids) if node}
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats((skeleton & (nodes == 0)).astype(np.uint8),
+                                                               connectivity=8)
+    branches = []
+    for index in range(1, count):
+        left, top, width, height = (int(value) for value in stats[index, :4])
+        rows, cols = np.nonzero(pieces[top: top + height, left: left + width] == index)
+        pixels = _ordered(rows + top, cols + left)
+        if pixels is not None:
+            branches.append(_Branch(pixels, (_end(pixels, nodes, typical_width, 0),
+                                             _end(pixels, nodes, typical_width, -1))))
+    return branches, centres
+
+
+def _ordered(rows: NDArray[np.intp], cols: NDArray[np.intp]) -> NDArray[np.intp] | None:
+    """A branch's pixels in order along it (None for a closed loop, which has no ends)."""
+    members = set(zip(rows.tolist(), cols.tolist(), strict=True))
+    if len(members) == 1:
+        return np.array([[rows[0], cols[0]]])
+
+    def around(pixel: tuple[int, int]) -> Iterator[tuple[int, int]]:
+        row, col = pixel
+        for d_row in (-1, 0, 1):
+            for d_col in (-1, 0, 1):
+                if (d_row or d_col) and (row + d_row, col + d_col) in members:
+                    yield row + d_row, col + d_col
+
+    ends = [pixel for pixel in members if sum(1 for _ in around(pixel)) <= 1]
+    if not ends:
+        return None
+    path = [ends[0]]
+    visited = {ends[0]}
+    while True:
+        # Prefer the four-connected step: a diagonal shortcut would skip a pixel of the line.
+        following = sorted((p for p in around(path[-1]) if p not in visited),
+                           key=lambda p: abs(p[0] - path[-1][0]) + abs(p[1] - path[-1][1]))
+        if not following:
+            break
+        path.append(following[0])
+        visited.add(following[0])
+    return np.array(path)
+
+
+def _end(pixels: NDArray[np.intp], nodes: Labels, typical_width: float, side: int) -> _End:
+    """What one end of a branch touches, and the direction the branch leaves by there."""
+    row, col = (int(value) for value in pixels[side])
+    height, width = nodes.shape
+    step = min(len(pixels) - 1, max(4, round(2 * typical_width)))
+    inner = pixels[step] if side == 0 else pixels[-1 - step]
+    d_row, d_col = float(row - inner[0]), float(col - inner[1])
+    length = float(np.hypot(d_row, d_col)) or 1.0
+    way = (d_row / length, d_col / length)
+    touching = nodes[max(0, row - 1): row + 2, max(0, col - 1): col + 2]
+    if touching.any():
+        return _End((row, col), "node", int(touching.max()), way)
+    if min(row, col) <= 2 or row >= height - 3 or col >= width - 3:
+        return _End((row, col), "border", 0, way)
+    return _End((row, col), "free", 0, way)
+
+
+def _walks(branches: list[_Branch], typical_width: float,
+           opening: Callable[[int], bool]) -> Iterator[tuple[_End, _End, NDArray[np.intp]]]:
+    """Every shaft walked from a free or border end: (where it starts, where it stops, its pixels). A walk stops
+    at a junction in a follicular ``opening``: a shaft lying over another hair's root does not go on into it."""
+    at_node: dict[int, list[tuple[int, int]]] = {}
+    for number, branch in enumerate(branches):
+        for side, end in enumerate(branch.ends):
+            if end.kind == "node":
+                at_node.setdefault(end.node, []).append((number, side))
+    spur = max(3.0, 0.6 * typical_width)
+    for number, branch in enumerate(branches):
+        for side, start in enumerate(branch.ends):
+            if start.kind == "node" or (len(branch.pixels) < spur and branch.ends[1 - side].kind == "node"):
+                continue  # a spur of a thick end is not where a shaft starts
+            yield _walk(branches, at_node, number, side, start, opening, 4 * typical_width)
+
+
+def _walk(branches: list[_Branch], at_node: dict[int, list[tuple[int, int]]], number: int, side: int,
+          start: _End, opening: Callable[[int], bool], trunk: float) -> tuple[_End, _End, NDArray[np.intp]]:
+    """One shaft from ``start`` (branch ``number``, its end ``side``), straight on through junctions; where
+    none goes on straight, into a short trunk ending free (at most ``trunk`` pixels): the common root of a
+    follicular unit whose hairs meet it at an angle."""
+    visited = {number}
+    parts = [branches[number].pixels if side == 0 else branches[number].pixels[::-1]]
+    end = branches[number].ends[1 - side]
+    while end.kind == "node" and not opening(end.node):
+        here = at_node.get(end.node, [])
+        best = _straightest(branches, here, visited, end.way, STRAIGHT_DEG, lambda branch: True)
+        if best is None:
+            best = _straightest(branches, here, visited, end.way, TRUNK_DEG,
+                                lambda branch: len(branch.pixels) <= trunk and "free" in (e.kind for e in branch.ends))
+        if best is None:
+            break
+        number, side = best
+        visited.add(number)
+        parts.append(branches[number].pixels if side == 0 else branches[number].pixels[::-1])
+        end = branches[number].ends[1 - side]
+    return start, end, np.concatenate(parts)
+
+
+def _straightest(branches: list[_Branch], here: list[tuple[int, int]], visited: set[int], way: tuple[float, float],
+                 within_deg: float, suits: Callable[[_Branch], bool]) -> tuple[int, int] | None:
+    """The branch at a node (number, which end) whose way in is closest to ``way`` out, within ``within_deg``."""
+    best, best_cos = None, float(np.cos(np.radians(within_deg)))
+    for other, other_side in here:
+        if other in visited or not suits(branches[other]):
+            continue
+        other_way = branches[other].ends[other_side].way
+        alignment = -(way[0] * other_way[0] + way[1] * other_way[1])
+        if alignment > best_cos:
+            best, best_cos = (other, other_side), alignment
+    return best
+
+
+def _ring_mask(mask: Mask, um_per_px: float) -> Mask:
+    """Where a halo can be seen: off the shafts, and off the blur at their edges."""
+    return ~cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+
+
+def _root(start: _End, stop: _End, node_centres: dict[int, tuple[float, float]], ridges: FloatImage,
+          around: Mask, half_width: FloatImage, um_per_px: float, halo_level: float) -> tuple[float, float] | None:
+    """Where the shaft from ``start`` to ``stop`` emerges (row, column), or None when it did not emerge here."""
+    candidates = []
+    for end in (start, stop):
+        if end.kind == "border":
+            continue
+        point = node_centres[end.node] if end.kind == "node" else (float(end.pixel[0]), float(end.pixel[1]))
+        candidates.append((_halo(point, ridges, around, half_width, um_per_px), point))
+    if not candidates:
+        return None
+    darkest, point = max(candidates)
+    if darkest >= halo_level:
+        return point
+    if start.kind == "free" and stop.kind == "free":
+        return point  # a whole shaft lying in the field emerged in it, whether or not its opening shows
+    return None
+
+
+def _halo(point: tuple[float, float], ridges: FloatImage, around: Mask, half_width: FloatImage,
+          um_per_px: float) -> float:
+    """How much darker than the skin the ring just outside the shaft around ``point`` is (median ridge value)."""
+    row, col = round(point[0]), round(point[1])
+    height, width = ridges.shape
+    inner = float(half_width[min(max(row, 0), height - 1), min(max(col, 0), width - 1)]) + 2
+    outer = inner + max(3.0, HALO_RING_UM / um_per_px)
+    reach = int(outer) + 1
+    r0, r1, c0, c1 = max(0, row - reach), min(height, row + reach + 1), max(0, col - reach), min(width, col + reach + 1)
+    rows, cols = np.mgrid[r0:r1, c0:c1]
+    distance = np.hypot(rows - point[0], cols - point[1])
+    ring = (distance >= inner) & (distance <= outer) & around[r0:r1, c0:c1]
+    if ring.sum() < 5:
+        return 0.0
+    return float(np.median(ridges[r0:r1, c0:c1][ring]))
+
+
+def _width_px(ridges: FloatImage, path: NDArray[np.intp]) -> float:
+    """The shaft's full width at half its contrast (pixels), the median over points along its middle."""
+    if len(path) < 9:
+        return 0.0
+    widths = []
+    offsets = np.arange(-12.0, 12.25, 0.25)
+    for index in range(4, len(path) - 4, 3):
+        d_row, d_col = (path[index + 4] - path[index - 4]).astype(float)
+        length = float(np.hypot(d_row, d_col)) or 1.0
+        normal = (d_col / length, -d_row / length)
+        rows = path[index][0] + offsets * normal[0]
+        cols = path[index][1] + offsets * normal[1]
+        profile = cv2.remap(ridges, cols.astype(np.float32)[None, :], rows.astype(np.float32)[None, :],
+                            cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0]
+        centre = len(offsets) // 2
+        peak = profile[centre - 4: centre + 5].max()
+        if peak <= 0:
+            continue
+        above = profile >= peak / 2
+        left = right = centre
+        while left > 0 and above[left - 1]:
+            left -= 1
+        while right < len(offsets) - 1 and above[right + 1]:
+            right += 1
+        widths.append((right - left + 1) * 0.25)
+    return float(np.median(widths)) if widths else 0.0
