@@ -8,15 +8,17 @@ The steps (``trace_hairs``):
    98th percentile of the ridges) and never under a few times the skin's own noise (median absolute deviation),
    so that an empty scalp gives an empty mask.
 3. Skeleton (one pixel wide centre lines) cut into branches at the junctions where shafts cross or meet.
-4. Shafts: from every free end (a tip, or a root standing alone) and every end at the frame's edge, follow the
-   branches, continuing at each junction into the branch that goes on most straight (a crossing is passed
-   straight through; hairs of a follicular unit merge into their common root). A walk ends at a free end, the
-   frame's edge, or a junction with no straight way on (a root where several hairs meet, or a tip touching
-   another shaft).
-5. Roots: a hair emerges where its shaft ends in a follicular opening, seen as a darker ring (the peripilar
-   halo) around the shaft's end; a tip lies on plain skin. A shaft counts once, at its root, when one of its
-   ends inside the frame is a root, or when both its ends are free ends inside the frame (a whole hair lying in
-   the field emerged in it). A shaft whose only end inside the frame is a tip entered from outside.
+4. Shafts: from every free end (a tip, or a root standing alone), every end at the frame's edge and every blind
+   end (a branch meeting a junction that nothing goes on from straight), follow the branches, continuing at
+   each junction into the branch that goes on most straight (a crossing is passed straight through), or into a
+   short trunk ending free (the common root of a follicular unit). A walk ends at a free end, the frame's edge,
+   a junction in an opening, or a junction with no way on.
+5. Roots: a hair emerges where its shaft ends in a follicular opening, seen as a darker ring around it (the
+   peripilar halo), looked for at the walk's ends inside the frame and at the junctions it passed (a unit
+   whose opening lies under another shaft joins it there); a tip lies on plain skin. Walking from a tip, the
+   first opening met is the root; a shaft with both ends free inside the frame emerged in it even when no
+   opening shows. A shaft whose only end inside the frame is a tip entered from outside and does not count.
+   Each tip belongs to one hair, so that a hair walked from both its ends counts once.
 6. Width: full width at half the shaft's own contrast, across the shaft at points along it (µm).
 """
 
