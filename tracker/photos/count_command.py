@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from tracker.errors import ValidationError
-from tracker.photos.hair_count import count_upload
 
 
 def register_count(photo_subparsers: Any) -> None:
@@ -30,6 +29,9 @@ def register_count(photo_subparsers: Any) -> None:
 
 
 def cmd_count(args: argparse.Namespace) -> int:
+    # Imported here: OpenCV and scikit-image take a second to load, which no other command should wait for.
+    from tracker.photos.hair_count import count_upload
+
     path = Path(args.image)
     try:
         data = path.read_bytes()
