@@ -22,6 +22,7 @@ the image's x); shaft width in µm; density in hairs/cm² (count / field area, 1
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from PIL import Image
 
 from tracker.errors import ValidationError
 from tracker.photos.hair_tracing import trace_hairs
+from tracker.photos.intake import prepare_photo
 
 # Terminal hairs are wider than 40 µm (DESIGN.md §2, the usual trichoscopic cut-off); thinner ones are vellus.
 TERMINAL_MIN_UM = 40.0
@@ -103,6 +105,16 @@ def count_hairs(image: Image.Image, field_mm: tuple[float, float]) -> HairCount:
         for hair in traced
     )
     return _tallied(marks, field, resolved)
+
+
+def count_upload(data: bytes, field_mm: tuple[float, float], file_name: str | None = None) -> HairCount:
+    """``count_hairs`` on a close-up file's bytes, as the app keeps it: checked and decoded by the photo intake
+    (any format it accepts, refused with its messages), upright (EXIF orientation applied), at most 2048
+    pixels on its long side (``tracker.photos.intake``'s display copy). Marks are in that copy's pixels.
+    Raises ValidationError as ``prepare_photo`` and ``count_hairs`` do."""
+    prepared = prepare_photo(data, file_name)
+    with Image.open(io.BytesIO(prepared.display_jpeg)) as display:
+        return count_hairs(display.convert("RGB"), field_mm)
 
 
 def recount(found: HairCount, added: Sequence[tuple[float, float]], removed: Sequence[int]) -> HairCount:

@@ -8,15 +8,17 @@ The steps (``trace_hairs``):
    98th percentile of the ridges) and never under a few times the skin's own noise (median absolute deviation),
    so that an empty scalp gives an empty mask.
 3. Skeleton (one pixel wide centre lines) cut into branches at the junctions where shafts cross or meet.
-4. Shafts: from every free end (a tip, or a root standing alone) and every end at the frame's edge, follow the
-   branches, continuing at each junction into the branch that goes on most straight (a crossing is passed
-   straight through; hairs of a follicular unit merge into their common root). A walk ends at a free end, the
-   frame's edge, or a junction with no straight way on (a root where several hairs meet, or a tip touching
-   another shaft).
-5. Roots: a hair emerges where its shaft ends in a follicular opening, seen as a darker ring (the peripilar
-   halo) around the shaft's end; a tip lies on plain skin. A shaft counts once, at its root, when one of its
-   ends inside the frame is a root, or when both its ends are free ends inside the frame (a whole hair lying in
-   the field emerged in it). A shaft whose only end inside the frame is a tip entered from outside.
+4. Shafts: from every free end (a tip, or a root standing alone), every end at the frame's edge and every blind
+   end (a branch meeting a junction that nothing goes on from straight), follow the branches, continuing at
+   each junction into the branch that goes on most straight (a crossing is passed straight through), or into a
+   short trunk ending free (the common root of a follicular unit). A walk ends at a free end, the frame's edge,
+   a junction in an opening, or a junction with no way on.
+5. Roots: a hair emerges where its shaft ends in a follicular opening, seen as a darker ring around it (the
+   peripilar halo), looked for at the walk's ends inside the frame and at the junctions it passed (a unit
+   whose opening lies under another shaft joins it there); a tip lies on plain skin. Walking from a tip, the
+   first opening met is the root; a shaft with both ends free inside the frame emerged in it even when no
+   opening shows. A shaft whose only end inside the frame is a tip entered from outside and does not count.
+   Each tip belongs to one hair, so that a hair walked from both its ends counts once.
 6. Width: full width at half the shaft's own contrast, across the shaft at points along it (µm).
 """
 
@@ -50,7 +52,7 @@ MIN_PIECE_UM2 = 150.0 * 15.0  # a piece of mask smaller than a 150 µm stub of t
 STRAIGHT_DEG = 35.0  # a shaft goes on through a junction only into a branch within this angle of its way
 TRUNK_DEG = 75.0  # ... or into a short trunk ending free, the common root of a unit, within this one
 HALO_RING_UM = 50.0  # width of the ring around a shaft's end where an opening's halo is looked for
-HALO_SHARE = 0.07  # a ring darker than this share of a shaft's contrast is a halo: the shaft's root
+HALO_SHARE = 0.03  # a ring darker than this share of a shaft's contrast is a halo: the shaft's root
 MIN_SHAFT_UM = 150.0  # a shaft shorter than this is a stub of skeleton, not a hair
 
 
@@ -93,27 +95,73 @@ def trace_hairs(gray: FloatImage, um_per_px: float) -> list[TracedHair]:
     half_width = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
     typical_width = float(np.median(half_width[skeleton])) * 2
     branches, node_centres = _branches(skeleton, typical_width)
-    halo_level = max(HALO_SHARE * shaft_contrast, 3 * noise)
-    around = _ring_mask(mask, um_per_px)
-    hairs = []
-    seen: set[tuple[tuple[int, int], tuple[int, int]]] = set()
-    halos: dict[int, bool] = {}
+    halo = _halo_map(ridges, mask, typical_width, um_per_px)
+    level = max(HALO_SHARE * shaft_contrast, noise)
 
     def opening(node: int) -> bool:
-        if node not in halos:
-            halos[node] = _halo(node_centres[node], ridges, around, half_width, um_per_px) >= halo_level
-        return halos[node]
+        row, col = node_centres[node]
+        return bool(halo[round(row), round(col)] >= level)
 
-    for start, stop, path in _walks(branches, typical_width, opening):
-        key = (min(start.pixel, stop.pixel), max(start.pixel, stop.pixel))
-        if key in seen or len(path) * um_per_px < MIN_SHAFT_UM:
+    hairs = []
+    tips: set[tuple[int, int]] = set()  # each tip (or end at the frame's edge) belongs to one hair
+    covered = np.zeros(mask.shape, bool)  # the shafts of the hairs found so far
+    near = max(3, round(typical_width))
+    # Walks from blind ends last: one whose first stretch is a hair found already is that hair again.
+    walks = sorted(_walks(branches, typical_width, opening), key=lambda walk: walk[0].kind == "node")
+    for start, stop, path, joints in walks:
+        if len(path) * um_per_px < MIN_SHAFT_UM:
             continue
-        seen.add(key)
-        root = _root(start, stop, node_centres, ridges, around, half_width, um_per_px, halo_level)
-        if root is not None:
-            width = _width_px(ridges, path) * um_per_px
-            hairs.append(TracedHair(root[1], root[0], width))
+        if start.kind == "node" and covered[path[:near, 0], path[:near, 1]].mean() > 0.5:
+            continue
+        found = _rooted(start, stop, path, joints, halo[path[:, 0], path[:, 1]], level, typical_width)
+        if found is None or found[1] in tips:
+            continue
+        root, tip = found
+        tips.add(tip)
+        covered[path[:, 0], path[:, 1]] = True
+        # Measured on the tip's side: near the root, the hairs of a unit lie side by side.
+        tip_side = path[root + (len(path) - root) * 2 // 5:] if root < len(path) // 2 else path[: root * 3 // 5]
+        width = _width_px(ridges, tip_side if len(tip_side) >= 9 else path) * um_per_px
+        hairs.append(TracedHair(float(path[root][1]), float(path[root][0]), width))
     return hairs
+
+
+def _rooted(start: _End, stop: _End, path: NDArray[np.intp], joints: list[int], halo: FloatImage, level: float,
+            typical_width: float) -> tuple[int, tuple[int, int]] | None:
+    """Where along ``path`` (an index) the hair walked from ``start`` emerges, and its tip's pixel; None when it
+    emerged outside the frame. ``halo``: the halo map's values along the path.
+
+    Walking from a tip, the root is the first opening met (a shaft lying over another unit's opening further
+    on belongs to that other hair). When both ends are in openings, the darker ring is the root, so that the
+    walks from either end find the same hair. Openings are looked for at the ends and at the junctions passed
+    (where a unit's hairs join the shaft lying over their root), not along a plain shaft: the blur at its edges
+    darkens a ring around it a little all along.
+    """
+    near = max(3, round(typical_width))
+    looked_at = np.zeros(len(path), bool)
+    # An end at the frame's edge is no root: that hair emerged outside (or on the edge, where a reader cannot tell).
+    looked_at[:near] = start.kind != "border"
+    looked_at[-near:] = stop.kind != "border"
+    for joint in joints:
+        looked_at[max(0, joint - 2 * near): joint + 2 * near] = True
+    opening = (halo >= level) & looked_at
+    if not opening.any():
+        if start.kind == "free" and stop.kind == "free":
+            # A whole shaft lying in the field emerged in it, whether or not its opening shows: at the end with
+            # the darker ring (either walk along it finds the same one).
+            return (0, stop.pixel) if halo[0] >= halo[-1] else (len(path) - 1, start.pixel)
+        return None
+    first = int(np.argmax(opening))
+    if first > near:
+        return _centre(halo, first, 2 * near), start.pixel
+    if opening[-near:].any() and stop.kind != "border" and halo[-near:].max() > halo[:near].max():
+        return len(path) - 1 - int(np.argmax(halo[::-1][: 2 * near])), start.pixel
+    return int(np.argmax(halo[: 2 * near])), stop.pixel
+
+
+def _centre(halo: FloatImage, first: int, reach: int) -> int:
+    """The opening's centre: the ring is darkest there, a little past where it first shows."""
+    return first + int(np.argmax(halo[first: first + reach]))
 
 
 def _ridges(gray: FloatImage, um_per_px: float) -> FloatImage:
@@ -221,9 +269,11 @@ def _end(pixels: NDArray[np.intp], nodes: Labels, typical_width: float, side: in
 
 
 def _walks(branches: list[_Branch], typical_width: float,
-           opening: Callable[[int], bool]) -> Iterator[tuple[_End, _End, NDArray[np.intp]]]:
-    """Every shaft walked from a free or border end: (where it starts, where it stops, its pixels). A walk stops
-    at a junction in a follicular ``opening``: a shaft lying over another hair's root does not go on into it."""
+           opening: Callable[[int], bool]) -> Iterator[tuple[_End, _End, NDArray[np.intp], list[int]]]:
+    """Every shaft walked from a free end, an end at the frame's edge, or a blind end (a branch meeting a
+    junction that no other branch goes on from straight: a tip touching another shaft, or a hair leaving its
+    unit's root): (where it starts, where it stops, its pixels). A walk stops at a junction in a follicular
+    ``opening``: a shaft lying over another hair's root does not go on into it."""
     at_node: dict[int, list[tuple[int, int]]] = {}
     for number, branch in enumerate(branches):
         for side, end in enumerate(branch.ends):
@@ -232,18 +282,22 @@ def _walks(branches: list[_Branch], typical_width: float,
     spur = max(3.0, 0.6 * typical_width)
     for number, branch in enumerate(branches):
         for side, start in enumerate(branch.ends):
-            if start.kind == "node" or (len(branch.pixels) < spur and branch.ends[1 - side].kind == "node"):
+            if start.kind == "node" and _straightest(branches, at_node[start.node], {number}, start.way,
+                                                     STRAIGHT_DEG, lambda other: True) is not None:
+                continue  # a shaft going on through a junction: walked from its ends
+            if len(branch.pixels) < spur and branch.ends[1 - side].kind == "node":
                 continue  # a spur of a thick end is not where a shaft starts
             yield _walk(branches, at_node, number, side, start, opening, 4 * typical_width)
 
 
 def _walk(branches: list[_Branch], at_node: dict[int, list[tuple[int, int]]], number: int, side: int,
-          start: _End, opening: Callable[[int], bool], trunk: float) -> tuple[_End, _End, NDArray[np.intp]]:
+          start: _End, opening: Callable[[int], bool], trunk: float) -> tuple[_End, _End, NDArray[np.intp], list[int]]:
     """One shaft from ``start`` (branch ``number``, its end ``side``), straight on through junctions; where
     none goes on straight, into a short trunk ending free (at most ``trunk`` pixels): the common root of a
-    follicular unit whose hairs meet it at an angle."""
+    follicular unit whose hairs meet it at an angle. Also returns where along the pixels it passed junctions."""
     visited = {number}
     parts = [branches[number].pixels if side == 0 else branches[number].pixels[::-1]]
+    joints: list[int] = []
     end = branches[number].ends[1 - side]
     while end.kind == "node" and not opening(end.node):
         here = at_node.get(end.node, [])
@@ -255,9 +309,10 @@ def _walk(branches: list[_Branch], at_node: dict[int, list[tuple[int, int]]], nu
             break
         number, side = best
         visited.add(number)
+        joints.append(sum(len(part) for part in parts))
         parts.append(branches[number].pixels if side == 0 else branches[number].pixels[::-1])
         end = branches[number].ends[1 - side]
-    return start, end, np.concatenate(parts)
+    return start, end, np.concatenate(parts), joints
 
 
 def _straightest(branches: list[_Branch], here: list[tuple[int, int]], visited: set[int], way: tuple[float, float],
@@ -274,45 +329,21 @@ def _straightest(branches: list[_Branch], here: list[tuple[int, int]], visited: 
     return best
 
 
-def _ring_mask(mask: Mask, um_per_px: float) -> Mask:
-    """Where a halo can be seen: off the shafts, and off the blur at their edges."""
-    return ~cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-
-
-def _root(start: _End, stop: _End, node_centres: dict[int, tuple[float, float]], ridges: FloatImage,
-          around: Mask, half_width: FloatImage, um_per_px: float, halo_level: float) -> tuple[float, float] | None:
-    """Where the shaft from ``start`` to ``stop`` emerges (row, column), or None when it did not emerge here."""
-    candidates = []
-    for end in (start, stop):
-        if end.kind == "border":
-            continue
-        point = node_centres[end.node] if end.kind == "node" else (float(end.pixel[0]), float(end.pixel[1]))
-        candidates.append((_halo(point, ridges, around, half_width, um_per_px), point))
-    if not candidates:
-        return None
-    darkest, point = max(candidates)
-    if darkest >= halo_level:
-        return point
-    if start.kind == "free" and stop.kind == "free":
-        return point  # a whole shaft lying in the field emerged in it, whether or not its opening shows
-    return None
-
-
-def _halo(point: tuple[float, float], ridges: FloatImage, around: Mask, half_width: FloatImage,
-          um_per_px: float) -> float:
-    """How much darker than the skin the ring just outside the shaft around ``point`` is (median ridge value)."""
-    row, col = round(point[0]), round(point[1])
-    height, width = ridges.shape
-    inner = float(half_width[min(max(row, 0), height - 1), min(max(col, 0), width - 1)]) + 2
+def _halo_map(ridges: FloatImage, mask: Mask, typical_width: float, um_per_px: float) -> FloatImage:
+    """At each pixel, how much darker than the skin the ring just outside a typical shaft around it is (mean
+    ridge value), off the shafts and off the blur at their edges: high around a shaft's end in a follicular
+    opening, low around a tip."""
+    skin = (~cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)).astype(np.float32)
+    inner = typical_width / 2 + 2
     outer = inner + max(3.0, HALO_RING_UM / um_per_px)
     reach = int(outer) + 1
-    r0, r1, c0, c1 = max(0, row - reach), min(height, row + reach + 1), max(0, col - reach), min(width, col + reach + 1)
-    rows, cols = np.mgrid[r0:r1, c0:c1]
-    distance = np.hypot(rows - point[0], cols - point[1])
-    ring = (distance >= inner) & (distance <= outer) & around[r0:r1, c0:c1]
-    if ring.sum() < 5:
-        return 0.0
-    return float(np.median(ridges[r0:r1, c0:c1][ring]))
+    rows, cols = np.mgrid[-reach: reach + 1, -reach: reach + 1]
+    distance = np.hypot(rows, cols)
+    ring = ((distance >= inner) & (distance <= outer)).astype(np.float32)
+    darker = cv2.filter2D(ridges.astype(np.float32) * skin, -1, ring, borderType=cv2.BORDER_REFLECT)
+    seen = cv2.filter2D(skin, -1, ring, borderType=cv2.BORDER_REFLECT)
+    # Fewer than a quarter of the ring's pixels on skin: too crowded to tell (counts as no opening).
+    return np.where(seen >= ring.sum() / 4, darker / np.maximum(seen, 1.0), 0.0)
 
 
 def _width_px(ridges: FloatImage, path: NDArray[np.intp]) -> float:
