@@ -37,6 +37,10 @@ from PIL import Image
 Matrix = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
 IDENTITY: Matrix = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 
+# Changed whenever a change to this module can change a result: aligned copies stored under an older version
+# (``tracker.photos.aligned_pairs``) are then computed again rather than reused.
+ALGORITHM_VERSION = "similarity-akaze-1"
+
 # Long side of the grey working copies, px. At 640 px the marks, the parting and the hairline of a 2048 px
 # display copy remain (the bench's median corner error is about 0.15% of the width) and AKAZE on two such
 # images takes a few tenths of a second; SIFT at 1024 px was twice as accurate but took over 1 s a pair.
@@ -117,7 +121,7 @@ def align(before: Image.Image, after: Image.Image) -> Alignment:
     # Back from working copies to the photos' own pixels: photo_before = S_b⁻¹ · M · S_a · photo_after.
     to_photo = np.diag([1 / first.ratio, 1 / first.ratio, 1.0])
     from_photo = np.diag([second.ratio, second.ratio, 1.0])
-    transform = _as_matrix(to_photo @ found @ from_photo)
+    transform = as_matrix(to_photo @ found @ from_photo)
     if score >= ALIGNED_AT:
         return Alignment(transform, score, True)
     return Alignment(transform, score, False, (
@@ -216,7 +220,15 @@ def _detail(grey: NDArray[np.uint8]) -> NDArray[np.float32]:
     return image - cv2.GaussianBlur(image, (0, 0), DETAIL_SIGMA)
 
 
-def _as_matrix(matrix: NDArray[np.float64]) -> Matrix:
+def as_matrix(values: NDArray[np.float64] | list[list[float]]) -> Matrix:
+    """A 3×3 array or nested list as a ``Matrix`` of floats, scaled so that its last entry is 1.
+
+    >>> as_matrix([[2, 0, 4], [0, 2, 6], [0, 0, 2]])
+    ((1.0, 0.0, 2.0), (0.0, 1.0, 3.0), (0.0, 0.0, 1.0))
+    """
+    matrix = np.asarray(values, dtype=np.float64)
+    if matrix.shape != (3, 3):
+        raise ValueError(f"a transform is 3×3, not {matrix.shape}")
     normalised = matrix / matrix[2, 2]
     rows = [tuple(float(value) for value in row) for row in normalised]
     return (

@@ -83,7 +83,7 @@ def align_files(before: Path, after: Path) -> Alignment:
     """
     import numpy as np
 
-    from tracker.photos.alignment import Alignment, Matrix, align
+    from tracker.photos.alignment import Alignment, align, as_matrix
 
     first, second = _prepared(before), _prepared(after)
     first_shown, second_shown = _display(first), _display(second)
@@ -91,11 +91,7 @@ def align_files(before: Path, after: Path) -> Alignment:
     # Display pixels to the file's own: the display copy is the upright photo shrunk, each axis by its ratio.
     to_before = np.diag([first.width / first_shown.width, first.height / first_shown.height, 1.0])
     from_after = np.diag([second_shown.width / second.width, second_shown.height / second.height, 1.0])
-    full = to_before @ np.array(found.transform) @ from_after
-    full /= full[2, 2]
-    rows = [tuple(float(value) for value in row) for row in full]
-    transform: Matrix = ((rows[0][0], rows[0][1], rows[0][2]), (rows[1][0], rows[1][1], rows[1][2]),
-                         (rows[2][0], rows[2][1], rows[2][2]))
+    transform = as_matrix(to_before @ np.array(found.transform) @ from_after)
     return Alignment(transform, found.score, found.aligned, found.reason)
 
 
