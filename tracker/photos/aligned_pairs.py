@@ -83,8 +83,9 @@ def registered_pair(earlier: models.Photo, earlier_image: Image.Image, later: mo
         alignment, copy = found
     else:
         alignment = align(earlier_image, later_image)
-        copy = aligned_copy(earlier_image, later_image, alignment) if alignment.aligned else None
-        _keep(store, earlier.sha256, later.sha256, alignment, copy)
+        encoded = _jpeg(aligned_copy(earlier_image, later_image, alignment)) if alignment.aligned else None
+        _keep(store, earlier.sha256, later.sha256, alignment, encoded)
+        copy = _decoded(encoded) if encoded else None  # as stored: every view of the pair shows the same pixels
     shown = copy if copy is not None and alignment.aligned else later_image
     return RegisteredPair(shown, _described(alignment))
 
@@ -96,8 +97,7 @@ def _stored(store: BlobStore, earlier: str, later: str) -> tuple[Alignment, Imag
                               str(record.get("reason", "")))
         if not alignment.aligned:
             return alignment, None
-        with Image.open(io.BytesIO(store.get(pair_key(earlier, later, "jpg")))) as image:
-            return alignment, image.convert("RGB")
+        return alignment, _decoded(store.get(pair_key(earlier, later, "jpg")))
     except KeyError:
         return None  # not computed yet
     except Exception as error:  # a damaged derived file is computed again, never shown or trusted
@@ -105,17 +105,26 @@ def _stored(store: BlobStore, earlier: str, later: str) -> tuple[Alignment, Imag
         return None
 
 
-def _keep(store: BlobStore, earlier: str, later: str, alignment: Alignment, copy: Image.Image | None) -> None:
+def _keep(store: BlobStore, earlier: str, later: str, alignment: Alignment, copy: bytes | None) -> None:
     record = {"transform": [list(row) for row in alignment.transform], "score": alignment.score,
               "aligned": alignment.aligned, "reason": alignment.reason}
     try:
         if copy is not None:
-            buffer = io.BytesIO()
-            copy.save(buffer, "JPEG", quality=DERIVED_QUALITY)
-            store.put(pair_key(earlier, later, "jpg"), buffer.getvalue())
+            store.put(pair_key(earlier, later, "jpg"), copy)
         store.put(pair_key(earlier, later, "json"), json.dumps(record).encode())
     except Exception as error:  # derived data: shown anyway, and computed again next time
         log.warning("aligned pair %s… not stored [%s: %s]", earlier[:12], type(error).__name__, error)
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=DERIVED_QUALITY)
+    return buffer.getvalue()
+
+
+def _decoded(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert("RGB")
 
 
 def _described(alignment: Alignment) -> PairAlignment:
