@@ -24,7 +24,8 @@ from tracker.access.actors import Actor
 from tracker.database import transaction
 from tracker.errors import PermissionDenied
 from tracker.photos import aligned_pairs
-from tracker.photos.aligned_pairs import pair_key
+from tracker.photos.aligned_pairs import GOOD_AT, pair_key
+from tracker.photos.alignment import ALIGNED_AT
 from tracker.photos.before_after import before_after
 from tracker.storage.configured import blob_store
 
@@ -80,7 +81,7 @@ def test_the_later_photo_is_shown_lined_up_on_the_earlier_and_kept_as_derived_da
     lined_up = before_after(CLINICIAN, "P-1", "vertex", url=clinic, aligned=True)
     assert as_taken.alignment is None
     alignment = lined_up.alignment
-    assert alignment is not None and alignment.aligned and alignment.score >= 0.6
+    assert alignment is not None and alignment.aligned and alignment.score >= GOOD_AT
     assert alignment.words.startswith("The later photo was lined up on the earlier one: good alignment")
     # the turn and scale found undo those the pair was made with (AFTER turned by −rotation, scaled 1/scale)
     assert alignment.turned_degrees == pytest.approx(pair.rotation, abs=0.5)
@@ -133,7 +134,7 @@ def test_photos_that_do_not_match_are_shown_as_taken_and_said_so(clinic):
     lined_up = before_after(CLINICIAN, "P-1", "vertex", url=clinic, aligned=True)
     as_taken = before_after(CLINICIAN, "P-1", "vertex", url=clinic)
     alignment = lined_up.alignment
-    assert alignment is not None and not alignment.aligned and alignment.score < 0.35
+    assert alignment is not None and not alignment.aligned and alignment.score < ALIGNED_AT
     assert alignment.words.startswith("The photos could not be lined up reliably, so both are shown as taken.")
     assert lined_up.second.image == as_taken.second.image
 

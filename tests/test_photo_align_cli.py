@@ -16,6 +16,7 @@ from PIL import Image
 
 from tests.alignment_samples import corner_error, known_pair
 from tests.conftest import ROOT
+from tracker.photos.alignment import ALIGNED_AT
 
 SIZE = (640, 480)
 ORIENTATION = 0x0112
@@ -46,7 +47,7 @@ def test_a_good_pair_prints_the_transform_onto_before(tmp_path, pair):
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
     assert set(printed) == {"transform", "score", "aligned"}
-    assert printed["aligned"] is True and 0.35 <= printed["score"] <= 1
+    assert printed["aligned"] is True and ALIGNED_AT <= printed["score"] <= 1
     transform = np.array(printed["transform"])
     assert transform.shape == (3, 3) and transform[2].tolist() == [0.0, 0.0, 1.0]
     assert corner_error(known.truth, transform, SIZE) < 0.03
@@ -70,7 +71,7 @@ def test_photos_of_two_patients_are_not_aligned(tmp_path, pair):
     result = _photo_align(tmp_path, str(folder / "before.jpg"), str(tmp_path / "someone-else.jpg"), "--json")
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
-    assert printed["aligned"] is False and printed["score"] < 0.35
+    assert printed["aligned"] is False and printed["score"] < ALIGNED_AT
     human = _photo_align(tmp_path, str(folder / "before.jpg"), str(tmp_path / "someone-else.jpg"))
     assert human.stdout.startswith("Not aligned (score ") and "line them up" in human.stdout
 

@@ -33,9 +33,9 @@ from tracker.storage.configured import blob_store
 log = logging.getLogger(__name__)
 
 DERIVED_QUALITY = 90  # the aligned copy is shown at up to 1280 px after fitting: keep it close to the display copy
-# Scores from here up line the photos up closely enough that strand-level differences can be compared (the bench's
-# pairs of one view score 0.75–0.85); between ALIGNED_AT and this, the overall picture is aligned but edges may not.
-GOOD_AT = 0.6
+# Scores from here up come with many agreeing matches and a clear resemblance: consecutive visits of demo patients
+# and the bench's pairs score 0.9–1.0. Between ALIGNED_AT (0.6) and this, the fit holds but on less evidence.
+GOOD_AT = 0.85
 
 
 @dataclass(frozen=True)
@@ -129,13 +129,14 @@ def _decoded(data: bytes) -> Image.Image:
 
 def _described(alignment: Alignment) -> PairAlignment:
     (a, _, _), (c, _, _), _ = alignment.transform
-    turned, scale = math.degrees(math.atan2(c, a)), math.hypot(a, c)
+    # + 0.0 turns a rounded −0.0 into 0.0, which the page would otherwise show as "turned −0.0°"
+    turned, scale = round(math.degrees(math.atan2(c, a)), 1) + 0.0, math.hypot(a, c)
     score = alignment.score
     if not alignment.aligned:
         words = f"The photos could not be lined up reliably, so both are shown as taken. {alignment.reason}"
     elif score >= GOOD_AT:
         words = f"The later photo was lined up on the earlier one: good alignment (score {score:.2f} of 1)."
     else:
-        words = (f"The later photo was lined up on the earlier one, but only fairly (score {score:.2f} of 1): the "
-                 "overall picture matches, small details near the edges may not.")
-    return PairAlignment(score, alignment.aligned, words, round(turned, 1), round(scale, 3))
+        words = (f"The later photo was lined up on the earlier one, on less evidence than usual (score {score:.2f} "
+                 "of 1): check that the two show the same spots before comparing details.")
+    return PairAlignment(score, alignment.aligned, words, turned, round(scale, 3))
