@@ -22,6 +22,7 @@ from tests.browser import (
     streamlit_server,
     wait_rendered,
 )
+from ui.compare_viewer import TITLE
 
 JOURNEY = "alignment"
 
@@ -46,6 +47,18 @@ def _transforms(frame, selector: str) -> list[str]:
     return frame.locator(selector).evaluate_all("imgs => imgs.map(i => i.style.transform)")
 
 
+def _fits(frame, viewer, panes: str) -> None:
+    """The iframe has grown or shrunk to show the whole of ``panes`` (its height follows its content)."""
+    for _ in range(20):
+        outer, inner = frame.bounding_box(), viewer.locator(panes).bounding_box()
+        # both boxes in the page's coordinates: the panes lie inside the frame, with no large empty space left
+        bottom, frame_bottom = inner["y"] + inner["height"], outer["y"] + outer["height"]
+        if outer["y"] <= inner["y"] and bottom <= frame_bottom + 1 and frame_bottom - bottom < 120:
+            return
+        frame.page.wait_for_timeout(250)
+    raise AssertionError(f"the viewer's frame ({outer}) does not fit {panes} ({inner})")
+
+
 def _scale(transform: str) -> float:
     found = re.search(r"scale\(([0-9.]+)\)", transform)
     assert found, transform
@@ -63,12 +76,14 @@ def test_the_aligned_pair_swipes_fades_and_zooms_in_step_without_a_server_round_
         page.get_by_text("Compare closely").wait_for(timeout=120_000)
         wait_rendered(page)
         body = page.inner_text("body")
-        assert "The later photo was lined up on the earlier one" in body, body[-2000:]
+        assert "The later photo was lined up on the earlier one: good alignment" in body, body[-2000:]
         page.get_by_text("Before and after").first.scroll_into_view_if_needed()
         shot(page, JOURNEY, "01-aligned-pair")
 
-        viewer = page.frame_locator('iframe[srcdoc*="compare_viewer"], iframe[srcdoc*="pane-stack"]').first
+        frame = page.locator(f'iframe[title="{TITLE}"]')
+        viewer = frame.content_frame
         viewer.locator("#pane-before img").wait_for()
+        _fits(frame, viewer, "#side")
         sources = viewer.locator("img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src').slice(0, 23))")
         assert sources and all(src == "data:image/jpeg;base64," for src in sources)  # inline: no URL to fetch
         page.wait_for_timeout(1500)
@@ -101,7 +116,8 @@ def test_the_aligned_pair_swipes_fades_and_zooms_in_step_without_a_server_round_
         assert viewer.locator("#top").evaluate("top => top.style.clipPath") == "inset(0px 0px 0px 35%)"
         stacked = _transforms(viewer, "#stack img")
         assert stacked == [panned[0], panned[0]]
-        shot(page, JOURNEY, "03-swipe-at-35")
+        _fits(frame, viewer, "#stack")
+        frame.screenshot(path=str(shot(page, JOURNEY, "03-swipe-at-35").with_name("03b-viewer-swipe.png")))
 
         # fade: the AFTER layer's opacity follows the slider
         viewer.get_by_label("Fade", exact=True).check()
@@ -110,6 +126,7 @@ def test_the_aligned_pair_swipes_fades_and_zooms_in_step_without_a_server_round_
         viewer.locator("#zoom-reset").click()
         assert _scale(_transforms(viewer, "#stack img")[0]) == 1
         shot(page, JOURNEY, "04-fade-at-70")
+        frame.screenshot(path=str(shot(page, JOURNEY, "04-fade-at-70").with_name("04b-viewer-fade.png")))
 
         page.wait_for_timeout(1500)
         assert len(sent) == quiet, "the viewer sent messages to the server (a rerun)"

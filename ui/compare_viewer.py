@@ -18,8 +18,8 @@ import streamlit as st
 from ui.private_media import data_uri
 
 _TEMPLATE = Path(__file__).with_name("compare_viewer.html")
-# The bar above the photos and the hint under them, px: the iframe's height is the photos' plus this.
-_CHROME_PX = 90
+# The iframe's title, for screen readers (and for tests to find it).
+TITLE = "Before and after viewer"
 
 
 @lru_cache(maxsize=1)
@@ -38,10 +38,7 @@ def page_for(before: bytes, after: bytes, frame: tuple[int, int], before_label: 
             .replace("__AFTER__", data_uri(after)))
 
 
-def compare_viewer(before: bytes, after: bytes, frame: tuple[int, int], before_label: str, after_label: str,
-                   width_px: int = 1100) -> None:
-    """Draw the viewer; ``width_px`` is the width the page usually gives it, to size the iframe's height (two
-    photos of half that width side by side)."""
-    width, height = frame
-    st.iframe(page_for(before, after, frame, before_label, after_label),
-              height=round(width_px / 2 * height / width) + _CHROME_PX)
+def compare_viewer(before: bytes, after: bytes, frame: tuple[int, int], before_label: str, after_label: str) -> None:
+    """Draw the viewer. Its height follows its content (Streamlit measures an HTML iframe's page): the pair side
+    by side, or one full-width photo for the swipe and the fade."""
+    st.iframe(page_for(before, after, frame, before_label, after_label), height="content", alt=TITLE)
