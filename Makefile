@@ -99,3 +99,4 @@ bench: install chromium
 	$(PY) tests/bench/bench_import.py
 	$(PY) tests/bench/bench_check.py
 	$(PY) tests/bench/bench_hair_count.py
+	$(PY) tests/bench/bench_alignment.py

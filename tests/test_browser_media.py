@@ -136,12 +136,15 @@ def test_photos_have_no_url_a_stranger_can_fetch(server):
         traffic = Traffic(page)
         sign_in(page, base, "demo.clinician", passwords["demo.clinician"])
         navigate(page, f"/photos?mrn={mrn}")
-        page.get_by_text("Fade from before").wait_for()
+        page.get_by_text("Compare closely").wait_for(timeout=120_000)
         wait_rendered(page)
         images = page.locator('[data-testid="stImage"] img')
-        assert images.count() >= 5  # thumbnails, the pair and the fade
+        assert images.count() >= 4  # thumbnails and the pair (the swipe and fade are in the viewer's frame)
         sources = images.evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
         assert all(src.startswith("data:image/jpeg;base64,") for src in sources), [s[:40] for s in sources]
+        viewer = page.locator('iframe[title="Before and after viewer"]').content_frame
+        shown = viewer.locator("img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
+        assert shown and all(src.startswith("data:image/jpeg;base64,") for src in shown), [s[:40] for s in shown]
         assert page.evaluate("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
         shot(page, JOURNEY, "a1-photos-inline")
 

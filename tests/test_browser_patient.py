@@ -75,7 +75,7 @@ def test_patient_sees_own_chart_cards_photos_and_report(demo_clinic):
         page.get_by_test_id("stSidebarNav").get_by_role("link", name="Photos", exact=True).click()
         wait_idle(page)
         page.get_by_text("Before and after").first.wait_for()
-        page.get_by_text("Fade from before").first.wait_for()
+        page.get_by_text("Compare closely").first.wait_for(timeout=120_000)
         assert page.locator('[data-testid="stImage"] img').count() >= 3
         body = page.inner_text("body")
         assert "DEMO-0002" not in body

@@ -1,8 +1,9 @@
 """Drawing blocks for photos, shared by the photos page and the consult screen (drawing only).
 
 The images come ready from ``tracker.photos.serving`` and ``tracker.photos.before_after``: thumbnails and display
-copies as stored, and the before/after pair already fitted into one frame and faded there. Nothing here resizes or
-blends. Every image goes inline (``private_media.image``): a patient's photo never gets a ``/media/`` URL.
+copies as stored, and the before/after pair already aligned and fitted into one frame. Nothing here resizes, aligns
+or blends: the swipe, fade and zoom of ``ui.compare_viewer`` run in the browser. Every image goes inline
+(``private_media.image``, the viewer's ``data:`` URIs): a patient's photo never gets a ``/media/`` URL.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from tracker.clinic_dates import show_date
 from tracker.course.clinical import photo_view_for_site
 from tracker.course.patient_wording import photo_date_words
 from tracker.course.vocabulary import site_words
+from tracker.photos.aligned_pairs import PairAlignment
 from tracker.photos.before_after import BeforeAfter, ComparedPhoto, before_after
 from tracker.photos.serving import photo_image
 from tracker.photos.timeline import PhotoTimeline, view_label
 from ui import private_media
+from ui.compare_viewer import compare_viewer
 from ui.messages import call, plain
-
-DEFAULT_FADE = 50
 
 
 @st.dialog("Photo", width="large")
@@ -92,19 +93,33 @@ def _forget(*keys: str) -> None:
         st.session_state.pop(key, None)
 
 
+def _alignment_note(alignment: PairAlignment | None, patient: bool) -> None:
+    """How the later photo was lined up: the sentence, and for staff the turn and scale undone."""
+    if alignment is None:
+        return
+    if not alignment.aligned:
+        st.warning(plain(alignment.words), icon="📐")
+    elif patient:
+        st.caption("The later photo was lined up on the earlier one, so that the same spot of the scalp is in the "
+                   "same place in both.")
+    else:
+        st.caption(plain(f"{alignment.words} It was turned {alignment.turned_degrees:+.1f}° and scaled "
+                         f"×{alignment.scale:.2f} to match."))
+
+
 def before_after_panel(actor: Actor, mrn: str | None, key_prefix: str) -> None:
-    """The same view at two visits: side by side, then faded into each other on one frame.
+    """The same view at two visits, the later photo lined up on the earlier one: side by side, then in the
+    viewer (side by side, swipe or fade, zoomed and moved together).
 
     ``mrn`` is None for a patient account (its own photos). Widget keys carry ``key_prefix`` and the MRN,
     so choices made for one patient never carry over to another.
     """
     base = f"{key_prefix}_{mrn or 'own'}_before_after"
     patient = mrn is None  # a patient's own photos: plain captions, no framing-check details
-    view_key, first_key, second_key, fade_key = (f"{base}_{name}" for name in ("view", "first", "second", "fade"))
+    view_key, first_key, second_key = (f"{base}_{name}" for name in ("view", "first", "second"))
     st.subheader("Before and after")
     chosen = (st.session_state.get(view_key), st.session_state.get(first_key), st.session_state.get(second_key))
-    comparison: BeforeAfter | None = call(before_after, actor, mrn, *chosen,
-                                          fade=st.session_state.get(fade_key, DEFAULT_FADE))
+    comparison: BeforeAfter | None = call(before_after, actor, mrn, *chosen, aligned=True)
     if comparison is None:
         if chosen[1] is not None or chosen[2] is not None:
             _forget(first_key, second_key)  # a visit chosen earlier is gone: the next run starts from defaults
@@ -135,6 +150,7 @@ def before_after_panel(actor: Actor, mrn: str | None, key_prefix: str) -> None:
                        key=second_key)
 
     _caution(comparison, patient)
+    _alignment_note(comparison.alignment, patient)
 
     sides = st.columns(2)
     for column, label, side in ((sides[0], "Before", first), (sides[1], "After", second)):
@@ -142,11 +158,10 @@ def before_after_panel(actor: Actor, mrn: str | None, key_prefix: str) -> None:
             private_media.image(side.image)
             st.caption(plain(_side_caption(label, side, patient)))
 
-    st.slider("Fade from before (0) to after (100)", 0, 100, value=DEFAULT_FADE, key=fade_key)
-    if comparison.blended is not None:
-        private_media.image(comparison.blended)
-        st.caption(plain(f"{comparison.fade}% of the way from {show_date(first.date)} "
-                         f"to {show_date(second.date)}"))
+    if comparison.frame is not None:
+        st.markdown("**Compare closely**: swipe or fade between the two, zoom in and move around (both together).")
+        compare_viewer(first.image, second.image, comparison.frame, f"Before · {show_date(first.date)}",
+                       f"After · {show_date(second.date)}")
 
 
 def site_pair(actor: Actor, mrn: str, site: str) -> None:

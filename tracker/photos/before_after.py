@@ -25,6 +25,7 @@ from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.vocabulary import view_words
 from tracker.database import reading
 from tracker.errors import NotFound, ValidationError
+from tracker.photos.aligned_pairs import PairAlignment, registered_pair
 from tracker.photos.framing import (
     FramingWarning,
     _jpeg,
@@ -89,6 +90,8 @@ class BeforeAfter:
     ``first``/``second``: None when fewer than two visits have this view (``first`` alone when one does).
     ``blended``: the two fitted images faded ``fade`` % of the way from first to second, when asked for.
     ``frame``: (width, height) of both fitted images and of the blend.
+    ``alignment``: when asked for, how the later photo was lined up on the earlier one; its image is then the
+    aligned copy (derived data, ``tracker.photos.aligned_pairs``) when ``alignment.aligned``, else as taken.
     """
 
     mrn: str
@@ -101,6 +104,7 @@ class BeforeAfter:
     fade: int | None
     blended: bytes | None
     framing_warnings: tuple[FramingWarning, ...]
+    alignment: PairAlignment | None = None
 
     @property
     def caution(self) -> str | None:
@@ -163,7 +167,7 @@ def _open(photo: models.Photo) -> Image.Image:
 
 def before_after(actor: Actor | None, mrn: str | None, view: str | None = None, first_visit_id: int | None = None,
                  second_visit_id: int | None = None, fade: int | None = None,
-                 url: str | None = None) -> BeforeAfter:
+                 url: str | None = None, *, aligned: bool = False) -> BeforeAfter:
     """Compare ``view`` between two of the patient's visits (audited as a view).
 
     Parameters:
@@ -174,6 +178,8 @@ def before_after(actor: Actor | None, mrn: str | None, view: str | None = None, 
         first_visit_id / second_visit_id: visits holding a photo of ``view``; None picks the baseline (the
             latest visit on or before day 0, else the first) and the latest visit.
         fade: 0–100, or None for no blend; 0 is the first photo alone, 100 the second alone.
+        aligned: register the later photo onto the earlier one (``BeforeAfter.alignment``); the first view of a
+            pair takes about a second, later views reuse the stored aligned copy.
 
     Raises ValidationError for an unknown view, a fade outside 0–100 or the same visit twice; NotFound for
     a visit of this patient without a photo of the view (or not this patient's visit at all).
@@ -184,7 +190,7 @@ def before_after(actor: Actor | None, mrn: str | None, view: str | None = None, 
         raise ValidationError("The fade goes from 0 (before) to 100 (after).")
     with audit.refusals_recorded(actor, "before/after photos", mrn, url), reading(url) as session:
         patient = resolve_patient(session, actor, mrn)
-        result = _compare(session, patient, view, first_visit_id, second_visit_id, fade)
+        result = _compare(session, patient, view, first_visit_id, second_visit_id, fade, aligned)
         detail = f"before/after {view_words(result.view) if result.view else 'photos'}"
         if result.first and result.second:
             detail += f": {result.first.date.isoformat()} and {result.second.date.isoformat()}"
@@ -193,7 +199,7 @@ def before_after(actor: Actor | None, mrn: str | None, view: str | None = None, 
 
 
 def _compare(session: Session, patient: PatientBasics, view: str | None, first_visit_id: int | None,
-             second_visit_id: int | None, fade_percent: int | None) -> BeforeAfter:
+             second_visit_id: int | None, fade_percent: int | None, aligned: bool = False) -> BeforeAfter:
     visits = _live_visits(session, patient.id)
     by_id = {v.id: v for v in visits}
     photos = _live_photos(session, patient.id)
@@ -225,8 +231,17 @@ def _compare(session: Session, patient: PatientBasics, view: str | None, first_v
 
     first_visit, second_visit = by_id[first_id], by_id[second_id]
     first_photo, second_photo = latest_photo[(view, first_id)], latest_photo[(view, second_id)]
-    first_image, second_image = fit_pair(_open(first_photo), _open(second_photo))
     earlier, later = sorted((first_visit, second_visit), key=lambda v: (v.date, v.id))
+    first_open, second_open = _open(first_photo), _open(second_photo)
+    registration = None
+    if aligned:  # the later photo goes into the earlier one's frame, whichever side the clinician put it on
+        if earlier is first_visit:
+            registration = registered_pair(first_photo, first_open, second_photo, second_open)
+            second_open = registration.later_image
+        else:
+            registration = registered_pair(second_photo, second_open, first_photo, first_open)
+            first_open = registration.later_image
+    first_image, second_image = fit_pair(first_open, second_open)
     since_first = [v for v in visits if (earlier.date, earlier.id) < (v.date, v.id) <= (later.date, later.id)]
     warnings = shape_and_size_warnings((first_photo.width, first_photo.height),
                                        (second_photo.width, second_photo.height))
@@ -239,4 +254,5 @@ def _compare(session: Session, patient: PatientBasics, view: str | None, first_v
         fade=fade_percent,
         blended=_jpeg(blend_pair(first_image, second_image, fade_percent)) if fade_percent is not None else None,
         framing_warnings=tuple(warnings),
+        alignment=registration.alignment if registration else None,
     )

@@ -22,7 +22,7 @@ from tracker.config import settings
 from tracker.errors import ValidationError
 from tracker.storage.blob_store import BlobStore, LocalDirectoryStore
 
-Area = Literal["photos", "documents"]
+Area = Literal["photos", "documents", "derived"]
 SETTING = "TRACKER_STORE_URL"
 _ENDPOINT_SETTINGS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 
@@ -56,7 +56,8 @@ class BucketLocation:
 
 
 def blob_store(area: Area) -> BlobStore:
-    """The configured store of ``area`` (photos or batch documents). Raises ValidationError when
+    """The configured store of ``area`` (photos, batch documents, or ``derived``: copies recomputable from the photos,
+    such as aligned before/after pairs, which check, backup and restore leave out). Raises ValidationError when
     ``TRACKER_STORE_URL`` cannot be understood (``check_store`` also tries the store itself)."""
     url = settings().store_url
     if not url:
