@@ -418,7 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        check_store()  # a store setting that cannot work stops every command, before anything is written
+        if getattr(args, "uses_store", True):  # not the photo methods on files, which open neither store nor database
+            check_store()  # a store setting that cannot work stops every command, before anything is written
         if getattr(args, "initializes", True):
             initialize()
         run: Callable[[argparse.Namespace], int] = args.run

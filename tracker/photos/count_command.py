@@ -25,7 +25,7 @@ def register_count(photo_subparsers: Any) -> None:
                        help="the size in mm of the whole frame (the device's field of view)")
     count.add_argument("--json", action="store_true", help="print the documented JSON")
     # Reads a file only: no database is created or migrated.
-    count.set_defaults(run=cmd_count, initializes=False)
+    count.set_defaults(run=cmd_count, initializes=False, uses_store=False)
 
 
 def cmd_count(args: argparse.Namespace) -> int:

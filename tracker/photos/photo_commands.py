@@ -56,7 +56,7 @@ def register_align(group: Any) -> None:
     command.add_argument("after", help="the later photo of the same view")
     command.add_argument("--json", action="store_true",
                          help='print {"transform": [[a, b, tx], [c, d, ty], [g, h, 1]], "score": …, "aligned": …}')
-    command.set_defaults(run=cmd_photo_align, initializes=False)
+    command.set_defaults(run=cmd_photo_align, initializes=False, uses_store=False)
 
 
 def cmd_photo_align(args: argparse.Namespace) -> int:
