@@ -65,3 +65,7 @@ CaptureDevice
 _.field_width_mm
 _.field_height_mm
 _.retired_at
+
+# tracker/photos/alignment.py comes from the align branch as it is (its before/after page stores aligned copies
+# with aligned_copy); this branch uses align() only, for the capture check's framing.
+aligned_copy
