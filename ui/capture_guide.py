@@ -80,24 +80,28 @@ def _previous(actor: Actor, mrn: str, view: str) -> PreviousPhoto | None:
     return read[(mrn, view)]
 
 
-def _guide(previous: PreviousPhoto | None, key: str) -> tuple[bytes | None, str | None]:
-    """Draw the guide; returns the photo just taken (JPEG bytes, or None) and the camera's state ("on", or why
-    there is none; None until the browser has answered)."""
+def _guide(previous: PreviousPhoto | None, key: str, note: str) -> tuple[bytes | None, str | None]:
+    """Draw the guide (``note``: what it says under the camera about the last photo taken, '' for its own words);
+    returns the photo just taken (JPEG bytes, or None) and the camera's state ("on", or why there is none; None
+    until the browser has answered)."""
     overlay = None
     caption = ""
     if previous is not None:
         overlay = "data:image/jpeg;base64," + base64.b64encode(previous.display_jpeg).decode("ascii")
         caption = f"{view_words(previous.view)} photo of the visit of {show_date(previous.visit_date)}"
-    result = _GUIDE(key=key, data={"overlay": overlay, "caption": caption},
+    result = _GUIDE(key=key, data={"overlay": overlay, "caption": caption, "note": note},
                     on_captured_change=_nothing, on_camera_change=_nothing)
     camera = _event(result, "camera")
     return jpeg_of(_event(result, "captured")), camera if isinstance(camera, str) else None
 
 
 def _check(actor: Actor, mrn: str, upload: PhotoUpload, before: str) -> None:
-    checks = call(check_photos, actor, mrn, [upload], before=before)
+    """Check the photo just taken or chosen; shown (with the guide's note) on the next run."""
+    with st.spinner("Checking the photo…"):
+        checks = call(check_photos, actor, mrn, [upload], before=before)
     if checks:
         st.session_state[_PENDING] = (upload, checks[0])
+        st.rerun()
 
 
 def _fallback(camera: str, view: str, key: str) -> tuple[str, bytes] | None:
@@ -117,7 +121,9 @@ def _pending(shots: list[PhotoUpload]) -> None:
     if pending is None:
         return
     upload, check = pending
-    private_media.image(upload.data)
+    photo_column, _rest = st.columns(2)
+    with photo_column:
+        private_media.image(upload.data)
     problems = check.problems
     if problems:
         st.warning("**The photo check found problems:**\n\n" + "\n".join(f"- {plain(p)}" for p in problems))
@@ -144,12 +150,17 @@ def camera_section(actor: Actor, mrn: str, shots: list[PhotoUpload], round_: int
     view = st.selectbox("View", SCALP_VIEWS, format_func=view_words, key="visit_camera_view")
     previous = _previous(actor, mrn, view)
     if previous is None:
-        st.caption(f"No earlier {view_words(view).lower()} photo of this patient: the camera is shown alone.")
+        st.caption(f"No earlier {view_words(view).lower()} photo of this patient to lay over the camera.")
     else:
         st.caption(plain(f"Over the camera: the {view_words(view).lower()} photo of the visit of "
                          f"{show_date(previous.visit_date)}. Match its distance, angle and parting; the slider "
                          "sets how strongly it shows."))
-    taken, camera = _guide(previous, key=f"visit_guide_{round_}_{view}")
+    note = ""
+    if st.session_state.get(_PENDING) is not None:
+        note = "Photo taken: what the check found is below. Add it to the visit, or take it again."
+    elif shots:
+        note = f"{len(shots)} photo(s) added to the visit. Take the next one, or save the visit."
+    taken, camera = _guide(previous, f"visit_guide_{round_}_{view}", note)
     number = len(shots) + 1
     if taken is not None:
         _check(actor, mrn, PhotoUpload(view, f"camera-{view}-{number}.jpg", taken), visit_date)

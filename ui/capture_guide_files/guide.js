@@ -22,8 +22,12 @@ function reason(error) {
   return "failed: the camera could not be started (" + (name || "unknown error") + ")";
 }
 
+const READY = "Line the scalp up with the previous photo, then take the photo.";
+
 function showOverlay(guide, data) {
-  const { overlay, fade, percent } = guide;
+  const { overlay, fade, percent, status } = guide;
+  // What the app says about the last photo taken (checked, added), else the camera's own state.
+  if (guide.ready) { status.textContent = (data && data.note) || READY; }
   if (data && data.overlay) {
     if (overlay.getAttribute("src") !== data.overlay) { overlay.setAttribute("src", data.overlay); }
     overlay.alt = data.caption || "Previous photo";
@@ -38,11 +42,17 @@ function showOverlay(guide, data) {
   percent.textContent = fade.value + "%";
 }
 
+function noCamera(guide, setStateValue, why) {
+  // The frame and its controls go; the app offers a plain upload in their place, saying why.
+  guide.root.classList.add("off");
+  guide.status.textContent = "No camera here.";
+  setStateValue("camera", why);
+}
+
 async function start(guide, setStateValue) {
-  const { video, status, take } = guide;
+  const { video, take } = guide;
   if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    status.textContent = "No camera here.";
-    setStateValue("camera", reason(null));
+    noCamera(guide, setStateValue, reason(null));
     return;
   }
   try {
@@ -51,14 +61,14 @@ async function start(guide, setStateValue) {
       audio: false,
     });
   } catch (error) {
-    status.textContent = "No camera here.";
-    setStateValue("camera", reason(error));
+    noCamera(guide, setStateValue, reason(error));
     return;
   }
   if (guide.stopped) { guide.stream.getTracks().forEach((track) => track.stop()); return; }
   video.srcObject = guide.stream;
   await video.play().catch(() => {});
-  status.textContent = "Line the scalp up with the previous photo, then take the photo.";
+  guide.ready = true;
+  showOverlay(guide, guide.data);
   take.disabled = false;
   setStateValue("camera", "on");
 }
@@ -68,8 +78,8 @@ export default function (component) {
   let guide = guides.get(parentElement);
   if (!guide) {
     const find = (selector) => parentElement.querySelector(selector);
-    guide = { video: find(".live"), overlay: find(".overlay"), fade: find(".fade"), percent: find(".percent"),
-              status: find(".status"), take: find(".take"), stream: null, stopped: false };
+    guide = { root: find(".guide"), video: find(".live"), overlay: find(".overlay"), fade: find(".fade"), percent: find(".percent"),
+              status: find(".status"), take: find(".take"), stream: null, stopped: false, ready: false };
     guides.set(parentElement, guide);
     const current = guide;
     current.fade.addEventListener("input", () => showOverlay(current, current.data));
