@@ -3,17 +3,19 @@
 ``check_quality`` measures four things on the decoded, upright photo and says in plain words what is wrong,
 each problem with its measured value and the threshold it missed:
 
-- **focus**: the variance of the Laplacian of a grey copy whose long side is ``FOCUS_LONG_SIDE`` px (never
-  enlarged): sharp strands and skin texture give strong second derivatives, a blurred photo weak ones;
-- **exposure**: the share of pixels at either end of the brightness histogram (crushed to black, or burnt to
-  white), where no hair or skin detail survives;
+- **focus**: the Laplacian's variance, read per direction (the Laplacian is the sum of the second differences
+  across rows and columns; a motion blur smooths one direction only, so the weakest direction counts) on a grey
+  copy whose long side is ``FOCUS_LONG_SIDE`` px (never enlarged), tile by tile, on the sharpest tenth of the
+  photo: sharp strands and skin texture give strong second differences, a blurred photo weak ones;
+- **exposure**: the share of the middle of the photo at either end of the brightness histogram (crushed to
+  black, or burnt to white), where little hair or skin detail survives;
 - **size**: the photo's long side in pixels;
 - **framing**: with the same view's photo from the previous visit, the alignment score
   (``tracker.photos.alignment.align``): a photo that cannot be lined up with the last one was taken from
   another distance, angle or parting, and a comparison of the two would mislead.
 
 Pure: images in, measures out (no database, no store); the visit form's check is
-``tracker.photos.capture_check``. The thresholds come from ``tests/bench/bench_photo_quality.py``, which makes
+``tracker.records.capture_checks``. The thresholds come from ``tests/bench/bench_photo_quality.py``, which makes
 sharp, blurred, dark, bright and small photos from the demo generator and prints the true and false alarms.
 """
 
@@ -42,9 +44,10 @@ FOCUS_LONG_SIDE = 1024
 FOCUS_TILES = 8
 FOCUS_PERCENTILE = 90
 # Below this sharpness the photo is out of focus. Calibrated on the bench set (tests/bench/bench_photo_quality.py:
-# demo photos of five views at 30–250 hairs/cm² with sensor noise and JPEG compression): sharp photos measure
-# 56–610, a slight blur (sigma 0.6 px) 22–110; a Gaussian blur of sigma 2 px or more 3–6.3, a 15 px or 30 px
-# motion blur 3–10. 15 sits above every blurred photo and under a quarter of the least sharp good one.
+# demo photos of five views at 30–250 hairs/cm², two patients, with sensor noise and JPEG compression): sharp
+# photos measure 68–556, a slight blur (sigma 0.6 px) 24–142, a third of a stop off 58–1021; a Gaussian blur of
+# sigma 2 px or more 3.0–8.4, a 15 or 30 px motion blur 3.1–12.1. 15 sits above every blurred photo and under a
+# quarter of the least sharp good one. (Two stops under reads 7–36: too little contrast; see ``_problems``.)
 MIN_SHARPNESS = 15.0
 # Histogram ends, on 0–255 grey levels: the darkest sixth and the brightest eighth, where a photo keeps little
 # detail of hair or skin (JPEG noise keeps true clipping a few levels off 0 and 255, so the ends are wider).
@@ -52,10 +55,12 @@ BLACK_END = 40
 WHITE_END = 224
 # More than these shares of the middle of the photo (the middle half of its width and height, where the scalp
 # is: a backdrop, a cape or a trichoscope's black rim at the edges does not count) at one end, and the photo is
-# too dark or too bright. Bench: well-exposed demo photos have at most 13% in the dark end (dense dark hair is
-# dark) and none in the bright end; a third of a stop under at most 33% in the dark end; two stops under puts
-# 95–100% in the dark end, 1.3 stops over 33–99% in the bright end. Half the middle for the dark end leaves
-# room for dense black hair; a quarter for the bright end, which healthy scalp and hair never reach.
+# too dark or too bright. Bench (two patients): well-exposed demo photos have at most 13% in the dark end (dense
+# dark hair is dark) and none in the bright end; a third of a stop under at most 33% in the dark end, a third of a
+# stop over up to 35% in the bright end (the fair-skinned patient's bare scalp); two stops under puts 17–100% in
+# the dark end (the fair-skinned patient's scalp stays above level 40: 11 of 80 such photos pass), 1.3 stops over
+# 33–100% in the bright end. Half the middle for the dark end leaves room for dense black hair; a quarter for the
+# bright end (4 of 520 photos that should pass are then called too bright: a third of a stop over, fair skin).
 MAX_DARK_SHARE = 0.5
 MAX_BRIGHT_SHARE = 0.25
 # A photo whose long side is under this is too small: the before/after frame is 1280 px long
