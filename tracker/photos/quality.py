@@ -67,9 +67,9 @@ MAX_BRIGHT_SHARE = 0.25
 # (``tracker.photos.framing.FRAME_LONG_SIDE``), and a photo under half of it is enlarged more than twice
 # there, which blurs strands into the scalp (the same reason as framing.MAX_PIXEL_RATIO).
 MIN_LONG_SIDE = 640
-# An alignment score under this means the two photos could not be lined up: taken from another distance,
-# angle or parting (or another view). The alignment's own threshold (its bench: same view 0.5–0.9, other
-# patients or views under 0.2).
+# An alignment score under this means the two photos could not be lined up: taken from another distance, angle
+# or parting (or another view). The alignment's own threshold, with its source (tracker/photos/alignment.py and its
+# bench): the check says what the before/after page will say of the pair.
 MIN_FRAMING_SCORE = ALIGNED_AT
 
 
