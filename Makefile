@@ -100,3 +100,4 @@ bench: install chromium
 	$(PY) tests/bench/bench_check.py
 	$(PY) tests/bench/bench_hair_count.py
 	$(PY) tests/bench/bench_alignment.py
+	$(PY) tests/bench/bench_photo_quality.py

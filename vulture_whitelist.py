@@ -58,10 +58,3 @@ _.uses_pages_directory
 # (pytest_plugins) and request by name (usefixtures).
 pytest_plugins
 s3_environment
-# Migration 0008's columns and table, read by the counting and capture-device work landing with issue #14
-# (remove each line once code reads it).
-_.count_detail
-CaptureDevice
-_.field_width_mm
-_.field_height_mm
-_.retired_at

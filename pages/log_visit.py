@@ -36,6 +36,7 @@ from tracker.records.visits import (
     log_visit,
 )
 from tracker.validation import SITE_MAX
+from ui import capture_guide, photo_checks
 from ui.messages import call, plain
 from ui.signed_in import require_actor
 from ui.typed_fields import date_field, decimal_field
@@ -161,23 +162,6 @@ def _show_saved(saved: VisitSaved) -> None:
         )
 
 
-def _camera(mrn: str) -> None:
-    """Camera shots are collected here, one view at a time, and saved with the form."""
-    shots: list[tuple[str, str, bytes]] = st.session_state[SHOTS]
-    if not st.toggle("Take photos with this device's camera", key="visit_use_camera"):
-        return
-    view = st.selectbox("View", SCALP_VIEWS, format_func=view_words, key="visit_camera_view")
-    shot = st.camera_input(f"{view_words(view)} photo", key=f"visit_camera_{st.session_state[ROUND]}_{len(shots)}")
-    if shot is not None and st.button("Add this photo to the visit", key="visit_camera_add"):
-        shots.append((view, f"camera-{view}-{len(shots) + 1}.jpg", shot.getvalue()))
-        st.rerun()
-    if shots:
-        st.caption("Camera photos to save: " + ", ".join(plain(name) for _view, name, _data in shots))
-        if st.button("Discard the camera photos", key="visit_camera_discard"):
-            shots.clear()
-            st.rerun()
-
-
 actor = require_actor()
 st.title("Log visit")
 mrn = selected_mrn()
@@ -207,7 +191,8 @@ with st.expander("Add a measured site"):
         if name not in st.session_state[SITES]:
             st.session_state[SITES].append(name)
         st.rerun()
-_camera(defaults.mrn)
+capture_guide.camera_section(actor, defaults.mrn, st.session_state[SHOTS], st.session_state[ROUND],
+                             str(st.session_state.get("visit_date", "")))
 
 round_ = st.session_state[ROUND]
 with st.form("log_visit", clear_on_submit=False):
@@ -252,14 +237,14 @@ with st.form("log_visit", clear_on_submit=False):
                                                max_chars=4)
 
     st.markdown("**Photos per standard view**")
-    uploads: list[PhotoUpload] = []
+    form_photos: list[photo_checks.FormPhoto] = []
     # One row of columns per three views, so that reading order, the page's order and the Tab key agree.
     for first in range(0, len(SCALP_VIEWS), 3):
         for column, view in zip(st.columns(3), SCALP_VIEWS[first:first + 3], strict=False):
             files = column.file_uploader(
                 view_words(view), type=PHOTO_TYPES, accept_multiple_files=True, key=f"visit_photos_{view}_{round_}",
             )
-            uploads.extend(PhotoUpload(view, f.name, f.getvalue()) for f in files or [])
+            form_photos.extend(photo_checks.FormPhoto(view, f.file_id, f.name, f.getvalue()) for f in files or [])
 
     st.markdown("**Capture checklist**")
     if defaults.device or any(defaults.capture.values()):
@@ -272,25 +257,29 @@ with st.form("log_visit", clear_on_submit=False):
     device = st.text_input("Camera or device", key="visit_device", max_chars=DEVICE_MAX)
     notes = st.text_area("Notes", key="visit_notes", max_chars=NOTES_MAX)
     answer_anyway, answer_add = _questions()
+    answer_keep = photo_checks.question()
     submitted = st.form_submit_button("Save visit", type="primary")
 
-if submitted or answer_anyway or answer_add:
+if submitted or answer_anyway or answer_add or answer_keep:
     st.session_state.pop(SAVED, None)
     asked = st.session_state.pop(ASKED, None)
     offer = st.session_state.pop(OFFER, None)
     acknowledged: tuple[str, ...] = asked[0] if answer_anyway and asked else ()
     # The visit named by the button pressed (or by the question asked while adding), never the date box's visit.
     adding: OfferedVisit | None = offer[0] if answer_add and offer else asked[1] if answer_anyway and asked else None
-    uploads.extend(PhotoUpload(view, name, data) for view, name, data in st.session_state[SHOTS])
+    # Every photo is checked (once) before anything is saved; problems not yet kept are asked about first.
+    checked = photo_checks.checked(actor, defaults.mrn, form_photos, visit_date, keep=answer_keep)
     entry = VisitEntry(date=visit_date, sites=tuple(site_values), scale=scale_entry, capture=capture,
                        device=device, notes=notes, global_assessment=assessment, satisfaction=satisfaction)
-    with st.spinner("Saving the visit and storing its photos…"):
-        result = call(_save, defaults.mrn, entry, uploads, acknowledged, adding)
+    result = None
+    if checked is not None:
+        with st.spinner("Saving the visit and storing its photos…"):
+            result = call(_save, defaults.mrn, entry, checked + st.session_state[SHOTS], acknowledged, adding)
     if result is not None:
         st.session_state[SAVED] = result
         st.session_state[FORM_FOR] = None  # the next run starts a fresh form (sites from this visit)
         st.rerun()
-    if ASKED in st.session_state or OFFER in st.session_state:
+    if ASKED in st.session_state or OFFER in st.session_state or photo_checks.ASKED in st.session_state:
         st.rerun()  # the form asks its question, with the values typed still in it
 else:
     saved = st.session_state.get(SAVED)

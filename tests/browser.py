@@ -272,3 +272,23 @@ def dataframe_rows(frame) -> list[dict[str, str]]:
     header, *rows = frame.evaluate(
         "el => [...el.querySelectorAll('tr')].map(tr => [...tr.querySelectorAll('th, td')].map(c => c.textContent))")
     return [dict(zip(header, row, strict=False)) for row in rows]
+
+
+@contextmanager
+def camera_page(video: Path, *, allowed: bool, viewport=(1400, 1800)) -> Iterator:
+    """A page in a Chromium of its own whose camera is Chromium's fake one, showing ``video`` (a .y4m file), with
+    the camera permission granted (``allowed``) or refused as a person refusing the browser's question would;
+    closed afterwards (the capture guide's test)."""
+    _shared_browser()  # Playwright's driver, started once per module
+    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={video}"]
+    if not allowed:
+        args.append("--deny-permission-prompts")
+    browser = _SHARED["playwright"].chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+    try:
+        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                      permissions=["camera"] if allowed else [])
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        yield page
+    finally:
+        browser.close()

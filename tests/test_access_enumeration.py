@@ -353,6 +353,13 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
         ("B's therapy", lambda c, actor: svc("tracker.records.therapies.stop_therapy")(
             actor, c.b.therapy_id, date(2025, 8, 1), "stopped", today=TODAY))),
     # Photos.
+    # The capture check and guide read B's previous photos (staff only).
+    "tracker.records.capture_checks.check_photos": aims(
+        ("B's previous photos", lambda c, actor: svc("tracker.records.capture_checks.check_photos")(
+            actor, c.b.mrn, [PhotoUpload("vertex", "planted.jpg", jpeg((10, 220, 10)))]))),
+    "tracker.records.capture_checks.previous_photo": aims(
+        ("B's previous vertex photo", lambda c, actor: svc("tracker.records.capture_checks.previous_photo")(
+            actor, c.b.mrn, "vertex"))),
     "tracker.photos.timeline.photo_timeline": aims(
         ("B's photos", lambda c, actor: svc("tracker.photos.timeline.photo_timeline")(actor, c.b.mrn))),
     "tracker.photos.serving.timeline_thumbnails": aims(
@@ -474,7 +481,7 @@ BUILDING_BLOCKS: dict[str, str] = {
                                                     "correction service checked the actor",
     "tracker.photos.store.store_photo": "adds a photo in the caller's transaction (log_visit checks the actor "
                                        "first); its actor is the username written to created_by",
-    "tracker.records.visits.store_visit_photos": "stores a visit's photos in the caller's transaction (log_visit "
+    "tracker.records.photo_saving.store_visit_photos": "stores a visit's photos in the caller's transaction (log_visit "
                                                  "and add_photos check the actor first); its actor writes "
                                                  "created_by",
     "tracker.records.batch_documents.store_document": "adds a batch document in the caller's transaction "

@@ -9,7 +9,6 @@ hairs/cm², taken with a FotoFinder, every capture check ticked) and an exosome 
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -66,11 +65,11 @@ def seed_baseline(url: str, today: date) -> None:
 
 
 def photo(shade: int) -> bytes:
-    from PIL import Image
+    """A sharp, well-exposed scalp photo (each shade another fictional patient's look), which the photo check
+    passes: the visit is saved without asking about the photos."""
+    from tracker.operations.demo_photos import draw_scalp_photo
 
-    buffer = io.BytesIO()
-    Image.new("RGB", (320, 240), (200, 160 - shade, 130)).save(buffer, "JPEG")
-    return buffer.getvalue()
+    return draw_scalp_photo(150, "vertex", 40 + shade, (960, 720))
 
 
 @dataclass

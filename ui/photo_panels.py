@@ -57,6 +57,10 @@ def timeline_grid(actor: Actor, timeline: PhotoTimeline, thumbnails: dict[int, b
                     st.caption("file missing")
                     continue
                 private_media.image(thumbnail)
+                found = timeline.findings.get(photo_id)
+                if found is not None:  # what the capture check found, in its own words (each with its value)
+                    st.caption(("⚠️ Kept although: " if found.kept_anyway else "⚠️ Capture check: ")
+                               + plain("; ".join(problem.split(";")[0] for problem in found.problems)))
                 if st.button("Enlarge", key=f"{key_prefix}_open_{photo_id}", icon="🔍"):
                     _enlarged(actor, photo_id, f"{row.label}, visit of {show_date(visit.date)}")
 

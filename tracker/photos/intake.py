@@ -90,6 +90,16 @@ class PreparedPhoto:
     thumbnail_jpeg: bytes = field(repr=False)
 
 
+def upright_photo(upload: bytes | HashedFile, file_name: str | None = None) -> tuple[Image.Image, tuple[int, int]]:
+    """The photo decoded once as intake decodes it (upright 8-bit RGB, at most ``DISPLAY_LONG_SIDE`` px) and the
+    upright original's (width, height) in pixels, for checking its quality before it is stored; refused with
+    ``prepare_photo``'s ValidationError (and its limits from ``settings()``)."""
+    data = upload.data if isinstance(upload, HashedFile) else upload
+    _format, decoded = _checked_decode(data, file_name, None, None)
+    display, _profile, orientation, _taken = _upright_rgb(decoded)
+    return display, _upright_size(decoded, orientation)
+
+
 def prepare_photo(
     upload: bytes | HashedFile,
     file_name: str | None = None,
@@ -105,29 +115,12 @@ def prepare_photo(
     ``max_bytes``/``max_pixels`` default to ``settings().max_upload_bytes``/``settings().max_pixels``.
     Every refusal is logged (without the file name) with the class of the exception behind it, if any.
     """
-    if max_bytes is None or max_pixels is None:
-        limits = settings()
-        max_bytes = limits.max_upload_bytes if max_bytes is None else max_bytes
-        max_pixels = limits.max_pixels if max_pixels is None else max_pixels
     data = upload.data if isinstance(upload, HashedFile) else upload
-    shown = clean_file_name(file_name)
-    subject = f'The file "{shown}"' if shown else "This file"
-    try:
-        photo_format = _check_file(data, max_bytes)
-        decoded = _decode(data, photo_format, max_pixels)
-    except _Refused as refused:
-        cause = refused.__cause__
-        if cause is None:
-            log.info("photo refused: this file %s", refused.rest)
-        else:
-            log.warning("photo refused: this file %s [%s]", refused.rest, refused.behind or _named(cause))
-        raise ValidationError(f"{subject} {refused.rest}") from cause
+    photo_format, decoded = _checked_decode(data, file_name, max_bytes, max_pixels)
     # The photo is decoded: what follows only converts pixels in memory. An error here is not the photo's
     # fault and is not dressed up as one; the page shows its plain apology and the log keeps the traceback.
     display, icc_profile, orientation, captured_at = _upright_rgb(decoded)
-    width, height = decoded.original_size
-    if orientation in _QUARTER_TURNS:
-        width, height = height, width
+    width, height = _upright_size(decoded, orientation)
     return PreparedPhoto(
         sha256=HashedFile.of(upload).sha256,  # hashed only once accepted, and only if not hashed yet
         media_type=photo_format.media_type,
@@ -139,6 +132,32 @@ def prepare_photo(
         display_jpeg=_jpeg(display, icc_profile, DISPLAY_QUALITY),
         thumbnail_jpeg=_thumbnail(display, icc_profile),
     )
+
+
+def _checked_decode(data: bytes, file_name: str | None, max_bytes: int | None,
+                    max_pixels: int | None) -> tuple[PhotoFormat, _Decoded]:
+    """The checks and the one decode of ``prepare_photo``; a refusal is logged and raised as ValidationError."""
+    if max_bytes is None or max_pixels is None:
+        limits = settings()
+        max_bytes = limits.max_upload_bytes if max_bytes is None else max_bytes
+        max_pixels = limits.max_pixels if max_pixels is None else max_pixels
+    shown = clean_file_name(file_name)
+    subject = f'The file "{shown}"' if shown else "This file"
+    try:
+        photo_format = _check_file(data, max_bytes)
+        return photo_format, _decode(data, photo_format, max_pixels)
+    except _Refused as refused:
+        cause = refused.__cause__
+        if cause is None:
+            log.info("photo refused: this file %s", refused.rest)
+        else:
+            log.warning("photo refused: this file %s [%s]", refused.rest, refused.behind or _named(cause))
+        raise ValidationError(f"{subject} {refused.rest}") from cause
+
+
+def _upright_size(decoded: _Decoded, orientation: int) -> tuple[int, int]:
+    width, height = decoded.original_size
+    return (height, width) if orientation in _QUARTER_TURNS else (width, height)
 
 
 class _Refused(Exception):

@@ -14,8 +14,9 @@ documents use; ``tracker.operations.consistency`` reports and repairs what a cra
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -110,8 +111,12 @@ def store_photo(
     file_name: str | None,
     actor: str | None,
     store: PhotoStore | None = None,
+    quality: Mapping[str, Any] | None = None,
 ) -> models.Photo:
     """Check an upload, write its files crash-safely, and add its ``Photo`` row to ``session``.
+
+    ``quality``: what the capture checks found (``tracker.photos.quality.PhotoQuality.record``), stored as it is in
+    ``photo.quality``; None for a photo not checked.
 
     ``data`` is the upload's bytes, or a ``HashedFile`` when the caller has hashed them already (the photo
     is then not hashed again). The caller commits (one use case, one transaction). After the commit the
@@ -153,6 +158,7 @@ def store_photo(
         captured_at=prepared.captured_at,
         original_file_name=clean_file_name(file_name) or None,
         created_by=actor,
+        quality=dict(quality) if quality is not None else None,
     )
     session.add(photo)
     try:

@@ -8,7 +8,8 @@ draw; refused attempts are audited too. Soft-deleted photos, visits and patients
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import bindparam, select
@@ -20,6 +21,7 @@ from tracker.access.patient_lookup import PatientBasics, resolve_patient
 from tracker.course.clinical import SCALP_VIEWS
 from tracker.course.vocabulary import view_words
 from tracker.database import Reads, read_connection, reading
+from tracker.photos.quality import problems_of
 
 
 def view_label(view: str) -> str:
@@ -49,13 +51,28 @@ class TimelineRow:
 
 
 @dataclass(frozen=True)
+class CaptureFindings:
+    """What the capture check found on a photo that was saved although it had problems: the problems in plain
+    words (``tracker.photos.quality``), and whether the clinician kept it knowingly (False: saved unchecked
+    against them, e.g. by an older form)."""
+
+    problems: tuple[str, ...]
+    kept_anyway: bool
+
+
+@dataclass(frozen=True)
 class PhotoTimeline:
-    """Visits in date order (columns) and, in ``SCALP_VIEWS`` order, the views that have photos (rows)."""
+    """Visits in date order (columns) and, in ``SCALP_VIEWS`` order, the views that have photos (rows).
+
+    ``findings``: by photo id, the capture check's problems for the photos saved with some (none for a photo
+    checked clean or never checked).
+    """
 
     mrn: str
     full_name: str
     visits: tuple[TimelineVisit, ...]
     rows: tuple[TimelineRow, ...]
+    findings: Mapping[int, CaptureFindings] = field(default_factory=dict)
 
     @property
     def photo_count(self) -> int:
@@ -88,7 +105,7 @@ _photo = models.Photo.__table__
 # columns the grid needs, in one Core statement built once, with no ORM objects for a patient's hundreds of
 # photos on every page run.
 _TIMELINE = (
-    select(_visit.c.id, _visit.c.date, _photo.c.id, _photo.c.view)
+    select(_visit.c.id, _visit.c.date, _photo.c.id, _photo.c.view, _photo.c.quality)
     .select_from(_visit.outerjoin(_photo, (_photo.c.visit_id == _visit.c.id) & _photo.c.deleted_at.is_(None)))
     .where(_visit.c.patient_id == bindparam("patient_id"), _visit.c.deleted_at.is_(None))
     .order_by(_visit.c.date, _visit.c.id, _photo.c.id)
@@ -98,12 +115,16 @@ _TIMELINE = (
 def read_timeline(session: Reads, patient: PatientBasics) -> PhotoTimeline:
     visits: list[TimelineVisit] = []
     photos: list[tuple[int, str, int]] = []
-    for visit_id, day, photo_id, view in read_connection(session).execute(_TIMELINE, {"patient_id": patient.id}).all():
+    findings: dict[int, CaptureFindings] = {}
+    rows = read_connection(session).execute(_TIMELINE, {"patient_id": patient.id}).all()
+    for visit_id, day, photo_id, view, quality in rows:
         if not visits or visits[-1].id != visit_id:
             visits.append(TimelineVisit(visit_id, day))
         if photo_id is not None:
             photos.append((photo_id, view, visit_id))
-    return PhotoTimeline(patient.mrn, patient.full_name, tuple(visits), build_timeline(visits, photos))
+            if problems_of(quality):
+                findings[photo_id] = CaptureFindings(problems_of(quality), bool(quality.get("kept_anyway")))
+    return PhotoTimeline(patient.mrn, patient.full_name, tuple(visits), build_timeline(visits, photos), findings)
 
 
 def photo_timeline(actor: Actor | None, mrn: str | None = None, url: str | None = None) -> PhotoTimeline:

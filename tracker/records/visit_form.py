@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from tracker.clinic_dates import parse_date
 from tracker.course.clinical import SCALP_VIEWS
@@ -82,11 +83,17 @@ class VisitEntry:
 
 @dataclass(frozen=True)
 class PhotoUpload:
-    """One uploaded or camera photo for a standard view (``tracker.course.clinical.SCALP_VIEWS``)."""
+    """One uploaded or camera photo for a standard view (``tracker.course.clinical.SCALP_VIEWS``).
+
+    ``quality``: what the capture checks found before the save (``tracker.records.capture_checks.PhotoCheck.record``:
+    the measures, the problems, whether the clinician kept it anyway, and the SHA-256 of the file checked); stored
+    with the photo when it is this file's. None: not checked.
+    """
 
     view: str
     file_name: str
     data: bytes = field(repr=False)
+    quality: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from tracker.database import transaction
 from tracker.errors import ConflictError, NotFound, ValidationError
 from tracker.photos.store import PhotoStore
 from tracker.records.history import check_version, lock
+from tracker.records.photo_saving import SavedPhoto, store_visit_photos
 from tracker.records.visit_form import PhotoUpload, check_photo_list
-from tracker.records.visits import SavedPhoto, store_visit_photos
 from tracker.storage.ingest import HashedFile
 
 

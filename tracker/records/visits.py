@@ -43,8 +43,9 @@ from tracker.course.vocabulary import assessment_words, milestone_words, site_wo
 from tracker.database import transaction
 from tracker.errors import ConflictError, NeedsConfirmation, SameDayVisit, ValidationError
 from tracker.photos.intake import prepare_photo
-from tracker.photos.store import PhotoStore, store_photo
+from tracker.photos.store import PhotoStore
 from tracker.progress.patient_progress import density_progress, find_patient, patient_progress
+from tracker.records.photo_saving import SavedPhoto, store_visit_photos, visit_refusal
 from tracker.records.plausibility import density_warnings, unacknowledged, visit_date_warnings
 from tracker.records.recorded_visits import first_session_date, recorded_densities
 from tracker.records.visit_form import (
@@ -56,8 +57,7 @@ from tracker.records.visit_form import (
     check_entry,
     photo_problem,
 )
-from tracker.storage.ingest import HashedFile
-from tracker.validation import check_not_before_birth, clean_file_name
+from tracker.validation import check_not_before_birth
 
 BASELINE_RECORDED = "baseline_recorded"
 # A density measured for a patient on a SALT protocol: change shown, not judged (the band is in % of SALT).
@@ -86,13 +86,6 @@ class SiteOutcome:
     change_pct: float | None = None
     expected_low: float | None = None
     expected_high: float | None = None
-
-
-@dataclass(frozen=True)
-class SavedPhoto:
-    view: str
-    file_name: str
-    photo_id: int
 
 
 @dataclass(frozen=True)
@@ -249,7 +242,7 @@ def _refuse_clashes(session: Session, visit: models.Visit, checked: CheckedVisit
             problems.append(f"the visit of {day} already has a {label} ({old_value}); to change it, correct that "
                             "visit from the patient record")
     if problems:
-        raise _refusal(problems)
+        raise visit_refusal(problems)
     return tuple(new)
 
 
@@ -328,7 +321,7 @@ def _refuse_problems(checked: CheckedVisit, birth_date: date, photos: Sequence[P
                     prepare_photo(content, upload.file_name)
                 except ValidationError as error:
                     problems.append(photo_problem(upload, str(error)))
-        raise _refusal(problems)
+        raise visit_refusal(problems)
     if visit_date is None:  # an unusable date is always a problem above
         raise RuntimeError("log_visit: no visit date although the form raised no problem")
     return visit_date
@@ -361,27 +354,6 @@ def scale_score_row(visit_id: int, scale: ScaleScore, created_by: str) -> models
         salt_vertex_pct=scale.vertex_pct, salt_posterior_pct=scale.posterior_pct,
         salt_left_pct=scale.left_pct, salt_right_pct=scale.right_pct, created_by=created_by,
     )
-
-
-def store_visit_photos(session: Session, actor: Actor, visit_id: int, photos: Sequence[PhotoUpload],
-                  contents: Sequence[HashedFile], store: PhotoStore | None) -> list[SavedPhoto]:
-    """Store every photo of the visit; any problem refuses the visit (the transaction rolls back, and the
-    photo store removes the files it wrote)."""
-    problems: list[str] = []
-    saved_photos: list[SavedPhoto] = []
-    for upload, content in zip(photos, contents, strict=True):
-        try:
-            row = store_photo(
-                session, visit_id=visit_id, view=upload.view, data=content,
-                file_name=upload.file_name or None, actor=actor.username, store=store,
-            )
-        except ValidationError as error:
-            problems.append(photo_problem(upload, str(error)))
-            continue
-        saved_photos.append(SavedPhoto(upload.view, clean_file_name(upload.file_name), row.id))
-    if problems:
-        raise _refusal(problems)  # rolls back: the rows go, and the photo store removes its files
-    return saved_photos
 
 
 def _visit_saved(session: Session, patient: models.Patient, visit_id: int, visit_date: date,
@@ -433,13 +405,6 @@ def _refuse_resubmission(session: Session, patient_id: int, visit_date: date, ch
                 f"This visit is already recorded (visit of {show_date(visit_date)} with the same measurements "
                 "and photos): nothing was saved again. Open the patient record to see it."
             )
-
-
-def _refusal(problems: list[str]) -> ValidationError:
-    count = len(problems)
-    return ValidationError(
-        "The visit was not saved: " + (problems[0] if count == 1 else f"{count} things need fixing."), problems
-    )
 
 
 def _outcome(measurement: Measurement, visit_date: date, progress: Progress, protocol: Protocol) -> SiteOutcome:
