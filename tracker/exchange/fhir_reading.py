@@ -79,8 +79,8 @@ class Reader:
             kind = resource.get("resourceType", "")
             where = f"{self.source}, {kind}/{resource.get('id', '(no id)')}"
             if kind not in readers:
-                self.problems.append(f"{where}: a {kind or 'resource without a type'} is not one this product "
-                                     "exports (it imports only its own Bundles)")
+                self.problems.append(f"{where}: {kind or 'a resource without a type'} is not a resource type this "
+                                     "product exports (it imports only its own Bundles)")
                 continue
             try:
                 readers[kind](resource, where)
@@ -129,7 +129,8 @@ class Reader:
             (name for code in [found.get(codes.ICD10, "")] if code and (name := codes.condition_from_icd10(code))),
             None)
         if condition is None or condition not in codes.local_codes()[codes.CONDITION_CODES]:
-            raise ValidationError(f"unknown condition code(s) {_shown(resource.get('code'))}")
+            raise ValidationError(f"unknown condition: {_shown(resource.get('code'))} (this product imports only its "
+                                  "own codes and ICD-10 L63, L64, L65.0, L66)")
         sites = [coding.get("code") for site in resource.get("bodySite", [])
                  for coding in _known_codings(site, codes.SITE_CODES, "body site")]
         patient.values |= {"condition": condition, "target_areas": parse_target_areas(sites) if sites else None}
@@ -217,7 +218,7 @@ def _shown(value: Any) -> str:
 def _known_codings(value: Any, system: str, what: str) -> list[dict[str, Any]]:
     codings = [c for c in (value or {}).get("coding", []) if c.get("system") == system]
     if not codings:
-        raise ValidationError(f"unknown {what} code(s) {_shown(value)}")
+        raise ValidationError(f"unknown {what}: {_shown(value)} (this product imports only its own codes)")
     return codings
 
 
@@ -225,7 +226,7 @@ def _known(value: Any, system: str, what: str) -> str:
     """The code of ``system`` in a CodeableConcept, which must be one this product writes."""
     code = str(_known_codings(value, system, what)[0].get("code"))
     if system in codes.local_codes() and code not in codes.local_codes()[system]:
-        raise ValidationError(f"unknown {what} code {system}|{code}")
+        raise ValidationError(f"unknown {what}: {system}|{code} (this product imports only its own codes)")
     return code
 
 
