@@ -176,7 +176,7 @@ def _patient_actor(url: str, mrn: str) -> Actor:
     return Actor(username="pat", role="patient", patient_id=patient_id)
 
 
-def _audit(url: str) -> list[tuple[str, str, int | None, int | None]]:
+def _audit(url: str) -> list[tuple[object, ...]]:
     with transaction(url) as session:
         return [tuple(row) for row in session.execute(
             select(models.AuditEntry.username, models.AuditEntry.action, models.AuditEntry.patient_id,
