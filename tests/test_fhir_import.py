@@ -115,17 +115,25 @@ def test_bundles_from_elsewhere_and_broken_files_are_refused_plainly(sqlite_clin
         "error: 4 problems found in the Bundle(s); nothing was imported.",
         "  - ours.json, Patient/p1: no MRN of this product (an identifier of system "
         "https://regrowth-tracker.example/fhir/mrn)",
-        "  - ours.json, Observation/o1: its subject 'Patient/p1' is no Patient of this Bundle",
-        "  - ours.json, Procedure/s1: its subject 'Patient/p1' is no Patient of this Bundle",
+        "  - ours.json, Observation/o1: unknown code: http://loinc.org|8302-2 (this product imports only its own "
+        "codes)",
+        "  - ours.json, Procedure/s1: unknown code: http://snomed.info/sct|119954001 (this product imports only its "
+        "own codes)",
         "  - ours.json, AllergyIntolerance/a1: AllergyIntolerance is not a resource type this product exports (it "
         "imports only its own Bundles)",
     ]
     # With our MRN identifier the patient is read, and each unknown code is named on its resource's line.
     foreign["entry"][0]["resource"]["identifier"] = [{"system": "https://regrowth-tracker.example/fhir/mrn",
                                                       "value": "H-1"}]
+    foreign["entry"].append({"resource": {
+        "resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "68225006"}]}}})
     ours.write_text(json.dumps(foreign))
     problems = cli(where, "fhir", "import", str(ours)).stderr.splitlines()
-    assert "  - ours.json, Observation/o1: its encounter '' is no visit of this patient in this Bundle" in problems
+    assert problems[0] == "error: 5 problems found in the Bundle(s); nothing was imported."
+    assert "  - ours.json, Observation/o1: its encounter '' is no visit of this patient in this Bundle" not in problems
+    assert ("  - ours.json, Condition/c1: unknown condition: http://snomed.info/sct|68225006 (this product imports "
+            "only its own codes and ICD-10 L63, L64, L65.0, L66)") in problems
     assert ("  - ours.json, Procedure/s1: unknown code: http://snomed.info/sct|119954001 (this product imports only "
             "its own codes)" in problems)
     assert "  - ours.json, Patient/p1: no Condition for this patient" in problems

@@ -42,6 +42,8 @@ Resource = dict[str, Any]
 # ``progress(done, total)``: rows read so far of all the rows the export reads.
 Progress = Callable[[int, int], None]
 MEDIA_FOLDER = "media"
+# One encoder for every NDJSON line (compact, as Bulk Data files are; UTF-8 text as it is).
+_LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 _t = models.Base.metadata.tables
 _patient, _protocol, _visit = _t["patient"], _t["protocol"], _t["visit"]
@@ -225,7 +227,7 @@ def export_clinic(actor: Actor | None, destination: str | Path, *, url: str | No
     try:
         for resources in _clinic_resources(folder, last, url, result):
             for resource in resources:
-                files[resource["resourceType"]].write(json.dumps(resource, ensure_ascii=False) + "\n")
+                files[resource["resourceType"]].write(_LINE(resource) + "\n")
                 result.counts[resource["resourceType"]] += 1
             done += 1
             if done % 500 == 0 or done == total:

@@ -147,9 +147,9 @@ class Reader:
         patient.visits[f"Encounter/{resource.get('id')}"] = VisitPlan(day)
 
     def _observation(self, resource: Resource, where: str) -> None:
+        code = _known(resource.get("code"), codes.OBSERVATION_CODES, "code")
         patient = self._subject(resource)
         visit = self._visit(resource, patient)
-        code = _known(resource.get("code"), codes.OBSERVATION_CODES, "code")
         if code == codes.DENSITY:
             visit.measurements.append(_density(resource))
         elif code == codes.SALT:
@@ -169,8 +169,8 @@ class Reader:
             raise ValidationError(f"an observation this product does not record on its own ({code})")
 
     def _procedure(self, resource: Resource, where: str) -> None:
-        patient = self._subject(resource)
         treatment = parse_treatment(_known(resource.get("code"), codes.TREATMENT_CODES, "code"))
+        patient = self._subject(resource)
         contained = {f"#{r.get('id')}": r for r in resource.get("contained", []) if r.get("resourceType") ==
                      "Medication"}
         used = [contained.get(r.get("reference", "")) for r in resource.get("usedReference", [])]
