@@ -34,6 +34,26 @@ def _patients(where: Installation) -> int:
         return session.scalar(select(func.count()).select_from(models.Patient)) or 0
 
 
+def _records(where: Installation) -> dict[str, list[tuple]]:
+    """What the import carries, by MRN and date, in a comparable order (ids differ between installations)."""
+    p, v, m, s, t, c = (models.Patient, models.Visit, models.DensityMeasurement, models.ScaleScore,
+                        models.TreatmentSession, models.ConcurrentTherapy)
+    queries = {
+        "patients": select(p.mrn, p.full_name, p.sex, p.birth_date, p.condition, p.baseline_scale, p.baseline_stage,
+                           p.target_areas),
+        "visits": select(p.mrn, v.date, v.global_assessment, v.satisfaction).join(v),
+        "densities": select(p.mrn, v.date, m.site, m.density_per_cm2, m.shaft_diameter_um, m.terminal_pct,
+                            m.anagen_pct, m.method).join(v, v.patient_id == p.id).join(m),
+        "scales": select(p.mrn, v.date, s.scale, s.stage, s.salt_score, s.salt_vertex_pct, s.salt_posterior_pct,
+                         s.salt_left_pct, s.salt_right_pct).join(v, v.patient_id == p.id).join(s),
+        "sessions": select(p.mrn, t.date, t.treatment, t.product, t.lot_number, t.volume_ml, t.areas,
+                           t.adverse_events, t.notes).join(t),
+        "therapies": select(p.mrn, c.name, c.dose, c.start, c.stop).join(c),
+    }
+    with transaction(where.url) as session:
+        return {name: sorted(tuple(row) for row in session.execute(query)) for name, query in queries.items()}
+
+
 def test_the_demo_clinic_survives_export_and_import_into_a_new_installation(new_installation, tmp_path):
     source, target = new_installation("source"), new_installation("target")
     _ok(cli(source, "demo", "--no-photos"))
@@ -42,6 +62,7 @@ def test_the_demo_clinic_survives_export_and_import_into_a_new_installation(new_
     imported = _ok(cli(target, "fhir", "import", str(tmp_path / "clinic.json")))
     assert imported.splitlines()[0] == "FHIR import complete."
     assert f"{PATIENT_COUNT} patients" in imported and "protocols added: PRP (standard)" in imported
+    assert _records(target) == _records(source)
     reports = {mrn: _progress(target, mrn) for mrn in MRNS}
     different = [mrn for mrn in MRNS if _progress(source, mrn) != reports[mrn]]
     assert different == [], different

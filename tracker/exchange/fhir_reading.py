@@ -18,7 +18,7 @@ from tracker.course.clinical import MAX_DENSITY_PER_CM2
 from tracker.course.protocols import from_stored
 from tracker.errors import ValidationError
 from tracker.exchange import fhir_codes as codes
-from tracker.records.patient_fields import parse_target_areas
+from tracker.records.patient_fields import parse_baseline, parse_target_areas
 from tracker.validation import (
     parse_density,
     parse_full_name,
@@ -136,7 +136,9 @@ class Reader:
         patient.values |= {"condition": condition, "target_areas": parse_target_areas(sites) if sites else None}
         for stage in resource.get("stage", [])[:1]:
             scale = _known(stage.get("type"), codes.SCALE_CODES, "stage type")
-            patient.values |= {"baseline_scale": scale, "baseline_stage": (stage.get("summary") or {}).get("text")}
+            # The scale must fit the condition and sex, and the stage the scale, as on the forms.
+            patient.values["baseline_scale"], patient.values["baseline_stage"] = parse_baseline(
+                condition, patient.values["sex"], scale, (stage.get("summary") or {}).get("text"))
         patient.has_condition = True
 
     def _encounter(self, resource: Resource, where: str) -> None:

@@ -92,9 +92,9 @@ def patient_resources(row: AnyRow) -> list[Resource]:
     sites = [site for site in (row.target_areas or "").split(",") if site]
     if sites:
         condition["bodySite"] = [concept(codes.SITE_CODES, site, site_words(site)) for site in sites]
-    if row.baseline_scale:
+    if row.baseline_scale and row.baseline_stage:
         label = SCALE_LABELS.get(row.baseline_scale, row.baseline_scale)
-        condition["stage"] = [{"summary": {"text": row.baseline_stage or ""},
+        condition["stage"] = [{"summary": {"text": row.baseline_stage},
                                "type": concept(codes.SCALE_CODES, row.baseline_scale, label)}]
     return [patient, condition]
 
