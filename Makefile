@@ -101,3 +101,4 @@ bench: install chromium
 	$(PY) tests/bench/bench_hair_count.py
 	$(PY) tests/bench/bench_alignment.py
 	$(PY) tests/bench/bench_photo_quality.py
+	$(PY) tests/bench/bench_fhir.py --sizes $(BENCH_SIZES)

@@ -11,6 +11,7 @@ from tracker.clinic_dates import show_date
 from tracker.course.clinical import CONDITIONS, SEXES
 from tracker.course.scales import SCALE_LABELS, scales_for, stages_for
 from tracker.course.vocabulary import assessment_words, condition_words, site_words, status_words, view_words
+from tracker.exchange.fhir_export import export_bundle, file_name
 from tracker.records.history import REASON_MAX, soft_delete
 from tracker.records.patient_corrections import update_patient
 from tracker.records.patient_fields import (
@@ -22,6 +23,7 @@ from tracker.records.patient_fields import (
 )
 from tracker.records.patient_record import patient_record
 from tracker.records.therapies import add_therapy, stop_therapy
+from ui import private_media
 from ui.messages import call, plain
 from ui.record_corrections import correct_entries
 from ui.signed_in import require_actor
@@ -88,6 +90,11 @@ st.caption(plain(
     f"Baseline stage: {baseline} · target areas: {', '.join(map(site_words, details.target_areas)) or 'none'} · "
     f"protocol: {details.protocol}"
 ))
+
+# The Bundle is made (and audited) only when the button is clicked, and only while this session is signed in.
+private_media.download_button(
+    actor, "Download FHIR R4 record (JSON)", lambda: export_bundle(actor, [details.mrn]).data, what="FHIR export",
+    file_name=file_name([details.mrn]), mime="application/fhir+json", key="fhir_download")
 
 if record.milestone_note:
     st.info(record.milestone_note)

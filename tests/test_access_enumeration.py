@@ -432,6 +432,16 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     "tracker.records.visits.log_visit": aims(
         ("a visit with a photo for B", lambda c, actor:
             svc("tracker.records.visits.log_visit")(actor, c.b.mrn, **_visit()))),
+    # FHIR R4 (issue #15): B's record as a Bundle, every record as Bulk Data (admins), a Bundle import (staff).
+    "tracker.exchange.fhir_export.export_bundle": aims(
+        ("B's record as a FHIR Bundle", lambda c, actor: svc("tracker.exchange.fhir_export.export_bundle")(
+            actor, [c.b.mrn]))),
+    "tracker.exchange.fhir_export.export_clinic": aims(
+        ("every record as FHIR NDJSON", lambda c, actor: svc("tracker.exchange.fhir_export.export_clinic")(
+            actor, c.elsewhere / "fhir"))),
+    "tracker.exchange.fhir_import.import_bundles": aims(
+        ("a FHIR Bundle adding a patient", lambda c, actor: svc("tracker.exchange.fhir_import.import_bundles")(
+            [_fhir_bundle()], actor=actor))),
     "tracker.records.visit_photos.add_photos": aims(
         ("a photo added to B's visit", lambda c, actor: svc("tracker.records.visit_photos.add_photos")(
             actor, c.b.visit_ids[0], [PhotoUpload("occipital", "back.jpg", jpeg((90, 60, 200)))]))),
@@ -455,6 +465,23 @@ def _no_hairs() -> object:
     from tracker.photos.hair_count import count_hairs
 
     return count_hairs(Image.new("RGB", (320, 240), (224, 184, 154)), (8.0, 6.0))
+
+
+def _fhir_bundle() -> Path:
+    """A Bundle as this product exports it, adding one new patient."""
+    import json
+    import tempfile
+
+    from tracker.exchange.fhir_codes import CONDITION_CODES, MRN_SYSTEM
+
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p", "identifier": [{"system": MRN_SYSTEM, "value": "RT-X-901"}],
+                      "name": [{"text": "Mallory Planted"}], "gender": "female", "birthDate": "1990-01-01"}},
+        {"resource": {"resourceType": "Condition", "id": "c", "subject": {"reference": "Patient/p"},
+                      "code": {"coding": [{"system": CONDITION_CODES, "code": "androgenetic_alopecia"}]}}}]}
+    path = Path(tempfile.mkdtemp()) / "planted.json"
+    path.write_text(json.dumps(bundle))
+    return path
 
 
 def _sheets_for(c) -> list:
