@@ -65,3 +65,6 @@ CaptureDevice
 _.field_width_mm
 _.field_height_mm
 _.retired_at
+
+# openpyxl: writes a sheet's frozen header row from it (tracker/exchange/safe_workbook.py).
+_.freeze_panes

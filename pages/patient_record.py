@@ -22,6 +22,7 @@ from tracker.records.patient_fields import (
 )
 from tracker.records.patient_record import patient_record
 from tracker.records.therapies import add_therapy, stop_therapy
+from ui.data_export import download_buttons
 from ui.messages import call, plain
 from ui.record_corrections import correct_entries
 from ui.signed_in import require_actor
@@ -88,6 +89,8 @@ st.caption(plain(
     f"Baseline stage: {baseline} · target areas: {', '.join(map(site_words, details.target_areas)) or 'none'} · "
     f"protocol: {details.protocol}"
 ))
+download_buttons(actor, details.mrn, "Everything on record for this patient (a patient's access request), "
+                 "corrections and removals included. Recorded in the audit trail.")
 
 if record.milestone_note:
     st.info(record.milestone_note)
