@@ -24,9 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "bench"))
 
-import generate_clinic  # noqa: E402 (after the sys.path lines)
+from tests.bench import generate_clinic  # noqa: E402 (after the sys.path line)
 
 MEASURE = """
 import json, os, resource, statistics, sys, time, tracemalloc
