@@ -14,8 +14,8 @@ actor = require_actor()
 st.title("Clinic data export")
 st.markdown("Every patient's data in one workbook, a sheet per kind of record: "
             + ", ".join(sheet.title.lower() for sheet in SHEETS) + ". Removed records are listed on the last "
-            "sheet only. The workbook is built when you click (a large clinic takes a minute or more) and the "
-            "export is recorded in the audit trail with every patient it holds.")
+            "sheet only. The workbook is built when you click (some seconds per thousand patients: minutes for "
+            "a large clinic) and the export is recorded in the audit trail with every patient it holds.")
 # Made (and audited) only when clicked, and only while this session is signed in.
 private_media.download_button(
     actor, "Download clinic data (XLSX)", lambda: clinic_export_file(actor), what="clinic data export",
