@@ -39,7 +39,9 @@ class ClinicExport:
 
 
 def clinic_file_name(today: date) -> str:
-    """>>> clinic_file_name(date(2026, 11, 30))
+    """The workbook's name for a download made on ``today``.
+
+    >>> clinic_file_name(date(2026, 11, 30))
     'clinic_data_2026-11-30.xlsx'
     """
     return f"clinic_data_{today.isoformat()}.xlsx"
