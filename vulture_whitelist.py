@@ -58,3 +58,5 @@ _.uses_pages_directory
 # (pytest_plugins) and request by name (usefixtures).
 pytest_plugins
 s3_environment
+# openpyxl: writes a sheet's frozen header row from it (tracker/exchange/safe_workbook.py).
+_.freeze_panes

@@ -24,6 +24,7 @@ from tracker.records.patient_fields import (
 from tracker.records.patient_record import patient_record
 from tracker.records.therapies import add_therapy, stop_therapy
 from ui import private_media
+from ui.data_export import download_buttons
 from ui.messages import call, plain
 from ui.record_corrections import correct_entries
 from ui.signed_in import require_actor
@@ -90,6 +91,8 @@ st.caption(plain(
     f"Baseline stage: {baseline} · target areas: {', '.join(map(site_words, details.target_areas)) or 'none'} · "
     f"protocol: {details.protocol}"
 ))
+download_buttons(actor, details.mrn, "Everything on record for this patient (a patient's access request), "
+                 "corrections and removals included. Recorded in the audit trail.")
 
 # The Bundle is made (and audited) only when the button is clicked, and only while this session is signed in.
 private_media.download_button(

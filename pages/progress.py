@@ -15,6 +15,7 @@ from tracker.exchange.progress_report import progress_report_pdf, report_file_na
 from tracker.progress.page_data import progress_page
 from ui import consult_mode, private_media
 from ui import progress_panels as panels
+from ui.data_export import download_buttons
 from ui.messages import call
 from ui.signed_in import require_actor
 from ui.workspace import selected_mrn
@@ -52,6 +53,7 @@ panels.charts(view)
 panels.secondary(view)
 if actor.role == PATIENT:
     panels.words_explained(view)
+    download_buttons(actor, view.mrn, "Everything the clinic holds on record about you, as a spreadsheet.")
     st.page_link("pages/photos.py", label="See your photos and compare them over time", icon="🖼️")
 else:
     panels.photo_record(page.coverage)

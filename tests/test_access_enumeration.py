@@ -392,6 +392,18 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     "tracker.exchange.progress_report.progress_report_pdf": aims(
         ("B's report", lambda c, actor: svc("tracker.exchange.progress_report.progress_report_pdf")(
             actor, c.b.mrn, as_of=TODAY))),
+    # Data exports: a patient's complete data (staff, or a patient account for its own), the clinic's (admins).
+    "tracker.exchange.patient_export.patient_export": aims(
+        ("B's data as XLSX", lambda c, actor: svc("tracker.exchange.patient_export.patient_export")(
+            actor, c.b.mrn, "xlsx")),
+        ("B's data as CSV", lambda c, actor: svc("tracker.exchange.patient_export.patient_export")(
+            actor, c.b.mrn, "csv"))),
+    "tracker.exchange.clinic_export.export_clinic": aims(
+        ("every patient's data", lambda c, actor: svc("tracker.exchange.clinic_export.export_clinic")(
+            actor, io.BytesIO()))),
+    "tracker.exchange.clinic_export.clinic_export_file": aims(
+        ("every patient's data as bytes", lambda c, actor: svc("tracker.exchange.clinic_export.clinic_export_file")(
+            actor))),
     # Protocols (reading: staff; editing: admins).
     "tracker.records.protocol_admin.list_protocols": aims(
         ("every protocol", lambda c, actor: svc("tracker.records.protocol_admin.list_protocols")(actor))),

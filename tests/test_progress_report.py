@@ -240,7 +240,9 @@ def test_progress_page_offers_the_download_without_making_it(sqlite_clinic):
         at.switch_page("pages/progress.py")
         at.run()
         assert not at.exception
-        assert [b.label for b in at.download_button] == ["Download progress report"]
+        # A patient account also gets its complete data there (issue #15); staff get it on the patient record.
+        own_data = [] if mrn else ["Download all data (XLSX)", "Download all data (CSV, zip)"]
+        assert [b.label for b in at.download_button] == ["Download progress report", *own_data]
     assert entries(sqlite_clinic, "report") == []
 
 

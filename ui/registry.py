@@ -27,6 +27,7 @@ PAGES = (
     ("pages/capture_devices.py", "Capture devices", (ADMIN,)),
     ("pages/accounts.py", "Accounts", (ADMIN,)),
     ("pages/audit_trail.py", "Audit trail", (ADMIN,)),
+    ("pages/clinic_export.py", "Clinic data export", (ADMIN,)),
     ("pages/change_password.py", "Change password", (CLINICIAN, ADMIN, PATIENT)),
 )
 CONSULT_PAGE = "pages/progress.py"

@@ -18,6 +18,7 @@ from typing import Any
 from tracker.database import database_busy, initialize
 from tracker.errors import NotFound, TrackerError, ValidationError
 from tracker.exchange import fhir_commands
+from tracker.operations import export_commands
 from tracker.photos.photo_commands import register as register_photo_commands
 from tracker.storage.configured import check_store
 from tracker.storage.ingest import GRACE
@@ -412,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--since", default="", metavar="DATE", help="from this day (the clinic's date format)")
     export.add_argument("--until", default="", metavar="DATE", help="up to and including this day")
     export.set_defaults(run=cmd_audit_export)
+    export_commands.register(commands)
     fhir_commands.register(commands)
     register_photo_commands(commands)
     return parser
