@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import calendar
 from datetime import date
+from functools import lru_cache
 
 from tracker.course.clinical import DAYS_PER_MONTH
 
 
+# Pure, and asked again and again for the same day 0 and window (a whole clinic's outlook asks it 30 times a patient).
+@lru_cache(maxsize=1 << 16)
 def add_months(start: date, months: int) -> date:
     """The same day-of-month ``months`` calendar months later, clamped to the month's last day.
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,9 +55,27 @@ class BulkWriter:
             if self.postgresql:
                 self._copy(table, columns, chunk)
             else:
-                self.session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in chunk])
+                self._executemany(table, columns, chunk)
             self.added += len(chunk)
             self.written(self.added, self.total)
+
+    def _executemany(self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """SQLite: the driver's executemany with each value converted as SQLAlchemy would (its bind processors:
+        dates and times in its text format, JSON as text), without building a dict and compiling parameters per
+        row (a third of the import's writing time went there)."""
+        dialect = self.session.get_bind().dialect
+        convert = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+        names = ", ".join(f'"{name}"' for name in columns)
+        statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
+        values = [tuple(value if value is None or how is None else how(value)
+                        for how, value in zip(convert, row, strict=True)) for row in rows]
+        cursor = self.session.connection().connection.cursor()
+        try:
+            cursor.executemany(statement, values)
+        except dialect.loaded_dbapi.IntegrityError as exc:  # the driver's own, as for COPY below
+            raise IntegrityError(f"INSERT INTO {table.name}", None, exc) from exc
+        finally:
+            cursor.close()
 
     def _copy(self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         connection = self.session.connection().connection.driver_connection
