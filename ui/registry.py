@@ -21,6 +21,7 @@ PAGES = (
     ("pages/progress.py", "Progress", (CLINICIAN, ADMIN, PATIENT)),
     ("pages/photos.py", "Photos", (CLINICIAN, ADMIN, PATIENT)),
     ("pages/lot_lookup.py", "Lot lookup", (CLINICIAN, ADMIN)),
+    ("pages/outcomes.py", "Clinic outcomes", (CLINICIAN, ADMIN)),
     ("pages/import_data.py", "Import spreadsheets", (CLINICIAN, ADMIN)),
     ("pages/protocols.py", "Protocols", (ADMIN,)),
     ("pages/accounts.py", "Accounts", (ADMIN,)),
