@@ -19,12 +19,13 @@ Definitions (README "Clinic outcomes"):
 - Change from baseline over months: every measured visit after day 0 with a baseline, at month
   round(days / 30.4375); the patient's value there is the mean change over its sites (hairs/cm², or % SALT
   improvement), the latest visit of the month when there are several. Median and quartiles across patients
-  (``quartiles``).
+  (linear interpolation between order statistics, ``statistics.quantiles(method="inclusive")``; one value is
+  all three): ``tracker.progress.outcome_columns`` counts a cohort.
 """
 
 from __future__ import annotations
 
-import statistics
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -35,7 +36,6 @@ from tracker.course.milestones import (
     BEHIND,
     NO_BASELINE,
     ON_TRACK,
-    UPCOMING,
     MilestoneResult,
     Progress,
     Protocol,
@@ -47,7 +47,7 @@ JUDGED = (BEHIND, ON_TRACK, AHEAD)  # least good first
 RESPONDER_MONTHS = (6, 12)  # DESIGN.md §1: the main judgement point and the final assessment
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LotUse:
     """One lot given to one patient: ``key`` is the lot as matched (lower case, trimmed, as the lot lookup
     matches it), ``shown`` as the patient's first session of it spells it (a lot spelt several ways is shown by
@@ -60,7 +60,7 @@ class LotUse:
     with_adverse_events: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MilestoneOutcome:
     """One patient at one milestone: ``status`` (a ``MilestoneStatus`` code, patient level, see the module);
     ``responder``: None when not judged, else whether it counts as a response (density: every judged site beyond
@@ -72,12 +72,13 @@ class MilestoneOutcome:
     salt50: bool | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PatientOutcome:
     """What the outcomes page counts of one patient on one day: ``day0`` (first session, None: untreated),
     ``sessions`` and ``with_adverse_events`` (live sessions up to the day), ``lots``, one ``MilestoneOutcome``
-    per protocol window (window order), and ``changes``: (month, mean change from baseline) per measured month
-    after day 0 (hairs/cm², or % SALT improvement)."""
+    per protocol window (window order), and the mean change from baseline (hairs/cm², or % SALT improvement) at
+    each measured month after day 0: ``change_months[i]`` months, ``change_values[i]`` (kept compact: a process
+    keeps one of these per patient, ``tracker.progress.outcomes``)."""
 
     patient_id: int
     day0: date | None
@@ -85,7 +86,8 @@ class PatientOutcome:
     with_adverse_events: int
     lots: tuple[LotUse, ...]
     milestones: tuple[MilestoneOutcome, ...]
-    changes: tuple[tuple[int, float], ...]
+    change_months: tuple[int, ...]
+    change_values: array[float]
 
 
 def _hundredths(value: float) -> int:
@@ -123,8 +125,9 @@ def patient_outcome(patient_id: int, progress: Progress, protocol: Protocol, ses
         per_window[at].append(result)
     milestones = tuple((_salt_status(results[0]) if protocol.judged_on_salt else _patient_status(results))
                        for results in per_window if results)
+    changes = _monthly_changes(progress, protocol)
     return PatientOutcome(patient_id, progress.day0, sessions, with_adverse_events, tuple(lots), milestones,
-                          _monthly_changes(progress, protocol))
+                          tuple(month for month, _ in changes), array("d", (value for _, value in changes)))
 
 
 def _monthly_changes(progress: Progress, protocol: Protocol) -> tuple[tuple[int, float], ...]:
@@ -213,79 +216,6 @@ class LotOutcome:
     with_adverse_events: int
     at_6: Responders
     at_12: Responders
-
-
-def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
-    """(q1, median, q3) by linear interpolation between order statistics (``statistics.quantiles``'s
-    "inclusive" method, numpy's default); a single value is all three.
-
-    >>> quartiles([10, 20, 30, 40])
-    (17.5, 25.0, 32.5)
-    >>> quartiles([7])
-    (7, 7, 7)
-    """
-    if len(values) == 1:
-        return values[0], values[0], values[0]
-    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q1, median, q3
-
-
-def attainment(protocol: Protocol, cohort: Sequence[PatientOutcome]) -> tuple[Attainment, ...]:
-    """Milestone attainment of ``cohort`` at each of ``protocol``'s windows, in window order."""
-    found = []
-    for at, window in enumerate(protocol.windows):
-        statuses = [p.milestones[at].status for p in cohort if len(p.milestones) > at]
-        tally = {s: statuses.count(s) for s in set(statuses)}
-        reached = len(statuses) - tally.get(UPCOMING, 0)
-        judged = sum(tally.get(s, 0) for s in JUDGED)
-        found.append(Attainment(window.name, reached, judged, tally.get(AHEAD, 0), tally.get(ON_TRACK, 0),
-                                tally.get(BEHIND, 0), tally.get(NO_BASELINE, 0), tally.get("due", 0),
-                                tally.get("missed", 0)))
-    return tuple(found)
-
-
-def responders(protocol: Protocol, cohort: Iterable[PatientOutcome], month: int) -> Responders:
-    """Responders at the milestone of ``protocol`` whose target is ``month`` (the first such window)."""
-    at = next((i for i, w in enumerate(protocol.windows) if w.target_month == month), None)
-    if at is None:
-        return Responders(month, None, 0, 0, None)
-    results = [p.milestones[at] for p in cohort if len(p.milestones) > at and p.milestones[at].responder is not None]
-    salt50 = sum(1 for r in results if r.salt50) if protocol.judged_on_salt else None
-    return Responders(month, protocol.windows[at].name, len(results), sum(1 for r in results if r.responder), salt50)
-
-
-def change_over_months(cohort: Iterable[PatientOutcome]) -> tuple[ChangePoint, ...]:
-    """Median change from baseline and its interquartile band at each month some patient was measured."""
-    by_month: dict[int, list[float]] = {}
-    for patient in cohort:
-        for month, change in patient.changes:
-            by_month.setdefault(month, []).append(change)
-    points = []
-    for month in sorted(by_month):
-        values = sorted(by_month[month])
-        q1, median, q3 = quartiles(values)
-        points.append(ChangePoint(month, len(values), median, q1, q3))
-    return tuple(points)
-
-
-def lot_outcomes(protocol: Protocol, cohort: Sequence[PatientOutcome]) -> tuple[LotOutcome, ...]:
-    """Per lot given to the cohort (most patients first, then by lot): patients, sessions, adverse events and
-    those patients' responders at 6 and 12 months. Sessions with no lot number recorded are left out."""
-    shown: dict[str, str] = {}
-    given: dict[str, list[tuple[PatientOutcome, LotUse]]] = {}
-    for patient in cohort:
-        for use in patient.lots:
-            if use.key:
-                shown[use.key] = min(shown.get(use.key, use.shown), use.shown)  # one spelling, whatever the order
-                given.setdefault(use.key, []).append((patient, use))
-    found = []
-    for key, uses in given.items():
-        treated = [patient for patient, _ in uses]
-        found.append(LotOutcome(shown[key], len(treated), sum(u.sessions for _, u in uses),
-                                sum(u.with_adverse_events for _, u in uses),
-                                responders(protocol, treated, RESPONDER_MONTHS[0]),
-                                responders(protocol, treated, RESPONDER_MONTHS[1])))
-    return tuple(sorted(found, key=lambda lot: (-lot.patients, lot.lot.lower())))
 
 
 def per_100(part: int, whole: int) -> float | None:

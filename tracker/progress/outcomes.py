@@ -22,8 +22,9 @@ the entry names none. A refused call (a patient account, nobody) is audited too.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -40,6 +41,7 @@ from tracker.course.vocabulary import condition_words
 from tracker.database import read_connection, reading, transaction
 from tracker.errors import PermissionDenied, ValidationError
 from tracker.progress import outlook
+from tracker.progress.outcome_columns import Ints, OutcomeColumns
 from tracker.progress.outcome_figures import (
     RESPONDER_MONTHS,
     Attainment,
@@ -48,12 +50,8 @@ from tracker.progress.outcome_figures import (
     LotUse,
     PatientOutcome,
     Responders,
-    attainment,
-    change_over_months,
-    lot_outcomes,
     patient_outcome,
     per_100,
-    responders,
 )
 
 ALL_CONDITIONS = ""  # the condition filter's "every condition"
@@ -132,11 +130,11 @@ def clinic_outcomes(actor: Actor, protocol: str | None = None, condition: str = 
             raise ValidationError(f"There is no protocol named {name!r}; the clinic's protocols are "
                                   f"{', '.join(sorted(stored))}.")
         chosen = to_engine(stored[name])
-        outcomes = _patient_outcomes(connection, url or "", stored, name, condition, today)
-        cohort = [p for p in outcomes if p.day0 is not None and (start is None or p.day0 >= start)
-                  and (end is None or p.day0 <= end)]
-        result = _summary(chosen, cohort, sum(1 for p in outcomes if p.day0 is None), condition, start, end, today,
-                          tuple(sorted(stored, key=lambda n: (n != DEFAULT_PROTOCOL_NAME, n.lower()))))
+        names = tuple(sorted(stored, key=lambda n: (n != DEFAULT_PROTOCOL_NAME, n.lower())))
+        with _kept(url or "", stored, today) as columns:
+            patient_ids = _patient_outcomes(connection, columns, stored, name, condition, today)
+            slots, untreated = columns.chosen(patient_ids, start, end)
+            result = _summary(chosen, columns, slots, untreated, condition, start, end, today, names)
         audit.record(session, actor, "view",
                      detail=f"clinic outcomes: {result.described()}: {result.patients} patients")
     return result
@@ -160,39 +158,53 @@ def _staff_only(actor: Actor, url: str | None) -> None:
         raise
 
 
-def _summary(protocol: Protocol, cohort: list[PatientOutcome], untreated: int, condition: str, start: date | None,
-             end: date | None, today: date, names: tuple[str, ...]) -> ClinicOutcomes:
-    sessions = sum(p.sessions for p in cohort)
-    adverse = sum(p.with_adverse_events for p in cohort)
+def _summary(protocol: Protocol, columns: OutcomeColumns, slots: Ints, untreated: int, condition: str,
+             start: date | None, end: date | None, today: date, names: tuple[str, ...]) -> ClinicOutcomes:
+    sessions, adverse = int(columns.sessions[slots].sum()), int(columns.adverse[slots].sum())
     return ClinicOutcomes(
         protocol=protocol.name, judged_on_salt=protocol.judged_on_salt, condition=condition, start=start, end=end,
-        today=today, protocol_names=names, conditions=CONDITIONS, patients=len(cohort), untreated=untreated,
+        today=today, protocol_names=names, conditions=CONDITIONS, patients=len(slots), untreated=untreated,
         sessions=sessions, with_adverse_events=adverse, adverse_per_100=per_100(adverse, sessions),
-        attainment=attainment(protocol, cohort),
-        responders=tuple(responders(protocol, cohort, month) for month in RESPONDER_MONTHS),
-        change=change_over_months(cohort), lots=lot_outcomes(protocol, cohort))
+        attainment=columns.attainment(protocol, slots),
+        responders=tuple(columns.responders(protocol, slots, month) for month in RESPONDER_MONTHS),
+        change=columns.change_over_months(slots), lots=columns.lot_outcomes(protocol, slots))
 
 
 # --- every patient's outcome, kept per process while its outlook stamp stands ------------------------------
 
 @dataclass
 class _Kept:
-    """The outcomes computed for one database on ``today`` with the protocols at ``protocols`` (id, version):
-    ``outcomes[patient_id] = (stamp, outcome)``, ``stamp`` the patient's outlook ``refreshed_at``."""
+    """The outcomes computed for one database on ``today`` with the protocols at ``protocols`` (id, version), each
+    row with its patient's outlook stamp (``refreshed_at``; None: not to be trusted next time); ``lock``: one
+    click at a time writes and reads them."""
 
     today: date
     protocols: frozenset[tuple[int, int]]
-    outcomes: dict[int, tuple[Any, PatientOutcome]]
+    columns: OutcomeColumns = field(default_factory=OutcomeColumns)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 _KEPT: dict[str, _Kept] = {}
 _KEPT_LOCK = threading.Lock()
 
 
-def _patient_outcomes(connection: Connection, url: str, stored: dict[str, Any], name: str, condition: str,
-                      today: date) -> list[PatientOutcome]:
-    """The outcome of every live patient following protocol ``name`` (a patient with none follows the default)
-    with ``condition``, from what this process kept where the patient's outlook stamp still stands."""
+@contextmanager
+def _kept(url: str, stored: dict[str, Any], today: date) -> Iterator[OutcomeColumns]:
+    """This process's columns for the database at ``url``, new when the day or a protocol changed; held by this
+    click until it is done with them."""
+    versions = frozenset((row.id, row.version) for row in stored.values())
+    with _KEPT_LOCK:
+        kept = _KEPT.get(url)
+        if kept is None or kept.today != today or kept.protocols != versions:
+            kept = _KEPT[url] = _Kept(today, versions)
+    with kept.lock:
+        yield kept.columns
+
+
+def _patient_outcomes(connection: Connection, columns: OutcomeColumns, stored: dict[str, Any], name: str,
+                      condition: str, today: date) -> list[int]:
+    """The ids of the live patients following protocol ``name`` (a patient with none follows the default) with
+    ``condition``, after computing into ``columns`` those whose outlook stamp moved since their row was written."""
     P, kept_outlook = models.Patient, outlook.OUTLOOK
     protocol_id = stored[name].id
     follows = P.protocol_id == protocol_id
@@ -203,25 +215,16 @@ def _patient_outcomes(connection: Connection, url: str, stored: dict[str, Any], 
              .where(P.deleted_at.is_(None), follows))
     if condition:
         query = query.where(P.condition == condition)
-    versions = frozenset((row.id, row.version) for row in stored.values())
-    with _KEPT_LOCK:
-        kept = _KEPT.get(url)
-        if kept is None or kept.today != today or kept.protocols != versions:
-            kept = _KEPT[url] = _Kept(today, versions, {})
-    found: list[PatientOutcome] = []
+    patient_ids: list[int] = []
     stale: dict[int, Any] = {}
     for pid, stamp, version in connection.execute(query):
-        held = kept.outcomes.get(pid)
+        patient_ids.append(pid)
         current = stamp if version == outlook.ENGINE_VERSION else None  # an outdated outlook stamps nothing
-        if held is not None and current is not None and held[0] == current:
-            found.append(held[1])
-        else:
+        if current is None or columns.stamp_of(pid) != current:
             stale[pid] = current
     for outcome in _computed(connection, list(stale), today):
-        found.append(outcome)
-        if stale[outcome.patient_id] is not None:
-            kept.outcomes[outcome.patient_id] = (stale[outcome.patient_id], outcome)
-    return found
+        columns.put(outcome, stale[outcome.patient_id])
+    return patient_ids
 
 
 def _computed(connection: Connection, patient_ids: list[int], today: date) -> Iterable[PatientOutcome]:

@@ -1,0 +1,205 @@
+"""Every patient's outcome kept in columns (numpy arrays), so that a cohort's figures are a few array operations
+whatever its size: ``tracker.progress.outcomes`` keeps one ``OutcomeColumns`` per database and process.
+
+A patient has a slot (row) for as long as the columns live; computing it again overwrites its row. Columns:
+``day0`` (ordinal, -1: not treated), ``sessions``, ``adverse`` (sessions with adverse events), per milestone
+window (column = window index) ``status`` (``STATUS_CODES``), ``responder`` and ``salt50`` (-1: not judged,
+0 no, 1 yes), ``change`` (mean change from baseline by month after day 0, NaN: not measured that month); and the
+lots given, one row per (patient, lot) with the patient's slot (rows of a patient computed again are marked dead).
+
+The figures are those of ``tracker.progress.outcome_figures`` (whose docstring defines them); quartiles are
+numpy's linear interpolation, ``statistics.quantiles(method="inclusive")``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tracker.course.milestones import AHEAD, BEHIND, DUE, MISSED, NO_BASELINE, ON_TRACK, UPCOMING, Protocol
+from tracker.progress.outcome_figures import (
+    RESPONDER_MONTHS,
+    Attainment,
+    ChangePoint,
+    LotOutcome,
+    PatientOutcome,
+    Responders,
+)
+
+STATUS_CODES = {str(s): code for code, s in enumerate((UPCOMING, DUE, MISSED, NO_BASELINE, BEHIND, ON_TRACK, AHEAD),
+                                                      start=1)}  # 0: the patient has no such window
+_NO = -1
+Ints = npt.NDArray[np.int64]
+
+
+def _flag(value: bool | None) -> int:
+    return _NO if value is None else int(value)
+
+
+class OutcomeColumns:
+    """The outcomes of the patients computed so far, one row each (see the module)."""
+
+    def __init__(self) -> None:
+        self.slots: dict[int, int] = {}
+        self.stamps: list[object] = []
+        self.day0 = np.zeros(0, np.int64)
+        self.sessions = np.zeros(0, np.int64)
+        self.adverse = np.zeros(0, np.int64)
+        self.status = np.zeros((0, 3), np.int8)
+        self.responder = np.zeros((0, 3), np.int8)
+        self.salt50 = np.zeros((0, 3), np.int8)
+        self.change = np.zeros((0, 16), np.float64)
+        self.lot_keys: dict[str, int] = {}
+        self.lot_shown: list[str] = []
+        self._lots: list[tuple[int, int, int, int]] = []  # slot, lot, sessions, adverse: appended, then packed
+        self._lot_rows: dict[int, list[int]] = {}  # slot → its rows in _lots
+        self._dead: set[int] = set()
+        self._packed: tuple[Ints, Ints, Ints, Ints] | None = None
+
+    def stamp_of(self, patient_id: int) -> object:
+        """The stamp the patient's row was computed with (None: no row)."""
+        slot = self.slots.get(patient_id)
+        return None if slot is None else self.stamps[slot]
+
+    def _grow(self, rows: int, windows: int, months: int) -> None:
+        have, width, span = len(self.day0), self.status.shape[1], self.change.shape[1]
+        if rows <= have and windows <= width and months <= span:
+            return
+        size, width, span = max(rows, 2 * have, 64), max(windows, width), max(months, span)
+
+        def grown(old: npt.NDArray[Any], shape: tuple[int, ...], fill: float) -> npt.NDArray[Any]:
+            new = np.full(shape, fill, old.dtype)
+            new[tuple(slice(0, n) for n in old.shape)] = old
+            return new
+
+        self.day0, self.sessions, self.adverse = (grown(a, (size,), fill) for a, fill in (
+            (self.day0, -1), (self.sessions, 0), (self.adverse, 0)))
+        self.status = grown(self.status, (size, width), 0)
+        self.responder, self.salt50 = (grown(a, (size, width), _NO) for a in (self.responder, self.salt50))
+        self.change = grown(self.change, (size, span), np.nan)
+
+    def put(self, outcome: PatientOutcome, stamp: object) -> None:
+        """Write (or overwrite) the patient's row."""
+        slot = self.slots.get(outcome.patient_id)
+        if slot is None:
+            slot = self.slots[outcome.patient_id] = len(self.stamps)
+            self.stamps.append(stamp)
+        else:
+            self.stamps[slot] = stamp
+        last_month = max(outcome.change_months, default=0)
+        self._grow(len(self.stamps), len(outcome.milestones), last_month + 1)
+        self.day0[slot] = outcome.day0.toordinal() if outcome.day0 else -1
+        self.sessions[slot], self.adverse[slot] = outcome.sessions, outcome.with_adverse_events
+        self.status[slot], self.responder[slot], self.salt50[slot] = 0, _NO, _NO
+        for at, m in enumerate(outcome.milestones):
+            self.status[slot, at] = STATUS_CODES[m.status]
+            self.responder[slot, at], self.salt50[slot, at] = _flag(m.responder), _flag(m.salt50)
+        self.change[slot] = np.nan
+        if outcome.change_months:
+            self.change[slot, list(outcome.change_months)] = outcome.change_values
+        self._dead.update(self._lot_rows.pop(slot, ()))
+        rows = []
+        for use in outcome.lots:
+            if not use.key:
+                continue  # no lot number recorded
+            lot = self.lot_keys.setdefault(use.key, len(self.lot_shown))
+            if lot == len(self.lot_shown):
+                self.lot_shown.append(use.shown)
+            self.lot_shown[lot] = min(self.lot_shown[lot], use.shown)  # one spelling, whatever the order
+            rows.append(len(self._lots))
+            self._lots.append((slot, lot, use.sessions, use.with_adverse_events))
+        self._lot_rows[slot] = rows
+        self._packed = None
+
+    def chosen(self, patient_ids: list[int], start: date | None, end: date | None) -> tuple[Ints, int]:
+        """The slots of ``patient_ids`` (all computed) whose day 0 lies from ``start`` to ``end`` (None: open), and
+        how many of ``patient_ids`` are not treated yet."""
+        slots = np.fromiter((self.slots[pid] for pid in patient_ids), np.int64, len(patient_ids))
+        day0 = self.day0[slots]
+        keep = day0 >= 0
+        if start is not None:
+            keep &= day0 >= start.toordinal()
+        if end is not None:
+            keep &= day0 <= end.toordinal()
+        return slots[keep], int((day0 < 0).sum())
+
+    def attainment(self, protocol: Protocol, slots: Ints) -> tuple[Attainment, ...]:
+        found = []
+        for at, window in enumerate(protocol.windows):
+            codes = self.status[slots, at] if at < self.status.shape[1] else np.zeros(len(slots), np.int8)
+            tally = np.bincount(codes, minlength=len(STATUS_CODES) + 1)
+            n = {status: int(tally[code]) for status, code in STATUS_CODES.items()}
+            reached = int(tally[1:].sum()) - n[UPCOMING]
+            judged = n[AHEAD] + n[ON_TRACK] + n[BEHIND]
+            found.append(Attainment(window.name, reached, judged, n[AHEAD], n[ON_TRACK], n[BEHIND], n[NO_BASELINE],
+                                    n[DUE], n[MISSED]))
+        return tuple(found)
+
+    def responders(self, protocol: Protocol, slots: Ints, month: int) -> Responders:
+        at = next((i for i, w in enumerate(protocol.windows) if w.target_month == month), None)
+        if at is None or at >= self.responder.shape[1]:
+            return Responders(month, None if at is None else protocol.windows[at].name, 0, 0,
+                              0 if at is not None and protocol.judged_on_salt else None)
+        flags = self.responder[slots, at]
+        salt50 = int((self.salt50[slots, at] == 1).sum()) if protocol.judged_on_salt else None
+        return Responders(month, protocol.windows[at].name, int((flags >= 0).sum()), int((flags == 1).sum()), salt50)
+
+    def change_over_months(self, slots: Ints) -> tuple[ChangePoint, ...]:
+        table = self.change[slots]
+        points = []
+        for month in range(table.shape[1]):
+            values = table[:, month]
+            values = values[~np.isnan(values)]
+            if len(values):
+                q1, median, q3 = (float(v) for v in np.percentile(values, (25, 50, 75)))
+                points.append(ChangePoint(month, len(values), median, q1, q3))
+        return tuple(points)
+
+    def _lot_columns(self) -> tuple[Ints, Ints, Ints, Ints]:
+        if self._packed is None:
+            live = [row for at, row in enumerate(self._lots) if at not in self._dead]
+            self._lots, self._dead = live, set()
+            self._lot_rows = {}
+            for at, (slot, *_rest) in enumerate(live):
+                self._lot_rows.setdefault(slot, []).append(at)
+            packed = np.array(live, np.int64).reshape(-1, 4)
+            self._packed = (packed[:, 0], packed[:, 1], packed[:, 2], packed[:, 3])
+        return self._packed
+
+    def lot_outcomes(self, protocol: Protocol, slots: Ints) -> tuple[LotOutcome, ...]:
+        lot_slot, lot, sessions, adverse = self._lot_columns()
+        inside = np.zeros(len(self.day0), bool)
+        inside[slots] = True
+        mine = inside[lot_slot] if len(lot_slot) else np.zeros(0, bool)
+        lot_slot, lot, sessions, adverse = lot_slot[mine], lot[mine], sessions[mine], adverse[mine]
+        size = len(self.lot_shown)
+        patients = np.bincount(lot, minlength=size)
+        by_month: list[tuple[int, Ints, Ints, Ints] | None] = []
+        for month in RESPONDER_MONTHS:
+            at = next((i for i, w in enumerate(protocol.windows) if w.target_month == month), None)
+            if at is None or at >= self.responder.shape[1]:
+                by_month.append(None)
+                continue
+            flags, salt = self.responder[lot_slot, at], self.salt50[lot_slot, at]
+            by_month.append((at, np.bincount(lot, flags >= 0, size), np.bincount(lot, flags == 1, size),
+                             np.bincount(lot, salt == 1, size)))
+        totals = (np.bincount(lot, sessions, size), np.bincount(lot, adverse, size))
+        found = []
+        for key in np.flatnonzero(patients):
+            at_months = [self._lot_responders(protocol, month, given, int(key))
+                         for month, given in zip(RESPONDER_MONTHS, by_month, strict=True)]
+            found.append(LotOutcome(self.lot_shown[key], int(patients[key]), int(totals[0][key]),
+                                    int(totals[1][key]), at_months[0], at_months[1]))
+        return tuple(sorted(found, key=lambda lot: (-lot.patients, lot.lot.lower())))
+
+    @staticmethod
+    def _lot_responders(protocol: Protocol, month: int, given: tuple[int, Ints, Ints, Ints] | None,
+                        key: int) -> Responders:
+        if given is None:
+            return Responders(month, None, 0, 0, None)
+        at, judged, responded, salt50 = given
+        return Responders(month, protocol.windows[at].name, int(judged[key]), int(responded[key]),
+                          int(salt50[key]) if protocol.judged_on_salt else None)
