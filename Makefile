@@ -98,3 +98,4 @@ bench: install chromium
 	$(PY) tests/bench/bench_s3_store.py
 	$(PY) tests/bench/bench_import.py
 	$(PY) tests/bench/bench_check.py
+	$(PY) tests/bench/bench_outcomes.py --sizes $(BENCH_SIZES)

@@ -178,6 +178,10 @@ def test_salt_protocol(small_clinic):
     assert found.change == (ChangePoint(3, 1, 25.0, 25.0, 25.0), ChangePoint(6, 1, 55.0, 55.0, 55.0),
                             ChangePoint(12, 1, 90.0, 90.0, 90.0))
     assert [(lot.lot, lot.patients, lot.sessions) for lot in found.lots] == [("LOT-C", 1, 2)]
+    responders_table = outcome_tables(found)[2]
+    assert responders_table.columns[3:] == ("Responders (SALT ≤ 20)", "Responders %", "SALT50")
+    assert responders_table.rows == (("6 months", "Noticeable growth (about 6 months)", 1, 1, 100.0, 1),
+                                     ("12 months", "Continued improvement (up to 12 months)", 1, 1, 100.0, 1))
     assert found.judged_on_salt and found.change_unit == "% SALT improvement"
 
 
@@ -242,7 +246,7 @@ def test_xlsx_holds_the_tables_shown_with_formulas_neutralised(small_clinic):
     assert book.sheetnames == ["Summary", "Milestones", "Responders", "Change", "Lots"]
     for table in tables:
         rows = list(book[table.title].iter_rows(values_only=True))
-        assert rows[0] == tuple(c or None for c in table.columns)
+        assert rows[0] == table.columns
         assert [tuple(row) for row in rows[1:]] == [tuple(spreadsheet_safe(c) for c in row) for row in table.rows]
     lots = list(book["Lots"].iter_rows(values_only=True))
     assert lots[1][:4] == ('\'=HYPERLINK("http://evil","x")', 3, 3, 0)  # shown as text, never run

@@ -28,8 +28,9 @@ def attainment_figure(found: ClinicOutcomes) -> go.Figure:
                    customdata=rest, y=_shares(rest, found),
                    hovertemplate="%{y:.1f}% (%{customdata} patients)<extra>not judged</extra>")
     figure.update_layout(barmode="stack", height=340, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                         yaxis={"title": "% of patients whose window has opened", "range": [0, 100]},
-                         legend={"orientation": "h", "y": -0.15}, title="Milestone attainment")
+                         yaxis={"title": "% of patients (window opened)", "range": [0, 100]},
+                         legend={"orientation": "h", "y": -0.15},
+                         title={"text": "Milestone attainment", "x": 0.08})
     return figure
 
 

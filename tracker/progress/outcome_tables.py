@@ -44,8 +44,8 @@ def _one(value: float | None) -> float | None:
 
 def _responders_row(r: Responders, judged_on_salt: bool) -> tuple[Cell, ...]:
     milestone = milestone_words(r.milestone) if r.milestone else "no milestone targets this month"
-    return (f"{r.month} months", milestone, r.judged, r.responders, _pct(r.share),
-            r.salt50 if judged_on_salt else None)
+    row: tuple[Cell, ...] = (f"{r.month} months", milestone, r.judged, r.responders, _pct(r.share))
+    return (*row, r.salt50) if judged_on_salt else row
 
 
 def outcome_tables(found: ClinicOutcomes) -> tuple[Table, ...]:
@@ -68,8 +68,9 @@ def outcome_tables(found: ClinicOutcomes) -> tuple[Table, ...]:
         (milestone_words(a.name), a.reached, a.judged, _pct(a.judged_share), a.ahead, a.on_track, a.behind,
          _pct(a.share("ahead")), _pct(a.share("on_track")), _pct(a.share("behind")), a.no_baseline, a.due, a.missed)
         for a in found.attainment))
-    responder_columns = ("At", "Milestone", "Judged", "Responders", "Responders %",
-                         "SALT50" if found.judged_on_salt else "")
+    salt = found.judged_on_salt
+    responder_columns = ("At", "Milestone", "Judged", "Responders (SALT ≤ 20)" if salt else "Responders",
+                         "Responders %") + (("SALT50",) if salt else ())
     responders = Table("Responders", responder_columns,
                        tuple(_responders_row(r, found.judged_on_salt) for r in found.responders))
     change = Table("Change", ("Month", "Patients", f"Median ({unit})", "Lower quartile", "Upper quartile"), tuple(
