@@ -203,10 +203,19 @@ def test_a_new_record_shows_on_the_next_call(small_clinic):
     found = clinic_outcomes(DR, today=TODAY, url=small_clinic)
     assert found.attainment[1] == Attainment("noticeable_growth", 5, 4, 1, 2, 1, 0, 0, 1)
     assert found.responders[0] == Responders(6, "noticeable_growth", 4, 3, None)
+    assert clinic_outcomes(DR, condition="telogen_effluvium", today=TODAY, url=small_clinic).patients == 1  # A4
+    with transaction(small_clinic) as session:  # an adverse event noted afterwards on A3's session
+        a3 = session.scalars(select(models.Patient.id).where(models.Patient.mrn == "A3")).one()
+        treated = session.scalars(select(models.TreatmentSession).where(models.TreatmentSession.patient_id == a3)).one()
+        treated.adverse_events = "Headache"
+    found = clinic_outcomes(DR, today=TODAY, url=small_clinic)
+    assert (found.sessions, found.with_adverse_events) == (6, 2)
+    assert [(lot.lot, lot.with_adverse_events) for lot in found.lots] == [("LOT-B", 1), ("LOT-A", 1)]
     with transaction(small_clinic) as session:
         patient = session.scalars(select(models.Patient).where(models.Patient.mrn == "A1")).one()
         patient.deleted_at, patient.deleted_by, patient.deleted_reason = TODAY, "test", "duplicate"
     assert clinic_outcomes(DR, today=TODAY, url=small_clinic).patients == 4
+    assert clinic_outcomes(DR, condition="telogen_effluvium", today=TODAY, url=small_clinic).patients == 1
 
 
 def test_refusals_and_bad_filters(small_clinic):

@@ -58,6 +58,10 @@ class OutcomeColumns:
         self._lot_rows: dict[int, list[int]] = {}  # slot → its rows in _lots
         self._dead: set[int] = set()
         self._packed: tuple[Ints, Ints, Ints, Ints] | None = None
+        # What ``tracker.progress.outcomes`` read last: the outlook's fingerprint then, and the patient ids of each
+        # (protocol, condition) read under it, all of them computed with their current stamp.
+        self.fingerprint: tuple[Any, ...] | None = None
+        self.cohorts: dict[tuple[str, str], list[int]] = {}
 
     def stamp_of(self, patient_id: int) -> object:
         """The stamp the patient's row was computed with (None: no row)."""

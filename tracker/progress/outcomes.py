@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import BigInteger, Connection, and_, cast, func, or_, select
 
 from db import models
 from tracker.access import audit
@@ -215,6 +215,11 @@ def _patient_outcomes(connection: Connection, columns: OutcomeColumns, stored: d
              .where(P.deleted_at.is_(None), follows))
     if condition:
         query = query.where(P.condition == condition)
+    # Read first: rows read after it are at least as new, so a fingerprint kept with them never hides a change.
+    fingerprint = tuple(connection.execute(_fingerprint(connection)).one())
+    held = columns.cohorts.get((name, condition)) if columns.fingerprint == fingerprint else None
+    if held is not None:
+        return held
     patient_ids: list[int] = []
     stale: dict[int, Any] = {}
     for pid, stamp, version in connection.execute(query):
@@ -224,7 +229,25 @@ def _patient_outcomes(connection: Connection, columns: OutcomeColumns, stored: d
             stale[pid] = current
     for outcome in _computed(connection, list(stale), today):
         columns.put(outcome, stale[outcome.patient_id])
+    if columns.fingerprint != fingerprint:
+        columns.fingerprint, columns.cohorts = fingerprint, {}
+    if not any(stamp is None for stamp in stale.values()):  # every row of the cohort is stamped: a later click
+        columns.cohorts[name, condition] = patient_ids    # with the same fingerprint can skip reading them
     return patient_ids
+
+
+def _fingerprint(connection: Connection) -> Any:
+    """One statement whose answer changes whenever any patient's outlook does (a stamp moved, a row came or went,
+    an outlook went stale) or a patient record is removed: the outlook rows, the sum of their stamps in whole
+    milliseconds (a sum, not the latest, so that a transaction that stamped earlier and committed later still
+    changes it), the oldest engine version, and the live patients."""
+    kept, P = outlook.OUTLOOK.c, models.Patient
+    if connection.dialect.name == "postgresql":
+        stamp = cast(func.extract("epoch", kept.refreshed_at) * 1000, BigInteger)
+    else:  # SQLite keeps the stamp as text: days since 2023-02-24 (julian day 2460000.5), in milliseconds
+        stamp = cast((func.julianday(kept.refreshed_at) - 2460000.5) * 86_400_000, BigInteger)
+    live = select(func.count()).select_from(P).where(P.deleted_at.is_(None)).scalar_subquery()
+    return select(func.count(), func.sum(stamp), func.min(kept.engine_version), live).select_from(outlook.OUTLOOK)
 
 
 def _computed(connection: Connection, patient_ids: list[int], today: date) -> Iterable[PatientOutcome]:
