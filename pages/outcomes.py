@@ -6,10 +6,13 @@ before they are drawn, so that the call's result also gives the filters' choices
 same tables when clicked.
 """
 
+import time
+
 import streamlit as st
 
 from tracker.clinic_dates import show_date
 from tracker.course.vocabulary import condition_words
+from tracker.progress.outcome_store import Preparing
 from tracker.progress.outcome_tables import outcome_tables, outcomes_xlsx, xlsx_file_name
 from tracker.progress.outcomes import ALL_CONDITIONS, ClinicOutcomes, clinic_outcomes
 from ui import private_media
@@ -28,6 +31,13 @@ st.caption("Per protocol and condition, for the patients whose course (day 0: fi
 state = st.session_state
 found = call(clinic_outcomes, actor, state.get("outcomes_protocol"), state.get("outcomes_condition", ALL_CONDITIONS),
              state.get("outcomes_start", ""), state.get("outcomes_end", ""))
+if isinstance(found, Preparing):  # the server is computing every patient's outcome once: say so, ask again soon
+    st.info("The clinic's figures are being prepared after the server started (each patient's milestones are "
+            "computed once); this page shows them as soon as they are ready.")
+    st.progress(found.done / found.total if found.total else 0.0,
+                text=f"{found.done:,} of {found.total:,} patients" if found.total else "Reading the patients…")
+    time.sleep(2)
+    st.rerun()
 if found is not None:
     state[SHOWN] = found
 choices = state.get(SHOWN)

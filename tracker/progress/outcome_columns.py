@@ -1,10 +1,13 @@
 """Every patient's outcome kept in columns (numpy arrays), so that a cohort's figures are a few array operations
-whatever its size: ``tracker.progress.outcomes`` keeps one ``OutcomeColumns`` per database and process.
+whatever its size: ``tracker.progress.outcome_store`` keeps one ``OutcomeColumns`` per database and process.
 
-A patient has a slot (row) for as long as the columns live; computing it again overwrites its row. Columns:
-``day0`` (ordinal, -1: not treated), ``sessions``, ``adverse`` (sessions with adverse events), per milestone
-window (column = window index) ``status`` (``STATUS_CODES``), ``responder`` and ``salt50`` (-1: not judged,
-0 no, 1 yes), ``change`` (mean change from baseline by month after day 0, NaN: not measured that month); and the
+A patient has a slot (row) for as long as the columns live; computing it again overwrites its row. Columns: what
+the row was computed from (``stamp``: the patient's outlook stamp in whole milliseconds, -1: no outlook row;
+``trusted``: the outlook was current, so the stamp vouches for the row; ``protocol``: the patient's protocol id,
+-1: none, which means the default; ``condition``: a code of ``condition_codes``; ``live``: not removed), ``day0``
+(ordinal, -1: not treated), ``sessions``, ``adverse`` (sessions with adverse events), per milestone window
+(column = window index) ``status`` (``STATUS_CODES``), ``responder`` and ``salt50`` (-1: not judged, 0 no, 1 yes),
+``change`` (mean change from baseline by month after day 0, NaN: not measured that month); and the
 lots given, one row per (patient, lot) with the patient's slot (rows of a patient computed again are marked dead).
 
 The figures are those of ``tracker.progress.outcome_figures`` (whose docstring defines them); quartiles are
@@ -44,7 +47,12 @@ class OutcomeColumns:
 
     def __init__(self) -> None:
         self.slots: dict[int, int] = {}
-        self.stamps: list[object] = []
+        self.condition_codes: dict[str, int] = {}
+        self.stamp = np.zeros(0, np.int64)
+        self.trusted = np.zeros(0, bool)
+        self.protocol = np.zeros(0, np.int64)
+        self.condition = np.zeros(0, np.int16)
+        self.live = np.zeros(0, bool)
         self.day0 = np.zeros(0, np.int64)
         self.sessions = np.zeros(0, np.int64)
         self.adverse = np.zeros(0, np.int64)
@@ -58,15 +66,35 @@ class OutcomeColumns:
         self._lot_rows: dict[int, list[int]] = {}  # slot → its rows in _lots
         self._dead: set[int] = set()
         self._packed: tuple[Ints, Ints, Ints, Ints] | None = None
-        # What ``tracker.progress.outcomes`` read last: the outlook's fingerprint then, and the patient ids of each
-        # (protocol, condition) read under it, all of them computed with their current stamp.
-        self.fingerprint: tuple[Any, ...] | None = None
-        self.cohorts: dict[tuple[str, str], list[int]] = {}
 
-    def stamp_of(self, patient_id: int) -> object:
-        """The stamp the patient's row was computed with (None: no row)."""
+    def current(self, patient_id: int, stamp: int) -> bool:
+        """Whether the patient's row was computed, live, from a current outlook stamped ``stamp``."""
         slot = self.slots.get(patient_id)
-        return None if slot is None else self.stamps[slot]
+        return slot is not None and bool(self.live[slot] and self.trusted[slot]) and int(self.stamp[slot]) == stamp
+
+    def keep_only(self, patient_ids: set[int]) -> None:
+        """Mark every row not of ``patient_ids`` removed (they stay, unread, until computed again)."""
+        self.live[:] = False
+        slots = [slot for pid, slot in self.slots.items() if pid in patient_ids]
+        self.live[slots] = True
+
+    def remove(self, patient_ids: list[int]) -> None:
+        """Mark the rows of ``patient_ids`` (those kept) removed."""
+        self.live[[self.slots[pid] for pid in patient_ids if pid in self.slots]] = False
+
+    def tally(self) -> tuple[int, int, int, bool]:
+        """What ``tracker.progress.outcome_store``'s fingerprint should read if every row is current: the live rows
+        with an outlook, the sum of their stamps, the live rows, and whether every live row is trusted."""
+        live = self.live[:len(self.slots)]
+        stamped = live & (self.stamp[:len(self.slots)] >= 0)
+        return (int(stamped.sum()), int(self.stamp[:len(self.slots)][stamped].sum()), int(live.sum()),
+                bool(self.trusted[:len(self.slots)][live].all()))
+
+    def nbytes(self) -> int:
+        """Bytes held by the arrays and the lot rows (not the ``slots`` dict: about 100 bytes a patient more)."""
+        arrays = (self.stamp, self.trusted, self.protocol, self.condition, self.live, self.day0, self.sessions,
+                  self.adverse, self.status, self.responder, self.salt50, self.change)
+        return sum(a.nbytes for a in arrays) + sum(a.nbytes for a in self._lot_columns())
 
     def _grow(self, rows: int, windows: int, months: int) -> None:
         have, width, span = len(self.day0), self.status.shape[1], self.change.shape[1]
@@ -79,22 +107,26 @@ class OutcomeColumns:
             new[tuple(slice(0, n) for n in old.shape)] = old
             return new
 
-        self.day0, self.sessions, self.adverse = (grown(a, (size,), fill) for a, fill in (
-            (self.day0, -1), (self.sessions, 0), (self.adverse, 0)))
+        self.day0, self.sessions, self.adverse, self.stamp, self.protocol = (grown(a, (size,), fill) for a, fill in (
+            (self.day0, -1), (self.sessions, 0), (self.adverse, 0), (self.stamp, -1), (self.protocol, -1)))
+        self.trusted, self.live, self.condition = (grown(a, (size,), 0) for a in (self.trusted, self.live,
+                                                                                  self.condition))
         self.status = grown(self.status, (size, width), 0)
         self.responder, self.salt50 = (grown(a, (size, width), _NO) for a in (self.responder, self.salt50))
         self.change = grown(self.change, (size, span), np.nan)
 
-    def put(self, outcome: PatientOutcome, stamp: object) -> None:
-        """Write (or overwrite) the patient's row."""
+    def put(self, outcome: PatientOutcome, stamp: int, trusted: bool, protocol_id: int | None,
+            condition: str) -> None:
+        """Write (or overwrite) the patient's live row, computed from an outlook stamped ``stamp`` (ms, -1: none;
+        ``trusted``: a current one) for a patient following ``protocol_id`` (None: the default) with ``condition``."""
         slot = self.slots.get(outcome.patient_id)
         if slot is None:
-            slot = self.slots[outcome.patient_id] = len(self.stamps)
-            self.stamps.append(stamp)
-        else:
-            self.stamps[slot] = stamp
+            slot = self.slots[outcome.patient_id] = len(self.slots)
         last_month = max(outcome.change_months, default=0)
-        self._grow(len(self.stamps), len(outcome.milestones), last_month + 1)
+        self._grow(len(self.slots), len(outcome.milestones), last_month + 1)
+        self.stamp[slot], self.trusted[slot], self.live[slot] = stamp, trusted, True
+        self.protocol[slot] = -1 if protocol_id is None else protocol_id
+        self.condition[slot] = self.condition_codes.setdefault(condition, len(self.condition_codes))
         self.day0[slot] = outcome.day0.toordinal() if outcome.day0 else -1
         self.sessions[slot], self.adverse[slot] = outcome.sessions, outcome.with_adverse_events
         self.status[slot], self.responder[slot], self.salt50[slot] = 0, _NO, _NO
@@ -118,10 +150,18 @@ class OutcomeColumns:
         self._lot_rows[slot] = rows
         self._packed = None
 
-    def chosen(self, patient_ids: list[int], start: date | None, end: date | None) -> tuple[Ints, int]:
-        """The slots of ``patient_ids`` (all computed) whose day 0 lies from ``start`` to ``end`` (None: open), and
-        how many of ``patient_ids`` are not treated yet."""
-        slots = np.fromiter((self.slots[pid] for pid in patient_ids), np.int64, len(patient_ids))
+    def chosen(self, protocol_id: int, default: bool, condition: str, start: date | None,
+               end: date | None) -> tuple[Ints, int]:
+        """The slots of the live patients following ``protocol_id`` (``default``: it is the default protocol, which
+        patients with none follow too) with ``condition`` ("": any) whose day 0 lies from ``start`` to ``end``
+        (None: open), and how many such patients are not treated yet."""
+        rows = len(self.slots)
+        keep = self.live[:rows] & (self.protocol[:rows] == protocol_id)
+        if default:
+            keep |= self.live[:rows] & (self.protocol[:rows] == -1)
+        if condition:
+            keep &= self.condition[:rows] == self.condition_codes.get(condition, -1)
+        slots = np.flatnonzero(keep).astype(np.int64)
         day0 = self.day0[slots]
         keep = day0 >= 0
         if start is not None:

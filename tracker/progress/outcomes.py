@@ -7,13 +7,11 @@ defines them, on ``today``: patients, their live sessions up to today, adverse e
 with adverse events recorded), milestone attainment, responders at 6 and 12 months, the median change from
 baseline over months with its interquartile band, and per lot the patients treated and their outcomes.
 
-Speed (``tests/bench/bench_outcomes.py``): every patient's outcome comes from the milestone engine, which costs
-about half a millisecond a patient with its reads, so a 50,000-patient clinic would take seconds per click. The
-engine's answer for a patient changes only when one of its records changes (which the outlook notices and stamps
-as ``patient_outlook.refreshed_at``), when a protocol changes, or on another day. So each process keeps the
-outcome of every patient it has computed with that stamp (``_Kept``, one per database, dropped when the day or a
-protocol changes), and a click reads only the stamps of the protocol's patients (one indexed statement) and runs
-the engine for those whose stamp moved. The first click of the day in a process computes them all.
+Speed (``tests/bench/bench_outcomes.py``): every patient's outcome comes from the milestone engine, kept per process
+in ``tracker.progress.outcome_store`` while the patient's outlook stamp stands; a click reads the outlook rows stamped
+since the store was current and runs the engine only for those. While the store is first filled (in the background
+from the server's start-up) a click on a large clinic answers ``Preparing`` instead: the page says the figures are
+being prepared and shows how far.
 
 Every call is audited as a "view" naming the filters and the cohort's size; no individual patient is shown, so
 the entry names none. A refused call (a patient account, nobody) is audited too.
@@ -21,38 +19,31 @@ the entry names none. A refused call (a patient account, nobody) is audited too.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
-from sqlalchemy import BigInteger, Connection, and_, cast, func, or_, select
+from sqlalchemy import select
 
 from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.clinic_dates import parse_date, show_date
 from tracker.course.clinical import CONDITIONS, DEFAULT_PROTOCOL_NAME
-from tracker.course.milestones import Protocol, assess
+from tracker.course.milestones import Protocol
 from tracker.course.protocols import to_engine
 from tracker.course.vocabulary import condition_words
-from tracker.database import read_connection, reading, transaction
+from tracker.database import database_url, read_connection, reading, transaction
 from tracker.errors import PermissionDenied, ValidationError
-from tracker.progress import outlook
 from tracker.progress.outcome_columns import Ints, OutcomeColumns
 from tracker.progress.outcome_figures import (
     RESPONDER_MONTHS,
     Attainment,
     ChangePoint,
     LotOutcome,
-    LotUse,
-    PatientOutcome,
     Responders,
-    patient_outcome,
     per_100,
 )
+from tracker.progress.outcome_store import Preparing, synced
 
 ALL_CONDITIONS = ""  # the condition filter's "every condition"
 
@@ -103,11 +94,12 @@ class ClinicOutcomes:
 
 def clinic_outcomes(actor: Actor, protocol: str | None = None, condition: str = ALL_CONDITIONS,
                     start: date | str | None = None, end: date | str | None = None, today: date | None = None,
-                    url: str | None = None) -> ClinicOutcomes:
+                    url: str | None = None) -> ClinicOutcomes | Preparing:
     """The clinic's outcomes for ``protocol`` (a protocol's name; None: the default protocol), ``condition`` (a
     ``CONDITIONS`` code, or ``ALL_CONDITIONS``) and day 0 from ``start`` to ``end`` (both included; a date, or the
     text typed in the clinic's date format, ``tracker.clinic_dates.parse_date``; None or blank: open), as they
-    stand on ``today`` (default: today).
+    stand on ``today`` (default: today); or ``Preparing`` (patients computed so far, of how many) while this process
+    first computes every patient's outcome in the background (``tracker.progress.outcome_store``).
 
     Staff only (``PermissionDenied``, audited as a refusal, for anyone else); one read-only transaction and one
     "view" audit entry. Raises ``ValidationError`` for an unknown protocol or condition, a date that cannot be
@@ -131,9 +123,13 @@ def clinic_outcomes(actor: Actor, protocol: str | None = None, condition: str = 
                                   f"{', '.join(sorted(stored))}.")
         chosen = to_engine(stored[name])
         names = tuple(sorted(stored, key=lambda n: (n != DEFAULT_PROTOCOL_NAME, n.lower())))
-        with _kept(url or "", stored, today) as columns:
-            patient_ids = _patient_outcomes(connection, columns, stored, name, condition, today)
-            slots, untreated = columns.chosen(patient_ids, start, end)
+        versions = frozenset((row.id, row.version) for row in stored.values())
+        with synced(connection, url or database_url(), versions, today) as columns:
+            if isinstance(columns, Preparing):
+                audit.record(session, actor, "view", detail=f"clinic outcomes: being prepared, {columns.done} of "
+                                                            f"{columns.total} patients")
+                return columns
+            slots, untreated = columns.chosen(stored[name].id, name == DEFAULT_PROTOCOL_NAME, condition, start, end)
             result = _summary(chosen, columns, slots, untreated, condition, start, end, today, names)
         audit.record(session, actor, "view",
                      detail=f"clinic outcomes: {result.described()}: {result.patients} patients")
@@ -168,117 +164,3 @@ def _summary(protocol: Protocol, columns: OutcomeColumns, slots: Ints, untreated
         attainment=columns.attainment(protocol, slots),
         responders=tuple(columns.responders(protocol, slots, month) for month in RESPONDER_MONTHS),
         change=columns.change_over_months(slots), lots=columns.lot_outcomes(protocol, slots))
-
-
-# --- every patient's outcome, kept per process while its outlook stamp stands ------------------------------
-
-@dataclass
-class _Kept:
-    """The outcomes computed for one database on ``today`` with the protocols at ``protocols`` (id, version), each
-    row with its patient's outlook stamp (``refreshed_at``; None: not to be trusted next time); ``lock``: one
-    click at a time writes and reads them."""
-
-    today: date
-    protocols: frozenset[tuple[int, int]]
-    columns: OutcomeColumns = field(default_factory=OutcomeColumns)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-_KEPT: dict[str, _Kept] = {}
-_KEPT_LOCK = threading.Lock()
-
-
-@contextmanager
-def _kept(url: str, stored: dict[str, Any], today: date) -> Iterator[OutcomeColumns]:
-    """This process's columns for the database at ``url``, new when the day or a protocol changed; held by this
-    click until it is done with them."""
-    versions = frozenset((row.id, row.version) for row in stored.values())
-    with _KEPT_LOCK:
-        kept = _KEPT.get(url)
-        if kept is None or kept.today != today or kept.protocols != versions:
-            kept = _KEPT[url] = _Kept(today, versions)
-    with kept.lock:
-        yield kept.columns
-
-
-def _patient_outcomes(connection: Connection, columns: OutcomeColumns, stored: dict[str, Any], name: str,
-                      condition: str, today: date) -> list[int]:
-    """The ids of the live patients following protocol ``name`` (a patient with none follows the default) with
-    ``condition``, after computing into ``columns`` those whose outlook stamp moved since their row was written."""
-    P, kept_outlook = models.Patient, outlook.OUTLOOK
-    protocol_id = stored[name].id
-    follows = P.protocol_id == protocol_id
-    if name == DEFAULT_PROTOCOL_NAME:
-        follows = or_(follows, P.protocol_id.is_(None))
-    query = (select(P.id, kept_outlook.c.refreshed_at, kept_outlook.c.engine_version)
-             .select_from(P).outerjoin(kept_outlook, kept_outlook.c.patient_id == P.id)
-             .where(P.deleted_at.is_(None), follows))
-    if condition:
-        query = query.where(P.condition == condition)
-    # Read first: rows read after it are at least as new, so a fingerprint kept with them never hides a change.
-    fingerprint = tuple(connection.execute(_fingerprint(connection)).one())
-    held = columns.cohorts.get((name, condition)) if columns.fingerprint == fingerprint else None
-    if held is not None:
-        return held
-    patient_ids: list[int] = []
-    stale: dict[int, Any] = {}
-    for pid, stamp, version in connection.execute(query):
-        patient_ids.append(pid)
-        current = stamp if version == outlook.ENGINE_VERSION else None  # an outdated outlook stamps nothing
-        if current is None or columns.stamp_of(pid) != current:
-            stale[pid] = current
-    for outcome in _computed(connection, list(stale), today):
-        columns.put(outcome, stale[outcome.patient_id])
-    if columns.fingerprint != fingerprint:
-        columns.fingerprint, columns.cohorts = fingerprint, {}
-    if not any(stamp is None for stamp in stale.values()):  # every row of the cohort is stamped: a later click
-        columns.cohorts[name, condition] = patient_ids    # with the same fingerprint can skip reading them
-    return patient_ids
-
-
-def _fingerprint(connection: Connection) -> Any:
-    """One statement whose answer changes whenever any patient's outlook does (a stamp moved, a row came or went,
-    an outlook went stale) or a patient record is removed: the outlook rows, the sum of their stamps in whole
-    milliseconds (a sum, not the latest, so that a transaction that stamped earlier and committed later still
-    changes it), the oldest engine version, and the live patients."""
-    kept, P = outlook.OUTLOOK.c, models.Patient
-    if connection.dialect.name == "postgresql":
-        stamp = cast(func.extract("epoch", kept.refreshed_at) * 1000, BigInteger)
-    else:  # SQLite keeps the stamp as text: days since 2023-02-24 (julian day 2460000.5), in milliseconds
-        stamp = cast((func.julianday(kept.refreshed_at) - 2460000.5) * 86_400_000, BigInteger)
-    live = select(func.count()).select_from(P).where(P.deleted_at.is_(None)).scalar_subquery()
-    return select(func.count(), func.sum(stamp), func.min(kept.engine_version), live).select_from(outlook.OUTLOOK)
-
-
-def _computed(connection: Connection, patient_ids: list[int], today: date) -> Iterable[PatientOutcome]:
-    """Run the engine on ``today`` for ``patient_ids``, with their sessions' lots and adverse events."""
-    if not patient_ids:
-        return
-    records = outlook.load_records(connection, patient_ids)
-    uses = _session_uses(connection, patient_ids, today)
-    for pid, one in records.items():
-        progress = assess(one.sessions, one.series, one.protocol, today)
-        sessions, adverse, lots = uses.get(pid, (0, 0, ()))
-        yield patient_outcome(pid, progress, one.protocol, sessions, adverse, lots)
-
-
-def _session_uses(connection: Connection, patient_ids: list[int],
-                  today: date) -> dict[int, tuple[int, int, tuple[LotUse, ...]]]:
-    """Per patient: live sessions up to ``today``, those with adverse events recorded, and the lots given."""
-    S = models.TreatmentSession
-    has_adverse = and_(S.adverse_events.is_not(None), func.trim(S.adverse_events) != "")
-    counts: dict[int, dict[str, list[Any]]] = {}
-    for at in range(0, len(patient_ids), 500):
-        for pid, lot, adverse in connection.execute(
-                select(S.patient_id, S.lot_number, has_adverse)
-                .where(S.patient_id.in_(patient_ids[at:at + 500]), S.deleted_at.is_(None), S.date <= today)
-                .order_by(S.patient_id, S.date, S.id)):
-            text = (lot or "").strip()
-            entry = counts.setdefault(pid, {}).setdefault(text.lower(), [text, 0, 0])
-            entry[1] += 1
-            entry[2] += 1 if adverse else 0
-    found = {}
-    for pid, lots in counts.items():
-        uses = tuple(LotUse(key, shown, n, ae) for key, (shown, n, ae) in lots.items())
-        found[pid] = (sum(u.sessions for u in uses), sum(u.with_adverse_events for u in uses), uses)
-    return found
