@@ -36,7 +36,7 @@ if isinstance(found, Preparing):  # the server is computing every patient's outc
             "computed once); this page shows them as soon as they are ready.")
     st.progress(found.done / found.total if found.total else 0.0,
                 text=f"{found.done:,} of {found.total:,} patients" if found.total else "Reading the patients…")
-    time.sleep(2)
+    time.sleep(3)  # each ask is audited: not more often
     st.rerun()
 if found is not None:
     state[SHOWN] = found

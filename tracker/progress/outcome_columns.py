@@ -62,8 +62,13 @@ class OutcomeColumns:
         self.change = np.zeros((0, 16), np.float64)
         self.lot_keys: dict[str, int] = {}
         self.lot_shown: list[str] = []
-        self._lots: list[tuple[int, int, int, int]] = []  # slot, lot, sessions, adverse: appended, then packed
-        self._lot_rows: dict[int, list[int]] = {}  # slot → its rows in _lots
+        # Lot rows (slot, lot, sessions, adverse): packed in ``_lot_table`` (``_lot_alive``: not replaced since),
+        # then those appended since (``_pending``); a row is numbered in that order, ``_lot_rows`` gives a slot's.
+        # Rows of a patient computed again are only marked dead, so that an edit never repacks the whole table.
+        self._lot_table = np.zeros((0, 4), np.int64)
+        self._lot_alive = np.zeros(0, bool)
+        self._pending: list[tuple[int, int, int, int]] = []
+        self._lot_rows: dict[int, list[int]] = {}
         self._dead: set[int] = set()
         self._packed: tuple[Ints, Ints, Ints, Ints] | None = None
 
@@ -94,7 +99,8 @@ class OutcomeColumns:
         """Bytes held by the arrays and the lot rows (not the ``slots`` dict: about 100 bytes a patient more)."""
         arrays = (self.stamp, self.trusted, self.protocol, self.condition, self.live, self.day0, self.sessions,
                   self.adverse, self.status, self.responder, self.salt50, self.change)
-        return sum(a.nbytes for a in arrays) + sum(a.nbytes for a in self._lot_columns())
+        self._lot_columns()
+        return sum(a.nbytes for a in arrays) + self._lot_table.nbytes + self._lot_alive.nbytes
 
     def _grow(self, rows: int, windows: int, months: int) -> None:
         have, width, span = len(self.day0), self.status.shape[1], self.change.shape[1]
@@ -145,8 +151,8 @@ class OutcomeColumns:
             if lot == len(self.lot_shown):
                 self.lot_shown.append(use.shown)
             self.lot_shown[lot] = min(self.lot_shown[lot], use.shown)  # one spelling, whatever the order
-            rows.append(len(self._lots))
-            self._lots.append((slot, lot, use.sessions, use.with_adverse_events))
+            rows.append(len(self._lot_table) + len(self._pending))
+            self._pending.append((slot, lot, use.sessions, use.with_adverse_events))
         self._lot_rows[slot] = rows
         self._packed = None
 
@@ -204,13 +210,14 @@ class OutcomeColumns:
 
     def _lot_columns(self) -> tuple[Ints, Ints, Ints, Ints]:
         if self._packed is None:
-            live = [row for at, row in enumerate(self._lots) if at not in self._dead]
-            self._lots, self._dead = live, set()
-            self._lot_rows = {}
-            for at, (slot, *_rest) in enumerate(live):
-                self._lot_rows.setdefault(slot, []).append(at)
-            packed = np.array(live, np.int64).reshape(-1, 4)
-            self._packed = (packed[:, 0], packed[:, 1], packed[:, 2], packed[:, 3])
+            if self._pending:
+                self._lot_table = np.vstack((self._lot_table, np.array(self._pending, np.int64).reshape(-1, 4)))
+                self._lot_alive = np.concatenate((self._lot_alive, np.ones(len(self._pending), bool)))
+                self._pending = []
+            self._lot_alive[list(self._dead)] = False
+            self._dead = set()
+            live = self._lot_table[self._lot_alive]
+            self._packed = (live[:, 0], live[:, 1], live[:, 2], live[:, 3])
         return self._packed
 
     def lot_outcomes(self, protocol: Protocol, slots: Ints) -> tuple[LotOutcome, ...]:

@@ -77,8 +77,8 @@ class PatientOutcome:
     """What the outcomes page counts of one patient on one day: ``day0`` (first session, None: untreated),
     ``sessions`` and ``with_adverse_events`` (live sessions up to the day), ``lots``, one ``MilestoneOutcome``
     per protocol window (window order), and the mean change from baseline (hairs/cm², or % SALT improvement) at
-    each measured month after day 0: ``change_months[i]`` months, ``change_values[i]`` (kept compact: a process
-    keeps one of these per patient, ``tracker.progress.outcomes``)."""
+    each measured month after day 0: ``change_months[i]`` months, ``change_values[i]`` (written at once into the
+    numpy columns of ``tracker.progress.outcome_columns``, which is what a process keeps)."""
 
     patient_id: int
     day0: date | None
