@@ -178,7 +178,7 @@ def main() -> None:
                 continue
             figures.extend(json.loads(done.stdout.strip().splitlines()[-1]))
     print(f"Clinic outcomes (clinic_outcomes) as of {generate_clinic.TODAY}, default protocol "
-          f"(median of {args.runs}; the first call once)")
+          f"(median of {args.runs}; the fill and the click while filling once)")
     print_table(figures)
 
 
