@@ -103,3 +103,4 @@ bench: install chromium
 	$(PY) tests/bench/bench_photo_quality.py
 	$(PY) tests/bench/bench_fhir.py --sizes $(BENCH_SIZES)
 	$(PY) tests/bench/bench_exports.py --sizes $(BENCH_SIZES)
+	$(PY) tests/bench/bench_outcomes.py --sizes $(BENCH_SIZES)

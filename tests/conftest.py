@@ -170,7 +170,7 @@ def _browser_per_module():
 # below) so that the server starts once. Work goes out in the order collected, longest first (CI's
 # --durations), so that no long test or file is left running alone at the end while the other worker idles:
 # the browser files, then the kill-point chains and the command-line files, then everything else.
-SLOW_FILES = ("test_chain_deployment.py", "test_s3_commands.py", "test_outlook.py",
+SLOW_FILES = ("test_fhir_import.py", "test_chain_deployment.py", "test_s3_commands.py", "test_outlook.py",
               "test_browser_session_cookie.py", "test_browser_media.py", "test_browser_security.py",
               "test_browser_clinician.py", "test_browser_", "test_restore_atomic.py", "test_crash_safety.py",
               "test_audit_anchor.py", "test_user_cli.py", "test_backup.py", "test_restore.py", "test_accounts.py",

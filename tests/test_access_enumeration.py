@@ -417,6 +417,10 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     "tracker.records.protocol_admin.copy_protocol": aims(
         ("B's protocol", lambda c, actor: svc("tracker.records.protocol_admin.copy_protocol")(
             actor, DEFAULT_PROTOCOL_NAME, "Intruder's copy"))),
+    # Clinic outcomes (staff only).
+    "tracker.progress.outcomes.clinic_outcomes": aims(
+        ("every patient's outcomes", lambda c, actor: svc("tracker.progress.outcomes.clinic_outcomes")(
+            actor, today=TODAY))),
     # Schedule (staff only).
     "tracker.progress.schedule.schedule": aims(
         ("every follow-up", lambda c, actor: svc("tracker.progress.schedule.schedule")(actor, today=TODAY))),

@@ -22,6 +22,7 @@ PAGES = (
     ("pages/photos.py", "Photos", (CLINICIAN, ADMIN, PATIENT)),
     ("pages/hair_count.py", "Hair count", (CLINICIAN, ADMIN)),
     ("pages/lot_lookup.py", "Lot lookup", (CLINICIAN, ADMIN)),
+    ("pages/outcomes.py", "Clinic outcomes", (CLINICIAN, ADMIN)),
     ("pages/import_data.py", "Import spreadsheets", (CLINICIAN, ADMIN)),
     ("pages/protocols.py", "Protocols", (ADMIN,)),
     ("pages/capture_devices.py", "Capture devices", (ADMIN,)),
