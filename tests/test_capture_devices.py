@@ -54,6 +54,11 @@ def test_bad_devices_are_refused_with_every_reason(clinic):
         "a device named 'scope a' already exists (retired devices keep their name): choose another name",
     ]
     assert str(refused.value) == "The device was not added: 3 things need fixing."
+    with pytest.raises(ValidationError) as tiny:  # 7.5 typed as 0.0075: a field nothing could be counted in
+        add_device(ADMIN, "Scope C", "0.01", "0,0075", url=clinic)
+    assert tiny.value.problems == ["a field width of 0.01 mm is too small for a close-up (at least 1 mm): is it in mm?",
+                                   "a field height of 0.0075 mm is too small for a close-up (at least 1 mm): is it in "
+                                   "mm?"]
     with pytest.raises(ValidationError) as blank:
         add_device(ADMIN, "   ", "", "150", url=clinic)
     assert blank.value.problems[0].startswith("the device name is required")

@@ -112,3 +112,26 @@ def test_an_exif_rotated_jpeg_is_aligned_in_its_upright_pixels(tmp_path, pair):
     printed = json.loads(result.stdout)
     assert printed["aligned"] is True
     assert corner_error(known.truth, np.array(printed["transform"]), SIZE) < 0.03
+
+
+def test_a_one_pixel_photo_is_not_aligned_and_says_why(tmp_path, pair):
+    """OpenCV's descriptors fail on a photo of a few pixels (an exit 3 'unexpected error' once, and a crash of the
+    visit form's photo check, which calls the same ``align``): 'not aligned', with the reason, and the identity."""
+    folder, _ = pair
+    Image.new("RGB", (1, 1), (200, 160, 140)).save(tmp_path / "dot.png")
+    result = _photo_align(tmp_path, str(folder / "before.jpg"), str(tmp_path / "dot.png"), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"transform": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+                                         "score": 0.0, "aligned": False}
+    human = _photo_align(tmp_path, str(tmp_path / "dot.png"), str(folder / "after.png"))
+    assert human.stdout.startswith("Not aligned (score 0.00 of 1): A photo is too small to line up (1×1 and ")
+
+
+def test_a_device_or_a_folder_is_refused_without_reading_it(tmp_path, pair):
+    """/dev/zero would be read forever (2.4 GB in 8 s once): anything but a plain file is refused unread."""
+    folder, _ = pair
+    device = _photo_align(tmp_path, "/dev/zero", str(folder / "after.png"))
+    assert device.returncode == 1
+    assert device.stderr == 'error: "/dev/zero" is not a plain file (a device or a pipe): give a photo file.\n'
+    directory = _photo_align(tmp_path, str(folder), str(folder / "after.png"))
+    assert directory.returncode == 1 and directory.stderr == f'error: "{folder}" is a folder, not a photo file.\n'

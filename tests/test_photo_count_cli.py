@@ -67,6 +67,10 @@ def test_count_in_words_and_a_field_across_the_other_way(tmp_path):
         (None, ("0", "7.5"), 1, "A field of view of 0 × 7.5 mm is not possible"),
         (None, ("10", "10"), 1, "does not have the photo's shape (1280×960 pixels)"),
         (None, ("ten", "7.5"), 2, "'ten' is not a size in mm"),
+        # Once an exit 3 "unexpected error (ValueError)": the working copy shrank to 0 pixels.
+        (None, ("0.001", "0.00075"), 1, "A field of view of 0.001 × 0.00075 mm is not possible: each side must be "
+                                        "at least 1 and at most 100 mm."),
+        (None, ("1_0", "7.5"), 2, "'1_0' is not a size in mm"),  # float() reads it as 10
     ],
 )
 def test_refusals_are_one_plain_line(tmp_path, content, field, code, message):
@@ -75,12 +79,14 @@ def test_refusals_are_one_plain_line(tmp_path, content, field, code, message):
     result = _cli(tmp_path / "data", str(photo), "--field-mm", *field, "--json")
     assert result.returncode == code and result.stdout == ""
     assert message in result.stderr and "Traceback" not in result.stderr
+    if code == 1:  # the command's one line only (not the intake's log line too)
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_a_missing_file_is_named(tmp_path):
     result = _cli(tmp_path / "data", str(tmp_path / "nowhere.jpg"), "--field-mm", "10", "7.5")
     assert result.returncode == 1
-    assert result.stderr.strip().endswith("nowhere.jpg cannot be read: No such file or directory.")
+    assert result.stderr == f'error: There is no file "{tmp_path / "nowhere.jpg"}".\n'
 
 
 def test_exif_orientation_is_applied_before_counting():

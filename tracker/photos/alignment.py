@@ -115,6 +115,11 @@ class _Working:
     ratio: float
 
 
+# The smallest side either photo may have to be lined up: AKAZE's descriptors need a patch of about 30 pixels
+# round each feature, and a photo this small has no features worth matching anyway.
+MIN_SIDE_PX = 32
+
+
 def align(before: Image.Image, after: Image.Image) -> Alignment:
     """Register ``after`` onto ``before`` (both upright, any size or mode); never raises for any photo pair.
 
@@ -122,6 +127,11 @@ def align(before: Image.Image, after: Image.Image) -> Alignment:
     up (different views or patients, a blank or blurred photo), ``aligned`` is False, ``reason`` says why and
     the transform is the best found (the identity when none).
     """
+    if min(*before.size, *after.size) < MIN_SIDE_PX:
+        # Features need room: a few pixels a side hold none, and OpenCV's descriptors fail on them.
+        return Alignment(IDENTITY, 0.0, False, (
+            f"A photo is too small to line up ({before.width}×{before.height} and {after.width}×{after.height} "
+            f"pixels; at least {MIN_SIDE_PX} a side)."))
     first, second = _working(before), _working(after)
     found = _fit(first.grey, second.grey)
     if isinstance(found, str):

@@ -13,8 +13,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-from tracker.errors import ValidationError
-
 
 def register_count(photo_subparsers: Any) -> None:
     """Add ``count`` to the ``photo`` group (an ``argparse`` sub-parsers object)."""
@@ -31,13 +29,11 @@ def register_count(photo_subparsers: Any) -> None:
 def cmd_count(args: argparse.Namespace) -> int:
     # Imported here: OpenCV and scikit-image take a second to load, which no other command should wait for.
     from tracker.photos.hair_count import count_upload
+    from tracker.photos.photo_commands import quiet_intake_log, read_photo_file
 
+    quiet_intake_log()
     path = Path(args.image)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ValidationError(f"The file {args.image} cannot be read: {error.strerror or error}.") from None
-    found = count_upload(data, tuple(args.field_mm), path.name)
+    found = count_upload(read_photo_file(path), tuple(args.field_mm), path.name)
     if args.json:
         print(json.dumps({"count": found.count, "density_per_cm2": round(found.density_per_cm2, 1),
                           "terminal": found.terminal, "vellus": found.vellus}))
@@ -55,6 +51,6 @@ def _millimetres(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size in mm (e.g. 10 or 7.5)") from None
-    if not math.isfinite(value):
+    if "_" in text or not math.isfinite(value):  # float() takes "1_0" as 10: a typo, not a size
         raise argparse.ArgumentTypeError(f"{text!r} is not a size in mm (e.g. 10 or 7.5)")
     return value

@@ -43,6 +43,8 @@ COUNT_MAX_UM_PER_PX = 25.0
 MIN_SIDE_PX = 100
 # Trichoscopes and dermatoscopes show between about 2 mm (high magnification) and a few cm.
 MAX_FIELD_MM = 100.0
+# Below 1 mm a side a close-up shows a few shafts at most: a field in the wrong unit or a misplaced decimal point.
+MIN_FIELD_MM = 1.0
 # Photos much finer than this are counted on a reduced copy: hairs stay ≥ 3 pixels wide, the count is faster.
 WORK_UM_PER_PX = 5.0
 
@@ -152,10 +154,10 @@ def fitted_field(field_mm: tuple[float, float], size_px: tuple[int, int]) -> tup
     except (TypeError, ValueError):
         raise ValidationError(f"The field of view must be two sizes in mm (width, height), not {field_mm!r}.") from None
     for value in (width, height):
-        if not np.isfinite(value) or value <= 0 or value > MAX_FIELD_MM:
+        if not np.isfinite(value) or value < MIN_FIELD_MM or value > MAX_FIELD_MM:
             raise ValidationError(
-                f"A field of view of {_mm((width, height))} is not possible: each side must be more than 0 and at "
-                f"most {MAX_FIELD_MM:g} mm. Check the device's field size.")
+                f"A field of view of {_mm((width, height))} is not possible: each side must be at least "
+                f"{MIN_FIELD_MM:g} and at most {MAX_FIELD_MM:g} mm. Check the device's field size.")
     if (width > height) != (size_px[0] > size_px[1]) and width != height and size_px[0] != size_px[1]:
         width, height = height, width
     field_shape, photo_shape = width / height, size_px[0] / size_px[1]
@@ -172,7 +174,8 @@ def _working_gray(image: Image.Image, um_per_px: float) -> tuple[np.ndarray, flo
     shrink = max(1.0, WORK_UM_PER_PX / um_per_px)
     gray = image.convert("L")
     if shrink > 1.0:
-        gray = gray.resize((round(image.width / shrink), round(image.height / shrink)), Image.Resampling.BOX)
+        gray = gray.resize((max(1, round(image.width / shrink)), max(1, round(image.height / shrink))),
+                           Image.Resampling.BOX)
         shrink = image.width / gray.width
     return np.asarray(gray, dtype=np.float32) / 255.0, shrink
 

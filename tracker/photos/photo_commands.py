@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import math
+import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,9 +61,7 @@ def register_align(group: Any) -> None:
 
 
 def cmd_photo_align(args: argparse.Namespace) -> int:
-    # The intake logs each refusal for the server's log; here the refusal is this command's one line on stderr,
-    # and Python's last-resort handler would print the log line too.
-    logging.getLogger("tracker.photos").addHandler(logging.NullHandler())
+    quiet_intake_log()
     try:
         result = align_files(Path(args.before), Path(args.after))
     except ValidationError as refused:
@@ -85,11 +84,13 @@ def align_files(before: Path, after: Path) -> Alignment:
     """
     import numpy as np
 
-    from tracker.photos.alignment import Alignment, align, as_matrix
+    from tracker.photos.alignment import IDENTITY, Alignment, align, as_matrix
 
     first, second = _prepared(before), _prepared(after)
     first_shown, second_shown = _display(first), _display(second)
     found = align(first_shown, second_shown)
+    if found.transform == IDENTITY and not found.aligned:
+        return found  # no transform found: the identity, in any pixels (not one scaled from display to file)
     # Display pixels to the file's own: the display copy is the upright photo shrunk, each axis by its ratio.
     to_before = np.diag([first.width / first_shown.width, first.height / first_shown.height, 1.0])
     from_after = np.diag([second_shown.width / second.width, second_shown.height / second.height, 1.0])
@@ -115,15 +116,33 @@ def describe(result: Alignment) -> str:
 def _prepared(path: Path) -> PreparedPhoto:
     from tracker.photos.intake import prepare_photo
 
+    return prepare_photo(read_photo_file(path), path.name)
+
+
+def read_photo_file(path: Path) -> bytes:
+    """A photo file's bytes for the photo commands, read no further than one byte past the upload limit (a bigger
+    file is then refused by the intake with its own message, having cost only that much memory). Raises
+    ValidationError, in one line, for a missing file, a folder, or anything that is not a plain file (a device
+    such as /dev/zero, a pipe), which could be read forever."""
+    from tracker.config import settings
+
     try:
-        data = path.read_bytes()
+        if not stat.S_ISREG(path.stat().st_mode):
+            if path.is_dir():
+                raise ValidationError(f'"{path}" is a folder, not a photo file.')
+            raise ValidationError(f'"{path}" is not a plain file (a device or a pipe): give a photo file.')
+        with path.open("rb") as handle:
+            return handle.read(settings().max_upload_bytes + 1)
     except FileNotFoundError:
         raise ValidationError(f'There is no file "{path}".') from None
-    except IsADirectoryError:
-        raise ValidationError(f'"{path}" is a folder, not a photo file.') from None
     except OSError as error:
         raise ValidationError(f'The file "{path}" cannot be read: {error.strerror or error}.') from None
-    return prepare_photo(data, path.name)
+
+
+def quiet_intake_log() -> None:
+    """The intake logs each refusal for the server's log; in a photo command the refusal is the command's one
+    line on stderr, and Python's last-resort handler would print the log line too."""
+    logging.getLogger("tracker.photos").addHandler(logging.NullHandler())
 
 
 def _display(prepared: PreparedPhoto) -> Image.Image:

@@ -26,6 +26,9 @@ DEVICE_NAME_MAX = 120
 # The close-up field a device may declare, per side (the table's own check, migration 0008): trichoscopes
 # cover a few mm to about 20 mm; 100 mm is a whole scalp region, where single hairs can no longer be seen.
 FIELD_MM_MAX = 100.0
+# Below 1 mm a side a close-up would show a few hair shafts across at most: no device photographs so little, and
+# it is a field typed in cm or with a misplaced decimal point (0.0075 for 7.5).
+FIELD_MM_MIN = 1.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ def add_device(actor: Actor | None, name: object, field_width_mm: object, field_
         if number is None:
             problems.append(f"the field {side} is required: the size in mm of what a close-up of this device "
                             "covers (from its manual, or a photo of a millimetre ruler)")
+        elif number < FIELD_MM_MIN:
+            problems.append(f"a field {side} of {number:g} mm is too small for a close-up (at least "
+                            f"{FIELD_MM_MIN:g} mm): is it in mm?")
         else:
             field.append(number)
     with transaction(url) as session:
