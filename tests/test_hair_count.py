@@ -120,11 +120,11 @@ def test_the_generator_draws_the_density_asked_with_shafts_crossing_in():
     assert {hair.terminal for hair in drawn.hairs} == {True, False}
 
 
-@pytest.mark.parametrize(("density", "seed", "bound"), [(80, 31, 0.3), (150, 32, 0.3), (250, 33, 0.4)])
-def test_error_on_fixed_close_ups_stays_within_the_measured_bound(density, seed, bound):
-    # The bench (tests/bench/bench_hair_count.py) measured mean absolute errors of 14%, 19% and 32% at 80, 150
-    # and 250 hairs/cm², always under (README); these bounds catch a detector that got worse, or one that
-    # started to count shafts crossing in (over 10% more than drawn).
+@pytest.mark.parametrize(("density", "seed"), [(80, 31), (150, 32), (250, 33)])
+def test_error_on_fixed_close_ups_stays_within_the_measured_bound(density, seed):
+    # The bench (tests/bench/bench_hair_count.py) measured mean absolute errors of 10%, 9% and 7% at 80, 150
+    # and 250 hairs/cm² (README); on these three close-ups the count is 12%, 1% and 3% under. These bounds catch
+    # a detector that got worse, or one that started to count shafts crossing in (over 10% more than drawn).
     drawn = draw_closeup(density, seed=seed)
     found = count_hairs(drawn.image, FIELD)
-    assert (1 - bound) * drawn.count <= found.count <= 1.1 * drawn.count
+    assert 0.85 * drawn.count <= found.count <= 1.1 * drawn.count
