@@ -31,7 +31,7 @@ SAME_OPENING_UM = 160.0
 # The circles: from just past the opening's halo out to where the shortest vellus shafts still reach.
 INNER_UM, OUTER_UM, STEP_UM = 140.0, 420.0, 60.0
 # A hair leaving the opening keeps its angle within this from one circle to the next; a passing shaft drifts.
-KEEP_DEG = 9.0
+KEEP_DEG = 7.0
 # A unit's hairs lie within this of their common way (a unit of 4 fans up to about 30° each side of it, and
 # shafts bend): a shaft crossing the circles on the far side passes over the opening instead.
 FAN_DEG = 80.0
@@ -89,10 +89,11 @@ def _crossings(mask: Mask, row: float, col: float, radius: float) -> list[float]
     # Start the walk round the circle off a run, so that no run is cut in two at angle 0.
     shift = int(np.argmin(on))
     on = np.roll(on, -shift)
-    edges = np.flatnonzero(np.diff(on.astype(np.int8)))
+    # ... and close the last run at the end of the walk.
+    edges = np.flatnonzero(np.diff(np.append(on, False).astype(np.int8)))
     starts, stops = edges[0::2] + 1, edges[1::2] + 1
     return [float(((start + stop - 1) / 2 + shift) % steps * 360.0 / steps) for start, stop in zip(starts, stops,
-                                                                                                    strict=False)]
+                                                                                                    strict=True)]
 
 
 def _common_way(angles: list[float]) -> float:
