@@ -58,6 +58,7 @@ TRUNK_DEG = 75.0  # ... or into a short trunk ending free, the common root of a 
 HALO_RING_UM = 50.0  # width of the ring around a shaft's end where an opening's halo is looked for
 HALO_SHARE = 0.03  # a ring darker than this share of a shaft's contrast is a halo: the shaft's root
 MIN_SHAFT_UM = 150.0  # a shaft shorter than this is a stub of skeleton, not a hair
+MATE_UM = 60.0  # a unit's added marks lie this far from its root: inside its opening, apart on the screen
 
 
 @dataclass(frozen=True)
@@ -132,9 +133,12 @@ def trace_hairs(gray: FloatImage, um_per_px: float) -> list[TracedHair]:
 
 def _unit_mates(hairs: list[TracedHair], mask: Mask, um_per_px: float) -> list[TracedHair]:
     """The hairs of the units found whose shafts lie over each other near their opening, one more mark each
-    (``tracker.photos.hair_units``), a pixel apart at the same root, with the width of the hair found there."""
+    (``tracker.photos.hair_units``), with the width of the hair found there: around its root, ``MATE_UM`` from
+    it a third of a turn apart, so that the clinician sees each mark and can click each one away."""
     extra = shafts_per_opening([(hair.y, hair.x) for hair in hairs], mask, um_per_px)
-    return [TracedHair(hair.x + number, hair.y, hair.width_um)
+    away = MATE_UM / um_per_px
+    return [TracedHair(hair.x + away * float(np.cos(number * 2 * np.pi / 3)),
+                       hair.y + away * float(np.sin(number * 2 * np.pi / 3)), hair.width_um)
             for hair, more in zip(hairs, extra, strict=True) for number in range(1, more + 1)]
 
 
