@@ -58,7 +58,9 @@ def test_a_shaft_lying_over_a_root_does_not_take_its_hairs_away():
     single = FollicularUnit(3.0, 4.0, (Shaft(-10, 1.6, 80),))
     crossed = FollicularUnit(3.0 + 1.5 * math.cos(math.radians(-10)), 4.0 + 1.5 * math.sin(math.radians(-10)),
                              (Shaft(-80, 1.0, 70), Shaft(-100, 1.0, 65)))
-    assert count_hairs(draw_units([single, crossed]).image, FIELD).count == 3
+    found = count_hairs(draw_units([single, crossed]).image, FIELD)
+    # Counted where they emerge: today the count is 3, but the unit's two marks sit at one of its hairs' tips.
+    assert found.count == 3 and sum(_near(mark, crossed.x_mm, crossed.y_mm) for mark in found.marks) == 2
 
 
 def test_recount_removes_and_adds_marks():
@@ -120,11 +122,11 @@ def test_the_generator_draws_the_density_asked_with_shafts_crossing_in():
     assert {hair.terminal for hair in drawn.hairs} == {True, False}
 
 
-@pytest.mark.parametrize(("density", "seed", "bound"), [(80, 31, 0.3), (150, 32, 0.3), (250, 33, 0.4)])
-def test_error_on_fixed_close_ups_stays_within_the_measured_bound(density, seed, bound):
-    # The bench (tests/bench/bench_hair_count.py) measured mean absolute errors of 14%, 19% and 32% at 80, 150
-    # and 250 hairs/cm², always under (README); these bounds catch a detector that got worse, or one that
-    # started to count shafts crossing in (over 10% more than drawn).
+@pytest.mark.parametrize(("density", "seed"), [(80, 31), (150, 32), (250, 33)])
+def test_error_on_fixed_close_ups_stays_within_the_measured_bound(density, seed):
+    # The bench (tests/bench/bench_hair_count.py) measured mean absolute errors of 8%, 7% and 9% at 80, 150
+    # and 250 hairs/cm² (README); on these three close-ups the count is 12%, 0% and 7% under. These bounds catch
+    # a detector that got worse, or one that started to count shafts crossing in (over 10% more than drawn).
     drawn = draw_closeup(density, seed=seed)
     found = count_hairs(drawn.image, FIELD)
-    assert (1 - bound) * drawn.count <= found.count <= 1.1 * drawn.count
+    assert 0.85 * drawn.count <= found.count <= 1.1 * drawn.count

@@ -20,6 +20,8 @@ The steps (``trace_hairs``):
    opening shows. A shaft whose only end inside the frame is a tip entered from outside and does not count.
    Each tip belongs to one hair, so that a hair walked from both its ends counts once.
 6. Width: full width at half the shaft's own contrast, across the shaft at points along it (µm).
+7. Hairs of a unit lying over each other near their opening: around each root found, the shafts seen leaving it
+   on circles of growing radius (``tracker.photos.hair_units``); more than the roots found there are added.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 from skimage import morphology
+
+from tracker.photos.hair_units import shafts_per_opening
 
 # OpenCV's hints type its images loosely (any number type); these name what each array holds.
 FloatImage = NDArray[Any]
@@ -54,6 +58,7 @@ TRUNK_DEG = 75.0  # ... or into a short trunk ending free, the common root of a 
 HALO_RING_UM = 50.0  # width of the ring around a shaft's end where an opening's halo is looked for
 HALO_SHARE = 0.03  # a ring darker than this share of a shaft's contrast is a halo: the shaft's root
 MIN_SHAFT_UM = 150.0  # a shaft shorter than this is a stub of skeleton, not a hair
+MATE_UM = 60.0  # a unit's added marks lie this far from its root: inside its opening, apart on the screen
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,18 @@ def trace_hairs(gray: FloatImage, um_per_px: float) -> list[TracedHair]:
         tip_side = path[root + (len(path) - root) * 2 // 5:] if root < len(path) // 2 else path[: root * 3 // 5]
         width = _width_px(ridges, tip_side if len(tip_side) >= 9 else path) * um_per_px
         hairs.append(TracedHair(float(path[root][1]), float(path[root][0]), width))
-    return hairs
+    return hairs + _unit_mates(hairs, mask, um_per_px)
+
+
+def _unit_mates(hairs: list[TracedHair], mask: Mask, um_per_px: float) -> list[TracedHair]:
+    """The hairs of the units found whose shafts lie over each other near their opening, one more mark each
+    (``tracker.photos.hair_units``), with the width of the hair found there: around its root, ``MATE_UM`` from
+    it a third of a turn apart, so that the clinician sees each mark and can click each one away."""
+    extra = shafts_per_opening([(hair.y, hair.x) for hair in hairs], mask, um_per_px)
+    away = MATE_UM / um_per_px
+    return [TracedHair(hair.x + away * float(np.cos(number * 2 * np.pi / 3)),
+                       hair.y + away * float(np.sin(number * 2 * np.pi / 3)), hair.width_um)
+            for hair, more in zip(hairs, extra, strict=True) for number in range(1, more + 1)]
 
 
 def _rooted(start: _End, stop: _End, path: NDArray[np.intp], joints: list[int], halo: FloatImage, level: float,
