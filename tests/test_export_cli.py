@@ -61,6 +61,16 @@ def test_the_command_line_never_replaces_a_file_and_says_why_in_one_line(clinic,
     assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1 and "XLSX" in wrong.stderr
     nowhere = _export("--out", str(tmp_path / "no-such-folder" / "clinic.xlsx"))
     assert nowhere.returncode == 1 and nowhere.stderr.count("\n") == 1 and "not a folder" in nowhere.stderr
+    # A file waiting at the partial name (a world-writable one planted there: written into and renamed, the
+    # export once ended up 0666 and owned by someone else) is neither written into nor removed.
+    planted = tmp_path / ".planted.xlsx.partial"
+    planted.write_bytes(b"planted")
+    planted.chmod(0o666)
+    trap = _export("--out", str(tmp_path / "planted.xlsx"))
+    assert trap.returncode == 1 and trap.stderr == (
+        f"error: {planted} already exists (an interrupted export, or another user's file): remove it, or choose "
+        "another name.\n")
+    assert planted.read_bytes() == b"planted" and not (tmp_path / "planted.xlsx").exists()
     missing = subprocess.run([sys.executable, "-m", "tracker", "export", "clinic"], cwd=ROOT, env=dict(os.environ),
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "--out" in missing.stderr

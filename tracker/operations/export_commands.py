@@ -25,12 +25,21 @@ def cmd_export_clinic(args: argparse.Namespace) -> int:
         raise ValidationError(f"{target.parent} is not a folder: create it first, or choose another place.")
     partial = target.with_name(f".{target.name}.partial")
     try:
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        # O_EXCL: a file already there (left by a killed export, or someone else's with its owner and mode) is
+        # never written into, nor removed.
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise ValidationError(f"{partial} already exists (an interrupted export, or another user's file): "
+                              "remove it, or choose another name.") from None
+    except OSError as error:
+        raise ValidationError(f"The clinic export could not be written to {target}: {error.strerror or error}. "
+                              "No file was left behind.") from None
+    try:
         with os.fdopen(descriptor, "wb") as handle:
             written = export_clinic(command_line_actor("export clinic"), handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(partial, target)
+        _publish(partial, target)
     except OSError as error:
         partial.unlink(missing_ok=True)
         raise ValidationError(f"The clinic export could not be written to {target}: {error.strerror or error}. "
@@ -40,6 +49,24 @@ def cmd_export_clinic(args: argparse.Namespace) -> int:
         raise
     print(f"Clinic data written to {target}: {written.summary()} {target.stat().st_size:,} bytes.")
     return 0
+
+
+def _publish(partial: Path, target: Path) -> None:
+    """Give the finished workbook its name without ever replacing a file that appeared there meanwhile: a hard
+    link fails when the name is taken (a rename would replace it); where the file system has no hard links, the
+    name is checked once more and the file renamed."""
+    try:
+        os.link(partial, target)
+    except FileExistsError:
+        raise ValidationError(f"{target} appeared while the export was written: an export never replaces a file; "
+                              "choose another name.") from None
+    except OSError:
+        if os.path.lexists(target):
+            raise ValidationError(f"{target} appeared while the export was written: an export never replaces a "
+                                  "file; choose another name.") from None
+        os.replace(partial, target)
+        return
+    partial.unlink()
 
 
 def register(subparsers: Any) -> None:
