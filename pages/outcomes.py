@@ -80,7 +80,7 @@ for table in tables[1:]:
         st.info("No patient in this range.")
 
 private_media.download_button(
-    actor, "Download XLSX", lambda: outcomes_xlsx(tables), what="clinic outcomes XLSX",
+    actor, "Download XLSX", lambda: outcomes_xlsx(actor, tables), what="clinic outcomes XLSX",
     file_name=xlsx_file_name(found), key="outcomes_download",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     help="The tables shown on this page, one sheet each.")

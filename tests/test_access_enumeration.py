@@ -421,6 +421,8 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
     "tracker.progress.outcomes.clinic_outcomes": aims(
         ("every patient's outcomes", lambda c, actor: svc("tracker.progress.outcomes.clinic_outcomes")(
             actor, today=TODAY))),
+    "tracker.progress.outcome_tables.outcomes_xlsx": aims(
+        ("the outcomes workbook", lambda c, actor: svc("tracker.progress.outcome_tables.outcomes_xlsx")(actor, []))),
     # Schedule (staff only).
     "tracker.progress.schedule.schedule": aims(
         ("every follow-up", lambda c, actor: svc("tracker.progress.schedule.schedule")(actor, today=TODAY))),

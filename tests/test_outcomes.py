@@ -251,7 +251,11 @@ def test_xlsx_holds_the_tables_shown_with_formulas_neutralised(small_clinic):
             given.lot_number = '=HYPERLINK("http://evil","x")'
     found = clinic_outcomes(DR, today=TODAY, url=small_clinic)
     tables = outcome_tables(found)
-    book = openpyxl.load_workbook(io.BytesIO(outcomes_xlsx(tables)))
+    before = len(_audit_actions(small_clinic))
+    book = openpyxl.load_workbook(io.BytesIO(outcomes_xlsx(DR, tables, url=small_clinic)))
+    assert _audit_actions(small_clinic)[before:] == ["export"]  # the download is recorded as an export
+    with pytest.raises(PermissionDenied):
+        outcomes_xlsx(Actor("patient.a", "patient", patient_id=1), tables, url=small_clinic)
     assert book.sheetnames == ["Summary", "Milestones", "Responders", "Change", "Lots"]
     for table in tables:
         rows = list(book[table.title].iter_rows(values_only=True))

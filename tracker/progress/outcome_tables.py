@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
+from tracker.access import audit
+from tracker.access.actors import STAFF, Actor, require_role
 from tracker.clinic_dates import show_date
 from tracker.course.vocabulary import milestone_words
+from tracker.database import transaction
 from tracker.progress.outcome_figures import Responders
 from tracker.progress.outcomes import ClinicOutcomes
 from tracker.safe_csv import spreadsheet_safe
@@ -82,8 +85,12 @@ def outcome_tables(found: ClinicOutcomes) -> tuple[Table, ...]:
     return summary, attainment, responders, change, lots
 
 
-def outcomes_xlsx(tables: Sequence[Table]) -> bytes:
-    """The tables as an .xlsx workbook, one sheet per table."""
+def outcomes_xlsx(actor: Actor | None, tables: Sequence[Table], url: str | None = None) -> bytes:
+    """The tables as an .xlsx workbook, one sheet per table, for staff; the download is audited as an export
+    (the tables hold counts and lot numbers, no patient). Raises PermissionDenied for anyone else."""
+    require_role(actor, *STAFF)
+    with transaction(url) as session:
+        audit.record(session, actor, "export", detail=f"clinic outcomes XLSX: {', '.join(t.title for t in tables)}")
     book = Workbook()
     book.remove(book.active)  # type: ignore[arg-type]  # a new workbook always has its first sheet
     for table in tables:
