@@ -42,9 +42,10 @@ from tracker.exchange.fhir_reading import PatientPlan, Reader
 from tracker.operations.backup_format import shown
 
 NOTHING = "nothing was imported"
-# Reading a Bundle takes about 18 times its size in memory when it holds only small resources (a 44 MB Bundle of
-# 40,000 observations: 775 MB), much less when photos fill it. Twice the upload limit (50 MB by default) stays
-# under 1 GB in the worst case; a larger clinic is exported in several Bundles, imported together.
+# Reading and checking a Bundle of small resources takes about 21 MB of memory per MB of file (its worst case,
+# tests/bench/bench_fhir_import_memory.py: 48.7 MB of 70,000 observations peaked at 1,121 MB); photos take much
+# less per MB. Twice the upload limit (50 MB by default) keeps the worst case near 1.1 GB instead of the 10 GB the
+# former 20 times allowed; a larger clinic is exported in several Bundles, imported together.
 BUNDLE_UPLOADS = 2
 
 
