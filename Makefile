@@ -102,5 +102,6 @@ bench: install chromium
 	$(PY) tests/bench/bench_alignment.py
 	$(PY) tests/bench/bench_photo_quality.py
 	$(PY) tests/bench/bench_fhir.py --sizes $(BENCH_SIZES)
+	$(PY) tests/bench/bench_fhir_import_memory.py
 	$(PY) tests/bench/bench_exports.py --sizes $(BENCH_SIZES)
 	$(PY) tests/bench/bench_outcomes.py --sizes $(BENCH_SIZES)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -236,3 +237,42 @@ def test_a_counted_density_says_so_and_the_bulk_export_validates(clinic, tmp_pat
     rating = next(o for o in resources["Observation"] if o["id"] == f"assessment-{visit.id}")
     assert rating["valueInteger"] == 2
     assert "url" not in resources["Media"][0]["content"]  # its file is missing from the store
+
+
+def _exports(url: str) -> list[str]:
+    with transaction(url) as session:
+        return list(session.scalars(select(models.AuditEntry.detail).where(models.AuditEntry.action == "export")))
+
+
+def test_export_destinations_are_checked_before_anything_is_built_or_made(sqlite_clinic, tmp_path):
+    seed(sqlite_clinic, "RT-1", "Ada Own", sessions=[date(2025, 1, 10)], visits=[(date(2025, 1, 10), {"vertex": 120})])
+    where = Installation(tmp_path / "data", sqlite_clinic)
+    existing = tmp_path / "existing.json"
+    existing.write_text("kept")
+    refused = cli(where, "fhir", "export", "RT-1", "--out", str(existing))
+    no_traceback(refused)
+    assert (refused.returncode, refused.stderr) == (1, f"error: {existing} already exists: an export never replaces "
+                                                       "a file; choose another name.\n")
+    assert existing.read_text() == "kept" and _exports(sqlite_clinic) == []  # not built, not audited
+
+    inside, link = tmp_path / "data" / "fhir", tmp_path / "link"
+    link.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    for folder, message in ((inside, f"{inside} is inside the data dir ({tmp_path / 'data'}): patient data exported "
+                                     "there would travel with every backup of the installation; choose a folder "
+                                     "outside it."),
+                            (link, f"{link} is a symbolic link: name a real new or empty folder for a FHIR export.")):
+        result = cli(where, "fhir", "export", "--all", str(folder))
+        no_traceback(result)
+        assert (result.returncode, result.stderr) == (1, f"error: {message}\n")
+    assert not inside.exists() and not (tmp_path / "elsewhere").exists() and _exports(sqlite_clinic) == []
+
+    # A folder name need not be UTF-8: it is shown with \xNN, and its missing parents are made owner-only.
+    strange = Path(os.fsdecode(bytes(tmp_path / "new") + b"/bulk-\xff"))
+    written = cli(where, "fhir", "export", "--all", str(strange))
+    no_traceback(written)
+    assert written.returncode == 0, written.stderr
+    assert f"patients written to {tmp_path / 'new'}/bulk-\\xff in" in written.stdout
+    assert (strange / "Patient.ndjson").exists()
+    assert [oct((tmp_path / "new").stat().st_mode & 0o777), oct(strange.stat().st_mode & 0o777)] == ["0o700"] * 2
+    [detail] = _exports(sqlite_clinic)
+    assert detail.startswith(f"FHIR R4 bulk export to {tmp_path / 'new'}/bulk-\\xff; 1 patient (sha256")

@@ -6,13 +6,15 @@ broken files and other FHIR versions refused with plain messages, nothing import
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
 from db import models
 from tests.backup_samples import Installation, cli, no_traceback
 from tracker.database import transaction
+from tracker.exchange import fhir_codes as codes
 from tracker.operations.demo_plan import MRN_PREFIX, PATIENT_COUNT
 
 MRNS = [f"{MRN_PREFIX}{n:04d}" for n in range(1, PATIENT_COUNT + 1)]
@@ -185,3 +187,166 @@ def test_bundles_from_elsewhere_and_broken_files_are_refused_plainly(sqlite_clin
         no_traceback(result)
         assert (result.returncode, result.stderr.splitlines()) == (1, [message]), name
     assert _patients(where) == 0
+
+
+# --- Small Bundles written by hand: what an attacker (or a broken exporter) could send -------------------------
+
+REF = {"reference": "Patient/patient-1"}
+
+
+def _bundle(*resources: dict) -> dict:
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
+
+
+def _patient(mrn: str = "FX-1", id_: str = "patient-1") -> dict:
+    return {"resourceType": "Patient", "id": id_, "gender": "male", "birthDate": "1980-01-01",
+            "name": [{"text": "Finn Fix"}], "identifier": [{"system": codes.MRN_SYSTEM, "value": mrn}]}
+
+
+def _condition(stage: str | None = None) -> dict:
+    condition: dict[str, Any] = {"resourceType": "Condition", "id": "condition-1", "subject": REF,
+                 "code": codes.concept(codes.CONDITION_CODES, "androgenetic_alopecia")}
+    if stage is not None:
+        condition["stage"] = [{"type": codes.concept(codes.SCALE_CODES, "norwood"), "summary": {"text": stage}}]
+    return condition
+
+
+def _encounter(id_: str, day: str) -> dict:
+    return {"resourceType": "Encounter", "id": id_, "status": "finished", "subject": REF,
+            "class": codes.coding(codes.ENCOUNTER_CLASS, "AMB"), "period": {"start": day}}
+
+
+def _observation(id_: str, encounter: str, code: str, **values) -> dict:
+    return {"resourceType": "Observation", "id": id_, "status": "final", "subject": REF,
+            "encounter": {"reference": f"Encounter/{encounter}"},
+            "code": codes.concept(codes.OBSERVATION_CODES, code), **values}
+
+
+def _density(id_: str, encounter: str, site: str, value: float) -> dict:
+    return _observation(id_, encounter, codes.DENSITY, valueQuantity=codes.quantity(value, "/cm2"),
+                        bodySite=codes.concept(codes.SITE_CODES, site), method=codes.concept(codes.METHOD_CODES,
+                                                                                             "typed"))
+
+
+def _session(id_: str, day: str, notes: str) -> dict:
+    return {"resourceType": "Procedure", "id": id_, "status": "completed", "subject": REF,
+            "code": codes.concept(codes.TREATMENT_CODES, "prp"), "performedDateTime": day, "note": [{"text": notes}]}
+
+
+def _therapy(id_: str, name: str, start: str, end: str | None = None) -> dict:
+    period = {"start": start, **({"end": end} if end else {})}
+    return {"resourceType": "MedicationStatement", "id": id_, "status": "active", "subject": REF,
+            "medicationCodeableConcept": {"text": name}, "effectivePeriod": period}
+
+
+def _refused(where: Installation, path, *lines: str) -> None:
+    """The import of ``path`` is refused with exactly ``lines`` on standard error, and nothing was imported."""
+    result = cli(where, "fhir", "import", str(path))
+    no_traceback(result)
+    assert result.stderr.splitlines() == list(lines)
+    assert result.returncode == 1
+
+
+def _file(tmp_path, name: str, bundle: dict):
+    path = tmp_path / name
+    path.write_text(json.dumps(bundle))
+    return path
+
+
+def test_an_mrn_differing_only_in_capitals_is_no_second_patient(clinic, tmp_path):
+    where = Installation(tmp_path / "data", clinic)
+    # Two encounters of one day are one visit (as the spreadsheet import's rows of one MRN and date); a NUL byte
+    # pasted into a note is dropped, as the session form drops it.
+    first = _file(tmp_path, "first.json", _bundle(
+        _patient("FX-1"), _condition("IIIa"), _encounter("visit-1", "2025-01-10"), _encounter("visit-2", "2025-01-10"),
+        _density("density-1", "visit-1", "vertex", 150), _density("density-2", "visit-2", "frontal", 90),
+        _session("session-1", "2025-01-10", "rechecked\x00")))
+    assert "1 patients, 1 visits, 2 density measurements" in _ok(cli(where, "fhir", "import", str(first)))
+    with transaction(clinic) as session:
+        assert session.scalar(select(models.TreatmentSession.notes)) == "rechecked"
+        assert session.scalar(select(models.Patient.baseline_stage)) == "IIIA"
+        assert session.scalar(select(func.count()).select_from(models.DensityMeasurement)) == 2
+    _refused(where, _file(tmp_path, "again.json", _bundle(_patient("fx-1"), _condition())),
+             "error: again.json, Patient/patient-1: MRN fx-1 is already recorded in this installation as FX-1 (an "
+             "import never changes a record); nothing was imported.")
+    assert _patients(where) == 1
+
+
+def test_texts_stages_dates_and_repeats_are_checked_as_the_forms_check_them(sqlite_clinic, tmp_path):
+    where = Installation(tmp_path / "data", sqlite_clinic)
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    bundle = _bundle(
+        _patient(), _condition("I" * 100_029),
+        _encounter("visit-1", "2025-01-10"), _encounter("visit-2", "2025-01-10"), _encounter("visit-3", tomorrow),
+        _density("density-1", "visit-1", "vertex", 150), _density("density-2", "visit-2", "vertex", 160),
+        _observation("stage-1", "visit-1", "norwood-hamilton-stage", valueString="VIII"),
+        _session("session-1", "1979-12-31", "x"), _session("session-2", "2025-01-10", "n" * 5_000_000),
+        _therapy("therapy-1", "M" * 2_000_000, "2025-01-01"), _therapy("therapy-2", "Mino\x1bxidil", "2025-01-01"),
+        _therapy("therapy-3", "Finasteride", "2025-02-01", "2025-01-01"))
+    _refused(where, _file(tmp_path, "bad.json", bundle),
+             "error: 10 problems found in the Bundle(s); nothing was imported.",
+             "  - bad.json, Condition/condition-1: stage is too long: at most 20 characters (it has 100,029)",
+             f"  - bad.json, Encounter/visit-3: visit date {tomorrow} is in the future (today is "
+             f"{date.today().isoformat()})",
+             "  - bad.json, Observation/density-2: site 'vertex' is measured twice at the visit of 2025-01-10; a "
+             "visit holds one density per site",
+             "  - bad.json, Observation/stage-1: Norwood–Hamilton stage 'VIII' is not one of I, II, IIA, III, IIIA, "
+             "III vertex, IV, IVA, V, VA, VI, VII",
+             "  - bad.json, Procedure/session-1: session date 1979-12-31 is before the patient's birth date "
+             "1980-01-01",
+             "  - bad.json, Procedure/session-2: notes is too long: at most 10,000 characters (it has 5,000,000)",
+             "  - bad.json, MedicationStatement/therapy-1: medication is too long: at most 120 characters (it has "
+             "2,000,000)",
+             "  - bad.json, MedicationStatement/therapy-2: medication contains a control character (a tab, line "
+             "break or similar)",
+             "  - bad.json, MedicationStatement/therapy-3: stop date 2025-01-01 is before the start date 2025-02-01",
+             "  - bad.json, Patient/patient-1: no Condition for this patient")
+    assert _patients(where) == 0
+
+
+def test_a_resource_id_given_twice_is_refused_not_overwritten(sqlite_clinic, tmp_path):
+    where = Installation(tmp_path / "data", sqlite_clinic)
+    bundle = _bundle(_patient("FX-1"), _patient("FX-2"), _condition(), _encounter("visit-1", "2025-01-10"),
+                     _encounter("visit-1", "2025-02-10"), _density("density-1", "visit-1", "vertex", 150))
+    _refused(where, _file(tmp_path, "twice.json", bundle),
+             "error: 2 problems found in the Bundle(s); nothing was imported.",
+             "  - twice.json, Patient/patient-1: resource id Patient/patient-1 appears twice in this Bundle",
+             "  - twice.json, Encounter/visit-1: resource id Encounter/visit-1 appears twice in this Bundle")
+    assert _patients(where) == 0
+
+
+def test_what_used_to_crash_is_one_plain_line(sqlite_clinic, tmp_path):
+    where = Installation(tmp_path / "data", sqlite_clinic)
+    salt = _observation("salt-1", "visit-1", codes.SALT, valueQuantity=codes.quantity(20, "%"), component=[
+        {"code": codes.concept(codes.OBSERVATION_CODES, codes.DENSITY), "valueQuantity": codes.quantity(5, "%")}])
+    _refused(where, _file(tmp_path, "salt.json", _bundle(_patient(), _condition(), _encounter("visit-1", "2025-01-10"),
+                                                         salt)),
+             "error: salt.json, Observation/salt-1: unknown component hair-density of a SALT score (one of "
+             "salt-vertex-loss, salt-posterior-loss, salt-left-side-loss, salt-right-side-loss); nothing was "
+             "imported.")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000)
+    _refused(where, deep, "error: deep.json is nested deeper than any FHIR Bundle this product writes; nothing was "
+                          "imported.")
+    protocol = _patient()
+    protocol["extension"] = [{"url": codes.PROTOCOL_EXTENSION, "extension": [
+        {"url": "name", "valueString": "Deep"}, {"url": "definition", "valueString": "[" * 200_000}]}]
+    result = cli(where, "fhir", "import", str(_file(tmp_path, "protocol.json", _bundle(protocol, _condition()))))
+    no_traceback(result)
+    assert result.returncode == 1 and result.stderr.splitlines()[:2] == [
+        "error: 2 problems found in the Bundle(s); nothing was imported.",
+        "  - protocol.json, Patient/patient-1: protocol 'Deep': its definition is not this product's (maximum "
+        "recursion depth exceeded while decoding a JSON array from a unicode string)"]
+    assert _patients(where) == 0
+
+
+def test_a_bundle_larger_than_twice_the_upload_limit_is_refused_before_it_is_read(sqlite_clinic, tmp_path):
+    where = Installation(tmp_path / "data", sqlite_clinic)
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(_bundle(_patient(), _condition())) + " " * int(2.1 * 2**20))
+    result = cli(where, "fhir", "import", str(big), TRACKER_MAX_UPLOAD_MB="1")
+    no_traceback(result)
+    assert (result.returncode, result.stderr.splitlines()) == (1, [
+        "error: big.json is 2.1 MB, more than the 2 MB a FHIR import reads (2 × TRACKER_MAX_UPLOAD_MB); export "
+        "fewer patients per Bundle and import the files together; nothing was imported."])
+    assert "1 patients" in _ok(cli(where, "fhir", "import", str(big), TRACKER_MAX_UPLOAD_MB="2"))

@@ -15,9 +15,10 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tracker.errors import ValidationError
+from tracker.operations.backup_format import shown
 
 BAR_WIDTH = 30
 
@@ -53,13 +54,15 @@ def cmd_fhir_export(args: argparse.Namespace) -> int:
         return 0
     if not args.targets:
         raise ValidationError("Name the patient to export (MRN), or --all DEST for the whole clinic.")
+    if args.out is not None and os.path.lexists(args.out):
+        _refuse_existing(Path(args.out))  # before the export is built and audited
     export = export_bundle(actor, args.targets)
     if args.out is None:
         sys.stdout.buffer.write(export.data + b"\n")
         return 0
     _write_new(Path(args.out), export.data)
     counts = ", ".join(f"{number} {kind}" for kind, number in export.counts.items() if number)
-    print(f"FHIR R4 Bundle written to {args.out}: {counts}.")
+    print(f"FHIR R4 Bundle written to {shown(args.out)}: {counts}.")
     return 0
 
 
@@ -68,12 +71,15 @@ def _write_new(target: Path, data: bytes) -> None:
     try:
         descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
-        raise ValidationError(f"{target} already exists: an export never replaces a file; choose another name.") \
-            from None
+        _refuse_existing(target)
     except OSError as error:
-        raise ValidationError(f"{target} could not be created: {error.strerror or error}.") from None
+        raise ValidationError(f"{shown(target)} could not be created: {error.strerror or error}.") from None
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
+
+
+def _refuse_existing(target: Path) -> NoReturn:
+    raise ValidationError(f"{shown(target)} already exists: an export never replaces a file; choose another name.")
 
 
 def cmd_fhir_import(args: argparse.Namespace) -> int:

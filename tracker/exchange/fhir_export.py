@@ -29,13 +29,16 @@ from typing import Any
 from sqlalchemy import Select, func, select
 
 from db import models
+from db.engine import PRIVATE_FOLDER_MODE, make_private_folders
 from tracker.access import audit
 from tracker.access.actors import ADMIN, Actor, require_role
 from tracker.access.patient_lookup import resolve_patient
+from tracker.config import settings
 from tracker.database import AnyRow, read_connection, reading, streamed_rows
 from tracker.errors import ValidationError
 from tracker.exchange import fhir_resources as build
 from tracker.exchange.fhir_codes import BASE, LOCAL, RESOURCE_TYPES
+from tracker.operations.backup_format import shown
 from tracker.photos.store import PhotoStore, photo_store
 
 Resource = dict[str, Any]
@@ -172,7 +175,8 @@ class ClinicExport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        lines = [f"FHIR R4 bulk export of {self.patients:,} patients written to {self.folder} in {self.seconds:.1f} s:"]
+        lines = [f"FHIR R4 bulk export of {self.patients:,} patients written to {shown(self.folder)} in "
+                 f"{self.seconds:.1f} s:"]
         lines += [f"  {kind}.ndjson: {number:,} resources" for kind, number in self.counts.items()]
         lines.append(f"  {MEDIA_FOLDER}/: {self.media_files:,} display copies")
         if self.missing_files:
@@ -182,15 +186,25 @@ class ClinicExport:
 
 
 def _new_folder(destination: str | Path) -> Path:
-    folder = Path(destination)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise ValidationError(f"{folder} is not an empty folder: a FHIR export is written into a new or empty "
-                              "folder, never over other files.")
+    """The export's folder, checked as ``tracker backup`` checks its own: not a symbolic link, outside the data
+    dir (links in its parents resolved), new or empty; made with its missing parents owner-only (0700). Names
+    are shown with ``shown`` (a folder name need not be UTF-8). Nothing is made when it is refused."""
+    if Path(destination).is_symlink():
+        raise ValidationError(f"{shown(destination)} is a symbolic link: name a real new or empty folder for a FHIR "
+                              "export.")
+    folder = Path(destination).resolve()
+    data_dir = settings().data_dir.resolve()
+    if folder == data_dir or folder.is_relative_to(data_dir):
+        raise ValidationError(f"{shown(folder)} is inside the data dir ({shown(data_dir)}): patient data exported "
+                              "there would travel with every backup of the installation; choose a folder outside it.")
     try:
-        (folder / MEDIA_FOLDER).mkdir(mode=0o700, parents=True, exist_ok=True)
-        folder.chmod(0o700)
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise ValidationError(f"{shown(folder)} is not an empty folder: a FHIR export is written into a new or "
+                                  "empty folder, never over other files.")
+        make_private_folders(folder / MEDIA_FOLDER)
+        folder.chmod(PRIVATE_FOLDER_MODE)  # also when it existed, empty
     except OSError as error:
-        raise ValidationError(f"The folder {folder} could not be made: {error.strerror or error}.") from None
+        raise ValidationError(f"The folder {shown(folder)} could not be made: {error.strerror or error}.") from None
     return folder
 
 
@@ -218,7 +232,7 @@ def export_clinic(actor: Actor | None, destination: str | Path, *, url: str | No
         last = max(ids, default=0)
         totals = [reads.scalar(select(func.count()).select_from(statement.where(_patient.c.id <= last).subquery()))
                   or 0 for statement in (*(source.statement for source in SOURCES), PHOTOS)]
-        audit.record(session, actor, "export", detail=f"FHIR R4 bulk export to {folder}"[:300], patient_ids=ids)
+        audit.record(session, actor, "export", detail=f"FHIR R4 bulk export to {shown(folder)}"[:300], patient_ids=ids)
     result = ClinicExport(folder, patients=len(ids))
     tell = progress or (lambda done, total: None)
     done, total = 0, sum(totals)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,14 @@ from tracker.config import settings
 from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.exchange.fhir_reading import PatientPlan, Reader
+from tracker.operations.backup_format import shown
 
 NOTHING = "nothing was imported"
+# Reading and checking a Bundle of small resources takes about 21 MB of memory per MB of file (its worst case,
+# tests/bench/bench_fhir_import_memory.py: 48.7 MB of 70,000 observations peaked at 1,121 MB); photos take much
+# less per MB. Twice the upload limit (50 MB by default) keeps the worst case near 1.1 GB instead of the 10 GB the
+# former 20 times allowed; a larger clinic is exported in several Bundles, imported together.
+BUNDLE_UPLOADS = 2
 
 
 @dataclass(frozen=True)
@@ -78,22 +85,28 @@ class FhirImportResult:
 def read_bundle(path: str | Path) -> dict[str, Any]:
     """The Bundle in the file at ``path`` as JSON data, checked against FHIR R4's Bundle (``fhir.resources.R4B``).
 
-    Raises ``ValidationError`` with one plain message for a file that cannot be read, is too large (the upload
-    limit, ``TRACKER_MAX_UPLOAD_MB``, times 20: a Bundle embeds photos), is not JSON, is no Bundle, or is a Bundle
-    of another FHIR version or not valid FHIR R4.
+    Raises ``ValidationError`` with one plain message for a file that cannot be read, is too large (more than
+    ``BUNDLE_UPLOADS`` times the upload limit, ``TRACKER_MAX_UPLOAD_MB``: checked before it is read), is not JSON
+    (or nested deeper than Python parses), is no Bundle, or is a Bundle of another FHIR version or not valid R4.
     """
-    name = Path(path).name
-    limit = 20 * settings().max_upload_bytes
+    name = shown(Path(path).name)
+    limit = BUNDLE_UPLOADS * settings().max_upload_bytes
     try:
-        if Path(path).stat().st_size > limit:
-            raise ValidationError(f"{name} is larger than {limit // 2**20} MB; {NOTHING}.")
+        size = Path(path).stat().st_size
+        if size > limit:
+            raise ValidationError(f"{name} is {size / 2**20:,.1f} MB, more than the {limit / 2**20:,.0f} MB a FHIR "
+                                  f"import reads ({BUNDLE_UPLOADS} × TRACKER_MAX_UPLOAD_MB); export fewer patients "
+                                  f"per Bundle and import the files together; {NOTHING}.")
         raw = Path(path).read_bytes()
     except OSError as error:
-        raise ValidationError(f"{path} could not be read: {error.strerror or error}; {NOTHING}.") from None
+        raise ValidationError(f"{shown(path)} could not be read: {error.strerror or error}; {NOTHING}.") from None
     try:
         bundle = json.loads(raw)
     except ValueError as error:
         raise ValidationError(f"{name} is not a JSON file ({error}); {NOTHING}.") from None
+    except RecursionError:
+        raise ValidationError(f"{name} is nested deeper than any FHIR Bundle this product writes; {NOTHING}.") \
+            from None
     kind = bundle.get("resourceType") if isinstance(bundle, dict) else None
     if kind != "Bundle":
         what = f"a {kind}" if isinstance(kind, str) else "no FHIR resource"
@@ -136,8 +149,12 @@ def import_bundles(paths: Sequence[str | Path], *, actor: Actor, url: str | None
     media = 0
     for path in paths:
         bundle = read_bundle(path)
-        reader = Reader(Path(path).name, problems)
-        reader.read([entry.get("resource") or {} for entry in bundle.get("entry", [])])
+        reader = Reader(shown(Path(path).name), problems, date.today())
+        try:
+            reader.read([entry.get("resource") or {} for entry in bundle.get("entry", [])])
+        except RecursionError:  # a value nested too deep for the checks: no Bundle this product writes
+            raise ValidationError(f"{shown(Path(path).name)} is nested deeper than any FHIR Bundle this product "
+                                  f"writes; {NOTHING}.") from None
         plans += reader.patients.values()
         media += reader.media
     problems += [f"{plan.where}: no Condition for this patient" for plan in plans if not plan.has_condition]
@@ -148,9 +165,13 @@ def import_bundles(paths: Sequence[str | Path], *, actor: Actor, url: str | None
             problems.append(f"{plan.where}: MRN {plan.values['mrn']} is also {seen[key]}")
         seen.setdefault(key, plan.where)
     with transaction(url) as session:
-        known = set(session.scalars(select(models.Patient.mrn).where(func.upper(models.Patient.mrn).in_(seen))))
-        problems += [f"{plan.where}: MRN {plan.values['mrn']} is already recorded in this installation (an import "
-                     "never changes a record)" for plan in plans if plan.values["mrn"] in known]
+        # Capitals do not make another patient (``ux-0001`` is ``UX-0001``), as on the intake form and in the
+        # spreadsheet import.
+        known = {mrn.upper(): mrn for mrn in session.scalars(
+            select(models.Patient.mrn).where(func.upper(models.Patient.mrn).in_(seen)))}
+        problems += [f"{plan.where}: MRN {plan.values['mrn']} is already recorded in this installation"
+                     f"{_as(known[key], plan.values['mrn'])} (an import never changes a record)"
+                     for plan in plans if (key := plan.values["mrn"].upper()) in known]
         if problems:
             summary = problems[0] if len(problems) == 1 else f"{len(problems)} problems found in the Bundle(s)"
             raise ValidationError(f"{summary}; {NOTHING}.", problems)
@@ -158,6 +179,10 @@ def import_bundles(paths: Sequence[str | Path], *, actor: Actor, url: str | None
         audit.record(session, actor, "import", detail=" ".join(result.summary().split())[:1000],
                      patient_ids=patient_ids)
     return result
+
+
+def _as(recorded: str, given: str) -> str:
+    return "" if recorded == given else f" as {recorded}"
 
 
 def _protocols(session: Session, actor: Actor, plans: list[PatientPlan]) -> tuple[dict[str, int], list[str],
@@ -208,7 +233,7 @@ def _write(session: Session, actor: Actor, plans: list[PatientPlan], media: int)
         patient_ids.append(patient.id)
         session.add_all(models.TreatmentSession(patient_id=patient.id, **values, **by) for values in plan.sessions)
         session.add_all(models.ConcurrentTherapy(patient_id=patient.id, **values, **by) for values in plan.therapies)
-        for visit_plan in plan.visits.values():
+        for visit_plan in plan.days.values():
             visit = models.Visit(patient_id=patient.id, date=visit_plan.date, **visit_plan.values, **by)
             session.add(visit)
             session.flush()
@@ -217,7 +242,7 @@ def _write(session: Session, actor: Actor, plans: list[PatientPlan], media: int)
             session.add_all(models.ScaleScore(visit_id=visit.id, **values, **by) for values in visit_plan.scores)
             counts["measurements"] += len(visit_plan.measurements)
             counts["scale_scores"] += len(visit_plan.scores)
-        counts["visits"] += len(plan.visits)
+        counts["visits"] += len(plan.days)
         counts["sessions"] += len(plan.sessions)
         counts["therapies"] += len(plan.therapies)
     result = FhirImportResult(patients=len(plans), protocols_added=tuple(added), media_skipped=media,

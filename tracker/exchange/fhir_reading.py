@@ -14,12 +14,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
+from tracker.clinic_dates import show_date
 from tracker.course.clinical import MAX_DENSITY_PER_CM2
 from tracker.course.protocols import from_stored
+from tracker.course.scales import SCALE_LABELS, ScaleEntry, parse_scale_entry
 from tracker.errors import ValidationError
 from tracker.exchange import fhir_codes as codes
-from tracker.records.patient_fields import parse_baseline, parse_target_areas
+from tracker.records.patient_fields import DOSE_MAX, THERAPY_NAME_MAX, parse_baseline, parse_target_areas
+from tracker.records.treatment_sessions import AREAS_MAX, TEXT_MAX
 from tracker.validation import (
+    check_not_before_birth,
+    check_not_in_future,
+    clean_text,
+    parse_birth_date,
     parse_density,
     parse_full_name,
     parse_lot_number,
@@ -34,6 +41,8 @@ Resource = dict[str, Any]
 T = TypeVar("T")
 _STAGE_SCALES = {code: scale for scale, code in codes.STAGE.items()}
 _REGIONS = {code: column for column, code in codes.SALT_REGIONS.items()}
+STAGE_MAX = 20  # the longest stage of any scale is a few characters; a SALT baseline is a number
+PROTOCOL_NAME_MAX = 120  # the column's length (db/models.py)
 
 
 @dataclass
@@ -57,13 +66,14 @@ class PatientPlan:
     sessions: list[dict[str, Any]] = field(default_factory=list)
     therapies: list[dict[str, Any]] = field(default_factory=list)
     visits: dict[str, VisitPlan] = field(default_factory=dict)  # by "Encounter/<id>"
+    days: dict[date, VisitPlan] = field(default_factory=dict)  # one visit per day, as the spreadsheet import
 
 
 class Reader:
     """Reads one Bundle's resources into ``patients`` (by "Patient/<id>"), listing ``problems`` as it goes."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source, self.problems = source, problems
+    def __init__(self, source: str, problems: list[str], today: date) -> None:
+        self.source, self.problems, self.today = source, problems, today
         self.patients: dict[str, PatientPlan] = {}
         self.media = 0
 
@@ -75,9 +85,16 @@ class Reader:
             "Observation": self._observation, "Procedure": self._procedure,
             "MedicationStatement": self._therapy, "Media": self._media,
         }
+        seen: set[str] = set()
         for resource in sorted(resources, key=lambda r: order.get(r.get("resourceType", ""), len(order))):
             kind = resource.get("resourceType", "")
             where = f"{self.source}, {kind}/{resource.get('id', '(no id)')}"
+            if resource.get("id") is not None:
+                # A second resource of one id would replace the first, or re-hang what refers to it.
+                if f"{kind}/{resource['id']}" in seen:
+                    self.problems.append(f"{where}: resource id {kind}/{resource['id']} appears twice in this Bundle")
+                    continue
+                seen.add(f"{kind}/{resource['id']}")
             if kind not in readers:
                 self.problems.append(f"{where}: {kind or 'a resource without a type'} is not a resource type this "
                                      "product exports (it imports only its own Bundles)")
@@ -112,7 +129,7 @@ class Reader:
         names = resource.get("name") or [{}]
         values = {"mrn": parse_mrn(mrns[0]), "full_name": parse_full_name(names[0].get("text"), "name"),
                   "sex": parse_sex(resource.get("gender"), "gender"),
-                  "birth_date": _date(resource.get("birthDate"), "birth date")}
+                  "birth_date": parse_birth_date(_date(resource.get("birthDate"), "birth date"), self.today)}
         plan = PatientPlan(where, values)
         for extension in resource.get("extension", []):
             if extension.get("url") != codes.PROTOCOL_EXTENSION:
@@ -138,37 +155,59 @@ class Reader:
             scale = _known(stage.get("type"), codes.SCALE_CODES, "stage type")
             # The scale must fit the condition and sex, and the stage the scale, as on the forms.
             patient.values["baseline_scale"], patient.values["baseline_stage"] = parse_baseline(
-                condition, patient.values["sex"], scale, (stage.get("summary") or {}).get("text"))
+                condition, patient.values["sex"], scale, _stage_text((stage.get("summary") or {}).get("text")))
         patient.has_condition = True
 
     def _encounter(self, resource: Resource, where: str) -> None:
         patient = self._subject(resource)
         if (resource.get("class") or {}).get("code") != "AMB":
             raise ValidationError("an encounter this product did not write (class is not AMB, ambulatory)")
-        day = _date((resource.get("period") or {}).get("start"), "visit date")
-        patient.visits[f"Encounter/{resource.get('id')}"] = VisitPlan(day)
+        day = self._day((resource.get("period") or {}).get("start"), "visit date", patient)
+        # Two encounters of one day are one visit, as rows of one MRN and date are in the spreadsheet import.
+        patient.visits[f"Encounter/{resource.get('id')}"] = patient.days.setdefault(day, VisitPlan(day))
 
     def _observation(self, resource: Resource, where: str) -> None:
         code = _known(resource.get("code"), codes.OBSERVATION_CODES, "code")
         patient = self._subject(resource)
         visit = self._visit(resource, patient)
         if code == codes.DENSITY:
-            visit.measurements.append(_density(resource))
+            measurement = _density(resource)
+            if any(m["site"] == measurement["site"] for m in visit.measurements):
+                raise ValidationError(f"site {measurement['site']!r} is measured twice at the visit of "
+                                      f"{show_date(visit.date)}; a visit holds one density per site")
+            visit.measurements.append(measurement)
         elif code == codes.SALT:
             score = _number(resource.get("valueQuantity"), "%", "SALT score", 100)
-            regions = {_REGIONS[_known(c.get("code"), codes.OBSERVATION_CODES, "component")]:
-                       _number(c.get("valueQuantity"), "%", "SALT region", 100) for c in resource.get("component", [])}
-            visit.scores.append({"scale": "salt", "salt_score": score, **regions})
+            regions = {_salt_region(c): _number(c.get("valueQuantity"), "%", "SALT region", 100)
+                       for c in resource.get("component", [])}
+            self._add_score(visit, {"scale": "salt", "salt_score": score, **regions})
         elif code in _STAGE_SCALES:
-            visit.scores.append({"scale": _STAGE_SCALES[code], "stage": _text(resource.get("valueString"), "stage")})
+            # The stage must be one of its scale's, as on the visit form.
+            checked = parse_scale_entry(ScaleEntry(_STAGE_SCALES[code], stage=_stage_text(resource.get("valueString"))))
+            self._add_score(visit, {"scale": checked.scale, "stage": checked.stage})
         elif code in (codes.GLOBAL_ASSESSMENT, codes.SATISFACTION):
             low, high = (-3, 3) if code == codes.GLOBAL_ASSESSMENT else (0, 10)
             value = resource.get("valueInteger")
             if not isinstance(value, int) or not low <= value <= high:
                 raise ValidationError(f"{codes.OBSERVATION_WORDS[code]} {value!r} is not a whole number {low}…{high}")
-            visit.values["global_assessment" if code == codes.GLOBAL_ASSESSMENT else "satisfaction"] = value
+            column = "global_assessment" if code == codes.GLOBAL_ASSESSMENT else "satisfaction"
+            if column in visit.values:
+                raise ValidationError(f"a second {codes.OBSERVATION_WORDS[code]} for the visit of "
+                                      f"{show_date(visit.date)}")
+            visit.values[column] = value
         else:
             raise ValidationError(f"an observation this product does not record on its own ({code})")
+
+    def _add_score(self, visit: VisitPlan, score: dict[str, Any]) -> None:
+        if any(s["scale"] == score["scale"] for s in visit.scores):
+            raise ValidationError(f"a second {SCALE_LABELS[score['scale']]} score for the visit of "
+                                  f"{show_date(visit.date)}")
+        visit.scores.append(score)
+
+    def _day(self, value: Any, label: str, patient: PatientPlan) -> date:
+        """A date of something that happened: not in the future, not before the patient's birth."""
+        day = check_not_in_future(_date(value, label), self.today, label)
+        return check_not_before_birth(day, patient.values["birth_date"], label)
 
     def _procedure(self, resource: Resource, where: str) -> None:
         treatment = parse_treatment(_known(resource.get("code"), codes.TREATMENT_CODES, "code"))
@@ -183,20 +222,29 @@ class Reader:
                 raise ValidationError(f"unknown extension {extension.get('url')!r}")
             volume = _number(extension.get("valueQuantity"), "mL", "volume", 1000)
         patient.sessions.append({
-            "date": _date(resource.get("performedDateTime"), "session date"), "treatment": treatment,
+            "date": self._day(resource.get("performedDateTime"), "session date", patient), "treatment": treatment,
             "product": parse_product((medication.get("code") or {}).get("text", "")),
             "lot_number": parse_lot_number((medication.get("batch") or {}).get("lotNumber", ""), treatment),
-            "volume_ml": volume, "areas": _first_text(resource.get("bodySite")),
-            "adverse_events": _first_text(resource.get("complication")), "notes": _first_text(resource.get("note")),
+            "volume_ml": volume,
+            "areas": clean_text(_first_text(resource.get("bodySite")), "areas treated", AREAS_MAX, single_line=True),
+            "adverse_events": clean_text(_first_text(resource.get("complication")), "adverse events", TEXT_MAX),
+            "notes": clean_text(_first_text(resource.get("note")), "notes", TEXT_MAX),
         })
 
     def _therapy(self, resource: Resource, where: str) -> None:
         patient = self._subject(resource)
         period = resource.get("effectivePeriod") or {}
+        start = self._day(period.get("start"), "start date", patient)
+        stop = self._day(period["end"], "stop date", patient) if period.get("end") else None
+        if stop is not None and stop < start:
+            raise ValidationError(f"stop date {show_date(stop)} is before the start date {show_date(start)}")
+        name = clean_text((resource.get("medicationCodeableConcept") or {}).get("text"), "medication",
+                          THERAPY_NAME_MAX, single_line=True)
+        if name is None:
+            raise ValidationError("medication is missing")
         patient.therapies.append({
-            "name": _text((resource.get("medicationCodeableConcept") or {}).get("text"), "medication"),
-            "dose": _first_text(resource.get("dosage")), "start": _date(period.get("start"), "start date"),
-            "stop": _date(period["end"], "stop date") if period.get("end") else None,
+            "name": name, "dose": clean_text(_first_text(resource.get("dosage")), "dose", DOSE_MAX, single_line=True),
+            "start": start, "stop": stop,
         })
 
     def _media(self, resource: Resource, where: str) -> None:
@@ -239,10 +287,16 @@ def _date(value: Any, label: str) -> date:
         raise ValidationError(f"{label} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _text(value: Any, label: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{label} is missing")
-    return value.strip()
+def _stage_text(value: Any) -> str:
+    """A stage as written, short enough to be one (a long text is refused before it is quoted in a message)."""
+    return clean_text(value, "stage", STAGE_MAX, single_line=True) or ""
+
+
+def _salt_region(component: Resource) -> str:
+    code = _known(component.get("code"), codes.OBSERVATION_CODES, "component")
+    if code not in _REGIONS:
+        raise ValidationError(f"unknown component {code} of a SALT score (one of {', '.join(_REGIONS)})")
+    return _REGIONS[code]
 
 
 def _first_text(values: Any) -> str | None:
@@ -281,13 +335,15 @@ def _density(resource: Resource) -> dict[str, Any]:
 def _protocol(extension: Resource) -> tuple[str, dict[str, Any] | None]:
     """The protocol extension: its name, and its definition checked as a protocol is (``from_stored``)."""
     parts = {part.get("url"): part.get("valueString") for part in extension.get("extension", [])}
-    name = _text(parts.get("name"), "protocol name")
+    name = clean_text(parts.get("name"), "protocol name", PROTOCOL_NAME_MAX, single_line=True)
+    if name is None:
+        raise ValidationError("protocol name is missing")
     if not parts.get("definition"):
         return name, None
     try:
         definition = json.loads(str(parts["definition"]))
         band, windows, noise = definition["band"], definition["windows"], definition["noise_pct"]
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
         raise ValidationError(f"protocol {name!r}: its definition is not this product's ({error})") from None
     try:
         from_stored(name, band, windows, definition.get("evidence_note"), noise, definition.get("outcome_measure"))
