@@ -244,7 +244,9 @@ def navigate(page, path: str) -> None:
 
 
 def open_menu(page, title: str) -> None:
-    """Click a page in the sidebar menu."""
+    """Click a page in the sidebar menu. The pointer first leaves whatever it rests on: a button's help tooltip
+    (the record page's download buttons) stays open while it hovers and can cover the menu's links."""
+    page.mouse.move(0, 0)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
     wait_rendered(page)
 

@@ -26,7 +26,8 @@ def workbook() -> tuple[Workbook, Worksheet]:
 def save_with_results(book: Workbook, path: Path, results: dict[str, str]) -> Path:
     """Save ``book`` with the result Excel would have saved beside each formula (cell name → result).
 
-    openpyxl writes a formula with an empty result (``<f>…</f><v />``), as a file never opened in Excel has;
+    openpyxl writes a formula with an empty result (``<f>…</f><v />``, or ``<v></v>`` through lxml), as a file
+    never opened in Excel has;
     Excel and LibreOffice write the computed value there.
     """
     buffer = io.BytesIO()
@@ -37,7 +38,8 @@ def save_with_results(book: Workbook, path: Path, results: dict[str, str]) -> Pa
             if item.filename == "xl/worksheets/sheet1.xml":
                 text = data.decode()
                 for cell, result in results.items():
-                    text, found = re.subn(rf'(<c r="{cell}"[^>]*>\s*<f>.*?</f>)\s*<v\s*/>', rf"\1<v>{result}</v>", text)
+                    formula = rf'(<c r="{cell}"[^>]*>\s*<f>.*?</f>)\s*(?:<v\s*/>|<v></v>)'
+                    text, found = re.subn(formula, rf"\1<v>{result}</v>", text)
                     assert found == 1, f"no formula in {cell}"
                 data = text.encode()
             target.writestr(item, data)

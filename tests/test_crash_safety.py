@@ -75,7 +75,7 @@ class KillPoint:
 VISIT_POINTS = [
     KillPoint("visit: after the visit row is inserted", ("sql", "after", "visit", 1)),
     KillPoint("visit: after the first photo's three files are written", ("put", "photos", "thumbs/", 1), markers=1),
-    KillPoint("visit: between the two photos", ("call", "tracker.records.visits", "store_photo", 2), markers=1),
+    KillPoint("visit: between the two photos", ("call", "tracker.records.photo_saving", "store_photo", 2), markers=1),
     KillPoint("visit: writing the second photo's display copy (not yet renamed)",
               ("inside put", "photos", "display/", 2), markers=2),
     KillPoint("visit: after every photo, just before the commit", ("session", "before_commit", 1), markers=2),

@@ -47,11 +47,12 @@ CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
 MEDIA_TYPE = "http://terminology.hl7.org/CodeSystem/media-type"
 
-ICD10_CODES: dict[str, tuple[str, str]] = {
-    "androgenetic_alopecia": ("L64.9", "Androgenic alopecia, unspecified"),
-    "alopecia_areata": ("L63.9", "Alopecia areata, unspecified"),
-    "telogen_effluvium": ("L65.0", "Telogen effluvium"),
-}
+# Each condition's ICD-10 code, and that code's display as ICD-10 gives it (ICD's words, not this product's: the
+# product's own words for a condition stay in tracker.course.vocabulary).
+ICD10_DISPLAY = {"L64.9": ("androgenetic_alopecia", "Androgenic alopecia, unspecified"),
+                 "L63.9": ("alopecia_areata", "Alopecia areata, unspecified"),
+                 "L65.0": ("telogen_effluvium", "Telogen effluvium")}
+ICD10_CODES = {condition: icd for icd, (condition, _display) in ICD10_DISPLAY.items()}
 # An ICD-10 code read back (a Bundle without this product's own condition code): by its category.
 ICD10_CATEGORIES = {"L64": "androgenetic_alopecia", "L63": "alopecia_areata", "L65.0": "telogen_effluvium",
                     "L66": "other"}

@@ -81,7 +81,8 @@ def patient_resources(row: AnyRow) -> list[Resource]:
     }
     condition_codes = [coding(codes.CONDITION_CODES, row.condition, condition_words(row.condition))]
     if row.condition in codes.ICD10_CODES:
-        condition_codes.append(coding(codes.ICD10, *codes.ICD10_CODES[row.condition]))
+        icd = codes.ICD10_CODES[row.condition]
+        condition_codes.append(coding(codes.ICD10, icd, codes.ICD10_DISPLAY[icd][1]))
     condition: Resource = {
         "resourceType": "Condition",
         "id": resource_id("condition", row.id),

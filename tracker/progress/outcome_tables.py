@@ -18,7 +18,7 @@ from openpyxl.utils import get_column_letter
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.clinic_dates import show_date
-from tracker.course.vocabulary import milestone_words
+from tracker.course.vocabulary import STATUS_WORDS, MilestoneStatus, milestone_words
 from tracker.database import transaction
 from tracker.progress.outcome_figures import Responders
 from tracker.progress.outcomes import ClinicOutcomes
@@ -65,9 +65,11 @@ def outcome_tables(found: ClinicOutcomes) -> tuple[Table, ...]:
         ("Adverse events per 100 sessions", _one(found.adverse_per_100)),
         ("Change measured in", unit),
     ))
+    judged = [STATUS_WORDS[s].label for s in (MilestoneStatus.AHEAD, MilestoneStatus.ON_TRACK, MilestoneStatus.BEHIND)]
     attainment = Table("Milestones", (
-        "Milestone", "Window opened", "Judged", "Judged %", "Ahead", "On track", "Behind", "Ahead %", "On track %",
-        "Behind %", "No baseline", "Due", "Missed"), tuple(
+        "Milestone", "Window opened", "Judged", "Judged %", *judged, *(f"{label} %" for label in judged),
+        *(STATUS_WORDS[s].label for s in (MilestoneStatus.NO_BASELINE, MilestoneStatus.DUE, MilestoneStatus.MISSED))),
+        tuple(
         (milestone_words(a.name), a.reached, a.judged, _pct(a.judged_share), a.ahead, a.on_track, a.behind,
          _pct(a.share("ahead")), _pct(a.share("on_track")), _pct(a.share("behind")), a.no_baseline, a.due, a.missed)
         for a in found.attainment))
