@@ -26,7 +26,7 @@ PhotoKind = Literal["thumbnail", "display"]
 _REFUSED = "This record is not available to your account."
 
 
-def _reachable_photo(session: Session, actor: Actor | None, photo_id: int) -> tuple[models.Photo, models.Visit]:
+def reachable_photo(session: Session, actor: Actor | None, photo_id: int) -> tuple[models.Photo, models.Visit]:
     """The live photo ``photo_id`` if the actor may see its patient; a patient account hears the same
     refusal for another patient's photo and for an id that does not exist."""
     actor = require_role(actor, *ROLES)
@@ -86,7 +86,7 @@ def photo_image(actor: Actor | None, photo_id: int, kind: PhotoKind = "thumbnail
     if kind not in ("thumbnail", "display"):
         raise ValueError(f"kind must be 'thumbnail' or 'display', not {kind!r}")
     with audit.refusals_recorded(actor, f"photo {photo_id} ({kind})", None, url), reading(url) as session:
-        photo, visit = _reachable_photo(session, actor, photo_id)
+        photo, visit = reachable_photo(session, actor, photo_id)
         data = _read(photo, kind)
         if kind == "display":
             audit.record(session, actor, "view", patient_id=visit.patient_id,

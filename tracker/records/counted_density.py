@@ -32,12 +32,13 @@ from sqlalchemy.orm import Session
 
 from db import models
 from tracker.access import audit
-from tracker.access.actors import STAFF, Actor, require_patient_access, require_role
+from tracker.access.actors import STAFF, Actor, require_role
 from tracker.clinic_dates import show_date
 from tracker.course.vocabulary import MeasurementMethod, site_words
 from tracker.database import transaction
 from tracker.errors import NeedsConfirmation, NotFound, ValidationError
 from tracker.photos.hair_count import HairCount, fitted_field, recount
+from tracker.photos.serving import reachable_photo
 from tracker.records.closeup_count import CLOSEUP, check_marks
 from tracker.records.plausibility import density_warnings, unacknowledged
 from tracker.records.recorded_visits import recorded_densities
@@ -79,17 +80,7 @@ def save_counted_density(actor: Actor | None, photo_id: int, device_id: int, sit
     removed_marks = [int(index) for index in removed]
     with audit.refusals_recorded(actor, f"hair count of photo {photo_id}", None, url), transaction(url) as session:
         require_role(actor, *STAFF)
-        found_row = session.execute(
-            select(models.Photo, models.Visit)
-            .join(models.Visit, models.Visit.id == models.Photo.visit_id)
-            .join(models.Patient, models.Patient.id == models.Visit.patient_id)
-            .where(models.Photo.id == photo_id, models.Photo.deleted_at.is_(None), models.Visit.deleted_at.is_(None),
-                   models.Patient.deleted_at.is_(None))
-        ).first()
-        if found_row is None:
-            raise NotFound("This photo does not exist or has been removed.")
-        photo, visit = found_row
-        require_patient_access(actor, visit.patient_id)
+        photo, visit = reachable_photo(session, actor, photo_id)
         visit = session.get_one(models.Visit, visit.id, with_for_update=True)
         if photo.view != CLOSEUP:
             raise ValidationError("Only a close-up (trichoscopy) photo can be counted: this photo is of another view.")
