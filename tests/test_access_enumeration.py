@@ -370,6 +370,13 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
             actor, c.b.photo_ids[1], "display")),
         ("a photo id that does not exist", lambda c, actor: svc("tracker.photos.serving.photo_image")(actor, 999_999)),
     ),
+    # The one way to reach a photo (the count screen and the image route use it) checks the actor itself.
+    "tracker.photos.serving.reachable_photo": aims(
+        ("B's photo", lambda c, actor: _in_session(c, lambda s: svc("tracker.photos.serving.reachable_photo")(
+            s, actor, c.b.photo_ids[0]))),
+        ("a photo id that does not exist", lambda c, actor: _in_session(
+            c, lambda s: svc("tracker.photos.serving.reachable_photo")(s, actor, 999_999))),
+    ),
     "tracker.photos.before_after.before_after": aims(
         ("B's before/after",
          lambda c, actor: svc("tracker.photos.before_after.before_after")(actor, c.b.mrn, "vertex")),

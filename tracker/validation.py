@@ -19,9 +19,11 @@ tracker.errors.ValidationError: density_per_cm2 0 is out of range: it must be mo
 from __future__ import annotations
 
 import math
+import os
 import re
 import unicodedata
 from datetime import date, time
+from pathlib import Path
 from typing import SupportsFloat
 
 from tracker.clinic_dates import parse_date, show_date
@@ -315,6 +317,16 @@ def clean_file_name(file_name: str | None, fallback: str = "") -> str:
     if text in ("", ".", ".."):
         return fallback
     return text[:255]
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as printable text: bytes of a name that are not UTF-8 appear as ``\\xNN`` (a folder name need not
+    be UTF-8; the audit trail, the terminal and the database need text).
+
+    >>> shown_path(Path(b"/tmp/bk-\\xff".decode("utf-8", "surrogateescape")))
+    '/tmp/bk-\\\\xff'
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def search_words(query: str | None) -> tuple[str, ...]:

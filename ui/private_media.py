@@ -83,7 +83,7 @@ def session_allows(state: Any, actor: Actor, now: float | None = None) -> bool:
     """Whether ``state`` (one session's state) is still signed in as ``actor`` and not idle.
 
     Only reads: this runs on Streamlit's worker thread, where writing session state logs a "missing
-    ScriptRunContext" warning. An idle session is signed out by the page run that the click also starts
+    ScriptRunContext" warning. An idle session is signed out by its next page run
     (``signed_in.current_actor`` finds the same idle time), with the usual message.
     """
     now = time.time() if now is None else now
@@ -98,8 +98,8 @@ def guarded(actor: Actor, produce: Callable[[], bytes], what: str) -> Callable[[
     """``produce`` wrapped so that it runs only while the calling session allows it (see ``session_allows``).
 
     Call this while the page is drawn: it captures that session's state. Refusals and failures raise (the
-    browser then gets no file); a clinician-facing reason cannot be shown from the worker thread, and the
-    page run that follows the click shows the sign-in page when the session has ended.
+    browser then gets no file); a clinician-facing reason cannot be shown from the worker thread (the browser
+    says the download failed), and the next page run shows the sign-in page when the session has ended.
     """
     ctx = get_script_run_ctx()
     state = ctx.session_state if ctx is not None else None
@@ -129,10 +129,14 @@ def download_button(actor: Actor, label: str, produce: Callable[[], bytes], *, w
                     mime: str, key: str, **options: Any) -> None:
     """A download whose file is made at click time, for this signed-in session only (see ``guarded``).
 
-    The click also runs the page again, so a session found ended is shown signed out at once.
+    The click does not run the page again (``on_click="ignore"``). A page run started by the click would
+    register a new file id for the button and drop the one the browser is asking for as soon as that run,
+    or any other session's run, ends: on a busy server the download then failed with "Deferred file ...
+    not found". A session found ended gets no file (the browser says the download failed) and is shown the
+    sign-in page at its next click.
     """
     st.download_button(label, data=guarded(actor, produce, what), file_name=file_name, mime=mime, key=key,
-                       on_click="rerun", **options)
+                       on_click="ignore", **options)
 
 
 def _expire_made_files() -> None:

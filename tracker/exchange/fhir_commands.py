@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from tracker.errors import ValidationError
-from tracker.operations.backup_format import shown
+from tracker.validation import shown_path
 
 BAR_WIDTH = 30
 
@@ -62,7 +62,7 @@ def cmd_fhir_export(args: argparse.Namespace) -> int:
         return 0
     _write_new(Path(args.out), export.data)
     counts = ", ".join(f"{number} {kind}" for kind, number in export.counts.items() if number)
-    print(f"FHIR R4 Bundle written to {shown(args.out)}: {counts}.")
+    print(f"FHIR R4 Bundle written to {shown_path(args.out)}: {counts}.")
     return 0
 
 
@@ -73,13 +73,13 @@ def _write_new(target: Path, data: bytes) -> None:
     except FileExistsError:
         _refuse_existing(target)
     except OSError as error:
-        raise ValidationError(f"{shown(target)} could not be created: {error.strerror or error}.") from None
+        raise ValidationError(f"{shown_path(target)} could not be created: {error.strerror or error}.") from None
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
 
 
 def _refuse_existing(target: Path) -> NoReturn:
-    raise ValidationError(f"{shown(target)} already exists: an export never replaces a file; choose another name.")
+    raise ValidationError(f"{shown_path(target)} already exists: an export never replaces a file; choose another name.")
 
 
 def cmd_fhir_import(args: argparse.Namespace) -> int:

@@ -38,8 +38,8 @@ from tracker.database import AnyRow, read_connection, reading, streamed_rows
 from tracker.errors import ValidationError
 from tracker.exchange import fhir_resources as build
 from tracker.exchange.fhir_codes import BASE, LOCAL, RESOURCE_TYPES
-from tracker.operations.backup_format import shown
 from tracker.photos.store import PhotoStore, photo_store
+from tracker.validation import shown_path
 
 Resource = dict[str, Any]
 # ``progress(done, total)``: rows read so far of all the rows the export reads.
@@ -175,7 +175,7 @@ class ClinicExport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        lines = [f"FHIR R4 bulk export of {self.patients:,} patients written to {shown(self.folder)} in "
+        lines = [f"FHIR R4 bulk export of {self.patients:,} patients written to {shown_path(self.folder)} in "
                  f"{self.seconds:.1f} s:"]
         lines += [f"  {kind}.ndjson: {number:,} resources" for kind, number in self.counts.items()]
         lines.append(f"  {MEDIA_FOLDER}/: {self.media_files:,} display copies")
@@ -188,23 +188,25 @@ class ClinicExport:
 def _new_folder(destination: str | Path) -> Path:
     """The export's folder, checked as ``tracker backup`` checks its own: not a symbolic link, outside the data
     dir (links in its parents resolved), new or empty; made with its missing parents owner-only (0700). Names
-    are shown with ``shown`` (a folder name need not be UTF-8). Nothing is made when it is refused."""
+    are shown with ``shown_path`` (a folder name need not be UTF-8). Nothing is made when it is refused."""
     if Path(destination).is_symlink():
-        raise ValidationError(f"{shown(destination)} is a symbolic link: name a real new or empty folder for a FHIR "
-                              "export.")
+        raise ValidationError(f"{shown_path(destination)} is a symbolic link: name a real new or empty folder for "
+                              "a FHIR export.")
     folder = Path(destination).resolve()
     data_dir = settings().data_dir.resolve()
     if folder == data_dir or folder.is_relative_to(data_dir):
-        raise ValidationError(f"{shown(folder)} is inside the data dir ({shown(data_dir)}): patient data exported "
-                              "there would travel with every backup of the installation; choose a folder outside it.")
+        raise ValidationError(f"{shown_path(folder)} is inside the data dir ({shown_path(data_dir)}): patient data "
+                              "exported there would travel with every backup of the installation; choose a folder "
+                              "outside it.")
     try:
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-            raise ValidationError(f"{shown(folder)} is not an empty folder: a FHIR export is written into a new or "
-                                  "empty folder, never over other files.")
+            raise ValidationError(f"{shown_path(folder)} is not an empty folder: a FHIR export is written into a "
+                                  "new or empty folder, never over other files.")
         make_private_folders(folder / MEDIA_FOLDER)
         folder.chmod(PRIVATE_FOLDER_MODE)  # also when it existed, empty
     except OSError as error:
-        raise ValidationError(f"The folder {shown(folder)} could not be made: {error.strerror or error}.") from None
+        raise ValidationError(
+            f"The folder {shown_path(folder)} could not be made: {error.strerror or error}.") from None
     return folder
 
 
@@ -232,7 +234,8 @@ def export_clinic(actor: Actor | None, destination: str | Path, *, url: str | No
         last = max(ids, default=0)
         totals = [reads.scalar(select(func.count()).select_from(statement.where(_patient.c.id <= last).subquery()))
                   or 0 for statement in (*(source.statement for source in SOURCES), PHOTOS)]
-        audit.record(session, actor, "export", detail=f"FHIR R4 bulk export to {shown(folder)}"[:300], patient_ids=ids)
+        audit.record(session, actor, "export", detail=f"FHIR R4 bulk export to {shown_path(folder)}"[:300],
+                     patient_ids=ids)
     result = ClinicExport(folder, patients=len(ids))
     tell = progress or (lambda done, total: None)
     done, total = 0, sum(totals)

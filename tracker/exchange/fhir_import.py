@@ -39,7 +39,7 @@ from tracker.config import settings
 from tracker.database import transaction
 from tracker.errors import ValidationError
 from tracker.exchange.fhir_reading import PatientPlan, Reader
-from tracker.operations.backup_format import shown
+from tracker.validation import shown_path
 
 NOTHING = "nothing was imported"
 # Reading and checking a Bundle of small resources takes about 21 MB of memory per MB of file (its worst case,
@@ -89,7 +89,7 @@ def read_bundle(path: str | Path) -> dict[str, Any]:
     ``BUNDLE_UPLOADS`` times the upload limit, ``TRACKER_MAX_UPLOAD_MB``: checked before it is read), is not JSON
     (or nested deeper than Python parses), is no Bundle, or is a Bundle of another FHIR version or not valid R4.
     """
-    name = shown(Path(path).name)
+    name = shown_path(Path(path).name)
     limit = BUNDLE_UPLOADS * settings().max_upload_bytes
     try:
         size = Path(path).stat().st_size
@@ -99,7 +99,7 @@ def read_bundle(path: str | Path) -> dict[str, Any]:
                                   f"per Bundle and import the files together; {NOTHING}.")
         raw = Path(path).read_bytes()
     except OSError as error:
-        raise ValidationError(f"{shown(path)} could not be read: {error.strerror or error}; {NOTHING}.") from None
+        raise ValidationError(f"{shown_path(path)} could not be read: {error.strerror or error}; {NOTHING}.") from None
     try:
         bundle = json.loads(raw)
     except ValueError as error:
@@ -149,11 +149,11 @@ def import_bundles(paths: Sequence[str | Path], *, actor: Actor, url: str | None
     media = 0
     for path in paths:
         bundle = read_bundle(path)
-        reader = Reader(shown(Path(path).name), problems, date.today())
+        reader = Reader(shown_path(Path(path).name), problems, date.today())
         try:
             reader.read([entry.get("resource") or {} for entry in bundle.get("entry", [])])
         except RecursionError:  # a value nested too deep for the checks: no Bundle this product writes
-            raise ValidationError(f"{shown(Path(path).name)} is nested deeper than any FHIR Bundle this product "
+            raise ValidationError(f"{shown_path(Path(path).name)} is nested deeper than any FHIR Bundle this product "
                                   f"writes; {NOTHING}.") from None
         plans += reader.patients.values()
         media += reader.media

@@ -39,9 +39,9 @@ from tracker.operations.backup_format import (
     _HashingWriter,
     _sqlite_path,
     _stores,
-    shown,
 )
 from tracker.storage.blob_store import BlobStore, LocalDirectoryStore
+from tracker.validation import shown_path
 
 
 def _encode(value: object) -> str:
@@ -124,17 +124,17 @@ def _destination(destination: str | Path) -> Path:
     folder = Path(destination).resolve()
     data_dir = settings().data_dir.resolve()
     if folder == data_dir or folder.is_relative_to(data_dir):
-        raise ValidationError(f"{shown(folder)} is inside the data dir ({shown(data_dir)}): a backup there would be "
-                              "lost with the installation it protects; choose a folder outside it.")
+        raise ValidationError(f"{shown_path(folder)} is inside the data dir ({shown_path(data_dir)}): a backup there "
+                              "would be lost with the installation it protects; choose a folder outside it.")
     try:
         if folder.exists() and not folder.is_dir():
-            raise ValidationError(f"{shown(folder)} is a file, not a folder: choose a new folder for the backup.")
+            raise ValidationError(f"{shown_path(folder)} is a file, not a folder: choose a new folder for the backup.")
         if folder.exists() and any(folder.iterdir()):
-            raise ValidationError(f"{shown(folder)} is not empty: choose a new folder for the backup.")
+            raise ValidationError(f"{shown_path(folder)} is not empty: choose a new folder for the backup.")
         make_private_folders(folder)
         os.chmod(folder, PRIVATE_FOLDER_MODE)  # also when it existed, empty
     except OSError as error:
-        raise ValidationError(f"The backup folder {shown(folder)} cannot be made: "
+        raise ValidationError(f"The backup folder {shown_path(folder)} cannot be made: "
                               f"{error.strerror or error}.") from None
     return folder
 
@@ -151,12 +151,12 @@ def backup(destination: str | Path, actor: Actor, url: str | None = None) -> Bac
     try:
         revision, rows, total, keys = _write_backup(folder, url, key)
     except OSError as error:
-        where = f" ({shown(error.filename)})" if error.filename else ""
-        raise ValidationError(f"The backup to {shown(folder)} failed: {error.strerror or error}{where}. The "
+        where = f" ({shown_path(error.filename)})" if error.filename else ""
+        raise ValidationError(f"The backup to {shown_path(folder)} failed: {error.strerror or error}{where}. The "
                               "folder holds no complete backup (no manifest.json).") from None
     with transaction(url) as session:
         audit.record(session, actor, "export",
-                     detail=f"backup to {shown(folder.name)}: {sum(rows.values())} rows, {len(keys)} files")
+                     detail=f"backup to {shown_path(folder.name)}: {sum(rows.values())} rows, {len(keys)} files")
     problem = None
     try:
         audit_anchor.write_anchor(url, reason="backup")

@@ -29,6 +29,7 @@ from db.engine import PRIVATE_FILE_MODE, make_private_folders
 from tracker.photos.store import photo_store
 from tracker.records.batch_documents import document_key, document_store
 from tracker.storage.blob_store import BlobStore
+from tracker.validation import shown_path
 
 FORMAT = "regrowth-tracker-backup/2"
 MANIFEST = "manifest.json"
@@ -50,14 +51,6 @@ def _files_of(table_name: str, row: Mapping[str, Any]) -> list[tuple[str, str]]:
     return []
 
 
-def shown(path: str | Path) -> str:
-    """A path as printable text: bytes of a name that are not UTF-8 appear as ``\\xNN`` (a folder name need not
-    be UTF-8; the audit trail, the terminal and the database need text).
-
-    >>> shown(Path(b"/tmp/bk-\\xff".decode("utf-8", "surrogateescape")))
-    '/tmp/bk-\\\\xff'
-    """
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)
@@ -74,7 +67,7 @@ class BackupResult:
 
     def summary(self) -> str:
         total = sum(self.rows.values())
-        return (f"Backup written to {shown(self.folder)}: {total} rows in {len(self.rows)} tables, "
+        return (f"Backup written to {shown_path(self.folder)}: {total} rows in {len(self.rows)} tables, "
                 f"{self.files} files ({self.bytes / 1_048_576:.1f} MB).")
 
 

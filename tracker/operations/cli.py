@@ -317,11 +317,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     from tracker.access.actors import command_line_actor
-    from tracker.operations.backup_format import shown
     from tracker.operations.restore import restore
+    from tracker.validation import shown_path
 
     result = restore(args.source, command_line_actor("restore"), force=args.force)
-    print(f"Restored {sum(result.rows.values())} rows and {result.files} files from {shown(result.folder)}.")
+    print(f"Restored {sum(result.rows.values())} rows and {result.files} files from {shown_path(result.folder)}.")
     if result.anchor_problem:  # the restore is complete and audited; only the anchor after it failed
         print(f"error: the restore is complete and in the audit trail, but the audit anchor was not written: "
               f"{result.anchor_problem}", file=sys.stderr)

@@ -39,7 +39,7 @@ from tracker.access.signing import signing_key
 from tracker.config import settings
 from tracker.database import database_busy, database_url
 from tracker.errors import ValidationError
-from tracker.operations.backup_format import BackupResult, _stores, shown
+from tracker.operations.backup_format import BackupResult, _stores
 from tracker.operations.backup_verify import VerifiedBackup, _refuse, verify_backup
 from tracker.operations.restore_journal import (
     JOURNAL,
@@ -54,6 +54,7 @@ from tracker.operations.restore_journal import (
 )
 from tracker.storage.blob_store import BlobStore
 from tracker.storage.ingest import PENDING, sha256_of_key
+from tracker.validation import shown_path
 
 # Test hook, nothing else: ``TRACKER_TEST_KILL_AT=name:n`` ends the process with SIGKILL (as a power cut
 # would) at the named point of a restore; tests/test_restore_atomic.py walks every point.
@@ -207,8 +208,8 @@ def _checked_restore(source: str | Path, actor: Actor, url: str, force: bool, ba
     data_dir = settings().data_dir
     backup = verify_backup(source, signing_key(create=False, data_dir=data_dir), url)
     if backup.folder.is_relative_to(data_dir.resolve()):
-        raise ValidationError(f"{shown(backup.folder)} is inside the data dir ({shown(data_dir.resolve())}), which a "
-                              "restore replaces: move the backup outside it first.")
+        raise ValidationError(f"{shown_path(backup.folder)} is inside the data dir ({shown_path(data_dir.resolve())}), "
+                              "which a restore replaces: move the backup outside it first.")
     journal_path = data_dir / JOURNAL
     journal = read_journal(data_dir) or {}
     fingerprint, newest = installation_state(url)
@@ -249,7 +250,7 @@ def _restore(backup: VerifiedBackup, actor: Actor, url: str, batch: int, data_di
     surplus = {name: sorted(key for key in blobs.keys()  # noqa: SIM118 a BlobStore, not a dict: no iteration
                             if key not in wanted[name] and key not in mine[name])
                for name, blobs in stores.items()}
-    _write_private(journal_path, json.dumps({"backup": backup.digest, "folder": shown(backup.folder),
+    _write_private(journal_path, json.dumps({"backup": backup.digest, "folder": shown_path(backup.folder),
                                              "started_at": datetime.now(UTC).isoformat(),
                                              "installation": fingerprint}).encode())
     _kill_point("journal")
