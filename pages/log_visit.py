@@ -279,7 +279,7 @@ if submitted or answer_anyway or answer_add or answer_keep:
         st.session_state[SAVED] = result
         st.session_state[FORM_FOR] = None  # the next run starts a fresh form (sites from this visit)
         st.rerun()
-    if ASKED in st.session_state or OFFER in st.session_state or photo_checks.ASKED in st.session_state:
+    if ASKED in st.session_state or OFFER in st.session_state or photo_checks.VISIT_FORM.asked in st.session_state:
         st.rerun()  # the form asks its question, with the values typed still in it
 else:
     saved = st.session_state.get(SAVED)

@@ -145,7 +145,7 @@ with timeline_tab:
             }
             for entry in record.timeline
         ], hide_index=True, column_config=date_columns("Date"), placeholder="–")
-        add_photos_form(actor, record.timeline)
+        add_photos_form(actor, details.mrn, record.timeline)
 
 with timeline_tab:  # corrections of visits, measurements, scale scores, sessions and photo views (issue #12)
     correct_entries(actor, details.mrn)

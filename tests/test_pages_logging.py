@@ -632,6 +632,35 @@ def test_photos_are_added_to_a_recorded_visit_from_the_patient_record(clinic):
     assert count(clinic, models.Photo) == 1
 
 
+def test_photos_added_to_a_recorded_visit_are_checked_first(clinic):
+    """Issue #14 review: "Add photos to a visit" stored a blurred photo unchecked. It is now checked as in the
+    visit form: the problem is asked about, nothing is stored until the photo is kept, and the check is stored."""
+    import io
+
+    from PIL import Image, ImageFilter
+
+    add_patient(clinic, target_areas="vertex")
+    log_visit(CLINICIAN, "RT-0001", VisitEntry(date=date(2026, 5, 2), sites=(SiteEntry("vertex", 120.0),)))
+    sharp = Image.open(io.BytesIO(jpeg()))
+    blurred = io.BytesIO()
+    sharp.filter(ImageFilter.GaussianBlur(8)).save(blurred, "JPEG", quality=90)
+    at = open_page("pages/patient_record.py")
+    at.selectbox(key="visit_photos_view").set_value("occipital")
+    at.file_uploader(key="visit_photos_files_0").upload("soft.jpg", blurred.getvalue(), "image/jpeg")
+    at.button(key="FormSubmitter:visit_photos_form-Add photos to this visit").click().run()
+    assert not at.exception and not at.error, errors(at)
+    assert any("Occipital photo" in shown(w.value) and "out of focus" in shown(w.value) for w in at.warning)
+    assert count(clinic, models.Photo) == 0
+    at.button(key="FormSubmitter:visit_photos_form-Keep these photos and save").click().run()
+    assert not at.exception and not at.error, errors(at)
+    assert "1 occipital photo(s) added to the visit of 2026-05-02." in [s.value for s in at.success]
+    assert not any("out of focus" in shown(w.value) for w in at.warning)  # the question is gone with its photos
+    with transaction(clinic) as session:
+        photo = session.scalars(select(models.Photo)).one()
+        assert photo.quality["kept_anyway"] is True
+        assert [problem["check"] for problem in photo.quality["problems"]] == ["focus"], photo.quality
+
+
 def add_button(day: str) -> str:
     return f"FormSubmitter:log_visit-Add these photos and values to the visit of {day}"
 

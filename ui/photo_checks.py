@@ -1,13 +1,15 @@
-"""The visit form's photo check for uploaded files: each photo is checked once (``tracker.records.capture_checks``)
-when the form is saved, before anything is stored; when a check finds problems, nothing is saved and the form says
-what is wrong in plain words. The clinician replaces the photo with a better one (a new file is checked afresh) or
-keeps the photos as they are ("Keep these photos and save"); the check's result goes with each photo to the save.
+"""The photo check for uploaded files, in the visit form and in "Add photos to a visit" on the record: each photo is
+checked once (``tracker.records.capture_checks``) when the form is saved, before anything is stored; when a check
+finds problems, nothing is saved and the form says what is wrong in plain words. The clinician replaces the photo
+with a better one (a new file is checked afresh) or keeps the photos as they are ("Keep these photos and save"); the
+check's result goes with each photo to the save.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import streamlit as st
 
@@ -16,9 +18,26 @@ from tracker.records.capture_checks import PhotoCheck, check_photos
 from tracker.records.visit_form import PhotoUpload
 from ui.messages import call, plain
 
-# Session keys (the visit form's "visit_" keys, blanked with a fresh form): each file's check, by view and upload
-# id (a file is checked once however often the page reruns); the files kept anyway; the problems being asked about.
-CHECKED, KEPT, ASKED = "visit_quality_checked", "visit_quality_kept", "visit_quality_asked"
+
+@dataclass(frozen=True)
+class CheckKeys:
+    """One form's session keys: each file's check, by view and upload id (a file is checked once however often
+    the page reruns); the files kept anyway; the problems being asked about. Each form has its own, so that a
+    question asked in one form is never shown in the other."""
+
+    checked: str
+    kept: str
+    asked: str
+
+    def forget(self) -> None:
+        """Drop the form's checks, kept files and question (after its photos were saved)."""
+        for key in (self.checked, self.kept, self.asked):
+            st.session_state.pop(key, None)
+
+
+# The visit form's keys are "visit_" keys, blanked with a fresh form.
+VISIT_FORM = CheckKeys("visit_quality_checked", "visit_quality_kept", "visit_quality_asked")
+ADDED_PHOTOS = CheckKeys("added_photos_quality_checked", "added_photos_quality_kept", "added_photos_quality_asked")
 
 
 @dataclass(frozen=True)
@@ -31,9 +50,9 @@ class FormPhoto:
     data: bytes
 
 
-def question() -> bool:
+def question(keys: CheckKeys = VISIT_FORM) -> bool:
     """Inside the form: the photo check's problems, and "Keep these photos and save"; returns whether pressed."""
-    asked: list[str] | None = st.session_state.get(ASKED)
+    asked: list[str] | None = st.session_state.get(keys.asked)
     if not asked:
         return False
     st.warning("**The photo check found problems** (nothing was saved):\n\n"
@@ -42,13 +61,13 @@ def question() -> bool:
     return st.form_submit_button("Keep these photos and save")
 
 
-def checked(actor: Actor, mrn: str, photos: Sequence[FormPhoto], visit_date: str,
-            keep: bool) -> list[PhotoUpload] | None:
+def checked(actor: Actor, mrn: str, photos: Sequence[FormPhoto], visit_date: date | str,
+            keep: bool, keys: CheckKeys = VISIT_FORM) -> list[PhotoUpload] | None:
     """The form's photos with their checks, ready to save; None when a check found problems not yet kept (they
-    are then asked about: ``ASKED``) or the check itself could not run (its message is shown). ``keep``: "Keep
+    are then asked about: ``keys.asked``) or the check itself could not run (its message is shown). ``keep``: "Keep
     these photos and save" was pressed, so every photo asked about is kept as it is."""
-    done: dict[tuple[str, str], PhotoCheck] = st.session_state.setdefault(CHECKED, {})
-    kept: set[tuple[str, str]] = st.session_state.setdefault(KEPT, set())
+    done: dict[tuple[str, str], PhotoCheck] = st.session_state.setdefault(keys.checked, {})
+    kept: set[tuple[str, str]] = st.session_state.setdefault(keys.kept, set())
     if keep:
         kept.update((photo.view, photo.file_id) for photo in photos)
     todo = [photo for photo in photos if (photo.view, photo.file_id) not in done]
@@ -63,9 +82,9 @@ def checked(actor: Actor, mrn: str, photos: Sequence[FormPhoto], visit_date: str
                      and done[(photo.view, photo.file_id)].quality is not None
                      for problem in done[(photo.view, photo.file_id)].problems]
     if open_problems:
-        st.session_state[ASKED] = open_problems
+        st.session_state[keys.asked] = open_problems
         return None
-    st.session_state.pop(ASKED, None)
+    st.session_state.pop(keys.asked, None)
     return [PhotoUpload(photo.view, photo.file_name, photo.data,
                         quality=done[(photo.view, photo.file_id)].record(kept=(photo.view, photo.file_id) in kept))
             for photo in photos]
