@@ -14,6 +14,7 @@ from datetime import date
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
+from sqlalchemy import update
 
 from db import models
 from tests import forked_python
@@ -157,3 +158,29 @@ def test_the_store_check_does_not_report_aligned_copies_as_orphans(clinic):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "orphan" not in done.stdout.lower() and "derived" not in done.stdout, done.stdout
     assert "aligned/" not in done.stdout
+
+
+def test_the_store_check_removes_aligned_copies_no_photo_on_record_can_use(clinic):
+    """Issue #14 review: derived copies were never removed. A copy of a photo no longer on record (as after a
+    restore of an earlier state) or of an earlier method version goes at the next ``check``, through the command
+    line; the copies of pairs on record stay, also of a removed photo (its files stay too)."""
+    pair = known_pair("frontal", 26, SIZE, 0)
+    _, first_sha, second_sha = _patient_with_pair(clinic, "P-1", pair.before, pair.after)
+    assert before_after(CLINICIAN, "P-1", "vertex", url=clinic, aligned=True).alignment.aligned
+    derived = blob_store("derived")
+    kept = {pair_key(first_sha, second_sha, "jpg"), pair_key(first_sha, second_sha, "json")}
+    gone_photo = "ee" * 32  # a photo the installation no longer holds
+    planted = {pair_key(first_sha, gone_photo, "jpg"), pair_key(gone_photo, second_sha, "json"),
+               f"aligned/similarity-akaze-0/{first_sha[:2]}/{first_sha}-{second_sha}.jpg"}
+    for key in planted:
+        derived.put(key, b"a copy of a patient photo")
+    with transaction(clinic) as session:  # a removed photo keeps its files, and so its pairs' copies
+        session.execute(update(models.Photo).where(models.Photo.sha256 == second_sha)
+                        .values(deleted_at=models.utcnow(), deleted_reason="test"))
+    done = forked_python.run(["-m", "tracker", "check"], cwd=ROOT, env={**os.environ}, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ("Removed 3 aligned before/after file(s) of photos no longer on record or of an earlier alignment "
+            "method") in done.stdout, done.stdout
+    assert set(derived.keys("aligned/")) == kept
+    again = forked_python.run(["-m", "tracker", "check"], cwd=ROOT, env={**os.environ}, timeout=300)
+    assert "aligned before/after" not in again.stdout and set(derived.keys("aligned/")) == kept

@@ -22,6 +22,7 @@ from tests.backup_samples import (
     rows_of,
     state_of,
 )
+from tracker.photos.aligned_pairs import pair_key
 
 
 def test_restore_into_a_new_installation_brings_back_every_row_and_file(clinic, tmp_path, new_installation):
@@ -100,9 +101,21 @@ def test_force_replaces_an_installation_in_use(clinic, tmp_path, new_installatio
         assert len(busy.stderr.strip().splitlines()) == 1, busy.stderr
         assert state_of(other) == before and not (other.data_dir / "restore-journal.json").exists()
 
+    # Aligned before/after copies (derived data) of the other clinic's photos would outlive their photos.
+    restored_shas = {row[0] for row in _run_on(clinic, "SELECT sha256 FROM photo")}
+    other_shas = sorted({row[0] for row in _run_on(other.url, "SELECT sha256 FROM photo")} - restored_shas)
+    kept_pair = sorted(restored_shas)[:2]
+    derived = other.data_dir / "derived"
+    for earlier, later in ((other_shas[0], other_shas[1]), (kept_pair[0], kept_pair[1])):
+        copy = derived / pair_key(earlier, later, "jpg")
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(b"aligned copy")
+
     forced = cli(other, "restore", str(tmp_path / "backup"), "--force")
     assert forced.returncode == 0, forced.stderr
     assert_restored(other, expected)  # the other clinic's extra photos are gone, its anchors set aside
+    assert sorted(path.relative_to(derived).as_posix() for path in derived.rglob("*.jpg")) == [
+        pair_key(kept_pair[0], kept_pair[1], "jpg")]
     assert list(other.data_dir.glob("audit-anchors.replaced-*.jsonl"))
     assert _run_on(other.url, "SELECT note FROM other_app_notes") == [("keep me",)]
     assert not (other.data_dir / "demo-accounts.txt").exists()  # its passwords were the replaced accounts'

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from db import models
 from tracker.config import settings
-from tracker.database import database_url, transaction
+from tracker.database import database_url, reading, transaction
 from tracker.operations.consistency_report import (
     RESTORE_MARKER,
     ConsistencyReport,
@@ -57,6 +57,7 @@ from tracker.operations.consistency_report import (
     UnfinishedRestore,
     is_restore,
 )
+from tracker.photos.aligned_pairs import prune_aligned
 from tracker.photos.store import PhotoStore, photo_store
 from tracker.records.batch_documents import document_key, document_store
 from tracker.storage.blob_store import BlobStore
@@ -155,7 +156,8 @@ def check_documents(
 def run_check(url: str | None = None, *, verify_hashes: bool = True, full: bool = False,
               grace: timedelta = GRACE) -> ConsistencyReport:
     """Check both configured stores against the database at ``url`` (default: the configured one); an
-    upload's leftovers younger than ``grace`` are an upload in progress.
+    upload's leftovers younger than ``grace`` are an upload in progress. Aligned before/after copies that no
+    photo on record can use are removed (``prune_aligned``; not while a restore runs).
 
     Every file's presence is checked; hashes are verified for new records, a rotating sample of older ones and
     those found altered before, or for all with ``full`` (none with ``verify_hashes=False``), and where this
@@ -191,6 +193,9 @@ def run_check(url: str | None = None, *, verify_hashes: bool = True, full: bool 
         # No restore runs (it holds the data dir's lock while it does): its markers, however young, are
         # leftovers of one that was interrupted, not work in progress.
         photos, documents = _restore_markers_interrupted(photos), _restore_markers_interrupted(documents)
+        with reading(url) as session:
+            on_record = set(session.scalars(select(models.Photo.sha256).distinct()))
+        photos = replace(photos, aligned_removed=prune_aligned(on_record))
     return replace(photos, documents=documents, restore=restore)
 
 

@@ -177,6 +177,7 @@ class ConsistencyReport:
     hashes: HashCoverage | None = None  # None: no file was hashed
     documents: DocumentReport | None = None
     restore: UnfinishedRestore | None = None
+    aligned_removed: int = 0  # aligned before/after copies no photo on record can use, removed (derived data)
 
     @property
     def photos_ok(self) -> bool:
@@ -211,6 +212,9 @@ class ConsistencyReport:
             )
         out += _leftover_lines("photo", "photo store", self.orphans, self.interrupted, self.stale_temporaries,
                                self.in_progress)
+        if self.aligned_removed:
+            out.append(f"Removed {self.aligned_removed} aligned before/after file(s) of photos no longer on record "
+                       "or of an earlier alignment method (derived data, made again when a pair is viewed).")
         out.append("OK: the photo store and the database agree." if self.photos_ok
                    else "PROBLEMS FOUND in the photo store (see above).")
         return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import signal
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
-from sqlalchemy import Connection, Date, DateTime, MetaData, Table, insert, inspect, text
+from sqlalchemy import Connection, Date, DateTime, MetaData, Table, insert, inspect, select, text
 
 from db import models
 from db.engine import MIGRATIONS, alembic_config, engine_for, make_private_folders
@@ -37,7 +38,7 @@ from tracker.access import audit, audit_anchor
 from tracker.access.actors import ADMIN, Actor, require_role
 from tracker.access.signing import signing_key
 from tracker.config import settings
-from tracker.database import database_busy, database_url
+from tracker.database import database_busy, database_url, reading
 from tracker.errors import ValidationError
 from tracker.operations.backup_format import BackupResult, _stores
 from tracker.operations.backup_verify import VerifiedBackup, _refuse, verify_backup
@@ -52,6 +53,7 @@ from tracker.operations.restore_journal import (
     read_journal,
     restore_committed,
 )
+from tracker.photos.aligned_pairs import prune_aligned
 from tracker.storage.blob_store import BlobStore
 from tracker.storage.ingest import PENDING, sha256_of_key
 from tracker.validation import shown_path
@@ -59,6 +61,8 @@ from tracker.validation import shown_path
 # Test hook, nothing else: ``TRACKER_TEST_KILL_AT=name:n`` ends the process with SIGKILL (as a power cut
 # would) at the named point of a restore; tests/test_restore_atomic.py walks every point.
 KILL_VARIABLE = "TRACKER_TEST_KILL_AT"
+
+log = logging.getLogger(__name__)
 
 
 def _kill_point(name: str, count: int | None = None) -> None:
@@ -289,4 +293,11 @@ def _restore(backup: VerifiedBackup, actor: Actor, url: str, batch: int, data_di
             removed += 1
             _kill_point("cleanup", removed)
     journal_path.unlink(missing_ok=True)
+    # Aligned before/after copies of photos the restored installation does not hold would be their only trace.
+    try:
+        with reading(url) as session:
+            prune_aligned(set(session.scalars(select(models.Photo.sha256).distinct())))
+    except Exception as error:  # the restore is done; derived copies wait for the next check
+        log.warning("aligned copies not pruned after the restore [%s: %s]; `check` removes them",
+                    type(error).__name__, error)
     return BackupResult(backup.folder, backup.rows, copied, total, anchor_problem=problem)

@@ -13,6 +13,10 @@ so a new version of the method computes its own copies, and two patients' photos
 consistency check, the backup and the restore deal with the photo and document stores only, so derived copies are
 neither reported as orphans nor backed up (a restored installation computes them again when a pair is viewed).
 The JSON is written after the JPEG, so a JSON that is present always has its JPEG.
+
+``prune_aligned`` removes the copies no pair on record can use: those of an earlier method version, and those of a
+photo no longer on record (a restore brought back an earlier state: the copy would be the only trace of a patient
+photo the installation no longer holds). ``check`` and ``restore`` run it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import io
 import json
 import logging
 import math
+from collections.abc import Set
 from dataclasses import dataclass
 
 from PIL import Image
@@ -68,6 +73,27 @@ def pair_key(earlier_sha256: str, later_sha256: str, suffix: str) -> str:
     'aligned/similarity-akaze-1/ab/ab00000000'
     """
     return f"aligned/{ALGORITHM_VERSION}/{earlier_sha256[:2]}/{earlier_sha256}-{later_sha256}.{suffix}"
+
+
+def prune_aligned(photo_sha256s: Set[str], store: BlobStore | None = None) -> int:
+    """Remove every aligned copy (JPEG and JSON) of another method version or of a pair whose earlier or later
+    photo's SHA-256 is not in ``photo_sha256s`` (every photo on record, removed ones included: their files stay);
+    returns how many files were removed. Derived data: a copy that cannot be removed now is left for next time.
+    """
+    store = store or blob_store("derived")
+    removed = 0
+    for key in list(store.keys("aligned/")):
+        parts = key.split("/")
+        pair = parts[-1].rsplit(".", 1)[0].split("-") if len(parts) == 4 else []
+        current = len(pair) == 2 and parts[1] == ALGORITHM_VERSION
+        if current and pair[0] in photo_sha256s and pair[1] in photo_sha256s:
+            continue
+        try:
+            store.delete(key)
+            removed += 1
+        except Exception as error:  # derived data: tried again at the next check
+            log.warning("aligned copy %s not removed [%s: %s]", key, type(error).__name__, error)
+    return removed
 
 
 def registered_pair(earlier: models.Photo, earlier_image: Image.Image, later: models.Photo,
