@@ -266,11 +266,16 @@ def type_date(page, label: str, day) -> None:
     field.press("Tab")
 
 
-def dataframe_rows(frame) -> list[dict[str, str]]:
+def dataframe_rows(frame, containing: str | None = None) -> list[dict[str, str]]:
     """The rows of an ``st.dataframe`` (a locator for its ``stDataFrame``), each as column → text.
 
-    The grid is drawn on a canvas; it keeps an accessible table of the rows in view, read here."""
+    The grid is drawn on a canvas; it keeps an accessible table of the rows in view, read here. After a rerun
+    that table may still hold the previous run's rows for a moment (seen once in a full run: the new visit's
+    "saved" text was there, its grid still the last visit's): ``containing``, a cell text the new rows have,
+    waits for them first."""
     frame.locator("tr").first.wait_for(state="attached")
+    if containing is not None:
+        frame.locator("td", has_text=containing).first.wait_for(state="attached")
     header, *rows = frame.evaluate(
         "el => [...el.querySelectorAll('tr')].map(tr => [...tr.querySelectorAll('th, td')].map(c => c.textContent))")
     return [dict(zip(header, row, strict=False)) for row in rows]

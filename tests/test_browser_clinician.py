@@ -191,7 +191,7 @@ def test_clinician_registers_logs_and_sees_early_response(clinic):
         wait_rendered(page)
         assert_no_error_box(page)
         saved = body_text(page)
-        rows = dataframe_rows(page.get_by_test_id("stDataFrame").first)
+        rows = dataframe_rows(page.get_by_test_id("stDataFrame").first, containing="Early response (2–3 months)")
         assert [(r["Site"], r["Milestone"], r["Change vs baseline (hairs/cm²)"], r["Status"]) for r in rows] == [
             ("Frontal", "Early response (2–3 months)", "+35.0 (+23%)", "Ahead: above the expected range"),
             ("Vertex", "Early response (2–3 months)", "+35.0 (+25%)", "Ahead: above the expected range"),

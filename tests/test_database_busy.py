@@ -101,7 +101,13 @@ def test_patient_list_says_busy_then_works(busy_clinic, caplog, figure, db_url):
         assert_busy_said_plainly(at, caplog, "list_patients")
         assert not at.dataframe
     caplog.clear()
-    at.run()
+    # Once released it works. The test's lock timeout is 300 ms: on a saturated machine (a full run beside a
+    # PostgreSQL bulk load) the first click after the release was once still told "busy"; a second may be.
+    for _ in range(3):
+        at.run()
+        if [e.value for e in at.error] != [BUSY]:
+            break
+        caplog.clear()
     assert not at.exception and not at.error and not busy_lines(caplog)
     assert at.dataframe[0].value["Name"].tolist() == ["Busy Patient"]
     figure(f"database busy ({db_url.split(':')[0]}): patient list and sign-in under a held write lock: "
