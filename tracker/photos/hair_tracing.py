@@ -18,8 +18,9 @@ The steps (``trace_hairs``):
 6. Roots: a hair emerges where its shaft ends in an opening found, looked for at the walk's ends inside the
    frame and at the junctions it passed (a unit whose opening lies under another shaft joins it there); a tip
    lies on plain skin. Walking from a tip, the first opening met is the root, and the mark is put at the
-   opening's centre. A shaft meeting no opening (a tip and an end at the frame's edge: it entered from
-   outside; or two free ends: the stub of a shaft whose root lies under another) does not count by itself.
+   opening's centre. A shaft meeting no opening does not count by itself (a tip and an end at the frame's edge:
+   it entered from outside; two free ends and junctions passed: its root may lie under another shaft), unless
+   it lies whole and alone in the field (two free ends, touching no other shaft): then it emerged in it.
    Each tip belongs to one hair, so that a hair walked from both its ends counts once.
 7. Width: full width at half the shaft's own contrast, across the shaft at points along it (µm).
 8. Hairs of a unit lying over each other near their opening: around each opening, the shafts seen leaving it
@@ -124,7 +125,8 @@ def trace_hairs(gray: FloatImage, um_per_px: float) -> list[TracedHair]:
             continue
         if start.kind == "node" and covered[path[:near, 0], path[:near, 1]].mean() > 0.5:
             continue
-        found = _rooted(start, stop, path, joints, halo[path[:, 0], path[:, 1]], level, typical_width)
+        found = _rooted(start, stop, path, joints, halo[path[:, 0], path[:, 1]], level, typical_width,
+                        contrast[path[:, 0], path[:, 1]])
         if found is None or found[1] in tips:
             continue
         root, tip = found
@@ -178,9 +180,10 @@ def _unit_mates(hairs: list[TracedHair], spans: list[float], mask: Mask, um_per_
 
 
 def _rooted(start: _End, stop: _End, path: NDArray[np.intp], joints: list[int], halo: FloatImage, level: float,
-            typical_width: float) -> tuple[int, tuple[int, int]] | None:
+            typical_width: float, skin: FloatImage) -> tuple[int, tuple[int, int]] | None:
     """Where along ``path`` (an index) the hair walked from ``start`` emerges, and its tip's pixel; None when it
-    emerged outside the frame. ``halo``: the halo map's values along the path.
+    emerged outside the frame, or its root cannot be told. ``halo``: the openings' map along the path; ``skin``:
+    how much darker the skin around each point of the path is (``hair_openings.halo_contrast``).
 
     Walking from a tip, the root is the first opening met (a shaft lying over another unit's opening further
     on belongs to that other hair). When both ends are in openings, the darker ring is the root, so that the
@@ -197,6 +200,11 @@ def _rooted(start: _End, stop: _End, path: NDArray[np.intp], joints: list[int], 
         looked_at[max(0, joint - 2 * near): joint + 2 * near] = True
     opening = (halo >= level) & looked_at
     if not opening.any():
+        if start.kind == "free" and stop.kind == "free" and not joints:
+            # A whole shaft lying alone in the field emerged in it even when no opening shows (the halo is not
+            # seen on every scalp or with every device): at the end where the skin is darker (either walk along
+            # it finds the same one). A shaft touching others is not: its root may be where it meets them.
+            return (0, stop.pixel) if skin[0] >= skin[-1] else (len(path) - 1, start.pixel)
         return None
     first = int(np.argmax(opening))
     if first > near:
