@@ -202,9 +202,12 @@ def _rooted(start: _End, stop: _End, path: NDArray[np.intp], joints: list[int], 
     if not opening.any():
         if start.kind == "free" and stop.kind == "free" and not joints:
             # A whole shaft lying alone in the field emerged in it even when no opening shows (the halo is not
-            # seen on every scalp or with every device): at the end where the skin is darker (either walk along
-            # it finds the same one). A shaft touching others is not: its root may be where it meets them.
-            return (0, stop.pixel) if skin[0] >= skin[-1] else (len(path) - 1, start.pixel)
+            # seen on every scalp or with every device): at the end where the skin is darker, on a tie the first
+            # in the image, so that either walk along it finds the same one. A shaft touching others is not: its
+            # root may be where it meets them.
+            first_end = (float(skin[0]), tuple(-value for value in start.pixel))
+            last_end = (float(skin[-1]), tuple(-value for value in stop.pixel))
+            return (0, stop.pixel) if first_end >= last_end else (len(path) - 1, start.pixel)
         return None
     first = int(np.argmax(opening))
     if first > near:

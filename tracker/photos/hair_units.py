@@ -79,7 +79,7 @@ def hairs_leaving(mask: Mask, row: float, col: float, shaft_px: float, um_per_px
     way = _common_way(every)
     best = 0
     linked = crossings[0]
-    for index, (ring, following) in enumerate(zip(crossings[:-1], crossings[1:], strict=True)):
+    for index, (radius, ring, following) in enumerate(zip(radii[:-1], crossings[:-1], crossings[1:], strict=True)):
         if index:
             # A shaft passing by reaches the outer circles without having crossed the inner ones where it lies.
             inner = radii[index - 1]
@@ -88,14 +88,17 @@ def hairs_leaving(mask: Mask, row: float, col: float, shaft_px: float, um_per_px
                              for before, span in linked)]
         kept = [length for angle, length in linked
                 if _apart(angle, way) <= FAN_DEG and any(_apart(angle, other) <= KEEP_DEG for other, _ in following)]
-        best = max(best, sum(max(1, round(length / shaft_px)) for length in kept))
+        # A run is measured in whole samples of the circle (about a pixel each): one sample more or less is the
+        # sampling's, not a shaft's, so it is taken off before counting widths.
+        sample = 2 * np.pi * radius / _samples(radius)
+        best = max(best, sum(max(1, round((length - sample) / shaft_px)) for length in kept))
     return min(MAX_UNIT, best)
 
 
 def _crossings(mask: Mask, row: float, col: float, radius: float) -> list[tuple[float, float]]:
     """The runs of ``mask`` along the circle: the angle of each one's middle (degrees, 0 = right, 90 = down) and
     its length along the circle (pixels)."""
-    steps = max(90, int(2 * np.pi * radius))  # about one sample per pixel of arc
+    steps = _samples(radius)
     angles = np.arange(steps) * (360.0 / steps)
     rows = (row + radius * np.sin(np.radians(angles))).astype(np.float32)
     cols = (col + radius * np.cos(np.radians(angles))).astype(np.float32)
@@ -112,6 +115,11 @@ def _crossings(mask: Mask, row: float, col: float, radius: float) -> list[tuple[
     arc = 2 * np.pi * radius / steps
     return [(float(((start + stop - 1) / 2 + shift) % steps * 360.0 / steps), float((stop - start) * arc))
             for start, stop in zip(starts, stops, strict=True)]
+
+
+def _samples(radius: float) -> int:
+    """How many points a circle of ``radius`` pixels is sampled at: about one per pixel of arc."""
+    return max(90, int(2 * np.pi * radius))
 
 
 def _common_way(angles: list[float]) -> float:
