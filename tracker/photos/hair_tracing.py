@@ -13,15 +13,19 @@ The steps (``trace_hairs``):
    each junction into the branch that goes on most straight (a crossing is passed straight through), or into a
    short trunk ending free (the common root of a follicular unit). A walk ends at a free end, the frame's edge,
    a junction in an opening, or a junction with no way on.
-5. Roots: a hair emerges where its shaft ends in a follicular opening, seen as a darker ring around it (the
-   peripilar halo), looked for at the walk's ends inside the frame and at the junctions it passed (a unit
-   whose opening lies under another shaft joins it there); a tip lies on plain skin. Walking from a tip, the
-   first opening met is the root; a shaft with both ends free inside the frame emerged in it even when no
-   opening shows. A shaft whose only end inside the frame is a tip entered from outside and does not count.
+5. Openings: the follicular openings are found first, on their own, as darker discs of skin between the shafts
+   (the peripilar halo; ``tracker.photos.hair_openings``).
+6. Roots: a hair emerges where its shaft ends in an opening found, looked for at the walk's ends inside the
+   frame and at the junctions it passed (a unit whose opening lies under another shaft joins it there); a tip
+   lies on plain skin. Walking from a tip, the first opening met is the root, and the mark is put at the
+   opening's centre. A shaft meeting no opening does not count by itself (a tip and an end at the frame's edge:
+   it entered from outside; two free ends and junctions passed: its root may lie under another shaft), unless
+   it lies whole and alone in the field (two free ends, touching no other shaft): then it emerged in it.
    Each tip belongs to one hair, so that a hair walked from both its ends counts once.
-6. Width: full width at half the shaft's own contrast, across the shaft at points along it (µm).
-7. Hairs of a unit lying over each other near their opening: around each root found, the shafts seen leaving it
-   on circles of growing radius (``tracker.photos.hair_units``); more than the roots found there are added.
+7. Width: full width at half the shaft's own contrast, across the shaft at points along it (µm).
+8. Hairs of a unit lying over each other near their opening: around each opening, the shafts seen leaving it
+   on circles of growing radius (``tracker.photos.hair_units``); more than the roots found there are added,
+   also at an opening no traced shaft was found to leave.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ import numpy as np
 from numpy.typing import NDArray
 from skimage import morphology
 
-from tracker.photos.hair_units import shafts_per_opening
+from tracker.photos.hair_openings import OPENING_SHARE, SAME_OPENING_UM, find_openings, halo_contrast, in_openings
+from tracker.photos.hair_units import hairs_leaving, shafts_per_opening
 
 # OpenCV's hints type its images loosely (any number type); these name what each array holds.
 FloatImage = NDArray[Any]
@@ -55,8 +60,6 @@ NOISE_FLOOR = 6.0  # thresholds at least this many times the skin's noise (robus
 MIN_PIECE_UM2 = 150.0 * 15.0  # a piece of mask smaller than a 150 µm stub of the thinnest hair is noise
 STRAIGHT_DEG = 35.0  # a shaft goes on through a junction only into a branch within this angle of its way
 TRUNK_DEG = 75.0  # ... or into a short trunk ending free, the common root of a unit, within this one
-HALO_RING_UM = 50.0  # width of the ring around a shaft's end where an opening's halo is looked for
-HALO_SHARE = 0.03  # a ring darker than this share of a shaft's contrast is a halo: the shaft's root
 MIN_SHAFT_UM = 150.0  # a shaft shorter than this is a stub of skeleton, not a hair
 MATE_UM = 60.0  # a unit's added marks lie this far from its root: inside its opening, apart on the screen
 
@@ -94,31 +97,36 @@ def trace_hairs(gray: FloatImage, um_per_px: float) -> list[TracedHair]:
     high = max(HIGH_SHARE * shaft_contrast, NOISE_FLOOR * noise)
     low = max(LOW_SHARE * shaft_contrast, NOISE_FLOOR * noise * LOW_SHARE / HIGH_SHARE)
     mask = _hysteresis(ridges, low, high, int(MIN_PIECE_UM2 / um_per_px**2))
-    if not mask.any():
-        return []
+    if not mask.any() or shaft_contrast == 0:
+        return []  # nothing stands out as a shaft: bare skin, whose mottling the mask may still pick up
     skeleton = skeletonize(mask)
     half_width = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
     typical_width = float(np.median(half_width[skeleton])) * 2
     branches, node_centres = _branches(skeleton, typical_width)
-    halo = _halo_map(ridges, mask, typical_width, um_per_px)
-    level = max(HALO_SHARE * shaft_contrast, noise)
+    contrast = halo_contrast(ridges, mask, typical_width, um_per_px)
+    level = OPENING_SHARE * shaft_contrast
+    openings = find_openings(contrast, level, um_per_px)
+    halo = in_openings(contrast, openings, level, um_per_px)
 
     def opening(node: int) -> bool:
         row, col = node_centres[node]
         return bool(halo[round(row), round(col)] >= level)
 
     hairs = []
+    spans = []  # each hair's width in the mask (pixels), as typical_width is measured: what its runs are compared to
     tips: set[tuple[int, int]] = set()  # each tip (or end at the frame's edge) belongs to one hair
     covered = np.zeros(mask.shape, bool)  # the shafts of the hairs found so far
     near = max(3, round(typical_width))
     # Walks from blind ends last: one whose first stretch is a hair found already is that hair again.
     walks = sorted(_walks(branches, typical_width, opening), key=lambda walk: walk[0].kind == "node")
     for start, stop, path, joints in walks:
-        if len(path) * um_per_px < MIN_SHAFT_UM:
+        # A shaft cut short by the frame's edge is no stub: its root may lie just inside.
+        if len(path) * um_per_px < MIN_SHAFT_UM and "border" not in (start.kind, stop.kind):
             continue
         if start.kind == "node" and covered[path[:near, 0], path[:near, 1]].mean() > 0.5:
             continue
-        found = _rooted(start, stop, path, joints, halo[path[:, 0], path[:, 1]], level, typical_width)
+        found = _rooted(start, stop, path, joints, halo[path[:, 0], path[:, 1]], level, typical_width,
+                        contrast[path[:, 0], path[:, 1]])
         if found is None or found[1] in tips:
             continue
         root, tip = found
@@ -126,16 +134,45 @@ def trace_hairs(gray: FloatImage, um_per_px: float) -> list[TracedHair]:
         covered[path[:, 0], path[:, 1]] = True
         # Measured on the tip's side: near the root, the hairs of a unit lie side by side.
         tip_side = path[root + (len(path) - root) * 2 // 5:] if root < len(path) // 2 else path[: root * 3 // 5]
-        width = _width_px(ridges, tip_side if len(tip_side) >= 9 else path) * um_per_px
-        hairs.append(TracedHair(float(path[root][1]), float(path[root][0]), width))
-    return hairs + _unit_mates(hairs, mask, um_per_px)
+        measured = tip_side if len(tip_side) >= 9 else path
+        width = _width_px(ridges, measured) * um_per_px
+        spans.append(float(np.median(half_width[measured[:, 0], measured[:, 1]])) * 2)
+        row, col = _snapped((int(path[root][0]), int(path[root][1])), openings, SAME_OPENING_UM / um_per_px)
+        hairs.append(TracedHair(float(col), float(row), width))
+    return hairs + _unit_mates(hairs, spans, mask, um_per_px) + _unrooted(openings, hairs, mask, typical_width,
+                                                                          um_per_px)
 
 
-def _unit_mates(hairs: list[TracedHair], mask: Mask, um_per_px: float) -> list[TracedHair]:
+def _snapped(pixel: tuple[int, int], openings: list[tuple[int, int]], within: float) -> tuple[int, int]:
+    """The centre of the opening nearest ``pixel`` when one lies ``within`` pixels, else ``pixel``."""
+    if not openings:
+        return pixel
+    nearest = min(openings, key=lambda opening: (opening[0] - pixel[0]) ** 2 + (opening[1] - pixel[1]) ** 2)
+    return nearest if np.hypot(nearest[0] - pixel[0], nearest[1] - pixel[1]) <= within else pixel
+
+
+def _unrooted(openings: list[tuple[int, int]], hairs: list[TracedHair], mask: Mask, typical_width: float,
+              um_per_px: float) -> list[TracedHair]:
+    """The hairs of the openings no traced shaft was found to leave (its shafts lie over each other, or over
+    another's): as many as the shafts seen leaving it (``tracker.photos.hair_units``), none when none show. Their
+    width is not measured on them: the photo's typical shaft width stands for it."""
+    near = SAME_OPENING_UM / um_per_px
+    found = []
+    for row, col in openings:
+        if any(np.hypot(hair.y - row, hair.x - col) <= near for hair in hairs):
+            continue
+        width_um = typical_width * um_per_px
+        found += [TracedHair(float(col), float(row), width_um)] * hairs_leaving(mask, row, col, typical_width,
+                                                                                 um_per_px)
+    return found
+
+
+def _unit_mates(hairs: list[TracedHair], spans: list[float], mask: Mask, um_per_px: float) -> list[TracedHair]:
     """The hairs of the units found whose shafts lie over each other near their opening, one more mark each
-    (``tracker.photos.hair_units``), with the width of the hair found there: around its root, ``MATE_UM`` from
-    it a third of a turn apart, so that the clinician sees each mark and can click each one away."""
-    extra = shafts_per_opening([(hair.y, hair.x) for hair in hairs], mask, um_per_px)
+    (``tracker.photos.hair_units``; ``spans``: each hair's width in the mask, pixels), with the width of the hair
+    found there: around its root, ``MATE_UM`` from it a third of a turn apart, so that the clinician sees each
+    mark and can click each one away."""
+    extra = shafts_per_opening([(hair.y, hair.x) for hair in hairs], spans, mask, um_per_px)
     away = MATE_UM / um_per_px
     return [TracedHair(hair.x + away * float(np.cos(number * 2 * np.pi / 3)),
                        hair.y + away * float(np.sin(number * 2 * np.pi / 3)), hair.width_um)
@@ -143,9 +180,10 @@ def _unit_mates(hairs: list[TracedHair], mask: Mask, um_per_px: float) -> list[T
 
 
 def _rooted(start: _End, stop: _End, path: NDArray[np.intp], joints: list[int], halo: FloatImage, level: float,
-            typical_width: float) -> tuple[int, tuple[int, int]] | None:
+            typical_width: float, skin: FloatImage) -> tuple[int, tuple[int, int]] | None:
     """Where along ``path`` (an index) the hair walked from ``start`` emerges, and its tip's pixel; None when it
-    emerged outside the frame. ``halo``: the halo map's values along the path.
+    emerged outside the frame, or its root cannot be told. ``halo``: the openings' map along the path; ``skin``:
+    how much darker the skin around each point of the path is (``hair_openings.halo_contrast``).
 
     Walking from a tip, the root is the first opening met (a shaft lying over another unit's opening further
     on belongs to that other hair). When both ends are in openings, the darker ring is the root, so that the
@@ -162,10 +200,14 @@ def _rooted(start: _End, stop: _End, path: NDArray[np.intp], joints: list[int], 
         looked_at[max(0, joint - 2 * near): joint + 2 * near] = True
     opening = (halo >= level) & looked_at
     if not opening.any():
-        if start.kind == "free" and stop.kind == "free":
-            # A whole shaft lying in the field emerged in it, whether or not its opening shows: at the end with
-            # the darker ring (either walk along it finds the same one).
-            return (0, stop.pixel) if halo[0] >= halo[-1] else (len(path) - 1, start.pixel)
+        if start.kind == "free" and stop.kind == "free" and not joints:
+            # A whole shaft lying alone in the field emerged in it even when no opening shows (the halo is not
+            # seen on every scalp or with every device): at the end where the skin is darker, on a tie the first
+            # in the image, so that either walk along it finds the same one. A shaft touching others is not: its
+            # root may be where it meets them.
+            first_end = (float(skin[0]), tuple(-value for value in start.pixel))
+            last_end = (float(skin[-1]), tuple(-value for value in stop.pixel))
+            return (0, stop.pixel) if first_end >= last_end else (len(path) - 1, start.pixel)
         return None
     first = int(np.argmax(opening))
     if first > near:
@@ -343,23 +385,6 @@ def _straightest(branches: list[_Branch], here: list[tuple[int, int]], visited: 
         if alignment > best_cos:
             best, best_cos = (other, other_side), alignment
     return best
-
-
-def _halo_map(ridges: FloatImage, mask: Mask, typical_width: float, um_per_px: float) -> FloatImage:
-    """At each pixel, how much darker than the skin the ring just outside a typical shaft around it is (mean
-    ridge value), off the shafts and off the blur at their edges: high around a shaft's end in a follicular
-    opening, low around a tip."""
-    skin = (~cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)).astype(np.float32)
-    inner = typical_width / 2 + 2
-    outer = inner + max(3.0, HALO_RING_UM / um_per_px)
-    reach = int(outer) + 1
-    rows, cols = np.mgrid[-reach: reach + 1, -reach: reach + 1]
-    distance = np.hypot(rows, cols)
-    ring = ((distance >= inner) & (distance <= outer)).astype(np.float32)
-    darker = cv2.filter2D(ridges.astype(np.float32) * skin, -1, ring, borderType=cv2.BORDER_REFLECT)
-    seen = cv2.filter2D(skin, -1, ring, borderType=cv2.BORDER_REFLECT)
-    # Fewer than a quarter of the ring's pixels on skin: too crowded to tell (counts as no opening).
-    return np.where(seen >= ring.sum() / 4, darker / np.maximum(seen, 1.0), 0.0)
 
 
 def _width_px(ridges: FloatImage, path: NDArray[np.intp]) -> float:

@@ -5,12 +5,15 @@ each other for the first tenths of a mm, so following shafts (``tracker.photos.h
 hairs at an opening than it has. Around each root found, this looks at circles of growing radius: a hair
 leaving the opening crosses each circle at about the same angle (it points away from the centre), a shaft
 passing by crosses them at angles that drift with the radius. Where the circles show more shafts leaving than
-roots found there, the others are added at the same opening. Near the frame's edge the circles are cut: what
-lies outside counts as skin.
+roots found there, the others are added at the same opening. A shaft passing by shows on the outer circles only,
+or crosses them where it did not cross the inner ones: only runs of the mask that come out from the opening
+circle by circle count. Hairs still lying side by side where they cross a circle make one run of the hair mask
+wider than a shaft: a run counts as many shafts as the photo's typical shaft widths it spans. Near
+the frame's edge the circles are cut: what lies outside counts as skin.
 
-Weak points: a neighbour's shaft lying the same way close by the opening can pass for one of its hairs (an
-overcount), hairs still lying over each other out at the last circle are one, and an opening at which no root
-was found is not looked at (a unit missed altogether stays missed).
+Weak points: a neighbour's shaft lying the same way close by the opening can pass for one of its hairs, and a
+shaft much wider than the photo's typical one for two (overcounts); hairs lying exactly over each other out to
+the last circle are one, and a thin pale hair beside a wide one adds too little width to show (undercounts).
 
 Units: positions in pixels (row, column of the working image); radii and widths in pixels unless named _um.
 """
@@ -38,10 +41,13 @@ FAN_DEG = 80.0
 MAX_UNIT = 4  # follicular units hold 1–4 hairs
 
 
-def shafts_per_opening(roots: list[tuple[float, float]], mask: Mask, um_per_px: float) -> list[int]:
+def shafts_per_opening(roots: list[tuple[float, float]], spans: list[float], mask: Mask,
+                       um_per_px: float) -> list[int]:
     """For each root (row, column), how many hairs the opening there has beyond the roots already found at it
-    (0 when none more show). Roots within ``SAME_OPENING_UM`` of each other share one opening: the extra hairs
-    are given to its first root."""
+    (0 when none more show). ``spans``: the width in the mask (pixels) of each root's shaft, measured where it
+    lies alone; a run leaving the opening is counted in widths of its widest one (a unit's shafts differ, and a
+    run as wide as its widest shaft may be that one alone). Roots within ``SAME_OPENING_UM`` of each other share
+    one opening: the extra hairs are given to its first root."""
     near = SAME_OPENING_UM / um_per_px
     extra = [0] * len(roots)
     taken = [False] * len(roots)
@@ -54,31 +60,45 @@ def shafts_per_opening(roots: list[tuple[float, float]], mask: Mask, um_per_px: 
             taken[other] = True
         centre_row = float(np.mean([roots[other][0] for other in group]))
         centre_col = float(np.mean([roots[other][1] for other in group]))
-        leaving = _leaving(mask, centre_row, centre_col, um_per_px)
-        extra[index] = max(0, min(MAX_UNIT, leaving) - len(group))
+        widest = max(spans[other] for other in group)
+        leaving = hairs_leaving(mask, centre_row, centre_col, widest, um_per_px)
+        extra[index] = max(0, leaving - len(group))
     return extra
 
 
-def _leaving(mask: Mask, row: float, col: float, um_per_px: float) -> int:
-    """The most hairs seen leaving (row, col) on any one circle, counting only crossings that keep their angle
-    on the next circle out and lie within ``FAN_DEG`` of the unit's way."""
+def hairs_leaving(mask: Mask, row: float, col: float, shaft_px: float, um_per_px: float) -> int:
+    """How many hairs (0–4) are seen leaving (row, col): the most on any one circle, counting only the runs of
+    the mask that come out from the opening (each circle's run lies where a run of the circle before it lay, back
+    to the first), that keep their way on the next circle out and lie within ``FAN_DEG`` of the unit's way; each
+    run as many shaft widths (``shaft_px``, pixels) as it spans, rounded, at least one."""
     radii = np.arange(INNER_UM, OUTER_UM + 1, STEP_UM) / um_per_px
     crossings = [_crossings(mask, row, col, radius) for radius in radii]
-    every = [angle for ring in crossings for angle in ring]
+    every = [angle for ring in crossings for angle, _ in ring]
     if not every:
         return 0
     way = _common_way(every)
     best = 0
-    for ring, following in zip(crossings[:-1], crossings[1:], strict=True):
-        kept = [angle for angle in ring
-                if _apart(angle, way) <= FAN_DEG and any(_apart(angle, other) <= KEEP_DEG for other in following)]
-        best = max(best, len(kept))
-    return best
+    linked = crossings[0]
+    for index, (radius, ring, following) in enumerate(zip(radii[:-1], crossings[:-1], crossings[1:], strict=True)):
+        if index:
+            # A shaft passing by reaches the outer circles without having crossed the inner ones where it lies.
+            inner = radii[index - 1]
+            linked = [(angle, length) for angle, length in ring
+                      if any(_apart(angle, before) <= KEEP_DEG + np.degrees(span / 2 / inner)
+                             for before, span in linked)]
+        kept = [length for angle, length in linked
+                if _apart(angle, way) <= FAN_DEG and any(_apart(angle, other) <= KEEP_DEG for other, _ in following)]
+        # A run is measured in whole samples of the circle (about a pixel each): one sample more or less is the
+        # sampling's, not a shaft's, so it is taken off before counting widths.
+        sample = 2 * np.pi * radius / _samples(radius)
+        best = max(best, sum(max(1, round((length - sample) / shaft_px)) for length in kept))
+    return min(MAX_UNIT, best)
 
 
-def _crossings(mask: Mask, row: float, col: float, radius: float) -> list[float]:
-    """The angles (degrees, 0 = right, 90 = down) of the middles of the runs of ``mask`` along the circle."""
-    steps = max(90, int(2 * np.pi * radius))  # about one sample per pixel of arc
+def _crossings(mask: Mask, row: float, col: float, radius: float) -> list[tuple[float, float]]:
+    """The runs of ``mask`` along the circle: the angle of each one's middle (degrees, 0 = right, 90 = down) and
+    its length along the circle (pixels)."""
+    steps = _samples(radius)
     angles = np.arange(steps) * (360.0 / steps)
     rows = (row + radius * np.sin(np.radians(angles))).astype(np.float32)
     cols = (col + radius * np.cos(np.radians(angles))).astype(np.float32)
@@ -92,8 +112,14 @@ def _crossings(mask: Mask, row: float, col: float, radius: float) -> list[float]
     # ... and close the last run at the end of the walk.
     edges = np.flatnonzero(np.diff(np.append(on, False).astype(np.int8)))
     starts, stops = edges[0::2] + 1, edges[1::2] + 1
-    return [float(((start + stop - 1) / 2 + shift) % steps * 360.0 / steps) for start, stop in zip(starts, stops,
-                                                                                                    strict=True)]
+    arc = 2 * np.pi * radius / steps
+    return [(float(((start + stop - 1) / 2 + shift) % steps * 360.0 / steps), float((stop - start) * arc))
+            for start, stop in zip(starts, stops, strict=True)]
+
+
+def _samples(radius: float) -> int:
+    """How many points a circle of ``radius`` pixels is sampled at: about one per pixel of arc."""
+    return max(90, int(2 * np.pi * radius))
 
 
 def _common_way(angles: list[float]) -> float:
