@@ -145,13 +145,26 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# PostgreSQL advisory locks: one key per kind of work, paired with the schema's name, so that the kinds never wait
+# for each other (the start-up and the spreadsheet import once shared 7312002: a server starting waited for a
+# whole import) and installations kept in schemas of their own in one database never wait for each other.
+ADVISORY_LOCKS = {"audit chain": 7312001, "spreadsheet import": 7312002, "start-up": 7312003}
+
+
+def advisory_lock(connection: Connection, kind: str) -> None:
+    """PostgreSQL: wait for and take ``kind``'s advisory lock (``ADVISORY_LOCKS``) in this schema until the
+    transaction ends. Nothing elsewhere (SQLite's writers already take turns). Raises KeyError for an unknown kind."""
+    key = ADVISORY_LOCKS[kind]
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"), {"key": key})
+
+
 def starting_alone(connection: Connection) -> None:
     """Make the rest of this transaction the only start-up step running on this database: several app servers
     of a chain may start at once on one database, and each migrates and then seeds what a new installation needs.
     On PostgreSQL, a transaction-scoped advisory lock: the others wait here until this one has committed, then
     find nothing left to do (its DDL is transactional). SQLite's writers already take turns."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(7312002)"))
+    advisory_lock(connection, "start-up")
 
 
 def migrate(url: str, revision: str = "head") -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, insert, select, text, union
 
 from db import models
+from db.engine import advisory_lock
 from tracker.access import audit_anchor
 from tracker.access.actors import ADMIN, Actor, require_role
 from tracker.access.patient_lookup import with_mrn
@@ -92,7 +93,6 @@ _APPEND_PATIENTS = {
                        "SELECT :entry_id, unnest(CAST(:ids AS integer[]))"),
     "sqlite": text(f"INSERT INTO {_patients.name} (entry_id, patient_id) SELECT :entry_id, value FROM json_each(:ids)"),
 }
-_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(7312001)")
 _ROWS_AT_ONCE = 5000  # entries per verification step
 
 
@@ -110,9 +110,8 @@ def record(session: Reads, actor: Actor | None, action: str, *, patient_id: int 
                                                     username=username, patient_ids=patient_ids)):
         return  # a read-only use case: written just after its reads, in a short write transaction of its own
     connection = read_connection(session)
-    if connection.dialect.name == "postgresql":
-        # Serialise writers of the chain: two entries must never share a predecessor.
-        connection.execute(_CHAIN_LOCK)
+    # Serialise writers of the chain (PostgreSQL): two entries must never share a predecessor.
+    advisory_lock(connection, "audit chain")
     latest = connection.execute(_LATEST).first()
     previous = latest.entry_hash if latest else GENESIS
     at = datetime.now(UTC)

@@ -35,11 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db import models
+from db.engine import advisory_lock
 from db.models import utcnow
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
@@ -71,10 +71,6 @@ from tracker.exchange.import_rows import (
 from tracker.exchange.import_writing import BulkWriter
 from tracker.exchange.spreadsheets import Sheet, SheetSource, source_name
 from tracker.progress import outlook
-
-# PostgreSQL advisory lock taken for the whole import, so that two imports of the same files cannot
-# both find a record missing and both add it (SQLite serialises writers with BEGIN IMMEDIATE already).
-IMPORT_LOCK_KEY = 7312002
 
 # ``progress(fraction, words)``: how far the import (or its check) is, 0 to 1, and what it is doing.
 Progress = Callable[[float, str], None]
@@ -228,8 +224,9 @@ def _run(sources: tuple[SheetSource, SheetSource, SheetSource], actor: Actor, ur
     report(_MATCH, "Comparing the rows with the clinic's records")
     result, found = None, []
     with transaction(url) as session:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK_KEY})
+        # For the whole import (PostgreSQL), so that two imports of the same files cannot both find a record
+        # missing and both add it (SQLite serialises writers with BEGIN IMMEDIATE already).
+        advisory_lock(session.connection(), "spreadsheet import")
         plan = _match(session, rows)
         found = rows.problems.found()
         if not found:
