@@ -257,7 +257,7 @@ with st.form("log_visit", clear_on_submit=False):
     device = st.text_input("Camera or device", key="visit_device", max_chars=DEVICE_MAX)
     notes = st.text_area("Notes", key="visit_notes", max_chars=NOTES_MAX)
     answer_anyway, answer_add = _questions()
-    answer_keep = photo_checks.question()
+    answer_keep = photo_checks.question(photo_checks.VISIT_FORM, photo_checks.check_context(defaults.mrn, visit_date))
     submitted = st.form_submit_button("Save visit", type="primary")
 
 if submitted or answer_anyway or answer_add or answer_keep:
@@ -268,7 +268,7 @@ if submitted or answer_anyway or answer_add or answer_keep:
     # The visit named by the button pressed (or by the question asked while adding), never the date box's visit.
     adding: OfferedVisit | None = offer[0] if answer_add and offer else asked[1] if answer_anyway and asked else None
     # Every photo is checked (once) before anything is saved; problems not yet kept are asked about first.
-    checked = photo_checks.checked(actor, defaults.mrn, form_photos, visit_date, keep=answer_keep)
+    checked = photo_checks.checked(actor, defaults.mrn, form_photos, visit_date, answer_keep, photo_checks.VISIT_FORM)
     entry = VisitEntry(date=visit_date, sites=tuple(site_values), scale=scale_entry, capture=capture,
                        device=device, notes=notes, global_assessment=assessment, satisfaction=satisfaction)
     result = None

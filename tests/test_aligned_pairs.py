@@ -184,3 +184,23 @@ def test_the_store_check_removes_aligned_copies_no_photo_on_record_can_use(clini
     assert set(derived.keys("aligned/")) == kept
     again = forked_python.run(["-m", "tracker", "check"], cwd=ROOT, env={**os.environ}, timeout=300)
     assert "aligned before/after" not in again.stdout and set(derived.keys("aligned/")) == kept
+
+
+def test_a_derived_area_that_cannot_be_listed_does_not_spoil_the_check(clinic, monkeypatch):
+    """Issue #14 review: an object store that refused listing ``derived/`` made ``check`` print one error and
+    lose its whole report. The report stands, and says in one line that the copies were not tidied."""
+    from tracker.operations.consistency import run_check
+
+    class Refusing:
+        def keys(self, prefix: str = ""):
+            raise PermissionError("AccessDenied on derived/")
+
+    pair = known_pair("frontal", 26, SIZE, 0)
+    _patient_with_pair(clinic, "P-1", pair.before, pair.after)
+    monkeypatch.setattr(aligned_pairs, "blob_store", lambda area: Refusing())
+    report = run_check(clinic)
+    assert report.ok and report.aligned_removed == 0
+    lines = report.lines()
+    assert ("Aligned before/after copies were not tidied this time (PermissionError: AccessDenied on derived/); "
+            "they are derived data, nothing is lost.") in lines
+    assert lines[-1] == "OK: the photo store and the database agree."

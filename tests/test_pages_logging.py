@@ -661,6 +661,51 @@ def test_photos_added_to_a_recorded_visit_are_checked_first(clinic):
         assert [problem["check"] for problem in photo.quality["problems"]] == ["focus"], photo.quality
 
 
+def _blurred(seed: int = 7) -> bytes:
+    import io
+
+    from PIL import Image, ImageFilter
+
+    out = io.BytesIO()
+    sharp = Image.open(io.BytesIO(draw_scalp_photo(150, "vertex", seed, (960, 720))))
+    sharp.filter(ImageFilter.GaussianBlur(8)).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+ADD_PHOTOS = "FormSubmitter:visit_photos_form-Add photos to this visit"
+KEEP_ADDED = "FormSubmitter:visit_photos_form-Keep these photos and save"
+
+
+def test_a_photo_question_is_never_answered_for_another_patient_or_for_photos_it_did_not_ask_about(clinic):
+    """Issue #14 review: the question asked on one patient's record was shown on the next patient's, and its
+    "Keep" stored the other patient's blurred photo unasked; a file chosen after the question was kept unasked."""
+    add_patient(clinic, target_areas="vertex")
+    add_patient(clinic, "RT-0002", full_name="Bruno Lima", target_areas="vertex")
+    for mrn in ("RT-0001", "RT-0002"):
+        log_visit(CLINICIAN, mrn, VisitEntry(date=date(2026, 5, 2), sites=(SiteEntry("vertex", 120.0),)))
+    at = open_page("pages/patient_record.py")
+    at.selectbox(key="visit_photos_view").set_value("occipital")
+    at.file_uploader(key="visit_photos_files_0").upload("ana-soft.jpg", _blurred(), "image/jpeg")
+    at.button(key=ADD_PHOTOS).click().run()
+    assert any("ana-soft.jpg" in shown(w.value) for w in at.warning)
+    # The clinician replaces the photo with another blurred one and presses Keep: the new file is asked about.
+    at.file_uploader(key="visit_photos_files_0").clear()
+    at.file_uploader(key="visit_photos_files_0").upload("second-soft.jpg", _blurred(8), "image/jpeg")
+    at.button(key=KEEP_ADDED).click().run()
+    assert not at.exception and not at.error, errors(at)
+    assert count(clinic, models.Photo) == 0
+    assert any("second-soft.jpg" in shown(w.value) for w in at.warning), [w.value for w in at.warning]
+    # Another patient's record: no question of Ana's, no "Keep" to press.
+    other = open_page("pages/patient_record.py", mrn="RT-0002")
+    other.session_state["added_photos_quality_asked"] = at.session_state["added_photos_quality_asked"]
+    other.session_state["added_photos_quality_asked_for"] = at.session_state["added_photos_quality_asked_for"]
+    other.session_state["added_photos_quality_context"] = at.session_state["added_photos_quality_context"]
+    other.run()
+    assert not any("soft.jpg" in shown(w.value) for w in other.warning)
+    assert KEEP_ADDED not in [b.key for b in other.button]
+    assert count(clinic, models.Photo) == 0
+
+
 def add_button(day: str) -> str:
     return f"FormSubmitter:log_visit-Add these photos and values to the visit of {day}"
 

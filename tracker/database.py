@@ -180,8 +180,8 @@ def keep_planner_statistics(url: str | None = None) -> bool:
             recorded = connection.exec_driver_sql(
                 "SELECT stat FROM sqlite_stat1 WHERE tbl = 'outlook_span' LIMIT 1").scalar()
             spans = connection.exec_driver_sql("SELECT count(*) FROM outlook_span").scalar() or 0
-            then = int(str(recorded).split()[0]) if recorded else 0
-            if then and 1 / STATISTICS_DRIFT <= max(spans, 1) / then <= STATISTICS_DRIFT:
+            then = int(str(recorded).split()[0]) if recorded else 0  # ANALYZE records no row for an empty table
+            if max(spans, 1) / max(then, 1) <= STATISTICS_DRIFT and max(then, 1) / max(spans, 1) <= STATISTICS_DRIFT:
                 return False
         connection.exec_driver_sql("ANALYZE")
     return True

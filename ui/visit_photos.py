@@ -38,7 +38,7 @@ def add_photos_form(actor: Actor, mrn: str, timeline: Sequence[TimelineEntry]) -
         st.success(added)
     round_ = st.session_state.setdefault(_ROUND, 0)
     keys = photo_checks.ADDED_PHOTOS
-    asking = keys.asked in st.session_state
+    asking = keys.asked in st.session_state and st.session_state.get(keys.context, ("",))[0] == mrn
     with st.expander("Add photos to a visit", expanded=bool(added) or asking), st.form("visit_photos_form"):
         visit_id = st.selectbox(
             "Visit", list(visits), key="visit_photos_visit",
@@ -46,7 +46,7 @@ def add_photos_form(actor: Actor, mrn: str, timeline: Sequence[TimelineEntry]) -
         view = st.selectbox("View", SCALP_VIEWS, format_func=view_words, key="visit_photos_view")
         files = st.file_uploader("Photos", type=PHOTO_TYPES, accept_multiple_files=True,
                                  key=f"visit_photos_files_{round_}")
-        keep = photo_checks.question(keys)
+        keep = photo_checks.question(keys, photo_checks.check_context(mrn, visits[visit_id].date))
         if not (st.form_submit_button("Add photos to this visit") or keep):
             return
     visit = visits[visit_id]

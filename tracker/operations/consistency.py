@@ -193,10 +193,26 @@ def run_check(url: str | None = None, *, verify_hashes: bool = True, full: bool 
         # No restore runs (it holds the data dir's lock while it does): its markers, however young, are
         # leftovers of one that was interrupted, not work in progress.
         photos, documents = _restore_markers_interrupted(photos), _restore_markers_interrupted(documents)
+        removed, problem = _prune_derived(url)
+        photos = replace(photos, aligned_removed=removed, aligned_problem=problem)
+    return replace(photos, documents=documents, restore=restore)
+
+
+def _prune_derived(url: str | None) -> tuple[int, str | None]:
+    """Remove the aligned copies no photo on record can use (``prune_aligned``): how many files went, and why none
+    could, if so. Derived data: a store that cannot be listed there (an object store whose policy covers the photo
+    and document areas only) is said in one line and the rest of the report stands. Not while a restore runs (one
+    may have started while the stores were hashed): its photos are not on record yet."""
+    from tracker.operations.restore_journal import restore_running
+
+    if restore_running(settings().data_dir):
+        return 0, "a restore is running"
+    try:
         with reading(url) as session:
             on_record = set(session.scalars(select(models.Photo.sha256).distinct()))
-        photos = replace(photos, aligned_removed=prune_aligned(on_record))
-    return replace(photos, documents=documents, restore=restore)
+        return prune_aligned(on_record), None
+    except Exception as error:  # derived data: the check's findings matter more than its housekeeping
+        return 0, f"{type(error).__name__}: {error}".splitlines()[0][:300]
 
 
 def _position(stored: models.MaintenanceState | None) -> dict[str, Any]:

@@ -178,6 +178,7 @@ class ConsistencyReport:
     documents: DocumentReport | None = None
     restore: UnfinishedRestore | None = None
     aligned_removed: int = 0  # aligned before/after copies no photo on record can use, removed (derived data)
+    aligned_problem: str | None = None  # why they could not be looked at (derived data: not a finding)
 
     @property
     def photos_ok(self) -> bool:
@@ -212,6 +213,9 @@ class ConsistencyReport:
             )
         out += _leftover_lines("photo", "photo store", self.orphans, self.interrupted, self.stale_temporaries,
                                self.in_progress)
+        if self.aligned_problem:
+            out.append(f"Aligned before/after copies were not tidied this time ({self.aligned_problem}); they are "
+                       "derived data, nothing is lost.")
         if self.aligned_removed:
             out.append(f"Removed {self.aligned_removed} aligned before/after file(s) of photos no longer on record "
                        "or of an earlier alignment method (derived data, made again when a pair is viewed).")

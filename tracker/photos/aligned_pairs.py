@@ -83,6 +83,8 @@ def prune_aligned(photo_sha256s: Set[str], store: BlobStore | None = None) -> in
     store = store or blob_store("derived")
     removed = 0
     for key in list(store.keys("aligned/")):
+        if key.endswith("/") or "//" in key:
+            continue  # an object store's folder marker: no copy, and not a key the store can be asked to delete
         parts = key.split("/")
         pair = parts[-1].rsplit(".", 1)[0].split("-") if len(parts) == 4 else []
         current = len(pair) == 2 and parts[1] == ALGORITHM_VERSION
