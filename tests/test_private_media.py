@@ -72,3 +72,30 @@ def test_a_refused_download_is_one_log_line_without_a_stack_trace(caplog):
         in messages
     assert not any("file_id x" in message for _, message, _ in messages)
     assert any("file_id y" in message and trace for _, message, trace in messages)  # real faults keep their stack
+
+
+def test_a_download_clicked_after_the_account_was_disabled_is_not_made(sqlite_clinic, monkeypatch, caplog):
+    """Issue #14 review: a click no longer runs the page, so the page's own account check did not run before
+    the file was made; a disabled account's open page could still have exports made (and audited) in its name."""
+    import logging
+    from types import SimpleNamespace
+
+    import ui.private_media as private_media
+    from tracker.access.accounts import create_user, disable_user
+    from tracker.access.actors import command_line_actor
+    from tracker.access.sign_in import sign_in
+
+    admin = command_line_actor("test")
+    create_user(admin, username="dr.lee", password="Lee-passphrase-2026", role="clinician", url=sqlite_clinic)
+    lee = sign_in("dr.lee", "Lee-passphrase-2026", url=sqlite_clinic)
+    page = SimpleNamespace(session_state={ACTOR: lee, LAST_SEEN: time.time()})
+    monkeypatch.setattr(private_media, "get_script_run_ctx", lambda: page)
+    made: list[int] = []
+    download = guarded(lee, lambda: made.append(1) or b"data", "lot CSV")
+    assert download() == b"data" and made == [1]  # the control: an account that stands gets its file
+    disable_user(admin, "dr.lee", url=sqlite_clinic)
+    with caplog.at_level(logging.INFO), pytest.raises(SessionEnded):
+        download()
+    assert made == [1]
+    assert [(r.getMessage(), r.exc_info) for r in caplog.records if r.name == "regrowth"] == [
+        ("lot CSV refused: the account was disabled or signed out since the page was shown", None)]

@@ -31,6 +31,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from tracker.access.actors import Actor
+from tracker.access.sign_in import session_is_current
 from tracker.database import database_busy
 from tracker.errors import TrackerError
 from ui.signed_in import ACTOR, LAST_SEEN, idle_limit_seconds
@@ -109,10 +110,17 @@ def guarded(actor: Actor, produce: Callable[[], bytes], what: str) -> Callable[[
             log.warning("%s refused: the session that showed it is signed out or idle", what)
             raise SessionEnded(f"{what}: the session has ended")
         try:
+            # The click runs no page (``download_button``), so the page's own check of the account (disabled,
+            # password reset, signed out elsewhere) has not run since the button was drawn: it runs here.
+            if not session_is_current(actor):
+                log.warning("%s refused: the account was disabled or signed out since the page was shown", what)
+                raise SessionEnded(f"{what}: the session has ended")
             data = produce()
         except TrackerError as error:
             log.warning("%s refused: %s", what, error)
             raise DownloadRefused(f"{what}: {error}") from None
+        except DownloadRefused:
+            raise  # said in one line above
         except Exception as error:
             if database_busy(error):
                 log.warning("%s not made: the database is busy (%s)", what, type(error).__name__)
