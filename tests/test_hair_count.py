@@ -63,6 +63,15 @@ def test_a_shaft_lying_over_a_root_does_not_take_its_hairs_away():
     assert found.count == 3 and sum(_near(mark, crossed.x_mm, crossed.y_mm) for mark in found.marks) == 2
 
 
+def test_no_two_marks_share_a_spot_so_each_can_be_clicked_away():
+    # The hairs of one opening are all rooted at its centre; their marks are spread around it, 60 µm (7.7 px)
+    # apart. On the same spot, a click on the stack would reach only one of them.
+    found = count_hairs(draw_closeup(150, seed=3).image, FIELD)
+    assert found.count > 100
+    closest = min(math.hypot(a.x - b.x, a.y - b.y) for i, a in enumerate(found.marks) for b in found.marks[i + 1:])
+    assert closest >= 0.03 * 128  # 0.03 mm in pixels
+
+
 def test_recount_removes_and_adds_marks():
     units = [FollicularUnit(2.0, 2.0, (Shaft(30, 1.0, 70),)), FollicularUnit(6.0, 5.0, (Shaft(200, 1.0, 30),))]
     found = count_hairs(draw_units(units).image, FIELD)

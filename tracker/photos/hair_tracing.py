@@ -139,8 +139,8 @@ def trace_hairs(gray: FloatImage, um_per_px: float) -> list[TracedHair]:
         spans.append(float(np.median(half_width[measured[:, 0], measured[:, 1]])) * 2)
         row, col = _snapped((int(path[root][0]), int(path[root][1])), openings, SAME_OPENING_UM / um_per_px)
         hairs.append(TracedHair(float(col), float(row), width))
-    return hairs + _unit_mates(hairs, spans, mask, um_per_px) + _unrooted(openings, hairs, mask, typical_width,
-                                                                          um_per_px)
+    return _spread(hairs + _unit_mates(hairs, spans, mask, um_per_px)
+                   + _unrooted(openings, hairs, mask, typical_width, um_per_px), MATE_UM / um_per_px)
 
 
 def _snapped(pixel: tuple[int, int], openings: list[tuple[int, int]], within: float) -> tuple[int, int]:
@@ -170,13 +170,28 @@ def _unrooted(openings: list[tuple[int, int]], hairs: list[TracedHair], mask: Ma
 def _unit_mates(hairs: list[TracedHair], spans: list[float], mask: Mask, um_per_px: float) -> list[TracedHair]:
     """The hairs of the units found whose shafts lie over each other near their opening, one more mark each
     (``tracker.photos.hair_units``; ``spans``: each hair's width in the mask, pixels), with the width of the hair
-    found there: around its root, ``MATE_UM`` from it a third of a turn apart, so that the clinician sees each
-    mark and can click each one away."""
+    found there, at its root (``_spread`` then moves them apart)."""
     extra = shafts_per_opening([(hair.y, hair.x) for hair in hairs], spans, mask, um_per_px)
-    away = MATE_UM / um_per_px
-    return [TracedHair(hair.x + away * float(np.cos(number * 2 * np.pi / 3)),
-                       hair.y + away * float(np.sin(number * 2 * np.pi / 3)), hair.width_um)
-            for hair, more in zip(hairs, extra, strict=True) for number in range(1, more + 1)]
+    return [hair for hair, more in zip(hairs, extra, strict=True) for _ in range(more)]
+
+
+def _spread(hairs: list[TracedHair], away: float) -> list[TracedHair]:
+    """``hairs`` with the marks on one spot (the hairs of one opening, all put at its centre) moved apart so that
+    the clinician sees each mark and can click each one away: the first stays, the others lie ``away`` pixels
+    from it (``MATE_UM``: inside the opening, apart on the screen), a third of a turn apart, or evenly around it
+    when more than three share the spot (a circle of 60 µm holds twelve marks 30 µm apart)."""
+    on_spot: dict[tuple[float, float], int] = {}
+    for hair in hairs:
+        on_spot[hair.x, hair.y] = on_spot.get((hair.x, hair.y), 0) + 1
+    seen: dict[tuple[float, float], int] = {}
+    spread = []
+    for hair in hairs:
+        number = seen.get((hair.x, hair.y), 0)
+        seen[hair.x, hair.y] = number + 1
+        turn = number * 2 * np.pi / max(3, on_spot[hair.x, hair.y] - 1)
+        spread.append(hair if number == 0 else TracedHair(hair.x + away * float(np.cos(turn)),
+                                                          hair.y + away * float(np.sin(turn)), hair.width_um))
+    return spread
 
 
 def _rooted(start: _End, stop: _End, path: NDArray[np.intp], joints: list[int], halo: FloatImage, level: float,
