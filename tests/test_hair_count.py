@@ -115,12 +115,24 @@ def test_photos_too_small_or_too_coarse_are_refused():
         count_hairs(image.resize((320, 240)), FIELD)
 
 
-def test_a_coarse_photo_is_counted_without_kinds():
-    # 10 mm over 640 pixels: 15.6 µm per pixel, more than 40/3 µm: a 40 µm shaft spans under 3 pixels.
-    unit = FollicularUnit(5.0, 3.5, (Shaft(20, 1.2, 90), Shaft(45, 1.2, 80)))
-    found = count_hairs(draw_units([unit], size_px=(640, 480)).image, FIELD)
-    assert found.count == 2 and (found.terminal, found.vellus) == (None, None)
-    assert {mark.kind for mark in found.marks} == {None}
+@pytest.mark.parametrize(("width_px", "per_px"), [(990, 10.1), (685, 14.6), (410, 24.4)])
+def test_photos_coarser_than_10_um_per_pixel_are_refused_naming_the_pixels_needed(width_px, per_px):
+    # Counts there fell 25% (14.6 µm/px) to 70% (19.5–24.4) short on drawn close-ups: refused, not printed.
+    # 10 mm at 10 µm per pixel is 1000 pixels across.
+    image = draw_units([]).image.resize((width_px, round(width_px * 0.75)))
+    with pytest.raises(ValidationError) as refused:
+        count_hairs(image, FIELD)
+    assert str(refused.value) == (
+        f"The photo is {width_px}×{round(width_px * 0.75)} pixels for a field of 10 × 7.5 mm: {per_px:.1f} µm per "
+        "pixel, too coarse to see hair shafts (at most 10 µm per pixel, e.g. 1000 pixels across). Upload the "
+        "close-up at its full size, or check the device's field size.")
+
+
+def test_a_photo_at_10_um_per_pixel_is_counted_with_kinds():
+    # 10 mm over 1000 pixels: 10 µm per pixel, a 40 µm shaft spans 4 pixels: an 80 µm and a 25 µm shaft.
+    unit = FollicularUnit(5.0, 3.5, (Shaft(20, 1.2, 80), Shaft(60, 1.0, 25)))
+    found = count_hairs(draw_units([unit], size_px=(1000, 750)).image, FIELD)
+    assert (found.count, found.terminal, found.vellus) == (2, 1, 1)
 
 
 def test_the_generator_draws_the_density_asked_with_shafts_crossing_in():

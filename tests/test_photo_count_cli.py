@@ -71,6 +71,10 @@ def test_count_in_words_and_a_field_across_the_other_way(tmp_path):
         (None, ("0.001", "0.00075"), 1, "A field of view of 0.001 × 0.00075 mm is not possible: each side must be "
                                         "at least 1 and at most 100 mm."),
         (None, ("1_0", "7.5"), 2, "'1_0' is not a size in mm"),  # float() reads it as 10
+        # 15 mm over 1280 pixels: 11.7 µm per pixel, coarser than the 10 a count is given at.
+        (None, ("15", "11.25"), 1, "error: The photo is 1280×960 pixels for a field of 15 × 11.25 mm: 11.7 µm per "
+                                   "pixel, too coarse to see hair shafts (at most 10 µm per pixel, e.g. 1500 pixels "
+                                   "across). Upload the close-up at its full size, or check the device's field size."),
     ],
 )
 def test_refusals_are_one_plain_line(tmp_path, content, field, code, message):
