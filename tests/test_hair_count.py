@@ -72,6 +72,12 @@ def test_no_two_marks_share_a_spot_so_each_can_be_clicked_away():
     assert closest >= 0.03 * 128  # 0.03 mm in pixels
 
 
+def test_a_field_covered_by_hair_is_refused_rather_than_counted_0():
+    # 800 hairs/cm² clipped: the shafts cover 43% of the field, beyond the 40% a count is made on (it was 0).
+    with pytest.raises(ValidationError, match="^The hairs cover most of the field, so the skin between them "):
+        count_hairs(draw_closeup(800, seed=1).image, FIELD)
+
+
 def test_recount_removes_and_adds_marks():
     units = [FollicularUnit(2.0, 2.0, (Shaft(30, 1.0, 70),)), FollicularUnit(6.0, 5.0, (Shaft(200, 1.0, 30),))]
     found = count_hairs(draw_units(units).image, FIELD)

@@ -87,6 +87,21 @@ def test_refusals_are_one_plain_line(tmp_path, content, field, code, message):
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+COVERED = ("The hairs cover most of the field, so the skin between them cannot be seen: clip the hair short over the "
+           "site (trichoscopic counts are made on clipped hair) and take the close-up again.")
+
+
+def test_unclipped_hair_covering_the_field_is_refused_not_counted_0(tmp_path):
+    # Units every 0.8 mm with two shafts 5 mm long (312 hairs/cm², unclipped): shafts cover about half the field,
+    # the skin's noise was measured on hair and the count came out 0, printed as if the scalp were bare.
+    units = [FollicularUnit(0.4 + 0.8 * i + 0.2 * (j % 2), 0.4 + 0.8 * j, (Shaft(30, 5.0, 70), Shaft(40, 5.0, 60)))
+             for i in range(13) for j in range(10)]
+    photo = tmp_path / "unclipped.jpg"
+    photo.write_bytes(_jpeg(draw_units(units).image))
+    result = _cli(tmp_path / "data", str(photo), "--field-mm", "10", "7.5", "--json")
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", f"error: {COVERED}\n")
+
+
 def test_a_missing_file_is_named(tmp_path):
     result = _cli(tmp_path / "data", str(tmp_path / "nowhere.jpg"), "--field-mm", "10", "7.5")
     assert result.returncode == 1

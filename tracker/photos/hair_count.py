@@ -88,7 +88,8 @@ def count_hairs(image: Image.Image, field_mm: tuple[float, float]) -> HairCount:
 
     A field given across the other way (a portrait photo from a landscape device) is turned to the photo.
     Raises ValidationError for a field that is not a size (≤ 0, > 100 mm, not a number), a field whose shape
-    is not the photo's, or a photo too small or too coarse to show hairs.
+    is not the photo's, a photo too small or too coarse to show hairs, or one whose hairs cover most of the
+    field (unclipped: too little skin shows between them).
     """
     field = fitted_field(field_mm, image.size)
     um_per_px = field[0] * 1000 / image.width
