@@ -69,6 +69,19 @@ def test_screen_lists_closeups_and_detects_hairs(clinic):
         closeup_count(CLINICIAN, made.mrn, made.photos["month6_vertex"], device.id, url=clinic)
 
 
+def test_a_close_up_too_coarse_for_the_devices_field_is_refused_in_one_sentence(clinic):
+    # 10 mm over the close-up's 800 pixels is 12.5 µm per pixel, coarser than the 10 a count is given at (the page
+    # shows this message as its error, no count).
+    made = make_closeup_patient(clinic)
+    wide = add_device(ADMIN, "Wide", 10, 7.5, url=clinic)
+    with pytest.raises(ValidationError) as refused:
+        closeup_count(CLINICIAN, made.mrn, made.photos["month6_closeup"], wide.id, url=clinic)
+    assert str(refused.value) == (
+        "The photo is 800×600 pixels for a field of 10 × 7.5 mm: 12.5 µm per pixel, too coarse to see hair shafts (at "
+        "most 10 µm per pixel, e.g. 1000 pixels across). Upload the close-up at its full size, or check the "
+        "device's field size.")
+
+
 def test_corrected_count_is_stored_as_a_counted_density(clinic):
     made = make_closeup_patient(clinic)
     device = add_device(ADMIN, "Scope", *FIELD, url=clinic)

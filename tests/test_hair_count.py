@@ -63,6 +63,21 @@ def test_a_shaft_lying_over_a_root_does_not_take_its_hairs_away():
     assert found.count == 3 and sum(_near(mark, crossed.x_mm, crossed.y_mm) for mark in found.marks) == 2
 
 
+def test_no_two_marks_share_a_spot_so_each_can_be_clicked_away():
+    # The hairs of one opening are all rooted at its centre; their marks are spread around it, 60 µm (7.7 px)
+    # apart. On the same spot, a click on the stack would reach only one of them.
+    found = count_hairs(draw_closeup(150, seed=3).image, FIELD)
+    assert found.count > 100
+    closest = min(math.hypot(a.x - b.x, a.y - b.y) for i, a in enumerate(found.marks) for b in found.marks[i + 1:])
+    assert closest >= 0.03 * 128  # 0.03 mm in pixels
+
+
+def test_a_field_covered_by_hair_is_refused_rather_than_counted_0():
+    # 800 hairs/cm² clipped: the shafts cover 43% of the field, beyond the 40% a count is made on (it was 0).
+    with pytest.raises(ValidationError, match="^The hairs cover most of the field, so the skin between them "):
+        count_hairs(draw_closeup(800, seed=1).image, FIELD)
+
+
 def test_recount_removes_and_adds_marks():
     units = [FollicularUnit(2.0, 2.0, (Shaft(30, 1.0, 70),)), FollicularUnit(6.0, 5.0, (Shaft(200, 1.0, 30),))]
     found = count_hairs(draw_units(units).image, FIELD)
@@ -106,12 +121,24 @@ def test_photos_too_small_or_too_coarse_are_refused():
         count_hairs(image.resize((320, 240)), FIELD)
 
 
-def test_a_coarse_photo_is_counted_without_kinds():
-    # 10 mm over 640 pixels: 15.6 µm per pixel, more than 40/3 µm: a 40 µm shaft spans under 3 pixels.
-    unit = FollicularUnit(5.0, 3.5, (Shaft(20, 1.2, 90), Shaft(45, 1.2, 80)))
-    found = count_hairs(draw_units([unit], size_px=(640, 480)).image, FIELD)
-    assert found.count == 2 and (found.terminal, found.vellus) == (None, None)
-    assert {mark.kind for mark in found.marks} == {None}
+@pytest.mark.parametrize(("width_px", "per_px"), [(990, 10.1), (685, 14.6), (410, 24.4)])
+def test_photos_coarser_than_10_um_per_pixel_are_refused_naming_the_pixels_needed(width_px, per_px):
+    # Counts there fell 25% (14.6 µm/px) to 70% (19.5–24.4) short on drawn close-ups: refused, not printed.
+    # 10 mm at 10 µm per pixel is 1000 pixels across.
+    image = draw_units([]).image.resize((width_px, round(width_px * 0.75)))
+    with pytest.raises(ValidationError) as refused:
+        count_hairs(image, FIELD)
+    assert str(refused.value) == (
+        f"The photo is {width_px}×{round(width_px * 0.75)} pixels for a field of 10 × 7.5 mm: {per_px:.1f} µm per "
+        "pixel, too coarse to see hair shafts (at most 10 µm per pixel, e.g. 1000 pixels across). Upload the "
+        "close-up at its full size, or check the device's field size.")
+
+
+def test_a_photo_at_10_um_per_pixel_is_counted_with_kinds():
+    # 10 mm over 1000 pixels: 10 µm per pixel, a 40 µm shaft spans 4 pixels: an 80 µm and a 25 µm shaft.
+    unit = FollicularUnit(5.0, 3.5, (Shaft(20, 1.2, 80), Shaft(60, 1.0, 25)))
+    found = count_hairs(draw_units([unit], size_px=(1000, 750)).image, FIELD)
+    assert (found.count, found.terminal, found.vellus) == (2, 1, 1)
 
 
 def test_the_generator_draws_the_density_asked_with_shafts_crossing_in():

@@ -71,6 +71,10 @@ def test_count_in_words_and_a_field_across_the_other_way(tmp_path):
         (None, ("0.001", "0.00075"), 1, "A field of view of 0.001 × 0.00075 mm is not possible: each side must be "
                                         "at least 1 and at most 100 mm."),
         (None, ("1_0", "7.5"), 2, "'1_0' is not a size in mm"),  # float() reads it as 10
+        # 15 mm over 1280 pixels: 11.7 µm per pixel, coarser than the 10 a count is given at.
+        (None, ("15", "11.25"), 1, "error: The photo is 1280×960 pixels for a field of 15 × 11.25 mm: 11.7 µm per "
+                                   "pixel, too coarse to see hair shafts (at most 10 µm per pixel, e.g. 1500 pixels "
+                                   "across). Upload the close-up at its full size, or check the device's field size."),
     ],
 )
 def test_refusals_are_one_plain_line(tmp_path, content, field, code, message):
@@ -81,6 +85,21 @@ def test_refusals_are_one_plain_line(tmp_path, content, field, code, message):
     assert message in result.stderr and "Traceback" not in result.stderr
     if code == 1:  # the command's one line only (not the intake's log line too)
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+COVERED = ("The hairs cover most of the field, so the skin between them cannot be seen: clip the hair short over the "
+           "site (trichoscopic counts are made on clipped hair) and take the close-up again.")
+
+
+def test_unclipped_hair_covering_the_field_is_refused_not_counted_0(tmp_path):
+    # Units every 0.8 mm with two shafts 5 mm long (312 hairs/cm², unclipped): shafts cover about half the field,
+    # the skin's noise was measured on hair and the count came out 0, printed as if the scalp were bare.
+    units = [FollicularUnit(0.4 + 0.8 * i + 0.2 * (j % 2), 0.4 + 0.8 * j, (Shaft(30, 5.0, 70), Shaft(40, 5.0, 60)))
+             for i in range(13) for j in range(10)]
+    photo = tmp_path / "unclipped.jpg"
+    photo.write_bytes(_jpeg(draw_units(units).image))
+    result = _cli(tmp_path / "data", str(photo), "--field-mm", "10", "7.5", "--json")
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", f"error: {COVERED}\n")
 
 
 def test_a_missing_file_is_named(tmp_path):

@@ -56,12 +56,16 @@ export default function (component) {
   }
 
   function nearest(x, y) {
-    // The mark under the click: within the mark's own radius (plus a little, for a fingertip on a tablet).
+    // The mark under the click: within the mark's own radius (plus a little, for a fingertip on a tablet). Of
+    // marks equally near (one spot), a standing one before a removed one: each click on the spot removes one more.
     let best = null;
     const reach = (radius * 1.4) ** 2;
     const consider = (kind, index, mx, my) => {
       const d = (mx - x) ** 2 + (my - y) ** 2;
-      if (d <= reach && (best === null || d < best.d)) best = { kind, index, d };
+      const gone = kind === "detected" && removed.has(index);
+      if (d <= reach && (best === null || d < best.d || (d === best.d && best.gone && !gone))) {
+        best = { kind, index, d, gone };
+      }
     };
     added.forEach(([mx, my], index) => consider("added", index, mx, my));
     data.detected.forEach(([mx, my], index) => consider("detected", index, mx, my));

@@ -35,11 +35,15 @@ from tracker.photos.intake import prepare_photo
 
 # Terminal hairs are wider than 40 µm (DESIGN.md §2, the usual trichoscopic cut-off); thinner ones are vellus.
 TERMINAL_MIN_UM = 40.0
-# Widths are told apart only when a 40 µm shaft spans at least 3 pixels; coarser photos get a count only.
+# Widths are told apart only when a 40 µm shaft spans at least 3 pixels (any photo COUNT_MAX_UM_PER_PX lets
+# through does; kept so that the rule stands should that limit ever be raised).
 KIND_MAX_UM_PER_PX = 40.0 / 3
-# A hair shaft (≥ 15 µm) must cover about a pixel to be seen at all: at most 25 µm per pixel (400 pixels
-# across a 10 mm field), and a field of at least 100 × 100 pixels.
-COUNT_MAX_UM_PER_PX = 25.0
+# The count is given up to 10 µm per pixel (1000 pixels across a 10 mm field), and a field of at least 100 × 100
+# pixels. Coarser, thin shafts and the halo of openings blur into the skin and the count falls short: on
+# draw_closeup(150) downscaled, the error was −3%, −8% and +2% at 10 µm/px on seeds 3–5 (+3%, −7%, −2% at
+# 7.8), −3% to −18% at 11.7, −11% to −28% (−25% typical) at 14.6, and about −70% at 19.5–24.4 µm/px, where the
+# limit once stood (25): a count that wrong must not be printed or saved.
+COUNT_MAX_UM_PER_PX = 10.0
 MIN_SIDE_PX = 100
 # Trichoscopes and dermatoscopes show between about 2 mm (high magnification) and a few cm.
 MAX_FIELD_MM = 100.0
@@ -84,7 +88,8 @@ def count_hairs(image: Image.Image, field_mm: tuple[float, float]) -> HairCount:
 
     A field given across the other way (a portrait photo from a landscape device) is turned to the photo.
     Raises ValidationError for a field that is not a size (≤ 0, > 100 mm, not a number), a field whose shape
-    is not the photo's, or a photo too small or too coarse to show hairs.
+    is not the photo's, a photo too small or too coarse to show hairs, or one whose hairs cover most of the
+    field (unclipped: too little skin shows between them).
     """
     field = fitted_field(field_mm, image.size)
     um_per_px = field[0] * 1000 / image.width
@@ -95,7 +100,7 @@ def count_hairs(image: Image.Image, field_mm: tuple[float, float]) -> HairCount:
     if um_per_px > COUNT_MAX_UM_PER_PX:
         raise ValidationError(
             f"The photo is {image.width}×{image.height} pixels for a field of {_mm(field)}: "
-            f"{um_per_px:.0f} µm per pixel, too coarse to see hair shafts (at most {COUNT_MAX_UM_PER_PX:.0f} µm "
+            f"{um_per_px:.1f} µm per pixel, too coarse to see hair shafts (at most {COUNT_MAX_UM_PER_PX:g} µm "
             f"per pixel, e.g. {round(field[0] * 1000 / COUNT_MAX_UM_PER_PX)} pixels across). Upload the close-up "
             "at its full size, or check the device's field size.")
     gray, shrink = _working_gray(image, um_per_px)

@@ -39,6 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 from skimage import morphology
 
+from tracker.errors import ValidationError
 from tracker.photos.hair_openings import OPENING_SHARE, SAME_OPENING_UM, find_openings, halo_contrast, in_openings
 from tracker.photos.hair_units import hairs_leaving, shafts_per_opening
 
@@ -62,6 +63,15 @@ STRAIGHT_DEG = 35.0  # a shaft goes on through a junction only into a branch wit
 TRUNK_DEG = 75.0  # ... or into a short trunk ending free, the common root of a unit, within this one
 MIN_SHAFT_UM = 150.0  # a shaft shorter than this is a stub of skeleton, not a hair
 MATE_UM = 60.0  # a unit's added marks lie this far from its root: inside its opening, apart on the screen
+# A field this much covered by dark ridges (share of its pixels above LOW_SHARE of the shaft's contrast) shows
+# too little skin between the shafts: the skin's noise is measured on hair, nothing stands out and the count
+# was 0 (800 hairs/cm² clipped: 0.43; 250 with shafts 4–8 mm long: 0.65; 200: 0.48), or shafts lying over the
+# openings were counted twice (150 with long shafts: 0.40–0.43, +100%). Clipped shafts at up to 700 hairs/cm²
+# cover 0.33–0.39 and were counted within 8%; 750 (0.41) is refused with them, beyond any scalp's density.
+COVERED_MAX = 0.4
+# ... judged only when the darkest ridges are shafts: bare skin's mottling stands 0.04–0.06 above the skin
+# around it (98th percentile), a drawn vellus hair about 0.3, a pigmented shaft 0.5–0.65.
+SHAFT_MIN_CONTRAST = 0.15
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,14 @@ class _Branch:
 
 
 def trace_hairs(gray: FloatImage, um_per_px: float) -> list[TracedHair]:
-    """The hairs emerging inside ``gray`` (luminance 0–1, hair darker than skin) at ``um_per_px`` µm/pixel."""
+    """The hairs emerging inside ``gray`` (luminance 0–1, hair darker than skin) at ``um_per_px`` µm/pixel.
+    Raises ValidationError when shafts cover more than ``COVERED_MAX`` of the field (unclipped or very dense
+    hair: too little skin shows between them to count)."""
     ridges = _ridges(gray, um_per_px)
+    if _covered(ridges) > COVERED_MAX:
+        raise ValidationError(
+            "The hairs cover most of the field, so the skin between them cannot be seen: clip the hair short over "
+            "the site (trichoscopic counts are made on clipped hair) and take the close-up again.")
     shaft_contrast, noise = _levels(ridges)
     high = max(HIGH_SHARE * shaft_contrast, NOISE_FLOOR * noise)
     low = max(LOW_SHARE * shaft_contrast, NOISE_FLOOR * noise * LOW_SHARE / HIGH_SHARE)
@@ -139,8 +155,8 @@ def trace_hairs(gray: FloatImage, um_per_px: float) -> list[TracedHair]:
         spans.append(float(np.median(half_width[measured[:, 0], measured[:, 1]])) * 2)
         row, col = _snapped((int(path[root][0]), int(path[root][1])), openings, SAME_OPENING_UM / um_per_px)
         hairs.append(TracedHair(float(col), float(row), width))
-    return hairs + _unit_mates(hairs, spans, mask, um_per_px) + _unrooted(openings, hairs, mask, typical_width,
-                                                                          um_per_px)
+    return _spread(hairs + _unit_mates(hairs, spans, mask, um_per_px)
+                   + _unrooted(openings, hairs, mask, typical_width, um_per_px), MATE_UM / um_per_px)
 
 
 def _snapped(pixel: tuple[int, int], openings: list[tuple[int, int]], within: float) -> tuple[int, int]:
@@ -170,13 +186,28 @@ def _unrooted(openings: list[tuple[int, int]], hairs: list[TracedHair], mask: Ma
 def _unit_mates(hairs: list[TracedHair], spans: list[float], mask: Mask, um_per_px: float) -> list[TracedHair]:
     """The hairs of the units found whose shafts lie over each other near their opening, one more mark each
     (``tracker.photos.hair_units``; ``spans``: each hair's width in the mask, pixels), with the width of the hair
-    found there: around its root, ``MATE_UM`` from it a third of a turn apart, so that the clinician sees each
-    mark and can click each one away."""
+    found there, at its root (``_spread`` then moves them apart)."""
     extra = shafts_per_opening([(hair.y, hair.x) for hair in hairs], spans, mask, um_per_px)
-    away = MATE_UM / um_per_px
-    return [TracedHair(hair.x + away * float(np.cos(number * 2 * np.pi / 3)),
-                       hair.y + away * float(np.sin(number * 2 * np.pi / 3)), hair.width_um)
-            for hair, more in zip(hairs, extra, strict=True) for number in range(1, more + 1)]
+    return [hair for hair, more in zip(hairs, extra, strict=True) for _ in range(more)]
+
+
+def _spread(hairs: list[TracedHair], away: float) -> list[TracedHair]:
+    """``hairs`` with the marks on one spot (the hairs of one opening, all put at its centre) moved apart so that
+    the clinician sees each mark and can click each one away: the first stays, the others lie ``away`` pixels
+    from it (``MATE_UM``: inside the opening, apart on the screen), a third of a turn apart, or evenly around it
+    when more than three share the spot (a circle of 60 µm holds twelve marks 30 µm apart)."""
+    on_spot: dict[tuple[float, float], int] = {}
+    for hair in hairs:
+        on_spot[hair.x, hair.y] = on_spot.get((hair.x, hair.y), 0) + 1
+    seen: dict[tuple[float, float], int] = {}
+    spread = []
+    for hair in hairs:
+        number = seen.get((hair.x, hair.y), 0)
+        seen[hair.x, hair.y] = number + 1
+        turn = number * 2 * np.pi / max(3, on_spot[hair.x, hair.y] - 1)
+        spread.append(hair if number == 0 else TracedHair(hair.x + away * float(np.cos(turn)),
+                                                          hair.y + away * float(np.sin(turn)), hair.width_um))
+    return spread
 
 
 def _rooted(start: _End, stop: _End, path: NDArray[np.intp], joints: list[int], halo: FloatImage, level: float,
@@ -239,6 +270,14 @@ def _hysteresis(ridges: FloatImage, low: float, high: float, min_area: int) -> M
     keep[0] = False  # the background
     mask: Mask = keep[labels]
     return mask
+
+
+def _covered(ridges: FloatImage) -> float:
+    """The share of the field (0–1) covered by shafts: ridges above ``LOW_SHARE`` of the darkest ones' contrast
+    (98th percentile); 0 when those are no shafts (under ``SHAFT_MIN_CONTRAST``: bare skin)."""
+    sample = ridges[::2, ::2]
+    darkest = float(np.percentile(sample, 98))
+    return float((sample > LOW_SHARE * darkest).mean()) if darkest >= SHAFT_MIN_CONTRAST else 0.0
 
 
 def _levels(ridges: FloatImage) -> tuple[float, float]:
