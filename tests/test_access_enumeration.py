@@ -486,10 +486,11 @@ SERVICES: dict[str, tuple[Aim, ...]] = {
 }
 
 def _no_hairs() -> object:
-    """What the detector finds on a blank close-up (8 × 6 mm): the counted density's starting point."""
+    """What the detector finds on a blank close-up (3.2 × 2.4 mm: 10 µm per pixel, the coarsest the count
+    accepts): the counted density's starting point."""
     from tracker.photos.hair_count import count_hairs
 
-    return count_hairs(Image.new("RGB", (320, 240), (224, 184, 154)), (8.0, 6.0))
+    return count_hairs(Image.new("RGB", (320, 240), (224, 184, 154)), (3.2, 2.4))
 
 
 def _fhir_bundle() -> Path:
