@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
-from sqlalchemy import Connection, Date, DateTime, MetaData, Table, insert, inspect, select, text
+from sqlalchemy import Connection, Date, DateTime, MetaData, Table, insert, inspect, text
 
 from db import models
 from db.engine import MIGRATIONS, alembic_config, engine_for, make_private_folders
@@ -38,7 +38,7 @@ from tracker.access import audit, audit_anchor
 from tracker.access.actors import ADMIN, Actor, require_role
 from tracker.access.signing import signing_key
 from tracker.config import settings
-from tracker.database import database_busy, database_url, reading
+from tracker.database import database_busy, database_url
 from tracker.errors import ValidationError
 from tracker.operations.backup_format import BackupResult, _stores
 from tracker.operations.backup_verify import VerifiedBackup, _refuse, verify_backup
@@ -295,8 +295,7 @@ def _restore(backup: VerifiedBackup, actor: Actor, url: str, batch: int, data_di
     journal_path.unlink(missing_ok=True)
     # Aligned before/after copies of photos the restored installation does not hold would be their only trace.
     try:
-        with reading(url) as session:
-            prune_aligned(set(session.scalars(select(models.Photo.sha256).distinct())))
+        prune_aligned(url)
     except Exception as error:  # the restore is done; derived copies wait for the next check
         log.warning("aligned copies not pruned after the restore [%s: %s]; `check` removes them",
                     type(error).__name__, error)

@@ -25,12 +25,13 @@ import io
 import json
 import logging
 import math
-from collections.abc import Set
 from dataclasses import dataclass
 
 from PIL import Image
+from sqlalchemy import select
 
 from db import models
+from tracker.database import reading
 from tracker.photos.alignment import ALGORITHM_VERSION, Alignment, align, aligned_copy, as_matrix
 from tracker.storage.blob_store import BlobStore
 from tracker.storage.configured import blob_store
@@ -75,11 +76,13 @@ def pair_key(earlier_sha256: str, later_sha256: str, suffix: str) -> str:
     return f"aligned/{ALGORITHM_VERSION}/{earlier_sha256[:2]}/{earlier_sha256}-{later_sha256}.{suffix}"
 
 
-def prune_aligned(photo_sha256s: Set[str], store: BlobStore | None = None) -> int:
+def prune_aligned(url: str | None = None, store: BlobStore | None = None) -> int:
     """Remove every aligned copy (JPEG and JSON) of another method version or of a pair whose earlier or later
-    photo's SHA-256 is not in ``photo_sha256s`` (every photo on record, removed ones included: their files stay);
+    photo is not on record in the database at ``url`` (removed photos count as on record: their files stay);
     returns how many files were removed. Derived data: a copy that cannot be removed now is left for next time.
-    """
+    Raises what the database or the store's listing raise."""
+    with reading(url) as session:
+        photo_sha256s = set(session.scalars(select(models.Photo.sha256).distinct()))
     store = store or blob_store("derived")
     removed = 0
     for key in list(store.keys("aligned/")):
