@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -133,6 +134,9 @@ def test_the_guide_lays_the_previous_photo_over_the_camera_and_the_photo_taken_i
 
         # The overlay is the previous visit's vertex photo (its display copy, inline), over the live camera image.
         overlay = guide(page).locator("img.overlay")
+        # The previous photo arrives with the page run the view's choice starts, which may end after the camera
+        # has started (a full run read an empty src once).
+        expect(overlay).to_have_attribute("src", re.compile(r"^data:image/jpeg;base64,"), timeout=60_000)
         source = overlay.get_attribute("src") or ""
         assert source.startswith("data:image/jpeg;base64,")
         assert base64.b64decode(source.split(",", 1)[1]) == display_copy(data_dir, url)
