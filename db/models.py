@@ -448,6 +448,18 @@ class OutlookSpan(Base):
     )
 
 
+class OutlookTally(Base):
+    """How many patients each whole-clinic list holds, kept as changes by day: the list ``list_name`` holds
+    the sum of ``change`` over every ``day`` on or before the day asked (``tracker.progress.outlook_tally``
+    writes it with the spans, in the same transaction). A count over the spans grows with the clinic; this
+    sum grows only with the number of days on which the lists changed."""
+
+    __tablename__ = "outlook_tally"
+    list_name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    change: Mapped[int] = mapped_column(Integer)
+
+
 class MaintenanceState(Base):
     """Where a recurring maintenance job left off (``name``: the job), e.g. the store check's last file checked
     and the position of its rotating sample."""

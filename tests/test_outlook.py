@@ -5,17 +5,20 @@ keeps it so in the same transaction; and the whole-clinic lists read from it equ
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from db import models
+from tests import forked_python
+from tests.conftest import ROOT
 from tracker.access.actors import Actor
 from tracker.course.vocabulary import PatientFilter
 from tracker.database import reading, transaction
 from tracker.operations.demo import load_demo
-from tracker.progress import outlook
+from tracker.progress import outlook, outlook_tally
 from tracker.progress import schedule as schedule_module
 from tracker.records import patient_list
 
@@ -36,6 +39,7 @@ def differences(url: str, days_after: range = range(0, 800, 9)) -> list[str]:
         for row in connection.execute(select(outlook.SPAN).order_by(outlook.SPAN.c.valid_from)):
             spans.setdefault(row.patient_id, []).append((row.valid_from, row.valid_until, outlook.span_facts(row)))
         stored_ids = set(connection.execute(select(outlook.OUTLOOK.c.patient_id)).scalars())
+        found += [f"tally: {line}" for line in outlook_tally.differences(session)]  # kept with the spans
     if stored_ids != set(ids):
         found.append(f"outlook rows for {sorted(stored_ids ^ set(ids))} do not match the live patients")
     for pid in ids:
@@ -98,13 +102,38 @@ def test_the_patient_list_from_the_outlook_is_the_engine_s(demo, kind, day):
 @pytest.mark.parametrize("shown", [None, PatientFilter.OVERDUE, PatientFilter.WINDOW_OPEN, PatientFilter.TARGET_SOON,
                                    PatientFilter.UPCOMING])
 @pytest.mark.parametrize("day", [TODAY, TODAY + timedelta(days=45), TODAY + timedelta(days=200)])
-def test_the_schedule_from_the_outlook_is_the_engine_s(demo, shown, day):
+@pytest.mark.parametrize("horizon", [outlook_tally.TALLIED_HORIZON_DAYS, 30])  # totals from the tally, and counted
+def test_the_schedule_from_the_outlook_is_the_engine_s(demo, shown, day, horizon):
+    """Page by page (the later ones read from the end of their index)."""
     with reading(demo) as session:
-        for number in (1, 2):
+        for number in (1, 2, 3):
             pages = (number, number, number)
-            from_spans = schedule_module._from_spans(session, day, 30, shown, pages, 5)
-            from_engine = schedule_module._from_engine(session, day, 30, shown, pages, 5)
+            from_spans = schedule_module._from_spans(session, day, horizon, shown, pages, 4)
+            from_engine = schedule_module._from_engine(session, day, horizon, shown, pages, 4)
             assert from_spans == from_engine
+
+
+def test_every_list_s_tally_is_its_count_over_the_spans(demo, monkeypatch):
+    """On every tenth day for two years, each list's total from the tally equals the count over the spans (the
+    lists' own queries, the tally switched off): the patient list unfiltered and per filter, and each section of the
+    schedule at the tallied look-ahead."""
+    def totals(day: date) -> list[int]:
+        with reading(demo) as session:
+            found = [patient_list._from_spans(session, "", kind, day, 1, 1)[1]
+                     for kind in (None, *patient_list.FILTERS)]
+            for shown in (None, PatientFilter.OVERDUE, PatientFilter.WINDOW_OPEN, PatientFilter.TARGET_SOON,
+                          PatientFilter.UPCOMING):
+                sections, _ids = schedule_module._from_spans(session, day, outlook_tally.TALLIED_HORIZON_DAYS, shown,
+                                                             (1, 1, 1), 1)
+                found += [section.total for section in sections]
+        return found
+
+    days = [TODAY + timedelta(days=n) for n in range(0, 730, 10)]
+    kept = [totals(day) for day in days]
+    monkeypatch.setattr(outlook_tally, "counts", lambda *_args, **_kw: None)
+    counted = [totals(day) for day in days]
+    assert kept == counted
+    assert sum(map(sum, kept)) > 1000  # the lists are not empty on these days
 
 
 def test_a_day_before_a_patient_s_latest_record_is_answered_by_the_engine(demo):
@@ -140,17 +169,30 @@ def test_a_record_dated_after_today_is_covered_from_today(demo):
                     == patient_list._from_engine(session, "", None, day, 1, 500)[:2])
 
 
-def test_a_patient_without_an_outlook_makes_the_lists_ask_the_engine(demo):
-    """A write that bypassed the refresh shows as a stale count, never as a patient missing from the list."""
+def test_check_puts_back_a_patient_without_an_outlook_and_counts_the_lists_again(demo):
+    """A write that bypassed the refresh, and a tally that drifted: the lists no longer look for either on every click
+    (counting the patients grew with the clinic). ``check``, through the command line, puts the patient back on the
+    lists (every command's start does), counts the tally again, and says so."""
     with transaction(demo) as session:
         pid = session.scalars(select(models.Patient.id).order_by(models.Patient.id)).first()
         session.execute(outlook.SPAN.delete().where(outlook.SPAN.c.patient_id == pid))
         session.execute(outlook.OUTLOOK.delete().where(outlook.OUTLOOK.c.patient_id == pid))
         mrn = session.scalar(select(models.Patient.mrn).where(models.Patient.id == pid))
+        live = session.scalar(select(func.count()).select_from(models.Patient).where(
+            models.Patient.deleted_at.is_(None)))
+        tally = models.OutlookTally.__table__
+        session.execute(tally.update().where(tally.c.list_name == outlook_tally.PATIENTS).values(
+            change=tally.c.change + 5))
+    shown = patient_list.list_patients(CLINICIAN, today=TODAY, url=demo, page_size=500)
+    assert mrn not in {p.mrn for p in shown}
+    done = forked_python.run(["-m", "tracker", "check"], cwd=ROOT, env={**os.environ}, timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("Whole-clinic lists:")]
+    assert "counted again" in line and "nothing was lost" in line
+    shown = patient_list.list_patients(CLINICIAN, today=TODAY, url=demo, page_size=500)
+    assert mrn in {p.mrn for p in shown} and shown.total == len(shown) == live
     with reading(demo) as session:
-        assert not outlook.covered(session.connection(), TODAY)
-    assert mrn in {p.mrn for p in patient_list.list_patients(CLINICIAN, today=TODAY, url=demo, page_size=500)}
-
+        assert outlook_tally.differences(session) == []
 
 
 def test_every_kind_of_write_keeps_the_outlook_the_engine_s(demo):

@@ -59,6 +59,7 @@ from tracker.operations.consistency_report import (
 )
 from tracker.photos.aligned_pairs import prune_aligned
 from tracker.photos.store import PhotoStore, photo_store
+from tracker.progress import outlook, outlook_tally
 from tracker.records.batch_documents import document_key, document_store
 from tracker.storage.blob_store import BlobStore
 from tracker.storage.ingest import GRACE, InterruptedIngest, is_marker, markers, remove_leftovers, unsettled
@@ -194,8 +195,23 @@ def run_check(url: str | None = None, *, verify_hashes: bool = True, full: bool 
         # leftovers of one that was interrupted, not work in progress.
         photos, documents = _restore_markers_interrupted(photos), _restore_markers_interrupted(documents)
         removed, problem = _prune_derived(url)
-        photos = replace(photos, aligned_removed=removed, aligned_problem=problem)
+        photos = replace(photos, aligned_removed=removed, aligned_problem=problem, lists_fixed=_keep_lists(url))
     return replace(photos, documents=documents, restore=restore)
+
+
+def _keep_lists(url: str | None) -> str | None:
+    """Give every live patient without a current outlook one (a write that bypassed the refresh: the lists no longer
+    look for them on every click, ``outlook.covered``) and count the list tally again where it differs from the
+    spans; one line saying what was done, None when nothing was needed. Derived data: nothing is lost either way."""
+    rebuilt = outlook.rebuild(url)
+    with transaction(url) as session:
+        wrong = outlook_tally.differences(session)
+        if wrong:
+            outlook_tally.recount(session)
+    done = [f"{rebuilt} patient(s) missing from them were added"] if rebuilt else []
+    done += [f"their counts differed from the patients' outlook on {len(wrong)} day(s) and were counted again "
+             f"(first: {wrong[0]})"] if wrong else []
+    return f"Whole-clinic lists: {'; '.join(done)} (derived data, nothing was lost)." if done else None
 
 
 def _prune_derived(url: str | None) -> tuple[int, str | None]:

@@ -179,6 +179,7 @@ class ConsistencyReport:
     restore: UnfinishedRestore | None = None
     aligned_removed: int = 0  # aligned before/after copies no photo on record can use, removed (derived data)
     aligned_problem: str | None = None  # why they could not be looked at (derived data: not a finding)
+    lists_fixed: str | None = None  # what the whole-clinic lists' kept data needed again (derived data)
 
     @property
     def photos_ok(self) -> bool:
@@ -219,6 +220,8 @@ class ConsistencyReport:
         if self.aligned_removed:
             out.append(f"Removed {self.aligned_removed} aligned before/after file(s) of photos no longer on record "
                        "or of an earlier alignment method (derived data, made again when a pair is viewed).")
+        if self.lists_fixed:
+            out.append(self.lists_fixed)
         out.append("OK: the photo store and the database agree." if self.photos_ok
                    else "PROBLEMS FOUND in the photo store (see above).")
         return out

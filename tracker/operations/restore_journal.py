@@ -20,6 +20,7 @@ from db.engine import engine_for
 from tracker.course.milestones import DEFAULT_PROTOCOL, SALT_PROTOCOL
 from tracker.errors import ValidationError
 from tracker.operations.backup_format import _HashingWriter, _sqlite_path
+from tracker.progress.outlook_tally import STATE as TALLY_STATE
 
 JOURNAL = "restore-journal.json"
 
@@ -55,6 +56,8 @@ def installation_records(url: str) -> dict[str, int]:
                 seeded = (table.c.name.in_((DEFAULT_PROTOCOL.name, SALT_PROTOCOL.name))
                           & (table.c.created_by == "system") & (table.c.version == 1))
                 query = query.where(~seeded)
+            elif table.name == "maintenance_state":  # the list tally's version: set-up too (``outlook_tally``)
+                query = query.where(table.c.name != TALLY_STATE)
             count = connection.execute(query).scalar() or 0
             if count:
                 counts[table.name] = count

@@ -23,13 +23,13 @@ has to run at midnight.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, event, func, insert, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, delete, event, insert, or_, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from db import models
@@ -49,6 +49,7 @@ from tracker.course.protocols import to_engine
 from tracker.course.salt import SaltRecord, outcome_records
 from tracker.course.vocabulary import TARGET_SOON_DAYS, FollowUpStatus, PatientFilter
 from tracker.database import Reads, at_start_up, read_connection, transaction
+from tracker.progress import outlook_tally
 from tracker.progress.patient_progress import CLINIC_SALT_SCORES
 from tracker.validation import fold
 
@@ -287,23 +288,25 @@ def refresh(reads: Reads, patient_ids: Iterable[int]) -> int:
         # wait for each other's. SQLite's writers already take turns.
         connection.execute(select(models.Patient.id).where(models.Patient.id.in_(chunk))
                            .order_by(models.Patient.id).with_for_update(key_share=True))
+        tally = outlook_tally.changes(outlook_tally.old_spans(connection, chunk), sign=-1)
         connection.execute(delete(_span).where(_span.c.patient_id.in_(chunk)))
         connection.execute(delete(_outlook).where(_outlook.c.patient_id.in_(chunk)))
         records = load_records(connection, chunk)
-        if not records:
-            continue
-        who = {row.id: row for row in connection.execute(
-            select(models.Patient.id, models.Patient.mrn, models.Patient.full_name)
-            .where(models.Patient.id.in_(list(records))))}
-        found = {pid: spans(one) for pid, one in records.items()}
-        connection.execute(insert(_outlook), [
-            {"patient_id": pid, "name_key": fold(who[pid].full_name) or "", "covers_from": found[pid][0][0],
-             "engine_version": ENGINE_VERSION, "refreshed_at": now} for pid in records])
-        connection.execute(insert(_span), [
-            {"patient_id": pid, "valid_from": start, "valid_until": until, "mrn": who[pid].mrn,
-             **_columns(held, start)}
-            for pid, patient_spans in found.items() for start, until, held in patient_spans])
-        written += len(records)
+        if records:
+            who = {row.id: row for row in connection.execute(
+                select(models.Patient.id, models.Patient.mrn, models.Patient.full_name)
+                .where(models.Patient.id.in_(list(records))))}
+            found = {pid: spans(one) for pid, one in records.items()}
+            connection.execute(insert(_outlook), [
+                {"patient_id": pid, "name_key": fold(who[pid].full_name) or "", "covers_from": found[pid][0][0],
+                 "engine_version": ENGINE_VERSION, "refreshed_at": now} for pid in records])
+            new = [{"patient_id": pid, "valid_from": start, "valid_until": until, "mrn": who[pid].mrn,
+                    **_columns(held, start)}
+                   for pid, patient_spans in found.items() for start, until, held in patient_spans]
+            connection.execute(insert(_span), new)
+            tally.update(outlook_tally.changes(new))
+            written += len(records)
+        outlook_tally.apply(connection, tally)
     return written
 
 
@@ -332,6 +335,8 @@ def rebuild(url: str | None = None, *, everyone: bool = False, batch: int = 2000
     them with ``everyone``), ``batch`` patients per transaction; ``progress(done, total)`` after each. Returns
     how many patients were written."""
     with transaction(url) as session:
+        if not outlook_tally.kept(session.connection()):  # a new table, or lists kept differently: before any change
+            outlook_tally.recount(session)
         ids = list(session.scalars(stale_patients(everyone)))
     done = 0
     for at in range(0, len(ids), batch):
@@ -406,16 +411,17 @@ def holds(day: date) -> ColumnElement[bool]:
 
 
 def covered(connection: Connection, day: date) -> bool:
-    """Whether the spans answer for ``day``: every live patient has a current outlook (counted: a write path that
-    missed its refresh shows here, not as a patient missing from the lists) and none starts after ``day`` (a day
-    before some patient's latest record: the lists then ask the engine). Indexed counts and one indexed probe."""
-    P = models.Patient
-    if connection.execute(select(_outlook.c.patient_id).where(_outlook.c.covers_from > day).limit(1)).first():
-        return False
-    live = connection.execute(select(func.count()).select_from(P).where(P.deleted_at.is_(None))).scalar_one()
-    kept = connection.execute(select(func.count()).select_from(_outlook)
-                              .where(_outlook.c.engine_version == ENGINE_VERSION)).scalar_one()
-    return bool(live == kept)
+    """Whether the spans answer for ``day``: no outlook is marked stale or of another ``ENGINE_VERSION``
+    (``refresh_followers``; until start-up rebuilds it) and none starts after ``day`` (a day before some patient's
+    latest record: the lists then ask the engine). Two indexed probes, whatever the number of patients.
+
+    A live patient with no outlook at all (a write that bypassed the refresh) is not looked for here: counting the
+    patients on every click grew with the clinic. ``check`` finds them and gives them one (``missing``)."""
+    version = _outlook.c.engine_version
+    for probe in (_outlook.c.covers_from > day, or_(version < ENGINE_VERSION, version > ENGINE_VERSION)):
+        if connection.execute(select(_outlook.c.patient_id).where(probe).limit(1)).first():
+            return False
+    return True
 
 
 def on_list(kind: PatientFilter, day: date, horizon_days: int = 0) -> ColumnElement[bool]:
@@ -434,6 +440,18 @@ def on_list(kind: PatientFilter, day: date, horizon_days: int = 0) -> ColumnElem
 
 
 BY_URGENCY = (_span.c.urgency, _span.c.urgency_day, _span.c.mrn)  # the follow-up lists' order, as indexed
+
+
+def nearer_end(statement: Select[Any], order: Sequence[Any], skip: int, wanted: int,
+               total: int) -> tuple[Select[Any], bool]:
+    """``statement`` cut to its rows ``skip`` … ``skip + wanted − 1`` in ``order`` (a total order) of ``total``
+    rows, read from whichever end of the index is nearer: an OFFSET reads every row it skips, so the last page of
+    50,000 read from the end costs what the first does. True: the statement returns them last first."""
+    wanted = max(0, min(wanted, total - skip))  # the last page holds what is left
+    after = max(0, total - skip - wanted)  # a page past the end: none
+    if after < skip:  # reversing an order reverses where NULLs go too, on both databases
+        return statement.order_by(*(column.desc() for column in order)).limit(wanted).offset(after), True
+    return statement.order_by(*order).limit(wanted).offset(skip), False
 
 
 def span_facts(row: Any) -> Facts:

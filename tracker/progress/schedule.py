@@ -44,7 +44,7 @@ from tracker.database import reading
 from tracker.errors import ValidationError
 from tracker.paging import PAGE_SIZE, Page, page_number
 from tracker.paging import page_size as checked_size
-from tracker.progress import outlook
+from tracker.progress import outlook, outlook_tally
 from tracker.progress.outlook import SPAN, SPAN_COLUMNS, Facts
 
 OVERDUE, DUE, UPCOMING = FollowUpStatus.OVERDUE, FollowUpStatus.DUE, FollowUpStatus.UPCOMING
@@ -156,33 +156,49 @@ Sections = tuple[Page[FollowUp], Page[RepeatSessionWindow], Page[UnmeasuredPatie
 
 def _from_spans(session: Session, today: date, horizon_days: int, shown: PatientFilter | None,
                 pages: tuple[int, int, int], size: int) -> tuple[Sections, set[int]]:
-    """Each section from the spans holding ``today``, read from its list's index (removed patients have none)."""
+    """Each section from the spans holding ``today``, read from its list's index (removed patients have none), from
+    the nearer end. Totals from the lists' tally (``outlook_tally``); a look-ahead other than the tallied one counts
+    what depends on it over the spans."""
     # Every list names a visit to book (``outlook.on_list``): with the day and "measured", their indexes answer alone.
     booked = [outlook.holds(today), SPAN.c.measured.is_(True)]
     unmeasured = [SPAN.c.measured.is_(False), SPAN.c.day0.is_not(None), outlook.holds(today)]
     ids: set[int] = set()
+    tallied = horizon_days == outlook_tally.TALLIED_HORIZON_DAYS
+    wanted = [outlook_tally.UNMEASURED, outlook_tally.REPEAT_OPEN]
+    if tallied:
+        wanted.append(outlook_tally.REPEAT_OPENS)
+    if shown and (tallied or shown != PatientFilter.UPCOMING):
+        wanted.append(outlook_tally.schedule_list(shown))
+    elif not shown and tallied:
+        wanted.append(outlook_tally.EVERY_FOLLOW_UP)
+    kept = outlook_tally.counts(session, wanted, today) or {}
 
-    def section(where: list[ColumnElement[bool]], order: tuple[Any, ...], number: int) -> tuple[list[Any], int]:
-        total = session.execute(select(func.count()).select_from(SPAN).where(*where)).scalar_one()
-        rows = session.execute(select(_P.id, _P.mrn, _P.full_name, *SPAN_COLUMNS)
-                               .select_from(SPAN.join(_P, _P.id == SPAN.c.patient_id)).where(*where)
-                               .order_by(*order).limit(size).offset((number - 1) * size)).all()
+    def counted(where: list[ColumnElement[bool]], name: str) -> int:
+        if name in kept:
+            return kept[name]
+        return int(session.execute(select(func.count()).select_from(SPAN).where(*where)).scalar_one())
+
+    def section(where: list[ColumnElement[bool]], order: tuple[Any, ...], number: int,
+                name: str) -> tuple[list[Any], int]:
+        total = counted(where, name)
+        rows = _read(session, where, order, (number - 1) * size, size, total)
         ids.update(r.id for r in rows)
         return [(r.mrn, r.full_name, outlook.span_facts(r)) for r in rows], total
 
     if shown:
         follow_ups, follow_total = section([outlook.on_list(shown, today, horizon_days), *booked], outlook.BY_URGENCY,
-                                           pages[0])
+                                           pages[0], outlook_tally.schedule_list(shown))
     else:
-        follow_ups, follow_total = _every_follow_up(session, today, horizon_days, booked, pages[0], size, ids)
+        follow_ups, follow_total = _every_follow_up(session, today, horizon_days, booked, pages[0], size, ids,
+                                                    kept.get(outlook_tally.EVERY_FOLLOW_UP))
     # The open windows first, closing soonest first; then those opening within the look-ahead, soonest first.
     holds = outlook.holds(today)
-    repeats, repeat_total = _one_after_the_other(session, (
-        ([SPAN.c.repeat_end >= today, SPAN.c.repeat_start <= today, holds], (SPAN.c.repeat_end, SPAN.c.mrn)),
-        ([SPAN.c.repeat_start > today, SPAN.c.repeat_start <= today + timedelta(horizon_days), holds],
-         (SPAN.c.repeat_start, SPAN.c.mrn)),
-    ), pages[1], size, ids)
-    waiting, waiting_total = section(unmeasured, (SPAN.c.day0, SPAN.c.mrn), pages[2])
+    parts = (([SPAN.c.repeat_end >= today, SPAN.c.repeat_start <= today, holds], (SPAN.c.repeat_end, SPAN.c.mrn)),
+             ([SPAN.c.repeat_start > today, SPAN.c.repeat_start <= today + timedelta(horizon_days), holds],
+              (SPAN.c.repeat_start, SPAN.c.mrn)))
+    counts = [counted(parts[0][0], outlook_tally.REPEAT_OPEN), counted(parts[1][0], outlook_tally.REPEAT_OPENS)]
+    repeats, repeat_total = _one_after_the_other(session, parts, counts, pages[1], size, ids)
+    waiting, waiting_total = section(unmeasured, (SPAN.c.day0, SPAN.c.mrn), pages[2], outlook_tally.UNMEASURED)
     return (Page(tuple(follow_up_row(m, n, f, today, horizon_days) for m, n, f in follow_ups), follow_total,
                  pages[0], size),
             Page(tuple(repeat_row(m, n, f, today) for m, n, f in repeats), repeat_total, pages[1], size),
@@ -190,44 +206,58 @@ def _from_spans(session: Session, today: date, horizon_days: int, shown: Patient
                  size)), ids
 
 
+_ROW = (_P.id, _P.mrn, _P.full_name, *SPAN_COLUMNS)
+
+
+def _read(session: Session, where: list[ColumnElement[bool]], order: tuple[Any, ...], skip: int, wanted: int,
+          total: int) -> list[Any]:
+    """Rows ``skip`` … ``skip + wanted − 1``, in ``order``, of the ``total`` spans passing ``where``, with their
+    patients' names, read from the nearer end (``outlook.nearer_end``)."""
+    paged, backwards = outlook.nearer_end(select(*_ROW).select_from(SPAN.join(_P, _P.id == SPAN.c.patient_id))
+                                          .where(*where), order, skip, wanted, total)
+    return list(session.execute(paged))[::-1 if backwards else 1]
+
+
 def _every_follow_up(session: Session, today: date, horizon_days: int, booked: list[ColumnElement[bool]], number: int,
-                     size: int, ids: set[int]) -> tuple[list[Any], int]:
+                     size: int, ids: set[int], kept: int | None) -> tuple[list[Any], int]:
     """The page of every follow-up on a list, in urgency order, from three parts that do not overlap, each read from
     its own index in that order and cut at the page's end: overdue; window open and not overdue; the rest (target
-    date within 7 days or window opening within the look-ahead). The total is the sum of their counts."""
+    date within 7 days or window opening within the look-ahead). The total is ``kept`` (the tally) or the sum of
+    their counts. A page nearer the end reads each part from its end, cut at the page's start."""
     overdue, window_open = SPAN.c.on_overdue.is_(True), SPAN.c.window_open.is_(True)
     soon = or_(outlook.on_list(PatientFilter.TARGET_SOON, today), outlook.on_list(PatientFilter.UPCOMING, today,
                                                                                     horizon_days))
     not_overdue, not_open = SPAN.c.on_overdue.is_(False), SPAN.c.window_open.is_(False)
     parts = ([overdue, *booked], [window_open, not_overdue, *booked],
              [soon, not_overdue, not_open, *booked])
-    total = sum(session.execute(select(func.count()).select_from(SPAN).where(*where)).scalar_one() for where in parts)
-    end = number * size
-    heads = union_all(*(select(SPAN.c.id).where(*where).order_by(*outlook.BY_URGENCY).limit(end).subquery().select()
+    total = kept if kept is not None else sum(
+        session.execute(select(func.count()).select_from(SPAN).where(*where)).scalar_one() for where in parts)
+    skip = (number - 1) * size
+    wanted = max(0, min(size, total - skip))
+    after = max(0, total - skip - wanted)  # rows after the page
+    backwards = after < skip
+    order = tuple(column.desc() for column in outlook.BY_URGENCY) if backwards else outlook.BY_URGENCY
+    # The page's rows are among the first ``reach`` of each part, counted from the end it is read from.
+    reach = (after if backwards else skip) + wanted
+    heads = union_all(*(select(SPAN.c.id).where(*where).order_by(*order).limit(reach).subquery().select()
                         for where in parts)).subquery()
-    rows = session.execute(select(_P.id, _P.mrn, _P.full_name, *SPAN_COLUMNS)
-                           .select_from(SPAN.join(_P, _P.id == SPAN.c.patient_id))
-                           .where(SPAN.c.id.in_(select(heads.c.id))).order_by(*outlook.BY_URGENCY)
-                           .limit(size).offset(end - size)).all()
+    rows = session.execute(select(*_ROW).select_from(SPAN.join(_P, _P.id == SPAN.c.patient_id))
+                           .where(SPAN.c.id.in_(select(heads.c.id))).order_by(*order)
+                           .limit(wanted).offset(reach - wanted)).all()[::-1 if backwards else 1]
     ids.update(r.id for r in rows)
     return [(r.mrn, r.full_name, outlook.span_facts(r)) for r in rows], total
 
 
 def _one_after_the_other(session: Session, parts: tuple[tuple[list[ColumnElement[bool]], tuple[Any, ...]], ...],
-                         number: int, size: int, ids: set[int]) -> tuple[list[Any], int]:
+                         counts: list[int], number: int, size: int, ids: set[int]) -> tuple[list[Any], int]:
     """The page of a list made of parts that do not overlap, each whole before the next, each read from its index in
-    its own order: the parts are counted, and only those the page falls in are read, from where it starts."""
-    counts = [session.execute(select(func.count()).select_from(SPAN).where(*where)).scalar_one()
-              for where, _order in parts]
+    its own order: of ``counts`` rows each, only the parts the page falls in are read, from the nearer end."""
     rows: list[Any] = []
     start, end, before = (number - 1) * size, number * size, 0
     for (where, order), counted in zip(parts, counts, strict=True):
         if before + counted > start and before < end:
             skip = max(0, start - before)
-            wanted = min(counted - skip, end - before - skip)
-            rows += session.execute(select(_P.id, _P.mrn, _P.full_name, *SPAN_COLUMNS)
-                                    .select_from(SPAN.join(_P, _P.id == SPAN.c.patient_id)).where(*where)
-                                    .order_by(*order).limit(wanted).offset(skip)).all()
+            rows += _read(session, where, order, skip, min(counted - skip, end - before - skip), counted)
         before += counted
     ids.update(r.id for r in rows)
     return [(r.mrn, r.full_name, outlook.span_facts(r)) for r in rows], sum(counts)

@@ -30,7 +30,7 @@ from tracker.database import reading
 from tracker.errors import ValidationError
 from tracker.paging import PAGE_SIZE, Page, last_page, page_number
 from tracker.paging import page_size as checked_size
-from tracker.progress import outlook
+from tracker.progress import outlook, outlook_tally
 from tracker.progress.outlook import OUTLOOK, SPAN, SPAN_COLUMNS, Facts, StatusKind
 from tracker.records.patient_search import search_conditions
 from tracker.validation import fold, search_words
@@ -162,23 +162,30 @@ def _from_spans(session: Session, query: str, kind: PatientFilter | None, today:
                 size: int) -> tuple[list[PatientSummary], int, list[int]]:
     """One page from the outlook. By name: the page's patients from the name index, then their spans holding
     ``today``. On a list: the spans holding ``today`` read from that list's index in urgency order. Removed patients
-    have no outlook (``outlook.refresh``), so no row of theirs is read."""
-    offset = (number - 1) * size
+    have no outlook (``outlook.refresh``), so no row of theirs is read. The total is the list's tally
+    (``outlook_tally``), or, for a search, a count of the matches; a page nearer the end is read from there."""
+    searched = bool(search_words(query))
+    kept = None if searched else outlook_tally.counts(
+        session, [outlook_tally.patient_list(kind) if kind else outlook_tally.PATIENTS], today)
     if kind is None:
         named = select(OUTLOOK.c.patient_id).join(_P, _P.id == OUTLOOK.c.patient_id).where(*_search(query, _P.mrn))
-        total = session.execute(select(func.count()).select_from(named.subquery())).scalar_one()
-        ids = list(session.scalars(named.order_by(OUTLOOK.c.name_key, _P.mrn).limit(size).offset(offset)))
+        total = next(iter(kept.values())) if kept else session.execute(
+            select(func.count()).select_from(named.subquery())).scalar_one()
+        paged, backwards = outlook.nearer_end(named, (OUTLOOK.c.name_key, _P.mrn), (number - 1) * size, size, total)
+        ids = list(session.scalars(paged))[::-1 if backwards else 1]
         found = {r.id: r for r in session.execute(
             select(*_WHO, *SPAN_COLUMNS).join(SPAN, SPAN.c.patient_id == _P.id)
             .where(_P.id.in_(ids), outlook.holds(today)))}
         chosen = [found[pid] for pid in ids if pid in found]
     else:
         where = [outlook.on_list(kind, today), outlook.holds(today), *_search(query, SPAN.c.mrn)]
-        spans = SPAN.join(OUTLOOK, OUTLOOK.c.patient_id == SPAN.c.patient_id) if query.strip() else SPAN
-        total = session.execute(select(func.count()).select_from(spans).where(*where)).scalar_one()
-        chosen = list(session.execute(
-            select(*_WHO, *SPAN_COLUMNS).select_from(spans.join(_P, _P.id == SPAN.c.patient_id)).where(*where)
-            .order_by(*outlook.BY_URGENCY).limit(size).offset(offset)))
+        spans = SPAN.join(OUTLOOK, OUTLOOK.c.patient_id == SPAN.c.patient_id) if searched else SPAN
+        total = next(iter(kept.values())) if kept else session.execute(
+            select(func.count()).select_from(spans).where(*where)).scalar_one()
+        paged, backwards = outlook.nearer_end(
+            select(*_WHO, *SPAN_COLUMNS).select_from(spans.join(_P, _P.id == SPAN.c.patient_id)).where(*where),
+            outlook.BY_URGENCY, (number - 1) * size, size, total)
+        chosen = list(session.execute(paged))[::-1 if backwards else 1]
     rows = [summary(r.mrn, r.full_name, r.birth_date, r.sex, r.condition, outlook.span_facts(r), today) for r in chosen]
     return rows, total, [r.id for r in chosen]
 

@@ -1,0 +1,222 @@
+"""How many patients each whole-clinic list holds on any day, kept as the outlook's spans change.
+
+"Showing 1–50 of 9,591 overdue" counted 9,591 spans on every click: the count grew with the clinic while the page
+of 50 did not (issue #13: ratio 50k/2k ≤ 1.5). Each span (``tracker.progress.outlook``) puts its patient on a list
+for a run of days: the whole span for a flag (overdue, window open, behind), fewer days for a date counted from
+"today" (a target date within 7 days, a window opening within the look-ahead). This module keeps, per list, +1 on
+the first such day and −1 on the day after the last (``db.models.OutlookTally``), written in the transaction that
+writes the spans (``apply``). A list's count on a day is the sum of its changes up to that day: as many rows as
+days on which the list changed (about 1,300 in a 50,000-patient clinic's four years), whatever the number of
+patients.
+
+Lists kept (``LISTS``): the patient list's (every patient, and each of its filters) and the schedule's (its lists
+of measured patients, every follow-up, repeat-session windows open or opening, treated and not measured). What
+depends on the look-ahead is kept for ``TALLIED_HORIZON_DAYS``, the schedule's default; another look-ahead, and a
+search, are counted over the spans (``counts`` is only asked for what it keeps).
+
+``recount`` counts the whole tally again from the spans (start-up, when it is missing or of an older
+``TALLY_VERSION``; ``check``); until then ``counts`` answers None and the lists count over the spans.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from db import models
+from db.engine import advisory_lock
+from tracker.course.vocabulary import TARGET_SOON_DAYS, PatientFilter
+from tracker.database import Reads, read_connection
+
+# Raised whenever which lists are kept, or how a span counts on them, changes: start-up counts them again.
+TALLY_VERSION = 1
+TALLIED_HORIZON_DAYS = 14  # the schedule page's default look-ahead (pages/schedule.py)
+FOREVER = date(9999, 12, 31)  # ``outlook.FOREVER``: a span's ``valid_until`` when it never ends
+STATE = "outlook tally"  # its MaintenanceState row: {"version": TALLY_VERSION} once counted
+
+_tally = models.Base.metadata.tables[models.OutlookTally.__tablename__]
+_span = models.Base.metadata.tables[models.OutlookSpan.__tablename__]
+_state = models.Base.metadata.tables[models.MaintenanceState.__tablename__]
+
+PATIENTS = "patients"  # every live patient (the patient list without a filter)
+EVERY_FOLLOW_UP = "schedule: every follow-up"  # overdue, window open, target soon or opening within the look-ahead
+REPEAT_OPEN = "repeat window open"
+REPEAT_OPENS = "repeat window opens"  # within the look-ahead
+UNMEASURED = "treated, not measured"
+_FLAGS = {PatientFilter.OVERDUE: "on_overdue", PatientFilter.WINDOW_OPEN: "window_open",
+          PatientFilter.BEHIND: "behind"}
+SCHEDULE_LISTS = (PatientFilter.OVERDUE, PatientFilter.WINDOW_OPEN, PatientFilter.TARGET_SOON,
+                  PatientFilter.UPCOMING)
+
+
+def patient_list(kind: PatientFilter) -> str:
+    """The tally of the patient list's filter ``kind`` (live patients whose span on the day passes it)."""
+    return str(kind.value)
+
+
+def schedule_list(kind: PatientFilter) -> str:
+    """The tally of the schedule's list ``kind``: measured patients only (``schedule._from_spans``)."""
+    return f"schedule: {kind.value}"
+
+
+LISTS = (PATIENTS, *(patient_list(k) for k in (*_FLAGS, PatientFilter.TARGET_SOON)),
+         *(schedule_list(k) for k in SCHEDULE_LISTS), EVERY_FOLLOW_UP, REPEAT_OPEN, REPEAT_OPENS, UNMEASURED)
+# What a span needs to say on which lists it puts its patient, and on which days.
+SPAN_FIELDS = ("valid_from", "valid_until", "measured", "day0", "on_overdue", "window_open", "behind", "visit_status",
+               "visit_target", "visit_window_start", "repeat_start", "repeat_end")
+_FIELDS = tuple(_span.c[name] for name in SPAN_FIELDS)
+
+Days = tuple[date, date]  # from the first day, up to and not including the second
+
+
+def on_lists(span: Mapping[Any, Any]) -> Iterator[tuple[str, Days]]:
+    """``(list, days)`` for each list the span ``span`` (its ``SPAN_FIELDS``) puts its patient on, and the days
+    it does: the database's tests of ``outlook.on_list`` and of the schedule's sections, written per day."""
+    start, until = span["valid_from"], span["valid_until"]
+
+    def within(first: date, end: date) -> Days | None:
+        first, end = max(first, start), min(end, until)
+        return (first, end) if first < end else None
+
+    whole: Days = (start, until)
+    measured = bool(span["measured"])
+    yield PATIENTS, whole
+    for kind, flag in _FLAGS.items():
+        if span[flag]:
+            yield patient_list(kind), whole
+            if measured and kind != PatientFilter.BEHIND:
+                yield schedule_list(kind), whole
+    yield from _follow_ups(span, within, whole, measured)
+    repeat_start, repeat_end = span["repeat_start"], span["repeat_end"]
+    if repeat_start and repeat_end and (days := within(repeat_start, repeat_end + timedelta(1))):
+        yield REPEAT_OPEN, days
+    if repeat_start and (days := within(repeat_start - timedelta(TALLIED_HORIZON_DAYS), repeat_start)):
+        yield REPEAT_OPENS, days
+    if not measured and span["day0"] is not None:
+        yield UNMEASURED, whole
+
+
+def _follow_ups(span: Mapping[Any, Any], within: Callable[[date, date], Days | None], whole: Days,
+                measured: bool) -> Iterator[tuple[str, Days]]:
+    """The lists counted from a date: a target date from today to today + 7 (the days target − 7 … target), a window
+    opening after today and at most the look-ahead after (the days opens − look-ahead … opens − 1); and the
+    schedule's every follow-up, which holds them and the flagged ones."""
+    booked = span["visit_status"] is not None
+    target, opens = span["visit_target"], span["visit_window_start"]
+    soon = within(target - timedelta(TARGET_SOON_DAYS), target + timedelta(1)) if booked and target else None
+    upcoming = within(opens - timedelta(TALLIED_HORIZON_DAYS), opens) if booked and opens else None
+    if soon:
+        yield patient_list(PatientFilter.TARGET_SOON), soon
+    if not measured:
+        return
+    if soon:
+        yield schedule_list(PatientFilter.TARGET_SOON), soon
+    if upcoming:
+        yield schedule_list(PatientFilter.UPCOMING), upcoming
+    if span["on_overdue"] or span["window_open"]:
+        yield EVERY_FOLLOW_UP, whole
+    else:
+        for days in _union(soon, upcoming):
+            yield EVERY_FOLLOW_UP, days
+
+
+def _union(*runs: Days | None) -> list[Days]:
+    """The days of ``runs`` as runs that do not overlap (a day on two of them counts once)."""
+    merged: list[Days] = []
+    for first, end in sorted(run for run in runs if run):
+        if merged and first <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((first, end))
+    return merged
+
+
+def changes(spans: Iterable[Mapping[Any, Any]], sign: int = 1) -> Counter[tuple[str, date]]:
+    """The tally's changes by ``(list, day)`` that ``spans`` make (``sign`` −1: that removing them makes)."""
+    found: Counter[tuple[str, date]] = Counter()
+    for span in spans:
+        for name, (first, end) in on_lists(span):
+            found[name, first] += sign
+            if end < FOREVER:  # a span that never ends never takes its patient off the list
+                found[name, end] -= sign
+    return found
+
+
+def old_spans(connection: Connection, patient_ids: list[int]) -> list[Mapping[Any, Any]]:
+    """The spans of ``patient_ids`` as they stand, to be taken off the tally before they are replaced."""
+    return [row._mapping for row in connection.execute(select(*_FIELDS).where(_span.c.patient_id.in_(patient_ids)))]
+
+
+def apply(reads: Reads, found: Counter[tuple[str, date]]) -> None:
+    """Add the changes ``found`` to the tally in the caller's transaction.
+
+    PostgreSQL: under the audit chain's advisory lock, which every write takes to audit itself; so writers add to
+    the same rows (most spans start today) one after the other, in no order that could deadlock."""
+    rows = [{"list_name": name, "day": day, "change": change} for (name, day), change in sorted(found.items())
+            if change]
+    if not rows:
+        return
+    connection = read_connection(reads)
+    advisory_lock(connection, "audit chain")
+    upsert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(_tally)
+    connection.execute(upsert.on_conflict_do_update(index_elements=[_tally.c.list_name, _tally.c.day],
+                                                    set_={"change": _tally.c.change + upsert.excluded.change}), rows)
+
+
+def counts(reads: Reads, names: Iterable[str], day: date) -> dict[str, int] | None:
+    """How many patients each list of ``names`` (``LISTS``) holds on ``day``, a day the spans cover
+    (``outlook.covered``): one indexed sum per list. None while the tally is not counted (``kept``). Raises
+    KeyError for a list it does not keep."""
+    wanted = list(dict.fromkeys(names))
+    unknown = set(wanted) - set(LISTS)
+    if unknown:
+        raise KeyError(f"not kept: {sorted(unknown)}")
+    connection = read_connection(reads)
+    if not kept(connection):
+        return None
+    found = dict(connection.execute(select(_tally.c.list_name, func.sum(_tally.c.change))
+                                    .where(_tally.c.list_name.in_(wanted), _tally.c.day <= day)
+                                    .group_by(_tally.c.list_name)).all())
+    return {name: int(found.get(name) or 0) for name in wanted}
+
+
+def kept(connection: Connection) -> bool:
+    """Whether the tally has been counted from the spans by this ``TALLY_VERSION`` (and kept with them since)."""
+    value = connection.execute(select(_state.c.value).where(_state.c.name == STATE)).scalar()
+    return isinstance(value, dict) and value.get("version") == TALLY_VERSION
+
+
+def recount(reads: Reads) -> int:
+    """Count the whole tally again from the spans, in the caller's transaction; returns how many rows it has."""
+    connection = read_connection(reads)
+    advisory_lock(connection, "audit chain")  # no write adds to the tally between the count and its rows
+    found: Counter[tuple[str, date]] = Counter()
+    for chunk in connection.execute(select(*_FIELDS)).mappings().partitions(5000):
+        found.update(changes(chunk))
+    connection.execute(delete(_tally))
+    rows = [{"list_name": name, "day": day, "change": change} for (name, day), change in sorted(found.items())
+            if change]
+    if rows:
+        connection.execute(_tally.insert(), rows)
+    connection.execute(delete(_state).where(_state.c.name == STATE))
+    connection.execute(_state.insert(), {"name": STATE, "value": {"version": TALLY_VERSION},
+                                         "updated_at": datetime.now(UTC)})
+    return len(rows)
+
+
+def differences(reads: Reads) -> list[str]:
+    """Where the tally differs from a count of the spans, in words (nothing when it agrees): ``check``'s test."""
+    connection = read_connection(reads)
+    found: Counter[tuple[str, date]] = Counter()
+    for chunk in connection.execute(select(*_FIELDS)).mappings().partitions(5000):
+        found.update(changes(chunk))
+    stored = {(r.list_name, r.day): r.change for r in connection.execute(select(_tally)) if r.change}
+    expected = {key: change for key, change in found.items() if change}
+    return [f"{name} from {day.isoformat()}: kept {stored.get(key, 0):+d}, the spans say {expected.get(key, 0):+d}"
+            for key in sorted(set(stored) | set(expected)) if stored.get(key) != expected.get(key)
+            for name, day in [key]]
