@@ -281,3 +281,21 @@ def test_a_protocol_followed_by_more_than_a_transaction_s_share_is_recomputed_ju
     save_protocol(ADMIN, name, [{"month": p.month, "low": p.low, "high": p.high} for p in detail.band], windows,
                   detail.evidence_note, detail.version, url=demo)
     assert differences(demo) == []
+
+
+def test_an_installation_without_the_tally_counts_it_at_start_up(demo):
+    """An installation upgraded from before the tally (migration 0009 creates it empty), or restored from a backup
+    made then: the lists count over the spans until the next start (``counts`` says None), which counts the tally
+    from the spans before any change is added to it."""
+    with transaction(demo) as session:
+        session.execute(models.OutlookTally.__table__.delete())
+        session.execute(models.MaintenanceState.__table__.delete().where(
+            models.MaintenanceState.name == outlook_tally.STATE))
+    with reading(demo) as session:
+        assert outlook_tally.counts(session, [outlook_tally.PATIENTS], TODAY) is None
+    listed = patient_list.list_patients(CLINICIAN, today=TODAY, url=demo, page_size=5)
+    done = forked_python.run(["-m", "tracker", "init"], cwd=ROOT, env={**os.environ}, timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    with reading(demo) as session:
+        assert outlook_tally.differences(session) == []
+        assert outlook_tally.counts(session, [outlook_tally.PATIENTS], TODAY) == {outlook_tally.PATIENTS: listed.total}
