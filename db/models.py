@@ -373,13 +373,16 @@ class AuditPatient(Base):
 class PatientOutlook(Base):
     """One live patient's row in the whole-clinic lists, kept by ``tracker.progress.outlook`` in the same
     transaction as every write that changes it. ``name_key``: the name as search and sort compare it
-    (``tracker.validation.fold``). ``covers_from``: the spans hold every day from then on.
+    (``tracker.validation.fold``), indexed with the MRN so that a search or the list by name reads one index.
+    ``covers_from``: the spans hold every day from then on.
     ``engine_version``: the outlook's own version; rows of an older one
     are rebuilt at start-up."""
 
     __tablename__ = "patient_outlook"
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), primary_key=True)
-    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    __table_args__ = (Index("ix_patient_outlook_search", "name_key", "mrn", "patient_id"),)
+    name_key: Mapped[str] = mapped_column(String(200))
+    mrn: Mapped[str] = mapped_column(String(40), default="")
     covers_from: Mapped[date] = mapped_column(Date, index=True)  # the first span's ``valid_from``
     engine_version: Mapped[int] = mapped_column(Integer, index=True)
     refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -431,6 +434,8 @@ class OutlookSpan(Base):
     mrn: Mapped[str] = mapped_column(String(40))
     on_overdue: Mapped[bool] = mapped_column(default=False)
     window_open: Mapped[bool] = mapped_column(default=False)
+    target_soon: Mapped[bool] = mapped_column(default=False)  # target date within 7 days (``outlook.soon``)
+    opens_soon: Mapped[bool] = mapped_column(default=False)  # window opens within the default look-ahead
     urgency: Mapped[int] = mapped_column(Integer)
     urgency_day: Mapped[date | None] = mapped_column(Date)
     __table_args__ = (
@@ -440,6 +445,10 @@ class OutlookSpan(Base):
         Index("ix_outlook_span_window_open", "window_open", "urgency", "urgency_day", "mrn", "valid_from",
               "valid_until", "measured", "on_overdue"),
         Index("ix_outlook_span_behind", "behind", "urgency", "urgency_day", "mrn", "valid_from", "valid_until"),
+        Index("ix_outlook_span_target_soon", "target_soon", "urgency", "urgency_day", "mrn", "valid_from",
+              "valid_until", "measured", "on_overdue", "window_open"),
+        Index("ix_outlook_span_opens_soon", "opens_soon", "urgency", "urgency_day", "mrn", "valid_from",
+              "valid_until", "measured", "on_overdue", "window_open", "target_soon"),
         Index("ix_outlook_span_target", "visit_target", "valid_from", "valid_until"),
         Index("ix_outlook_span_window_start", "visit_window_start", "valid_from", "valid_until"),
         Index("ix_outlook_span_repeat_end", "repeat_end", "mrn", "repeat_start", "valid_from", "valid_until"),

@@ -10,7 +10,13 @@ from typing import Any
 import streamlit as st
 
 from tracker.clinic_dates import show_date
-from tracker.course.vocabulary import FOLLOW_UP_WORDS, PatientFilter, patient_filter_words, repeat_window_words
+from tracker.course.vocabulary import (
+    DEFAULT_HORIZON_DAYS,
+    FOLLOW_UP_WORDS,
+    PatientFilter,
+    patient_filter_words,
+    repeat_window_words,
+)
 from tracker.progress.schedule import FollowUp, schedule
 from ui.messages import call
 from ui.paging import asked_page, page_chooser
@@ -63,7 +69,7 @@ st.title("Schedule")
 
 left, right = st.columns([1, 4])
 horizon = left.selectbox(
-    "Look ahead", HORIZONS, index=HORIZONS.index(14), key="schedule_horizon",
+    "Look ahead", HORIZONS, index=HORIZONS.index(DEFAULT_HORIZON_DAYS), key="schedule_horizon",
     format_func=lambda days: f"{days} days",
     help="Upcoming milestone windows and repeat-session windows that open within this many days.",
 )

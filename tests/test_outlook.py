@@ -15,7 +15,7 @@ from db import models
 from tests import forked_python
 from tests.conftest import ROOT
 from tracker.access.actors import Actor
-from tracker.course.vocabulary import PatientFilter
+from tracker.course.vocabulary import DEFAULT_HORIZON_DAYS, PatientFilter
 from tracker.database import reading, transaction
 from tracker.operations.demo import load_demo
 from tracker.progress import outlook, outlook_tally
@@ -102,7 +102,7 @@ def test_the_patient_list_from_the_outlook_is_the_engine_s(demo, kind, day):
 @pytest.mark.parametrize("shown", [None, PatientFilter.OVERDUE, PatientFilter.WINDOW_OPEN, PatientFilter.TARGET_SOON,
                                    PatientFilter.UPCOMING])
 @pytest.mark.parametrize("day", [TODAY, TODAY + timedelta(days=45), TODAY + timedelta(days=200)])
-@pytest.mark.parametrize("horizon", [outlook_tally.TALLIED_HORIZON_DAYS, 30])  # totals from the tally, and counted
+@pytest.mark.parametrize("horizon", [DEFAULT_HORIZON_DAYS, 30])  # totals from the tally, and counted
 def test_the_schedule_from_the_outlook_is_the_engine_s(demo, shown, day, horizon):
     """Page by page (the later ones read from the end of their index)."""
     with reading(demo) as session:
@@ -123,7 +123,7 @@ def test_every_list_s_tally_is_its_count_over_the_spans(demo, monkeypatch):
                      for kind in (None, *patient_list.FILTERS)]
             for shown in (None, PatientFilter.OVERDUE, PatientFilter.WINDOW_OPEN, PatientFilter.TARGET_SOON,
                           PatientFilter.UPCOMING):
-                sections, _ids = schedule_module._from_spans(session, day, outlook_tally.TALLIED_HORIZON_DAYS, shown,
+                sections, _ids = schedule_module._from_spans(session, day, DEFAULT_HORIZON_DAYS, shown,
                                                              (1, 1, 1), 1)
                 found += [section.total for section in sections]
         return found
@@ -142,7 +142,7 @@ def test_a_day_before_a_patient_s_latest_record_is_answered_by_the_engine(demo):
         assert not outlook.covered(session.connection(), earlier)
     listed = patient_list.list_patients(CLINICIAN, today=earlier, url=demo, page_size=500)
     with reading(demo) as session:
-        engine_rows, total, _ids = patient_list._from_engine(session, "", None, earlier, 1, 500)
+        engine_rows, total, _ids, _more = patient_list._from_engine(session, "", None, earlier, 1, 500)
     assert listed.rows == tuple(engine_rows) and listed.total == total
 
 

@@ -279,3 +279,26 @@ def test_a_page_past_the_last_is_the_last_page(follow_up):
     assert (far.number, far.pages, far.showing()) == (2, 2, "Showing 4–4 of 4")
     assert [p.mrn for p in far] == [p.mrn for p in last]
     assert list_patients(DR, today=TODAY, page_size=500, page=2).number == 1
+
+
+def test_a_search_counts_its_matches_only_so_far_past_the_page(clinic, monkeypatch):
+    """Counting every match of a common name grew with the clinic: a search counts to ``COUNTED_PAST`` rows past the
+    page (2 here, 3 rows a page), says "more than", offers one page more, and counts further as the pages go on;
+    the list without a search still says its exact size."""
+    from tracker import paging
+
+    monkeypatch.setattr(paging, "COUNTED_PAST", 2)
+    for n in range(12):
+        seed(clinic, f"P{n:02d}", f"Patient {n:02d}", sessions=[date(2025, 1, 10)],
+             visits=[(date(2025, 1, 5), {"vertex": 150})])
+    seen = []
+    for number in (1, 3, 4):
+        page = list_patients(DR, query="patient", today=TODAY, page_size=3, page=number)
+        seen.append((page.showing(), page.pages, page.more, [p.mrn for p in page]))
+    assert seen == [("Showing 1–3 of more than 5", 3, True, ["P00", "P01", "P02"]),
+                    ("Showing 7–9 of more than 11", 5, True, ["P06", "P07", "P08"]),
+                    ("Showing 10–12 of 12", 4, False, ["P09", "P10", "P11"])]
+    far = list_patients(DR, query="patient", today=TODAY, page_size=3, page=50)
+    assert (far.number, far.showing(), far.more) == (4, "Showing 10–12 of 12", False)
+    everyone = list_patients(DR, today=TODAY, page_size=3)
+    assert (everyone.showing(), everyone.pages, everyone.more) == ("Showing 1–3 of 12", 4, False)

@@ -21,4 +21,5 @@ def page_chooser(key: str, page: Page[Any]) -> None:
     if page.pages > 1:
         if asked_page(key) != page.number:
             st.session_state[key] = page.number  # the list got shorter: the last page there is
-        st.number_input(f"Page (of {page.pages:,})", min_value=1, max_value=page.pages, step=1, key=key)
+        of = f"more than {page.pages - 1:,}" if page.more else f"{page.pages:,}"  # a search counted so far
+        st.number_input(f"Page (of {of})", min_value=1, max_value=page.pages, step=1, key=key)

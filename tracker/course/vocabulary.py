@@ -196,6 +196,8 @@ def repeat_window_words(state: str, days_until_open: int) -> str:
 
 # "Target date within 7 days": the week a receptionist books from.
 TARGET_SOON_DAYS = 7
+# The schedule's look-ahead unless the clinician picks another: windows opening within two weeks.
+DEFAULT_HORIZON_DAYS = 14
 
 
 class PatientFilter(StrEnum):

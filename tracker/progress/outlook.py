@@ -47,14 +47,14 @@ from tracker.course.milestones import (
 )
 from tracker.course.protocols import to_engine
 from tracker.course.salt import SaltRecord, outcome_records
-from tracker.course.vocabulary import TARGET_SOON_DAYS, FollowUpStatus, PatientFilter
+from tracker.course.vocabulary import DEFAULT_HORIZON_DAYS, TARGET_SOON_DAYS, FollowUpStatus, PatientFilter
 from tracker.database import Reads, at_start_up, read_connection, transaction
 from tracker.progress import outlook_tally
 from tracker.progress.patient_progress import CLINIC_SALT_SCORES
 from tracker.validation import fold
 
 # Raised whenever what a span holds, or how it is computed, changes: start-up rebuilds older rows.
-ENGINE_VERSION = 3
+ENGINE_VERSION = 4
 FOREVER = date(9999, 12, 31)  # ``valid_until`` of a patient's last span: from then on
 _CHUNK = 500  # patients per bulk read (IN lists stay well under both databases' limits)
 
@@ -189,14 +189,27 @@ def spans(records: PatientRecords, today: date | None = None) -> list[tuple[date
     ahead = sorted({d for d in (*(s.date for s in records.sessions), *records.visit_dates) if today < d <= latest})
     starts = [min(today, latest), *ahead] if ahead else [latest]
     found: list[tuple[date, date, Facts]] = []
+    flags: list[tuple[bool, bool]] = []  # each span's ``soon`` flags, constant over it
     for start, end in zip(starts, [*starts[1:], FOREVER], strict=True):
         for day, now in _changes(records, start, end):
-            if found and found[-1][2] == now:
+            if found and found[-1][2] == now and flags[-1] == soon(now, day):
                 continue
             if found:
                 found[-1] = (found[-1][0], day, found[-1][2])
             found.append((day, FOREVER, now))
+            flags.append(soon(now, day))
     return found
+
+
+def soon(held: Facts, day: date) -> tuple[bool, bool]:
+    """Whether, on ``day``, the follow-up's target date is within ``TARGET_SOON_DAYS`` (today included) and whether
+    its window opens within ``DEFAULT_HORIZON_DAYS`` (after today): ``on_list``'s dated tests, which ``spans`` keep
+    constant over each span (it cuts them where either changes), so that both lists are flags read in urgency order
+    from an index, as overdue is, instead of a date range whose rows grow with the clinic and must be sorted."""
+    booked = held.visit_status is not None
+    target, opens = held.visit_target, held.visit_window_start
+    return (booked and target is not None and day <= target <= day + timedelta(TARGET_SOON_DAYS),
+            booked and opens is not None and day < opens <= day + timedelta(DEFAULT_HORIZON_DAYS))
 
 
 def _changes(records: PatientRecords, start: date, end: date) -> Iterator[tuple[date, Facts]]:
@@ -207,7 +220,11 @@ def _changes(records: PatientRecords, start: date, end: date) -> Iterator[tuple[
     last_visit = max((d for d in records.visit_dates if d <= start), default=None)
     milestones = [m for site in progress.sites for m in site.milestones] + list(progress.unmeasured)
     one_day = timedelta(days=1)
-    days = sorted({d for m in milestones for d in (m.window_start, m.window_end + one_day, m.target + one_day)
+    # ... and where the follow-up lists' dated tests change (``soon``): a week before a target, the look-ahead before
+    # a window opens.
+    days = sorted({d for m in milestones for d in (m.window_start, m.window_end + one_day, m.target + one_day,
+                                                   m.target - timedelta(TARGET_SOON_DAYS),
+                                                   m.window_start - timedelta(DEFAULT_HORIZON_DAYS))
                    if start < d < end})
     for day in [start, *days]:
         yield day, facts(seen_on(progress, day), last_visit, judged_on_salt, change)
@@ -261,9 +278,11 @@ def _columns(held: Facts, valid_from: date) -> dict[str, Any]:
     window_open = bool(held.visit_status and held.visit_window_start and held.visit_window_end
                        and held.visit_window_start <= valid_from <= held.visit_window_end)
     urgency_day = held.overdue_since or held.next_due
+    target_soon, opens_soon = soon(held, valid_from)
     return {
         **{name: getattr(held, name) for name in FACT_NAMES},
         "on_overdue": held.visit_status == FollowUpStatus.OVERDUE, "window_open": window_open,
+        "target_soon": target_soon, "opens_soon": opens_soon,
         # tracker.course.followup.urgency: overdue first (since when), then by target date, then none
         "urgency": 0 if held.overdue_since else 1 if held.next_due else 2, "urgency_day": urgency_day,
     }
@@ -298,7 +317,8 @@ def refresh(reads: Reads, patient_ids: Iterable[int]) -> int:
                 .where(models.Patient.id.in_(list(records))))}
             found = {pid: spans(one) for pid, one in records.items()}
             connection.execute(insert(_outlook), [
-                {"patient_id": pid, "name_key": fold(who[pid].full_name) or "", "covers_from": found[pid][0][0],
+                {"patient_id": pid, "name_key": fold(who[pid].full_name) or "", "mrn": who[pid].mrn,
+                 "covers_from": found[pid][0][0],
                  "engine_version": ENGINE_VERSION, "refreshed_at": now} for pid in records])
             new = [{"patient_id": pid, "valid_from": start, "valid_until": until, "mrn": who[pid].mrn,
                     **_columns(held, start)}
@@ -426,16 +446,20 @@ def covered(connection: Connection, day: date) -> bool:
 
 def on_list(kind: PatientFilter, day: date, horizon_days: int = 0) -> ColumnElement[bool]:
     """The database's test of ``followup.follow_up_lists`` for one list on ``day`` (the same dates, both ends
-    included), each written to read one index; ``behind`` is the latest assessed milestone's status."""
+    included), for the spans holding ``day``, each written to read one index; ``behind`` is the latest assessed
+    milestone's status. "Target date within 7 days", and "window opens within ``horizon_days``" at the default
+    look-ahead, are the span's flags (``soon``); at another look-ahead, a range of window-opening dates."""
     if kind == PatientFilter.BEHIND:
         return _span.c.behind.is_(True)
     if kind == PatientFilter.OVERDUE:
         return _span.c.on_overdue.is_(True)
     if kind == PatientFilter.WINDOW_OPEN:
         return _span.c.window_open.is_(True)
-    booked = _span.c.visit_status.is_not(None)
     if kind == PatientFilter.TARGET_SOON:
-        return and_(_span.c.visit_target >= day, _span.c.visit_target <= day + timedelta(TARGET_SOON_DAYS), booked)
+        return _span.c.target_soon.is_(True)
+    if horizon_days == DEFAULT_HORIZON_DAYS:
+        return _span.c.opens_soon.is_(True)
+    booked = _span.c.visit_status.is_not(None)
     return and_(_span.c.visit_window_start > day, _span.c.visit_window_start <= day + timedelta(horizon_days), booked)
 
 

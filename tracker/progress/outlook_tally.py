@@ -3,7 +3,7 @@
 "Showing 1–50 of 9,591 overdue" counted 9,591 spans on every click: the count grew with the clinic while the page
 of 50 did not (issue #13: ratio 50k/2k ≤ 1.5). Each span (``tracker.progress.outlook``) puts its patient on a list
 for a run of days: the whole span for a flag (overdue, window open, behind), fewer days for a date counted from
-"today" (a target date within 7 days, a window opening within the look-ahead). This module keeps, per list, +1 on
+"today" (a repeat-session window opening within the look-ahead). This module keeps, per list, +1 on
 the first such day and −1 on the day after the last (``db.models.OutlookTally``), written in the transaction that
 writes the spans (``apply``). A list's count on a day is the sum of its changes up to that day: as many rows as
 days on which the list changed (about 1,300 in a 50,000-patient clinic's four years), whatever the number of
@@ -11,7 +11,7 @@ patients.
 
 Lists kept (``LISTS``): the patient list's (every patient, and each of its filters) and the schedule's (its lists
 of measured patients, every follow-up, repeat-session windows open or opening, treated and not measured). What
-depends on the look-ahead is kept for ``TALLIED_HORIZON_DAYS``, the schedule's default; another look-ahead, and a
+depends on the look-ahead is kept for ``DEFAULT_HORIZON_DAYS``, the schedule's default; another look-ahead, and a
 search, are counted over the spans (``counts`` is only asked for what it keeps).
 
 ``recount`` counts the whole tally again from the spans (start-up, when it is missing or of an older
@@ -21,7 +21,7 @@ search, are counted over the spans (``counts`` is only asked for what it keeps).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -30,12 +30,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from db import models
 from db.engine import advisory_lock
-from tracker.course.vocabulary import TARGET_SOON_DAYS, PatientFilter
+from tracker.course.vocabulary import DEFAULT_HORIZON_DAYS, PatientFilter
 from tracker.database import Reads, read_connection
 
 # Raised whenever which lists are kept, or how a span counts on them, changes: start-up counts them again.
 TALLY_VERSION = 1
-TALLIED_HORIZON_DAYS = 14  # the schedule page's default look-ahead (pages/schedule.py)
 FOREVER = date(9999, 12, 31)  # ``outlook.FOREVER``: a span's ``valid_until`` when it never ends
 STATE = "outlook tally"  # its MaintenanceState row: {"version": TALLY_VERSION} once counted
 
@@ -67,8 +66,8 @@ def schedule_list(kind: PatientFilter) -> str:
 LISTS = (PATIENTS, *(patient_list(k) for k in (*_FLAGS, PatientFilter.TARGET_SOON)),
          *(schedule_list(k) for k in SCHEDULE_LISTS), EVERY_FOLLOW_UP, REPEAT_OPEN, REPEAT_OPENS, UNMEASURED)
 # What a span needs to say on which lists it puts its patient, and on which days.
-SPAN_FIELDS = ("valid_from", "valid_until", "measured", "day0", "on_overdue", "window_open", "behind", "visit_status",
-               "visit_target", "visit_window_start", "repeat_start", "repeat_end")
+SPAN_FIELDS = ("valid_from", "valid_until", "measured", "day0", "on_overdue", "window_open", "behind", "target_soon",
+               "opens_soon", "repeat_start", "repeat_end")
 _FIELDS = tuple(_span.c[name] for name in SPAN_FIELDS)
 
 Days = tuple[date, date]  # from the first day, up to and not including the second
@@ -91,49 +90,31 @@ def on_lists(span: Mapping[Any, Any]) -> Iterator[tuple[str, Days]]:
             yield patient_list(kind), whole
             if measured and kind != PatientFilter.BEHIND:
                 yield schedule_list(kind), whole
-    yield from _follow_ups(span, within, whole, measured)
+    yield from _follow_ups(span, whole, measured)
+    # The repeat-session window: open on the days start … end; opening within the look-ahead on the days
+    # start − look-ahead … start − 1.
     repeat_start, repeat_end = span["repeat_start"], span["repeat_end"]
     if repeat_start and repeat_end and (days := within(repeat_start, repeat_end + timedelta(1))):
         yield REPEAT_OPEN, days
-    if repeat_start and (days := within(repeat_start - timedelta(TALLIED_HORIZON_DAYS), repeat_start)):
+    if repeat_start and (days := within(repeat_start - timedelta(DEFAULT_HORIZON_DAYS), repeat_start)):
         yield REPEAT_OPENS, days
     if not measured and span["day0"] is not None:
         yield UNMEASURED, whole
 
 
-def _follow_ups(span: Mapping[Any, Any], within: Callable[[date, date], Days | None], whole: Days,
-                measured: bool) -> Iterator[tuple[str, Days]]:
-    """The lists counted from a date: a target date from today to today + 7 (the days target − 7 … target), a window
-    opening after today and at most the look-ahead after (the days opens − look-ahead … opens − 1); and the
-    schedule's every follow-up, which holds them and the flagged ones."""
-    booked = span["visit_status"] is not None
-    target, opens = span["visit_target"], span["visit_window_start"]
-    soon = within(target - timedelta(TARGET_SOON_DAYS), target + timedelta(1)) if booked and target else None
-    upcoming = within(opens - timedelta(TALLIED_HORIZON_DAYS), opens) if booked and opens else None
-    if soon:
-        yield patient_list(PatientFilter.TARGET_SOON), soon
+def _follow_ups(span: Mapping[Any, Any], whole: Days, measured: bool) -> Iterator[tuple[str, Days]]:
+    """The dated follow-up lists (a span's ``target_soon`` and ``opens_soon`` flags hold over all of it: the spans
+    are cut where they change) and the schedule's every follow-up, which holds them and the flagged ones."""
+    if span["target_soon"]:
+        yield patient_list(PatientFilter.TARGET_SOON), whole
     if not measured:
         return
-    if soon:
-        yield schedule_list(PatientFilter.TARGET_SOON), soon
-    if upcoming:
-        yield schedule_list(PatientFilter.UPCOMING), upcoming
-    if span["on_overdue"] or span["window_open"]:
+    if span["target_soon"]:
+        yield schedule_list(PatientFilter.TARGET_SOON), whole
+    if span["opens_soon"]:
+        yield schedule_list(PatientFilter.UPCOMING), whole
+    if span["on_overdue"] or span["window_open"] or span["target_soon"] or span["opens_soon"]:
         yield EVERY_FOLLOW_UP, whole
-    else:
-        for days in _union(soon, upcoming):
-            yield EVERY_FOLLOW_UP, days
-
-
-def _union(*runs: Days | None) -> list[Days]:
-    """The days of ``runs`` as runs that do not overlap (a day on two of them counts once)."""
-    merged: list[Days] = []
-    for first, end in sorted(run for run in runs if run):
-        if merged and first <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((first, end))
-    return merged
 
 
 def changes(spans: Iterable[Mapping[Any, Any]], sign: int = 1) -> Counter[tuple[str, date]]:

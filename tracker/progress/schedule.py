@@ -39,7 +39,13 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import STAFF, Actor, require_role
 from tracker.course.followup import follow_up_lists, urgency
-from tracker.course.vocabulary import FollowUpStatus, PatientFilter, RepeatWindow, milestone_words
+from tracker.course.vocabulary import (
+    DEFAULT_HORIZON_DAYS,
+    FollowUpStatus,
+    PatientFilter,
+    RepeatWindow,
+    milestone_words,
+)
 from tracker.database import reading
 from tracker.errors import ValidationError
 from tracker.paging import PAGE_SIZE, Page, page_number
@@ -117,9 +123,9 @@ class Schedule:
         return tuple(f for f in self.follow_ups if kind is None or kind in f.lists)
 
 
-def schedule(actor: Actor, today: date | None = None, horizon_days: int = 14, url: str | None = None, *,
-             shown: PatientFilter | None = None, page: int = 1, repeat_page: int = 1, unmeasured_page: int = 1,
-             page_size: int = PAGE_SIZE) -> Schedule:
+def schedule(actor: Actor, today: date | None = None, horizon_days: int = DEFAULT_HORIZON_DAYS,
+             url: str | None = None, *, shown: PatientFilter | None = None, page: int = 1, repeat_page: int = 1,
+             unmeasured_page: int = 1, page_size: int = PAGE_SIZE) -> Schedule:
     """The schedule as of ``today`` (default: today): page ``page`` of the follow-ups on the list ``shown`` (None:
     every follow-up on a list), page ``repeat_page`` of the repeat-session windows open or opening within
     ``horizon_days``, page ``unmeasured_page`` of the patients treated but not measured.
@@ -163,7 +169,7 @@ def _from_spans(session: Session, today: date, horizon_days: int, shown: Patient
     booked = [outlook.holds(today), SPAN.c.measured.is_(True)]
     unmeasured = [SPAN.c.measured.is_(False), SPAN.c.day0.is_not(None), outlook.holds(today)]
     ids: set[int] = set()
-    tallied = horizon_days == outlook_tally.TALLIED_HORIZON_DAYS
+    tallied = horizon_days == DEFAULT_HORIZON_DAYS
     wanted = [outlook_tally.UNMEASURED, outlook_tally.REPEAT_OPEN]
     if tallied:
         wanted.append(outlook_tally.REPEAT_OPENS)
@@ -220,16 +226,21 @@ def _read(session: Session, where: list[ColumnElement[bool]], order: tuple[Any, 
 
 def _every_follow_up(session: Session, today: date, horizon_days: int, booked: list[ColumnElement[bool]], number: int,
                      size: int, ids: set[int], kept: int | None) -> tuple[list[Any], int]:
-    """The page of every follow-up on a list, in urgency order, from three parts that do not overlap, each read from
-    its own index in that order and cut at the page's end: overdue; window open and not overdue; the rest (target
-    date within 7 days or window opening within the look-ahead). The total is ``kept`` (the tally) or the sum of
-    their counts. A page nearer the end reads each part from its end, cut at the page's start."""
+    """The page of every follow-up on a list, in urgency order, from parts that do not overlap, each read from its
+    own index in that order and cut at the page's end: overdue; window open and not overdue; target date within 7
+    days and neither; window opening within the look-ahead and none of those (at another look-ahead than the default,
+    the last two are one part, read from a date range). The total is ``kept`` (the tally) or the sum of their counts.
+    A page nearer the end reads each part from its end, cut at the page's start."""
     overdue, window_open = SPAN.c.on_overdue.is_(True), SPAN.c.window_open.is_(True)
-    soon = or_(outlook.on_list(PatientFilter.TARGET_SOON, today), outlook.on_list(PatientFilter.UPCOMING, today,
-                                                                                    horizon_days))
+    target_soon = outlook.on_list(PatientFilter.TARGET_SOON, today)
+    opens_soon = outlook.on_list(PatientFilter.UPCOMING, today, horizon_days)
     not_overdue, not_open = SPAN.c.on_overdue.is_(False), SPAN.c.window_open.is_(False)
-    parts = ([overdue, *booked], [window_open, not_overdue, *booked],
-             [soon, not_overdue, not_open, *booked])
+    parts = [[overdue, *booked], [window_open, not_overdue, *booked]]
+    if horizon_days == DEFAULT_HORIZON_DAYS:  # both are flags (``outlook.soon``)
+        parts += [[target_soon, not_overdue, not_open, *booked],
+                  [opens_soon, SPAN.c.target_soon.is_(False), not_overdue, not_open, *booked]]
+    else:
+        parts.append([or_(target_soon, opens_soon), not_overdue, not_open, *booked])
     total = kept if kept is not None else sum(
         session.execute(select(func.count()).select_from(SPAN).where(*where)).scalar_one() for where in parts)
     skip = (number - 1) * size

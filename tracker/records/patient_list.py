@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -28,7 +28,7 @@ from tracker.course.vocabulary import PatientFilter, milestone_words, status_wor
 from tracker.course.wording import count
 from tracker.database import reading
 from tracker.errors import ValidationError
-from tracker.paging import PAGE_SIZE, Page, last_page, page_number
+from tracker.paging import PAGE_SIZE, Page, counted_to, last_page, page_number
 from tracker.paging import page_size as checked_size
 from tracker.progress import outlook, outlook_tally
 from tracker.progress.outlook import OUTLOOK, SPAN, SPAN_COLUMNS, Facts, StatusKind
@@ -136,13 +136,14 @@ def list_patients(actor: Actor, query: str = "", filter: str | None = None, toda
     today = today or date.today()
     with reading(url) as session:
         read = _from_spans if outlook.covered(session.connection(), today) else _from_engine
-        rows, total, ids = read(session, query, kind, today, number, size)
-        if number > last_page(total, size):  # past the last page (the list got shorter): the last one
+        rows, total, ids, more = read(session, query, kind, today, number, size)
+        if number > last_page(total, size) and not more:  # past the last page (the list got shorter): the last one
             number = last_page(total, size)
-            rows, total, ids = read(session, query, kind, today, number, size)
-        shown = Page(tuple(rows), total, number, size)
+            rows, total, ids, more = read(session, query, kind, today, number, size)
+        shown = Page(tuple(rows), total, number, size, more)
         audit.record(session, actor, "view", patient_ids=ids,
-                     detail=f"patient list page {number} of {shown.pages}: {len(rows)} shown of {total}")
+                     detail=f"patient list page {number} of {shown.pages}{'+' if more else ''}: {len(rows)} shown "
+                            f"of {'more than ' if more else ''}{total}")
     return shown
 
 
@@ -159,19 +160,22 @@ def _search(query: str, mrn: Any) -> list[ColumnElement[bool]]:
 
 
 def _from_spans(session: Session, query: str, kind: PatientFilter | None, today: date, number: int,
-                size: int) -> tuple[list[PatientSummary], int, list[int]]:
-    """One page from the outlook. By name: the page's patients from the name index, then their spans holding
-    ``today``. On a list: the spans holding ``today`` read from that list's index in urgency order. Removed patients
-    have no outlook (``outlook.refresh``), so no row of theirs is read. The total is the list's tally
-    (``outlook_tally``), or, for a search, a count of the matches; a page nearer the end is read from there."""
-    searched = bool(search_words(query))
+                size: int) -> tuple[list[PatientSummary], int, list[int], bool]:
+    """One page from the outlook: its rows, the total, the patients' ids, and whether there are more than the total
+    (a search). By name: the page's patients from the name index, then their spans holding ``today``. On a list: the
+    spans holding ``today`` read from that list's index in urgency order. Removed patients have no outlook
+    (``outlook.refresh``), so no row of theirs is read. The total is the list's tally (``outlook_tally``) and a page
+    nearer the end is read from there; a search counts its matches up to ``counted_to`` and reads forward."""
+    searched, skip = bool(search_words(query)), (number - 1) * size
+    reach = counted_to(number, size) if searched else None
     kept = None if searched else outlook_tally.counts(
         session, [outlook_tally.patient_list(kind) if kind else outlook_tally.PATIENTS], today)
     if kind is None:
-        named = select(OUTLOOK.c.patient_id).join(_P, _P.id == OUTLOOK.c.patient_id).where(*_search(query, _P.mrn))
-        total = next(iter(kept.values())) if kept else session.execute(
-            select(func.count()).select_from(named.subquery())).scalar_one()
-        paged, backwards = outlook.nearer_end(named, (OUTLOOK.c.name_key, _P.mrn), (number - 1) * size, size, total)
+        order: tuple[Any, ...] = (OUTLOOK.c.name_key, OUTLOOK.c.mrn)
+        named = select(OUTLOOK.c.patient_id).where(*_search(query, OUTLOOK.c.mrn))
+        total, more = _total(session, named, kept, reach)
+        paged, backwards = (named.order_by(*order).limit(size).offset(skip), False) if searched else \
+            outlook.nearer_end(named, order, skip, size, total)
         ids = list(session.scalars(paged))[::-1 if backwards else 1]
         found = {r.id: r for r in session.execute(
             select(*_WHO, *SPAN_COLUMNS).join(SPAN, SPAN.c.patient_id == _P.id)
@@ -180,18 +184,29 @@ def _from_spans(session: Session, query: str, kind: PatientFilter | None, today:
     else:
         where = [outlook.on_list(kind, today), outlook.holds(today), *_search(query, SPAN.c.mrn)]
         spans = SPAN.join(OUTLOOK, OUTLOOK.c.patient_id == SPAN.c.patient_id) if searched else SPAN
-        total = next(iter(kept.values())) if kept else session.execute(
-            select(func.count()).select_from(spans).where(*where)).scalar_one()
-        paged, backwards = outlook.nearer_end(
-            select(*_WHO, *SPAN_COLUMNS).select_from(spans.join(_P, _P.id == SPAN.c.patient_id)).where(*where),
-            outlook.BY_URGENCY, (number - 1) * size, size, total)
+        total, more = _total(session, select(SPAN.c.id).select_from(spans).where(*where), kept, reach)
+        listed = select(*_WHO, *SPAN_COLUMNS).select_from(spans.join(_P, _P.id == SPAN.c.patient_id)).where(*where)
+        paged, backwards = (listed.order_by(*outlook.BY_URGENCY).limit(size).offset(skip), False) if searched else \
+            outlook.nearer_end(listed, outlook.BY_URGENCY, skip, size, total)
         chosen = list(session.execute(paged))[::-1 if backwards else 1]
     rows = [summary(r.mrn, r.full_name, r.birth_date, r.sex, r.condition, outlook.span_facts(r), today) for r in chosen]
-    return rows, total, [r.id for r in chosen]
+    return rows, total, [r.id for r in chosen], more
+
+
+def _total(session: Session, matching: Select[Any], kept: dict[str, int] | None,
+           reach: int | None) -> tuple[int, bool]:
+    """``(total, more)``: the list's size from its tally (``kept``), else its rows counted, up to ``reach`` (a
+    search: ``counted_to``) or all of them (the tally not counted yet: ``outlook_tally.counts``)."""
+    if kept:
+        return next(iter(kept.values())), False
+    if reach is None:
+        return session.execute(select(func.count()).select_from(matching.subquery())).scalar_one(), False
+    found = session.execute(select(func.count()).select_from(matching.limit(reach + 1).subquery())).scalar_one()
+    return (reach, True) if found > reach else (found, False)
 
 
 def _from_engine(session: Session, query: str, kind: PatientFilter | None, today: date, number: int,
-                 size: int) -> tuple[list[PatientSummary], int, list[int]]:
+                 size: int) -> tuple[list[PatientSummary], int, list[int], bool]:
     who = session.execute(select(*_WHO).where(_P.deleted_at.is_(None), *search_conditions(session, query))).all()
     records = outlook.load_records(session, [w.id for w in who])
     rows = [(w.id, summary(w.mrn, w.full_name, w.birth_date, w.sex, w.condition, records[w.id].on(today), today))
@@ -202,4 +217,4 @@ def _from_engine(session: Session, query: str, kind: PatientFilter | None, today
     else:
         rows.sort(key=lambda pair: (fold(pair[1].full_name), pair[1].mrn))
     chosen = rows[(number - 1) * size:number * size]
-    return [row for _pid, row in chosen], len(rows), [pid for pid, _row in chosen]
+    return [row for _pid, row in chosen], len(rows), [pid for pid, _row in chosen], False
