@@ -449,6 +449,15 @@ class OutlookSpan(Base):
               "valid_until", "measured", "on_overdue", "window_open"),
         Index("ix_outlook_span_opens_soon", "opens_soon", "urgency", "urgency_day", "mrn", "valid_from",
               "valid_until", "measured", "on_overdue", "window_open", "target_soon"),
+        # The schedule's every-follow-up parts after the first (``schedule._every_follow_up``): each seeks past the
+        # parts before it, which would otherwise be read and skipped in urgency order (a window open on an overdue
+        # patient, ...), a number that grows with the clinic.
+        Index("ix_outlook_span_open_part", "window_open", "on_overdue", "measured", "urgency", "urgency_day", "mrn",
+              "valid_from", "valid_until"),
+        Index("ix_outlook_span_target_part", "target_soon", "on_overdue", "window_open", "measured", "urgency",
+              "urgency_day", "mrn", "valid_from", "valid_until"),
+        Index("ix_outlook_span_opens_part", "opens_soon", "target_soon", "on_overdue", "window_open", "measured",
+              "urgency", "urgency_day", "mrn", "valid_from", "valid_until"),
         Index("ix_outlook_span_target", "visit_target", "valid_from", "valid_until"),
         Index("ix_outlook_span_window_start", "visit_window_start", "valid_from", "valid_until"),
         Index("ix_outlook_span_repeat_end", "repeat_end", "mrn", "repeat_start", "valid_from", "valid_until"),

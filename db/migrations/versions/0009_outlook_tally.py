@@ -11,7 +11,8 @@ Create Date: 2026-11-30 11:00:00
 - ``outlook_span.target_soon`` and ``opens_soon``: the "target date within 7 days" and "window opens within the
   look-ahead" lists as flags (the spans are now cut where they change), each with an index in urgency order, so that
   their first page no longer reads and sorts every patient whose date falls in the range. Filled by start-up's
-  rebuild (the outlook's engine version is raised with them).
+  rebuild (the outlook's engine version is raised with them). And one index for each part of the schedule's every
+  follow-up after the first, which seeks past the parts before it.
 - ``patient_outlook.mrn`` and ``ix_patient_outlook_search`` (name, MRN, patient) in place of the name's index: a
   search, and the list by name, read one index without the patient rows.
 """
@@ -29,6 +30,12 @@ _FLAG_INDEXES = {
                                     'measured', 'on_overdue', 'window_open'),
     'ix_outlook_span_opens_soon': ('opens_soon', 'urgency', 'urgency_day', 'mrn', 'valid_from', 'valid_until',
                                    'measured', 'on_overdue', 'window_open', 'target_soon'),
+    'ix_outlook_span_open_part': ('window_open', 'on_overdue', 'measured', 'urgency', 'urgency_day', 'mrn',
+                                  'valid_from', 'valid_until'),
+    'ix_outlook_span_target_part': ('target_soon', 'on_overdue', 'window_open', 'measured', 'urgency', 'urgency_day',
+                                    'mrn', 'valid_from', 'valid_until'),
+    'ix_outlook_span_opens_part': ('opens_soon', 'target_soon', 'on_overdue', 'window_open', 'measured', 'urgency',
+                                   'urgency_day', 'mrn', 'valid_from', 'valid_until'),
 }
 
 
