@@ -388,6 +388,9 @@ class PatientOutlook(Base):
     refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+SPAN_FOREVER = date(9999, 12, 31)  # ``OutlookSpan.valid_until`` of a patient's last span: from then on
+
+
 class OutlookSpan(Base):
     """What the whole-clinic lists show for one patient on every day from ``valid_from`` up to, not including,
     ``valid_until`` (``9999-12-31``: from then on). Within a span nothing the lists show changes except what is
@@ -473,6 +476,8 @@ class OutlookTally(Base):
     sum grows only with the number of days on which the lists changed."""
 
     __tablename__ = "outlook_tally"
+    # SQLite: the rows live in the key's own b-tree, so a list's sum reads one range of it and nothing else.
+    __table_args__ = {"sqlite_with_rowid": False}
     list_name: Mapped[str] = mapped_column(String(40), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     change: Mapped[int] = mapped_column(Integer)

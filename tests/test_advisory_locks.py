@@ -81,3 +81,58 @@ def test_search_path_option_names_the_schema_the_lock_uses():
             assert connection.execute(text("SELECT current_schema()")).scalar() in url
     finally:
         engine.dispose()
+
+
+def test_a_rebuild_and_a_clinic_write_on_one_patient_do_not_deadlock(tmp_path, monkeypatch):
+    """The list tally's lock is the last a writer takes. Found by review: a clinic write holds the audit chain's lock
+    (its audit entry) when its refresh waits for the patient's row, which a rebuild (a protocol edit, start-up,
+    ``check``) holds; had the rebuild then waited for the audit chain's lock to add to the tally, PostgreSQL would
+    have ended one of them as a deadlock. Both finish, and the tally agrees with the spans."""
+    import threading
+    import time
+    from datetime import date
+
+    from sqlalchemy import delete, select
+
+    from db import models
+    from tracker.database import transaction
+    from tracker.progress import outlook, outlook_tally
+
+    base = _postgres_base_url()
+    if base is None:
+        pytest.skip("PostgreSQL not reachable")
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(tmp_path / "data"))
+    url = _fresh_postgres_schema(base)
+    initialize(url)
+    with transaction(url) as session:
+        session.add(models.Patient(mrn="L-1", full_name="Ana Lock", sex="female", birth_date=date(1980, 1, 1),
+                                   condition="androgenetic_alopecia", created_by="test"))
+    with transaction(url) as session:
+        pid = session.scalar(select(models.Patient.id))
+        session.execute(delete(outlook.SPAN))  # so that each refresh has changes to add to the tally
+        outlook_tally.recount(session)
+    failures: list[str] = []
+
+    def rebuild_one() -> None:  # row lock first, the tally at its commit
+        try:
+            with transaction(url) as session:
+                outlook.refresh(session, [pid])
+                time.sleep(1.0)  # the clinic write below now waits for this patient's row
+        except Exception as error:  # noqa: BLE001  # the test reports whatever ended it
+            failures.append(f"rebuild: {type(error).__name__}: {error}")
+
+    try:
+        with transaction(url) as session:  # a clinic write: its audit entry took the audit chain's lock first
+            advisory_lock(session.connection(), "audit chain")
+            other = threading.Thread(target=rebuild_one)
+            other.start()
+            time.sleep(0.5)
+            outlook.refresh(session, [pid])
+    except Exception as error:  # noqa: BLE001
+        failures.append(f"clinic write: {type(error).__name__}: {error}")
+    other.join()
+    assert failures == []
+    with transaction(url) as session:
+        assert outlook_tally.differences(session) == []
+        assert outlook_tally.counts(session, [outlook_tally.PATIENTS], date.today()) == {outlook_tally.PATIENTS: 1}
+    dispose_all()

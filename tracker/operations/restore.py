@@ -152,11 +152,15 @@ def _replace_database(backup: VerifiedBackup, url: str, actor: Actor, batch: int
         existing.reflect(connection, only=ours)
         existing.drop_all(connection)
         _migrate_on(connection, url, backup.revision)
+        # The rows go in through the tables as they stand at the backup's revision: today's models would add their
+        # defaults for columns a later migration made, which do not exist yet (a backup made before an upgrade).
+        at_revision = MetaData()
+        at_revision.reflect(connection, only=[name for name in backup.rows if name in models.Base.metadata.tables])
         for number, table in enumerate(models.Base.metadata.sorted_tables, 1):
             if table.name not in backup.rows:
                 continue
             for chunk in _rows(backup, table.name, batch):
-                connection.execute(insert(table), chunk)
+                connection.execute(insert(at_revision.tables[table.name]), chunk)
             if connection.dialect.name == "postgresql" and "id" in table.columns:
                 connection.execute(text(
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "

@@ -4,9 +4,11 @@ Running the milestone engine for every patient on every click took seconds at a 
 The engine's answer for a patient changes only when a record changes or when "today" crosses one of the patient's
 milestone dates (a window opens or closes, a target date passes). So for each live patient this module stores
 ``OutlookSpan`` rows: what the lists show on every day from ``valid_from`` up to, not including, ``valid_until``,
-apart from what is counted from "today" itself (days to a target, whether a target falls within the next 7 days).
-The lists then ask the database "which span holds today" with indexed range queries, for any today, and no job
-has to run at midnight.
+apart from what is counted from "today" itself (days to a target). Spans are also cut where a list counted from today
+changes (a target date within 7 days, a window opening within the default look-ahead: ``soon``), so that those lists
+are flags too. The lists then ask the database "which span holds today" with indexed range queries, for any today,
+and no job has to run at midnight. How many patients each list holds is kept beside the spans
+(``tracker.progress.outlook_tally``).
 
 - ``facts``: what the lists show on one day, from the engine's ``Progress`` (the one place that turns a progress
   into list facts; the engine path of the lists and the spans both use it, so they cannot disagree).
@@ -55,7 +57,7 @@ from tracker.validation import fold
 
 # Raised whenever what a span holds, or how it is computed, changes: start-up rebuilds older rows.
 ENGINE_VERSION = 4
-FOREVER = date(9999, 12, 31)  # ``valid_until`` of a patient's last span: from then on
+FOREVER = models.SPAN_FOREVER  # ``valid_until`` of a patient's last span: from then on
 _CHUNK = 500  # patients per bulk read (IN lists stay well under both databases' limits)
 
 _span = models.Base.metadata.tables[models.OutlookSpan.__tablename__]
@@ -180,7 +182,9 @@ def spans(records: PatientRecords, today: date | None = None) -> list[tuple[date
     whichever is earlier, to ``FOREVER``, in order, each span as long as the facts stay the same.
 
     After the latest record the days the facts can change are the milestone windows' first day, the day after their
-    last, and the day after each target date (the engine's date-driven statuses, ``seen_on``). A record dated after
+    last, and the day after each target date (the engine's date-driven statuses, ``seen_on``); spans are also cut
+    where a follow-up list counted from "today" changes (``soon``: a week before a target date, the default
+    look-ahead before a window opens), which the facts do not show. A record dated after
     ``today`` (a visit booked ahead, a clinic whose day starts before the server's) also changes them on its own
     day: the engine counts a record only from its date on, so each such day starts the engine again. Without it
     the spans would start at that record, and until then every list would have to ask the engine."""
@@ -326,7 +330,7 @@ def refresh(reads: Reads, patient_ids: Iterable[int]) -> int:
             connection.execute(insert(_span), new)
             tally.update(outlook_tally.changes(new))
             written += len(records)
-        outlook_tally.apply(connection, tally)
+        outlook_tally.add(reads, tally)
     return written
 
 
@@ -354,16 +358,24 @@ def rebuild(url: str | None = None, *, everyone: bool = False, batch: int = 2000
     """Fill the outlook of every live patient whose rows are missing or of an older ``ENGINE_VERSION`` (all of
     them with ``everyone``), ``batch`` patients per transaction; ``progress(done, total)`` after each. Returns
     how many patients were written."""
+    version = _outlook.c.engine_version
     with transaction(url) as session:
         if not outlook_tally.kept(session.connection()):  # a new table, or lists kept differently: before any change
             outlook_tally.recount(session)
         ids = list(session.scalars(stale_patients(everyone)))
+        # Spans of an older engine version may have been written by a server of an older release, which did not keep
+        # the tally (a chain upgraded one server at a time): count it again once they are replaced.
+        older = session.execute(select(_outlook.c.patient_id).where(version > 0, version < ENGINE_VERSION)
+                                .limit(1)).first()
     done = 0
     for at in range(0, len(ids), batch):
         with transaction(url) as session:
             done += refresh(session, ids[at:at + batch])
         if progress is not None:
             progress(min(at + batch, len(ids)), len(ids))
+    if older:
+        with transaction(url) as session:
+            outlook_tally.recount(session)
     return done
 
 
@@ -411,6 +423,7 @@ def refresh_tracked(session: Session) -> None:
     patients.discard(None)  # type: ignore[arg-type,unused-ignore]
     if patients:
         refresh(session, patients)
+    outlook_tally.apply_pending(session)  # the last lock this transaction takes (``outlook_tally.apply``)
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -421,6 +434,7 @@ def forget_tracked(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_TRACKED, None)
         session.info.pop(_VISITS, None)
+        session.info.pop(outlook_tally.PENDING, None)
 
 
 # --- reading: the span that holds a day --------------------------------------------------------------------

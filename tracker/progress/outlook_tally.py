@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from db import models
 from db.engine import advisory_lock
@@ -35,8 +36,9 @@ from tracker.database import Reads, read_connection
 
 # Raised whenever which lists are kept, or how a span counts on them, changes: start-up counts them again.
 TALLY_VERSION = 1
-FOREVER = date(9999, 12, 31)  # ``outlook.FOREVER``: a span's ``valid_until`` when it never ends
+FOREVER = models.SPAN_FOREVER
 STATE = "outlook tally"  # its MaintenanceState row: {"version": TALLY_VERSION} once counted
+PENDING = "outlook tally changes"  # Session.info key: changes to add just before the transaction commits
 
 _tally = models.Base.metadata.tables[models.OutlookTally.__tablename__]
 _span = models.Base.metadata.tables[models.OutlookSpan.__tablename__]
@@ -133,17 +135,35 @@ def old_spans(connection: Connection, patient_ids: list[int]) -> list[Mapping[An
     return [row._mapping for row in connection.execute(select(*_FIELDS).where(_span.c.patient_id.in_(patient_ids)))]
 
 
+def add(reads: Reads, found: Counter[tuple[str, date]]) -> None:
+    """Have the changes ``found`` added to the tally in the caller's transaction: just before it commits
+    (``apply_pending``, which ``outlook.refresh_tracked`` calls), or at once inside a savepoint (rolled back with
+    it) or on a bare connection."""
+    if isinstance(reads, Session) and not reads.in_nested_transaction():
+        reads.info.setdefault(PENDING, Counter()).update(found)
+    else:
+        apply(reads, found)
+
+
+def apply_pending(session: Session) -> None:
+    """Add what ``add`` kept for this transaction to the tally (its last step before commit)."""
+    apply(session, session.info.pop(PENDING, Counter()))
+
+
 def apply(reads: Reads, found: Counter[tuple[str, date]]) -> None:
     """Add the changes ``found`` to the tally in the caller's transaction.
 
-    PostgreSQL: under the audit chain's advisory lock, which every write takes to audit itself; so writers add to
-    the same rows (most spans start today) one after the other, in no order that could deadlock."""
+    PostgreSQL: under the tally's own advisory lock, so that writers add to the same rows (most spans start today)
+    one after the other, held from there to the commit. It is the last lock a writer takes (``add`` keeps the
+    changes until then), so no writer holding it waits for anything another writer holds: no deadlock with the
+    patients' row locks or the audit chain's lock, and page views (which take only the audit chain's) never wait
+    for it."""
     rows = [{"list_name": name, "day": day, "change": change} for (name, day), change in sorted(found.items())
             if change]
     if not rows:
         return
     connection = read_connection(reads)
-    advisory_lock(connection, "audit chain")
+    advisory_lock(connection, "outlook tally")
     upsert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(_tally)
     connection.execute(upsert.on_conflict_do_update(index_elements=[_tally.c.list_name, _tally.c.day],
                                                     set_={"change": _tally.c.change + upsert.excluded.change}), rows)
@@ -175,7 +195,7 @@ def kept(connection: Connection) -> bool:
 def recount(reads: Reads) -> int:
     """Count the whole tally again from the spans, in the caller's transaction; returns how many rows it has."""
     connection = read_connection(reads)
-    advisory_lock(connection, "audit chain")  # no write adds to the tally between the count and its rows
+    advisory_lock(connection, "outlook tally")  # no write adds to the tally between the count and its rows
     found: Counter[tuple[str, date]] = Counter()
     for chunk in connection.execute(select(*_FIELDS)).mappings().partitions(5000):
         found.update(changes(chunk))
@@ -191,13 +211,19 @@ def recount(reads: Reads) -> int:
 
 
 def differences(reads: Reads) -> list[str]:
-    """Where the tally differs from a count of the spans, in words (nothing when it agrees): ``check``'s test."""
+    """Where the tally differs from a count of the spans, in words (nothing when it agrees): ``check``'s test. Takes
+    the tally's lock (until the caller's transaction ends), so that no write lands between reading the spans and
+    reading the tally."""
     connection = read_connection(reads)
+    advisory_lock(connection, "outlook tally")
     found: Counter[tuple[str, date]] = Counter()
     for chunk in connection.execute(select(*_FIELDS)).mappings().partitions(5000):
         found.update(changes(chunk))
     stored = {(r.list_name, r.day): r.change for r in connection.execute(select(_tally)) if r.change}
     expected = {key: change for key, change in found.items() if change}
-    return [f"{name} from {day.isoformat()}: kept {stored.get(key, 0):+d}, the spans say {expected.get(key, 0):+d}"
-            for key in sorted(set(stored) | set(expected)) if stored.get(key) != expected.get(key)
-            for name, day in [key]]
+    wrong = []
+    for name, day in sorted(set(stored) | set(expected)):
+        kept_change, counted = stored.get((name, day), 0), expected.get((name, day), 0)
+        if kept_change != counted:
+            wrong.append(f"{name} from {day.isoformat()}: kept {kept_change:+d}, the spans say {counted:+d}")
+    return wrong

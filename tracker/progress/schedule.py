@@ -173,7 +173,7 @@ def _from_spans(session: Session, today: date, horizon_days: int, shown: Patient
     wanted = [outlook_tally.UNMEASURED, outlook_tally.REPEAT_OPEN]
     if tallied:
         wanted.append(outlook_tally.REPEAT_OPENS)
-    if shown and (tallied or shown != PatientFilter.UPCOMING):
+    if shown in outlook_tally.SCHEDULE_LISTS and (tallied or shown != PatientFilter.UPCOMING):
         wanted.append(outlook_tally.schedule_list(shown))
     elif not shown and tallied:
         wanted.append(outlook_tally.EVERY_FOLLOW_UP)

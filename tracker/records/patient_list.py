@@ -173,7 +173,7 @@ def _from_spans(session: Session, query: str, kind: PatientFilter | None, today:
     if kind is None:
         order: tuple[Any, ...] = (OUTLOOK.c.name_key, OUTLOOK.c.mrn)
         named = select(OUTLOOK.c.patient_id).where(*_search(query, OUTLOOK.c.mrn))
-        total, more = _total(session, named, kept, reach)
+        total, more = _total(session, named.order_by(*order), kept, reach)
         paged, backwards = (named.order_by(*order).limit(size).offset(skip), False) if searched else \
             outlook.nearer_end(named, order, skip, size, total)
         ids = list(session.scalars(paged))[::-1 if backwards else 1]
@@ -184,7 +184,8 @@ def _from_spans(session: Session, query: str, kind: PatientFilter | None, today:
     else:
         where = [outlook.on_list(kind, today), outlook.holds(today), *_search(query, SPAN.c.mrn)]
         spans = SPAN.join(OUTLOOK, OUTLOOK.c.patient_id == SPAN.c.patient_id) if searched else SPAN
-        total, more = _total(session, select(SPAN.c.id).select_from(spans).where(*where), kept, reach)
+        total, more = _total(session, select(SPAN.c.id).select_from(spans).where(*where).order_by(*outlook.BY_URGENCY),
+                             kept, reach)
         listed = select(*_WHO, *SPAN_COLUMNS).select_from(spans.join(_P, _P.id == SPAN.c.patient_id)).where(*where)
         paged, backwards = (listed.order_by(*outlook.BY_URGENCY).limit(size).offset(skip), False) if searched else \
             outlook.nearer_end(listed, outlook.BY_URGENCY, skip, size, total)
@@ -196,11 +197,12 @@ def _from_spans(session: Session, query: str, kind: PatientFilter | None, today:
 def _total(session: Session, matching: Select[Any], kept: dict[str, int] | None,
            reach: int | None) -> tuple[int, bool]:
     """``(total, more)``: the list's size from its tally (``kept``), else its rows counted, up to ``reach`` (a
-    search: ``counted_to``) or all of them (the tally not counted yet: ``outlook_tally.counts``)."""
+    search: ``counted_to``) or all of them (the tally not counted yet: ``outlook_tally.counts``). ``matching`` is
+    ordered as the page is read, so that a count cut at ``reach`` reads the same index the page does."""
     if kept:
         return next(iter(kept.values())), False
     if reach is None:
-        return session.execute(select(func.count()).select_from(matching.subquery())).scalar_one(), False
+        return session.execute(select(func.count()).select_from(matching.order_by(None).subquery())).scalar_one(), False
     found = session.execute(select(func.count()).select_from(matching.limit(reach + 1).subquery())).scalar_one()
     return (reach, True) if found > reach else (found, False)
 

@@ -47,6 +47,8 @@ def upgrade() -> None:
         op.create_index(name, 'outlook_span', list(columns), unique=False)
     with op.batch_alter_table('patient_outlook', schema=None) as batch_op:
         batch_op.add_column(sa.Column('mrn', sa.String(length=40), nullable=False, server_default=''))
+    op.execute("UPDATE patient_outlook SET mrn = (SELECT patient.mrn FROM patient WHERE patient.id = "
+               "patient_outlook.patient_id)")
     op.drop_index(op.f('ix_patient_outlook_name_key'), table_name='patient_outlook')
     op.create_index('ix_patient_outlook_search', 'patient_outlook', ['name_key', 'mrn', 'patient_id'], unique=False)
     op.create_table(
@@ -55,6 +57,7 @@ def upgrade() -> None:
         sa.Column('day', sa.Date(), nullable=False),
         sa.Column('change', sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint('list_name', 'day', name=op.f('pk_outlook_tally')),
+        sqlite_with_rowid=False,
     )
 
 
