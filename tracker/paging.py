@@ -21,9 +21,9 @@ class Page(Generic[Row]):
     >>> page = Page(("a", "b"), total=52, number=2, size=50)
     >>> page.pages, page.showing(), list(page), len(page)
     (2, 'Showing 51–52 of 52', ['a', 'b'], 2)
-    >>> page = Page(("a",) * 50, total=150, number=1, size=50, more=True)
+    >>> page = Page(("a",) * 50, total=100, number=1, size=50, more=True)
     >>> page.pages, page.showing()
-    (4, 'Showing 1–50 of more than 150')
+    (3, 'Showing 1–50 of more than 100')
     """
 
     rows: tuple[Row, ...]
@@ -84,16 +84,16 @@ def page_size(size: object) -> int:
     return size
 
 
-COUNTED_PAST = 100  # a search counts its matches this far past the page shown, no further (``counted_to``)
+COUNTED_PAST = 50  # a search counts its matches this far past the page shown, no further (``counted_to``)
 
 
 def counted_to(number: int, size: int) -> int:
     """How far a search counts its matches when it shows page ``number``: to ``COUNTED_PAST`` rows past the page.
     Counting every match of "garcia" grew with the clinic (925 at 50,000 patients); the clinician looking for one
-    patient needs the first pages, and "more than 150" says to type more.
+    patient needs the first pages, and "more than 100" says to type more.
 
     >>> counted_to(1, 50)
-    150
+    100
     """
     return number * size + COUNTED_PAST
 

@@ -43,6 +43,7 @@ SIZES = (2000, 20000, 50000)
 TARGET_MS = 100.0
 TARGET_RATIO = 1.5
 SEARCH = "garcia"  # "García" as typed without its accent: a search folds accents and capitals
+RARE = "rt000420"  # one patient's MRN, in every size: a search that has to read every name to find its one match
 
 
 def calls(url: str) -> dict[str, Callable[[], Any]]:
@@ -54,6 +55,7 @@ def calls(url: str) -> dict[str, Callable[[], Any]]:
     made: dict[str, Callable[[], Any]] = {
         "patients: all": partial(list_patients, actor, today=today, url=url),
         f"patients: search {SEARCH!r}": partial(list_patients, actor, query=SEARCH, today=today, url=url),
+        f"patients: search {RARE!r}": partial(list_patients, actor, query=RARE, today=today, url=url),
     }
     for kind in ("window_open", "target_soon", "overdue", "behind"):
         made[f"patients: {kind}"] = partial(list_patients, actor, filter=kind, today=today, url=url)

@@ -357,6 +357,10 @@ def sqlite_clinic(patients: int, force: bool = False) -> str:
     dispose_all()
     with closing(sqlite3.connect(partial)) as connection:  # one file to move: the WAL folded in
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    # The clinic it replaces (--force) may have left its WAL beside it (a bench process that ended without closing
+    # its connections): SQLite would apply that WAL to the new file and find it corrupt.
+    for sidecar in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        sidecar.unlink(missing_ok=True)
     os.replace(partial, path)
     return f"sqlite:///{path}"
 

@@ -2,12 +2,12 @@
 
 "Showing 1–50 of 9,591 overdue" counted 9,591 spans on every click: the count grew with the clinic while the page
 of 50 did not (issue #13: ratio 50k/2k ≤ 1.5). Each span (``tracker.progress.outlook``) puts its patient on a list
-for a run of days: the whole span for a flag (overdue, window open, behind), fewer days for a date counted from
-"today" (a repeat-session window opening within the look-ahead). This module keeps, per list, +1 on
-the first such day and −1 on the day after the last (``db.models.OutlookTally``), written in the transaction that
-writes the spans (``apply``). A list's count on a day is the sum of its changes up to that day: as many rows as
-days on which the list changed (about 1,300 in a 50,000-patient clinic's four years), whatever the number of
-patients.
+for a run of days: the whole span for a flag (overdue, window open, behind, target date soon, window opening soon),
+fewer days for a repeat-session window (open, or opening within the look-ahead). This module keeps, per list, +1 on
+the first such day and −1 on the day after the last (``db.models.OutlookTally``), added in the transaction that
+writes the spans, as its last step before commit (``add``, ``apply_pending``). A list's count on a day is the sum of
+its changes up to that day: as many rows as days on which the list changed (at most about 1,300 in the generated
+50,000-patient clinic's four years), whatever the number of patients.
 
 Lists kept (``LISTS``): the patient list's (every patient, and each of its filters) and the schedule's (its lists
 of measured patients, every follow-up, repeat-session windows open or opening, treated and not measured). What
@@ -15,7 +15,8 @@ depends on the look-ahead is kept for ``DEFAULT_HORIZON_DAYS``, the schedule's d
 search, are counted over the spans (``counts`` is only asked for what it keeps).
 
 ``recount`` counts the whole tally again from the spans (start-up, when it is missing or of an older
-``TALLY_VERSION``; ``check``); until then ``counts`` answers None and the lists count over the spans.
+``TALLY_VERSION``, or after spans of an older engine version were replaced; ``check``, where it differs); until it
+has been counted, ``counts`` answers None and the lists count over the spans.
 """
 
 from __future__ import annotations

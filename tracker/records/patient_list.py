@@ -163,48 +163,45 @@ def _from_spans(session: Session, query: str, kind: PatientFilter | None, today:
                 size: int) -> tuple[list[PatientSummary], int, list[int], bool]:
     """One page from the outlook: its rows, the total, the patients' ids, and whether there are more than the total
     (a search). By name: the page's patients from the name index, then their spans holding ``today``. On a list: the
-    spans holding ``today`` read from that list's index in urgency order. Removed patients have no outlook
-    (``outlook.refresh``), so no row of theirs is read. The total is the list's tally (``outlook_tally``) and a page
-    nearer the end is read from there; a search counts its matches up to ``counted_to`` and reads forward."""
-    searched, skip = bool(search_words(query)), (number - 1) * size
-    reach = counted_to(number, size) if searched else None
-    kept = None if searched else outlook_tally.counts(
-        session, [outlook_tally.patient_list(kind) if kind else outlook_tally.PATIENTS], today)
+    spans holding ``today`` read from that list's index in urgency order, then the page's rows. Removed patients
+    have no outlook (``outlook.refresh``), so no row of theirs is read."""
     if kind is None:
         order: tuple[Any, ...] = (OUTLOOK.c.name_key, OUTLOOK.c.mrn)
         named = select(OUTLOOK.c.patient_id).where(*_search(query, OUTLOOK.c.mrn))
-        total, more = _total(session, named.order_by(*order), kept, reach)
-        paged, backwards = (named.order_by(*order).limit(size).offset(skip), False) if searched else \
-            outlook.nearer_end(named, order, skip, size, total)
-        ids = list(session.scalars(paged))[::-1 if backwards else 1]
+        ids, total, more = _ids(session, query, named, order, outlook_tally.PATIENTS, today, number, size)
         found = {r.id: r for r in session.execute(
             select(*_WHO, *SPAN_COLUMNS).join(SPAN, SPAN.c.patient_id == _P.id)
             .where(_P.id.in_(ids), outlook.holds(today)))}
         chosen = [found[pid] for pid in ids if pid in found]
     else:
         where = [outlook.on_list(kind, today), outlook.holds(today), *_search(query, SPAN.c.mrn)]
-        spans = SPAN.join(OUTLOOK, OUTLOOK.c.patient_id == SPAN.c.patient_id) if searched else SPAN
-        total, more = _total(session, select(SPAN.c.id).select_from(spans).where(*where).order_by(*outlook.BY_URGENCY),
-                             kept, reach)
-        listed = select(*_WHO, *SPAN_COLUMNS).select_from(spans.join(_P, _P.id == SPAN.c.patient_id)).where(*where)
-        paged, backwards = (listed.order_by(*outlook.BY_URGENCY).limit(size).offset(skip), False) if searched else \
-            outlook.nearer_end(listed, outlook.BY_URGENCY, skip, size, total)
-        chosen = list(session.execute(paged))[::-1 if backwards else 1]
+        spans = SPAN.join(OUTLOOK, OUTLOOK.c.patient_id == SPAN.c.patient_id) if search_words(query) else SPAN
+        span_ids, total, more = _ids(session, query, select(SPAN.c.id).select_from(spans).where(*where),
+                                     outlook.BY_URGENCY, outlook_tally.patient_list(kind), today, number, size)
+        found = {r.span_id: r for r in session.execute(
+            select(SPAN.c.id.label("span_id"), *_WHO, *SPAN_COLUMNS).join(_P, _P.id == SPAN.c.patient_id)
+            .where(SPAN.c.id.in_(span_ids)))}
+        chosen = [found[sid] for sid in span_ids if sid in found]
     rows = [summary(r.mrn, r.full_name, r.birth_date, r.sex, r.condition, outlook.span_facts(r), today) for r in chosen]
     return rows, total, [r.id for r in chosen], more
 
 
-def _total(session: Session, matching: Select[Any], kept: dict[str, int] | None,
-           reach: int | None) -> tuple[int, bool]:
-    """``(total, more)``: the list's size from its tally (``kept``), else its rows counted, up to ``reach`` (a
-    search: ``counted_to``) or all of them (the tally not counted yet: ``outlook_tally.counts``). ``matching`` is
-    ordered as the page is read, so that a count cut at ``reach`` reads the same index the page does."""
-    if kept:
-        return next(iter(kept.values())), False
-    if reach is None:
-        return session.execute(select(func.count()).select_from(matching.order_by(None).subquery())).scalar_one(), False
-    found = session.execute(select(func.count()).select_from(matching.limit(reach + 1).subquery())).scalar_one()
-    return (reach, True) if found > reach else (found, False)
+def _ids(session: Session, query: str, matching: Select[Any], order: tuple[Any, ...], tally: str, today: date,
+         number: int, size: int) -> tuple[list[Any], int, bool]:
+    """The ids of page ``number`` of ``matching`` in ``order``, the total and whether there are more than it.
+
+    A search reads the ids in order up to ``counted_to`` (one read of the index serves the page and its total: "more
+    than 150" beyond). The whole list or one of its filters takes its total from the tally (``outlook_tally``; a
+    count of the rows until the tally has been counted) and reads the page from the nearer end of the index."""
+    skip = (number - 1) * size
+    if search_words(query):
+        reach = counted_to(number, size)
+        ids = list(session.scalars(matching.order_by(*order).limit(reach + 1)))
+        return ids[skip:skip + size], min(len(ids), reach), len(ids) > reach
+    kept = outlook_tally.counts(session, [tally], today)
+    total = kept[tally] if kept else session.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
+    paged, backwards = outlook.nearer_end(matching, order, skip, size, total)
+    return list(session.scalars(paged))[::-1 if backwards else 1], total, False
 
 
 def _from_engine(session: Session, query: str, kind: PatientFilter | None, today: date, number: int,
