@@ -1,0 +1,68 @@
+"""The Patients page on a clinic of 300 generated patients, in real Chromium (issue #13): the whole list says its
+exact size from the list tally ("Showing 1–50 of 300"), the last page is the list's last rows, and a search matching
+most of the clinic counts its matches only one page past the one shown ("of more than 100"), offers one page more,
+and counts further on the next (counting every match of a common name grew with the clinic)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.bench.generate_clinic import ACCOUNT_PASSWORD, ACCOUNTS, write_clinic
+from tests.browser import (
+    browser_page,
+    navigate,
+    require_chromium,
+    server_alarms,
+    shot,
+    sign_in,
+    streamlit_server,
+    wait_rendered,
+)
+
+CLINICIAN = next(name for role, name in ACCOUNTS if role == "clinician")
+
+
+@pytest.fixture(scope="module")
+def clinic_server(tmp_path_factory):
+    require_chromium()
+    data_dir = tmp_path_factory.mktemp("browser-patient-list") / "data"
+    data_dir.mkdir(mode=0o700)
+    write_clinic(f"sqlite:///{data_dir / 'tracker.db'}", 300)
+    with streamlit_server(data_dir) as base:
+        yield base
+
+
+def caption(page) -> str:
+    return page.get_by_text(re.compile(r"^(Showing|None of) ")).first.text_content() or ""
+
+
+def test_the_patient_list_counts_a_large_clinic_and_a_broad_search(clinic_server):
+    base = clinic_server
+    with browser_page() as page:
+        sign_in(page, base, CLINICIAN, ACCOUNT_PASSWORD)
+        wait_rendered(page)
+        navigate(page, "/patients")
+        page.get_by_text("Showing 1–50 of 300").wait_for()
+        assert page.get_by_text("Page (of 6)").count() == 1
+        pages = page.get_by_label(re.compile(r"^Page \(of"))
+        pages.fill("6")
+        pages.press("Enter")
+        page.get_by_text("Showing 251–300 of 300").wait_for()
+        wait_rendered(page)
+
+        search = page.get_by_label("Search by name or MRN")
+        search.fill("a")  # in nearly every name
+        search.press("Enter")
+        page.get_by_text("Showing 1–50 of more than 100").wait_for()
+        wait_rendered(page)
+        shot(page, "patient-list", "broad-search")
+        assert page.get_by_text("Page (of more than 2)").count() == 1
+        pages = page.get_by_label(re.compile(r"^Page \(of"))
+        pages.fill("3")
+        pages.press("Enter")
+        page.get_by_text("Showing 101–150 of more than 200").wait_for()
+        wait_rendered(page)
+        assert caption(page) == "Showing 101–150 of more than 200"
+    assert server_alarms(base) == []
