@@ -50,10 +50,13 @@ def test_migrated_schema_matches_the_models(db_url):
     assert diff == []
 
 
-EXPRESSION_INDEXES = {"ix_treatment_session_lot_key"}
+EXPRESSION_INDEXES = {"ix_treatment_session_lot_key", "ix_patient_outlook_name_trigrams",
+                      "ix_patient_outlook_mrn_trigrams"}  # the last two: PostgreSQL's GIN trigram indexes (0010)
 
 
 def _not_an_expression_index(_object, name, type_, _reflected, _compare_to) -> bool:
+    if type_ == "table" and name.startswith("patient_search"):
+        return False  # SQLite's FTS5 text index and its own tables (0010), made by SQL the models cannot say
     return not (type_ == "index" and name in EXPRESSION_INDEXES)
 
 

@@ -190,7 +190,7 @@ def test_a_backup_made_before_the_last_upgrade_restores(clinic, tmp_path, new_in
     for entry in manifest["files"]:
         data = (folder / entry["path"]).read_bytes()
         entry.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
-    assert manifest["schema_revision"] == "0009"
+    assert manifest["schema_revision"] >= "0009"  # the head, past 0008
     manifest["schema_revision"] = "0008"
     manifest["signature"]["value"] = SigningKey(KEY.encode(), "test").sign(_canonical(manifest))
     (folder / "manifest.json").write_text(json.dumps(manifest))

@@ -139,7 +139,9 @@ def tracker_tables() -> set[str]:
     a migration ever created (an older schema's). A restore drops these and nothing else of the schema."""
     names = set(models.Base.metadata.tables) | {"alembic_version"}
     for script in (MIGRATIONS / "versions").glob("*.py"):
-        names.update(re.findall(r"create_table\(\s*['\"](\w+)['\"]", script.read_text(encoding="utf-8")))
+        source = script.read_text(encoding="utf-8")
+        names.update(re.findall(r"create_table\(\s*['\"](\w+)['\"]", source))
+        names.update(re.findall(r"CREATE VIRTUAL TABLE (\w+)", source))  # SQLite's text index (0010)
     return names
 
 

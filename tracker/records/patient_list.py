@@ -32,6 +32,7 @@ from tracker.paging import PAGE_SIZE, Page, counted_to, last_page, page_number
 from tracker.paging import page_size as checked_size
 from tracker.progress import outlook, outlook_tally
 from tracker.progress.outlook import OUTLOOK, SPAN, SPAN_COLUMNS, Facts, StatusKind
+from tracker.records.name_index import few_named
 from tracker.records.patient_search import search_conditions
 from tracker.validation import fold, search_words
 
@@ -168,7 +169,8 @@ def _from_spans(session: Session, query: str, kind: PatientFilter | None, today:
     if kind is None:
         order: tuple[Any, ...] = (OUTLOOK.c.name_key, OUTLOOK.c.mrn)
         named = select(OUTLOOK.c.patient_id).where(*_search(query, OUTLOOK.c.mrn))
-        ids, total, more = _ids(session, query, named, order, outlook_tally.PATIENTS, today, number, size)
+        ids, total, more = _ids(session, query, named, order, OUTLOOK.c.patient_id, outlook_tally.PATIENTS, today,
+                                number, size)
         found = {r.id: r for r in session.execute(
             select(*_WHO, *SPAN_COLUMNS).join(SPAN, SPAN.c.patient_id == _P.id)
             .where(_P.id.in_(ids), outlook.holds(today)))}
@@ -177,7 +179,8 @@ def _from_spans(session: Session, query: str, kind: PatientFilter | None, today:
         where = [outlook.on_list(kind, today), outlook.holds(today), *_search(query, SPAN.c.mrn)]
         spans = SPAN.join(OUTLOOK, OUTLOOK.c.patient_id == SPAN.c.patient_id) if search_words(query) else SPAN
         span_ids, total, more = _ids(session, query, select(SPAN.c.id).select_from(spans).where(*where),
-                                     outlook.BY_URGENCY, outlook_tally.patient_list(kind), today, number, size)
+                                     outlook.BY_URGENCY, SPAN.c.patient_id, outlook_tally.patient_list(kind), today,
+                                     number, size)
         found = {r.span_id: r for r in session.execute(
             select(SPAN.c.id.label("span_id"), *_WHO, *SPAN_COLUMNS).join(_P, _P.id == SPAN.c.patient_id)
             .where(SPAN.c.id.in_(span_ids)))}
@@ -186,16 +189,21 @@ def _from_spans(session: Session, query: str, kind: PatientFilter | None, today:
     return rows, total, [r.id for r in chosen], more
 
 
-def _ids(session: Session, query: str, matching: Select[Any], order: tuple[Any, ...], tally: str, today: date,
-         number: int, size: int) -> tuple[list[Any], int, bool]:
+def _ids(session: Session, query: str, matching: Select[Any], order: tuple[Any, ...], column_of_patient: Any,
+         tally: str, today: date, number: int, size: int) -> tuple[list[Any], int, bool]:
     """The ids of page ``number`` of ``matching`` in ``order``, the total and whether there are more than it.
 
     A search reads the ids in order up to ``counted_to`` (one read of the index serves the page and its total: "more
-    than 150" beyond). The whole list or one of its filters takes its total from the tally (``outlook_tally``; a
-    count of the rows until the tally has been counted) and reads the page from the nearer end of the index."""
+    than 100" beyond), among the patients the trigram index names when they are few (``name_index.few_named``;
+    ``column_of_patient``: the patient's id in ``matching``). The whole list or one of its filters takes its total
+    from the tally (``outlook_tally``; a count of the rows until the tally has been counted) and reads the page from
+    the nearer end of the index."""
     skip = (number - 1) * size
     if search_words(query):
         reach = counted_to(number, size)
+        few = few_named(session, query, reach)
+        if few is not None:  # a rare word: only the patients the trigram index names are read
+            matching = matching.where(column_of_patient.in_(few))
         ids = list(session.scalars(matching.order_by(*order).limit(reach + 1)))
         return ids[skip:skip + size], min(len(ids), reach), len(ids) > reach
     kept = outlook_tally.counts(session, [tally], today)
