@@ -299,3 +299,26 @@ def test_an_installation_without_the_tally_counts_it_at_start_up(demo):
     with reading(demo) as session:
         assert outlook_tally.differences(session) == []
         assert outlook_tally.counts(session, [outlook_tally.PATIENTS], TODAY) == {outlook_tally.PATIENTS: listed.total}
+
+
+def test_a_follow_up_not_overdue_has_its_target_ahead_on_every_day_of_its_span(demo):
+    """The schedule seeks past ended spans with it (``schedule._every_follow_up``): every span with a visit to book
+    that is not overdue has urgency 1 and an urgency day (its target date) on or after the span's last day, so on any
+    day it holds, the target is that day or later. Checked on every span of the demo clinic, after the spans of a
+    day two years on (where more targets have passed) are computed too."""
+    def broken() -> list[str]:
+        with reading(demo) as session:
+            return [f"patient {row.patient_id} {row.valid_from}..{row.valid_until}: urgency {row.urgency} "
+                    f"{row.urgency_day}" for row in session.execute(select(outlook.SPAN))
+                    if row.visit_status is not None and not row.on_overdue
+                    and (row.urgency != 1 or row.urgency_day < row.valid_until - timedelta(days=1))]
+
+    assert broken() == []
+    with transaction(demo) as session:
+        ids = list(session.scalars(select(models.Patient.id)))
+        records = outlook.load_records(session, ids)
+    later = TODAY + timedelta(days=730)
+    for pid in ids:
+        for start, until, held in outlook.spans(records[pid], later):
+            if held.visit_status is not None and held.visit_status != "overdue":
+                assert held.next_due is not None and held.next_due >= until - timedelta(days=1), (pid, start)
