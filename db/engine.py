@@ -149,6 +149,7 @@ def alembic_config(url: str) -> Config:
 # for each other (the start-up and the spreadsheet import once shared 7312002: a server starting waited for a
 # whole import) and installations kept in schemas of their own in one database never wait for each other.
 ADVISORY_LOCKS = {"audit chain": 7312001, "spreadsheet import": 7312002, "start-up": 7312003, "outlook tally": 7312004}
+# Also taken, by migration 0010 alone and for the whole database (not per schema): 7312005, creating pg_trgm.
 
 
 def advisory_lock(connection: Connection, kind: str) -> None:

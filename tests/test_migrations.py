@@ -140,3 +140,32 @@ def test_app_servers_starting_together_migrate_once(db_url, tmp_path):
     assert [(server.returncode, out.strip()) for server, (out, _err) in zip(servers, results, strict=True)] == [
         (0, "started")] * 3, [err[-1500:] for _out, err in results]
     assert current_revision(db_url) == ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
+
+
+def test_the_search_index_0010_is_made_and_taken_down(db_url):
+    """0010: SQLite's FTS5 name index and the three triggers that keep it (a later migration that copies
+    ``patient_outlook`` would drop them: this fails then); PostgreSQL's two GIN trigram indexes. Down to 0009 removes
+    them, up again makes them again."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from db.engine import alembic_config
+
+    def present() -> set[str]:
+        with engine_for(db_url).connect() as connection:
+            if connection.dialect.name == "sqlite":
+                return set(connection.scalars(text(
+                    "SELECT name FROM sqlite_master WHERE name = 'patient_search' OR name LIKE 'patient_search_%' "
+                    "AND type = 'trigger'")))
+            return set(connection.scalars(text(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname LIKE '%trigrams'")))
+
+    migrate(db_url)
+    sqlite = db_url.startswith("sqlite")
+    made = ({"patient_search", "patient_search_insert", "patient_search_delete", "patient_search_update"} if sqlite
+            else {"ix_patient_outlook_name_trigrams", "ix_patient_outlook_mrn_trigrams"})
+    assert present() == made
+    command.downgrade(alembic_config(db_url), "0009")
+    assert present() == set()
+    migrate(db_url)
+    assert present() == made

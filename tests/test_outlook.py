@@ -9,7 +9,7 @@ import os
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from db import models
 from tests import forked_python
@@ -183,12 +183,19 @@ def test_check_puts_back_a_patient_without_an_outlook_and_counts_the_lists_again
         tally = models.OutlookTally.__table__
         session.execute(tally.update().where(tally.c.list_name == outlook_tally.PATIENTS).values(
             change=tally.c.change + 5))
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        if sqlite:  # the search's index loses a patient (a write that bypassed its triggers)
+            other = session.execute(select(outlook.OUTLOOK).where(outlook.OUTLOOK.c.patient_id != pid)).first()
+            session.execute(text("INSERT INTO patient_search(patient_search, rowid, name_key, mrn) "
+                                 "VALUES ('delete', :id, :name, :mrn)"),
+                            {"id": other.patient_id, "name": other.name_key, "mrn": other.mrn})
     shown = patient_list.list_patients(CLINICIAN, today=TODAY, url=demo, page_size=500)
     assert mrn not in {p.mrn for p in shown}
     done = forked_python.run(["-m", "tracker", "check"], cwd=ROOT, env={**os.environ}, timeout=120)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
     [line] = [line for line in done.stdout.splitlines() if line.startswith("Whole-clinic lists:")]
     assert "counted again" in line and "nothing was lost" in line
+    assert ("index of names and MRNs differed" in line) == sqlite
     shown = patient_list.list_patients(CLINICIAN, today=TODAY, url=demo, page_size=500)
     assert mrn in {p.mrn for p in shown} and shown.total == len(shown) == live
     with reading(demo) as session:

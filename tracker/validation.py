@@ -330,10 +330,13 @@ def shown_path(path: str | Path) -> str:
 
 
 def search_words(query: str | None) -> tuple[str, ...]:
-    """The words of a patient search (by name or MRN), lowercased, each once; over-long searches are refused.
+    """The words of a patient search (by name or MRN), lowercased, each once; over-long searches are refused. A
+    control character (a NUL pasted in, which PostgreSQL refuses in any text) separates words, as a space does.
 
     >>> search_words("  Souza  RT-0042 souza ")
     ('souza', 'rt-0042')
+    >>> search_words("ab\\x00c")
+    ('ab', 'c')
     >>> search_words("word " * 20_000)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -344,6 +347,7 @@ def search_words(query: str | None) -> tuple[str, ...]:
         raise ValidationError(
             f"The search is too long ({len(text):,} characters): type at most {SEARCH_MAX} characters of a name or MRN."
         )
+    text = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
     return tuple(dict.fromkeys(text.lower().split()))
 
 

@@ -176,7 +176,8 @@ def _from_spans(session: Session, query: str, kind: PatientFilter | None, today:
             .where(_P.id.in_(ids), outlook.holds(today)))}
         chosen = [found[pid] for pid in ids if pid in found]
     else:
-        where = [outlook.on_list(kind, today), outlook.holds(today), *_search(query, SPAN.c.mrn)]
+        # A search joins the outlook for the name: its MRN too, which PostgreSQL's trigram index covers.
+        where = [outlook.on_list(kind, today), outlook.holds(today), *_search(query, OUTLOOK.c.mrn)]
         spans = SPAN.join(OUTLOOK, OUTLOOK.c.patient_id == SPAN.c.patient_id) if search_words(query) else SPAN
         span_ids, total, more = _ids(session, query, select(SPAN.c.id).select_from(spans).where(*where),
                                      outlook.BY_URGENCY, SPAN.c.patient_id, outlook_tally.patient_list(kind), today,

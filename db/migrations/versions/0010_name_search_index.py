@@ -24,7 +24,7 @@ down_revision = '0009'
 branch_labels = None
 depends_on = None
 
-EXTENSION_LOCK = 7312005  # one per database (the extension is the database's, not a schema's)
+EXTENSION_LOCK = 7312005  # one per database (the extension is the database's, not a schema's): db.engine lists it
 _SQLITE = (
     "CREATE VIRTUAL TABLE patient_search USING fts5(name_key, mrn, content='patient_outlook', "
     "content_rowid='patient_id', tokenize='trigram')",
@@ -33,7 +33,8 @@ _SQLITE = (
     "CREATE TRIGGER patient_search_delete AFTER DELETE ON patient_outlook BEGIN "
     "INSERT INTO patient_search(patient_search, rowid, name_key, mrn) "
     "VALUES ('delete', old.patient_id, old.name_key, old.mrn); END",
-    "CREATE TRIGGER patient_search_update AFTER UPDATE ON patient_outlook BEGIN "
+    # Only a new name or MRN: marking outlooks stale (``engine_version``) touches many rows and must stay quick.
+    "CREATE TRIGGER patient_search_update AFTER UPDATE OF name_key, mrn ON patient_outlook BEGIN "
     "INSERT INTO patient_search(patient_search, rowid, name_key, mrn) "
     "VALUES ('delete', old.patient_id, old.name_key, old.mrn); "
     "INSERT INTO patient_search(rowid, name_key, mrn) VALUES (new.patient_id, new.name_key, new.mrn); END",
@@ -44,27 +45,33 @@ _SQLITE = (
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
-        for statement in _SQLITE:
-            op.execute(statement)
+        if _sqlite_has_trigrams(bind):  # SQLite 3.34 with FTS5; without, the search reads the names
+            for statement in _SQLITE:
+                op.execute(statement)
         return
     op.execute(sa.text(f"SELECT pg_advisory_xact_lock({EXTENSION_LOCK})"))  # two schemas migrating at once
-    schema = _trigram_schema(bind)
-    if schema is None:
-        try:
-            with bind.begin_nested():
-                bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public"))
-        except sa.exc.DBAPIError:
-            return  # not allowed here: the search reads the names
-        schema = _trigram_schema(bind)
-    op.execute(f'CREATE INDEX ix_patient_outlook_name_trigrams ON patient_outlook '
-               f'USING gin (name_key "{schema}".gin_trgm_ops)')
-    op.execute(f'CREATE INDEX ix_patient_outlook_mrn_trigrams ON patient_outlook '
-               f'USING gin (lower(mrn) "{schema}".gin_trgm_ops)')
+    try:
+        with bind.begin_nested():  # not allowed here (the account's rights): the search reads the names
+            bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public"))
+            schema = bind.execute(sa.text("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+                                          "ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'")).scalar_one()
+            ops = f"{bind.dialect.identifier_preparer.quote(schema)}.gin_trgm_ops"
+            bind.execute(sa.text(f"CREATE INDEX ix_patient_outlook_name_trigrams ON patient_outlook "
+                                 f"USING gin (name_key {ops})"))
+            bind.execute(sa.text(f"CREATE INDEX ix_patient_outlook_mrn_trigrams ON patient_outlook "
+                                 f"USING gin (lower(mrn) {ops})"))
+    except sa.exc.DBAPIError:
+        return
 
 
-def _trigram_schema(bind: sa.engine.Connection) -> str | None:
-    return bind.execute(sa.text("SELECT extnamespace::regnamespace::text FROM pg_extension "
-                                "WHERE extname = 'pg_trgm'")).scalar()
+def _sqlite_has_trigrams(bind: sa.engine.Connection) -> bool:
+    try:
+        with bind.begin_nested():
+            bind.execute(sa.text("CREATE VIRTUAL TABLE temp.trigram_probe USING fts5(x, tokenize='trigram')"))
+            bind.execute(sa.text("DROP TABLE temp.trigram_probe"))
+    except sa.exc.DBAPIError:
+        return False
+    return True
 
 
 def downgrade() -> None:
