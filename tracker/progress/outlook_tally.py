@@ -50,8 +50,9 @@ EVERY_FOLLOW_UP = "schedule: every follow-up"  # overdue, window open, target so
 REPEAT_OPEN = "repeat window open"
 REPEAT_OPENS = "repeat window opens"  # within the look-ahead
 UNMEASURED = "treated, not measured"
-_FLAGS = {PatientFilter.OVERDUE: "on_overdue", PatientFilter.WINDOW_OPEN: "window_open",
-          PatientFilter.BEHIND: "behind"}
+# The lists that are a span's flag: the column holding it.
+_FLAGS = {PatientFilter.OVERDUE: _span.c.on_overdue, PatientFilter.WINDOW_OPEN: _span.c.window_open,
+          PatientFilter.BEHIND: _span.c.behind}
 SCHEDULE_LISTS = (PatientFilter.OVERDUE, PatientFilter.WINDOW_OPEN, PatientFilter.TARGET_SOON,
                   PatientFilter.UPCOMING)
 
@@ -89,7 +90,7 @@ def on_lists(span: Mapping[Any, Any]) -> Iterator[tuple[str, Days]]:
     measured = bool(span["measured"])
     yield PATIENTS, whole
     for kind, flag in _FLAGS.items():
-        if span[flag]:
+        if span[flag.name]:
             yield patient_list(kind), whole
             if measured and kind != PatientFilter.BEHIND:
                 yield schedule_list(kind), whole
