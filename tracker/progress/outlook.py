@@ -217,21 +217,26 @@ def soon(held: Facts, day: date) -> tuple[bool, bool]:
 
 
 def _changes(records: PatientRecords, start: date, end: date) -> Iterator[tuple[date, Facts]]:
-    """The facts on ``start`` and on every later day before ``end`` they may change with nothing new recorded."""
+    """The facts on ``start`` and on every later day before ``end`` they, or the dated lists (``soon``), may change
+    with nothing new recorded."""
     progress = assess(records.sessions, records.series, records.protocol, start)
     judged_on_salt = records.protocol.judged_on_salt
     change = latest_change_words(progress, judged_on_salt)
     last_visit = max((d for d in records.visit_dates if d <= start), default=None)
     milestones = [m for site in progress.sites for m in site.milestones] + list(progress.unmeasured)
     one_day = timedelta(days=1)
+    changing = {d for m in milestones for d in (m.window_start, m.window_end + one_day, m.target + one_day)
+                if start < d < end}
     # ... and where the follow-up lists' dated tests change (``soon``): a week before a target, the look-ahead before
-    # a window opens.
-    days = sorted({d for m in milestones for d in (m.window_start, m.window_end + one_day, m.target + one_day,
-                                                   m.target - timedelta(TARGET_SOON_DAYS),
-                                                   m.window_start - timedelta(DEFAULT_HORIZON_DAYS))
-                   if start < d < end})
-    for day in [start, *days]:
-        yield day, facts(seen_on(progress, day), last_visit, judged_on_salt, change)
+    # a window opens. The facts stay those of the day before there: the engine is not asked again.
+    dated = {d for m in milestones for d in (m.target - timedelta(TARGET_SOON_DAYS),
+                                             m.window_start - timedelta(DEFAULT_HORIZON_DAYS)) if start < d < end}
+    held = facts(seen_on(progress, start), last_visit, judged_on_salt, change)
+    yield start, held
+    for day in sorted(changing | dated):
+        if day in changing:
+            held = facts(seen_on(progress, day), last_visit, judged_on_salt, change)
+        yield day, held
 
 
 def load_records(reads: Reads, patient_ids: Iterable[int]) -> dict[int, PatientRecords]:
