@@ -38,6 +38,14 @@ def caption(page) -> str:
     return page.get_by_text(re.compile(r"^(Showing|None of) ")).first.text_content() or ""
 
 
+def type_and_wait(page, box, value: str, shown: str) -> None:
+    """Type ``value`` into ``box`` (a search or the page chooser), press Enter, wait for the caption ``shown``."""
+    box.fill(value)
+    box.press("Enter")
+    page.get_by_text(shown).wait_for()
+    wait_rendered(page)
+
+
 def test_the_patient_list_counts_a_large_clinic_and_a_broad_search(clinic_server):
     base = clinic_server
     with browser_page() as page:
@@ -46,23 +54,11 @@ def test_the_patient_list_counts_a_large_clinic_and_a_broad_search(clinic_server
         navigate(page, "/patients")
         page.get_by_text("Showing 1–50 of 300").wait_for()
         assert page.get_by_text("Page (of 6)").count() == 1
-        pages = page.get_by_label(re.compile(r"^Page \(of"))
-        pages.fill("6")
-        pages.press("Enter")
-        page.get_by_text("Showing 251–300 of 300").wait_for()
-        wait_rendered(page)
-
-        search = page.get_by_label("Search by name or MRN")
-        search.fill("a")  # in nearly every name
-        search.press("Enter")
-        page.get_by_text("Showing 1–50 of more than 100").wait_for()
-        wait_rendered(page)
+        type_and_wait(page, page.get_by_label(re.compile(r"^Page \(of")), "6", "Showing 251–300 of 300")
+        # "a" is in nearly every name
+        type_and_wait(page, page.get_by_label("Search by name or MRN"), "a", "Showing 1–50 of more than 100")
         shot(page, "patient-list", "broad-search")
         assert page.get_by_text("Page (of more than 2)").count() == 1
-        pages = page.get_by_label(re.compile(r"^Page \(of"))
-        pages.fill("3")
-        pages.press("Enter")
-        page.get_by_text("Showing 101–150 of more than 200").wait_for()
-        wait_rendered(page)
+        type_and_wait(page, page.get_by_label(re.compile(r"^Page \(of")), "3", "Showing 101–150 of more than 200")
         assert caption(page) == "Showing 101–150 of more than 200"
     assert server_alarms(base) == []
