@@ -1,7 +1,8 @@
 """The Patients page on a clinic of 300 generated patients, in real Chromium (issue #13): the whole list says its
 exact size from the list tally ("Showing 1–50 of 300"), the last page is the list's last rows, and a search matching
 most of the clinic counts its matches only one page past the one shown ("of more than 100"), offers one page more,
-and counts further on the next (counting every match of a common name grew with the clinic)."""
+and counts further on the next (counting every match of a common name grew with the clinic); one patient's MRN is
+found exactly."""
 
 from __future__ import annotations
 
@@ -61,4 +62,7 @@ def test_the_patient_list_counts_a_large_clinic_and_a_broad_search(clinic_server
         assert page.get_by_text("Page (of more than 2)").count() == 1
         type_and_wait(page, page.get_by_label(re.compile(r"^Page \(of")), "3", "Showing 101–150 of more than 200")
         assert caption(page) == "Showing 101–150 of more than 200"
+        # One patient's MRN: found through the name index (SQLite's trigram table), the page says exactly one.
+        type_and_wait(page, page.get_by_label("Search by name or MRN"), "rt000123", "Showing 1–1 of 1")
+        assert page.get_by_text("RT000123").count() >= 1
     assert server_alarms(base) == []

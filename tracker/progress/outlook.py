@@ -25,13 +25,13 @@ and no job has to run at midnight. How many patients each list holds is kept bes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, delete, event, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, delete, event, insert, or_, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from db import models
@@ -483,18 +483,6 @@ def on_list(kind: PatientFilter, day: date, horizon_days: int = 0) -> ColumnElem
 
 
 BY_URGENCY = (_span.c.urgency, _span.c.urgency_day, _span.c.mrn)  # the follow-up lists' order, as indexed
-
-
-def nearer_end(statement: Select[Any], order: Sequence[Any], skip: int, wanted: int,
-               total: int) -> tuple[Select[Any], bool]:
-    """``statement`` cut to its rows ``skip`` … ``skip + wanted − 1`` in ``order`` (a total order) of ``total``
-    rows, read from whichever end of the index is nearer: an OFFSET reads every row it skips, so the last page of
-    50,000 read from the end costs what the first does. True: the statement returns them last first."""
-    wanted = max(0, min(wanted, total - skip))  # the last page holds what is left
-    after = max(0, total - skip - wanted)  # a page past the end: none
-    if after < skip:  # reversing an order reverses where NULLs go too, on both databases
-        return statement.order_by(*(column.desc() for column in order)).limit(wanted).offset(after), True
-    return statement.order_by(*order).limit(wanted).offset(skip), False
 
 
 def span_facts(row: Any) -> Facts:

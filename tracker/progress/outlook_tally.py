@@ -198,9 +198,7 @@ def recount(reads: Reads) -> int:
     """Count the whole tally again from the spans, in the caller's transaction; returns how many rows it has."""
     connection = read_connection(reads)
     advisory_lock(connection, "outlook tally")  # no write adds to the tally between the count and its rows
-    found: Counter[tuple[str, date]] = Counter()
-    for chunk in connection.execute(select(*_FIELDS)).mappings().partitions(5000):
-        found.update(changes(chunk))
+    found = _from_spans(connection)
     connection.execute(delete(_tally))
     rows = [{"list_name": name, "day": day, "change": change} for (name, day), change in sorted(found.items())
             if change]
@@ -218,9 +216,7 @@ def differences(reads: Reads) -> list[str]:
     reading the tally."""
     connection = read_connection(reads)
     advisory_lock(connection, "outlook tally")
-    found: Counter[tuple[str, date]] = Counter()
-    for chunk in connection.execute(select(*_FIELDS)).mappings().partitions(5000):
-        found.update(changes(chunk))
+    found = _from_spans(connection)
     stored = {(r.list_name, r.day): r.change for r in connection.execute(select(_tally)) if r.change}
     expected = {key: change for key, change in found.items() if change}
     wrong = []
@@ -229,3 +225,11 @@ def differences(reads: Reads) -> list[str]:
         if kept_change != counted:
             wrong.append(f"{name} from {day.isoformat()}: kept {kept_change:+d}, the spans say {counted:+d}")
     return wrong
+
+
+def _from_spans(connection: Connection) -> Counter[tuple[str, date]]:
+    """The tally's changes as every span stored makes them, read 5,000 spans at a time."""
+    found: Counter[tuple[str, date]] = Counter()
+    for chunk in connection.execute(select(*_FIELDS)).mappings().partitions(5000):
+        found.update(changes(chunk))
+    return found

@@ -48,7 +48,7 @@ from tracker.course.vocabulary import (
 )
 from tracker.database import reading
 from tracker.errors import ValidationError
-from tracker.paging import PAGE_SIZE, Page, page_number
+from tracker.paging import PAGE_SIZE, Page, nearer_end, page_number
 from tracker.paging import page_size as checked_size
 from tracker.progress import outlook, outlook_tally
 from tracker.progress.outlook import SPAN, SPAN_COLUMNS, Facts
@@ -218,8 +218,8 @@ _ROW = (_P.id, _P.mrn, _P.full_name, *SPAN_COLUMNS)
 def _read(session: Session, where: list[ColumnElement[bool]], order: tuple[Any, ...], skip: int, wanted: int,
           total: int) -> list[Any]:
     """Rows ``skip`` … ``skip + wanted − 1``, in ``order``, of the ``total`` spans passing ``where``, with their
-    patients' names, read from the nearer end (``outlook.nearer_end``)."""
-    paged, backwards = outlook.nearer_end(select(*_ROW).select_from(SPAN.join(_P, _P.id == SPAN.c.patient_id))
+    patients' names, read from the nearer end (``nearer_end``)."""
+    paged, backwards = nearer_end(select(*_ROW).select_from(SPAN.join(_P, _P.id == SPAN.c.patient_id))
                                           .where(*where), order, skip, wanted, total)
     return list(session.execute(paged))[::-1 if backwards else 1]
 

@@ -28,7 +28,7 @@ from tracker.course.vocabulary import PatientFilter, milestone_words, status_wor
 from tracker.course.wording import count
 from tracker.database import reading
 from tracker.errors import ValidationError
-from tracker.paging import PAGE_SIZE, Page, counted_to, last_page, page_number
+from tracker.paging import PAGE_SIZE, Page, counted_to, last_page, nearer_end, page_number
 from tracker.paging import page_size as checked_size
 from tracker.progress import outlook, outlook_tally
 from tracker.progress.outlook import OUTLOOK, SPAN, SPAN_COLUMNS, Facts, StatusKind
@@ -209,7 +209,7 @@ def _ids(session: Session, query: str, matching: Select[Any], order: tuple[Any, 
         return ids[skip:skip + size], min(len(ids), reach), len(ids) > reach
     kept = outlook_tally.counts(session, [tally], today)
     total = kept[tally] if kept else session.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
-    paged, backwards = outlook.nearer_end(matching, order, skip, size, total)
+    paged, backwards = nearer_end(matching, order, skip, size, total)
     return list(session.scalars(paged))[::-1 if backwards else 1], total, False
 
 
