@@ -45,9 +45,9 @@ private_media.download_button(
     actor, "Download progress report", lambda: progress_report_pdf(actor, view.mrn, today)[1],
     what="progress report", file_name=report_file_name(view.mrn, today), mime="application/pdf",
     key="report_download", icon=":material/picture_as_pdf:")
-if actor.role != PATIENT and st.button("Consult mode: show this to the patient", key="consult_start", type="primary"):
-    consult_mode.start(view.mrn)
-    st.rerun()
+if actor.role != PATIENT:
+    st.button("Consult mode: show this to the patient", key="consult_start", type="primary",
+              on_click=consult_mode.start, args=(view.mrn,))
 panels.milestone_cards(view, audience)
 panels.charts(view)
 panels.secondary(view)

@@ -30,11 +30,15 @@ from ui.salt_chart import salt_figure
 from ui.signed_in import sign_out
 from ui.workspace import select_patient
 
+REFUSED = "consult_refused"  # the last password given on the consult screen was wrong: said until the next try
+
 
 def start(mrn: str) -> None:
+    """The "Consult mode" button's callback (before the next run, so the whole next run is the consult screen)."""
     st.session_state["consult"] = True
     st.session_state["consult_mrn"] = mrn
     st.session_state.pop("consult_failures", None)
+    st.session_state.pop(REFUSED, None)
 
 
 def show(actor: Actor) -> None:
@@ -53,26 +57,35 @@ def show(actor: Actor) -> None:
         _conversation(actor, page.view)
 
     st.divider()
-    with st.expander("Clinician: end the consult"):
+    refused = bool(st.session_state.get(REFUSED))
+    with st.expander("Clinician: end the consult", expanded=refused):
         with st.form("end_consult", clear_on_submit=True):
-            password = st.text_input("Your password", type="password", key="consult_password", max_chars=PASSWORD_MAX)
-            leave = st.form_submit_button("Back to the workspace")
-        if leave:
-            verified = call(verify_password, actor, password)  # None: not checked (busy), already said
-            if verified:
-                st.session_state.pop("consult", None)
-                mrn = st.session_state.pop("consult_mrn", None)
-                if mrn:  # back to this patient, even if another record's URL was typed during the consult
-                    select_patient(mrn)
-                st.rerun()
-            elif verified is not None:
-                failures = st.session_state.get("consult_failures", 0) + 1
-                st.session_state["consult_failures"] = failures
-                if failures >= 5:
-                    # Guessing at the clinician's password ends the session altogether.
-                    sign_out(reason="Signed out after repeated wrong passwords on the consult screen.")
-                    st.rerun()
-                st.error("That password is not right. The consult screen stays open.")
+            st.text_input("Your password", type="password", key="consult_password", max_chars=PASSWORD_MAX)
+            st.form_submit_button("Back to the workspace", on_click=_leave, args=(actor,))
+        if refused:
+            st.error("That password is not right. The consult screen stays open.")
+
+
+def _leave(actor: Actor) -> None:
+    """The form's callback. It runs before the next script run, and what it decides is kept in the session: a
+    click read only inside a run was lost when that run was cut short by another request (the message never
+    came, on a busy server)."""
+    st.session_state.pop(REFUSED, None)
+    verified = call(verify_password, actor, st.session_state.get("consult_password") or "")
+    if verified:  # None: not checked (busy), already said
+        for key in ("consult", "consult_failures"):
+            st.session_state.pop(key, None)
+        mrn = st.session_state.pop("consult_mrn", None)
+        if mrn:  # back to this patient, even if another record's URL was typed during the consult
+            select_patient(mrn)
+    elif verified is not None:
+        failures = st.session_state.get("consult_failures", 0) + 1
+        st.session_state["consult_failures"] = failures
+        if failures >= 5:
+            # Guessing at the clinician's password ends the session altogether.
+            sign_out(reason="Signed out after repeated wrong passwords on the consult screen.")
+        else:
+            st.session_state[REFUSED] = True
 
 
 def _conversation(actor: Actor, view: ProgressView) -> None:
