@@ -187,10 +187,34 @@ def browser_page(viewport=(1400, 1000), **context_options) -> Iterator:
         page.on("dialog", on_dialog)
         DIALOGS[id(page)] = dialogs  # any alert() would land here: the XSS test asserts it stays empty
         yield page
+    except Exception:
+        if page is not None:
+            _show_failure(page)
+        raise
     finally:
         if page is not None:
             DIALOGS.pop(id(page), None)
         context.close()
+
+
+def _show_failure(page) -> None:
+    """A browser test failed: keep what the page showed (a screenshot under ``test-artifacts/failures``) and
+    print its text and the app servers' last log lines, so a failure in CI can be read from its output alone.
+    Never raises: the page may be gone."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "unknown").split(" ")[0]
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", test)[-150:]
+    try:
+        folder = ARTIFACTS / "failures"
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True, timeout=10_000)
+        text = page.inner_text("body", timeout=10_000)
+        print(f"--- the page at the failure ({page.url}), saved as test-artifacts/failures/{name}.png:\n"
+              f"{text[-4000:]}")
+    except Exception as error:  # the page or browser is gone: say so, and keep the test's own error
+        print(f"--- the page at the failure could not be read: {error}")
+    for base, log in list(_SERVER_LOGS.items())[-2:]:  # this test's servers, not every earlier one
+        lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+        print(f"--- the last lines of the app server at {base}:", *lines[-40:], sep="\n")
 
 
 def shot(page, journey: str, step: str) -> Path:
@@ -234,13 +258,36 @@ def wait_rendered(page, timeout: float = 60_000) -> None:
     page.wait_for_timeout(100)
 
 
+# An element of the page itself (not of the sidebar): every page of the app draws at least one.
+PAGE_ELEMENT = '[data-testid="stMain"] [data-testid="stElementContainer"]'
+# Streamlit shows its running icon only once a run has lasted 500 ms (``IO=500`` in its frontend).
+RUNNING_ICON_DELAY_MS = 500
+
+
+def wait_page_drawn(page, timeout: float = 60_000) -> None:
+    """After opening another page: wait until it is drawn. Stricter than ``wait_rendered``, which is enough
+    within one page (there, the elements of the run before stay, marked stale, until the new run replaces them).
+    A new page starts empty, with no stale element, and Streamlit shows its running icon only after 500 ms: a
+    page empty or half drawn then looked finished (a test read an empty Progress page on a busy machine). So
+    this waits until the page has elements and nothing has been at work for longer than that delay."""
+    page.wait_for_timeout(250)
+    page.evaluate("() => { window.__trackerBusyAt = performance.now(); }")
+    page.wait_for_function(
+        """([rendering, element, quiet]) => {
+            const now = performance.now();
+            if (document.querySelector(rendering) || !document.querySelector(element)) window.__trackerBusyAt = now;
+            return now - window.__trackerBusyAt >= quiet;
+        }""",
+        arg=[RENDERING, PAGE_ELEMENT, RUNNING_ICON_DELAY_MS + 100], timeout=timeout, polling=50)
+
+
 def navigate(page, path: str) -> None:
     """Open an app URL (``/patients``, ``/progress?mrn=X``) inside the current session, as typing it in
     the address bar of a running app does for Streamlit's router. ``page.goto`` would load the app afresh:
     a new session, signed out."""
     page.evaluate("path => { history.pushState({}, '', path); dispatchEvent(new PopStateEvent('popstate')); }",
                   path)
-    wait_rendered(page)
+    wait_page_drawn(page)
 
 
 def open_menu(page, title: str) -> None:
@@ -248,7 +295,7 @@ def open_menu(page, title: str) -> None:
     (the record page's download buttons) stays open while it hovers and can cover the menu's links."""
     page.mouse.move(0, 0)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
-    wait_rendered(page)
+    wait_page_drawn(page)
 
 
 def choose(page, label: str, option: str) -> None:

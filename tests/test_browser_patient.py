@@ -16,12 +16,12 @@ from tests.browser import (
     browser_page,
     choose,
     load_demo_clinic,
+    navigate,
     open_menu,
     require_chromium,
     shot,
     sign_in,
     streamlit_server,
-    wait_idle,
     wait_rendered,
 )
 
@@ -63,17 +63,14 @@ def test_patient_sees_own_chart_cards_photos_and_report(demo_clinic):
         assert "Progress" in nav and "Patients" not in nav and "Log visit" not in nav
         # a crafted URL for another record shows nothing of it
         # (in the same signed-in session, as typing the address into the running app does)
-        page.evaluate("path => { history.pushState({}, '', path); dispatchEvent(new PopStateEvent('popstate')); }",
-                      "/progress?mrn=DEMO-0002")
-        wait_idle(page)
+        navigate(page, "/progress?mrn=DEMO-0002")
         page.get_by_text("not available to your account").first.wait_for()
         body = page.inner_text("body")
         assert all(name not in body for name in other_names(data_dir, ""))
         shot(page, "patient", "04-other-mrn-refused")
 
         # before/after on the Photos page
-        page.get_by_test_id("stSidebarNav").get_by_role("link", name="Photos", exact=True).click()
-        wait_idle(page)
+        open_menu(page, "Photos")
         page.get_by_text("Before and after").first.wait_for()
         page.get_by_text("Compare closely").first.wait_for(timeout=120_000)
         assert page.locator('[data-testid="stImage"] img').count() >= 3
@@ -83,8 +80,7 @@ def test_patient_sees_own_chart_cards_photos_and_report(demo_clinic):
         shot(page, "patient", "05-before-after")
 
         # the PDF report: valid, with this patient's name and nobody else's
-        page.get_by_test_id("stSidebarNav").get_by_role("link", name="Progress", exact=True).click()
-        wait_idle(page)
+        open_menu(page, "Progress")
         with page.expect_download(timeout=120_000) as download_info:
             page.get_by_role("button", name="Download progress report").click()
         pdf = download_info.value.path().read_bytes()
