@@ -281,21 +281,22 @@ def wait_page_drawn(page, timeout: float = 60_000) -> None:
         arg=[RENDERING, PAGE_ELEMENT, RUNNING_ICON_DELAY_MS + 100], timeout=timeout, polling=50)
 
 
-def navigate(page, path: str) -> None:
+def navigate(page, path: str, timeout: float = 60_000) -> None:
     """Open an app URL (``/patients``, ``/progress?mrn=X``) inside the current session, as typing it in
     the address bar of a running app does for Streamlit's router. ``page.goto`` would load the app afresh:
-    a new session, signed out."""
+    a new session, signed out. ``timeout`` (ms): how long the page may take to be drawn."""
     page.evaluate("path => { history.pushState({}, '', path); dispatchEvent(new PopStateEvent('popstate')); }",
                   path)
-    wait_page_drawn(page)
+    wait_page_drawn(page, timeout)
 
 
-def open_menu(page, title: str) -> None:
+def open_menu(page, title: str, timeout: float = 60_000) -> None:
     """Click a page in the sidebar menu. The pointer first leaves whatever it rests on: a button's help tooltip
-    (the record page's download buttons) stays open while it hovers and can cover the menu's links."""
+    (the record page's download buttons) stays open while it hovers and can cover the menu's links.
+    ``timeout`` (ms): how long the page may take to be drawn."""
     page.mouse.move(0, 0)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
-    wait_page_drawn(page)
+    wait_page_drawn(page, timeout)
 
 
 def choose(page, label: str, option: str) -> None:

@@ -72,7 +72,7 @@ def test_the_aligned_pair_swipes_fades_and_zooms_in_step_without_a_server_round_
         sent: list[str] = []
         page.on("websocket", lambda socket: socket.on("framesent", lambda payload: sent.append("frame")))
         sign_in(page, base, "demo.clinician", passwords["demo.clinician"])
-        navigate(page, f"/photos?mrn={mrn}")
+        navigate(page, f"/photos?mrn={mrn}", timeout=120_000)
         page.get_by_text("Compare closely").wait_for(timeout=120_000)
         wait_rendered(page)
         body = page.inner_text("body")

@@ -139,7 +139,7 @@ def test_photos_have_no_url_a_stranger_can_fetch(server):
     with browser_page(viewport=(1400, 1800)) as page:
         traffic = Traffic(page)
         sign_in(page, base, "demo.clinician", passwords["demo.clinician"])
-        navigate(page, f"/photos?mrn={mrn}")
+        navigate(page, f"/photos?mrn={mrn}", timeout=120_000)
         page.get_by_text("Compare closely").wait_for(timeout=120_000)
         wait_rendered(page)
         images = page.locator('[data-testid="stImage"] img')

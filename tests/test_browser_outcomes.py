@@ -53,7 +53,7 @@ def test_outcomes_page_filter_and_xlsx(server):
     assert everyone.patients > recent.patients > 0
     with browser_page(viewport=(1500, 1800)) as page:
         sign_in(page, base, "demo.clinician", passwords["demo.clinician"])
-        open_menu(page, "Clinic outcomes")
+        open_menu(page, "Clinic outcomes", timeout=300_000)
         # The server's first run of the page imports numpy, plotly and openpyxl: minutes on a loaded CI machine.
         page.get_by_role("heading", name="Responders").wait_for(timeout=300_000)
         wait_rendered(page)

@@ -70,7 +70,7 @@ def test_patient_sees_own_chart_cards_photos_and_report(demo_clinic):
         shot(page, "patient", "04-other-mrn-refused")
 
         # before/after on the Photos page
-        open_menu(page, "Photos")
+        open_menu(page, "Photos", timeout=120_000)
         page.get_by_text("Before and after").first.wait_for()
         page.get_by_text("Compare closely").first.wait_for(timeout=120_000)
         assert page.locator('[data-testid="stImage"] img').count() >= 3
