@@ -33,6 +33,7 @@ from tests.browser import (
     streamlit_server,
     wait_rendered,
 )
+from ui.consult_mode import CONSULT_REFUSED
 
 CLINICIAN, CLINICIAN_PASSWORD = "dr.guard", "Consult-Screen-4821"
 HOSTILE_MRN = "XSS-0001"
@@ -299,7 +300,7 @@ def test_consult_mode_shows_one_patient_and_needs_the_password_to_leave(clinic):
         page.get_by_text("Clinician: end the consult").click()
         page.get_by_label("Your password").fill("not-the-password-1")
         page.get_by_role("button", name="Back to the workspace").click()
-        refused = page.get_by_text("That password is not right. The consult screen stays open.")
+        refused = page.get_by_text(CONSULT_REFUSED)
         refused.wait_for()
         refused.scroll_into_view_if_needed()
         assert_consult_screen("c5-consult-wrong-password")

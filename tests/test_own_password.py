@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.account_samples import CLI, GOOD, _app, audit_entries, refused
+from tests.account_samples import CLI, GOOD, Clock, _app, audit_entries, refused, stored
 from tracker.access.accounts import create_user, reset_password
 from tracker.access.credentials import MIN_PASSWORD_LENGTH
-from tracker.access.own_password import WRONG_CURRENT_PASSWORD, change_own_password
+from tracker.access.own_password import WRONG_CURRENT_PASSWORD, change_own_password, verify_password
 from tracker.access.sign_in import LOCK_AFTER_FAILURES, REFUSED, session_is_current, sign_in
 from tracker.errors import PermissionDenied, ValidationError
 
@@ -88,3 +88,28 @@ def test_change_password_page_refuses_plainly(sqlite_clinic):
     submit.click().run()
     assert any("differ" in e.value for e in at.error)
     assert sign_in("pat.lee", GOOD).username == "pat.lee"  # unchanged
+
+
+def test_wrong_passwords_on_the_consult_screen_count_against_the_account(clinic, monkeypatch):
+    """Found by review: the consult screen counted wrong passwords in its page session only, which a reload
+    starts afresh, so a patient left with the screen could guess at the clinician's password without end. They
+    now count against the account (and the address) as wrong sign-ins do; a right one clears the count and is no
+    new sign-in."""
+    clock = Clock(monkeypatch)
+    create_user(CLI, username="dr.lee", password=GOOD, role="clinician", url=clinic)
+    staff = sign_in("dr.lee", GOOD, "10.0.0.9", url=clinic)
+    signed_in_at = stored(clinic, "dr.lee").last_sign_in_at
+    assert verify_password(staff, "a wrong guess!", url=clinic) is False
+    clock.advance(seconds=5)
+    assert verify_password(staff, GOOD, url=clinic) is True
+    user = stored(clinic, "dr.lee")
+    assert user.failed_attempts == 0 and user.last_sign_in_at == signed_in_at
+    for _ in range(LOCK_AFTER_FAILURES):  # a fresh page session each time (a reload) changes nothing here
+        assert verify_password(staff, "a wrong guess!", url=clinic) is False
+    assert stored(clinic, "dr.lee").failed_attempts == LOCK_AFTER_FAILURES
+    assert verify_password(staff, GOOD, url=clinic) is False  # delayed: not even checked
+    assert refused("dr.lee", GOOD, "10.0.0.7", url=clinic) == REFUSED  # nor at the sign-in page
+    assert len(audit_entries(clinic, "sign_in_failed")) >= 1
+    clock.advance(seconds=61)
+    assert verify_password(staff, GOOD, url=clinic) is True  # the delay ended by itself
+    assert stored(clinic, "dr.lee").failed_attempts == 0

@@ -43,9 +43,8 @@ def test_clinician_sees_progress_of_selected_patient_and_enters_consult(sqlite_c
     assert len(at.get("plotly_chart")) >= 1
 
     at.button(key="consult_start").click()
-    at.run()
-    at.run()  # AppTest does not follow st.rerun() on its own
-    assert not at.exception
+    at.run()  # the button's callback opens the consult screen for this very run
+    assert not at.exception and at.session_state["consult"] is True
     # In consult mode no other page runs, even when asked for directly: no patient list anywhere.
     at.switch_page("pages/patients.py")
     at.run()
@@ -262,3 +261,22 @@ def test_consult_mode_draws_the_salt_course_and_a_site_without_baseline(sqlite_c
     assert not at.exception
     assert len(at.get("plotly_chart")) == 1  # the counts as measured, not "cannot be drawn"
     assert "There was no hair count before the first treatment, so these are the counts as measured" in _texts(at)
+
+
+def test_five_wrong_passwords_on_the_consult_screen_sign_the_session_out(sqlite_clinic):
+    make_patient(sqlite_clinic, "P-1", "Ada Example")
+    create_user(command_line_actor("test"), username="dr.lee", password="a long clinic phrase", role="clinician")
+    at = _app(sign_in("dr.lee", "a long clinic phrase"), "P-1")
+    at.session_state["consult"] = True
+    at.session_state["consult_mrn"] = "P-1"
+    at.run()
+    for attempt in range(1, 6):
+        at.text_input(key="consult_password").input(f"guess number {attempt}")
+        at.button[-1].click()
+        at.run()
+        assert not at.exception
+        if attempt < 5:
+            assert at.session_state["consult"] is True and any("not right" in e.value for e in at.error)
+    assert "actor" not in at.session_state and "consult" not in at.session_state
+    assert at.session_state["signed_out_reason"] == "Signed out after repeated wrong passwords on the consult screen."
+    assert "Ada Example" not in _texts(at)

@@ -31,6 +31,9 @@ from ui.signed_in import sign_out
 from ui.workspace import select_patient
 
 REFUSED = "consult_refused"  # the last password given on the consult screen was wrong: said until the next try
+# After several wrong passwords the account waits before it checks another, as at sign-in (``verify_password``).
+CONSULT_REFUSED = ("That password is not right, or the account is waiting a while after wrong passwords. "
+                   "The consult screen stays open.")
 
 
 def start(mrn: str) -> None:
@@ -63,16 +66,17 @@ def show(actor: Actor) -> None:
             st.text_input("Your password", type="password", key="consult_password", max_chars=PASSWORD_MAX)
             st.form_submit_button("Back to the workspace", on_click=_leave, args=(actor,))
         if refused:
-            st.error("That password is not right. The consult screen stays open.")
+            st.error(CONSULT_REFUSED)
 
 
 def _leave(actor: Actor) -> None:
     """The form's callback. It runs before the next script run, and what it decides is kept in the session: a
     click read only inside a run was lost when that run was cut short by another request (the message never
     came, on a busy server)."""
-    st.session_state.pop(REFUSED, None)
     verified = call(verify_password, actor, st.session_state.get("consult_password") or "")
-    if verified:  # None: not checked (busy), already said
+    if verified is not None:  # None: not checked (busy), already said; the last answer stands
+        st.session_state.pop(REFUSED, None)
+    if verified:
         for key in ("consult", "consult_failures"):
             st.session_state.pop(key, None)
         mrn = st.session_state.pop("consult_mrn", None)

@@ -8,7 +8,7 @@ from db import models
 from tracker.access import audit
 from tracker.access.actors import ROLES, STAFF, Actor, require_role
 from tracker.access.credentials import _hasher, _verifies, check_password_policy
-from tracker.access.sign_in import SignedIn, _locked_user
+from tracker.access.sign_in import SignedIn, _locked_user, checked_again
 from tracker.database import transaction
 from tracker.errors import PermissionDenied, ValidationError
 
@@ -16,16 +16,23 @@ WRONG_CURRENT_PASSWORD = "Your current password is not right; your password was 
 
 
 def verify_password(actor: Actor, password: str, url: str | None = None) -> bool:
-    """Re-check the signed-in user's password (leaving consult mode) without counting as a sign-in.
+    """Re-check the signed-in user's password (leaving consult mode). True for the account's right password.
+
+    Counted as a sign-in attempt is (``sign_in``: claimed under the account's and the address's rows, checked,
+    then settled): a wrong password counts against both, and while the account is delayed even the right one is
+    refused. The consult screen's own count of wrong passwords lived in the page session, which a reload starts
+    afresh, so a patient left with the screen could have guessed at the clinician's password without end. A
+    right password clears the account's count; it is not a sign-in (no new session, no ``sign_in`` audit entry).
 
     Staff only (consult mode is theirs): unchecked, any caller could test guesses against any account.
     """
     require_role(actor, *STAFF)
+    if actor.user_id is None:
+        return False
     with transaction(url) as session:
-        user = session.get(models.User, actor.user_id) if actor.user_id else None
-        if user is None:
-            return False
-        return _verifies(user.password_hash, password or "")
+        user = session.get(models.User, actor.user_id)
+        name = user.username if user is not None else None
+    return name is not None and checked_again(name, password, actor.address, url)
 
 
 def change_own_password(actor: Actor, current_password: str, new_password: str,

@@ -140,6 +140,18 @@ def sign_in(username: str, password: str, address: str | None = None, url: str |
     return actor
 
 
+def checked_again(username: str, password: str, address: str | None = None, url: str | None = None) -> bool:
+    """A signed-in user's password checked again (``own_password.verify_password``): True for the right one.
+    Claimed, checked and settled as a sign-in attempt is, so a wrong one counts against the account and the
+    address, and a delayed account's is refused unchecked; but no sign-in (the account's last sign-in stays)."""
+    name = normalize_username(username)[:80]
+    with transaction(url) as session:
+        claim = _claim(session, name, address, _now())
+    correct = _verifies(claim.password_hash, password or "")
+    with transaction(url) as session:
+        return _settle(session, name, address, _now(), claim, correct, signs_in=False) is not None
+
+
 def _throttle_row(session: Session, address: str | None) -> models.AddressThrottle:
     """The address's throttle row, made if missing and locked for this transaction."""
     key = (address or "")[:80]
@@ -188,8 +200,10 @@ def _claim(session: Session, name: str, address: str | None, now: datetime) -> _
 
 
 def _settle(session: Session, name: str, address: str | None, now: datetime, claim: _Claim,
-            correct: bool) -> models.User | None:
-    """Record the attempt's outcome; for a right password clear the account's count and return the user."""
+            correct: bool, signs_in: bool = True) -> models.User | None:
+    """Record the attempt's outcome; for a right password clear the account's count and return the user.
+    ``signs_in``: False for a password checked again in a session (``verify_password``), which is no new
+    sign-in (the account's last sign-in stays)."""
     throttle = _throttle_row(session, address)  # the same lock order as _claim: address, then account
     user = _locked_user(session, id=claim.user_id) if claim.user_id is not None else None
     outcome = claim.outcome
@@ -207,7 +221,8 @@ def _settle(session: Session, name: str, address: str | None, now: datetime, cla
             raise RuntimeError("A right password was settled without its account.")
         user.failed_attempts = 0
         user.locked_until = user.locked_at = None
-        user.last_sign_in_at = now
+        if signs_in:
+            user.last_sign_in_at = now
         throttle.failures = max(throttle.failures - 1, 0)  # the claim counted it as a failure
         session.add(attempt)
         return user
